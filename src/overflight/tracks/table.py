@@ -1,0 +1,272 @@
+"""The canonical track table and the column-level helpers every reader shares.
+
+A track table is a pandas DataFrame with columns ``track_id`` (str), ``time`` (datetime64[ns, UTC]),
+``lon``, ``lat`` (float64, WGS84 degrees) and ``alt_m`` (float64 metres, NaN when unknown), plus any extra
+columns (speed, callsign, squawk, ...), sorted by (track_id, time) with a 0..n-1 index.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from overflight.errors import InputError
+
+TRACK_COLUMNS: tuple[str, ...] = ("track_id", "time", "lon", "lat", "alt_m")
+TIME_DTYPE = "datetime64[ns, UTC]"
+
+FEET = 0.3048
+
+# Names recognised when the caller gives no column mapping (compared lower-cased, first match wins).
+LON_NAMES = ("lon", "lng", "long", "longitude", "lon_deg", "longitude_deg", "x")
+LAT_NAMES = ("lat", "latitude", "lat_deg", "latitude_deg", "y")
+TIME_NAMES = ("time", "timestamp", "datetime", "date_time", "time_utc", "timestamp_utc", "utc", "when", "t")
+ID_NAMES = ("track_id", "trackid", "track", "id", "icao24", "hex", "flight")
+ALT_NAMES = ("alt_m", "altitude_m", "alt", "altitude", "ele", "elevation", "height", "alt_ft", "altitude_ft")
+
+# Trailing zone designator after a clock time: Z, UTC/GMT, +hh, +hhmm, +hh:mm.
+_OFFSET_RE = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
+_EPOCH_RE = r"[+-]?\d+(?:\.\d*)?"
+# Plausible range for a fix; keeps epoch milliseconds (read as seconds) and typos out of datetime64[ns].
+_MIN_EPOCH_S = -2208988800.0  # 1900-01-01
+_MAX_EPOCH_S = 7258118400.0  # 2200-01-01
+
+TIME_OK, TIME_BAD, TIME_NAIVE = 0, 1, 2
+
+
+def empty_tracks(extra: Sequence[str] = ()) -> pd.DataFrame:
+    """Return an empty track table with the canonical columns (and ``extra`` object columns)."""
+    df = pd.DataFrame(
+        {
+            "track_id": pd.Series([], dtype=str),
+            "time": pd.Series([], dtype=TIME_DTYPE),
+            "lon": pd.Series([], dtype="float64"),
+            "lat": pd.Series([], dtype="float64"),
+            "alt_m": pd.Series([], dtype="float64"),
+        }
+    )
+    for name in extra:
+        df[name] = pd.Series([], dtype=object)
+    return df
+
+
+def make_tracks(df: pd.DataFrame, *, file: str | Path | None = None) -> pd.DataFrame:
+    """Coerce ``df`` to a canonical track table and check it.
+
+    Parameters
+    ----------
+    df
+        A frame with at least ``track_id``, ``time``, ``lon``, ``lat``; ``alt_m`` is added as NaN when missing.
+        Naive times are refused (give them a zone first); aware times are converted to UTC.
+    file
+        Named in errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame: canonical columns first, extras after, sorted by (track_id, time), index 0..n-1.
+
+    Raises
+    ------
+    InputError
+        When a column is missing, a time is missing or naive, or a coordinate is NaN or out of range.
+    """
+    missing = [c for c in ("track_id", "time", "lon", "lat") if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"track table lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, df.columns))}",
+            file=file,
+            field=missing[0],
+        )
+    out = df.copy()
+    if "alt_m" not in out.columns:
+        out["alt_m"] = np.nan
+    out["track_id"] = out["track_id"].astype(str)
+    t = out["time"]
+    if not isinstance(t.dtype, pd.DatetimeTZDtype):
+        if pd.api.types.is_datetime64_dtype(t.dtype):
+            raise InputError("times have no time zone; localize them first", file=file, field="time")
+        try:
+            t = pd.to_datetime(t, utc=True, format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"cannot read times: {exc}", file=file, field="time") from None
+    out["time"] = t.dt.tz_convert("UTC").dt.as_unit("ns")
+    for c in ("lon", "lat", "alt_m"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+    bad_t = out["time"].isna().to_numpy()
+    if bad_t.any():
+        i = int(np.flatnonzero(bad_t)[0])
+        raise InputError("missing time", file=file, row=i + 1, field="time")
+    lon, lat = out["lon"].to_numpy(), out["lat"].to_numpy()
+    bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"bad coordinate lon={lon[i]!r} lat={lat[i]!r}", file=file, row=i + 1, field="lon/lat")
+    return sort_tracks(out)
+
+
+def sort_tracks(df: pd.DataFrame) -> pd.DataFrame:
+    """Order columns canonically and rows by (track_id, time), stable, with a fresh 0..n-1 index."""
+    cols = list(TRACK_COLUMNS) + [c for c in df.columns if c not in TRACK_COLUMNS]
+    out = df[cols].sort_values(["track_id", "time"], kind="stable")
+    return out.reset_index(drop=True)
+
+
+def parse_tz(tz: str | tzinfo | None) -> tzinfo | None:
+    """Turn ``"UTC"``, ``"Europe/Moscow"`` or a fixed offset ``"+03:00"`` into a tzinfo (None stays None)."""
+    if tz is None or isinstance(tz, tzinfo):
+        return tz
+    s = tz.strip()
+    m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?", s)
+    if m:
+        minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+        return timezone(timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
+    if s.upper() in ("UTC", "Z", "GMT"):
+        return timezone.utc
+    try:
+        return ZoneInfo(s)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone {tz!r}; use an IANA name such as Europe/Moscow or +03:00") from None
+
+
+def _epoch_seconds(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    x = pd.to_numeric(values, errors="coerce").astype("float64")
+    ok = x.between(_MIN_EPOCH_S, _MAX_EPOCH_S).to_numpy()
+    ns = np.full(len(x), np.iinfo(np.int64).min, dtype=np.int64)
+    xv = x.to_numpy()
+    # Round to the microsecond so decimal seconds like 1718964000.1 do not come out as ...099999 ns.
+    ns[ok] = np.round(xv[ok] * 1e6).astype(np.int64) * 1000
+    t = pd.Series(pd.to_datetime(ns, utc=True).as_unit("ns"), index=values.index)
+    code = np.where(ok, TIME_OK, TIME_BAD).astype(np.int8)
+    return t, code
+
+
+def _plausible(t: pd.Series) -> pd.Series:
+    lo = pd.Timestamp("1900-01-01", tz="UTC")
+    hi = pd.Timestamp("2200-01-01", tz="UTC")
+    return t.where((t >= lo) & (t < hi))
+
+
+def parse_times(
+    values: pd.Series, *, tz: str | tzinfo | None = None, time_format: str | None = None
+) -> tuple[pd.Series, np.ndarray]:
+    """Parse a column of times to UTC without guessing zones.
+
+    Parameters
+    ----------
+    values
+        Strings (ISO 8601 with ``Z`` or an offset, each value may carry its own offset; naive strings;
+        epoch seconds as text), numbers (epoch seconds) or datetimes.
+    tz
+        Zone for values that carry none. Without it, naive values are reported, never assumed UTC.
+    time_format
+        A strptime format for non-ISO text (default ISO 8601).
+
+    Returns
+    -------
+    (times, codes)
+        ``times`` is datetime64[ns, UTC] (NaT where not usable) aligned with ``values``; ``codes`` is int8:
+        0 ok, 1 unparseable or missing (``bad_time``), 2 no zone and no ``tz`` (``naive_time``).
+    """
+    zone = parse_tz(tz)
+    n = len(values)
+    if n == 0:
+        return pd.Series([], dtype=TIME_DTYPE, index=values.index), np.zeros(0, dtype=np.int8)
+    dt = values.dtype
+    if isinstance(dt, pd.DatetimeTZDtype):
+        t = _plausible(values.dt.tz_convert("UTC")).dt.as_unit("ns")
+        return t, np.where(t.isna(), TIME_BAD, TIME_OK).astype(np.int8)
+    if pd.api.types.is_datetime64_dtype(dt):
+        if zone is None:
+            codes = np.where(values.isna(), TIME_BAD, TIME_NAIVE).astype(np.int8)
+            return pd.Series(pd.NaT, index=values.index, dtype=TIME_DTYPE), codes
+        loc = values.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+        t = _plausible(loc.dt.tz_convert("UTC")).dt.as_unit("ns")
+        return t, np.where(t.isna(), TIME_BAD, TIME_OK).astype(np.int8)
+    if pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt):
+        return _epoch_seconds(values)
+
+    s = values.astype("str").str.strip()
+    missing = values.isna().to_numpy() | (s == "").to_numpy()
+    out = pd.Series(pd.NaT, index=values.index, dtype=TIME_DTYPE)
+    codes = np.full(n, TIME_BAD, dtype=np.int8)
+    epoch = s.str.fullmatch(_EPOCH_RE).fillna(False).to_numpy(dtype=bool) & ~missing
+    if epoch.any():
+        t, c = _epoch_seconds(s[epoch])
+        out[epoch] = t
+        codes[epoch] = c
+    rest = ~missing & ~epoch
+    aware = s.str.contains(_OFFSET_RE, regex=True).fillna(False).to_numpy(dtype=bool) & rest
+    naive = rest & ~aware
+    fmt = time_format or "ISO8601"
+    if aware.any():
+        # A trailing UTC/GMT word is not ISO 8601; spell it as an offset.
+        sa = s[aware].str.replace(r"\s*(?:UTC|GMT)$", "+00:00", regex=True)
+        t = _plausible(pd.to_datetime(sa, utc=True, format=fmt, errors="coerce")).dt.as_unit("ns")
+        out[aware] = t
+        codes[aware] = np.where(t.isna(), TIME_BAD, TIME_OK)
+    if naive.any():
+        raw = pd.to_datetime(s[naive], format=fmt, errors="coerce")
+        if isinstance(raw.dtype, pd.DatetimeTZDtype):  # a custom format with %z
+            t = _plausible(raw.dt.tz_convert("UTC")).dt.as_unit("ns")
+            out[naive] = t
+            codes[naive] = np.where(t.isna(), TIME_BAD, TIME_OK)
+        elif zone is None:
+            codes[naive] = np.where(raw.isna(), TIME_BAD, TIME_NAIVE)
+        else:
+            loc = raw.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+            t = _plausible(loc.dt.tz_convert("UTC")).dt.as_unit("ns")
+            out[naive] = t
+            codes[naive] = np.where(t.isna(), TIME_BAD, TIME_OK)
+    return out, codes
+
+
+def to_float(values: pd.Series) -> pd.Series:
+    """Numbers from a column of text or numbers; anything unreadable becomes NaN (caught by validation)."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        return values.astype("float64")
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def find_column(
+    columns: Sequence[Any], wanted: str | None, names: Sequence[str], what: str, file: str | Path | None
+) -> str | None:
+    """Return the column for ``what``: ``wanted`` if given (must exist), else the first of ``names`` present."""
+    cols = [str(c) for c in columns]
+    if wanted is not None:
+        if wanted in cols:
+            return wanted
+        lower = {c.lower(): c for c in cols}
+        if wanted.lower() in lower:
+            return lower[wanted.lower()]
+        raise InputError(
+            f"no {what} column {wanted!r}; the file has columns: {', '.join(cols)}", file=file, field=wanted
+        )
+    lower = {c.strip().lower(): c for c in cols}
+    for name in names:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def require_column(
+    columns: Sequence[Any], wanted: str | None, names: Sequence[str], what: str, option: str, file: str | Path | None
+) -> str:
+    """Like :func:`find_column` but a missing column is an InputError that lists the columns present."""
+    col = find_column(columns, wanted, names, what, file)
+    if col is None:
+        cols = ", ".join(str(c) for c in columns)
+        raise InputError(
+            f"no {what} column found (tried {', '.join(names)}); the file has columns: {cols}; "
+            f"name it with {option}=",
+            file=file,
+            field=what,
+        )
+    return col

@@ -1,0 +1,66 @@
+"""Parse durations (`90s`, `10min`, `6h`), speeds (`185kmh`, `100kt`, `50mps`) and distances (`12nm`, `5km`)."""
+
+from __future__ import annotations
+
+import re
+
+from overflight.errors import InputError
+
+_NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+DURATION_UNITS: dict[str, float] = {
+    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+    "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0, "m": 60.0,
+    "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": 86400.0, "day": 86400.0, "days": 86400.0,
+}
+
+# Speeds in metres per second per unit.
+SPEED_UNITS: dict[str, float] = {
+    "mps": 1.0, "m/s": 1.0, "ms": 1.0,
+    "kmh": 1000.0 / 3600.0, "km/h": 1000.0 / 3600.0, "kph": 1000.0 / 3600.0,
+    "kt": 1852.0 / 3600.0, "kts": 1852.0 / 3600.0, "knot": 1852.0 / 3600.0, "knots": 1852.0 / 3600.0,
+    "mph": 1609.344 / 3600.0,
+}
+
+DISTANCE_UNITS: dict[str, float] = {
+    "m": 1.0, "km": 1000.0, "nm": 1852.0, "nmi": 1852.0, "mi": 1609.344, "ft": 0.3048,
+}
+
+
+def _parse(text: str | float | int, units: dict[str, float], what: str, default_unit: str | None) -> float:
+    if isinstance(text, int | float):
+        if default_unit is None:
+            raise InputError(f"{what} {text!r} needs a unit, e.g. {', '.join(list(units)[:3])}")
+        return float(text) * units[default_unit]
+    s = str(text).strip().lower().replace(" ", "")
+    m = re.fullmatch(_NUMBER + r"([a-z/]*)", s)
+    if not m:
+        raise InputError(f"cannot read {what} {text!r}: expected a number and a unit like {_examples(what)}")
+    value, unit = float(m.group(1)), m.group(2)
+    if not unit:
+        if default_unit is None:
+            raise InputError(f"{what} {text!r} has no unit: write it like {_examples(what)}")
+        unit = default_unit
+    if unit not in units:
+        raise InputError(f"unknown unit {unit!r} in {what} {text!r}; known units: {', '.join(sorted(units))}")
+    return value * units[unit]
+
+
+def _examples(what: str) -> str:
+    return {"duration": "90s, 10min, 6h", "speed": "185kmh, 100kt, 50mps", "distance": "500m, 12nm, 5km"}[what]
+
+
+def parse_duration(text: str | float | int, default_unit: str | None = "s") -> float:
+    """Return a duration in seconds from text such as ``90s``, ``10min``, ``6h`` (a bare number is seconds)."""
+    return _parse(text, DURATION_UNITS, "duration", default_unit)
+
+
+def parse_speed(text: str | float | int, default_unit: str | None = None) -> float:
+    """Return a speed in metres per second from text such as ``185kmh``, ``100kt``, ``50mps``."""
+    return _parse(text, SPEED_UNITS, "speed", default_unit)
+
+
+def parse_distance(text: str | float | int, default_unit: str | None = "m") -> float:
+    """Return a distance in metres from text such as ``500m``, ``12nm``, ``5km`` (a bare number is metres)."""
+    return _parse(text, DISTANCE_UNITS, "distance", default_unit)
