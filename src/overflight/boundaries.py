@@ -28,6 +28,8 @@ import shapely
 from overflight.errors import InputError, NotInstalledError, OverflightError
 from overflight.zones import Provenance, Zone, ZoneSet, file_sha256
 
+__all__ = ["BoundarySetInfo", "ZoneSet", "available", "info", "install", "load", "names"]
+
 NE_FILE = "ne_10m_admin_0_countries_deu.zip"
 NE_SHA256 = "125fc4b1f425926b8bd22dce23af6f9f873543c2fe330915ccbe0aa7fa21ff82"
 NE_VERSION = "5.1.1"

@@ -121,7 +121,8 @@ class ZoneSet:
         if not ids:
             return self
         zones = [self[i] for i in ids]
-        return ZoneSet(zones, replace(self.provenance, notes=_join(self.provenance.notes, f"selected: {','.join(ids)}")))
+        notes = _join(self.provenance.notes, f"selected: {','.join(ids)}")
+        return ZoneSet(zones, replace(self.provenance, notes=notes))
 
     def geometries(self) -> np.ndarray:
         """The zones' shapely geometries as a numpy object array (the input of shapely's vectorised functions)."""
@@ -134,7 +135,7 @@ class ZoneSet:
         """
         geoms = self.geometries()
         areal = shapely.get_type_id(geoms) >= 3  # polygons and multipolygons (and collections)
-        tree = shapely.STRtree(np.where(areal, geoms, None))
+        tree = shapely.STRtree(np.where(areal, geoms, np.array(None, dtype=object)))
         left, right = tree.query(geoms, predicate="intersects")
         keep = (left < right) & areal[left] & areal[right]
         left, right = left[keep], right[keep]
@@ -215,7 +216,8 @@ def _check_geometry(geom: BaseGeometry | None, repair: bool, file: str | Path, f
         return geom
     if not repair:
         raise InputError(
-            f"invalid geometry ({shapely.is_valid_reason(geom)}); pass repair=True (--repair) to fix it with make_valid",
+            f"invalid geometry ({shapely.is_valid_reason(geom)}); "
+            "pass repair=True (--repair) to fix it with make_valid",
             file=file, row=feature, field="geometry",
         )
     fixed = shapely.make_valid(geom, method="structure")
@@ -241,8 +243,8 @@ def _zone_from_record(
     where = f"feature {row} (id {zid})"
     geometry = _check_geometry(geom, repair, file, where)
     name = props.get("name") or props.get("Name") or props.get("NAME") or zid
-    extra = {k: _plain(v) for k, v in props.items()
-             if k not in {key, "name", "kind", "floor_m", "ceiling_m", "valid_from", "valid_to"} and _plain(v) is not None}
+    reserved = {key, "name", "kind", "floor_m", "ceiling_m", "valid_from", "valid_to"}
+    extra = {k: _plain(v) for k, v in props.items() if k not in reserved and _plain(v) is not None}
     return Zone(
         id=zid, name=str(name), kind=str(props.get("kind") or "user"), geometry=geometry,
         floor_m=_parse_alt(props.get("floor_m"), file, where, "floor_m"),
@@ -279,10 +281,7 @@ def read_zone_file(
     if p.is_dir():
         raise InputError("is a directory, not a zone file", file=p)
     suffix = p.suffix.lower()
-    if suffix in (".parquet", ".geoparquet"):
-        records = _read_geoparquet(p)
-    else:
-        records = _read_ogr(p)
+    records = _read_geoparquet(p) if suffix in (".parquet", ".geoparquet") else _read_ogr(p)
     zones = [
         _zone_from_record(props, geom, row=i, fid=fid, file=p, id_field=id_field, repair=repair)
         for i, (props, geom, fid) in enumerate(records)

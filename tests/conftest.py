@@ -1,0 +1,24 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from overflight import boundaries
+
+
+@pytest.fixture(scope="session")
+def ne_admin0() -> boundaries.ZoneSet:
+    return boundaries.load("ne-admin0")
+
+
+@pytest.fixture(scope="session")
+def osm_maritime() -> boundaries.ZoneSet:
+    """The installed OSM maritime set; the full test run (scripts/test.sh) installs it and requires it."""
+    if not boundaries.info("osm-maritime").installed:
+        if os.environ.get("OVERFLIGHT_REQUIRE_DATA"):
+            pytest.fail("osm-maritime is not installed but OVERFLIGHT_REQUIRE_DATA is set")
+        pytest.skip("osm-maritime not installed (overflight boundaries install osm-maritime)")
+    return boundaries.load("osm-maritime")
