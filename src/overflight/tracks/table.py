@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import timedelta, timezone, tzinfo
+from datetime import UTC, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from overflight.errors import InputError
 
@@ -129,7 +131,7 @@ def parse_tz(tz: str | tzinfo | None) -> tzinfo | None:
         minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
         return timezone(timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
     if s.upper() in ("UTC", "Z", "GMT"):
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(s)
     except (ZoneInfoNotFoundError, ValueError):
@@ -193,22 +195,30 @@ def parse_times(
     if pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt):
         return _epoch_seconds(values)
 
-    s = values.astype("str").str.strip()
-    missing = values.isna().to_numpy() | (s == "").to_numpy()
+    # pyarrow (RE2) does the per-value text tests in C; pandas' .str would loop in Python.
+    arr = pc.utf8_trim_whitespace(pa.array(values.astype("str").to_numpy(dtype=object), type=pa.string(),
+                                           from_pandas=True))
+    s = pd.Series(arr.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+    missing = values.isna().to_numpy() | _np_bool(pc.equal(arr, ""))
     out = pd.Series(pd.NaT, index=values.index, dtype=TIME_DTYPE)
     codes = np.full(n, TIME_BAD, dtype=np.int8)
-    epoch = s.str.fullmatch(_EPOCH_RE).fillna(False).to_numpy(dtype=bool) & ~missing
+    epoch = _np_bool(pc.match_substring_regex(arr, "^" + _EPOCH_RE + "$")) & ~missing
     if epoch.any():
         t, c = _epoch_seconds(s[epoch])
         out[epoch] = t
         codes[epoch] = c
     rest = ~missing & ~epoch
-    aware = s.str.contains(_OFFSET_RE, regex=True).fillna(False).to_numpy(dtype=bool) & rest
+    aware = _np_bool(pc.match_substring_regex(arr, _OFFSET_RE)) & rest
     naive = rest & ~aware
     fmt = time_format or "ISO8601"
     if aware.any():
         # A trailing UTC/GMT word is not ISO 8601; spell it as an offset.
-        sa = s[aware].str.replace(r"\s*(?:UTC|GMT)$", "+00:00", regex=True)
+        sa = pd.Series(
+            pc.replace_substring_regex(arr.filter(pa.array(aware)), r"\s*(?:UTC|GMT)$", "+00:00")
+            .to_numpy(zero_copy_only=False),
+            index=values.index[aware],
+            dtype=object,
+        )
         t = _plausible(pd.to_datetime(sa, utc=True, format=fmt, errors="coerce")).dt.as_unit("ns")
         out[aware] = t
         codes[aware] = np.where(t.isna(), TIME_BAD, TIME_OK)
@@ -228,10 +238,22 @@ def parse_times(
     return out, codes
 
 
+def _np_bool(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def to_float(values: pd.Series) -> pd.Series:
     """Numbers from a column of text or numbers; anything unreadable becomes NaN (caught by validation)."""
     if pd.api.types.is_float_dtype(values.dtype):
         return values.astype("float64")
+    if pd.api.types.is_string_dtype(values.dtype):
+        try:  # fast path: every value is a number or empty
+            arr = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+            arr = pc.if_else(pc.equal(pc.utf8_trim_whitespace(arr), ""), pa.scalar(None, pa.string()), arr)
+            x = pc.cast(pc.utf8_trim_whitespace(arr), pa.float64())
+            return pd.Series(x.to_numpy(zero_copy_only=False), index=values.index, dtype="float64")
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
     return pd.to_numeric(values, errors="coerce").astype("float64")
 
 

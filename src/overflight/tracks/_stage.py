@@ -1,0 +1,151 @@
+"""Turn a frame of source columns into a :class:`Staged` chunk: column mapping, units, time parsing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from overflight.errors import InputError
+from overflight.tracks.table import (
+    ALT_NAMES,
+    FEET,
+    ID_NAMES,
+    LAT_NAMES,
+    LON_NAMES,
+    TIME_NAMES,
+    find_column,
+    parse_times,
+    require_column,
+    to_float,
+)
+from overflight.tracks.validate import Staged
+
+AltUnit = Literal["m", "ft"]
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which source columns feed the canonical ones."""
+
+    lon: str
+    lat: str
+    time: tuple[str, ...]  # first non-empty wins (OpenSky: time_position, then last_contact)
+    id: str | None  # None: every row gets ``default_id``
+    alt: str | None
+    alt_factor: float
+    default_id: str
+    time_is_epoch: bool = False
+
+    def used(self) -> set[str]:
+        """Source columns consumed by the mapping (not kept as extras)."""
+        return {c for c in (self.lon, self.lat, self.id, self.alt, *self.time) if c is not None}
+
+
+def alt_factor(unit: str) -> float:
+    """Metres per unit of altitude."""
+    if unit == "m":
+        return 1.0
+    if unit == "ft":
+        return FEET
+    raise InputError(f"alt_unit must be 'm' or 'ft', not {unit!r}")
+
+
+def resolve_columns(
+    columns: list[str],
+    *,
+    file: str | Path,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    time_col: str | None = None,
+    id_col: str | None = None,
+    alt_col: str | None = None,
+    alt_unit: AltUnit = "m",
+) -> ColumnMap:
+    """Find the lon, lat, time, id and altitude columns (given names or the usual ones)."""
+    lon = require_column(columns, lon_col, LON_NAMES, "longitude", "lon_col", file)
+    lat = require_column(columns, lat_col, LAT_NAMES, "latitude", "lat_col", file)
+    tcol = require_column(columns, time_col, TIME_NAMES, "time", "time_col", file)
+    idc = find_column(columns, id_col, ID_NAMES, "track id", file)
+    alt = find_column(columns, alt_col, ALT_NAMES, "altitude", file)
+    factor = alt_factor(alt_unit)
+    if alt is not None and alt_col is None and alt.lower().endswith("_ft"):
+        factor = FEET  # the column name says feet
+    return ColumnMap(lon, lat, (tcol,), idc, alt, factor, Path(str(file)).stem)
+
+
+def stage_frame(
+    df: pd.DataFrame,
+    cmap: ColumnMap,
+    rows: np.ndarray,
+    *,
+    tz: str | tzinfo | None,
+    time_format: str | None = None,
+    notes: dict[str, int] | None = None,
+) -> Staged:
+    """Build the canonical columns from ``df`` (source columns) and keep the unused ones as extras."""
+    df = df.reset_index(drop=True)
+    traw = df[cmap.time[0]]
+    for extra in cmap.time[1:]:
+        traw = traw.where(traw.notna() & (traw.astype("str").str.strip() != ""), df[extra])
+    if cmap.time_is_epoch:
+        traw = to_float(traw)
+    times, codes = parse_times(traw, tz=tz, time_format=time_format)
+    notes = dict(notes or {})
+    if cmap.id is None:
+        tid = pd.Series(cmap.default_id, index=df.index, dtype=str)
+    else:
+        tid = df[cmap.id].astype("str").str.strip()
+        missing = df[cmap.id].isna().to_numpy() | (tid == "").to_numpy()
+        if missing.any():
+            tid = tid.where(~missing, cmap.default_id)
+            notes["missing track id (file name used)"] = int(missing.sum())
+    frame = pd.DataFrame(
+        {
+            "track_id": tid.astype(str),
+            "time": times,
+            "lon": to_float(df[cmap.lon]),
+            "lat": to_float(df[cmap.lat]),
+            "alt_m": to_float(df[cmap.alt]) * cmap.alt_factor if cmap.alt is not None else np.nan,
+        }
+    )
+    used = cmap.used()
+    for c in df.columns:
+        if c not in used and c not in frame.columns:
+            frame[c] = df[c].to_numpy()
+    return Staged(
+        frame=frame,
+        rows=np.asarray(rows, dtype=np.int64),
+        time_code=codes,
+        time_raw=traw,
+        notes=notes,
+        fields={"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0]},
+    )
+
+
+# Identifiers that look numeric but are codes: keep them as text.
+_CODE_NAMES = {"squawk", "icao24", "hex", "callsign", "flight", "registration", "category", "id", "serial"}
+
+
+def numeric_extras(df: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
+    """Turn text columns that are all numbers into float64, except code-like ones (squawk, leading zeros)."""
+    for c in df.columns:
+        if c in keep or str(c).strip().lower() in _CODE_NAMES:
+            continue
+        col = df[c]
+        if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
+            continue
+        s = col.astype("str").str.strip()
+        nonempty = col.notna() & (s != "")
+        if not nonempty.any():
+            continue
+        if s[nonempty].str.match(r"^[+-]?0\d").any():
+            continue
+        x = pd.to_numeric(s.where(nonempty), errors="coerce")
+        if x[nonempty].notna().all():
+            df[c] = x.astype("float64")
+    return df

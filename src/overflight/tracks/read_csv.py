@@ -1,0 +1,213 @@
+"""CSV track files (any column names, OpenSky state vectors), read in bounded-memory chunks with pyarrow."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from overflight.errors import InputError
+from overflight.tracks._stage import AltUnit, ColumnMap, alt_factor, numeric_extras, resolve_columns, stage_frame
+from overflight.tracks.validate import Issue, Staged
+
+DEFAULT_CHUNK_ROWS = 1_000_000
+_BLOCK = 8 << 20  # bytes per pyarrow block; chunks are re-cut to chunk_rows rows
+
+OPENSKY_COLUMNS = (
+    "icao24", "callsign", "origin_country", "time_position", "last_contact", "longitude", "latitude",
+    "baro_altitude", "on_ground", "velocity", "true_track", "vertical_rate", "sensors", "geo_altitude",
+    "squawk", "spi", "position_source",
+)
+
+
+def read_header(path: Path) -> tuple[list[str], str]:
+    """Raw column names and delimiter of a CSV file (first line; tab or semicolon when there is no comma)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text: {exc.reason}", file=path, row="line 1") from None
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", file=path) from None
+    if not first.strip():
+        raise InputError("empty file or blank first line (a header row is needed)", file=path, row="line 1")
+    delim = ","
+    if "," not in first:
+        if "\t" in first:
+            delim = "\t"
+        elif ";" in first:
+            delim = ";"
+    names = next(csv.reader([first.rstrip("\r\n")], delimiter=delim))
+    return names, delim
+
+
+def is_opensky_header(names: list[str]) -> bool:
+    """True for OpenSky REST state-vector CSVs and Impala state_vectors_data4 dumps."""
+    low = {n.lower() for n in names}
+    return {"icao24", "time_position", "longitude", "latitude"} <= low or {"icao24", "lastposupdate"} <= low
+
+
+def opensky_map(names: list[str], file: Path) -> ColumnMap:
+    """Column map for OpenSky: id icao24, time = time_position (fallback last_contact), baro altitude in m."""
+    low = {n.lower(): n for n in names}
+    if "time_position" in low:
+        tcols = tuple(low[c] for c in ("time_position", "last_contact") if c in low)
+        return ColumnMap(low["longitude"], low["latitude"], tcols, low["icao24"], low.get("baro_altitude"), 1.0,
+                         file.stem, time_is_epoch=True)
+    tcols = tuple(low[c] for c in ("lastposupdate", "time") if c in low)
+    return ColumnMap(low.get("lon", "lon"), low.get("lat", "lat"), tcols, low["icao24"],
+                     low.get("baroaltitude"), 1.0, file.stem, time_is_epoch=True)
+
+
+@dataclass
+class _Invalid:
+    """Rows pyarrow could not split (wrong field count), with their physical line numbers."""
+
+    lines: list[int] = field(default_factory=list)
+    examples: list[Issue] = field(default_factory=list)
+    max_examples: int = 5
+    reported: int = 0  # how many of ``lines`` were already handed to a chunk
+    examples_reported: int = 0
+
+    def __call__(self, row: Any) -> str:
+        num = int(row.number) if row.number is not None else -1
+        self.lines.append(num)
+        if len(self.examples) < self.max_examples:
+            text = str(row.text)
+            self.examples.append(
+                Issue("malformed", num, "", text[:80],
+                      f"expected {row.expected_columns} fields, got {row.actual_columns}")
+            )
+        return "skip"
+
+
+def _line_numbers(k: np.ndarray, invalid_lines: list[int], first: int = 2) -> np.ndarray:
+    """Physical line of data rows ``k`` (0-based, blank lines included) given the skipped lines.
+
+    ``first`` is the line of data row 0 (2 after a header). Row k sits on the k-th line not skipped.
+    """
+    bad = np.sort(np.asarray([x for x in invalid_lines if x > 0], dtype=np.int64))
+    adjusted = bad - first - np.arange(len(bad))
+    return k + first + np.searchsorted(adjusted, k, side="right")
+
+
+def iter_csv_tables(
+    path: Path,
+    names: list[str],
+    delim: str,
+    chunk_rows: int,
+    invalid: _Invalid,
+    *,
+    header: bool = True,
+    quoting: bool = True,
+) -> Iterator[tuple[pd.DataFrame, np.ndarray, int]]:
+    """Yield (text frame, line numbers, blank lines) chunks of ``chunk_rows`` rows (the last may be short)."""
+    types = dict.fromkeys(names, pa.string())
+    first = 2 if header else 1
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                block_size=_BLOCK, use_threads=False, column_names=None if header else names
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delim, invalid_row_handler=invalid, ignore_empty_lines=False,
+                quote_char='"' if quoting else False,
+            ),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read CSV: {exc}", file=path) from None
+    k0 = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+
+    def flush(batches: list[pa.RecordBatch]) -> tuple[pd.DataFrame, np.ndarray, int]:
+        nonlocal k0
+        tbl = pa.Table.from_batches(batches)
+        n = tbl.num_rows
+        k = np.arange(k0, k0 + n, dtype=np.int64)
+        k0 += n
+        lines = _line_numbers(k, invalid.lines, first)
+        df = tbl.to_pandas()
+        df.columns = [str(c).strip() for c in df.columns]
+        blank = df.isna().all(axis=1).to_numpy()
+        if blank.any():
+            df = df.loc[~blank]
+            lines = lines[~blank]
+        return df, lines, int(blank.sum())
+
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read CSV after data row {k0 + pending_rows}: {exc}", file=path) from None
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= chunk_rows:
+            tbl = pa.Table.from_batches(pending)
+            head, tail = tbl.slice(0, chunk_rows), tbl.slice(chunk_rows)
+            yield flush(head.to_batches())
+            pending = tail.to_batches()
+            pending_rows = tail.num_rows
+    if pending_rows or k0 == 0:
+        if not pending:
+            pending = [pa.RecordBatch.from_pylist([], schema=pa.schema([(n, pa.string()) for n in names]))]
+        yield flush(pending)
+
+
+def iter_csv_staged(
+    path: str | Path,
+    *,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    time_col: str | None = None,
+    id_col: str | None = None,
+    alt_col: str | None = None,
+    alt_unit: AltUnit = "m",
+    tz: str | tzinfo | None = None,
+    time_format: str | None = None,
+    chunk_rows: int | None = None,
+    opensky: bool | None = None,
+    max_examples: int = 5,
+) -> Iterator[Staged]:
+    """Stage a CSV file chunk by chunk (see :func:`overflight.tracks.read_tracks` for the options)."""
+    p = Path(path)
+    raw_names, delim = read_header(p)
+    names = [n.strip() for n in raw_names]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"duplicate column name(s) {', '.join(dup)}", file=p, row="line 1")
+    mapped = any(x is not None for x in (lon_col, lat_col, time_col, id_col, alt_col))
+    if opensky or (opensky is None and not mapped and is_opensky_header(names)):
+        cmap = opensky_map(names, p)
+        if alt_unit != "m":
+            cmap = ColumnMap(cmap.lon, cmap.lat, cmap.time, cmap.id, cmap.alt, alt_factor(alt_unit),
+                             cmap.default_id, cmap.time_is_epoch)
+    else:
+        cmap = resolve_columns(names, file=p, lon_col=lon_col, lat_col=lat_col, time_col=time_col,
+                               id_col=id_col, alt_col=alt_col, alt_unit=alt_unit)
+    invalid = _Invalid(max_examples=max_examples)
+    keep = cmap.used()
+    for df, lines, blank in iter_csv_tables(p, raw_names, delim, chunk_rows or DEFAULT_CHUNK_ROWS, invalid):
+        df = numeric_extras(df, keep)
+        st = stage_frame(df, cmap, lines, tz=tz, time_format=time_format,
+                         notes={"blank lines": blank} if blank else None)
+        new = len(invalid.lines) - invalid.reported
+        st.n_malformed = new
+        st.malformed = invalid.examples[invalid.examples_reported:]
+        invalid.examples_reported = len(invalid.examples)
+        invalid.reported = len(invalid.lines)
+        yield st
+

@@ -1,0 +1,258 @@
+"""``read_tracks``: one entry point for every track format, with validation; streaming for large files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from overflight.errors import InputError
+from overflight.tracks._stage import AltUnit
+from overflight.tracks.read_csv import iter_csv_staged, read_header
+from overflight.tracks.read_json import json_kind, load_json, stage_geojson, stage_opensky_json, stage_readsb
+from overflight.tracks.read_parquet import iter_parquet_staged
+from overflight.tracks.read_sbs import iter_sbs_staged
+from overflight.tracks.read_xml import stage_gpx, stage_kml
+from overflight.tracks.validate import OnInvalid, Staged, ValidationReport, Validator, finish
+
+FORMATS: tuple[str, ...] = (
+    "csv", "opensky-csv", "geojson", "opensky-json", "readsb", "gpx", "kml", "parquet", "sbs",
+)
+_EXT = {
+    ".csv": "csv", ".tsv": "csv", ".geojson": "geojson", ".gpx": "gpx", ".kml": "kml", ".kmz": "kml",
+    ".parquet": "parquet", ".geoparquet": "parquet", ".pq": "parquet", ".sbs": "sbs", ".basestation": "sbs",
+}
+_ROW_KIND = {
+    "csv": "line", "opensky-csv": "line", "sbs": "line", "geojson": "feature", "opensky-json": "state",
+    "readsb": "", "gpx": "trkpt", "kml": "", "parquet": "row",
+}
+PathLike = str | Path
+
+
+def detect_format(path: PathLike | Sequence[PathLike]) -> str:
+    """Guess the format from the extension, then from the first bytes (never from the data values)."""
+    if not isinstance(path, str | Path):
+        return "readsb"
+    p = Path(path)
+    if p.is_dir():
+        return "readsb"
+    if not p.exists():
+        raise InputError("no such file", file=p)
+    ext = p.suffix.lower()
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", file=p) from None
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if stripped.startswith(b"MSG,") or stripped.startswith((b"SEL,", b"AIR,", b"ID,", b"STA,", b"CLK,")):
+        return "sbs"
+    if ext in (".json", ".geojson") or stripped.startswith((b"{", b"[")):
+        return "json"
+    if ext in _EXT:
+        fmt = _EXT[ext]
+        if fmt == "csv":
+            from overflight.tracks.read_csv import is_opensky_header
+
+            names, _ = read_header(p)
+            if is_opensky_header([n.strip() for n in names]):
+                return "opensky-csv"
+        return fmt
+    if stripped.startswith(b"<"):
+        return "kml" if b"<kml" in head else "gpx"
+    if head.startswith(b"PK"):
+        return "kml"
+    return "csv"
+
+
+def _snapshot_paths(path: PathLike | Sequence[PathLike]) -> list[Path]:
+    if isinstance(path, str | Path):
+        p = Path(path)
+        if p.is_dir():
+            files = sorted(p.glob("*.json"))
+            if not files:
+                raise InputError("directory holds no .json snapshots", file=p)
+            return files
+        return [p]
+    return [Path(x) for x in path]
+
+
+def iter_staged(
+    path: PathLike | Sequence[PathLike],
+    *,
+    format: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    time_col: str | None = None,
+    id_col: str | None = None,
+    alt_col: str | None = None,
+    alt_unit: AltUnit = "m",
+    tz: str | tzinfo | None = None,
+    time_format: str | None = None,
+    chunk_rows: int | None = None,
+) -> tuple[str, Iterator[Staged]]:
+    """Resolve the format and return (format, iterator of staged chunks)."""
+    fmt = format or detect_format(path)
+    if fmt not in (*FORMATS, "json", "opensky"):
+        raise InputError(f"unknown track format {fmt!r}; known: {', '.join(FORMATS)}", file=str(path))
+    if fmt == "readsb":
+        return fmt, iter([stage_readsb(_snapshot_paths(path))])
+    if not isinstance(path, str | Path):
+        raise InputError("a list of files is read only as readsb aircraft.json snapshots (format='readsb')")
+    p = Path(path)
+    cols: dict[str, Any] = dict(lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col,
+                                alt_col=alt_col, alt_unit=alt_unit)
+    if fmt == "opensky":
+        fmt = "opensky-json" if detect_format(p) == "json" else "opensky-csv"
+    if fmt in ("csv", "opensky-csv"):
+        return fmt, iter_csv_staged(p, tz=tz, time_format=time_format, chunk_rows=chunk_rows,
+                                    opensky=True if fmt == "opensky-csv" else None, **cols)
+    if fmt == "parquet":
+        return fmt, iter_parquet_staged(p, tz=tz, time_format=time_format, chunk_rows=chunk_rows, **cols)
+    if fmt == "sbs":
+        return fmt, iter_sbs_staged(p, tz=tz, chunk_rows=chunk_rows)
+    if fmt == "gpx":
+        return fmt, iter([stage_gpx(p, tz=tz)])
+    if fmt == "kml":
+        return fmt, iter([stage_kml(p, tz=tz, id_col=id_col)])
+    obj = load_json(p)
+    kind = json_kind(obj) if fmt == "json" else {"geojson": "geojson", "opensky-json": "opensky"}.get(fmt, fmt)
+    if kind == "geojson":
+        return "geojson", iter([stage_geojson(p, obj, time_col=time_col, id_col=id_col, alt_col=alt_col,
+                                              alt_unit=alt_unit, tz=tz, time_format=time_format)])
+    if kind == "opensky":
+        return "opensky-json", iter([stage_opensky_json(p, obj, alt_unit=alt_unit)])
+    if kind == "readsb":
+        return "readsb", iter([stage_readsb([p], load=lambda _p: obj)])
+    raise InputError("JSON is neither GeoJSON, OpenSky states nor readsb aircraft.json", file=p)
+
+
+class TrackChunks:
+    """Validated track tables, chunk by chunk, in bounded memory; :attr:`report` grows as they are read.
+
+    Iterate once. Each chunk is a canonical table (sorted by track_id, time within the chunk); a track may
+    continue in the next chunk. Duplicate/backwards/speed checks carry per-track state across chunks.
+    """
+
+    def __init__(self, fmt: str, staged: Iterator[Staged], validator: Validator) -> None:
+        self.format = fmt
+        self._staged = staged
+        self._validator = validator
+
+    @property
+    def report(self) -> ValidationReport:
+        """The report so far (complete once iteration ends)."""
+        return self._validator.report
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for st in self._staged:
+            yield self._validator.process(st)
+
+
+def iter_tracks(
+    path: PathLike | Sequence[PathLike],
+    *,
+    format: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    time_col: str | None = None,
+    id_col: str | None = None,
+    alt_col: str | None = None,
+    alt_unit: AltUnit = "m",
+    tz: str | tzinfo | None = None,
+    time_format: str | None = None,
+    on_invalid: OnInvalid = "fail",
+    max_speed_mps: float | None = None,
+    normalize_lon: bool = False,
+    chunk_rows: int | None = None,
+    max_examples: int = 5,
+) -> TrackChunks:
+    """Stream validated chunks of any track file (CSV, SBS and Parquet in ``chunk_rows`` rows; others whole).
+
+    Parameters are those of :func:`read_tracks`.
+    """
+    fmt, staged = iter_staged(path, format=format, lon_col=lon_col, lat_col=lat_col, time_col=time_col,
+                              id_col=id_col, alt_col=alt_col, alt_unit=alt_unit, tz=tz, time_format=time_format,
+                              chunk_rows=chunk_rows)
+    v = Validator(str(path), on_invalid=on_invalid, max_speed_mps=max_speed_mps, normalize_lon=normalize_lon,
+                  max_examples=max_examples, row_kind=_ROW_KIND.get(fmt, "row"))
+    return TrackChunks(fmt, staged, v)
+
+
+def iter_csv_chunks(path: PathLike, *, chunk_rows: int = 1_000_000, **options: Any) -> TrackChunks:
+    """Stream a CSV (or OpenSky CSV) track file in validated chunks of ``chunk_rows`` rows.
+
+    ``options`` are those of :func:`read_tracks`. Memory stays bounded by the chunk size plus per-track state.
+    """
+    fmt = options.pop("format", None) or "csv"
+    if fmt not in ("csv", "opensky-csv"):
+        raise InputError(f"iter_csv_chunks reads CSV, not {fmt!r}", file=path)
+    return iter_tracks(path, format=fmt, chunk_rows=chunk_rows, **options)
+
+
+def read_tracks(
+    path: PathLike | Sequence[PathLike],
+    *,
+    format: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    time_col: str | None = None,
+    id_col: str | None = None,
+    alt_col: str | None = None,
+    alt_unit: Literal["m", "ft"] = "m",
+    tz: str | tzinfo | None = None,
+    time_format: str | None = None,
+    on_invalid: OnInvalid = "fail",
+    max_speed_mps: float | None = None,
+    normalize_lon: bool = False,
+    chunk_rows: int | None = None,
+    max_examples: int = 5,
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """Read a track file into a canonical, validated track table.
+
+    Parameters
+    ----------
+    path
+        A file; for readsb/dump1090 snapshots also a directory of ``*.json`` or a list of files.
+    format
+        One of ``csv, opensky-csv, geojson, opensky-json, readsb, gpx, kml, parquet, sbs`` (also ``opensky``);
+        default: from the extension, then the first bytes.
+    lon_col, lat_col, time_col, id_col, alt_col
+        Source column (or property) names; default: the usual names (lon/lng/longitude/x, lat/latitude/y,
+        time/timestamp/datetime, track_id/id/icao24/flight, alt_m/alt/altitude/ele). Without an id column
+        the whole file is one track named after the file.
+    alt_unit
+        Unit of ``alt_col`` (``m`` or ``ft``); a column named ``*_ft`` is read as feet.
+    tz
+        Zone for times that carry none (IANA name or ``+03:00``). Without it such times are ``naive_time``
+        issues; SBS-1 logs need it. Values with their own offset keep it.
+    time_format
+        strptime format for non-ISO time text.
+    on_invalid
+        ``fail`` (default): raise :class:`~overflight.errors.InputError` naming the first bad row, field and
+        the counts. ``drop``: drop invalid rows; the report counts them per rule.
+    max_speed_mps
+        Enables the ``speed`` rule (geodesic speed between consecutive fixes).
+    normalize_lon
+        Wrap longitudes beyond ±180 instead of rejecting them.
+    chunk_rows
+        Rows per parsing chunk for CSV/SBS/Parquet (bounds parsing memory; the result is the same).
+    max_examples
+        Examples kept per rule in the report.
+
+    Returns
+    -------
+    (table, report)
+        The canonical track table (see :mod:`overflight.tracks.table`) and its :class:`ValidationReport`.
+    """
+    chunks = iter_tracks(path, format=format, lon_col=lon_col, lat_col=lat_col, time_col=time_col,
+                         id_col=id_col, alt_col=alt_col, alt_unit=alt_unit, tz=tz, time_format=time_format,
+                         on_invalid=on_invalid, max_speed_mps=max_speed_mps, normalize_lon=normalize_lon,
+                         chunk_rows=chunk_rows, max_examples=max_examples)
+    frames = list(chunks)
+    return finish(frames), chunks.report

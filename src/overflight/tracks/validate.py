@@ -1,0 +1,492 @@
+"""Validation of track rows: vectorised rules, counts per rule, examples, drop or fail.
+
+Rules, applied in this order; a row is counted under the first rule it breaks, so the counts add up to the
+rows dropped:
+
+``malformed``
+    a record the reader could not split into fields (wrong field count, not a position message, cut line).
+``bad_coordinate``
+    lon or lat missing/NaN, ``|lat| > 90`` or ``|lon| > 180`` (``normalize_lon=True`` first wraps longitudes
+    such as 190 to -170 instead of rejecting them).
+``bad_time``
+    time missing, unreadable or outside 1900..2200 (e.g. epoch milliseconds read as seconds).
+``naive_time``
+    time without a zone while no ``tz`` was given: never guessed.
+``duplicate_time``
+    same time as the latest earlier fix of the same track (in file order).
+``backwards_time``
+    earlier than the latest earlier fix of the same track (in file order).
+``speed``
+    the geodesic speed (WGS84, pyproj.Geod) from the previous kept fix of the track is above
+    ``max_speed_mps``. The later fix of a too-fast step is flagged, except a first fix that is off on its
+    own (the step after it is fine but the step into it is not), which is flagged instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pyproj import Geod
+
+from overflight.errors import InputError
+from overflight.tracks.table import TIME_BAD, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
+
+RULES: tuple[str, ...] = (
+    "malformed",
+    "bad_coordinate",
+    "bad_time",
+    "naive_time",
+    "duplicate_time",
+    "backwards_time",
+    "speed",
+)
+OnInvalid = Literal["fail", "drop"]
+_GEOD = Geod(ellps="WGS84")
+_NAT = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One example of a broken rule: where (row or line number in the file), which field, what value, why."""
+
+    rule: str
+    row: int | str
+    field: str
+    value: str
+    message: str
+
+
+@dataclass
+class ValidationReport:
+    """What validation found in one file (or stream).
+
+    Attributes
+    ----------
+    file
+        The input named in messages.
+    total_rows
+        Records read that could have been fixes (including malformed ones).
+    rows_kept
+        Rows in the resulting table.
+    counts
+        Rows per rule (every rule present, zero when clean).
+    examples
+        Up to ``max_examples`` issues per rule.
+    notes
+        Records that are not fixes by nature or were adjusted, counted for transparency (e.g. SBS messages
+        without a position, blank lines, repeated positions across aircraft.json snapshots).
+    row_kind
+        What the row numbers count: ``line`` (physical line, header is line 1), ``feature``, ``trkpt``, ...
+    """
+
+    file: str
+    total_rows: int = 0
+    rows_kept: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RULES, 0))
+    examples: list[Issue] = field(default_factory=list)
+    notes: dict[str, int] = field(default_factory=dict)
+    row_kind: str = "row"
+
+    @property
+    def invalid_rows(self) -> int:
+        """Rows that broke a rule."""
+        return sum(self.counts.values())
+
+    @property
+    def ok(self) -> bool:
+        """True when no row broke any rule."""
+        return self.invalid_rows == 0
+
+    def summary(self) -> str:
+        """A few lines of text: totals, counts per rule, examples."""
+        lines = [
+            f"{self.file}: {self.total_rows} rows read, {self.rows_kept} kept, {self.invalid_rows} invalid"
+        ]
+        for rule in RULES:
+            if self.counts.get(rule):
+                lines.append(f"  {rule}: {self.counts[rule]}")
+        for name, n in self.notes.items():
+            lines.append(f"  (note: {name}: {n})")
+        for ex in self.examples:
+            lines.append(f"  {self.row_kind} {ex.row}: {ex.rule}: {ex.field}={ex.value!r}: {ex.message}")
+        return "\n".join(lines)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The examples as a frame: rule, row, field, value, message (one row per example)."""
+        return pd.DataFrame(
+            [(e.rule, e.row, e.field, e.value, e.message) for e in self.examples],
+            columns=["rule", "row", "field", "value", "message"],
+        )
+
+    def counts_frame(self) -> pd.DataFrame:
+        """Counts per rule as a frame with columns rule, rows."""
+        return pd.DataFrame({"rule": list(RULES), "rows": [self.counts.get(r, 0) for r in RULES]})
+
+
+@dataclass
+class Staged:
+    """What a reader hands to validation: fixes not yet checked.
+
+    ``frame`` has the canonical columns (time NaT where ``time_code`` says it is unusable) plus extras;
+    ``rows`` holds each fix's row/line number in the source; ``time_raw`` the original time text for
+    examples; ``malformed`` records that never became rows.
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    time_code: np.ndarray
+    time_raw: pd.Series | None = None
+    malformed: list[Issue] = field(default_factory=list)
+    n_malformed: int = 0
+    notes: dict[str, int] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # canonical name -> source field name
+    row_label: Callable[[int], int | str] | None = None
+
+
+@dataclass
+class _State:
+    """Per-track memory carried between chunks of a stream."""
+
+    max_time: dict[str, int] = field(default_factory=dict)
+    last_fix: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+
+
+class Validator:
+    """Checks staged chunks one after another, keeping per-track state so a stream validates like a file.
+
+    Parameters
+    ----------
+    file
+        Named in the report and in errors.
+    on_invalid
+        ``"fail"`` raises :class:`InputError` at the first chunk with invalid rows, naming the first bad
+        row and field and the counts; ``"drop"`` drops them and counts them in :attr:`report`.
+    max_speed_mps
+        Enables the ``speed`` rule.
+    normalize_lon
+        Wrap longitudes outside [-180, 180] instead of rejecting them.
+    max_examples
+        Examples kept per rule.
+    """
+
+    def __init__(
+        self,
+        file: str | Path,
+        *,
+        on_invalid: OnInvalid = "fail",
+        max_speed_mps: float | None = None,
+        normalize_lon: bool = False,
+        max_examples: int = 5,
+        row_kind: str = "row",
+    ) -> None:
+        if on_invalid not in ("fail", "drop"):
+            raise InputError(f"on_invalid must be 'fail' or 'drop', not {on_invalid!r}")
+        if max_speed_mps is not None and not max_speed_mps > 0:
+            raise InputError(f"max_speed_mps must be positive, not {max_speed_mps!r}")
+        self.file = str(file)
+        self.on_invalid = on_invalid
+        self.max_speed_mps = max_speed_mps
+        self.normalize_lon = normalize_lon
+        self.max_examples = max_examples
+        self.report = ValidationReport(file=self.file, row_kind=row_kind)
+        self._state = _State()
+
+    # -- examples -------------------------------------------------------------------------------------
+    def _add_examples(
+        self, rule: str, mask: np.ndarray, st: Staged, field_name: str, values: Any, message: str | Any
+    ) -> None:
+        have = sum(1 for e in self.report.examples if e.rule == rule)
+        room = self.max_examples - have
+        if room <= 0:
+            return
+        idx = np.flatnonzero(mask)[:room]
+        for i in idx:
+            row = int(st.rows[i])
+            label = st.row_label(row) if st.row_label is not None else row
+            v = values[i] if not isinstance(values, pd.Series) else values.iloc[i]
+            msg = message if isinstance(message, str) else message[i]
+            self.report.examples.append(Issue(rule, label, field_name, _fmt(v), msg))
+
+    # -- main step ------------------------------------------------------------------------------------
+    def process(self, st: Staged) -> pd.DataFrame:
+        """Validate one staged chunk and return its kept rows as a canonical (sorted) track table."""
+        rep = self.report
+        df = st.frame
+        n = len(df)
+        rep.total_rows += n + st.n_malformed
+        rep.counts["malformed"] += st.n_malformed
+        for k, v in st.notes.items():
+            rep.notes[k] = rep.notes.get(k, 0) + v
+        room = self.max_examples - sum(1 for e in rep.examples if e.rule == "malformed")
+        rep.examples.extend(st.malformed[: max(room, 0)])
+        fld = {"lon": "lon", "lat": "lat", "time": "time", **st.fields}
+
+        lon = df["lon"].to_numpy(dtype="float64", copy=True)
+        lat = df["lat"].to_numpy(dtype="float64")
+        if self.normalize_lon:
+            wrap = np.isfinite(lon) & (np.abs(lon) > 180)
+            lon[wrap] = (lon[wrap] + 180.0) % 360.0 - 180.0
+        bad_lat = ~np.isfinite(lat) | (np.abs(lat) > 90)
+        bad_lon = ~np.isfinite(lon) | (np.abs(lon) > 180)
+        bad_coord = bad_lat | bad_lon
+        tcode = st.time_code
+        bad_time = ~bad_coord & (tcode == TIME_BAD)
+        naive = ~bad_coord & (tcode == TIME_NAIVE)
+        alive = ~(bad_coord | bad_time | naive)
+
+        t = df["time"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
+        ids = df["track_id"].astype(str).to_numpy(dtype=object)
+
+        # duplicate/backwards: compare with the running latest time of the track in file order.
+        dup = np.zeros(n, dtype=bool)
+        back = np.zeros(n, dtype=bool)
+        if alive.any():
+            ai = np.flatnonzero(alive)
+            sub = pd.DataFrame({"id": ids[ai], "t": t[ai]})
+            pvi = _prev_max(sub, self._state.max_time)
+            has = pvi != _NAT
+            dup[ai] = has & (sub["t"].to_numpy() == pvi)
+            back[ai] = has & (sub["t"].to_numpy() < pvi)
+            mx = sub.groupby("id", sort=False)["t"].max()
+            for tk, tv in mx.items():
+                old = self._state.max_time.get(str(tk))
+                self._state.max_time[str(tk)] = int(tv) if old is None else max(old, int(tv))
+        alive &= ~(dup | back)
+
+        speed = np.zeros(n, dtype=bool)
+        speed_msg: np.ndarray | None = None
+        if self.max_speed_mps is not None and alive.any():
+            speed, speed_msg = self._speed(ids, t, lon, lat, alive)
+        alive &= ~speed
+        # Remember each track's last kept fix for the next chunk's speed check.
+        if alive.any():
+            ai = np.flatnonzero(alive)
+            last = pd.DataFrame({"id": ids[ai], "i": ai}).groupby("id", sort=False)["i"].last()
+            for tk, li in last.items():
+                self._state.last_fix[str(tk)] = (int(t[li]), float(lon[li]), float(lat[li]))
+
+        masks = {
+            "bad_coordinate": bad_coord,
+            "bad_time": bad_time,
+            "naive_time": naive,
+            "duplicate_time": dup,
+            "backwards_time": back,
+            "speed": speed,
+        }
+        for rule, m in masks.items():
+            rep.counts[rule] += int(m.sum())
+        traw: Any = st.time_raw if st.time_raw is not None else df["time"]
+        coord_field = np.where(bad_lat, fld["lat"], fld["lon"])
+        coord_val = np.where(bad_lat, df["lat"].to_numpy(), df["lon"].to_numpy())
+        if bad_coord.any():
+            i0 = np.flatnonzero(bad_coord)
+            have = sum(1 for e in rep.examples if e.rule == "bad_coordinate")
+            for i in i0[: max(self.max_examples - have, 0)]:
+                row = int(st.rows[i])
+                label = st.row_label(row) if st.row_label is not None else row
+                what = "missing" if not np.isfinite(coord_val[i]) else "out of range"
+                rep.examples.append(Issue("bad_coordinate", label, str(coord_field[i]), _fmt(coord_val[i]),
+                                          f"{'latitude' if bad_lat[i] else 'longitude'} {what}"))
+        self._add_examples("bad_time", bad_time, st, fld["time"], traw, "unreadable or implausible time")
+        self._add_examples("naive_time", naive, st, fld["time"], traw, "time has no zone: pass tz=")
+        self._add_examples("duplicate_time", dup, st, fld["time"], traw, "same time as the previous fix")
+        self._add_examples("backwards_time", back, st, fld["time"], traw, "earlier than a previous fix")
+        if speed_msg is not None:
+            self._add_examples("speed", speed, st, "lon/lat", _coords(lon, lat), speed_msg)
+
+        if self.on_invalid == "fail" and not rep.ok:
+            self._raise(masks, st, fld)
+        kept = df.loc[alive].copy()
+        if self.normalize_lon:
+            kept["lon"] = lon[alive]
+        rep.rows_kept += len(kept)
+        return sort_tracks(kept)
+
+    def _raise(self, masks: dict[str, np.ndarray], st: Staged, fld: dict[str, str]) -> None:
+        rep = self.report
+        first: tuple[int, str] | None = None
+        for rule, m in masks.items():
+            if m.any():
+                r = int(st.rows[np.flatnonzero(m)].min())
+                if first is None or r < first[0]:
+                    first = (r, rule)
+        ex: Issue | None = None
+        if st.malformed and (first is None or _num(st.malformed[0].row) <= first[0]):
+            ex = st.malformed[0]
+        elif first is not None:
+            ex = next((e for e in rep.examples if e.rule == first[1]), None)
+            if ex is not None:
+                # examples are the first few per rule, so the earliest row of that rule is among them
+                cands = [e for e in rep.examples if e.rule == first[1]]
+                ex = min(cands, key=lambda e: _num(e.row))
+        counts = ", ".join(f"{k}={v}" for k, v in rep.counts.items() if v)
+        if ex is None:
+            raise InputError(f"invalid rows ({counts})", file=rep.file)
+        raise InputError(
+            f"{ex.rule}: {ex.message} (value {ex.value!r}); invalid rows: {counts}; "
+            "use on_invalid='drop' (--drop) to drop them",
+            file=rep.file,
+            row=f"{rep.row_kind} {ex.row}",
+            field=ex.field,
+        )
+
+    def _speed(
+        self, ids: np.ndarray, t: np.ndarray, lon: np.ndarray, lat: np.ndarray, alive: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Flag fixes reached too fast; iterate because removing a fix changes the next step."""
+        assert self.max_speed_mps is not None
+        vmax = self.max_speed_mps
+        ai = np.flatnonzero(alive)
+        sid = ids[ai]
+        # Anchors: the last kept fix of each track from earlier chunks (never flagged themselves).
+        anchors = [(k, *self._state.last_fix[k]) for k in pd.unique(sid) if k in self._state.last_fix]
+        a_id = np.array([a[0] for a in anchors], dtype=object)
+        a_t = np.array([a[1] for a in anchors], dtype=np.int64)
+        a_lon = np.array([a[2] for a in anchors], dtype="float64")
+        a_lat = np.array([a[3] for a in anchors], dtype="float64")
+        g_id = np.concatenate([a_id, sid])
+        g_t = np.concatenate([a_t, t[ai]])
+        g_lon = np.concatenate([a_lon, lon[ai]])
+        g_lat = np.concatenate([a_lat, lat[ai]])
+        is_anchor = np.zeros(len(g_id), dtype=bool)
+        is_anchor[: len(anchors)] = True
+        src = np.concatenate([np.full(len(anchors), -1), ai])
+        # Group rows of a track together, anchors first; file order within a track is time order now.
+        codes, _ = pd.factorize(g_id)
+        order = np.lexsort((np.arange(len(g_id)), codes))
+        g, tt, lo, la = codes[order], g_t[order], g_lon[order], g_lat[order]
+        anch, srco = is_anchor[order], src[order]
+        live = np.ones(len(g), dtype=bool)
+        flagged = np.zeros(len(g), dtype=bool)
+        msg = np.empty(len(g), dtype=object)
+        for _ in range(100_000):
+            li = np.flatnonzero(live)
+            if len(li) < 2:
+                break
+            first_live = np.zeros(len(g), dtype=bool)
+            first_live[li[np.r_[True, g[li[1:]] != g[li[:-1]]]]] = True
+            same = g[li[1:]] == g[li[:-1]]
+            a, b = li[:-1][same], li[1:][same]
+            if len(a) == 0:
+                break
+            _, _, d = _GEOD.inv(lo[a], la[a], lo[b], la[b])
+            dt = (tt[b] - tt[a]) / 1e9
+            v = np.asarray(d) / dt
+            fast = v > vmax
+            if not fast.any():
+                break
+            # Only the first too-fast step of each run: the fix after it may be fine once it is gone.
+            prev_fast = np.r_[False, fast[:-1] & (b[:-1] == a[1:])]
+            lead = fast & ~prev_fast
+            # A lone bad first fix: flag it instead of everything after it.
+            nxt_ok = np.r_[~fast[1:] & (a[1:] == b[:-1]), False]
+            start = first_live[a] & ~anch[a] & nxt_ok
+            victim = np.where(start, a, b)[lead]
+            live[victim] = False
+            flagged[victim] = True
+            vv = v[lead]
+            for j, val in zip(victim, vv, strict=True):
+                msg[j] = f"implied speed {val:.1f} m/s > {vmax:g} m/s"
+        out = np.zeros(len(ids), dtype=bool)
+        out_msg = np.empty(len(ids), dtype=object)
+        sel = flagged & (srco >= 0)
+        out[srco[sel]] = True
+        out_msg[srco[sel]] = msg[sel]
+        return out, out_msg
+
+
+def _prev_max(sub: pd.DataFrame, carried: dict[str, int]) -> np.ndarray:
+    """Latest time of the same track before each row (file order), or NaT-int when none, exact int64."""
+    ids = sub["id"].to_numpy()
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    cm = sub.groupby("id", sort=False)["t"].cummax().to_numpy(dtype=np.int64)
+    codes, uniq = pd.factorize(ids)
+    order = np.argsort(codes, kind="stable")
+    oc = codes[order]
+    prev_o = np.r_[np.int64(_NAT), cm[order][:-1]]
+    first = np.r_[True, oc[1:] != oc[:-1]]
+    carried_arr = np.array([carried.get(str(u), _NAT) for u in uniq], dtype=np.int64)
+    prev_o[first] = carried_arr[oc[first]]
+    prev = np.empty(len(ids), dtype=np.int64)
+    prev[order] = prev_o
+    return prev
+
+
+def _num(row: int | str) -> int:
+    if isinstance(row, int):
+        return row
+    digits = "".join(ch if ch.isdigit() else " " for ch in str(row)).split()
+    return int(digits[0]) if digits else 0
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, pd.Timestamp) and v is pd.NaT:
+        return ""
+    return str(v)
+
+
+def _coords(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    return np.array([f"{a:.6f},{b:.6f}" for a, b in zip(lon, lat, strict=True)], dtype=object)
+
+
+def validate_tracks(
+    df: pd.DataFrame,
+    *,
+    file: str | Path = "<table>",
+    on_invalid: OnInvalid = "fail",
+    max_speed_mps: float | None = None,
+    normalize_lon: bool = False,
+    tz: str | None = None,
+    max_examples: int = 5,
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """Validate a frame already in memory (rows numbered 1.. in its current order).
+
+    Parameters
+    ----------
+    df
+        Columns track_id, time, lon, lat (alt_m optional). Times may be text, numbers or datetimes.
+    file, on_invalid, max_speed_mps, normalize_lon, tz, max_examples
+        As for :func:`overflight.tracks.read_tracks`.
+
+    Returns
+    -------
+    (table, report)
+    """
+    from overflight.tracks.table import parse_times, require_column, to_float
+
+    for c in ("track_id", "time", "lon", "lat"):
+        require_column(list(df.columns), None, (c,), c, c, file)
+    times, codes = parse_times(df["time"].reset_index(drop=True), tz=tz)
+    frame = df.reset_index(drop=True).copy()
+    frame["time"] = times
+    frame["track_id"] = frame["track_id"].astype(str)
+    frame["lon"] = to_float(frame["lon"])
+    frame["lat"] = to_float(frame["lat"])
+    frame["alt_m"] = to_float(frame["alt_m"]) if "alt_m" in frame.columns else np.nan
+    st = Staged(frame=frame, rows=np.arange(1, len(frame) + 1), time_code=codes,
+                time_raw=df["time"].reset_index(drop=True))
+    v = Validator(file, on_invalid=on_invalid, max_speed_mps=max_speed_mps, normalize_lon=normalize_lon,
+                  max_examples=max_examples)
+    out = v.process(st)
+    return out, v.report
+
+
+def finish(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate validated chunks into one canonical table."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty_tracks()
+    out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    out["time"] = pd.to_datetime(out["time"], utc=True).dt.as_unit("ns")
+    return sort_tracks(out) if len(frames) > 1 else out
+
+
+__all__ = ["RULES", "TRACK_COLUMNS", "Issue", "Staged", "ValidationReport", "Validator", "validate_tracks"]

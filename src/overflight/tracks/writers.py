@@ -1,0 +1,169 @@
+"""Writers for track tables: CSV, GeoJSON (points or one LineString per track), KML (gx:Track), GeoParquet."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+from xml.sax.saxutils import escape
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+
+from overflight.errors import InputError
+from overflight.tracks.table import TRACK_COLUMNS, make_tracks
+
+WRITE_FORMATS = ("csv", "geojson", "kml", "parquet")
+_EXT = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".kml": "kml", ".parquet": "parquet",
+        ".geoparquet": "parquet"}
+
+
+def iso_times(t: pd.Series) -> np.ndarray:
+    """ISO 8601 UTC text with ``Z``, at the finest unit the values need (exact to the nanosecond)."""
+    ns = t.to_numpy(dtype="datetime64[ns]")
+    iv = ns.view(np.int64)
+    unit = "s"
+    for u, q in (("s", 10**9), ("ms", 10**6), ("us", 10**3), ("ns", 1)):
+        if (iv % q == 0).all():
+            unit = u
+            break
+    text: np.ndarray = np.datetime_as_string(ns, unit=unit)  # type: ignore[call-overload]
+    return np.char.add(text, "Z")
+
+
+def _json_value(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, np.generic):
+        return _json_value(v.item())
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    return v
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """CSV with ISO 8601 ``Z`` times and full-precision (round-trip) floats."""
+    out = df.copy()
+    out["time"] = iso_times(df["time"])
+    out.to_csv(path, index=False)
+
+
+def write_geojson(df: pd.DataFrame, path: str | Path, *, mode: Literal["points", "lines"] = "points") -> None:
+    """GeoJSON: one Point feature per fix (``time`` property) or one LineString per track (``times`` array).
+
+    Altitude, when known, is the third coordinate (metres). Extras become properties (points mode).
+    """
+    times = iso_times(df["time"])
+    lon, lat, alt = (df[c].to_numpy(dtype="float64") for c in ("lon", "lat", "alt_m"))
+    extras = [c for c in df.columns if c not in TRACK_COLUMNS]
+
+    def coord(i: int) -> list[float]:
+        return [float(lon[i]), float(lat[i])] + ([] if math.isnan(alt[i]) else [float(alt[i])])
+
+    features: list[dict[str, Any]] = []
+    ids = df["track_id"].astype(str).to_numpy()
+    if mode == "points":
+        ex = {c: df[c].to_numpy(dtype=object) for c in extras}
+        for i in range(len(df)):
+            props = {"track_id": ids[i], "time": str(times[i])}
+            props.update({c: _json_value(ex[c][i]) for c in extras})
+            features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": coord(i)},
+                             "properties": props})
+    elif mode == "lines":
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        ends = np.r_[starts[1:], len(ids)]
+        for a, b in zip(starts, ends, strict=True):
+            coords = [coord(i) for i in range(a, b)]
+            geom = {"type": "LineString", "coordinates": coords} if b - a > 1 else {
+                "type": "Point", "coordinates": coords[0]}
+            lprops: dict[str, Any] = {"track_id": ids[a], "times": [str(x) for x in times[a:b]]}
+            if b - a == 1:
+                lprops = {"track_id": ids[a], "time": str(times[a])}
+            features.append({"type": "Feature", "id": ids[a], "geometry": geom, "properties": lprops})
+    else:
+        raise InputError(f"GeoJSON mode must be 'points' or 'lines', not {mode!r}")
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({"type": "FeatureCollection", "features": features}, fh, allow_nan=False)
+
+
+def write_kml(df: pd.DataFrame, path: str | Path, *, name: str | None = None) -> None:
+    """KML with one Placemark/gx:Track per track (``<when>`` + ``<gx:coord>``), for Google Earth's time slider."""
+    times = iso_times(df["time"])
+    ids = df["track_id"].astype(str).to_numpy()
+    lon, lat, alt = (df[c].to_numpy(dtype="float64") for c in ("lon", "lat", "alt_m"))
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">\n'
+        f"<Document><name>{escape(name or Path(path).stem)}</name>\n"
+    ]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, dtype=int)
+    ends = np.r_[starts[1:], len(ids)]
+    for a, b in zip(starts, ends, strict=True):
+        has_alt = not np.isnan(alt[a:b]).any()
+        mode = "absolute" if has_alt else "clampToGround"
+        parts.append(f"<Placemark><name>{escape(str(ids[a]))}</name><gx:Track>"
+                     f"<altitudeMode>{mode}</altitudeMode>\n")
+        parts.extend(f"<when>{t}</when>\n" for t in times[a:b])
+        if has_alt:
+            parts.extend(f"<gx:coord>{x!r} {y!r} {z!r}</gx:coord>\n" for x, y, z in
+                         zip(lon[a:b].tolist(), lat[a:b].tolist(), alt[a:b].tolist(), strict=True))
+        else:  # unknown altitude stays unknown rather than 0
+            parts.extend(f"<gx:coord>{x!r} {y!r}</gx:coord>\n"
+                         for x, y in zip(lon[a:b].tolist(), lat[a:b].tolist(), strict=True))
+        parts.append("</gx:Track></Placemark>\n")
+    parts.append("</Document></kml>\n")
+    Path(path).write_text("".join(parts), encoding="utf-8")
+
+
+def write_geoparquet(df: pd.DataFrame, path: str | Path) -> None:
+    """GeoParquet 1.0: WKB point ``geometry`` (lon, lat; CRS OGC:CRS84) plus the other columns."""
+    lon, lat = df["lon"].to_numpy(dtype="float64"), df["lat"].to_numpy(dtype="float64")
+    geom = shapely.to_wkb(shapely.points(lon, lat))
+    rest = df.drop(columns=["lon", "lat"])
+    table = pa.Table.from_pandas(rest, preserve_index=False)
+    table = table.append_column("geometry", pa.array(geom, type=pa.binary()))
+    bbox = [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())] if len(df) else []
+    geo = {
+        "version": "1.0.0",
+        "primary_column": "geometry",
+        "columns": {"geometry": {"encoding": "WKB", "geometry_types": ["Point"],
+                                 **({"bbox": bbox} if bbox else {})}},
+    }
+    meta = dict(table.schema.metadata or {})
+    meta[b"geo"] = json.dumps(geo).encode()
+    pq.write_table(table.replace_schema_metadata(meta), path)
+
+
+def write_tracks(
+    df: pd.DataFrame,
+    path: str | Path,
+    *,
+    format: str | None = None,
+    geojson_mode: Literal["points", "lines"] = "points",
+) -> None:
+    """Write a track table; the format comes from ``format`` or the extension (csv, geojson/json, kml, parquet).
+
+    Raises
+    ------
+    InputError
+        For an unknown format or a table that is not a valid track table.
+    """
+    fmt = format or _EXT.get(Path(path).suffix.lower())
+    if fmt not in WRITE_FORMATS:
+        raise InputError(f"cannot tell the output format of {str(path)!r}; use one of "
+                         f"{', '.join(sorted(_EXT))} or format=", file=path)
+    table = make_tracks(df)
+    if fmt == "csv":
+        write_csv(table, path)
+    elif fmt == "geojson":
+        write_geojson(table, path, mode=geojson_mode)
+    elif fmt == "kml":
+        write_kml(table, path)
+    else:
+        write_geoparquet(table, path)
