@@ -5,7 +5,7 @@ The rule (also in ``docs/verdicts.md``; `RULE_VERSION` changes whenever it does)
 1. **Pool.** A claim's pool holds its own evidence items and those of every claim it is linked to by
    ``answers`` (in either direction). An item borrowed from a linked claim of the opposite polarity (one is a
    claim of absence, the other is not) has its direction flipped: a transit that supports "drones crossed"
-   contradicts "no drones crossed".
+   contradicts "no drones crossed". The same observation pointing the same way enters a pool once.
 2. **Weight.** Each item carries an Admiralty grade: the reliability of its source (A–F) and the
    credibility of the information (1–6).
 
@@ -80,12 +80,18 @@ def _flip(direction: str) -> str:
 def _pool(claim: Claim, claims: Mapping[str, Claim], by_claim: Mapping[str, list[EvidenceItem]],
           links: Mapping[str, set[str]]) -> list[_Pooled]:
     out: list[_Pooled] = []
+    seen: set[tuple[str, str]] = set()
     sources = [(claim.id, None)] + [(o, o) for o in sorted(links.get(claim.id, ()))]
     for owner_id, via in sources:
         owner = claims[owner_id]
         flip = owner.is_absence != claim.is_absence
-        for it in by_claim.get(owner_id, []):
+        for it in sorted(by_claim.get(owner_id, []), key=lambda e: e.id):
             direction = _flip(it.direction) if flip else it.direction
+            # One observation linked to both an assertion and its denial is one piece of evidence, not two.
+            if it.observation_id is not None:
+                if (it.observation_id, direction) in seen:
+                    continue
+                seen.add((it.observation_id, direction))
             st = strength(it.grade)
             eligible, note = st != "not counted", st
             # Rule 3, in the item's own orientation and in the judged claim's orientation.

@@ -1,0 +1,506 @@
+"""Attribution of points (wreckage, impacts) to zones, with the statistics to test a claim about them.
+
+- `zone_membership`: every zone containing each point (a point in two state zones is *disputed*);
+- `border_distance`: geodesic distance from each point to the nearest border of a zone;
+- `distance_bands`: geodesic distance from reference points and whether it lies in a band
+  ("22 to 800 km from Akhtubinsk");
+- `wilson_interval` and `test_share_claim`: the share of points inside a zone with its Wilson score
+  interval, and whether that supports a claim such as "more than 90% lay inside zone Z";
+- `cluster_points`: DBSCAN clusters on the sphere (scikit-learn, haversine metric, ball tree);
+- `attribute_points`: all of the above as one table; `run_attribution`: the same on a case, recorded as an
+  analysis run (re-runnable by `overflight case verify`) with an ``attribution_stat`` evidence item.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import ArrayLike, NDArray
+from pyproj import Geod
+from scipy.spatial import cKDTree
+
+from overflight.case.runs import register_analysis, utcnow
+from overflight.errors import InputError, OverflightError
+from overflight.evidence.model import EvidenceItem
+
+if TYPE_CHECKING:
+    from overflight.case.store import Case
+
+_GEOD = Geod(ellps="WGS84")
+EARTH_MEAN_RADIUS_M = 6_371_008.8  # IUGG mean radius, for the haversine metric of DBSCAN
+
+
+def _xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    x = np.asarray(lon, dtype=float).ravel()
+    y = np.asarray(lat, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise InputError(f"lon and lat differ in length ({x.size} vs {y.size})", field="lon")
+    bad = ~np.isfinite(x) | ~np.isfinite(y) | (np.abs(x) > 180) | (np.abs(y) > 90)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"position ({x[i]}, {y[i]}) is not a lon/lat in degrees", row=i, field="lon")
+    return x, y
+
+
+# ---------------------------------------------------------------- membership
+
+
+def contains(geometry: Any, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Which points lie inside one zone geometry (the single place membership is computed; a faster
+    zone index can replace it). Points on the border count as outside (``shapely.contains_xy``)."""
+    if geometry.geom_type not in ("Polygon", "MultiPolygon", "GeometryCollection"):
+        return np.zeros(lon.shape, dtype=bool)
+    shapely.prepare(geometry)
+    return np.asarray(shapely.contains_xy(geometry, lon, lat), dtype=bool)
+
+
+def zone_membership(lon: ArrayLike, lat: ArrayLike, zones: Any,
+                    times: ArrayLike | None = None) -> NDArray[np.bool_]:
+    """A boolean matrix (points × zones): True where the zone contains the point.
+
+    With ``times`` (UTC), a zone counts only within its validity period (``valid_from`` / ``valid_to``);
+    points without a time (NaT) are tested against every zone.
+    """
+    x, y = _xy(lon, lat)
+    zl = list(zones)
+    out = np.zeros((x.size, len(zl)), dtype=bool)
+    t = (pd.to_datetime(pd.Series(times), utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+         if times is not None else None)
+    for j, z in enumerate(zl):
+        col = contains(z.geometry, x, y)
+        if t is not None and (z.valid_from is not None or z.valid_to is not None):
+            known = ~np.isnat(t)
+            if z.valid_from is not None:
+                col &= ~known | (t >= np.datetime64(pd.Timestamp(z.valid_from).tz_convert("UTC").tz_localize(None)))
+            if z.valid_to is not None:
+                col &= ~known | (t <= np.datetime64(pd.Timestamp(z.valid_to).tz_convert("UTC").tz_localize(None)))
+        out[:, j] = col
+    return out
+
+
+# ---------------------------------------------------------------- border distance
+
+
+def _edges(geometry: Any) -> tuple[NDArray[np.float64], ...]:
+    """Start/end lon/lat of every border edge, without the cut edges along the antimeridian."""
+    polys = shapely.get_parts(geometry)
+    rings = shapely.get_rings(polys[shapely.get_type_id(polys) == 3])
+    if len(rings) == 0:
+        raise InputError(f"zone geometry {geometry.geom_type} has no border", field="geometry")
+    coords, idx = shapely.get_coordinates(rings, return_index=True)
+    same = idx[1:] == idx[:-1]
+    x0, y0, x1, y1 = coords[:-1, 0][same], coords[:-1, 1][same], coords[1:, 0][same], coords[1:, 1][same]
+    cut = (np.abs(x0) == 180) & (x0 == x1)
+    keep = ~cut & ((x0 != x1) | (y0 != y1))
+    return x0[keep], y0[keep], x1[keep], y1[keep]
+
+
+def _unit(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.float64]:
+    lo, la = np.radians(lon), np.radians(lat)
+    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+
+
+def border_distance(lon: ArrayLike, lat: ArrayLike, geometry: Any, *, max_step_m: float = 200.0,
+                    candidates: int = 8, iterations: int = 40) -> NDArray[np.float64]:
+    """Geodesic distance (m, WGS84) from each point to the nearest border of a zone geometry.
+
+    Border edges are taken as given: straight in lon/lat between the vertices, as boundary data is drawn
+    (cut edges along ±180° are not borders and are skipped).
+
+    How exact: each edge is sampled every `max_step_m` metres; a k-d tree on the unit sphere finds the
+    `candidates` nearest samples of each point; the true minimum is then located on the sub-edges next to
+    each candidate by golden-section search with exact ellipsoidal distances (`pyproj.Geod`, GeographicLib),
+    to well below a metre. If the nearest sub-edge is not next to any candidate, the answer is still within
+    ``max_step_m / 2`` of the truth (the nearest sample is then at most that much farther): 100 m by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        Distances in metres, one per point (0 for a point on the border).
+    """
+    x, y = _xy(lon, lat)
+    x0, y0, x1, y1 = _edges(geometry)
+    ne = x0.size
+    _, _, elen = _GEOD.inv(x0, y0, x1, y1)
+    nsub = np.maximum(1, np.ceil(np.asarray(elen) / max_step_m)).astype(np.int64)
+    edge = np.repeat(np.arange(ne), nsub)
+    start = np.repeat(np.cumsum(nsub) - nsub, nsub)
+    t = (np.arange(edge.size) - start) / nsub[edge]
+    vx, vy = x0[edge] + t * (x1[edge] - x0[edge]), y0[edge] + t * (y1[edge] - y0[edge])
+    tree = cKDTree(_unit(vx, vy))
+    k = int(min(candidates, edge.size))
+    _, cand = tree.query(_unit(x, y), k=k)
+    cand = np.asarray(cand).reshape(x.size, k)
+    ce, ct, cn = edge[cand], t[cand], nsub[edge[cand]]
+    # Two intervals per candidate: its own sub-edges, and the end of the previous edge when it is a vertex.
+    prev = np.where(ce > 0, ce - 1, ce)
+    e2 = np.stack([ce, np.where(ct == 0, prev, ce)], axis=-1)
+    lo = np.stack([np.maximum(0.0, ct - 1.0 / cn), np.where(ct == 0, 1.0 - 1.0 / nsub[prev], ct)], axis=-1)
+    hi = np.stack([np.minimum(1.0, ct + 1.0 / cn), np.where(ct == 0, 1.0, ct)], axis=-1)
+    px = np.broadcast_to(x[:, None, None], e2.shape).ravel()
+    py = np.broadcast_to(y[:, None, None], e2.shape).ravel()
+    e2, lo, hi = e2.ravel(), lo.ravel(), hi.ravel()
+    ax, ay, dx, dy = x0[e2], y0[e2], x1[e2] - x0[e2], y1[e2] - y0[e2]
+
+    def f(tt: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.asarray(_GEOD.inv(px, py, ax + tt * dx, ay + tt * dy)[2], dtype=float)
+
+    g = (math.sqrt(5) - 1) / 2
+    a, b = lo.copy(), hi.copy()
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(iterations):  # golden section: the distance along a short sub-edge is unimodal
+        left = fc < fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = b - g * (b - a)
+        d_new = a + g * (b - a)
+        c, d = c_new, d_new
+        fc, fd = f(c), f(d)
+    best = np.minimum.reduce([fc, fd, f(lo), f(hi)])
+    out: NDArray[np.float64] = best.reshape(x.size, -1).min(axis=1)
+    return out
+
+
+# ---------------------------------------------------------------- distance bands
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference point and a distance band around it (``min_km``–``max_km``)."""
+
+    name: str
+    lon: float
+    lat: float
+    min_km: float = 0.0
+    max_km: float = math.inf
+
+    @classmethod
+    def from_mapping(cls, m: Mapping[str, Any]) -> Reference:
+        try:
+            return cls(str(m["name"]), float(m["lon"]), float(m["lat"]), float(m.get("min_km", 0.0)),
+                       float(m.get("max_km", math.inf)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"a reference needs name, lon, lat (and min_km, max_km): {exc}",
+                             field="references") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "lon": self.lon, "lat": self.lat, "min_km": self.min_km,
+                "max_km": None if math.isinf(self.max_km) else self.max_km}
+
+
+def distance_bands(lon: ArrayLike, lat: ArrayLike, references: Sequence[Reference]) -> pd.DataFrame:
+    """Geodesic distance (km) of each point from each reference, and whether it lies in the band.
+
+    Columns ``dist_km:<name>`` and ``in_band:<name>`` for each reference.
+    """
+    x, y = _xy(lon, lat)
+    cols: dict[str, Any] = {}
+    for r in references:
+        _, _, d = _GEOD.inv(np.full(x.size, r.lon), np.full(x.size, r.lat), x, y)
+        km = np.asarray(d, dtype=float) / 1000.0
+        cols[f"dist_km:{r.name}"] = km
+        cols[f"in_band:{r.name}"] = (km >= r.min_km) & (km <= r.max_km)
+    return pd.DataFrame(cols)
+
+
+# ---------------------------------------------------------------- shares and claims
+
+
+def wilson_interval(k: ArrayLike, n: ArrayLike, confidence: float = 0.95
+                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Wilson score interval for a binomial proportion k/n (vectorised; n = 0 gives (0, 1)).
+
+    Same as ``statsmodels.stats.proportion.proportion_confint(k, n, alpha, method="wilson")``.
+    """
+    kk = np.asarray(k, dtype=float)
+    nn = np.asarray(n, dtype=float)
+    if np.any(kk < 0) or np.any(kk > nn):
+        raise InputError("need 0 <= k <= n", field="k")
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = kk / nn
+        denom = 1 + z * z / nn
+        center = (p + z * z / (2 * nn)) / denom
+        half = z * np.sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / denom
+    low = np.where(nn > 0, np.clip(center - half, 0, 1), 0.0)
+    high = np.where(nn > 0, np.clip(center + half, 0, 1), 1.0)
+    return low, high
+
+
+@dataclass(frozen=True)
+class ShareTest:
+    """The outcome of testing a claim about a share against the data."""
+
+    k: int
+    n: int
+    share: float
+    low: float
+    high: float
+    threshold: float
+    direction: str
+    confidence: float
+    outcome: str  # supported | contradicted | inconclusive
+
+    def sentence(self) -> str:
+        """One line: the share, its interval, the claim and the outcome."""
+        rel = ">" if self.direction == "more" else "<"
+        share = f"{self.share:.0%}" if self.n else "n/a"
+        return (f"{self.k} of {self.n} = {share} (Wilson {self.confidence:.0%}: {self.low:.0%}–{self.high:.0%}) "
+                f"vs claim share {rel} {self.threshold:.0%}: {self.outcome}")
+
+
+def test_share_claim(k: int, n: int, threshold: float = 0.9, direction: str = "more",
+                     confidence: float = 0.95) -> ShareTest:
+    """Test a claim "more (or less) than `threshold` of the n points lie inside" given k of n inside.
+
+    ``more``: supported when the whole interval lies above the threshold, contradicted when it lies at or
+    below it, inconclusive when the interval straddles it (also when n = 0). ``less`` mirrors that.
+    """
+    if direction not in ("more", "less"):
+        raise InputError(f"direction {direction!r} must be 'more' or 'less'", field="direction")
+    if not 0 <= threshold <= 1:
+        raise InputError(f"threshold {threshold} must lie in [0, 1]", field="threshold")
+    lo_a, hi_a = wilson_interval(k, n, confidence)
+    lo, hi = float(lo_a), float(hi_a)
+    if n == 0:
+        outcome = "inconclusive"
+    elif direction == "more":
+        outcome = "supported" if lo > threshold else "contradicted" if hi <= threshold else "inconclusive"
+    else:
+        outcome = "supported" if hi < threshold else "contradicted" if lo >= threshold else "inconclusive"
+    return ShareTest(int(k), int(n), k / n if n else math.nan, lo, hi, threshold, direction, confidence, outcome)
+
+
+test_share_claim.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
+
+
+# ---------------------------------------------------------------- clusters
+
+
+def cluster_points(lon: ArrayLike, lat: ArrayLike, eps_m: float, min_samples: int = 2) -> NDArray[np.int64]:
+    """DBSCAN cluster labels (−1 = noise) with great-circle distance: scikit-learn's haversine ball tree,
+    ``eps = eps_m / 6,371,008.8 m`` (spherical; within 0.5% of the WGS84 geodesic distance)."""
+    try:
+        from sklearn.cluster import DBSCAN
+    except ImportError as exc:  # optional dependency
+        raise OverflightError("clustering needs scikit-learn: pip install scikit-learn") from exc
+    x, y = _xy(lon, lat)
+    if x.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    model = DBSCAN(eps=eps_m / EARTH_MEAN_RADIUS_M, min_samples=min_samples, metric="haversine",
+                   algorithm="ball_tree")
+    labels: NDArray[np.int64] = model.fit_predict(np.radians(np.column_stack([y, x]))).astype(np.int64)
+    return labels
+
+
+# ---------------------------------------------------------------- the table
+
+
+def attribute_points(points: pd.DataFrame, zones: Any, *, border_zones: Sequence[str] = (),
+                     references: Sequence[Reference] = (), cluster_eps_m: float | None = None,
+                     min_samples: int = 2, max_step_m: float = 200.0) -> pd.DataFrame:
+    """Attribute points to zones: one row per point.
+
+    Parameters
+    ----------
+    points
+        DataFrame with ``lon``, ``lat`` and optional ``id`` and ``time``.
+    zones
+        A `overflight.zones.ZoneSet` (any iterable of zones with id, kind, geometry and validity).
+    border_zones
+        Zone ids for which to add ``inside:<id>`` and ``border_m:<id>`` (geodesic distance to its border).
+    references
+        Distance bands (`Reference`): adds ``dist_km:<name>`` and ``in_band:<name>``.
+    cluster_eps_m, min_samples
+        When given, adds DBSCAN ``cluster`` labels (−1 = noise).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id, lon, lat, [time], zones`` (ids of every containing zone, ``;``-separated), ``states`` (state
+        zones only), ``disputed`` (inside more than one state zone), then the optional columns.
+    """
+    for c in ("lon", "lat"):
+        if c not in points.columns:
+            raise InputError(f"points lack a {c!r} column", field=c)
+    x, y = _xy(points["lon"], points["lat"])
+    n = x.size
+    zl = list(zones)
+    ids = np.array([z.id for z in zl], dtype=object)
+    times = points["time"] if "time" in points.columns else None
+    member = zone_membership(x, y, zl, times)
+    is_state = np.array([z.kind == "state" for z in zl], dtype=bool)
+    out = pd.DataFrame({"id": points["id"].astype(str).to_numpy() if "id" in points.columns
+                        else np.arange(n).astype(str), "lon": x, "lat": y})
+    if times is not None:
+        out["time"] = pd.to_datetime(times, utc=True).to_numpy()
+
+    def joined(m: NDArray[np.bool_]) -> NDArray[np.object_]:
+        cnt = m.sum(axis=1)
+        s = np.full(n, "", dtype=object)
+        if m.shape[1]:
+            one = cnt == 1
+            s[one] = ids[m[one].argmax(axis=1)]
+            for i in np.flatnonzero(cnt > 1):  # rare: overlapping zones
+                s[i] = ";".join(ids[m[i]])
+        return s
+
+    out["zones"] = joined(member)
+    state_m = member & is_state[None, :]
+    out["states"] = joined(state_m)
+    out["disputed"] = state_m.sum(axis=1) > 1
+    for zid in border_zones:
+        z = next((z for z in zl if z.id == zid), None)
+        if z is None:
+            raise InputError(f"no zone {zid!r} among the zones given", field="border_zones")
+        j = [zz.id for zz in zl].index(zid)
+        out[f"inside:{zid}"] = member[:, j]
+        out[f"border_m:{zid}"] = border_distance(x, y, z.geometry, max_step_m=max_step_m) if n else []
+    if references:
+        bands = distance_bands(x, y, references)
+        for c in bands.columns:
+            out[c] = bands[c].to_numpy()
+    if cluster_eps_m is not None:
+        out["cluster"] = cluster_points(x, y, cluster_eps_m, min_samples)
+    return out
+
+
+def share_inside(table: pd.DataFrame, target: str, region: str | None = None) -> tuple[int, int]:
+    """(k, n): points of `table` (from `attribute_points`) inside `region` (all when None), and of those
+    the ones inside `target`."""
+    def has(zid: str) -> NDArray[np.bool_]:
+        return np.array([zid in s.split(";") for s in table["zones"]], dtype=bool)
+
+    inr = has(region) if region else np.ones(len(table), dtype=bool)
+    k = int((inr & has(target)).sum())
+    return k, int(inr.sum())
+
+
+# ---------------------------------------------------------------- on a case
+
+
+@dataclass
+class AttributionResult:
+    """What `run_attribution` produced."""
+
+    run_id: str | None
+    table: pd.DataFrame
+    share: ShareTest | None
+    evidence: list[EvidenceItem] = field(default_factory=list)
+
+
+def _params(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {"kinds": list(p.get("kinds") or ["wreckage", "impact"]), "zones": p.get("zones"),
+            "target": p.get("target"), "region": p.get("region"),
+            "references": [Reference.from_mapping(r).as_dict() for r in p.get("references") or []],
+            "claim": p.get("claim"), "threshold": float(p.get("threshold", 0.9)),
+            "direction": str(p.get("direction", "more")), "confidence": float(p.get("confidence", 0.95)),
+            "cluster_eps_m": p.get("cluster_eps_m"), "min_samples": int(p.get("min_samples", 2)),
+            "max_step_m": float(p.get("max_step_m", 200.0)), "grade": p.get("grade")}
+
+
+def _zone_ids(params: Mapping[str, Any]) -> list[str] | None:
+    ids = params.get("zones")
+    if not ids:
+        return None
+    extra = [z for z in (params.get("target"), params.get("region")) if z and z not in ids]
+    return [*ids, *extra]
+
+
+def rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+    """The registered re-run of an attribution: the result table from the case and the parameters."""
+    p = _params(params)
+    obs = case.observations_frame(p["kinds"])
+    obs = obs[obs["lon"].notna() & obs["lat"].notna()]
+    pts = pd.DataFrame({"id": obs["id"], "lon": obs["lon"], "lat": obs["lat"], "time": obs["time_start"]})
+    zs = case.zones(_zone_ids(p))
+    border = [z for z in (p["target"], p["region"]) if z]
+    refs = [Reference.from_mapping({**r, "max_km": r["max_km"] if r["max_km"] is not None else math.inf})
+            for r in p["references"]]
+    return attribute_points(pts.reset_index(drop=True), zs, border_zones=border, references=refs,
+                            cluster_eps_m=p["cluster_eps_m"], min_samples=p["min_samples"],
+                            max_step_m=p["max_step_m"])
+
+
+def inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+    """Input hashes of an attribution: the observations of the kinds used, and the zones used."""
+    p = _params(params)
+    ids = _zone_ids(p)
+    zone_where, zone_params = ("WHERE id IN (SELECT unnest(?))", [ids]) if ids else ("", [])
+    return {"observations": case.table_hash("observations", "WHERE kind IN (SELECT unnest(?))", [p["kinds"]]),
+            "zones": case.table_hash("zones", zone_where, zone_params)}
+
+
+def run_attribution(case: Case, *, target: str | None = None, region: str | None = None,
+                    kinds: Sequence[str] = ("wreckage", "impact"), zones: Sequence[str] | None = None,
+                    references: Sequence[Reference | Mapping[str, Any]] = (), claim: str | None = None,
+                    threshold: float = 0.9, direction: str = "more", confidence: float = 0.95,
+                    cluster_eps_m: float | None = None, min_samples: int = 2, max_step_m: float = 200.0,
+                    grade: str | None = None, record: bool = True) -> AttributionResult:
+    """Attribute the case's point observations to its zones, record the run and, for a claim, its evidence.
+
+    With ``target`` (and optionally ``region``) the share of points in the region that lie inside the
+    target is tested against ``threshold`` (`test_share_claim`); with ``claim`` that test becomes an
+    ``attribution_stat`` evidence item (supports / contradicts; none when inconclusive). Its grade is
+    ``grade`` when given, else the weakest reliability and credibility among the points used.
+    """
+    started = utcnow()
+    refs = [r if isinstance(r, Reference) else Reference.from_mapping(r) for r in references]
+    params = _params({"kinds": list(kinds), "zones": list(zones) if zones else None, "target": target,
+                      "region": region, "references": [r.as_dict() for r in refs], "claim": claim,
+                      "threshold": threshold, "direction": direction, "confidence": confidence,
+                      "cluster_eps_m": cluster_eps_m, "min_samples": min_samples, "max_step_m": max_step_m,
+                      "grade": grade})
+    if claim is not None and claim not in case.claims():
+        raise InputError(f"unknown claim {claim!r}", field="claim")
+    table = rerun(case, params)
+    share: ShareTest | None = None
+    items: list[EvidenceItem] = []
+    if target:
+        k, n = share_inside(table, target, region)
+        share = test_share_claim(k, n, threshold, direction, confidence)
+        if claim is not None and share.outcome != "inconclusive":
+            obs = {o.id: o for o in case.observations(list(kinds))}
+            used = [obs[i] for i in table["id"] if i in obs]
+            srcs = case.sources()
+            if grade:
+                from overflight.evidence.grading import parse_grade
+                g = parse_grade(grade, field="grade")
+                rel, cred = g.reliability, g.credibility
+            else:
+                rel = max((srcs[o.source_id].reliability if o.source_id in srcs else "F") for o in used) \
+                    if used else "F"
+                cred = max(o.credibility for o in used) if used else 6
+            illus = " [illustrative data]" if any(o.illustrative for o in used) else ""
+            where = f" in {region}" if region else ""
+            items.append(EvidenceItem(
+                id=f"attr-{claim}-{target}", claim_id=claim, kind="attribution_stat",
+                direction="supports" if share.outcome == "supported" else "contradicts",
+                reasoning=f"points{where} inside {target}: {share.sentence()}{illus}",
+                reliability=rel, credibility=cred))
+    run_id = None
+    if record:
+        prov = None
+        try:
+            prov = case.zones(_zone_ids(params)).provenance
+        except InputError:
+            prov = None
+        run_id = case.record_run("attribution", params, inputs(case, params), prov, table, items,
+                                 started=started)
+        items = [EvidenceItem(**{**e.__dict__, "run_id": run_id}) for e in items]
+    return AttributionResult(run_id, table, share, items)
+
+
+register_analysis("attribution", rerun, inputs=inputs)
+
+__all__ = ["AttributionResult", "Reference", "ShareTest", "attribute_points", "border_distance", "cluster_points",
+           "contains", "distance_bands", "inputs", "rerun", "run_attribution", "share_inside",
+           "test_share_claim", "wilson_interval", "zone_membership"]

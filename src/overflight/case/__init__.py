@@ -1,0 +1,6 @@
+"""The case file: one DuckDB database per investigation, with provenance, audit log and verification."""
+
+from overflight.case.runs import VerifyReport, hash_frame, register_analysis
+from overflight.case.store import Case, open_case
+
+__all__ = ["Case", "VerifyReport", "hash_frame", "open_case", "register_analysis"]

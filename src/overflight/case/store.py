@@ -1,0 +1,619 @@
+"""The case file: one DuckDB database per investigation.
+
+It holds sources, claims, observations, tracks, zones (with their boundary-set provenance), analysis runs
+and their results, evidence links, verdicts and an append-only audit log (tables in
+`overflight.case.schema`). Every write method runs in one transaction together with its audit entries:
+when it fails, the file is as it was. DuckDB's write-ahead log makes a process killed mid-write leave the
+last committed state. Only one process may have a case open; a second gets an `OverflightError` naming
+the process that holds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import shapely
+
+from overflight._version import __version__
+from overflight.case.audit import AuditEntry, current_user, dumps, json_value
+from overflight.case.runs import (
+    RunRecord,
+    VerifyReport,
+    canonical_rows,
+    hash_frame,
+    hash_json,
+    hash_rows,
+    utcnow,
+)
+from overflight.case.schema import KEYS, SCHEMA_VERSION, TABLES, create_statements
+from overflight.errors import InputError, OverflightError
+from overflight.evidence.importing import Bundle, check_claim_links, read_files, resolve
+from overflight.evidence.model import Claim, EvidenceItem, Observation, Source, Verdict
+
+if TYPE_CHECKING:
+    from overflight.zones import ZoneSet
+
+_ARROW = {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "BIGINT": pa.int64(), "INTEGER": pa.int32(),
+          "BOOLEAN": pa.bool_(), "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"), "BLOB": pa.binary()}
+
+
+def _lock_message(path: Path, exc: Exception) -> str:
+    m = re.search(r"PID (\d+)", str(exc))
+    pid = m.group(1) if m else "unknown"
+    return f"case file {path} is open in another process (pid {pid}); close it there first"
+
+
+def _fingerprint(df: pd.DataFrame) -> str:
+    # Fast content fingerprint of a bulk table for the audit log (pandas' vectorised row hashes).
+    return hashlib.sha256(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()).hexdigest()
+
+
+def _jl(v: Any) -> str:
+    return json.dumps(json_value(v), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Case:
+    """An open case file. Use `Case.create` / `Case.open` (or `open_case`) and close it, or use ``with``.
+
+    Parameters
+    ----------
+    path
+        The ``.duckdb`` file.
+    user
+        Who the audit log records (default: ``$OVERFLIGHT_USER`` or the login name).
+    read_only
+        Open without the write lock's writes (still exclusive against writers in other processes).
+    """
+
+    def __init__(self, path: str | Path, *, user: str | None = None, read_only: bool = False,
+                 _create: bool = False) -> None:
+        self.path = Path(path)
+        self.user = user or current_user()
+        self.read_only = read_only
+        if not _create and not self.path.exists():
+            raise InputError("no such case file (create it with `overflight case init`)", file=self.path)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise OverflightError(_lock_message(self.path, exc)) from None
+            raise OverflightError(f"cannot open case file {self.path}: {exc}") from None
+        except duckdb.Error as exc:
+            raise OverflightError(f"{self.path} is not a case file: {exc}") from None
+        self._x("SET TimeZone='UTC'")
+        if _create:
+            self._init_schema()
+        else:
+            self._check_schema()
+
+    # ------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def create(cls, path: str | Path, *, user: str | None = None, exist_ok: bool = False) -> Case:
+        """Create a new, empty case file (InputError if it exists, unless ``exist_ok``)."""
+        p = Path(path)
+        if p.exists():
+            if not exist_ok:
+                raise InputError("case file already exists", file=p)
+            return cls(p, user=user)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return cls(p, user=user, _create=True)
+
+    @classmethod
+    def open(cls, path: str | Path, *, user: str | None = None, read_only: bool = False) -> Case:
+        """Open an existing case file."""
+        return cls(path, user=user, read_only=read_only)
+
+    def close(self) -> None:
+        """Close the file (releases the lock)."""
+        if getattr(self, "con", None) is not None:
+            self.con.close()
+            self.con = None  # type: ignore[assignment]
+
+    def __enter__(self) -> Case:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Case({str(self.path)!r})"
+
+    def _init_schema(self) -> None:
+        with self.transaction():
+            for stmt in create_statements():
+                self._x(stmt)
+            now = utcnow().isoformat()
+            for k, v in (("schema_version", SCHEMA_VERSION), ("created", now), ("created_by", self.user),
+                         ("overflight_version", __version__)):
+                self._x("INSERT INTO meta VALUES (?, ?)", [k, v])
+            self._audit([AuditEntry("create", "meta", str(self.path.name), None,
+                                    {"schema_version": SCHEMA_VERSION, "overflight_version": __version__})])
+
+    def _check_schema(self) -> None:
+        try:
+            row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
+        except duckdb.Error:
+            self.close()
+            raise OverflightError(f"{self.path} is a DuckDB file but not an overflight case") from None
+        if row is None or row[0] != SCHEMA_VERSION:
+            self.close()
+            raise OverflightError(f"{self.path}: case schema version {row[0] if row else '?'} is not supported "
+                                  f"(this overflight reads version {SCHEMA_VERSION})")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: commit when the block ends, roll back (and re-raise) when it raises."""
+        if self.read_only:
+            raise OverflightError(f"case file {self.path} is open read-only")
+        self._x("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self._x("ROLLBACK")
+            raise
+        self._x("COMMIT")
+
+    # ------------------------------------------------------------ low-level writes
+
+    def _one(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
+        # First row of a query, consuming the whole result.
+        rows = self.con.execute(sql, params).fetchall() if params is not None else self.con.execute(sql).fetchall()
+        return rows[0] if rows else None
+
+    def _x(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        # Run a statement and consume its result (DuckDB refuses new work while a result is pending).
+        self.con.execute(sql, params).fetchall() if params is not None else self.con.execute(sql).fetchall()
+
+    def _audit(self, entries: Sequence[AuditEntry]) -> None:
+        if not entries:
+            return
+        row = self._one("SELECT coalesce(max(seq), 0) FROM audit_log")
+        start = int(row[0]) + 1 if row else 1
+        now = utcnow()
+        self._insert("audit_log", [
+            {"seq": start + i, "at_utc": now, "user_name": self.user, "action": e.action, "table_name": e.table,
+             "key": e.key, "before": dumps(e.before), "after": dumps(e.after)}
+            for i, e in enumerate(entries)])
+
+    def _arrow(self, table: str, records: Sequence[Mapping[str, Any]]) -> pa.Table:
+        cols = TABLES[table]
+        return pa.table({c: pa.array([r.get(c) for r in records], type=_ARROW[t]) for c, t in cols})
+
+    def _insert(self, table: str, records: Sequence[Mapping[str, Any]] | pa.Table) -> None:
+        data = records if isinstance(records, pa.Table) else self._arrow(table, records)
+        if data.num_rows == 0:
+            return
+        cols = ", ".join(c for c, _ in TABLES[table])
+        self.con.register("_ovf_batch", data)
+        try:
+            self._x(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _ovf_batch")
+        finally:
+            self.con.unregister("_ovf_batch")
+
+    def _rows(self, table: str, where: str = "", params: Sequence[Any] = (), order: str | None = None
+              ) -> list[dict[str, Any]]:
+        cols = [c for c, _ in TABLES[table]]
+        key = order or KEYS.get(table, cols[0])
+        cur = self.con.execute(f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {key}", list(params))
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def _upsert(self, table: str, records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Insert or replace keyed records, auditing each insert/update (unchanged records are skipped)."""
+        key = KEYS[table]
+        ids = [str(r[key]) for r in records]
+        existing = {str(r[key]): r for r in self._rows(table, f"WHERE {key} IN (SELECT unnest(?))", [ids])} \
+            if ids else {}
+        entries: list[AuditEntry] = []
+        changed: list[Mapping[str, Any]] = []
+        for r in records:
+            before = existing.get(str(r[key]))
+            after = {c: r.get(c) for c, _ in TABLES[table]}
+            if before is not None and dumps(before) == dumps(after):
+                continue
+            entries.append(AuditEntry("update" if before else "insert", table, str(r[key]), before, after))
+            changed.append(after)
+        replaced = [str(r[key]) for r in changed if str(r[key]) in existing]
+        if replaced:
+            self._x(f"DELETE FROM {table} WHERE {key} IN (SELECT unnest(?))", [replaced])
+        self._insert(table, changed)
+        self._audit(entries)
+        return {"inserted": len(changed) - len(replaced), "updated": len(replaced),
+                "unchanged": len(records) - len(changed)}
+
+    # ------------------------------------------------------------ records <-> rows
+
+    @staticmethod
+    def _source_row(s: Source) -> dict[str, Any]:
+        return {"id": s.id, "name": s.name, "kind": s.kind, "link": s.link, "reliability": s.reliability,
+                "notes": s.notes}
+
+    @staticmethod
+    def _claim_row(c: Claim) -> dict[str, Any]:
+        return {"id": c.id, "statement": c.statement, "claimant": c.claimant, "claimant_type": c.claimant_type,
+                "source_id": c.source_id, "date_made": c.date_made, "stance": c.stance, "what": c.what,
+                "where_zones": _jl(list(c.where_zones)),
+                "where_wkb": shapely.to_wkb(c.where_geometry) if c.where_geometry is not None else None,
+                "window_start": c.window_start, "window_end": c.window_end, "count_min": c.count_min,
+                "count_max": c.count_max, "answers": _jl(list(c.answers)), "credibility": c.credibility,
+                "url": c.url, "notes": c.notes}
+
+    @staticmethod
+    def _observation_row(o: Observation) -> dict[str, Any]:
+        return {"id": o.id, "kind": o.kind, "source_id": o.source_id, "lon": o.lon, "lat": o.lat,
+                "time_start": o.time_start, "time_end": o.time_end, "precision_m": o.precision_m, "area": o.area,
+                "credibility": o.credibility, "illustrative": o.illustrative, "description": o.description,
+                "count": o.count, "properties": _jl(o.properties)}
+
+    @staticmethod
+    def _evidence_row(e: EvidenceItem) -> dict[str, Any]:
+        return {"id": e.id, "claim_id": e.claim_id, "kind": e.kind, "direction": e.direction,
+                "reasoning": e.reasoning, "reliability": e.reliability, "credibility": e.credibility,
+                "source_id": e.source_id, "run_id": e.run_id, "result_row": e.result_row,
+                "observation_id": e.observation_id}
+
+    # ------------------------------------------------------------ writes
+
+    def import_bundle(self, bundle: Bundle) -> dict[str, dict[str, int]]:
+        """Store every record of a bundle in one transaction (references checked against the case first).
+
+        Returns
+        -------
+        dict
+            table → {"inserted", "updated", "unchanged"} counts.
+        """
+        resolve(bundle, sources=self.sources(), observations={o.id: o for o in self.observations()},
+                claims=self.claims().keys())
+        all_claims = {**self.claims(), **{c.id: c for c in bundle.claims}}
+        check_claim_links(all_claims, bundle.origin)
+        out: dict[str, dict[str, int]] = {}
+        with self.transaction():
+            out["sources"] = self._upsert("sources", [self._source_row(s) for s in bundle.sources])
+            out["claims"] = self._upsert("claims", [self._claim_row(c) for c in bundle.claims])
+            out["observations"] = self._upsert("observations", [self._observation_row(o)
+                                                                for o in bundle.observations])
+            out["evidence"] = self._upsert("evidence", [self._evidence_row(e) for e in bundle.evidence])
+        return out
+
+    def import_files(self, paths: Iterable[str | Path]) -> dict[str, dict[str, int]]:
+        """Read YAML/JSON/CSV files (see `overflight.evidence.importing`) and store them all-or-nothing."""
+        return self.import_bundle(read_files(paths))
+
+    def add_sources(self, sources: Iterable[Source]) -> dict[str, int]:
+        """Insert or update sources."""
+        with self.transaction():
+            return self._upsert("sources", [self._source_row(s) for s in sources])
+
+    def add_claims(self, claims: Iterable[Claim]) -> dict[str, int]:
+        """Insert or update claims (their sources and answered claims must exist)."""
+        return self.import_bundle(Bundle(claims=list(claims)))["claims"]
+
+    def add_observations(self, observations: Iterable[Observation]) -> dict[str, int]:
+        """Insert or update observations (their sources must exist)."""
+        return self.import_bundle(Bundle(observations=list(observations)))["observations"]
+
+    def add_evidence(self, items: Iterable[EvidenceItem]) -> dict[str, int]:
+        """Insert or update evidence items (grades given as ""/0 are filled from source/observation)."""
+        return self.import_bundle(Bundle(evidence=list(items)))["evidence"]
+
+    def add_tracks(self, tracks: pd.DataFrame, *, dataset: str, source_id: str | None = None,
+                   illustrative: bool = False, replace_dataset: bool = True) -> int:
+        """Store a canonical track table (track_id, time, lon, lat, alt_m, extras) as one dataset.
+
+        Extra columns are kept as JSON per row. With ``replace_dataset`` an existing dataset of that name
+        is replaced. Returns the number of rows stored.
+        """
+        need = ["track_id", "time", "lon", "lat"]
+        missing = [c for c in need if c not in tracks.columns]
+        if missing:
+            raise InputError(f"track table lacks column(s) {', '.join(missing)}", file=dataset, field=missing[0])
+        if source_id is not None and source_id not in self.sources():
+            raise InputError(f"unknown source {source_id!r}", file=dataset, field="source_id")
+        n = len(tracks)
+        extra_cols = [c for c in tracks.columns if c not in ("track_id", "time", "lon", "lat", "alt_m")]
+        if extra_cols:
+            extras = tracks[extra_cols].to_json(orient="records", lines=True, date_format="iso")
+            extras_list: list[str | None] = list(extras.strip().split("\n")) if n else []
+        else:
+            extras_list = [None] * n
+        times = pd.to_datetime(tracks["time"], utc=True)
+        table = pa.table({
+            "dataset": pa.array(np.full(n, dataset, dtype=object), type=pa.string()),
+            "track_id": pa.array(tracks["track_id"].astype(str).to_numpy(dtype=object), type=pa.string()),
+            "time": pa.array(times.to_numpy(dtype="datetime64[us]"), type=pa.timestamp("us", tz="UTC")),
+            "lon": pa.array(tracks["lon"].to_numpy(dtype=float), type=pa.float64()),
+            "lat": pa.array(tracks["lat"].to_numpy(dtype=float), type=pa.float64()),
+            "alt_m": pa.array(tracks["alt_m"].to_numpy(dtype=float) if "alt_m" in tracks else np.full(n, np.nan),
+                              type=pa.float64(), from_pandas=True),
+            "source_id": pa.array([source_id] * n, type=pa.string()),
+            "illustrative": pa.array(np.full(n, illustrative), type=pa.bool_()),
+            "extras": pa.array(extras_list, type=pa.string()),
+        })
+        with self.transaction():
+            before = self._one("SELECT count(*) FROM tracks WHERE dataset = ?", [dataset])
+            if replace_dataset:
+                self._x("DELETE FROM tracks WHERE dataset = ?", [dataset])
+            self._insert("tracks", table)
+            self._audit([AuditEntry("import", "tracks", dataset, {"rows": int(before[0]) if before else 0},
+                                    {"rows": n, "tracks": int(tracks["track_id"].nunique()),
+                                     "sha256": _fingerprint(tracks),
+                                     "source_id": source_id, "illustrative": illustrative})])
+        return n
+
+    def add_zones(self, zoneset: ZoneSet) -> dict[str, int]:
+        """Store the zones of a `overflight.zones.ZoneSet` with its provenance (same id → replaced)."""
+        p = zoneset.provenance
+        rows = [{"id": z.id, "name": z.name, "kind": z.kind, "geometry": shapely.to_wkb(z.geometry),
+                 "floor_m": z.floor_m, "ceiling_m": z.ceiling_m, "valid_from": z.valid_from, "valid_to": z.valid_to,
+                 "properties": _jl(dict(z.properties)), "set_name": p.name, "set_version": p.version,
+                 "set_licence": p.licence, "set_source": p.source, "set_sha256": p.sha256, "set_kind": p.kind,
+                 "set_point_of_view": p.point_of_view, "set_notes": p.notes} for z in zoneset]
+        with self.transaction():
+            return self._upsert("zones", rows)
+
+    def record_run(self, kind: str, params: Mapping[str, Any], inputs: Mapping[str, str],
+                   zoneset_provenance: Any, results_df: pd.DataFrame,
+                   evidence: Iterable[EvidenceItem] = (), *, started: datetime | None = None) -> str:
+        """Record an analysis run, its result table and the evidence it produced, in one transaction.
+
+        Parameters
+        ----------
+        kind
+            The analysis kind (``attribution``, ``transit``, ``prism``, …); `verify` re-runs it through
+            the function registered with `overflight.case.runs.register_analysis`.
+        params
+            JSON-able parameters, enough for the registered function to recompute the results.
+        inputs
+            name → SHA-256 of each input (see `Case.table_hash`).
+        zoneset_provenance
+            The boundary set's `Provenance` (or a mapping, or None).
+        results_df
+            The result table; stored in canonical form and hashed.
+        evidence
+            Evidence items; their ``run_id`` is set to the new run id.
+
+        Returns
+        -------
+        str
+            The run id (``<kind>-<n>``).
+        """
+        prov = zoneset_provenance.as_dict() if hasattr(zoneset_provenance, "as_dict") else \
+            (dict(zoneset_provenance) if zoneset_provenance is not None else None)
+        cols, rows = canonical_rows(results_df)
+        result_hash = hash_rows(cols, rows)
+        params_json = json.dumps(json_value(dict(params)), sort_keys=True)
+        with self.transaction():
+            n_row = self._one("SELECT count(*) FROM analysis_runs WHERE kind = ?", [kind])
+            n = int(n_row[0]) + 1 if n_row else 1
+            run_id = f"{kind}-{n}"
+            while self._one("SELECT 1 FROM analysis_runs WHERE id = ?", [run_id]):
+                n += 1
+                run_id = f"{kind}-{n}"
+            rec = {"id": run_id, "kind": kind, "parameters": params_json,
+                   "inputs": json.dumps(dict(inputs), sort_keys=True), "zoneset": _jl(prov) if prov else None,
+                   "boundary_set": prov.get("name") if prov else None,
+                   "boundary_version": prov.get("version") if prov else None,
+                   "overflight_version": __version__, "started": started or utcnow(), "finished": utcnow(),
+                   "result_columns": json.dumps(cols), "result_hash": result_hash, "n_rows": len(rows),
+                   "user_name": self.user}
+            self._insert("analysis_runs", [rec])
+            self._insert("analysis_results", pa.table({
+                "run_id": pa.array([run_id] * len(rows), type=pa.string()),
+                "row_no": pa.array(np.arange(len(rows)), type=pa.int64()),
+                "data": pa.array([json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in rows],
+                                 type=pa.string())}))
+            self._audit([AuditEntry("record_run", "analysis_runs", run_id, None, rec)])
+            items = [replace(e, run_id=run_id) for e in evidence]
+            if items:
+                claims = self.claims()
+                for e in items:
+                    if e.claim_id not in claims:
+                        raise InputError(f"evidence {e.id!r} names unknown claim {e.claim_id!r}", file=kind,
+                                         field="claim_id")
+                self._upsert("evidence", [self._evidence_row(e) for e in items])
+        return run_id
+
+    def evaluate(self) -> dict[str, Verdict]:
+        """Derive every claim's verdict from the evidence (see `overflight.evidence.verdicts`) and store them."""
+        from overflight.evidence.verdicts import RULE_VERSION, evaluate
+
+        verdicts = evaluate(self.claims(), self.evidence())
+        now = utcnow()
+        rows = [{"claim_id": v.claim_id, "verdict": v.verdict, "reasoning": json.dumps(list(v.reasoning)),
+                 "inputs_hash": v.inputs_hash, "rule_version": RULE_VERSION, "evaluated_at": now,
+                 "overflight_version": __version__} for v in verdicts.values()]
+        with self.transaction():
+            old = {r["claim_id"]: r for r in self._rows("verdicts")}
+            stale = sorted(set(old) - set(verdicts))
+            if stale:
+                self._x("DELETE FROM verdicts WHERE claim_id IN (SELECT unnest(?))", [stale])
+            keep = ("verdict", "inputs_hash", "reasoning")
+            changed = [r for r in rows if r["claim_id"] not in old
+                       or any(old[r["claim_id"]][k] != r[k] for k in keep)]
+            if changed:
+                self._upsert("verdicts", changed)
+            self._audit([AuditEntry("delete", "verdicts", c, old[c], None) for c in stale])
+        return verdicts
+
+    # ------------------------------------------------------------ reads
+
+    def sources(self) -> dict[str, Source]:
+        """id → Source."""
+        return {r["id"]: Source(**r) for r in self._rows("sources")}
+
+    def claims(self) -> dict[str, Claim]:
+        """id → Claim, ordered by id."""
+        out: dict[str, Claim] = {}
+        for r in self._rows("claims"):
+            wkb = r.pop("where_wkb")
+            r["where_geometry"] = shapely.from_wkb(wkb) if wkb is not None else None
+            r["where_zones"] = tuple(json.loads(r["where_zones"] or "[]"))
+            r["answers"] = tuple(json.loads(r["answers"] or "[]"))
+            r["notes"] = r["notes"] or ""
+            out[r["id"]] = Claim(**r)
+        return out
+
+    def observations(self, kinds: Sequence[str] | None = None) -> list[Observation]:
+        """Observations (optionally of some kinds), ordered by id."""
+        where, params = ("WHERE kind IN (SELECT unnest(?))", [list(kinds)]) if kinds else ("", [])
+        out = []
+        for r in self._rows("observations", where, params):
+            r["properties"] = json.loads(r["properties"] or "{}")
+            r["description"] = r["description"] or ""
+            out.append(Observation(**r))
+        return out
+
+    def observations_frame(self, kinds: Sequence[str] | None = None) -> pd.DataFrame:
+        """Observations as a DataFrame (lon, lat, time_start, … one row per observation, ordered by id)."""
+        cols = ", ".join(c for c, _ in TABLES["observations"])
+        where, params = ("WHERE kind IN (SELECT unnest(?))", [list(kinds)]) if kinds else ("", [])
+        return self.con.execute(f"SELECT {cols} FROM observations {where} ORDER BY id", params).df()
+
+    def evidence(self, claim_id: str | None = None) -> list[EvidenceItem]:
+        """Evidence items (optionally for one claim), ordered by id."""
+        where, params = ("WHERE claim_id = ?", [claim_id]) if claim_id else ("", [])
+        out = []
+        for r in self._rows("evidence", where, params):
+            r["result_row"] = int(r["result_row"]) if r["result_row"] is not None else None
+            out.append(EvidenceItem(**r))
+        return out
+
+    def verdicts(self) -> dict[str, Verdict]:
+        """The stored verdicts (claim id → Verdict)."""
+        return {r["claim_id"]: Verdict(r["claim_id"], r["verdict"], tuple(json.loads(r["reasoning"])),
+                                       r["inputs_hash"]) for r in self._rows("verdicts")}
+
+    def tracks(self, dataset: str | None = None, *, extras: bool = False) -> pd.DataFrame:
+        """Stored tracks as a canonical track table (plus dataset, source_id, illustrative columns).
+
+        With ``extras`` the extra columns stored with the tracks come back as columns too.
+        """
+        where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
+        df = self.con.execute(
+            "SELECT track_id, time, lon, lat, alt_m, dataset, source_id, illustrative, extras FROM tracks "
+            f"{where} ORDER BY dataset, track_id, time", params).df()
+        df["time"] = pd.to_datetime(df["time"], utc=True).astype("datetime64[ns, UTC]")
+        raw = df.pop("extras")
+        if extras and raw.notna().any():
+            ext = pd.json_normalize([json.loads(x) if isinstance(x, str) else {} for x in raw])
+            df = pd.concat([df, ext.set_index(df.index)], axis=1)
+        return df
+
+    def zones(self, ids: Sequence[str] | None = None) -> ZoneSet:
+        """The stored zones as an `overflight.zones.ZoneSet` (all, or these ids in this order).
+
+        Zones from several boundary sets come back as one set whose provenance joins theirs.
+        """
+        from overflight.zones import Provenance, Zone, ZoneSet
+
+        rows = self._rows("zones", order="set_name, id")
+        if not rows:
+            raise InputError("the case holds no zones (import some with `overflight case import --zones`)",
+                             file=self.path, field="zones")
+        groups: dict[tuple[Any, ...], list[Zone]] = {}
+        for r in rows:
+            key = (r["set_name"], r["set_version"], r["set_licence"], r["set_source"], r["set_sha256"],
+                   r["set_kind"], r["set_point_of_view"], r["set_notes"])
+            groups.setdefault(key, []).append(Zone(
+                id=r["id"], name=r["name"], kind=r["kind"], geometry=shapely.from_wkb(r["geometry"]),
+                floor_m=r["floor_m"], ceiling_m=r["ceiling_m"], valid_from=r["valid_from"], valid_to=r["valid_to"],
+                properties=json.loads(r["properties"] or "{}")))
+        zs: ZoneSet | None = None
+        for key, zones in groups.items():
+            part = ZoneSet(zones, Provenance(name=key[0], version=key[1], licence=key[2], source=key[3],
+                                             sha256=key[4], kind=key[5] or "user", point_of_view=key[6],
+                                             notes=key[7] or ""))
+            zs = part if zs is None else zs.concat(part)
+        assert zs is not None
+        return zs.select(list(ids)) if ids else zs
+
+    def runs(self) -> list[RunRecord]:
+        """Every recorded analysis run, in the order they were recorded."""
+        out = []
+        for r in self._rows("analysis_runs", order="started, id"):
+            out.append(RunRecord(
+                id=r["id"], kind=r["kind"], parameters=json.loads(r["parameters"]), inputs=json.loads(r["inputs"]),
+                zoneset=json.loads(r["zoneset"]) if r["zoneset"] else None,
+                overflight_version=r["overflight_version"], started=r["started"], finished=r["finished"],
+                result_columns=json.loads(r["result_columns"]), result_hash=r["result_hash"],
+                n_rows=int(r["n_rows"]), user=r["user_name"]))
+        return out
+
+    def run(self, run_id: str) -> RunRecord:
+        """One run by id (InputError when unknown)."""
+        for r in self.runs():
+            if r.id == run_id:
+                return r
+        raise InputError(f"no analysis run {run_id!r} in the case", file=self.path, field="run")
+
+    def run_rows(self, run_id: str) -> tuple[list[str], list[list[Any]]]:
+        """The stored result of a run in canonical form: (columns, rows)."""
+        cols = self.run(run_id).result_columns
+        data = self.con.execute("SELECT data FROM analysis_results WHERE run_id = ? ORDER BY row_no",
+                                [run_id]).fetchall()
+        return cols, [json.loads(d[0]) for d in data]
+
+    def run_results(self, run_id: str) -> pd.DataFrame:
+        """The stored result table of a run (values in canonical form: times as ISO text)."""
+        cols, rows = self.run_rows(run_id)
+        return pd.DataFrame(rows, columns=cols)
+
+    def audit(self) -> pd.DataFrame:
+        """The audit log, oldest first."""
+        return self.con.execute("SELECT * FROM audit_log ORDER BY seq").df()
+
+    def audit_seqs(self) -> list[int]:
+        """The audit log's sequence numbers, in order."""
+        return [int(r[0]) for r in self.con.execute("SELECT seq FROM audit_log ORDER BY seq").fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        """Row count of every table."""
+        out = {}
+        for t in TABLES:
+            row = self._one(f"SELECT count(*) FROM {t}")
+            out[t] = int(row[0]) if row else 0
+        return out
+
+    def table_hash(self, table: str, where: str = "", params: Sequence[Any] = ()) -> str:
+        """SHA-256 of a table's content (ordered by its key), an input hash for `record_run`."""
+        if table not in TABLES:
+            raise InputError(f"no table {table!r} in a case", field="table")
+        cols = [c for c, _ in TABLES[table]]
+        order = KEYS.get(table) or ", ".join(cols[:3])
+        df = self.con.execute(f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {order}",
+                              list(params)).df()
+        return hash_frame(df)
+
+    def meta(self) -> dict[str, str]:
+        """The case's metadata (schema version, creation time and user, overflight version)."""
+        return {r[0]: r[1] for r in self.con.execute("SELECT key, value FROM meta ORDER BY key").fetchall()}
+
+    def verify(self) -> VerifyReport:
+        """Re-run recorded analyses and re-derive verdicts (see `overflight.case.runs.verify`)."""
+        from overflight.case.runs import verify
+
+        return verify(self)
+
+    def evidence_hash(self) -> str:
+        """SHA-256 of the claims and evidence (what verdicts are derived from)."""
+        return hash_json([self.table_hash("claims"), self.table_hash("evidence")])
+
+
+def open_case(path: str | Path, *, user: str | None = None, create: bool = False, read_only: bool = False) -> Case:
+    """Open a case file (creating it when ``create`` and it does not exist)."""
+    if create and not Path(path).exists():
+        return Case.create(path, user=user)
+    return Case.open(path, user=user, read_only=read_only)

@@ -1,0 +1,194 @@
+"""`overflight case init|import|show|evaluate|attribute|export|verify`: the case file from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from overflight.cli._common import console
+from overflight.errors import InputError
+
+sub = typer.Typer(help="Case files: sources, claims, evidence, analyses, verdicts.", no_args_is_help=True)
+
+CaseArg = Annotated[Path, typer.Argument(help="The case file (.duckdb).")]
+_COLOURS = {"supported": "green", "contradicted": "red", "disputed": "yellow", "unverified": "dim"}
+
+
+@sub.command("init")
+def init_cmd(case: CaseArg) -> None:
+    """Create a new, empty case file."""
+    from overflight.case import Case
+
+    Case.create(case).close()
+    console.print(f"created {case}", highlight=False)
+
+
+@sub.command("import")
+def import_cmd(
+    case: CaseArg,
+    files: Annotated[list[Path] | None, typer.Argument(help="YAML/JSON/CSV files of sources, claims, "
+                                                       "observations and evidence.")] = None,
+    zones: Annotated[list[str] | None, typer.Option("--zones", help="Boundary set, zone file or zone spec "
+                                                    "file to store in the case (repeatable).")] = None,
+    tracks: Annotated[list[Path] | None, typer.Option("--tracks", help="Track file (repeatable).")] = None,
+    source: Annotated[str | None, typer.Option("--track-source", help="Source id of the tracks.")] = None,
+    illustrative: Annotated[bool, typer.Option("--illustrative", help="Mark the tracks illustrative.")] = False,
+) -> None:
+    """Import records, zones and tracks; each file set is stored all-or-nothing."""
+    from overflight.case import Case
+
+    with Case.open(case) as c:
+        if files:
+            counts = c.import_files(files)
+            for table, n in counts.items():
+                if any(n.values()):
+                    console.print(f"{table}: {n['inserted']} new, {n['updated']} updated, {n['unchanged']} unchanged",
+                                  highlight=False)
+        for spec in zones or []:
+            from overflight.zones import load_zones
+
+            n = c.add_zones(load_zones(spec))
+            console.print(f"zones from {spec}: {n['inserted']} new, {n['updated']} updated", highlight=False)
+        for path in tracks or []:
+            from overflight.tracks import read_tracks
+
+            df, _report = read_tracks(path)
+            rows = c.add_tracks(df, dataset=path.name, source_id=source, illustrative=illustrative)
+            console.print(f"tracks from {path}: {rows} fixes", highlight=False)
+
+
+@sub.command("show")
+def show_cmd(case: CaseArg) -> None:
+    """Summarise a case: table sizes, claims with their verdicts, analysis runs."""
+    from overflight.case import Case
+
+    with Case.open(case, read_only=True) as c:
+        meta = c.meta()
+        console.print(f"[bold]{case}[/]  created {meta.get('created', '?')} by {meta.get('created_by', '?')}",
+                      highlight=False)
+        console.print("  ".join(f"{t}: {n}" for t, n in c.counts().items() if t != "meta"), highlight=False)
+        verdicts = c.verdicts()
+        t = Table(title="claims")
+        for col in ("claim", "claimant", "date", "stance", "what", "verdict"):
+            t.add_column(col, no_wrap=col != "claimant")
+        for cid, cl in c.claims().items():
+            v = verdicts.get(cid)
+            t.add_row(cid, cl.claimant, cl.date_made.date().isoformat() if cl.date_made else "-", cl.stance, cl.what,
+                      v.verdict if v else "(not evaluated)")
+        console.print(t)
+        runs = c.runs()
+        if runs:
+            rt = Table(title="analysis runs")
+            for col in ("run", "kind", "boundary set", "rows", "finished", "result sha256"):
+                rt.add_column(col, no_wrap=col in ("run", "kind"))
+            for r in runs:
+                bset = f"{r.zoneset.get('name')} {r.zoneset.get('version')}" if r.zoneset else "-"
+                rt.add_row(r.id, r.kind, bset, str(r.n_rows), r.finished.strftime("%Y-%m-%d %H:%M"),
+                           r.result_hash[:12])
+            console.print(rt)
+
+
+@sub.command("evaluate")
+def evaluate_cmd(
+    case: CaseArg,
+    trail: Annotated[bool, typer.Option("--trail/--no-trail", help="Print the reasoning trail.")] = True,
+) -> None:
+    """Derive every claim's verdict from the evidence, store it, and print the table with its reasoning."""
+    from overflight.case import Case
+
+    with Case.open(case) as c:
+        claims = c.claims()
+        verdicts = c.evaluate()
+    t = Table(title="verdicts")
+    t.add_column("claim", no_wrap=True)
+    t.add_column("verdict", no_wrap=True)
+    t.add_column("claimant")
+    t.add_column("statement")
+    for cid, v in verdicts.items():
+        t.add_row(cid, f"[{_COLOURS[v.verdict]}]{v.verdict}[/]", claims[cid].claimant, claims[cid].statement)
+    console.print(t)
+    if trail:
+        for cid, v in verdicts.items():
+            console.print(f"\n[bold]{cid}[/]: [{_COLOURS[v.verdict]}]{v.verdict}[/]", highlight=False)
+            for line in v.reasoning:
+                console.print(f"  {line}", highlight=False, markup=False)
+
+
+def _reference(text: str) -> dict[str, object]:
+    # NAME:LON,LAT[:MIN-MAXkm]
+    try:
+        parts = text.split(":")
+        lon, lat = (float(v) for v in parts[1].split(","))
+        ref: dict[str, object] = {"name": parts[0], "lon": lon, "lat": lat}
+        if len(parts) > 2:
+            lo, hi = parts[2].lower().removesuffix("km").split("-")
+            ref["min_km"], ref["max_km"] = float(lo), float(hi)
+        return ref
+    except (IndexError, ValueError):
+        raise InputError(f"reference {text!r} must look like NAME:LON,LAT[:MIN-MAXkm]", field="--ref") from None
+
+
+@sub.command("attribute")
+def attribute_cmd(
+    case: CaseArg,
+    target: Annotated[str | None, typer.Option("--target", help="Zone whose share is tested.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Only points inside this zone count.")] = None,
+    kind: Annotated[list[str] | None, typer.Option("--kind", help="Observation kinds (default wreckage, "
+                                                   "impact).")] = None,
+    ref: Annotated[list[str] | None, typer.Option("--ref", help="Distance band NAME:LON,LAT:MIN-MAXkm.")] = None,
+    claim: Annotated[str | None, typer.Option("--claim", help="Claim the share test is evidence for.")] = None,
+    threshold: Annotated[float, typer.Option(help="Claimed share (0-1).")] = 0.9,
+    direction: Annotated[str, typer.Option(help="'more' or 'less' than the threshold.")] = "more",
+    eps_km: Annotated[float | None, typer.Option("--eps-km", help="DBSCAN radius (km) for clusters.")] = None,
+) -> None:
+    """Attribute the case's wreckage/impact points to its zones and record the run (and evidence)."""
+    from overflight.analysis.attribution import run_attribution
+    from overflight.case import Case
+
+    with Case.open(case) as c:
+        res = run_attribution(c, target=target, region=region, kinds=kind or ("wreckage", "impact"),
+                              references=[_reference(r) for r in ref or []], claim=claim, threshold=threshold,
+                              direction=direction, cluster_eps_m=eps_km * 1000 if eps_km else None)
+    console.print(f"run {res.run_id}: {len(res.table)} points", highlight=False)
+    if res.share:
+        console.print(res.share.sentence(), highlight=False)
+    for e in res.evidence:
+        console.print(f"evidence {e.id} {e.direction} {e.claim_id}", highlight=False)
+
+
+@sub.command("export")
+def export_cmd(
+    case: CaseArg,
+    fmt: Annotated[str, typer.Option("--format", help="claimreview, geojson or kml.")],
+    out: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
+) -> None:
+    """Export claims and verdicts as ClaimReview JSON-LD, or the spatial data as GeoJSON or KML."""
+    from overflight.case import Case
+    from overflight.case.export import export
+
+    with Case.open(case, read_only=True) as c:
+        p = export(c, fmt, out)
+    console.print(f"wrote {p}", highlight=False)
+
+
+@sub.command("verify")
+def verify_cmd(case: CaseArg) -> None:
+    """Re-run every recorded analysis and re-derive every verdict; exit 1 on any difference."""
+    from overflight.case import Case
+
+    with Case.open(case, read_only=True) as c:
+        rep = c.verify()
+    for line in rep.lines():
+        console.print(line.replace("FAIL", "[red]FAIL[/]", 1).replace("ok  ", "[green]ok[/]  ", 1), highlight=False)
+    console.print(f"{len(rep.checks) - len(rep.failures)} checks passed, {len(rep.failures)} failed",
+                  highlight=False)
+    if not rep.ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `case` sub-app to the main app."""
+    app.add_typer(sub, name="case")

@@ -1,0 +1,90 @@
+"""Exports: ClaimReview JSON-LD, GeoJSON, KML."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from overflight.case import Case
+from overflight.case.export import export, to_geojson, to_kml
+from overflight.errors import InputError
+from overflight.evidence.claimreview import claim_reviews, missing_fields
+from overflight.zones import load_zones
+
+DATA = Path(__file__).parent / "data" / "case"
+KML = "{http://www.opengis.net/kml/2.2}"
+
+
+@pytest.fixture
+def case(tmp_path: Path) -> Case:
+    c = Case.create(tmp_path / "c.duckdb", user="t")
+    c.import_files([DATA / "observations.csv", DATA / "ledger.yaml"])
+    c.add_zones(load_zones(DATA / "zones.geojson"))
+    n = 5
+    c.add_tracks(
+        pd.DataFrame(
+            {
+                "track_id": ["t1"] * n,
+                "time": pd.date_range("2025-06-21T00:00Z", periods=n, freq="10min"),
+                "lon": np.linspace(50, 51, n),
+                "lat": np.linspace(50, 51, n),
+            }
+        ),
+        dataset="trk",
+        illustrative=True,
+    )
+    c.evaluate()
+    return c
+
+
+def test_claimreview_has_the_required_fields(case: Case) -> None:
+    reviews = claim_reviews(case.claims(), case.verdicts(), sources=case.sources())
+    assert len(reviews) == 4
+    by_id = {r["identifier"]: r for r in reviews}
+    for r in reviews:
+        assert r["@type"] == "ClaimReview" and r["@context"] == "https://schema.org"
+        assert missing_fields(r) == []
+        assert r["itemReviewed"]["@type"] == "Claim"
+        assert 1 <= r["reviewRating"]["ratingValue"] <= 5
+    t = by_id["c-transit"]
+    assert t["itemReviewed"]["author"] == {"@type": "Person", "name": "Maria Zakharova"}
+    assert t["itemReviewed"]["datePublished"] == "2025-06-21"
+    assert t["reviewRating"]["alternateName"].startswith("Supported")
+    assert by_id["c-denial"]["reviewRating"]["alternateName"].startswith("Contradicted")
+    assert by_id["c-denial"]["itemReviewed"]["author"]["@type"] == "Organization"
+    assert missing_fields({"claimReviewed": "x"})  # the checker itself notices gaps
+
+
+def test_geojson_layers_and_illustrative_flag(case: Case) -> None:
+    fc = to_geojson(case)
+    layers = [f["properties"]["layer"] for f in fc["features"]]
+    assert layers.count("zone") == 4 and layers.count("observation") == 4 and layers.count("track") == 1
+    assert layers.count("claim") == 1  # c-supply has a geometry
+    obs = [f for f in fc["features"] if f["properties"]["layer"] == "observation"]
+    assert all(f["properties"]["illustrative"] for f in obs)
+    o2 = next(f for f in obs if f["properties"]["id"] == "o-2")
+    assert o2["geometry"] == {"type": "Point", "coordinates": [51.9, 50.8]} and o2["properties"]["grade"] == "A2"
+    track = next(f for f in fc["features"] if f["properties"]["layer"] == "track")
+    assert track["geometry"]["type"] == "LineString" and len(track["properties"]["times"]) == 5
+
+
+def test_kml_parses_with_times_and_folders(case: Case, tmp_path: Path) -> None:
+    root = ET.fromstring(to_kml(case).encode())
+    folders = [f.find(f"{KML}name").text for f in root.iter(f"{KML}Folder")]  # type: ignore[union-attr]
+    assert folders == ["Zones", "Claims", "Observations", "Tracks"]
+    spans = list(root.iter(f"{KML}TimeSpan"))
+    assert len(spans) >= 4  # observations have windows
+    names = [p.find(f"{KML}name").text for p in root.iter(f"{KML}Placemark")]  # type: ignore[union-attr]
+    assert "[illustrative] sighting o-1" in names
+    whens = list(root.iter("{http://www.google.com/kml/ext/2.2}Track"))
+    assert len(whens) == 1
+    out = export(case, "kml", tmp_path / "x.kml")
+    assert out.read_text().startswith("<?xml")
+    with pytest.raises(InputError):
+        export(case, "shp", tmp_path / "x.shp")
+    json.loads(export(case, "claimreview", tmp_path / "c.json").read_text())
