@@ -115,14 +115,14 @@ def test_wilson_matches_statsmodels_on_a_grid() -> None:
 
 
 def test_share_claim_outcomes() -> None:
-    assert A.test_share_claim(98, 100, 0.9).outcome == "supported"  # interval ≈ 93–99%
-    assert A.test_share_claim(27, 30, 0.9).outcome == "inconclusive"  # 90%, interval 74–97%
-    assert A.test_share_claim(50, 100, 0.9).outcome == "contradicted"
-    assert A.test_share_claim(0, 0, 0.9).outcome == "inconclusive"
-    assert A.test_share_claim(1, 100, 0.1, direction="less").outcome == "supported"
-    assert A.test_share_claim(60, 100, 0.1, direction="less").outcome == "contradicted"
+    assert A.assess_share_claim(98, 100, 0.9).outcome == "supported"  # interval ≈ 93–99%
+    assert A.assess_share_claim(27, 30, 0.9).outcome == "inconclusive"  # 90%, interval 74–97%
+    assert A.assess_share_claim(50, 100, 0.9).outcome == "contradicted"
+    assert A.assess_share_claim(0, 0, 0.9).outcome == "inconclusive"
+    assert A.assess_share_claim(1, 100, 0.1, direction="less").outcome == "supported"
+    assert A.assess_share_claim(60, 100, 0.1, direction="less").outcome == "contradicted"
     with pytest.raises(InputError):
-        A.test_share_claim(1, 2, direction="sideways")
+        A.assess_share_claim(1, 2, direction="sideways")
 
 
 def test_dbscan_finds_the_hand_made_clusters() -> None:

@@ -73,8 +73,9 @@ def test_osm_maritime_covers_territorial_sea(osm_maritime: ZoneSet, ne_admin0: Z
 
 
 def test_boundaries_list_names_both_sets() -> None:
-    r = subprocess.run([sys.executable, "-m", "overflight", "boundaries", "list"], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "overflight", "boundaries", "list"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     assert "ne-admin0" in r.stdout and "osm-maritime" in r.stdout
     assert "public domain" in r.stdout and "ODbL" in r.stdout
@@ -84,8 +85,13 @@ def test_missing_set_is_a_clear_message(tmp_path: object, monkeypatch: object) -
     import os
 
     env = dict(os.environ, OVERFLIGHT_DATA=str(tmp_path))
-    r = subprocess.run([sys.executable, "-m", "overflight", "boundaries", "show", "osm-maritime"],
-                       capture_output=True, text=True, timeout=120, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "overflight", "boundaries", "show", "osm-maritime"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert r.returncode == 2
     assert "not installed" in r.stderr and "overflight boundaries install osm-maritime" in r.stderr
     assert "Traceback" not in r.stderr

@@ -23,14 +23,26 @@ DATA = Path(__file__).parent / "data" / "tracks"
 
 
 def sample() -> pd.DataFrame:
-    return make_tracks(pd.DataFrame({
-        "track_id": ["a", "a", "a", "b"],
-        "time": pd.to_datetime(["2024-06-21T10:00:00Z", "2024-06-21T10:00:01.123456789Z",
-                                "2024-06-21T10:05:00Z", "2024-06-21T11:00:00Z"], utc=True, format="ISO8601"),
-        "lon": [179.9, -179.95, -179.5, 0.123456789012],
-        "lat": [10.0, 10.1, 10.2, -45.987654321098],
-        "alt_m": [1000.5, 1001.0, 1002.0, np.nan],
-    }))
+    return make_tracks(
+        pd.DataFrame(
+            {
+                "track_id": ["a", "a", "a", "b"],
+                "time": pd.to_datetime(
+                    [
+                        "2024-06-21T10:00:00Z",
+                        "2024-06-21T10:00:01.123456789Z",
+                        "2024-06-21T10:05:00Z",
+                        "2024-06-21T11:00:00Z",
+                    ],
+                    utc=True,
+                    format="ISO8601",
+                ),
+                "lon": [179.9, -179.95, -179.5, 0.123456789012],
+                "lat": [10.0, 10.1, 10.2, -45.987654321098],
+                "alt_m": [1000.5, 1001.0, 1002.0, np.nan],
+            }
+        )
+    )
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".geojson", ".kml", ".parquet"])
@@ -79,8 +91,14 @@ def test_geoparquet_metadata(tmp_path: Path) -> None:
 
 def test_plain_parquet_with_lon_lat(tmp_path: Path) -> None:
     p = tmp_path / "plain.parquet"
-    pd.DataFrame({"icao24": ["x"], "timestamp": pd.to_datetime(["2024-01-01 05:00"]).tz_localize("Asia/Tashkent"),
-                  "lng": [70.0], "latitude": [45.0]}).to_parquet(p)
+    pd.DataFrame(
+        {
+            "icao24": ["x"],
+            "timestamp": pd.to_datetime(["2024-01-01 05:00"]).tz_localize("Asia/Tashkent"),
+            "lng": [70.0],
+            "latitude": [45.0],
+        }
+    ).to_parquet(p)
     df, _ = read_tracks(p)
     assert df["time"].iloc[0] == pd.Timestamp("2024-01-01 00:00", tz="UTC")
     assert df["track_id"].iloc[0] == "x" and df["lon"].iloc[0] == 70.0
@@ -93,9 +111,15 @@ def test_streaming_200k_rows_in_50k_chunks(tmp_path: Path) -> None:
     t0 = np.datetime64("2024-06-21T00:00:00", "s")
     t = t0 + np.arange(n).astype("timedelta64[s]")
     p = tmp_path / "big.csv"
-    pd.DataFrame({"track_id": [f"T{i}" for i in ids], "time": np.char.add(t.astype(str), "Z"),
-                  "lon": rng.uniform(-180, 180, n).round(6), "lat": rng.uniform(-90, 90, n).round(6),
-                  "speed": rng.uniform(0, 300, n).round(2)}).to_csv(p, index=False)
+    pd.DataFrame(
+        {
+            "track_id": [f"T{i}" for i in ids],
+            "time": np.char.add(t.astype(str), "Z"),
+            "lon": rng.uniform(-180, 180, n).round(6),
+            "lat": rng.uniform(-90, 90, n).round(6),
+            "speed": rng.uniform(0, 300, n).round(2),
+        }
+    ).to_csv(p, index=False)
     whole, rep_whole = read_tracks(p)
     chunks = iter_csv_chunks(p, chunk_rows=50_000)
     parts = list(chunks)
@@ -109,8 +133,10 @@ def test_streaming_200k_rows_in_50k_chunks(tmp_path: Path) -> None:
 
 def test_streaming_carries_track_state_across_chunks(tmp_path: Path) -> None:
     p = tmp_path / "s.csv"
-    p.write_text("id,time,lon,lat\na,2024-01-01T00:00:10Z,1,1\na,2024-01-01T00:00:05Z,1,1\n"
-                 "a,2024-01-01T00:00:10Z,1,1\na,2024-01-01T00:00:20Z,1,1\n")
+    p.write_text(
+        "id,time,lon,lat\na,2024-01-01T00:00:10Z,1,1\na,2024-01-01T00:00:05Z,1,1\n"
+        "a,2024-01-01T00:00:10Z,1,1\na,2024-01-01T00:00:20Z,1,1\n"
+    )
     chunks = iter_csv_chunks(p, chunk_rows=1, on_invalid="drop")
     out = pd.concat(list(chunks))
     assert chunks.report.counts["backwards_time"] == 1 and chunks.report.counts["duplicate_time"] == 1
@@ -124,10 +150,19 @@ finite_lat = st.floats(-90, 90, allow_nan=False)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c d", "x,y"]),
-                          st.integers(0, 4_000_000_000_000_000_000), finite_lon, finite_lat,
-                          st.one_of(st.none(), st.floats(-500, 20000, allow_nan=False))),
-                min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c d", "x,y"]),
+            st.integers(0, 4_000_000_000_000_000_000),
+            finite_lon,
+            finite_lat,
+            st.one_of(st.none(), st.floats(-500, 20000, allow_nan=False)),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_csv_round_trip_random(tmp_path: Path, rows: list[tuple[str, int, float, float, float | None]]) -> None:
     df = pd.DataFrame(rows, columns=["track_id", "time", "lon", "lat", "alt_m"])
     df["time"] = pd.to_datetime(df["time"], unit="ns", utc=True)
@@ -147,8 +182,13 @@ def test_csv_round_trip_random(tmp_path: Path, rows: list[tuple[str, int, float,
 
 garbage_line = st.one_of(
     st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\n\r\x00"), max_size=80),
-    st.lists(st.sampled_from(["MSG", "3", "1", "ABC123", "2024/06/21", "13:00:00.000", "", "-1", "51.5",
-                              "x", "999", "\"", "nan", "-0.1"]), min_size=1, max_size=25).map(",".join),
+    st.lists(
+        st.sampled_from(
+            ["MSG", "3", "1", "ABC123", "2024/06/21", "13:00:00.000", "", "-1", "51.5", "x", "999", '"', "nan", "-0.1"]
+        ),
+        min_size=1,
+        max_size=25,
+    ).map(",".join),
 )
 
 
@@ -191,8 +231,9 @@ def test_cli_validate_and_convert(tmp_path: Path) -> None:
     r = runner.invoke(app, ["tracks", "validate", str(DATA / "basic.csv")])
     assert r.exit_code == 0, r.output
     out = tmp_path / "o.kml"
-    r = runner.invoke(app, ["tracks", "convert", str(DATA / "basestation.sbs"), "-o", str(out), "--tz", "UTC",
-                            "--drop"])
+    r = runner.invoke(
+        app, ["tracks", "convert", str(DATA / "basestation.sbs"), "-o", str(out), "--tz", "UTC", "--drop"]
+    )
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())  # rich wraps long lines
     assert "4 fixes of 2 tracks" in text and "1 invalid rows dropped" in text

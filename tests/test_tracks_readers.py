@@ -33,8 +33,13 @@ def test_csv_autodetect_offsets_epoch_feet() -> None:
     assert rep.ok and rep.total_rows == 5 and rep.rows_kept == 5
     assert list(df["track_id"]) == ["AB1", "AB1", "AB1", "CD2", "CD2"]
     # Z, +03:00 and -04:30 offsets all land on 10:00, 10:01, 10:02 UTC
-    assert list(df["time"]) == [ts("2024-06-21 10:00"), ts("2024-06-21 10:01"), ts("2024-06-21 10:02"),
-                                ts("2024-06-21 10:00"), ts("2024-06-21 10:01:00.5")]
+    assert list(df["time"]) == [
+        ts("2024-06-21 10:00"),
+        ts("2024-06-21 10:01"),
+        ts("2024-06-21 10:02"),
+        ts("2024-06-21 10:00"),
+        ts("2024-06-21 10:01:00.5"),
+    ]
     assert df["alt_m"].iloc[0] == pytest.approx(304.8)  # alt_ft column read as feet
     assert np.isnan(df["alt_m"].iloc[3])
     assert df["lon"].iloc[4] == -120.6 and df["lat"].iloc[4] == 35.3

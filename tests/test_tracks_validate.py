@@ -16,16 +16,29 @@ DATA = Path(__file__).parent / "data" / "tracks"
 
 def test_each_rule_exact_count_drop() -> None:
     df, rep = read_tracks(DATA / "invalid.csv", on_invalid="drop", max_speed_mps=300)
-    assert rep.counts == {"malformed": 0, "bad_coordinate": 3, "bad_time": 2, "naive_time": 1,
-                          "duplicate_time": 1, "backwards_time": 1, "speed": 1}
+    assert rep.counts == {
+        "malformed": 0,
+        "bad_coordinate": 3,
+        "bad_time": 2,
+        "naive_time": 1,
+        "duplicate_time": 1,
+        "backwards_time": 1,
+        "speed": 1,
+    }
     assert rep.total_rows == 14 and rep.rows_kept == 5 and rep.invalid_rows == 9
     assert not rep.ok
     # which lines were flagged (header is line 1)
     rows = {e.rule: [] for e in rep.examples}
     for e in rep.examples:
         rows[e.rule].append(e.row)
-    assert rows == {"bad_coordinate": [4, 5, 6], "bad_time": [7, 8], "naive_time": [9],
-                    "duplicate_time": [11], "backwards_time": [12], "speed": [13]}
+    assert rows == {
+        "bad_coordinate": [4, 5, 6],
+        "bad_time": [7, 8],
+        "naive_time": [9],
+        "duplicate_time": [11],
+        "backwards_time": [12],
+        "speed": [13],
+    }
     assert list(df.loc[df["track_id"] == "t1", "lon"]) == [10.0, 10.01, 10.04, 10.05]
     frame = rep.to_dataframe()
     assert list(frame.columns) == ["rule", "row", "field", "value", "message"] and len(frame) == 9
@@ -68,35 +81,60 @@ def test_speed_threshold_matches_geographiclib() -> None:
 
 def test_speed_spike_and_bad_first_fix() -> None:
     # B is a spike between two consistent fixes: only B goes
-    f = frame([("a", "2024-01-01T00:00:00Z", 10.0, 45.0), ("a", "2024-01-01T00:01:00Z", 20.0, 45.0),
-               ("a", "2024-01-01T00:02:00Z", 10.02, 45.0), ("a", "2024-01-01T00:03:00Z", 10.03, 45.0)])
+    f = frame(
+        [
+            ("a", "2024-01-01T00:00:00Z", 10.0, 45.0),
+            ("a", "2024-01-01T00:01:00Z", 20.0, 45.0),
+            ("a", "2024-01-01T00:02:00Z", 10.02, 45.0),
+            ("a", "2024-01-01T00:03:00Z", 10.03, 45.0),
+        ]
+    )
     out, rep = validate_tracks(f, max_speed_mps=100, on_invalid="drop")
     assert rep.counts["speed"] == 1 and list(out["lon"]) == [10.0, 10.02, 10.03]
     # the first fix is off on its own: it goes, not everything after it
-    g = frame([("a", "2024-01-01T00:00:00Z", 20.0, 45.0), ("a", "2024-01-01T00:01:00Z", 10.0, 45.0),
-               ("a", "2024-01-01T00:02:00Z", 10.01, 45.0), ("a", "2024-01-01T00:03:00Z", 10.02, 45.0)])
+    g = frame(
+        [
+            ("a", "2024-01-01T00:00:00Z", 20.0, 45.0),
+            ("a", "2024-01-01T00:01:00Z", 10.0, 45.0),
+            ("a", "2024-01-01T00:02:00Z", 10.01, 45.0),
+            ("a", "2024-01-01T00:03:00Z", 10.02, 45.0),
+        ]
+    )
     out, rep = validate_tracks(g, max_speed_mps=100, on_invalid="drop")
     assert rep.counts["speed"] == 1 and list(out["lon"]) == [10.0, 10.01, 10.02]
 
 
 def test_duplicates_and_backwards_are_per_track_in_file_order() -> None:
-    f = frame([("a", "2024-01-01T00:00:00Z", 1, 1), ("b", "2024-01-01T00:00:00Z", 1, 1),  # other track: fine
-               ("a", "2024-01-01T00:00:00Z", 1, 1),  # duplicate
-               ("a", "2024-01-01T00:02:00Z", 1, 1), ("a", "2024-01-01T00:01:00Z", 1, 1),  # backwards
-               ("a", "2024-01-01T00:02:00Z", 1, 1)])  # same as latest: duplicate
+    f = frame(
+        [
+            ("a", "2024-01-01T00:00:00Z", 1, 1),
+            ("b", "2024-01-01T00:00:00Z", 1, 1),  # other track: fine
+            ("a", "2024-01-01T00:00:00Z", 1, 1),  # duplicate
+            ("a", "2024-01-01T00:02:00Z", 1, 1),
+            ("a", "2024-01-01T00:01:00Z", 1, 1),  # backwards
+            ("a", "2024-01-01T00:02:00Z", 1, 1),
+        ]
+    )  # same as latest: duplicate
     out, rep = validate_tracks(f, on_invalid="drop")
     assert rep.counts["duplicate_time"] == 2 and rep.counts["backwards_time"] == 1
     assert len(out) == 3
 
 
 def test_mixed_offsets_in_one_column_are_fine() -> None:
-    f = frame([("a", "2024-06-21T10:00:00+02:00", 1, 1), ("a", "2024-06-21T09:00:00.25Z", 1, 1),
-               ("a", "2024-06-21 05:30:00-05:00", 1, 1), ("a", "2024-06-21T10:31:00 UTC", 1, 1)])
+    f = frame(
+        [
+            ("a", "2024-06-21T10:00:00+02:00", 1, 1),
+            ("a", "2024-06-21T09:00:00.25Z", 1, 1),
+            ("a", "2024-06-21 05:30:00-05:00", 1, 1),
+            ("a", "2024-06-21T10:31:00 UTC", 1, 1),
+        ]
+    )
     out, rep = validate_tracks(f)
     assert rep.ok
-    assert list(out["time"]) == [pd.Timestamp(x, tz="UTC") for x in
-                                 ("2024-06-21 08:00", "2024-06-21 09:00:00.25", "2024-06-21 10:30",
-                                  "2024-06-21 10:31")]
+    assert list(out["time"]) == [
+        pd.Timestamp(x, tz="UTC")
+        for x in ("2024-06-21 08:00", "2024-06-21 09:00:00.25", "2024-06-21 10:30", "2024-06-21 10:31")
+    ]
 
 
 def test_epoch_milliseconds_are_not_guessed() -> None:
@@ -117,8 +155,15 @@ def test_unknown_tz_is_input_error() -> None:
 
 
 def test_make_tracks_coerces_and_checks() -> None:
-    raw = pd.DataFrame({"track_id": [2, 1], "time": ["2024-01-01T00:01:00+01:00", "2024-01-01T00:00:00Z"],
-                        "lon": ["1.5", 2], "lat": [3, 4], "x": ["p", "q"]})
+    raw = pd.DataFrame(
+        {
+            "track_id": [2, 1],
+            "time": ["2024-01-01T00:01:00+01:00", "2024-01-01T00:00:00Z"],
+            "lon": ["1.5", 2],
+            "lat": [3, 4],
+            "x": ["p", "q"],
+        }
+    )
     t = make_tracks(raw)
     assert list(t.columns) == ["track_id", "time", "lon", "lat", "alt_m", "x"]
     assert list(t["track_id"]) == ["1", "2"] and t["time"].iloc[1] == pd.Timestamp("2023-12-31 23:01", tz="UTC")

@@ -12,14 +12,33 @@ from overflight.errors import InputError
 from overflight.units import parse_distance, parse_duration, parse_speed
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("10min", 600), ("6h", 21600), ("1.5h", 5400),
-                                               ("2d", 172800), (45, 45), ("30", 30), (" 5 min ", 300)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("10min", 600),
+        ("6h", 21600),
+        ("1.5h", 5400),
+        ("2d", 172800),
+        (45, 45),
+        ("30", 30),
+        (" 5 min ", 300),
+    ],
+)
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize(("text", "mps"), [("185kmh", 185 / 3.6), ("100kt", 100 * 1852 / 3600), ("50mps", 50),
-                                           ("120km/h", 120 / 3.6), ("60mph", 60 * 1609.344 / 3600)])
+@pytest.mark.parametrize(
+    ("text", "mps"),
+    [
+        ("185kmh", 185 / 3.6),
+        ("100kt", 100 * 1852 / 3600),
+        ("50mps", 50),
+        ("120km/h", 120 / 3.6),
+        ("60mph", 60 * 1609.344 / 3600),
+    ],
+)
 def test_speeds(text: str, mps: float) -> None:
     assert parse_speed(text) == pytest.approx(mps)
 

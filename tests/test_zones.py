@@ -19,15 +19,28 @@ HOLED = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (1, 3), (3, 
 
 def _frame() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"id": ["sq", "tri", "holed"], "name": ["Square", "Triangle", "Holed"], "kind": ["range", "site", "user"],
-         "floor_m": [0.0, 100.0, None], "ceiling_m": [5000.0, None, None]},
-        geometry=[SQUARE, TRIANGLE, HOLED], crs="EPSG:4326",
+        {
+            "id": ["sq", "tri", "holed"],
+            "name": ["Square", "Triangle", "Holed"],
+            "kind": ["range", "site", "user"],
+            "floor_m": [0.0, 100.0, None],
+            "ceiling_m": [5000.0, None, None],
+        },
+        geometry=[SQUARE, TRIANGLE, HOLED],
+        crs="EPSG:4326",
     )
 
 
-@pytest.mark.parametrize(("suffix", "driver"), [
-    (".geojson", "GeoJSON"), (".gpkg", "GPKG"), (".shp", "ESRI Shapefile"), (".kml", "KML"), (".parquet", None),
-])
+@pytest.mark.parametrize(
+    ("suffix", "driver"),
+    [
+        (".geojson", "GeoJSON"),
+        (".gpkg", "GPKG"),
+        (".shp", "ESRI Shapefile"),
+        (".kml", "KML"),
+        (".parquet", None),
+    ],
+)
 def test_every_format_reads_the_same_zones(tmp_path: Path, suffix: str, driver: str | None) -> None:
     path = tmp_path / f"zones{suffix}"
     frame = _frame()
@@ -49,10 +62,13 @@ def test_every_format_reads_the_same_zones(tmp_path: Path, suffix: str, driver: 
 
 
 def test_ids_from_id_field_feature_id_or_row(tmp_path: Path) -> None:
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": 7, "properties": {"code": "A"}, "geometry": shapely.geometry.mapping(SQUARE)},
-        {"type": "Feature", "properties": {"code": "B"}, "geometry": shapely.geometry.mapping(TRIANGLE)},
-    ]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": 7, "properties": {"code": "A"}, "geometry": shapely.geometry.mapping(SQUARE)},
+            {"type": "Feature", "properties": {"code": "B"}, "geometry": shapely.geometry.mapping(TRIANGLE)},
+        ],
+    }
     p = tmp_path / "z.geojson"
     p.write_text(json.dumps(fc))
     assert read_zone_file(p, id_field="code").ids == ["A", "B"]
@@ -79,10 +95,13 @@ def test_non_geometry_file_is_a_clear_error(tmp_path: Path, content: bytes) -> N
 
 def test_invalid_polygon_names_file_and_feature_and_repairs_on_request(tmp_path: Path) -> None:
     bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]}
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"id": "ok"}, "geometry": shapely.geometry.mapping(SQUARE)},
-        {"type": "Feature", "properties": {"id": "bowtie"}, "geometry": bowtie},
-    ]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"id": "ok"}, "geometry": shapely.geometry.mapping(SQUARE)},
+            {"type": "Feature", "properties": {"id": "bowtie"}, "geometry": bowtie},
+        ],
+    }
     p = tmp_path / "bad.geojson"
     p.write_text(json.dumps(fc))
     with pytest.raises(InputError) as e:
@@ -97,10 +116,13 @@ def test_invalid_polygon_names_file_and_feature_and_repairs_on_request(tmp_path:
 
 
 def test_duplicate_ids_are_an_error(tmp_path: Path) -> None:
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"id": "x"}, "geometry": shapely.geometry.mapping(SQUARE)},
-        {"type": "Feature", "properties": {"id": "x"}, "geometry": shapely.geometry.mapping(TRIANGLE)},
-    ]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"id": "x"}, "geometry": shapely.geometry.mapping(SQUARE)},
+            {"type": "Feature", "properties": {"id": "x"}, "geometry": shapely.geometry.mapping(TRIANGLE)},
+        ],
+    }
     p = tmp_path / "dup.geojson"
     p.write_text(json.dumps(fc))
     with pytest.raises(InputError, match="appears twice"):
@@ -108,9 +130,16 @@ def test_duplicate_ids_are_an_error(tmp_path: Path) -> None:
 
 
 def test_bad_validity_time_names_field(tmp_path: Path) -> None:
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"id": "x", "valid_from": "2025-06-21T00:00"},
-         "geometry": shapely.geometry.mapping(SQUARE)}]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"id": "x", "valid_from": "2025-06-21T00:00"},
+                "geometry": shapely.geometry.mapping(SQUARE),
+            }
+        ],
+    }
     p = tmp_path / "t.geojson"
     p.write_text(json.dumps(fc))
     with pytest.raises(InputError) as e:

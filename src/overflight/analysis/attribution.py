@@ -4,7 +4,7 @@
 - `border_distance`: geodesic distance from each point to the nearest border of a zone;
 - `distance_bands`: geodesic distance from reference points and whether it lies in a band
   ("22 to 800 km from Akhtubinsk");
-- `wilson_interval` and `test_share_claim`: the share of points inside a zone with its Wilson score
+- `wilson_interval` and `assess_share_claim`: the share of points inside a zone with its Wilson score
   interval, and whether that supports a claim such as "more than 90% lay inside zone Z";
 - `cluster_points`: DBSCAN clusters on the sphere (scikit-learn, haversine metric, ball tree);
 - `attribute_points`: all of the above as one table; `run_attribution`: the same on a case, recorded as an
@@ -257,7 +257,7 @@ class ShareTest:
                 f"vs claim share {rel} {self.threshold:.0%}: {self.outcome}")
 
 
-def test_share_claim(k: int, n: int, threshold: float = 0.9, direction: str = "more",
+def assess_share_claim(k: int, n: int, threshold: float = 0.9, direction: str = "more",
                      confidence: float = 0.95) -> ShareTest:
     """Test a claim "more (or less) than `threshold` of the n points lie inside" given k of n inside.
 
@@ -279,7 +279,7 @@ def test_share_claim(k: int, n: int, threshold: float = 0.9, direction: str = "m
     return ShareTest(int(k), int(n), k / n if n else math.nan, lo, hi, threshold, direction, confidence, outcome)
 
 
-test_share_claim.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
+assess_share_claim.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
 
 
 # ---------------------------------------------------------------- clusters
@@ -448,7 +448,7 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
     """Attribute the case's point observations to its zones, record the run and, for a claim, its evidence.
 
     With ``target`` (and optionally ``region``) the share of points in the region that lie inside the
-    target is tested against ``threshold`` (`test_share_claim`); with ``claim`` that test becomes an
+    target is tested against ``threshold`` (`assess_share_claim`); with ``claim`` that test becomes an
     ``attribution_stat`` evidence item (supports / contradicts; none when inconclusive). Its grade is
     ``grade`` when given, else the weakest reliability and credibility among the points used.
     """
@@ -466,7 +466,7 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
     items: list[EvidenceItem] = []
     if target:
         k, n = share_inside(table, target, region)
-        share = test_share_claim(k, n, threshold, direction, confidence)
+        share = assess_share_claim(k, n, threshold, direction, confidence)
         if claim is not None and share.outcome != "inconclusive":
             obs = {o.id: o for o in case.observations(list(kinds))}
             used = [obs[i] for i in table["id"] if i in obs]
@@ -503,4 +503,4 @@ register_analysis("attribution", rerun, inputs=inputs)
 
 __all__ = ["AttributionResult", "Reference", "ShareTest", "attribute_points", "border_distance", "cluster_points",
            "contains", "distance_bands", "inputs", "rerun", "run_attribution", "share_inside",
-           "test_share_claim", "wilson_interval", "zone_membership"]
+           "assess_share_claim", "wilson_interval", "zone_membership"]
