@@ -279,7 +279,6 @@ def assess_share_claim(k: int, n: int, threshold: float = 0.9, direction: str = 
     return ShareTest(int(k), int(n), k / n if n else math.nan, lo, hi, threshold, direction, confidence, outcome)
 
 
-assess_share_claim.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name
 
 
 # ---------------------------------------------------------------- clusters
