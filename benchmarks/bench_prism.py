@@ -1,0 +1,58 @@
+"""Benchmark: prism verdicts for random sighting pairs over Eurasia against every ne-admin0 zone.
+
+Pairs are 100–800 km apart, at drone speed (185 km/h), with time gaps giving budgets of 1.0–1.6 times
+the direct distance. Prints pairs/s. Usage: python benchmarks/bench_prism.py [n_pairs] [--fast]
+(--fast: verdicts only, without refining detours of settled cases to 0.1 %).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from overflight.analysis.prism.verdicts import Pairs, _verdicts_for_pairs, _zone_items, zone_caps
+from overflight.boundaries import load
+from overflight.geodesy import GEOD
+
+
+def random_pairs(n: int, seed: int = 1) -> tuple[Pairs, float]:
+    rng = np.random.default_rng(seed)
+    lon1 = rng.uniform(10.0, 120.0, n)
+    lat1 = rng.uniform(35.0, 62.0, n)
+    d = rng.uniform(100e3, 800e3, n)
+    lon2, lat2, _ = GEOD.fwd(lon1, lat1, rng.uniform(0, 360, n), d)
+    vmax = 185 / 3.6
+    dt = d * rng.uniform(1.0, 1.6, n) / vmax
+    z = np.zeros(n)
+    ids = np.arange(n)
+    return Pairs(np.array([f"t{i}" for i in ids], dtype=object), ids, ids, lon1, lat1, np.asarray(lon2),
+                 np.asarray(lat2), z, z, dt, z), vmax
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100_000
+    precise = "--fast" not in sys.argv
+    zs = load("ne-admin0")
+    t0 = time.perf_counter()
+    caps = zone_caps(_zone_items(zs))
+    t_caps = time.perf_counter() - t0
+    pairs, vmax = random_pairs(n)
+    counts: pd.Series = pd.Series(dtype=int)
+    t1 = time.perf_counter()
+    step = 5000
+    for s in range(0, n, step):
+        sl = slice(s, min(n, s + step))
+        sub = Pairs(*(getattr(pairs, f)[sl] for f in pairs.__dataclass_fields__))
+        out = _verdicts_for_pairs(sub, caps, vmax, precise=precise, keep_impossible=True)
+        counts = counts.add(out["verdict"].astype(str).value_counts(), fill_value=0)
+    el = time.perf_counter() - t1
+    print(f"zones: {len(zs)} (caps built in {t_caps:.1f} s); pairs: {n}; precise={precise}")
+    print(f"verdict rows: {int(counts.sum())}  " + ", ".join(f"{k}={int(v)}" for k, v in counts.items()))
+    print(f"time: {el:.1f} s  ->  {n / el:,.0f} pairs/s ({n * len(zs) / el:,.0f} pair-zone verdicts/s)")
+
+
+if __name__ == "__main__":
+    main()

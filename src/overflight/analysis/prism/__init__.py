@@ -1,0 +1,22 @@
+"""Space-time prisms: where could an object have been between two sightings, and must it have entered a zone?
+
+``ppa`` draws the potential path area (a geodesic ellipse on WGS84); ``verdicts`` tells, for each
+consecutive pair of sightings and each zone, whether entering the zone was impossible, possible or
+necessary (or the fixes inconsistent), honouring position and time errors; ``summarize`` combines the
+pairs of a track.
+"""
+
+from overflight.analysis.prism.ellipse import InconsistentFixesWarning, ppa, seconds_between
+from overflight.analysis.prism.verdicts import VERDICTS, Evaluation, evaluate, make_pairs, summarize, verdicts
+
+__all__ = [
+    "VERDICTS",
+    "Evaluation",
+    "InconsistentFixesWarning",
+    "evaluate",
+    "make_pairs",
+    "ppa",
+    "seconds_between",
+    "summarize",
+    "verdicts",
+]

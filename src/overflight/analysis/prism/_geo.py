@@ -1,0 +1,114 @@
+"""Geodesic helpers for the prism analysis: WGS84 distances, spherical caps, a gnomonic plane.
+
+The gnomonic projection maps great circles to straight lines, so planar shortest-path geometry in it is
+spherical geometry. It is spherical only: every length the prism analysis reports is re-measured with
+true WGS84 geodesics (GeographicLib through pyproj), the plane only decides *which* path.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from overflight.geodesy import GEOD, circle
+
+FloatArray = NDArray[np.float64]
+
+R_SPHERE = 6371008.8
+# WGS84 geodesic length / great-circle length on the sphere of radius R_SPHERE (geographic latitudes)
+# stays within [0.99442, 1.00439] (checked on 10^6 random pairs); these bound it with a margin.
+SPH_LO = 0.9940
+SPH_HI = 1.0050
+
+
+def dist(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArray:
+    """True WGS84 geodesic distance in metres (vectorised, inputs broadcast)."""
+    a, b, c, d = np.broadcast_arrays(
+        np.asarray(lon1, dtype=np.float64), np.asarray(lat1, dtype=np.float64),
+        np.asarray(lon2, dtype=np.float64), np.asarray(lat2, dtype=np.float64),
+    )
+    if a.size == 0:
+        return np.zeros(a.shape)
+    out = GEOD.inv(np.ravel(a), np.ravel(b), np.ravel(c), np.ravel(d))[2]
+    return np.asarray(out, dtype=np.float64).reshape(a.shape)
+
+
+def unit(lon: object, lat: object) -> FloatArray:
+    """Unit vectors (..., 3) of geographic lon/lat treated as spherical coordinates."""
+    lo = np.radians(np.asarray(lon, dtype=np.float64))
+    la = np.radians(np.asarray(lat, dtype=np.float64))
+    cl = np.cos(la)
+    return np.stack([cl * np.cos(lo), cl * np.sin(lo), np.sin(la)], axis=-1)
+
+
+def sph_angle(u: FloatArray, v: FloatArray) -> FloatArray:
+    """Angle in radians between unit vectors (broadcast), stable for small angles."""
+    cr = np.linalg.norm(np.cross(u, v), axis=-1)
+    dt = np.sum(u * v, axis=-1)
+    return np.asarray(np.arctan2(cr, dt), dtype=np.float64)
+
+
+def midpoint(lon1: float, lat1: float, lon2: float, lat2: float) -> tuple[float, float]:
+    """Point halfway along the geodesic."""
+    az, _, d = GEOD.inv(lon1, lat1, lon2, lat2)
+    lon, lat, _ = GEOD.fwd(lon1, lat1, az, d / 2.0)
+    return float(lon), float(lat)
+
+
+class Gnomonic:
+    """Spherical gnomonic projection centred on (lon0, lat0), metres at the centre."""
+
+    def __init__(self, lon0: float, lat0: float) -> None:
+        self.lon0, self.lat0 = lon0, lat0
+        self.c = unit(lon0, lat0)
+        lo, la = math.radians(lon0), math.radians(lat0)
+        self.e = np.array([-math.sin(lo), math.cos(lo), 0.0])
+        self.n = np.array([-math.sin(la) * math.cos(lo), -math.sin(la) * math.sin(lo), math.cos(la)])
+
+    def fwd(self, lon: object, lat: object) -> tuple[FloatArray, FloatArray]:
+        v = unit(lon, lat)
+        cz = v @ self.c
+        if np.any(cz <= 1e-6):
+            raise ValueError("point beyond the gnomonic hemisphere")
+        return R_SPHERE * (v @ self.e) / cz, R_SPHERE * (v @ self.n) / cz
+
+    def inv(self, x: object, y: object) -> tuple[FloatArray, FloatArray]:
+        xa = np.asarray(x, dtype=np.float64) / R_SPHERE
+        ya = np.asarray(y, dtype=np.float64) / R_SPHERE
+        v = self.c + xa[..., None] * self.e + ya[..., None] * self.n
+        v = v / np.linalg.norm(v, axis=-1, keepdims=True)
+        return np.degrees(np.arctan2(v[..., 1], v[..., 0])), np.degrees(np.arcsin(np.clip(v[..., 2], -1, 1)))
+
+    def coords_fwd(self, xy: FloatArray) -> FloatArray:
+        x, y = self.fwd(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    def geometry_fwd(self, geom: BaseGeometry) -> BaseGeometry:
+        """Project a lon/lat geometry lying within the hemisphere; parts split at ±180° are re-joined."""
+        parts = shapely.get_parts(geom)
+        if len(parts) < 2:
+            return shapely.transform(geom, self.coords_fwd)
+        b = shapely.bounds(parts)
+        seam = (b[:, 0] <= -179.999999) | (b[:, 2] >= 179.999999)
+        proj = shapely.transform(parts, self.coords_fwd)
+        if seam.sum() < 2:
+            return shapely.multipolygons(proj)
+        # Halves of a part that met at the antimeridian touch along a common edge: merge them.
+        merged = shapely.get_parts(shapely.union_all(proj[seam]))
+        return shapely.multipolygons(np.concatenate([proj[~seam], merged]))
+
+    def max_scale(self, angle_rad: float) -> float:
+        """Largest linear scale factor of the projection within `angle_rad` of the centre (radial sec²)."""
+        return 1.0 / math.cos(angle_rad) ** 2
+
+
+@functools.lru_cache(maxsize=256)
+def cap_polygon(lon: float, lat: float, radius_m: float) -> BaseGeometry:
+    """A lon/lat polygon that contains the geodesic disc of `radius_m` (chords pushed outwards)."""
+    # A 256-gon's chords sag by (1 - cos(pi/256)) of the radius: enlarge by more than that, plus 1 km.
+    return circle(lon, lat, radius_m * 1.0002 + 1000.0, max_error_m=max(radius_m * 7.6e-5, 1.0))

@@ -1,0 +1,277 @@
+"""Shortest paths that avoid, or enter, a zone between two fixes, measured with true WGS84 geodesics.
+
+Work happens in a gnomonic plane centred between the fixes, where great circles are straight lines: the
+shortest path around polygonal obstacles bends only at their convex vertices, so a visibility graph over
+those vertices and the two fixes, solved with Dijkstra, gives it. Edge weights are true geodesic lengths
+(the plane only decides visibility). Large zones are handled through conservative simplifications in
+each direction: an inner one (a subset of the zone) gives a lower bound on the avoiding length, an
+outer one (a superset) an upper bound; only when the bounds straddle the budget is the next, finer level
+(and finally the zone itself) used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
+
+from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, dist, unit
+
+ToLonLat = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
+
+
+@dataclass
+class AvoidResult:
+    """Bounds on the shortest avoiding path and the best path found (lon/lat vertices)."""
+
+    lower: float
+    upper: float
+    path_lon: FloatArray = field(default_factory=lambda: np.zeros(0))
+    path_lat: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+
+def convex_vertices(geom: BaseGeometry) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Vertices (k, 2) where the obstacle's interior angle is below 180°, with their ring neighbours.
+
+    These are the only places a taut path bends. Returns (vertices, previous, next), each (k, 2).
+    """
+    geom = shapely.orient_polygons(geom, exterior_cw=False)  # exteriors CCW, holes CW: obstacle on the left
+    rings = []
+    for poly in shapely.get_parts(geom):
+        if poly.is_empty or poly.geom_type != "Polygon":
+            continue
+        rings.append(np.asarray(poly.exterior.coords)[:-1])
+        rings.extend(np.asarray(r.coords)[:-1] for r in poly.interiors)
+    out: list[FloatArray] = []
+    prevs: list[FloatArray] = []
+    nexts: list[FloatArray] = []
+    for r in rings:
+        if len(r) < 3:
+            continue
+        prev, nxt = np.roll(r, 1, axis=0), np.roll(r, -1, axis=0)
+        a, b = r - prev, nxt - r
+        cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+        keep = cross > 0
+        out.append(r[keep])
+        prevs.append(prev[keep])
+        nexts.append(nxt[keep])
+    if not out:
+        z = np.zeros((0, 2))
+        return z, z, z
+    return np.vstack(out), np.vstack(prevs), np.vstack(nexts)
+
+
+def _tangent(v: FloatArray, a: FloatArray, b: FloatArray, w: FloatArray) -> NDArray[np.bool_]:
+    """Does the line from vertex v towards w leave both ring neighbours a, b on one side (a tangent)?
+
+    A shortest path only bends at a vertex along lines that support the obstacle there.
+    """
+    d = w - v
+    sa = d[:, 0] * (a - v)[:, 1] - d[:, 1] * (a - v)[:, 0]
+    sb = d[:, 0] * (b - v)[:, 1] - d[:, 1] * (b - v)[:, 0]
+    scale = np.hypot(d[:, 0], d[:, 1]) * 1e-12
+    return np.asarray((sa * sb >= -scale * (np.abs(sa) + np.abs(sb))) | (np.abs(sa) <= scale) | (np.abs(sb) <= scale))
+
+
+def _graph_path(
+    p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
+    to_lonlat: ToLonLat, limit: float, scale_lo: float,
+) -> tuple[float, FloatArray]:
+    """Shortest path p1→p2 avoiding the obstacle's interior over nodes whose focal sum is <= `limit`.
+
+    Returns (true length, (k, 2) planar path) or (inf, empty) when no path within `limit` exists.
+    `scale_lo` bounds (true metres) / (planar metres) from below, to drop hopeless edges before testing.
+    """
+    nodes, prev, nxt = convex_vertices(obstacle)
+    if len(nodes):
+        nlon, nlat = to_lonlat(nodes[:, 0], nodes[:, 1])
+        d1 = dist(ll1[0], ll1[1], nlon, nlat)
+        d2 = dist(nlon, nlat, ll2[0], ll2[1])
+        keep = d1 + d2 <= limit * (1 + 1e-9) + 1e-6
+        nodes, nlon, nlat, d1, d2 = nodes[keep], nlon[keep], nlat[keep], d1[keep], d2[keep]
+        prev, nxt = prev[keep], nxt[keep]
+    else:
+        nlon = nlat = d1 = d2 = np.zeros(0)
+    pts = np.vstack([p1[None, :], p2[None, :], nodes])
+    lon = np.concatenate([[ll1[0], ll2[0]], nlon])
+    lat = np.concatenate([[ll1[1], ll2[1]], nlat])
+    dp1 = np.concatenate([[0.0, np.inf], d1])
+    dp2 = np.concatenate([[np.inf, 0.0], d2])
+    dp1[1] = dp2[0] = float(dist(ll1[0], ll1[1], ll2[0], ll2[1]))
+    n = len(pts)
+    i, j = np.triu_indices(n, 1)
+    plen = np.hypot(*(pts[i] - pts[j]).T)
+    # A path through edge (i, j) is at least d(p1, i) + |ij| + d(j, p2) long (either direction).
+    lb = np.minimum(dp1[i] + dp2[j], dp1[j] + dp2[i]) + plen * scale_lo
+    ok = lb <= limit * (1 + 1e-9) + 1e-6
+    i, j = i[ok], j[ok]
+    # Bitangent filter: at an obstacle vertex (index >= 2) the segment must support the obstacle.
+    allp = np.vstack([pts[:2], prev]) if len(nodes) else pts[:2]
+    alln = np.vstack([pts[:2], nxt]) if len(nodes) else pts[:2]
+    tan = np.ones(i.size, dtype=bool)
+    mi, mj = i >= 2, j >= 2
+    tan[mi] &= _tangent(pts[i[mi]], allp[i[mi]], alln[i[mi]], pts[j[mi]])
+    tan[mj] &= _tangent(pts[j[mj]], allp[j[mj]], alln[j[mj]], pts[i[mj]])
+    i, j = i[tan], j[tan]
+    if i.size == 0:
+        return math.inf, np.zeros((0, 2))
+    segs = shapely.linestrings(np.stack([pts[i], pts[j]], axis=1))
+    # Touching the boundary is allowed, entering the interior is not.
+    vis = ~_enters(obstacle, segs, max(float(np.abs(pts).max()), 1.0))
+    i, j = i[vis], j[vis]
+    if i.size == 0:
+        return math.inf, np.zeros((0, 2))
+    w = dist(lon[i], lat[i], lon[j], lat[j])
+    w = np.maximum(w, 1e-9)  # csgraph treats explicit zeros as missing edges
+    g = coo_matrix((np.concatenate([w, w]), (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
+    dd, pred = dijkstra(g.tocsr(), directed=True, indices=0, return_predecessors=True)
+    if not np.isfinite(dd[1]):
+        return math.inf, np.zeros((0, 2))
+    path = [1]
+    while path[-1] != 0:
+        path.append(int(pred[path[-1]]))
+    return float(dd[1]), pts[path[::-1]]
+
+
+def _enters(obstacle: BaseGeometry, segs: NDArray[np.object_], span: float) -> NDArray[np.bool_]:
+    """Which segments pass through the obstacle's interior (touching its boundary does not count)."""
+    if segs.size * 40 < shapely.get_num_coordinates(obstacle):
+        # Few segments against a big obstacle: the interior/interior relate is cheaper than a buffer.
+        return np.asarray(shapely.relate_pattern(segs, obstacle, "T********"), dtype=bool)
+    shrunk = obstacle.buffer(-1e-7 * span, quad_segs=1)
+    if shrunk.is_empty:
+        return np.zeros(segs.size, dtype=bool)
+    shapely.prepare(shrunk)
+    return np.asarray(shapely.intersects(shrunk, segs), dtype=bool)
+
+
+def _remove_endpoint_discs(obst: BaseGeometry, pts: list[FloatArray], clear: list[float]) -> BaseGeometry:
+    """Cut from a superset obstacle a disc around each fix, smaller than the fix's distance to the zone."""
+    for p, c in zip(pts, clear, strict=True):
+        pt = Point(p)
+        if obst.intersects(pt):
+            if c <= 0:
+                return shapely.Polygon()  # the fix is on the zone boundary: no useful superset
+            obst = obst.difference(pt.buffer(0.99 * c, quad_segs=4))
+    return obst
+
+
+def shortest_avoiding(
+    p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
+    to_lonlat: ToLonLat, *, limit: float, target: float | None, precise: bool, scale_lo: float,
+    rel_tol: float = 1e-3,
+) -> AvoidResult:
+    """Bounds on the length of the shortest path from p1 to p2 (planar, outside `obstacle`).
+
+    Parameters
+    ----------
+    limit : float
+        Paths longer than this need not be found: the bounds are then ``(limit, inf)`` at worst.
+    target : float or None
+        The length the caller compares against (the budget); refinement stops once the bounds are on one
+        side of it, unless `precise` asks for bounds within `rel_tol` of each other.
+    """
+    seg = LineString([p1, p2])
+    direct = float(dist(ll1[0], ll1[1], ll2[0], ll2[1]))
+    if obstacle.is_empty or not shapely.relate_pattern(seg, obstacle, "T********"):
+        lon, lat = np.array([ll1[0], ll2[0]]), np.array([ll1[1], ll2[1]])
+        return AvoidResult(direct, direct, lon, lat)
+    plen = float(np.hypot(*(p2 - p1)))
+    clear = [float(obstacle.distance(Point(p))) for p in (p1, p2)]
+    lower, upper, best = direct, math.inf, np.zeros((0, 2))
+
+    def settled() -> bool:
+        if precise:
+            return upper <= lower * (1 + rel_tol) or lower >= limit
+        if target is None:
+            return upper <= lower * (1 + rel_tol)
+        return lower > target or upper <= target or lower >= limit
+
+    for tau in (plen / 40, plen / 300, plen / 2500, 0.0):
+        if tau > 0:
+            # Douglas-Peucker keeps the simplified boundary within tau of the original (both ways), so
+            # growing it by 1.5 tau (chord-sagged arcs still reach 1.38 tau) covers the zone, and
+            # shrinking it by as much stays inside the zone.
+            simp = shapely.simplify(obstacle, tau)
+            outer = _remove_endpoint_discs(simp.buffer(1.5 * tau, quad_segs=2), [p1, p2], clear)
+            inner_o = simp.buffer(-1.5 * tau, quad_segs=2)
+        else:
+            outer = inner_o = obstacle
+        if not outer.is_empty:
+            u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo)
+            if u < upper:
+                upper, best = u, path
+        if tau > 0:
+            lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo)
+        else:
+            lo = upper
+        lower = max(lower, min(lo, limit, upper))
+        if settled():
+            break
+    if len(best):
+        lon, lat = to_lonlat(best[:, 0], best[:, 1])
+    else:
+        lon = lat = np.zeros(0)
+    return AvoidResult(lower, upper, np.asarray(lon), np.asarray(lat))
+
+
+def entering_bounds(
+    zone_ll: BaseGeometry, ll1: tuple[float, float], ll2: tuple[float, float], rel_tol: float = 2e-4,
+) -> tuple[float, float]:
+    """Bounds (lower, upper) on min over the zone's boundary of d(p1, x) + d(x, p2), true geodesics.
+
+    Edges are the lon/lat straight edges of `zone_ll`. The focal sum is 2-Lipschitz, so on an edge of
+    geodesic length l it is at least min(end values) - l; edges whose bound is below the best value are
+    split in 8 and re-evaluated until the bounds agree to `rel_tol`.
+    """
+    rings = []
+    for poly in shapely.get_parts(zone_ll):
+        if poly.geom_type != "Polygon" or poly.is_empty:
+            continue
+        rings.append(np.asarray(poly.exterior.coords))
+        rings.extend(np.asarray(r.coords) for r in poly.interiors)
+    if not rings:
+        return math.inf, math.inf
+    a = np.vstack([r[:-1] for r in rings])
+    b = np.vstack([r[1:] for r in rings])
+    # Spherical focal sums first (cheap): true geodesics only for edges that can hold the minimum.
+    u1, u2 = unit(*ll1), unit(*ll2)
+    ua, ub = unit(a[:, 0], a[:, 1]), unit(b[:, 0], b[:, 1])
+    fsa = R_SPHERE * (np.arccos(np.clip(ua @ u1, -1, 1)) + np.arccos(np.clip(ua @ u2, -1, 1)))
+    fsb = R_SPHERE * (np.arccos(np.clip(ub @ u1, -1, 1)) + np.arccos(np.clip(ub @ u2, -1, 1)))
+    lsph = R_SPHERE * np.arccos(np.clip(np.sum(ua * ub, axis=1), -1, 1))
+    lb_sph = SPH_LO * np.minimum(fsa, fsb) - SPH_HI * lsph
+    sel = lb_sph <= SPH_HI * float(fsa.min())
+    floor = float(lb_sph[~sel].min()) if (~sel).any() else math.inf
+    a, b = a[sel], b[sel]
+    fa = dist(ll1[0], ll1[1], a[:, 0], a[:, 1]) + dist(a[:, 0], a[:, 1], ll2[0], ll2[1])
+    fb = dist(ll1[0], ll1[1], b[:, 0], b[:, 1]) + dist(b[:, 0], b[:, 1], ll2[0], ll2[1])
+    length = dist(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    upper = float(min(fa.min(), fb.min()))
+    lb = np.minimum(fa, fb) - length
+    for _ in range(8):
+        sel = lb < upper * (1 - rel_tol)
+        if not sel.any():
+            break
+        a, b, length = a[sel], b[sel], length[sel]
+        t = np.linspace(0.0, 1.0, 9)
+        pts = a[:, None, :] + (b - a)[:, None, :] * t[None, :, None]  # (k, 9, 2) along the lon/lat edge
+        f = (dist(ll1[0], ll1[1], pts[..., 0], pts[..., 1]) + dist(pts[..., 0], pts[..., 1], ll2[0], ll2[1]))
+        upper = min(upper, float(f.min()))
+        a = pts[:, :-1].reshape(-1, 2)
+        b = pts[:, 1:].reshape(-1, 2)
+        length = dist(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+        lb = np.minimum(f[:, :-1], f[:, 1:]).ravel() - length
+    lower = min(float(lb.min()) if lb.size else upper, floor)
+    return max(min(lower, upper), 0.0), upper
+
+
+__all__ = ["SPH_LO", "AvoidResult", "convex_vertices", "entering_bounds", "shortest_avoiding"]

@@ -1,0 +1,50 @@
+"""`overflight prism` through Typer: CSV rows, summary and GeoJSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import typer
+from typer.testing import CliRunner
+
+from overflight.cli import prism as prism_cli
+
+DATA = Path(__file__).parent / "data" / "prism" / "kaz_bulge.csv"
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    prism_cli.register(app)
+
+    @app.callback()
+    def _root() -> None:
+        """Test root."""
+
+    return app
+
+
+def test_prism_command_writes_verdicts_summary_and_geojson(tmp_path):
+    out, gj = tmp_path / "v.csv", tmp_path / "v.geojson"
+    # 190 km/h for 3 h = 570 km: KAZ necessary for exact fixes; 150 km errors let a path pass north.
+    res = CliRunner().invoke(_app(), ["prism", str(DATA), "--vmax", "190kmh", "--zones", "ne-admin0", "--zone", "KAZ",
+                                      "-o", str(out), "--summary", "--geojson", str(gj)])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out)
+    assert list(df.columns[:9]) == ["track_id", "from_index", "to_index", "zone_id", "verdict", "budget_m",
+                                    "direct_m", "detour_m", "margin_m"]
+    got = dict(zip(df["track_id"], df["verdict"], strict=True))
+    assert got == {"nec": "necessary", "err": "possible"}
+    assert df["budget_m"].iloc[0] == 570000.0
+    summ = pd.read_csv(tmp_path / "v.summary.csv")
+    assert set(summ["verdict"]) == {"necessary", "possible"}
+    fc = json.loads(gj.read_text())
+    kinds = [f["properties"]["kind"] for f in fc["features"]]
+    assert kinds.count("ppa") == 2 and kinds.count("avoiding_path") >= 1
+
+
+def test_prism_command_rejects_bad_speed(tmp_path):
+    res = CliRunner().invoke(_app(), ["prism", str(DATA), "--vmax", "fast", "--zone", "KAZ"])
+    assert res.exit_code != 0
+    assert "speed" in str(res.exception)
