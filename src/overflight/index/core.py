@@ -1,0 +1,351 @@
+"""ZoneIndex: exact point-in-zone and segment/border classification over a zone set."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from overflight.errors import InputError, OverflightError
+from overflight.index import kernels
+from overflight.index.crossings import Crossings, densify, split_antimeridian
+from overflight.index.grid import FORMAT_VERSION, GridArrays, build_grid, geometry_hash
+from overflight.index.persist import cache_dir, load_grid, save_grid
+
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+class CoordinateWarning(UserWarning):
+    """Some input coordinates were invalid (NaN, |lat| > 90, lon outside [-180, 180]) and got no zone."""
+
+
+class ZoneSetLike(Protocol):
+    """What ZoneIndex needs of a zone set (`overflight.zones.ZoneSet` satisfies it)."""
+
+    @property
+    def ids(self) -> list[str]: ...
+
+    def geometries(self) -> npt.NDArray[np.object_]: ...
+
+    def __len__(self) -> int: ...
+
+
+class ZoneIndex:
+    """A two-level grid over the polygonal zones of a zone set, answering point and segment queries exactly.
+
+    Build once per zone set (or load with `ZoneIndex.cached`), then query from any number of threads.
+
+    Semantics
+    ---------
+    * Geometry is planar lon/lat with polygon edges as given; rings are combined by the even-odd rule, which
+      equals the OGC interior for valid polygons (holes and multipolygons included).
+    * A point **exactly on a border** is classified as if moved an infinitesimal step north (then an even
+      smaller step east): on an east-west edge it belongs to the zone north of it, on a north-south edge to
+      the zone east of it.  A point on a border shared by two zones is therefore in exactly one of them.
+    * Longitude 180 is the same meridian as -180 and is treated as -180 (so points on 180 fall in the zone just
+      east of the antimeridian, e.g. Chukotka's eastern part).  Latitude -90 is inside Antarctica.
+    * Only Polygon/MultiPolygon zones (and the polygons of a collection) are indexed; other zones are listed
+      in `ignored` and never match.
+    * Invalid coordinates (NaN, |lat| > 90, lon outside [-180, 180] unless ``normalize_lon=True``) get -1 and
+      a `CoordinateWarning` with their count, or an `InputError` with ``strict=True``.
+
+    Parameters
+    ----------
+    zoneset : a `ZoneSet` (or anything with ``ids`` and ``geometries()``), or a sequence of shapely
+        geometries (ids are then their positions as strings).
+    cell_deg : coarse cell size in degrees (a power of two dividing 180).
+    fine_edges : target number of edges per fine cell; sets the subdivision of each border cell.
+    max_fine : largest subdivision k (fine cells of ``cell_deg / k`` degrees).
+    """
+
+    def __init__(
+        self,
+        zoneset: ZoneSetLike | Sequence[Any] | npt.NDArray[np.object_],
+        *,
+        cell_deg: float = 1.0,
+        fine_edges: float = 8.0,
+        max_fine: int = 128,
+        _grid: GridArrays | None = None,
+    ) -> None:
+        self.zoneset = zoneset
+        geoms, ids = _geoms_ids(zoneset)
+        self.ids: list[str] = ids
+        self.params = {"cell_deg": float(cell_deg), "fine_edges": float(fine_edges), "max_fine": int(max_fine)}
+        types = shapely.get_type_id(geoms)
+        areal = np.isin(types, (3, 6)) | ((types == 7) & _has_polygon(geoms))
+        #: ids of zones that are not polygonal and are never matched (points, lines, empty geometries)
+        self.ignored: list[str] = [ids[i] for i in np.flatnonzero(~areal | shapely.is_empty(geoms))]
+        self._geoms = geoms
+        self._hash: str | None = None
+        t0 = time.perf_counter()
+        self.grid = _grid if _grid is not None else build_grid(
+            geoms, cell_deg=cell_deg, fine_edges=fine_edges, max_fine=max_fine)
+        #: seconds spent building (0 when loaded)
+        self.build_seconds = 0.0 if _grid is not None else time.perf_counter() - t0
+        for f in ("ck", "cval", "lsum", "cstart", "czone", "cin", "cest", "ex1", "ey1", "ex2", "ey2"):
+            getattr(self.grid, f).setflags(write=False)
+        self._args = self.grid.kernel_args()
+
+    # ----------------------------------------------------------------------------------- properties
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        g = self.grid
+        return (f"ZoneIndex({len(self)} zones, {g.lsum.size} cells, {g.ex1.size} edge entries, "
+                f"{g.nbytes / 1e6:.0f} MB)")
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index arrays."""
+        return self.grid.nbytes
+
+    @property
+    def geometry_hash(self) -> str:
+        """sha256 of the zone ids and geometries the index was built for."""
+        if self._hash is None:
+            self._hash = geometry_hash(self._geoms, self.ids)
+        return self._hash
+
+    # ----------------------------------------------------------------------------------- queries
+    def locate(
+        self, lon: npt.ArrayLike, lat: npt.ArrayLike, *, normalize_lon: bool = False, strict: bool = False,
+        threads: int = 1,
+    ) -> I32:
+        """Position in the zone set of the first (lowest-index) zone containing each point, -1 for none.
+
+        Parameters
+        ----------
+        lon, lat : coordinates in degrees (arrays of equal shape, or scalars).
+        normalize_lon : wrap longitudes outside [-180, 180] instead of treating them as invalid.
+        strict : raise InputError (naming the first bad row) instead of warning about invalid coordinates.
+        threads : split the work over this many threads (the kernels release the GIL).
+        """
+        x, y = _xy(lon, lat)
+        out = np.empty(x.size, dtype=np.int32)
+        bad = np.zeros(x.size, dtype=bool)
+
+        def run(sl: slice) -> int:
+            return int(kernels.locate_first(x[sl], y[sl], normalize_lon, out[sl], bad[sl], *self._args))
+
+        nbad = sum(_chunked(run, x.size, threads))
+        self._report_bad(nbad, bad, x, y, strict)
+        return out
+
+    def locate_all(
+        self, lon: npt.ArrayLike, lat: npt.ArrayLike, *, normalize_lon: bool = False, strict: bool = False,
+        threads: int = 1,
+    ) -> tuple[I64, I32]:
+        """Every membership: arrays (point index, zone index), ordered by point then zone.
+
+        A point inside two overlapping zones (a disputed area) appears twice.  Parameters as `locate`.
+        """
+        x, y = _xy(lon, lat)
+        bad = np.zeros(x.size, dtype=bool)
+        bounds = _bounds(x.size, threads)
+        parts: list[tuple[I64, I32, int]] = []
+
+        def run(i: int) -> tuple[I64, I32, int]:
+            a, b = bounds[i], bounds[i + 1]
+            pi, zi, nb = kernels.locate_all(x[a:b], y[a:b], normalize_lon, bad[a:b], *self._args)
+            return pi + a, zi, int(nb)
+
+        if len(bounds) <= 2:
+            parts = [run(0)]
+        else:
+            with ThreadPoolExecutor(len(bounds) - 1) as ex:
+                parts = list(ex.map(run, range(len(bounds) - 1)))
+        nbad = sum(p[2] for p in parts)
+        self._report_bad(nbad, bad, x, y, strict)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def zones_of(self, lon: npt.ArrayLike, lat: npt.ArrayLike, *, sep: str = "|", **kw: Any) -> npt.NDArray[
+            np.object_]:
+        """For each point, the ids of all zones containing it joined by `sep` ('' when none)."""
+        x, _ = _xy(lon, lat)
+        pi, zi = self.locate_all(lon, lat, **kw)
+        out = np.full(x.size, "", dtype=object)
+        if pi.size:
+            ids = np.asarray(self.ids, dtype=object)
+            # memberships are grouped by point: join each run
+            starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
+            ends = np.r_[starts[1:], pi.size]
+            names = ids[zi]
+            single = ends - starts == 1
+            out[pi[starts[single]]] = names[starts[single]]
+            for s, e in zip(starts[~single], ends[~single], strict=True):  # only points in overlapping zones
+                out[pi[s]] = sep.join(names[s:e])
+        return out
+
+    def crossings(
+        self, lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike, *,
+        densify_m: float | None = None, normalize_lon: bool = False, strict: bool = False,
+    ) -> Crossings:
+        """Where each segment crosses zone borders, in order along it.
+
+        Parameters
+        ----------
+        lon1, lat1, lon2, lat2 : segment ends in degrees (equal-length arrays).
+        densify_m : if given, each segment is the WGS84 geodesic between its ends, cut into equal pieces of at
+            most this many metres; otherwise each segment is the straight lon/lat line (a longitude jump of
+            more than 180 deg is taken to cross the antimeridian the short way).
+        normalize_lon, strict : as for `locate`; segments with an invalid end give no crossings.
+
+        Returns
+        -------
+        Crossings : segment index, fraction along it, crossing lon/lat (exactly on the border edge), zone
+            index and direction (+1 entering, -1 leaving).  Crossings of one zone alternate in direction and
+            agree with `locate_all` at the segment ends; touching a border without crossing gives nothing.
+        """
+        x1, y1 = _xy(lon1, lat1)
+        x2, y2 = _xy(lon2, lat2)
+        if x1.size != x2.size:
+            raise InputError(f"{x1.size} segment starts but {x2.size} ends", field="lon2")
+        ok1, x1, y1 = _clean(x1, y1, normalize_lon)
+        ok2, x2, y2 = _clean(x2, y2, normalize_lon)
+        ok = ok1 & ok2
+        if not ok.all():
+            bad = ~ok
+            self._report_bad(int(bad.sum()), bad, np.where(ok1, x2, x1), np.where(ok1, y2, y1), strict,
+                             what="segments")
+        seg = np.flatnonzero(ok).astype(np.int64)
+        sx, sy, ex, ey, pseg, f0, f1 = densify(x1[ok], y1[ok], x2[ok], y2[ok], seg, densify_m)
+        pc = split_antimeridian(np.asarray(sx, np.float64), np.asarray(sy, np.float64),
+                                np.asarray(ex, np.float64), np.asarray(ey, np.float64), pseg,
+                                np.asarray(f0, np.float64), np.asarray(f1, np.float64))
+        s, fr, cx, cy, cz, cd = kernels.segment_crossings(
+            pc.x1, pc.y1, pc.x2, pc.y2, pc.seg, pc.f0, pc.f1, pc.first, *self._args)
+        keep = kernels.cancel_pairs(s, fr, cz, cd)
+        return Crossings(segment=s[keep], fraction=fr[keep], lon=cx[keep], lat=cy[keep], zone=cz[keep],
+                         direction=cd[keep])
+
+    def _report_bad(self, nbad: int, bad: npt.NDArray[np.bool_], x: F64, y: F64, strict: bool,
+                    what: str = "points") -> None:
+        if not nbad:
+            return
+        if strict:
+            row = int(np.argmax(bad))
+            field = "lat" if not (-90.0 <= y[row] <= 90.0) else "lon"
+            raise InputError(f"invalid coordinate lon={x[row]!r}, lat={y[row]!r} ({nbad} invalid {what} in all)",
+                             row=row, field=field)
+        warnings.warn(f"{nbad} of {bad.size} {what} have invalid coordinates (NaN, |lat| > 90 or lon outside "
+                      "[-180, 180]) and were given no zone", CoordinateWarning, stacklevel=3)
+
+    # ----------------------------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the index to an .npz file (with the zone-set hash it was built for); returns the path."""
+        meta = {"geometry_hash": self.geometry_hash, "ids": self.ids, "params": self.params,
+                "ignored": self.ignored}
+        return save_grid(path, self.grid, meta)
+
+    @classmethod
+    def load(cls, path: str | Path, zoneset: ZoneSetLike | Sequence[Any] | npt.NDArray[np.object_]) -> ZoneIndex:
+        """Load a saved index for `zoneset`; InputError if it was built for other zones or geometry."""
+        grid, meta = load_grid(path)
+        geoms, ids = _geoms_ids(zoneset)
+        digest = geometry_hash(geoms, ids)
+        if meta.get("geometry_hash") != digest:
+            raise InputError("index was built for a different zone set (geometry hash differs); rebuild it",
+                             file=path, field="geometry_hash")
+        p = meta.get("params", {})
+        idx = cls(zoneset, cell_deg=p.get("cell_deg", grid.cw), fine_edges=p.get("fine_edges", 8.0),
+                  max_fine=p.get("max_fine", 128), _grid=grid)
+        idx._hash = digest
+        return idx
+
+    @classmethod
+    def cached(
+        cls, zoneset: ZoneSetLike | Sequence[Any] | npt.NDArray[np.object_], *, directory: str | Path | None = None,
+        cell_deg: float = 1.0, fine_edges: float = 8.0, max_fine: int = 128,
+    ) -> ZoneIndex:
+        """The index for this zone set from the cache directory, building and saving it the first time.
+
+        The cache key is the zone-set geometry hash and the build parameters; the directory is
+        $OVERFLIGHT_CACHE/index (default ~/.cache/overflight/index) unless given.
+        """
+        geoms, ids = _geoms_ids(zoneset)
+        digest = geometry_hash(geoms, ids)
+        d = Path(directory) if directory is not None else cache_dir()
+        key = f"zoneindex-v{FORMAT_VERSION}-{digest[:24]}-c{cell_deg:g}-f{fine_edges:g}-k{max_fine}.npz"
+        path = d / key
+        if path.exists():
+            try:
+                return cls.load(path, zoneset)
+            except OverflightError:
+                pass  # stale or damaged cache entry: rebuild it below
+        idx = cls(zoneset, cell_deg=cell_deg, fine_edges=fine_edges, max_fine=max_fine)
+        idx._hash = digest
+        try:
+            idx.save(path)
+        except OSError as exc:
+            warnings.warn(f"could not cache the zone index in {d}: {exc}", stacklevel=2)
+        return idx
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def _geoms_ids(zoneset: Any) -> tuple[npt.NDArray[np.object_], list[str]]:
+    if hasattr(zoneset, "geometries") and hasattr(zoneset, "ids"):
+        geoms = np.asarray(zoneset.geometries(), dtype=object)
+        ids = [str(i) for i in zoneset.ids]
+    else:
+        geoms = np.empty(len(zoneset), dtype=object)
+        geoms[:] = list(zoneset)
+        ids = [str(i) for i in range(len(geoms))]
+    if geoms.ndim != 1:
+        raise InputError("zone geometries must be one-dimensional", field="geometry")
+    bad = ~np.array([g is None or isinstance(g, shapely.Geometry) for g in geoms], dtype=bool)
+    if bad.any():
+        raise InputError(f"zone {ids[int(np.argmax(bad))]!r} has no shapely geometry", field="geometry")
+    return geoms, ids
+
+
+def _has_polygon(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+    out = np.zeros(len(geoms), dtype=bool)
+    for i in np.flatnonzero(shapely.get_type_id(geoms) == 7):
+        out[i] = bool(np.isin(shapely.get_type_id(shapely.get_parts(geoms[i])), (3, 6)).any())
+    return out
+
+
+def _xy(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[F64, F64]:
+    try:
+        x = np.ascontiguousarray(np.asarray(lon, dtype=np.float64).ravel())
+        y = np.ascontiguousarray(np.asarray(lat, dtype=np.float64).ravel())
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"coordinates must be numbers ({exc})", field="lon") from None
+    if x.size != y.size:
+        raise InputError(f"{x.size} longitudes but {y.size} latitudes", field="lat")
+    return x, y
+
+
+def _clean(x: F64, y: F64, normalize: bool) -> tuple[npt.NDArray[np.bool_], F64, F64]:
+    with np.errstate(invalid="ignore"):
+        oky = (y >= -90.0) & (y <= 90.0)
+        okx = (x >= -180.0) & (x <= 180.0)
+        if normalize:
+            fin = np.isfinite(x)
+            x = np.where(okx | ~fin, x, np.mod(x + 180.0, 360.0) - 180.0)
+            okx = fin
+    ok: npt.NDArray[np.bool_] = oky & okx
+    return ok, x, y
+
+
+def _bounds(n: int, threads: int) -> list[int]:
+    t = max(1, min(int(threads), max(1, n // 100_000)))
+    return [round(i * n / t) for i in range(t + 1)]
+
+
+def _chunked(run: Any, n: int, threads: int) -> list[int]:
+    b = _bounds(n, threads)
+    if len(b) <= 2:
+        return [run(slice(0, n))]
+    with ThreadPoolExecutor(len(b) - 1) as ex:
+        return list(ex.map(run, [slice(b[i], b[i + 1]) for i in range(len(b) - 1)]))

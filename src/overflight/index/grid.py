@@ -1,0 +1,185 @@
+"""Building the ZoneIndex grid: polygon edges -> coarse cells -> adaptive fine cells (numba kernels)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from overflight.index import kernels
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+#: Bumped whenever the layout or the meaning of the arrays changes (saved indexes of another version are rebuilt).
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class GridArrays:
+    """The immutable arrays of a built index (all numpy; shared read-only between threads).
+
+    Coarse cell ``c = iy * ncx + ix`` covers ``[-180 + ix*cw, +cw) x [-90 + iy*cw, +cw)``; ``ck[c]`` is 0 for a
+    cell without polygon edges (its code is ``cval[c]``) or k, the power-of-two subdivision, with fine cell codes
+    ``lsum[cval[c] + fy*k + fx]``.  A code >= 0 is the one zone wholly containing the cell, -1 none, and
+    -2 - i refers to complex cell i (with edges, or in several zones): its candidates are
+    ``cstart[i]:cstart[i+1]``; candidate ``j`` is zone ``czone[j]``, with ``cin[j]`` the membership of the cell
+    centre and edges ``cest[j]:cest[j+1]`` (coordinates ``ex1, ey1, ex2, ey2``, canonical direction) of that
+    zone meeting the cell.
+    """
+
+    cw: float
+    ncx: int
+    ncy: int
+    ck: npt.NDArray[np.int32]
+    cval: npt.NDArray[np.int32]
+    lsum: npt.NDArray[np.int32]
+    cstart: I64
+    czone: npt.NDArray[np.int32]
+    cin: npt.NDArray[np.uint8]
+    cest: I64
+    ex1: F64
+    ey1: F64
+    ex2: F64
+    ey2: F64
+
+    def kernel_args(self) -> tuple[Any, ...]:
+        """The arguments every query kernel takes after its own ones."""
+        return (self.cw, self.ncx, self.ncy, self.ck, self.cval, self.lsum, self.cstart, self.czone, self.cin,
+                self.cest, self.ex1, self.ey1, self.ex2, self.ey2)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(getattr(self, f.name).nbytes) for f in fields(self) if isinstance(getattr(self, f.name),
+                                                                                     np.ndarray))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def polygon_edges(geoms: npt.NDArray[np.object_]) -> tuple[F64, F64, F64, F64, npt.NDArray[np.int32]]:
+    """All ring edges of the polygonal parts of each geometry, zone-ordered, canonical (smaller end first).
+
+    Non-polygonal parts (points, lines) are skipped; zero-length edges are dropped.
+    """
+    parts, pidx = shapely.get_parts(geoms, return_index=True)
+    # geometry collections may hold multipolygons: explode until only simple parts remain
+    while True:
+        multi = shapely.get_type_id(parts) >= 4
+        if not multi.any():
+            break
+        sub, sidx = shapely.get_parts(parts, return_index=True)
+        pidx = pidx[sidx]
+        parts = sub
+    poly = shapely.get_type_id(parts) == 3
+    parts, pidx = parts[poly], pidx[poly]
+    rings, ridx = shapely.get_rings(parts, return_index=True)
+    ring_zone = pidx[ridx]
+    coords, cidx = shapely.get_coordinates(rings, return_index=True)
+    same = cidx[1:] == cidx[:-1]
+    x1, y1 = coords[:-1, 0][same], coords[:-1, 1][same]
+    x2, y2 = coords[1:, 0][same], coords[1:, 1][same]
+    zone = ring_zone[cidx[:-1][same]].astype(np.int32)
+    keep = ((x1 != x2) | (y1 != y2)) & np.isfinite(x1) & np.isfinite(y1) & np.isfinite(x2) & np.isfinite(y2)
+    x1, y1, x2, y2, zone = x1[keep], y1[keep], x2[keep], y2[keep], zone[keep]
+    swap = (x2 < x1) | ((x2 == x1) & (y2 < y1))
+    ax = np.where(swap, x2, x1)
+    ay = np.where(swap, y2, y1)
+    bx = np.where(swap, x1, x2)
+    by = np.where(swap, y1, y2)
+    return (np.ascontiguousarray(ax), np.ascontiguousarray(ay), np.ascontiguousarray(bx),
+            np.ascontiguousarray(by), zone)
+
+
+def geometry_hash(geoms: npt.NDArray[np.object_], ids: list[str]) -> str:
+    """sha256 over the zone ids and WKB geometries, in order: identifies the zone set an index was built for."""
+    h = hashlib.sha256()
+    for zid in ids:
+        h.update(zid.encode())
+        h.update(b"\0")
+    for wkb in shapely.to_wkb(geoms, hex=False, output_dimension=2, byte_order=1):
+        h.update(b"\1" if wkb is None else wkb)
+    return h.hexdigest()
+
+
+def _next_pow2(v: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    return np.asarray(2 ** np.ceil(np.log2(np.maximum(v, 1.0))), dtype=np.int64)
+
+
+def build_grid(
+    geoms: npt.NDArray[np.object_], *, cell_deg: float = 1.0, fine_edges: float = 8.0, max_fine: int = 128
+) -> GridArrays:
+    """Build the grid arrays for these geometries (positions in `geoms` are the zone indices).
+
+    Parameters
+    ----------
+    cell_deg : coarse cell size in degrees, a power of two (1.0, 0.5, 2.0...), dividing 180.
+    fine_edges : a coarse cell with E edges is split into k x k fine cells, k = next power of two of E/fine_edges.
+    max_fine : upper bound of k (a power of two).
+    """
+    exp = math.log2(cell_deg)
+    if exp != round(exp) or (180.0 / cell_deg) != round(180.0 / cell_deg):
+        raise ValueError(f"cell_deg must be a power of two dividing 180, not {cell_deg}")
+    if max_fine < 1 or (max_fine & (max_fine - 1)):
+        raise ValueError(f"max_fine must be a power of two, not {max_fine}")
+    ncx, ncy = round(360.0 / cell_deg), round(180.0 / cell_deg)
+    ex1, ey1, ex2, ey2, ezone = polygon_edges(geoms)
+    estart, eids = kernels.raster_edges(ex1, ey1, ex2, ey2, -180.0, -90.0, cell_deg, ncx, ncy)
+    counts = np.diff(estart)
+    nzones = len(geoms)
+    nwords = max(1, (nzones + 63) // 64)
+    start_cell, start_bits = _start_cell(geoms, counts, cell_deg, ncx, nwords)
+    bits = kernels.coarse_membership(cell_deg, ncx, ncy, estart, eids, ex1, ey1, ex2, ey2, ezone, nwords,
+                                     start_cell, start_bits)
+    ck = np.where(counts > 0, np.minimum(_next_pow2(counts / fine_edges), max_fine), 0).astype(np.int32)
+    cptr, cstart, czone, cin, cest, o1, o2, o3, o4, _ = kernels.build_cells(
+        cell_deg, ncx, ncy, estart, eids, ex1, ey1, ex2, ey2, ezone, bits, ck
+    )
+    # compress: cells without edges and with at most one zone get their answer inline (one lookup per point)
+    ncand = np.diff(cstart)
+    cand_cell = np.repeat(np.arange(ncand.size), ncand)
+    cell_edges = np.bincount(cand_cell, weights=np.diff(cest), minlength=ncand.size)
+    simple = (cell_edges == 0) & (ncand <= 1)
+    complex_ = np.flatnonzero(~simple)
+    lsum = np.full(ncand.size, -1, dtype=np.int64)
+    one = simple & (ncand == 1)
+    lsum[one] = czone[cstart[:-1][one]]
+    lsum[complex_] = -2 - np.arange(complex_.size)
+    if lsum.size >= 2**31 - 2 or complex_.size >= 2**31 - 2:
+        raise ValueError("too many cells for the index: use a coarser max_fine or a larger fine_edges")
+    keep_cand = ~simple[cand_cell]
+    new_ncand = ncand[complex_]
+    new_cstart = np.zeros(complex_.size + 1, dtype=np.int64)
+    np.cumsum(new_ncand, out=new_cstart[1:])
+    kept = np.flatnonzero(keep_cand)
+    new_cest = np.empty(kept.size + 1, dtype=np.int64)
+    new_cest[:-1] = cest[kept]
+    new_cest[-1] = cest[-1]
+    cval = np.where(ck == 0, lsum[cptr], cptr)
+    return GridArrays(cw=float(cell_deg), ncx=ncx, ncy=ncy, ck=ck, cval=cval.astype(np.int32),
+                      lsum=lsum.astype(np.int32), cstart=new_cstart, czone=czone[kept], cin=cin[kept],
+                      cest=new_cest, ex1=o1, ey1=o2, ex2=o3, ey2=o4)
+
+
+def _start_cell(
+    geoms: npt.NDArray[np.object_], counts: I64, cw: float, ncx: int, nwords: int
+) -> tuple[int, npt.NDArray[np.uint64]]:
+    """A coarse cell free of edges (prefer the north-west corner) and its zone membership from shapely."""
+    empty = np.flatnonzero(counts == 0)
+    # the last row is the northernmost; any edge-free cell works, its centre is >= cw/2 from every edge
+    cell = int(empty[np.argmax(empty // ncx)]) if empty.size else int(np.argmin(counts))
+    x = -180.0 + (cell % ncx + 0.5) * cw
+    y = -90.0 + (cell // ncx + 0.5) * cw
+    areal = shapely.get_type_id(geoms) >= 3
+    inside = np.zeros(len(geoms), dtype=bool)
+    if areal.any():
+        inside[areal] = shapely.contains_xy(geoms[areal], x, y)
+    bits = np.zeros(nwords, dtype=np.uint64)
+    for z in np.flatnonzero(inside):
+        bits[z >> 6] |= np.uint64(1) << np.uint64(z & 63)
+    return cell, bits
