@@ -82,17 +82,19 @@ def tracks(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def sightings() -> pd.DataFrame:
-    # Pairs of sightings for prism reasoning; times chosen so the two speeds in the demo (185 and 120 km/h)
-    # give different verdicts. Position error: a sighting "near" a town, 5 km; time error 5 minutes.
+    # Pairs of sightings for prism reasoning. Times are chosen so the two speeds of the demo (185 and 120 km/h)
+    # give different verdicts: S1 either side of the northern bulge of West Kazakhstan (necessary at 120 km/h,
+    # merely possible at 185), S2 far from Kazakhstan (impossible at 185 km/h; at 120 km/h the two sightings
+    # cannot both be right). Position error 2 km, time error 1 minute.
     rows = [
-        ("ILL-S1", "2025-06-21T00:40:00Z", 46.03, 51.53, "near Saratov"),
-        ("ILL-S1", "2025-06-21T06:10:00Z", 55.10, 51.77, "near Orenburg"),
-        ("ILL-S2", "2025-06-21T00:10:00Z", 44.52, 48.71, "near Volgograd"),
-        ("ILL-S2", "2025-06-21T05:40:00Z", 50.15, 53.20, "near Samara"),
+        ("ILL-S1", "2025-06-21T00:40:00Z", 47.00, 51.00, "near Krasnyy Kut"),
+        ("ILL-S1", "2025-06-21T05:25:00Z", 55.00, 51.20, "near Sol-Iletsk"),
+        ("ILL-S2", "2025-06-21T01:10:00Z", 39.20, 51.67, "over Voronezh"),
+        ("ILL-S2", "2025-06-21T02:40:00Z", 41.45, 52.72, "over Tambov"),
     ]
     df = pd.DataFrame(rows, columns=["track_id", "time", "lon", "lat", "place"])
-    df["pos_err_m"] = 5000.0
-    df["time_err_s"] = 300.0
+    df["pos_err_m"] = 2000.0
+    df["time_err_s"] = 60.0
     df["illustrative"] = True
     return df
 

@@ -47,8 +47,8 @@ _REGISTRY: dict[str, tuple[AnalysisFn, InputsFn | None]] = {}
 KNOWN_MODULES: dict[str, str] = {
     "attribution": "overflight.analysis.attribution",
     "observation_match": "overflight.evidence.matching",
-    "transit": "overflight.analysis.transit",
-    "prism": "overflight.analysis.prism",
+    "transit": "overflight.analysis.case_runs",
+    "prism": "overflight.analysis.case_runs",
 }
 
 

@@ -1,0 +1,1 @@
+"""Reports: the self-contained HTML investigation report, its SVG map and timeline."""
