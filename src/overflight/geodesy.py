@@ -34,6 +34,7 @@ __all__ = [
     "buffer_line",
     "buffer_point",
     "circle",
+    "circle_ring",
     "densify",
     "densify_path",
     "direct",
@@ -333,17 +334,20 @@ def _finish(parts: list[Polygon]) -> Polygon | MultiPolygon:
     return out
 
 
-def _split_unwrapped(geom: BaseGeometry, exact: tuple[FloatArray, FloatArray] | None = None) -> list[Polygon]:
+def _split_unwrapped(
+    geom: BaseGeometry, exact: tuple[FloatArray, FloatArray, FloatArray] | None = None
+) -> list[Polygon]:
     """Cut a polygon drawn in unwrapped longitudes into the [-180, 180] window and its ±360° shifts.
 
     The pieces are shifted back into [-180, 180]; pieces of different windows that share an edge (a ring
-    that runs a little past its own seam) are merged. ``exact`` maps unwrapped longitudes of vertices to
+    that runs a little past its own seam) are merged. ``exact`` = (x, y, lon) maps unwrapped vertices to
     their original longitudes, so a vertex comes back bit for bit rather than as ``(lon + 360) - 360``.
     """
     lookup = None
     if exact is not None:
-        order = np.argsort(exact[0], kind="stable")
-        lookup = (exact[0][order], exact[1][order])
+        keys = exact[0] + 1j * exact[1]  # complex numbers sort by (x, y): one vectorised lookup table
+        order = np.argsort(keys, kind="stable")
+        lookup = (keys[order], exact[2][order])
     if not shapely.is_valid(geom):
         geom = shapely.union_all(_polygonal_parts(shapely.make_valid(geom)))
     if geom.is_empty:
@@ -367,14 +371,19 @@ def _split_unwrapped(geom: BaseGeometry, exact: tuple[FloatArray, FloatArray] | 
     return pieces
 
 
-def _shift_back(coords: FloatArray, shift: float, lookup: tuple[FloatArray, FloatArray] | None) -> FloatArray:
+def _shift_back(
+    coords: FloatArray, shift: float, lookup: tuple[NDArray[np.complex128], FloatArray] | None
+) -> FloatArray:
     out = coords.copy()
     out[:, 0] -= shift
     if lookup is not None and lookup[0].size:
-        xs, ls = lookup
-        idx = np.clip(np.searchsorted(xs, coords[:, 0]), 0, xs.size - 1)
-        hit = (xs[idx] == coords[:, 0]) & (np.abs(ls[idx] - out[:, 0]) < 1e-9)
-        out[hit, 0] = ls[idx[hit]]
+        keys, lons = lookup
+        query = coords[:, 0] + 1j * coords[:, 1]
+        idx = np.clip(np.searchsorted(keys, query), 0, keys.size - 1)
+        # Only a vertex of the ring, only a rounding apart, and never one that landed on the window's
+        # edge (moving it off ±180 would open a sliver against the neighbouring piece).
+        hit = (keys[idx] == query) & (np.abs(lons[idx] - out[:, 0]) < 1e-9) & (np.abs(out[:, 0]) != 180.0)
+        out[hit, 0] = lons[idx[hit]]
     return out
 
 
@@ -418,6 +427,32 @@ def _insert_pole_crossings(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray
     return np.insert(lon, at, lon[over]), np.insert(lat, at, np.copysign(90.0, (lat + nxt_lat)[over]))
 
 
+def _densify_wide_edges(lon: FloatArray, lat: FloatArray, max_dlon: float) -> tuple[FloatArray, FloatArray]:
+    """Subdivide, along the geodesic, every ring edge that spans more than ``max_dlon`` degrees of longitude."""
+    nxt_lon = np.roll(lon, -1)
+    nxt_lat = np.roll(lat, -1)
+    span = np.abs(wrap_lon(nxt_lon - lon))
+    wide = (span > max_dlon) & (np.abs(lat) < 90.0) & (np.abs(nxt_lat) < 90.0)
+    if not wide.any():
+        return lon, lat
+    n = np.where(wide, np.minimum(np.ceil(span / max_dlon), 360), 1).astype(np.int64)
+    az = np.zeros(lon.size)
+    dist = np.zeros(lon.size)
+    a, _, d = GEOD.inv(lon[wide], lat[wide], nxt_lon[wide], nxt_lat[wide])
+    az[wide] = a
+    dist[wide] = d
+    edge = np.repeat(np.arange(lon.size), n)
+    k = np.arange(edge.size) - np.repeat(np.cumsum(n) - n, n)
+    out_lon = lon[edge].copy()
+    out_lat = lat[edge].copy()
+    sub = k > 0
+    e = edge[sub]
+    x, y, _ = GEOD.fwd(lon[e], lat[e], az[e], dist[e] * k[sub] / n[e])
+    out_lon[sub] = wrap_lon(np.asarray(x, dtype=np.float64))
+    out_lat[sub] = y
+    return out_lon, out_lat
+
+
 def _dedupe_ring(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     same_as_prev = (lat == np.roll(lat, 1)) & ((lon == np.roll(lon, 1)) | (np.abs(lat) == 90.0))
     if same_as_prev.all():
@@ -433,7 +468,9 @@ def _crossing_lats(x0: FloatArray, y0: FloatArray, x1: FloatArray, y1: FloatArra
     return np.asarray(lat, dtype=np.float64)
 
 
-def ring_to_geometry(lon: npt.ArrayLike, lat: npt.ArrayLike, *, interior: Interior = "auto") -> Polygon | MultiPolygon:
+def ring_to_geometry(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, *, interior: Interior = "auto", max_dlon_deg: float | None = 1.0
+) -> Polygon | MultiPolygon:
     """Build a valid lon/lat polygon from an ordered ring of vertices, split at ±180° and closed at poles.
 
     The ring (e.g. points from :func:`direct` around a shape; closing vertex optional) is unwrapped so no
@@ -441,8 +478,11 @@ def ring_to_geometry(lon: npt.ArrayLike, lat: npt.ArrayLike, *, interior: Interi
     encloses a pole and is closed through that pole (vertices at latitude ±90). The unwrapped polygon is
     then cut along the meridians ±180° (+ k·360°), the pieces are shifted back into [-180, 180], so a shape
     over the antimeridian comes back as parts that meet exactly at ±180° and never as a polygon wrapping
-    the world. Where a ring edge crosses ±180°, the crossing vertex is put on the edge's geodesic. A vertex
-    exactly at a pole is drawn along the pole's line between its neighbours' meridians.
+    the world. Edges are geodesics: where one crosses ±180°, the crossing vertex is put on it; one that
+    spans more than ``max_dlon_deg`` of longitude (near a pole a short geodesic sweeps many degrees, and a
+    straight line in lon/lat would cut far off it) is subdivided along it; one that joins opposite
+    meridians runs over the pole. A vertex at a pole (within 1e-9°) is drawn along the pole's line between
+    its neighbours' meridians.
 
     Parameters
     ----------
@@ -452,6 +492,9 @@ def ring_to_geometry(lon: npt.ArrayLike, lat: npt.ArrayLike, *, interior: Interi
         Which of the two regions the ring splits the globe into is the polygon: ``"auto"`` the smaller
         one; ``"right"`` the one on the right of the direction of travel (a clockwise ring, as produced
         by :func:`direct` with increasing azimuth); ``"left"`` the one on the left.
+    max_dlon_deg : float or None
+        Subdivide edges spanning more longitude than this (at most 360 pieces per edge); ``None`` keeps
+        the edges as given, straight in lon/lat.
 
     Returns
     -------
@@ -467,10 +510,15 @@ def ring_to_geometry(lon: npt.ArrayLike, lat: npt.ArrayLike, *, interior: Interi
     if interior not in ("auto", "right", "left"):
         raise InputError(f"interior must be 'auto', 'right' or 'left', got {interior!r}", field="interior")
     x_in, y_in = _path(lon, lat, 3)
+    # A vertex within 1e-9° (0.1 mm) of a pole is the pole: its longitude means nothing and would draw
+    # a spurious edge half way round the world.
+    y_in = np.where(np.abs(y_in) >= 90.0 - 1e-9, np.copysign(90.0, y_in), y_in)
     lon0, lat0 = _dedupe_ring(wrap_lon(x_in), y_in)
     if lon0.size < 3:
         raise InputError(f"a ring needs at least 3 distinct vertices, got {lon0.size}", field="lon")
     lon0, lat0 = _insert_pole_crossings(lon0, lat0)
+    if max_dlon_deg is not None:
+        lon0, lat0 = _densify_wide_edges(lon0, lat0, _positive(max_dlon_deg, "max_dlon_deg"))
     ring_lon, ring_lat, free = _expand_pole_vertices(lon0, lat0)
     # Unwrap with integer multiples of 360 per vertex so that shifting back later is exact.
     raw = np.roll(ring_lon, -1) - ring_lon
@@ -495,7 +543,7 @@ def ring_to_geometry(lon: npt.ArrayLike, lat: npt.ArrayLike, *, interior: Interi
 
     if winding == 0:
         candidate: BaseGeometry = Polygon(np.column_stack([x, y]))
-        exact = (x, exact_lon)
+        exact = (x, y, exact_lon)
     else:
         # Rotate the ring to start on a seam meridian (an odd multiple of 180°, present after the
         # insertion above): the pole closure then runs along a window edge and needs no merging.
@@ -506,7 +554,7 @@ def ring_to_geometry(lon: npt.ArrayLike, lat: npt.ArrayLike, *, interior: Interi
         shift = 360.0 * winding
         xr = np.concatenate([x[s:-1], x[: s + 1] + shift])
         yr = np.concatenate([y[s:-1], y[: s + 1]])
-        exact = (xr, np.concatenate([exact_lon[s:-1], exact_lon[: s + 1]]))
+        exact = (xr, yr, np.concatenate([exact_lon[s:-1], exact_lon[: s + 1]]))
         xr = np.append(xr, [xr[-1], xr[0]])
         yr = np.append(yr, [90.0, 90.0])  # closed through the North Pole; the complement is the south
         candidate = Polygon(np.column_stack([xr, yr]))
