@@ -500,6 +500,20 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
 
 register_analysis("attribution", rerun, inputs=inputs)
 
-__all__ = ["AttributionResult", "Reference", "ShareTest", "attribute_points", "border_distance", "cluster_points",
-           "contains", "distance_bands", "inputs", "rerun", "run_attribution", "share_inside",
-           "assess_share_claim", "wilson_interval", "zone_membership"]
+__all__ = [
+    "AttributionResult",
+    "Reference",
+    "ShareTest",
+    "assess_share_claim",
+    "attribute_points",
+    "border_distance",
+    "cluster_points",
+    "contains",
+    "distance_bands",
+    "inputs",
+    "rerun",
+    "run_attribution",
+    "share_inside",
+    "wilson_interval",
+    "zone_membership",
+]

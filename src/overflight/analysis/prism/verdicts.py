@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from overflight.analysis.prism._geo import (
     unit,
 )
 from overflight.analysis.prism.avoid import entering_bounds, shortest_avoiding
+from overflight.analysis.prism.fast import SETTLE_IMPOSSIBLE, SETTLE_POSSIBLE, ZoneEdges, settle_zone, zone_edges
 from overflight.errors import InputError
 
 VERDICTS = ("impossible", "possible", "necessary", "inconsistent")
@@ -224,6 +225,12 @@ class _ZoneCaps:
     part_r: list[FloatArray]
     piece_u: list[FloatArray]  # caps of boundary pieces (<= PIECE vertices each)
     piece_r: list[FloatArray]
+    edges: dict[int, ZoneEdges | None] = field(default_factory=dict)  # built on first use, for bulk settling
+
+    def zone_edges(self, z: int) -> ZoneEdges | None:
+        if z not in self.edges:
+            self.edges[z] = zone_edges(self.geoms[z])
+        return self.edges[z]
 
 
 def _cap_of(coords: FloatArray) -> tuple[FloatArray, float]:
@@ -434,9 +441,14 @@ def verdicts(
 
 def _verdicts_for_pairs(
     pairs: Pairs, caps: _ZoneCaps, vmax: float, *, precise: bool, keep_impossible: bool,
-    paths: dict[tuple[int, str], Any] | None = None, chunk: int = 4096,
+    paths: dict[tuple[int, str], Any] | None = None, chunk: int = 4096, bulk: bool = True,
+    stats: dict[str, int] | None = None,
 ) -> pd.DataFrame:
+    """Verdicts for every (pair, zone); `bulk` settles what it can with ``fast.settle_zone`` (same verdicts,
+    vectorised), `stats` (if given) counts the (pair, zone) combinations settled by each stage."""
     n, nz = len(pairs.lon1), len(caps.ids)
+    st: dict[str, int] = {"caps": 0, "inside": 0, "bulk_impossible": 0, "bulk_possible": 0, "evaluate": 0,
+                          "inconsistent": 0}
     if n == 0 or nz == 0:
         return pd.DataFrame({c: [] for c in VERDICT_COLUMNS})
     budget = vmax * pairs.dt
@@ -492,6 +504,31 @@ def _verdicts_for_pairs(
         detour[sl][far] = np.broadcast_to(np.maximum(lb, 0.0), lb.shape)[far]
         margin[sl][far] = np.minimum(lb - need, flip_incons)[far]
         del blk_d
+        cand &= ~incons[sl][:, None]
+        st["caps"] += int((far & ~incons[sl][:, None]).sum())
+        st["inside"] += int(nec_in.sum())
+        if bulk:
+            lim_all = np.maximum(EXACT_FACTOR * need[:, 0], need[:, 0] + 1000.0)
+            for z in np.flatnonzero(cand.any(axis=0)):
+                ze = caps.zone_edges(int(z))
+                if ze is None:
+                    continue
+                rows = np.flatnonzero(cand[:, z])
+                gi = s + rows
+                lim = lim_all[rows]
+                go = (lim + direct[gi]) / 2.0 + r[gi] <= MAX_REACH_M
+                rows, gi, lim = rows[go], gi[go], lim[go]
+                status, det, mar, ex = settle_zone(
+                    pairs.lon1[gi], pairs.lat1[gi], pairs.lon2[gi], pairs.lat2[gi], pairs.r1[gi], pairs.r2[gi],
+                    b_hi[gi], direct[gi], lim, caps.geoms[z], ze)
+                done = status != 0
+                verdict[gi[done], z] = np.where(status[done] == SETTLE_IMPOSSIBLE, VERDICTS.index("impossible"),
+                                                VERDICTS.index("possible"))
+                detour[gi[done], z], margin[gi[done], z], exact[gi[done], z] = det[done], mar[done], ex[done]
+                cand[rows[done], z] = False
+                st["bulk_impossible"] += int((status == SETTLE_IMPOSSIBLE).sum())
+                st["bulk_possible"] += int((status == SETTLE_POSSIBLE).sum())
+        st["evaluate"] += int(cand.sum())
         for i_loc, z in zip(*np.nonzero(cand), strict=True):
             i = s + int(i_loc)
             if incons[i]:
@@ -503,6 +540,10 @@ def _verdicts_for_pairs(
             detour[i, z], margin[i, z], exact[i, z] = ev.detour, ev.margin, ev.exact
             if paths is not None and ev.path_lon is not None and len(ev.path_lon) > 2:
                 paths[(i, caps.ids[z])] = (ev.path_lon, ev.path_lat)
+    st["inconsistent"] += int(incons.sum()) * nz
+    if stats is not None:
+        for k, v in st.items():
+            stats[k] = stats.get(k, 0) + v
     verdict[incons, :] = VERDICTS.index("inconsistent")
     detour[incons, :] = np.nan
     margin[incons, :] = (direct - r - b_hi)[incons, None]
