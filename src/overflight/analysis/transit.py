@@ -1,0 +1,872 @@
+"""Transit analysis: for every track and every zone it passes through, when and where it entered and left.
+
+Definitions (issue 4):
+
+* Between two fixes a track follows the WGS84 geodesic at constant speed: positions are found along the
+  geodesic (densified to ``step_m``) and times are interpolated linearly in distance along it.
+* A crossing point lies on the zone border: each densified step whose two ends are in different zones is
+  intersected exactly with the border edges of the zones concerned.
+* A visit starts with a border crossing (``entry_kind="crossing"``) or with the first fix of a track that lies
+  inside the zone (``"track_start"``), and ends with a crossing or with the last fix (``"track_end"``).
+* ``observed`` is False when the entry or exit crossing falls between two fixes further apart in time than
+  ``max_gap``: the path there is not known, so the visit is for prism reasoning, not a statement of fact.
+* Zones with a floor and/or ceiling are inside only when the (linearly interpolated) altitude is within
+  them; climbing or descending through a floor or ceiling inside the zone's area is an entry or an exit.
+  A fix without altitude (NaN) is not tested against floors and ceilings (its horizontal position decides).
+* ``disputed`` is True when, during the visit, the track is inside another zone of kind ``state`` at the
+  same time (an overlap of claims such as Crimea in an OSM-derived set): both visits carry the flag.
+
+The work is columnar: one inverse and one direct geodesic call for all segments, one point-in-zone call for
+all densified vertices, one edge query per zone that is crossed, and numpy/pandas grouping of the events
+into visits. :class:`TransitState` carries each track's last fix and open visits from one chunk to the
+next, so that a file streamed in chunks gives the same rows as the whole file at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from pyproj import Geod
+
+from overflight.errors import InputError
+from overflight.units import parse_duration
+from overflight.zones import ZoneSet
+
+__all__ = ["VISIT_COLUMNS", "TransitResult", "TransitState", "parse_max_gap", "summarize", "transit"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+GEOD = Geod(ellps="WGS84")
+
+VISIT_COLUMNS: tuple[str, ...] = (
+    "track_id", "zone_id", "entry_time", "entry_lon", "entry_lat", "exit_time", "exit_lon", "exit_lat",
+    "duration_s", "distance_m", "entry_kind", "exit_kind", "observed", "disputed",
+)
+
+_NS = 1_000_000_000
+_KEY_EPS = 1e-9  # events closer than this (in segment units) are the same place: a seam, a vertex hit
+
+
+class Locator(Protocol):
+    """What transit needs from a zone index: every (point, zone) membership."""
+
+    def locate_all(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Any, Any]: ...
+
+
+# --------------------------------------------------------------------------------------------- locator
+
+class ShapelyLocator:
+    """A small exact point-in-zone locator on shapely's prepared polygons (used when no ZoneIndex is given).
+
+    Each polygon part is tested only against the points in its bounding box (points sorted by longitude,
+    so the candidates of a part are one ``searchsorted`` away).
+    """
+
+    def __init__(self, zones: ZoneSet) -> None:
+        geoms = zones.geometries()
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        areal = shapely.get_type_id(parts) == 3
+        self.parts = parts[areal]
+        self.owner = owner[areal].astype(np.int64)
+        shapely.prepare(self.parts)
+        self.bounds = shapely.bounds(self.parts)
+
+    def locate_all(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[IntArray, IntArray]:
+        x = np.asarray(lon, dtype=np.float64)
+        y = np.asarray(lat, dtype=np.float64)
+        order = np.argsort(x, kind="stable")
+        xs = x[order]
+        lo = np.searchsorted(xs, self.bounds[:, 0], side="left")
+        hi = np.searchsorted(xs, self.bounds[:, 2], side="right")
+        pts: list[IntArray] = []
+        zs: list[IntArray] = []
+        for k in np.flatnonzero(hi > lo):  # one step per polygon part, never per point
+            cand = order[lo[k]:hi[k]]
+            cy = y[cand]
+            cand = cand[(cy >= self.bounds[k, 1]) & (cy <= self.bounds[k, 3])]
+            if len(cand) == 0:
+                continue
+            inside = shapely.contains_xy(self.parts[k], x[cand], y[cand])
+            hit = cand[inside]
+            if len(hit):
+                pts.append(hit.astype(np.int64))
+                zs.append(np.full(len(hit), self.owner[k], dtype=np.int64))
+        if not pts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        p, z = np.concatenate(pts), np.concatenate(zs)
+        o = np.lexsort((z, p))
+        return p[o], z[o]
+
+
+def _default_locator(zones: ZoneSet) -> Locator:
+    try:  # the shared ZoneIndex when it is installed and can index this set
+        from overflight import boundaries
+        from overflight.index import ZoneIndex  # type: ignore[attr-defined, unused-ignore]
+
+        # A shipped boundary set is indexed once and loaded from the on-disk cache afterwards.
+        named = zones.provenance.name in boundaries.names()
+        idx: Locator = ZoneIndex.cached(zones) if named else ZoneIndex(zones)
+        return idx
+    except ImportError:
+        return ShapelyLocator(zones)
+
+
+# --------------------------------------------------------------------------------------------- zone edges
+
+class _Edges:
+    """Border edges of each zone (straight lon/lat segments, as the boundary data gives them), built lazily."""
+
+    def __init__(self, zones: ZoneSet) -> None:
+        self.geoms = zones.geometries()
+        self._cache: dict[int, tuple[FloatArray, shapely.STRtree]] = {}
+
+    def get(self, z: int) -> tuple[FloatArray, shapely.STRtree]:
+        hit = self._cache.get(z)
+        if hit is None:
+            rings = shapely.get_rings(shapely.get_parts(self.geoms[z]))
+            coords, ring = shapely.get_coordinates(rings, return_index=True)
+            same = ring[1:] == ring[:-1]
+            e = np.column_stack([coords[:-1][same], coords[1:][same]])  # x0 y0 x1 y1
+            tree = shapely.STRtree(shapely.linestrings(e.reshape(-1, 2, 2)))
+            hit = (e, tree)
+            self._cache[z] = hit
+        return hit
+
+
+def _wrap(lon: FloatArray) -> FloatArray:
+    out: FloatArray = (lon + 180.0) % 360.0 - 180.0
+    return out
+
+
+def _segment_hits(
+    edges: _Edges, zone: IntArray, x0: FloatArray, y0: FloatArray, x1: FloatArray, y1: FloatArray
+) -> tuple[IntArray, FloatArray]:
+    """Intersections of straight steps (x0,y0)-(x1,y1) (x1 unwrapped next to x0) with their zone's border.
+
+    Returns (step index, parameter s along the step in [0, 1]) for every hit.
+    """
+    out_i: list[IntArray] = []
+    out_s: list[FloatArray] = []
+    for z in np.unique(zone):  # one query per zone crossed, not per step
+        sel = np.flatnonzero(zone == z)
+        e, tree = edges.get(int(z))
+        ax, ay, bx, by = x0[sel], y0[sel], x1[sel], y1[sel]
+        for shift in (0.0, -360.0, 360.0):
+            if shift == 0.0:
+                use = np.ones(len(sel), dtype=bool)
+            elif shift < 0:
+                use = np.maximum(ax, bx) > 180.0
+            else:
+                use = np.minimum(ax, bx) < -180.0
+            if not use.any():
+                continue
+            k = np.flatnonzero(use)
+            lines = shapely.linestrings(
+                np.stack([np.column_stack([ax[k] + shift, ay[k]]), np.column_stack([bx[k] + shift, by[k]])], axis=1)
+            )
+            qi, ei = tree.query(lines, predicate="intersects")
+            if len(qi) == 0:
+                continue
+            j = k[qi]
+            px, py = ax[j] + shift, ay[j]
+            rx, ry = bx[j] - ax[j], by[j] - ay[j]
+            qx, qy = e[ei, 0], e[ei, 1]
+            sx, sy = e[ei, 2] - qx, e[ei, 3] - qy
+            den = rx * sy - ry * sx
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s = ((qx - px) * sy - (qy - py) * sx) / den
+            # Collinear overlap (den == 0): the step runs along the border; take the nearer edge end.
+            par = ~np.isfinite(s)
+            if par.any():
+                rr = rx[par] ** 2 + ry[par] ** 2
+                s0 = ((qx[par] - px[par]) * rx[par] + (qy[par] - py[par]) * ry[par]) / np.where(rr > 0, rr, 1.0)
+                s1 = ((qx[par] + sx[par] - px[par]) * rx[par] + (qy[par] + sy[par] - py[par]) * ry[par]) / \
+                    np.where(rr > 0, rr, 1.0)
+                s[par] = np.clip(np.minimum(s0, s1), 0.0, 1.0)
+            s = np.clip(s, 0.0, 1.0)
+            out_i.append(sel[j])
+            out_s.append(s)
+    if not out_i:
+        return np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(out_i), np.concatenate(out_s)
+
+
+# --------------------------------------------------------------------------------------------- state
+
+@dataclass
+class TransitState:
+    """What one chunk hands to the next: each track's last fix and its open visits.
+
+    ``last`` is indexed by track id (columns time_ns, lon, lat, alt_m, cum_m); ``open`` holds one row per
+    (track, zone) visit not yet closed, with its entry fields.
+    """
+
+    last: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"time_ns": pd.Series([], dtype=np.int64), "lon": pd.Series([], dtype=float),
+         "lat": pd.Series([], dtype=float), "alt_m": pd.Series([], dtype=float),
+         "cum_m": pd.Series([], dtype=float)}, index=pd.Index([], dtype=object, name="track_id")))
+    open: pd.DataFrame = field(default_factory=lambda: _empty_open())
+    n_fixes: int = 0
+
+
+_OPEN_COLS = ("track_id", "zone", "entry_ns", "entry_lon", "entry_lat", "entry_cum", "entry_kind", "entry_obs")
+
+
+def _empty_open() -> pd.DataFrame:
+    return pd.DataFrame({
+        "track_id": pd.Series([], dtype=object), "zone": pd.Series([], dtype=np.int64),
+        "entry_ns": pd.Series([], dtype=np.int64), "entry_lon": pd.Series([], dtype=float),
+        "entry_lat": pd.Series([], dtype=float), "entry_cum": pd.Series([], dtype=float),
+        "entry_kind": pd.Series([], dtype=object), "entry_obs": pd.Series([], dtype=bool),
+    })
+
+
+# --------------------------------------------------------------------------------------------- engine
+
+class TransitEngine:
+    """Turns chunks of fixes into closed visits, carrying state between chunks (see :func:`transit`)."""
+
+    def __init__(
+        self, zones: ZoneSet, *, max_gap_s: float = 600.0, step_m: float = 5000.0, index: Locator | None = None
+    ) -> None:
+        if not (step_m > 0 and math.isfinite(step_m)):
+            raise InputError(f"step must be a positive distance, not {step_m!r}", field="step_m")
+        if not (max_gap_s > 0):
+            raise InputError(f"max_gap must be a positive duration, not {max_gap_s!r}", field="max_gap")
+        self.zones = zones
+        self.max_gap_ns = max_gap_s * _NS
+        self.max_gap_s = max_gap_s
+        self.step_m = float(step_m)
+        self.index: Locator = index if index is not None else _default_locator(zones)
+        self.edges = _Edges(zones)
+        self.ids = np.array(zones.ids, dtype=object)
+        self.kinds = np.array([z.kind for z in zones], dtype=object)
+        floor = np.array([np.nan if z.floor_m is None else z.floor_m for z in zones], dtype=float)
+        ceil = np.array([np.nan if z.ceiling_m is None else z.ceiling_m for z in zones], dtype=float)
+        self.floor = np.where(np.isnan(floor), -np.inf, floor)
+        self.ceiling = np.where(np.isnan(ceil), np.inf, ceil)
+        self.limited = np.flatnonzero(np.isfinite(self.floor) | np.isfinite(self.ceiling))
+        self.state = TransitState()
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _alt_ok(self, alt: FloatArray, zone: IntArray) -> npt.NDArray[np.bool_]:
+        """Altitude within the zone's floor/ceiling (NaN altitude: not tested)."""
+        ok: npt.NDArray[np.bool_] = np.isnan(alt) | ((alt >= self.floor[zone]) & (alt <= self.ceiling[zone]))
+        return ok
+
+    def _contains(self, lon: FloatArray, lat: FloatArray) -> tuple[IntArray, IntArray]:
+        if len(lon) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        p, z = self.index.locate_all(_wrap(np.asarray(lon, dtype=float)), np.asarray(lat, dtype=float))
+        return np.asarray(p, dtype=np.int64), np.asarray(z, dtype=np.int64)
+
+    # -- one chunk -----------------------------------------------------------------------------------
+    def feed(self, tracks: pd.DataFrame) -> pd.DataFrame:
+        """Process the next chunk of fixes (any order of tracks; each track's fixes in time order across chunks).
+
+        Returns the visits closed by this chunk (raw form; see :meth:`finish` for the rest).
+        """
+        if len(tracks) == 0:
+            return _empty_raw()
+        _check_tracks(tracks)
+        st = self.state
+        st.n_fixes += len(tracks)
+        tid = tracks["track_id"].astype(str).to_numpy(dtype=object)
+        t_ns = _time_ns(tracks["time"])
+        lon = tracks["lon"].to_numpy(dtype=np.float64)
+        lat = tracks["lat"].to_numpy(dtype=np.float64)
+        alt = (tracks["alt_m"].to_numpy(dtype=np.float64) if "alt_m" in tracks.columns
+               else np.full(len(tracks), np.nan))
+        # Prepend the carried last fix of every track seen before, so segments span chunk borders.
+        known = pd.Index(np.unique(tid)).intersection(st.last.index)
+        carry = st.last.loc[known]
+        n_c = len(carry)
+        tid = np.concatenate([carry.index.to_numpy(dtype=object), tid])
+        t_ns = np.concatenate([carry["time_ns"].to_numpy(np.int64), t_ns])
+        lon = np.concatenate([carry["lon"].to_numpy(float), lon])
+        lat = np.concatenate([carry["lat"].to_numpy(float), lat])
+        alt = np.concatenate([carry["alt_m"].to_numpy(float), alt])
+        is_carry = np.zeros(len(tid), dtype=bool)
+        is_carry[:n_c] = True
+        codes, uniq = pd.factorize(tid, sort=True)
+        order = np.lexsort((~is_carry, t_ns, codes))  # carried fix first within its track
+        codes, t_ns, lon, lat, alt, is_carry = (codes[order], t_ns[order], lon[order], lat[order], alt[order],
+                                                is_carry[order])
+        n = len(codes)
+        uniq_ids = np.asarray(uniq, dtype=object)
+        first = np.ones(n, dtype=bool)
+        first[1:] = codes[1:] != codes[:-1]
+        last = np.ones(n, dtype=bool)
+        last[:-1] = first[1:]
+        if n_c:
+            bad = is_carry & ~first
+            if bad.any():  # a fix earlier than the carried one: the stream is not in time order
+                i = int(np.flatnonzero(bad)[0])
+                raise InputError(f"track {uniq_ids[codes[i]]!r} goes back in time across a chunk border",
+                                 field="time")
+        has_seg = ~last
+        s_idx = np.flatnonzero(has_seg)  # segment k runs from fix s_idx[k] to s_idx[k] + 1
+        a, b = s_idx, s_idx + 1
+        az, _, seg_len = GEOD.inv(lon[a], lat[a], lon[b], lat[b])
+        seg_len = np.asarray(seg_len, dtype=float)
+        az = np.asarray(az, dtype=float)
+        full_len = np.zeros(n)
+        full_len[a] = seg_len
+        # Cumulative path length per track, starting from the carried value (same order of sums as a whole run).
+        start_cum = np.zeros(n)
+        if n_c:
+            start_cum[is_carry] = carry["cum_m"].reindex(uniq_ids[codes[is_carry]]).to_numpy(float)
+        incr = np.where(first, start_cum, np.roll(full_len, 1))
+        cum = pd.Series(incr).groupby(codes).cumsum().to_numpy(float)
+        gap = np.zeros(n, dtype=bool)
+        gap[a] = (t_ns[b] - t_ns[a]) > self.max_gap_ns
+
+        ev: list[dict[str, np.ndarray]] = []
+        # Track starts: a new track's first fix inside a zone.
+        new_first = np.flatnonzero(first & ~is_carry)
+        if len(new_first):
+            p, z = self._contains(lon[new_first], lat[new_first])
+            r = new_first[p]
+            ok = self._alt_ok(alt[r], z)
+            r, z = r[ok], z[ok]
+            ev.append(dict(row=r, frac=np.zeros(len(r)) - 0.5, zone=z, dir=np.ones(len(r), np.int64),
+                           lon=lon[r], lat=lat[r], start=np.ones(len(r), bool)))
+        if len(s_idx):
+            horiz = self._horizontal_index if hasattr(self.index, "crossings") else self._horizontal
+            ev.append(horiz(s_idx, lon, lat, az, seg_len, alt))
+            if len(self.limited):
+                ev.append(self._vertical(s_idx, lon, lat, az, seg_len, alt))
+        events = _concat_events(ev)
+        closed = self._pair(events, codes, uniq_ids, t_ns, lon, lat, alt, np.asarray(cum, dtype=np.float64), gap,
+                            full_len, first, is_carry)
+        # Carry the last fix of each track.
+        li = np.flatnonzero(last)
+        new_last = pd.DataFrame({"time_ns": t_ns[li], "lon": lon[li], "lat": lat[li], "alt_m": alt[li],
+                                 "cum_m": cum[li]}, index=pd.Index(uniq_ids[codes[li]], name="track_id"))
+        rest = st.last.drop(index=new_last.index, errors="ignore")
+        st.last = pd.concat([rest, new_last]) if len(rest) else new_last
+        return closed
+
+    def _horizontal_index(self, s_idx: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray,
+                          seg_len: FloatArray, alt: FloatArray) -> dict[str, np.ndarray]:
+        """Border crossings from the zone index's own segment classifier (geodesic pieces of ``step_m``)."""
+        a, b = s_idx, s_idx + 1
+        c = self.index.crossings(_wrap(lon[a]), lat[a], _wrap(lon[b]), lat[b],  # type: ignore[attr-defined]
+                                 densify_m=self.step_m)
+        seg = np.asarray(c.segment, dtype=np.int64)
+        if len(seg) == 0:
+            return _no_events()
+        frac = np.asarray(c.fraction, dtype=np.float64)
+        zone = np.asarray(c.zone, dtype=np.int64)
+        row = s_idx[seg]
+        a_f = alt[row] + frac * (alt[row + 1] - alt[row])
+        ok = self._alt_ok(a_f, zone)
+        return dict(row=row[ok], frac=frac[ok], zone=zone[ok], dir=np.asarray(c.direction, np.int64)[ok],
+                    lon=np.asarray(c.lon, np.float64)[ok], lat=np.asarray(c.lat, np.float64)[ok],
+                    start=np.zeros(int(ok.sum()), bool))
+
+    def _horizontal(self, s_idx: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray, seg_len: FloatArray,
+                    alt: FloatArray) -> dict[str, np.ndarray]:
+        """Border crossings along the densified geodesic of every segment."""
+        nsub = np.maximum(1, np.ceil(seg_len / self.step_m)).astype(np.int64)
+        # Dense vertices per segment: its start fix, then nsub - 1 interior points; the end fix closes it.
+        nv = nsub.copy()
+        seg_of = np.repeat(np.arange(len(s_idx)), nv)
+        pos = np.arange(len(seg_of)) - np.repeat(np.cumsum(nv) - nv, nv)  # 0..nsub-1 within its segment
+        dist = seg_len[seg_of] * pos / nsub[seg_of]
+        vlon = lon[s_idx][seg_of].copy()
+        vlat = lat[s_idx][seg_of].copy()
+        mid = pos > 0
+        if mid.any():
+            x, y, _ = GEOD.fwd(vlon[mid], vlat[mid], az[seg_of[mid]], dist[mid])
+            vlon[mid], vlat[mid] = x, y
+        # Step ends: the next dense vertex, or the segment's end fix.
+        end_is_fix = pos == nsub[seg_of] - 1
+        elon = np.empty_like(vlon)
+        elat = np.empty_like(vlat)
+        elon[:-1], elat[:-1] = vlon[1:], vlat[1:]
+        elon[end_is_fix] = lon[s_idx[seg_of[end_is_fix]] + 1]
+        elat[end_is_fix] = lat[s_idx[seg_of[end_is_fix]] + 1]
+        edist = np.where(end_is_fix, seg_len[seg_of], seg_len[seg_of] * (pos + 1) / nsub[seg_of])
+        # Memberships of all step starts and ends in one call (ends of one step are starts of the next,
+        # but segment end fixes are not starts, so locate both lists together).
+        m = len(vlon)
+        p, z = self._contains(np.concatenate([vlon, elon[end_is_fix]]), np.concatenate([vlat, elat[end_is_fix]]))
+        end_slot = np.full(m, -1, dtype=np.int64)
+        end_slot[end_is_fix] = m + np.arange(int(end_is_fix.sum()))
+        nz = len(self.ids)
+        start_keys = np.unique(p[p < m] * nz + z[p < m])
+        all_keys = np.unique(p * nz + z)
+        # For each step i, the point at its end: dense vertex i+1, or the extra end slot.
+        end_pt = np.where(end_is_fix, end_slot, np.arange(m) + 1)
+        # Leaves: (start i, z) present and (end i, z) absent; entries: the reverse.
+        sp, sz = start_keys // nz, start_keys % nz
+        leave = ~np.isin(end_pt[sp] * nz + sz, all_keys)
+        ep_idx, ez = p, z
+        # Map end points back to steps: dense vertex j (j>0 within segment) ends step j-1; end slot -> its step.
+        step_of_end = np.full(m + int(end_is_fix.sum()), -1, dtype=np.int64)
+        step_of_end[m:] = np.flatnonzero(end_is_fix)
+        inner = np.flatnonzero(pos > 0)
+        step_of_end[inner] = inner - 1
+        st_e = step_of_end[ep_idx]
+        ok = st_e >= 0
+        st_e, ez = st_e[ok], ez[ok]
+        enter = ~np.isin(st_e * nz + ez, start_keys)
+        step = np.concatenate([sp[leave], st_e[enter]])
+        zone = np.concatenate([sz[leave], ez[enter]])
+        dirn = np.concatenate([-np.ones(int(leave.sum()), np.int64), np.ones(int(enter.sum()), np.int64)])
+        if len(step) == 0:
+            return _no_events()
+        x0, y0 = vlon[step], vlat[step]
+        x1 = x0 + _wrap(elon[step] - x0)
+        y1 = elat[step]
+        hi, hs = _segment_hits(self.edges, zone, x0, y0, x1, y1)
+        # Per (step, zone) change: sort its hits along the step, drop repeats (a vertex hit twice), and keep
+        # an odd number so the change of membership is kept; directions alternate from the known one.
+        o = np.lexsort((hs, hi))
+        hi, hs = hi[o], hs[o]
+        dup = np.zeros(len(hi), dtype=bool)
+        dup[1:] = (hi[1:] == hi[:-1]) & (np.abs(hs[1:] - hs[:-1]) < 1e-12)
+        hi, hs = hi[~dup], hs[~dup]
+        cnt = np.bincount(hi, minlength=len(step))
+        startpos = np.cumsum(cnt) - cnt
+        rank = np.arange(len(hi)) - startpos[hi]
+        keep_n = np.where(cnt % 2 == 1, cnt, np.maximum(cnt - 1, 0))
+        keep = rank < keep_n[hi]
+        hi, hs, rank = hi[keep], hs[keep], rank[keep]
+        # A change with no hit found: an end lies on the border within rounding; put it at the nearer end.
+        miss = np.flatnonzero(keep_n == 0)
+        ms = np.zeros(len(miss))
+        for z in np.unique(zone[miss]):  # rare: one call per zone concerned
+            w = np.flatnonzero(zone[miss] == z)
+            bnd = shapely.boundary(self.edges.geoms[z])
+            d0 = shapely.distance(bnd, shapely.points(_wrap(x0[miss[w]]), y0[miss[w]]))
+            d1 = shapely.distance(bnd, shapely.points(_wrap(x1[miss[w]]), y1[miss[w]]))
+            ms[w] = np.where(d1 < d0, 1.0, 0.0)
+        hi = np.concatenate([hi, miss])
+        hs = np.concatenate([hs, ms])
+        rank = np.concatenate([rank, np.zeros(len(miss), np.int64)])
+        d = dirn[hi] * np.where(rank % 2 == 0, 1, -1)
+        st_i = step[hi]
+        seg = seg_of[st_i]
+        dd = dist[st_i] + hs * (edist[st_i] - dist[st_i])
+        L = seg_len[seg]
+        frac = np.where(L > 0, dd / np.where(L > 0, L, 1.0), 0.0)
+        ex = _wrap(x0[hi] + hs * (x1[hi] - x0[hi]))
+        ey = y0[hi] + hs * (y1[hi] - y0[hi])
+        row = s_idx[seg]
+        zz = zone[hi]
+        a_f = alt[row] + frac * (alt[row + 1] - alt[row])
+        ok = self._alt_ok(a_f, zz)
+        return dict(row=row[ok], frac=frac[ok], zone=zz[ok], dir=d[ok], lon=ex[ok], lat=ey[ok],
+                    start=np.zeros(int(ok.sum()), bool))
+
+    def _vertical(self, s_idx: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray, seg_len: FloatArray,
+                  alt: FloatArray) -> dict[str, np.ndarray]:
+        """Climbs and descents through a zone's floor or ceiling, where the track is inside its area."""
+        a0, a1 = alt[s_idx], alt[s_idx + 1]
+        parts: list[dict[str, np.ndarray]] = []
+        for bound_arr, up_enters in ((self.floor, True), (self.ceiling, False)):
+            for z in self.limited:  # one pass per limited zone, vectorised over segments
+                bnd = bound_arr[z]
+                if not np.isfinite(bnd):
+                    continue
+                if up_enters:  # floor: inside from the floor up (inclusive)
+                    cross = ((a0 < bnd) & (a1 >= bnd)) | ((a0 >= bnd) & (a1 < bnd))
+                else:  # ceiling: inside up to the ceiling (inclusive)
+                    cross = ((a0 <= bnd) & (a1 > bnd)) | ((a0 > bnd) & (a1 <= bnd))
+                k = np.flatnonzero(cross)
+                if len(k) == 0:
+                    continue
+                f = (bnd - a0[k]) / (a1[k] - a0[k])
+                x, y, _ = GEOD.fwd(lon[s_idx[k]], lat[s_idx[k]], az[k], f * seg_len[k])
+                x, y = np.asarray(x, float), np.asarray(y, float)
+                p, zz = self._contains(x, y)
+                inside = np.zeros(len(k), dtype=bool)
+                inside[p[zz == z]] = True
+                # The other limit must hold at that height too.
+                other_ok = (bnd >= self.floor[z]) & (bnd <= self.ceiling[z])
+                if not other_ok:
+                    continue
+                k, f, x, y = k[inside], f[inside], x[inside], y[inside]
+                rising = a1[k] > a0[k]
+                d = np.where(rising == up_enters, 1, -1).astype(np.int64)
+                parts.append(dict(row=s_idx[k], frac=f, zone=np.full(len(k), z, np.int64), dir=d, lon=x, lat=y,
+                                  start=np.zeros(len(k), bool)))
+        return _concat_events(parts)
+
+    def _pair(self, events: dict[str, np.ndarray], codes: IntArray, uniq_ids: npt.NDArray[np.object_],
+              t_ns: IntArray, lon: FloatArray, lat: FloatArray, alt: FloatArray, cum: FloatArray,
+              gap: npt.NDArray[np.bool_], full_len: FloatArray, first: npt.NDArray[np.bool_],
+              is_carry: npt.NDArray[np.bool_]) -> pd.DataFrame:
+        """Group events into visits per (track, zone): keep the first of each run of equal directions, pair
+        each entry with the next exit, and close visits carried open from earlier chunks."""
+        st = self.state
+        nz = len(self.ids)
+        row = events["row"]
+        trk = codes[row] if len(row) else np.zeros(0, np.int64)
+        key = row + events["frac"]
+        g = trk.astype(np.int64) * nz + events["zone"]
+        o = np.lexsort((key, g))
+        ev = {k: v[o] for k, v in events.items()}
+        g, key, trk = g[o], key[o], trk[o]
+        dirn = ev["dir"]
+        # Initial state per group: inside when a visit is carried open.
+        open_prev = st.open
+        uniq_index = pd.Index(uniq_ids)
+        if len(open_prev):
+            oc = uniq_index.get_indexer(pd.Index(open_prev["track_id"].to_numpy(dtype=object)))
+            here = oc >= 0
+            open_g = oc[here].astype(np.int64) * nz + open_prev["zone"].to_numpy(np.int64)[here]
+        else:
+            here = np.zeros(0, dtype=bool)
+            open_g = np.zeros(0, np.int64)
+        open_g_sorted = np.sort(open_g)
+        # A leave and an enter of the same zone at the same place cancel (a zone split at ±180°, a touch).
+        if len(g) > 1:
+            same = (g[1:] == g[:-1]) & (np.abs(key[1:] - key[:-1]) < _KEY_EPS) & (dirn[1:] != dirn[:-1])
+            drop = np.zeros(len(g), dtype=bool)
+            idx = np.flatnonzero(same)
+            # Avoid overlapping pairs (a, b), (b, c): drop only pairs whose left member is not already dropped.
+            if len(idx):
+                take = np.ones(len(idx), dtype=bool)
+                take[1:] = idx[1:] != idx[:-1] + 1
+                idx = idx[take]
+                drop[idx] = True
+                drop[idx + 1] = True
+            keep = ~drop
+            ev = {k: v[keep] for k, v in ev.items()}
+            g, key, trk, dirn = g[keep], key[keep], trk[keep], dirn[keep]
+        gfirst = np.ones(len(g), dtype=bool)
+        gfirst[1:] = g[1:] != g[:-1]
+        prev = np.empty(len(g), dtype=np.int64)
+        prev[1:] = dirn[:-1]
+        init_in = np.isin(g, open_g_sorted)
+        prev[gfirst] = np.where(init_in[gfirst], 1, -1)
+        keep = dirn != prev
+        ev = {k: v[keep] for k, v in ev.items()}
+        g, key, trk, dirn = g[keep], key[keep], trk[keep], dirn[keep]
+        row, frac = ev["row"], ev["frac"]
+        is_start = ev["start"]
+        fr = np.clip(frac, 0.0, 1.0)
+        nxt = np.minimum(row + 1, len(t_ns) - 1)
+        ev_ns = np.where(is_start, t_ns[row],
+                         t_ns[row] + np.round((t_ns[nxt] - t_ns[row]).astype(np.float64) * fr).astype(np.int64))
+        ev_cum = np.where(is_start, cum[row], cum[row] + fr * full_len[row])
+        ev_obs = np.where(is_start, True, ~gap[row])
+        ev_kind = np.where(is_start, "track_start", "crossing").astype(object)
+        ev_lon, ev_lat = ev["lon"], ev["lat"]
+        # Pairs within this chunk: an enter followed by a leave of the same group.
+        nxt_same = np.zeros(len(g), dtype=bool)
+        nxt_same[:-1] = g[1:] == g[:-1]
+        e_i = np.flatnonzero((dirn == 1) & nxt_same)
+        x_i = e_i + 1
+        # Exits of visits carried open: the first event of their group is a leave.
+        gfirst = np.ones(len(g), dtype=bool)
+        gfirst[1:] = g[1:] != g[:-1]
+        c_x = np.flatnonzero((dirn == -1) & gfirst)
+        # Entries left open: an enter that is the last event of its group.
+        o_i = np.flatnonzero((dirn == 1) & ~nxt_same)
+        frames: list[pd.DataFrame] = []
+        if len(e_i):
+            frames.append(pd.DataFrame({
+                "track_id": uniq_ids[trk[e_i]], "zone": g[e_i] % nz,
+                "entry_ns": ev_ns[e_i], "entry_lon": ev_lon[e_i], "entry_lat": ev_lat[e_i],
+                "entry_cum": ev_cum[e_i], "entry_kind": ev_kind[e_i], "entry_obs": ev_obs[e_i],
+                "exit_ns": ev_ns[x_i], "exit_lon": ev_lon[x_i], "exit_lat": ev_lat[x_i], "exit_cum": ev_cum[x_i],
+                "exit_kind": "crossing", "exit_obs": ev_obs[x_i],
+            }))
+        # Close carried open visits.
+        remaining = open_prev
+        if len(c_x):
+            closing_g = g[c_x]
+            o_keys = pd.Series(np.arange(len(open_g)), index=open_g)
+            pos_here = o_keys.reindex(closing_g).to_numpy()
+            ok = ~np.isnan(pos_here)
+            c_x, pos_here = c_x[ok], pos_here[ok].astype(np.int64)
+            rows_open = np.flatnonzero(here)[pos_here]
+            op = open_prev.iloc[rows_open].reset_index(drop=True)
+            frames.append(op.assign(
+                exit_ns=ev_ns[c_x], exit_lon=ev_lon[c_x], exit_lat=ev_lat[c_x], exit_cum=ev_cum[c_x],
+                exit_kind="crossing", exit_obs=ev_obs[c_x]))
+            keep_open = np.ones(len(open_prev), dtype=bool)
+            keep_open[rows_open] = False
+            remaining = open_prev[keep_open]
+        new_open = pd.DataFrame({
+            "track_id": uniq_ids[trk[o_i]], "zone": g[o_i] % nz, "entry_ns": ev_ns[o_i], "entry_lon": ev_lon[o_i],
+            "entry_lat": ev_lat[o_i], "entry_cum": ev_cum[o_i], "entry_kind": ev_kind[o_i], "entry_obs": ev_obs[o_i],
+        }) if len(o_i) else _empty_open()
+        parts = [x for x in (remaining, new_open) if len(x)]
+        st.open = pd.concat(parts, ignore_index=True) if parts else _empty_open()
+        if not frames:
+            return _empty_raw()
+        return pd.concat(frames, ignore_index=True)
+
+    def finish(self) -> pd.DataFrame:
+        """Close the visits still open at the end of their tracks (exit_kind ``track_end``)."""
+        st = self.state
+        op = st.open
+        st.open = _empty_open()
+        if len(op) == 0:
+            return _empty_raw()
+        lf = st.last.loc[op["track_id"].to_numpy(dtype=object)]
+        return op.reset_index(drop=True).assign(
+            exit_ns=lf["time_ns"].to_numpy(np.int64), exit_lon=lf["lon"].to_numpy(float),
+            exit_lat=lf["lat"].to_numpy(float), exit_cum=lf["cum_m"].to_numpy(float), exit_kind="track_end",
+            exit_obs=True)
+
+    def visits(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """Public visit table from raw closed visits (sorted, with durations, distances and dispute flags)."""
+        return _finish_visits(raw, self.ids, self.kinds)
+
+    def provenance(self) -> dict[str, Any]:
+        prov = self.zones.provenance.as_dict()
+        prov["parameters"] = {"max_gap_s": self.max_gap_s, "step_m": self.step_m,
+                              "locator": type(self.index).__name__,
+                              "crossings": "ZoneIndex.crossings" if hasattr(self.index, "crossings")
+                              else "dense-vertex membership + exact edge intersection", "n_zones": len(self.zones),
+                              "n_fixes": self.state.n_fixes, "n_tracks": len(self.state.last)}
+        return prov
+
+
+def _no_events() -> dict[str, np.ndarray]:
+    return dict(row=np.zeros(0, np.int64), frac=np.zeros(0), zone=np.zeros(0, np.int64),
+                dir=np.zeros(0, np.int64), lon=np.zeros(0), lat=np.zeros(0), start=np.zeros(0, bool))
+
+
+def _concat_events(parts: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    ps = [p for p in parts if len(p["row"])]
+    if not ps:
+        return _no_events()
+    return {k: np.concatenate([p[k] for p in ps]) for k in ps[0]}
+
+
+_RAW_COLS = (*_OPEN_COLS, "exit_ns", "exit_lon", "exit_lat", "exit_cum", "exit_kind", "exit_obs")
+
+
+def _empty_raw() -> pd.DataFrame:
+    df = _empty_open()
+    df["exit_ns"] = pd.Series([], dtype=np.int64)
+    for c in ("exit_lon", "exit_lat", "exit_cum"):
+        df[c] = pd.Series([], dtype=float)
+    df["exit_kind"] = pd.Series([], dtype=object)
+    df["exit_obs"] = pd.Series([], dtype=bool)
+    return df
+
+
+def _time_ns(t: pd.Series) -> IntArray:
+    if isinstance(t.dtype, pd.ArrowDtype) and getattr(t.dtype.pyarrow_dtype, "tz", None):
+        t = t.astype("datetime64[ns, UTC]")  # pyarrow-backed timestamps (e.g. from traffic or parquet)
+    if not isinstance(t.dtype, pd.DatetimeTZDtype):
+        raise InputError("times must be timezone-aware (datetime64[ns, UTC]); read tracks with overflight.tracks",
+                         field="time")
+    return _ns(t)
+
+
+def _ns(t: pd.Series) -> IntArray:
+    """Nanoseconds since the epoch of a tz-aware datetime column."""
+    out: IntArray = t.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").to_numpy("datetime64[ns]").view(
+        np.int64)
+    return out
+
+
+def _check_tracks(df: pd.DataFrame) -> None:
+    for c in ("track_id", "time", "lon", "lat"):
+        if c not in df.columns:
+            raise InputError(f"track table has no {c!r} column; columns are {', '.join(map(str, df.columns))}",
+                             field=c)
+    lon = df["lon"].to_numpy(dtype=np.float64)
+    lat = df["lat"].to_numpy(dtype=np.float64)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 540.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"bad coordinate lon={lon[i]!r} lat={lat[i]!r}", row=i + 1, field="lon/lat")
+    if df["time"].isna().any():
+        i = int(np.flatnonzero(df["time"].isna().to_numpy())[0])
+        raise InputError("missing time", row=i + 1, field="time")
+
+
+def _finish_visits(raw: pd.DataFrame, ids: npt.NDArray[np.object_], kinds: npt.NDArray[np.object_]) -> pd.DataFrame:
+    if len(raw) == 0:
+        raw = _empty_raw()
+    zone = raw["zone"].to_numpy(np.int64)
+    entry = pd.to_datetime(raw["entry_ns"].to_numpy(np.int64), utc=True).as_unit("ns")
+    exit_ = pd.to_datetime(raw["exit_ns"].to_numpy(np.int64), utc=True).as_unit("ns")
+    out = pd.DataFrame({
+        "track_id": raw["track_id"].astype(str).to_numpy(dtype=object),
+        "zone_id": ids[zone] if len(zone) else np.zeros(0, dtype=object),
+        "entry_time": entry, "entry_lon": raw["entry_lon"].to_numpy(float),
+        "entry_lat": raw["entry_lat"].to_numpy(float),
+        "exit_time": exit_, "exit_lon": raw["exit_lon"].to_numpy(float), "exit_lat": raw["exit_lat"].to_numpy(float),
+        "duration_s": (raw["exit_ns"].to_numpy(np.int64) - raw["entry_ns"].to_numpy(np.int64)) / 1e9,
+        "distance_m": raw["exit_cum"].to_numpy(float) - raw["entry_cum"].to_numpy(float),
+        "entry_kind": raw["entry_kind"].to_numpy(dtype=object), "exit_kind": raw["exit_kind"].to_numpy(dtype=object),
+        "observed": raw["entry_obs"].to_numpy(bool) & raw["exit_obs"].to_numpy(bool),
+        "disputed": np.zeros(len(raw), dtype=bool),
+    })
+    out["_ec"] = raw["entry_cum"].to_numpy(float)
+    out["_xc"] = raw["exit_cum"].to_numpy(float)
+    out["_state"] = kinds[zone] == "state" if len(zone) else np.zeros(0, bool)
+    out = out.sort_values(["track_id", "entry_time", "_ec", "exit_time", "zone_id"], kind="stable")
+    out = out.reset_index(drop=True)
+    _flag_disputed(out)
+    return out.drop(columns=["_ec", "_xc", "_state"])
+
+
+def _flag_disputed(v: pd.DataFrame) -> None:
+    """Mark visits that overlap in time and path with a visit of the same track to another state zone."""
+    s = v[v["_state"]]
+    if len(s) < 2:
+        return
+    tr = s["track_id"].to_numpy(dtype=object)
+    e_ns = _ns(s["entry_time"])
+    x_ns = _ns(s["exit_time"])
+    e_c, x_c = s["_ec"].to_numpy(float), s["_xc"].to_numpy(float)
+    # Already sorted by (track, entry): sweep with the running maximum exit of earlier visits.
+    same_prev = np.zeros(len(s), dtype=bool)
+    same_prev[1:] = tr[1:] == tr[:-1]
+    grp = np.cumsum(~same_prev)
+    prev_max_x = np.array(pd.Series(x_c).groupby(grp).cummax().shift(1), dtype=float)
+    prev_max_t = np.array(pd.Series(x_ns).groupby(grp).cummax().shift(1), dtype=float)
+    prev_max_x[~same_prev] = -np.inf
+    prev_max_t[~same_prev] = -np.inf
+    nxt_e = np.full(len(s), np.inf)
+    nxt_t = np.full(len(s), np.inf)
+    nxt_e[:-1] = np.where(same_prev[1:], e_c[1:], np.inf)
+    nxt_t[:-1] = np.where(same_prev[1:], e_ns[1:], np.inf)
+    # Overlap of more than 1 m of path or 1 s of time (touching along a shared border is no overlap).
+    over = ((prev_max_x - e_c > 1.0) | (prev_max_t - e_ns > 1e9) | (x_c - nxt_e > 1.0) | (x_ns - nxt_t > 1e9))
+    v.loc[s.index[over], "disputed"] = True
+
+
+# --------------------------------------------------------------------------------------------- public API
+
+@dataclass
+class TransitResult:
+    """Visits, per-track summaries and the provenance of a transit analysis.
+
+    Attributes
+    ----------
+    visits : pandas.DataFrame
+        One row per visit: ``track_id, zone_id, entry_time, entry_lon, entry_lat, exit_time, exit_lon,
+        exit_lat, duration_s, distance_m, entry_kind, exit_kind, observed, disputed``.
+    summary : pandas.DataFrame
+        One row per track with at least one visit: ``track_id, n_visits, zones`` (ids in order, joined by
+        ``" → "``), ``sequence`` (text such as ``"RUS 01:02–03:40 → KAZ 03:40–04:10"``), ``first_entry``,
+        ``last_exit``, ``all_observed``, ``any_disputed`` and ``legs`` (a list of dicts zone_id / entry_time /
+        exit_time / observed / disputed).
+    provenance : dict
+        The zone set's provenance (boundary set name, version, sha256, kind: land, land+territorial-sea or
+        user) and the parameters of the run.
+    """
+
+    visits: pd.DataFrame
+    summary: pd.DataFrame
+    provenance: dict[str, Any]
+
+
+def parse_max_gap(max_gap: str | float | int) -> float:
+    """``"10min"`` or seconds -> seconds (InputError for anything else)."""
+    try:
+        s = parse_duration(max_gap)
+    except InputError as exc:
+        raise InputError(exc.reason, field="max_gap") from None
+    if not s > 0:
+        raise InputError(f"max_gap must be positive, not {max_gap!r}", field="max_gap")
+    return s
+
+
+def summarize(visits: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame:
+    """Per-track ordered sequence of zones with entry and exit times.
+
+    Times in ``sequence`` are shown as HH:MM in ``tz`` (with the date when the track spans several days).
+    """
+    cols = ["track_id", "n_visits", "zones", "sequence", "first_entry", "last_exit", "all_observed",
+            "any_disputed", "legs"]
+    if len(visits) == 0:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    v = visits.sort_values(["track_id", "entry_time", "exit_time"], kind="stable")
+    et = v["entry_time"].dt.tz_convert(tz)
+    xt = v["exit_time"].dt.tz_convert(tz)
+    span = v.groupby("track_id", sort=False)["entry_time"].transform("min").dt.tz_convert(tz).dt.date != \
+        v.groupby("track_id", sort=False)["exit_time"].transform("max").dt.tz_convert(tz).dt.date
+    fmt_e = np.where(span, et.dt.strftime("%Y-%m-%d %H:%M"), et.dt.strftime("%H:%M"))
+    fmt_x = np.where(span, xt.dt.strftime("%Y-%m-%d %H:%M"), xt.dt.strftime("%H:%M"))
+    mark = np.where(v["observed"], "", "?") + np.where(v["disputed"], "*", "")
+    leg_txt = v["zone_id"].astype(str) + mark + " " + fmt_e + "–" + fmt_x
+    legs = [
+        {"zone_id": z, "entry_time": e.isoformat(), "exit_time": x.isoformat(), "observed": bool(o),
+         "disputed": bool(d)}
+        for z, e, x, o, d in zip(v["zone_id"], v["entry_time"], v["exit_time"], v["observed"], v["disputed"],
+                                 strict=True)
+    ]
+    tmp = pd.DataFrame({"track_id": v["track_id"].to_numpy(), "zone_id": v["zone_id"].to_numpy(),
+                        "leg": leg_txt.to_numpy(), "entry_time": v["entry_time"].to_numpy(),
+                        "exit_time": v["exit_time"].to_numpy(), "observed": v["observed"].to_numpy(),
+                        "disputed": v["disputed"].to_numpy(), "legs": legs})
+    g = tmp.groupby("track_id", sort=True)
+    out = pd.DataFrame({
+        "n_visits": g.size(),
+        "zones": g["zone_id"].agg(" → ".join),
+        "sequence": g["leg"].agg(" → ".join),
+        "first_entry": g["entry_time"].min(),
+        "last_exit": g["exit_time"].max(),
+        "all_observed": g["observed"].all(),
+        "any_disputed": g["disputed"].any(),
+        "legs": g["legs"].agg(list),
+    }).reset_index()
+    return out[cols]
+
+
+def transit(
+    tracks: pd.DataFrame,
+    zones: ZoneSet,
+    *,
+    max_gap: str | float | int = "10min",
+    step_m: float = 5000.0,
+    index: Locator | None = None,
+    tz: str = "UTC",
+) -> TransitResult:
+    """Every visit of every track to every zone, with exact entry and exit on the zone borders.
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        A track table (``track_id``, ``time`` as datetime64[ns, UTC], ``lon``, ``lat``, optional ``alt_m``),
+        as produced by :func:`overflight.tracks.read_tracks`; rows in any order.
+    zones : ZoneSet
+        The zones; point zones are ignored (nothing can be inside a point).
+    max_gap : str or float
+        Longest interval between fixes over which the path is taken as known (``"10min"`` or seconds).
+        Crossings inside longer gaps make the visit ``observed=False``.
+    step_m : float
+        Largest step, in metres, of the geodesic densification between fixes.
+    index : Locator, optional
+        A zone index with ``locate_all(lon, lat) -> (point_idx, zone_idx)`` built on ``zones``
+        (:class:`overflight.index.ZoneIndex`); built here when omitted.
+    tz : str
+        Time zone of the times shown in the summary's ``sequence`` text.
+
+    Returns
+    -------
+    TransitResult
+        ``visits``, ``summary`` and ``provenance``.
+
+    Raises
+    ------
+    InputError
+        Missing columns, bad coordinates, naive times, a non-positive step or gap.
+    """
+    eng = TransitEngine(zones, max_gap_s=parse_max_gap(max_gap), step_m=step_m, index=index)
+    raw = [eng.feed(tracks), eng.finish()]
+    visits = eng.visits(pd.concat([r for r in raw if len(r)], ignore_index=True) if any(len(r) for r in raw)
+                        else _empty_raw())
+    return TransitResult(visits=visits, summary=summarize(visits, tz=tz), provenance=eng.provenance())

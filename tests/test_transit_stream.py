@@ -1,0 +1,102 @@
+"""Chunked transit gives the same visits as a whole-table run; the CLI streams a CSV and writes its outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from overflight.analysis.transit import transit
+from overflight.analysis.transit_stream import transit_chunks
+from overflight.boundaries import load
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from _synth_tracks import synth_tracks
+
+
+@pytest.fixture(scope="module")
+def fixes() -> pd.DataFrame:
+    # 300k fixes of 300 tracks over Europe, Africa and Asia, rows in time order (tracks interleaved as in a
+    # live feed) so every chunk holds pieces of many tracks and visits stay open across chunk borders.
+    return synth_tracks(300_000, 300, seed=7)
+
+
+@pytest.fixture(scope="module")
+def zones():  # type: ignore[no-untyped-def]
+    return load("ne-admin0")
+
+
+def test_chunked_equals_whole(fixes: pd.DataFrame, zones) -> None:  # type: ignore[no-untyped-def]
+    whole = transit(fixes, zones)
+    seen: list[int] = []
+    chunked = transit_chunks((fixes.iloc[i:i + 50_000] for i in range(0, len(fixes), 50_000)), zones,
+                             on_chunk=lambda rows, visits: seen.append(rows))
+    assert seen == [50_000] * 6
+    assert len(whole.visits) > 1000  # the comparison is not vacuous
+    # Visits open across chunk borders exist: some visit spans a chunk border in time.
+    borders = fixes["time"].iloc[np.arange(50_000, 300_000, 50_000)].to_numpy()
+    v = whole.visits
+    spans = ((v["entry_time"].to_numpy()[:, None] < borders) & (v["exit_time"].to_numpy()[:, None] > borders)).any()
+    assert spans
+    # Everything is bit-identical except the path length, a running sum whose rounding (pandas' compensated
+    # cumulative sum) may differ in the last digits: compare it to 1e-6 m.
+    cols = [c for c in whole.visits.columns if c != "distance_m"]
+    pd.testing.assert_frame_equal(whole.visits[cols], chunked.visits[cols], check_exact=True)
+    np.testing.assert_allclose(whole.visits["distance_m"], chunked.visits["distance_m"], rtol=0, atol=1e-6)
+    pd.testing.assert_frame_equal(whole.summary, chunked.summary)
+    assert chunked.provenance["parameters"]["n_fixes"] == 300_000
+
+
+def test_out_of_order_chunks_are_an_input_error(fixes: pd.DataFrame, zones) -> None:  # type: ignore[no-untyped-def]
+    from overflight.errors import InputError
+
+    late, early = fixes.iloc[100:200], fixes.iloc[:100]
+    with pytest.raises(InputError, match="back in time"):
+        transit_chunks([late, early], zones)
+
+
+def test_cli_streams_csv(tmp_path: Path, fixes: pd.DataFrame, zones) -> None:  # type: ignore[no-untyped-def]
+    from overflight.cli.transit import register
+
+    small = fixes[fixes["track_id"].isin([f"T{i}" for i in range(40)])].copy()
+    src = tmp_path / "tracks.csv"
+    out = small.assign(time=small["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    out.to_csv(src, index=False)
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)  # a second command keeps `transit` a subcommand
+    res = CliRunner().invoke(app, ["transit", str(src), "--zones", "ne-admin0", "-o", str(tmp_path / "v.csv"),
+                                   "--summary", str(tmp_path / "s.csv"), "--chunk-rows", "7000", "--max-gap", "5min"])
+    assert res.exit_code == 0, res.output
+    assert "ne-admin0" in res.output and "land" in res.output
+    got = pd.read_csv(tmp_path / "v.csv")
+    ref = transit(small, zones, max_gap="5min").visits
+    assert list(got.columns) == list(ref.columns)
+    assert len(got) == len(ref) > 0
+    assert (got["zone_id"].to_numpy() == ref["zone_id"].to_numpy()).all()
+    t = pd.to_datetime(got["entry_time"], utc=True)
+    assert (abs(t - ref["entry_time"]) < pd.Timedelta(microseconds=2)).all()
+    s = pd.read_csv(tmp_path / "s.csv")
+    assert set(s["track_id"]) == set(ref["track_id"])
+    assert json.loads(s["legs"].iloc[0])[0]["zone_id"] == s["zones"].iloc[0].split(" → ")[0]
+    prov = json.loads((tmp_path / "v.csv.provenance.json").read_text())
+    assert prov["name"] == "ne-admin0" and prov["parameters"]["max_gap_s"] == 300.0
+
+
+def test_cli_bad_input_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("track_id,time,lon,lat\na,2024-01-01T00:00:00Z,10,95\n")
+    script = ("import sys, typer\nfrom overflight.cli.main import app, main\nfrom overflight.cli.transit import "
+              "register\nif 'transit' not in [c.name for c in app.registered_commands]:\n    register(app)\n"
+              "main(sys.argv[1:])\n")
+    r = subprocess.run([sys.executable, "-c", script, "transit", str(bad), "--zones", "ne-admin0", "-o",
+                        str(tmp_path / "o.csv")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "bad.csv" in r.stderr
