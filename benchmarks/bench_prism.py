@@ -1,8 +1,11 @@
 """Benchmark: prism verdicts for random sighting pairs over Eurasia against every ne-admin0 zone.
 
 Pairs are 100–800 km apart, at drone speed (185 km/h), with time gaps giving budgets of 1.0–1.6 times
-the direct distance. Prints pairs/s. Usage: python benchmarks/bench_prism.py [n_pairs] [--fast]
-(--fast: verdicts only, without refining detours of settled cases to 0.1 %).
+the direct distance. Prints pairs/s, pair-zone verdicts/s and how many (pair, zone) combinations each
+stage settled (caps: the cap lower bounds; inside: a fix in the zone; bulk_*: the vectorised
+``fast.settle_zone``; evaluate: one at a time through the avoiding-path graph).
+Usage: python benchmarks/bench_prism.py [n_pairs] [--fast] [--no-bulk]
+(--fast: verdicts only, without refining detours of settled cases to 0.1 %; --no-bulk: the precise path only).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ def random_pairs(n: int, seed: int = 1) -> tuple[Pairs, float]:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100_000
     precise = "--fast" not in sys.argv
+    bulk = "--no-bulk" not in sys.argv
+    stats: dict[str, int] = {}
     zs = load("ne-admin0")
     t0 = time.perf_counter()
     caps = zone_caps(_zone_items(zs))
@@ -46,10 +51,12 @@ def main() -> None:
     for s in range(0, n, step):
         sl = slice(s, min(n, s + step))
         sub = Pairs(*(getattr(pairs, f)[sl] for f in pairs.__dataclass_fields__))
-        out = _verdicts_for_pairs(sub, caps, vmax, precise=precise, keep_impossible=True)
+        out = _verdicts_for_pairs(sub, caps, vmax, precise=precise, keep_impossible=True, bulk=bulk,
+                                  stats=stats)
         counts = counts.add(out["verdict"].astype(str).value_counts(), fill_value=0)
     el = time.perf_counter() - t1
-    print(f"zones: {len(zs)} (caps built in {t_caps:.1f} s); pairs: {n}; precise={precise}")
+    print(f"zones: {len(zs)} (caps built in {t_caps:.1f} s); pairs: {n}; precise={precise}; bulk={bulk}")
+    print("settled by stage: " + ", ".join(f"{k}={v}" for k, v in stats.items()))
     print(f"verdict rows: {int(counts.sum())}  " + ", ".join(f"{k}={int(v)}" for k, v in counts.items()))
     print(f"time: {el:.1f} s  ->  {n / el:,.0f} pairs/s ({n * len(zs) / el:,.0f} pair-zone verdicts/s)")
 

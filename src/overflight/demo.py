@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import shapely
 
 from overflight import boundaries
 from overflight.analysis.attribution import run_attribution
@@ -31,6 +32,7 @@ OUTPUTS = ("case.duckdb", "report.html", "case.kml", "case.geojson", "claims.cla
 DATASET = "illustrative-tracks"
 SOURCE = "illustrative-sensor"
 SPEEDS_KMH = (185.0, 120.0)  # Shahed-like cruise, and a slower drone
+REGION = (20.0, 35.0, 75.0, 65.0)  # lon/lat box of the states the demo case holds
 
 
 @dataclass
@@ -79,7 +81,9 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
         say("importing claims and graded sources")
         case.import_files([demo_file("claims.yaml")])
         say("loading zones: ne-admin0 states, the test ranges (annulus around Akhtubinsk), the CPC station")
-        case.add_zones(boundaries.load("ne-admin0"))
+        ne = boundaries.load("ne-admin0")
+        near = shapely.intersects(ne.geometries(), shapely.box(*REGION))  # the states of the region, not the world
+        case.add_zones(ne.select([z.id for z, keep in zip(ne, near, strict=True) if keep]))
         case.add_zones(read_spec_file(demo_file("zones.yaml")))
         case.add_zones(read_zone_file(demo_file("west-kazakhstan-approx.geojson"), name="west-kazakhstan-approx",
                                       licence="illustrative outline, CC0"))

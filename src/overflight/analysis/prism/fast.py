@@ -1,0 +1,294 @@
+"""Bulk settlement of (pair, zone) verdicts, vectorised over every candidate pair of one zone at once.
+
+Most candidates that survive the cheap cap filters are settled without per-pair geometry:
+
+- *impossible*: ``E``, the least focal sum ``d(p1, x) + d(x, p2)`` over the zone's boundary, exceeds the
+  budget (and neither fix lies in the zone);
+- *possible* with the direct path as the avoiding path: the great-circle arc p1→p2 provably stays clear of
+  every boundary edge (so it neither enters nor touches the zone, as in the precise path's gnomonic test)
+  and ``E`` is within the budget.
+
+``E`` is bounded on the boundary's straight lon/lat edges exactly as ``avoid.entering_bounds`` does (the
+focal sum is 2-Lipschitz: on an edge it is at least the mean of its end values minus the edge's length;
+edges whose bound is below the best value are split in 8), but for all candidates together and with the
+Andoyer-Lambert distance, whose error against GeographicLib stays below 1.5e-6 of the distance up to
+6,000 km (checked on 2·10^6 random pairs, poles included); it is used with a 1e-5 + 1 m allowance.
+Everything else (a fix inside the zone, an arc near the boundary, long gaps) is left to ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, unit
+
+IntArray = NDArray[np.int64]
+
+WGS84_A = 6378137.0
+WGS84_F = 1 / 298.257223563
+LAM_REL = 1e-5  # allowance on the Andoyer-Lambert distance: relative ...
+LAM_ABS = 1.0  # ... plus absolute (metres)
+LAM_MAX_M = 6_000_000.0  # the allowance was checked up to this distance
+EDGE_PIECE = 16  # boundary edges per piece (the unit of pruning)
+REL_TOL = 2e-4  # same as avoid.entering_bounds
+SETTLE_UNSETTLED, SETTLE_IMPOSSIBLE, SETTLE_POSSIBLE = 0, 1, 2
+
+
+def lambert(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArray:
+    """Andoyer-Lambert geodesic distance on WGS84 in metres (vectorised; see the module note on accuracy)."""
+    la1, la2 = np.radians(np.asarray(lat1, dtype=np.float64)), np.radians(np.asarray(lat2, dtype=np.float64))
+    b1 = np.arctan((1 - WGS84_F) * np.tan(la1))
+    b2 = np.arctan((1 - WGS84_F) * np.tan(la2))
+    dl = np.radians(np.asarray(lon2, dtype=np.float64) - np.asarray(lon1, dtype=np.float64))
+    h = np.sin((b2 - b1) / 2) ** 2 + np.cos(b1) * np.cos(b2) * np.sin(dl / 2) ** 2
+    s = 2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    p, q = (b1 + b2) / 2, (b2 - b1) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (s - np.sin(s)) * np.sin(p) ** 2 * np.cos(q) ** 2 / np.cos(s / 2) ** 2
+        y = (s + np.sin(s)) * np.cos(p) ** 2 * np.sin(q) ** 2 / np.sin(s / 2) ** 2
+    y = np.where(s > 0, y, 0.0)
+    return np.asarray(WGS84_A * (s - WGS84_F / 2 * (x + y)), dtype=np.float64)
+
+
+def _lam_lo(v: FloatArray) -> FloatArray:
+    return np.asarray(v * (1 - LAM_REL) - LAM_ABS, dtype=np.float64)
+
+
+def _lam_hi(v: FloatArray) -> FloatArray:
+    return np.asarray(v * (1 + LAM_REL) + LAM_ABS, dtype=np.float64)
+
+
+@dataclass
+class ZoneEdges:
+    """A zone's boundary edges (every ring), grouped in pieces of consecutive edges with bounding caps."""
+
+    a: FloatArray  # (ne, 2) lon/lat of the edge starts
+    b: FloatArray  # (ne, 2) ends
+    ua: FloatArray  # (ne, 3) unit vectors
+    ub: FloatArray
+    normal: FloatArray  # (ne, 3) unit normal of the edge's great circle
+    tol: FloatArray  # (ne,) radians: the lon/lat edge strays at most this far from the great-circle edge
+    length: FloatArray  # (ne,) metres: upper bound on the length of the lon/lat edge as a curve
+    piece_start: IntArray  # (np,)
+    piece_end: IntArray
+    piece_c: FloatArray  # (np, 3) cap centres
+    piece_rad: FloatArray  # (np,) radians: covers both the great-circle and the lon/lat edges
+
+
+def zone_edges(g: BaseGeometry) -> ZoneEdges | None:
+    """Edge arrays of a polygonal zone (None for point zones)."""
+    if g.geom_type not in ("Polygon", "MultiPolygon"):
+        return None
+    rings = shapely.get_rings(shapely.get_parts(g))
+    a_l, b_l = [], []
+    for ring in rings:
+        c = shapely.get_coordinates(ring)
+        if len(c) < 2:
+            continue
+        a_l.append(c[:-1])
+        b_l.append(c[1:])
+    a, b = np.vstack(a_l), np.vstack(b_l)
+    ua, ub = unit(a[:, 0], a[:, 1]), unit(b[:, 0], b[:, 1])
+    nrm = np.cross(ua, ub)
+    nn = np.linalg.norm(nrm, axis=1, keepdims=True)
+    nrm = np.where(nn > 1e-15, nrm / np.maximum(nn, 1e-300), 0.0)
+    # Deviation of the lon/lat edge from the great-circle edge: sampled at 5 interior points, padded (the
+    # deviation is a smooth bump vanishing at both ends), plus 1 cm.
+    dev = np.zeros(len(a))
+    for t in (0.125, 0.25, 0.5, 0.75, 0.875):
+        m = unit(a[:, 0] + t * (b[:, 0] - a[:, 0]), a[:, 1] + t * (b[:, 1] - a[:, 1]))
+        dev = np.maximum(dev, np.abs(np.sum(m * nrm, axis=1)))
+    tol = np.arcsin(np.clip(dev, 0, 1)) * 1.5 + 1e-9
+    mid = (a + b) / 2
+    length = (lambert(a[:, 0], a[:, 1], mid[:, 0], mid[:, 1]) + lambert(mid[:, 0], mid[:, 1], b[:, 0], b[:, 1]))
+    length = _lam_hi(length) * (1 + 1e-4) + 2 * tol * R_SPHERE * SPH_HI
+    ne = len(a)
+    st = np.arange(0, ne, EDGE_PIECE)
+    en = np.minimum(st + EDGE_PIECE, ne)
+    cs = np.vstack([np.zeros((1, 3)), np.cumsum(ua + ub, axis=0)])
+    c = cs[en] - cs[st]
+    c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-15)
+    owner = np.repeat(np.arange(len(st)), en - st)
+    seg = np.arccos(np.clip(np.sum(ua * ub, axis=1), -1, 1))
+    ang = np.maximum(np.arccos(np.clip(np.sum(ua * c[owner], axis=1), -1, 1)),
+                     np.arccos(np.clip(np.sum(ub * c[owner], axis=1), -1, 1))) + seg / 2 + tol
+    rad = np.zeros(len(st))
+    np.maximum.at(rad, owner, ang)
+    return ZoneEdges(a, b, ua, ub, nrm, tol, length, st, en, c, rad * 1.0001 + 1e-7)
+
+
+def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
+    """(row, piece) pairs to (row, edge) pairs."""
+    cnt = ze.piece_end[pieces] - ze.piece_start[pieces]
+    r = np.repeat(rows, cnt)
+    start = np.repeat(ze.piece_start[pieces] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
+    return r, start + np.arange(int(cnt.sum()))
+
+
+def _arc_clear(u1: FloatArray, u2: FloatArray, ze: ZoneEdges) -> NDArray[np.bool_]:
+    """For each arc u1[i]→u2[i] (great circle, < 180°): is it certainly clear of every edge of the zone?
+
+    With u1 == u2, whether the point is clear of every edge by the edge's tolerance.
+
+    An arc and an edge are apart when one lies wholly on one side of the other's great circle, beyond the
+    edge's tolerance (a side function is concave along an arc, so its ends decide).
+    """
+    n = len(u1)
+    npl = np.cross(u1, u2)
+    npl = npl / np.maximum(np.linalg.norm(npl, axis=1, keepdims=True), 1e-300)
+    half = 0.5 * np.arccos(np.clip(np.sum(u1 * u2, axis=1), -1, 1))
+    mid = u1 + u2
+    mid = mid / np.maximum(np.linalg.norm(mid, axis=1, keepdims=True), 1e-300)
+    # Pieces within reach of the arc: cap centre within half-arc + cap radius of the arc's midpoint.
+    ang_mid = np.arccos(np.clip(mid @ ze.piece_c.T, -1, 1))
+    near = ang_mid <= half[:, None] + ze.piece_rad[None, :] + 1e-9
+    ri, pi = np.nonzero(near)
+    if ri.size == 0:
+        return np.ones(n, dtype=bool)
+    # Finer: distance from the cap centre to the arc's great circle.
+    off = np.abs(np.einsum("ij,ij->i", ze.piece_c[pi], npl[ri]))
+    keep = off <= np.sin(np.minimum(ze.piece_rad[pi] + 1e-9, math.pi / 2))
+    ri, pi = ri[keep], pi[keep]
+    clear = np.ones(n, dtype=bool)
+    if ri.size == 0:
+        return clear
+    r, e = _expand(ri, pi, ze)
+    st = np.sin(ze.tol[e])
+    sa = np.einsum("ij,ij->i", ze.ua[e], npl[r])
+    sb = np.einsum("ij,ij->i", ze.ub[e], npl[r])
+    sep1 = ((sa > st) & (sb > st)) | ((sa < -st) & (sb < -st))
+    s1 = np.einsum("ij,ij->i", u1[r], ze.normal[e])
+    s2 = np.einsum("ij,ij->i", u2[r], ze.normal[e])
+    sep2 = ((s1 > st) & (s2 > st)) | ((s1 < -st) & (s2 < -st))
+    # A degenerate edge (zero length) has no normal: only the first test can clear it.
+    sep2 &= np.any(ze.normal[e] != 0, axis=1)
+    bad = ~(sep1 | sep2)
+    clear[np.unique(r[bad])] = False
+    return clear
+
+
+def entering_bounds_many(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, limit: FloatArray, ze: ZoneEdges,
+) -> tuple[FloatArray, FloatArray]:
+    """Bounds (lower, upper) on min over the zone boundary of d(p1, x) + d(x, p2), for many pairs.
+
+    Edges whose focal sum certainly exceeds `limit` are skipped: the lower bound is then capped at `limit`
+    and the upper bound may be inf.
+    """
+    n = len(lon1)
+    lo = np.full(n, np.inf)
+    up = np.full(n, np.inf)
+    if n == 0:
+        return lo, up
+    u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
+    # Piece level, on the sphere: true distance >= SPH_LO x great-circle distance.
+    fs = np.arccos(np.clip(u1 @ ze.piece_c.T, -1, 1)) + np.arccos(np.clip(u2 @ ze.piece_c.T, -1, 1))
+    plb = SPH_LO * R_SPHERE * (fs - 2 * ze.piece_rad[None, :]) - 2.0
+    ri, pi = np.nonzero(plb <= limit[:, None])
+    if ri.size == 0:
+        return np.minimum(lo, limit), up
+    # Upper bound from each piece's first vertex, then drop pieces that cannot beat it.
+    v = ze.a[ze.piece_start[pi]]
+    fv = _lam_hi(lambert(lon1[ri], lat1[ri], v[:, 0], v[:, 1])) + _lam_hi(lambert(v[:, 0], v[:, 1], lon2[ri],
+                                                                                   lat2[ri]))
+    np.minimum.at(up, ri, fv)
+    keep = plb[ri, pi] <= np.minimum(up[ri], limit[ri])
+    ri, pi = ri[keep], pi[keep]
+    r, e = _expand(ri, pi, ze)
+    ax, ay, bx, by = ze.a[e, 0], ze.a[e, 1], ze.b[e, 0], ze.b[e, 1]
+
+    def focal(x: FloatArray, y: FloatArray, rr: IntArray) -> FloatArray:
+        return lambert(lon1[rr], lat1[rr], x, y) + lambert(x, y, lon2[rr], lat2[rr])
+
+    fa, fb = focal(ax, ay, r), focal(bx, by, r)
+    length = ze.length[e]
+    np.minimum.at(up, r, _lam_hi(np.minimum(fa, fb)))
+    # Certified lower bound on the edge (length bounds the true length of the lon/lat edge).
+    lb = _lam_lo((fa + fb) / 2) - length
+    floor = np.full(n, np.inf)
+    t = np.linspace(0.0, 1.0, 9)
+    for _ in range(8):
+        sel = lb < up[r] * (1 - REL_TOL)
+        # Entries not refined further hold their bound.
+        np.minimum.at(floor, r[~sel], lb[~sel])
+        if not sel.any():
+            lb = lb[:0]
+            r = r[:0]
+            break
+        r, ax, ay, bx, by, fa, fb = r[sel], ax[sel], ay[sel], bx[sel], by[sel], fa[sel], fb[sel]
+        px = ax[:, None] + (bx - ax)[:, None] * t[None, :]
+        py = ay[:, None] + (by - ay)[:, None] * t[None, :]
+        rr = np.repeat(r, 7)
+        fi = focal(px[:, 1:-1].ravel(), py[:, 1:-1].ravel(), rr).reshape(-1, 7)
+        f = np.column_stack([fa, fi, fb])
+        np.minimum.at(up, r, _lam_hi(fi.min(axis=1)))
+        ax, ay = px[:, :-1].ravel(), py[:, :-1].ravel()
+        bx, by = px[:, 1:].ravel(), py[:, 1:].ravel()
+        fa, fb = f[:, :-1].ravel(), f[:, 1:].ravel()
+        r = np.repeat(r, 8)
+        mx, my = (ax + bx) / 2, (ay + by) / 2
+        # A sub-edge this short is as long as its two half-chords, up to a tiny fraction.
+        length = _lam_hi(lambert(ax, ay, mx, my) + lambert(mx, my, bx, by)) * (1 + 1e-4) + 0.01
+        lb = _lam_lo((fa + fb) / 2) - length
+    if lb.size:
+        np.minimum.at(floor, r, lb)
+    lo = np.minimum(np.minimum(floor, up), limit)
+    return np.maximum(lo, 0.0), up
+
+
+def settle_zone(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, r1: FloatArray, r2: FloatArray,
+    b_hi: FloatArray, direct: FloatArray, limit: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
+) -> tuple[NDArray[np.int8], FloatArray, FloatArray, NDArray[np.bool_]]:
+    """Settle what can be settled in bulk for many pairs against one zone.
+
+    Returns (status, detour, margin, exact): status is SETTLE_IMPOSSIBLE, SETTLE_POSSIBLE, or
+    SETTLE_UNSETTLED for pairs left to ``verdicts.evaluate``; the other arrays follow ``evaluate``'s
+    definitions for the settled ones.
+    """
+    n = len(lon1)
+    status = np.zeros(n, dtype=np.int8)
+    detour = np.full(n, np.nan)
+    margin = np.full(n, np.nan)
+    exact = np.zeros(n, dtype=bool)
+    r = r1 + r2
+    # A fix inside the zone (or on its boundary) and long gaps go the precise way.
+    ok = ~(shapely.intersects_xy(zone, lon1, lat1) | shapely.intersects_xy(zone, lon2, lat2))
+    ok &= limit <= LAM_MAX_M / 2
+    # The precise path tests insideness with great-circle edges, this one with lon/lat edges: they agree
+    # unless a fix lies between the two versions of an edge, i.e. within that edge's tolerance of it.
+    for lo_, la_ in ((lon1, lat1), (lon2, lat2)):
+        i_ok = np.flatnonzero(ok)
+        u = unit(lo_[i_ok], la_[i_ok])
+        ok[i_ok] = _arc_clear(u, u, ze)
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        return status, detour, margin, exact
+    e_lo, e_hi = entering_bounds_many(lon1[idx], lat1[idx], lon2[idx], lat2[idx], limit[idx], ze)
+    flip_incons = b_hi[idx] - (direct[idx] - r[idx])
+    imp = e_lo - r[idx] > b_hi[idx]
+    ex = e_hi < limit[idx]
+    i = idx[imp]
+    status[i] = SETTLE_IMPOSSIBLE
+    detour[i] = np.where(ex[imp], e_hi[imp], e_lo[imp])
+    margin[i] = np.minimum(e_lo[imp] - r[i] - b_hi[i], flip_incons[imp])
+    exact[i] = ex[imp]
+    rest = ~imp
+    if rest.any():
+        j = idx[rest]
+        clear = _arc_clear(unit(lon1[j], lat1[j]), unit(lon2[j], lat2[j]), ze)
+        k = j[clear]
+        status[k] = SETTLE_POSSIBLE
+        detour[k] = direct[k]
+        margin[k] = np.maximum(b_hi[k] - (np.maximum(e_hi[rest][clear], direct[k]) - r[k]), 0.0)
+        exact[k] = ex[rest][clear]
+    return status, detour, margin, exact
+
+
+__all__ = ["ZoneEdges", "entering_bounds_many", "lambert", "settle_zone", "zone_edges"]
