@@ -253,7 +253,7 @@ class ShareTest:
         """One line: the share, its interval, the claim and the outcome."""
         rel = ">" if self.direction == "more" else "<"
         share = f"{self.share:.0%}" if self.n else "n/a"
-        return (f"{self.k} of {self.n} = {share} (Wilson {self.confidence:.0%}: {self.low:.0%}–{self.high:.0%}) "
+        return (f"{self.k} of {self.n} = {share} (Wilson {self.confidence:.0%}: {self.low:.1%}–{self.high:.1%}) "
                 f"vs claim share {rel} {self.threshold:.0%}: {self.outcome}")
 
 

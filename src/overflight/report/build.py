@@ -232,8 +232,18 @@ def _sections(case: Case, illustrative: bool) -> list[TableSection]:
         more = f" Showing {len(shown)} of {len(df)} rows." if len(df) > len(shown) else ""
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in run.parameters.items()
                            if v is not None and not isinstance(v, dict | list))
+        extra = ""
+        if run.kind == "attribution" and run.parameters.get("target"):
+            from overflight.analysis.attribution import assess_share_claim, share_inside
+
+            p = run.parameters
+            k, n = share_inside(case.run_results(run.id), p["target"], p.get("region"))
+            test = assess_share_claim(k, n, p.get("threshold", 0.9), p.get("direction", "more"),
+                                      p.get("confidence", 0.95))
+            extra = f" Share inside {p['target']}: {test.sentence()}."
         out.append(TableSection(f"{run.kind} ({run.id})",
-                                f"{describe.get(run.kind, '')} Parameters: {params}.{more}", shown, illustrative))
+                                f"{describe.get(run.kind, '')}{extra} Parameters: {params}.{more}", shown,
+                                illustrative))
     return out
 
 
