@@ -17,6 +17,7 @@ from overflight._version import __version__
 from overflight.case import Case
 from overflight.report.html import ReportContext, TableSection, _fmt, render_report, render_timeline
 from overflight.report.svgmap import Layer, Style, render_map
+from overflight.zones import ZoneSet
 
 ILLUSTRATIVE_NOTE = (
     "Rows, map symbols and timeline entries marked illustrative are invented: no public coordinates exist for "
@@ -112,8 +113,10 @@ def _prism_geoms(case: Case) -> list[tuple[BaseGeometry, str]]:
     return out
 
 
-def _states_legend(case: Case) -> str:
-    sets = sorted({str(r.zoneset.get("name")) for r in case.runs() if r.zoneset and r.kind == "transit"})
+def _states_legend(zones: ZoneSet) -> str:
+    from overflight import boundaries
+
+    sets = [n for n in zones.provenance.name.split("+") if n in boundaries.names()]
     return "states" + (f" ({', '.join(sets)})" if sets else "")
 
 
@@ -139,7 +142,7 @@ def _map(case: Case) -> str:
     states = [z for z in zones if z.kind == "state"]
     layers.append(Layer("states", [z.geometry for z in states],
                         Style(stroke="#98a2b3", fill="#f9fafb", fill_opacity=1.0, width=0.8),
-                        labels=[z.id for z in states], legend=_states_legend(case)))
+                        labels=[z.id for z in states], legend=_states_legend(zones)))
     ranges = [z for z in zones if z.kind == "test-range"]
     if ranges:
         layers.append(Layer("ranges", [z.geometry for z in ranges],

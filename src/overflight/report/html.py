@@ -44,7 +44,9 @@ tr:nth-child(even) td { background: #fcfcfd; }
 .small { font-size: 0.85em; color: #475467; }
 footer { margin-top: 2em; font-size: 0.8em; color: #667085; }
 @media print { body { max-width: none; padding: 0; }
-               .tablewrap { overflow: visible; } h2 { break-after: avoid; } table, svg { break-inside: avoid; }
+               .tablewrap { overflow: visible; }
+               table { table-layout: fixed; font-size: 7pt; } th, td { overflow-wrap: anywhere; }
+               h2, h3 { break-after: avoid; } svg, tr { break-inside: avoid; }
                .banner { border-width: 2px; } }
 """
 
