@@ -360,7 +360,7 @@ class TransitEngine:
         """Border crossings from the zone index's own segment classifier (geodesic pieces of ``step_m``)."""
         a, b = s_idx, s_idx + 1
         c = self.index.crossings(_wrap(lon[a]), lat[a], _wrap(lon[b]), lat[b],  # type: ignore[attr-defined]
-                                 densify_m=self.step_m)
+                                 densify_m=self.step_m, azimuth=az, length_m=seg_len)
         seg = np.asarray(c.segment, dtype=np.int64)
         if len(seg) == 0:
             return _no_events()

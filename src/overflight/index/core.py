@@ -189,6 +189,7 @@ class ZoneIndex:
     def crossings(
         self, lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike, *,
         densify_m: float | None = None, normalize_lon: bool = False, strict: bool = False,
+        azimuth: npt.ArrayLike | None = None, length_m: npt.ArrayLike | None = None,
     ) -> Crossings:
         """Where each segment crosses zone borders, in order along it.
 
@@ -199,6 +200,8 @@ class ZoneIndex:
             most this many metres; otherwise each segment is the straight lon/lat line (a longitude jump of
             more than 180 deg is taken to cross the antimeridian the short way).
         normalize_lon, strict : as for `locate`; segments with an invalid end give no crossings.
+        azimuth, length_m : optional forward azimuth (degrees) and geodesic length (metres) of each segment, when
+            the caller has computed them already (used with ``densify_m``; saves solving the inverse problem).
 
         Returns
         -------
@@ -218,7 +221,9 @@ class ZoneIndex:
             self._report_bad(int(bad.sum()), bad, np.where(ok1, x2, x1), np.where(ok1, y2, y1), strict,
                              what="segments")
         seg = np.flatnonzero(ok).astype(np.int64)
-        sx, sy, ex, ey, pseg, f0, f1 = densify(x1[ok], y1[ok], x2[ok], y2[ok], seg, densify_m)
+        az = np.asarray(azimuth, dtype=np.float64)[ok] if azimuth is not None else None
+        dist = np.asarray(length_m, dtype=np.float64)[ok] if length_m is not None else None
+        sx, sy, ex, ey, pseg, f0, f1 = densify(x1[ok], y1[ok], x2[ok], y2[ok], seg, densify_m, az, dist)
         pc = split_antimeridian(np.asarray(sx, np.float64), np.asarray(sy, np.float64),
                                 np.asarray(ex, np.float64), np.asarray(ey, np.float64), pseg,
                                 np.asarray(f0, np.float64), np.asarray(f1, np.float64))

@@ -60,9 +60,14 @@ class Pieces:
 
 
 def densify(
-    lon1: F64, lat1: F64, lon2: F64, lat2: F64, seg: I64, densify_m: float | None
+    lon1: F64, lat1: F64, lon2: F64, lat2: F64, seg: I64, densify_m: float | None,
+    az: F64 | None = None, dist: F64 | None = None,
 ) -> tuple[F64, F64, F64, F64, I64, F64, F64]:
-    """Pieces of each segment: itself, or its geodesic cut into equal pieces no longer than densify_m."""
+    """Pieces of each segment: itself, or its geodesic cut into equal pieces no longer than densify_m.
+
+    ``az``/``dist`` (forward azimuth and length of each geodesic) may be passed when the caller has them
+    already, to save the inverse problem.
+    """
     n = lon1.size
     if densify_m is None or n == 0:
         return lon1, lat1, lon2, lat2, seg, np.zeros(n), np.ones(n)
@@ -71,7 +76,8 @@ def densify(
     from pyproj import Geod
 
     geod = Geod(ellps="WGS84")
-    az, _, dist = geod.inv(lon1, lat1, lon2, lat2)
+    if az is None or dist is None:
+        az, _, dist = geod.inv(lon1, lat1, lon2, lat2)
     az = np.asarray(az, dtype=np.float64)
     dist = np.asarray(dist, dtype=np.float64)
     npieces = np.maximum(np.ceil(dist / densify_m), 1).astype(np.int64)
