@@ -286,7 +286,8 @@ class TransitEngine:
         alt = (tracks["alt_m"].to_numpy(dtype=np.float64) if "alt_m" in tracks.columns
                else np.full(len(tracks), np.nan))
         # Prepend the carried last fix of every track seen before, so segments span chunk borders.
-        known = pd.Index(np.unique(tid)).intersection(st.last.index)
+        # (hash-based unique: sorting a million id strings would cost more than the geodesy)
+        known = st.last.index.intersection(pd.Index(pd.unique(tid))) if len(st.last) else st.last.index
         carry = st.last.loc[known]
         n_c = len(carry)
         tid = np.concatenate([carry.index.to_numpy(dtype=object), tid])

@@ -164,10 +164,86 @@ def _remove_endpoint_discs(obst: BaseGeometry, pts: list[FloatArray], clear: lis
     return obst
 
 
+def _disjoint_hulls(hulls: NDArray[np.object_], order: NDArray[np.int64]) -> list[int]:
+    """Greedily pick hulls (in `order`) whose closures are pairwise disjoint."""
+    tree = shapely.STRtree(hulls)
+    hit_a, hit_b = tree.query(hulls, predicate="intersects")
+    touching: dict[int, set[int]] = {}
+    for a, b in zip(hit_a.tolist(), hit_b.tolist(), strict=True):
+        if a != b:
+            touching.setdefault(a, set()).add(b)
+    chosen: list[int] = []
+    blocked: set[int] = set()
+    for k in order.tolist():
+        if k in blocked:
+            continue
+        chosen.append(k)
+        blocked |= touching.get(k, set())
+    return chosen
+
+
+def _merged_hulls(hulls: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Convex hulls of clusters of intersecting hulls, merged until the cluster hulls are disjoint."""
+    cur = hulls
+    while True:
+        tree = shapely.STRtree(cur)
+        a, b = tree.query(cur, predicate="intersects")
+        m = a != b
+        if not m.any():
+            return cur
+        # Connected components of the intersection graph.
+        from scipy.sparse.csgraph import connected_components
+
+        g = coo_matrix((np.ones(int(m.sum())), (a[m], b[m])), shape=(len(cur), len(cur)))
+        ncomp, lab = connected_components(g, directed=False)
+        cur = np.array([shapely.convex_hull(shapely.union_all(cur[lab == c])) for c in range(ncomp)], dtype=object)
+
+
+def hull_bounds(
+    p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
+    to_lonlat: ToLonLat, *, limit: float, scale_lo: float,
+) -> tuple[float, float, FloatArray]:
+    """Bounds (lower, upper, path of the upper) on the avoiding length from convex hulls of the obstacle's parts.
+
+    In the gnomonic plane hulls are spherical-convex hulls. For a connected part P with both fixes outside
+    hull(P), a path entering one of P's pockets (hull(P) minus P) must leave it across the same lid, and
+    the lid's segment is shorter: the shortest path avoiding P equals the one avoiding hull(P), over only
+    the hull's vertices. Hence, for parts S whose hulls are pairwise disjoint and exclude both fixes,
+    the path around their hulls has exactly the length of the path around S: a lower bound for the whole
+    obstacle (avoiding a subset is easier), exact when every other part lies within one of those hulls
+    (its pocket). Otherwise hulls of the clusters of overlapping hulls form a superset obstacle: if the
+    fixes are outside them, the path around them is an upper bound. Returns (0, inf, empty) when no
+    hull applies.
+    """
+    parts = np.array([g for g in shapely.get_parts(obstacle) if g.geom_type == "Polygon" and not g.is_empty],
+                     dtype=object)
+    lower, upper, best = 0.0, math.inf, np.zeros((0, 2))
+    if parts.size == 0:
+        return lower, upper, best
+    hulls = shapely.convex_hull(parts)
+    f1, f2 = Point(p1), Point(p2)
+    eligible = ~(shapely.intersects(hulls, f1) | shapely.intersects(hulls, f2))
+    eligible &= shapely.get_type_id(hulls) == 3  # degenerate hulls (lines) are of no use
+    if eligible.any():
+        idx = np.flatnonzero(eligible)
+        order = idx[np.argsort(-shapely.area(hulls[idx]), kind="stable")]
+        chosen = _disjoint_hulls(hulls, order)
+        cover = shapely.multipolygons(hulls[chosen])
+        val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo)
+        lower = min(val, limit)
+        if bool(shapely.covered_by(parts, cover).all()):
+            # Every part is one of the chosen ones or lies in a pocket of one: the value is exact.
+            return lower, val, path
+    merged = _merged_hulls(hulls)
+    if not (shapely.intersects(merged, f1).any() or shapely.intersects(merged, f2).any()):
+        upper, best = _graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), to_lonlat, limit, scale_lo)
+    return lower, upper, best
+
+
 def shortest_avoiding(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
     to_lonlat: ToLonLat, *, limit: float, target: float | None, precise: bool, scale_lo: float,
-    rel_tol: float = 1e-3,
+    rel_tol: float = 1e-3, hulls: bool = True,
 ) -> AvoidResult:
     """Bounds on the length of the shortest path from p1 to p2 (planar, outside `obstacle`).
 
@@ -178,6 +254,8 @@ def shortest_avoiding(
     target : float or None
         The length the caller compares against (the budget); refinement stops once the bounds are on one
         side of it, unless `precise` asks for bounds within `rel_tol` of each other.
+    hulls : bool
+        Try the convex hulls of the obstacle's parts first (``hull_bounds``; often exact with a few vertices).
     """
     seg = LineString([p1, p2])
     direct = float(dist(ll1[0], ll1[1], ll2[0], ll2[1]))
@@ -195,7 +273,15 @@ def shortest_avoiding(
             return upper <= lower * (1 + rel_tol)
         return lower > target or upper <= target or lower >= limit
 
+    if hulls:
+        h_lo, h_up, h_path = hull_bounds(p1, p2, ll1, ll2, obstacle, to_lonlat, limit=limit, scale_lo=scale_lo)
+        lower = max(lower, h_lo)
+        if h_up < upper:
+            upper, best = h_up, h_path
+        lower = min(lower, upper)
     for tau in (plen / 40, plen / 300, plen / 2500, 0.0):
+        if settled():
+            break
         if tau > 0:
             # Douglas-Peucker keeps the simplified boundary within tau of the original (both ways), so
             # growing it by 1.5 tau (chord-sagged arcs still reach 1.38 tau) covers the zone, and

@@ -36,6 +36,7 @@ LAM_REL = 1e-5  # allowance on the Andoyer-Lambert distance: relative ...
 LAM_ABS = 1.0  # ... plus absolute (metres)
 LAM_MAX_M = 6_000_000.0  # the allowance was checked up to this distance
 EDGE_PIECE = 16  # boundary edges per piece (the unit of pruning)
+GROUP = 16  # pieces per group (a coarser first level of pruning)
 REL_TOL = 2e-4  # same as avoid.entering_bounds
 SETTLE_UNSETTLED, SETTLE_IMPOSSIBLE, SETTLE_POSSIBLE = 0, 1, 2
 
@@ -79,6 +80,11 @@ class ZoneEdges:
     piece_end: IntArray
     piece_c: FloatArray  # (np, 3) cap centres
     piece_rad: FloatArray  # (np,) radians: covers both the great-circle and the lon/lat edges
+    group_start: IntArray  # (ng,) groups of GROUP consecutive pieces (first index) ...
+    group_end: IntArray
+    group_c: FloatArray  # (ng, 3) ... with caps covering their pieces' caps
+    group_rad: FloatArray  # (ng,) radians
+    cont: NDArray[np.bool_]  # (ne,) the edge's end is the next edge's start
 
 
 def zone_edges(g: BaseGeometry) -> ZoneEdges | None:
@@ -120,7 +126,58 @@ def zone_edges(g: BaseGeometry) -> ZoneEdges | None:
                      np.arccos(np.clip(np.sum(ub * c[owner], axis=1), -1, 1))) + seg / 2 + tol
     rad = np.zeros(len(st))
     np.maximum.at(rad, owner, ang)
-    return ZoneEdges(a, b, ua, ub, nrm, tol, length, st, en, c, rad * 1.0001 + 1e-7)
+    rad = rad * 1.0001 + 1e-7
+    gs = np.arange(0, len(st), GROUP)
+    ge = np.minimum(gs + GROUP, len(st))
+    gcs = np.vstack([np.zeros((1, 3)), np.cumsum(c, axis=0)])
+    gc = gcs[ge] - gcs[gs]
+    gc = gc / np.maximum(np.linalg.norm(gc, axis=1, keepdims=True), 1e-15)
+    gown = np.repeat(np.arange(len(gs)), ge - gs)
+    gang = np.arccos(np.clip(np.sum(c * gc[gown], axis=1), -1, 1)) + rad
+    grad = np.zeros(len(gs))
+    np.maximum.at(grad, gown, gang)
+    cont = np.zeros(ne, dtype=bool)
+    cont[:-1] = np.all(b[:-1] == a[1:], axis=1)
+    return ZoneEdges(a, b, ua, ub, nrm, tol, length, st, en, c, rad, gs, ge, gc, grad * 1.0001 + 1e-7, cont)
+
+
+def _expand_groups(ri: IntArray, gi: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
+    """(row, group) pairs to (row, piece) pairs."""
+    cnt = ze.group_end[gi] - ze.group_start[gi]
+    r = np.repeat(ri, cnt)
+    p = np.repeat(ze.group_start[gi] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(int(cnt.sum()))
+    return r, p
+
+
+def _focal_pieces(u1: FloatArray, u2: FloatArray, limit: FloatArray, ze: ZoneEdges,
+                  ) -> tuple[IntArray, IntArray, FloatArray]:
+    """(row, piece, lower bound) for the pieces whose least focal sum may be within `limit[row]`.
+
+    The bound is spherical (true distance >= SPH_LO x great-circle distance) over the piece's cap.
+    """
+    fs = np.arccos(np.clip(u1 @ ze.group_c.T, -1, 1)) + np.arccos(np.clip(u2 @ ze.group_c.T, -1, 1))
+    glb = SPH_LO * R_SPHERE * (fs - 2 * ze.group_rad[None, :]) - 2.0
+    ri, gi = np.nonzero(glb <= limit[:, None])
+    r, p = _expand_groups(ri, gi, ze)
+    c = ze.piece_c[p]
+    f = (np.arccos(np.clip(np.einsum("ij,ij->i", u1[r], c), -1, 1))
+         + np.arccos(np.clip(np.einsum("ij,ij->i", u2[r], c), -1, 1)))
+    plb = SPH_LO * R_SPHERE * (f - 2 * ze.piece_rad[p]) - 2.0
+    keep = plb <= limit[r]
+    return r[keep], p[keep], plb[keep]
+
+
+def _near_pieces(q: FloatArray, reach: FloatArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
+    """(row, piece) pairs whose piece cap comes within `reach[row]` radians of the point q[row].
+
+    Groups of pieces are tested first, so the cost follows the pieces near each point, not all of them.
+    """
+    ang = np.arccos(np.clip(q @ ze.group_c.T, -1, 1))
+    ri, gi = np.nonzero(ang <= reach[:, None] + ze.group_rad[None, :] + 1e-9)
+    r, p = _expand_groups(ri, gi, ze)
+    a = np.arccos(np.clip(np.einsum("ij,ij->i", q[r], ze.piece_c[p]), -1, 1))
+    keep = a <= reach[r] + ze.piece_rad[p] + 1e-9
+    return r[keep], p[keep]
 
 
 def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
@@ -146,9 +203,7 @@ def _arc_clear(u1: FloatArray, u2: FloatArray, ze: ZoneEdges) -> NDArray[np.bool
     mid = u1 + u2
     mid = mid / np.maximum(np.linalg.norm(mid, axis=1, keepdims=True), 1e-300)
     # Pieces within reach of the arc: cap centre within half-arc + cap radius of the arc's midpoint.
-    ang_mid = np.arccos(np.clip(mid @ ze.piece_c.T, -1, 1))
-    near = ang_mid <= half[:, None] + ze.piece_rad[None, :] + 1e-9
-    ri, pi = np.nonzero(near)
+    ri, pi = _near_pieces(mid, half, ze)
     if ri.size == 0:
         return np.ones(n, dtype=bool)
     # Finer: distance from the cap centre to the arc's great circle.
@@ -175,22 +230,25 @@ def _arc_clear(u1: FloatArray, u2: FloatArray, ze: ZoneEdges) -> NDArray[np.bool
 
 def entering_bounds_many(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, limit: FloatArray, ze: ZoneEdges,
+    target: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Bounds (lower, upper) on min over the zone boundary of d(p1, x) + d(x, p2), for many pairs.
 
     Edges whose focal sum certainly exceeds `limit` are skipped: the lower bound is then capped at `limit`
-    and the upper bound may be inf.
+    and the upper bound may be inf. With `target`, refinement stops as soon as the bounds are on one side
+    of it (lower > target, or upper <= target) instead of agreeing to ``REL_TOL``: both stay certified.
     """
     n = len(lon1)
     lo = np.full(n, np.inf)
     up = np.full(n, np.inf)
     if n == 0:
         return lo, up
+    if target is not None:
+        # Pieces beyond the target cannot settle anything: the lower bound is then capped just above it.
+        limit = np.minimum(limit, target * (1 + 1e-6) + 1.0)
     u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
-    # Piece level, on the sphere: true distance >= SPH_LO x great-circle distance.
-    fs = np.arccos(np.clip(u1 @ ze.piece_c.T, -1, 1)) + np.arccos(np.clip(u2 @ ze.piece_c.T, -1, 1))
-    plb = SPH_LO * R_SPHERE * (fs - 2 * ze.piece_rad[None, :]) - 2.0
-    ri, pi = np.nonzero(plb <= limit[:, None])
+    # Group, then piece level, on the sphere: true distance >= SPH_LO x great-circle distance.
+    ri, pi, plb = _focal_pieces(u1, u2, limit, ze)
     if ri.size == 0:
         return np.minimum(lo, limit), up
     # Upper bound from each piece's first vertex, then drop pieces that cannot beat it.
@@ -198,7 +256,9 @@ def entering_bounds_many(
     fv = _lam_hi(lambert(lon1[ri], lat1[ri], v[:, 0], v[:, 1])) + _lam_hi(lambert(v[:, 0], v[:, 1], lon2[ri],
                                                                                    lat2[ri]))
     np.minimum.at(up, ri, fv)
-    keep = plb[ri, pi] <= np.minimum(up[ri], limit[ri])
+    keep = plb <= np.minimum(up[ri], limit[ri])
+    if target is not None:
+        keep &= up[ri] > target[ri]  # a vertex within the target already settles the pair
     ri, pi = ri[keep], pi[keep]
     r, e = _expand(ri, pi, ze)
     ax, ay, bx, by = ze.a[e, 0], ze.a[e, 1], ze.b[e, 0], ze.b[e, 1]
@@ -206,7 +266,15 @@ def entering_bounds_many(
     def focal(x: FloatArray, y: FloatArray, rr: IntArray) -> FloatArray:
         return lambert(lon1[rr], lat1[rr], x, y) + lambert(x, y, lon2[rr], lat2[rr])
 
-    fa, fb = focal(ax, ay, r), focal(bx, by, r)
+    fa = focal(ax, ay, r)
+    # An edge's end is the next edge's start (same pair, same ring): reuse its value.
+    fb = np.empty_like(fa)
+    same = np.zeros(e.size, dtype=bool)
+    if e.size > 1:
+        same[:-1] = (e[1:] == e[:-1] + 1) & (r[1:] == r[:-1]) & ze.cont[e[:-1]]
+    fb[:-1][same[:-1]] = fa[1:][same[:-1]]
+    o = ~same
+    fb[o] = focal(bx[o], by[o], r[o])
     length = ze.length[e]
     np.minimum.at(up, r, _lam_hi(np.minimum(fa, fb)))
     # Certified lower bound on the edge (length bounds the true length of the lon/lat edge).
@@ -215,6 +283,9 @@ def entering_bounds_many(
     t = np.linspace(0.0, 1.0, 9)
     for _ in range(8):
         sel = lb < up[r] * (1 - REL_TOL)
+        if target is not None:
+            # Only what can still decide "focal sum <= target" for pairs not yet settled either way.
+            sel &= (lb <= target[r]) & (up[r] > target[r])
         # Entries not refined further hold their bound.
         np.minimum.at(floor, r[~sel], lb[~sel])
         if not sel.any():
@@ -245,12 +316,15 @@ def entering_bounds_many(
 def settle_zone(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, r1: FloatArray, r2: FloatArray,
     b_hi: FloatArray, direct: FloatArray, limit: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
+    *, precise: bool = True,
 ) -> tuple[NDArray[np.int8], FloatArray, FloatArray, NDArray[np.bool_]]:
     """Settle what can be settled in bulk for many pairs against one zone.
 
     Returns (status, detour, margin, exact): status is SETTLE_IMPOSSIBLE, SETTLE_POSSIBLE, or
     SETTLE_UNSETTLED for pairs left to ``verdicts.evaluate``; the other arrays follow ``evaluate``'s
-    definitions for the settled ones.
+    definitions for the settled ones. With ``precise=False`` the entering length is refined only until
+    the verdict is settled: the verdicts are the same, the detours of "impossible" may be certified lower
+    bounds (``exact`` False) and margins lower bounds.
     """
     n = len(lon1)
     status = np.zeros(n, dtype=np.int8)
@@ -270,16 +344,21 @@ def settle_zone(
     idx = np.flatnonzero(ok)
     if idx.size == 0:
         return status, detour, margin, exact
-    e_lo, e_hi = entering_bounds_many(lon1[idx], lat1[idx], lon2[idx], lat2[idx], limit[idx], ze)
+    e_lo, e_hi = entering_bounds_many(lon1[idx], lat1[idx], lon2[idx], lat2[idx], limit[idx], ze,
+                                      None if precise else b_hi[idx] + r[idx])
     flip_incons = b_hi[idx] - (direct[idx] - r[idx])
     imp = e_lo - r[idx] > b_hi[idx]
     ex = e_hi < limit[idx]
+    if not precise:
+        ex &= e_hi <= e_lo * (1 + REL_TOL) + LAM_ABS
     i = idx[imp]
     status[i] = SETTLE_IMPOSSIBLE
     detour[i] = np.where(ex[imp], e_hi[imp], e_lo[imp])
     margin[i] = np.minimum(e_lo[imp] - r[i] - b_hi[i], flip_incons[imp])
     exact[i] = ex[imp]
-    rest = ~imp
+    # "possible" needs the entering length certainly within the budget: in between, ``evaluate`` decides
+    # with its own bounds.
+    rest = ~imp & (e_hi - r[idx] <= b_hi[idx])
     if rest.any():
         j = idx[rest]
         clear = _arc_clear(unit(lon1[j], lat1[j]), unit(lon2[j], lat2[j]), ze)

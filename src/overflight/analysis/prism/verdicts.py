@@ -520,7 +520,7 @@ def _verdicts_for_pairs(
                 rows, gi, lim = rows[go], gi[go], lim[go]
                 status, det, mar, ex = settle_zone(
                     pairs.lon1[gi], pairs.lat1[gi], pairs.lon2[gi], pairs.lat2[gi], pairs.r1[gi], pairs.r2[gi],
-                    b_hi[gi], direct[gi], lim, caps.geoms[z], ze)
+                    b_hi[gi], direct[gi], lim, caps.geoms[z], ze, precise=precise)
                 done = status != 0
                 verdict[gi[done], z] = np.where(status[done] == SETTLE_IMPOSSIBLE, VERDICTS.index("impossible"),
                                                 VERDICTS.index("possible"))
