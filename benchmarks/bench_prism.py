@@ -3,7 +3,8 @@
 Pairs are 100–800 km apart, at drone speed (185 km/h), with time gaps giving budgets of 1.0–1.6 times
 the direct distance. Prints pairs/s, pair-zone verdicts/s and how many (pair, zone) combinations each
 stage settled (caps: the cap lower bounds; inside: a fix in the zone; bulk_*: the vectorised
-``fast.settle_zone``; evaluate: one at a time through the avoiding-path graph).
+``fast.settle_zone``, with, in --fast mode, two-leg paths for "possible" and fences for "necessary" when the
+direct arc crosses the zone; evaluate: one at a time through the avoiding-path graph).
 Usage: python benchmarks/bench_prism.py [n_pairs] [--fast] [--no-bulk]
 (--fast: verdicts only, without refining detours of settled cases to 0.1 %; --no-bulk: the precise path only).
 """

@@ -262,6 +262,9 @@ def shortest_avoiding(
     if obstacle.is_empty or not shapely.relate_pattern(seg, obstacle, "T********"):
         lon, lat = np.array([ll1[0], ll2[0]]), np.array([ll1[1], ll2[1]])
         return AvoidResult(direct, direct, lon, lat)
+    if not precise and target is not None:
+        # Only the side of the target matters: paths longer than it need not be found (bounds stay certified).
+        limit = min(limit, target * (1 + 1e-6) + 1.0)
     plen = float(np.hypot(*(p2 - p1)))
     clear = [float(obstacle.distance(Point(p))) for p in (p1, p2)]
     lower, upper, best = direct, math.inf, np.zeros((0, 2))

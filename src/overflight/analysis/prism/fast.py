@@ -38,7 +38,11 @@ LAM_MAX_M = 6_000_000.0  # the allowance was checked up to this distance
 EDGE_PIECE = 16  # boundary edges per piece (the unit of pruning)
 GROUP = 16  # pieces per group (a coarser first level of pruning)
 REL_TOL = 2e-4  # same as avoid.entering_bounds
-SETTLE_UNSETTLED, SETTLE_IMPOSSIBLE, SETTLE_POSSIBLE = 0, 1, 2
+SETTLE_UNSETTLED, SETTLE_IMPOSSIBLE, SETTLE_POSSIBLE, SETTLE_NECESSARY = 0, 1, 2, 3
+# Waypoints tried for two-leg avoiding paths, as (angle from the minor axis in degrees, fraction of the way
+# from the centre to the ellipse of the budget), in order; each on both sides of the direct arc.
+WAYPOINTS = ((0.0, 0.95), (0.0, 0.5), (-40.0, 0.9), (40.0, 0.9), (0.0, 0.25), (-40.0, 0.5), (40.0, 0.5),
+             (-65.0, 0.9), (65.0, 0.9), (0.0, 0.75), (-20.0, 0.7), (20.0, 0.7))
 
 
 def lambert(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArray:
@@ -316,7 +320,7 @@ def entering_bounds_many(
 def settle_zone(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, r1: FloatArray, r2: FloatArray,
     b_hi: FloatArray, direct: FloatArray, limit: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
-    *, precise: bool = True,
+    *, precise: bool = True, two_leg: bool = False,
 ) -> tuple[NDArray[np.int8], FloatArray, FloatArray, NDArray[np.bool_]]:
     """Settle what can be settled in bulk for many pairs against one zone.
 
@@ -324,7 +328,11 @@ def settle_zone(
     SETTLE_UNSETTLED for pairs left to ``verdicts.evaluate``; the other arrays follow ``evaluate``'s
     definitions for the settled ones. With ``precise=False`` the entering length is refined only until
     the verdict is settled: the verdicts are the same, the detours of "impossible" may be certified lower
-    bounds (``exact`` False) and margins lower bounds.
+    bounds (``exact`` False) and margins lower bounds. With ``two_leg``, pairs whose direct arc meets the
+    zone are settled "possible" when ``two_leg_paths`` finds a path around it within the budget (then
+    ``detour`` is that path's length, an upper bound on the shortest one, and ``margin`` a lower bound),
+    and SETTLE_NECESSARY when ``fence_bound`` shows every avoiding path exceeds it (``detour`` is then the
+    lower bound budget + r, ``margin`` 0, a lower bound).
     """
     n = len(lon1)
     status = np.zeros(n, dtype=np.int8)
@@ -367,7 +375,153 @@ def settle_zone(
         detour[k] = direct[k]
         margin[k] = np.maximum(b_hi[k] - (np.maximum(e_hi[rest][clear], direct[k]) - r[k]), 0.0)
         exact[k] = ex[rest][clear]
+        if two_leg and (~clear).any():
+            # The direct arc meets the zone: look for a two-leg path around it within the budget ...
+            j2 = j[~clear]
+            e2 = e_hi[rest][~clear]
+            got, ln, _, _ = two_leg_paths(lon1[j2], lat1[j2], lon2[j2], lat2[j2], b_hi[j2] + r[j2], ze)
+            k2 = j2[got]
+            status[k2] = SETTLE_POSSIBLE
+            detour[k2] = ln[got]  # an upper bound on the avoiding length
+            margin[k2] = np.maximum(b_hi[k2] - (np.maximum(e2[got], ln[got]) - r[k2]), 0.0)
+            exact[k2] = False
+            # ... or a fence inside the zone across the ellipse, which makes it "necessary".
+            j3 = j2[~got]
+            nec = fence_bound(lon1[j3], lat1[j3], lon2[j3], lat2[j3], b_hi[j3] + r[j3], r1[j3], r2[j3], zone, ze)
+            k3 = j3[nec]
+            status[k3] = SETTLE_NECESSARY
+            detour[k3] = b_hi[k3] + r[k3]  # a lower bound on the avoiding length
+            margin[k3] = 0.0  # a lower bound: the fence shows only that the verdict holds
+            exact[k3] = False
     return status, detour, margin, exact
 
 
-__all__ = ["ZoneEdges", "entering_bounds_many", "lambert", "settle_zone", "zone_edges"]
+FENCES = (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.05, 0.95)  # where along the direct arc fences are tried
+
+
+def fence_bound(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
+    clear1: FloatArray, clear2: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
+) -> NDArray[np.bool_]:
+    """Is every path from p1 to p2 that avoids the zone certainly longer than `target`? (a sufficient test)
+
+    A great circle L crossing the direct arc at right angles at h separates the fixes, so every path
+    from p1 to p2 (the avoiding path's chain of great-circle legs included) passes through a point x of
+    L, and is at least SPH_LO · R · (σ(p1, x) + σ(x, p2)) long (σ: angles; true lengths are >= SPH_LO
+    times great-circle lengths). Along L that spherical focal sum grows away from h, so if the chord of L
+    where it is <= target / SPH_LO lies inside the zone (no boundary edge within its tolerance of the
+    chord, and h inside), every avoiding path is longer than `target`. The chord must also keep `clear1`,
+    `clear2` (metres) from the fixes, so that discs cut from the zone around them do not open it.
+    Fences are tried at the fractions ``FENCES`` of the direct arc.
+    """
+    n = len(lon1)
+    ok = np.zeros(n, dtype=bool)
+    if n == 0:
+        return ok
+    u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
+    full = np.arccos(np.clip(np.sum(u1 * u2, axis=1), -1, 1))
+    npl = np.cross(u1, u2)
+    npl /= np.maximum(np.linalg.norm(npl, axis=1, keepdims=True), 1e-300)
+    tsph = target / (SPH_LO * R_SPHERE) * (1 + 1e-9) + 1e-9  # angle the spherical focal sum must exceed
+    todo = np.flatnonzero((full > 0) & (tsph < 0.9 * math.pi))
+    for t in FENCES:
+        if todo.size == 0:
+            break
+        a1 = full[todo] * t
+        a2 = full[todo] - a1
+        # Fence foot h on the arc, and the fence's direction there (the arc's normal).
+        w = u1[todo] * np.sin(full[todo] - a1)[:, None] + u2[todo] * np.sin(a1)[:, None]
+        h = w / np.linalg.norm(w, axis=1, keepdims=True)
+        d = npl[todo]
+        near = (a1 * R_SPHERE * SPH_LO <= clear1[todo] + 1.0) | (a2 * R_SPHERE * SPH_LO <= clear2[todo] + 1.0)
+        # Half-chord s: arccos(cos a1 cos s) + arccos(cos a2 cos s) = tsph, increasing in s (bisection).
+        lo_s = np.zeros(todo.size)
+        hi_s = np.full(todo.size, math.pi / 2)
+        c1, c2, tt = np.cos(a1), np.cos(a2), tsph[todo]
+        for _ in range(40):
+            mid = (lo_s + hi_s) / 2
+            f = np.arccos(np.clip(c1 * np.cos(mid), -1, 1)) + np.arccos(np.clip(c2 * np.cos(mid), -1, 1))
+            big = f >= tt
+            hi_s = np.where(big, mid, hi_s)
+            lo_s = np.where(big, lo_s, mid)
+        s_ = hi_s  # at this half-chord the focal sum is >= tsph
+        fmax = np.arccos(np.clip(c1 * np.cos(s_), -1, 1)) + np.arccos(np.clip(c2 * np.cos(s_), -1, 1))
+        valid = (fmax >= tt) & ~near & (s_ < math.pi / 2 - 1e-6)
+        ea = h * np.cos(s_)[:, None] + d * np.sin(s_)[:, None]
+        eb = h * np.cos(s_)[:, None] - d * np.sin(s_)[:, None]
+        hlon = np.degrees(np.arctan2(h[:, 1], h[:, 0]))
+        hlat = np.degrees(np.arcsin(np.clip(h[:, 2], -1, 1)))
+        valid &= shapely.contains_xy(zone, hlon, hlat)
+        g = np.flatnonzero(valid)
+        # Both halves of the chord (each shorter than 90 degrees), clear of every edge.
+        cl = _arc_clear(ea[g], h[g], ze)
+        g = g[cl]
+        cl = _arc_clear(h[g], eb[g], ze)
+        g = g[cl]
+        ok[todo[g]] = True
+        todo = todo[~ok[todo]]
+    return ok
+
+
+def two_leg_paths(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, budget: FloatArray, ze: ZoneEdges,
+) -> tuple[NDArray[np.bool_], FloatArray, FloatArray, FloatArray]:
+    """Find, for each pair, a path p1 → v → p2 of two great-circle legs clear of every zone edge within `budget`.
+
+    Waypoints v are tried in the order of ``WAYPOINTS`` inside the (spherical, approximate) ellipse of the
+    budget; a waypoint counts only when its focal sum, with the Andoyer-Lambert allowance, is within the
+    budget and both legs are certainly clear of the zone (``_arc_clear``: neither entering nor touching).
+    Such a path avoids the zone, so the shortest avoiding path is at most its length. Returns (found,
+    length of the path found or inf, waypoint lon, waypoint lat (NaN where none was found)).
+    """
+    n = len(lon1)
+    found = np.zeros(n, dtype=bool)
+    length = np.full(n, np.inf)
+    wlon, wlat = np.full(n, np.nan), np.full(n, np.nan)
+    if n == 0:
+        return found, length, wlon, wlat
+    u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
+    m = u1 + u2
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    ax = u2 - u1
+    ax -= np.sum(ax * m, axis=1, keepdims=True) * m
+    ax /= np.maximum(np.linalg.norm(ax, axis=1, keepdims=True), 1e-300)
+    nrm = np.cross(m, ax)
+    # Half-axes on the sphere (angles): semi-major from the budget, focal distance from the fixes.
+    c = 0.5 * np.arccos(np.clip(np.sum(u1 * u2, axis=1), -1, 1))
+    big = np.minimum(budget / (2 * R_SPHERE * SPH_HI), 0.45 * math.pi)
+    small = np.arccos(np.clip(np.cos(big) / np.maximum(np.cos(c), 1e-12), -1, 1))  # spherical Pythagoras
+    todo = np.flatnonzero(big > c)
+    # The first waypoints settle most pairs: try them alone, then all the others at once.
+    cands = [(a, f, sd) for a, f in WAYPOINTS for sd in (1.0, -1.0)]
+    for stage in (cands[:2], cands[2:]):
+        if todo.size == 0:
+            break
+        k = len(stage)
+        th = np.radians(np.array([c_[0] for c_ in stage]))
+        fr = np.array([c_[1] for c_ in stage])
+        sd = np.array([c_[2] for c_ in stage])
+        rows = np.repeat(todo, k)  # row-major: all candidates of a row together, in order
+        x = np.tan(big[rows] * np.tile(fr, todo.size)) * np.tile(np.sin(th), todo.size)
+        y = np.tile(sd * np.cos(th), todo.size) * np.tan(small[rows] * np.tile(fr, todo.size))
+        v = m[rows] + x[:, None] * ax[rows] + y[:, None] * nrm[rows]
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        vlon = np.degrees(np.arctan2(v[:, 1], v[:, 0]))
+        vlat = np.degrees(np.arcsin(np.clip(v[:, 2], -1, 1)))
+        f = _lam_hi(lambert(lon1[rows], lat1[rows], vlon, vlat)) + _lam_hi(lambert(vlon, vlat, lon2[rows], lat2[rows]))
+        good = f <= budget[rows]
+        g = np.flatnonzero(good)
+        clear = _arc_clear(u1[rows[g]], v[g], ze)
+        g = g[clear]
+        clear = _arc_clear(v[g], u2[rows[g]], ze)
+        g = g[clear]
+        # The first candidate that works, per row (g is sorted, so first occurrence per row).
+        rr, first = np.unique(rows[g], return_index=True)
+        found[rr] = True
+        length[rr] = f[g[first]]
+        wlon[rr], wlat[rr] = vlon[g[first]], vlat[g[first]]
+        todo = todo[~found[todo]]
+    return found, length, wlon, wlat
+
+
+__all__ = ["ZoneEdges", "entering_bounds_many", "fence_bound", "lambert", "settle_zone", "two_leg_paths", "zone_edges"]

@@ -1,0 +1,210 @@
+"""Shortcuts of the prism analysis give the verdicts of the precise path.
+
+- ``fast.two_leg_paths`` / ``fast.fence_bound`` (bulk "possible" and "necessary" when the direct arc meets
+  the zone) against ``evaluate``;
+- the convex-hull stage of ``avoid.shortest_avoiding`` against the plain simplification ladder;
+- the whole fast pipeline (``precise=False``) against the precise one without bulk settling.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import Polygon, box
+
+import overflight.analysis.prism.verdicts  # noqa: F401  (the package re-exports a function of that name)
+from overflight.analysis.prism.fast import (
+    SETTLE_NECESSARY,
+    SETTLE_POSSIBLE,
+    fence_bound,
+    settle_zone,
+    two_leg_paths,
+    zone_edges,
+)
+from overflight.geodesy import GEOD
+
+V = sys.modules["overflight.analysis.prism.verdicts"]
+VMAX = 185 / 3.6
+
+
+def _comb() -> Polygon:
+    """A comb: a bar along 50°N with long teeth pointing north (deep bays between them)."""
+    pts = [(10.0, 49.0), (20.0, 49.0), (20.0, 50.0)]
+    x = 20.0
+    while x > 10.5:
+        pts += [(x, 53.0), (x - 0.5, 53.0), (x - 0.5, 50.0), (x - 1.0, 50.0)]
+        x -= 1.0
+    comb = Polygon(pts)
+    assert comb.is_valid
+    return comb
+
+
+def _zones(ne_admin0: object) -> dict[str, shapely.Geometry]:
+    out = {i: ne_admin0[i].geometry for i in ("NOR", "HRV", "GRC", "DNK", "ITA", "FIN", "CHE")}  # type: ignore[index]
+    out["COMB"] = _comb()
+    # A ring with a gap (a channel through the wall) and an island in the middle.
+    ring = box(25.0, 44.0, 33.0, 49.0).difference(box(26.0, 45.0, 32.0, 48.0)).difference(box(28.9, 47.9, 29.1, 49.1))
+    out["GAP"] = shapely.union_all([ring, box(28.0, 46.0, 30.0, 47.0)])
+    out["BOX"] = box(12.0, 66.0, 40.0, 69.0)
+    return out
+
+
+def _pairs_near(g: shapely.Geometry, n: int, seed: int) -> tuple[np.ndarray, ...]:
+    """Random pairs around a zone, many of whose direct arcs cross it."""
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = g.bounds
+    lon1 = rng.uniform(x0 - 2, x1 + 2, n)
+    lat1 = rng.uniform(y0 - 1.5, y1 + 1.5, n)
+    d = rng.uniform(50e3, 900e3, n)
+    lon2, lat2, _ = GEOD.fwd(lon1, lat1, rng.uniform(0, 360, n), d)
+    lon2, lat2 = np.asarray(lon2), np.asarray(lat2)
+    direct = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+    r1 = np.where(rng.random(n) < 0.25, rng.uniform(0, 15e3, n), 0.0)
+    r2 = np.where(rng.random(n) < 0.25, rng.uniform(0, 15e3, n), 0.0)
+    b_hi = direct * rng.uniform(1.0, 1.6, n)
+    return lon1, lat1, lon2, lat2, r1, r2, b_hi, direct
+
+
+def test_bulk_possible_and_necessary_for_crossing_arcs_match_evaluate(ne_admin0: object) -> None:
+    counts = {"two_leg": 0, "fence": 0}
+    for k, (zid, g) in enumerate(_zones(ne_admin0).items()):
+        ze = zone_edges(g)
+        assert ze is not None
+        lon1, lat1, lon2, lat2, r1, r2, b_hi, direct = _pairs_near(g, 400, seed=20 + k)
+        need = b_hi + r1 + r2
+        ok = direct - (r1 + r2) <= b_hi
+        idx = np.flatnonzero(ok)
+        limit = np.maximum(V.EXACT_FACTOR * need, need + 1000.0)[idx]
+        status, detour, _, exact = settle_zone(lon1[idx], lat1[idx], lon2[idx], lat2[idx], r1[idx], r2[idx],
+                                               b_hi[idx], direct[idx], limit, g, ze, precise=False, two_leg=True)
+        two_leg = (status == SETTLE_POSSIBLE) & (detour != direct[idx])
+        fence = status == SETTLE_NECESSARY
+        for j in np.flatnonzero(two_leg | fence):
+            i = idx[j]
+            ev = V.evaluate(float(lon1[i]), float(lat1[i]), float(lon2[i]), float(lat2[i]), g,
+                            budget_hi=float(b_hi[i]), r1=float(r1[i]), r2=float(r2[i]), precise=False,
+                            direct=float(direct[i]))
+            if fence[j]:
+                assert ev.verdict == "necessary", (zid, i)
+                counts["fence"] += 1
+            else:
+                assert ev.verdict == "possible", (zid, i)
+                # The two-leg path is an avoiding path: never shorter than the shortest one.
+                assert detour[j] >= ev.detour * (1 - 1e-3) or not ev.exact, (zid, i)
+                assert detour[j] <= b_hi[i] + r1[i] + r2[i]
+                counts["two_leg"] += 1
+            assert not exact[j]
+    assert counts["two_leg"] >= 100 and counts["fence"] >= 40, counts
+
+
+def _slerp(lon1: float, lat1: float, lon2: float, lat2: float, k: int) -> np.ndarray:
+    def vec(lon: float, lat: float) -> np.ndarray:
+        lo, la = np.radians(lon), np.radians(lat)
+        return np.array([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+
+    a, b = vec(lon1, lat1), vec(lon2, lat2)
+    om = np.arccos(np.clip(a @ b, -1, 1))
+    t = np.linspace(0, 1, k)[:, None]
+    p = (np.sin((1 - t) * om) * a + np.sin(t * om) * b) / np.sin(om)
+    return np.column_stack([np.degrees(np.arctan2(p[:, 1], p[:, 0])), np.degrees(np.arcsin(p[:, 2]))])
+
+
+def test_two_leg_path_legs_avoid_the_zone() -> None:
+    """Independent check with shapely: the waypoint's legs (great-circle arcs, as the precise path's gnomonic
+    plane draws them), densified by slerp, miss the zone, and the length bounds the true geodesic lengths."""
+    g = _comb()
+    ze = zone_edges(g)
+    assert ze is not None
+    lon1, lat1, lon2, lat2, *_ = _pairs_near(g, 300, seed=5)
+    direct = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+    found, length, wlon, wlat = two_leg_paths(lon1, lat1, lon2, lat2, direct * 1.5, ze)
+    crossing = shapely.intersects(
+        shapely.linestrings(np.stack([np.column_stack([lon1, lat1]), np.column_stack([lon2, lat2])], axis=1)), g)
+    assert (found & crossing).sum() > 30
+    outside = ~(shapely.intersects_xy(g, lon1, lat1) | shapely.intersects_xy(g, lon2, lat2))
+    for i in np.flatnonzero(found & outside):
+        ref = sum(GEOD.inv(a, b, c, d)[2] for a, b, c, d in ((lon1[i], lat1[i], wlon[i], wlat[i]),
+                                                               (wlon[i], wlat[i], lon2[i], lat2[i])))
+        assert ref <= length[i] <= direct[i] * 1.5
+        for a, b, c, d in ((lon1[i], lat1[i], wlon[i], wlat[i]), (wlon[i], wlat[i], lon2[i], lat2[i])):
+            leg = shapely.LineString(_slerp(a, b, c, d, 400))
+            assert not leg.intersects(g), i
+
+
+def test_fence_needs_the_wall_to_span_the_ellipse() -> None:
+    """A wall across the ellipse is a fence; a channel through it is not; a fix near the wall with a wide
+    error disc is not either."""
+    wall = box(14.0, 40.0, 15.0, 60.0)
+    channel = wall.difference(box(13.9, 49.9, 15.1, 50.1))
+    lon1, lat1, lon2, lat2 = np.array([12.0]), np.array([50.0]), np.array([17.0]), np.array([50.0])
+    direct = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+    zero = np.zeros(1)
+    for zone, expected in ((wall, True), (channel, False)):
+        ze = zone_edges(zone)
+        assert ze is not None
+        got = fence_bound(lon1, lat1, lon2, lat2, direct * 1.2, zero, zero, zone, ze)
+        assert bool(got[0]) is expected
+        ev = V.evaluate(12.0, 50.0, 17.0, 50.0, zone, budget_hi=float(direct[0] * 1.2))
+        assert (ev.verdict == "necessary") is expected
+    ze = zone_edges(wall)
+    assert ze is not None
+    near = fence_bound(np.array([13.8]), lat1, lon2, lat2, direct * 1.2, np.array([400e3]), zero, wall, ze)
+    assert not near[0]
+
+
+@pytest.mark.parametrize("zid", ["COMB", "GAP", "HRV", "DNK"])
+def test_hull_stage_matches_the_simplification_ladder(ne_admin0: object, zid: str) -> None:
+    g = _zones(ne_admin0)[zid]
+    lon1, lat1, lon2, lat2, r1, r2, b_hi, direct = _pairs_near(g, 120, seed=hash(zid) % 1000)
+    line = shapely.linestrings(np.stack([np.column_stack([lon1, lat1]), np.column_stack([lon2, lat2])], axis=1))
+    cross = shapely.intersects(line, g) & (direct - (r1 + r2) <= b_hi)
+    cross &= ~(shapely.intersects_xy(g, lon1, lat1) | shapely.intersects_xy(g, lon2, lat2))
+    checked = 0
+    for i in np.flatnonzero(cross)[:14]:
+        args = (float(lon1[i]), float(lat1[i]), float(lon2[i]), float(lat2[i]), g)
+        kw = {"budget_hi": float(b_hi[i]), "r1": float(r1[i]), "r2": float(r2[i]), "precise": True}
+        a = V.evaluate(*args, **kw, hulls=True)
+        b = V.evaluate(*args, **kw, hulls=False)
+        assert a.verdict == b.verdict, (zid, i)
+        if a.exact and b.exact and np.isfinite(a.detour):
+            assert a.detour == pytest.approx(b.detour, rel=2e-3), (zid, i)
+        checked += 1
+    assert checked >= 5
+
+
+def test_hull_of_comb_gives_exact_detour_around_it() -> None:
+    """Fixes north of the comb's teeth, with the bar south: the path goes around the hull (the bays are
+    dead ends), and its length is that of the path around the comb's convex hull."""
+    g = _comb()
+    hull = g.convex_hull
+    ev = V.evaluate(9.0, 51.5, 21.0, 51.5, g, budget_hi=1.2e6)
+    ref = V.evaluate(9.0, 51.5, 21.0, 51.5, hull, budget_hi=1.2e6, hulls=False)
+    assert ev.verdict == ref.verdict
+    assert ev.exact and ref.exact
+    assert ev.detour == pytest.approx(ref.detour, rel=1e-3)
+
+
+def test_fast_pipeline_matches_precise_pipeline_without_bulk(ne_admin0: object) -> None:
+    zones = {k: v for k, v in _zones(ne_admin0).items() if k in ("HRV", "DNK", "CHE", "COMB", "GAP", "FIN")}
+    rng = np.random.default_rng(8)
+    n = 150
+    lon1 = rng.uniform(8.0, 33.0, n)
+    lat1 = rng.uniform(42.0, 62.0, n)
+    d = rng.uniform(50e3, 700e3, n)
+    lon2, lat2, _ = GEOD.fwd(lon1, lat1, rng.uniform(0, 360, n), d)
+    direct = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+    dt = direct * rng.uniform(1.0, 1.6, n) / VMAX
+    ids = np.arange(n)
+    z = np.zeros(n)
+    pairs = V.Pairs(np.array([f"t{i}" for i in ids], dtype=object), ids, ids, lon1, lat1, np.asarray(lon2),
+                    np.asarray(lat2), z, z, dt, z)
+    caps = V.zone_caps(list(zones.items()))
+    stats: dict[str, int] = {}
+    a = V._verdicts_for_pairs(pairs, caps, VMAX, precise=False, keep_impossible=True, stats=stats)
+    b = V._verdicts_for_pairs(pairs, caps, VMAX, precise=True, keep_impossible=True, bulk=False)
+    assert (a["verdict"].astype(str) == b["verdict"].astype(str)).all()
+    assert stats["bulk_possible"] > 0 and stats["bulk_necessary"] > 0
+    assert sum(stats.values()) == len(a)
