@@ -88,6 +88,9 @@ PROVENANCE = GazetteerProvenance(
 )
 
 
+PEOPLE_PER_KM2 = 2000.0  # density behind Place.extent_m: a typical town's built-up area
+
+
 @dataclass(frozen=True)
 class Place:
     """One populated place.
@@ -121,6 +124,15 @@ class Place:
     population: int
     timezone: str
     distance_m: float | None = None
+
+    @property
+    def extent_m(self) -> float:
+        """A rough radius of the built-up area, for "seen over X" position errors.
+
+        GeoNames has no extents, so this assumes 2,000 inhabitants per km² on a disc (Saratov, 840,000
+        people: about 12 km; Akhtubinsk, 45,000: about 2.7 km), and at least 1 km. An estimate, not data.
+        """
+        return max(1000.0, 1000.0 * math.sqrt(max(self.population, 0) / (math.pi * PEOPLE_PER_KM2)))
 
 
 # -----------------------------------------------------------------------------------------------------------
