@@ -44,29 +44,31 @@ def convex_vertices(geom: BaseGeometry) -> tuple[FloatArray, FloatArray, FloatAr
     These are the only places a taut path bends. Returns (vertices, previous, next), each (k, 2).
     """
     geom = shapely.orient_polygons(geom, exterior_cw=False)  # exteriors CCW, holes CW: obstacle on the left
-    rings = []
-    for poly in shapely.get_parts(geom):
-        if poly.is_empty or poly.geom_type != "Polygon":
-            continue
-        rings.append(np.asarray(poly.exterior.coords)[:-1])
-        rings.extend(np.asarray(r.coords)[:-1] for r in poly.interiors)
-    out: list[FloatArray] = []
-    prevs: list[FloatArray] = []
-    nexts: list[FloatArray] = []
-    for r in rings:
-        if len(r) < 3:
-            continue
-        prev, nxt = np.roll(r, 1, axis=0), np.roll(r, -1, axis=0)
-        a, b = r - prev, nxt - r
-        cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-        keep = cross > 0
-        out.append(r[keep])
-        prevs.append(prev[keep])
-        nexts.append(nxt[keep])
-    if not out:
-        z = np.zeros((0, 2))
+    polys = shapely.get_parts(geom)
+    polys = polys[(shapely.get_type_id(polys) == 3) & ~shapely.is_empty(polys)]
+    z = np.zeros((0, 2))
+    if polys.size == 0:
         return z, z, z
-    return np.vstack(out), np.vstack(prevs), np.vstack(nexts)
+    # Every ring (each polygon's exterior, then its holes), all at once; the closing vertex is dropped.
+    rings = shapely.get_rings(polys)
+    xy = shapely.get_coordinates(rings)
+    cnt = shapely.get_num_coordinates(rings)
+    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    k = cnt - 1  # distinct vertices per ring
+    use = k >= 3
+    if not use.any():
+        return z, z, z
+    start, k = start[use], k[use]
+    pos = np.arange(int(k.sum())) - np.repeat(np.concatenate([[0], np.cumsum(k)[:-1]]), k)  # index in ring
+    base = np.repeat(start, k)
+    kk = np.repeat(k, k)
+    r = xy[base + pos]
+    prev = xy[base + (pos - 1) % kk]
+    nxt = xy[base + (pos + 1) % kk]
+    a, b = r - prev, nxt - r
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    keep = cross > 0
+    return r[keep], prev[keep], nxt[keep]
 
 
 def _tangent(v: FloatArray, a: FloatArray, b: FloatArray, w: FloatArray) -> NDArray[np.bool_]:
@@ -79,6 +81,57 @@ def _tangent(v: FloatArray, a: FloatArray, b: FloatArray, w: FloatArray) -> NDAr
     sb = d[:, 0] * (b - v)[:, 1] - d[:, 1] * (b - v)[:, 0]
     scale = np.hypot(d[:, 0], d[:, 1]) * 1e-12
     return np.asarray((sa * sb >= -scale * (np.abs(sa) + np.abs(sb))) | (np.abs(sa) <= scale) | (np.abs(sb) <= scale))
+
+
+def _candidate_edges(
+    pts: FloatArray, allp: FloatArray, alln: FloatArray, dp1: FloatArray, dp2: FloatArray, cut: float,
+    scale_lo: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Node pairs (i < j, sorted) that may carry a shortest path: within `cut` and bitangent.
+
+    A path through edge (i, j) is at least d(p1, i) + |ij| + d(j, p2) long (either direction); at an
+    obstacle vertex (index >= 2) the segment must support the obstacle (``_tangent``, same arithmetic).
+    Computed on dense, cache-sized blocks of rows (no gathers); only pairs whose bound lies within
+    rounding of `cut` may differ from a pair-by-pair test, and those cannot matter (they are at the limit).
+    """
+    n = len(pts)
+    x, y = pts[:, 0], pts[:, 1]
+    ax, ay = allp[:, 0] - x, allp[:, 1] - y  # ring neighbours relative to the vertex
+    bx, by = alln[:, 0] - x, alln[:, 1] - y
+    vert = np.arange(n) >= 2
+    block = max(1, 32768 // max(n, 1))
+    out_i: list[NDArray[np.int64]] = []
+    out_j: list[NDArray[np.int64]] = []
+    for s in range(0, n - 1, block):
+        rows = np.arange(s, min(n - 1, s + block))
+        c = slice(s + 1, n)  # only j > i >= s can pair with these rows
+        cols = np.arange(s + 1, n)
+        dx = x[None, c] - x[rows, None]  # d = pts[j] - pts[i]
+        dy = y[None, c] - y[rows, None]
+        plen = np.sqrt(dx * dx + dy * dy)
+        lb = np.minimum(dp1[rows, None] + dp2[None, c], dp1[None, c] + dp2[rows, None]) + plen * scale_lo
+        ok = (lb <= cut) & (cols[None, :] > rows[:, None])
+        scale = plen * 1e-12
+        for on_row in (True, False):
+            if on_row:
+                sa = dx * ay[rows, None] - dy * ax[rows, None]
+                sb = dx * by[rows, None] - dy * bx[rows, None]
+                m = vert[rows][:, None]
+            else:
+                # At vertex j the direction is -d: both cross products change sign, the test does not.
+                sa = dx * ay[None, c] - dy * ax[None, c]
+                sb = dx * by[None, c] - dy * bx[None, c]
+                m = vert[None, c]
+            asa, asb = np.abs(sa), np.abs(sb)
+            tan = (sa * sb >= -scale * (asa + asb)) | (asa <= scale) | (asb <= scale)
+            ok &= tan | ~m
+        ri, cj = np.divmod(np.flatnonzero(ok), ok.shape[1])
+        out_i.append(rows[ri])
+        out_j.append(cols[cj])
+    if not out_i:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z
+    return np.concatenate(out_i).astype(np.int64), np.concatenate(out_j).astype(np.int64)
 
 
 def _graph_path(
@@ -107,20 +160,9 @@ def _graph_path(
     dp2 = np.concatenate([[np.inf, 0.0], d2])
     dp1[1] = dp2[0] = float(dist(ll1[0], ll1[1], ll2[0], ll2[1]))
     n = len(pts)
-    i, j = np.triu_indices(n, 1)
-    plen = np.hypot(*(pts[i] - pts[j]).T)
-    # A path through edge (i, j) is at least d(p1, i) + |ij| + d(j, p2) long (either direction).
-    lb = np.minimum(dp1[i] + dp2[j], dp1[j] + dp2[i]) + plen * scale_lo
-    ok = lb <= limit * (1 + 1e-9) + 1e-6
-    i, j = i[ok], j[ok]
-    # Bitangent filter: at an obstacle vertex (index >= 2) the segment must support the obstacle.
     allp = np.vstack([pts[:2], prev]) if len(nodes) else pts[:2]
     alln = np.vstack([pts[:2], nxt]) if len(nodes) else pts[:2]
-    tan = np.ones(i.size, dtype=bool)
-    mi, mj = i >= 2, j >= 2
-    tan[mi] &= _tangent(pts[i[mi]], allp[i[mi]], alln[i[mi]], pts[j[mi]])
-    tan[mj] &= _tangent(pts[j[mj]], allp[j[mj]], alln[j[mj]], pts[i[mj]])
-    i, j = i[tan], j[tan]
+    i, j = _candidate_edges(pts, allp, alln, dp1, dp2, limit * (1 + 1e-9) + 1e-6, scale_lo)
     if i.size == 0:
         return math.inf, np.zeros((0, 2))
     segs = shapely.linestrings(np.stack([pts[i], pts[j]], axis=1))
@@ -240,10 +282,37 @@ def hull_bounds(
     return lower, upper, best
 
 
+GRADED_RADIUS = 5.0  # graded superset: discs of radius plen / GRADED_RADIUS around the fixes ...
+GRADED_FINE = 25.0  # ... simplified GRADED_FINE times more finely than the level's tolerance
+
+
+def graded_outer(
+    obstacle: BaseGeometry, outer: BaseGeometry, pts: list[FloatArray], clear: list[float], radius: float,
+    tau_fine: float,
+) -> BaseGeometry:
+    """A superset of `obstacle` that is `outer` (a superset) away from the fixes, finer within `radius` of them.
+
+    With D the discs around the fixes and F a superset of ``obstacle`` within D (simplified by `tau_fine`
+    and grown by 1.5 `tau_fine`, as in ``shortest_avoiding``, with the discs of ``_remove_endpoint_discs``
+    cut out), ``obstacle = (obstacle - D) | (obstacle & D)`` lies in ``(outer - D) | (F & D)``.
+    """
+    disc = shapely.union_all([Point(p).buffer(radius, quad_segs=8) for p in pts])
+    x0, y0, x1, y1 = disc.bounds
+    pad = 3.0 * tau_fine + 1e-6 * radius
+    near = shapely.clip_by_rect(obstacle, x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    if near.is_empty:
+        return shapely.difference(outer, disc)
+    fine = shapely.simplify(near, tau_fine).buffer(1.5 * tau_fine, quad_segs=2)
+    fine = _remove_endpoint_discs(fine, pts, clear)
+    if fine.is_empty and any(c <= 0 for c in clear):
+        return outer  # a fix on the boundary: nothing to gain
+    return shapely.union(shapely.difference(outer, disc), shapely.intersection(fine, disc))
+
+
 def shortest_avoiding(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
     to_lonlat: ToLonLat, *, limit: float, target: float | None, precise: bool, scale_lo: float,
-    rel_tol: float = 1e-3, hulls: bool = True,
+    rel_tol: float = 1e-3, hulls: bool = True, graded: bool = True,
 ) -> AvoidResult:
     """Bounds on the length of the shortest path from p1 to p2 (planar, outside `obstacle`).
 
@@ -256,6 +325,9 @@ def shortest_avoiding(
         side of it, unless `precise` asks for bounds within `rel_tol` of each other.
     hulls : bool
         Try the convex hulls of the obstacle's parts first (``hull_bounds``; often exact with a few vertices).
+    graded : bool
+        When a level's bounds do not settle, also try a superset keeping finer detail near the fixes
+        (``graded_outer``): a fix in a narrow channel then finds its way out without the full zone.
     """
     seg = LineString([p1, p2])
     direct = float(dist(ll1[0], ll1[1], ll2[0], ll2[1]))
@@ -298,6 +370,9 @@ def shortest_avoiding(
             u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo)
             if u < upper:
                 upper, best = u, path
+            lower = min(lower, upper)
+            if not precise and settled():
+                break  # a path within the target: the inner bound cannot change the answer
         if tau > 0:
             lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo)
         else:
@@ -305,6 +380,16 @@ def shortest_avoiding(
         lower = max(lower, min(lo, limit, upper))
         if settled():
             break
+        if tau > 0 and graded and not outer.is_empty and min(clear) < 1.5 * tau:
+            # A fix close to the zone (in a narrow channel, say): the coarse superset may close the way out.
+            # Keep finer detail near the fixes (still a superset of the zone) and look for a path again.
+            g_outer = graded_outer(obstacle, outer, [p1, p2], clear, plen / GRADED_RADIUS, tau / GRADED_FINE)
+            u, path = _graph_path(p1, p2, ll1, ll2, g_outer, to_lonlat, min(limit, upper), scale_lo)
+            if u < upper:
+                upper, best = u, path
+            lower = min(lower, upper)
+            if settled():
+                break
     if len(best):
         lon, lat = to_lonlat(best[:, 0], best[:, 1])
     else:

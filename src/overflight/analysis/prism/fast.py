@@ -42,7 +42,9 @@ SETTLE_UNSETTLED, SETTLE_IMPOSSIBLE, SETTLE_POSSIBLE, SETTLE_NECESSARY = 0, 1, 2
 # Waypoints tried for two-leg avoiding paths, as (angle from the minor axis in degrees, fraction of the way
 # from the centre to the ellipse of the budget), in order; each on both sides of the direct arc.
 WAYPOINTS = ((0.0, 0.95), (0.0, 0.5), (-40.0, 0.9), (40.0, 0.9), (0.0, 0.25), (-40.0, 0.5), (40.0, 0.5),
-             (-65.0, 0.9), (65.0, 0.9), (0.0, 0.75), (-20.0, 0.7), (20.0, 0.7))
+             (-65.0, 0.9), (65.0, 0.9), (0.0, 0.75), (-20.0, 0.7), (20.0, 0.7),
+             (-20.0, 0.97), (20.0, 0.97), (-55.0, 0.97), (55.0, 0.97), (-80.0, 0.97), (80.0, 0.97),
+             (-80.0, 0.7), (80.0, 0.7), (0.0, 0.1))
 
 
 def lambert(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArray:
@@ -399,6 +401,31 @@ def settle_zone(
 FENCES = (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.05, 0.95)  # where along the direct arc fences are tried
 
 
+def half_chord(c1: FloatArray, c2: FloatArray, tt: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Half-chord s of a fence where the spherical focal sum reaches `tt` (all angles in radians).
+
+    With ``c1 = cos a1``, ``c2 = cos a2`` (a1, a2: distances from the fence's foot to the fixes), the focal
+    sum at distance s along the fence is ``arccos(c1 cos s) + arccos(c2 cos s)``, increasing in s. Taking
+    the cosine of the sum gives ``cos^2 s = sin^2 tt / (c1^2 + c2^2 - 2 c1 c2 cos tt)`` in closed form;
+    the root is nudged outwards (any s whose focal sum is >= tt will do for a fence). Returns (s, focal
+    sum at s), s capped at pi/2; callers check ``focal sum >= tt``.
+    """
+
+    def focal_at(s: FloatArray, k1: FloatArray, k2: FloatArray) -> FloatArray:
+        return np.asarray(np.arccos(np.clip(k1 * np.cos(s), -1, 1)) + np.arccos(np.clip(k2 * np.cos(s), -1, 1)))
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cc = np.sin(tt) ** 2 / (c1 * c1 + c2 * c2 - 2 * c1 * c2 * np.cos(tt))
+    s0 = np.arccos(np.sqrt(np.clip(np.nan_to_num(cc, nan=0.0), 0.0, 1.0)))
+    s = np.minimum(s0 * (1 + 1e-9) + 1e-12, math.pi / 2)
+    f = focal_at(s, c1, c2)
+    short = f < tt  # rounding near s = 0: nudge further out
+    if short.any():
+        s[short] = np.minimum(s0[short] * (1 + 1e-6) + 1e-9, math.pi / 2)
+        f[short] = focal_at(s[short], c1[short], c2[short])
+    return np.asarray(s, dtype=np.float64), f
+
+
 def fence_bound(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
     clear1: FloatArray, clear2: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
@@ -434,18 +461,8 @@ def fence_bound(
         h = w / np.linalg.norm(w, axis=1, keepdims=True)
         d = npl[todo]
         near = (a1 * R_SPHERE * SPH_LO <= clear1[todo] + 1.0) | (a2 * R_SPHERE * SPH_LO <= clear2[todo] + 1.0)
-        # Half-chord s: arccos(cos a1 cos s) + arccos(cos a2 cos s) = tsph, increasing in s (bisection).
-        lo_s = np.zeros(todo.size)
-        hi_s = np.full(todo.size, math.pi / 2)
-        c1, c2, tt = np.cos(a1), np.cos(a2), tsph[todo]
-        for _ in range(40):
-            mid = (lo_s + hi_s) / 2
-            f = np.arccos(np.clip(c1 * np.cos(mid), -1, 1)) + np.arccos(np.clip(c2 * np.cos(mid), -1, 1))
-            big = f >= tt
-            hi_s = np.where(big, mid, hi_s)
-            lo_s = np.where(big, lo_s, mid)
-        s_ = hi_s  # at this half-chord the focal sum is >= tsph
-        fmax = np.arccos(np.clip(c1 * np.cos(s_), -1, 1)) + np.arccos(np.clip(c2 * np.cos(s_), -1, 1))
+        tt = tsph[todo]
+        s_, fmax = half_chord(np.cos(a1), np.cos(a2), tt)
         valid = (fmax >= tt) & ~near & (s_ < math.pi / 2 - 1e-6)
         ea = h * np.cos(s_)[:, None] + d * np.sin(s_)[:, None]
         eb = h * np.cos(s_)[:, None] - d * np.sin(s_)[:, None]
@@ -524,4 +541,7 @@ def two_leg_paths(
     return found, length, wlon, wlat
 
 
-__all__ = ["ZoneEdges", "entering_bounds_many", "fence_bound", "lambert", "settle_zone", "two_leg_paths", "zone_edges"]
+__all__ = [
+    "ZoneEdges", "entering_bounds_many", "fence_bound", "half_chord", "lambert", "settle_zone", "two_leg_paths",
+    "zone_edges",
+]

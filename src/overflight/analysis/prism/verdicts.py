@@ -330,11 +330,13 @@ def _focal_lb(u1: FloatArray, u2: FloatArray, cu: FloatArray, cr: FloatArray) ->
 def evaluate(
     lon1: float, lat1: float, lon2: float, lat2: float, zone: BaseGeometry, *, budget_hi: float,
     r1: float = 0.0, r2: float = 0.0, precise: bool = True, direct: float | None = None, hulls: bool = True,
+    graded: bool = True,
 ) -> Evaluation:
     """The verdict for one pair of fixes and one zone (see the module docstring for the definitions).
 
     `budget_hi` is the widest budget (``vmax * (dt + e1 + e2)``); `r1`, `r2` the position errors;
-    `hulls` lets the avoiding path try the convex hulls of the zone's parts first (same verdicts, faster).
+    `hulls` lets the avoiding path try the convex hulls of the zone's parts first, `graded` a superset of
+    the zone kept finer near the fixes (``avoid.graded_outer``; both give the same verdicts, faster).
     """
     d = float(dist(lon1, lat1, lon2, lat2)) if direct is None else direct
     r = r1 + r2
@@ -360,7 +362,9 @@ def evaluate(
     xmin, ymin, xmax, ymax = cap.bounds
     zc = shapely.intersection(shapely.clip_by_rect(zone, xmin - 1e-6, ymin - 1e-6, xmax + 1e-6, ymax + 1e-6), cap)
     zc = shapely.make_valid(zc) if not zc.is_valid else zc
-    zc = shapely.union_all([p for p in shapely.get_parts(zc) if p.geom_type == "Polygon"]) if not zc.is_empty else zc
+    if not zc.is_empty and zc.geom_type not in ("Polygon", "MultiPolygon"):
+        # Keep the areal parts of a mixed result (a valid (Multi)Polygon needs no union).
+        zc = shapely.union_all([p for p in shapely.get_parts(zc) if p.geom_type == "Polygon"])
     if zc.is_empty or zc.area == 0:
         return Evaluation("impossible", limit, min(limit - r - budget_hi, flip_incons), False)
     gn = Gnomonic(mlon, mlat)
@@ -395,7 +399,7 @@ def evaluate(
         if ri > 0:
             obst_a = obst_a.difference(Point(p).buffer(ri / scale_lo + 1.0, quad_segs=16))
     res = shortest_avoiding(p1, p2, ll1, ll2, obst_a, gn.inv, limit=limit, target=need, precise=precise,
-                            scale_lo=scale_lo, hulls=hulls)
+                            scale_lo=scale_lo, hulls=hulls, graded=graded)
     exact = res.upper < limit and res.upper <= res.lower * (1 + 1e-3)
     if res.lower - r > budget_hi:
         return Evaluation("necessary", res.upper if exact else res.lower,
@@ -560,19 +564,24 @@ def _verdicts_for_pairs(
     detour[incons, :] = np.nan
     margin[incons, :] = (direct - r - b_hi)[incons, None]
     exact[incons, :] = True
+    zone_cats = list(dict.fromkeys(caps.ids))
+    zone_pos = {z: k for k, z in enumerate(zone_cats)}
+    zone_codes = np.array([zone_pos[z] for z in caps.ids], dtype=np.int32)
+    # One construction over fresh arrays (copy=False: nothing else holds them); the track ids are typed
+    # once per pair, then repeated, instead of inferring the type of n x nz objects.
+    tid = pd.Series(pairs.track_id).array.take(np.repeat(np.arange(n), nz))
     out = pd.DataFrame({
-        "track_id": np.repeat(pairs.track_id, nz),
+        "track_id": tid,
         "from_index": np.repeat(pairs.from_index, nz),
         "to_index": np.repeat(pairs.to_index, nz),
-        "zone_id": pd.Categorical(np.tile(np.array(caps.ids, dtype=object), n),
-                                  categories=list(dict.fromkeys(caps.ids))),
+        "zone_id": pd.Categorical.from_codes(np.tile(zone_codes, n), categories=pd.Index(zone_cats)),
         "verdict": pd.Categorical.from_codes(verdict.ravel(), categories=pd.Index(list(VERDICTS))),
         "budget_m": np.repeat(budget, nz),
         "direct_m": np.repeat(direct, nz),
         "detour_m": detour.ravel(),
         "margin_m": margin.ravel(),
         "detour_exact": exact.ravel(),
-    })
+    }, copy=False)
     if not keep_impossible:
         out = out[out["verdict"] != "impossible"].reset_index(drop=True)
     return out
