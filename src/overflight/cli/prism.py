@@ -61,6 +61,8 @@ def prism(
                                              help="Keep rows whose verdict is impossible.")] = True,
     pos_err_col: Annotated[str, typer.Option("--pos-err-col", help="Position error column (m).")] = "pos_err_m",
     time_err_col: Annotated[str, typer.Option("--time-err-col", help="Time error column (± s).")] = "time_err_s",
+    fast: Annotated[bool, typer.Option("--fast", help="Same verdicts, faster; some margins and detours are then "
+                                       "bounds (detour_exact false). Ignored with --geojson.")] = False,
 ) -> None:
     """Was entering each zone impossible, possible or necessary between consecutive sightings?"""
     from overflight.analysis.prism import summarize
@@ -75,7 +77,9 @@ def prism(
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
     paths: dict[tuple[int, str], Any] = {}
     caps = zone_caps(_zone_items(zs))
-    df = _verdicts_for_pairs(pairs, caps, v, precise=True, keep_impossible=True, paths=paths)
+    precise = not fast or geojson is not None  # the map needs the exact avoiding paths
+    df = _verdicts_for_pairs(pairs, caps, v, precise=precise, keep_impossible=True,
+                             paths=paths if geojson is not None else None)
     shown = df if impossible else df[df["verdict"] != "impossible"]
     if output is None:
         console.print(shown.to_csv(index=False), end="", highlight=False, soft_wrap=True)
