@@ -19,7 +19,7 @@ from shapely.geometry import Point
 
 import overflight.analysis.prism.verdicts  # noqa: F401  (the package re-exports a function of that name)
 from overflight.analysis.prism._geo import Gnomonic
-from overflight.analysis.prism.avoid import _candidate_edges, _tangent, convex_vertices, graded_outer
+from overflight.analysis.prism.avoid import LEVELS, _candidate_edges, _tangent, convex_vertices, graded_outer
 from overflight.analysis.prism.fast import half_chord
 
 V = sys.modules["overflight.analysis.prism.verdicts"]
@@ -119,7 +119,7 @@ def test_graded_outer_covers_the_zone(ne_admin0: object, case: tuple[str, float,
     p2 = np.array([float(v) for v in gn.fwd(lon2, lat2)])
     plen = float(np.hypot(*(p2 - p1)))
     clear = [float(obst.distance(Point(p))) for p in (p1, p2)]
-    for tau in (plen / 40, plen / 300):
+    for tau in (plen / 40, plen / 300, plen / LEVELS[0]):
         outer = shapely.simplify(obst, tau).buffer(1.5 * tau, quad_segs=2)
         for pt, c in zip((p1, p2), clear, strict=True):
             if outer.intersects(Point(pt)):

@@ -208,3 +208,79 @@ def test_fast_pipeline_matches_precise_pipeline_without_bulk(ne_admin0: object) 
     assert (a["verdict"].astype(str) == b["verdict"].astype(str)).all()
     assert stats["bulk_possible"] > 0 and stats["bulk_necessary"] > 0
     assert sum(stats.values()) == len(a)
+
+
+@pytest.mark.parametrize("zid", ["GRC", "HRV", "DNK", "COMB", "GAP"])
+def test_level_schedule_gives_the_verdicts_of_the_former_ladder_and_the_plain_path(
+        ne_admin0: object, zid: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``avoid.LEVELS`` (two simplification levels) against the former three-level ladder and the precise
+    path without hulls or graded supersets: same verdicts, and a "possible" detour is a path within budget."""
+    import overflight.analysis.prism.avoid as avoid
+
+    g = _zones(ne_admin0)[zid]
+    lon1, lat1, lon2, lat2, r1, r2, b_hi, direct = _pairs_near(g, 120, seed=hash(zid) % 997 + 5)
+    line = shapely.linestrings(np.stack([np.column_stack([lon1, lat1]), np.column_stack([lon2, lat2])], axis=1))
+    cross = shapely.intersects(line, g) & (direct - (r1 + r2) <= b_hi)
+    checked = 0
+    for i in np.flatnonzero(cross)[:8]:
+        args = (float(lon1[i]), float(lat1[i]), float(lon2[i]), float(lat2[i]), g)
+        kw = {"budget_hi": float(b_hi[i]), "r1": float(r1[i]), "r2": float(r2[i])}
+        a = V.evaluate(*args, **kw, precise=False)
+        with monkeypatch.context() as m:
+            m.setattr(avoid, "LEVELS", (40.0, 300.0, 2500.0))
+            old = V.evaluate(*args, **kw, precise=False)
+        plain = V.evaluate(*args, **kw, precise=True, hulls=False, graded=False)
+        assert a.verdict == old.verdict == plain.verdict, (zid, i)
+        if a.verdict == "possible":
+            assert a.detour - (r1[i] + r2[i]) <= b_hi[i] * (1 + 1e-9)
+            if plain.exact:
+                assert a.detour >= plain.detour * (1 - 1e-3)
+        if a.verdict == "necessary" and np.isfinite(plain.detour) and plain.exact:
+            assert a.detour <= plain.detour * (1 + 1e-3)
+        checked += 1
+    assert checked >= 5
+    assert list(avoid.LEVELS) != [40.0, 300.0, 2500.0]  # the schedule compared is not the former one
+
+
+def test_focal_prefilter_keeps_every_node_within_the_limit() -> None:
+    """``avoid._within_focal`` (spherical bound) drops only nodes whose true focal sum exceeds the limit."""
+    from geographiclib.geodesic import Geodesic
+
+    import overflight.analysis.prism.avoid as avoid
+    from overflight.analysis.prism._geo import Gnomonic
+
+    rng = np.random.default_rng(4)
+    ll1, ll2 = (30.0, 55.0), (36.0, 57.5)
+    gn = Gnomonic(33.0, 56.3)
+    xy = rng.uniform(-9e5, 9e5, (600, 2))
+    lon, lat = gn.inv(xy[:, 0], xy[:, 1])
+    geod = Geodesic.WGS84
+    focal = np.array([geod.Inverse(ll1[1], ll1[0], la, lo)["s12"] + geod.Inverse(la, lo, ll2[1], ll2[0])["s12"]
+                      for lo, la in zip(lon, lat, strict=True)])
+    prev, nxt = xy + 1.0, xy - 1.0
+    for limit in (5e5, 6.5e5, 9e5, float(np.median(focal))):
+        nodes, nlon, nlat, p, q = avoid._within_focal(xy, lon, lat, prev, nxt, ll1, ll2, limit)
+        within = focal <= limit * (1 + 1e-9) + 1e-6
+        kept = {tuple(v) for v in nodes}
+        assert all(tuple(v) in kept for v in xy[within])  # nothing within the limit is lost
+        assert len(nodes) < len(xy)  # and something is dropped
+        # Rows stay aligned.
+        idx = [int(np.flatnonzero((xy == v).all(axis=1))[0]) for v in nodes]
+        np.testing.assert_array_equal(nlon, lon[idx])
+        np.testing.assert_array_equal(q, nxt[idx])
+        np.testing.assert_array_equal(p, prev[idx])
+        np.testing.assert_array_equal(nlat, lat[idx])
+
+
+def test_focal_lb_in_place_matches_the_formula() -> None:
+    from overflight.analysis.prism._geo import R_SPHERE, SPH_LO, unit
+
+    rng = np.random.default_rng(2)
+    u1 = unit(rng.uniform(-180, 180, 50), rng.uniform(-80, 80, 50))
+    u2 = unit(rng.uniform(-180, 180, 50), rng.uniform(-80, 80, 50))
+    cu = unit(rng.uniform(-180, 180, 30), rng.uniform(-80, 80, 30))
+    cu[0] = u1[0]  # a dot product at (or a rounding beyond) 1
+    cr = rng.uniform(0, 1e6, 30)
+    ref = (SPH_LO * R_SPHERE * (np.arccos(np.clip(u1 @ cu.T, -1, 1)) + np.arccos(np.clip(u2 @ cu.T, -1, 1)))
+           * (1 - 1e-9) - 2.0 * cr[None, :])
+    np.testing.assert_array_equal(V._focal_lb(u1, u2, cu, cr), ref)

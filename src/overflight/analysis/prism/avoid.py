@@ -134,6 +134,23 @@ def _candidate_edges(
     return np.concatenate(out_i).astype(np.int64), np.concatenate(out_j).astype(np.int64)
 
 
+def _within_focal(
+    nodes: FloatArray, nlon: FloatArray, nlat: FloatArray, prev: FloatArray, nxt: FloatArray,
+    ll1: tuple[float, float], ll2: tuple[float, float], limit: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Drop nodes whose focal sum certainly exceeds `limit` (spherical lower bound), before true geodesics.
+
+    True WGS84 lengths are at least SPH_LO x the great-circle ones (1 m more covers arccos rounding), so
+    every node dropped here would fail ``_graph_path``'s true-length test as well: the same nodes remain.
+    """
+    u = unit(nlon, nlat)
+    a = np.arccos(np.clip(u @ unit(*ll1), -1.0, 1.0)) + np.arccos(np.clip(u @ unit(*ll2), -1.0, 1.0))
+    maybe = SPH_LO * R_SPHERE * a * (1 - 1e-9) - 1.0 <= limit * (1 + 1e-9) + 1e-6
+    if maybe.all():
+        return nodes, nlon, nlat, prev, nxt
+    return nodes[maybe], nlon[maybe], nlat[maybe], prev[maybe], nxt[maybe]
+
+
 def _graph_path(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
     to_lonlat: ToLonLat, limit: float, scale_lo: float,
@@ -146,6 +163,7 @@ def _graph_path(
     nodes, prev, nxt = convex_vertices(obstacle)
     if len(nodes):
         nlon, nlat = to_lonlat(nodes[:, 0], nodes[:, 1])
+        nodes, nlon, nlat, prev, nxt = _within_focal(nodes, nlon, nlat, prev, nxt, ll1, ll2, limit)
         d1 = dist(ll1[0], ll1[1], nlon, nlat)
         d2 = dist(nlon, nlat, ll2[0], ll2[1])
         keep = d1 + d2 <= limit * (1 + 1e-9) + 1e-6
@@ -282,6 +300,10 @@ def hull_bounds(
     return lower, upper, best
 
 
+# Simplification levels, tolerance plen / k (then the zone itself). Each level's bounds are certified, so the
+# schedule changes only the speed (and, in --fast mode, which valid bound is reported): two levels 10x apart
+# settle most pairs with fewer graph searches than three 8x apart (10k-pair benchmark: same verdicts).
+LEVELS = (150.0, 1500.0)
 GRADED_RADIUS = 5.0  # graded superset: discs of radius plen / GRADED_RADIUS around the fixes ...
 GRADED_FINE = 25.0  # ... simplified GRADED_FINE times more finely than the level's tolerance
 
@@ -354,7 +376,7 @@ def shortest_avoiding(
         if h_up < upper:
             upper, best = h_up, h_path
         lower = min(lower, upper)
-    for tau in (plen / 40, plen / 300, plen / 2500, 0.0):
+    for tau in [plen / k for k in LEVELS] + [0.0]:
         if settled():
             break
         if tau > 0:

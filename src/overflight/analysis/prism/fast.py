@@ -224,13 +224,16 @@ def _arc_clear(u1: FloatArray, u2: FloatArray, ze: ZoneEdges) -> NDArray[np.bool
     sa = np.einsum("ij,ij->i", ze.ua[e], npl[r])
     sb = np.einsum("ij,ij->i", ze.ub[e], npl[r])
     sep1 = ((sa > st) & (sb > st)) | ((sa < -st) & (sb < -st))
-    s1 = np.einsum("ij,ij->i", u1[r], ze.normal[e])
-    s2 = np.einsum("ij,ij->i", u2[r], ze.normal[e])
+    # The second test only for the pairs the first did not separate (same answers, fewer gathers).
+    left = np.flatnonzero(~sep1)
+    r, e, st = r[left], e[left], st[left]
+    nrm = ze.normal[e]
+    s1 = np.einsum("ij,ij->i", u1[r], nrm)
+    s2 = np.einsum("ij,ij->i", u2[r], nrm)
     sep2 = ((s1 > st) & (s2 > st)) | ((s1 < -st) & (s2 < -st))
     # A degenerate edge (zero length) has no normal: only the first test can clear it.
-    sep2 &= np.any(ze.normal[e] != 0, axis=1)
-    bad = ~(sep1 | sep2)
-    clear[np.unique(r[bad])] = False
+    sep2 &= np.any(nrm != 0, axis=1)
+    clear[np.unique(r[~sep2])] = False
     return clear
 
 

@@ -319,9 +319,17 @@ def zone_caps(items: list[tuple[str, BaseGeometry]]) -> _ZoneCaps:
 
 def _focal_lb(u1: FloatArray, u2: FloatArray, cu: FloatArray, cr: FloatArray) -> FloatArray:
     """Lower bound on min over a cap of d(p1, x) + d(x, p2): true distance >= SPH_LO x great-circle distance."""
-    a1 = np.arccos(np.clip(u1 @ cu.T, -1.0, 1.0))
-    a2 = np.arccos(np.clip(u2 @ cu.T, -1.0, 1.0))
-    return np.asarray(SPH_LO * R_SPHERE * (a1 + a2) * (1 - 1e-9) - 2.0 * cr[None, :], dtype=np.float64)
+    # In place (same arithmetic, same order as SPH_LO * R * (a1 + a2) * (1 - 1e-9) - 2 cr): this runs over
+    # every pair x cap, and temporaries dominate its cost.
+    a1 = np.asarray(u1 @ cu.T, dtype=np.float64)
+    np.arccos(np.clip(a1, -1.0, 1.0, out=a1), out=a1)
+    a2 = np.asarray(u2 @ cu.T, dtype=np.float64)
+    np.arccos(np.clip(a2, -1.0, 1.0, out=a2), out=a2)
+    a1 += a2
+    a1 *= SPH_LO * R_SPHERE
+    a1 *= 1 - 1e-9
+    a1 -= 2.0 * cr[None, :]
+    return a1
 
 
 # --------------------------------------------------------------------------------------- one pair, one zone
