@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 from geographiclib.geodesic import Geodesic
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from overflight.analysis.prism import InconsistentFixesWarning, ppa
@@ -94,6 +94,8 @@ def test_bad_inputs_raise_input_errors():
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# A thin ellipse whose refined ring self-intersects by solver noise: its repair used to lose the area.
+@example(lon1=0.0, lat1=0.0, az=0.0, d=159183.0, factor=1.021484375, seed=0)
 @given(
     lon1=st.floats(-179.9, 179.9),
     lat1=st.floats(-75, 75),

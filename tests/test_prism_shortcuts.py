@@ -284,3 +284,89 @@ def test_focal_lb_in_place_matches_the_formula() -> None:
     ref = (SPH_LO * R_SPHERE * (np.arccos(np.clip(u1 @ cu.T, -1, 1)) + np.arccos(np.clip(u2 @ cu.T, -1, 1)))
            * (1 - 1e-9) - 2.0 * cr[None, :])
     np.testing.assert_array_equal(V._focal_lb(u1, u2, cu, cr), ref)
+
+
+# ------------------------------------------------------------------ per-pair speed-ups of ``evaluate``
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from overflight.analysis.prism import _geo, avoid  # noqa: E402
+from overflight.geodesy import circle, circle_ring  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.floats(-179.9, 179.9), st.floats(-88.5, 88.5), st.floats(2e3, _geo.FAST_CAP_MAX_M))
+def test_cap_polygon_shortcut_gives_the_circle_polygon(lon: float, lat: float, radius: float) -> None:
+    """The plain-ring shortcut returns exactly ``geodesy.circle``'s polygon (same coordinates, same order),
+    or declines (None) and leaves it to ``circle``."""
+    r = radius * 1.0002 + 1000.0
+    err = max(radius * 7.6e-5, 1.0)
+    ref = circle(lon, lat, r, max_error_m=err)
+    ring_lon, ring_lat = circle_ring(lon, lat, r, max_error_m=err)
+    fast = _geo._plain_ring_polygon(np.asarray(ring_lon), np.asarray(ring_lat))
+    if fast is not None:
+        assert fast.geom_type == ref.geom_type == "Polygon"
+        np.testing.assert_array_equal(shapely.get_coordinates(fast), shapely.get_coordinates(ref))
+    got = _geo.cap_polygon.__wrapped__(lon, lat, radius)
+    np.testing.assert_array_equal(shapely.get_coordinates(got), shapely.get_coordinates(ref))
+    assert got.geom_type == ref.geom_type
+
+
+def test_cap_polygon_shortcut_is_taken_at_mid_latitudes_and_declined_at_the_seams() -> None:
+    for lon, lat, r in [(40.0, 50.0, 6e5), (100.0, 30.0, 2e6), (-70.0, -40.0, 1e5)]:
+        lo, la = circle_ring(lon, lat, r, max_error_m=max(r * 7.6e-5, 1.0))
+        assert _geo._plain_ring_polygon(np.asarray(lo), np.asarray(la)) is not None
+    for lon, lat, r in [(179.5, 50.0, 6e5), (-179.0, 0.0, 3e5), (20.0, 85.0, 6e5), (0.0, -87.0, 4e5)]:
+        lo, la = circle_ring(lon, lat, r, max_error_m=max(r * 7.6e-5, 1.0))
+        assert _geo._plain_ring_polygon(np.asarray(lo), np.asarray(la)) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 20), st.floats(0, 20), st.floats(0.2, 6), st.floats(0.2, 6)),
+                min_size=1, max_size=12))
+def test_merged_hulls_equal_hulls_of_unions(boxes: list[tuple[float, float, float, float]]) -> None:
+    """Hulls of clusters from all member vertices = hulls of the members' unions (the former construction)."""
+    hulls = np.array([shapely.convex_hull(shapely.box(x, y, x + w, y + h)) for x, y, w, h in boxes], dtype=object)
+    got = avoid._merged_hulls(hulls)
+    # Reference: the former loop, merging by union_all until the hulls are disjoint.
+    cur = hulls
+    while True:
+        tree = shapely.STRtree(cur)
+        a, b = tree.query(cur, predicate="intersects")
+        m = a != b
+        if not m.any():
+            break
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        g = coo_matrix((np.ones(int(m.sum())), (a[m], b[m])), shape=(len(cur), len(cur)))
+        ncomp, lab = connected_components(g, directed=False)
+        cur = np.array([shapely.convex_hull(shapely.union_all(cur[lab == c])) for c in range(ncomp)], dtype=object)
+    assert len(got) == len(cur)
+    for g_, r_ in zip(got, cur, strict=True):
+        assert shapely.equals(g_, r_)
+    # A superset of every input, and pairwise disjoint.
+    assert shapely.covered_by(hulls, shapely.union_all(got)).all()
+    assert shapely.STRtree(got).query(got, predicate="intersects")[0].size == len(got)
+
+
+def test_hull_bounds_without_a_path_within_the_limit_matches_the_merged_search() -> None:
+    """No path within the limit avoids the chosen hulls: the early return gives what the full stage gave,
+    (limit, inf), and the merged-hull search (a superset) indeed finds nothing either; the verdict is that
+    of the plain ladder."""
+    gn = _geo.Gnomonic(15.0, 51.5)
+    comb = gn.geometry_fwd(_comb())
+    p1 = np.array([float(v) for v in gn.fwd(9.0, 51.5)])
+    p2 = np.array([float(v) for v in gn.fwd(21.0, 51.5)])
+    ll1, ll2 = (9.0, 51.5), (21.0, 51.5)
+    direct = float(_geo.dist(9.0, 51.5, 21.0, 51.5)[()])
+    limit = direct * 1.02  # far too short to get round the comb
+    lo, up, path = avoid.hull_bounds(p1, p2, ll1, ll2, comb, gn.inv, limit=limit, scale_lo=0.98)
+    assert (lo, up, len(path)) == (limit, np.inf, 0)
+    merged = avoid._merged_hulls(shapely.convex_hull(np.asarray(shapely.get_parts(comb))))
+    val, _ = avoid._graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), gn.inv, limit, 0.98)
+    assert val == np.inf
+    for hulls in (True, False):
+        ev = V.evaluate(9.0, 51.5, 21.0, 51.5, _comb(), budget_hi=direct * 1.01, precise=False, hulls=hulls)
+        assert ev.verdict == "necessary"

@@ -315,8 +315,14 @@ def densify(lon1: float, lat1: float, lon2: float, lat2: float, max_step_m: floa
 
 
 def _polygonal_parts(geom: BaseGeometry) -> list[Polygon]:
-    parts = shapely.get_parts(geom)
-    return [p for p in parts if isinstance(p, Polygon) and not p.is_empty and p.area > 0.0]
+    # make_valid can return a collection holding a MultiPolygon: flatten every level.
+    out: list[Polygon] = []
+    for p in shapely.get_parts(geom):
+        if p.geom_type in ("MultiPolygon", "GeometryCollection"):
+            out.extend(_polygonal_parts(p))
+        elif isinstance(p, Polygon) and not p.is_empty and p.area > 0.0:
+            out.append(p)
+    return out
 
 
 def _finish(parts: list[Polygon]) -> Polygon | MultiPolygon:

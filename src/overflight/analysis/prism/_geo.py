@@ -15,7 +15,7 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from overflight.geodesy import GEOD, circle
+from overflight.geodesy import GEOD, circle, circle_ring
 
 FloatArray = NDArray[np.float64]
 
@@ -107,8 +107,42 @@ class Gnomonic:
         return 1.0 / math.cos(angle_rad) ** 2
 
 
+_WINDOW = shapely.box(-180.0, -90.0, 180.0, 90.0)
+FAST_CAP_MAX_M = 5_000_000.0  # the plain-ring shortcut is used (and tested) only for caps up to this radius
+
+
+def _plain_ring_polygon(lon: FloatArray, lat: FloatArray) -> BaseGeometry | None:
+    """The polygon ``geodesy.ring_to_geometry(lon, lat, interior="right")`` returns for a clockwise ring
+    that stays clear of the poles and of ±180° and has no edge spanning 1° of longitude; None otherwise.
+
+    Such a ring needs none of that function's seam, pole or densification steps: its polygon is the ring
+    cut to the [-180, 180] window (a no-op that fixes GEOS's vertex order) and oriented counter-clockwise,
+    the same operations in the same order, so the same coordinates (``test_prism_shortcuts`` checks it).
+    """
+    if (lat.size < 3 or float(lat.max()) >= 89.0 or float(lat.min()) <= -89.0 or float(lon.max()) >= 179.0
+            or float(lon.min()) <= -179.0):
+        return None
+    closed_lon, closed_lat = np.append(lon, lon[0]), np.append(lat, lat[0])
+    if float(np.abs(np.diff(closed_lon)).max()) >= 1.0:
+        return None
+    poly = shapely.Polygon(np.column_stack([closed_lon, closed_lat]))
+    out = shapely.orient_polygons(shapely.intersection(poly, _WINDOW), exterior_cw=False)
+    if out.geom_type != "Polygon" or out.is_empty:
+        return None
+    return out
+
+
 @functools.lru_cache(maxsize=256)
 def cap_polygon(lon: float, lat: float, radius_m: float) -> BaseGeometry:
     """A lon/lat polygon that contains the geodesic disc of `radius_m` (chords pushed outwards)."""
     # A 256-gon's chords sag by (1 - cos(pi/256)) of the radius: enlarge by more than that, plus 1 km.
-    return circle(lon, lat, radius_m * 1.0002 + 1000.0, max_error_m=max(radius_m * 7.6e-5, 1.0))
+    r = radius_m * 1.0002 + 1000.0
+    err = max(radius_m * 7.6e-5, 1.0)
+    if r <= FAST_CAP_MAX_M:
+        # Most caps are away from the poles and the antimeridian: the same polygon as ``circle`` without
+        # its general (and costlier) ring handling.
+        ring_lon, ring_lat = circle_ring(lon, lat, r, max_error_m=err)
+        fast = _plain_ring_polygon(np.asarray(ring_lon, dtype=np.float64), np.asarray(ring_lat, dtype=np.float64))
+        if fast is not None:
+            return fast
+    return circle(lon, lat, r, max_error_m=err)

@@ -164,8 +164,11 @@ def _graph_path(
     if len(nodes):
         nlon, nlat = to_lonlat(nodes[:, 0], nodes[:, 1])
         nodes, nlon, nlat, prev, nxt = _within_focal(nodes, nlon, nlat, prev, nxt, ll1, ll2, limit)
-        d1 = dist(ll1[0], ll1[1], nlon, nlat)
-        d2 = dist(nlon, nlat, ll2[0], ll2[1])
+        # Both focal distances in one call (element-wise, so the same values as two calls).
+        k = nlon.size
+        d12 = dist(np.concatenate([np.full(k, ll1[0]), nlon]), np.concatenate([np.full(k, ll1[1]), nlat]),
+                   np.concatenate([nlon, np.full(k, ll2[0])]), np.concatenate([nlat, np.full(k, ll2[1])]))
+        d1, d2 = d12[:k], d12[k:]
         keep = d1 + d2 <= limit * (1 + 1e-9) + 1e-6
         nodes, nlon, nlat, d1, d2 = nodes[keep], nlon[keep], nlat[keep], d1[keep], d2[keep]
         prev, nxt = prev[keep], nxt[keep]
@@ -255,8 +258,10 @@ def _merged_hulls(hulls: NDArray[np.object_]) -> NDArray[np.object_]:
         from scipy.sparse.csgraph import connected_components
 
         g = coo_matrix((np.ones(int(m.sum())), (a[m], b[m])), shape=(len(cur), len(cur)))
-        ncomp, lab = connected_components(g, directed=False)
-        cur = np.array([shapely.convex_hull(shapely.union_all(cur[lab == c])) for c in range(ncomp)], dtype=object)
+        _, lab = connected_components(g, directed=False)
+        # The hull of a cluster is the hull of all its members' vertices: no union needed (one call for all).
+        srt = np.argsort(lab, kind="stable")
+        cur = np.asarray(shapely.convex_hull(shapely.geometrycollections(cur[srt], indices=lab[srt])), dtype=object)
 
 
 def hull_bounds(
@@ -291,6 +296,10 @@ def hull_bounds(
         cover = shapely.multipolygons(hulls[chosen])
         val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo)
         lower = min(val, limit)
+        if math.isinf(val):
+            # No path within `limit` avoids this subset of the obstacle, so none avoids the merged hulls
+            # (a superset) either: that search, and the exactness check, could only return (limit, inf).
+            return lower, math.inf, best
         if bool(shapely.covered_by(parts, cover).all()):
             # Every part is one of the chosen ones or lies in a pocket of one: the value is exact.
             return lower, val, path
