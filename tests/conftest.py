@@ -5,8 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 from overflight import boundaries
+
+# The full run (scripts/test.sh, hence CI) draws the same hypothesis examples every time, so a red CI always
+# means a change broke something; local runs keep exploring new examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("OVERFLIGHT_REQUIRE_DATA"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
