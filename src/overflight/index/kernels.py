@@ -301,12 +301,12 @@ def segment_crossings(
                         continue
                 if n == cap:
                     cap *= 2
-                    oseg = _grow_i64(oseg, cap, n)
-                    ofr = _grow_f64(ofr, cap, n)
-                    ox = _grow_f64(ox, cap, n)
-                    oy = _grow_f64(oy, cap, n)
-                    oz = _grow_i32(oz, cap, n)
-                    od = _grow_i8(od, cap, n)
+                    oseg = _grow(oseg, cap, n)
+                    ofr = _grow(ofr, cap, n)
+                    ox = _grow(ox, cap, n)
+                    oy = _grow(oy, cap, n)
+                    oz = _grow(oz, cap, n)
+                    od = _grow(od, cap, n)
                 oseg[n] = pseg[p]
                 ofr[n] = pf0[p]
                 ox[n] = x1
@@ -374,10 +374,10 @@ def segment_crossings(
                                     continue
                                 if m == lcap:
                                     lcap *= 2
-                                    lt = _grow_f64(lt, lcap, m)
-                                    lx = _grow_f64(lx, lcap, m)
-                                    ly = _grow_f64(ly, lcap, m)
-                                    lz = _grow_i32(lz, lcap, m)
+                                    lt = _grow(lt, lcap, m)
+                                    lx = _grow(lx, lcap, m)
+                                    ly = _grow(ly, lcap, m)
+                                    lz = _grow(lz, lcap, m)
                                 lt[m] = t
                                 lx[m] = xi
                                 ly[m] = yi
@@ -419,12 +419,12 @@ def segment_crossings(
                     ncur += 1
             if n == cap:
                 cap *= 2
-                oseg = _grow_i64(oseg, cap, n)
-                ofr = _grow_f64(ofr, cap, n)
-                ox = _grow_f64(ox, cap, n)
-                oy = _grow_f64(oy, cap, n)
-                oz = _grow_i32(oz, cap, n)
-                od = _grow_i8(od, cap, n)
+                oseg = _grow(oseg, cap, n)
+                ofr = _grow(ofr, cap, n)
+                ox = _grow(ox, cap, n)
+                oy = _grow(oy, cap, n)
+                oz = _grow(oz, cap, n)
+                od = _grow(od, cap, n)
             oseg[n] = pseg[p]
             ofr[n] = f0 + lt[a] * df
             ox[n] = lx[a]
@@ -460,36 +460,9 @@ def cancel_pairs(seg: np.ndarray, fr: np.ndarray, zone: np.ndarray, d: np.ndarra
 
 # ------------------------------------------------------------------------------------------ helpers
 @njit(cache=True, nogil=True)
-def _grow_f64(a: np.ndarray, cap: int, n: int) -> np.ndarray:
-    b = np.empty(cap, np.float64)
-    b[:n] = a[:n]
-    return b
-
-
-@njit(cache=True, nogil=True)
-def _grow_i64(a: np.ndarray, cap: int, n: int) -> np.ndarray:
-    b = np.empty(cap, np.int64)
-    b[:n] = a[:n]
-    return b
-
-
-@njit(cache=True, nogil=True)
-def _grow_i32(a: np.ndarray, cap: int, n: int) -> np.ndarray:
-    b = np.empty(cap, np.int32)
-    b[:n] = a[:n]
-    return b
-
-
-@njit(cache=True, nogil=True)
-def _grow_i8(a: np.ndarray, cap: int, n: int) -> np.ndarray:
-    b = np.empty(cap, np.int8)
-    b[:n] = a[:n]
-    return b
-
-
-@njit(cache=True, nogil=True)
-def _grow_u8(a: np.ndarray, cap: int, n: int) -> np.ndarray:
-    b = np.empty(cap, np.uint8)
+def _grow(a: np.ndarray, cap: int, n: int) -> np.ndarray:
+    """A copy of a's first n items in a new array of capacity cap (numba specialises it per dtype)."""
+    b = np.empty(cap, a.dtype)
     b[:n] = a[:n]
     return b
 
@@ -652,9 +625,9 @@ def build_cells(
             cell = cptr[c]
             if nc + nz > ccap:
                 ccap = 2 * ccap + nz
-                czone = _grow_i32(czone, ccap, nc)
-                cin = _grow_u8(cin, ccap, nc)
-                cest = _grow_i64(cest, ccap + 1, nc + 1)
+                czone = _grow(czone, ccap, nc)
+                cin = _grow(cin, ccap, nc)
+                cest = _grow(cest, ccap + 1, nc + 1)
             for a in range(nz):
                 czone[nc] = zbuf[a]
                 cin[nc] = 1
@@ -710,17 +683,17 @@ def build_cells(
             need_c = nc + nloc
             if need_c > ccap:
                 ccap = 2 * ccap + nloc
-                czone = _grow_i32(czone, ccap, nc)
-                cin = _grow_u8(cin, ccap, nc)
-                cest = _grow_i64(cest, ccap + 1, nc + 1)
+                czone = _grow(czone, ccap, nc)
+                cin = _grow(cin, ccap, nc)
+                cest = _grow(cest, ccap + 1, nc + 1)
             need_e = ne + (fs[f + 1] - fs[f])
             if need_e > ecap:
                 ecap = 2 * ecap + (fs[f + 1] - fs[f])
-                o1 = _grow_f64(o1, ecap, ne)
-                o2 = _grow_f64(o2, ecap, ne)
-                o3 = _grow_f64(o3, ecap, ne)
-                o4 = _grow_f64(o4, ecap, ne)
-                oid = _grow_i64(oid, ecap, ne)
+                o1 = _grow(o1, ecap, ne)
+                o2 = _grow(o2, ecap, ne)
+                o3 = _grow(o3, ecap, ne)
+                o4 = _grow(o4, ecap, ne)
+                oid = _grow(oid, ecap, ne)
             qq = fs[f]
             for a in range(nloc):
                 start_e = ne
