@@ -138,6 +138,59 @@ def zone_inside(
 
 
 # ------------------------------------------------------------------------------------------ queries
+# The point queries run in two passes.  The first maps each point to its leaf code with nothing but
+# arithmetic and two or three loads: a tight loop whose independent loads the CPU overlaps.  The second
+# resolves the few points (about 5 % of uniform global points) in cells with edges.  One fused loop is
+# about half as fast: its branchy edge tests stall the memory-level parallelism of the lookups.
+@njit(cache=True, nogil=True)
+def leaf_codes(
+    xs: np.ndarray, ys: np.ndarray, normalize: bool, codes: np.ndarray, bad: np.ndarray,
+    cw: float, ncx: int, ncy: int, ck: np.ndarray, cval: np.ndarray, lsum: np.ndarray,
+) -> int:
+    """codes[i] = leaf code of point i (see `find_cell`), -1 and bad[i] for invalid input. Returns #bad."""
+    nbad = 0
+    inv = 1.0 / cw
+    for i in range(xs.size):
+        x = xs[i]
+        y = ys[i]
+        if not (y >= -90.0 and y <= 90.0 and x >= -180.0 and x < 180.0):
+            ok, x, y = clean_point(x, y, normalize)
+            if not ok:
+                codes[i] = -1
+                bad[i] = True
+                nbad += 1
+                continue
+        ix = min(max(int((x + 180.0) * inv), 0), ncx - 1)
+        iy = min(max(int((y + 90.0) * inv), 0), ncy - 1)
+        c = iy * ncx + ix
+        k = ck[c]
+        v = cval[c]
+        if k != 0:
+            sk = k * inv
+            fx = min(max(int((x - (-180.0 + ix * cw)) * sk), 0), k - 1)
+            fy = min(max(int((y - (-90.0 + iy * cw)) * sk), 0), k - 1)
+            v = lsum[v + fy * k + fx]
+        codes[i] = v
+    return nbad
+
+
+@njit(cache=True, nogil=True, inline="always")
+def complex_point(
+    xs: np.ndarray, ys: np.ndarray, i: int, normalize: bool, cw: float, ncx: int, ncy: int, ck: np.ndarray,
+) -> tuple[float, float, float, float]:
+    """Point i (cleaned as in `leaf_codes`) and the reference point of its fine cell."""
+    _, x, y = clean_point(xs[i], ys[i], normalize)
+    inv = 1.0 / cw
+    ix = min(max(int((x + 180.0) * inv), 0), ncx - 1)
+    iy = min(max(int((y + 90.0) * inv), 0), ncy - 1)
+    k = ck[iy * ncx + ix]
+    sk = k * inv
+    fx = min(max(int((x - (-180.0 + ix * cw)) * sk), 0), k - 1)
+    fy = min(max(int((y - (-90.0 + iy * cw)) * sk), 0), k - 1)
+    rx, ry = fine_ref(ix, iy, fx, fy, cw, k)
+    return x, y, rx, ry
+
+
 @njit(cache=True, nogil=True)
 def locate_first(
     xs: np.ndarray, ys: np.ndarray, normalize: bool, out: np.ndarray, bad: np.ndarray,
@@ -146,18 +199,12 @@ def locate_first(
     ex1: np.ndarray, ey1: np.ndarray, ex2: np.ndarray, ey2: np.ndarray,
 ) -> int:
     """out[i] = smallest zone index containing point i (-1 none); bad[i] for invalid input. Returns #bad."""
-    nbad = 0
+    nbad = leaf_codes(xs, ys, normalize, out, bad, cw, ncx, ncy, ck, cval, lsum)
     for i in range(xs.size):
-        ok, x, y = clean_point(xs[i], ys[i], normalize)
-        if not ok:
-            out[i] = -1
-            bad[i] = True
-            nbad += 1
-            continue
-        code, rx, ry, _ = find_cell(x, y, cw, ncx, ncy, ck, cval, lsum)
+        code = out[i]
         if code >= -1:
-            out[i] = code
             continue
+        x, y, rx, ry = complex_point(xs, ys, i, normalize, cw, ncx, ncy, ck)
         cell = -2 - code
         res = -1
         for j in range(cstart[cell], cstart[cell + 1]):
@@ -176,36 +223,30 @@ def locate_all(
     ex1: np.ndarray, ey1: np.ndarray, ex2: np.ndarray, ey2: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Every (point, zone) membership, ordered by point then zone; also the count of invalid points."""
+    codes = np.empty(xs.size, np.int32)
+    nbad = leaf_codes(xs, ys, normalize, codes, bad, cw, ncx, ncy, ck, cval, lsum)
     cap = xs.size + 16
     pi = np.empty(cap, np.int64)
     zi = np.empty(cap, np.int32)
     n = 0
-    nbad = 0
     for i in range(xs.size):
-        ok, x, y = clean_point(xs[i], ys[i], normalize)
-        if not ok:
-            bad[i] = True
-            nbad += 1
-            continue
-        code, rx, ry, _ = find_cell(x, y, cw, ncx, ncy, ck, cval, lsum)
+        code = codes[i]
         if code == -1:
             continue
         if code >= 0:
             j0 = 0
             j1 = 1
+            x = y = rx = ry = 0.0
         else:
             j0 = cstart[-2 - code]
             j1 = cstart[-1 - code]
+            x, y, rx, ry = complex_point(xs, ys, i, normalize, cw, ncx, ncy, ck)
         for j in range(j0, j1):
             if code >= 0 or zone_inside(j, rx, ry, x, y, cin, cest, ex1, ey1, ex2, ey2):
                 if n == cap:
                     cap *= 2
-                    pi2 = np.empty(cap, np.int64)
-                    zi2 = np.empty(cap, np.int32)
-                    pi2[:n] = pi[:n]
-                    zi2[:n] = zi[:n]
-                    pi = pi2
-                    zi = zi2
+                    pi = _grow(pi, cap, n)
+                    zi = _grow(zi, cap, n)
                 pi[n] = i
                 zi[n] = code if code >= 0 else czone[j]
                 n += 1
