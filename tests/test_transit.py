@@ -10,7 +10,7 @@ import pytest
 import shapely
 from geographiclib.geodesic import Geodesic
 
-from overflight.analysis.transit import ShapelyLocator, TransitResult, summarize, transit
+from overflight.analysis.transit import ShapelyLocator, TransitEngine, TransitResult, summarize, transit
 from overflight.errors import InputError
 from overflight.zones import Provenance, Zone, ZoneSet
 
@@ -216,6 +216,48 @@ def test_altitude_floor_and_ceiling() -> None:
     # Start inside the area below the floor, climb in: entry through the floor, not track_start.
     s = transit(tracks([("u", 0, 0.5, 0.0, 0.0), ("u", 100, 0.5, 0.1, 2000.0)]), zs).visits.iloc[0]
     assert s.entry_kind == "crossing" and close_time(s.entry_time, 50) and s.exit_kind == "track_end"
+
+
+def test_validity_period() -> None:
+    # Along the equator from lon 0 to 4 in 4000 s: lon = t / 1000 (the geodesic is the equator, constant speed).
+    tr = tracks([("e", t, t / 1000, 0.0) for t in (0, 700, 1400, 2100, 2800, 3500, 4000)])
+
+    def zone(vf: float | None, vt: float | None, **kw: float) -> ZoneSet:
+        return zoneset(Zone("TR", "temporary", "restricted", shapely.box(1, -1, 3, 1),
+                            valid_from=None if vf is None else at(vf).to_pydatetime(),
+                            valid_to=None if vt is None else at(vt).to_pydatetime(), **kw))
+
+    def rows(zs: ZoneSet, t: pd.DataFrame = tr) -> list[tuple[str, float, float, str, float, float]]:
+        v = run(t, zs).visits
+        return [(r.entry_kind, (r.entry_time - T0).total_seconds(), r.entry_lon, r.exit_kind,
+                 (r.exit_time - T0).total_seconds(), r.exit_lon) for r in v.itertuples()]
+
+    def same(got: list[tuple[str, float, float, str, float, float]],
+             want: list[tuple[str, float, float, str, float, float]]) -> bool:
+        return len(got) == len(want) and all(
+            g[0] == w[0] and g[3] == w[3] and abs(g[1] - w[1]) < 1e-3 and abs(g[4] - w[4]) < 1e-3
+            and abs(g[2] - w[2]) < 1e-9 and abs(g[5] - w[5]) < 1e-9 for g, w in zip(got, want, strict=True))
+
+    # Inside from t 1000 to 3000; the period cuts the visit at both ends, at the interpolated positions.
+    assert same(rows(zone(1500, 2500)), [("valid_from", 1500, 1.5, "valid_to", 2500, 2.5)])
+    assert same(rows(zone(None, 2000)), [("crossing", 1000, 1.0, "valid_to", 2000, 2.0)])
+    assert same(rows(zone(2000, None)), [("valid_from", 2000, 2.0, "crossing", 3000, 3.0)])
+    assert same(rows(zone(0, 10_000)), [("crossing", 1000, 1.0, "crossing", 3000, 3.0)])
+    assert rows(zone(3500, None)) == [] and rows(zone(None, 900)) == []
+    # A track that starts inside before the period: it enters when the period starts.
+    late = tracks([("s", 0, 2.0, 0.0), ("s", 2000, 4.0, 0.0)])
+    assert same(rows(zone(500, None), late), [("valid_from", 500, 2.5, "crossing", 1000, 3.0)])
+    # ... and a track that starts inside during the period keeps its track_start.
+    assert same(rows(zone(None, 800), late), [("track_start", 0, 2.0, "valid_to", 800, 2.8)])
+    # Below the zone's floor when the period starts: no entry.
+    low = tracks([("l", 0, 0.0, 0.0, 500.0), ("l", 4000, 4.0, 0.0, 500.0)])
+    assert rows(zone(1500, 2500, floor_m=1000.0), low) == []
+    # Fed in chunks split inside the period: the same visit.
+    zs = zone(1500, 2500)
+    eng = TransitEngine(zs)
+    raw = [eng.feed(tr.iloc[:3]), eng.feed(tr.iloc[3:]), eng.finish()]
+    chunked = eng.visits(pd.concat([r for r in raw if len(r)], ignore_index=True))
+    pd.testing.assert_frame_equal(chunked, run(tr, zs).visits)
 
 
 def test_overlapping_claims_are_both_reported_and_disputed() -> None:

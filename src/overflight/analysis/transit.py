@@ -13,6 +13,10 @@ Definitions (issue 4):
 * Zones with a floor and/or ceiling are inside only when the (linearly interpolated) altitude is within
   them; climbing or descending through a floor or ceiling inside the zone's area is an entry or an exit.
   A fix without altitude (NaN) is not tested against floors and ceilings (its horizontal position decides).
+* Zones with a validity period (``valid_from``, ``valid_to``: a temporary restriction, a declared exercise
+  area) are inside only during ``[valid_from, valid_to)``. A track already inside when the period starts
+  enters then (``entry_kind="valid_from"``, at its interpolated position), and one still inside when it ends
+  leaves then (``exit_kind="valid_to"``); crossings and track starts outside the period do not count.
 * ``disputed`` is True when, during the visit, the track is inside another zone of kind ``state`` at the
   same time (an overlap of claims such as Crimea in an OSM-derived set): both visits carry the flag.
 
@@ -254,6 +258,13 @@ class TransitEngine:
         self.floor = np.where(np.isnan(floor), -np.inf, floor)
         self.ceiling = np.where(np.isnan(ceil), np.inf, ceil)
         self.limited = np.flatnonzero(np.isfinite(self.floor) | np.isfinite(self.ceiling))
+        # Validity periods in ns since the epoch (open ends as the int64 extremes).
+        lo, hi = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+        self.valid_from = np.array([lo if z.valid_from is None else pd.Timestamp(z.valid_from).value for z in zones],
+                                   dtype=np.int64)
+        self.valid_to = np.array([hi if z.valid_to is None else pd.Timestamp(z.valid_to).value for z in zones],
+                                 dtype=np.int64)
+        self.timed = np.flatnonzero((self.valid_from != lo) | (self.valid_to != hi))
         self.state = TransitState()
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -345,6 +356,10 @@ class TransitEngine:
             ev.append(horiz(s_idx, lon, lat, az, seg_len, alt))
             if len(self.limited):
                 ev.append(self._vertical(s_idx, lon, lat, az, seg_len, alt))
+        if len(self.timed):
+            ev = [self._in_period(_concat_events(ev), t_ns)]
+            if len(s_idx):
+                ev.append(self._period_bounds(s_idx, t_ns, lon, lat, az, seg_len, alt))
         events = _concat_events(ev)
         closed = self._pair(events, codes, uniq_ids, t_ns, lon, lat, alt, np.asarray(cum, dtype=np.float64), gap,
                             full_len, first, is_carry)
@@ -504,6 +519,43 @@ class TransitEngine:
                                   start=np.zeros(len(k), bool)))
         return _concat_events(parts)
 
+    def _in_period(self, events: dict[str, np.ndarray], t_ns: IntArray) -> dict[str, np.ndarray]:
+        """Drop the events of timed zones that happen outside the zone's validity period."""
+        row, zone = events["row"], events["zone"]
+        if len(row) == 0:
+            return events
+        nxt = np.minimum(row + 1, len(t_ns) - 1)
+        fr = np.where(events["start"], 0.0, np.clip(events["frac"], 0.0, 1.0))
+        t = t_ns[row] + np.round((t_ns[nxt] - t_ns[row]).astype(np.float64) * fr).astype(np.int64)
+        keep = (t >= self.valid_from[zone]) & (t < self.valid_to[zone])
+        return {k: v[keep] for k, v in events.items()}
+
+    def _period_bounds(self, s_idx: IntArray, t_ns: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray,
+                       seg_len: FloatArray, alt: FloatArray) -> dict[str, np.ndarray]:
+        """Entries when a zone's period starts, and exits when it ends, for tracks inside it at that moment."""
+        t0, t1 = t_ns[s_idx], t_ns[s_idx + 1]
+        parts: list[dict[str, np.ndarray]] = []
+        for z in self.timed:  # one pass per timed zone, vectorised over segments
+            for bound, d in ((self.valid_from[z], 1), (self.valid_to[z], -1)):
+                k = np.flatnonzero((t0 < bound) & (t1 >= bound))
+                if len(k) == 0:
+                    continue
+                # Constant speed along the geodesic: the time fraction is the distance fraction.
+                f = (bound - t0[k]).astype(np.float64) / (t1[k] - t0[k]).astype(np.float64)
+                x, y, _ = GEOD.fwd(lon[s_idx[k]], lat[s_idx[k]], az[k], f * seg_len[k])
+                x, y = np.asarray(x, float), np.asarray(y, float)
+                p, zz = self._contains(x, y)
+                inside = np.zeros(len(k), dtype=bool)
+                inside[p[zz == z]] = True
+                row = s_idx[k]
+                a_f = alt[row] + f * (alt[row + 1] - alt[row])
+                inside &= self._alt_ok(a_f, np.full(len(k), z, np.int64))
+                k, f, x, y = k[inside], f[inside], x[inside], y[inside]
+                parts.append(dict(row=s_idx[k], frac=f, zone=np.full(len(k), z, np.int64),
+                                  dir=np.full(len(k), d, np.int64), lon=_wrap(x), lat=y,
+                                  start=np.zeros(len(k), bool), why=np.ones(len(k), np.int8)))
+        return _concat_events(parts)
+
     def _pair(self, events: dict[str, np.ndarray], codes: IntArray, uniq_ids: npt.NDArray[np.object_],
               t_ns: IntArray, lon: FloatArray, lat: FloatArray, alt: FloatArray, cum: FloatArray,
               gap: npt.NDArray[np.bool_], full_len: FloatArray, first: npt.NDArray[np.bool_],
@@ -563,7 +615,8 @@ class TransitEngine:
                          t_ns[row] + np.round((t_ns[nxt] - t_ns[row]).astype(np.float64) * fr).astype(np.int64))
         ev_cum = np.where(is_start, cum[row], cum[row] + fr * full_len[row])
         ev_obs = np.where(is_start, True, ~gap[row])
-        ev_kind = np.where(is_start, "track_start", "crossing").astype(object)
+        ev_kind = np.where(is_start, "track_start", np.where(
+            ev["why"] == 1, np.where(dirn == 1, "valid_from", "valid_to"), "crossing")).astype(object)
         ev_lon, ev_lat = ev["lon"], ev["lat"]
         # Pairs within this chunk: an enter followed by a leave of the same group.
         nxt_same = np.zeros(len(g), dtype=bool)
@@ -583,7 +636,7 @@ class TransitEngine:
                 "entry_ns": ev_ns[e_i], "entry_lon": ev_lon[e_i], "entry_lat": ev_lat[e_i],
                 "entry_cum": ev_cum[e_i], "entry_kind": ev_kind[e_i], "entry_obs": ev_obs[e_i],
                 "exit_ns": ev_ns[x_i], "exit_lon": ev_lon[x_i], "exit_lat": ev_lat[x_i], "exit_cum": ev_cum[x_i],
-                "exit_kind": "crossing", "exit_obs": ev_obs[x_i],
+                "exit_kind": ev_kind[x_i], "exit_obs": ev_obs[x_i],
             }))
         # Close carried open visits.
         remaining = open_prev
@@ -597,7 +650,7 @@ class TransitEngine:
             op = open_prev.iloc[rows_open].reset_index(drop=True)
             frames.append(op.assign(
                 exit_ns=ev_ns[c_x], exit_lon=ev_lon[c_x], exit_lat=ev_lat[c_x], exit_cum=ev_cum[c_x],
-                exit_kind="crossing", exit_obs=ev_obs[c_x]))
+                exit_kind=ev_kind[c_x], exit_obs=ev_obs[c_x]))
             keep_open = np.ones(len(open_prev), dtype=bool)
             keep_open[rows_open] = False
             remaining = open_prev[keep_open]
@@ -640,11 +693,13 @@ class TransitEngine:
 
 def _no_events() -> dict[str, np.ndarray]:
     return dict(row=np.zeros(0, np.int64), frac=np.zeros(0), zone=np.zeros(0, np.int64),
-                dir=np.zeros(0, np.int64), lon=np.zeros(0), lat=np.zeros(0), start=np.zeros(0, bool))
+                dir=np.zeros(0, np.int64), lon=np.zeros(0), lat=np.zeros(0), start=np.zeros(0, bool),
+                why=np.zeros(0, np.int8))
 
 
 def _concat_events(parts: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    ps = [p for p in parts if len(p["row"])]
+    # ``why`` marks validity-period events (1); the other event sources leave it out (0).
+    ps = [p if "why" in p else {**p, "why": np.zeros(len(p["row"]), np.int8)} for p in parts if len(p["row"])]
     if not ps:
         return _no_events()
     return {k: np.concatenate([p[k] for p in ps]) for k in ps[0]}
