@@ -171,3 +171,14 @@ def test_no_warning_for_good_input(index: ZoneIndex) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         index.locate([10.1], [40.1])
+
+
+def test_nested_zones_covering_whole_cells() -> None:
+    # Whole 1-degree cells lie in both zones with no edge in them: the cell answers from its candidate list.
+    idx = ZoneIndex([box(0, 0, 10, 10), box(2, 2, 8, 8)], cell_deg=1.0)
+    x = np.array([4.5, 1.5, 4.25, 12.0])
+    y = np.array([4.5, 1.5, 7.75, 5.0])
+    pi, zi = idx.locate_all(x, y)
+    assert list(zip(pi.tolist(), zi.tolist(), strict=True)) == [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1)]
+    assert idx.locate(x, y).tolist() == [0, 0, 0, -1]
+    assert idx.locate(x[::-1], y[::-1]).tolist() == [-1, 0, 0, 0]

@@ -184,6 +184,8 @@ def complex_point(
     ix = min(max(int((x + 180.0) * inv), 0), ncx - 1)
     iy = min(max(int((y + 90.0) * inv), 0), ncy - 1)
     k = ck[iy * ncx + ix]
+    if k == 0:  # an edge-free coarse cell in several zones: no edges to cross, any reference will do
+        return x, y, x, y
     sk = k * inv
     fx = min(max(int((x - (-180.0 + ix * cw)) * sk), 0), k - 1)
     fy = min(max(int((y - (-90.0 + iy * cw)) * sk), 0), k - 1)
