@@ -29,6 +29,29 @@ AltUnit = Literal["m", "ft"]
 
 
 @dataclass(frozen=True)
+class ReadOptions:
+    """How to read a track file: source column names, altitude unit, time parsing and chunking.
+
+    The meaning of each field is documented on :func:`overflight.tracks.read_tracks`.
+    """
+
+    lon_col: str | None = None
+    lat_col: str | None = None
+    time_col: str | None = None
+    id_col: str | None = None
+    alt_col: str | None = None
+    alt_unit: AltUnit = "m"
+    tz: str | tzinfo | None = None
+    time_format: str | None = None
+    chunk_rows: int | None = None
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the caller named any source column."""
+        return any(c is not None for c in (self.lon_col, self.lat_col, self.time_col, self.id_col, self.alt_col))
+
+
+@dataclass(frozen=True)
 class ColumnMap:
     """Which source columns feed the canonical ones."""
 
@@ -55,25 +78,15 @@ def alt_factor(unit: str) -> float:
     raise InputError(f"alt_unit must be 'm' or 'ft', not {unit!r}")
 
 
-def resolve_columns(
-    columns: list[str],
-    *,
-    file: str | Path,
-    lon_col: str | None = None,
-    lat_col: str | None = None,
-    time_col: str | None = None,
-    id_col: str | None = None,
-    alt_col: str | None = None,
-    alt_unit: AltUnit = "m",
-) -> ColumnMap:
+def resolve_columns(columns: list[str], *, file: str | Path, opts: ReadOptions) -> ColumnMap:
     """Find the lon, lat, time, id and altitude columns (given names or the usual ones)."""
-    lon = require_column(columns, lon_col, LON_NAMES, "longitude", "lon_col", file)
-    lat = require_column(columns, lat_col, LAT_NAMES, "latitude", "lat_col", file)
-    tcol = require_column(columns, time_col, TIME_NAMES, "time", "time_col", file)
-    idc = find_column(columns, id_col, ID_NAMES, "track id", file)
-    alt = find_column(columns, alt_col, ALT_NAMES, "altitude", file)
-    factor = alt_factor(alt_unit)
-    if alt is not None and alt_col is None and alt.lower().endswith("_ft"):
+    lon = require_column(columns, opts.lon_col, LON_NAMES, "longitude", "lon_col", file)
+    lat = require_column(columns, opts.lat_col, LAT_NAMES, "latitude", "lat_col", file)
+    tcol = require_column(columns, opts.time_col, TIME_NAMES, "time", "time_col", file)
+    idc = find_column(columns, opts.id_col, ID_NAMES, "track id", file)
+    alt = find_column(columns, opts.alt_col, ALT_NAMES, "altitude", file)
+    factor = alt_factor(opts.alt_unit)
+    if alt is not None and opts.alt_col is None and alt.lower().endswith("_ft"):
         factor = FEET  # the column name says feet
     return ColumnMap(lon, lat, (tcol,), idc, alt, factor, Path(str(file)).stem)
 

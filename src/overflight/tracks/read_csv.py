@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from overflight.errors import InputError
-from overflight.tracks._stage import AltUnit, ColumnMap, alt_factor, numeric_extras, resolve_columns, stage_frame
+from overflight.tracks._stage import ColumnMap, ReadOptions, alt_factor, numeric_extras, resolve_columns, stage_frame
 from overflight.tracks.validate import Issue, Staged
 
 DEFAULT_CHUNK_ROWS = 1_000_000
@@ -168,19 +167,7 @@ def iter_csv_tables(
 
 
 def iter_csv_staged(
-    path: str | Path,
-    *,
-    lon_col: str | None = None,
-    lat_col: str | None = None,
-    time_col: str | None = None,
-    id_col: str | None = None,
-    alt_col: str | None = None,
-    alt_unit: AltUnit = "m",
-    tz: str | tzinfo | None = None,
-    time_format: str | None = None,
-    chunk_rows: int | None = None,
-    opensky: bool | None = None,
-    max_examples: int = 5,
+    path: str | Path, opts: ReadOptions, *, opensky: bool | None = None, max_examples: int = 5
 ) -> Iterator[Staged]:
     """Stage a CSV file chunk by chunk (see :func:`overflight.tracks.read_tracks` for the options)."""
     p = Path(path)
@@ -189,20 +176,18 @@ def iter_csv_staged(
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise InputError(f"duplicate column name(s) {', '.join(dup)}", file=p, row="line 1")
-    mapped = any(x is not None for x in (lon_col, lat_col, time_col, id_col, alt_col))
-    if opensky or (opensky is None and not mapped and is_opensky_header(names)):
+    if opensky or (opensky is None and not opts.mapped and is_opensky_header(names)):
         cmap = opensky_map(names, p)
-        if alt_unit != "m":
-            cmap = ColumnMap(cmap.lon, cmap.lat, cmap.time, cmap.id, cmap.alt, alt_factor(alt_unit),
+        if opts.alt_unit != "m":
+            cmap = ColumnMap(cmap.lon, cmap.lat, cmap.time, cmap.id, cmap.alt, alt_factor(opts.alt_unit),
                              cmap.default_id, cmap.time_is_epoch)
     else:
-        cmap = resolve_columns(names, file=p, lon_col=lon_col, lat_col=lat_col, time_col=time_col,
-                               id_col=id_col, alt_col=alt_col, alt_unit=alt_unit)
+        cmap = resolve_columns(names, file=p, opts=opts)
     invalid = _Invalid(max_examples=max_examples)
     keep = cmap.used()
-    for df, lines, blank in iter_csv_tables(p, raw_names, delim, chunk_rows or DEFAULT_CHUNK_ROWS, invalid):
+    for df, lines, blank in iter_csv_tables(p, raw_names, delim, opts.chunk_rows or DEFAULT_CHUNK_ROWS, invalid):
         df = numeric_extras(df, keep)
-        st = stage_frame(df, cmap, lines, tz=tz, time_format=time_format,
+        st = stage_frame(df, cmap, lines, tz=opts.tz, time_format=opts.time_format,
                          notes={"blank lines": blank} if blank else None)
         new = len(invalid.lines) - invalid.reported
         st.n_malformed = new

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from overflight.errors import InputError
-from overflight.tracks._stage import AltUnit, ColumnMap, alt_factor, stage_frame
+from overflight.tracks._stage import AltUnit, ColumnMap, ReadOptions, alt_factor, stage_frame
 from overflight.tracks.read_csv import OPENSKY_COLUMNS, opensky_map
 from overflight.tracks.table import FEET, ID_NAMES, TIME_NAMES, parse_times, to_float
 from overflight.tracks.validate import Issue, Staged
@@ -71,13 +70,8 @@ def _pick(props: dict[str, Any], wanted: str | None, names: Sequence[str]) -> st
 def stage_geojson(
     path: Path,
     obj: Any,
+    opts: ReadOptions,
     *,
-    time_col: str | None = None,
-    id_col: str | None = None,
-    alt_col: str | None = None,
-    alt_unit: AltUnit = "m",
-    tz: str | tzinfo | None = None,
-    time_format: str | None = None,
     max_examples: int = 5,
 ) -> Staged:
     """Stage GeoJSON: Point features with a time property, LineStrings (or MultiLineStrings) with a times array.
@@ -95,7 +89,8 @@ def stage_geojson(
     malformed: list[Issue] = []
     n_malformed = 0
     stem = path.stem
-    afac = alt_factor(alt_unit)
+    time_col, id_col, alt_col = opts.time_col, opts.id_col, opts.alt_col
+    afac = alt_factor(opts.alt_unit)
 
     def bad(i: int, fld: str, value: Any, msg: str, count: int = 1) -> None:
         nonlocal n_malformed
@@ -165,7 +160,7 @@ def stage_geojson(
                     lst.append(None)
     n = len(cols["lon"])
     traw = pd.Series(cols["time"], dtype=object)
-    times, codes = parse_times(traw, tz=tz, time_format=time_format)
+    times, codes = parse_times(traw, tz=opts.tz, time_format=opts.time_format)
     frame = pd.DataFrame(
         {
             "track_id": pd.Series(cols["track_id"], dtype=str),

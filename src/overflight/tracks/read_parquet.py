@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import tzinfo
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import pyarrow.parquet as pq
 import shapely
 
 from overflight.errors import InputError
-from overflight.tracks._stage import AltUnit, resolve_columns, stage_frame
+from overflight.tracks._stage import ReadOptions, resolve_columns, stage_frame
 from overflight.tracks.read_csv import DEFAULT_CHUNK_ROWS
 from overflight.tracks.validate import Staged
 
@@ -34,19 +33,7 @@ def _geo_column(pf: pq.ParquetFile) -> tuple[str | None, str]:
     return str(col), enc
 
 
-def iter_parquet_staged(
-    path: str | Path,
-    *,
-    lon_col: str | None = None,
-    lat_col: str | None = None,
-    time_col: str | None = None,
-    id_col: str | None = None,
-    alt_col: str | None = None,
-    alt_unit: AltUnit = "m",
-    tz: str | tzinfo | None = None,
-    time_format: str | None = None,
-    chunk_rows: int | None = None,
-) -> Iterator[Staged]:
+def iter_parquet_staged(path: str | Path, opts: ReadOptions) -> Iterator[Staged]:
     """Stage a (Geo)Parquet file batch by batch; rows are numbered from 1 in file order.
 
     With GeoParquet metadata and WKB encoding, lon/lat (and a Z value as altitude when there is no
@@ -59,16 +46,15 @@ def iter_parquet_staged(
         raise InputError(f"not a readable Parquet file: {exc}", file=p) from None
     geom, enc = _geo_column(pf)
     names = [str(n) for n in pf.schema_arrow.names]
-    use_geom = geom is not None and lon_col is None and enc == "WKB"
+    use_geom = geom is not None and opts.lon_col is None and enc == "WKB"
     cols = [n for n in names if n != geom] + (["lon", "lat"] if use_geom else [])
     if use_geom and ("lon" in names or "lat" in names):
         cols = [n for n in names if n != geom]
         use_geom = False  # explicit lon/lat columns win over the geometry
-    cmap = resolve_columns(cols, file=p, lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col,
-                           alt_col=alt_col, alt_unit=alt_unit)
+    cmap = resolve_columns(cols, file=p, opts=opts)
     k0 = 0
     try:
-        for batch in pf.iter_batches(batch_size=chunk_rows or DEFAULT_CHUNK_ROWS):
+        for batch in pf.iter_batches(batch_size=opts.chunk_rows or DEFAULT_CHUNK_ROWS):
             df = batch.to_pandas()
             if use_geom and geom is not None:
                 g = shapely.from_wkb(df.pop(geom).to_numpy(), on_invalid="ignore")
@@ -83,6 +69,6 @@ def iter_parquet_staged(
             cm = cmap
             if use_geom and cmap.alt is None and "alt_m" in df.columns:
                 cm = replace(cmap, alt="alt_m", alt_factor=1.0)
-            yield stage_frame(pd.DataFrame(df), cm, rows, tz=tz, time_format=time_format)
+            yield stage_frame(pd.DataFrame(df), cm, rows, tz=opts.tz, time_format=opts.time_format)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"cannot read Parquet after row {k0}: {exc}", file=p) from None

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from overflight.errors import InputError
-from overflight.tracks._stage import AltUnit
+from overflight.tracks._stage import AltUnit, ReadOptions
 from overflight.tracks.read_csv import iter_csv_staged, read_header
 from overflight.tracks.read_json import json_kind, load_json, stage_geojson, stage_opensky_json, stage_readsb
 from overflight.tracks.read_parquet import iter_parquet_staged
@@ -83,18 +83,7 @@ def _snapshot_paths(path: PathLike | Sequence[PathLike]) -> list[Path]:
 
 
 def iter_staged(
-    path: PathLike | Sequence[PathLike],
-    *,
-    format: str | None = None,
-    lon_col: str | None = None,
-    lat_col: str | None = None,
-    time_col: str | None = None,
-    id_col: str | None = None,
-    alt_col: str | None = None,
-    alt_unit: AltUnit = "m",
-    tz: str | tzinfo | None = None,
-    time_format: str | None = None,
-    chunk_rows: int | None = None,
+    path: PathLike | Sequence[PathLike], format: str | None, opts: ReadOptions
 ) -> tuple[str, Iterator[Staged]]:
     """Resolve the format and return (format, iterator of staged chunks)."""
     fmt = format or detect_format(path)
@@ -105,28 +94,24 @@ def iter_staged(
     if not isinstance(path, str | Path):
         raise InputError("a list of files is read only as readsb aircraft.json snapshots (format='readsb')")
     p = Path(path)
-    cols: dict[str, Any] = dict(lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col,
-                                alt_col=alt_col, alt_unit=alt_unit)
     if fmt == "opensky":
         fmt = "opensky-json" if detect_format(p) == "json" else "opensky-csv"
     if fmt in ("csv", "opensky-csv"):
-        return fmt, iter_csv_staged(p, tz=tz, time_format=time_format, chunk_rows=chunk_rows,
-                                    opensky=True if fmt == "opensky-csv" else None, **cols)
+        return fmt, iter_csv_staged(p, opts, opensky=True if fmt == "opensky-csv" else None)
     if fmt == "parquet":
-        return fmt, iter_parquet_staged(p, tz=tz, time_format=time_format, chunk_rows=chunk_rows, **cols)
+        return fmt, iter_parquet_staged(p, opts)
     if fmt == "sbs":
-        return fmt, iter_sbs_staged(p, tz=tz, chunk_rows=chunk_rows)
+        return fmt, iter_sbs_staged(p, tz=opts.tz, chunk_rows=opts.chunk_rows)
     if fmt == "gpx":
-        return fmt, iter([stage_gpx(p, tz=tz)])
+        return fmt, iter([stage_gpx(p, tz=opts.tz)])
     if fmt == "kml":
-        return fmt, iter([stage_kml(p, tz=tz, id_col=id_col)])
+        return fmt, iter([stage_kml(p, tz=opts.tz, id_col=opts.id_col)])
     obj = load_json(p)
     kind = json_kind(obj) if fmt == "json" else {"geojson": "geojson", "opensky-json": "opensky"}.get(fmt, fmt)
     if kind == "geojson":
-        return "geojson", iter([stage_geojson(p, obj, time_col=time_col, id_col=id_col, alt_col=alt_col,
-                                              alt_unit=alt_unit, tz=tz, time_format=time_format)])
+        return "geojson", iter([stage_geojson(p, obj, opts)])
     if kind == "opensky":
-        return "opensky-json", iter([stage_opensky_json(p, obj, alt_unit=alt_unit)])
+        return "opensky-json", iter([stage_opensky_json(p, obj, alt_unit=opts.alt_unit)])
     if kind == "readsb":
         return "readsb", iter([stage_readsb([p], load=lambda _p: obj)])
     raise InputError("JSON is neither GeoJSON, OpenSky states nor readsb aircraft.json", file=p)
@@ -176,9 +161,9 @@ def iter_tracks(
 
     Parameters are those of :func:`read_tracks`.
     """
-    fmt, staged = iter_staged(path, format=format, lon_col=lon_col, lat_col=lat_col, time_col=time_col,
-                              id_col=id_col, alt_col=alt_col, alt_unit=alt_unit, tz=tz, time_format=time_format,
-                              chunk_rows=chunk_rows)
+    opts = ReadOptions(lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col, alt_col=alt_col,
+                       alt_unit=alt_unit, tz=tz, time_format=time_format, chunk_rows=chunk_rows)
+    fmt, staged = iter_staged(path, format, opts)
     v = Validator(str(path), on_invalid=on_invalid, max_speed_mps=max_speed_mps, normalize_lon=normalize_lon,
                   max_examples=max_examples, row_kind=_ROW_KIND.get(fmt, "row"))
     return TrackChunks(fmt, staged, v)
