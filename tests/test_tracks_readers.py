@@ -197,3 +197,21 @@ def test_truncated_csv_line(tmp_path: Path) -> None:
     assert "cut.csv" in str(ei.value) and "line 3" in str(ei.value)
     df, rep = read_tracks(p, on_invalid="drop")
     assert len(df) == 1 and rep.counts["malformed"] == 1
+
+
+def test_whole_file_formats_refuse_files_too_large_to_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A sparse 2 GB GeoJSON: refused from its size before any byte is parsed, with the way out named.
+    big = tmp_path / "big.geojson"
+    with open(big, "wb") as fh:
+        fh.truncate(2_000_000_000)
+    with pytest.raises(InputError) as ei:
+        read_tracks(big)
+    msg = str(ei.value)
+    assert "big.geojson" in msg and "2,000 MB" in msg and "CSV or Parquet" in msg
+    # The limit is an environment setting; under it the file is read as usual.
+    gpx = DATA / "track.gpx"
+    monkeypatch.setenv("OVERFLIGHT_MAX_WHOLE_FILE_MB", str(gpx.stat().st_size / 2e6))
+    with pytest.raises(InputError, match="track.gpx.*OVERFLIGHT_MAX_WHOLE_FILE_MB"):
+        read_tracks(gpx)
+    monkeypatch.setenv("OVERFLIGHT_MAX_WHOLE_FILE_MB", "1")
+    assert len(read_tracks(gpx)[0]) > 0

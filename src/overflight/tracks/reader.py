@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from datetime import tzinfo
 from pathlib import Path
@@ -30,6 +31,29 @@ _ROW_KIND = {
     "readsb": "", "gpx": "trkpt", "kml": "", "parquet": "row",
 }
 PathLike = str | Path
+#: Formats parsed whole (a document tree in memory, ~10x the file size), not streamed in chunks.
+WHOLE_FILE_FORMATS = ("json", "geojson", "opensky-json", "gpx", "kml")
+#: Largest file of those formats read by default, in MB; the environment variable of the same name raises it.
+OVERFLIGHT_MAX_WHOLE_FILE_MB = 512
+
+
+def _check_whole_file_size(p: Path, fmt: str) -> None:
+    """Refuse a whole-file format too large to parse in memory, with the way out (a streamed format)."""
+    try:
+        limit_mb = float(os.environ.get("OVERFLIGHT_MAX_WHOLE_FILE_MB", OVERFLIGHT_MAX_WHOLE_FILE_MB))
+    except ValueError:
+        raise InputError("OVERFLIGHT_MAX_WHOLE_FILE_MB must be a number of megabytes",
+                         field="OVERFLIGHT_MAX_WHOLE_FILE_MB") from None
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", file=p) from None
+    if size > limit_mb * 1e6:
+        raise InputError(
+            f"{fmt} file of {size / 1e6:,.0f} MB is read whole and would not fit in memory (limit "
+            f"{limit_mb:,.0f} MB): convert it to CSV or Parquet, which are streamed in chunks (e.g. "
+            f"`ogr2ogr -f CSV out.csv {p.name} -lco GEOMETRY=AS_XY`, for GPX add the layer `track_points`), "
+            f"or raise the limit with OVERFLIGHT_MAX_WHOLE_FILE_MB", file=p)
 
 
 def detect_format(path: PathLike | Sequence[PathLike]) -> str:
@@ -96,6 +120,8 @@ def iter_staged(
     p = Path(path)
     if fmt == "opensky":
         fmt = "opensky-json" if detect_format(p) == "json" else "opensky-csv"
+    if fmt in WHOLE_FILE_FORMATS:
+        _check_whole_file_size(p, fmt)
     if fmt in ("csv", "opensky-csv"):
         return fmt, iter_csv_staged(p, opts, opensky=True if fmt == "opensky-csv" else None)
     if fmt == "parquet":
