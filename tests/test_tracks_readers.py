@@ -211,7 +211,7 @@ def test_whole_file_formats_refuse_files_too_large_to_parse(tmp_path: Path, monk
     # The limit is an environment setting; under it the file is read as usual.
     gpx = DATA / "track.gpx"
     monkeypatch.setenv("OVERFLIGHT_MAX_WHOLE_FILE_MB", str(gpx.stat().st_size / 2e6))
-    with pytest.raises(InputError, match="track.gpx.*OVERFLIGHT_MAX_WHOLE_FILE_MB"):
+    with pytest.raises(InputError, match=r"track\.gpx.*OVERFLIGHT_MAX_WHOLE_FILE_MB"):
         read_tracks(gpx)
     monkeypatch.setenv("OVERFLIGHT_MAX_WHOLE_FILE_MB", "1")
     assert len(read_tracks(gpx)[0]) > 0

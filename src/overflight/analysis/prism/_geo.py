@@ -107,6 +107,50 @@ class Gnomonic:
         return 1.0 / math.cos(angle_rad) ** 2
 
 
+def ellipse_plane(gn: Gnomonic, ll1: tuple[float, float], ll2: tuple[float, float], tau: float,
+                  n: int = 128) -> BaseGeometry | None:
+    """A convex polygon in `gn`'s plane containing the spherical ellipse {x : σ(p1, x) + σ(x, p2) <= tau}.
+
+    σ: great-circle angles (radians) between the geographic lon/lat taken as spherical. Vertices lie on the
+    ellipse of a slightly larger sum: seen from its centre m, a spherical ellipse is a cone's section, so
+    ``m + tan(a) cos t · major + tan(b) sin t · minor`` (normalised; cos a = cos b cos c) is exact. The
+    focal sum is 2-Lipschitz, so on an edge it is at least its ends' least value minus the edge's length;
+    that is checked to stay above `tau` (with 1e-7 rad for rounding), and the polygon, whose boundary then
+    misses the ellipse and which holds its centre, contains it. None when that cannot be certified (huge or
+    degenerate ellipses, points off the hemisphere).
+    """
+    u1, u2 = unit(*ll1), unit(*ll2)
+    m = u1 + u2
+    nm = float(np.linalg.norm(m))
+    if not 0 < tau < 1.2 or nm < 1e-9:
+        return None
+    m = m / nm
+    major = u2 - u1
+    major = major - float(major @ m) * m
+    na = float(np.linalg.norm(major))
+    if na < 1e-12:
+        return None
+    major = major / na
+    minor = np.cross(m, major)
+    c = 0.5 * math.acos(max(-1.0, min(1.0, float(u1 @ u2))))
+    big = (tau * (1 + 4 * math.pi / n) + 1e-7) / 2  # room for the edges (about 2 pi big / n long)
+    small = math.acos(max(-1.0, min(1.0, math.cos(big) / max(math.cos(c), 1e-12))))
+    t = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
+    x = m + (math.tan(big) * np.cos(t))[:, None] * major + (math.tan(small) * np.sin(t))[:, None] * minor
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    fv = np.arccos(np.clip(x @ u1, -1, 1)) + np.arccos(np.clip(x @ u2, -1, 1))
+    edge = np.arccos(np.clip(np.sum(x * np.roll(x, -1, axis=0), axis=1), -1, 1))
+    if float(np.minimum(fv, np.roll(fv, -1)).min() - edge.max()) - 1e-7 < tau:
+        return None
+    lon = np.degrees(np.arctan2(x[:, 1], x[:, 0]))
+    lat = np.degrees(np.arcsin(np.clip(x[:, 2], -1, 1)))
+    try:
+        px, py = gn.fwd(lon, lat)
+    except ValueError:  # beyond the plane's hemisphere
+        return None
+    return shapely.Polygon(np.column_stack([px, py]))
+
+
 _WINDOW = shapely.box(-180.0, -90.0, 180.0, 90.0)
 FAST_CAP_MAX_M = 5_000_000.0  # the plain-ring shortcut is used (and tested) only for caps up to this radius
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+from numba import njit
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -83,6 +84,50 @@ def _tangent(v: FloatArray, a: FloatArray, b: FloatArray, w: FloatArray) -> NDAr
     return np.asarray((sa * sb >= -scale * (np.abs(sa) + np.abs(sb))) | (np.abs(sa) <= scale) | (np.abs(sb) <= scale))
 
 
+@njit(cache=True, nogil=True)
+def _candidate_edges_kernel(
+    x: FloatArray, y: FloatArray, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray,
+    dp1: FloatArray, dp2: FloatArray, cut: float, scale_lo: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    n = x.size
+    cap = 1024
+    out_i = np.empty(cap, dtype=np.int64)
+    out_j = np.empty(cap, dtype=np.int64)
+    k = 0
+    for i in range(n - 1):
+        for j in range(i + 1, n):
+            dx = x[j] - x[i]
+            dy = y[j] - y[i]
+            plen = np.sqrt(dx * dx + dy * dy)
+            lb = min(dp1[i] + dp2[j], dp1[j] + dp2[i]) + plen * scale_lo
+            if not lb <= cut:
+                continue
+            scale = plen * 1e-12
+            ok = True
+            for v in (i, j):
+                if v < 2:
+                    continue
+                sa = dx * ay[v] - dy * ax[v]
+                sb = dx * by[v] - dy * bx[v]
+                asa, asb = abs(sa), abs(sb)
+                if not ((sa * sb >= -scale * (asa + asb)) or (asa <= scale) or (asb <= scale)):
+                    ok = False
+                    break
+            if not ok:
+                continue
+            if k == cap:
+                cap *= 2
+                grown_i = np.empty(cap, dtype=np.int64)
+                grown_j = np.empty(cap, dtype=np.int64)
+                grown_i[:k] = out_i[:k]
+                grown_j[:k] = out_j[:k]
+                out_i, out_j = grown_i, grown_j
+            out_i[k] = i
+            out_j[k] = j
+            k += 1
+    return out_i[:k], out_j[:k]
+
+
 def _candidate_edges(
     pts: FloatArray, allp: FloatArray, alln: FloatArray, dp1: FloatArray, dp2: FloatArray, cut: float,
     scale_lo: float,
@@ -91,47 +136,16 @@ def _candidate_edges(
 
     A path through edge (i, j) is at least d(p1, i) + |ij| + d(j, p2) long (either direction); at an
     obstacle vertex (index >= 2) the segment must support the obstacle (``_tangent``, same arithmetic).
-    Computed on dense, cache-sized blocks of rows (no gathers); only pairs whose bound lies within
-    rounding of `cut` may differ from a pair-by-pair test, and those cannot matter (they are at the limit).
+    One compiled pass over the pairs, with the arithmetic of the dense array version it replaced (same
+    operations in the same order, so the same pairs), without its n x n temporaries.
     """
-    n = len(pts)
-    x, y = pts[:, 0], pts[:, 1]
+    x = np.ascontiguousarray(pts[:, 0], dtype=np.float64)
+    y = np.ascontiguousarray(pts[:, 1], dtype=np.float64)
     ax, ay = allp[:, 0] - x, allp[:, 1] - y  # ring neighbours relative to the vertex
     bx, by = alln[:, 0] - x, alln[:, 1] - y
-    vert = np.arange(n) >= 2
-    block = max(1, 32768 // max(n, 1))
-    out_i: list[NDArray[np.int64]] = []
-    out_j: list[NDArray[np.int64]] = []
-    for s in range(0, n - 1, block):
-        rows = np.arange(s, min(n - 1, s + block))
-        c = slice(s + 1, n)  # only j > i >= s can pair with these rows
-        cols = np.arange(s + 1, n)
-        dx = x[None, c] - x[rows, None]  # d = pts[j] - pts[i]
-        dy = y[None, c] - y[rows, None]
-        plen = np.sqrt(dx * dx + dy * dy)
-        lb = np.minimum(dp1[rows, None] + dp2[None, c], dp1[None, c] + dp2[rows, None]) + plen * scale_lo
-        ok = (lb <= cut) & (cols[None, :] > rows[:, None])
-        scale = plen * 1e-12
-        for on_row in (True, False):
-            if on_row:
-                sa = dx * ay[rows, None] - dy * ax[rows, None]
-                sb = dx * by[rows, None] - dy * bx[rows, None]
-                m = vert[rows][:, None]
-            else:
-                # At vertex j the direction is -d: both cross products change sign, the test does not.
-                sa = dx * ay[None, c] - dy * ax[None, c]
-                sb = dx * by[None, c] - dy * bx[None, c]
-                m = vert[None, c]
-            asa, asb = np.abs(sa), np.abs(sb)
-            tan = (sa * sb >= -scale * (asa + asb)) | (asa <= scale) | (asb <= scale)
-            ok &= tan | ~m
-        ri, cj = np.divmod(np.flatnonzero(ok), ok.shape[1])
-        out_i.append(rows[ri])
-        out_j.append(cols[cj])
-    if not out_i:
-        z = np.zeros(0, dtype=np.int64)
-        return z, z
-    return np.concatenate(out_i).astype(np.int64), np.concatenate(out_j).astype(np.int64)
+    i, j = _candidate_edges_kernel(x, y, ax, ay, bx, by, np.asarray(dp1, dtype=np.float64),
+                                   np.asarray(dp2, dtype=np.float64), float(cut), float(scale_lo))
+    return np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
 
 
 def _within_focal(

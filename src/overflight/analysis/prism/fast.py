@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from numba import njit
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
@@ -45,6 +46,9 @@ WAYPOINTS = ((0.0, 0.95), (0.0, 0.5), (-40.0, 0.9), (40.0, 0.9), (0.0, 0.25), (-
              (-65.0, 0.9), (65.0, 0.9), (0.0, 0.75), (-20.0, 0.7), (20.0, 0.7),
              (-20.0, 0.97), (20.0, 0.97), (-55.0, 0.97), (55.0, 0.97), (-80.0, 0.97), (80.0, 0.97),
              (-80.0, 0.7), (80.0, 0.7), (0.0, 0.1))
+# Then, for the pairs none of those served (typically a direct arc through an archipelago or along a coast),
+# a ring near the ellipse of the budget, every 5 degrees: the way round the whole obstacle, when there is one.
+RING = tuple((float(a), 0.97) for a in range(-85, 90, 5) if (float(a), 0.97) not in WAYPOINTS)
 
 
 def lambert(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArray:
@@ -91,6 +95,9 @@ class ZoneEdges:
     group_c: FloatArray  # (ng, 3) ... with caps covering their pieces' caps
     group_rad: FloatArray  # (ng,) radians
     cont: NDArray[np.bool_]  # (ne,) the edge's end is the next edge's start
+    sin_tol: FloatArray  # (ne,) sin(tol), the side-test threshold of ``_arc_clear``
+    has_normal: NDArray[np.bool_]  # (ne,) False for a degenerate (zero-length) edge
+    piece_off: FloatArray  # (np,) sin(min(piece_rad + 1e-9, pi / 2)): a piece's reach off a great circle
 
 
 def zone_edges(g: BaseGeometry) -> ZoneEdges | None:
@@ -144,7 +151,8 @@ def zone_edges(g: BaseGeometry) -> ZoneEdges | None:
     np.maximum.at(grad, gown, gang)
     cont = np.zeros(ne, dtype=bool)
     cont[:-1] = np.all(b[:-1] == a[1:], axis=1)
-    return ZoneEdges(a, b, ua, ub, nrm, tol, length, st, en, c, rad, gs, ge, gc, grad * 1.0001 + 1e-7, cont)
+    return ZoneEdges(a, b, ua, ub, nrm, tol, length, st, en, c, rad, gs, ge, gc, grad * 1.0001 + 1e-7, cont,
+                     np.sin(tol), np.any(nrm != 0, axis=1), np.sin(np.minimum(rad + 1e-9, math.pi / 2)))
 
 
 def _expand_groups(ri: IntArray, gi: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
@@ -173,19 +181,6 @@ def _focal_pieces(u1: FloatArray, u2: FloatArray, limit: FloatArray, ze: ZoneEdg
     return r[keep], p[keep], plb[keep]
 
 
-def _near_pieces(q: FloatArray, reach: FloatArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
-    """(row, piece) pairs whose piece cap comes within `reach[row]` radians of the point q[row].
-
-    Groups of pieces are tested first, so the cost follows the pieces near each point, not all of them.
-    """
-    ang = np.arccos(np.clip(q @ ze.group_c.T, -1, 1))
-    ri, gi = np.nonzero(ang <= reach[:, None] + ze.group_rad[None, :] + 1e-9)
-    r, p = _expand_groups(ri, gi, ze)
-    a = np.arccos(np.clip(np.einsum("ij,ij->i", q[r], ze.piece_c[p]), -1, 1))
-    keep = a <= reach[r] + ze.piece_rad[p] + 1e-9
-    return r[keep], p[keep]
-
-
 def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
     """(row, piece) pairs to (row, edge) pairs."""
     cnt = ze.piece_end[pieces] - ze.piece_start[pieces]
@@ -194,47 +189,69 @@ def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, 
     return r, start + np.arange(int(cnt.sum()))
 
 
+@njit(cache=True, nogil=True)
+def _arc_clear_kernel(
+    u1: FloatArray, u2: FloatArray, npl: FloatArray, half: FloatArray, mid: FloatArray,
+    group_c: FloatArray, group_rad: FloatArray, group_start: IntArray, group_end: IntArray,
+    piece_c: FloatArray, piece_rad: FloatArray, piece_off: FloatArray, piece_start: IntArray, piece_end: IntArray,
+    ua: FloatArray, ub: FloatArray, normal: FloatArray, sin_tol: FloatArray, has_normal: NDArray[np.bool_],
+) -> NDArray[np.bool_]:
+    n = u1.shape[0]
+    clear = np.ones(n, dtype=np.bool_)
+    for k in range(n):
+        m0, m1, m2 = mid[k, 0], mid[k, 1], mid[k, 2]
+        n0, n1, n2 = npl[k, 0], npl[k, 1], npl[k, 2]
+        for g in range(group_c.shape[0]):
+            dg = min(max(m0 * group_c[g, 0] + m1 * group_c[g, 1] + m2 * group_c[g, 2], -1.0), 1.0)
+            if not np.arccos(dg) <= half[k] + group_rad[g] + 1e-9:
+                continue
+            for p in range(group_start[g], group_end[g]):
+                dp = min(max(m0 * piece_c[p, 0] + m1 * piece_c[p, 1] + m2 * piece_c[p, 2], -1.0), 1.0)
+                if not np.arccos(dp) <= half[k] + piece_rad[p] + 1e-9:
+                    continue
+                if not abs(piece_c[p, 0] * n0 + piece_c[p, 1] * n1 + piece_c[p, 2] * n2) <= piece_off[p]:
+                    continue
+                for e in range(piece_start[p], piece_end[p]):
+                    st = sin_tol[e]
+                    sa = ua[e, 0] * n0 + ua[e, 1] * n1 + ua[e, 2] * n2
+                    sb = ub[e, 0] * n0 + ub[e, 1] * n1 + ub[e, 2] * n2
+                    if (sa > st and sb > st) or (sa < -st and sb < -st):
+                        continue
+                    s1 = u1[k, 0] * normal[e, 0] + u1[k, 1] * normal[e, 1] + u1[k, 2] * normal[e, 2]
+                    s2 = u2[k, 0] * normal[e, 0] + u2[k, 1] * normal[e, 1] + u2[k, 2] * normal[e, 2]
+                    if has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
+                        continue
+                    clear[k] = False
+                    break
+                if not clear[k]:
+                    break
+            if not clear[k]:
+                break
+    return clear
+
+
 def _arc_clear(u1: FloatArray, u2: FloatArray, ze: ZoneEdges) -> NDArray[np.bool_]:
     """For each arc u1[i]→u2[i] (great circle, < 180°): is it certainly clear of every edge of the zone?
 
     With u1 == u2, whether the point is clear of every edge by the edge's tolerance.
 
     An arc and an edge are apart when one lies wholly on one side of the other's great circle, beyond the
-    edge's tolerance (a side function is concave along an arc, so its ends decide).
+    edge's tolerance (a side function is concave along an arc, so its ends decide). Only edges of pieces
+    within reach are tested: the piece's cap centre within half-arc + cap radius of the arc's midpoint
+    (groups of pieces first), and within the cap radius of the arc's great circle. One compiled pass per
+    arc, which stops at the first edge it cannot clear.
     """
-    n = len(u1)
+    u1 = np.ascontiguousarray(u1, dtype=np.float64)
+    u2 = np.ascontiguousarray(u2, dtype=np.float64)
     npl = np.cross(u1, u2)
     npl = npl / np.maximum(np.linalg.norm(npl, axis=1, keepdims=True), 1e-300)
     half = 0.5 * np.arccos(np.clip(np.sum(u1 * u2, axis=1), -1, 1))
     mid = u1 + u2
     mid = mid / np.maximum(np.linalg.norm(mid, axis=1, keepdims=True), 1e-300)
-    # Pieces within reach of the arc: cap centre within half-arc + cap radius of the arc's midpoint.
-    ri, pi = _near_pieces(mid, half, ze)
-    if ri.size == 0:
-        return np.ones(n, dtype=bool)
-    # Finer: distance from the cap centre to the arc's great circle.
-    off = np.abs(np.einsum("ij,ij->i", ze.piece_c[pi], npl[ri]))
-    keep = off <= np.sin(np.minimum(ze.piece_rad[pi] + 1e-9, math.pi / 2))
-    ri, pi = ri[keep], pi[keep]
-    clear = np.ones(n, dtype=bool)
-    if ri.size == 0:
-        return clear
-    r, e = _expand(ri, pi, ze)
-    st = np.sin(ze.tol[e])
-    sa = np.einsum("ij,ij->i", ze.ua[e], npl[r])
-    sb = np.einsum("ij,ij->i", ze.ub[e], npl[r])
-    sep1 = ((sa > st) & (sb > st)) | ((sa < -st) & (sb < -st))
-    # The second test only for the pairs the first did not separate (same answers, fewer gathers).
-    left = np.flatnonzero(~sep1)
-    r, e, st = r[left], e[left], st[left]
-    nrm = ze.normal[e]
-    s1 = np.einsum("ij,ij->i", u1[r], nrm)
-    s2 = np.einsum("ij,ij->i", u2[r], nrm)
-    sep2 = ((s1 > st) & (s2 > st)) | ((s1 < -st) & (s2 < -st))
-    # A degenerate edge (zero length) has no normal: only the first test can clear it.
-    sep2 &= np.any(nrm != 0, axis=1)
-    clear[np.unique(r[~sep2])] = False
-    return clear
+    return np.asarray(_arc_clear_kernel(
+        u1, u2, npl, half, mid, ze.group_c, ze.group_rad, ze.group_start, ze.group_end, ze.piece_c, ze.piece_rad,
+        ze.piece_off, ze.piece_start, ze.piece_end, ze.ua, ze.ub, ze.normal, ze.sin_tol, ze.has_normal,
+    ), dtype=bool)
 
 
 def entering_bounds_many(
@@ -488,9 +505,10 @@ def two_leg_paths(
 ) -> tuple[NDArray[np.bool_], FloatArray, FloatArray, FloatArray]:
     """Find, for each pair, a path p1 → v → p2 of two great-circle legs clear of every zone edge within `budget`.
 
-    Waypoints v are tried in the order of ``WAYPOINTS`` inside the (spherical, approximate) ellipse of the
-    budget; a waypoint counts only when its focal sum, with the Andoyer-Lambert allowance, is within the
-    budget and both legs are certainly clear of the zone (``_arc_clear``: neither entering nor touching).
+    Waypoints v are tried in the order of ``WAYPOINTS``, then ``RING``, inside the (spherical, approximate)
+    ellipse of the budget; a waypoint counts only when its focal sum, with the Andoyer-Lambert allowance, is
+    within the budget and both legs are certainly clear of the zone (``_arc_clear``: neither entering nor
+    touching).
     Such a path avoids the zone, so the shortest avoiding path is at most its length. Returns (found,
     length of the path found or inf, waypoint lon, waypoint lat (NaN where none was found)).
     """
@@ -514,7 +532,8 @@ def two_leg_paths(
     todo = np.flatnonzero(big > c)
     # The first waypoints settle most pairs: try them alone, then all the others at once.
     cands = [(a, f, sd) for a, f in WAYPOINTS for sd in (1.0, -1.0)]
-    for stage in (cands[:2], cands[2:]):
+    ring = [(a, f, sd) for a, f in RING for sd in (1.0, -1.0)]
+    for stage in (cands[:2], cands[2:], ring):
         if todo.size == 0:
             break
         k = len(stage)

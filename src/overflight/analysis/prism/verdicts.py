@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from overflight.analysis.prism._geo import (
     Gnomonic,
     cap_polygon,
     dist,
+    ellipse_plane,
     midpoint,
     unit,
 )
@@ -406,9 +407,24 @@ def evaluate(
     for p, ri in ((p1, r1), (p2, r2)):
         if ri > 0:
             obst_a = obst_a.difference(Point(p).buffer(ri / scale_lo + 1.0, quad_segs=16))
+    ell: BaseGeometry | None = None
+    if not precise:
+        # Only whether the avoiding length exceeds `need` matters, and shortest_avoiding searches no further
+        # than `cut`. A path of legs along great circles with true length <= cut lies in the spherical
+        # ellipse of sum cut / (SPH_LO R): it avoids the zone iff it avoids the zone's part in that ellipse,
+        # so the obstacle is clipped to it (smaller hulls, simplifications and graphs; the same verdicts).
+        cut = min(limit, need * (1 + 1e-6) + 1.0)
+        ell = ellipse_plane(gn, ll1, ll2, cut / (SPH_LO * R_SPHERE) * (1 + 1e-9) + 1e-9)
+        if ell is not None:
+            obst_a = shapely.intersection(obst_a, ell)
     res = shortest_avoiding(p1, p2, ll1, ll2, obst_a, gn.inv, limit=limit, target=need, precise=precise,
                             scale_lo=scale_lo, hulls=hulls, graded=graded)
     exact = res.upper < limit and res.upper <= res.lower * (1 + 1e-3)
+    if ell is not None and res.upper > cut:
+        # Beyond `cut` the clipped obstacle is not the zone: that path may cross it, its length is only a
+        # lower bound on the avoiding length (still enough for the verdict), and it is not drawn.
+        exact = False
+        res = replace(res, path_lon=np.zeros(0), path_lat=np.zeros(0))
     if res.lower - r > budget_hi:
         return Evaluation("necessary", res.upper if exact else res.lower,
                           min(res.lower - r - budget_hi, flip_incons), exact, res.path_lon, res.path_lat)
