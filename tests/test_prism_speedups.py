@@ -14,6 +14,8 @@ import sys
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 import overflight.analysis.prism.verdicts  # noqa: F401  (the package re-exports a function of that name)
@@ -197,3 +199,29 @@ def test_compiled_arc_clear_matches_the_array_version(ne_admin0: object, zid: st
     ref = _arc_clear_reference(u1, u2, ze)
     assert got.any() and not got.all()
     assert (got == ref).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), holes=st.booleans(), axis_aligned=st.booleans())
+def test_segment_index_agrees_with_shapely(seed: int, holes: bool, axis_aligned: bool) -> None:
+    """The compiled visibility test meets the same segments as shapely's intersects with the boundary."""
+    from overflight.analysis.prism._visibility import SegmentIndex
+
+    rng = np.random.default_rng(seed)
+    centres = shapely.points(rng.uniform(0, 100, (int(rng.integers(1, 20)), 2)))
+    radii = rng.uniform(1, 15, len(centres))
+    poly = shapely.union_all(shapely.buffer(centres, radii, quad_segs=int(rng.integers(1, 6))))
+    if holes:
+        poly = poly.difference(shapely.union_all(shapely.buffer(shapely.points(rng.uniform(0, 100, (5, 2))), 6)))
+    n = 500
+    a = rng.uniform(-20, 120, (n, 2))
+    b = rng.uniform(-20, 120, (n, 2))
+    if axis_aligned:  # vertical and horizontal segments walk a single column or row of cells
+        b[: n // 3, 0] = a[: n // 3, 0]
+        b[n // 3: 2 * n // 3, 1] = a[n // 3: 2 * n // 3, 1]
+    # Segments ending on boundary vertices touch it: they meet it, as in shapely.
+    v = shapely.get_coordinates(poly.boundary)
+    b[-20:] = v[rng.integers(0, len(v), 20)]
+    got = SegmentIndex(poly).hits(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    ref = shapely.intersects(poly.boundary, shapely.linestrings(np.stack([a, b], axis=1)))
+    assert np.array_equal(got, ref)

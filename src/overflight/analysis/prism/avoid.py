@@ -25,6 +25,7 @@ from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, dist, unit
+from overflight.analysis.prism._visibility import SegmentIndex
 
 ToLonLat = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
 
@@ -200,9 +201,8 @@ def _graph_path(
     i, j = _candidate_edges(pts, allp, alln, dp1, dp2, limit * (1 + 1e-9) + 1e-6, scale_lo)
     if i.size == 0:
         return math.inf, np.zeros((0, 2))
-    segs = shapely.linestrings(np.stack([pts[i], pts[j]], axis=1))
     # Touching the boundary is allowed, entering the interior is not.
-    vis = ~_enters(obstacle, segs, max(float(np.abs(pts).max()), 1.0))
+    vis = ~_enters(obstacle, pts, i, j, max(float(np.abs(pts).max()), 1.0))
     i, j = i[vis], j[vis]
     if i.size == 0:
         return math.inf, np.zeros((0, 2))
@@ -218,16 +218,24 @@ def _graph_path(
     return float(dd[1]), pts[path[::-1]]
 
 
-def _enters(obstacle: BaseGeometry, segs: NDArray[np.object_], span: float) -> NDArray[np.bool_]:
-    """Which segments pass through the obstacle's interior (touching its boundary does not count)."""
-    if segs.size * 40 < shapely.get_num_coordinates(obstacle):
+def _enters(
+    obstacle: BaseGeometry, pts: FloatArray, i: NDArray[np.int64], j: NDArray[np.int64], span: float
+) -> NDArray[np.bool_]:
+    """Which segments pts[i]-pts[j] pass through the obstacle's interior (touching its boundary does not count)."""
+    if i.size * 40 < shapely.get_num_coordinates(obstacle):
         # Few segments against a big obstacle: the interior/interior relate is cheaper than a buffer.
+        segs = shapely.linestrings(np.stack([pts[i], pts[j]], axis=1))
         return np.asarray(shapely.relate_pattern(segs, obstacle, "T********"), dtype=bool)
+    # Entering the interior = meeting the obstacle shrunk by a hair. A segment meets that polygon where it
+    # meets its boundary, or where an end lies inside it (never, for the nodes of the graph; kept exact).
     shrunk = obstacle.buffer(-1e-7 * span, quad_segs=1)
     if shrunk.is_empty:
-        return np.zeros(segs.size, dtype=bool)
-    shapely.prepare(shrunk)
-    return np.asarray(shapely.intersects(shrunk, segs), dtype=bool)
+        return np.zeros(i.size, dtype=bool)
+    hit = SegmentIndex(shrunk).hits(pts[i, 0], pts[i, 1], pts[j, 0], pts[j, 1])
+    inside = shapely.contains_xy(shrunk, pts[:, 0], pts[:, 1])
+    if inside.any():
+        hit |= inside[i] | inside[j]
+    return hit
 
 
 def _remove_endpoint_discs(obst: BaseGeometry, pts: list[FloatArray], clear: list[float]) -> BaseGeometry:

@@ -1,0 +1,169 @@
+"""Compiled segment-against-polygon test for the visibility graph of the avoiding path (planar).
+
+``SegmentIndex(polygon)`` bins the polygon's ring edges into a uniform grid; ``hits(ax, ay, bx, by)`` says
+for each segment whether it meets any edge (touching counts, as in GEOS ``intersects`` of a segment and a
+polygon's boundary). The avoiding-path code uses it on the obstacle shrunk by a hair, whose boundary a
+segment must cross to enter it: both ends of every tested segment lie outside the obstacle (they are the
+fixes or obstacle vertices), so meeting the shrunk boundary is the same as meeting the shrunk polygon.
+It replaces building one shapely LineString per candidate segment and a prepared-geometry query.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+from numba import njit
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _orient(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> int:
+    v = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+    return 1 if v > 0.0 else (-1 if v < 0.0 else 0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _on_segment(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> bool:
+    """c, collinear with a-b, lies within a-b's bounding box."""
+    return min(ax, bx) <= cx <= max(ax, bx) and min(ay, by) <= cy <= max(ay, by)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _meet(ax: float, ay: float, bx: float, by: float, cx: float, cy: float, dx: float, dy: float) -> bool:
+    """Closed segments a-b and c-d share a point."""
+    o1 = _orient(ax, ay, bx, by, cx, cy)
+    o2 = _orient(ax, ay, bx, by, dx, dy)
+    o3 = _orient(cx, cy, dx, dy, ax, ay)
+    o4 = _orient(cx, cy, dx, dy, bx, by)
+    if o1 * o2 < 0 and o3 * o4 < 0:  # a proper crossing
+        return True
+    # Otherwise they meet only where an end of one lies on the other (CLRS, SEGMENTS-INTERSECT).
+    if o1 == 0 and _on_segment(ax, ay, bx, by, cx, cy):
+        return True
+    if o2 == 0 and _on_segment(ax, ay, bx, by, dx, dy):
+        return True
+    if o3 == 0 and _on_segment(cx, cy, dx, dy, ax, ay):
+        return True
+    return o4 == 0 and _on_segment(cx, cy, dx, dy, bx, by)
+
+
+@njit(cache=True, nogil=True)
+def _bin_edges(
+    x1: FloatArray, y1: FloatArray, x2: FloatArray, y2: FloatArray, x0: float, y0: float, cell: float, nx: int,
+    ny: int,
+) -> tuple[IntArray, IntArray]:
+    """CSR lists of the edges whose bounding box (padded) overlaps each grid cell."""
+    ne = x1.size
+    pad = cell * 1e-9
+    i0 = np.empty(ne, np.int64)
+    i1 = np.empty(ne, np.int64)
+    j0 = np.empty(ne, np.int64)
+    j1 = np.empty(ne, np.int64)
+    counts = np.zeros(nx * ny + 1, np.int64)
+    for e in range(ne):
+        i0[e] = min(max(int((min(x1[e], x2[e]) - pad - x0) / cell), 0), nx - 1)
+        i1[e] = min(max(int((max(x1[e], x2[e]) + pad - x0) / cell), 0), nx - 1)
+        j0[e] = min(max(int((min(y1[e], y2[e]) - pad - y0) / cell), 0), ny - 1)
+        j1[e] = min(max(int((max(y1[e], y2[e]) + pad - y0) / cell), 0), ny - 1)
+        for j in range(j0[e], j1[e] + 1):
+            for i in range(i0[e], i1[e] + 1):
+                counts[j * nx + i + 1] += 1
+    for c in range(nx * ny):
+        counts[c + 1] += counts[c]
+    fill = counts[:-1].copy()
+    items = np.empty(counts[-1], np.int64)
+    for e in range(ne):
+        for j in range(j0[e], j1[e] + 1):
+            for i in range(i0[e], i1[e] + 1):
+                c = j * nx + i
+                items[fill[c]] = e
+                fill[c] += 1
+    return counts, items
+
+
+@njit(cache=True, nogil=True)
+def _hits(
+    ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray,
+    x1: FloatArray, y1: FloatArray, x2: FloatArray, y2: FloatArray,
+    x0: float, y0: float, cell: float, nx: int, ny: int, start: IntArray, items: IntArray,
+) -> NDArray[np.bool_]:
+    n = ax.size
+    out = np.zeros(n, np.bool_)
+    pad = cell * 1e-9
+    for s in range(n):
+        sx, sy, ex, ey = ax[s], ay[s], bx[s], by[s]
+        if sx > ex:  # walk the columns left to right
+            sx, sy, ex, ey = ex, ey, sx, sy
+        i0 = min(max(int((sx - pad - x0) / cell), 0), nx - 1)
+        i1 = min(max(int((ex + pad - x0) / cell), 0), nx - 1)
+        dx = ex - sx
+        found = False
+        for i in range(i0, i1 + 1):
+            # The segment's y-range within this column (the whole segment when it is vertical).
+            if dx > 0.0:
+                xa = max(sx, x0 + i * cell)
+                xb = min(ex, x0 + (i + 1) * cell)
+                ya = sy + (ey - sy) * ((xa - sx) / dx)
+                yb = sy + (ey - sy) * ((xb - sx) / dx)
+            else:
+                ya, yb = sy, ey
+            lo = min(ya, yb) - pad
+            hi = max(ya, yb) + pad
+            j0 = min(max(int((lo - y0) / cell), 0), ny - 1)
+            j1 = min(max(int((hi - y0) / cell), 0), ny - 1)
+            for j in range(j0, j1 + 1):
+                c = j * nx + i
+                for k in range(start[c], start[c + 1]):
+                    e = items[k]
+                    if _meet(sx, sy, ex, ey, x1[e], y1[e], x2[e], y2[e]):
+                        found = True
+                        break
+                if found:
+                    break
+            if found:
+                break
+        out[s] = found
+    return out
+
+
+class SegmentIndex:
+    """The ring edges of a (multi)polygon in a uniform grid, for many segment queries."""
+
+    def __init__(self, polygon: BaseGeometry) -> None:
+        rings = shapely.get_rings(shapely.get_parts(polygon))
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        same = ring[1:] == ring[:-1]
+        self.x1 = np.ascontiguousarray(xy[:-1, 0][same])
+        self.y1 = np.ascontiguousarray(xy[:-1, 1][same])
+        self.x2 = np.ascontiguousarray(xy[1:, 0][same])
+        self.y2 = np.ascontiguousarray(xy[1:, 1][same])
+        ne = self.x1.size
+        if ne == 0:
+            self.x0 = self.y0 = 0.0
+            self.cell = 1.0
+            self.nx = self.ny = 1
+        else:
+            xmin, ymin = float(xy[:, 0].min()), float(xy[:, 1].min())
+            w = max(float(xy[:, 0].max()) - xmin, float(xy[:, 1].max()) - ymin, 1e-300)
+            # About one edge per cell on average along a boundary: ~sqrt(E) x sqrt(E) cells.
+            k = max(1, min(512, int(math.sqrt(ne))))
+            self.cell = w / k * (1 + 1e-12)
+            self.x0, self.y0 = xmin, ymin
+            self.nx = self.ny = k
+        self.start, self.items = _bin_edges(self.x1, self.y1, self.x2, self.y2, self.x0, self.y0, self.cell,
+                                            self.nx, self.ny)
+
+    def hits(self, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray) -> NDArray[np.bool_]:
+        """For each segment (ax, ay)-(bx, by): does it meet an edge (touching counts)?"""
+        if self.x1.size == 0:
+            return np.zeros(len(ax), dtype=bool)
+        f = np.ascontiguousarray
+        return np.asarray(_hits(f(ax, dtype=np.float64), f(ay, dtype=np.float64), f(bx, dtype=np.float64),
+                                f(by, dtype=np.float64), self.x1, self.y1, self.x2, self.y2, self.x0, self.y0,
+                                self.cell, self.nx, self.ny, self.start, self.items), dtype=bool)
