@@ -250,10 +250,13 @@ def _cap_of(coords: FloatArray) -> tuple[FloatArray, float]:
     c = c / norm
     clon = math.degrees(math.atan2(c[1], c[0]))
     clat = math.degrees(math.asin(max(-1.0, min(1.0, c[2]))))
-    rad = float(dist(clon, clat, coords[:, 0], coords[:, 1]).max())
+    # Great-circle angles scaled by SPH_HI bound the true distances from above (a cap must cover, not fit):
+    # one dot product per vertex instead of a geodesic inverse problem.
+    cu = unit(clon, clat)
+    rad = float(np.arccos(np.clip(u @ cu, -1, 1)).max())
     # Points on an edge are within half the edge's length of one of its ends.
-    seg = float(dist(coords[:-1, 0], coords[:-1, 1], coords[1:, 0], coords[1:, 1]).max()) if len(coords) > 1 else 0.0
-    return unit(clon, clat), rad + seg / 2.0 + 100.0
+    seg = float(np.arccos(np.clip(np.sum(u[:-1] * u[1:], axis=1), -1, 1)).max()) if len(coords) > 1 else 0.0
+    return cu, (rad + seg / 2.0) * R_SPHERE * SPH_HI + 100.0
 
 
 PIECE = 48
