@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -158,7 +159,7 @@ def test_fence_needs_the_wall_to_span_the_ellipse() -> None:
 @pytest.mark.parametrize("zid", ["COMB", "GAP", "HRV", "DNK"])
 def test_hull_stage_matches_the_simplification_ladder(ne_admin0: object, zid: str) -> None:
     g = _zones(ne_admin0)[zid]
-    lon1, lat1, lon2, lat2, r1, r2, b_hi, direct = _pairs_near(g, 120, seed=hash(zid) % 1000)
+    lon1, lat1, lon2, lat2, r1, r2, b_hi, direct = _pairs_near(g, 120, seed=zlib.crc32(zid.encode()) % 1000)
     line = shapely.linestrings(np.stack([np.column_stack([lon1, lat1]), np.column_stack([lon2, lat2])], axis=1))
     cross = shapely.intersects(line, g) & (direct - (r1 + r2) <= b_hi)
     cross &= ~(shapely.intersects_xy(g, lon1, lat1) | shapely.intersects_xy(g, lon2, lat2))
@@ -218,7 +219,7 @@ def test_level_schedule_gives_the_verdicts_of_the_former_ladder_and_the_plain_pa
     import overflight.analysis.prism.avoid as avoid
 
     g = _zones(ne_admin0)[zid]
-    lon1, lat1, lon2, lat2, r1, r2, b_hi, direct = _pairs_near(g, 120, seed=hash(zid) % 997 + 5)
+    lon1, lat1, lon2, lat2, r1, r2, b_hi, direct = _pairs_near(g, 120, seed=zlib.crc32(zid.encode()) % 997 + 5)
     line = shapely.linestrings(np.stack([np.column_stack([lon1, lat1]), np.column_stack([lon2, lat2])], axis=1))
     cross = shapely.intersects(line, g) & (direct - (r1 + r2) <= b_hi)
     checked = 0
@@ -370,3 +371,17 @@ def test_hull_bounds_without_a_path_within_the_limit_matches_the_merged_search()
     for hulls in (True, False):
         ev = V.evaluate(9.0, 51.5, 21.0, 51.5, _comb(), budget_hi=direct * 1.01, precise=False, hulls=hulls)
         assert ev.verdict == "necessary"
+
+
+def test_bounds_straddling_the_budget_do_not_decide(ne_admin0: object) -> None:
+    """Regression: the way round Denmark's islands is 509.54 km, 111 m over a budget of 509.43 km. The plain
+    ladder once stopped on bounds within 0.1% of each other but on both sides of the budget, and called it
+    "possible" with a 509.62 km path. Whatever the route to the answer, "possible" needs a path within budget."""
+    g = _zones(ne_admin0)["DNK"]
+    args = (10.116134381166852, 53.98208040094568, 17.44885234864893, 55.70164263241336, g)
+    budget = 509429.22689742595
+    for hulls in (True, False):
+        for precise in (True, False):
+            ev = V.evaluate(*args, budget_hi=budget, precise=precise, hulls=hulls)
+            assert ev.verdict == "necessary", (hulls, precise)
+            assert ev.detour > budget

@@ -395,11 +395,14 @@ def shortest_avoiding(
     lower, upper, best = direct, math.inf, np.zeros((0, 2))
 
     def settled() -> bool:
-        if precise:
-            return upper <= lower * (1 + rel_tol) or lower >= limit
-        if target is None:
-            return upper <= lower * (1 + rel_tol)
-        return lower > target or upper <= target or lower >= limit
+        if lower >= limit:
+            return True
+        # Bounds on both sides of the target leave the verdict open, however close they are (the last
+        # level, the zone itself, gives lower == upper and always decides).
+        side = target is None or lower > target or upper <= target
+        if precise or target is None:
+            return side and upper <= lower * (1 + rel_tol)
+        return side
 
     if hulls:
         h_lo, h_up, h_path = hull_bounds(p1, p2, ll1, ll2, obstacle, to_lonlat, limit=limit, scale_lo=scale_lo)
@@ -452,12 +455,14 @@ def shortest_avoiding(
 
 def entering_bounds(
     zone_ll: BaseGeometry, ll1: tuple[float, float], ll2: tuple[float, float], rel_tol: float = 2e-4,
+    target: float | None = None,
 ) -> tuple[float, float]:
     """Bounds (lower, upper) on min over the zone's boundary of d(p1, x) + d(x, p2), true geodesics.
 
     Edges are the lon/lat straight edges of `zone_ll`. The focal sum is 2-Lipschitz, so on an edge of
     geodesic length l it is at least min(end values) - l; edges whose bound is below the best value are
-    split in 8 and re-evaluated until the bounds agree to `rel_tol`.
+    split in 8 and re-evaluated until the bounds agree to `rel_tol` and, with `target`, until they are on
+    one side of it (at most 8 rounds: bounds within a hair of the target may still straddle it).
     """
     rings = []
     for poly in shapely.get_parts(zone_ll):
@@ -486,6 +491,8 @@ def entering_bounds(
     lb = np.minimum(fa, fb) - length
     for _ in range(8):
         sel = lb < upper * (1 - rel_tol)
+        if target is not None and upper > target:
+            sel |= lb <= target  # these edges may still hold a point within the target
         if not sel.any():
             break
         a, b, length = a[sel], b[sel], length[sel]

@@ -397,7 +397,7 @@ def evaluate(
     if crosses:
         e_lo = e_hi = d
     else:
-        e_lo, e_hi = entering_bounds(zc, ll1, ll2)
+        e_lo, e_hi = entering_bounds(zc, ll1, ll2, target=need)
         e_lo = min(e_lo, limit)
     if e_lo - r > budget_hi:
         exact = e_hi < limit
