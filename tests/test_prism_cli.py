@@ -48,3 +48,23 @@ def test_prism_command_rejects_bad_speed(tmp_path):
     res = CliRunner().invoke(_app(), ["prism", str(DATA), "--vmax", "fast", "--zone", "KAZ"])
     assert res.exit_code != 0
     assert "speed" in str(res.exception)
+
+
+def test_zones_with_a_validity_period_are_named_as_not_applied(tmp_path):
+    """Prism verdicts do not honour validity periods yet: the CLI says so on stderr, the library warns."""
+    import pytest
+
+    from overflight.analysis.prism import verdicts
+    from overflight.analysis.prism.verdicts import ValidityIgnoredWarning
+
+    spec = tmp_path / "z.yaml"
+    spec.write_text("- {id: notam, shape: circle, center: [50.0, 51.0], radius_km: 100, "
+                    "valid_from: '2025-06-01T00:00:00Z', valid_to: '2025-06-02T00:00:00Z'}\n")
+    res = CliRunner().invoke(_app(), ["prism", str(DATA), "--vmax", "190kmh", "--zones", str(spec),
+                                      "-o", str(tmp_path / "v.csv")])
+    assert res.exit_code == 0, res.output
+    assert "validity periods of notam are not applied" in " ".join(res.output.split())
+    from overflight.zones import load_zones
+
+    with pytest.warns(ValidityIgnoredWarning, match="notam"):
+        verdicts(str(DATA), load_zones(str(spec)), 190 / 3.6)

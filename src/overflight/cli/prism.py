@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 from shapely.geometry import LineString, mapping
 
-from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, console
+from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, console, err_console
 from overflight.errors import InputError
 
 
@@ -66,7 +66,13 @@ def prism(
 ) -> None:
     """Was entering each zone impossible, possible or necessary between consecutive sightings?"""
     from overflight.analysis.prism import summarize
-    from overflight.analysis.prism.verdicts import _verdicts_for_pairs, _zone_items, make_pairs, zone_caps
+    from overflight.analysis.prism.verdicts import (
+        _verdicts_for_pairs,
+        _zone_items,
+        make_pairs,
+        timed_zone_ids,
+        zone_caps,
+    )
     from overflight.units import parse_speed
     from overflight.zones import load_zones
 
@@ -74,6 +80,11 @@ def prism(
     if not sightings.exists():
         raise InputError("no such file", file=sightings)
     zs = load_zones(zones, ids=zone, id_field=id_field)
+    timed = timed_zone_ids(zs)
+    if timed:
+        err_console.print(f"note: prism verdicts treat zones as always in force; the validity periods of "
+                          f"{', '.join(timed[:5])}{' ...' if len(timed) > 5 else ''} are not applied",
+                          highlight=False, soft_wrap=True)
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
     paths: dict[tuple[int, str], Any] = {}
     caps = zone_caps(_zone_items(zs))

@@ -29,6 +29,7 @@ impossible, NaN for inconsistent. Both are computed to 0.1 % when the value is w
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -123,6 +124,18 @@ def _zone_items(zones: Any) -> list[tuple[str, BaseGeometry]]:
             raise InputError(f"zone geometry must be an area or a point, not {g.geom_type}", row=zid, field="geometry")
         out.append((zid, g))
     return out
+
+
+class ValidityIgnoredWarning(UserWarning):
+    """Zones with a validity period were given to prism reasoning, which treats them as always in force."""
+
+
+def timed_zone_ids(zones: Any) -> list[str]:
+    """Ids of the zones (Zone objects) that carry a validity period: prism verdicts do not honour it yet."""
+    if isinstance(zones, Mapping | pd.DataFrame) or not isinstance(zones, Iterable):
+        return []
+    return [str(z.id) for z in zones
+            if getattr(z, "valid_from", None) is not None or getattr(z, "valid_to", None) is not None]
 
 
 def _sightings_frame(sightings: Any) -> tuple[pd.DataFrame, str | None]:
@@ -474,6 +487,10 @@ def verdicts(
         raise InputError(f"vmax must be a positive speed in m/s, got {vmax!r}", field="vmax")
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
     items = _zone_items(zones)
+    timed = timed_zone_ids(zones)
+    if timed:
+        warnings.warn(f"prism verdicts treat zones as always in force; validity periods of {', '.join(timed[:5])}"
+                      f"{' ...' if len(timed) > 5 else ''} are not applied", ValidityIgnoredWarning, stacklevel=2)
     caps = zone_caps(items)
     return _verdicts_for_pairs(pairs, caps, vmax, precise=precise, keep_impossible=keep_impossible, paths=paths)
 
