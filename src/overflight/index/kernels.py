@@ -97,6 +97,20 @@ def fine_ref(ix: int, iy: int, fx: int, fy: int, cw: float, k: int) -> tuple[flo
 
 
 @njit(cache=True, nogil=True, inline="always")
+def coarse_cell(x: float, y: float, cw: float, ncx: int, ncy: int) -> tuple[int, int]:
+    """Column and row of the coarse cell holding (x, y) (clamped to the grid)."""
+    return min(max(int((x + 180.0) / cw), 0), ncx - 1), min(max(int((y + 90.0) / cw), 0), ncy - 1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def fine_cell(x: float, y: float, ix: int, iy: int, cw: float, k: int) -> tuple[int, int]:
+    """Column and row of the fine cell holding (x, y) in coarse cell (ix, iy) split k x k (clamped)."""
+    sk = k / cw
+    return (min(max(int((x - (-180.0 + ix * cw)) * sk), 0), k - 1),
+            min(max(int((y - (-90.0 + iy * cw)) * sk), 0), k - 1))
+
+
+@njit(cache=True, nogil=True, inline="always")
 def find_cell(
     x: float, y: float, cw: float, ncx: int, ncy: int, ck: np.ndarray, cval: np.ndarray, lsum: np.ndarray
 ) -> tuple[int, float, float, int]:
@@ -105,20 +119,12 @@ def find_cell(
     The code is a zone index (>= 0) or -1 for a simple cell (no edges, at most one zone), or -2 - i for
     complex cell i (edges or several zones); the leaf id (for ownership tests) is returned too.
     """
-    inv = 1.0 / cw
-    ix = int((x + 180.0) * inv)
-    iy = int((y + 90.0) * inv)
-    ix = min(max(ix, 0), ncx - 1)
-    iy = min(max(iy, 0), ncy - 1)
+    ix, iy = coarse_cell(x, y, cw, ncx, ncy)
     c = iy * ncx + ix
     k = ck[c]
     if k == 0:
         return cval[c], 0.0, 0.0, -1 - c
-    sk = k * inv
-    fx = int((x - (-180.0 + ix * cw)) * sk)
-    fy = int((y - (-90.0 + iy * cw)) * sk)
-    fx = min(max(fx, 0), k - 1)
-    fy = min(max(fy, 0), k - 1)
+    fx, fy = fine_cell(x, y, ix, iy, cw, k)
     rx, ry = fine_ref(ix, iy, fx, fy, cw, k)
     leaf = cval[c] + fy * k + fx
     return lsum[leaf], rx, ry, leaf
@@ -149,7 +155,6 @@ def leaf_codes(
 ) -> int:
     """codes[i] = leaf code of point i (see `find_cell`), -1 and bad[i] for invalid input. Returns #bad."""
     nbad = 0
-    inv = 1.0 / cw
     for i in range(xs.size):
         x = xs[i]
         y = ys[i]
@@ -160,15 +165,12 @@ def leaf_codes(
                 bad[i] = True
                 nbad += 1
                 continue
-        ix = min(max(int((x + 180.0) * inv), 0), ncx - 1)
-        iy = min(max(int((y + 90.0) * inv), 0), ncy - 1)
+        ix, iy = coarse_cell(x, y, cw, ncx, ncy)
         c = iy * ncx + ix
         k = ck[c]
         v = cval[c]
         if k != 0:
-            sk = k * inv
-            fx = min(max(int((x - (-180.0 + ix * cw)) * sk), 0), k - 1)
-            fy = min(max(int((y - (-90.0 + iy * cw)) * sk), 0), k - 1)
+            fx, fy = fine_cell(x, y, ix, iy, cw, k)
             v = lsum[v + fy * k + fx]
         codes[i] = v
     return nbad
@@ -180,15 +182,11 @@ def complex_point(
 ) -> tuple[float, float, float, float]:
     """Point i (cleaned as in `leaf_codes`) and the reference point of its fine cell."""
     _, x, y = clean_point(xs[i], ys[i], normalize)
-    inv = 1.0 / cw
-    ix = min(max(int((x + 180.0) * inv), 0), ncx - 1)
-    iy = min(max(int((y + 90.0) * inv), 0), ncy - 1)
+    ix, iy = coarse_cell(x, y, cw, ncx, ncy)
     k = ck[iy * ncx + ix]
     if k == 0:  # an edge-free coarse cell in several zones: no edges to cross, any reference will do
         return x, y, x, y
-    sk = k * inv
-    fx = min(max(int((x - (-180.0 + ix * cw)) * sk), 0), k - 1)
-    fy = min(max(int((y - (-90.0 + iy * cw)) * sk), 0), k - 1)
+    fx, fy = fine_cell(x, y, ix, iy, cw, k)
     rx, ry = fine_ref(ix, iy, fx, fy, cw, k)
     return x, y, rx, ry
 
@@ -247,8 +245,8 @@ def locate_all(
             if code >= 0 or zone_inside(j, rx, ry, x, y, cin, cest, ex1, ey1, ex2, ey2):
                 if n == cap:
                     cap *= 2
-                    pi = _grow(pi, cap, n)
-                    zi = _grow(zi, cap, n)
+                    pi = grow(pi, cap, n)
+                    zi = grow(zi, cap, n)
                 pi[n] = i
                 zi[n] = code if code >= 0 else czone[j]
                 n += 1
@@ -344,12 +342,12 @@ def segment_crossings(
                         continue
                 if n == cap:
                     cap *= 2
-                    oseg = _grow(oseg, cap, n)
-                    ofr = _grow(ofr, cap, n)
-                    ox = _grow(ox, cap, n)
-                    oy = _grow(oy, cap, n)
-                    oz = _grow(oz, cap, n)
-                    od = _grow(od, cap, n)
+                    oseg = grow(oseg, cap, n)
+                    ofr = grow(ofr, cap, n)
+                    ox = grow(ox, cap, n)
+                    oy = grow(oy, cap, n)
+                    oz = grow(oz, cap, n)
+                    od = grow(od, cap, n)
                 oseg[n] = pseg[p]
                 ofr[n] = pf0[p]
                 ox[n] = x1
@@ -417,10 +415,10 @@ def segment_crossings(
                                     continue
                                 if m == lcap:
                                     lcap *= 2
-                                    lt = _grow(lt, lcap, m)
-                                    lx = _grow(lx, lcap, m)
-                                    ly = _grow(ly, lcap, m)
-                                    lz = _grow(lz, lcap, m)
+                                    lt = grow(lt, lcap, m)
+                                    lx = grow(lx, lcap, m)
+                                    ly = grow(ly, lcap, m)
+                                    lz = grow(lz, lcap, m)
                                 lt[m] = t
                                 lx[m] = xi
                                 ly[m] = yi
@@ -462,12 +460,12 @@ def segment_crossings(
                     ncur += 1
             if n == cap:
                 cap *= 2
-                oseg = _grow(oseg, cap, n)
-                ofr = _grow(ofr, cap, n)
-                ox = _grow(ox, cap, n)
-                oy = _grow(oy, cap, n)
-                oz = _grow(oz, cap, n)
-                od = _grow(od, cap, n)
+                oseg = grow(oseg, cap, n)
+                ofr = grow(ofr, cap, n)
+                ox = grow(ox, cap, n)
+                oy = grow(oy, cap, n)
+                oz = grow(oz, cap, n)
+                od = grow(od, cap, n)
             oseg[n] = pseg[p]
             ofr[n] = f0 + lt[a] * df
             ox[n] = lx[a]
@@ -503,7 +501,7 @@ def cancel_pairs(seg: np.ndarray, fr: np.ndarray, zone: np.ndarray, d: np.ndarra
 
 # ------------------------------------------------------------------------------------------ helpers
 @njit(cache=True, nogil=True)
-def _grow(a: np.ndarray, cap: int, n: int) -> np.ndarray:
+def grow(a: np.ndarray, cap: int, n: int) -> np.ndarray:
     """A copy of a's first n items in a new array of capacity cap (numba specialises it per dtype)."""
     b = np.empty(cap, a.dtype)
     b[:n] = a[:n]
@@ -668,9 +666,9 @@ def build_cells(
             cell = cptr[c]
             if nc + nz > ccap:
                 ccap = 2 * ccap + nz
-                czone = _grow(czone, ccap, nc)
-                cin = _grow(cin, ccap, nc)
-                cest = _grow(cest, ccap + 1, nc + 1)
+                czone = grow(czone, ccap, nc)
+                cin = grow(cin, ccap, nc)
+                cest = grow(cest, ccap + 1, nc + 1)
             for a in range(nz):
                 czone[nc] = zbuf[a]
                 cin[nc] = 1
@@ -726,17 +724,17 @@ def build_cells(
             need_c = nc + nloc
             if need_c > ccap:
                 ccap = 2 * ccap + nloc
-                czone = _grow(czone, ccap, nc)
-                cin = _grow(cin, ccap, nc)
-                cest = _grow(cest, ccap + 1, nc + 1)
+                czone = grow(czone, ccap, nc)
+                cin = grow(cin, ccap, nc)
+                cest = grow(cest, ccap + 1, nc + 1)
             need_e = ne + (fs[f + 1] - fs[f])
             if need_e > ecap:
                 ecap = 2 * ecap + (fs[f + 1] - fs[f])
-                o1 = _grow(o1, ecap, ne)
-                o2 = _grow(o2, ecap, ne)
-                o3 = _grow(o3, ecap, ne)
-                o4 = _grow(o4, ecap, ne)
-                oid = _grow(oid, ecap, ne)
+                o1 = grow(o1, ecap, ne)
+                o2 = grow(o2, ecap, ne)
+                o3 = grow(o3, ecap, ne)
+                o4 = grow(o4, ecap, ne)
+                oid = grow(oid, ecap, ne)
             qq = fs[f]
             for a in range(nloc):
                 start_e = ne

@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import shapely
 from numba import njit
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
+
+from overflight.index.grid import polygon_edges
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -136,21 +137,16 @@ class SegmentIndex:
     """The ring edges of a (multi)polygon in a uniform grid, for many segment queries."""
 
     def __init__(self, polygon: BaseGeometry) -> None:
-        rings = shapely.get_rings(shapely.get_parts(polygon))
-        xy, ring = shapely.get_coordinates(rings, return_index=True)
-        same = ring[1:] == ring[:-1]
-        self.x1 = np.ascontiguousarray(xy[:-1, 0][same])
-        self.y1 = np.ascontiguousarray(xy[:-1, 1][same])
-        self.x2 = np.ascontiguousarray(xy[1:, 0][same])
-        self.y2 = np.ascontiguousarray(xy[1:, 1][same])
+        self.x1, self.y1, self.x2, self.y2, _ = polygon_edges(np.array([polygon], dtype=object))
         ne = self.x1.size
         if ne == 0:
             self.x0 = self.y0 = 0.0
             self.cell = 1.0
             self.nx = self.ny = 1
         else:
-            xmin, ymin = float(xy[:, 0].min()), float(xy[:, 1].min())
-            w = max(float(xy[:, 0].max()) - xmin, float(xy[:, 1].max()) - ymin, 1e-300)
+            # Canonical edges start at their smaller x: x1 holds the least x, x2 the greatest.
+            xmin, ymin = float(self.x1.min()), float(min(self.y1.min(), self.y2.min()))
+            w = max(float(self.x2.max()) - xmin, float(max(self.y1.max(), self.y2.max())) - ymin, 1e-300)
             # About one edge per cell on average along a boundary: ~sqrt(E) x sqrt(E) cells.
             k = max(1, min(512, int(math.sqrt(ne))))
             self.cell = w / k * (1 + 1e-12)

@@ -26,6 +26,7 @@ from shapely.geometry.base import BaseGeometry
 
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, dist, unit
 from overflight.analysis.prism._visibility import SegmentIndex
+from overflight.index.kernels import grow
 
 ToLonLat = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
 
@@ -118,11 +119,8 @@ def _candidate_edges_kernel(
                 continue
             if k == cap:
                 cap *= 2
-                grown_i = np.empty(cap, dtype=np.int64)
-                grown_j = np.empty(cap, dtype=np.int64)
-                grown_i[:k] = out_i[:k]
-                grown_j[:k] = out_j[:k]
-                out_i, out_j = grown_i, grown_j
+                out_i = grow(out_i, cap, k)
+                out_j = grow(out_j, cap, k)
             out_i[k] = i
             out_j[k] = j
             k += 1
