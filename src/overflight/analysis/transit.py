@@ -521,12 +521,10 @@ class TransitEngine:
 
     def _in_period(self, events: dict[str, np.ndarray], t_ns: IntArray) -> dict[str, np.ndarray]:
         """Drop the events of timed zones that happen outside the zone's validity period."""
-        row, zone = events["row"], events["zone"]
-        if len(row) == 0:
+        zone = events["zone"]
+        if len(zone) == 0:
             return events
-        nxt = np.minimum(row + 1, len(t_ns) - 1)
-        fr = np.where(events["start"], 0.0, np.clip(events["frac"], 0.0, 1.0))
-        t = t_ns[row] + np.round((t_ns[nxt] - t_ns[row]).astype(np.float64) * fr).astype(np.int64)
+        t = _event_ns(events, t_ns)
         keep = (t >= self.valid_from[zone]) & (t < self.valid_to[zone])
         return {k: v[keep] for k, v in events.items()}
 
@@ -607,12 +605,10 @@ class TransitEngine:
         keep = dirn != prev
         ev = {k: v[keep] for k, v in ev.items()}
         g, key, trk, dirn = g[keep], key[keep], trk[keep], dirn[keep]
-        row, frac = ev["row"], ev["frac"]
+        row = ev["row"]
         is_start = ev["start"]
-        fr = np.clip(frac, 0.0, 1.0)
-        nxt = np.minimum(row + 1, len(t_ns) - 1)
-        ev_ns = np.where(is_start, t_ns[row],
-                         t_ns[row] + np.round((t_ns[nxt] - t_ns[row]).astype(np.float64) * fr).astype(np.int64))
+        fr = np.clip(ev["frac"], 0.0, 1.0)
+        ev_ns = _event_ns(ev, t_ns)
         ev_cum = np.where(is_start, cum[row], cum[row] + fr * full_len[row])
         ev_obs = np.where(is_start, True, ~gap[row])
         ev_kind = np.where(is_start, "track_start", np.where(
@@ -689,6 +685,15 @@ class TransitEngine:
                               else "dense-vertex membership + exact edge intersection", "n_zones": len(self.zones),
                               "n_fixes": self.state.n_fixes, "n_tracks": len(self.state.last)}
         return prov
+
+
+def _event_ns(events: dict[str, np.ndarray], t_ns: IntArray) -> IntArray:
+    """Time of each event: its fix's for a track start, else interpolated along its segment."""
+    row = events["row"]
+    nxt = np.minimum(row + 1, len(t_ns) - 1)
+    fr = np.where(events["start"], 0.0, np.clip(events["frac"], 0.0, 1.0))
+    out: IntArray = t_ns[row] + np.round((t_ns[nxt] - t_ns[row]).astype(np.float64) * fr).astype(np.int64)
+    return out
 
 
 def _no_events() -> dict[str, np.ndarray]:

@@ -70,7 +70,7 @@ def prism(
         _verdicts_for_pairs,
         _zone_items,
         make_pairs,
-        timed_zone_ids,
+        validity_note,
         zone_caps,
     )
     from overflight.units import parse_speed
@@ -80,11 +80,9 @@ def prism(
     if not sightings.exists():
         raise InputError("no such file", file=sightings)
     zs = load_zones(zones, ids=zone, id_field=id_field)
-    timed = timed_zone_ids(zs)
-    if timed:
-        err_console.print(f"note: prism verdicts treat zones as always in force; the validity periods of "
-                          f"{', '.join(timed[:5])}{' ...' if len(timed) > 5 else ''} are not applied",
-                          highlight=False, soft_wrap=True)
+    note = validity_note(zs)
+    if note:
+        err_console.print(f"note: {note}", highlight=False, soft_wrap=True)
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
     paths: dict[tuple[int, str], Any] = {}
     caps = zone_caps(_zone_items(zs))

@@ -130,12 +130,16 @@ class ValidityIgnoredWarning(UserWarning):
     """Zones with a validity period were given to prism reasoning, which treats them as always in force."""
 
 
-def timed_zone_ids(zones: Any) -> list[str]:
-    """Ids of the zones (Zone objects) that carry a validity period: prism verdicts do not honour it yet."""
+def validity_note(zones: Any) -> str | None:
+    """What to tell the user when zones (Zone objects) carry validity periods, which prism does not honour yet."""
     if isinstance(zones, Mapping | pd.DataFrame) or not isinstance(zones, Iterable):
-        return []
-    return [str(z.id) for z in zones
-            if getattr(z, "valid_from", None) is not None or getattr(z, "valid_to", None) is not None]
+        return None
+    timed = [str(z.id) for z in zones
+             if getattr(z, "valid_from", None) is not None or getattr(z, "valid_to", None) is not None]
+    if not timed:
+        return None
+    return (f"prism verdicts treat zones as always in force; the validity periods of {', '.join(timed[:5])}"
+            f"{' ...' if len(timed) > 5 else ''} are not applied")
 
 
 def _sightings_frame(sightings: Any) -> tuple[pd.DataFrame, str | None]:
@@ -487,10 +491,9 @@ def verdicts(
         raise InputError(f"vmax must be a positive speed in m/s, got {vmax!r}", field="vmax")
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
     items = _zone_items(zones)
-    timed = timed_zone_ids(zones)
-    if timed:
-        warnings.warn(f"prism verdicts treat zones as always in force; validity periods of {', '.join(timed[:5])}"
-                      f"{' ...' if len(timed) > 5 else ''} are not applied", ValidityIgnoredWarning, stacklevel=2)
+    note = validity_note(zones)
+    if note:
+        warnings.warn(note, ValidityIgnoredWarning, stacklevel=2)
     caps = zone_caps(items)
     return _verdicts_for_pairs(pairs, caps, vmax, precise=precise, keep_impossible=keep_impossible, paths=paths)
 
