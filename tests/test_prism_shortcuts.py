@@ -17,6 +17,7 @@ import shapely
 from shapely.geometry import Polygon, box
 
 import overflight.analysis.prism.verdicts  # noqa: F401  (the package re-exports a function of that name)
+from _prism_pairs import pairs_near
 from overflight.analysis.prism.fast import (
     SETTLE_NECESSARY,
     SETTLE_POSSIBLE,
@@ -55,18 +56,7 @@ def _zones(ne_admin0: object) -> dict[str, shapely.Geometry]:
 
 def _pairs_near(g: shapely.Geometry, n: int, seed: int) -> tuple[np.ndarray, ...]:
     """Random pairs around a zone, many of whose direct arcs cross it."""
-    rng = np.random.default_rng(seed)
-    x0, y0, x1, y1 = g.bounds
-    lon1 = rng.uniform(x0 - 2, x1 + 2, n)
-    lat1 = rng.uniform(y0 - 1.5, y1 + 1.5, n)
-    d = rng.uniform(50e3, 900e3, n)
-    lon2, lat2, _ = GEOD.fwd(lon1, lat1, rng.uniform(0, 360, n), d)
-    lon2, lat2 = np.asarray(lon2), np.asarray(lat2)
-    direct = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
-    r1 = np.where(rng.random(n) < 0.25, rng.uniform(0, 15e3, n), 0.0)
-    r2 = np.where(rng.random(n) < 0.25, rng.uniform(0, 15e3, n), 0.0)
-    b_hi = direct * rng.uniform(1.0, 1.6, n)
-    return lon1, lat1, lon2, lat2, r1, r2, b_hi, direct
+    return pairs_near(g, n, seed)
 
 
 def test_bulk_possible_and_necessary_for_crossing_arcs_match_evaluate(ne_admin0: object) -> None:

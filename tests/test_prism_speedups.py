@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 import overflight.analysis.prism.verdicts  # noqa: F401  (the package re-exports a function of that name)
+from _prism_pairs import pairs_near
 from overflight.analysis.prism import fast
 from overflight.analysis.prism._geo import Gnomonic, ellipse_plane, midpoint, unit
 from overflight.analysis.prism.fast import SETTLE_POSSIBLE, ZoneEdges, settle_zone, zone_edges
@@ -28,19 +29,8 @@ V = sys.modules["overflight.analysis.prism.verdicts"]
 ISLANDS = ("GRC", "HRV", "ITA", "FIN", "SWE", "DNK", "NOR")
 
 
-def _pairs_near(g: shapely.Geometry, n: int, seed: int, r_err: bool = True) -> tuple[np.ndarray, ...]:
-    rng = np.random.default_rng(seed)
-    x0, y0, x1, y1 = g.bounds
-    lon1 = rng.uniform(x0 - 1, x1 + 1, n)
-    lat1 = rng.uniform(y0 - 1, y1 + 1, n)
-    d = rng.uniform(50e3, 800e3, n)
-    lon2, lat2, _ = GEOD.fwd(lon1, lat1, rng.uniform(0, 360, n), d)
-    lon2, lat2 = np.asarray(lon2), np.asarray(lat2)
-    direct = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
-    r1 = np.where(r_err & (rng.random(n) < 0.2), rng.uniform(0, 10e3, n), 0.0)
-    r2 = np.where(r_err & (rng.random(n) < 0.2), rng.uniform(0, 10e3, n), 0.0)
-    b_hi = direct * rng.uniform(1.0, 1.6, n)
-    return lon1, lat1, lon2, lat2, r1, r2, b_hi, direct
+def _pairs_near(g: shapely.Geometry, n: int, seed: int) -> tuple[np.ndarray, ...]:
+    return pairs_near(g, n, seed, pad=(1.0, 1.0), max_d=800e3, err_share=0.2, max_err=10e3)
 
 
 def _sph_focal(u: NDArray[np.float64], u1: NDArray[np.float64], u2: NDArray[np.float64]) -> NDArray[np.float64]:
