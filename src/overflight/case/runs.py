@@ -222,10 +222,30 @@ def _diff(cols_a: list[str], rows_a: list[list[Any]], cols_b: list[str], rows_b:
             f"now {rows_b[i][j]!r}")
 
 
-def verify(case: Case) -> VerifyReport:
-    """Re-run every recorded analysis, re-derive every verdict and check the audit log (see module doc)."""
+def rederive_verdicts(case: Case, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Every claim's verdict re-derived under the rule its stored verdict was derived with.
+
+    Claims without a stored verdict are derived under the case's rule (`Case.verdict_rule`).
+    """
+    from overflight.evidence.facts import item_facts
     from overflight.evidence.verdicts import evaluate
 
+    claims, evidence = case.claims(), case.evidence()
+    facts = item_facts(case, evidence)
+    rules = {str(getattr(v, "rule_version", "1")) for v in stored.values()} or {case.verdict_rule()}
+    by_rule = {rule: evaluate(claims, evidence, facts=facts, rule=rule) for rule in sorted(rules)}
+    default = case.verdict_rule()
+    out = {}
+    for cid in claims:
+        s = stored.get(cid)
+        rule = str(s.rule_version) if s is not None else default
+        out[cid] = (by_rule.get(rule) or evaluate(claims, evidence, facts=facts, rule=rule))[cid]
+    return out
+
+
+def verify(case: Case) -> VerifyReport:
+    """Re-run every recorded analysis, re-derive every verdict (under the rule it was stored with) and check
+    the audit log (see module doc)."""
     rep = VerifyReport()
     for run in case.runs():
         stored_cols, stored_rows = case.run_rows(run.id)
@@ -260,7 +280,7 @@ def verify(case: Case) -> VerifyReport:
                                 else f"{run.kind}: " + _diff(stored_cols, stored_rows, cols, rows)))
     # Verdicts: re-derive from the stored claims and evidence, compare with what was stored.
     stored = case.verdicts()
-    derived = evaluate(case.claims(), case.evidence())
+    derived = rederive_verdicts(case, stored)
     for cid, v in derived.items():
         s = stored.get(cid)
         if s is None:
@@ -270,7 +290,8 @@ def verify(case: Case) -> VerifyReport:
                    else "same verdict, but its inputs changed since it was evaluated")
             rep.checks.append(Check("verdict", cid, False, why))
         else:
-            rep.checks.append(Check("verdict", cid, True, f"{v.verdict} (re-derived, same inputs)"))
+            rep.checks.append(Check("verdict", cid, True, f"{v.verdict} (re-derived under rule {v.rule_version}, "
+                                                          "same inputs)"))
     for cid in sorted(set(stored) - set(derived)):
         rep.checks.append(Check("verdict", cid, False, "stored verdict for a claim that is not in the case"))
     # Evidence links point at existing runs and rows.

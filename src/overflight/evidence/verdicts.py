@@ -38,10 +38,12 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from overflight.errors import InputError
 from overflight.evidence.grading import Grade
-from overflight.evidence.model import Claim, EvidenceItem, Verdict
+from overflight.evidence.model import Claim, EvidenceItem, ItemFacts, Verdict
 
-RULE_VERSION = "1"
+RULE_VERSION = "2"
+RULES = ("1", "2")
 WEAK_QUORUM = 3
 
 
@@ -115,10 +117,15 @@ def _side(items: Sequence[_Pooled]) -> tuple[bool, str]:
     return False, f"not established ({len(weak)} weak item(s) from {len(indep)} source(s), no strong item)"
 
 
-def inputs_hash(claim: Claim, pooled: Iterable[_Pooled], claims: Mapping[str, Claim]) -> str:
-    """SHA-256 of everything the verdict depends on (see module docstring)."""
-    doc = {
-        "rule": RULE_VERSION,
+def inputs_hash(claim: Claim, pooled: Iterable[_Pooled], claims: Mapping[str, Claim], *, rule: str = RULE_VERSION,
+                facts: Mapping[str, ItemFacts] | None = None) -> str:
+    """SHA-256 of everything the verdict depends on (see module docstring).
+
+    Rule 1's document is kept exactly as it was; rule 2 adds the claimed count and each pooled item's facts.
+    """
+    pooled = list(pooled)
+    doc: dict[str, object] = {
+        "rule": rule,
         "claim": claim.id,
         "absence": claim.is_absence,
         "links": sorted((o, claims[o].is_absence) for o in {p.via for p in pooled if p.via}),
@@ -128,6 +135,10 @@ def inputs_hash(claim: Claim, pooled: Iterable[_Pooled], claims: Mapping[str, Cl
             for p in pooled
         ],
     }
+    if rule != "1":
+        f = facts or {}
+        doc["count"] = [claim.count_min, claim.count_max]
+        doc["facts"] = [f.get(p.item.id, ItemFacts()).as_json() for p in pooled]
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -136,7 +147,8 @@ def evaluate_claim(claim: Claim, claims: Mapping[str, Claim], evidence: Iterable
     return evaluate(claims, evidence)[claim.id]
 
 
-def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[EvidenceItem]) -> dict[str, Verdict]:
+def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[EvidenceItem], *,
+             facts: Mapping[str, ItemFacts] | None = None, rule: str = RULE_VERSION) -> dict[str, Verdict]:
     """Derive a verdict for every claim from the evidence items.
 
     Parameters
@@ -145,13 +157,32 @@ def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[E
         The claims, as a mapping id → Claim or an iterable of claims.
     evidence
         Every evidence item; items for unknown claims are ignored.
+    facts
+        What the case says about each item (item id → `ItemFacts`: the objects it shows, whether it rests
+        on illustrative data, why it does not count). Rule 2 uses them; rule 1 ignores them. Without
+        facts an item shows one object: its observation, or itself.
+    rule
+        The rule version, ``"1"`` or ``"2"`` (`RULES`); ``"latest"`` means `RULE_VERSION`.
 
     Returns
     -------
     dict
         claim id → `Verdict` with its reasoning trail and inputs hash, in the claims' order.
     """
+    rule = RULE_VERSION if rule == "latest" else str(rule)
+    if rule not in RULES:
+        raise InputError(f"unknown verdict rule {rule!r}: known rules are {', '.join(RULES)} (or latest)",
+                         field="rule")
     cmap: dict[str, Claim] = dict(claims) if isinstance(claims, Mapping) else {c.id: c for c in claims}
+    if rule == "1":
+        return _evaluate_v1(cmap, evidence)
+    from overflight.evidence.rule2 import evaluate_v2
+
+    return evaluate_v2(cmap, evidence, facts or {})
+
+
+def _evaluate_v1(cmap: Mapping[str, Claim], evidence: Iterable[EvidenceItem]) -> dict[str, Verdict]:
+    """Rule 1 (kept unchanged so that verdicts stored under it still re-derive)."""
     by_claim: dict[str, list[EvidenceItem]] = {}
     for it in evidence:
         by_claim.setdefault(it.claim_id, []).append(it)
@@ -183,5 +214,5 @@ def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[E
         if claim.is_absence and not any(p.eligible for p in sup):
             trail.append("no positive coverage evidence: absence is never supported by silence")
         trail.append(f"=> {verdict}")
-        out[cid] = Verdict(cid, verdict, tuple(trail), inputs_hash(claim, pooled, cmap))
+        out[cid] = Verdict(cid, verdict, tuple(trail), inputs_hash(claim, pooled, cmap, rule="1"), rule_version="1")
     return out
