@@ -41,7 +41,7 @@ class DemoResult:
 
     out_dir: Path
     files: dict[str, Path]
-    verdicts: dict[str, str]
+    verdicts: dict[str, str]  # claim id -> verdict label ("partly supported (illustrative)")
     runs: list[str]
 
 
@@ -78,8 +78,6 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
         p.unlink(missing_ok=True)  # the demo rebuilds its own outputs, and only those
 
     with Case.create(files["case.duckdb"], user="overflight-demo") as case:
-        say("importing claims and graded sources")
-        case.import_files([demo_file("claims.yaml")])
         say("loading zones: ne-admin0 states, the test ranges (annulus around Akhtubinsk), the CPC station")
         ne = boundaries.load("ne-admin0")
         near = shapely.intersects(ne.geometries(), shapely.box(*REGION))  # the states of the region, not the world
@@ -87,6 +85,8 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
         case.add_zones(read_spec_file(demo_file("zones.yaml")))
         case.add_zones(read_zone_file(demo_file("west-kazakhstan-approx.geojson"), name="west-kazakhstan-approx",
                                       licence="illustrative outline, CC0"))
+        say("importing claims and graded sources (checked against the zones)")
+        case.import_files([demo_file("claims.yaml")])
         say("importing illustrative sightings, wreckage and tracks")
         case.add_observations(_observations())
         from overflight.tracks import read_tracks
@@ -114,7 +114,7 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
                               zones=["glits-ranges", "west-kazakhstan-approx", "KAZ", "RUS"])
         runs.append(att.run_id or "attribution")
         say("deriving verdicts")
-        verdicts = {cid: v.verdict for cid, v in case.evaluate().items()}
+        verdicts = {cid: v.label for cid, v in case.evaluate().items()}
         say("exporting ClaimReview JSON-LD, GeoJSON and KML")
         export(case, "claimreview", files["claims.claimreview.json"], reviewer="overflight demo")
         export(case, "geojson", files["case.geojson"])

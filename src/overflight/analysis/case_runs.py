@@ -156,13 +156,14 @@ def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
         from overflight import gazetteer
 
         for idx in obs.index[named]:
+            oid, area = str(obs.at[idx, "id"]), str(obs.at[idx, "area"])
             try:
-                place = gazetteer.resolve(str(obs.at[idx, "area"]))
+                place = gazetteer.resolve(area)
             except OverflightError as exc:
-                raise InputError(f"sighting {obs.at[idx, 'id']}: cannot place {obs.at[idx, 'area']!r}: {exc}",
-                                 file="observations", row=str(obs.at[idx, "id"]), field="area") from None
+                raise InputError(f"sighting {oid}: cannot place {area!r}: {exc}", file="observations", row=oid,
+                                 field="area") from None
             lon.at[idx], lat.at[idx] = float(place.lon), float(place.lat)
-            pos.at[idx] = max(float(pos.at[idx]), float(place.extent_m))
+            pos.at[idx] = max(float(pos.to_numpy()[obs.index.get_loc(idx)]), float(place.extent_m))
     out = pd.DataFrame({
         "track_id": group.astype(str), "time": time, "lon": lon, "lat": lat, "pos_err_m": pos, "time_err_s": terr,
         "observation": obs["id"], "object": obj,

@@ -291,8 +291,10 @@ class Case:
         dict
             table → {"inserted", "updated", "unchanged"} counts.
         """
+        zone_rows = self.con.execute("SELECT id, name FROM zones").fetchall()
         resolve(bundle, sources=self.sources(), observations={o.id: o for o in self.observations()},
-                claims=self.claims().keys())
+                claims=self.claims().keys(), runs=[r.id for r in self.runs()],
+                zones={str(i): str(n or "") for i, n in zone_rows} if zone_rows else None)
         all_claims = {**self.claims(), **{c.id: c for c in bundle.claims}}
         check_claim_links(all_claims, bundle.origin)
         out: dict[str, dict[str, int]] = {}
@@ -479,8 +481,8 @@ class Case:
             if before is not None and before != use:
                 self._audit([AuditEntry("evaluate", "verdicts", f"rule {use}", {"rule_version": before},
                                         {"rule_version": use, "verdicts_changed": sorted(
-                                            r["claim_id"] for r in changed
-                                            if r["claim_id"] in old and old[r["claim_id"]]["verdict"] != r["verdict"])})])
+                                            r["claim_id"] for r in changed if r["claim_id"] in old
+                                            and old[r["claim_id"]]["verdict"] != r["verdict"])})])
             if changed:
                 self._upsert("verdicts", changed)
             self._audit([AuditEntry("delete", "verdicts", c, old[c], None) for c in stale])

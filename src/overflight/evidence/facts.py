@@ -171,7 +171,7 @@ def item_facts(case: Case, items: Iterable[EvidenceItem] | None = None) -> dict[
         if run is not None and e.result_row is not None:
             res = view.results(run.id)
             if 0 <= e.result_row < len(res):
-                row = res.iloc[e.result_row].to_dict()
+                row = {str(k): v for k, v in res.iloc[e.result_row].to_dict().items()}
         if run is not None and run.kind == "transit" and row is not None:
             tid = str(row["track_id"])
             disputed = bool(row.get("disputed", False))

@@ -44,6 +44,15 @@ def count_text(lo: int | None, hi: int | None) -> str:
     return "any number"
 
 
+def number_text(verdict: Verdict | None, claim: Claim) -> str:
+    """The established number as a reader sees it: ``1 of 24–99``, ``3``, or ``-`` (rule 1, no verdict)."""
+    if verdict is None or verdict.number is None:
+        return "-"
+    if claim.count_min is None and claim.count_max is None:
+        return str(verdict.number)
+    return f"{verdict.number} of {count_text(claim.count_min, claim.count_max)}"
+
+
 def object_keys(item: EvidenceItem, facts: Mapping[str, ItemFacts]) -> tuple[str, ...]:
     """The objects an item shows: its facts' keys, else its observation, else the item itself."""
     f = facts.get(item.id)
