@@ -541,5 +541,5 @@ def check_claim_links(claims: Mapping[str, Claim], origin: Mapping[tuple[str, st
 
 
 __all__ = ["ANALYSIS_KINDS", "Bundle", "OverflightError", "check_claim_links", "check_claim_zones",
-           "claim_from_record", "evidence_from_record", "observation_from_record", "parse_geometry", "parse_time", "read_file", "read_files", "resolve",
-           "source_from_record"]
+           "claim_from_record", "evidence_from_record", "observation_from_record", "parse_geometry", "parse_time",
+           "read_file", "read_files", "resolve", "source_from_record"]
