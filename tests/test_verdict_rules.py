@@ -245,7 +245,8 @@ def test_observation_windows_are_time_error_and_place_names_use_the_gazetteer(tm
 def test_analysis_kinds_without_a_run_are_refused_on_import(tmp_path: Path) -> None:
     f = tmp_path / "ev.yaml"
     f.write_text("claims:\n  - {id: a, statement: x, what: transit}\n"
-                 "evidence:\n  - {claim: a, kind: prism_verdict, direction: supports, reasoning: trust me, grade: A1}\n")
+                 "evidence:\n  - {claim: a, kind: prism_verdict, direction: supports, reasoning: trust me,"
+                 " grade: A1}\n")
     with Case.create(tmp_path / "c.duckdb") as c:
         with pytest.raises(InputError, match="without a run behind it") as exc:
             c.import_files([f])
