@@ -10,6 +10,10 @@ Evidence rules (one line of reasoning each):
   reasoning, whose ``necessary`` verdict is;
 - a prism ``necessary`` verdict for such a zone, inside the window, supports the asserting claim;
   ``possible`` is no evidence either way, and ``impossible`` for one pair says nothing about other drones.
+
+Whether such an item counts is decided by the verdict rule with the case's item facts
+(`overflight.evidence.facts`): a disputed visit does not; a ``necessary`` counts only from a run at the
+object's highest plausible speed that finds no pair of that object inconsistent.
 """
 
 from __future__ import annotations

@@ -1,7 +1,12 @@
 """The verdict engine: from evidence items to one verdict per claim, with the reasoning trail.
 
-The rule (also in ``docs/verdicts.md``; `RULE_VERSION` changes whenever it does)
---------------------------------------------------------------------------------
+`evaluate` derives verdicts under a rule version (`RULES`; `RULE_VERSION` is the latest). Rule 2
+(`overflight.evidence.rule2`, the default) is rule 1 below plus claimed counts weighed by the number of
+distinct objects established, and item facts (`overflight.evidence.facts`); ``docs/verdicts.md`` has both.
+Rule 1 is kept unchanged here, so verdicts stored under it still re-derive with the same hash.
+
+Rule 1
+------
 1. **Pool.** A claim's pool holds its own evidence items and those of every claim it is linked to by
    ``answers`` (in either direction). An item borrowed from a linked claim of the opposite polarity (one is a
    claim of absence, the other is not) has its direction flipped: a transit that supports "drones crossed"
