@@ -310,3 +310,24 @@ def test_evaluate_rule_latest_re_derives_under_rule_2_and_audits_it(rule1_case: 
     ev = audit[audit["action"] == "evaluate"]
     assert len(ev) == 1 and ev["key"].iloc[0] == "rule 2"
     assert '"verdicts_changed":["zakharova-transit"]' in ev["after"].iloc[0].replace(" ", "")
+
+
+def test_observation_match_places_place_named_observations_by_the_gazetteer(tmp_path: Path) -> None:
+    from overflight import gazetteer
+    from overflight.evidence.matching import match_observations
+    from overflight.zones import load_zones
+
+    data = Path(__file__).parent / "data" / "case"
+    with Case.create(tmp_path / "c.duckdb") as c:
+        c.add_zones(load_zones(data / "zones.geojson"))
+        c.import_files([data / "ledger.yaml", data / "observations.csv"])
+        c.add_observations([Observation("p-1", "sighting", "locals", area="Uralsk", credibility=2,
+                                        time_start=datetime(2025, 6, 21, 1, tzinfo=UTC),
+                                        time_end=datetime(2025, 6, 21, 2, tzinfo=UTC))])
+        res = match_observations(c)
+    ural = gazetteer.resolve("Uralsk")
+    row = res.table[(res.table["observation_id"] == "p-1") & (res.table["claim_id"] == "c-transit")].iloc[0]
+    assert (row["lon"], row["lat"]) == (pytest.approx(ural.lon), pytest.approx(ural.lat))
+    assert row["precision_m"] == pytest.approx(ural.extent_m) and row["outcome"] == "supports"
+    (item,) = [e for e in res.evidence if e.observation_id == "p-1" and e.claim_id == "c-transit"]
+    assert "Uralsk" in item.reasoning
