@@ -331,3 +331,32 @@ def test_observation_match_places_place_named_observations_by_the_gazetteer(tmp_
     assert row["precision_m"] == pytest.approx(ural.extent_m) and row["outcome"] == "supports"
     (item,) = [e for e in res.evidence if e.observation_id == "p-1" and e.claim_id == "c-transit"]
     assert "Uralsk" in item.reasoning
+
+
+def test_disputed_visits_enter_the_trail_and_do_not_establish_presence(tmp_path: Path) -> None:
+    import numpy as np
+
+    from overflight.analysis.case_runs import run_transit
+    from overflight.zones import load_zones
+
+    data = Path(__file__).parent / "data" / "case"
+    n = 20
+    times = pd.date_range("2025-06-21T00:00Z", periods=n, freq="2min")
+    # D flies inside the area both KZ and RU claim (46–50°E, 49–55°N); U flies in KZ alone.
+    tracks = pd.concat([
+        pd.DataFrame({"track_id": "D", "time": times, "lon": np.linspace(47, 49, n), "lat": np.linspace(50, 53, n)}),
+        pd.DataFrame({"track_id": "U", "time": times, "lon": np.linspace(60, 70, n), "lat": np.full(n, 45.0)}),
+    ], ignore_index=True).assign(alt_m=300.0)
+    with Case.create(tmp_path / "c.duckdb") as c:
+        c.add_zones(load_zones(data / "zones.geojson"))
+        c.add_sources([Source("radar", "radar", kind="sensor", reliability="A")])
+        c.add_claims([Claim("k", "drones crossed K", what="transit", where_zones=("KZ",), count_min=2, count_max=5,
+                            window_start=T0, window_end=T0 + timedelta(days=1))])
+        c.add_tracks(tracks, dataset="t", source_id="radar")
+        _, visits = run_transit(c, dataset="t", zones=["KZ", "RU"])
+        v = c.evaluate()["k"]
+    kz = visits[visits["zone_id"] == "KZ"].set_index("track_id")
+    assert bool(kz.loc["D", "disputed"]) and not bool(kz.loc["U", "disputed"])
+    d_line = next(line for line in v.reasoning if "track D was in KZ" in line)
+    assert "not counted: disputed visit" in d_line and "DISPUTED" in d_line
+    assert v.verdict == "partly supported" and v.number == 1 and "objects established: 1 (object:U)" in v.reasoning
