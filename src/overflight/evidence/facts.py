@@ -81,22 +81,34 @@ class _CaseView:
         self._results: dict[str, pd.DataFrame] = {}
         self._objects: dict[str, dict[str, str]] = {}
         self._illus: dict[str, dict[str, bool]] = {}
-        self._tracks: pd.DataFrame | None = None
+        self._track_flags: dict[tuple[str, str], bool] | None = None
+        self._incons: dict[str, dict[str, str]] = {}
 
     def results(self, run_id: str) -> pd.DataFrame:
         if run_id not in self._results:
             self._results[run_id] = self.case.run_results(run_id)
         return self._results[run_id]
 
-    def tracks(self) -> pd.DataFrame:
-        if self._tracks is None:
-            self._tracks = self.case.tracks()
-        return self._tracks
-
     def track_illustrative(self, track_id: str, dataset: str | None) -> bool:
-        t = self.tracks()
-        sel = t[(t["track_id"] == track_id) & ((t["dataset"] == dataset) if dataset else True)]
-        return bool(sel["illustrative"].any()) if not sel.empty else False
+        if self._track_flags is None:
+            rows = self.case.con.execute("SELECT dataset, track_id, bool_or(coalesce(illustrative, false)) "
+                                         "FROM tracks GROUP BY dataset, track_id").fetchall()
+            self._track_flags = {(str(d), str(t)): bool(f) for d, t, f in rows}
+        if dataset:
+            return self._track_flags.get((str(dataset), track_id), False)
+        return any(f for (_, t), f in self._track_flags.items() if t == track_id)
+
+    def inconsistent_objects(self, run_id: str) -> dict[str, str]:
+        """For a prism run: object → the first pair group it was found inconsistent in."""
+        if run_id not in self._incons:
+            objects, _ = self.prism_objects(run_id)
+            res = self.results(run_id)
+            out: dict[str, str] = {}
+            if "verdict" in res:
+                for g in res.loc[res["verdict"] == "inconsistent", "track_id"].astype(str):
+                    out.setdefault(objects.get(g, g), g)
+            self._incons[run_id] = out
+        return self._incons[run_id]
 
     def prism_objects(self, run_id: str) -> tuple[dict[str, str], dict[str, bool]]:
         """For a prism run: pair group (result ``track_id``) → object, and → rests on illustrative data."""
@@ -203,12 +215,10 @@ def _prism_facts(view: _CaseView, run_id: str, row: Mapping[str, Any], limits: M
     obj = objects.get(group, group)
     v = _kmh(run.parameters.get("vmax_mps", 0.0))
     excluded = None
-    res = view.results(run_id)
-    same = res[res["track_id"].astype(str).map(lambda g: objects.get(g, g)) == obj]
-    bad = same[same["verdict"] == "inconsistent"]
-    if not bad.empty:
+    bad = view.inconsistent_objects(run_id).get(obj)
+    if bad is not None:
         excluded = (f"run {run_id} assumes at most {v:.0f} km/h, but it finds a pair of {obj} inconsistent "
-                    f"({bad['track_id'].iloc[0]}): the object flew faster than that, so the speed is contradicted")
+                    f"({bad}): the object flew faster than that, so the speed is contradicted")
     elif obj in limits and v + 1e-6 < limits[obj]:
         excluded = (f"run {run_id} assumes at most {v:.0f} km/h, below the highest plausible speed recorded for "
                     f"{obj} ({limits[obj]:.0f} km/h, {limit_why[obj]}): a slower assumed speed only adds "

@@ -140,6 +140,7 @@ def inputs_hash(claim: Claim, pooled: Iterable[_Pooled], claims: Mapping[str, Cl
             for p in pooled
         ],
     }
+    # Rule 1's document must stay byte-identical (cases stored under it verify against it): extend only here.
     if rule != "1":
         f = facts or {}
         doc["count"] = [claim.count_min, claim.count_max]
