@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from overflight.analysis.case_runs import TIMES_WINDOW, run_prism, sightings_frame
@@ -360,3 +362,47 @@ def test_disputed_visits_enter_the_trail_and_do_not_establish_presence(tmp_path:
     d_line = next(line for line in v.reasoning if "track D was in KZ" in line)
     assert "not counted: disputed visit" in d_line and "DISPUTED" in d_line
     assert v.verdict == "partly supported" and v.number == 1 and "objects established: 1 (object:U)" in v.reasoning
+
+
+_GRADES = ["A1", "B2", "C3", "D2", "B4", "E1", "F6", "A5"]
+
+
+def _random_items(spec: list[tuple[str, str, str, int, int]]) -> list[EvidenceItem]:
+    kinds = ["observation", "coverage", "transit_row", "other"]
+    return [EvidenceItem(f"r{i}", claim, kinds[k % 4], direction, "x", g[0], int(g[1]), source_id=f"s{src}",
+                         observation_id=f"o{i % 3}" if k % 2 else None)
+            for i, (claim, direction, g, src, k) in enumerate(spec)]
+
+
+_SPEC = st.lists(st.tuples(st.sampled_from(["a", "d"]), st.sampled_from(["supports", "contradicts"]),
+                           st.sampled_from(_GRADES), st.integers(0, 3), st.integers(0, 7)), max_size=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SPEC)
+def test_claims_without_a_count_come_out_as_under_rule_1(spec: list[tuple[str, str, str, int, int]]) -> None:
+    a, d = claims_with_count(None, None)
+    items = _random_items(spec)
+    v1, v2 = evaluate([a, d], items, rule="1"), evaluate([a, d], items, rule="2")
+    assert {k: v.verdict for k, v in v1.items()} == {k: v.verdict for k, v in v2.items()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SPEC, st.integers(0, 6), st.integers(0, 6))
+def test_a_count_only_refines_supported(spec: list[tuple[str, str, str, int, int]], lo: int, width: int) -> None:
+    # With a count, rule 2 turns rule 1's "supported" into supported / partly supported / contradicted by the
+    # number, and leaves every other verdict as it was; the number never exceeds the objects shown.
+    items = _random_items(spec)
+    plain = evaluate(list(claims_with_count(None, None)), items)
+    a, d = claims_with_count(lo or None, (lo + width) if lo else None)
+    counted = evaluate([a, d], items)
+    objects = {e.observation_id or e.id for e in items}
+    for cid in ("a", "d"):
+        p, c = plain[cid], counted[cid]
+        assert c.number is not None and c.number <= max(len(objects), 1)
+        if cid == "a" and p.verdict == "supported":
+            assert c.verdict in ("supported", "partly supported", "contradicted")
+            if a.count_min is not None and c.number < a.count_min:
+                assert c.verdict == "partly supported"
+        else:
+            assert c.verdict == p.verdict
