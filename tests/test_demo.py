@@ -108,7 +108,7 @@ def test_report_is_self_contained_and_labels_illustrative(demo_dir: Path) -> Non
         assert cid in html
     assert "ne-admin0" in html and "<svg" in html
     assert "partly supported</span> <span class='illustrative'>illustrative</span>" in html
-    assert "objects: 1 of 24–99" in html
+    assert "objects established: 1 of 24–99" in html
     assert "Prism verdicts at each speed run" in html and "prism-2 (120 km/h)" in html
 
 

@@ -134,7 +134,7 @@ def _claims_summary(ctx: ReportContext) -> str:
             f"<br><span class='small'>{html.escape(str(rec.get('scope', '')))}</span></td>"
             f"<td>{_verdict_badge(str(rec.get('verdict', 'unverified')))}"
             + (" <span class='illustrative'>illustrative</span>" if rec.get("rests_on_illustrative") else "")
-            + (f"<br><span class='small'>objects: {html.escape(str(rec['number']))}</span>"
+            + (f"<br><span class='small'>objects established: {html.escape(str(rec['number']))}</span>"
                if rec.get("number") not in (None, "-") else "") + "</td></tr>"
         )
     out.append("</tbody></table>")
