@@ -485,7 +485,7 @@ def resolve(b: Bundle, *, sources: Mapping[str, Source] | None = None,
     Evidence items without a reliability take their source's (or their observation's source's); without a
     credibility, their observation's; otherwise F / 6. Evidence of an analysis kind (`ANALYSIS_KINDS`) is
     refused without a run, and, when ``runs`` is given, unless its run is one of them: an analysis result is
-    made by the analysis (``overflight case transit|prism|attribute``), not typed in — type it in as kind
+    made by the analysis (`run_transit`, `run_prism`, `overflight case attribute`), not typed in — type it in as kind
     ``other`` with the grade it deserves. When ``zones`` (id → name) is given, claims must be scoped to
     zones among them (`check_claim_zones`).
     """
