@@ -257,8 +257,10 @@ def test_analysis_kinds_without_a_run_are_refused_on_import(tmp_path: Path) -> N
         with pytest.raises(InputError, match="transit-9") as exc:
             c.import_files([f])
         assert exc.value.field == "run"
-        f.write_text(f.read_text().replace("prism_verdict", "other"))
+        # The same finding typed in as kind "other" (no run cited) is taken, with the grade the user gives.
+        f.write_text(f.read_text().replace("prism_verdict", "other").replace(", run: transit-9", ""))
         assert c.import_files([f])["evidence"]["inserted"] == 1
+        assert str(c.evidence()[0].grade) == "A1"
 
 
 def test_claim_scoped_to_an_unknown_zone_is_an_import_error_with_close_matches(tmp_path: Path) -> None:
