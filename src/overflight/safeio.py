@@ -1,0 +1,133 @@
+"""Guards every file reader shares: GDAL kept offline, no virtual paths, bounded ZIP members, hardened XML.
+
+GDAL (through pyogrio) can open far more than the zone formats overflight names: VRT files that pull other
+files or URLs in, ``/vsicurl/`` and ``/vsizip/`` paths, SQL over CSV. :func:`offline_gdal` sets GDAL's
+configuration for the whole process so that its HTTP layer has nowhere to go, and the zone reader sniffs
+each file's content before GDAL sees it (see :func:`overflight.zones.read_zone_file`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+from typing import IO
+
+from overflight.errors import InputError
+
+#: GDAL configuration that leaves /vsicurl/ (and every driver built on GDAL's HTTP layer) nothing to fetch:
+#: only an impossible file extension and file name may be opened over HTTP, every request goes to a proxy
+#: on a closed loopback port (port 9, discard) and fails at once without retries, and no directory listing
+#: is requested on open.
+GDAL_OFFLINE_OPTIONS: dict[str, str] = {
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".overflight-offline",
+    "CPL_VSIL_CURL_ALLOWED_FILENAME": "/overflight-offline/none",
+    "GDAL_HTTP_PROXY": "127.0.0.1:9",
+    "GDAL_HTTPS_PROXY": "127.0.0.1:9",
+    "GDAL_HTTP_TIMEOUT": "1",
+    "GDAL_HTTP_CONNECTTIMEOUT": "1",
+    "GDAL_HTTP_MAX_RETRY": "0",
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "CPL_CURL_ENABLE_VSIMEM": "NO",
+    "OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",
+}
+_DONE = False
+
+#: Largest uncompressed content read from a ZIP (KMZ, zipped shapefile), in MB; the environment variable of
+#: the same name changes it.
+OVERFLIGHT_MAX_UNCOMPRESSED_MB = 512
+
+
+def offline_gdal() -> None:
+    """Turn off GDAL's network access for the whole process (idempotent; call before any pyogrio read)."""
+    global _DONE
+    if _DONE:
+        return
+    for k, v in GDAL_OFFLINE_OPTIONS.items():
+        os.environ[k] = v  # read by GDAL when a driver first asks, and inherited by child processes
+    import pyogrio
+
+    pyogrio.set_gdal_config_options(dict(GDAL_OFFLINE_OPTIONS))
+    _DONE = True
+
+
+def refuse_virtual_path(text: str, *, what: str = "file") -> None:
+    """InputError for GDAL virtual paths (``/vsicurl/``, ``/vsizip/``, ...) and driver prefixes (``CSV:``)."""
+    s = text.strip().replace("\\", "/")
+    low = s.lower()
+    if low.startswith("/vsi") or "/vsi" in low.split(":", 1)[0] or low.startswith(("http:", "https:", "ftp:")):
+        raise InputError(f"GDAL virtual or remote paths are refused: give a local {what}", file=text)
+    head = s.split(":", 1)[0]
+    if ":" in s and len(head) > 1 and head.isalnum() and head.upper() == head and not Path(s).exists():
+        raise InputError(f"driver-prefixed data source {head + ':'!r} is refused: give a local {what}", file=text)
+
+
+def max_uncompressed_bytes() -> int:
+    """The limit on uncompressed ZIP content, from OVERFLIGHT_MAX_UNCOMPRESSED_MB (default 512 MB)."""
+    raw = os.environ.get("OVERFLIGHT_MAX_UNCOMPRESSED_MB", str(OVERFLIGHT_MAX_UNCOMPRESSED_MB))
+    try:
+        mb = float(raw)
+    except ValueError:
+        raise InputError(f"OVERFLIGHT_MAX_UNCOMPRESSED_MB must be a number of megabytes, not {raw!r}",
+                         field="OVERFLIGHT_MAX_UNCOMPRESSED_MB") from None
+    return int(mb * 1e6)
+
+
+def zip_members(path: Path, z: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The archive's members, refusing one whose declared uncompressed total is over the limit."""
+    infos = z.infolist()
+    limit = max_uncompressed_bytes()
+    total = sum(i.file_size for i in infos)
+    if total > limit:
+        raise InputError(f"ZIP archive expands to {total / 1e6:,.0f} MB, over the limit of {limit / 1e6:,.0f} MB "
+                         "(raise it with OVERFLIGHT_MAX_UNCOMPRESSED_MB)", file=path)
+    return infos
+
+
+def read_zip_member(path: Path, z: zipfile.ZipFile, name: str) -> bytes:
+    """One member's bytes, decompressed in blocks and stopped at the limit (declared sizes can lie)."""
+    limit = max_uncompressed_bytes()
+    out = io.BytesIO()
+    try:
+        with z.open(name) as fh:
+            while True:
+                block = fh.read(1 << 20)
+                if not block:
+                    break
+                if out.tell() + len(block) > limit:
+                    raise InputError(f"{name} in the ZIP archive expands beyond the limit of {limit / 1e6:,.0f} MB "
+                                     "(raise it with OVERFLIGHT_MAX_UNCOMPRESSED_MB)", file=path)
+                out.write(block)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+        raise InputError(f"cannot read {name} in the ZIP archive: {exc}", file=path) from None
+    except Exception as exc:  # zlib.error and friends from a corrupt member
+        if exc.__class__.__module__ == "zlib":
+            raise InputError(f"corrupt ZIP member {name}: {exc}", file=path) from None
+        raise
+    return out.getvalue()
+
+
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """A ZipFile, or an InputError for a damaged archive."""
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(f"not a readable ZIP archive: {exc}", file=path) from None
+
+
+def check_xml(data: bytes | IO[bytes], *, file: str | Path) -> None:
+    """Parse XML with defusedxml: DTDs, entities and external references are refused (InputError)."""
+    import defusedxml
+    import defusedxml.ElementTree as DET
+
+    src = io.BytesIO(data) if isinstance(data, bytes) else data
+    try:
+        for _ in DET.iterparse(src, events=("start",), forbid_dtd=True):
+            pass
+    except defusedxml.DefusedXmlException as exc:
+        raise InputError(f"XML with a DTD or entity declaration is refused ({type(exc).__name__})",
+                         file=file) from None
+    except DET.ParseError as exc:
+        line = getattr(exc, "position", (0, 0))[0]
+        raise InputError(f"not well-formed XML: {exc}", file=file, row=f"line {line}" if line else None) from None
