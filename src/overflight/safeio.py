@@ -12,6 +12,7 @@ import io
 import os
 import zipfile
 from pathlib import Path
+from collections.abc import Iterator
 from typing import IO
 
 from overflight.errors import InputError
@@ -131,3 +132,52 @@ def check_xml(data: bytes | IO[bytes], *, file: str | Path) -> None:
     except DET.ParseError as exc:
         line = getattr(exc, "position", (0, 0))[0]
         raise InputError(f"not well-formed XML: {exc}", file=file, row=f"line {line}" if line else None) from None
+
+
+#: Longest line the line-by-line text readers accept (claims/observations/evidence CSV, `locate` header).
+MAX_LINE_BYTES = 1 << 20
+
+
+def iter_text_lines(path: Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[str]:
+    """The file's lines as UTF-8 text (BOM dropped), each read with a bounded buffer.
+
+    A line longer than ``max_line_bytes``, a NUL byte or bytes that are not UTF-8 are an InputError naming
+    the 1-based line, so no input makes a reader hold more than one bounded line.
+    """
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", file=path) from None
+    with fh:
+        n = 0
+        while True:
+            raw = fh.readline(max_line_bytes + 1)
+            if not raw:
+                return
+            n += 1
+            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                raise InputError(f"line longer than {max_line_bytes >> 10} KiB (binary data or no line breaks?)",
+                                 file=path, row=f"line {n}")
+            if b"\x00" in raw:
+                raise InputError("NUL byte: not a text file", file=path, row=f"line {n}")
+            try:
+                text = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not UTF-8 text (byte {raw[exc.start]:#04x} at column {exc.start + 1}); save "
+                                 "the file as UTF-8", file=path, row=f"line {n}") from None
+            yield text
+
+
+def read_text(path: Path) -> str:
+    """A whole UTF-8 text file; bytes that are not UTF-8 are an InputError naming the line and column."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", file=path) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(f"not UTF-8 text (byte {data[exc.start]:#04x} at column {col}); save the file as UTF-8",
+                         file=path, row=f"line {line}") from None

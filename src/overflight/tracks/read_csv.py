@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from overflight.errors import InputError
@@ -27,15 +28,26 @@ OPENSKY_COLUMNS = (
 )
 
 
+#: Longest header line read (bytes); a longer first line is not a CSV header (e.g. a file of NUL bytes).
+MAX_HEADER_BYTES = 64 << 10
+
+
 def read_header(path: Path) -> tuple[list[str], str]:
     """Raw column names and delimiter of a CSV file (first line; tab or semicolon when there is no comma)."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            first = fh.readline()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text: {exc.reason}", file=path, row="line 1") from None
+        with open(path, "rb") as fh:
+            raw = fh.readline(MAX_HEADER_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", file=path) from None
+    if len(raw) > MAX_HEADER_BYTES:
+        raise InputError(f"the first line is longer than {MAX_HEADER_BYTES // 1024} KiB: not a CSV header row",
+                         file=path, row="line 1")
+    if b"\x00" in raw:
+        raise InputError("NUL bytes in the header line: not a text CSV file", file=path, row="line 1")
+    try:
+        first = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=path, row="line 1") from None
     if not first.strip():
         raise InputError("empty file or blank first line (a header row is needed)", file=path, row="line 1")
     delim = ","
@@ -44,7 +56,10 @@ def read_header(path: Path) -> tuple[list[str], str]:
             delim = "\t"
         elif ";" in first:
             delim = ";"
-    names = next(csv.reader([first.rstrip("\r\n")], delimiter=delim))
+    try:
+        names = next(csv.reader([first.rstrip("\r\n")], delimiter=delim, strict=True))
+    except csv.Error as exc:
+        raise InputError(f"cannot read the header row: {exc}", file=path, row="line 1") from None
     return names, delim
 
 
@@ -75,9 +90,12 @@ class _Invalid:
     max_examples: int = 5
     reported: int = 0  # how many of ``lines`` were already handed to a chunk
     examples_reported: int = 0
+    quote_break: int | None = None  # line where a quoted value ran over the end of its line
 
     def __call__(self, row: Any) -> str:
         num = int(row.number) if row.number is not None else -1
+        if self.quote_break is None and ("\n" in str(row.text) or "\r" in str(row.text)):
+            self.quote_break = num
         self.lines.append(num)
         if len(self.examples) < self.max_examples:
             text = str(row.text)
@@ -96,6 +114,31 @@ def _line_numbers(k: np.ndarray, invalid_lines: list[int], first: int = 2) -> np
     bad = np.sort(np.asarray([x for x in invalid_lines if x > 0], dtype=np.int64))
     adjusted = bad - first - np.arange(len(bad))
     return k + first + np.searchsorted(adjusted, k, side="right")
+
+
+def _arrow_reason(exc: Exception) -> str:
+    text = str(exc)
+    if "straddl" in text:
+        return (f"a line is longer than {_BLOCK >> 20} MB (binary data, NUL bytes or no line breaks?): "
+                "not a track CSV")
+    return text
+
+
+def _quote_error(path: Path, where: str, column: str | None) -> InputError:
+    return InputError(
+        "a quoted value that starts here runs over the end of its line (a stray or unbalanced '\"'?); "
+        "every later line would be swallowed into it, so the file is refused: fix the quote",
+        file=path, row=where, field=column)
+
+
+def _check_single_line(path: Path, batch: pa.RecordBatch, k_first: int, invalid_lines: list[int], first: int) -> None:
+    """A value holding a line break means quoting went wrong: track files have one record per line."""
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        hit = pc.or_(pc.match_substring(col, "\n"), pc.match_substring(col, "\r"))
+        if pc.any(hit).as_py():
+            i = int(np.flatnonzero(hit.fill_null(False).to_numpy(zero_copy_only=False))[0])
+            line = int(_line_numbers(np.array([k_first + i]), invalid_lines, first)[0])
+            raise _quote_error(path, f"line {line}", name)
 
 
 def iter_csv_tables(
@@ -125,7 +168,7 @@ def iter_csv_tables(
                                                  quoted_strings_can_be_null=True),
         )
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"cannot read CSV: {exc}", file=path) from None
+        raise InputError(f"cannot read CSV: {_arrow_reason(exc)}", file=path) from None
     k0 = 0
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
@@ -151,7 +194,12 @@ def iter_csv_tables(
         except StopIteration:
             break
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read CSV after data row {k0 + pending_rows}: {exc}", file=path) from None
+            line = int(_line_numbers(np.array([k0 + pending_rows]), invalid.lines, first)[0])
+            raise InputError(f"cannot read CSV from about line {line} on: {_arrow_reason(exc)}", file=path) from None
+        if invalid.quote_break is not None:
+            raise _quote_error(path, f"line {invalid.quote_break}", None)
+        if quoting:
+            _check_single_line(path, batch, k0 + pending_rows, invalid.lines, first)
         pending.append(batch)
         pending_rows += batch.num_rows
         while pending_rows >= chunk_rows:
