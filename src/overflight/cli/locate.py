@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, err_console
+from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, check_output, err_console, esc
 from overflight.errors import InputError
 from overflight.index import CoordinateWarning, ZoneIndex
 
@@ -141,11 +141,13 @@ def locate(
 
     if output is None:
         raise InputError("give the output file with -o/--output", field="output")
+    check_output(output, "--output")
     zs = load_zones(zones, ids=zone or None, id_field=id_field)
     index = ZoneIndex.cached(zs)
     s = locate_csv(points, output, index, lon_col=lon_col, lat_col=lat_col, chunk_rows=chunk_rows, strict=strict,
                    normalize_lon=normalize_lon)
-    msg = f"{s.rows:,} rows, {s.located:,} in a zone of {zs.provenance.name} ({zs.provenance.kind}) -> {output}"
+    msg = (f"{s.rows:,} rows, {s.located:,} in a zone of {esc(zs.provenance.name)} ({esc(zs.provenance.kind)}) -> "
+           f"{esc(output)}")
     if s.bad:
         msg += f"; [yellow]{s.bad:,} rows with invalid coordinates got no zone[/]"
     err_console.print(msg)

@@ -128,14 +128,18 @@ def parse_tz(tz: str | tzinfo | None) -> tzinfo | None:
     s = tz.strip()
     m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?", s)
     if m:
-        minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+        hours, mins = int(m.group(2)), int(m.group(3) or 0)
+        if mins >= 60 or hours * 60 + mins > 14 * 60:
+            raise InputError(f"time zone offset {tz!r} is outside -14:00..+14:00 (or minutes over 59)", field="tz")
+        minutes = hours * 60 + mins
         return timezone(timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
     if s.upper() in ("UTC", "Z", "GMT"):
         return UTC
     try:
         return ZoneInfo(s)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone {tz!r}; use an IANA name such as Europe/Moscow or +03:00") from None
+        raise InputError(f"unknown time zone {tz!r}; use an IANA name such as Europe/Moscow or +03:00",
+                         field="tz") from None
 
 
 def _epoch_seconds(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
