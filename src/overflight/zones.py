@@ -300,7 +300,8 @@ def _check_geometry(geom: BaseGeometry | None, repair: bool, file: str | Path, f
     if not repair:
         raise InputError(
             f"invalid geometry ({shapely.is_valid_reason(geom)}); "
-            "pass repair=True (--repair) to fix it with make_valid",
+            "fix the file (e.g. `ogr2ogr -makevalid`), or in Python pass repair=True to load_zones/read_zone_file "
+            "to fix it with make_valid",
             file=file, row=feature, field="geometry",
         )
     fixed = shapely.make_valid(geom, method="structure")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from overflight.errors import InputError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # ":name:" in user text stays text
+err_console = Console(stderr=True, emoji=False)
 
 
 def check_output(path: Path | None, option: str) -> None:
@@ -33,7 +33,19 @@ def esc(value: object) -> str:
     through this before it is put into a string that Rich parses as markup (console.print, Table cells and
     titles, status lines).
     """
-    return escape(str(value))
+    return _BRACKET.sub(_escape_bracket, str(value))
+
+
+_BRACKET = re.compile(r"(\\*)\[")
+_TAG_START = re.compile(r"\[[a-z#/@][^[]*?]")
+
+
+def _escape_bracket(m: re.Match[str]) -> str:
+    # Rich reads a tag-like "[...]" after an odd number of backslashes as literal and drops one backslash
+    # before any other "["; rich.markup.escape only covers the first case.
+    k = len(m.group(1))
+    tag = _TAG_START.match(m.string, m.end() - 1) is not None
+    return "\\" * (2 * k + 1) + "[" if tag else ("\\" * (k + 1) + "[" if k else "[")
 
 ZonesOpt = Annotated[
     str,

@@ -329,7 +329,7 @@ class Validator:
             raise InputError(f"invalid rows ({counts})", file=rep.file)
         raise InputError(
             f"{ex.rule}: {ex.message} (value {ex.value!r}); invalid rows: {counts}; "
-            "use on_invalid='drop' (--drop) to drop them",
+            "use on_invalid='drop' (--drop in `tracks convert` and `transit`) to drop them",
             file=rep.file,
             row=f"{rep.row_kind} {ex.row}",
             field=ex.field,
