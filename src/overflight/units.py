@@ -24,6 +24,11 @@ SPEED_UNITS: dict[str, float] = {
     "mph": 1609.344 / 3600.0,
 }
 
+#: Plausible altitudes (m above sea level) for fixes and zone limits: below the Dead Sea shore (and
+#: barometric readings on a high-pressure day) up to the edge of space; anything else is a unit or data error.
+ALT_MIN_M = -1_000.0
+ALT_MAX_M = 100_000.0
+
 DISTANCE_UNITS: dict[str, float] = {
     "m": 1.0, "km": 1000.0, "nm": 1852.0, "nmi": 1852.0, "mi": 1609.344, "ft": 0.3048,
 }

@@ -23,6 +23,7 @@ import shapely.affinity
 from shapely.geometry.base import BaseGeometry
 
 from overflight.errors import InputError
+from overflight.units import ALT_MAX_M, ALT_MIN_M
 from overflight.safeio import (
     check_xml,
     max_uncompressed_bytes,
@@ -225,9 +226,6 @@ def _parse_alt(value: Any, file: str | Path | None, row: int | str | None, name:
     return v
 
 
-#: Plausible zone floors and ceilings (m above sea level): below the Dead Sea shore to the edge of space.
-ALT_MIN_M = -1_000.0
-ALT_MAX_M = 100_000.0
 
 
 def _limits(props: Mapping[str, Any], file: str | Path | None, row: int | str | None,

@@ -164,8 +164,9 @@ def iter_csv_tables(
                 delimiter=delim, invalid_row_handler=invalid, ignore_empty_lines=False,
                 quote_char='"' if quoting else False,
             ),
+            # Only an empty cell is null: 'NaN', 'NA', 'null' stay text, so messages keep the raw value.
             convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
-                                                 quoted_strings_can_be_null=True),
+                                                 quoted_strings_can_be_null=True, null_values=[""]),
         )
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read CSV: {_arrow_reason(exc)}", file=path) from None
