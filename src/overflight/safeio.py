@@ -181,3 +181,23 @@ def read_text(path: Path) -> str:
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise InputError(f"not UTF-8 text (byte {data[exc.start]:#04x} at column {col}); save the file as UTF-8",
                          file=path, row=f"line {line}") from None
+
+
+def first_non_utf8(path: Path) -> tuple[int, int] | None:
+    """(1-based line, byte value) of the first byte that is not UTF-8 text, streamed in 1 MB blocks; or None."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(1 << 20)
+            try:
+                dec.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                pending = exc.object  # the decoder's buffered tail plus this block
+                pos = exc.start
+                return line + pending.count(b"\n", 0, pos), pending[pos]  # a buffered partial character holds no newline
+            if not block:
+                return None
+            line += block.count(b"\n")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import sys
+from contextlib import contextmanager
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from overflight.errors import InputError
+from overflight.safeio import first_non_utf8
 from overflight.tracks._stage import ColumnMap, ReadOptions, alt_factor, numeric_extras, resolve_columns, stage_frame
 from overflight.tracks.validate import Issue, Staged
 
@@ -116,12 +119,37 @@ def _line_numbers(k: np.ndarray, invalid_lines: list[int], first: int = 2) -> np
     return k + first + np.searchsorted(adjusted, k, side="right")
 
 
-def _arrow_reason(exc: Exception) -> str:
+def _arrow_reason(exc: Exception, undecodable: list[BaseException] | None = None, path: Path | None = None) -> str:
     text = str(exc)
     if "straddl" in text:
         return (f"a line is longer than {_BLOCK >> 20} MB (binary data, NUL bytes or no line breaks?): "
                 "not a track CSV")
-    return text
+    if undecodable or "UTF8" in text or "UTF-8" in text:
+        where = first_non_utf8(path) if path is not None else None
+        at = f" (line {where[0]}, byte {where[1]:#04x})" if where else ""
+        return f"bytes that are not UTF-8 text{at}: binary data, or another encoding (save the file as UTF-8)"
+    # pyarrow quotes the raw row: keep it short and printable
+    text = text if len(text) <= 240 else text[:240] + "…"
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
+@contextmanager
+def _catch_undecodable(store: list[BaseException]) -> Iterator[None]:
+    """pyarrow decodes a bad row's text before calling the invalid-row handler; when that fails it prints
+    "Exception ignored ... Traceback" and raises ArrowInvalid. Keep the decode error for the message instead."""
+    old = sys.unraisablehook
+
+    def hook(u: Any) -> None:
+        if isinstance(u.exc_value, UnicodeDecodeError):
+            store.append(u.exc_value)
+        else:
+            old(u)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = old
 
 
 def _quote_error(path: Path, where: str, column: str | None) -> InputError:
@@ -154,8 +182,10 @@ def iter_csv_tables(
     """Yield (text frame, line numbers, blank lines) chunks of ``chunk_rows`` rows (the last may be short)."""
     types = dict.fromkeys(names, pa.string())
     first = 2 if header else 1
+    undecodable: list[BaseException] = []
     try:
-        reader = pacsv.open_csv(
+        with _catch_undecodable(undecodable):
+            reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(
                 block_size=_BLOCK, use_threads=False, column_names=None if header else names
@@ -169,7 +199,7 @@ def iter_csv_tables(
                                                  quoted_strings_can_be_null=True, null_values=[""]),
         )
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"cannot read CSV: {_arrow_reason(exc)}", file=path) from None
+        raise InputError(f"cannot read CSV: {_arrow_reason(exc, undecodable, path)}", file=path) from None
     k0 = 0
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
@@ -191,12 +221,14 @@ def iter_csv_tables(
 
     while True:
         try:
-            batch = reader.read_next_batch()
+            with _catch_undecodable(undecodable):
+                batch = reader.read_next_batch()
         except StopIteration:
             break
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             line = int(_line_numbers(np.array([k0 + pending_rows]), invalid.lines, first)[0])
-            raise InputError(f"cannot read CSV from about line {line} on: {_arrow_reason(exc)}", file=path) from None
+            raise InputError(f"cannot read CSV from about line {line} on: {_arrow_reason(exc, undecodable, path)}",
+                             file=path) from None
         if invalid.quote_break is not None:
             raise _quote_error(path, f"line {invalid.quote_break}", None)
         if quoting:

@@ -37,7 +37,7 @@ ALT_NAMES = ("alt_m", "altitude_m", "alt", "altitude", "ele", "elevation", "heig
 _OFFSET_RE = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
 _EPOCH_RE = r"[+-]?\d+(?:\.\d*)?"
 # Plausible range for a fix; keeps epoch milliseconds (read as seconds) and typos out of datetime64[ns].
-_MIN_EPOCH_S = -2208988800.0  # 1900-01-01
+_MIN_EPOCH_S = 315532800.0  # 1980-01-01: smaller numbers are counters or durations, not epoch times
 _MAX_EPOCH_S = 7258118400.0  # 2200-01-01
 
 TIME_OK, TIME_BAD, TIME_NAIVE = 0, 1, 2
@@ -250,6 +250,11 @@ def to_float(values: pd.Series) -> pd.Series:
     """Numbers from a column of text or numbers; anything unreadable becomes NaN (caught by validation)."""
     if pd.api.types.is_float_dtype(values.dtype):
         return values.astype("float64")
+    if values.dtype == object and len(values):
+        # JSON true/false are not coordinates or altitudes (pandas would read them as 1 and 0)
+        isbool = values.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+        if isbool.any():
+            values = values.where(~isbool, None)
     if pd.api.types.is_string_dtype(values.dtype):
         try:  # fast path: every value is a number or empty
             arr = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
