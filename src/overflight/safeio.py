@@ -86,9 +86,9 @@ def zip_members(path: Path, z: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return infos
 
 
-def read_zip_member(path: Path, z: zipfile.ZipFile, name: str) -> bytes:
+def read_zip_member(path: Path, z: zipfile.ZipFile, name: str, *, limit: int | None = None) -> bytes:
     """One member's bytes, decompressed in blocks and stopped at the limit (declared sizes can lie)."""
-    limit = max_uncompressed_bytes()
+    limit = max_uncompressed_bytes() if limit is None else limit
     out = io.BytesIO()
     try:
         with z.open(name) as fh:
@@ -98,7 +98,8 @@ def read_zip_member(path: Path, z: zipfile.ZipFile, name: str) -> bytes:
                     break
                 if out.tell() + len(block) > limit:
                     raise InputError(f"{name} in the ZIP archive expands beyond the limit of {limit / 1e6:,.0f} MB "
-                                     "(raise it with OVERFLIGHT_MAX_UNCOMPRESSED_MB)", file=path)
+                                     "(OVERFLIGHT_MAX_UNCOMPRESSED_MB, and for track files "
+                                     "OVERFLIGHT_MAX_WHOLE_FILE_MB)", file=path)
                 out.write(block)
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise InputError(f"cannot read {name} in the ZIP archive: {exc}", file=path) from None
@@ -127,7 +128,7 @@ def check_xml(data: bytes | IO[bytes], *, file: str | Path) -> None:
         for _ in DET.iterparse(src, events=("start",), forbid_dtd=True):
             pass
     except defusedxml.DefusedXmlException as exc:
-        raise InputError(f"XML with a DTD or entity declaration is refused ({type(exc).__name__})",
+        raise InputError(f"XML with a DOCTYPE/DTD or entity declaration is refused ({type(exc).__name__})",
                          file=file) from None
     except DET.ParseError as exc:
         line = getattr(exc, "position", (0, 0))[0]

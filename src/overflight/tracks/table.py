@@ -34,13 +34,14 @@ ID_NAMES = ("track_id", "trackid", "track", "id", "icao24", "hex", "flight")
 ALT_NAMES = ("alt_m", "altitude_m", "alt", "altitude", "ele", "elevation", "height", "alt_ft", "altitude_ft")
 
 # Trailing zone designator after a clock time: Z, UTC/GMT, +hh, +hhmm, +hh:mm.
-_OFFSET_RE = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
+_OFFSET_RE = (r"(?:\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{4}(?:\d{2}(?:[.,]\d+)?)?)\s*"
+              r"(?:[zZ]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")  # extended (21:30:00Z) or basic (T213000Z)
 _EPOCH_RE = r"[+-]?\d+(?:\.\d*)?"
 # Plausible range for a fix; keeps epoch milliseconds (read as seconds) and typos out of datetime64[ns].
 _MIN_EPOCH_S = 315532800.0  # 1980-01-01: smaller numbers are counters or durations, not epoch times
 _MAX_EPOCH_S = 7258118400.0  # 2200-01-01
 
-TIME_OK, TIME_BAD, TIME_NAIVE = 0, 1, 2
+TIME_OK, TIME_BAD, TIME_NAIVE, TIME_DST = 0, 1, 2, 3  # TIME_DST: a bad_time that a DST change explains
 
 
 def empty_tracks(extra: Sequence[str] = ()) -> pd.DataFrame:
@@ -195,7 +196,7 @@ def parse_times(
             return pd.Series(pd.NaT, index=values.index, dtype=TIME_DTYPE), codes
         loc = values.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
         t = _plausible(loc.dt.tz_convert("UTC")).dt.as_unit("ns")
-        return t, np.where(t.isna(), TIME_BAD, TIME_OK).astype(np.int8)
+        return t, _local_codes(values, loc, t)
     if pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt):
         return _epoch_seconds(values)
 
@@ -227,7 +228,14 @@ def parse_times(
         out[aware] = t
         codes[aware] = np.where(t.isna(), TIME_BAD, TIME_OK)
     if naive.any():
-        raw = pd.to_datetime(s[naive], format=fmt, errors="coerce")
+        try:
+            raw = pd.to_datetime(s[naive], format=fmt, errors="coerce")
+        except ValueError:  # values with and without a zone that the offset pattern did not tell apart
+            raw = pd.to_datetime(s[naive], format=fmt, errors="coerce", utc=True)
+            if zone is None:
+                codes[naive] = np.where(raw.isna(), TIME_BAD, TIME_NAIVE)
+                return out, codes
+            raw = raw.dt.tz_localize(None)
         if isinstance(raw.dtype, pd.DatetimeTZDtype):  # a custom format with %z
             t = _plausible(raw.dt.tz_convert("UTC")).dt.as_unit("ns")
             out[naive] = t
@@ -238,8 +246,14 @@ def parse_times(
             loc = raw.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
             t = _plausible(loc.dt.tz_convert("UTC")).dt.as_unit("ns")
             out[naive] = t
-            codes[naive] = np.where(t.isna(), TIME_BAD, TIME_OK)
+            codes[naive] = _local_codes(raw, loc, t)
     return out, codes
+
+
+def _local_codes(raw: pd.Series, loc: pd.Series, t: pd.Series) -> np.ndarray:
+    """TIME_OK, or TIME_DST where a readable local time fell in a DST gap or fold, else TIME_BAD."""
+    dst = raw.notna().to_numpy() & loc.isna().to_numpy()
+    return np.where(t.notna().to_numpy(), TIME_OK, np.where(dst, TIME_DST, TIME_BAD)).astype(np.int8)
 
 
 def _np_bool(a: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -39,7 +39,7 @@ from pyproj import Geod
 
 from overflight.errors import InputError
 from overflight.units import ALT_MAX_M, ALT_MIN_M
-from overflight.tracks.table import TIME_BAD, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
+from overflight.tracks.table import TIME_BAD, TIME_DST, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
 
 RULES: tuple[str, ...] = (
     "malformed",
@@ -249,7 +249,7 @@ class Validator:
         with np.errstate(invalid="ignore"):
             bad_alt = ~bad_coord & given & ~((alt >= ALT_MIN_M) & (alt <= ALT_MAX_M))
         tcode = st.time_code
-        bad_time = ~bad_coord & ~bad_alt & (tcode == TIME_BAD)
+        bad_time = ~bad_coord & ~bad_alt & ((tcode == TIME_BAD) | (tcode == TIME_DST))
         naive = ~bad_coord & ~bad_alt & (tcode == TIME_NAIVE)
         alive = ~(bad_coord | bad_alt | bad_time | naive)
 
@@ -318,7 +318,11 @@ class Validator:
         self._add_examples("bad_altitude", bad_alt, st, fld.get("alt", "alt_m"),
                            alt_raw if alt_raw is not None else df["alt_m"],
                            f"altitude not a number of metres within [{ALT_MIN_M:,.0f}, {ALT_MAX_M:,.0f}]")
-        self._add_examples("bad_time", bad_time, st, fld["time"], traw, "unreadable or implausible time")
+        time_msg = np.where(tcode == TIME_DST, "local time that a daylight-saving change makes ambiguous (fold) or "
+                            "nonexistent (gap) in the given zone: give the time with its UTC offset",
+                            "unreadable or implausible time (ISO 8601 expected, years 1900-2199, epoch seconds "
+                            "from 1980)")
+        self._add_examples("bad_time", bad_time, st, fld["time"], traw, time_msg)
         self._add_examples("naive_time", naive, st, fld["time"], traw, "time has no zone: pass tz=")
         self._add_examples("duplicate_time", dup, st, fld["time"], traw, "same time as the previous fix")
         self._add_examples("backwards_time", back, st, fld["time"], traw, "earlier than a previous fix")
