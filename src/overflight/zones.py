@@ -547,6 +547,9 @@ def _center(spec: Mapping[str, Any], file: str | Path | None, row: int | str | N
 
 
 def _point(value: Any, country: Any, file: str | Path | None, row: int | str | None, key: str) -> tuple[float, float]:
+    if country is not None and not isinstance(country, str):
+        raise InputError(f"country must be a country code or name, not {country!r}", file=file, row=row,
+                         field="country")
     if isinstance(value, str):
         from overflight import gazetteer
 

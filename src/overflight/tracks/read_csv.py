@@ -241,6 +241,8 @@ def iter_csv_tables(
             yield flush(head.to_batches())
             pending = tail.to_batches()
             pending_rows = tail.num_rows
+    if invalid.quote_break is not None:
+        raise _quote_error(path, f"line {invalid.quote_break}", None)
     if pending_rows or k0 == 0:
         if not pending:
             pending = [pa.RecordBatch.from_pylist([], schema=pa.schema([(n, pa.string()) for n in names]))]
