@@ -130,6 +130,8 @@ def check_xml(data: bytes | IO[bytes], *, file: str | Path) -> None:
     except defusedxml.DefusedXmlException as exc:
         raise InputError(f"XML with a DOCTYPE/DTD or entity declaration is refused ({type(exc).__name__})",
                          file=file) from None
+    except LookupError as exc:  # an encoding="..." that Python does not know
+        raise InputError(f"XML declares an unknown encoding ({exc})", file=file, row="line 1") from None
     except DET.ParseError as exc:
         line = getattr(exc, "position", (0, 0))[0]
         raise InputError(f"not well-formed XML: {exc}", file=file, row=f"line {line}" if line else None) from None

@@ -63,6 +63,8 @@ def _events(path: Path, fh: IO[bytes]) -> Iterator[tuple[str, ET.Element]]:
         line, col = exc.position
         raise InputError(f"not well-formed XML at line {line}, column {col} (cut short?): {exc.msg}",
                          file=path, row=f"line {line}") from None
+    except LookupError as exc:  # an encoding="..." that Python does not know
+        raise InputError(f"XML declares an unknown encoding ({exc})", file=path, row="line 1") from None
 
 
 def _text(el: ET.Element | None) -> str | None:
