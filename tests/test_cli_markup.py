@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from overflight.cli._common import esc
-
 from overflight.cli.main import main
 
 NASTY = ["[/b]", "[red]", "[link=https://evil.example]click[/link]", "[bold red]x[/]", "\\[/b]"]

@@ -75,7 +75,7 @@ def test_quoted_values_on_one_line_are_fine(tmp_path: Path) -> None:
     p.write_text('track_id,time,lon,lat,note\n"a, b",2025-06-20T00:00:00Z,1,2,"say ""hi"""\n'
                  'a,2025-06-20T00:01:00Z,1,2,x"y\n')
     df, rep = read_tracks(p)
-    assert rep.total_rows == 2 and list(df["note"]) == ['say "hi"', 'x"y'] or set(df["note"]) == {'say "hi"', 'x"y'}
+    assert (rep.total_rows == 2 and list(df["note"]) == ['say "hi"', 'x"y']) or set(df["note"]) == {'say "hi"', 'x"y'}
 
 
 def _claims_csv(tmp: Path, statement2: str) -> Path:
@@ -277,12 +277,11 @@ def big_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for _ in range(40):
             fh.write(b"\x00" * (1 << 20))
     files["claims_nul"] = d / "claims_nul.csv"
-    with zipfile.ZipFile(d / "bomb.kmz", "w", zipfile.ZIP_DEFLATED) as z:
-        with z.open("doc.kml", "w") as fh:
-            fh.write(b'<kml xmlns="http://www.opengis.net/kml/2.2"><Document><!--')
-            for _ in range(700):
-                fh.write(b" " * (1 << 20))
-            fh.write(b"--></Document></kml>")
+    with zipfile.ZipFile(d / "bomb.kmz", "w", zipfile.ZIP_DEFLATED) as z, z.open("doc.kml", "w") as fh:
+        fh.write(b'<kml xmlns="http://www.opengis.net/kml/2.2"><Document><!--')
+        for _ in range(700):
+            fh.write(b" " * (1 << 20))
+        fh.write(b"--></Document></kml>")
     files["kmz"] = d / "bomb.kmz"
     return files
 

@@ -11,6 +11,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import shapely
@@ -23,9 +24,9 @@ SQUARE = {"type": "FeatureCollection", "features": [{"type": "Feature", "propert
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.hits.append(self.path)
         body = json.dumps(SQUARE).encode()
         self.send_response(200)
@@ -33,7 +34,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_HEAD = do_GET  # noqa: N815
+    do_HEAD = do_GET
 
     def log_message(self, *args: object) -> None:
         pass
@@ -100,7 +101,7 @@ def test_library_refuses_virtual_paths_and_formats(tmp_path: Path, server: tuple
     url, hits = server
     vrt = tmp_path / "x.vrt"
     vrt.write_text(_vrt(f"/vsicurl/{url}/zones.geojson"))
-    for src in (vrt, f"/vsicurl/{url}/a.geojson", f"/vsizip//tmp/x.zip/a.shp", "CSV:/etc/passwd",
+    for src in (vrt, f"/vsicurl/{url}/a.geojson", "/vsizip//tmp/x.zip/a.shp", "CSV:/etc/passwd",
                 f"/vsicurl_streaming/{url}/b.geojson"):
         with pytest.raises(InputError):
             load_zones(src)
@@ -165,7 +166,7 @@ def test_xml_entities_in_kml_zones_are_refused(tmp_path: Path) -> None:
     for i, text in enumerate((bomb, f'<?xml version="1.0"?>{long_comment}{bomb[21:]}')):
         p = tmp_path / f"b{i}.kml"
         p.write_text(text)
-        with pytest.raises(InputError, match="DTD|entity|not KML"):
+        with pytest.raises(InputError, match=r"DTD|entity|not KML"):
             read_zone_file(p)
 
 

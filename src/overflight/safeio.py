@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 from overflight.errors import InputError
@@ -200,7 +200,8 @@ def first_non_utf8(path: Path) -> tuple[int, int] | None:
             except UnicodeDecodeError as exc:
                 pending = exc.object  # the decoder's buffered tail plus this block
                 pos = exc.start
-                return line + pending.count(b"\n", 0, pos), pending[pos]  # a buffered partial character holds no newline
+                # the decoder's buffered tail is a partial character: it holds no newline
+                return line + pending.count(b"\n", 0, pos), pending[pos]
             if not block:
                 return None
             line += block.count(b"\n")

@@ -23,7 +23,6 @@ import shapely.affinity
 from shapely.geometry.base import BaseGeometry
 
 from overflight.errors import InputError
-from overflight.units import ALT_MAX_M, ALT_MIN_M
 from overflight.safeio import (
     check_xml,
     max_uncompressed_bytes,
@@ -33,6 +32,7 @@ from overflight.safeio import (
     refuse_virtual_path,
     zip_members,
 )
+from overflight.units import ALT_MAX_M, ALT_MIN_M
 
 ZONE_FILE_SUFFIXES = {".geojson", ".json", ".kml", ".kmz", ".gpkg", ".shp", ".zip", ".parquet", ".geoparquet"}
 SPEC_SUFFIXES = {".json", ".yaml", ".yml"}

@@ -45,8 +45,8 @@ def import_cmd(
             counts = c.import_files(files)
             for table, n in counts.items():
                 if any(n.values()):
-                    console.print(f"{esc(table)}: {n['inserted']} new, {n['updated']} updated, {n['unchanged']} unchanged",
-                                  highlight=False)
+                    console.print(f"{esc(table)}: {n['inserted']} new, {n['updated']} updated, "
+                                  f"{n['unchanged']} unchanged", highlight=False)
         for spec in zones or []:
             from overflight.zones import load_zones
 

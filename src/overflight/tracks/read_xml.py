@@ -16,7 +16,6 @@ from xml.etree import ElementTree as ET
 
 import defusedxml
 import defusedxml.ElementTree as DET
-
 import numpy as np
 import pandas as pd
 
@@ -41,7 +40,7 @@ def _open_xml(path: Path) -> IO[bytes]:
             # the limit is on the uncompressed KML: a small KMZ can hold gigabytes of XML
             return io.BytesIO(read_zip_member(path, z, main, limit=_whole_file_limit()))
     try:
-        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+        return open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", file=path) from None
 

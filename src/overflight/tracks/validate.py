@@ -38,8 +38,8 @@ import pandas as pd
 from pyproj import Geod
 
 from overflight.errors import InputError
-from overflight.units import ALT_MAX_M, ALT_MIN_M
 from overflight.tracks.table import TIME_BAD, TIME_DST, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
+from overflight.units import ALT_MAX_M, ALT_MIN_M
 
 RULES: tuple[str, ...] = (
     "malformed",
@@ -309,7 +309,7 @@ class Validator:
                 shown = _fmt(src.iloc[i]) if src is not None else _fmt(coord_val[i])
                 if np.isfinite(coord_val[i]):
                     what = "out of range"
-                elif shown.strip() == "" or shown.lower() == "nan" and src is None:
+                elif shown.strip() == "" or (shown.lower() == "nan" and src is None):
                     what = "missing"
                 else:
                     what = "not a number"
