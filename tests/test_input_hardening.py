@@ -399,3 +399,17 @@ def test_control_characters_in_track_ids_keep_kml_well_formed(tmp_path: Path) ->
         "track_id": ["a\x01b\x1f<c>&"], "time": ["2025-06-20T00:00:00Z"], "lon": [1.0], "lat": [2.0]}))
     write_tracks(df, tmp_path / "t.kml")
     ET.parse(tmp_path / "t.kml")
+
+
+@pytest.mark.parametrize("body", ['1,50,50\n2,"51,50\n3,52,50\n', '1,50,50\n2,51,"50\n3,52,50\n4,53,50\n',
+                                  '1,50,"50\n'])
+def test_locate_refuses_a_stray_quote(tmp_path: Path, body: str) -> None:
+    from overflight.cli.locate import locate_csv
+    from overflight.index import ZoneIndex
+    from overflight.zones import from_specs
+
+    p = tmp_path / "points.csv"
+    p.write_text("id,lon,lat\n" + body)
+    index = ZoneIndex(from_specs([{"id": "z", "shape": "circle", "center": [50, 50], "radius_km": 100}]))
+    with pytest.raises(InputError, match="quote"):
+        locate_csv(p, tmp_path / "out.csv", index, progress=False)

@@ -128,8 +128,13 @@ def _arrow_reason(exc: Exception, undecodable: list[BaseException] | None = None
         where = first_non_utf8(path) if path is not None else None
         at = f" (line {where[0]}, byte {where[1]:#04x})" if where else ""
         return f"bytes that are not UTF-8 text{at}: binary data, or another encoding (save the file as UTF-8)"
-    # pyarrow quotes the raw row: keep it short and printable
-    text = text if len(text) <= 240 else text[:240] + "…"
+    if "Expected" in text and "columns" in text and ("\n" in text.split(":", 2)[-1] or "\r" in text):
+        return ("a quoted value runs over the end of its line (a stray or unbalanced '\"'?), swallowing the "
+                f"lines after it: {_printable(text[:120])}…")
+    return _printable(text if len(text) <= 240 else text[:240] + "…")  # pyarrow quotes the raw row
+
+
+def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
