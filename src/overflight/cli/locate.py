@@ -16,8 +16,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, check_output, err_console, esc
 from overflight.errors import InputError
-from overflight.tracks.read_csv import _arrow_reason, _check_single_line, read_header
 from overflight.index import CoordinateWarning, ZoneIndex
+from overflight.tracks.read_csv import _arrow_reason, _check_single_line, read_header
 
 
 @dataclass
