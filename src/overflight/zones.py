@@ -200,6 +200,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 def _parse_time(value: Any, file: str | Path | None, row: int | str | None, name: str) -> datetime | None:
+    value = _plain(value)
     if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
         return None
     try:
@@ -212,6 +213,7 @@ def _parse_time(value: Any, file: str | Path | None, row: int | str | None, name
 
 
 def _parse_alt(value: Any, file: str | Path | None, row: int | str | None, name: str) -> float | None:
+    value = _plain(value)  # numpy scalars from GDAL print as numbers, not np.float64(...)
     if value is None or value == "" or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, bool | np.bool_):
@@ -696,17 +698,22 @@ def read_spec_file(path: str | Path) -> ZoneSet:
 def _load_structured(p: Path) -> Any:
     if not p.exists():
         raise InputError("no such file", file=p)
-    text = p.read_text(encoding="utf-8", errors="replace")
+    from overflight.safeio import read_text
+
+    text = read_text(p)  # bytes that are not UTF-8 are an error naming the line, never replaced
+    kind = "JSON" if p.suffix.lower() == ".json" else "YAML"
     try:
-        if p.suffix.lower() == ".json":
+        if kind == "JSON":
             return json.loads(text)
         import yaml
 
         return yaml.safe_load(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", file=p, row=f"line {exc.lineno}") from None
+    except RecursionError:
+        raise InputError(f"{kind} nested too deeply to be a zone spec", file=p) from None
     except Exception as exc:  # yaml's errors carry their own position text
-        raise InputError(f"invalid YAML: {exc}", file=p) from None
+        raise InputError(f"invalid {kind}: {exc}", file=p) from None
 
 
 def _is_spec_file(p: Path) -> bool:
@@ -716,7 +723,7 @@ def _is_spec_file(p: Path) -> bool:
         return False
     try:
         head = json.loads(p.read_text(encoding="utf-8", errors="replace"))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON (or not sane JSON): the zone-file reader says why
         return False
     if isinstance(head, Mapping):
         return "shape" in head or ("zones" in head and head.get("type") != "FeatureCollection")

@@ -111,7 +111,13 @@ def make_tracks(df: pd.DataFrame, *, file: str | Path | None = None) -> pd.DataF
     bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"bad coordinate lon={lon[i]!r} lat={lat[i]!r}", file=file, row=i + 1, field="lon/lat")
+        raise InputError(f"bad coordinate lon={float(lon[i])!r} lat={float(lat[i])!r}", file=file, row=i + 1,
+                         field="lon/lat")
+    alt = out["alt_m"].to_numpy()
+    bad_alt = np.isinf(alt)
+    if bad_alt.any():
+        i = int(np.flatnonzero(bad_alt)[0])
+        raise InputError(f"altitude {float(alt[i])!r} is not finite", file=file, row=i + 1, field="alt_m")
     return sort_tracks(out)
 
 
