@@ -8,7 +8,7 @@ from importlib import import_module
 import typer
 
 from overflight._version import __version__
-from overflight.cli._common import err_console
+from overflight.cli._common import err_console, esc
 from overflight.errors import OverflightError
 
 app = typer.Typer(
@@ -45,5 +45,5 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except OverflightError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False, soft_wrap=True)
         sys.exit(2)
