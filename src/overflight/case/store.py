@@ -28,17 +28,18 @@ import pyarrow as pa
 import shapely
 
 from overflight._version import __version__
-from overflight.case.audit import AuditEntry, current_user, dumps, json_value
+from overflight.case.audit import GENESIS, AuditEntry, chain, current_user, dumps, entry_hash, json_value
 from overflight.case.runs import (
     RunRecord,
     VerifyReport,
     canonical_rows,
+    hash_arrow,
     hash_frame,
     hash_json,
     hash_rows,
     utcnow,
 )
-from overflight.case.schema import KEYS, SCHEMA_VERSION, TABLES, create_statements
+from overflight.case.schema import HEAD_KEY, KEYS, READABLE_VERSIONS, SCHEMA_VERSION, TABLES, create_statements
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.importing import Bundle, check_claim_links, read_files, resolve
 from overflight.evidence.model import Claim, EvidenceItem, Observation, Source, Verdict
@@ -83,6 +84,7 @@ class Case:
         self.path = Path(path)
         self.user = user or current_user()
         self.read_only = read_only
+        self.schema_version = SCHEMA_VERSION
         if not _create and not self.path.exists():
             raise InputError("no such case file (create it with `overflight case init`)", file=self.path)
         try:
@@ -136,12 +138,13 @@ class Case:
         with self.transaction():
             for stmt in create_statements():
                 self._x(stmt)
-            now = utcnow().isoformat()
-            for k, v in (("schema_version", SCHEMA_VERSION), ("created", now), ("created_by", self.user),
-                         ("overflight_version", __version__)):
-                self._x("INSERT INTO meta VALUES (?, ?)", [k, v])
+            self.schema_version = SCHEMA_VERSION
             self._audit([AuditEntry("create", "meta", str(self.path.name), None,
                                     {"schema_version": SCHEMA_VERSION, "overflight_version": __version__})])
+            now = utcnow().isoformat()
+            self._upsert("meta", [{"key": k, "value": v} for k, v in (
+                ("schema_version", SCHEMA_VERSION), ("created", now), ("created_by", self.user),
+                ("overflight_version", __version__))])
 
     def _check_schema(self) -> None:
         try:
@@ -149,10 +152,47 @@ class Case:
         except duckdb.Error:
             self.close()
             raise OverflightError(f"{self.path} is a DuckDB file but not an overflight case") from None
-        if row is None or row[0] != SCHEMA_VERSION:
+        if row is None or row[0] not in READABLE_VERSIONS:
             self.close()
             raise OverflightError(f"{self.path}: case schema version {row[0] if row else '?'} is not supported "
-                                  f"(this overflight reads version {SCHEMA_VERSION})")
+                                  f"(this overflight reads versions {', '.join(READABLE_VERSIONS)})")
+        self.schema_version = str(row[0])
+        if self.schema_version != SCHEMA_VERSION and not self.read_only:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Upgrade a schema-1 case (no audit chain) in place, in one transaction, with audit entries.
+
+        The existing entries are hashed into the chain as they are; the state that schema 1 did not audit
+        (the content of each track dataset, the ``created``/``created_by`` meta values) is recorded by
+        ``baseline`` entries, so later changes to it are caught. What happened before the upgrade can be
+        checked only as far as the old log recorded it (`overflight.case.runs.verify` says so).
+        """
+        with self.transaction():
+            self._x("ALTER TABLE audit_log ADD COLUMN hash VARCHAR")
+            rows = self.audit_rows()
+            hashes = chain(rows)
+            if rows:
+                self.con.register("_ovf_chain", pa.table({
+                    "seq": pa.array([int(r["seq"]) for r in rows], type=pa.int64()),
+                    "hash": pa.array(hashes, type=pa.string())}))
+                try:
+                    self._x("UPDATE audit_log SET hash = _ovf_chain.hash FROM _ovf_chain "
+                            "WHERE audit_log.seq = _ovf_chain.seq")
+                finally:
+                    self.con.unregister("_ovf_chain")
+            old_head = f"{rows[-1]['seq']}:{hashes[-1]}" if rows else None
+            self.schema_version = SCHEMA_VERSION
+            meta = {r["key"]: r for r in self._rows("meta")}
+            entries = [AuditEntry("upgrade", "meta", "schema_version", {"schema_version": "1", "audit_head": old_head},
+                                  {"schema_version": SCHEMA_VERSION, "overflight_version": __version__})]
+            entries += [AuditEntry("baseline", "meta", k, None, meta[k]) for k in ("created", "created_by")
+                        if k in meta]
+            for ds in [r[0] for r in self.con.execute("SELECT DISTINCT dataset FROM tracks ORDER BY dataset")
+                       .fetchall()]:
+                entries.append(AuditEntry("baseline", "tracks", ds, None, self._dataset_state(ds)))
+            self._audit(entries)
+            self._upsert("meta", [{"key": "schema_version", "value": SCHEMA_VERSION}])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -179,25 +219,40 @@ class Case:
         self.con.execute(sql, params).fetchall() if params is not None else self.con.execute(sql).fetchall()
 
     def _audit(self, entries: Sequence[AuditEntry]) -> None:
+        # Append entries to the hash chain and move the head recorded in meta (same transaction as the change).
         if not entries:
             return
-        row = self._one("SELECT coalesce(max(seq), 0) FROM audit_log")
-        start = int(row[0]) + 1 if row else 1
+        last = self._one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        start = int(last[0]) + 1 if last else 1
+        prev = str(last[1]) if last and last[1] else GENESIS
         now = utcnow()
-        self._insert("audit_log", [
-            {"seq": start + i, "at_utc": now, "user_name": self.user, "action": e.action, "table_name": e.table,
-             "key": e.key, "before": dumps(e.before), "after": dumps(e.after)}
-            for i, e in enumerate(entries)])
+        rows: list[dict[str, Any]] = []
+        for i, e in enumerate(entries):
+            r: dict[str, Any] = {"seq": start + i, "at_utc": now, "user_name": self.user, "action": e.action,
+                                 "table_name": e.table, "key": e.key, "before": dumps(e.before),
+                                 "after": dumps(e.after)}
+            r["hash"] = prev = entry_hash(prev, r)
+            rows.append(r)
+        self._insert("audit_log", rows)
+        self._x("DELETE FROM meta WHERE key = ?", [HEAD_KEY])
+        self._x("INSERT INTO meta VALUES (?, ?)", [HEAD_KEY, f"{rows[-1]['seq']}:{prev}"])
+
+    def _columns(self, table: str) -> list[tuple[str, str]]:
+        # The columns of a table in this file (a schema-1 audit log has no hash column).
+        cols = TABLES[table]
+        if table == "audit_log" and self.schema_version == "1":
+            return [c for c in cols if c[0] != "hash"]
+        return cols
 
     def _arrow(self, table: str, records: Sequence[Mapping[str, Any]]) -> pa.Table:
-        cols = TABLES[table]
+        cols = self._columns(table)
         return pa.table({c: pa.array([r.get(c) for r in records], type=_ARROW[t]) for c, t in cols})
 
     def _insert(self, table: str, records: Sequence[Mapping[str, Any]] | pa.Table) -> None:
         data = records if isinstance(records, pa.Table) else self._arrow(table, records)
         if data.num_rows == 0:
             return
-        cols = ", ".join(c for c, _ in TABLES[table])
+        cols = ", ".join(c for c, _ in self._columns(table))
         self.con.register("_ovf_batch", data)
         try:
             self._x(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _ovf_batch")
@@ -206,7 +261,7 @@ class Case:
 
     def _rows(self, table: str, where: str = "", params: Sequence[Any] = (), order: str | None = None
               ) -> list[dict[str, Any]]:
-        cols = [c for c, _ in TABLES[table]]
+        cols = [c for c, _ in self._columns(table)]
         key = order or KEYS.get(table, cols[0])
         cur = self.con.execute(f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {key}", list(params))
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -279,6 +334,7 @@ class Case:
                 claims=self.claims().keys())
         all_claims = {**self.claims(), **{c.id: c for c in bundle.claims}}
         check_claim_links(all_claims, bundle.origin)
+        self._check_run_links(bundle.evidence, bundle.origin)
         out: dict[str, dict[str, int]] = {}
         with self.transaction():
             out["sources"] = self._upsert("sources", [self._source_row(s) for s in bundle.sources])
@@ -287,6 +343,27 @@ class Case:
                                                                 for o in bundle.observations])
             out["evidence"] = self._upsert("evidence", [self._evidence_row(e) for e in bundle.evidence])
         return out
+
+    def _check_run_links(self, items: Sequence[EvidenceItem],
+                         origin: Mapping[tuple[str, str], tuple[str, Any]] | None = None,
+                         extra: Mapping[str, int] | None = None) -> None:
+        """Evidence that cites an analysis run must name a recorded run and, if a row, a row of its result."""
+        cited = [e for e in items if e.run_id is not None or e.result_row is not None]
+        if not cited:
+            return
+        n_rows = {r.id: r.n_rows for r in self.runs()} | dict(extra or {})
+        for e in cited:
+            f, row = (origin or {}).get(("evidence", e.id), (None, None))
+            if e.run_id is None:
+                raise InputError(f"evidence {e.id!r} names result row {e.result_row} but no run", file=f, row=row,
+                                 field="run")
+            if e.run_id not in n_rows:
+                raise InputError(f"evidence {e.id!r} cites analysis run {e.run_id!r}, which is not in the case "
+                                 f"(runs: {', '.join(sorted(n_rows)) or 'none'})", file=f, row=row, field="run")
+            if e.result_row is not None and not 0 <= e.result_row < n_rows[e.run_id]:
+                raise InputError(f"evidence {e.id!r} cites row {e.result_row} of run {e.run_id!r}, which has "
+                                 f"{n_rows[e.run_id]} result row(s) (rows count from 0)", file=f, row=row,
+                                 field="result_row")
 
     def import_files(self, paths: Iterable[str | Path]) -> dict[str, dict[str, int]]:
         """Read YAML/JSON/CSV files (see `overflight.evidence.importing`) and store them all-or-nothing."""
@@ -347,10 +424,12 @@ class Case:
             if replace_dataset:
                 self._x("DELETE FROM tracks WHERE dataset = ?", [dataset])
             self._insert("tracks", table)
+            # total_rows and content_sha256 describe the stored dataset as `verify` reads it back.
             self._audit([AuditEntry("import", "tracks", dataset, {"rows": int(before[0]) if before else 0},
                                     {"rows": n, "tracks": int(tracks["track_id"].nunique()),
                                      "sha256": _fingerprint(tracks),
-                                     "source_id": source_id, "illustrative": illustrative})])
+                                     "source_id": source_id, "illustrative": illustrative,
+                                     **self._dataset_state(dataset)})])
         return n
 
     def add_zones(self, zoneset: ZoneSet) -> dict[str, int]:
@@ -417,6 +496,7 @@ class Case:
                                  type=pa.string())}))
             self._audit([AuditEntry("record_run", "analysis_runs", run_id, None, rec)])
             items = [replace(e, run_id=run_id) for e in evidence]
+            self._check_run_links(items, extra={run_id: len(rows)})
             if items:
                 claims = self.claims()
                 for e in items:
@@ -495,6 +575,11 @@ class Case:
         """The stored verdicts (claim id → Verdict)."""
         return {r["claim_id"]: Verdict(r["claim_id"], r["verdict"], tuple(json.loads(r["reasoning"])),
                                        r["inputs_hash"]) for r in self._rows("verdicts")}
+
+    def rule_versions(self) -> dict[str, str]:
+        """claim id → the version of the verdict rule its stored verdict was derived under."""
+        return {str(r[0]): str(r[1]) for r in self.con.execute("SELECT claim_id, rule_version FROM verdicts")
+                .fetchall()}
 
     def tracks(self, dataset: str | None = None, *, extras: bool = False) -> pd.DataFrame:
         """Stored tracks as a canonical track table (plus dataset, source_id, illustrative columns).
@@ -575,6 +660,35 @@ class Case:
         """The audit log, oldest first."""
         return self.con.execute("SELECT * FROM audit_log ORDER BY seq").df()
 
+    def audit_rows(self) -> list[dict[str, Any]]:
+        """The audit log as records (every column; ``hash`` is None in a schema-1 file), oldest first."""
+        rows = self._rows("audit_log", order="seq")
+        for r in rows:
+            r.setdefault("hash", None)
+        return rows
+
+    def audit_head(self) -> str | None:
+        """The head of the audit chain as recorded in meta (``<seq>:<hash>``), or None (schema 1)."""
+        row = self._one("SELECT value FROM meta WHERE key = ?", [HEAD_KEY])
+        return str(row[0]) if row else None
+
+    def table_arrow(self, table: str, where: str = "", params: Sequence[Any] = ()) -> pa.Table:
+        """A table's rows as Arrow, with the column types of `overflight.case.schema` (unordered)."""
+        cols = self._columns(table)
+        tbl = self.con.sql(f"SELECT {', '.join(c for c, _ in cols)} FROM {table} {where}",
+                           params=list(params) or None).to_arrow_table()
+        return tbl.cast(pa.schema([(c, _ARROW[t]) for c, t in cols]))
+
+    def _dataset_state(self, dataset: str) -> dict[str, Any]:
+        # What the audit log records of a stored track dataset: its row count and content hash.
+        tbl = self.table_arrow("tracks", "WHERE dataset = ?", [dataset])
+        return {"total_rows": tbl.num_rows, "content_sha256": hash_arrow(tbl)}
+
+    def dataset_states(self) -> dict[str, dict[str, Any]]:
+        """dataset → its row count and content hash, for every stored track dataset."""
+        names = [r[0] for r in self.con.execute("SELECT DISTINCT dataset FROM tracks ORDER BY dataset").fetchall()]
+        return {str(d): self._dataset_state(d) for d in names}
+
     def audit_seqs(self) -> list[int]:
         """The audit log's sequence numbers, in order."""
         return [int(r[0]) for r in self.con.execute("SELECT seq FROM audit_log ORDER BY seq").fetchall()]
@@ -601,11 +715,11 @@ class Case:
         """The case's metadata (schema version, creation time and user, overflight version)."""
         return {r[0]: r[1] for r in self.con.execute("SELECT key, value FROM meta ORDER BY key").fetchall()}
 
-    def verify(self) -> VerifyReport:
-        """Re-run recorded analyses and re-derive verdicts (see `overflight.case.runs.verify`)."""
+    def verify(self, *, expect: str | None = None) -> VerifyReport:
+        """Check the case (see `overflight.case.runs.verify`); ``expect``: a head hash anchored elsewhere."""
         from overflight.case.runs import verify
 
-        return verify(self)
+        return verify(self, expect=expect)
 
     def evidence_hash(self) -> str:
         """SHA-256 of the claims and evidence (what verdicts are derived from)."""
