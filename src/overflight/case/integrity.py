@@ -41,6 +41,9 @@ def verify_audit(case: Case, audit: Sequence[Mapping[str, Any]], rep: VerifyRepo
                             if gapless else "sequence has gaps or repeats (entries were removed or edited)"))
     hashes = chain(audit)
     head = f"{seqs[-1]}:{hashes[-1]}" if audit else None
+    if case.meta_version != case.schema_version:
+        rep.checks.append(Check("schema", "", False, f"meta says version {case.meta_version}, the tables are version "
+                                f"{case.schema_version} (the meta table or the audit log's columns were edited)"))
     if case.schema_version == "1":
         rep.checks.append(Check("audit chain", "", True,
                                 "not stored: a schema-1 case (written by overflight <= 0924fd0); the head below is "
@@ -95,13 +98,27 @@ def _when(t: Any) -> str:
     return t.strftime("%Y-%m-%d %H:%M UTC") if isinstance(t, datetime) else str(t)
 
 
-def _expected_rows(audit: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, tuple[int, str | None]]]:
-    # table -> key -> (seq, canonical JSON of the row as last recorded, or None when deleted)
+def _expected_rows(audit: Sequence[Mapping[str, Any]], rep: VerifyReport
+                   ) -> dict[str, dict[str, tuple[int, str | None]]]:
+    """table -> key -> (seq, canonical JSON of the row as last recorded, or None when deleted).
+
+    Each entry's ``before`` must also be the row as the log last recorded it: a write through overflight
+    after a change made around it (a repair by `case evaluate`, say) shows the change that way.
+    """
     out: dict[str, dict[str, tuple[int, str | None]]] = {t: {} for t in KEYS}
     for r in audit:
         t = r["table_name"]
-        if t in KEYS and r["action"] in ROW_ACTIONS:
-            out[t][str(r["key"])] = (int(r["seq"]), r["after"])
+        if t not in KEYS or r["action"] not in ROW_ACTIONS:
+            continue
+        k = str(r["key"])
+        if r["action"] != "baseline" and (t != "meta" or k != "schema_version"):
+            seq, last = out[t].get(k, (None, None))
+            if r["before"] != last:
+                was = "did not exist" if last is None else f"as recorded at seq {seq}"
+                rep.checks.append(Check(f"table {t}", k, False,
+                                        f"the write at seq {r['seq']} found the row other than the log left it "
+                                        f"({was}): it was changed outside overflight before that write"))
+        out[t][k] = (int(r["seq"]), r["after"])
     return out
 
 
@@ -169,6 +186,12 @@ def _check_tracks(case: Case, audit: Sequence[Mapping[str, Any]], rep: VerifyRep
     for r in audit:
         if r["table_name"] == "tracks" and r["action"] in ("import", "baseline"):
             after = json.loads(r["after"] or "{}")
+            last = expected.get(str(r["key"]), (None, {}))[1].get("total_rows")
+            found = json.loads(r["before"] or "{}").get("rows") if r["action"] == "import" else None
+            if last is not None and found is not None and found != last:
+                rep.checks.append(Check("table tracks", str(r["key"]), False,
+                                        f"the import at seq {r['seq']} found {found} fixes where the log left "
+                                        f"{last}: fixes were changed outside overflight before it"))
             if "total_rows" not in after:  # schema-1 entry: row count only (replaced, or appended to `before`)
                 before = json.loads(r["before"] or "{}")
                 after = {"rows_any_of": [after.get("rows"), int(before.get("rows") or 0) + int(after.get("rows") or 0)]}
@@ -214,7 +237,8 @@ def _check_results(case: Case, rep: VerifyReport) -> None:
         if sorted(got.get(rid, [])) != list(range(n)):
             bad += 1
             rep.checks.append(Check("table analysis_results", rid, False,
-                                    f"rows are not numbered 0-{n - 1} once each (rows inserted, removed or renumbered)"))
+                                    f"rows are not numbered 0-{n - 1} once each "
+                                    "(rows inserted, removed or renumbered)"))
     if not bad:
         rep.checks.append(Check("table analysis_results", "", True,
                                 f"{sum(map(len, got.values()))} row(s), each run's numbered 0..n-1"))
@@ -222,7 +246,7 @@ def _check_results(case: Case, rep: VerifyReport) -> None:
 
 def verify_state(case: Case, audit: Sequence[Mapping[str, Any]], rep: VerifyReport) -> None:
     """Check every table against the audit log (module docstring)."""
-    expected = _expected_rows(audit)
+    expected = _expected_rows(audit, rep)
     _legacy_meta(audit, expected["meta"])
     for table in KEYS:
         _check_keyed(case, table, expected[table], rep, audit)

@@ -85,6 +85,7 @@ class Case:
         self.user = user or current_user()
         self.read_only = read_only
         self.schema_version = SCHEMA_VERSION
+        self.meta_version = SCHEMA_VERSION
         if not _create and not self.path.exists():
             raise InputError("no such case file (create it with `overflight case init`)", file=self.path)
         try:
@@ -156,8 +157,18 @@ class Case:
             self.close()
             raise OverflightError(f"{self.path}: case schema version {row[0] if row else '?'} is not supported "
                                   f"(this overflight reads versions {', '.join(READABLE_VERSIONS)})")
-        self.schema_version = str(row[0])
-        if self.schema_version != SCHEMA_VERSION and not self.read_only:
+        # The tables say which version the file is; meta must agree (`verify` reports a disagreement).
+        cols = [d[0] for d in self.con.execute("SELECT * FROM audit_log LIMIT 0").description or []]
+        self.schema_version = SCHEMA_VERSION if "hash" in cols else "1"
+        self.meta_version = str(row[0])
+        if self.read_only:
+            return
+        if self.meta_version != self.schema_version:
+            self.close()
+            raise OverflightError(f"{self.path}: meta says schema version {row[0]} but the tables are version "
+                                  f"{self.schema_version}: the file was changed outside overflight (run `overflight "
+                                  "case verify`); it is not written to")
+        if self.schema_version != SCHEMA_VERSION:
             self._upgrade()
 
     def _upgrade(self) -> None:
@@ -191,8 +202,9 @@ class Case:
             for ds in [r[0] for r in self.con.execute("SELECT DISTINCT dataset FROM tracks ORDER BY dataset")
                        .fetchall()]:
                 entries.append(AuditEntry("baseline", "tracks", ds, None, self._dataset_state(ds)))
-            self._audit(entries)
+            self._audit(entries, check_head=False)
             self._upsert("meta", [{"key": "schema_version", "value": SCHEMA_VERSION}])
+            self.meta_version = SCHEMA_VERSION
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -218,13 +230,16 @@ class Case:
         # Run a statement and consume its result (DuckDB refuses new work while a result is pending).
         self.con.execute(sql, params).fetchall() if params is not None else self.con.execute(sql).fetchall()
 
-    def _audit(self, entries: Sequence[AuditEntry]) -> None:
+    def _audit(self, entries: Sequence[AuditEntry], *, check_head: bool = True) -> None:
         # Append entries to the hash chain and move the head recorded in meta (same transaction as the change).
         if not entries:
             return
-        last = self._one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        start = int(last[0]) + 1 if last else 1
-        prev = str(last[1]) if last and last[1] else GENESIS
+        last2 = self._rows("audit_log", "WHERE seq >= (SELECT max(seq) - 1 FROM audit_log)", order="seq")
+        last = last2[-1] if last2 else None
+        if check_head:
+            self._check_head(last2)
+        start = int(last["seq"]) + 1 if last else 1
+        prev = str(last["hash"]) if last and last.get("hash") else GENESIS
         now = utcnow()
         rows: list[dict[str, Any]] = []
         for i, e in enumerate(entries):
@@ -236,6 +251,17 @@ class Case:
         self._insert("audit_log", rows)
         self._x("DELETE FROM meta WHERE key = ?", [HEAD_KEY])
         self._x("INSERT INTO meta VALUES (?, ?)", [HEAD_KEY, f"{rows[-1]['seq']}:{prev}"])
+
+    def _check_head(self, last2: Sequence[Mapping[str, Any]]) -> None:
+        # Refuse to extend a chain whose end was cut or edited: a new entry would hide the damage.
+        last = last2[-1] if last2 else None
+        prev = str(last2[0]["hash"]) if len(last2) == 2 else GENESIS
+        ok = self.audit_head() == (f"{last['seq']}:{last['hash']}" if last else None)
+        if ok and last is not None:
+            ok = entry_hash(prev, last) == last["hash"]
+        if not ok:
+            raise OverflightError(f"{self.path}: the audit log does not end at the head meta records: the file was "
+                                  "changed outside overflight (run `overflight case verify`); nothing was written")
 
     def _columns(self, table: str) -> list[tuple[str, str]]:
         # The columns of a table in this file (a schema-1 audit log has no hash column).
