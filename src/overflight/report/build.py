@@ -265,12 +265,16 @@ def build_context(case: Case, *, title: str | None = None, subtitle: str | None 
     for run in case.runs():
         params[f"{run.id} parameters"] = json.dumps(run.parameters, sort_keys=True, default=str)
     meta = case.meta()
+    from overflight.evidence.claimreview import claim_reviews
+
+    now = datetime.now(UTC)
     return ReportContext(
         title=title or meta.get("title") or f"Case {Path(case.path).name}",
         subtitle=subtitle or meta.get("subtitle") or "",
-        generated_at=datetime.now(UTC), overflight_version=__version__, claims=claims, reasoning=reasoning,
+        generated_at=now, overflight_version=__version__, claims=claims, reasoning=reasoning,
         map_svg=_map(case), timeline_svg=_timeline(case), sections=_sections(case, illustrative),
         provenance=prov_rows, parameters=params, illustrative_note=ILLUSTRATIVE_NOTE if illustrative else None,
+        jsonld=claim_reviews(case.claims(), case.verdicts(), sources=case.sources(), date_published=now),
     )
 
 
