@@ -3,8 +3,9 @@
 Every analysis that puts evidence into a case records a run (`Case.record_run`): its kind, parameters,
 input hashes, the boundary set and version, the overflight version and the SHA-256 of its result table.
 `verify` re-runs every recorded run through the function registered for its kind and compares hashes,
-checks the stored result rows against the recorded hash (tampering), re-derives every verdict, and checks
-that the audit log has no gaps.
+checks the stored result rows against the recorded hash (tampering), re-derives every verdict, checks that
+evidence citing a run cites a row of a run that verifies, and (`overflight.case.integrity`) checks the audit
+log's hash chain and every table against the log.
 
 Hook for other analyses
 -----------------------
