@@ -249,6 +249,11 @@ TAMPERS: list[Tamper] = [
       ("INSERT INTO audit_log SELECT seq + 1000, at_utc, user_name, action, table_name, key, before, after, hash "
        "FROM audit_log WHERE seq = 12",), ("audit log", "audit chain")),
     T("audit-drop-chain", "audit_log", "hash", "update", ("ALTER TABLE audit_log DROP COLUMN hash",), ("schema",)),
+    # the tables themselves
+    T("drop-table", "verdicts", "identity", "delete", ("DROP TABLE verdicts",), ("open",)),
+    T("drop-column", "claims", "content", "delete", ("ALTER TABLE claims DROP COLUMN count_min",), ("open",)),
+    T("add-column", "evidence", "content", "insert", ("ALTER TABLE evidence ADD COLUMN weight DOUBLE DEFAULT 9",),
+      ("schema",)),
 ]
 
 

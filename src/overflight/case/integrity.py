@@ -41,6 +41,8 @@ def verify_audit(case: Case, audit: Sequence[Mapping[str, Any]], rep: VerifyRepo
                             if gapless else "sequence has gaps or repeats (entries were removed or edited)"))
     hashes = chain(audit)
     head = f"{seqs[-1]}:{hashes[-1]}" if audit else None
+    for problem in case.structure_problems:
+        rep.checks.append(Check("schema", "", False, problem))
     if case.meta_version != case.schema_version:
         rep.checks.append(Check("schema", "", False, f"meta says version {case.meta_version}, the tables are version "
                                 f"{case.schema_version} (the meta table or the audit log's columns were edited)"))
@@ -143,7 +145,7 @@ def _check_keyed(case: Case, table: str, expected: Mapping[str, tuple[int, str |
                  audit: Sequence[Mapping[str, Any]]) -> None:
     key = KEYS[table]
     actual: dict[str, list[dict[str, Any]]] = {}
-    for row in case._rows(table):
+    for row in case.records(table):
         actual.setdefault(str(row[key]), []).append(row)
     if table == "meta":
         actual.pop(HEAD_KEY, None)
@@ -226,8 +228,8 @@ def _check_tracks(case: Case, audit: Sequence[Mapping[str, Any]], rep: VerifyRep
 def _check_results(case: Case, rep: VerifyReport) -> None:
     runs = {r.id: r.n_rows for r in case.runs()}
     got: dict[str, list[int]] = {}
-    for run_id, row_no in case.con.execute("SELECT run_id, row_no FROM analysis_results").fetchall():
-        got.setdefault(str(run_id), []).append(int(row_no))
+    for run_id, row_no in case.result_numbering():
+        got.setdefault(run_id, []).append(row_no)
     bad = 0
     for rid in sorted(set(got) - set(runs)):
         bad += 1

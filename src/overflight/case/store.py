@@ -86,6 +86,7 @@ class Case:
         self.read_only = read_only
         self.schema_version = SCHEMA_VERSION
         self.meta_version = SCHEMA_VERSION
+        self.structure_problems: list[str] = []
         if not _create and not self.path.exists():
             raise InputError("no such case file (create it with `overflight case init`)", file=self.path)
         try:
@@ -158,16 +159,35 @@ class Case:
             raise OverflightError(f"{self.path}: case schema version {row[0] if row else '?'} is not supported "
                                   f"(this overflight reads versions {', '.join(READABLE_VERSIONS)})")
         # The tables say which version the file is; meta must agree (`verify` reports a disagreement).
-        cols = [d[0] for d in self.con.execute("SELECT * FROM audit_log LIMIT 0").description or []]
-        self.schema_version = SCHEMA_VERSION if "hash" in cols else "1"
+        present: dict[str, set[str]] = {}
+        for t in TABLES:
+            try:
+                present[t] = {d[0] for d in self.con.execute(f"SELECT * FROM {t} LIMIT 0").description or []}
+            except duckdb.Error:
+                continue
+        self.schema_version = SCHEMA_VERSION if "hash" in present.get("audit_log", {"hash"}) else "1"
         self.meta_version = str(row[0])
+        missing: list[str] = []
+        for t in TABLES:
+            if t not in present:
+                missing.append(t)
+            else:
+                missing += [f"{t}.{c}" for c, _ in self._columns(t) if c not in present[t]]
+        if missing:
+            self.close()
+            raise OverflightError(f"{self.path}: the case lacks {', '.join(missing)}: the file was changed outside "
+                                  "overflight")
+        self.structure_problems = [f"table {t} has column(s) overflight does not write: {', '.join(sorted(extra))}"
+                                   for t in TABLES if (extra := present[t] - {c for c, _ in self._columns(t)})]
         if self.read_only:
             return
-        if self.meta_version != self.schema_version:
+        problems = self.structure_problems + ([f"meta says schema version {row[0]} but the tables are version "
+                                               f"{self.schema_version}"] if self.meta_version != self.schema_version
+                                              else [])
+        if problems:
             self.close()
-            raise OverflightError(f"{self.path}: meta says schema version {row[0]} but the tables are version "
-                                  f"{self.schema_version}: the file was changed outside overflight (run `overflight "
-                                  "case verify`); it is not written to")
+            raise OverflightError(f"{self.path}: {'; '.join(problems)}: the file was changed outside overflight "
+                                  "(run `overflight case verify`); it is not written to")
         if self.schema_version != SCHEMA_VERSION:
             self._upgrade()
 
@@ -692,6 +712,17 @@ class Case:
         for r in rows:
             r.setdefault("hash", None)
         return rows
+
+    def records(self, table: str) -> list[dict[str, Any]]:
+        """Every row of a table as a record (column → value), ordered by its key."""
+        if table not in TABLES:
+            raise InputError(f"no table {table!r} in a case", field="table")
+        return self._rows(table)
+
+    def result_numbering(self) -> list[tuple[str, int]]:
+        """(run id, row number) of every stored result row."""
+        return [(str(a), int(b)) for a, b in
+                self.con.execute("SELECT run_id, row_no FROM analysis_results").fetchall()]
 
     def audit_head(self) -> str | None:
         """The head of the audit chain as recorded in meta (``<seq>:<hash>``), or None (schema 1)."""
