@@ -154,6 +154,10 @@ def hash_frame(df: pd.DataFrame) -> str:
     return hash_rows(cols, rows)
 
 
+def _is_bytes(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t))
+
+
 def hash_arrow(tbl: pa.Table) -> str:
     """SHA-256 of an Arrow table's content, whatever the order its rows come in (they are sorted first).
 
@@ -162,13 +166,16 @@ def hash_arrow(tbl: pa.Table) -> str:
     """
     h = hashlib.sha256()
     if tbl.num_rows:
-        tbl = tbl.sort_by([(c, "ascending") for c in tbl.column_names])
+        # Any fixed total order will do: fixed-width columns first sort fastest (times are nearly unique).
+        fixed = [c for c in tbl.column_names if not _is_bytes(tbl.schema.field(c).type)]
+        rest = [c for c in tbl.column_names if c not in fixed]
+        tbl = tbl.sort_by([(c, "ascending") for c in fixed + rest])
     for name in tbl.column_names:
         arr = tbl.column(name).combine_chunks()
         h.update(b"\x00" + name.encode() + b"\x00")
         h.update(np.packbits(np.asarray(arr.is_valid(), dtype=bool)).tobytes())
         t = arr.type
-        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t):
+        if _is_bytes(t):
             big = pc.cast(pc.fill_null(arr, b"" if pa.types.is_binary(t) else ""), pa.large_binary())
             offsets = np.frombuffer(big.buffers()[1], dtype="<i8")[big.offset:big.offset + len(big) + 1]
             data = big.buffers()[2]
