@@ -497,3 +497,18 @@ def test_legacy_case_tampered_before_upgrade_is_still_caught_where_the_old_log_r
                                                        ("verdict", "c-supply")}
 
 
+
+
+def test_case_settings_written_as_case_config_writes_them_verify(base: Path, tmp_path: Path) -> None:
+    from overflight.case.audit import AuditEntry
+
+    p = tmp_path / "case.duckdb"
+    shutil.copy(base, p)
+    with Case.open(p) as c:  # what `overflight case config set review.url URL` writes: a meta row, a config entry
+        with c.transaction():
+            c._x("INSERT INTO meta VALUES ('config.review.url', 'https://desk.example/r')")
+            c._audit([AuditEntry("config", "meta", "review.url", None, {"value": "https://desk.example/r"})])
+        assert c.verify().ok
+    _apply(p, ("UPDATE meta SET value = 'https://evil.example/' WHERE key = 'config.review.url'",))
+    rep = _verify(p)
+    assert rep is not None and {(f.what, f.key) for f in rep.failures} == {("table meta", "config.review.url")}

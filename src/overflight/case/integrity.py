@@ -110,6 +110,8 @@ def _expected_rows(audit: Sequence[Mapping[str, Any]], rep: VerifyReport
     out: dict[str, dict[str, tuple[int, str | None]]] = {t: {} for t in KEYS}
     for r in audit:
         t = r["table_name"]
+        if t == "meta" and r["action"] == "config":
+            r = _config_as_row(r)
         if t not in KEYS or r["action"] not in ROW_ACTIONS:
             continue
         k = str(r["key"])
@@ -122,6 +124,17 @@ def _expected_rows(audit: Sequence[Mapping[str, Any]], rep: VerifyReport
                                         f"({was}): it was changed outside overflight before that write"))
         out[t][k] = (int(r["seq"]), r["after"])
     return out
+
+
+def _config_as_row(r: Mapping[str, Any]) -> dict[str, Any]:
+    # A case setting (`overflight case config set KEY VALUE`) is audited as {"value": …} under KEY and stored
+    # as the meta row ``config.KEY``: the same change, written as a row entry.
+    key = f"config.{r['key']}"
+
+    def row(doc: str | None) -> str | None:
+        return dumps({"key": key, "value": json.loads(doc)["value"]}) if doc else None
+
+    return {**r, "action": "update", "key": key, "before": row(r["before"]), "after": row(r["after"])}
 
 
 def _legacy_meta(audit: Sequence[Mapping[str, Any]], expected: dict[str, tuple[int, str | None]]) -> None:
