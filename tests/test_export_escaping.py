@@ -194,7 +194,8 @@ def test_jsonld_script_round_trips_and_cannot_close_early(text: str) -> None:
 
 
 def test_report_embeds_claimreview_safely(hostile: Case) -> None:
-    page = render_report(build_context(hostile))
+    assert "<script" not in render_report(build_context(hostile))  # by default no script at all
+    page = render_report(build_context(hostile, claimreview=True))
     parsed = _html(page)
     scripts = [a for t, a in parsed.tags if t == "script"]
     assert scripts == [{"type": "application/ld+json"}]

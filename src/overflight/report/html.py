@@ -1,6 +1,6 @@
 """The investigation report: one self-contained HTML file (inline styles and SVG, no network), printable.
 
-Every user string is HTML-escaped; the ClaimReview JSON-LD in the head goes through
+Every user string is HTML-escaped; ClaimReview JSON-LD embedded in the head (on request) goes through
 `overflight.evidence.claimreview.jsonld_script` (no ``</script>`` or ``<!--`` can survive in it). The page has
 no links made from user URLs.
 
