@@ -512,3 +512,21 @@ def test_case_settings_written_as_case_config_writes_them_verify(base: Path, tmp
     _apply(p, ("UPDATE meta SET value = 'https://evil.example/' WHERE key = 'config.review.url'",))
     rep = _verify(p)
     assert rep is not None and {(f.what, f.key) for f in rep.failures} == {("table meta", "config.review.url")}
+
+
+def test_failed_upgrade_leaves_a_schema_1_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = _legacy(tmp_path / "old.duckdb")
+    with Case.open(p, read_only=True) as c:
+        head = c.verify().head
+
+    def boom(self: Case, dataset: str) -> dict[str, object]:
+        raise OverflightError("disk full")
+
+    monkeypatch.setattr(Case, "_dataset_state", boom)
+    with pytest.raises(OverflightError, match="disk full"):
+        Case.open(p)
+    monkeypatch.undo()
+    with Case.open(p, read_only=True) as c:
+        assert c.schema_version == "1" and c.meta()["schema_version"] == "1"
+        rep = c.verify()
+        assert rep.ok and rep.head == head

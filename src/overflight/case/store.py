@@ -189,7 +189,11 @@ class Case:
             raise OverflightError(f"{self.path}: {'; '.join(problems)}: the file was changed outside overflight "
                                   "(run `overflight case verify`); it is not written to")
         if self.schema_version != SCHEMA_VERSION:
-            self._upgrade()
+            try:
+                self._upgrade()
+            except BaseException:
+                self.close()  # rolled back: the file is still schema 1
+                raise
 
     def _upgrade(self) -> None:
         """Upgrade a schema-1 case (no audit chain) in place, in one transaction, with audit entries.
