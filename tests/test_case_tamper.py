@@ -249,6 +249,17 @@ TAMPERS: list[Tamper] = [
       ("INSERT INTO audit_log SELECT seq + 1000, at_utc, user_name, action, table_name, key, before, after, hash "
        "FROM audit_log WHERE seq = 12",), ("audit log", "audit chain")),
     T("audit-drop-chain", "audit_log", "hash", "update", ("ALTER TABLE audit_log DROP COLUMN hash",), ("schema",)),
+    # values that no longer decode
+    T("claim-zones-garbage", "claims", "content", "update",
+      ("UPDATE claims SET where_zones = '[\"KAZ-W\"' WHERE id = 'c-transit'",), ("table claims",)),
+    T("run-params-garbage", "analysis_runs", "content", "update",
+      ("UPDATE analysis_runs SET parameters = '{' WHERE id = 'attribution-1'",), ("table analysis_runs",)),
+    T("verdict-reasoning-garbage", "verdicts", "content", "update",
+      ("UPDATE verdicts SET reasoning = 'x' WHERE claim_id = 'c-transit'",), ("table verdicts",)),
+    T("zone-geometry-garbage", "zones", "content", "update",
+      ("UPDATE zones SET geometry = '\\x01\\x02'::BLOB WHERE id = 'RU'",), ("table zones",)),
+    T("obs-properties-garbage", "observations", "content", "update",
+      ("UPDATE observations SET properties = '{{' WHERE id = 'o-1'",), ("table observations",)),
     # the tables themselves
     T("drop-table", "verdicts", "identity", "delete", ("DROP TABLE verdicts",), ("open",)),
     T("drop-column", "claims", "content", "delete", ("ALTER TABLE claims DROP COLUMN count_min",), ("open",)),

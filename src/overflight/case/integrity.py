@@ -14,10 +14,11 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from overflight.case.audit import chain, dumps
-from overflight.case.runs import Check, VerifyReport
+from overflight.case.runs import Check, VerifyReport, guarded
 from overflight.case.schema import HEAD_KEY, KEYS, TABLES
 
 if TYPE_CHECKING:
@@ -239,7 +240,7 @@ def _check_tracks(case: Case, audit: Sequence[Mapping[str, Any]], rep: VerifyRep
 
 
 def _check_results(case: Case, rep: VerifyReport) -> None:
-    runs = {r.id: r.n_rows for r in case.runs()}
+    runs = {str(r["id"]): int(r["n_rows"] or 0) for r in case.records("analysis_runs")}
     got: dict[str, list[int]] = {}
     for run_id, row_no in case.result_numbering():
         got.setdefault(run_id, []).append(row_no)
@@ -264,9 +265,9 @@ def verify_state(case: Case, audit: Sequence[Mapping[str, Any]], rep: VerifyRepo
     expected = _expected_rows(audit, rep)
     _legacy_meta(audit, expected["meta"])
     for table in KEYS:
-        _check_keyed(case, table, expected[table], rep, audit)
-    _check_tracks(case, audit, rep)
-    _check_results(case, rep)
+        guarded(rep, f"table {table}", partial(_check_keyed, case, table, expected[table], rep, audit))
+    guarded(rep, "table tracks", lambda: _check_tracks(case, audit, rep))
+    guarded(rep, "table analysis_results", lambda: _check_results(case, rep))
     for table in TABLES:
         if table not in KEYS and table not in _OTHER:
             rep.checks.append(Check(f"table {table}", "", True, "not covered by verify (no audit record per row)"))

@@ -10,22 +10,24 @@ the process that holds it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
+import shapely.errors
 
 from overflight._version import __version__
 from overflight.case.audit import GENESIS, AuditEntry, chain, current_user, dumps, entry_hash, json_value
@@ -60,6 +62,28 @@ def _lock_message(path: Path, exc: Exception) -> str:
 def _fingerprint(df: pd.DataFrame) -> str:
     # Fast content fingerprint of a bulk table for the audit log (pandas' vectorised row hashes).
     return hashlib.sha256(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()).hexdigest()
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _decoding(table: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A stored value that no longer decodes (JSON, WKB, a grade) is reported as a changed file, not a traceback."""
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except OverflightError:
+                raise
+            except (ValueError, TypeError, KeyError, shapely.errors.ShapelyError) as exc:
+                path = getattr(args[0], "path", "the case")
+                raise OverflightError(f"{path}: a stored {table} row no longer decodes ({type(exc).__name__}: "
+                                      f"{exc}): the file was changed outside overflight (run `overflight case "
+                                      "verify`)") from None
+        return inner
+    return wrap
 
 
 def _jl(v: Any) -> str:
@@ -580,10 +604,12 @@ class Case:
 
     # ------------------------------------------------------------ reads
 
+    @_decoding("sources")
     def sources(self) -> dict[str, Source]:
         """id → Source."""
         return {r["id"]: Source(**r) for r in self._rows("sources")}
 
+    @_decoding("claims")
     def claims(self) -> dict[str, Claim]:
         """id → Claim, ordered by id."""
         out: dict[str, Claim] = {}
@@ -596,6 +622,7 @@ class Case:
             out[r["id"]] = Claim(**r)
         return out
 
+    @_decoding("observations")
     def observations(self, kinds: Sequence[str] | None = None) -> list[Observation]:
         """Observations (optionally of some kinds), ordered by id."""
         where, params = ("WHERE kind IN (SELECT unnest(?))", [list(kinds)]) if kinds else ("", [])
@@ -612,6 +639,7 @@ class Case:
         where, params = ("WHERE kind IN (SELECT unnest(?))", [list(kinds)]) if kinds else ("", [])
         return self.con.execute(f"SELECT {cols} FROM observations {where} ORDER BY id", params).df()
 
+    @_decoding("evidence")
     def evidence(self, claim_id: str | None = None) -> list[EvidenceItem]:
         """Evidence items (optionally for one claim), ordered by id."""
         where, params = ("WHERE claim_id = ?", [claim_id]) if claim_id else ("", [])
@@ -621,6 +649,7 @@ class Case:
             out.append(EvidenceItem(**r))
         return out
 
+    @_decoding("verdicts")
     def verdicts(self) -> dict[str, Verdict]:
         """The stored verdicts (claim id → Verdict)."""
         return {r["claim_id"]: Verdict(r["claim_id"], r["verdict"], tuple(json.loads(r["reasoning"])),
@@ -647,6 +676,7 @@ class Case:
             df = pd.concat([df, ext.set_index(df.index)], axis=1)
         return df
 
+    @_decoding("zones")
     def zones(self, ids: Sequence[str] | None = None) -> ZoneSet:
         """The stored zones as an `overflight.zones.ZoneSet` (all, or these ids in this order).
 
@@ -675,6 +705,7 @@ class Case:
         assert zs is not None
         return zs.select(list(ids)) if ids else zs
 
+    @_decoding("analysis_runs")
     def runs(self) -> list[RunRecord]:
         """Every recorded analysis run, in the order they were recorded."""
         out = []
@@ -694,6 +725,7 @@ class Case:
                 return r
         raise InputError(f"no analysis run {run_id!r} in the case", file=self.path, field="run")
 
+    @_decoding("analysis_results")
     def run_rows(self, run_id: str) -> tuple[list[str], list[list[Any]]]:
         """The stored result of a run in canonical form: (columns, rows)."""
         cols = self.run(run_id).result_columns
