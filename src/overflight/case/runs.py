@@ -383,7 +383,7 @@ def verify(case: Case, *, expect: str | None = None) -> VerifyReport:
 
 
 def guarded(rep: VerifyReport, what: str, fn: Callable[[], Any]) -> Any:
-    # A stored value that no longer decodes (JSON, WKB, a number) is itself a finding, not a crash of verify.
+    """Run one group of verify checks; a stored value that no longer decodes is a failed check, not a crash."""
     try:
         return fn()
     except Exception as exc:  # whatever the decoder raised, the report names it
