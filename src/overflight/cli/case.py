@@ -184,17 +184,26 @@ def export_cmd(
 
 
 @sub.command("verify")
-def verify_cmd(case: CaseArg) -> None:
-    """Re-run every recorded analysis and re-derive every verdict; exit 1 on any difference."""
+def verify_cmd(
+    case: CaseArg,
+    expect: Annotated[str | None, typer.Option("--expect", help="A head hash printed by an earlier verify and "
+                                               "kept outside the file (<seq>:<sha256> or <sha256>): fail unless "
+                                               "the audit chain still passes through it.")] = None,
+) -> None:
+    """Re-run analyses, re-derive verdicts, check the audit chain and every table; exit 1 on any difference."""
     from overflight.case import Case
 
     with Case.open(case, read_only=True) as c:
-        rep = c.verify()
-    for line in rep.lines():
-        console.print(esc(line).replace("FAIL", "[red]FAIL[/]", 1).replace("ok  ", "[green]ok[/]  ", 1),
+        rep = c.verify(expect=expect)
+    for line in rep.lines():  # the line holds user text (ids, values): escaped, only the status is markup
+        console.print(("[red]FAIL[/]" if line.startswith("FAIL") else "[green]ok[/]  ") + esc(line[4:]),
                       highlight=False)
     console.print(f"{len(rep.checks) - len(rep.failures)} checks passed, {len(rep.failures)} failed",
                   highlight=False)
+    if rep.head:
+        console.print(f"audit head {escape(rep.head)}", highlight=False, soft_wrap=True)
+        console.print("keep the head outside the case file: `case verify --expect HEAD` later shows that the log "
+                      "up to it is unchanged", highlight=False)
     if not rep.ok:
         raise typer.Exit(1)
 
