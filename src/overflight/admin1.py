@@ -116,8 +116,12 @@ def convert(content: bytes) -> tuple[list[dict[str, Any]], list[str]]:
         region = [r for r in ala if r["type"].lower() == "region"]
         if len(region) == 1:
             region[0]["id"] = region[0]["iso_3166_2"] = "KZ-ALM"
+            region[0]["name"] = "Almaty Region"
+            for r in ala:
+                if r is not region[0]:
+                    r["name"] = "Almaty City"
             repairs.append("KZ-ALA: held by Almaty region and Almaty city; the region is KZ-ALM, the city keeps "
-                           "KZ-ALA (ISO 3166-2:KZ letter codes)")
+                           "KZ-ALA (ISO 3166-2:KZ letter codes); English names Almaty Region / Almaty City")
     alt = by_code.get("RU-ALT", [])
     if len(alt) == 1 and alt[0]["name"] == "Altai Republic":
         alt[0]["name"] = "Altai Krai"
@@ -205,7 +209,7 @@ def read_parquet(path: Path) -> ZoneSet:
     zones = []
     for i, g in enumerate(geoms):
         props = {c: data[c][i] for c in COLUMNS if c not in ("id", "name") and data[c][i]}
-        zones.append(Zone(id=data["id"][i], name=data["name"][i], kind="region", geometry=g, properties=props))
+        zones.append(Zone(id=data["id"][i], name=data["name"][i], kind="admin1", geometry=g, properties=props))
     subset = meta.get("subset")
     notes = ["land only: no territorial sea", "zone ids ISO 3166-2 as Natural Earth gives them", KAZAKH_NOTE]
     if "RU-CR" in data["id"]:
@@ -245,3 +249,48 @@ def write_subset(content: bytes, out: Path, ids: tuple[str, ...] = SUBSET_IDS) -
     mentioned = [x for x in repairs if any(i in x for i in ids)]
     return write_parquet((keep, mentioned or ["none needed for these regions"]), out,
                          sha256=hashlib.sha256(content).hexdigest(), subset=list(ids))
+
+
+def geonames_agreement(zs: ZoneSet, countries: list[str] | None = None) -> Any:
+    """How often a GeoNames place's ``admin1`` agrees with the ne-admin1 region its coordinates lie in.
+
+    GeoNames codes a place's first-level division as country code + admin1 code (``KZ.07``); Natural Earth
+    carries the same code for each region (``gn_a1_code``), so the match is exact, with no name matching. Each
+    place of the shipped gazetteer falls in one class: ``agree`` (the region holding it has the place's code),
+    ``disagree``, ``outside`` (in no region: on the coast or an island that the land-only polygons miss) or
+    ``no_code`` (GeoNames gives no admin1, ``00``, or the region has no GeoNames code). A place in two disputed
+    regions agrees when either carries its code. Returns a DataFrame, one row per country plus ``ALL``.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from overflight import gazetteer
+    from overflight.index import ZoneIndex
+
+    t = pq.read_table(gazetteer.data_path(), columns=["lon", "lat", "cc", "admin1"]).to_pandas()
+    if countries:
+        t = t[t["cc"].isin(countries)].reset_index(drop=True)
+    code = (t["cc"].astype(str) + "." + t["admin1"].fillna("").astype(str)).to_numpy(dtype=object)
+    no_gn = t["admin1"].fillna("").isin(["", "00"]).to_numpy()
+    index = ZoneIndex.cached(zs)
+    pi, zi = index.locate_all(t["lon"].to_numpy(float), t["lat"].to_numpy(float))
+    zcode = np.array([str(z.properties.get("gn_a1_code") or "") for z in zs], dtype=object)
+    hit = zcode[zi] == code[pi]
+    agree = np.zeros(len(t), dtype=bool)
+    agree[pi[hit]] = True
+    located = np.zeros(len(t), dtype=bool)
+    located[pi] = True
+    coded = np.zeros(len(t), dtype=bool)
+    coded[pi[zcode[zi] != ""]] = True
+    cls = np.where(~located, "outside", np.where(no_gn | ~coded, "no_code", np.where(agree, "agree", "disagree")))
+    df = pd.DataFrame({"cc": t["cc"].to_numpy(), "cls": cls})
+    table = pd.crosstab(df["cc"], df["cls"])
+    table.loc["ALL"] = table.sum()
+    for c in ("agree", "disagree", "outside", "no_code"):
+        if c not in table:
+            table[c] = 0
+    table = table[["agree", "disagree", "outside", "no_code"]]
+    table["places"] = table.sum(axis=1)
+    checked = table["agree"] + table["disagree"]
+    table["agreement"] = (table["agree"] / checked.where(checked > 0)).round(4)
+    return table
