@@ -118,13 +118,14 @@ def convert(content: bytes) -> tuple[list[dict[str, Any]], list[str]]:
             region[0]["id"] = region[0]["iso_3166_2"] = "KZ-ALM"
             region[0]["name"] = "Almaty Region"
             for r in ala:
-                if r is not region[0]:
+                if r is not region[0]:  # "Almaty" alone stays ambiguous: it names both
                     r["name"] = "Almaty City"
+                    r["alt_names"] = "|".join(n for n in ("Almaty", r["alt_names"]) if n)
             repairs.append("KZ-ALA: held by Almaty region and Almaty city; the region is KZ-ALM, the city keeps "
                            "KZ-ALA (ISO 3166-2:KZ letter codes); English names Almaty Region / Almaty City")
-    alt = by_code.get("RU-ALT", [])
-    if len(alt) == 1 and alt[0]["name"] == "Altai Republic":
-        alt[0]["name"] = "Altai Krai"
+    altai = by_code.get("RU-ALT", [])
+    if len(altai) == 1 and altai[0]["name"] == "Altai Republic":
+        altai[0]["name"] = "Altai Krai"
         repairs.append("RU-ALT: English name 'Altai Republic' (that of RU-AL) corrected to 'Altai Krai'")
     for r in rows:
         if not r["name"] and not r["ne_name"]:
