@@ -245,3 +245,25 @@ def test_name_resolution_on_a_synthetic_set() -> None:
     with pytest.raises(InputError, match=r"ambiguous in names: C \(Georgia, US\), D \(Georgia, GE\)"):
         resolve_zone_ids(zs, ["georgia"])
     assert fold_name("Astrakhan'") == fold_name("astrakhan") == "astrakhan"
+
+
+def test_demo_uses_kz_zap_from_the_shipped_subset_without_ne_admin1(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    from overflight.demo import REGION_ZONE, build_demo
+
+    monkeypatch.setenv("OVERFLIGHT_DATA", str(tmp_path / "no-data"))  # ne-admin1 not installed here
+    boundaries._load_admin1.cache_clear()
+    try:
+        assert not boundaries.info("ne-admin1").installed
+        res = build_demo(tmp_path / "demo")
+    finally:
+        boundaries._load_admin1.cache_clear()
+    assert REGION_ZONE == "KZ-ZAP"
+    con = duckdb.connect(str(res.files["case.duckdb"]), read_only=True)
+    rows = con.execute("select id, set_name, set_sha256 from zones where kind = 'admin1'").fetchall()
+    con.close()
+    assert rows == [("KZ-ZAP", "ne-admin1-subset", admin1.BUILD_JSON_SHA256)]
+    report = res.files["report.html"].read_text()
+    assert "ne-admin1-subset" in report and "west-kazakhstan-approx" not in report
