@@ -127,7 +127,7 @@ def test_ambiguous_names_list_the_candidates(ne_admin1: ZoneSet) -> None:
         load_zones("ne-admin1", ids=["Crimea"])
     with pytest.raises(InputError, match=r"ambiguous.*KZ-ALM.*KZ-ALA|ambiguous.*KZ-ALA.*KZ-ALM"):
         load_zones("ne-admin1", ids=["Almaty"])
-    with pytest.raises(InputError, match=r"no zone .*'West Kazakstan'.*close: 'west kazakhstan' \(KZ-ZAP\)"):
+    with pytest.raises(InputError, match=r"no zone 'West Kazakstan'.*close: 'west kazakhstan' \(KZ-ZAP\)"):
         load_zones("ne-admin1", ids=["West Kazakstan"])
 
 

@@ -603,4 +603,4 @@ def _resolve_one(zs: ZoneSet, key: str, by_id: dict[str, str], exact: dict[str, 
 
     close = difflib.get_close_matches(f, list(exact), n=5, cutoff=0.75)
     hint = "; close: " + ", ".join(f"{n!r} ({'/'.join(sorted(exact[n]))})" for n in close) if close else ""
-    raise InputError(f"no zone with id or name {key!r} in {zs.provenance.name}{hint}", field="zone")
+    raise InputError(f"no zone {key!r} in {zs.provenance.name} (no id or name matches){hint}", field="zone")

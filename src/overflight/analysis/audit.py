@@ -209,16 +209,21 @@ def audit(
     stated_r = (events[region_col].astype(str).str.strip().to_numpy(dtype=object) if region_col
                 else np.full(n, "", dtype=object))
     if region_col and regions is not None:
-        for (cz, value) in set(zip(country_zone, stated_r, strict=True)):
-            if not value:
-                continue
-            rows = (country_zone == cz) & (stated_r == value)
-            pool = regions
-            if cz:
+        pools: dict[str, ZoneSet | None] = {"": regions}  # the regions of each stated country, built once
+
+        def pool_of(cz: str) -> ZoneSet | None:
+            if cz not in pools:
                 a2 = _alpha2(countries, cz)
                 keep = [z.id for z in regions if z.properties.get("adm0_a3") == cz or
                         (a2 is not None and z.properties.get("country") == a2)]
-                pool = regions.select(keep) if keep else None  # type: ignore[assignment]
+                pools[cz] = regions.select(keep) if keep else None
+            return pools[cz]
+
+        for (cz, value) in set(zip(country_zone, stated_r, strict=True)):  # once per distinct pair, not per row
+            if not value:
+                continue
+            rows = (country_zone == cz) & (stated_r == value)
+            pool = pool_of(cz)
             try:
                 if pool is None:
                     raise InputError(f"no region zones for country {cz}")
