@@ -74,15 +74,18 @@ def _country_table() -> dict[str, tuple[str, str]]:
     return {k: (v[0], v[1]) for k, v in json.loads(meta.get(b"overflight:countries", b"{}")).items()}
 
 
-def distance_to_boundary(lon: float, lat: float, geom: BaseGeometry) -> tuple[float, float, float]:
+def distance_to_boundary(lon: float, lat: float, geom: BaseGeometry, *, boundary: BaseGeometry | None = None,
+                         ) -> tuple[float, float, float]:
     """Geodesic distance in metres from a point to the nearest point of a zone's boundary, and that point.
 
     The boundary's edges are taken as given in lon/lat (split into steps of at most 0.01°). Near the point
     they are mapped to an azimuthal equidistant projection centred on it, in which the distance from the
     centre is the WGS84 geodesic distance, and the nearest point is found there. Only the part of the
-    boundary that can be nearer than the lon/lat-nearest vertex's geodesic distance is mapped.
+    boundary that can be nearer than the lon/lat-nearest vertex's geodesic distance is mapped. Pass the
+    zone's `boundary` when calling this for many points of one zone.
     """
-    boundary = shapely.boundary(geom)
+    if boundary is None:
+        boundary = shapely.boundary(geom)
     p = shapely.Point(lon, lat)
     q0 = shapely.shortest_line(p, boundary).coords[1]
     d0 = float(_GEOD.inv(lon, lat, q0[0], q0[1])[2])
@@ -95,8 +98,9 @@ def distance_to_boundary(lon: float, lat: float, geom: BaseGeometry) -> tuple[fl
     if local.is_empty:
         return d0, q0[0], q0[1]
     local = shapely.segmentize(local, 0.01)
-    aeqd = Transformer.from_crs("EPSG:4326", f"+proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84 +units=m",
-                                always_xy=True)
+    # A PROJ pipeline string: no CRS database look-up, so building one per point is cheap (~40 µs).
+    aeqd = Transformer.from_pipeline(f"+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+                                     f"+step +proj=aeqd +lat_0={float(lat):.12f} +lon_0={float(lon):.12f} +ellps=WGS84")
     projected = shapely.transform(local, lambda xy: np.column_stack(aeqd.transform(xy[:, 0], xy[:, 1])))
     line = shapely.shortest_line(shapely.Point(0.0, 0.0), projected)
     qx, qy = line.coords[1]
@@ -125,6 +129,9 @@ def _country_matcher(countries: ZoneSet) -> dict[str, set[str]]:
         if iso3 in countries:
             add(iso2, iso3)
             add(name, iso3)
+    if "KOS" in countries:  # Natural Earth's code for Kosovo; ISO's user-assigned codes are XK / XKX
+        add("XK", "KOS")
+        add("XKX", "KOS")
     return table
 
 
@@ -246,10 +253,22 @@ def audit(
     near_lon = np.full(n, np.nan)
     near_lat = np.full(n, np.nan)
     # Distances only for the rows outside their stated place (the few an audit is about).
+    borders: dict[tuple[str, str], BaseGeometry] = {}
+
+    def border(which: str, zs: ZoneSet, zid: str) -> BaseGeometry:
+        if (which, zid) not in borders:
+            borders[which, zid] = shapely.boundary(zs[zid].geometry)
+        return borders[which, zid]
+
     for i in np.flatnonzero(out_c):
-        c_dist[i], near_lon[i], near_lat[i] = distance_to_boundary(lon[i], lat[i], countries[country_zone[i]].geometry)
+        cz = country_zone[i]
+        c_dist[i], near_lon[i], near_lat[i] = distance_to_boundary(
+            lon[i], lat[i], countries[cz].geometry, boundary=border("country", countries, cz))
     for i in np.flatnonzero(out_r):
-        r_dist[i], qlon, qlat = distance_to_boundary(lon[i], lat[i], regions[region_zone[i]].geometry)  # type: ignore[index]
+        assert regions is not None
+        rz = region_zone[i]
+        r_dist[i], qlon, qlat = distance_to_boundary(lon[i], lat[i], regions[rz].geometry,
+                                                     boundary=border("region", regions, rz))
         if np.isnan(near_lon[i]):
             near_lon[i], near_lat[i] = qlon, qlat
 
