@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from overflight import admin1, boundaries
@@ -267,3 +269,10 @@ def test_demo_uses_kz_zap_from_the_shipped_subset_without_ne_admin1(tmp_path: Pa
     assert rows == [("KZ-ZAP", "ne-admin1-subset", admin1.BUILD_JSON_SHA256)]
     report = res.files["report.html"].read_text()
     assert "ne-admin1-subset" in report and "west-kazakhstan-approx" not in report
+
+
+@given(st.text(max_size=30))
+def test_fold_name_is_idempotent_and_ignores_ascii_case(text: str) -> None:
+    assert fold_name(fold_name(text)) == fold_name(text)
+    ascii_only = "".join(c for c in text if c.isascii())
+    assert fold_name(ascii_only.upper()) == fold_name(ascii_only.lower())

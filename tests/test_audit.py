@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 import shapely
 from geographiclib.geodesic import Geodesic
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from overflight import boundaries
@@ -170,3 +172,15 @@ def test_cli_writes_the_flagged_rows_and_a_summary(ne_admin1: ZoneSet, tmp_path:
 
 def test_csv_numbers_match_the_library(audited: pd.DataFrame) -> None:
     assert np.isfinite(audited.loc[["2", "5"], "country_distance_km"].astype(float)).all()
+
+
+@settings(max_examples=12, deadline=None)
+@given(lon=st.floats(-170.0, 165.0), lat=st.floats(-80.0, 78.0), dx=st.floats(0.2, 3.0), dy=st.floats(0.2, 3.0),
+       gap=st.floats(0.05, 2.0))
+def test_distance_is_the_geodesic_minimum_for_random_boxes(lon: float, lat: float, dx: float, dy: float,
+                                                           gap: float) -> None:
+    geom = shapely.box(lon + gap, lat - dy / 2, lon + gap + dx, lat + dy / 2)
+    d, qlon, qlat = distance_to_boundary(np.float64(lon), np.float64(lat), geom)
+    brute = brute_distance(lon, lat, geom)
+    assert d == pytest.approx(brute, abs=1.0)
+    assert WGS.Inverse(lat, lon, qlat, qlon)["s12"] == pytest.approx(d, abs=0.5)
