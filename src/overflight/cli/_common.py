@@ -51,13 +51,13 @@ ZonesOpt = Annotated[
     str,
     typer.Option(
         "--zones",
-        help="Boundary-set name (ne-admin0, osm-maritime), zone file (GeoJSON, KML, GPKG, SHP, GeoParquet) "
+        help="Boundary-set name (ne-admin0, osm-maritime, ne-admin1), zone file (GeoJSON, KML, GPKG, SHP, GeoParquet) "
         "or zone spec file (JSON/YAML).",
     ),
 ]
 ZoneIdsOpt = Annotated[
     list[str] | None,
-    typer.Option("--zone", help="Keep only this zone id (repeatable)."),
+    typer.Option("--zone", help="Keep only this zone: an id or a name, e.g. \"West Kazakhstan\" (repeatable)."),
 ]
 IdFieldOpt = Annotated[
     str | None, typer.Option("--id-field", help="Property holding the zone id in a zone file (default: id).")

