@@ -42,7 +42,8 @@ TOKEN_HEADER = "x-overflight-token"
 CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; img-src 'self' data: blob:; "
        "style-src 'self' 'unsafe-inline'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
-EXPORTS = {"geojson": ("case.geojson", "application/geo+json"), "kml": ("case.kml", "application/vnd.google-earth.kml+xml"),
+EXPORTS = {"geojson": ("case.geojson", "application/geo+json"),
+           "kml": ("case.kml", "application/vnd.google-earth.kml+xml"),
            "claimreview": ("claims.claimreview.json", "application/ld+json"), "report": ("report.html", "text/html")}
 
 

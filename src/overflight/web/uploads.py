@@ -71,9 +71,8 @@ def import_upload(case: Case, kind: str, path: Path, name: str, *, dataset: str 
             from overflight.zones import load_zones
 
             zs = load_zones(path)
-            counts = case.add_zones(zs)
-            return UploadResult(True, kind, name, imported=counts, message=f"{name}: {len(zs)} zones stored")
-        counts = case.import_files([path])
-        return UploadResult(True, kind, name, imported=counts, message=f"{name}: imported")
+            return UploadResult(True, kind, name, imported=case.add_zones(zs),
+                                message=f"{name}: {len(zs)} zones stored")
+        return UploadResult(True, kind, name, imported=case.import_files([path]), message=f"{name}: imported")
     except OverflightError as exc:
         return _error(kind, name, exc)

@@ -41,7 +41,7 @@ def _iso(t: Any) -> str | None:
 
 def pixel_deg(zoom: float) -> float:
     """Degrees of longitude per screen pixel at a web-map zoom level (256-pixel tiles)."""
-    return 360.0 / (256.0 * 2.0 ** max(0.0, min(float(zoom), MAX_ZOOM)))
+    return float(360.0 / (256.0 * 2.0 ** max(0.0, min(float(zoom), MAX_ZOOM))))
 
 
 def parse_time(value: str | None, field: str) -> pd.Timestamp | None:
@@ -271,7 +271,7 @@ class TrackLayer:
                     "note": f"unobserved: no fix for more than {self.max_gap_s / 60:.0f} min, path unknown"}})
         if crossings is not None and not crossings.empty:
             feats.extend(_crossing_features(crossings, start, end))
-        return _fc(feats, fixes_in_window=int(len(idx)), fixes_sent=int(len(k)), fixes_total=int(n_all))
+        return _fc(feats, fixes_in_window=len(idx), fixes_sent=len(k), fixes_total=int(n_all))
 
 
 def latest_transit(case: Case) -> pd.DataFrame | None:
@@ -437,7 +437,7 @@ def claims_board(case: Case) -> list[dict[str, Any]]:
     for row in frame.to_dict("records"):
         c = claims[row["id"]]
         linked = set(c.answers) | {o.id for o in claims.values() if c.id in o.answers}
-        pool = [(e, None) for e in by_claim.get(c.id, [])]
+        pool: list[tuple[Any, str | None]] = [(e, None) for e in by_claim.get(c.id, [])]
         pool += [(e, lid) for lid in sorted(linked) for e in by_claim.get(lid, [])]
         out.append({
             "id": c.id, "statement": c.statement, "claimant": c.claimant, "date_made": _iso(c.date_made),
