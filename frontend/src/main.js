@@ -46,6 +46,7 @@ const S = {
   selectedFeatures: [], openClaim: null,
 };
 window.__ovf = S;
+S.tlX = (t) => tlX(t, document.querySelector("#tl").clientWidth);  // for tests: where a time is on the timeline
 
 function readHash() {
   const p = new URLSearchParams(location.hash.slice(1));
@@ -111,6 +112,7 @@ function buildMap() {
     center: S.view ? S.view.center : undefined, zoom: S.view ? S.view.zoom : undefined,
     attributionControl: false, maxZoom: 14, fadeDuration: 0,
   });
+  S.map = map;
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
   map.addControl(new maplibregl.ScaleControl(), "bottom-right");
   map.on("load", () => {
