@@ -3,7 +3,7 @@
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync } from "node:fs";
 
-const out = "../src/overflight/web/static";
+const out = process.env.OVERFLIGHT_WEB_OUT || "../src/overflight/web/static";
 mkdirSync(out, { recursive: true });
 await build({
   entryPoints: ["src/main.js"],

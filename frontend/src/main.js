@@ -367,7 +367,12 @@ async function loadTimeline() {
   TL.e0 = ts.length ? Math.min(...ts) : Date.now() - 86400e3;
   TL.e1 = ts.length ? Math.max(...ts) : Date.now();
   if (TL.e1 === TL.e0) TL.e1 = TL.e0 + 3600e3;
-  if (!TL.fitted) { fitTimeline(); TL.fitted = true; }
+  if (!TL.fitted) {
+    fitTimeline();
+    TL.fitted = true;
+    const len = S.t0 === null ? 0 : S.t1 - S.t0;
+    if (len > 0 && len < (TL.e1 - TL.e0) / 20) { TL.d0 = S.t0 - 2 * len; TL.d1 = S.t1 + 2 * len; }  // a restored narrow window
+  }
   drawTimeline();
 }
 
@@ -422,10 +427,10 @@ function selectEvidence(claimId, e) {
     highlight(f.features);
     if (f.start && f.end) {
       const a = Date.parse(f.start), b = Date.parse(f.end), pad = Math.max((b - a) * 0.15, 15 * 60e3);
-      TL.d0 = Math.min(TL.d0, a - pad); TL.d1 = Math.max(TL.d1, b + pad);
+      TL.d0 = a - 4 * pad; TL.d1 = b + 4 * pad;  // zoom the timeline to the item, with context
       setWindow(a - pad, b + pad, { immediate: true });
     }
-    if (map && f.bbox) {
+    if (S.map && f.bbox) {
       const [w, s, ea, n] = f.bbox, px = Math.max(0.5, (ea - w) * 0.2), py = Math.max(0.5, (n - s) * 0.2);
       map.fitBounds([[w - px, s - py], [ea + px, n + py]], { duration: 0, maxZoom: 8 });
     }

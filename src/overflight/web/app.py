@@ -269,6 +269,7 @@ def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 87
                 result = import_upload(state.case, kind, dest, name, dataset=dataset or None, tz=tz or None,
                                        source_id=source_id or None)
                 if result.ok:
+                    state.case.evaluate()  # new claims or observations: the verdicts are re-derived at once
                     state.changed()
             return JSONResponse(result.as_dict(), status_code=200 if result.ok else 422)
         finally:
