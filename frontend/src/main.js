@@ -178,7 +178,7 @@ async function refreshZones() {
 const windowQuery = () => (S.t0 === null ? "" : `start=${encodeURIComponent(iso(S.t0))}&end=${encodeURIComponent(iso(S.t1))}`);
 let trackSeq = 0;
 async function refreshTracks() {
-  if (!map || !map.getSource("tracks")) return;
+  if (!map || !map.getSource("tracks") || S.freezeTracks) return;  // freezeTracks: the benchmark's peer
   const seq = ++trackSeq;
   const b = map.getBounds();
   const bbox = [b.getWest(), Math.max(-90, b.getSouth()), b.getEast(), Math.min(90, b.getNorth())].map((x) => x.toFixed(4)).join(",");
