@@ -38,12 +38,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync"]
 REGION = (20.0, 35.0, 75.0, 65.0)
 
-WAIT_DRAWN = """(n) => new Promise((resolve) => {
-  const s = window.__ovf;
-  const check = () => (s.mapReady && s.tracksLoaded >= n && s.map.isSourceLoaded('tracks') && s.map.loaded()
-    && !s.map.isMoving()) ? resolve(true) : requestAnimationFrame(check);
-  check();
-})"""
+WAIT_DRAWN = """(n) => { const s = window.__ovf;
+  return !!(s && s.mapReady && s.tracksLoaded >= n && s.map.isSourceLoaded('tracks') && s.map.loaded()
+    && !s.map.isMoving()); }"""
 
 ANIMATED_PAN = """() => new Promise((resolve) => {
   const m = window.__ovf.map; let last = performance.now(), worst = 0, frames = 0, run = true;
@@ -53,6 +50,10 @@ ANIMATED_PAN = """() => new Promise((resolve) => {
   m.panBy([400, 120], {duration: 1000});
   m.once('moveend', () => { run = false; resolve({worst_ms: worst, frames}); });
 })"""
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
 
 
 def free_port() -> int:
@@ -87,13 +88,17 @@ def all_fixes_geojson(path: Path) -> bytes:
     return json.dumps({"type": "FeatureCollection", "features": feats}).encode()
 
 
+def wait_drawn(page: Any, n: float) -> None:
+    page.wait_for_function(WAIT_DRAWN, arg=n, timeout=180_000, polling="raf")
+
+
 def pans(page: Any, n: int, refetch: bool) -> list[float]:
     out = []
     for i in range(n):
         k = page.evaluate("() => window.__ovf.tracksLoaded")
         t = time.perf_counter()
         page.evaluate("(dx) => window.__ovf.map.panBy([dx, 0], {duration: 0})", 300 if i % 2 == 0 else -300)
-        page.evaluate(WAIT_DRAWN, k + 1 if refetch else 0)
+        wait_drawn(page, k + 1 if refetch else -1e9)
         out.append(time.perf_counter() - t)
     return out
 
@@ -110,7 +115,7 @@ def main() -> None:
     case = tmp / "case.duckdb"
     t = time.perf_counter()
     build_case(case, a.fixes, a.tracks)
-    print(f"case with {a.fixes:,} fixes in {a.tracks} tracks built in {time.perf_counter() - t:.1f}s")
+    say(f"case with {a.fixes:,} fixes in {a.tracks} tracks built in {time.perf_counter() - t:.1f}s")
     blob = all_fixes_geojson(case)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -125,18 +130,18 @@ def main() -> None:
                 time.sleep(0.2)
         t = time.perf_counter()
         first_api = json.loads(urllib.request.urlopen(f"{url}/api/tracks?zoom=5", timeout=120).read())
-        print(f"server: first /api/tracks (loads {first_api['fixes_total']:,} fixes into memory) "
+        say(f"server: first /api/tracks (loads {first_api['fixes_total']:,} fixes into memory) "
               f"{time.perf_counter() - t:.2f}s, sent {first_api['fixes_sent']:,} fixes")
         t = time.perf_counter()
         again = urllib.request.urlopen(f"{url}/api/tracks?zoom=5", timeout=120).read()
-        print(f"server: /api/tracks whole case at zoom 5 {time.perf_counter() - t:.3f}s, {len(again) / 1e6:.1f} MB")
+        say(f"server: /api/tracks whole case at zoom 5 {time.perf_counter() - t:.3f}s, {len(again) / 1e6:.1f} MB")
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             page = b.new_page(viewport={"width": 1400, "height": 850})
             page.route(f"{url}/bench/all.geojson", lambda r: r.fulfill(body=blob, content_type="application/json"))
             t = time.perf_counter()
             page.goto(f"{url}/#map=5.00/48.5/50.0")
-            page.evaluate(WAIT_DRAWN, 1)
+            wait_drawn(page, 1)
             ours_first = time.perf_counter() - t
             ours_pans = pans(page, a.pans, refetch=True)
             ours_anim = page.evaluate(ANIMATED_PAN)
@@ -146,7 +151,7 @@ def main() -> None:
             page.evaluate("""async () => { const s = window.__ovf; s.freezeTracks = true; s.tracksLoaded = -1e9;
                 const d = await (await fetch('/bench/all.geojson')).json();
                 s.map.getSource('tracks').setData(d); }""")
-            page.evaluate(WAIT_DRAWN, -1e9)
+            wait_drawn(page, -1e9)
             peer_first = time.perf_counter() - t
             peer_pans = pans(page, a.pans, refetch=False)
             peer_anim = page.evaluate(ANIMATED_PAN)
@@ -154,13 +159,13 @@ def main() -> None:
     finally:
         srv.terminate()
         srv.wait(30)
-    print(f"ours: first render {ours_first:.2f}s ({sent['sent']:,} of {sent['total']:,} fixes drawn); "
+    say(f"ours: first render {ours_first:.2f}s ({sent['sent']:,} of {sent['total']:,} fixes drawn); "
           f"pan+refetch median {np.median(ours_pans):.3f}s, max {max(ours_pans):.3f}s; "
           f"animated pan longest frame {ours_anim['worst_ms']:.0f} ms over {ours_anim['frames']} frames")
-    print(f"peer (all {a.fixes:,} fixes as GeoJSON, {len(blob) / 1e6:.0f} MB): load+draw {peer_first:.2f}s "
+    say(f"peer (all {a.fixes:,} fixes as GeoJSON, {len(blob) / 1e6:.0f} MB): load+draw {peer_first:.2f}s "
           f"(after the page was up); pan median {np.median(peer_pans):.3f}s, max {max(peer_pans):.3f}s; "
           f"animated pan longest frame {peer_anim['worst_ms']:.0f} ms over {peer_anim['frames']} frames")
-    print(f"ratios peer/ours: first render {peer_first / ours_first:.1f}x, "
+    say(f"ratios peer/ours: first render {peer_first / ours_first:.1f}x, "
           f"pan {np.median(peer_pans) / np.median(ours_pans):.1f}x, "
           f"longest frame {peer_anim['worst_ms'] / max(ours_anim['worst_ms'], 1):.1f}x")
 
