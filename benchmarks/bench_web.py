@@ -32,7 +32,7 @@ import numpy as np
 import shapely
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _synth_tracks import synth_tracks  # noqa: E402
+from _synth_tracks import synth_tracks
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]

@@ -377,3 +377,19 @@ def test_case_held_elsewhere_opens_read_only(ro_case: Path, tmp_path: Path) -> N
     finally:
         stop.set()
         proc.join(30)
+
+
+def test_attribution_bands_and_clusters(client: TestClient) -> None:
+    ref = _reference(client)
+    table = ref.run_results("attribution-1")
+    feats = client.get("/api/attribution").json()["features"]
+    clusters = {f["properties"]["id"]: f for f in feats if f["properties"]["layer"] == "cluster"}
+    want = {f"attribution-1:cluster:{k}": sorted(g["id"]) for k, g in table[table["cluster"] >= 0].groupby("cluster")}
+    assert {k: sorted(f["properties"]["members"]) for k, f in clusters.items()} == want
+    for f in clusters.values():  # every member inside (or on) its hull
+        hull = shapely.from_geojson(json.dumps(f["geometry"]))
+        pts = table.set_index("id").loc[f["properties"]["members"]]
+        assert shapely.covers(hull.buffer(1e-9), shapely.points(pts["lon"], pts["lat"])).all()
+    band = next(shapely.from_geojson(json.dumps(f["geometry"])) for f in feats if f["properties"]["layer"] == "band")
+    inside = shapely.contains_xy(band, table["lon"], table["lat"])
+    assert (inside == table["in_band:Akhtubinsk"].astype(bool)).all()

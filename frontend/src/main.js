@@ -5,11 +5,11 @@ import * as maplibregl from "maplibre-gl";
 maplibregl.setWorkerUrl("/static/maplibre-gl-worker.mjs");
 
 const $ = (sel) => document.querySelector(sel);
-const LAYERS = ["zones", "tracks", "crossings", "observations", "discs", "prisms"];
+const LAYERS = ["zones", "tracks", "crossings", "observations", "discs", "prisms", "attribution"];
 const LAYER_NAMES = {
   zones: "zones (states, ranges, regions; disputed hatched)", tracks: "tracks (dashed: unobserved stretch)",
   crossings: "border crossings", observations: "sightings and wreckage finds", discs: "position-error discs",
-  prisms: "prism ellipses (potential path areas)",
+  prisms: "prism ellipses (potential path areas)", attribution: "attribution: distance bands and clusters of finds",
 };
 const COLOURS = ["#7a2e8e", "#0e7490", "#b45309", "#1d4ed8", "#be123c", "#4d7c0f"];
 
@@ -117,7 +117,7 @@ function buildMap() {
   map.addControl(new maplibregl.ScaleControl(), "bottom-right");
   map.on("load", () => {
     map.addImage("hatch", hatchImage());
-    for (const s of ["zones", "tracks", "observations", "prisms"]) map.addSource(s, { type: "geojson", data: empty() });
+    for (const s of ["zones", "tracks", "observations", "prisms", "attribution"]) map.addSource(s, { type: "geojson", data: empty() });
     const L = (spec) => map.addLayer(spec);
     L({ id: "zones-fill", type: "fill", source: "zones", filter: ["==", ["get", "layer"], "zone"], paint: {
       "fill-color": ["match", ["get", "kind"], "state", "#f3f0e6", "range", "#f7c7a3", "region", "#b9d7a8", "site", "#e0a0a0", "#d8d8f0"],
@@ -128,6 +128,9 @@ function buildMap() {
       paint: { "line-color": "#9a4a10", "line-width": 1.6, "line-dasharray": [3, 2] } });
     L({ id: "disputed", type: "fill", source: "zones", filter: ["==", ["get", "layer"], "disputed"], paint: { "fill-pattern": "hatch" } });
     L({ id: "zones-sel", type: "line", source: "zones", filter: sel([]), paint: { "line-color": "#f0a500", "line-width": 3.5 } });
+    L({ id: "bands", type: "line", source: "attribution", filter: ["==", ["get", "layer"], "band"], paint: { "line-color": "#555", "line-width": 1.2, "line-dasharray": [1, 2] } });
+    L({ id: "clusters", type: "fill", source: "attribution", filter: ["==", ["get", "layer"], "cluster"], paint: { "fill-color": "#b42318", "fill-opacity": 0.12 } });
+    L({ id: "clusters-line", type: "line", source: "attribution", filter: ["==", ["get", "layer"], "cluster"], paint: { "line-color": "#b42318", "line-width": 1 } });
     L({ id: "prisms", type: "fill", source: "prisms", paint: { "fill-color": "#8e44ad", "fill-opacity": 0.08 } });
     L({ id: "prisms-line", type: "line", source: "prisms", paint: { "line-color": "#8e44ad", "line-width": 1, "line-dasharray": [2, 2] } });
     L({ id: "prisms-sel", type: "line", source: "prisms", filter: sel([]), paint: { "line-color": "#f0a500", "line-width": 3 } });
@@ -148,6 +151,7 @@ function buildMap() {
     applyLayers();
     refreshZones();
     refreshWindow();
+    refreshAttribution();
     S.mapReady = true;
     applySelection();
   });
@@ -158,12 +162,17 @@ function buildMap() {
 const LAYER_IDS = {
   zones: ["zones-fill", "zones-line", "zones-approx", "disputed", "zones-sel"], tracks: ["tracks", "gaps", "tracks-sel"],
   crossings: ["crossings"], observations: ["observations", "observations-sel"], discs: ["discs", "discs-line"],
-  prisms: ["prisms", "prisms-line", "prisms-sel"],
+  prisms: ["prisms", "prisms-line", "prisms-sel"], attribution: ["bands", "clusters", "clusters-line"],
 };
 function applyLayers() {
   for (const [k, ids] of Object.entries(LAYER_IDS)) for (const id of ids) {
     if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", S.layers.has(k) ? "visible" : "none");
   }
+}
+
+async function refreshAttribution() {
+  const { body } = await api("/api/attribution");
+  map.getSource("attribution").setData(body);
 }
 
 let zoneZoom = null;
@@ -218,7 +227,7 @@ function showCounts() {
 }
 
 function onMapClick(e) {
-  const layers = ["observations", "crossings", "tracks", "gaps", "prisms", "disputed", "zones-fill"].filter((l) => map.getLayer(l) && S.layers.has(Object.keys(LAYER_IDS).find((k) => LAYER_IDS[k].includes(l))));
+  const layers = ["observations", "crossings", "tracks", "gaps", "clusters", "prisms", "disputed", "zones-fill"].filter((l) => map.getLayer(l) && S.layers.has(Object.keys(LAYER_IDS).find((k) => LAYER_IDS[k].includes(l))));
   const feats = map.queryRenderedFeatures(e.point, { layers });
   if (!feats.length) return;
   const f = feats[0];
@@ -468,7 +477,7 @@ function loadLayersTab() {
   el("h3", {}, "Legend"),
   ...[["#f3f0e6", "state (land-only boundary sets miss the territorial sea)"], ["#f7c7a3", "range / user zone (dashed outline: approximate)"],
     ["#b9d7a8", "region"], ["repeating-linear-gradient(45deg,#b42318 0 2px,#fff 2px 6px)", "disputed: inside two states"],
-    ["#1d6fb8", "sighting, with its position-error disc"], ["#b42318", "wreckage find"], ["#8e44ad", "prism ellipse (where it could have been)"]]
+    ["#1d6fb8", "sighting, with its position-error disc"], ["#b42318", "wreckage find"], ["#8e44ad", "prism ellipse (where it could have been)"], ["#f3c6c2", "cluster of finds; dotted: distance band of a reference"]]
     .map(([c, t]) => el("div", { class: "legend-row" }, el("span", { class: "swatch", style: `background:${c}` }), t)),
   S.summary.illustrative ? el("p", { class: "banner ill" }, "ILLUSTRATIVE: the tracks, sightings and wreckage of this case are invented (see the report); the claims and zones are real.") : null);
 }
@@ -544,7 +553,7 @@ async function trackJob(job) {
 async function reloadAll() {
   await Promise.all([loadSummary(), loadClaims(), loadTimeline(), loadRuns()]);
   zoneZoom = null;
-  if (S.mapReady) { refreshZones(); refreshWindow(); }
+  if (S.mapReady) { refreshZones(); refreshWindow(); refreshAttribution(); }
 }
 
 function showTab(name) {

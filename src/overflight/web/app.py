@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hmac
+import json
 import secrets
 import shutil
 import tempfile
@@ -187,28 +188,32 @@ def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 87
         return {"claims": board, "for_feature": views.claims_for_feature(board, feature) if feature else None}
 
     @app.get("/api/zones")
-    def zones(zoom: float = 3.0) -> dict[str, Any]:
-        _zoom(zoom)
+    def zones(zoom: float = 3.0) -> Response:
+        z = int(_zoom(zoom))
         layer: views.ZoneLayer = read("zones", views.ZoneLayer.from_case)
-        return layer.geojson(zoom)
+        return _json(read(f"zones:{z}", lambda _c: _dumps(layer.geojson(z))))
 
     @app.get("/api/tracks")
     def tracks(start: str | None = None, end: str | None = None, zoom: float = 3.0,
-               bbox: str | None = None) -> dict[str, Any]:
+               bbox: str | None = None) -> Response:
         t0, t1 = _window(start, end)
         layer: views.TrackLayer = read("tracks", views.TrackLayer.from_case)
         visits = read("transit", views.latest_transit)
-        return layer.window(t0, t1, _zoom(zoom), views.parse_bbox(bbox), visits)
+        return _json(_dumps(layer.window(t0, t1, _zoom(zoom), views.parse_bbox(bbox), visits)))
 
     @app.get("/api/observations")
-    def observations(start: str | None = None, end: str | None = None) -> dict[str, Any]:
+    def observations(start: str | None = None, end: str | None = None) -> Response:
         t0, t1 = _window(start, end)
-        return read(f"obs:{t0}:{t1}", lambda c: views.observations(c, t0, t1))  # type: ignore[no-any-return]
+        return _json(read(f"obs:{t0}:{t1}", lambda c: _dumps(views.observations(c, t0, t1))))
 
     @app.get("/api/prisms")
-    def prisms(start: str | None = None, end: str | None = None) -> dict[str, Any]:
+    def prisms(start: str | None = None, end: str | None = None) -> Response:
         t0, t1 = _window(start, end)
-        return read(f"prisms:{t0}:{t1}", lambda c: views.prisms(c, t0, t1))  # type: ignore[no-any-return]
+        return _json(read(f"prisms:{t0}:{t1}", lambda c: _dumps(views.prisms(c, t0, t1))))
+
+    @app.get("/api/attribution")
+    def attribution() -> Response:
+        return _json(read("attribution", lambda c: _dumps(views.attribution(c))))
 
     @app.get("/api/timeline")
     def timeline() -> dict[str, Any]:
@@ -310,6 +315,15 @@ def _writer(state: CaseState) -> Callable[[], Case]:
 def _writable(state: CaseState) -> None:
     if state.read_only_reason is not None:
         raise OverflightError(f"read-only: {state.read_only_reason}")
+
+
+def _dumps(obj: Any) -> bytes:
+    # Map layers are large: encoded once with json (FastAPI's encoder walks every coordinate in Python).
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _json(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
 
 
 def _err(status: int, message: str, **extra: Any) -> JSONResponse:

@@ -381,6 +381,34 @@ def prisms(case: Case, start: pd.Timestamp | None = None, end: pd.Timestamp | No
     return _fc(feats)
 
 
+def attribution(case: Case) -> dict[str, Any]:
+    """The latest attribution run drawn: distance bands around its references, and the clusters of finds
+    (convex hull of each cluster's points, with how many finds it holds)."""
+    from overflight.geodesy import annulus
+
+    runs = [r for r in case.runs() if r.kind == "attribution"]
+    if not runs:
+        return _fc([])
+    run = runs[-1]
+    feats = []
+    for ref in run.parameters.get("references") or []:
+        lo, hi = float(ref.get("min_km") or 0.0), ref.get("max_km")
+        if hi is None:
+            continue
+        band = annulus(float(ref["lon"]), float(ref["lat"]), lo * 1000, float(hi) * 1000, max_error_m=500.0)
+        feats.append(_feature(band, {"layer": "band", "id": f"{run.id}:band:{ref.get('name')}", "run": run.id,
+                                     "name": f"{lo:g}-{float(hi):g} km from {ref.get('name')}"}))
+    t = case.run_results(run.id)
+    if {"lon", "lat", "cluster"} <= set(t.columns):
+        for k, g in t[t["cluster"].astype(int) >= 0].groupby("cluster"):
+            hull = shapely.convex_hull(shapely.multipoints(np.c_[g["lon"], g["lat"]]))
+            hull = shapely.buffer(hull, 0.05) if hull.geom_type != "Polygon" else hull
+            feats.append(_feature(hull, {"layer": "cluster", "id": f"{run.id}:cluster:{k}", "run": run.id,
+                                         "finds": len(g), "members": [str(x) for x in g["id"]],
+                                         "name": f"cluster {k}: {len(g)} finds", "illustrative": None}))
+    return _fc(feats, run=run.id)
+
+
 # ------------------------------------------------------------------------------------------ claims board
 
 def _focus_of(case: Case, e: Any, cache: dict[str, Any]) -> dict[str, Any] | None:
