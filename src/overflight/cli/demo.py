@@ -38,6 +38,7 @@ def demo(
                       highlight=False)
     console.print(f"done in {time.perf_counter() - t0:.1f}s; check it with: overflight case verify "
                   f"{esc(result.files['case.duckdb'])}", highlight=False)
+    console.print(f"explore it in the browser: overflight serve {esc(result.files['case.duckdb'])}", highlight=False)
 
 
 def report(
