@@ -263,11 +263,15 @@ def aircraft_json_positions(doc: dict[str, Any], feed: int, seen: dict[str, floa
             if seen.get(hx) is not None and t <= seen[hx] + 1e-3:
                 continue  # the same position again
             seen[hx] = t
-            alt = a.get("alt_baro") if altitude_ref == "baro" else a.get("alt_geom")
+            # readsb: alt_baro / alt_geom; dump1090-mutability: "altitude" (barometric)
+            alt = a.get("alt_baro", a.get("altitude")) if altitude_ref == "baro" else a.get("alt_geom")
             alt_m = float(alt) * FEET if isinstance(alt, int | float) else np.nan
             src = _JSON_TYPES.get(str(a.get("type", "adsb_icao")), "other")
-            if a.get("mlat"):
+            # "mlat" / "tisb" list the fields that came from MLAT / TIS-B (both programs)
+            if "lat" in (a.get("mlat") or ()):
                 src = "mlat"
+            elif "lat" in (a.get("tisb") or ()):
+                src = "tisb"
             keys.append(key)
             ts.append(round(t * 1e9))
             lons.append(float(a["lon"]))
