@@ -421,9 +421,10 @@ class Geofence:
         lat = pos.lat[rows]
         alt = pos.alt_m[rows]
         m = len(rows)
-        # A carried fix is too old to continue from when its aircraft went stale by the feed's own clock.
+        # A carried fix is not continued from after reset_after rejected jumps, or when it is older than
+        # stale_s by the feed's own clock (the aircraft went stale between two batches).
         started = self._started[slot]
-        reset = self._rej[slot] >= self.reset_after
+        reset = (self._rej[slot] >= self.reset_after) | (started & ((t - self._t[slot]) > self.stale_s * _NS))
         # jumps: compare with the previous kept fix (or the carried one); reject the first offender per
         # aircraft and compare again, so one outlier costs one position, not two
         ok = np.ones(m, dtype=bool)
@@ -469,8 +470,7 @@ class Geofence:
         feed = pos.feed[rows]
         first = np.r_[True, slot[1:] != slot[:-1]]
         # restarts: a fix that does not continue its aircraft's carried one
-        gap_stale = started & ((t - self._t[slot]) > self.stale_s * _NS)
-        restart = first & started & (reset | gap_stale)
+        restart = first & started & reset
         carry = first & started & ~restart
         # Layout as transit: per aircraft, the carried fix (if it continues) then its new fixes.
         nc = int(carry.sum())
@@ -584,7 +584,6 @@ class Geofence:
                 sk = s_idx[k]
                 az, _, ln = GEOD.inv(lon[sk], lat[sk], lon[sk + 1], lat[sk + 1])
                 pb = rules._period_bounds(sk, t, lon, lat, np.asarray(az, float), np.asarray(ln, float), alt)
-                pb.pop("why", None)
                 ev = _concat([ev, pb])
         return ev
 
@@ -623,12 +622,16 @@ class Geofence:
                         vis[zi] = _Visit(e["id"], fix[0])
                         out.append(e)
                     continue
-                kind = "crossing"
+                kind = ("valid_from" if d > 0 else "valid_to") if int(ev["why"][i]) else "crossing"
                 if d > 0:
                     if v is not None and v.pending is not None:
-                        v.pending = None  # back in before the exit was confirmed: a flap
-                        self.stats.flaps_suppressed += 1
-                    elif v is None:
+                        if fix[0] - int(v.pending["time_ns"]) < self.hysteresis_ns:
+                            v.pending = None  # back in before the exit was confirmed: a flap
+                            self.stats.flaps_suppressed += 1
+                            continue
+                        out.append(v.pending)  # out long enough: the exit stands, this is a new visit
+                        v = None
+                    if v is None:
                         e = self._event(s, self.zone_ids[zi], "enter", kind, fix)
                         vis[zi] = _Visit(e["id"], fix[0])
                         out.append(e)
@@ -687,13 +690,20 @@ def _haversine_m(lon1: F64, lat1: F64, lon2: F64, lat2: F64, radius: float = 6_3
     return out
 
 
+_KEYS = ("row", "frac", "zone", "dir", "lon", "lat", "start", "why")
+
+
 def _none() -> dict[str, np.ndarray]:
     return dict(row=np.zeros(0, np.int64), frac=np.zeros(0), zone=np.zeros(0, np.int64), dir=np.zeros(0, np.int64),
-                lon=np.zeros(0), lat=np.zeros(0), start=np.zeros(0, bool))
+                lon=np.zeros(0), lat=np.zeros(0), start=np.zeros(0, bool), why=np.zeros(0, np.int8))
 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Join event tables; ``why`` is 1 for a validity-period bound (transit's marker), else 0."""
     parts = [p for p in parts if len(p["row"])]
     if not parts:
         return _none()
-    return {k: np.concatenate([p[k] for p in parts]) for k in ("row", "frac", "zone", "dir", "lon", "lat", "start")}
+    for p in parts:
+        if "why" not in p:
+            p["why"] = np.zeros(len(p["row"]), np.int8)
+    return {k: np.concatenate([p[k] for p in parts]) for k in _KEYS}
