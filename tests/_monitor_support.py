@@ -222,7 +222,7 @@ def sbs_line(hexid: str, t: float, lat: float | None, lon: float | None, alt_ft:
              mtype: int = 3) -> bytes:
     """An SBS-1 MSG line with UTC date/time fields (readsb style)."""
     st = time.gmtime(t)
-    ms = int(round((t - int(t)) * 1000))
+    ms = round((t - int(t)) * 1000)
     if ms == 1000:
         st, ms = time.gmtime(int(t) + 1), 0
     d = time.strftime("%Y/%m/%d", st)

@@ -140,6 +140,7 @@ class Monitor:
                                     altitude_ref=self.cfg.altitude) for i, s in enumerate(self.specs)]
         for r in self.readers:
             r.start()
+        self.write_status()
         last_expire = last_status = time.time()
         last_cov = time.time()
         self.coverage.tick(time.time())
