@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +43,7 @@ import shapely
 from overflight.analysis.transit import GEOD, TransitEngine
 from overflight.errors import InputError
 from overflight.index import ZoneIndex
-from overflight.monitor.sbs import key_hex
+from overflight.monitor.sbs import CallsignTable, key_hex
 from overflight.zones import ZoneSet
 
 F64 = npt.NDArray[np.float64]
@@ -53,6 +54,7 @@ SOURCES = ("adsb", "mlat", "tisb", "adsr", "modes", "other")
 ALTITUDE_REFS = ("baro", "geom")
 _NS = 1_000_000_000
 _R_MIN = 6_356_752.0  # polar radius: an approximate length with it is never much above the true geodesic
+_R_MEAN = 6_371_008.8
 
 
 @dataclass
@@ -128,6 +130,13 @@ class GeofenceStats:
         return d
 
 
+def iso_utc(t_ns: int) -> str:
+    """ISO 8601 UTC text of a time in ns (fraction only when not whole seconds)."""
+    sec, ns = divmod(int(t_ns), _NS)
+    frac = f".{ns:09d}".rstrip("0") if ns else ""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + frac + "Z"
+
+
 def event_id(hex_id: str, zone_id: str, event: str, time_ns: int) -> str:
     """Deterministic id of an event (same aircraft, zone, kind and millisecond → same id): restarts and
     replays write the same observation again instead of a second one."""
@@ -181,7 +190,7 @@ class Geofence:
         self._index_dirty = False
         self.inside: dict[int, dict[int, _Visit]] = {}
         self._pending_slots: set[int] = set()
-        self.callsign: dict[int, str] = {}
+        self.callsign = CallsignTable()
         self._resumed: dict[int, dict[str, _Visit]] = {}
         self._resumed_at: float | None = None
 
@@ -192,6 +201,9 @@ class Geofence:
         # transit's engine holds the floor/ceiling/validity arrays and rules; the monitor calls the same ones
         self.rules = TransitEngine(zones, step_m=self.step_m, index=self.index)
         self.zone_ids = list(zones.ids)
+        # compile (or load) the index kernels now, not at the first alert
+        self.index.locate_all(np.zeros(1), np.zeros(1))
+        self.index.crossings(np.zeros(1), np.zeros(1), np.full(1, 0.1), np.full(1, 0.1))
         self._geom_hash = [hashlib.sha1(shapely.to_wkb(g)).hexdigest() for g in zones.geometries()]
 
     def reload(self, zones: ZoneSet, index: ZoneIndex | None = None, now: float | None = None
@@ -323,14 +335,20 @@ class Geofence:
         hx = key_hex(int(self._key[slot]))
         return {
             "id": event_id(hx, zone_id, event, t_ns), "event": event, "kind": kind, "aircraft": hx,
-            "callsign": self.callsign.get(int(self._key[slot])), "zone_id": zone_id,
-            "time": pd.Timestamp(t_ns, tz="UTC").isoformat().replace("+00:00", "Z"), "time_ns": t_ns,
+            "callsign": None, "_key": int(self._key[slot]), "zone_id": zone_id,
+            "time": iso_utc(t_ns), "time_ns": t_ns,
             "lon": round(lon, 7), "lat": round(lat, 7), "alt_m": None if not math.isfinite(alt) else round(alt, 1),
             "altitude_ref": self.altitude_ref, "source": SOURCES[src], "feed": feed,
             "received": recv if now is None else now,
         }
 
     def _count(self, events: list[dict[str, Any]]) -> None:
+        """Count the events and fill in their callsigns (one vectorised lookup for the lot)."""
+        keyed = [e for e in events if "_key" in e]
+        if keyed:
+            names = self.callsign.get_many(np.array([e.pop("_key") for e in keyed], np.int64))
+            for e, name in zip(keyed, names, strict=True):
+                e["callsign"] = name
         for e in events:
             self.stats.events[e["event"]] = self.stats.events.get(e["event"], 0) + 1
 
@@ -369,8 +387,7 @@ class Geofence:
                 for zid in zs:
                     events.append({"id": event_id(hx, zid, "exit_unknown", t_r), "event": "exit_unknown",
                                    "kind": "not_heard_after_restart", "aircraft": hx, "callsign": None,
-                                   "zone_id": zid, "time": pd.Timestamp(t_r, tz="UTC").isoformat()
-                                   .replace("+00:00", "Z"), "time_ns": t_r, "lon": None, "lat": None,
+                                   "zone_id": zid, "time": iso_utc(t_r), "time_ns": t_r, "lon": None, "lat": None,
                                    "alt_m": None, "altitude_ref": self.altitude_ref, "source": None, "feed": None,
                                    "received": now})
             self._resumed = {}
@@ -387,11 +404,17 @@ class Geofence:
         return out
 
     # ------------------------------------------------------------------ the batch
-    def process(self, pos: Positions, callsigns: Mapping[int, str] | None = None) -> tuple[
-            list[dict[str, Any]], npt.NDArray[np.bool_]]:
-        """Process one batch; returns (events in time order per aircraft, accepted mask over the batch)."""
+    def process(self, pos: Positions, callsigns: Mapping[int, str] | None = None,
+                callsign_arrays: tuple[I64, I64] | None = None) -> tuple[list[dict[str, Any]], npt.NDArray[np.bool_]]:
+        """Process one batch; returns (events in time order per aircraft, accepted mask over the batch).
+
+        ``callsigns`` (key → text) or ``callsign_arrays`` (keys, packed as by the SBS parser) update the
+        callsigns shown in events.
+        """
         if callsigns:
-            self.callsign.update(callsigns)
+            self.callsign.update_dict(dict(callsigns))
+        if callsign_arrays is not None:
+            self.callsign.update(*callsign_arrays)
         n = len(pos)
         accepted = np.zeros(n, dtype=bool)
         st = self.stats
@@ -428,6 +451,7 @@ class Geofence:
         # jumps: compare with the previous kept fix (or the carried one); reject the first offender per
         # aircraft and compare again, so one outlier costs one position, not two
         ok = np.ones(m, dtype=bool)
+        seg_d: F64 | None = None  # the distances of the final pass are the segments' lengths
         for _ in range(32):
             idx = np.flatnonzero(ok)
             s_i = slot[idx]
@@ -444,6 +468,7 @@ class Geofence:
             dt = (t[idx] - pt) / _NS
             fast = has_prev & (d > self.max_speed * np.maximum(dt, 1e-9) + 100.0)  # 100 m: position noise
             if not fast.any():
+                seg_d = d[has_prev]
                 break
             fi = np.flatnonzero(fast)
             firsts = fi[np.r_[True, s_i[fi[1:]] != s_i[fi[:-1]]]]
@@ -499,7 +524,8 @@ class Geofence:
         s_idx = np.flatnonzero(seg_start)
         ev = [self._track_starts(starts_at, f_lon, f_lat, f_alt, f_t)]
         if len(s_idx):
-            ev.append(self._segment_events(s_idx, f_t, f_lon, f_lat, f_alt))
+            approx = seg_d * (_R_MIN / _R_MEAN) if seg_d is not None and seg_d.size == s_idx.size else None
+            ev.append(self._segment_events(s_idx, f_t, f_lon, f_lat, f_alt, approx))
         events = _concat(ev)
         # Restarted tracks: what they were in is no longer known to continue (at the old carried fix).
         pre: list[dict[str, Any]] = []
@@ -533,12 +559,14 @@ class Geofence:
         return dict(row=r, frac=np.zeros(len(r)), zone=z, dir=np.ones(len(r), np.int64), lon=lon[r], lat=lat[r],
                     start=np.ones(len(r), bool))
 
-    def _segment_events(self, s_idx: I64, t: I64, lon: F64, lat: F64, alt: F64) -> dict[str, np.ndarray]:
+    def _segment_events(self, s_idx: I64, t: I64, lon: F64, lat: F64, alt: F64, approx: F64 | None = None
+                        ) -> dict[str, np.ndarray]:
         a, b = s_idx, s_idx + 1
         rules = self.rules
         # Short segments (< step_m) are one straight piece in transit's densification too; only the long
         # ones need the geodesic (length and azimuth) to be cut into pieces.
-        approx = _haversine_m(lon[a], lat[a], lon[b], lat[b], radius=_R_MIN)
+        if approx is None:
+            approx = _haversine_m(lon[a], lat[a], lon[b], lat[b], radius=_R_MIN)
         long_ = approx > 0.9 * self.step_m
         parts: list[dict[str, np.ndarray]] = []
         for sel, dens in ((np.flatnonzero(~long_), False), (np.flatnonzero(long_), True)):
@@ -602,16 +630,20 @@ class Geofence:
             # the position that revealed the event: the segment's end (or the fix itself for a start)
             cause = np.where(ev["start"], row, nxt)
             order = np.lexsort((ev["frac"], row))
-            for i in order.tolist():
-                s = int(f_slot[row[i]])
-                zi = int(ev["zone"][i])
-                d = int(ev["dir"][i])
-                c = int(cause[i])
-                fix = (int(t_ev[i]), float(ev["lon"][i]), float(ev["lat"][i]), float(alt_ev[i]), int(f_src[c]),
-                       float(f_recv[c]), int(f_feed[c]))
+            # plain Python lists in event order: the loop below touches only these (events are rare)
+            o_slot = f_slot[row[order]].tolist()
+            o_zone = ev["zone"][order].tolist()
+            o_dir = ev["dir"][order].tolist()
+            o_start = ev["start"][order].tolist()
+            o_why = ev["why"][order].tolist()
+            c_o = cause[order]
+            o_fix = list(zip(t_ev[order].tolist(), ev["lon"][order].tolist(), ev["lat"][order].tolist(),
+                             alt_ev[order].tolist(), f_src[c_o].tolist(), f_recv[c_o].tolist(),
+                             f_feed[c_o].tolist(), strict=True))
+            for s, zi, d, is_start, why, fix in zip(o_slot, o_zone, o_dir, o_start, o_why, o_fix, strict=True):
                 vis = self.inside.setdefault(s, {})
                 v = vis.get(zi)
-                if bool(ev["start"][i]):
+                if is_start:
                     starts_by_slot.setdefault(s, set()).add(zi)
                     res = self._resumed.get(int(self._key[s]), {}).pop(self.zone_ids[zi], None)
                     if res is not None:  # still inside a visit opened before the restart
@@ -622,7 +654,7 @@ class Geofence:
                         vis[zi] = _Visit(e["id"], fix[0])
                         out.append(e)
                     continue
-                kind = ("valid_from" if d > 0 else "valid_to") if int(ev["why"][i]) else "crossing"
+                kind = ("valid_from" if d > 0 else "valid_to") if why else "crossing"
                 if d > 0:
                     if v is not None and v.pending is not None:
                         if fix[0] - int(v.pending["time_ns"]) < self.hysteresis_ns:
@@ -681,7 +713,7 @@ def _wrap(lon: F64) -> F64:
     return out
 
 
-def _haversine_m(lon1: F64, lat1: F64, lon2: F64, lat2: F64, radius: float = 6_371_008.8) -> F64:
+def _haversine_m(lon1: F64, lat1: F64, lon2: F64, lat2: F64, radius: float = _R_MEAN) -> F64:
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp = p2 - p1
     dl = np.radians(lon2 - lon1)

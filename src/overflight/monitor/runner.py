@@ -178,7 +178,7 @@ class Monitor:
             items.append(self.queue.get(timeout=timeout))
         except queue.Empty:
             return items
-        while len(items) < 512:
+        while len(items) < 64:  # bounded batches: a backlog is worked off in steps, not in one long stall
             try:
                 items.append(self.queue.get_nowait())
             except queue.Empty:
@@ -188,6 +188,8 @@ class Monitor:
     def _handle(self, items: list[Item]) -> None:
         parts: list[Positions] = []
         callsigns: dict[int, str] = {}
+        cs_keys: list[np.ndarray] = []
+        cs_vals: list[np.ndarray] = []
         for it in items:
             fc = self.feed_counts[it.feed]
             if it.data is not None:
@@ -198,7 +200,10 @@ class Monitor:
                 for i, name in enumerate(STATUS_NAMES):
                     self.counts[name] += int(c[i])
                     fc[name] += int(c[i])
-                callsigns.update(b.callsigns)
+                ci = np.flatnonzero(b.callsign != 0)
+                if len(ci):
+                    cs_keys.append(b.key[ci])
+                    cs_vals.append(b.callsign[ci])
                 sel = np.flatnonzero(b.status == POSITION)
                 if len(sel):
                     alt = b.alt_m[sel] if self.cfg.altitude == "baro" else np.full(len(sel), np.nan)
@@ -213,7 +218,8 @@ class Monitor:
                 if it.callsigns:
                     callsigns.update(it.callsigns)
         pos = Positions.concat(parts)
-        events, accepted = self.geofence.process(pos, callsigns)
+        arrays = (np.concatenate(cs_keys), np.concatenate(cs_vals)) if cs_keys else None
+        events, accepted = self.geofence.process(pos, callsigns, arrays)
         if accepted.any():
             self.cells.update(pos.lon[accepted], pos.lat[accepted], pos.recv[accepted])
         self._rate.append((time.time(), self.counts["lines_in"] + self.counts["records_in"]))

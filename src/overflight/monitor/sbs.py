@@ -132,18 +132,24 @@ def _hexval(c: int) -> int:
 
 
 @nb.njit(cache=True, nogil=True)
-def parse_block(buf: npt.NDArray[np.uint8], pow10: npt.NDArray[np.float64], status: npt.NDArray[np.int8],
-                mtype: npt.NDArray[np.int8], key: npt.NDArray[np.int64], t_ms: npt.NDArray[np.int64],
-                alt: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64],
-                gs: npt.NDArray[np.float64], trk: npt.NDArray[np.float64], ground: npt.NDArray[np.int8],
-                cs_s: npt.NDArray[np.int64], cs_e: npt.NDArray[np.int64]) -> int:  # pragma: no cover - compiled
-    """Parse every newline-terminated line of ``buf``; returns the number of lines (outputs sized by caller)."""
+def parse_block(buf: npt.NDArray[np.uint8], start: int, pow10: npt.NDArray[np.float64],
+                status: npt.NDArray[np.int8], mtype: npt.NDArray[np.int8], key: npt.NDArray[np.int64],
+                t_ms: npt.NDArray[np.int64], alt: npt.NDArray[np.float64], lat: npt.NDArray[np.float64],
+                lon: npt.NDArray[np.float64], ground: npt.NDArray[np.int8], cs: npt.NDArray[np.int64],
+                ) -> tuple[int, int]:  # pragma: no cover - compiled
+    """Parse newline-terminated lines of ``buf`` from ``start`` until the outputs are full.
+
+    Returns (lines parsed, position after the last one). Only the fields the monitor uses are read as
+    numbers: altitude, latitude and longitude of position messages (MSG,2 and MSG,3), the callsign of
+    MSG,1 (packed into an int64, 8 bytes big-endian); every MSG line's type, hex id and date/time are checked.
+    """
     n = buf.size
+    cap = status.size
     fs = np.empty(23, np.int64)
     fe = np.empty(23, np.int64)
     line = 0
-    i = 0
-    while i < n:
+    i = start
+    while i < n and line < cap:
         j = i
         while j < n and buf[j] != 10:
             j += 1
@@ -152,7 +158,6 @@ def parse_block(buf: npt.NDArray[np.uint8], pow10: npt.NDArray[np.float64], stat
         end = j
         if end > i and buf[end - 1] == 13:
             end -= 1
-        # split into fields
         nf = 0
         fs[0] = i
         k = i
@@ -165,15 +170,12 @@ def parse_block(buf: npt.NDArray[np.uint8], pow10: npt.NDArray[np.float64], stat
         fe[nf] = end
         nf += 1
         st = GARBAGE
-        mtype[line] = 0
+        mt = 0
         key[line] = -1
-        cs_s[line] = 0
-        cs_e[line] = 0
+        cs[line] = 0
         lat[line] = np.nan
         lon[line] = np.nan
         alt[line] = np.nan
-        gs[line] = np.nan
-        trk[line] = np.nan
         ground[line] = -1
         t_ms[line] = -1
         if end == i:
@@ -182,11 +184,10 @@ def parse_block(buf: npt.NDArray[np.uint8], pow10: npt.NDArray[np.float64], stat
                 and buf[fs[0] + 2] == 71:
             ok = fe[1] - fs[1] == 1 and 49 <= buf[fs[1]] <= 56
             if ok:
-                mtype[line] = buf[fs[1]] - 48
-                # hex id (field 5): 6 hex digits, optionally after '~'
+                mt = buf[fs[1]] - 48
                 hs, he = fs[4], fe[4]
                 flag = 0
-                if he > hs and buf[hs] == 126:
+                if he > hs and buf[hs] == 126:  # "~": not an ICAO address
                     flag = NON_ICAO
                     hs += 1
                 if he - hs != 6:
@@ -201,31 +202,37 @@ def parse_block(buf: npt.NDArray[np.uint8], pow10: npt.NDArray[np.float64], stat
                         v = v * 16 + h
                     key[line] = v | flag
             if ok:
-                t_ms[line] = _datetime_ms(buf, fs[6], fe[6], fs[7], fe[7])
-                ok = t_ms[line] >= 0
-            if ok:
+                tm = _datetime_ms(buf, fs[6], fe[6], fs[7], fe[7])
+                t_ms[line] = tm
+                ok = tm >= 0
+            if ok and (mt == 2 or mt == 3):
                 ok1, a = _num(buf, fs[11], fe[11], pow10)
                 ok2, y = _num(buf, fs[14], fe[14], pow10)
                 ok3, x = _num(buf, fs[15], fe[15], pow10)
-                ok4, g = _num(buf, fs[12], fe[12], pow10)
-                ok5, tr = _num(buf, fs[13], fe[13], pow10)
-                ok = ok1 and ok2 and ok3 and ok4 and ok5
+                ok = ok1 and ok2 and ok3
                 alt[line] = a * 0.3048
                 lat[line] = y
                 lon[line] = x
-                gs[line] = g
-                trk[line] = tr
                 gb = fs[21]
                 if fe[21] > gb:
                     if buf[gb] == 45 or buf[gb] == 49:
                         ground[line] = 1
                     elif buf[gb] == 48:
                         ground[line] = 0
-                cs_s[line] = fs[10]
-                cs_e[line] = fe[10]
+            elif ok and mt == 1:
+                c = 0
+                good = True
+                for q in range(fs[10], min(fe[10], fs[10] + 8)):
+                    ch = buf[q]
+                    if ch < 32 or ch > 126:
+                        good = False
+                    c = (c << 8) | ch
+                for _q in range(fe[10] - fs[10], 8):
+                    c = (c << 8) | 32
+                cs[line] = c if good and fe[10] > fs[10] else 0
             if ok:
-                st = POSITION if (mtype[line] == 2 or mtype[line] == 3) and not np.isnan(lat[line]) \
-                    and not np.isnan(lon[line]) else MESSAGE
+                st = POSITION if (mt == 2 or mt == 3) and not np.isnan(lat[line]) and not np.isnan(lon[line]) \
+                    else MESSAGE
         elif nf < 22 and end - i >= 3:
             c0, c1, c2 = buf[i], buf[i + 1], buf[i + 2]
             if (c0 == 83 and c1 == 69 and c2 == 76) or (c0 == 73 and c1 == 68 and c2 == 44) or \
@@ -233,14 +240,66 @@ def parse_block(buf: npt.NDArray[np.uint8], pow10: npt.NDArray[np.float64], stat
                     (c0 == 67 and c1 == 76 and c2 == 75):
                 st = OTHER
         status[line] = st
+        mtype[line] = mt
         line += 1
         i = j + 1
-    return line
+    return line, i
+
+
+def unpack_callsign(c: int) -> str:
+    """The text of a callsign packed by `parse_block`."""
+    return int(c).to_bytes(8, "big").decode("ascii", "replace").strip()
+
+
+class CallsignTable:
+    """Latest callsign per aircraft key, updated from arrays without a Python step per line."""
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, np.int64)
+        self.vals = np.zeros(0, np.int64)
+        self.extra: dict[int, str] = {}
+
+    def update(self, keys: npt.NDArray[np.int64], packed: npt.NDArray[np.int64]) -> None:
+        if len(keys) == 0:
+            return
+        # last value per key: the new arrays after the old, keep the last occurrence of each key
+        k = np.concatenate([self.keys, keys])
+        v = np.concatenate([self.vals, packed])
+        rev_k = k[::-1]
+        uk, first = np.unique(rev_k, return_index=True)
+        self.keys, self.vals = uk, v[::-1][first]
+
+    def update_dict(self, d: dict[int, str]) -> None:
+        self.extra.update(d)
+
+    def get_many(self, keys: npt.NDArray[np.int64]) -> list[str | None]:
+        """Callsigns of many keys at once (None where unknown)."""
+        out: list[str | None] = [None] * len(keys)
+        if self.keys.size:
+            i = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+            hit = self.keys[i] == keys
+            for j in np.flatnonzero(hit).tolist():
+                out[j] = unpack_callsign(int(self.vals[i[j]]))
+        for j, k in enumerate(keys.tolist()):
+            if k in self.extra:
+                out[j] = self.extra[k]
+        return out
+
+    def get(self, key: int) -> str | None:
+        if key in self.extra:
+            return self.extra[key]
+        i = int(np.searchsorted(self.keys, key))
+        if i < self.keys.size and self.keys[i] == key:
+            return unpack_callsign(int(self.vals[i]))
+        return None
 
 
 @dataclass
 class SbsBatch:
-    """The parsed lines of one block (arrays of equal length, one entry per line)."""
+    """The parsed lines of one block (arrays of equal length, one entry per line).
+
+    The arrays are views of the parser's buffers: valid until its next `feed`.
+    """
 
     status: npt.NDArray[np.int8]
     mtype: npt.NDArray[np.int8]
@@ -249,10 +308,8 @@ class SbsBatch:
     alt_m: npt.NDArray[np.float64]
     lat: npt.NDArray[np.float64]
     lon: npt.NDArray[np.float64]
-    gs_kt: npt.NDArray[np.float64]
-    track: npt.NDArray[np.float64]
     ground: npt.NDArray[np.int8]
-    callsigns: dict[int, str]
+    callsign: npt.NDArray[np.int64]
 
     def __len__(self) -> int:
         return int(self.status.size)
@@ -260,6 +317,12 @@ class SbsBatch:
     def counts(self) -> dict[str, int]:
         c = np.bincount(self.status, minlength=5)
         return {name: int(c[i]) for i, name in enumerate(STATUS_NAMES)}
+
+    @property
+    def callsigns(self) -> dict[int, str]:
+        """Callsigns of the identification messages in this batch (key → text)."""
+        sel = np.flatnonzero(self.callsign != 0)
+        return {int(self.key[i]): unpack_callsign(int(self.callsign[i])) for i in sel}
 
 
 class SbsParser:
@@ -274,7 +337,7 @@ class SbsParser:
         self.tz = tz
         self._tail = b""
         self._cap = 0
-        self._alloc(4096)
+        self._alloc(1 << 16)
 
     def _alloc(self, n: int) -> None:
         self._cap = n
@@ -282,60 +345,59 @@ class SbsParser:
         self._mt = np.empty(n, np.int8)
         self._key = np.empty(n, np.int64)
         self._t = np.empty(n, np.int64)
+        self._ns = np.empty(n, np.int64)
         self._alt = np.empty(n, np.float64)
         self._lat = np.empty(n, np.float64)
         self._lon = np.empty(n, np.float64)
-        self._gs = np.empty(n, np.float64)
-        self._trk = np.empty(n, np.float64)
         self._gr = np.empty(n, np.int8)
-        self._css = np.empty(n, np.int64)
-        self._cse = np.empty(n, np.int64)
+        self._cs = np.empty(n, np.int64)
 
     @property
     def pending(self) -> int:
         """Bytes of an unterminated last line held for the next block."""
         return len(self._tail)
 
+    def reset(self) -> int:
+        """Forget a held partial line (the connection it came from is gone); returns its length."""
+        n, self._tail = len(self._tail), b""
+        return n
+
     def feed(self, data: bytes) -> SbsBatch:
         """Parse the complete lines in (held tail +) ``data``; keep any unterminated tail."""
         block = self._tail + data if self._tail else data
         cut = block.rfind(b"\n") + 1
         self._tail = block[cut:]
-        if len(self._tail) > 1 << 16:  # a 64 kB "line" is not SBS: drop it as one garbage line later
+        if len(self._tail) > 1 << 16:  # a 64 kB "line" is not SBS: keep only its end, counted as one line later
             self._tail = self._tail[-(1 << 12):]
-        return self._parse(block[:cut])
+        return self._parse(block, cut)
 
-    def flush(self) -> SbsBatch:
-        """Parse a held unterminated tail as a last line (at disconnect)."""
-        tail, self._tail = self._tail, b""
-        return self._parse(tail + b"\n") if tail else self._parse(b"")
-
-    def _parse(self, block: bytes) -> SbsBatch:
-        nl = block.count(b"\n")
-        if nl > self._cap:
-            self._alloc(max(nl, 2 * self._cap))
-        buf = np.frombuffer(block, dtype=np.uint8)
-        n = parse_block(buf, _POW10, self._st, self._mt, self._key, self._t, self._alt, self._lat, self._lon,
-                        self._gs, self._trk, self._gr, self._css, self._cse) if nl else 0
-        st = self._st[:n].copy()
-        t_ms = self._t[:n].copy()
-        ns = t_ms * 1_000_000
+    def _parse(self, block: bytes, cut: int) -> SbsBatch:
+        buf = np.frombuffer(block, dtype=np.uint8)[:cut]
+        n, pos = 0, 0
+        while pos < cut:
+            if n == self._cap:  # more lines than the buffers hold: grow, keeping what is parsed
+                old: list[np.ndarray] = [self._st, self._mt, self._key, self._t, self._alt, self._lat, self._lon,
+                                         self._gr, self._cs]
+                self._alloc(self._cap * 2)
+                new: list[np.ndarray] = [self._st, self._mt, self._key, self._t, self._alt, self._lat, self._lon,
+                                         self._gr, self._cs]
+                for dst, src in zip(new, old, strict=True):
+                    dst[:n] = src[:n]
+            k, pos = parse_block(buf, pos, _POW10, self._st[n:], self._mt[n:], self._key[n:], self._t[n:],
+                                 self._alt[n:], self._lat[n:], self._lon[n:], self._gr[n:], self._cs[n:])
+            n += k
+        st = self._st[:n]
+        ns = self._ns[:n]
+        np.multiply(self._t[:n], 1_000_000, out=ns)
         if self.tz not in ("UTC", "utc", "Z") and n:
-            ok = t_ms >= 0
+            ok = self._t[:n] >= 0
             loc = pd.DatetimeIndex(ns[ok]).tz_localize(self.tz, ambiguous="NaT", nonexistent="NaT")
             conv = loc.tz_convert("UTC").asi8 if len(loc) else np.zeros(0, np.int64)
             bad_t = conv == np.iinfo(np.int64).min  # NaT: a local time that does not exist or is ambiguous
             ns[ok] = conv
             st[np.flatnonzero(ok)[bad_t]] = GARBAGE
-        # Callsigns from identification messages only (MSG,1): a few percent of the lines.
-        callsigns: dict[int, str] = {}
-        for i in np.flatnonzero((self._mt[:n] == 1) & (st == MESSAGE)):
-            s, e = int(self._css[i]), int(self._cse[i])
-            if e > s:
-                callsigns[int(self._key[i])] = block[s:e].decode("ascii", "replace").strip()
-        return SbsBatch(st, self._mt[:n].copy(), self._key[:n].copy(), ns, self._alt[:n].copy(),
-                        self._lat[:n].copy(), self._lon[:n].copy(), self._gs[:n].copy(), self._trk[:n].copy(),
-                        self._gr[:n].copy(), callsigns)
+        return SbsBatch(st, self._mt[:n], self._key[:n], ns, self._alt[:n], self._lat[:n], self._lon[:n],
+                        self._gr[:n], self._cs[:n])
 
 
 def key_hex(key: int) -> str:
