@@ -60,7 +60,7 @@ def _put_num(buf: np.ndarray, p: int, v: int) -> int:
 @nb.njit(cache=True)
 def _put_fixed(buf: np.ndarray, p: int, v: float, dec: int) -> int:
     s = 10 ** dec
-    iv = int(round(abs(v) * s))
+    iv = int(abs(v) * s + 0.5)
     if v < 0:
         buf[p] = 45
         p += 1
@@ -285,6 +285,12 @@ def main() -> None:
             x = lat[sel]
             print(f"latency:   {name}: {x.size}, receipt -> alert p50 {np.percentile(x, 50):.1f} ms, "
                   f"p99 {np.percentile(x, 99):.1f} ms, max {x.max():.1f} ms")
+    b = np.array(mon.batch_s) * 1e3
+    bc = np.array(mon.batch_cpu_s) * 1e3
+    print(f"engine:    {b.size} batches, wall per batch p50 {np.percentile(b, 50):.1f} / p99 "
+          f"{np.percentile(b, 99):.1f} ms, CPU per batch p50 {np.percentile(bc, 50):.1f} / p99 "
+          f"{np.percentile(bc, 99):.1f} ms (wall > CPU: the core was shared)")
+    print(f"machine:   load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs during the run")
     print(f"RSS:       {rss0:.0f} MB at start, {rss1:.0f} MB at end")
     cap = 1 / per_msg
     print(f"headroom:  x{cap / 4500:,.0f}-x{cap / 1500:,.0f} over a busy receiver (1,500-4,500 msg/s), "
