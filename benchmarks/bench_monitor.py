@@ -241,6 +241,14 @@ def main() -> None:
     t_start_wall = time.time()
     th = threading.Thread(target=mon.run, kwargs={"install_signals": False}, daemon=True)
     th.start()
+    rss_t: list[tuple[float, float]] = []
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(1.0):
+            rss_t.append((time.perf_counter() - t0, rss_mb()))
+
+    threading.Thread(target=sample, daemon=True).start()
     res = q.get(timeout=args.seconds + 300)
     # the generator has sent everything: wait until the monitor has read and processed it
     deadline = time.time() + 120
@@ -252,6 +260,7 @@ def main() -> None:
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     rss1 = rss_mb()
+    sampling.set()
     mon.stop()
     th.join(30)
     gen.join(10)
@@ -291,7 +300,9 @@ def main() -> None:
           f"{np.percentile(b, 99):.1f} ms, CPU per batch p50 {np.percentile(bc, 50):.1f} / p99 "
           f"{np.percentile(bc, 99):.1f} ms (wall > CPU: the core was shared)")
     print(f"machine:   load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs during the run")
-    print(f"RSS:       {rss0:.0f} MB at start, {rss1:.0f} MB at end")
+    after5 = [r for t, r in rss_t if t >= 5.0]
+    print(f"RSS:       {rss0:.0f} MB at start, {after5[0] if after5 else rss1:.0f} MB after 5 s (all aircraft "
+          f"known), {max(r for _, r in rss_t) if rss_t else rss1:.0f} MB max, {rss1:.0f} MB at end")
     cap = 1 / per_msg
     print(f"headroom:  x{cap / 4500:,.0f}-x{cap / 1500:,.0f} over a busy receiver (1,500-4,500 msg/s), "
           f"x{cap / 50000:.1f}-x{cap / 45000:.1f} over a large aggregator (45-50k msg/s)")

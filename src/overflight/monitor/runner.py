@@ -61,7 +61,7 @@ class MonitorConfig:
     recent_s: float = 600.0
     coverage_every_s: float = 60.0
     status_every_s: float = 1.0
-    queue_items: int = 4096
+    queue_items: int = 256  # x up to 256 kB per read: a bounded backlog, then TCP back-pressure
     backoff: tuple[float, float] = (0.5, 30.0)
     webhook_queue: int = 1000
     extra: dict[str, Any] = field(default_factory=dict)
