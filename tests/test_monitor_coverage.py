@@ -53,8 +53,8 @@ def test_absence_claims_against_the_monitors_record(tmp_path: Path) -> None:
         # near the zone (same 0.25 deg cell row, 2 km north of it), never inside
         a0, a1 = fly(4.0, "aaaaaa", 52.22, 5.05, 0.0002)
         time.sleep(2.5)  # the feed stays connected but delivers nothing: a gap
-        b0, b1 = fly(3.0, "aaaaaa", 52.22, 5.09, 0.0002)
-        c0, c1 = fly(1.5, "bbbbbb", 52.19, 5.10, 0.0)  # inside the zone: an alert (track start)
+        b0, _b1 = fly(3.0, "aaaaaa", 52.22, 5.09, 0.0002)
+        _c0, c1 = fly(1.5, "bbbbbb", 52.19, 5.10, 0.0)  # inside the zone: an alert (track start)
         wait_until(lambda: mon.alerts >= 1)
         time.sleep(0.6)
     finally:
@@ -71,7 +71,7 @@ def test_absence_claims_against_the_monitors_record(tmp_path: Path) -> None:
     ]
     with Case.open(case) as c:
         c.add_claims(claims)
-        run_id, rows = check_coverage(c)
+        _run_id, rows = check_coverage(c)
         verdicts = c.evaluate()
         assert {k: v.verdict for k, v in verdicts.items()} == {"quiet": "supported", "over-gap": "unverified",
                                                                 "busy": "contradicted"}

@@ -114,6 +114,7 @@ class Item:
     callsigns: dict[int, str] | None = None
     lines: int = 0  # lines (or records) the reader counted in this item
     rejected: int = 0  # records the reader itself could not parse
+    reset: bool = False  # the connection ended: forget a partial line held from it
 
 
 class Reader(threading.Thread):
@@ -153,6 +154,8 @@ class Reader(threading.Thread):
                 self.errors += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
             self.live.disconnect(time.time(), "disconnected" if delivered else "no connection")
+            if self.spec.kind == "sbs" and delivered:
+                self.put(Item(self.index, time.time(), reset=True))
             if self.spec.kind == "jsonl" and self.done:
                 return
             delay = self.backoff[0] if delivered else min(delay * 2, self.backoff[1])

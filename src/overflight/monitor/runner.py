@@ -205,6 +205,10 @@ class Monitor:
         cs_vals: list[np.ndarray] = []
         for it in items:
             fc = self.feed_counts[it.feed]
+            if it.reset:
+                if self.parsers[it.feed].reset():  # an unterminated line from a connection that is gone
+                    self.counts["partial_lines"] += 1
+                continue
             if it.data is not None:
                 b = self.parsers[it.feed].feed(it.data)
                 c = np.bincount(b.status, minlength=5)
