@@ -16,6 +16,13 @@ if ! command -v npm >/dev/null 2>&1; then
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
 
+# dump1090-mutability: a real Mode S peer for the monitor tests (network only, never as a service).
+if ! command -v dump1090-mutability >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "dump1090-mutability dump1090-mutability/auto-start boolean false" | $SUDO debconf-set-selections
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dump1090-mutability >/dev/null
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'

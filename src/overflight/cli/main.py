@@ -21,7 +21,7 @@ app = typer.Typer(
 
 # Each module holds one area's commands and exposes register(app); the list keeps the help order.
 _COMMAND_MODULES = ["demo", "boundaries", "gazetteer", "locate", "tracks", "case", "prism", "transit", "audit",
-                    "serve"]
+                    "serve", "monitor"]
 
 
 def _version(value: bool) -> None:
