@@ -42,7 +42,7 @@ class DemoResult:
 
     out_dir: Path
     files: dict[str, Path]
-    verdicts: dict[str, str]
+    verdicts: dict[str, str]  # claim id -> verdict label ("partly supported (illustrative)")
     runs: list[str]
 
 
@@ -79,8 +79,6 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
         p.unlink(missing_ok=True)  # the demo rebuilds its own outputs, and only those
 
     with Case.create(files["case.duckdb"], user="overflight-demo") as case:
-        say("importing claims and graded sources")
-        case.import_files([demo_file("claims.yaml")])
         say("loading zones: ne-admin0 states, the West Kazakhstan region (ne-admin1 KZ-ZAP), the test ranges "
             "(annulus around Akhtubinsk), the CPC station")
         ne = boundaries.load("ne-admin0")
@@ -90,6 +88,8 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
         # Natural Earth's West Kazakhstan region from the subset of ne-admin1 that ships with the package (same
         # conversion and outline as `boundaries install ne-admin1`), so the demo runs offline and the same everywhere.
         case.add_zones(admin1.load_subset().select([REGION_ZONE]))
+        say("importing claims and graded sources (checked against the zones)")
+        case.import_files([demo_file("claims.yaml")])
         say("importing illustrative sightings, wreckage and tracks")
         case.add_observations(_observations())
         from overflight.tracks import read_tracks
@@ -117,7 +117,7 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
                               zones=["glits-ranges", REGION_ZONE, "KAZ", "RUS"])
         runs.append(att.run_id or "attribution")
         say("deriving verdicts")
-        verdicts = {cid: v.verdict for cid, v in case.evaluate().items()}
+        verdicts = {cid: v.label for cid, v in case.evaluate().items()}
         say("exporting ClaimReview JSON-LD, GeoJSON and KML")
         export(case, "claimreview", files["claims.claimreview.json"], reviewer="overflight demo")
         export(case, "geojson", files["case.geojson"])

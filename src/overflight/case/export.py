@@ -194,14 +194,19 @@ def to_kml(case: Case) -> str:
     return "\n".join(out)
 
 
-def export(case: Case, fmt: str, out: str | Path, *, reviewer: str = "overflight") -> Path:
-    """Write ``claimreview`` (JSON-LD), ``geojson`` or ``kml`` to a file; returns its path."""
+def export(case: Case, fmt: str, out: str | Path, *, reviewer: str = "overflight",
+           include_illustrative: bool = False) -> Path:
+    """Write ``claimreview`` (JSON-LD), ``geojson`` or ``kml`` to a file; returns its path.
+
+    ClaimReview leaves out reviews whose verdict rests on illustrative data unless ``include_illustrative``
+    (then they are marked in ``name``, the rating and ``reviewBody``).
+    """
     p = Path(out)
     if fmt == "claimreview":
         from overflight.evidence.claimreview import claim_reviews
 
         doc: Any = claim_reviews(case.claims(), case.verdicts(), sources=case.sources(), reviewer=reviewer,
-                                 date_published=datetime.now(UTC))
+                                 date_published=datetime.now(UTC), include_illustrative=include_illustrative)
         p.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
     elif fmt == "geojson":
         p.write_text(json.dumps(to_geojson(case), ensure_ascii=False), encoding="utf-8")

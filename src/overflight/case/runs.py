@@ -266,6 +266,27 @@ def _diff(cols_a: list[str], rows_a: list[list[Any]], cols_b: list[str], rows_b:
             f"now {rows_b[i][j]!r}")
 
 
+def rederive_verdicts(case: Case, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Every claim's verdict re-derived under the rule its stored verdict was derived with.
+
+    Claims without a stored verdict are derived under the case's rule (`Case.verdict_rule`).
+    """
+    from overflight.evidence.facts import item_facts
+    from overflight.evidence.verdicts import evaluate
+
+    claims, evidence = case.claims(), case.evidence()
+    facts = item_facts(case, evidence)
+    rules = {str(getattr(v, "rule_version", "1")) for v in stored.values()} or {case.verdict_rule()}
+    by_rule = {rule: evaluate(claims, evidence, facts=facts, rule=rule) for rule in sorted(rules)}
+    default = case.verdict_rule()
+    out = {}
+    for cid in claims:
+        s = stored.get(cid)
+        rule = str(s.rule_version) if s is not None else default
+        out[cid] = (by_rule.get(rule) or evaluate(claims, evidence, facts=facts, rule=rule))[cid]
+    return out
+
+
 def _verify_runs(case: Case, rep: VerifyReport) -> dict[str, bool]:
     # Stored results against the recorded hash, inputs and a re-run; run id -> whether every check passed.
     ok: dict[str, bool] = {}
@@ -311,9 +332,8 @@ def _verify_verdicts(case: Case, rep: VerifyReport) -> None:
     from overflight.evidence.verdicts import evaluate, hash_scheme
 
     stored = case.verdicts()
-    rules = case.rule_versions()
-    claims, evidence = case.claims(), case.evidence()
-    derived = evaluate(claims, evidence)
+    derived = rederive_verdicts(case, stored)
+    rules = {cid: s.rule_version for cid, s in stored.items()}
     legacy: dict[str, Any] | None = None
     for cid, v in derived.items():
         s = stored.get(cid)
@@ -323,7 +343,7 @@ def _verify_verdicts(case: Case, rep: VerifyReport) -> None:
         if s.verdict == v.verdict and s.inputs_hash != v.inputs_hash and rules.get(cid) == "1":
             if legacy is None:
                 with hash_scheme(1):
-                    legacy = evaluate(claims, evidence)
+                    legacy = evaluate(case.claims(), case.evidence(), rule="1")
             if s.inputs_hash == legacy[cid].inputs_hash:
                 rep.checks.append(Check("verdict", cid, True, f"{v.verdict} (re-derived; stored with the rule-1 "
                                         "inputs hash, which covers the evidence pool but not the claim's text, "
@@ -334,7 +354,8 @@ def _verify_verdicts(case: Case, rep: VerifyReport) -> None:
                    else "same verdict, but its inputs changed since it was evaluated")
             rep.checks.append(Check("verdict", cid, False, why))
         else:
-            rep.checks.append(Check("verdict", cid, True, f"{v.verdict} (re-derived, same inputs)"))
+            rep.checks.append(Check("verdict", cid, True, f"{v.verdict} (re-derived under rule {v.rule_version}, "
+                                                          "same inputs)"))
     for cid in sorted(set(stored) - set(derived)):
         rep.checks.append(Check("verdict", cid, False, "stored verdict for a claim that is not in the case"))
 

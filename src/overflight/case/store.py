@@ -64,6 +64,22 @@ def _fingerprint(df: pd.DataFrame) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()).hexdigest()
 
 
+def _reasoning_json(v: Verdict) -> str:
+    # Rule 1 stored the trail as a JSON list; later rules store {"trail", "number", "illustrative"}.
+    if v.rule_version == "1":
+        return json.dumps(list(v.reasoning))
+    return json.dumps({"trail": list(v.reasoning), "number": v.number, "illustrative": v.illustrative})
+
+
+def _verdict_from_row(r: Mapping[str, Any]) -> Verdict:
+    doc = json.loads(r["reasoning"])
+    rule = str(r.get("rule_version") or "1")
+    if isinstance(doc, list):
+        return Verdict(r["claim_id"], r["verdict"], tuple(doc), r["inputs_hash"], rule_version=rule)
+    return Verdict(r["claim_id"], r["verdict"], tuple(doc.get("trail", [])), r["inputs_hash"], rule_version=rule,
+                   number=doc.get("number"), illustrative=bool(doc.get("illustrative", False)))
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -404,8 +420,10 @@ class Case:
         dict
             table → {"inserted", "updated", "unchanged"} counts.
         """
+        zone_rows = self.con.execute("SELECT id, name FROM zones").fetchall()
         resolve(bundle, sources=self.sources(), observations={o.id: o for o in self.observations()},
-                claims=self.claims().keys())
+                claims=self.claims().keys(), runs=[r.id for r in self.runs()],
+                zones={str(i): str(n or "") for i, n in zone_rows} if zone_rows else None)
         all_claims = {**self.claims(), **{c.id: c for c in bundle.claims}}
         check_claim_links(all_claims, bundle.origin)
         self._check_run_links(bundle.evidence, bundle.origin)
@@ -580,23 +598,45 @@ class Case:
                 self._upsert("evidence", [self._evidence_row(e) for e in items])
         return run_id
 
-    def evaluate(self) -> dict[str, Verdict]:
-        """Derive every claim's verdict from the evidence (see `overflight.evidence.verdicts`) and store them."""
+    def verdict_rule(self) -> str:
+        """The verdict rule this case's stored verdicts were derived under (the latest for a case without any)."""
+        from overflight.evidence.verdicts import RULE_VERSION
+
+        rules = sorted({str(r[0]) for r in self.con.execute("SELECT DISTINCT rule_version FROM verdicts "
+                                                          "WHERE rule_version IS NOT NULL").fetchall()})
+        return rules[-1] if rules else RULE_VERSION
+
+    def evaluate(self, rule: str | None = None) -> dict[str, Verdict]:
+        """Derive every claim's verdict from the evidence (see `overflight.evidence.verdicts`) and store them.
+
+        ``rule`` is the verdict rule version (``"1"``, ``"2"`` or ``"latest"``); by default the rule the
+        case's verdicts were stored under, and the latest rule for a case without verdicts. A change of
+        rule is recorded in the audit log.
+        """
+        from overflight.evidence.facts import item_facts
         from overflight.evidence.verdicts import RULE_VERSION, evaluate
 
-        verdicts = evaluate(self.claims(), self.evidence())
+        before = self.verdict_rule() if self._one("SELECT 1 FROM verdicts LIMIT 1") else None
+        use = (before or RULE_VERSION) if rule is None else (RULE_VERSION if rule == "latest" else str(rule))
+        evidence = self.evidence()
+        verdicts = evaluate(self.claims(), evidence, facts=item_facts(self, evidence), rule=use)
         now = utcnow()
-        rows = [{"claim_id": v.claim_id, "verdict": v.verdict, "reasoning": json.dumps(list(v.reasoning)),
-                 "inputs_hash": v.inputs_hash, "rule_version": RULE_VERSION, "evaluated_at": now,
+        rows = [{"claim_id": v.claim_id, "verdict": v.verdict, "reasoning": _reasoning_json(v),
+                 "inputs_hash": v.inputs_hash, "rule_version": v.rule_version, "evaluated_at": now,
                  "overflight_version": __version__} for v in verdicts.values()]
         with self.transaction():
             old = {r["claim_id"]: r for r in self._rows("verdicts")}
             stale = sorted(set(old) - set(verdicts))
             if stale:
                 self._x("DELETE FROM verdicts WHERE claim_id IN (SELECT unnest(?))", [stale])
-            keep = ("verdict", "inputs_hash", "reasoning")
+            keep = ("verdict", "inputs_hash", "reasoning", "rule_version")
             changed = [r for r in rows if r["claim_id"] not in old
                        or any(old[r["claim_id"]][k] != r[k] for k in keep)]
+            if before is not None and before != use:
+                self._audit([AuditEntry("evaluate", "verdicts", f"rule {use}", {"rule_version": before},
+                                        {"rule_version": use, "verdicts_changed": sorted(
+                                            r["claim_id"] for r in changed if r["claim_id"] in old
+                                            and old[r["claim_id"]]["verdict"] != r["verdict"])})])
             if changed:
                 self._upsert("verdicts", changed)
             self._audit([AuditEntry("delete", "verdicts", c, old[c], None) for c in stale])
@@ -652,8 +692,7 @@ class Case:
     @_decoding("verdicts")
     def verdicts(self) -> dict[str, Verdict]:
         """The stored verdicts (claim id → Verdict)."""
-        return {r["claim_id"]: Verdict(r["claim_id"], r["verdict"], tuple(json.loads(r["reasoning"])),
-                                       r["inputs_hash"]) for r in self._rows("verdicts")}
+        return {r["claim_id"]: _verdict_from_row(r) for r in self._rows("verdicts")}
 
     def rule_versions(self) -> dict[str, str]:
         """claim id → the version of the verdict rule its stored verdict was derived under."""

@@ -14,7 +14,8 @@ from overflight.errors import InputError
 sub = typer.Typer(help="Case files: sources, claims, evidence, analyses, verdicts.", no_args_is_help=True)
 
 CaseArg = Annotated[Path, typer.Argument(help="The case file (.duckdb).")]
-_COLOURS = {"supported": "green", "contradicted": "red", "disputed": "yellow", "unverified": "dim"}
+_COLOURS = {"supported": "green", "partly supported": "cyan", "contradicted": "red", "disputed": "yellow",
+            "unverified": "dim"}
 
 
 @sub.command("init")
@@ -41,17 +42,18 @@ def import_cmd(
     from overflight.case import Case
 
     with Case.open(case) as c:
+        # Zones first: claims are checked against the zones the case holds.
+        for spec in zones or []:
+            from overflight.zones import load_zones
+
+            n = c.add_zones(load_zones(spec))
+            console.print(f"zones from {esc(spec)}: {n['inserted']} new, {n['updated']} updated", highlight=False)
         if files:
             counts = c.import_files(files)
             for table, n in counts.items():
                 if any(n.values()):
                     console.print(f"{esc(table)}: {n['inserted']} new, {n['updated']} updated, "
                                   f"{n['unchanged']} unchanged", highlight=False)
-        for spec in zones or []:
-            from overflight.zones import load_zones
-
-            n = c.add_zones(load_zones(spec))
-            console.print(f"zones from {esc(spec)}: {n['inserted']} new, {n['updated']} updated", highlight=False)
         for path in tracks or []:
             from overflight.tracks import read_tracks
 
@@ -78,7 +80,7 @@ def show_cmd(case: CaseArg) -> None:
         for cid, cl in c.claims().items():
             v = verdicts.get(cid)
             t.add_row(esc(cid), esc(cl.claimant), cl.date_made.date().isoformat() if cl.date_made else "-",
-                      esc(cl.stance), esc(cl.what), v.verdict if v else "(not evaluated)")
+                      esc(cl.stance), esc(cl.what), v.label if v else "(not evaluated)")
         console.print(t)
         runs = c.runs()
         if runs:
@@ -96,25 +98,33 @@ def show_cmd(case: CaseArg) -> None:
 def evaluate_cmd(
     case: CaseArg,
     trail: Annotated[bool, typer.Option("--trail/--no-trail", help="Print the reasoning trail.")] = True,
+    rule: Annotated[str | None, typer.Option("--rule", help="Verdict rule version: 1, 2 or latest (default: the "
+                                             "rule the case's verdicts were derived under; latest for a new case).")
+                    ] = None,
 ) -> None:
     """Derive every claim's verdict from the evidence, store it, and print the table with its reasoning."""
     from overflight.case import Case
+    from overflight.evidence.rule2 import number_text
 
     with Case.open(case) as c:
         claims = c.claims()
-        verdicts = c.evaluate()
-    t = Table(title="verdicts")
+        verdicts = c.evaluate(rule=rule)
+    t = Table(title=f"verdicts (rule {next(iter(verdicts.values())).rule_version if verdicts else '-'})")
     t.add_column("claim", no_wrap=True)
     t.add_column("verdict", no_wrap=True)
+    t.add_column("objects", justify="right")
     t.add_column("claimant")
     t.add_column("statement")
     for cid, v in verdicts.items():
-        t.add_row(esc(cid), f"[{_COLOURS[v.verdict]}]{v.verdict}[/]", esc(claims[cid].claimant),
-                  esc(claims[cid].statement))
+        t.add_row(esc(cid), f"[{_COLOURS[v.verdict]}]{v.label}[/]", esc(number_text(v, claims[cid])),
+                  esc(claims[cid].claimant), esc(claims[cid].statement))
     console.print(t)
+    if any(v.illustrative for v in verdicts.values()):
+        console.print("verdicts marked (illustrative) rest on invented data: a demonstration, not a finding",
+                      highlight=False)
     if trail:
         for cid, v in verdicts.items():
-            console.print(f"\n[bold]{esc(cid)}[/]: [{_COLOURS[v.verdict]}]{v.verdict}[/]", highlight=False)
+            console.print(f"\n[bold]{esc(cid)}[/]: [{_COLOURS[v.verdict]}]{v.label}[/]", highlight=False)
             for line in v.reasoning:
                 console.print(f"  {line}", highlight=False, markup=False)
 
@@ -172,6 +182,9 @@ def export_cmd(
     case: CaseArg,
     fmt: Annotated[str, typer.Option("--format", help="claimreview, geojson or kml.")],
     out: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
+    include_illustrative: Annotated[bool, typer.Option(
+        "--include-illustrative", help="ClaimReview: also write reviews whose verdict rests on illustrative "
+        "data (marked so in name, rating and reviewBody); left out by default.")] = False,
 ) -> None:
     """Export claims and verdicts as ClaimReview JSON-LD, or the spatial data as GeoJSON or KML."""
     from overflight.case import Case
@@ -179,7 +192,7 @@ def export_cmd(
 
     check_output(out, "--output")
     with Case.open(case, read_only=True) as c:
-        p = export(c, fmt, out)
+        p = export(c, fmt, out, include_illustrative=include_illustrative)
     console.print(f"wrote {esc(p)}", highlight=False)
 
 
@@ -201,7 +214,7 @@ def verify_cmd(
     console.print(f"{len(rep.checks) - len(rep.failures)} checks passed, {len(rep.failures)} failed",
                   highlight=False)
     if rep.head:
-        console.print(f"audit head {escape(rep.head)}", highlight=False, soft_wrap=True)
+        console.print(f"audit head {esc(rep.head)}", highlight=False, soft_wrap=True)
         console.print("keep the head outside the case file: `case verify --expect HEAD` later shows that the log "
                       "up to it is unchanged", highlight=False)
     if not rep.ok:

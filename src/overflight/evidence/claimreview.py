@@ -2,8 +2,18 @@
 
 Each claim becomes one ``ClaimReview``: ``claimReviewed`` (the statement), ``itemReviewed`` (a ``Claim`` with
 its ``author`` — Person or Organization — and ``datePublished``), ``reviewRating`` (a ``Rating`` whose
-``alternateName`` is the verdict, with ``ratingValue`` on a 1–5 scale), the review's ``author`` and
-``datePublished``. Claims of absence say so in ``reviewBody``.
+``alternateName`` is the verdict in words, with a numeric ``ratingValue`` on the declared scale below), the
+review's ``name``, ``author`` and ``datePublished``, and the reasoning trail as ``reviewBody``.
+
+The rating scale (``worstRating`` 1, ``bestRating`` 5) says how far the evidence supports the claim *as
+stated*: 5 supported; 4 partly supported (the event is established, the claimed number is not); 3 the
+evidence does not decide (unverified: none usable either way; disputed: established both ways);
+1 contradicted (including a claimed count exceeded). 2 is not used: no verdict leans against a claim
+without contradicting it.
+
+A verdict resting on illustrative (invented) data is not a finding: such reviews are left out unless the
+caller asks for them (``include_illustrative``), and then ``name``, the rating's ``alternateName`` and
+``reviewBody`` say ILLUSTRATIVE.
 
 User text is data, never markup or a script: only absolute ``http``/``https`` URLs become ``url`` values
 (`safe_url`; a claim's ``javascript:``, ``data:``, ``file:`` or relative link is left out and the review body
@@ -23,13 +33,16 @@ from urllib.parse import urlsplit
 from overflight.errors import InputError
 from overflight.evidence.model import Claim, Source, Verdict
 
-#: verdict -> (ratingValue on 1..5, the text shown as alternateName)
+WORST_RATING, BEST_RATING = 1, 5
+#: verdict -> (ratingValue on WORST_RATING..BEST_RATING, the text shown as alternateName); every verdict has one
 RATINGS: dict[str, tuple[int, str]] = {
     "contradicted": (1, "Contradicted by the evidence"),
     "disputed": (3, "Disputed: evidence both ways"),
     "unverified": (3, "Unverified: no usable evidence either way"),
+    "partly supported": (4, "Partly supported: the event is established, the claimed number is not"),
     "supported": (5, "Supported by the evidence"),
 }
+ILLUSTRATIVE_MARK = "ILLUSTRATIVE (invented demonstration data, not a finding)"
 
 
 _URL_BAD = re.compile(r"[\x00-\x20\x7f-\x9f\\<>\"'`]")
@@ -77,6 +90,9 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
     _url_arg(url, "url")
     v = verdict.verdict if verdict else "unverified"
     value, text = RATINGS[v]
+    illus = bool(verdict and verdict.illustrative)
+    if illus:
+        text = f"{ILLUSTRATIVE_MARK}: {text}"
     item: dict[str, Any] = {
         "@type": "Claim",
         "author": {"@type": claim.claimant_type if claim.claimant_type in ("Person", "Organization")
@@ -96,14 +112,21 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
     if reviewer_url:
         author["url"] = reviewer_url
     trail = (list(verdict.reasoning) if verdict else ["not evaluated"]) + notes
+    if illus:
+        trail = [f"{ILLUSTRATIVE_MARK}: this verdict rests on invented data and shows how the method works; "
+                 "it is not a rating of the claim.", *trail]
+    name = f"Review of the claim by {claim.claimant or 'unknown'}: {RATINGS[v][1].split(':')[0].lower()}"
+    if illus:
+        name = f"{ILLUSTRATIVE_MARK}: {name}"
     out: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "ClaimReview",
         "identifier": claim.id,
         "claimReviewed": claim.statement,
         "itemReviewed": item,
-        "reviewRating": {"@type": "Rating", "ratingValue": value, "bestRating": 5, "worstRating": 1,
-                         "alternateName": text},
+        "name": name,
+        "reviewRating": {"@type": "Rating", "ratingValue": value, "bestRating": BEST_RATING,
+                         "worstRating": WORST_RATING, "alternateName": text},
         "author": author,
         "datePublished": (date_published or datetime.now(UTC)).astimezone(UTC).date().isoformat(),
         "reviewBody": "\n".join(trail),
@@ -116,10 +139,15 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
 def claim_reviews(claims: Mapping[str, Claim], verdicts: Mapping[str, Verdict], *,
                   sources: Mapping[str, Source] | None = None, reviewer: str = "overflight",
                   reviewer_url: str | None = None, url: str | None = None,
-                  date_published: datetime | None = None) -> list[dict[str, Any]]:
-    """A JSON-LD list of ClaimReview objects, one per claim, in the claims' order."""
+                  date_published: datetime | None = None, include_illustrative: bool = False
+                  ) -> list[dict[str, Any]]:
+    """A JSON-LD list of ClaimReview objects, one per claim, in the claims' order.
+
+    Claims whose verdict rests on illustrative data are left out unless ``include_illustrative``.
+    """
     return [claim_review(c, verdicts.get(cid), sources=sources, reviewer=reviewer, reviewer_url=reviewer_url,
-                         url=url, date_published=date_published) for cid, c in claims.items()]
+                         url=url, date_published=date_published) for cid, c in claims.items()
+            if include_illustrative or not (verdicts.get(cid) and verdicts[cid].illustrative)]
 
 
 REQUIRED = ("claimReviewed", "reviewRating.alternateName", "itemReviewed.author.name", "itemReviewed.datePublished",

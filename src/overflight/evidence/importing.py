@@ -514,13 +514,44 @@ def read_files(paths: Iterable[str | Path]) -> Bundle:
     return b
 
 
+#: evidence kinds that are analysis results: imported only with the run that produced them
+ANALYSIS_KINDS = ("transit_row", "prism_verdict", "attribution_stat")
+
+
+def check_claim_zones(b: Bundle, zones: Mapping[str, str]) -> None:
+    """Every zone a claim is scoped to must be in the case (``zones``: id → name); else an `InputError`
+    naming the file, row and field, with the closest zone ids (by id or by name)."""
+    import difflib
+
+    by_text = {**{str(n).lower(): i for i, n in zones.items() if n}, **{i.lower(): i for i in zones}}
+    for c in b.claims:
+        for z in c.where_zones:
+            if z in zones:
+                continue
+            f, r = b.origin.get(("claims", c.id), ("", None))
+            near = difflib.get_close_matches(z.lower(), list(by_text), n=5, cutoff=0.5)
+            ids = list(dict.fromkeys(by_text[m] for m in near))
+            shown = [f"{i} ({zones[i]})" if zones[i] and zones[i] != i else i for i in ids]
+            hint = f"; close matches: {', '.join(shown)}" if ids else "; no zone id or name is close"
+            raise InputError(f"claim {c.id!r} is scoped to zone {z!r}, which the case does not hold{hint}",
+                             file=f or None, row=r, field="where.zones")
+
+
 def resolve(b: Bundle, *, sources: Mapping[str, Source] | None = None,
-            observations: Mapping[str, Observation] | None = None, claims: Iterable[str] = ()) -> Bundle:
+            observations: Mapping[str, Observation] | None = None, claims: Iterable[str] = (),
+            runs: Iterable[str] | None = None, zones: Mapping[str, str] | None = None) -> Bundle:
     """Check references and fill evidence grades, against the bundle plus what a case already holds.
 
     Evidence items without a reliability take their source's (or their observation's source's); without a
-    credibility, their observation's; otherwise F / 6.
+    credibility, their observation's; otherwise F / 6. Evidence of an analysis kind (`ANALYSIS_KINDS`) is
+    refused without a run, and, when ``runs`` is given, unless its run is one of them: an analysis result is
+    made by the analysis (`run_transit`, `run_prism`, `overflight case attribute`), not typed in — type it in as kind
+    ``other`` with the grade it deserves. When ``zones`` (id → name) is given, claims must be scoped to
+    zones among them (`check_claim_zones`).
     """
+    run_ids = set(runs) if runs is not None else None
+    if zones is not None:
+        check_claim_zones(b, zones)
     src = {**(sources or {}), **{s.id: s for s in b.sources}}
     obs = {**(observations or {}), **{o.id: o for o in b.observations}}
     claim_ids = set(claims) | {c.id for c in b.claims}
@@ -547,6 +578,11 @@ def resolve(b: Bundle, *, sources: Mapping[str, Source] | None = None,
         ob: Observation | None = obs.get(e.observation_id) if e.observation_id else None
         if e.observation_id and ob is None:
             raise InputError(f"unknown observation {e.observation_id!r}", file=f, row=r, field="observation")
+        if e.kind in ANALYSIS_KINDS and (e.run_id is None or (run_ids is not None and e.run_id not in run_ids)):
+            why = "without a run behind it" if e.run_id is None else f"naming run {e.run_id!r}, which the case lacks"
+            raise InputError(f"evidence of kind {e.kind} {why}: analysis results are recorded by the analysis "
+                             "itself; import a hand-made item as kind 'other' with its grade",
+                             file=f, row=r, field="kind" if e.run_id is None else "run")
         sid = e.source_id or (ob.source_id if ob else None)
         rel = e.reliability or (src[sid].reliability if sid and sid in src else "F")
         cred = e.credibility or (ob.credibility if ob else 6)
@@ -564,6 +600,6 @@ def check_claim_links(claims: Mapping[str, Claim], origin: Mapping[tuple[str, st
                 raise InputError(f"answers unknown claim {a!r}", file=f, row=r, field="answers")
 
 
-__all__ = ["Bundle", "OverflightError", "check_claim_links", "claim_from_record", "evidence_from_record",
-           "observation_from_record", "parse_geometry", "parse_time", "read_file", "read_files", "resolve",
-           "source_from_record"]
+__all__ = ["ANALYSIS_KINDS", "Bundle", "OverflightError", "check_claim_links", "check_claim_zones",
+           "claim_from_record", "evidence_from_record", "observation_from_record", "parse_geometry", "parse_time",
+           "read_file", "read_files", "resolve", "source_from_record"]

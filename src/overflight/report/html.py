@@ -23,7 +23,8 @@ import pandas as pd
 from overflight.evidence.claimreview import jsonld_script
 
 VERDICT_COLOURS = {
-    "supported": "#1a7f37", "contradicted": "#b42318", "disputed": "#b54708", "unverified": "#667085",
+    "supported": "#1a7f37", "partly supported": "#0e7490", "contradicted": "#b42318", "disputed": "#b54708",
+    "unverified": "#667085",
 }
 
 CSS = """
@@ -139,7 +140,10 @@ def _claims_summary(ctx: ReportContext) -> str:
             f"<br><span class='small'>{html.escape(str(rec.get('source', '')))}</span></td>"
             f"<td>{html.escape(str(rec.get('stance', '')))} {html.escape(str(rec.get('what', '')))}"
             f"<br><span class='small'>{html.escape(str(rec.get('scope', '')))}</span></td>"
-            f"<td>{_verdict_badge(str(rec.get('verdict', 'unverified')))}</td></tr>"
+            f"<td>{_verdict_badge(str(rec.get('verdict', 'unverified')))}"
+            + (" <span class='illustrative'>illustrative</span>" if rec.get("rests_on_illustrative") else "")
+            + (f"<br><span class='small'>objects established: {html.escape(str(rec['number']))}</span>"
+               if rec.get("number") not in (None, "-") else "") + "</td></tr>"
         )
     out.append("</tbody></table>")
     return "".join(out)
