@@ -52,6 +52,8 @@ KNOWN_MODULES: dict[str, str] = {
     "observation_match": "overflight.evidence.matching",
     "transit": "overflight.analysis.case_runs",
     "prism": "overflight.analysis.case_runs",
+    "monitor_coverage": "overflight.monitor.coverage",
+    "coverage_check": "overflight.monitor.coverage",
 }
 
 
