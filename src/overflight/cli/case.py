@@ -201,7 +201,7 @@ def verify_cmd(
     console.print(f"{len(rep.checks) - len(rep.failures)} checks passed, {len(rep.failures)} failed",
                   highlight=False)
     if rep.head:
-        console.print(f"audit head {escape(rep.head)}", highlight=False, soft_wrap=True)
+        console.print(f"audit head {esc(rep.head)}", highlight=False, soft_wrap=True)
         console.print("keep the head outside the case file: `case verify --expect HEAD` later shows that the log "
                       "up to it is unchanged", highlight=False)
     if not rep.ok:
