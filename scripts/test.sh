@@ -4,10 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: Chromium renders the HTML report in the browser test.
+# System packages: Chromium renders the HTML report and drives the web app in the browser tests.
 if ! command -v chromium >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# Node and npm rebuild the web bundle in tests/test_web_bundle.py (checked against the committed one).
+if ! command -v npm >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+# dump1090-mutability: a real Mode S peer for the monitor tests (network only, never as a service).
+if ! command -v dump1090-mutability >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "dump1090-mutability dump1090-mutability/auto-start boolean false" | $SUDO debconf-set-selections
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dump1090-mutability >/dev/null
 fi
 
 python3 -m venv .venv

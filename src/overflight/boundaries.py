@@ -132,6 +132,10 @@ def load(name: str = "ne-admin0") -> ZoneSet:
 def _load_ne() -> ZoneSet:
     import pyogrio
 
+    from overflight.safeio import offline_gdal
+
+    offline_gdal()
+
     path = _ne_path()
     digest = file_sha256(path)
     if digest != NE_SHA256:
