@@ -345,6 +345,17 @@ def observations(case: Case, start: pd.Timestamp | None = None, end: pd.Timestam
     return _fc(feats)
 
 
+def in_window(fc: Mapping[str, Any], start: pd.Timestamp | None, end: pd.Timestamp | None) -> dict[str, Any]:
+    """The features of `fc` whose [start, end] interval meets the window (features without times stay)."""
+    if start is None and end is None:
+        return dict(fc)
+    feats = fc["features"]
+    a = pd.to_datetime(pd.Series([f["properties"].get("start") for f in feats], dtype=object), utc=True)
+    b = pd.to_datetime(pd.Series([f["properties"].get("end") for f in feats], dtype=object), utc=True).fillna(a)
+    keep = _overlaps(a, b, start, end) | a.isna().to_numpy()
+    return {**fc, "features": [f for f, k in zip(feats, keep, strict=True) if k]}
+
+
 # ------------------------------------------------------------------------------------------ prisms
 
 def prisms(case: Case, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> dict[str, Any]:
