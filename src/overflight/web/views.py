@@ -416,6 +416,10 @@ def attribution(case: Case) -> dict[str, Any]:
             hull = shapely.buffer(hull, 0.05) if hull.geom_type != "Polygon" else hull
             feats.append(_feature(hull, {"layer": "cluster", "id": f"{run.id}:cluster:{k}", "run": run.id,
                                          "finds": len(g), "members": [str(x) for x in g["id"]],
+                                         "start": _iso(pd.to_datetime(g["time"], utc=True).min()) if "time" in g
+                                         else None,
+                                         "end": _iso(pd.to_datetime(g["time"], utc=True).max()) if "time" in g
+                                         else None,
                                          "name": f"cluster {k}: {len(g)} finds", "illustrative": None}))
     return _fc(feats, run=run.id)
 
