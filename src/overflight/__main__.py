@@ -1,5 +1,5 @@
 """`python -m overflight` runs the command line tool."""
 
-from overflight.cli.main import main
+from overflight.cli import main
 
 main()

@@ -1,1 +1,21 @@
-"""The `overflight` command: thin Typer commands over the library."""
+"""The `overflight` command: thin Typer commands over the library.
+
+`main` answers ``--version`` before importing Typer; everything else goes to `overflight.cli.main`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `overflight` console script."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:
+        from overflight._version import __version__
+
+        print(f"overflight {__version__}")
+        return
+    from overflight.cli.main import main as run
+
+    run(argv)
