@@ -449,7 +449,9 @@ def evaluate(
         return Evaluation("necessary", res.upper if exact else res.lower,
                           min(res.lower - r - budget_hi, flip_incons), exact, res.path_lon, res.path_lat)
     margin = budget_hi - (max(e_hi, res.upper) - r)
-    return Evaluation("possible", res.upper, max(margin, 0.0), exact, res.path_lon, res.path_lat)
+    # No avoiding path found (the search hit its memory ceiling): the certified lower bound is all there is.
+    shown = res.upper if math.isfinite(res.upper) else res.lower
+    return Evaluation("possible", shown, max(margin, 0.0), exact, res.path_lon, res.path_lat)
 
 
 # --------------------------------------------------------------------------------------------- batch
