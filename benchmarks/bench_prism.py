@@ -77,7 +77,7 @@ def main() -> None:
     step = CHUNK
     for s in range(0, n, step):
         sl = slice(s, min(n, s + step))
-        sub = Pairs(*(getattr(pairs, f)[sl] for f in pairs.__dataclass_fields__))
+        sub = Pairs(*(None if getattr(pairs, f) is None else getattr(pairs, f)[sl] for f in pairs.__dataclass_fields__))
         out = _verdicts_for_pairs(sub, caps, vmax, precise=precise, keep_impossible=True, bulk=bulk, chunk=CHUNK,
                                   stats=stats)
         counts = counts.add(out["verdict"].value_counts(), fill_value=0)  # categorical: no string copies

@@ -525,7 +525,10 @@ class TransitEngine:
         if len(zone) == 0:
             return events
         t = _event_ns(events, t_ns)
-        keep = (t >= self.valid_from[zone]) & (t < self.valid_to[zone])
+        keep = np.ones(len(zone), dtype=bool)
+        for z in np.intersect1d(zone, self.timed):  # the one validity rule, [valid_from, valid_to)
+            m = zone == z
+            keep[m] = self.zones[int(z)].active_at(t[m])
         return {k: v[keep] for k, v in events.items()}
 
     def _period_bounds(self, s_idx: IntArray, t_ns: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray,
