@@ -57,7 +57,12 @@ def test_zones_with_a_validity_period_are_entered_only_while_in_force(tmp_path):
     periods = {"always": "", "later": "2025-06-01T00:00:00Z/2025-06-02T00:00:00Z",
                "whole": "2024-06-21T00:00:00Z/2024-06-21T05:00:00Z",
                "early": "2024-06-21T01:00:00Z/2024-06-21T01:20:00Z",  # 63 km from the first fix: short of it
-               "part": "2024-06-21T01:00:00Z/2024-06-21T02:00:00Z"}  # 190 km: reaches it, waits allowed
+               # At 02:00 the object is within 190 km of the first fix and 380 km of the second (560 km
+               # apart): a lens 180-190 km along the way, +-43 km across, inside the circle (110-310 km).
+               "part": "2024-06-21T01:00:00Z/2024-06-21T02:00:00Z",
+               # Until 01:36: 114 km reach, the circle begins at 110.6 km; but the object may still be 104.5 km
+               # along, west of it.
+               "until_0136": "2024-06-21T01:00:00Z/2024-06-21T01:36:00Z"}
     lines = []
     for zid, per in periods.items():
         extra = ""
@@ -73,4 +78,4 @@ def test_zones_with_a_validity_period_are_entered_only_while_in_force(tmp_path):
     df = pd.read_csv(out)
     got = dict(zip(df[df["track_id"] == "nec"]["zone_id"], df[df["track_id"] == "nec"]["verdict"], strict=True))
     assert got == {"always": "necessary", "later": "impossible", "whole": "necessary", "early": "impossible",
-                   "part": "possible"}
+                   "part": "necessary", "until_0136": "possible"}

@@ -15,10 +15,12 @@ Verdicts under a period (`classify` gives the case):
 
 - ``WHOLE``: in force during the whole gap (errors included): the ordinary verdicts;
 - ``NEVER``: not in force at any moment of the gap: ``impossible``;
-- ``PARTIAL``: ``impossible`` when the zone misses the reachable set above; ``necessary`` only when a fix
-  lies in the zone at a moment the zone is certainly in force (a path can wait outside until the period
-  ends, or enter only after it, so cutting the ellipse is no longer enough: a sound, conservative rule);
-  ``possible`` otherwise.
+- ``PARTIAL``: ``impossible`` when the zone misses the reachable set above. ``necessary`` when a fix lies
+  in the zone at a moment the zone is certainly in force, or when at some instant of the window every
+  position the object can have then lies in the zone (``lens_inside``). Cutting the ellipse is no longer
+  enough: a path may wait outside until the period ends, or enter only after it. The rule is sound and
+  conservative (it may say ``possible`` where a finer analysis would prove ``necessary``); ``possible``
+  otherwise.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
 
 WHOLE, NEVER, PARTIAL = 0, 1, 2
 _LO, _HI = -(2**63), 2**63 - 1
@@ -50,6 +55,7 @@ class Window:
     fix2_in_force: bool
     reach1: float  # metres from fix 1 the object can be while the zone is in force (inf: no limit)
     reach2: float
+    window: tuple[int, int] = (0, 0)  # [a, b] in ns: the moments of the gap (errors included) in force
 
 
 def classify(t1_ns: int, t2_ns: int, e_s: float, r: float, vmax: float, period: tuple[int, int]) -> Window:
@@ -67,7 +73,37 @@ def classify(t1_ns: int, t2_ns: int, e_s: float, r: float, vmax: float, period: 
         return Window(NEVER, False, False, 0.0, 0.0)
     reach1 = vmax * ((b - t1_ns) / 1e9 + e_s) + r
     reach2 = vmax * ((t2_ns - a) / 1e9 + e_s) + r
-    return Window(PARTIAL, f1, f2, max(reach1, 0.0), max(reach2, 0.0))
+    return Window(PARTIAL, f1, f2, max(reach1, 0.0), max(reach2, 0.0), (a, b))
 
 
-__all__ = ["NEVER", "PARTIAL", "WHOLE", "Window", "classify", "period_ns"]
+LENS_INSTANTS = 5  # instants of the window tried by ``lens_inside`` (its ends, and between)
+
+
+def lens_inside(
+    fixes: tuple[float, float, float, float], zone: BaseGeometry, t1_ns: int, t2_ns: int, e_s: float, r: float,
+    vmax: float, w: Window,
+) -> bool:
+    """Is there an instant t of the window at which every position the object can have lies in the zone?
+
+    At t the object is in the lens ``disc(p1, v (t - t1 + e) + r) ∩ disc(p2, v (t2 - t + e) + r)``; if
+    polygons covering both discs (1 m wider) meet only inside the zone, every path is in the zone at t, and
+    just before t too (the lens moves at speed v), so the window's end ``valid_to`` itself can be tried.
+    Instants: the window's ends and evenly between (the lens is smallest near the middle of the gap).
+    """
+    from overflight.analysis.prism._geo import disc_cover
+
+    lo, hi = t1_ns - math.ceil(e_s * 1e9), t2_ns + math.ceil(e_s * 1e9)
+    a = max(w.window[0], lo)
+    b = min(w.window[1], hi)
+    lon1, lat1, lon2, lat2 = fixes
+    for t in np.unique(np.linspace(a, b, LENS_INSTANTS).round().astype(np.int64)):
+        rho1 = vmax * ((int(t) - t1_ns) / 1e9 + e_s) + r
+        rho2 = vmax * ((t2_ns - int(t)) / 1e9 + e_s) + r
+        lens = shapely.intersection(disc_cover(lon1, lat1, max(rho1, 0.0) + 1.0),
+                                    disc_cover(lon2, lat2, max(rho2, 0.0) + 1.0))
+        if not lens.is_empty and bool(shapely.covers(zone, lens)):
+            return True
+    return False
+
+
+__all__ = ["LENS_INSTANTS", "NEVER", "PARTIAL", "WHOLE", "Window", "classify", "lens_inside", "period_ns"]

@@ -48,6 +48,7 @@ from overflight.analysis.prism._geo import (
     FloatArray,
     Gnomonic,
     cap_polygon,
+    disc_cover,
     dist,
     ellipse_plane,
     midpoint,
@@ -62,7 +63,7 @@ from overflight.analysis.prism.fast import (
     settle_zone,
     zone_edges,
 )
-from overflight.analysis.prism.period import NEVER, WHOLE, classify, period_ns
+from overflight.analysis.prism.period import NEVER, WHOLE, classify, lens_inside, period_ns
 from overflight.errors import InputError
 from overflight.index import ZoneIndex
 
@@ -430,6 +431,15 @@ def evaluate(
         # disc: the whole disc inside (measured in the plane, scaled to a lower bound on true metres).
         if (ri == 0 and ins) or (ri > 0 and obst.contains(pt) and boundary.distance(pt) * scale_lo >= ri):
             return Evaluation("necessary", math.inf, flip_incons, True)
+    for p, ri, ins in ((p1, r1, inside[0]), (p2, r2, inside[1])):
+        pt = Point(p)
+        if ri == 0 and not ins and obst.intersects(pt):
+            # Outside by the rule (on, or a hair off, a lon/lat edge) yet covered in the plane, whose edges
+            # are great circles (a lon/lat edge along a parallel sags from its great circle by metres per
+            # degree): the fix starts from the border, as the rule's geometry has it.
+            depth = float(boundary.distance(pt))
+            obst = obst.difference(pt.buffer(depth * (1 + 1e-6) + 1e-3, quad_segs=16))
+            boundary = obst.boundary
     seg = LineString([p1, p2])
     ll1, ll2 = (lon1, lat1), (lon2, lat2)
     crosses = bool(obst.intersects(seg))
@@ -489,7 +499,7 @@ def _evaluate_reach(
     for (lo, la), rho in (((lon1, lat1), reach[0]), ((lon2, lat2), reach[1])):
         if rho < need and not zc.is_empty:
             # A lon/lat polygon that contains the geodesic disc: the clipped zone covers the reachable part.
-            zc = shapely.intersection(zc, cap_polygon(lo, la, max(rho, 1.0)))
+            zc = shapely.intersection(zc, disc_cover(lo, la, max(rho, 1.0)))
     if not zc.is_empty and zc.geom_type not in ("Polygon", "MultiPolygon"):
         zc = shapely.union_all([p for p in shapely.get_parts(zc) if p.geom_type == "Polygon"])
     if zc.is_empty or zc.area == 0:
@@ -711,6 +721,8 @@ def _evaluate_in_period(
         return evaluate(*args, budget_hi=b_hi, r1=r1, r2=r2, precise=precise, direct=direct, inside=inside)
     if (inside[0] and r1 == 0 and w.fix1_in_force) or (inside[1] and r2 == 0 and w.fix2_in_force):
         return Evaluation("necessary", math.inf, flip_incons, True)
+    if lens_inside(args[:4], zone, int(pairs.t1_ns[i]), int(pairs.t2_ns[i]), float(pairs.e[i]), r1 + r2, vmax, w):
+        return Evaluation("necessary", math.inf, flip_incons, False)
     return evaluate(*args, budget_hi=b_hi, r1=r1, r2=r2, precise=precise, direct=direct,
                     period_reach=(w.reach1, w.reach2))
 
