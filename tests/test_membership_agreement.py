@@ -175,3 +175,47 @@ def test_tracks_crossing_shared_borders_the_hole_and_the_antimeridian(zs: ZoneSe
         imp = set(sub[sub["verdict"] == "impossible"]["zone_id"].astype(str))
         assert nec == visited[tid], tid
         assert not (imp & visited[tid]), tid
+
+
+def test_real_shared_border_points_agree_and_belong_to_exactly_one_state(ne_admin0: ZoneSet) -> None:
+    """Vertices and edge midpoints of the Germany-Poland border of ne-admin0: in exactly one of the two
+    states, and the same one for locate, attribution, transit and prism."""
+    import shapely
+
+    zs = ne_admin0.select(["DEU", "POL"])
+    a, b = (shapely.get_coordinates(zs[i].geometry.boundary) for i in ("DEU", "POL"))
+    shared = np.array(sorted(set(map(tuple, a.tolist())) & set(map(tuple, b.tolist()))))
+    assert len(shared) > 50
+    pts = shared[::max(1, len(shared) // 40)]
+    mids = (shared[:-1] + shared[1:]) / 2  # consecutive shared vertices: mostly on a shared edge
+    on_both = shapely.intersects_xy(zs["DEU"].geometry, mids[:, 0], mids[:, 1]) & shapely.intersects_xy(
+        zs["POL"].geometry, mids[:, 0], mids[:, 1])
+    pts = np.vstack([pts, mids[on_both][::max(1, int(on_both.sum()) // 40)]])
+    ids = np.array(zs.ids, dtype=object)
+    p, z = ZoneIndex(zs).locate_all(pts[:, 0], pts[:, 1])
+    loc = [set() for _ in pts]
+    for pi, zi in zip(p.tolist(), z.tolist(), strict=True):
+        loc[pi].add(str(ids[zi]))
+    att = [set(ids[row].tolist()) for row in zone_membership(pts[:, 0], pts[:, 1], zs)]
+    t = pd.Timestamp("2025-05-31T12:00:00Z")
+    rows = []
+    for k, (x, y) in enumerate(pts):
+        rows += [{"track_id": f"p{k}", "time": t, "lon": x, "lat": y},
+                 {"track_id": f"p{k}", "time": t + pd.Timedelta(microseconds=1), "lon": x, "lat": y}]
+    tracks = pd.DataFrame(rows)
+    tracks["time"] = pd.to_datetime(tracks["time"], utc=True)
+    vis = transit(tracks, zs).visits
+    tr = [set() for _ in pts]
+    for tid, zid in zip(vis["track_id"].astype(str), vis["zone_id"].astype(str), strict=True):
+        tr[int(tid[1:])].add(zid)
+    pv = verdicts(tracks, zs, 50.0)
+    pr = [set() for _ in pts]
+    for tid, zid, v in zip(pv["track_id"].astype(str), pv["zone_id"].astype(str), pv["verdict"].astype(str),
+                           strict=True):
+        if v == "necessary":
+            pr[int(tid[1:])].add(zid)
+    for k in range(len(pts)):
+        assert loc[k] == att[k] == tr[k] == pr[k], (k, pts[k].tolist(), loc[k], att[k], tr[k], pr[k])
+    n_one = sum(len(s) == 1 for s in loc)
+    assert n_one >= len(pts) - 2  # tri-points aside, exactly one state (none has both)
+    assert all(len(s) <= 1 for s in loc)

@@ -146,7 +146,10 @@ class _Edges:
 
 
 def _wrap(lon: FloatArray) -> FloatArray:
-    out: FloatArray = (lon + 180.0) % 360.0 - 180.0
+    # Longitudes already in [-180, 180) stay bit-identical: (x + 180) % 360 - 180 rounds, and a point on a
+    # border moved by one ulp can change zone (the membership rule decides the given coordinates).
+    lon = np.asarray(lon, dtype=np.float64)
+    out: FloatArray = np.where((lon >= -180.0) & (lon < 180.0), lon, (lon + 180.0) % 360.0 - 180.0)
     return out
 
 
