@@ -176,7 +176,6 @@ def _plain_ring_polygon(lon: FloatArray, lat: FloatArray) -> BaseGeometry | None
     return out
 
 
-@functools.lru_cache(maxsize=256)
 def disc_cover(lon: float, lat: float, radius_m: float) -> BaseGeometry:
     """A lon/lat polygon that contains the geodesic disc of `radius_m`, tighter than ``cap_polygon``.
 
@@ -188,6 +187,7 @@ def disc_cover(lon: float, lat: float, radius_m: float) -> BaseGeometry:
     return circle(lon, lat, radius_m * (1 + 1e-4) + 2 * err + 1.0, max_error_m=err)
 
 
+@functools.lru_cache(maxsize=256)
 def cap_polygon(lon: float, lat: float, radius_m: float) -> BaseGeometry:
     """A lon/lat polygon that contains the geodesic disc of `radius_m` (chords pushed outwards)."""
     # A 256-gon's chords sag by (1 - cos(pi/256)) of the radius: enlarge by more than that, plus 1 km.
