@@ -219,3 +219,16 @@ def test_real_shared_border_points_agree_and_belong_to_exactly_one_state(ne_admi
     n_one = sum(len(s) == 1 for s in loc)
     assert n_one >= len(pts) - 2  # tri-points aside, exactly one state (none has both)
     assert all(len(s) <= 1 for s in loc)
+
+
+def test_active_at_is_half_open_and_takes_every_time_type() -> None:
+    z = _zones()["T"]
+    vf, vt = pd.Timestamp(VF), pd.Timestamp(VT)
+    times = pd.Series([vf - pd.Timedelta(nanoseconds=1), vf, vt - pd.Timedelta(nanoseconds=1), vt, pd.NaT])
+    assert z.active_at(times).tolist() == [False, True, True, False, True]  # NaT excludes nothing
+    assert z.active_at(times.astype("int64").iloc[:4].to_numpy()).tolist() == [False, True, True, False]
+    assert z.active_at(vf.to_pydatetime()).tolist() == [True]
+    assert z.active_at(np.datetime64("2025-06-01T12:00:00")).tolist() == [False]  # naive = UTC
+    # The same instant in another time zone.
+    assert z.active_at(pd.Timestamp("2025-06-01T14:59:59+03:00")).tolist() == [True]
+    assert _zones()["A"].active_at(times).all()  # no period: always in force
