@@ -20,10 +20,18 @@ using conservative bounds (``r = r1 + r2``, ``budget_hi = vmax * (dt + e1 + e2)`
   geodesic from the nominal fix, avoids the zone without the discs, hence ``A(moved) >= A' - r``);
 - possible otherwise — which then also covers "undetermined by the uncertainty".
 
+Membership. "A fix lies in the zone" is decided by the one membership rule of every analysis
+(``overflight.analysis.membership``: the ZoneIndex rule, a fix on a border belongs to the zone north or east
+of it). Zone objects with a validity period ``[valid_from, valid_to)`` are entered only while in force: the
+reachable set shrinks to the period's part of the gap and ``necessary`` follows a stricter rule (``period``).
+
 ``margin_m`` is how much the budget (``budget_hi``) would have to change for the verdict to flip, the
 nearest flip either way; ``detour_m`` is A for necessary/possible (inf when a fix lies in the zone), E for
 impossible, NaN for inconsistent. Both are computed to 0.1 % when the value is within 1.25 budgets (when
 ``precise``); beyond that (a far-away zone) they are certified lower bounds, flagged ``detour_exact=False``.
+The same flag marks the bounds given when a search reaches its memory ceiling (``fast.SPLIT_MAX``,
+``avoid.GRAPH_MAX_EDGES``): a verdict that would need the exact value then stays ``possible``. Under a
+validity period, ``detour_m`` of a ``possible`` row is the entering length within the period (not exact).
 """
 
 from __future__ import annotations
