@@ -104,5 +104,8 @@ def test_window_classification_at_the_boundaries(start: float, end: float, case:
     """[valid_from, valid_to) against the closed gap [t1, t2], to the nanosecond."""
     t1 = T1.value
     t2 = t1 + int(DT * 1e9)
-    per = (t1 + round(start * 1e9), t1 + round(end * 1e9))
-    assert classify(t1, t2, 0.0, 0.0, V, per).case == case
+    # pandas Timestamps (datetime subclasses) keep the nanoseconds a datetime would drop.
+    vf = pd.Timestamp(t1 + round(start * 1e9), tz="UTC")
+    vt = pd.Timestamp(t1 + round(end * 1e9), tz="UTC")
+    z = Zone("z", "z", "restricted", BOX, valid_from=vf, valid_to=vt)
+    assert classify(t1, t2, 0.0, 0.0, V, z).case == case

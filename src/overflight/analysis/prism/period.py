@@ -58,18 +58,22 @@ class Window:
     window: tuple[int, int] = (0, 0)  # [a, b] in ns: the moments of the gap (errors included) in force
 
 
-def classify(t1_ns: int, t2_ns: int, e_s: float, r: float, vmax: float, period: tuple[int, int]) -> Window:
-    """The window of one gap (t1, t2) with time error ±`e_s` and position error `r` against a period."""
-    vf, vt = period
+def classify(t1_ns: int, t2_ns: int, e_s: float, r: float, vmax: float, zone: Any) -> Window:
+    """The window of one gap (t1, t2) with time error ±`e_s` and position error `r` against a zone's period.
+
+    In force is `Zone.active_at` (``valid_from <= t < valid_to``); an interval of time is in force
+    throughout when both its ends are (the period is an interval).
+    """
+    vf, vt = period_ns(zone) or (_LO, _HI)
     e = math.ceil(e_s * 1e9)
     lo, hi = t1_ns - e, t2_ns + e  # every moment the gap may cover
-    f1 = vf <= lo and t1_ns + e < vt
-    f2 = vf <= t2_ns - e and hi < vt
-    if vf <= lo and hi < vt:
+    on = zone.active_at(np.array([lo, t1_ns + e, t2_ns - e, hi], dtype=np.int64))
+    f1, f2 = bool(on[0] and on[1]), bool(on[2] and on[3])
+    if on[0] and on[3]:
         return Window(WHOLE, f1, f2, math.inf, math.inf)
     a, b = max(vf, lo), min(vt, hi)
-    # In force at some moment t with a <= t <= b, t < vt (b == vt is the first moment out of force).
-    if a > b or (a == b and b == vt):
+    # The first moment of the gap that may be in force is a (the later of the gap's and the period's starts).
+    if a > b or not zone.active_at(np.array([a], dtype=np.int64))[0]:
         return Window(NEVER, False, False, 0.0, 0.0)
     reach1 = vmax * ((b - t1_ns) / 1e9 + e_s) + r
     reach2 = vmax * ((t2_ns - a) / 1e9 + e_s) + r

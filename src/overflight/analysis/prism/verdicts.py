@@ -248,7 +248,7 @@ class _ZoneCaps:
     piece_u: list[FloatArray]  # caps of boundary pieces (<= PIECE vertices each)
     piece_r: list[FloatArray]
     edges: dict[int, ZoneEdges | None] = field(default_factory=dict)  # built on first use, for bulk settling
-    periods: list[tuple[int, int] | None] = field(default_factory=list)  # validity periods (ns), None: always
+    timed: list[Any] = field(default_factory=list)  # per zone: the Zone when it has a validity period, else None
     source: Any = None  # the zones given (a ZoneSet lets the membership index come from the cache)
     _index: ZoneIndex | None = None
 
@@ -257,8 +257,9 @@ class _ZoneCaps:
             self.edges[z] = zone_edges(self.geoms[z])
         return self.edges[z]
 
-    def period(self, z: int) -> tuple[int, int] | None:
-        return self.periods[z] if self.periods else None
+    def period(self, z: int) -> Any:
+        """The Zone object of a zone with a validity period (its ``active_at`` decides), else None."""
+        return self.timed[z] if self.timed else None
 
     def index(self) -> ZoneIndex:
         """The ZoneIndex deciding which fixes lie in which zone (the one membership rule)."""
@@ -351,7 +352,7 @@ def zone_caps(items: list[tuple[str, BaseGeometry]], source: Any = None) -> _Zon
     if source is not None and not isinstance(source, Mapping | pd.DataFrame) and isinstance(source, Iterable):
         zl = list(source)
         if [str(getattr(z, "id", None)) for z in zl] == caps.ids:
-            caps.periods = [period_ns(z) for z in zl]
+            caps.timed = [z if period_ns(z) is not None else None for z in zl]
             caps.source = source
     return caps
 
@@ -712,10 +713,10 @@ def _verdicts_for_pairs(
 
 
 def _evaluate_in_period(
-    pairs: Pairs, i: int, zone: BaseGeometry, per: tuple[int, int], vmax: float, b_hi: float, direct: float,
+    pairs: Pairs, i: int, zone: BaseGeometry, per: Any, vmax: float, b_hi: float, direct: float,
     inside: tuple[bool, bool], precise: bool,
 ) -> Evaluation:
-    """The verdict of pair `i` for a zone in force during `per` only (see ``period``)."""
+    """The verdict of pair `i` for a zone in force during its period only (`per`: the Zone; see ``period``)."""
     if pairs.t1_ns is None or pairs.t2_ns is None:
         raise InputError("zones with a validity period need the sightings' times (pairs made by make_pairs)",
                          field="time")
