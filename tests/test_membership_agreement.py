@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Polygon, box
 
 from overflight.analysis.attribution import zone_membership
@@ -232,3 +234,23 @@ def test_active_at_is_half_open_and_takes_every_time_type() -> None:
     # The same instant in another time zone.
     assert z.active_at(pd.Timestamp("2025-06-01T14:59:59+03:00")).tolist() == [True]
     assert _zones()["A"].active_at(times).all()  # no period: always in force
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-20, 20), st.integers(-20, 20)), min_size=3, max_size=9, unique=True),
+       st.lists(st.tuples(st.integers(-42, 42), st.integers(-42, 42)), min_size=1, max_size=30))
+def test_point_in_equals_the_zone_index_on_and_off_borders(ring: list[tuple[int, int]],
+                                                           halves: list[tuple[int, int]]) -> None:
+    """`membership.point_in` (shapely off the border, the ZoneIndex on it) is the ZoneIndex rule: points
+    on half-integer grids hit vertices and edges of integer polygons exactly."""
+    import shapely
+
+    poly = shapely.make_valid(Polygon(ring))
+    polys = [g for g in shapely.get_parts(poly) if g.geom_type == "Polygon" and g.area > 0]
+    if not polys:
+        return
+    g = shapely.multipolygons(polys) if len(polys) > 1 else polys[0]
+    xy = np.array(halves, dtype=float) / 2.0
+    xy = np.vstack([xy, shapely.get_coordinates(g)])  # every vertex too
+    ref = ZoneIndex([g]).locate(xy[:, 0], xy[:, 1]) == 0
+    assert (point_in(g, xy[:, 0], xy[:, 1]) == ref).all()
