@@ -68,14 +68,22 @@ def test_init_import_evaluate_export_verify(app: typer.Typer, tmp_path: Path) ->
     assert "2 of 2 = 100%" in res.output and "inconclusive" in res.output
     res = r.invoke(app, ["case", "evaluate", str(p)], terminal_width=200)
     assert res.exit_code == 0, res.output
-    assert "supported" in res.output and "contradicted" in res.output and "ev-sight-2" in res.output
+    assert "partly supported (illustrative)" in res.output and "contradicted" in res.output
+    assert "ev-sight-2" in res.output and "1 of the claimed 24–60 is" in res.output
     res = r.invoke(app, ["case", "show", str(p)], terminal_width=200)
     assert res.exit_code == 0 and "attribution-1" in res.output
     for fmt, name in (("claimreview", "c.json"), ("geojson", "c.geojson"), ("kml", "c.kml")):
         res = r.invoke(app, ["case", "export", str(p), "--format", fmt, "-o", str(tmp_path / name)])
         assert res.exit_code == 0, res.output
     reviews = json.loads((tmp_path / "c.json").read_text())
-    assert {x["identifier"] for x in reviews} == {"c-transit", "c-denial", "c-supply", "c-range"}
+    # c-transit and c-denial rest on illustrative sightings: left out unless asked for, then marked.
+    assert {x["identifier"] for x in reviews} == {"c-supply", "c-range"}
+    res = r.invoke(app, ["case", "export", str(p), "--format", "claimreview", "-o", str(tmp_path / "all.json"),
+                         "--include-illustrative"])
+    assert res.exit_code == 0, res.output
+    reviews = {x["identifier"]: x for x in json.loads((tmp_path / "all.json").read_text())}
+    assert set(reviews) == {"c-transit", "c-denial", "c-supply", "c-range"}
+    assert reviews["c-transit"]["name"].startswith("ILLUSTRATIVE")
     res = r.invoke(app, ["case", "verify", str(p)])
     assert res.exit_code == 0 and "0 failed" in res.output, res.output
     con = duckdb.connect(str(p))

@@ -13,7 +13,8 @@ import pytest
 from overflight.case import Case
 from overflight.case.export import export, to_geojson, to_kml
 from overflight.errors import InputError
-from overflight.evidence.claimreview import claim_reviews, missing_fields
+from overflight.evidence.claimreview import BEST_RATING, RATINGS, WORST_RATING, claim_reviews, missing_fields
+from overflight.evidence.model import VERDICTS
 from overflight.zones import load_zones
 
 DATA = Path(__file__).parent / "data" / "case"
@@ -43,21 +44,40 @@ def case(tmp_path: Path) -> Case:
 
 
 def test_claimreview_has_the_required_fields(case: Case) -> None:
-    reviews = claim_reviews(case.claims(), case.verdicts(), sources=case.sources())
+    # The transit claim and its denial rest on illustrative sightings: left out unless asked for.
+    plain = claim_reviews(case.claims(), case.verdicts(), sources=case.sources())
+    assert {r["identifier"] for r in plain} == {"c-supply", "c-range"}
+    assert not any("ILLUSTRATIVE" in json.dumps(r) for r in plain)
+    reviews = claim_reviews(case.claims(), case.verdicts(), sources=case.sources(), include_illustrative=True)
     assert len(reviews) == 4
     by_id = {r["identifier"]: r for r in reviews}
     for r in reviews:
         assert r["@type"] == "ClaimReview" and r["@context"] == "https://schema.org"
         assert missing_fields(r) == []
         assert r["itemReviewed"]["@type"] == "Claim"
-        assert 1 <= r["reviewRating"]["ratingValue"] <= 5
+        rating = r["reviewRating"]
+        assert (rating["worstRating"], rating["bestRating"]) == (WORST_RATING, BEST_RATING) == (1, 5)
+        assert rating["ratingValue"] == RATINGS[case.verdicts()[r["identifier"]].verdict][0]
     t = by_id["c-transit"]
     assert t["itemReviewed"]["author"] == {"@type": "Person", "name": "Maria Zakharova"}
     assert t["itemReviewed"]["datePublished"] == "2025-06-21"
-    assert t["reviewRating"]["alternateName"].startswith("Supported")
-    assert by_id["c-denial"]["reviewRating"]["alternateName"].startswith("Contradicted")
-    assert by_id["c-denial"]["itemReviewed"]["author"]["@type"] == "Organization"
+    # One strong sighting establishes 1 object of the claimed 24–60: partly supported, rating 4, marked illustrative.
+    assert t["reviewRating"]["ratingValue"] == 4
+    for text in (t["name"], t["reviewRating"]["alternateName"], t["reviewBody"]):
+        assert text.startswith("ILLUSTRATIVE")
+    assert "Partly supported" in t["reviewRating"]["alternateName"] and "1 of the claimed 24–60" in t["reviewBody"]
+    d = by_id["c-denial"]
+    assert "Contradicted" in d["reviewRating"]["alternateName"] and d["reviewRating"]["ratingValue"] == 1
+    assert d["itemReviewed"]["author"]["@type"] == "Organization"
     assert missing_fields({"claimReviewed": "x"})  # the checker itself notices gaps
+
+
+def test_every_verdict_has_a_rating_on_the_declared_scale() -> None:
+    assert set(RATINGS) == set(VERDICTS)
+    values = {v: RATINGS[v][0] for v in VERDICTS}
+    assert all(WORST_RATING <= x <= BEST_RATING for x in values.values())
+    assert values["contradicted"] < values["unverified"] == values["disputed"] < values["partly supported"] \
+        < values["supported"]
 
 
 def test_geojson_layers_and_illustrative_flag(case: Case) -> None:

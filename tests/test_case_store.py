@@ -70,7 +70,9 @@ def test_build_evaluate_close_reopen_reevaluate_identical(tmp_path: Path) -> Non
     p = tmp_path / "case.duckdb"
     c = build(p)
     first = c.evaluate()
-    assert first["c-transit"].verdict == "supported"
+    # Rule 2: one sighting establishes the transit but not the claimed 24–60 (and it is illustrative).
+    assert first["c-transit"].verdict == "partly supported" and first["c-transit"].number == 1
+    assert first["c-transit"].illustrative and first["c-transit"].rule_version == "2"
     assert first["c-denial"].verdict == "contradicted"
     assert first["c-supply"].verdict == "unverified"
     c.close()

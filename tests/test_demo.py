@@ -37,13 +37,31 @@ def test_demo_verdicts_re_derive(demo_dir: Path) -> None:
         runs = {r.kind for r in case.runs()}
     assert report.ok, "\n".join(report.lines())
     assert runs == {"transit", "prism", "attribution"}
-    # The illustrative gap crossing makes Kazakhstan necessary for track ILL-T2: the transit claim is
-    # supported by it and the denial contradicted (on illustrative data, as the report says).
-    assert verdicts["zakharova-transit"] == "supported"
+    # The illustrative gap crossing makes Kazakhstan necessary for track ILL-T2: a transit is established, but
+    # one object is not the claimed 24–99, so the claim is partly supported; the denial of any overflight is
+    # contradicted whatever the count. Both rest on illustrative data and say so.
+    assert verdicts["zakharova-transit"] == "partly supported"
     assert verdicts["kz-mfa-denial"] == "contradicted"
     # Nothing speaks to the supply-route claim: absence of evidence leaves both it and its denial unverified.
     assert verdicts["telegram-supply-route"] == "unverified"
     assert verdicts["smadiyarov-no-confirmation"] == "unverified"
+
+
+def test_demo_zakharova_claim_weighs_the_count_and_the_speed(demo_dir: Path) -> None:
+    with Case.open(demo_dir / "case.duckdb", read_only=True) as case:
+        v = case.verdicts()
+    z, d = v["zakharova-transit"], v["kz-mfa-denial"]
+    assert (z.rule_version, z.number, z.illustrative) == ("2", 1, True)
+    assert z.reasoning[-1] == "=> partly supported: a transit is established; 1 of the claimed 24–99 is"
+    assert "objects established: 1 (object:ILL-T2)" in z.reasoning
+    assert (d.verdict, d.number, d.illustrative) == ("contradicted", 1, True)
+    # The 120 km/h run's "necessary" for ILL-S1 does not count: 185 km/h was also run for it (the highest
+    # plausible speed recorded), where Kazakhstan is only possible.
+    s1 = [line for line in z.reasoning if "ILL-S1" in line]
+    assert len(s1) == 1 and "not counted: run prism-2 assumes at most 120 km/h" in s1[0]
+    assert "highest plausible speed recorded for ILL-S1 (185 km/h" in s1[0]
+    for verdict in (z, d):
+        assert any(line.startswith("rests on illustrative item(s)") for line in verdict.reasoning)
 
 
 def test_demo_prism_verdicts_differ_by_speed(demo_dir: Path) -> None:
@@ -69,7 +87,10 @@ def test_transit_marks_the_gap_crossing_unobserved(demo_dir: Path) -> None:
 def test_claimreview_has_the_required_fields(demo_dir: Path) -> None:
     doc = json.loads((demo_dir / "claims.claimreview.json").read_text())
     reviews = doc if isinstance(doc, list) else doc.get("@graph", [doc])
-    assert len(reviews) == 6
+    # The two verdicts resting on illustrative tracks are not published as ratings (see --include-illustrative).
+    assert {r["identifier"] for r in reviews} == {"telegram-supply-route", "smadiyarov-no-confirmation",
+                                                 "kamaletdinov-wreckage", "cpc-kropotkinskaya-strike"}
+    assert "Supported by the evidence" not in json.dumps(reviews)
     for r in reviews:
         assert missing_fields(r) == []
         assert r["claimReviewed"] and r["reviewRating"]["alternateName"]
@@ -86,6 +107,9 @@ def test_report_is_self_contained_and_labels_illustrative(demo_dir: Path) -> Non
     for cid in ("zakharova-transit", "kz-mfa-denial", "kamaletdinov-wreckage", "cpc-kropotkinskaya-strike"):
         assert cid in html
     assert "ne-admin0" in html and "<svg" in html
+    assert "partly supported</span> <span class='illustrative'>illustrative</span>" in html
+    assert "objects established: 1 of 24–99" in html
+    assert "Prism verdicts at each speed run" in html and "prism-2 (120 km/h)" in html
 
 
 def test_kml_has_time_stamps(demo_dir: Path) -> None:
@@ -129,5 +153,5 @@ def test_demo_command_runs(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "overflight", "demo", "--out", str(tmp_path / "d")],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert "report.html" in r.stdout and "supported" in r.stdout
+    assert "report.html" in r.stdout and "partly supported (illustrative)" in r.stdout
     assert sorted(p.name for p in (tmp_path / "d").iterdir() if p.suffix != ".wal") == sorted(OUTPUTS)

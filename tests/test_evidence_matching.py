@@ -36,9 +36,12 @@ def test_observations_become_evidence_with_their_grades(case: Case) -> None:
     assert str(ev["obs-c-transit-o-2"].grade) == "A2" and ev["obs-c-transit-o-2"].run_id == res.run_id
     assert "[illustrative]" in ev["obs-c-transit-o-1"].reasoning
     v = case.evaluate()
-    assert (v["c-transit"].verdict, v["c-denial"].verdict) == ("supported", "contradicted")
+    # Two sightings, two objects (no object id given), but o-1 alone is one weak item (D2): it does not establish
+    # its object. One object (o-2, A2) of the claimed 24–60: the transit is partly supported.
+    assert (v["c-transit"].verdict, v["c-denial"].verdict) == ("partly supported", "contradicted")
+    assert v["c-transit"].number == 1 and v["c-transit"].illustrative
     # o-1 and o-2 reach c-transit three ways each (ledger item, own match, c-denial's match): counted once each
-    assert v["c-transit"].reasoning[0].startswith("claim (asserts transit); 2 evidence item(s)")
+    assert v["c-transit"].reasoning[0].startswith("claim (asserts transit, claimed count 24–60); 2 evidence item(s)")
     assert v["c-denial"].reasoning[0].startswith("claim of absence (denies transit); 2 evidence item(s)")
     assert case.verify().ok
 

@@ -10,6 +10,10 @@ Evidence rules (one line of reasoning each):
   reasoning, whose ``necessary`` verdict is;
 - a prism ``necessary`` verdict for such a zone, inside the window, supports the asserting claim;
   ``possible`` is no evidence either way, and ``impossible`` for one pair says nothing about other drones.
+
+Whether such an item counts is decided by the verdict rule with the case's item facts
+(`overflight.evidence.facts`): a disputed visit does not; a ``necessary`` counts only from a run at the
+object's highest plausible speed that finds no pair of that object inconsistent.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pandas as pd
 
 from overflight.case import Case
 from overflight.case.runs import register_analysis
+from overflight.errors import InputError, OverflightError
 from overflight.evidence.grading import MISSING_RELIABILITY
 from overflight.evidence.model import Claim, EvidenceItem
 
@@ -95,7 +100,9 @@ def run_transit(case: Case, *, dataset: str | None = None, zones: Sequence[str] 
                 id=f"transit:{c.id}:{v['track_id']}:{v['zone_id']}:{i}", claim_id=c.id, kind="transit_row",
                 direction="supports", source_id=sid, result_row=i, reliability=rel, credibility=2,
                 reasoning=(f"track {v['track_id']} was in {v['zone_id']} from {start:%Y-%m-%d %H:%M} to "
-                           f"{end:%H:%M} UTC ({v['entry_kind']} → {v['exit_kind']}), crossings observed")))
+                           f"{end:%H:%M} UTC ({v['entry_kind']} → {v['exit_kind']}), crossings observed"
+                           + ("; DISPUTED: the track was inside another state's claim as well"
+                              if bool(v.get("disputed", False)) else ""))))
     zs = _zoneset(case, zones)
     run_id = case.record_run("transit", params, _transit_inputs(case, params), zs.provenance, visits, evidence)
     return run_id, visits
@@ -103,9 +110,22 @@ def run_transit(case: Case, *, dataset: str | None = None, zones: Sequence[str] 
 
 # ------------------------------------------------------------------------------------------ prism
 
+#: how a prism run places its observations in time; recorded in new runs' parameters ("times"), so runs made
+#: before windows were honoured (no such parameter: the window's start, its stated time_err_s) re-run as made.
+TIMES_WINDOW = "window-midpoint"
+SIGHTING_COLUMNS = ["track_id", "time", "lon", "lat", "pos_err_m", "time_err_s", "observation", "object"]
+
+
 def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     """The sightings a prism run reads: the case's sighting observations grouped by their ``group`` property,
-    or, with ``source = "track-gaps"``, the two fixes around every gap longer than ``max_gap_s`` in a dataset."""
+    or, with ``source = "track-gaps"``, the two fixes around every gap longer than ``max_gap_s`` in a dataset.
+
+    With ``params["times"] == TIMES_WINDOW`` an observation's window ``[time_start, time_end]`` is honoured as
+    time error: its time is the window's midpoint and its time error half the window plus any ``time_err_s``
+    property. A sighting given by place name only (``area``, no coordinates) sits at the gazetteer's place,
+    with the place's extent as position error (or its ``precision_m`` when larger). The ``object`` column is
+    what the pair is about (the observation's ``object`` property, else its group; for gaps the track).
+    """
     if params.get("source", "observations") == "track-gaps":
         t = case.tracks(params.get("dataset"))
         t = t.sort_values(["track_id", "time"]).reset_index(drop=True)
@@ -115,18 +135,42 @@ def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
         for k, j in enumerate(after):
             for r in (t.iloc[j - 1], t.iloc[j]):
                 rows.append({"track_id": f"{r['track_id']}-gap{k + 1}", "time": r["time"], "lon": r["lon"],
-                             "lat": r["lat"], "pos_err_m": float(params.get("pos_err_m", 0.0)), "time_err_s": 0.0})
-        return pd.DataFrame(rows, columns=["track_id", "time", "lon", "lat", "pos_err_m", "time_err_s"])
+                             "lat": r["lat"], "pos_err_m": float(params.get("pos_err_m", 0.0)), "time_err_s": 0.0,
+                             "observation": None, "object": str(r["track_id"])})
+        return pd.DataFrame(rows, columns=SIGHTING_COLUMNS)
     obs = case.observations_frame(["sighting"])
     if obs.empty:
-        return pd.DataFrame(columns=["track_id", "time", "lon", "lat", "pos_err_m", "time_err_s", "observation"])
+        return pd.DataFrame(columns=SIGHTING_COLUMNS)
     props = [json.loads(p) if isinstance(p, str) and p else {} for p in obs["properties"]]
     group = pd.Series([str(p.get("group", i)) for p, i in zip(props, obs["id"], strict=True)], index=obs.index)
+    obj = pd.Series([str(p["object"]) if p.get("object") not in (None, "") else g
+                     for p, g in zip(props, group, strict=True)], index=obs.index)
     terr = pd.Series([float(p.get("time_err_s", 0.0)) for p in props], index=obs.index)
+    start = pd.to_datetime(obs["time_start"], utc=True)
+    time = start
+    if params.get("times") == TIMES_WINDOW:
+        end = pd.to_datetime(obs["time_end"], utc=True).fillna(start)
+        half = (end - start).dt.total_seconds().fillna(0.0) / 2.0
+        time = start + pd.to_timedelta(half, unit="s")
+        terr = terr + half
+    lon, lat = obs["lon"].astype(float), obs["lat"].astype(float)
+    pos = obs["precision_m"].astype(float).fillna(0.0)
+    named = (lon.isna() | lat.isna()) & obs["area"].notna()
+    if named.any():
+        from overflight import gazetteer
+
+        for idx in obs.index[named]:
+            oid, area = str(obs.at[idx, "id"]), str(obs.at[idx, "area"])
+            try:
+                place = gazetteer.resolve(area)
+            except OverflightError as exc:
+                raise InputError(f"sighting {oid}: cannot place {area!r}: {exc}", file="observations", row=oid,
+                                 field="area") from None
+            lon.at[idx], lat.at[idx] = float(place.lon), float(place.lat)
+            pos.at[idx] = max(float(pos.to_numpy()[obs.index.get_loc(idx)]), float(place.extent_m))
     out = pd.DataFrame({
-        "track_id": group.astype(str), "time": pd.to_datetime(obs["time_start"], utc=True),
-        "lon": obs["lon"].astype(float), "lat": obs["lat"].astype(float),
-        "pos_err_m": obs["precision_m"].astype(float).fillna(0.0), "time_err_s": terr, "observation": obs["id"],
+        "track_id": group.astype(str), "time": time, "lon": lon, "lat": lat, "pos_err_m": pos, "time_err_s": terr,
+        "observation": obs["id"], "object": obj,
     })
     return out.sort_values(["track_id", "time"]).reset_index(drop=True)
 
@@ -136,7 +180,7 @@ def _prism_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
 
     s = sightings_frame(case, params)
     zs = _zoneset(case, params.get("zones"))
-    df = verdicts(s.drop(columns=["observation"], errors="ignore"), zs, float(params["vmax_mps"]),
+    df = verdicts(s.drop(columns=["observation", "object"], errors="ignore"), zs, float(params["vmax_mps"]),
                   keep_impossible=bool(params.get("keep_impossible", True)))
     return df.reset_index(drop=True)
 
@@ -153,10 +197,17 @@ def _prism_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
 
 def run_prism(case: Case, *, vmax_mps: float, zones: Sequence[str] | None = None, source: str = "observations",
               dataset: str | None = None, max_gap_s: float = 600.0, pos_err_m: float = 0.0,
-              keep_impossible: bool = False) -> tuple[str, pd.DataFrame]:
-    """Prism verdicts for the case's sightings (or track gaps) against its zones, recorded with evidence."""
+              keep_impossible: bool = False, vmax_range_kmh: tuple[float, float] | None = None
+              ) -> tuple[str, pd.DataFrame]:
+    """Prism verdicts for the case's sightings (or track gaps) against its zones, recorded with evidence.
+
+    ``vmax_range_kmh`` records the plausible speed range of the objects (the speed rule of
+    `overflight.evidence.facts` reads its upper end). Observation windows count as time error.
+    """
     params: dict[str, Any] = {"vmax_mps": float(vmax_mps), "zones": list(zones) if zones else None, "source": source,
-                              "keep_impossible": keep_impossible}
+                              "keep_impossible": keep_impossible, "times": TIMES_WINDOW}
+    if vmax_range_kmh is not None:
+        params["vmax_range_kmh"] = [float(vmax_range_kmh[0]), float(vmax_range_kmh[1])]
     if source == "track-gaps":
         params.update({"dataset": dataset, "max_gap_s": float(max_gap_s), "pos_err_m": float(pos_err_m)})
     table = _prism_table(case, params)

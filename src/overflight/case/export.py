@@ -3,16 +3,23 @@
 Illustrative data carry ``illustrative: true`` (GeoJSON) and an "[illustrative]" name prefix (KML).
 KML has one folder per layer, styles, and ``TimeStamp`` / ``TimeSpan`` (tracks as ``gx:Track``) so the
 timeline slider of Google Earth works.
+
+Text is data, never markup: every string goes through `kml_text` (characters XML 1.0 forbids — C0 controls
+other than tab, LF and CR, lone surrogates, U+FFFE/U+FFFF — and the C1 controls become U+FFFD, then XML
+escaping), and descriptions, which viewers render as HTML, are HTML-escaped first (`kml_description`), so a
+statement ``<img src=x onerror=…>`` shows as that text in Google Earth.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _xml_escape
 
 import numpy as np
 import pandas as pd
@@ -23,6 +30,24 @@ from overflight.errors import InputError
 
 if TYPE_CHECKING:
     from overflight.case.store import Case
+
+
+# XML 1.0 Char production, minus the C1 controls (legal but "discouraged", and invisible in viewers)
+_NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def kml_text(text: Any) -> str:
+    """Text for a KML element: characters XML 1.0 cannot hold replaced by U+FFFD, then XML-escaped."""
+    return _xml_escape(_NOT_XML.sub("\ufffd", str(text)))
+
+
+def kml_description(text: Any) -> str:
+    """Text for a KML ``<description>`` (rendered as HTML by viewers): HTML-escaped, line breaks as ``<br>``,
+    then XML-escaped like `kml_text`."""
+    clean = _NOT_XML.sub("\ufffd", str(text))
+    lines = html.escape(clean).replace("\r\n", "\n").replace("\r", "\n")
+    return _xml_escape(lines.replace("\n", "<br>"))
+
 
 
 def _iso(t: Any) -> str | None:
@@ -124,7 +149,7 @@ def to_kml(case: Case) -> str:
     """A KML document: folders Zones, Claims, Observations, Tracks, with styles and time elements."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">',
-           f"<Document><name>{escape(case.path.stem)}</name>"]
+           f"<Document><name>{kml_text(case.path.stem)}</name>"]
     for sid, (fill, line) in _STYLES.items():
         if line:
             out.append(f'<Style id="{sid}"><LineStyle><color>{line}</color><width>2</width></LineStyle>'
@@ -135,13 +160,15 @@ def to_kml(case: Case) -> str:
     out.append("<Folder><name>Zones</name>")
     for z in _zone_list(case):
         style = "zone-state" if z.kind == "state" else "zone"
-        out.append(f"<Placemark><name>{escape(z.name)}</name><description>{escape(z.id)} ({escape(z.kind)})"
-                   f"</description><styleUrl>#{style}</styleUrl>{_time(z.valid_from, z.valid_to)}"
+        desc = kml_description(f"{z.id} ({z.kind})")
+        out.append(f"<Placemark><name>{kml_text(z.name)}</name><description>{desc}</description>"
+                   f"<styleUrl>#{style}</styleUrl>{_time(z.valid_from, z.valid_to)}"
                    f"{_kml_geom(z.geometry)}</Placemark>")
     out.append("</Folder><Folder><name>Claims</name>")
     for c in case.claims().values():
         if c.where_geometry is not None:
-            out.append(f"<Placemark><name>{escape(c.id)}</name><description>{escape(c.statement)}</description>"
+            out.append(f"<Placemark><name>{kml_text(c.id)}</name>"
+                       f"<description>{kml_description(c.statement)}</description>"
                        f"<styleUrl>#claim</styleUrl>{_time(c.window_start, c.window_end)}"
                        f"{_kml_geom(c.where_geometry)}</Placemark>")
     out.append("</Folder><Folder><name>Observations</name>")
@@ -149,8 +176,9 @@ def to_kml(case: Case) -> str:
         if o.lon is None or o.lat is None:
             continue
         name = ("[illustrative] " if o.illustrative else "") + f"{o.kind} {o.id}"
-        out.append(f"<Placemark><name>{escape(name)}</name><description>{escape(o.description)}</description>"
-                   f"<styleUrl>#{o.kind}</styleUrl>{_time(o.time_start, o.time_end)}"
+        out.append(f"<Placemark><name>{kml_text(name)}</name>"
+                   f"<description>{kml_description(o.description)}</description>"
+                   f"<styleUrl>#{kml_text(o.kind)}</styleUrl>{_time(o.time_start, o.time_end)}"
                    f"{_kml_geom(shapely.Point(o.lon, o.lat))}</Placemark>")
     out.append("</Folder><Folder><name>Tracks</name>")
     tr = case.tracks()
@@ -160,20 +188,25 @@ def to_kml(case: Case) -> str:
         alt = g["alt_m"].fillna(0).to_numpy()
         coords = "".join(f"<gx:coord>{x:.6f} {y:.6f} {a:.0f}</gx:coord>"
                          for x, y, a in zip(g["lon"], g["lat"], alt, strict=True))
-        out.append(f"<Placemark><name>{escape(name)}</name><styleUrl>#track</styleUrl>"
+        out.append(f"<Placemark><name>{kml_text(name)}</name><styleUrl>#track</styleUrl>"
                    f"<gx:Track><altitudeMode>clampToGround</altitudeMode>{whens}{coords}</gx:Track></Placemark>")
     out.append("</Folder></Document></kml>")
     return "\n".join(out)
 
 
-def export(case: Case, fmt: str, out: str | Path, *, reviewer: str = "overflight") -> Path:
-    """Write ``claimreview`` (JSON-LD), ``geojson`` or ``kml`` to a file; returns its path."""
+def export(case: Case, fmt: str, out: str | Path, *, reviewer: str = "overflight",
+           include_illustrative: bool = False) -> Path:
+    """Write ``claimreview`` (JSON-LD), ``geojson`` or ``kml`` to a file; returns its path.
+
+    ClaimReview leaves out reviews whose verdict rests on illustrative data unless ``include_illustrative``
+    (then they are marked in ``name``, the rating and ``reviewBody``).
+    """
     p = Path(out)
     if fmt == "claimreview":
         from overflight.evidence.claimreview import claim_reviews
 
         doc: Any = claim_reviews(case.claims(), case.verdicts(), sources=case.sources(), reviewer=reviewer,
-                                 date_published=datetime.now(UTC))
+                                 date_published=datetime.now(UTC), include_illustrative=include_illustrative)
         p.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
     elif fmt == "geojson":
         p.write_text(json.dumps(to_geojson(case), ensure_ascii=False), encoding="utf-8")

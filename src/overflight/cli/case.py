@@ -8,13 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from overflight.cli._common import console
+from overflight.cli._common import check_output, console, esc
 from overflight.errors import InputError
 
 sub = typer.Typer(help="Case files: sources, claims, evidence, analyses, verdicts.", no_args_is_help=True)
 
 CaseArg = Annotated[Path, typer.Argument(help="The case file (.duckdb).")]
-_COLOURS = {"supported": "green", "contradicted": "red", "disputed": "yellow", "unverified": "dim"}
+_COLOURS = {"supported": "green", "partly supported": "cyan", "contradicted": "red", "disputed": "yellow",
+            "unverified": "dim"}
 
 
 @sub.command("init")
@@ -23,7 +24,7 @@ def init_cmd(case: CaseArg) -> None:
     from overflight.case import Case
 
     Case.create(case).close()
-    console.print(f"created {case}", highlight=False)
+    console.print(f"created {esc(case)}", highlight=False)
 
 
 @sub.command("import")
@@ -41,23 +42,24 @@ def import_cmd(
     from overflight.case import Case
 
     with Case.open(case) as c:
-        if files:
-            counts = c.import_files(files)
-            for table, n in counts.items():
-                if any(n.values()):
-                    console.print(f"{table}: {n['inserted']} new, {n['updated']} updated, {n['unchanged']} unchanged",
-                                  highlight=False)
+        # Zones first: claims are checked against the zones the case holds.
         for spec in zones or []:
             from overflight.zones import load_zones
 
             n = c.add_zones(load_zones(spec))
-            console.print(f"zones from {spec}: {n['inserted']} new, {n['updated']} updated", highlight=False)
+            console.print(f"zones from {esc(spec)}: {n['inserted']} new, {n['updated']} updated", highlight=False)
+        if files:
+            counts = c.import_files(files)
+            for table, n in counts.items():
+                if any(n.values()):
+                    console.print(f"{esc(table)}: {n['inserted']} new, {n['updated']} updated, "
+                                  f"{n['unchanged']} unchanged", highlight=False)
         for path in tracks or []:
             from overflight.tracks import read_tracks
 
             df, _report = read_tracks(path)
             rows = c.add_tracks(df, dataset=path.name, source_id=source, illustrative=illustrative)
-            console.print(f"tracks from {path}: {rows} fixes", highlight=False)
+            console.print(f"tracks from {esc(path)}: {rows} fixes", highlight=False)
 
 
 @sub.command("show")
@@ -67,17 +69,18 @@ def show_cmd(case: CaseArg) -> None:
 
     with Case.open(case, read_only=True) as c:
         meta = c.meta()
-        console.print(f"[bold]{case}[/]  created {meta.get('created', '?')} by {meta.get('created_by', '?')}",
+        console.print(f"[bold]{esc(case)}[/]  created {esc(meta.get('created', '?'))} by "
+                      f"{esc(meta.get('created_by', '?'))}",
                       highlight=False)
-        console.print("  ".join(f"{t}: {n}" for t, n in c.counts().items() if t != "meta"), highlight=False)
+        console.print(esc("  ".join(f"{t}: {n}" for t, n in c.counts().items() if t != "meta")), highlight=False)
         verdicts = c.verdicts()
         t = Table(title="claims")
         for col in ("claim", "claimant", "date", "stance", "what", "verdict"):
             t.add_column(col, no_wrap=col != "claimant")
         for cid, cl in c.claims().items():
             v = verdicts.get(cid)
-            t.add_row(cid, cl.claimant, cl.date_made.date().isoformat() if cl.date_made else "-", cl.stance, cl.what,
-                      v.verdict if v else "(not evaluated)")
+            t.add_row(esc(cid), esc(cl.claimant), cl.date_made.date().isoformat() if cl.date_made else "-",
+                      esc(cl.stance), esc(cl.what), v.label if v else "(not evaluated)")
         console.print(t)
         runs = c.runs()
         if runs:
@@ -86,7 +89,7 @@ def show_cmd(case: CaseArg) -> None:
                 rt.add_column(col, no_wrap=col in ("run", "kind"))
             for r in runs:
                 bset = f"{r.zoneset.get('name')} {r.zoneset.get('version')}" if r.zoneset else "-"
-                rt.add_row(r.id, r.kind, bset, str(r.n_rows), r.finished.strftime("%Y-%m-%d %H:%M"),
+                rt.add_row(esc(r.id), esc(r.kind), esc(bset), str(r.n_rows), r.finished.strftime("%Y-%m-%d %H:%M"),
                            r.result_hash[:12])
             console.print(rt)
 
@@ -95,24 +98,33 @@ def show_cmd(case: CaseArg) -> None:
 def evaluate_cmd(
     case: CaseArg,
     trail: Annotated[bool, typer.Option("--trail/--no-trail", help="Print the reasoning trail.")] = True,
+    rule: Annotated[str | None, typer.Option("--rule", help="Verdict rule version: 1, 2 or latest (default: the "
+                                             "rule the case's verdicts were derived under; latest for a new case).")
+                    ] = None,
 ) -> None:
     """Derive every claim's verdict from the evidence, store it, and print the table with its reasoning."""
     from overflight.case import Case
+    from overflight.evidence.rule2 import number_text
 
     with Case.open(case) as c:
         claims = c.claims()
-        verdicts = c.evaluate()
-    t = Table(title="verdicts")
+        verdicts = c.evaluate(rule=rule)
+    t = Table(title=f"verdicts (rule {next(iter(verdicts.values())).rule_version if verdicts else '-'})")
     t.add_column("claim", no_wrap=True)
     t.add_column("verdict", no_wrap=True)
+    t.add_column("objects", justify="right")
     t.add_column("claimant")
     t.add_column("statement")
     for cid, v in verdicts.items():
-        t.add_row(cid, f"[{_COLOURS[v.verdict]}]{v.verdict}[/]", claims[cid].claimant, claims[cid].statement)
+        t.add_row(esc(cid), f"[{_COLOURS[v.verdict]}]{v.label}[/]", esc(number_text(v, claims[cid])),
+                  esc(claims[cid].claimant), esc(claims[cid].statement))
     console.print(t)
+    if any(v.illustrative for v in verdicts.values()):
+        console.print("verdicts marked (illustrative) rest on invented data: a demonstration, not a finding",
+                      highlight=False)
     if trail:
         for cid, v in verdicts.items():
-            console.print(f"\n[bold]{cid}[/]: [{_COLOURS[v.verdict]}]{v.verdict}[/]", highlight=False)
+            console.print(f"\n[bold]{esc(cid)}[/]: [{_COLOURS[v.verdict]}]{v.label}[/]", highlight=False)
             for line in v.reasoning:
                 console.print(f"  {line}", highlight=False, markup=False)
 
@@ -148,15 +160,21 @@ def attribute_cmd(
     from overflight.analysis.attribution import run_attribution
     from overflight.case import Case
 
+    if eps_km is not None and not (eps_km > 0 and eps_km < float("inf")):
+        raise InputError(f"--eps-km must be a positive number of kilometres, not {eps_km:g}", field="--eps-km")
+    if not 0 <= threshold <= 1:
+        raise InputError(f"--threshold must be a share between 0 and 1, not {threshold:g}", field="--threshold")
+    if direction not in ("more", "less"):
+        raise InputError(f"--direction must be 'more' or 'less', not {direction!r}", field="--direction")
     with Case.open(case) as c:
         res = run_attribution(c, target=target, region=region, kinds=kind or ("wreckage", "impact"),
                               references=[_reference(r) for r in ref or []], claim=claim, threshold=threshold,
                               direction=direction, cluster_eps_m=eps_km * 1000 if eps_km else None)
-    console.print(f"run {res.run_id}: {len(res.table)} points", highlight=False)
+    console.print(f"run {esc(res.run_id)}: {len(res.table)} points", highlight=False)
     if res.share:
-        console.print(res.share.sentence(), highlight=False)
+        console.print(res.share.sentence(), highlight=False, markup=False)
     for e in res.evidence:
-        console.print(f"evidence {e.id} {e.direction} {e.claim_id}", highlight=False)
+        console.print(f"evidence {e.id} {e.direction} {e.claim_id}", highlight=False, markup=False)
 
 
 @sub.command("export")
@@ -164,27 +182,41 @@ def export_cmd(
     case: CaseArg,
     fmt: Annotated[str, typer.Option("--format", help="claimreview, geojson or kml.")],
     out: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
+    include_illustrative: Annotated[bool, typer.Option(
+        "--include-illustrative", help="ClaimReview: also write reviews whose verdict rests on illustrative "
+        "data (marked so in name, rating and reviewBody); left out by default.")] = False,
 ) -> None:
     """Export claims and verdicts as ClaimReview JSON-LD, or the spatial data as GeoJSON or KML."""
     from overflight.case import Case
     from overflight.case.export import export
 
+    check_output(out, "--output")
     with Case.open(case, read_only=True) as c:
-        p = export(c, fmt, out)
-    console.print(f"wrote {p}", highlight=False)
+        p = export(c, fmt, out, include_illustrative=include_illustrative)
+    console.print(f"wrote {esc(p)}", highlight=False)
 
 
 @sub.command("verify")
-def verify_cmd(case: CaseArg) -> None:
-    """Re-run every recorded analysis and re-derive every verdict; exit 1 on any difference."""
+def verify_cmd(
+    case: CaseArg,
+    expect: Annotated[str | None, typer.Option("--expect", help="A head hash printed by an earlier verify and "
+                                               "kept outside the file (<seq>:<sha256> or <sha256>): fail unless "
+                                               "the audit chain still passes through it.")] = None,
+) -> None:
+    """Re-run analyses, re-derive verdicts, check the audit chain and every table; exit 1 on any difference."""
     from overflight.case import Case
 
     with Case.open(case, read_only=True) as c:
-        rep = c.verify()
-    for line in rep.lines():
-        console.print(line.replace("FAIL", "[red]FAIL[/]", 1).replace("ok  ", "[green]ok[/]  ", 1), highlight=False)
+        rep = c.verify(expect=expect)
+    for line in rep.lines():  # the line holds user text (ids, values): escaped, only the status is markup
+        console.print(("[red]FAIL[/]" if line.startswith("FAIL") else "[green]ok[/]  ") + esc(line[4:]),
+                      highlight=False)
     console.print(f"{len(rep.checks) - len(rep.failures)} checks passed, {len(rep.failures)} failed",
                   highlight=False)
+    if rep.head:
+        console.print(f"audit head {esc(rep.head)}", highlight=False, soft_wrap=True)
+        console.print("keep the head outside the case file: `case verify --expect HEAD` later shows that the log "
+                      "up to it is unchanged", highlight=False)
     if not rep.ok:
         raise typer.Exit(1)
 

@@ -8,7 +8,7 @@ from importlib import import_module
 import typer
 
 from overflight._version import __version__
-from overflight.cli._common import err_console
+from overflight.cli._common import err_console, esc
 from overflight.errors import OverflightError
 
 app = typer.Typer(
@@ -20,7 +20,8 @@ app = typer.Typer(
 )
 
 # Each module holds one area's commands and exposes register(app); the list keeps the help order.
-_COMMAND_MODULES = ["demo", "boundaries", "gazetteer", "locate", "tracks", "case", "prism", "transit"]
+_COMMAND_MODULES = ["demo", "boundaries", "gazetteer", "locate", "tracks", "case", "prism", "transit", "audit",
+                    "serve", "monitor"]
 
 
 def _version(value: bool) -> None:
@@ -45,5 +46,5 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except OverflightError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False, soft_wrap=True)
         sys.exit(2)

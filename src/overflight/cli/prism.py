@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 from shapely.geometry import LineString, mapping
 
-from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, console
+from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, check_output, console, esc
 from overflight.errors import InputError
 
 
@@ -76,6 +76,10 @@ def prism(
     from overflight.zones import load_zones
 
     v = parse_speed(vmax)
+    if not v > 0:
+        raise InputError(f"--vmax must be a speed above zero, not {vmax!r}", field="--vmax")
+    check_output(output, "--output")
+    check_output(geojson, "--geojson")
     if not sightings.exists():
         raise InputError("no such file", file=sightings)
     zs = load_zones(zones, ids=zone, id_field=id_field)
@@ -87,21 +91,21 @@ def prism(
                              paths=paths if geojson is not None else None)
     shown = df if impossible else df[df["verdict"] != "impossible"]
     if output is None:
-        console.print(shown.to_csv(index=False), end="", highlight=False, soft_wrap=True)
+        console.print(shown.to_csv(index=False), end="", highlight=False, soft_wrap=True, markup=False)
     else:
         shown.to_csv(output, index=False)
-        console.print(f"{len(shown)} verdict rows → {output}", highlight=False)
+        console.print(f"{len(shown)} verdict rows → {esc(output)}", highlight=False)
     if summary:
         summ = summarize(df)
         if output is not None:
             spath = output.with_name(output.stem + ".summary.csv")
             summ.to_csv(spath, index=False)
-            console.print(f"summary → {spath}", highlight=False)
+            console.print(f"summary → {esc(spath)}", highlight=False)
         interesting = summ[summ["verdict"] != "impossible"] if len(summ) > 50 else summ
-        console.print(interesting.to_string(index=False), highlight=False)
+        console.print(interesting.to_string(index=False), highlight=False, markup=False)
     if geojson is not None:
         n = _geojson(pairs, v, df, paths, geojson)
-        console.print(f"{n} features → {geojson}", highlight=False)
+        console.print(f"{n} features → {esc(geojson)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

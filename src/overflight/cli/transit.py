@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from overflight.analysis.transit import TransitResult
 from overflight.analysis.transit_stream import transit_chunks
-from overflight.cli._common import IdFieldOpt, ZoneIdsOpt, ZonesOpt, console, err_console
+from overflight.cli._common import IdFieldOpt, ZoneIdsOpt, ZonesOpt, check_output, console, err_console, esc
 from overflight.errors import InputError
 from overflight.units import parse_distance, parse_speed
 from overflight.zones import load_zones
@@ -47,6 +47,15 @@ def write_summary(summary: pd.DataFrame, path: Path) -> None:
     for c in ("first_entry", "last_exit"):
         out[c] = pd.to_datetime(out[c], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     out.to_csv(path, index=False)
+
+
+def _check_tz(value: str, option: str) -> None:
+    from overflight.tracks.table import parse_tz
+
+    try:
+        parse_tz(value)
+    except InputError as exc:
+        raise InputError(exc.reason, field=option) from None
 
 
 def transit_cmd(
@@ -83,9 +92,14 @@ def transit_cmd(
     if chunk_rows < 1:
         raise InputError(f"--chunk-rows must be at least 1, not {chunk_rows}", field="chunk-rows")
     step_m = parse_distance(step)
+    check_output(output, "--output")
+    check_output(summary, "--summary")
+    _check_tz(summary_tz, "--summary-tz")
+    if tz is not None:
+        _check_tz(tz, "--tz")
     zs = load_zones(zones, ids=zone or None, id_field=id_field)
     p = zs.provenance
-    console.print(f"boundary set: [bold]{p.name}[/] {p.version} ({p.kind}), sha256 {p.sha256[:12]}…, "
+    console.print(f"boundary set: [bold]{esc(p.name)}[/] {esc(p.version)} ({esc(p.kind)}), sha256 {p.sha256[:12]}…, "
                   f"{len(zs)} zones", highlight=False)
     if p.kind == "land":
         console.print("  land only: crossings over the territorial sea are not seen", highlight=False)
@@ -109,16 +123,16 @@ def transit_cmd(
                                                on_chunk=advance)
     report = chunks.report
     if report.invalid_rows:
-        console.print(f"invalid rows dropped: {report.invalid_rows} ({report.summary()})", highlight=False)
+        console.print(f"invalid rows dropped: {report.invalid_rows} ({esc(report.summary())})", highlight=False)
     write_visits(result.visits, output)
     v = result.visits
     n_unobs = int((~v["observed"]).sum()) if len(v) else 0
     n_disp = int(v["disputed"].sum()) if len(v) else 0
     console.print(f"{len(v)} visits by {v['track_id'].nunique() if len(v) else 0} tracks "
-                  f"({n_unobs} not observed, {n_disp} disputed) -> {output}", highlight=False)
+                  f"({n_unobs} not observed, {n_disp} disputed) -> {esc(output)}", highlight=False)
     if summary is not None:
         write_summary(result.summary, summary)
-        console.print(f"summary of {len(result.summary)} tracks -> {summary}", highlight=False)
+        console.print(f"summary of {len(result.summary)} tracks -> {esc(summary)}", highlight=False)
     prov_path = Path(os.fspath(output) + ".provenance.json")
     prov_path.write_text(json.dumps(result.provenance, indent=2, default=str), encoding="utf-8")
 

@@ -2,25 +2,77 @@
 
 Each claim becomes one ``ClaimReview``: ``claimReviewed`` (the statement), ``itemReviewed`` (a ``Claim`` with
 its ``author`` — Person or Organization — and ``datePublished``), ``reviewRating`` (a ``Rating`` whose
-``alternateName`` is the verdict, with ``ratingValue`` on a 1–5 scale), the review's ``author`` and
-``datePublished``. Claims of absence say so in ``reviewBody``.
+``alternateName`` is the verdict in words, with a numeric ``ratingValue`` on the declared scale below), the
+review's ``name``, ``author`` and ``datePublished``, and the reasoning trail as ``reviewBody``.
+
+The rating scale (``worstRating`` 1, ``bestRating`` 5) says how far the evidence supports the claim *as
+stated*: 5 supported; 4 partly supported (the event is established, the claimed number is not); 3 the
+evidence does not decide (unverified: none usable either way; disputed: established both ways);
+1 contradicted (including a claimed count exceeded). 2 is not used: no verdict leans against a claim
+without contradicting it.
+
+A verdict resting on illustrative (invented) data is not a finding: such reviews are left out unless the
+caller asks for them (``include_illustrative``), and then ``name``, the rating's ``alternateName`` and
+``reviewBody`` say ILLUSTRATIVE.
+
+User text is data, never markup or a script: only absolute ``http``/``https`` URLs become ``url`` values
+(`safe_url`; a claim's ``javascript:``, ``data:``, ``file:`` or relative link is left out and the review body
+says so), and `jsonld_script` embeds JSON-LD in an HTML page with ``<``, ``>``, ``&``, U+2028 and U+2029 as
+``\\uXXXX`` escapes, so ``</script>`` or ``<!--`` in a statement cannot end or hide the script element.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from overflight.errors import InputError
 from overflight.evidence.model import Claim, Source, Verdict
 
-#: verdict -> (ratingValue on 1..5, the text shown as alternateName)
+WORST_RATING, BEST_RATING = 1, 5
+#: verdict -> (ratingValue on WORST_RATING..BEST_RATING, the text shown as alternateName); every verdict has one
 RATINGS: dict[str, tuple[int, str]] = {
     "contradicted": (1, "Contradicted by the evidence"),
     "disputed": (3, "Disputed: evidence both ways"),
     "unverified": (3, "Unverified: no usable evidence either way"),
+    "partly supported": (4, "Partly supported: the event is established, the claimed number is not"),
     "supported": (5, "Supported by the evidence"),
 }
+ILLUSTRATIVE_MARK = "ILLUSTRATIVE (invented demonstration data, not a finding)"
+
+
+_URL_BAD = re.compile(r"[\x00-\x20\x7f-\x9f\\<>\"'`]")
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL with a host and no spaces, controls or quotes; else None."""
+    if not url or _URL_BAD.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def _url_arg(url: str | None, name: str) -> str | None:
+    if url is not None and safe_url(url) is None:
+        raise InputError(f"{url!r} is not an absolute http(s) URL", field=name)
+    return url
+
+
+_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def jsonld_script(doc: Any) -> str:
+    """A ``<script type="application/ld+json">`` element holding ``doc``, safe inside any HTML page."""
+    text = json.dumps(doc, ensure_ascii=False, indent=1)
+    text = re.sub("[<>&\u2028\u2029]", lambda m: _SCRIPT_ESCAPES[m.group()], text)
+    return f'<script type="application/ld+json">\n{text}\n</script>'
 
 
 def _date(d: datetime | None) -> str | None:
@@ -30,9 +82,17 @@ def _date(d: datetime | None) -> str | None:
 def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str, Source] | None = None,
                  reviewer: str = "overflight", reviewer_url: str | None = None, url: str | None = None,
                  date_published: datetime | None = None) -> dict[str, Any]:
-    """One ClaimReview object (with its own ``@context``) for a claim and its verdict."""
+    """One ClaimReview object (with its own ``@context``) for a claim and its verdict.
+
+    ``reviewer_url`` and ``url`` must be absolute http(s) URLs (InputError otherwise).
+    """
+    _url_arg(reviewer_url, "reviewer_url")
+    _url_arg(url, "url")
     v = verdict.verdict if verdict else "unverified"
     value, text = RATINGS[v]
+    illus = bool(verdict and verdict.illustrative)
+    if illus:
+        text = f"{ILLUSTRATIVE_MARK}: {text}"
     item: dict[str, Any] = {
         "@type": "Claim",
         "author": {"@type": claim.claimant_type if claim.claimant_type in ("Person", "Organization")
@@ -41,22 +101,32 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
     }
     src = (sources or {}).get(claim.source_id or "")
     appearance = claim.url or (src.link if src else None)
-    if appearance:
+    notes: list[str] = []
+    if appearance and safe_url(appearance):
         item["appearance"] = {"@type": "CreativeWork", "url": appearance}
+    elif appearance:
+        notes.append("(the claim's link is left out: not an absolute http(s) URL)")
     if item["datePublished"] is None:
         del item["datePublished"]
     author: dict[str, Any] = {"@type": "Organization", "name": reviewer}
     if reviewer_url:
         author["url"] = reviewer_url
-    trail = list(verdict.reasoning) if verdict else ["not evaluated"]
+    trail = (list(verdict.reasoning) if verdict else ["not evaluated"]) + notes
+    if illus:
+        trail = [f"{ILLUSTRATIVE_MARK}: this verdict rests on invented data and shows how the method works; "
+                 "it is not a rating of the claim.", *trail]
+    name = f"Review of the claim by {claim.claimant or 'unknown'}: {RATINGS[v][1].split(':')[0].lower()}"
+    if illus:
+        name = f"{ILLUSTRATIVE_MARK}: {name}"
     out: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "ClaimReview",
         "identifier": claim.id,
         "claimReviewed": claim.statement,
         "itemReviewed": item,
-        "reviewRating": {"@type": "Rating", "ratingValue": value, "bestRating": 5, "worstRating": 1,
-                         "alternateName": text},
+        "name": name,
+        "reviewRating": {"@type": "Rating", "ratingValue": value, "bestRating": BEST_RATING,
+                         "worstRating": WORST_RATING, "alternateName": text},
         "author": author,
         "datePublished": (date_published or datetime.now(UTC)).astimezone(UTC).date().isoformat(),
         "reviewBody": "\n".join(trail),
@@ -69,10 +139,15 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
 def claim_reviews(claims: Mapping[str, Claim], verdicts: Mapping[str, Verdict], *,
                   sources: Mapping[str, Source] | None = None, reviewer: str = "overflight",
                   reviewer_url: str | None = None, url: str | None = None,
-                  date_published: datetime | None = None) -> list[dict[str, Any]]:
-    """A JSON-LD list of ClaimReview objects, one per claim, in the claims' order."""
+                  date_published: datetime | None = None, include_illustrative: bool = False
+                  ) -> list[dict[str, Any]]:
+    """A JSON-LD list of ClaimReview objects, one per claim, in the claims' order.
+
+    Claims whose verdict rests on illustrative data are left out unless ``include_illustrative``.
+    """
     return [claim_review(c, verdicts.get(cid), sources=sources, reviewer=reviewer, reviewer_url=reviewer_url,
-                         url=url, date_published=date_published) for cid, c in claims.items()]
+                         url=url, date_published=date_published) for cid, c in claims.items()
+            if include_illustrative or not (verdicts.get(cid) and verdicts[cid].illustrative)]
 
 
 REQUIRED = ("claimReviewed", "reviewRating.alternateName", "itemReviewed.author.name", "itemReviewed.datePublished",

@@ -3,8 +3,10 @@
 For each claim about a transit, overflight, launch or strike with a place (zone ids or a geometry), every
 observation of a fitting kind whose time window overlaps the claim's window and whose location lies inside
 the claim's area becomes an ``observation`` evidence item: supporting an assertion, contradicting a claim
-of absence. Location precision is honoured: a point inside the area but closer to its border than its
-precision radius is *ambiguous* and yields no evidence (the row says so). An observation without a time
+of absence. An observation given by place name only (``area``, no coordinates) is placed by the
+gazetteer, with the place's extent as its precision. Location precision is honoured: a point inside the
+area but closer to its border than its precision radius is *ambiguous* and yields no evidence (the row
+says so). An observation without a time
 cannot be placed in a window and is skipped when the claim has one.
 
 The run is recorded as kind ``observation_match`` and re-run by `overflight case verify`.
@@ -13,7 +15,7 @@ The run is recorded as kind ``observation_match`` and re-run by `overflight case
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +23,7 @@ import pandas as pd
 import shapely
 
 from overflight.case.runs import register_analysis, utcnow
-from overflight.errors import InputError
+from overflight.errors import InputError, OverflightError
 from overflight.evidence.model import Claim, EvidenceItem
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ FITTING_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 COLUMNS = ["claim_id", "observation_id", "kind", "inside", "border_m", "precision_m", "outcome"]
+PLACED_COLUMNS = [*COLUMNS[:2], "lon", "lat", *COLUMNS[2:]]  # runs with "places": where each observation was put
 
 
 def _area(claim: Claim, zones: Any) -> Any:
@@ -57,6 +60,8 @@ def rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     claims = case.claims()
     wanted = params.get("claims") or list(claims)
     obs = case.observations_frame()
+    if params.get("places") == PLACES_GAZETTEER:
+        obs = place_named(obs)
     obs = obs[obs["lon"].notna() & obs["lat"].notna()].reset_index(drop=True)
     try:
         zones = case.zones()
@@ -89,11 +94,40 @@ def rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
         ambiguous = inside & (np.nan_to_num(prec, nan=0.0) > border)
         direction = "contradicts" if c.is_absence else "supports"
         outcome = np.where(~inside, "outside", np.where(ambiguous, "ambiguous location", direction))
-        rows.append(pd.DataFrame({"claim_id": cid, "observation_id": o["id"].to_numpy(), "kind": o["kind"].to_numpy(),
-                                  "inside": inside, "border_m": border, "precision_m": prec, "outcome": outcome}))
+        rows.append(pd.DataFrame({"claim_id": cid, "observation_id": o["id"].to_numpy(), "lon": x, "lat": y,
+                                  "kind": o["kind"].to_numpy(), "inside": inside, "border_m": border,
+                                  "precision_m": prec, "outcome": outcome}))
+    cols = PLACED_COLUMNS if params.get("places") == PLACES_GAZETTEER else COLUMNS
     if not rows:
-        return pd.DataFrame({c: [] for c in COLUMNS})
-    return pd.concat(rows, ignore_index=True)[COLUMNS]
+        return pd.DataFrame({c: [] for c in cols})
+    return pd.concat(rows, ignore_index=True)[cols]
+
+
+#: recorded in new runs' parameters ("places"): observations given by place name only are placed by the
+#: gazetteer; runs recorded without it (when such observations were skipped) re-run as they were made.
+PLACES_GAZETTEER = "gazetteer"
+
+
+def place_named(obs: pd.DataFrame) -> pd.DataFrame:
+    """Observations with an ``area`` and no coordinates placed at the gazetteer's place, with the place's
+    extent as location precision (or their own ``precision_m`` when larger)."""
+    named = (obs["lon"].isna() | obs["lat"].isna()) & obs["area"].notna()
+    if not named.any():
+        return obs
+    from overflight import gazetteer
+
+    obs = obs.copy()
+    for idx in obs.index[named]:
+        oid, area = str(obs.at[idx, "id"]), str(obs.at[idx, "area"])
+        try:
+            place = gazetteer.resolve(area)
+        except OverflightError as exc:
+            raise InputError(f"observation {oid}: cannot place {area!r}: {exc}", file="observations", row=oid,
+                             field="area") from None
+        prec = float(np.nan_to_num(obs["precision_m"].to_numpy(dtype=float, na_value=np.nan)[obs.index.get_loc(idx)]))
+        obs.at[idx, "lon"], obs.at[idx, "lat"] = float(place.lon), float(place.lat)
+        obs.at[idx, "precision_m"] = max(prec, float(place.extent_m))
+    return obs
 
 
 def inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
@@ -113,7 +147,7 @@ class MatchResult:
 def match_observations(case: Case, *, claims: Sequence[str] | None = None, record: bool = True) -> MatchResult:
     """Turn observations inside claims' windows and areas into evidence, recorded as one analysis run."""
     started = utcnow()
-    params = {"claims": list(claims) if claims else None}
+    params = {"claims": list(claims) if claims else None, "places": PLACES_GAZETTEER}
     table = rerun(case, params)
     obs = {o.id: o for o in case.observations()}
     srcs = case.sources()
@@ -122,6 +156,8 @@ def match_observations(case: Case, *, claims: Sequence[str] | None = None, recor
         if rec["outcome"] not in ("supports", "contradicts"):
             continue
         o = obs[str(rec["observation_id"])]
+        if o.lon is None or o.lat is None:  # placed by the gazetteer (see `place_named`)
+            o = replace(o, lon=float(rec["lon"]), lat=float(rec["lat"]))
         cid, border_km = str(rec["claim_id"]), float(rec["border_m"]) / 1000.0
         rel = srcs[o.source_id].reliability if o.source_id in srcs else "F"
         when = o.time_start.strftime("%Y-%m-%d %H:%M") if o.time_start else "?"

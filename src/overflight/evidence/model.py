@@ -21,7 +21,7 @@ CLAIM_WHAT = ("transit", "overflight", "launch", "strike", "wreckage", "supply_r
 OBSERVATION_KINDS = ("sighting", "wreckage", "impact", "statement")
 EVIDENCE_KINDS = ("transit_row", "prism_verdict", "attribution_stat", "observation", "coverage", "other")
 DIRECTIONS = ("supports", "contradicts")
-VERDICTS = ("supported", "contradicted", "unverified", "disputed")
+VERDICTS = ("supported", "partly supported", "contradicted", "unverified", "disputed")
 
 
 @dataclass(frozen=True)
@@ -130,10 +130,44 @@ class EvidenceItem:
 
 
 @dataclass(frozen=True)
+class ItemFacts:
+    """What a case says about one evidence item beyond the item itself (verdict rule 2 reads these).
+
+    ``objects`` are the keys of the distinct objects the item shows (``track:ILL-T2``, ``object:S1``,
+    ``observation:W07``; see ``docs/verdicts.md``); ``count`` is how many objects it shows at least when it
+    names none one by one (an observation of "30 drones"); ``illustrative`` marks an item resting on
+    invented data; ``excluded`` says why the item does not count although its grade would (a disputed
+    visit, a prism run below the object's highest plausible speed); ``note`` is added to its trail line.
+    """
+
+    objects: tuple[str, ...] = ()
+    count: int = 1
+    illustrative: bool = False
+    excluded: str | None = None
+    note: str = ""
+
+    def as_json(self) -> list[object]:
+        return [list(self.objects), self.count, self.illustrative, self.excluded, self.note]
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """The derived verdict on one claim, the reasoning trail that led to it and the hash of its inputs."""
+    """The derived verdict on one claim, the reasoning trail that led to it and the hash of its inputs.
+
+    ``rule_version`` is the verdict rule that derived it; ``number`` the number of distinct objects the
+    evidence establishes (rule 2; None under rule 1); ``illustrative`` is True when the verdict rests on
+    any illustrative item (a demonstration of the method, not a finding).
+    """
 
     claim_id: str
     verdict: str
     reasoning: tuple[str, ...]
     inputs_hash: str
+    rule_version: str = "1"
+    number: int | None = None
+    illustrative: bool = False
+
+    @property
+    def label(self) -> str:
+        """The verdict as shown to readers, e.g. ``partly supported (illustrative)``."""
+        return f"{self.verdict} (illustrative)" if self.illustrative else self.verdict

@@ -1,7 +1,12 @@
 """The verdict engine: from evidence items to one verdict per claim, with the reasoning trail.
 
-The rule (also in ``docs/verdicts.md``; `RULE_VERSION` changes whenever it does)
---------------------------------------------------------------------------------
+`evaluate` derives verdicts under a rule version (`RULES`; `RULE_VERSION` is the latest). Rule 2
+(`overflight.evidence.rule2`, the default) is rule 1 below plus claimed counts weighed by the number of
+distinct objects established, and item facts (`overflight.evidence.facts`); ``docs/verdicts.md`` has both.
+Rule 1 is kept unchanged here, so verdicts stored under it still re-derive with the same hash.
+
+Rule 1
+------
 1. **Pool.** A claim's pool holds its own evidence items and those of every claim it is linked to by
    ``answers`` (in either direction). An item borrowed from a linked claim of the opposite polarity (one is a
    claim of absence, the other is not) has its direction flipped: a transit that supports "drones crossed"
@@ -27,21 +32,30 @@ contradicted, disputed ↔ disputed, unverified ↔ unverified). The one asymmet
 contradicted by evidence that is not coverage (e.g. a prism verdict that rules out one route) leaves the
 denial unverified, because refuting one piece of an assertion does not show that nothing happened.
 
-Each verdict stores the hash of its inputs (the claim's polarity and links, and every pooled item's id,
-direction, kind and grade), so `overflight case verify` can re-derive it and show it is the same.
+Each verdict stores the hash of its inputs (the whole claim — statement, scope, window, count — its links,
+and every pooled item whole, reasoning and run link included; see `inputs_hash`), so `overflight case verify`
+can re-derive it and show it is the same.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
+import shapely
+
+from overflight.errors import InputError
 from overflight.evidence.grading import Grade
-from overflight.evidence.model import Claim, EvidenceItem, Verdict
+from overflight.evidence.model import Claim, EvidenceItem, ItemFacts, Verdict
 
-RULE_VERSION = "1"
+RULE_VERSION = "2"
+RULES = ("1", "2")
 WEAK_QUORUM = 3
 
 
@@ -115,20 +129,72 @@ def _side(items: Sequence[_Pooled]) -> tuple[bool, str]:
     return False, f"not established ({len(weak)} weak item(s) from {len(indep)} source(s), no strong item)"
 
 
-def inputs_hash(claim: Claim, pooled: Iterable[_Pooled], claims: Mapping[str, Claim]) -> str:
-    """SHA-256 of everything the verdict depends on (see module docstring)."""
-    doc = {
-        "rule": RULE_VERSION,
-        "claim": claim.id,
-        "absence": claim.is_absence,
-        "links": sorted((o, claims[o].is_absence) for o in {p.via for p in pooled if p.via}),
-        "items": [
-            [p.item.id, p.via, p.item.kind, p.direction, p.item.reliability, p.item.credibility,
-             p.item.independence_key, p.eligible]
-            for p in pooled
-        ],
-    }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+#: which inputs-hash scheme `inputs_hash` computes (1: the pool only, as overflight <= 0924fd0 stored it under
+#: rule 1; 2: everything the verdict is about). `overflight case verify` sets 1 to check verdicts stored then.
+_HASH_SCHEME: ContextVar[int] = ContextVar("overflight_hash_scheme", default=2)
+
+
+@contextmanager
+def hash_scheme(scheme: int) -> Iterator[None]:
+    """Compute `inputs_hash` with another scheme inside the block (1 re-derives hashes stored under rule 1)."""
+    token = _HASH_SCHEME.set(scheme)
+    try:
+        yield
+    finally:
+        _HASH_SCHEME.reset(token)
+
+
+def _claim_doc(c: Claim) -> dict[str, Any]:
+    # Every field of a claim as JSON: what it says, its scope (zones, area, window, count), who made it.
+    doc: dict[str, Any] = {}
+    for k, v in vars(c).items():
+        if k == "where_geometry":
+            v = hashlib.sha256(shapely.to_wkb(v)).hexdigest() if v is not None else None
+        elif isinstance(v, datetime):
+            v = (v.astimezone(UTC) if v.tzinfo else v).isoformat()
+        elif isinstance(v, tuple):
+            v = list(v)
+        doc[k] = v
+    return doc
+
+
+def inputs_hash(claim: Claim, pooled: Iterable[_Pooled], claims: Mapping[str, Claim], *, rule: str = RULE_VERSION,
+                facts: Mapping[str, ItemFacts] | None = None) -> str:
+    """SHA-256 of everything the verdict depends on and is about.
+
+    Scheme 2 (the default): the whole claim (statement, stance, what, zones, area, window, count, claimant,
+    date, links), each linked claim whole, and every pooled item whole (its reasoning, grade, source, the run
+    and result row or observation it cites), with its direction and eligibility here. Scheme 1 (verdicts
+    stored under rule 1 by overflight <= 0924fd0): polarity, links and the items' ids, directions and grades.
+    ``rule`` is the verdict rule the hash is for; under rule 2, scheme 2 also covers each pooled item's facts
+    (objects, count, illustrative, why not counted).
+    """
+    pooled = list(pooled)
+    if _HASH_SCHEME.get() == 1:
+        doc: dict[str, Any] = {
+            "rule": "1",
+            "claim": claim.id,
+            "absence": claim.is_absence,
+            "links": sorted((o, claims[o].is_absence) for o in {p.via for p in pooled if p.via}),
+            "items": [
+                [p.item.id, p.via, p.item.kind, p.direction, p.item.reliability, p.item.credibility,
+                 p.item.independence_key, p.eligible]
+                for p in pooled
+            ],
+        }
+    else:
+        doc = {
+            "scheme": 2,
+            "rule": rule,
+            "claim": _claim_doc(claim),
+            "absence": claim.is_absence,
+            "links": [_claim_doc(claims[o]) for o in sorted({p.via for p in pooled if p.via})],
+            "items": [[vars(p.item), p.via, p.direction, p.eligible, p.note] for p in pooled],
+        }
+        if rule != "1":
+            f = facts or {}
+            doc["facts"] = [f.get(p.item.id, ItemFacts()).as_json() for p in pooled]
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 def evaluate_claim(claim: Claim, claims: Mapping[str, Claim], evidence: Iterable[EvidenceItem]) -> Verdict:
@@ -136,7 +202,8 @@ def evaluate_claim(claim: Claim, claims: Mapping[str, Claim], evidence: Iterable
     return evaluate(claims, evidence)[claim.id]
 
 
-def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[EvidenceItem]) -> dict[str, Verdict]:
+def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[EvidenceItem], *,
+             facts: Mapping[str, ItemFacts] | None = None, rule: str = RULE_VERSION) -> dict[str, Verdict]:
     """Derive a verdict for every claim from the evidence items.
 
     Parameters
@@ -145,13 +212,32 @@ def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[E
         The claims, as a mapping id → Claim or an iterable of claims.
     evidence
         Every evidence item; items for unknown claims are ignored.
+    facts
+        What the case says about each item (item id → `ItemFacts`: the objects it shows, whether it rests
+        on illustrative data, why it does not count). Rule 2 uses them; rule 1 ignores them. Without
+        facts an item shows one object: its observation, or itself.
+    rule
+        The rule version, ``"1"`` or ``"2"`` (`RULES`); ``"latest"`` means `RULE_VERSION`.
 
     Returns
     -------
     dict
         claim id → `Verdict` with its reasoning trail and inputs hash, in the claims' order.
     """
+    rule = RULE_VERSION if rule == "latest" else str(rule)
+    if rule not in RULES:
+        raise InputError(f"unknown verdict rule {rule!r}: known rules are {', '.join(RULES)} (or latest)",
+                         field="rule")
     cmap: dict[str, Claim] = dict(claims) if isinstance(claims, Mapping) else {c.id: c for c in claims}
+    if rule == "1":
+        return _evaluate_v1(cmap, evidence)
+    from overflight.evidence.rule2 import evaluate_v2
+
+    return evaluate_v2(cmap, evidence, facts or {})
+
+
+def _evaluate_v1(cmap: Mapping[str, Claim], evidence: Iterable[EvidenceItem]) -> dict[str, Verdict]:
+    """Rule 1 (kept unchanged so that verdicts stored under it still re-derive)."""
     by_claim: dict[str, list[EvidenceItem]] = {}
     for it in evidence:
         by_claim.setdefault(it.claim_id, []).append(it)
@@ -183,5 +269,5 @@ def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[E
         if claim.is_absence and not any(p.eligible for p in sup):
             trail.append("no positive coverage evidence: absence is never supported by silence")
         trail.append(f"=> {verdict}")
-        out[cid] = Verdict(cid, verdict, tuple(trail), inputs_hash(claim, pooled, cmap))
+        out[cid] = Verdict(cid, verdict, tuple(trail), inputs_hash(claim, pooled, cmap, rule="1"), rule_version="1")
     return out

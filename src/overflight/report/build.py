@@ -46,6 +46,8 @@ def _scope(claim: Any) -> str:
 
 def claims_frame(case: Case) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """One row per claim with its source grade and derived verdict, and the reasoning trail per claim."""
+    from overflight.evidence.rule2 import number_text
+
     claims, verdicts, sources = case.claims(), case.verdicts(), case.sources()
     rows, reasoning = [], {}
     for cid, c in sorted(claims.items(), key=lambda kv: (kv[1].date_made or datetime.min.replace(tzinfo=UTC))):
@@ -55,7 +57,8 @@ def claims_frame(case: Case) -> tuple[pd.DataFrame, dict[str, list[str]]]:
             "id": cid, "claimant": c.claimant, "date_made": c.date_made, "statement": c.statement,
             "stance": c.stance, "what": c.what, "source": src.name if src else "",
             "reliability": src.reliability if src else "F", "credibility": c.credibility, "scope": _scope(c),
-            "verdict": v.verdict if v else "unverified",
+            "verdict": v.verdict if v else "unverified", "number": number_text(v, c),
+            "rests_on_illustrative": bool(v and v.illustrative),
         })
         reasoning[cid] = list(v.reasoning) if v else ["not evaluated yet: run `overflight case evaluate`"]
     return pd.DataFrame(rows), reasoning
@@ -227,6 +230,14 @@ def _sections(case: Case, illustrative: bool) -> list[TableSection]:
         "attribution": "Points (wreckage) against zones: membership, distance bands and the share inside the "
                        "target zone with a Wilson 95% interval.",
     }
+    by_speed = prism_by_speed(case)
+    if not by_speed.empty:
+        out.append(TableSection("Prism verdicts at each speed run",
+                                "One row per sighting pair and zone, one column per prism run and its assumed top "
+                                "speed (far zones impossible at every speed left out). Prism evidence counts only "
+                                "at the highest plausible speed recorded for the object, and not from a run that "
+                                "finds a pair of the same object inconsistent (docs/verdicts.md).",
+                                by_speed.head(MAX_ROWS), illustrative))
     for run in case.runs():
         df = case.run_results(run.id)
         if run.kind == "prism" and "verdict" in df.columns and len(df) > MAX_ROWS:
@@ -250,8 +261,35 @@ def _sections(case: Case, illustrative: bool) -> list[TableSection]:
     return out
 
 
-def build_context(case: Case, *, title: str | None = None, subtitle: str | None = None) -> ReportContext:
-    """Everything the report shows, from an open case."""
+def prism_by_speed(case: Case) -> pd.DataFrame:
+    """The verdict of every (sighting pair, zone) at each prism run: columns ``pair``, ``zone`` and one
+    ``<run> (<speed> km/h)`` column per run; rows impossible at every speed are left out."""
+    frames = []
+    for run in case.runs():
+        if run.kind != "prism":
+            continue
+        df = case.run_results(run.id)
+        if df.empty or "verdict" not in df.columns:
+            continue
+        col = f"{run.id} ({float(run.parameters.get('vmax_mps', 0.0)) * 3.6:.0f} km/h)"
+        frames.append(df.assign(pair=df["track_id"].astype(str) + " " + df["from_index"].astype(str) + "→"
+                                + df["to_index"].astype(str))
+                      .set_index(["pair", "zone_id"])["verdict"].rename(col))
+    if not frames:
+        return pd.DataFrame()
+    wide = pd.concat(frames, axis=1)
+    keep = ~(wide.isna() | (wide == "impossible")).all(axis=1)
+    wide = wide[keep].fillna("-").reset_index().rename(columns={"zone_id": "zone"})
+    return wide
+
+
+def build_context(case: Case, *, title: str | None = None, subtitle: str | None = None,
+                  claimreview: bool = False) -> ReportContext:
+    """Everything the report shows, from an open case.
+
+    With ``claimreview`` the page's head embeds the claims' ClaimReview JSON-LD (for a page that will be
+    published; the default report holds no script at all).
+    """
     claims, reasoning = claims_frame(case)
     illustrative = _has_illustrative(case)
     prov_rows = []
@@ -265,20 +303,25 @@ def build_context(case: Case, *, title: str | None = None, subtitle: str | None 
     for run in case.runs():
         params[f"{run.id} parameters"] = json.dumps(run.parameters, sort_keys=True, default=str)
     meta = case.meta()
+    from overflight.evidence.claimreview import claim_reviews
+
+    now = datetime.now(UTC)
     return ReportContext(
         title=title or meta.get("title") or f"Case {Path(case.path).name}",
         subtitle=subtitle or meta.get("subtitle") or "",
-        generated_at=datetime.now(UTC), overflight_version=__version__, claims=claims, reasoning=reasoning,
+        generated_at=now, overflight_version=__version__, claims=claims, reasoning=reasoning,
         map_svg=_map(case), timeline_svg=_timeline(case), sections=_sections(case, illustrative),
         provenance=prov_rows, parameters=params, illustrative_note=ILLUSTRATIVE_NOTE if illustrative else None,
+        jsonld=claim_reviews(case.claims(), case.verdicts(), sources=case.sources(), date_published=now)
+        if claimreview else None,
     )
 
 
 def write_report(case_path: str | Path, out: str | Path, *, title: str | None = None,
-                 subtitle: str | None = None) -> Path:
-    """Render a case file's report to one self-contained HTML file."""
+                 subtitle: str | None = None, claimreview: bool = False) -> Path:
+    """Render a case file's report to one self-contained HTML file (``claimreview``: see `build_context`)."""
     with Case.open(case_path, read_only=True) as case:
-        html = render_report(build_context(case, title=title, subtitle=subtitle))
+        html = render_report(build_context(case, title=title, subtitle=subtitle, claimreview=claimreview))
     p = Path(out)
     p.write_text(html, encoding="utf-8")
     return p

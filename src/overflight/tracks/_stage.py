@@ -136,7 +136,8 @@ def stage_frame(
         time_code=codes,
         time_raw=traw,
         notes=notes,
-        fields={"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0]},
+        fields={"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0], **({"alt": cmap.alt} if cmap.alt else {})},
+        raw={"lon": df[cmap.lon], "lat": df[cmap.lat], **({"alt": df[cmap.alt]} if cmap.alt is not None else {})},
     )
 
 
@@ -159,6 +160,7 @@ def numeric_extras(df: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
         if s[nonempty].str.match(r"^[+-]?0\d").any():
             continue
         x = pd.to_numeric(s.where(nonempty), errors="coerce")
-        if x[nonempty].notna().all():
+        # 'nan'/'inf' text stays text: as numbers they would look like empty cells or pass as values
+        if np.isfinite(x[nonempty].to_numpy(dtype="float64")).all():
             df[c] = x.astype("float64")
     return df

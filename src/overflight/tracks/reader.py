@@ -37,13 +37,19 @@ WHOLE_FILE_FORMATS = ("json", "geojson", "opensky-json", "gpx", "kml")
 OVERFLIGHT_MAX_WHOLE_FILE_MB = 512
 
 
-def _check_whole_file_size(p: Path, fmt: str) -> None:
-    """Refuse a whole-file format too large to parse in memory, with the way out (a streamed format)."""
+def whole_file_limit_bytes() -> int:
+    """The size limit of whole-file formats (OVERFLIGHT_MAX_WHOLE_FILE_MB), in bytes."""
     try:
         limit_mb = float(os.environ.get("OVERFLIGHT_MAX_WHOLE_FILE_MB", OVERFLIGHT_MAX_WHOLE_FILE_MB))
     except ValueError:
         raise InputError("OVERFLIGHT_MAX_WHOLE_FILE_MB must be a number of megabytes",
                          field="OVERFLIGHT_MAX_WHOLE_FILE_MB") from None
+    return int(limit_mb * 1e6)
+
+
+def _check_whole_file_size(p: Path, fmt: str) -> None:
+    """Refuse a whole-file format too large to parse in memory, with the way out (a streamed format)."""
+    limit_mb = whole_file_limit_bytes() / 1e6
     try:
         size = p.stat().st_size
     except OSError as exc:
