@@ -50,21 +50,32 @@ def test_prism_command_rejects_bad_speed(tmp_path):
     assert "speed" in str(res.exception)
 
 
-def test_zones_with_a_validity_period_are_named_as_not_applied(tmp_path):
-    """Prism verdicts do not honour validity periods yet: the CLI says so on stderr, the library warns."""
-    import pytest
-
-    from overflight.analysis.prism import verdicts
-    from overflight.analysis.prism.verdicts import ValidityIgnoredWarning
-
+def test_zones_with_a_validity_period_are_entered_only_while_in_force(tmp_path):
+    """One circle of 100 km on the track's way (lat 51, 47E -> 55E in 3 h at 190 km/h), five periods."""
     spec = tmp_path / "z.yaml"
-    spec.write_text("- {id: notam, shape: circle, center: [50.0, 51.0], radius_km: 100, "
-                    "valid_from: '2025-06-01T00:00:00Z', valid_to: '2025-06-02T00:00:00Z'}\n")
-    res = CliRunner().invoke(_app(), ["prism", str(DATA), "--vmax", "190kmh", "--zones", str(spec),
-                                      "-o", str(tmp_path / "v.csv")])
+    circle = "shape: circle, center: [50.0, 51.0], radius_km: 100"
+    periods = {"always": "", "later": "2025-06-01T00:00:00Z/2025-06-02T00:00:00Z",
+               "whole": "2024-06-21T00:00:00Z/2024-06-21T05:00:00Z",
+               "early": "2024-06-21T01:00:00Z/2024-06-21T01:20:00Z",  # 63 km from the first fix: short of it
+               # At 02:00 the object is within 190 km of the first fix and 380 km of the second (560 km
+               # apart): a lens 180-190 km along the way, +-43 km across, inside the circle (110-310 km).
+               "part": "2024-06-21T01:00:00Z/2024-06-21T02:00:00Z",
+               # Until 01:36: 114 km reach, the circle begins at 110.6 km; but the object may still be 104.5 km
+               # along, west of it.
+               "until_0136": "2024-06-21T01:00:00Z/2024-06-21T01:36:00Z"}
+    lines = []
+    for zid, per in periods.items():
+        extra = ""
+        if per:
+            vf, vt = per.split("/")
+            extra = f", valid_from: '{vf}', valid_to: '{vt}'"
+        lines.append(f"- {{id: {zid}, {circle}{extra}}}")
+    spec.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "v.csv"
+    res = CliRunner().invoke(_app(), ["prism", str(DATA), "--vmax", "190kmh", "--zones", str(spec), "-o", str(out)])
     assert res.exit_code == 0, res.output
-    assert "validity periods of notam are not applied" in " ".join(res.output.split())
-    from overflight.zones import load_zones
-
-    with pytest.warns(ValidityIgnoredWarning, match="notam"):
-        verdicts(str(DATA), load_zones(str(spec)), 190 / 3.6)
+    assert "not applied" not in res.output
+    df = pd.read_csv(out)
+    got = dict(zip(df[df["track_id"] == "nec"]["zone_id"], df[df["track_id"] == "nec"]["verdict"], strict=True))
+    assert got == {"always": "necessary", "later": "impossible", "whole": "necessary", "early": "impossible",
+                   "part": "necessary", "until_0136": "possible"}

@@ -84,6 +84,35 @@ class Zone:
         """True for polygons (the zones a point can be inside)."""
         return self.geometry.geom_type in ("Polygon", "MultiPolygon")
 
+    @property
+    def is_timed(self) -> bool:
+        """True when the zone has a validity period (either end)."""
+        return self.valid_from is not None or self.valid_to is not None
+
+    def active_at(self, times: Any) -> np.ndarray:
+        """Whether the zone is in force at each time: ``valid_from <= t < valid_to`` (an open end is unbounded).
+
+        The one validity rule of every analysis (transit, attribution, prism). `times` may be datetimes,
+        pandas Timestamps or a Series/Index of them, numpy datetime64 or int64 nanoseconds since the epoch;
+        naive times are taken as UTC. A missing time (NaT) excludes nothing: it gives True.
+        """
+        import pandas as pd
+
+        arr = times.to_numpy() if isinstance(times, pd.Series | pd.Index) else np.atleast_1d(np.asarray(times))
+        if arr.dtype.kind in "iu":
+            ns = arr.astype(np.int64)
+            nat = np.zeros(ns.shape, dtype=bool)
+        else:
+            t = pd.DatetimeIndex(pd.to_datetime(arr.ravel(), utc=True)).as_unit("ns")
+            ns = t.asi8.reshape(arr.shape)
+            nat = np.asarray(t.isna()).reshape(arr.shape)
+        ok = np.ones(ns.shape, dtype=bool)
+        if self.valid_from is not None:
+            ok &= ns >= pd.Timestamp(self.valid_from).value
+        if self.valid_to is not None:
+            ok &= ns < pd.Timestamp(self.valid_to).value
+        return ok | nat
+
 
 class ZoneSet:
     """An ordered collection of zones with the provenance of their data."""

@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from pyproj import Geod
 from scipy.spatial import cKDTree
 
+from overflight.analysis.membership import members, point_in
 from overflight.case.runs import register_analysis, utcnow
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.model import EvidenceItem
@@ -53,36 +54,26 @@ def _xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np
 
 
 def contains(geometry: Any, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Which points lie inside one zone geometry (the single place membership is computed; a faster
-    zone index can replace it). Points on the border count as outside (``shapely.contains_xy``)."""
-    if geometry.geom_type not in ("Polygon", "MultiPolygon", "GeometryCollection"):
-        return np.zeros(lon.shape, dtype=bool)
-    shapely.prepare(geometry)
-    return np.asarray(shapely.contains_xy(geometry, lon, lat), dtype=bool)
+    """Which points lie inside one zone geometry, by the one membership rule of every analysis
+    (`overflight.analysis.membership`: a point on a border belongs to the zone north of an east-west edge,
+    east of a north-south edge; longitude 180 is -180)."""
+    return point_in(geometry, lon, lat)
 
 
 def zone_membership(lon: ArrayLike, lat: ArrayLike, zones: Any,
                     times: ArrayLike | None = None) -> NDArray[np.bool_]:
-    """A boolean matrix (points × zones): True where the zone contains the point.
+    """A boolean matrix (points × zones): True where the zone contains the point (the ZoneIndex rule).
 
-    With ``times`` (UTC), a zone counts only within its validity period (``valid_from`` / ``valid_to``);
-    points without a time (NaT) are tested against every zone.
+    With ``times`` (UTC), a zone counts only while in force, ``valid_from <= t < valid_to``
+    (`Zone.active_at`, as in transit and prism); points without a time (NaT) are tested against every zone.
     """
     x, y = _xy(lon, lat)
-    zl = list(zones)
-    out = np.zeros((x.size, len(zl)), dtype=bool)
-    t = (pd.to_datetime(pd.Series(times), utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
-         if times is not None else None)
-    for j, z in enumerate(zl):
-        col = contains(z.geometry, x, y)
-        if t is not None and (z.valid_from is not None or z.valid_to is not None):
-            known = ~np.isnat(t)
-            if z.valid_from is not None:
-                col &= ~known | (t >= np.datetime64(pd.Timestamp(z.valid_from).tz_convert("UTC").tz_localize(None)))
-            if z.valid_to is not None:
-                col &= ~known | (t <= np.datetime64(pd.Timestamp(z.valid_to).tz_convert("UTC").tz_localize(None)))
-        out[:, j] = col
-    return out
+    t = None
+    if times is not None:
+        t = pd.to_datetime(pd.Series(times), utc=True)
+        if len(t) != x.size:
+            raise InputError(f"{len(t)} times for {x.size} points", field="time")
+    return members(x, y, zones, t)
 
 
 # ---------------------------------------------------------------- border distance

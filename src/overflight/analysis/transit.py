@@ -147,7 +147,10 @@ class _Edges:
 
 
 def _wrap(lon: FloatArray) -> FloatArray:
-    out: FloatArray = (lon + 180.0) % 360.0 - 180.0
+    # Longitudes already in [-180, 180) stay bit-identical: (x + 180) % 360 - 180 rounds, and a point on a
+    # border moved by one ulp can change zone (the membership rule decides the given coordinates).
+    lon = np.asarray(lon, dtype=np.float64)
+    out: FloatArray = np.where((lon >= -180.0) & (lon < 180.0), lon, (lon + 180.0) % 360.0 - 180.0)
     return out
 
 
@@ -526,7 +529,10 @@ class TransitEngine:
         if len(zone) == 0:
             return events
         t = _event_ns(events, t_ns)
-        keep = (t >= self.valid_from[zone]) & (t < self.valid_to[zone])
+        keep = np.ones(len(zone), dtype=bool)
+        for z in np.intersect1d(zone, self.timed):  # the one validity rule, [valid_from, valid_to)
+            m = zone == z
+            keep[m] = self.zones[int(z)].active_at(t[m])
         return {k: v[keep] for k, v in events.items()}
 
     def _period_bounds(self, s_idx: IntArray, t_ns: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray,

@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 from shapely.geometry import LineString, mapping
 
-from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, check_output, console, err_console, esc
+from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, check_output, console, esc
 from overflight.errors import InputError
 
 
@@ -70,7 +70,6 @@ def prism(
         _verdicts_for_pairs,
         _zone_items,
         make_pairs,
-        validity_note,
         zone_caps,
     )
     from overflight.units import parse_speed
@@ -84,12 +83,9 @@ def prism(
     if not sightings.exists():
         raise InputError("no such file", file=sightings)
     zs = load_zones(zones, ids=zone, id_field=id_field)
-    note = validity_note(zs)
-    if note:
-        err_console.print(f"note: {esc(note)}", highlight=False, soft_wrap=True)
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
     paths: dict[tuple[int, str], Any] = {}
-    caps = zone_caps(_zone_items(zs))
+    caps = zone_caps(_zone_items(zs), source=zs)
     precise = not fast or geojson is not None  # the map needs the exact avoiding paths
     df = _verdicts_for_pairs(pairs, caps, v, precise=precise, keep_impossible=True,
                              paths=paths if geojson is not None else None)

@@ -176,6 +176,17 @@ def _plain_ring_polygon(lon: FloatArray, lat: FloatArray) -> BaseGeometry | None
     return out
 
 
+def disc_cover(lon: float, lat: float, radius_m: float) -> BaseGeometry:
+    """A lon/lat polygon that contains the geodesic disc of `radius_m`, tighter than ``cap_polygon``.
+
+    The ring's chords sag by at most ``err`` (``geodesy.circle``); its straight lon/lat edges stray from
+    the geodesic chords by less than 1e-4 of the radius (chords under 1/100 of it, any latitude that
+    ``circle`` does not close through a pole): the radius is enlarged by both.
+    """
+    err = max(radius_m * 1e-5, 1.0)
+    return circle(lon, lat, radius_m * (1 + 1e-4) + 2 * err + 1.0, max_error_m=err)
+
+
 @functools.lru_cache(maxsize=256)
 def cap_polygon(lon: float, lat: float, radius_m: float) -> BaseGeometry:
     """A lon/lat polygon that contains the geodesic disc of `radius_m` (chords pushed outwards)."""

@@ -26,6 +26,7 @@ from shapely.geometry.base import BaseGeometry
 
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, dist, unit
 from overflight.analysis.prism._visibility import SegmentIndex
+from overflight.analysis.prism.fast import SPLIT_MAX
 from overflight.index.kernels import grow
 
 ToLonLat = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
@@ -39,6 +40,10 @@ class AvoidResult:
     upper: float
     path_lon: FloatArray = field(default_factory=lambda: np.zeros(0))
     path_lat: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+
+class GraphTooBig(Exception):
+    """A visibility graph would exceed its memory ceiling (``GRAPH_MAX_EDGES``)."""
 
 
 def convex_vertices(geom: BaseGeometry) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -89,8 +94,8 @@ def _tangent(v: FloatArray, a: FloatArray, b: FloatArray, w: FloatArray) -> NDAr
 @njit(cache=True, nogil=True)
 def _candidate_edges_kernel(
     x: FloatArray, y: FloatArray, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray,
-    dp1: FloatArray, dp2: FloatArray, cut: float, scale_lo: float,
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    dp1: FloatArray, dp2: FloatArray, cut: float, scale_lo: float, max_out: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], bool]:
     n = x.size
     cap = 1024
     out_i = np.empty(cap, dtype=np.int64)
@@ -117,6 +122,8 @@ def _candidate_edges_kernel(
                     break
             if not ok:
                 continue
+            if k == max_out:
+                return out_i[:k], out_j[:k], False
             if k == cap:
                 cap *= 2
                 out_i = grow(out_i, cap, k)
@@ -124,26 +131,30 @@ def _candidate_edges_kernel(
             out_i[k] = i
             out_j[k] = j
             k += 1
-    return out_i[:k], out_j[:k]
+    return out_i[:k], out_j[:k], True
 
 
 def _candidate_edges(
     pts: FloatArray, allp: FloatArray, alln: FloatArray, dp1: FloatArray, dp2: FloatArray, cut: float,
-    scale_lo: float,
+    scale_lo: float, max_out: int = 1 << 62,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Node pairs (i < j, sorted) that may carry a shortest path: within `cut` and bitangent.
 
     A path through edge (i, j) is at least d(p1, i) + |ij| + d(j, p2) long (either direction); at an
     obstacle vertex (index >= 2) the segment must support the obstacle (``_tangent``, same arithmetic).
     One compiled pass over the pairs, with the arithmetic of the dense array version it replaced (same
-    operations in the same order, so the same pairs), without its n x n temporaries.
+    operations in the same order, so the same pairs), without its n x n temporaries. Raises
+    ``GraphTooBig`` when more than `max_out` pairs qualify.
     """
     x = np.ascontiguousarray(pts[:, 0], dtype=np.float64)
     y = np.ascontiguousarray(pts[:, 1], dtype=np.float64)
     ax, ay = allp[:, 0] - x, allp[:, 1] - y  # ring neighbours relative to the vertex
     bx, by = alln[:, 0] - x, alln[:, 1] - y
-    i, j = _candidate_edges_kernel(x, y, ax, ay, bx, by, np.asarray(dp1, dtype=np.float64),
-                                   np.asarray(dp2, dtype=np.float64), float(cut), float(scale_lo))
+    i, j, complete = _candidate_edges_kernel(x, y, ax, ay, bx, by, np.asarray(dp1, dtype=np.float64),
+                                             np.asarray(dp2, dtype=np.float64), float(cut), float(scale_lo),
+                                             int(max_out))
+    if not complete:
+        raise GraphTooBig(f"more than {max_out} candidate edges")
     return np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
 
 
@@ -170,8 +181,10 @@ def _graph_path(
 ) -> tuple[float, FloatArray]:
     """Shortest path p1→p2 avoiding the obstacle's interior over nodes whose focal sum is <= `limit`.
 
-    Returns (true length, (k, 2) planar path) or (inf, empty) when no path within `limit` exists.
-    `scale_lo` bounds (true metres) / (planar metres) from below, to drop hopeless edges before testing.
+    Returns (true length, (k, 2) planar path) or (inf, empty) when no path within `limit` exists, or
+    (nan, empty) when the graph would exceed ``GRAPH_MAX_EDGES`` candidate edges (the memory ceiling: the
+    caller then has no bound from this obstacle). `scale_lo` bounds (true metres) / (planar metres) from
+    below, to drop hopeless edges before testing.
     """
     nodes, prev, nxt = convex_vertices(obstacle)
     if len(nodes):
@@ -196,7 +209,10 @@ def _graph_path(
     n = len(pts)
     allp = np.vstack([pts[:2], prev]) if len(nodes) else pts[:2]
     alln = np.vstack([pts[:2], nxt]) if len(nodes) else pts[:2]
-    i, j = _candidate_edges(pts, allp, alln, dp1, dp2, limit * (1 + 1e-9) + 1e-6, scale_lo)
+    try:
+        i, j = _candidate_edges(pts, allp, alln, dp1, dp2, limit * (1 + 1e-9) + 1e-6, scale_lo, GRAPH_MAX_EDGES)
+    except GraphTooBig:
+        return math.nan, np.zeros((0, 2))
     if i.size == 0:
         return math.inf, np.zeros((0, 2))
     # Touching the boundary is allowed, entering the interior is not.
@@ -315,6 +331,8 @@ def hull_bounds(
         chosen = _disjoint_hulls(hulls, order)
         cover = shapely.multipolygons(hulls[chosen])
         val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo)
+        if math.isnan(val):
+            return lower, upper, best  # too big a graph: no bound from the hulls
         lower = min(val, limit)
         if math.isinf(val):
             # No path within `limit` avoids this subset of the obstacle, so none avoids the merged hulls
@@ -325,7 +343,9 @@ def hull_bounds(
             return lower, val, path
     merged = _merged_hulls(hulls)
     if not (shapely.intersects(merged, f1).any() or shapely.intersects(merged, f2).any()):
-        upper, best = _graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), to_lonlat, limit, scale_lo)
+        u, path = _graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), to_lonlat, limit, scale_lo)
+        if not math.isnan(u):
+            upper, best = u, path
     return lower, upper, best
 
 
@@ -333,6 +353,9 @@ def hull_bounds(
 # schedule changes only the speed (and, in --fast mode, which valid bound is reported): two levels 10x apart
 # settle most pairs with fewer graph searches than three 8x apart (10k-pair benchmark: same verdicts).
 LEVELS = (150.0, 1500.0)
+# Memory ceiling of one visibility graph: beyond this many candidate edges (about 200 bytes each through the
+# visibility test, the geodesic weights and the sparse graph) the search gives no bound.
+GRAPH_MAX_EDGES = 2_000_000
 GRADED_RADIUS = 5.0  # graded superset: discs of radius plen / GRADED_RADIUS around the fixes ...
 GRADED_FINE = 25.0  # ... simplified GRADED_FINE times more finely than the level's tolerance
 
@@ -420,6 +443,7 @@ def shortest_avoiding(
             inner_o = simp.buffer(-1.5 * tau, quad_segs=2)
         else:
             outer = inner_o = obstacle
+        u = math.inf
         if not outer.is_empty:
             u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo)
             if u < upper:
@@ -430,8 +454,9 @@ def shortest_avoiding(
         if tau > 0:
             lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo)
         else:
-            lo = upper
-        lower = max(lower, min(lo, limit, upper))
+            lo = math.nan if math.isnan(u) else upper  # the zone itself: exact, unless its graph was too big
+        if not math.isnan(lo):  # nan: too big a graph, no lower bound from this level
+            lower = max(lower, min(lo, limit, upper))
         if settled():
             break
         if tau > 0 and graded and not outer.is_empty and min(clear) < 1.5 * tau:
@@ -491,6 +516,13 @@ def entering_bounds(
         sel = lb < upper * (1 - rel_tol)
         if target is not None and upper > target:
             sel |= lb <= target  # these edges may still hold a point within the target
+        if int(np.count_nonzero(sel)) > SPLIT_MAX:
+            # A ceiling on the work of one round (memory grows 9-fold with the edges split): split the edges
+            # with the lowest bounds; the others' bounds stay in the floor (certified, only less tight).
+            cand = np.flatnonzero(sel)
+            rest = cand[np.argpartition(lb[cand], SPLIT_MAX)[SPLIT_MAX:]]
+            floor = min(floor, float(lb[rest].min()))
+            sel[rest] = False
         if not sel.any():
             break
         a, b, length = a[sel], b[sel], length[sel]

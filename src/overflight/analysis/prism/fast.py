@@ -39,6 +39,10 @@ LAM_MAX_M = 6_000_000.0  # the allowance was checked up to this distance
 EDGE_PIECE = 16  # boundary edges per piece (the unit of pruning)
 GROUP = 16  # pieces per group (a coarser first level of pruning)
 REL_TOL = 2e-4  # same as avoid.entering_bounds
+SPLIT_MIN_M = 0.05  # sub-edges shorter than this (metres) are not split further
+SPLIT_MAX = 200_000  # at most this many entries are split per round (about 0.3 GB of temporaries)
+ROW_BLOCK = 1024  # pairs per block of the cap tests in entering_bounds_many
+EDGE_BLOCK = 1_000_000  # (pair, edge) entries per block of refinement (about 0.2 GB)
 SETTLE_UNSETTLED, SETTLE_IMPOSSIBLE, SETTLE_POSSIBLE, SETTLE_NECESSARY = 0, 1, 2, 3
 # Waypoints tried for two-leg avoiding paths, as (angle from the minor axis in degrees, fraction of the way
 # from the centre to the ellipse of the budget), in order; each on both sides of the direct arc.
@@ -73,6 +77,11 @@ def _lam_lo(v: FloatArray) -> FloatArray:
 
 def _lam_hi(v: FloatArray) -> FloatArray:
     return np.asarray(v * (1 + LAM_REL) + LAM_ABS, dtype=np.float64)
+
+
+def _lam_gap(v: FloatArray) -> FloatArray:
+    """Least difference of ``_lam_hi`` and ``_lam_lo`` around values near `v` (what refinement cannot close)."""
+    return np.asarray(2 * (LAM_REL * v + LAM_ABS), dtype=np.float64)
 
 
 @dataclass
@@ -263,6 +272,12 @@ def entering_bounds_many(
     Edges whose focal sum certainly exceeds `limit` are skipped: the lower bound is then capped at `limit`
     and the upper bound may be inf. With `target`, refinement stops as soon as the bounds are on one side
     of it (lower > target, or upper <= target) instead of agreeing to ``REL_TOL``: both stay certified.
+    Without it they agree to ``REL_TOL`` plus the Lambert allowance (``_lam_gap``) unless the work ceiling
+    (``SPLIT_MAX`` entries split per round) stopped the refinement first.
+
+    Memory is bounded whatever the pairs and the zone: pairs go in blocks of ``ROW_BLOCK`` (the cap tests
+    are dense over pairs x piece groups), then in blocks of about ``EDGE_BLOCK`` (pair, edge) entries (one
+    pair's entries are never split: they are at most the zone's edges).
     """
     n = len(lon1)
     lo = np.full(n, np.inf)
@@ -272,20 +287,42 @@ def entering_bounds_many(
     if target is not None:
         # Pieces beyond the target cannot settle anything: the lower bound is then capped just above it.
         limit = np.minimum(limit, target * (1 + 1e-6) + 1.0)
+    floor = np.full(n, np.inf)
     u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
-    # Group, then piece level, on the sphere: true distance >= SPH_LO x great-circle distance.
-    ri, pi, plb = _focal_pieces(u1, u2, limit, ze)
-    if ri.size == 0:
-        return np.minimum(lo, limit), up
-    # Upper bound from each piece's first vertex, then drop pieces that cannot beat it.
-    v = ze.a[ze.piece_start[pi]]
-    fv = _lam_hi(lambert(lon1[ri], lat1[ri], v[:, 0], v[:, 1])) + _lam_hi(lambert(v[:, 0], v[:, 1], lon2[ri],
-                                                                                   lat2[ri]))
-    np.minimum.at(up, ri, fv)
-    keep = plb <= np.minimum(up[ri], limit[ri])
-    if target is not None:
-        keep &= up[ri] > target[ri]  # a vertex within the target already settles the pair
-    ri, pi = ri[keep], pi[keep]
+    for s in range(0, n, ROW_BLOCK):
+        rows = np.arange(s, min(n, s + ROW_BLOCK))
+        # Group, then piece level, on the sphere: true distance >= SPH_LO x great-circle distance.
+        ri, pi, plb = _focal_pieces(u1[rows], u2[rows], limit[rows], ze)
+        if ri.size == 0:
+            continue
+        ri = rows[ri]
+        # Upper bound from each piece's first vertex, then drop pieces that cannot beat it.
+        v = ze.a[ze.piece_start[pi]]
+        fv = _lam_hi(lambert(lon1[ri], lat1[ri], v[:, 0], v[:, 1])) + _lam_hi(
+            lambert(v[:, 0], v[:, 1], lon2[ri], lat2[ri]))
+        np.minimum.at(up, ri, fv)
+        keep = plb <= np.minimum(up[ri], limit[ri])
+        if target is not None:
+            keep &= up[ri] > target[ri]  # a vertex within the target already settles the pair
+        ri, pi = ri[keep], pi[keep]
+        if ri.size == 0:
+            continue
+        # Entries per pair, then blocks of consecutive pairs (ri is sorted) of about EDGE_BLOCK entries.
+        cum = np.cumsum(ze.piece_end[pi] - ze.piece_start[pi])
+        cuts = np.searchsorted(cum, np.arange(EDGE_BLOCK, int(cum[-1]), EDGE_BLOCK))
+        cuts = np.unique(np.searchsorted(ri, ri[np.minimum(cuts, ri.size - 1)]))  # at pair boundaries
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, ri.size], strict=True):
+            if b > a:
+                _refine(lon1, lat1, lon2, lat2, ri[a:b], pi[a:b], ze, up, floor, target)
+    lo = np.minimum(np.minimum(floor, up), limit)
+    return np.maximum(lo, 0.0), up
+
+
+def _refine(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, ri: IntArray, pi: IntArray,
+    ze: ZoneEdges, up: FloatArray, floor: FloatArray, target: FloatArray | None,
+) -> None:
+    """Bound the focal sum on the edges of pieces `pi` for pairs `ri`, lowering `up` and `floor` in place."""
     r, e = _expand(ri, pi, ze)
     ax, ay, bx, by = ze.a[e, 0], ze.a[e, 1], ze.b[e, 0], ze.b[e, 1]
 
@@ -305,19 +342,28 @@ def entering_bounds_many(
     np.minimum.at(up, r, _lam_hi(np.minimum(fa, fb)))
     # Certified lower bound on the edge (length bounds the true length of the lon/lat edge).
     lb = _lam_lo((fa + fb) / 2) - length
-    floor = np.full(n, np.inf)
     t = np.linspace(0.0, 1.0, 9)
     for _ in range(8):
-        sel = lb < up[r] * (1 - REL_TOL)
         if target is not None:
             # Only what can still decide "focal sum <= target" for pairs not yet settled either way.
-            sel &= (lb <= target[r]) & (up[r] > target[r])
+            sel = (lb < up[r] * (1 - REL_TOL)) & (lb <= target[r]) & (up[r] > target[r])
+        else:
+            # The two bounds of one value differ by the Lambert allowance on both sides (2 m and more),
+            # which no splitting closes: aiming at REL_TOL alone kept every sub-edge near the minimum of a
+            # short pair (focal sums under ~11 km) selected, 8 times more of them each round (issue 20:
+            # 13 GB for one pair of fixes among the Lofoten skerries).
+            sel = lb < up[r] * (1 - REL_TOL) - _lam_gap(up[r])
+        sel &= length > SPLIT_MIN_M  # splitting a sub-edge this short cannot raise its bound by more
+        if int(np.count_nonzero(sel)) > SPLIT_MAX:
+            # A ceiling on the work of one round (its temporaries are ~9 times the entries split): split
+            # the entries furthest below their pair's upper bound; the others keep their (certified) bounds.
+            cand = np.flatnonzero(sel)
+            rel = lb[cand] / np.maximum(up[r[cand]], 1.0)
+            sel[cand[np.argpartition(rel, SPLIT_MAX)[SPLIT_MAX:]]] = False
         # Entries not refined further hold their bound.
         np.minimum.at(floor, r[~sel], lb[~sel])
         if not sel.any():
-            lb = lb[:0]
-            r = r[:0]
-            break
+            return
         r, ax, ay, bx, by, fa, fb = r[sel], ax[sel], ay[sel], bx[sel], by[sel], fa[sel], fb[sel]
         px = ax[:, None] + (bx - ax)[:, None] * t[None, :]
         py = ay[:, None] + (by - ay)[:, None] * t[None, :]
@@ -333,10 +379,7 @@ def entering_bounds_many(
         # A sub-edge this short is as long as its two half-chords, up to a tiny fraction.
         length = _lam_hi(lambert(ax, ay, mx, my) + lambert(mx, my, bx, by)) * (1 + 1e-4) + 0.01
         lb = _lam_lo((fa + fb) / 2) - length
-    if lb.size:
-        np.minimum.at(floor, r, lb)
-    lo = np.minimum(np.minimum(floor, up), limit)
-    return np.maximum(lo, 0.0), up
+    np.minimum.at(floor, r, lb)
 
 
 def settle_zone(

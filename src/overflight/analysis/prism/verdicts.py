@@ -20,16 +20,23 @@ using conservative bounds (``r = r1 + r2``, ``budget_hi = vmax * (dt + e1 + e2)`
   geodesic from the nominal fix, avoids the zone without the discs, hence ``A(moved) >= A' - r``);
 - possible otherwise — which then also covers "undetermined by the uncertainty".
 
+Membership. "A fix lies in the zone" is decided by the one membership rule of every analysis
+(``overflight.analysis.membership``: the ZoneIndex rule, a fix on a border belongs to the zone north or east
+of it). Zone objects with a validity period ``[valid_from, valid_to)`` are entered only while in force: the
+reachable set shrinks to the period's part of the gap and ``necessary`` follows a stricter rule (``period``).
+
 ``margin_m`` is how much the budget (``budget_hi``) would have to change for the verdict to flip, the
 nearest flip either way; ``detour_m`` is A for necessary/possible (inf when a fix lies in the zone), E for
 impossible, NaN for inconsistent. Both are computed to 0.1 % when the value is within 1.25 budgets (when
 ``precise``); beyond that (a far-away zone) they are certified lower bounds, flagged ``detour_exact=False``.
+The same flag marks the bounds given when a search reaches its memory ceiling (``fast.SPLIT_MAX``,
+``avoid.GRAPH_MAX_EDGES``): a verdict that would need the exact value then stays ``possible``. Under a
+validity period, ``detour_m`` of a ``possible`` row is the entering length within the period (not exact).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +48,7 @@ import shapely
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
+from overflight.analysis import membership
 from overflight.analysis.prism._geo import (
     R_SPHERE,
     SPH_HI,
@@ -48,6 +56,7 @@ from overflight.analysis.prism._geo import (
     FloatArray,
     Gnomonic,
     cap_polygon,
+    disc_cover,
     dist,
     ellipse_plane,
     midpoint,
@@ -62,7 +71,9 @@ from overflight.analysis.prism.fast import (
     settle_zone,
     zone_edges,
 )
+from overflight.analysis.prism.period import NEVER, WHOLE, classify, lens_inside, period_ns
 from overflight.errors import InputError
+from overflight.index import ZoneIndex
 
 VERDICTS = ("impossible", "possible", "necessary", "inconsistent")
 VERDICT_COLUMNS = [
@@ -88,6 +99,8 @@ class Pairs:
     r2: FloatArray
     dt: FloatArray
     e: FloatArray  # e1 + e2
+    t1_ns: np.ndarray | None = None  # int64 ns since the epoch of each fix (needed for validity periods)
+    t2_ns: np.ndarray | None = None
 
 
 @dataclass
@@ -124,22 +137,6 @@ def _zone_items(zones: Any) -> list[tuple[str, BaseGeometry]]:
             raise InputError(f"zone geometry must be an area or a point, not {g.geom_type}", row=zid, field="geometry")
         out.append((zid, g))
     return out
-
-
-class ValidityIgnoredWarning(UserWarning):
-    """Zones with a validity period were given to prism reasoning, which treats them as always in force."""
-
-
-def validity_note(zones: Any) -> str | None:
-    """What to tell the user when zones (Zone objects) carry validity periods, which prism does not honour yet."""
-    if isinstance(zones, Mapping | pd.DataFrame) or not isinstance(zones, Iterable):
-        return None
-    timed = [str(z.id) for z in zones
-             if getattr(z, "valid_from", None) is not None or getattr(z, "valid_to", None) is not None]
-    if not timed:
-        return None
-    return (f"prism verdicts treat zones as always in force; the validity periods of {', '.join(timed[:5])}"
-            f"{' ...' if len(timed) > 5 else ''} are not applied")
 
 
 def _sightings_frame(sightings: Any) -> tuple[pd.DataFrame, str | None]:
@@ -234,7 +231,7 @@ def make_pairs(
     return Pairs(
         track_id=tid[a], from_index=labels[a], to_index=labels[b],
         lon1=lon[a], lat1=lat[a], lon2=lon[b], lat2=lat[b], r1=r[a], r2=r[b],
-        dt=(ns_s[1:][same] - ns_s[:-1][same]) / 1e9, e=e[a] + e[b],
+        dt=(ns_s[1:][same] - ns_s[:-1][same]) / 1e9, e=e[a] + e[b], t1_ns=ns[a], t2_ns=ns[b],
     )
 
 
@@ -254,11 +251,26 @@ class _ZoneCaps:
     piece_u: list[FloatArray]  # caps of boundary pieces (<= PIECE vertices each)
     piece_r: list[FloatArray]
     edges: dict[int, ZoneEdges | None] = field(default_factory=dict)  # built on first use, for bulk settling
+    timed: list[Any] = field(default_factory=list)  # per zone: the Zone when it has a validity period, else None
+    source: Any = None  # the zones given (a ZoneSet lets the membership index come from the cache)
+    _index: ZoneIndex | None = None
 
     def zone_edges(self, z: int) -> ZoneEdges | None:
         if z not in self.edges:
             self.edges[z] = zone_edges(self.geoms[z])
         return self.edges[z]
+
+    def period(self, z: int) -> Any:
+        """The Zone object of a zone with a validity period (its ``active_at`` decides), else None."""
+        return self.timed[z] if self.timed else None
+
+    def index(self) -> ZoneIndex:
+        """The ZoneIndex deciding which fixes lie in which zone (the one membership rule)."""
+        if self._index is None:
+            src = self.source
+            ok = src is not None and hasattr(src, "provenance") and list(getattr(src, "ids", [])) == self.ids
+            self._index = membership.zone_index(src if ok else self.geoms)
+        return self._index
 
 
 def _cap_of(coords: FloatArray) -> tuple[FloatArray, float]:
@@ -315,8 +327,9 @@ def _piece_caps(g: BaseGeometry) -> tuple[FloatArray, FloatArray]:
     return c, (rad + segmax / 2) * R_SPHERE * SPH_HI * 1.001 + 200.0
 
 
-def zone_caps(items: list[tuple[str, BaseGeometry]]) -> _ZoneCaps:
-    """Bounding caps for a list of (id, geometry)."""
+def zone_caps(items: list[tuple[str, BaseGeometry]], source: Any = None) -> _ZoneCaps:
+    """Bounding caps for a list of (id, geometry); `source`, the zones they came from (Zone objects carry
+    the validity periods, a ZoneSet lets the membership index come from the cache)."""
     zu, zr, pu, pr, qu, qr = [], [], [], [], [], []
     for _, g in items:
         if g.geom_type in ("Polygon", "MultiPolygon"):
@@ -338,7 +351,13 @@ def zone_caps(items: list[tuple[str, BaseGeometry]]) -> _ZoneCaps:
         zr.append(max(cr, max(rs)))
         pu.append(np.array(us))
         pr.append(np.array(rs))
-    return _ZoneCaps([i for i, _ in items], [g for _, g in items], np.array(zu), np.array(zr), pu, pr, qu, qr)
+    caps = _ZoneCaps([i for i, _ in items], [g for _, g in items], np.array(zu), np.array(zr), pu, pr, qu, qr)
+    if source is not None and not isinstance(source, Mapping | pd.DataFrame) and isinstance(source, Iterable):
+        zl = list(source)
+        if [str(getattr(z, "id", None)) for z in zl] == caps.ids:
+            caps.timed = [z if period_ns(z) is not None else None for z in zl]
+            caps.source = source
+    return caps
 
 
 def _focal_lb(u1: FloatArray, u2: FloatArray, cu: FloatArray, cr: FloatArray) -> FloatArray:
@@ -362,13 +381,18 @@ def _focal_lb(u1: FloatArray, u2: FloatArray, cu: FloatArray, cr: FloatArray) ->
 def evaluate(
     lon1: float, lat1: float, lon2: float, lat2: float, zone: BaseGeometry, *, budget_hi: float,
     r1: float = 0.0, r2: float = 0.0, precise: bool = True, direct: float | None = None, hulls: bool = True,
-    graded: bool = True,
+    graded: bool = True, inside: tuple[bool, bool] | None = None,
+    period_reach: tuple[float, float] | None = None,
 ) -> Evaluation:
     """The verdict for one pair of fixes and one zone (see the module docstring for the definitions).
 
     `budget_hi` is the widest budget (``vmax * (dt + e1 + e2)``); `r1`, `r2` the position errors;
     `hulls` lets the avoiding path try the convex hulls of the zone's parts first, `graded` a superset of
     the zone kept finer near the fixes (``avoid.graded_outer``; both give the same verdicts, faster).
+    `inside` says whether each fix lies in the zone by the one membership rule (computed here when not
+    given; it counts for a fix without position error). `period_reach` (metres from fix 1, fix 2) limits
+    where the zone may be entered, for a zone in force during part of the gap only (``period``): then
+    the verdict is ``impossible`` or ``possible`` (whose detour is the entering length, not exact).
     """
     d = float(dist(lon1, lat1, lon2, lat2)) if direct is None else direct
     r = r1 + r2
@@ -384,6 +408,9 @@ def evaluate(
         if reach > MAX_REACH_M * 1.5:
             raise InputError(f"gap too long for prism analysis: budget {budget_hi / 1000:.0f} km", field="time")
     mlon, mlat = midpoint(lon1, lat1, lon2, lat2)
+    if period_reach is not None:
+        return _evaluate_reach(lon1, lat1, lon2, lat2, zone, budget_hi, r1, r2, d, limit, (mlon, mlat),
+                               period_reach)
     if zone.geom_type in ("Point", "MultiPoint"):
         pts = shapely.get_coordinates(zone)
         e = float((dist(lon1, lat1, pts[:, 0], pts[:, 1]) + dist(pts[:, 0], pts[:, 1], lon2, lat2)).min())
@@ -407,10 +434,24 @@ def evaluate(
     p2 = np.array([float(v) for v in gn.fwd(lon2, lat2)])
     scale_lo = math.cos(reach / R_SPHERE) ** 2 * SPH_LO  # true metres >= planar metres * scale_lo
     boundary = obst.boundary
-    for p, ri in ((p1, r1), (p2, r2)):
+    if inside is None:
+        in1, in2 = membership.point_in(zone, [lon1, lon2], [lat1, lat2]).tolist()
+        inside = (bool(in1), bool(in2))
+    for p, ri, ins in ((p1, r1, inside[0]), (p2, r2, inside[1])):
         pt = Point(p)
-        if (ri == 0 and obst.covers(pt)) or (ri > 0 and obst.contains(pt) and boundary.distance(pt) * scale_lo >= ri):
+        # A fix without error: the membership rule (a border point by the ZoneIndex rule); with an error
+        # disc: the whole disc inside (measured in the plane, scaled to a lower bound on true metres).
+        if (ri == 0 and ins) or (ri > 0 and obst.contains(pt) and boundary.distance(pt) * scale_lo >= ri):
             return Evaluation("necessary", math.inf, flip_incons, True)
+    for p, ri, ins in ((p1, r1, inside[0]), (p2, r2, inside[1])):
+        pt = Point(p)
+        if ri == 0 and not ins and obst.intersects(pt):
+            # Outside by the rule (on, or a hair off, a lon/lat edge) yet covered in the plane, whose edges
+            # are great circles (a lon/lat edge along a parallel sags from its great circle by metres per
+            # degree): the fix starts from the border, as the rule's geometry has it.
+            depth = float(boundary.distance(pt))
+            obst = obst.difference(pt.buffer(depth * (1 + 1e-6) + 1e-3, quad_segs=16))
+            boundary = obst.boundary
     seg = LineString([p1, p2])
     ll1, ll2 = (lon1, lat1), (lon2, lat2)
     crosses = bool(obst.intersects(seg))
@@ -452,7 +493,36 @@ def evaluate(
         return Evaluation("necessary", res.upper if exact else res.lower,
                           min(res.lower - r - budget_hi, flip_incons), exact, res.path_lon, res.path_lat)
     margin = budget_hi - (max(e_hi, res.upper) - r)
-    return Evaluation("possible", res.upper, max(margin, 0.0), exact, res.path_lon, res.path_lat)
+    # No avoiding path found (the search hit its memory ceiling): the certified lower bound is all there is.
+    shown = res.upper if math.isfinite(res.upper) else res.lower
+    return Evaluation("possible", shown, max(margin, 0.0), exact, res.path_lon, res.path_lat)
+
+
+def _evaluate_reach(
+    lon1: float, lat1: float, lon2: float, lat2: float, zone: BaseGeometry, budget_hi: float, r1: float,
+    r2: float, d: float, limit: float, mid: tuple[float, float], reach: tuple[float, float],
+) -> Evaluation:
+    """``impossible`` or ``possible`` for a zone that can be entered only within `reach` of each fix."""
+    r = r1 + r2
+    need = budget_hi + r
+    flip_incons = budget_hi - (d - r)
+    span = (limit + d) / 2.0 + r
+    zc = shapely.intersection(zone, cap_polygon(mid[0], mid[1], span))
+    for (lo, la), rho in (((lon1, lat1), reach[0]), ((lon2, lat2), reach[1])):
+        if rho < need and not zc.is_empty:
+            # A lon/lat polygon that contains the geodesic disc: the clipped zone covers the reachable part.
+            zc = shapely.intersection(zc, disc_cover(lo, la, max(rho, 1.0)))
+    if not zc.is_empty and zc.geom_type not in ("Polygon", "MultiPolygon"):
+        zc = shapely.union_all([p for p in shapely.get_parts(zc) if p.geom_type == "Polygon"])
+    if zc.is_empty or zc.area == 0:
+        return Evaluation("impossible", math.inf, flip_incons, True)
+    e_lo, e_hi = entering_bounds(zc, (lon1, lat1), (lon2, lat2), target=need)
+    e_lo = min(e_lo, limit)
+    if shapely.intersects(zc, LineString([(lon1, lat1), (lon2, lat2)])):
+        e_lo = d  # the direct path may pass through the zone's reachable part: E >= d is all that is known
+    if e_lo - r > budget_hi:
+        return Evaluation("impossible", e_lo, min(e_lo - r - budget_hi, flip_incons), False)
+    return Evaluation("possible", max(e_hi, d), max(budget_hi - (max(e_hi, d) - r), 0.0), False)
 
 
 # --------------------------------------------------------------------------------------------- batch
@@ -471,7 +541,8 @@ def verdicts(
         and time error in seconds, ± each; a ``place`` column names a place for rows without coordinates)
         or a track file read with ``overflight.tracks.read_tracks``.
     zones : ZoneSet, iterable of Zone, or mapping id -> shapely geometry (lon/lat WGS84)
-        Areas (or points); altitude limits and validity periods are not used.
+        Areas (or points). Zone objects with a validity period are entered only while in force
+        (``overflight.analysis.prism.period``); altitude limits are not used.
     vmax : float
         Top speed in metres per second (``overflight.units.parse_speed("185kmh")``).
     pos_err_col, time_err_col : str
@@ -493,11 +564,7 @@ def verdicts(
     if not np.isfinite(vmax) or vmax <= 0:
         raise InputError(f"vmax must be a positive speed in m/s, got {vmax!r}", field="vmax")
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
-    items = _zone_items(zones)
-    note = validity_note(zones)
-    if note:
-        warnings.warn(note, ValidityIgnoredWarning, stacklevel=2)
-    caps = zone_caps(items)
+    caps = zone_caps(_zone_items(zones), source=zones)
     return _verdicts_for_pairs(pairs, caps, vmax, precise=precise, keep_impossible=keep_impossible, paths=paths)
 
 
@@ -534,7 +601,11 @@ def _verdicts_for_pairs(
             plb = _focal_lb(u1[sl][rows], u2[sl][rows], caps.part_u[z], caps.part_r[z]).min(axis=1)
             lb[rows, z] = np.maximum(lb[rows, z], plb)
         cand = lb <= need
-        # Fixes inside a zone (no position error) settle "necessary" without geometry work.
+        # Which fixes lie in which zone: the one membership rule (ZoneIndex), for every fix of the chunk.
+        m1 = membership.members(pairs.lon1[sl], pairs.lat1[sl], caps.geoms, index=caps.index())
+        m2 = membership.members(pairs.lon2[sl], pairs.lat2[sl], caps.geoms, index=caps.index())
+        # Fixes inside a zone (no position error) settle "necessary" without geometry work (zones with a
+        # validity period: only while in force, decided pair by pair below).
         inside = np.zeros_like(cand)
         for z in np.flatnonzero(cand.any(axis=0)):
             rows = np.flatnonzero(cand[:, z])
@@ -542,11 +613,12 @@ def _verdicts_for_pairs(
             if g.geom_type not in ("Polygon", "MultiPolygon"):
                 continue
             gi = s + rows
-            ins = (shapely.contains_xy(g, pairs.lon1[gi], pairs.lat1[gi]) & (pairs.r1[gi] == 0)) | (
-                shapely.contains_xy(g, pairs.lon2[gi], pairs.lat2[gi]) & (pairs.r2[gi] == 0))
-            inside[rows[ins], z] = True
-            # The ellipse far from every boundary piece and no fix inside: the zone is out of reach.
-            rest = rows[~ins]
+            ins = (m1[rows, z] & (pairs.r1[gi] == 0)) | (m2[rows, z] & (pairs.r2[gi] == 0))
+            if caps.period(int(z)) is None:
+                inside[rows[ins], z] = True
+            # The ellipse far from every boundary piece and no fix inside: the zone is out of reach (a fix
+            # inside with a position error keeps the pair: its whole ellipse may lie in the zone).
+            rest = rows[~(m1[rows, z] | m2[rows, z])]
             if rest.size:
                 blb = _focal_lb(u1[sl][rest], u2[sl][rest], caps.piece_u[z], caps.piece_r[z]).min(axis=1)
                 lb[rest, z] = np.maximum(lb[rest, z], blb)
@@ -574,7 +646,7 @@ def _verdicts_for_pairs(
             lim_all = np.maximum(EXACT_FACTOR * need[:, 0], need[:, 0] + 1000.0)
             for z in np.flatnonzero(cand.any(axis=0)):
                 ze = caps.zone_edges(int(z))
-                if ze is None:
+                if ze is None or caps.period(int(z)) is not None:
                     continue
                 rows = np.flatnonzero(cand[:, z])
                 gi = s + rows
@@ -599,9 +671,15 @@ def _verdicts_for_pairs(
             i = s + int(i_loc)
             if incons[i]:
                 continue
-            ev = evaluate(float(pairs.lon1[i]), float(pairs.lat1[i]), float(pairs.lon2[i]), float(pairs.lat2[i]),
-                          caps.geoms[z], budget_hi=float(b_hi[i]), r1=float(pairs.r1[i]), r2=float(pairs.r2[i]),
-                          precise=precise, direct=float(direct[i]))
+            ins = (bool(m1[i_loc, z]), bool(m2[i_loc, z]))
+            per = caps.period(int(z))
+            if per is not None:
+                ev = _evaluate_in_period(pairs, i, caps.geoms[z], per, vmax, float(b_hi[i]), float(direct[i]),
+                                         ins, precise)
+            else:
+                ev = evaluate(float(pairs.lon1[i]), float(pairs.lat1[i]), float(pairs.lon2[i]),
+                              float(pairs.lat2[i]), caps.geoms[z], budget_hi=float(b_hi[i]), r1=float(pairs.r1[i]),
+                              r2=float(pairs.r2[i]), precise=precise, direct=float(direct[i]), inside=ins)
             verdict[i, z] = VERDICTS.index(ev.verdict)
             detour[i, z], margin[i, z], exact[i, z] = ev.detour, ev.margin, ev.exact
             if paths is not None and ev.path_lon is not None and len(ev.path_lon) > 2:
@@ -635,6 +713,30 @@ def _verdicts_for_pairs(
     if not keep_impossible:
         out = out[out["verdict"] != "impossible"].reset_index(drop=True)
     return out
+
+
+def _evaluate_in_period(
+    pairs: Pairs, i: int, zone: BaseGeometry, per: Any, vmax: float, b_hi: float, direct: float,
+    inside: tuple[bool, bool], precise: bool,
+) -> Evaluation:
+    """The verdict of pair `i` for a zone in force during its period only (`per`: the Zone; see ``period``)."""
+    if pairs.t1_ns is None or pairs.t2_ns is None:
+        raise InputError("zones with a validity period need the sightings' times (pairs made by make_pairs)",
+                         field="time")
+    r1, r2 = float(pairs.r1[i]), float(pairs.r2[i])
+    w = classify(int(pairs.t1_ns[i]), int(pairs.t2_ns[i]), float(pairs.e[i]), r1 + r2, vmax, per)
+    args = (float(pairs.lon1[i]), float(pairs.lat1[i]), float(pairs.lon2[i]), float(pairs.lat2[i]), zone)
+    flip_incons = b_hi - (direct - (r1 + r2))
+    if w.case == NEVER:
+        return Evaluation("impossible", math.inf, flip_incons, True)
+    if w.case == WHOLE:
+        return evaluate(*args, budget_hi=b_hi, r1=r1, r2=r2, precise=precise, direct=direct, inside=inside)
+    if (inside[0] and r1 == 0 and w.fix1_in_force) or (inside[1] and r2 == 0 and w.fix2_in_force):
+        return Evaluation("necessary", math.inf, flip_incons, True)
+    if lens_inside(args[:4], zone, int(pairs.t1_ns[i]), int(pairs.t2_ns[i]), float(pairs.e[i]), r1 + r2, vmax, w):
+        return Evaluation("necessary", math.inf, flip_incons, False)
+    return evaluate(*args, budget_hi=b_hi, r1=r1, r2=r2, precise=precise, direct=direct,
+                    period_reach=(w.reach1, w.reach2))
 
 
 SUMMARY_ORDER = ("inconsistent", "necessary", "impossible", "possible")
