@@ -143,7 +143,9 @@ def main() -> None:
             page.goto(f"{url}/#map=5.00/48.5/50.0")
             wait_drawn(page, 1)
             ours_first = time.perf_counter() - t
+            say(f"ours: first render {ours_first:.2f}s")
             ours_pans = pans(page, a.pans, refetch=True)
+            say(f"ours: pans {[round(x, 2) for x in ours_pans]}")
             ours_anim = page.evaluate(ANIMATED_PAN)
             sent = page.evaluate("() => window.__ovf.trackStats")
             # Peer: all fixes as one GeoJSON source, on the same page (the decimating refetch switched off).
@@ -153,6 +155,7 @@ def main() -> None:
                 s.map.getSource('tracks').setData(d); }""")
             wait_drawn(page, -1e9)
             peer_first = time.perf_counter() - t
+            say(f"peer: load+draw {peer_first:.2f}s")
             peer_pans = pans(page, a.pans, refetch=False)
             peer_anim = page.evaluate(ANIMATED_PAN)
             b.close()

@@ -45,10 +45,14 @@ EVENTS = """event_id,latitude,longitude,country,admin1
 """
 
 
-def brute_distance(lon: float, lat: float, geom: shapely.Geometry, box_deg: float = 6.0) -> float:
-    """Minimum geodesic distance (GeographicLib) from the point to the boundary sampled every 0.002°."""
+def brute_distance(lon: float, lat: float, geom: shapely.Geometry, box_deg: float = 6.0,
+                   step_deg: float = 0.002) -> float:
+    """Minimum geodesic distance (GeographicLib) from the point to the boundary sampled every `step_deg`.
+
+    Sampling overestimates by at most about step² / (8 d) (step and d in metres): 0.1 m for 0.002° at 50 km.
+    """
     near = shapely.clip_by_rect(shapely.boundary(geom), lon - box_deg, lat - box_deg, lon + box_deg, lat + box_deg)
-    xy = shapely.get_coordinates(shapely.segmentize(near, 0.002))
+    xy = shapely.get_coordinates(shapely.segmentize(near, step_deg))
     return min(WGS.Inverse(lat, lon, float(y), float(x))["s12"] for x, y in xy)
 
 
@@ -126,7 +130,7 @@ def test_distance_matches_brute_force_at_any_latitude(lon: float, lat: float) ->
     geom = shapely.box(lon + 0.5, lat - 1.0, lon + 3.0, lat + 2.0)
     d, _, _ = distance_to_boundary(lon, lat, geom)
     assert d == pytest.approx(brute_distance(lon, lat, geom), abs=1.0)
-    assert d <= brute_distance(lon, lat, geom) + 0.01
+    assert d <= brute_distance(lon, lat, geom) + 0.5
 
 
 def _tiny_countries() -> ZoneSet:
@@ -174,13 +178,15 @@ def test_csv_numbers_match_the_library(audited: pd.DataFrame) -> None:
     assert np.isfinite(audited.loc[["2", "5"], "country_distance_km"].astype(float)).all()
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(lon=st.floats(-170.0, 165.0), lat=st.floats(-80.0, 78.0), dx=st.floats(0.2, 3.0), dy=st.floats(0.2, 3.0),
        gap=st.floats(0.05, 2.0))
 def test_distance_is_the_geodesic_minimum_for_random_boxes(lon: float, lat: float, dx: float, dy: float,
                                                            gap: float) -> None:
     geom = shapely.box(lon + gap, lat - dy / 2, lon + gap + dx, lat + dy / 2)
     d, qlon, qlat = distance_to_boundary(np.float64(lon), np.float64(lat), geom)
-    brute = brute_distance(lon, lat, geom)
-    assert d == pytest.approx(brute, abs=1.0)
+    step = 0.0005
+    brute = brute_distance(lon, lat, geom, step_deg=step)
+    sampling = (step * 111_320.0) ** 2 / (8 * d)  # how much the sampled minimum can exceed the true one
+    assert brute - sampling - 0.5 <= d <= brute + 0.5
     assert WGS.Inverse(lat, lon, qlat, qlon)["s12"] == pytest.approx(d, abs=0.5)

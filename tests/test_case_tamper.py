@@ -541,3 +541,19 @@ def test_failed_upgrade_leaves_a_schema_1_case(tmp_path: Path, monkeypatch: pyte
         assert c.schema_version == "1" and c.meta()["schema_version"] == "1"
         rep = c.verify()
         assert rep.ok and rep.head == head
+
+
+def test_rollback_to_an_older_copy_verifies_alone_but_not_against_a_later_anchor(base: Path, tmp_path: Path) -> None:
+    p = tmp_path / "case.duckdb"
+    shutil.copy(base, p)
+    old = tmp_path / "old.duckdb"
+    shutil.copy(p, old)
+    with Case.open(p) as c:
+        c.add_sources([c.sources()["tg"].__class__(id="wire", name="Wire service", kind="media", reliability="B")])
+        later = c.verify().head
+    assert later is not None
+    shutil.copy(old, p)  # the older, self-consistent file replaces the current one
+    alone = _verify(p)
+    assert alone is not None and alone.ok  # documented: a rollback is out of reach of the file alone
+    anchored = _verify(p, expect=later)
+    assert anchored is not None and [f.what for f in anchored.failures] == ["anchored head"]

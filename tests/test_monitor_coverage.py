@@ -33,7 +33,7 @@ def test_absence_claims_against_the_monitors_record(tmp_path: Path) -> None:
     case = tmp_path / "case.duckdb"
     srv = LineServer()
     mon = Monitor(MonitorConfig(zones=str(tmp_path / "z.geojson"), feeds=[f"sbs://127.0.0.1:{srv.port}?name=rx"],
-                                case=case, hysteresis_s=0.0, gap_s=1.0, bucket_s=0.5, coverage_every_s=0.5,
+                                case=case, hysteresis_s=0.0, gap_s=1.5, bucket_s=0.5, coverage_every_s=0.5,
                                 recent_s=3.0, cell_deg=0.25))
     th = threading.Thread(target=mon.run, kwargs={"install_signals": False}, daemon=True)
     th.start()
@@ -52,7 +52,7 @@ def test_absence_claims_against_the_monitors_record(tmp_path: Path) -> None:
         wait_until(lambda: srv.clients)
         # near the zone (same 0.25 deg cell row, 2 km north of it), never inside
         a0, a1 = fly(4.0, "aaaaaa", 52.22, 5.05, 0.0002)
-        time.sleep(2.5)  # the feed stays connected but delivers nothing: a gap
+        time.sleep(4.0)  # the feed stays connected but delivers nothing: a gap
         b0, _b1 = fly(3.0, "aaaaaa", 52.22, 5.09, 0.0002)
         _c0, c1 = fly(1.5, "bbbbbb", 52.19, 5.10, 0.0)  # inside the zone: an alert (track start)
         wait_until(lambda: mon.alerts >= 1)
@@ -71,20 +71,27 @@ def test_absence_claims_against_the_monitors_record(tmp_path: Path) -> None:
     ]
     with Case.open(case) as c:
         c.add_claims(claims)
-        _run_id, rows = check_coverage(c)
+        run_id, rows = check_coverage(c)
         verdicts = c.evaluate()
         assert {k: v.verdict for k, v in verdicts.items()} == {"quiet": "supported", "over-gap": "unverified",
                                                                 "busy": "contradicted"}
         st = dict(zip(rows["claim_id"], rows["status"], strict=True))
         assert st == {"quiet": "covered", "over-gap": "gap", "busy": "alert"}
         gap = rows.set_index("claim_id").loc["over-gap"]
-        assert 1.0 <= gap["unlistened_s"] <= 3.0
+        assert 1.5 <= gap["unlistened_s"] <= 4.5
         ev = {e.id: e for e in c.evidence()}
         assert ev["coverage-quiet"].kind == "coverage" and ev["coverage-quiet"].direction == "supports"
         assert ev["coverage-quiet"].source_id == "monitor-rx" and str(ev["coverage-quiet"].grade) == "B2"
         assert not any(e.claim_id == "over-gap" for e in ev.values())
         assert c.verify().ok, c.verify().lines()
         assert "coverage" in " ".join(verdicts["quiet"].reasoning)
+        # the claim's window is widened over the gap: the earlier coverage item stops counting
+        c.add_claims([Claim("quiet", "no aircraft entered Z", stance="denies", what="transit", where_zones=("Z",),
+                            window_start=_dt(a0 + 1.0), window_end=_dt(b0 + 1.0))])
+        check_coverage(c)
+        assert c.evaluate()["quiet"].verdict == "unverified"
+        # verify says the first check was made on a claim that has changed since; nothing else differs
+        assert {(f.what, f.key) for f in c.verify().failures} == {("re-run", run_id)}
 
 
 def test_union_cover_and_cells() -> None:
@@ -116,5 +123,5 @@ def test_feed_liveness_gaps() -> None:
     f.connect(15.0)
     f.note(15.0, 1)
     iv, gaps = f.snapshot(15.5)
-    assert iv == [(0.0, 3.0), (10.0, 10.0), (15.0, 15.5)]
+    assert iv == [(0.0, 3.0), (10.0, 10.0), (15.0, 15.0)]  # never beyond the last delivery
     assert gaps == [(3.0, 10.0, "silent"), (10.0, 15.0, "disconnected")]

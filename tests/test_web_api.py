@@ -393,3 +393,6 @@ def test_attribution_bands_and_clusters(client: TestClient) -> None:
     band = next(shapely.from_geojson(json.dumps(f["geometry"])) for f in feats if f["properties"]["layer"] == "band")
     inside = shapely.contains_xy(band, table["lon"], table["lat"])
     assert (inside == table["in_band:Akhtubinsk"].astype(bool)).all()
+    # Clusters follow the time window (their finds' dates); the bands have no time and stay.
+    later = client.get("/api/attribution", params={"start": "2025-07-01T00:00Z", "end": "2025-07-02T00:00Z"}).json()
+    assert [f["properties"]["layer"] for f in later["features"]] == ["band"]

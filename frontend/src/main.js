@@ -171,7 +171,7 @@ function applyLayers() {
 }
 
 async function refreshAttribution() {
-  const { body } = await api("/api/attribution");
+  const { body } = await api(`/api/attribution?${windowQuery()}`);
   map.getSource("attribution").setData(body);
 }
 
@@ -210,6 +210,7 @@ async function refreshWindow() {
   if (seq !== obsSeq) return;
   map.getSource("observations").setData(o.body);
   map.getSource("prisms").setData(p.body);
+  refreshAttribution();
   S.visible.observations = o.body.features.filter((f) => f.properties.layer === "observation").map((f) => f.properties.id).sort();
   S.visible.prisms = p.body.features.map((f) => f.properties.id).sort();
   S.windowLoaded = (S.windowLoaded || 0) + 1;

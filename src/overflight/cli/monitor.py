@@ -84,19 +84,20 @@ def status_cmd(
     state = "running" if st["running"] and age < 10 else ("stopped" if not st["running"] else
                                                           f"not updated for {age:.0f} s")
     ln = st["lines"]
-    console.print(f"monitor {st['session']} (pid {st['pid']}): {state}; {st['n_zones']} zones", highlight=False)
+    console.print(f"monitor {st['session']} (pid {st['pid']}): {state}; {st['n_zones']} zones", highlight=False,
+                  markup=False)
     console.print(f"aircraft {st['aircraft']}, {st['messages_per_s']} msg/s, alerts {st['alerts']}, "
-                  f"open visits {st['open_visits']}", highlight=False)
+                  f"open visits {st['open_visits']}", highlight=False, markup=False)
     console.print(f"lines in {ln['lines_in']} = parsed {ln['parsed']} + rejected {ln['rejected']}; "
-                  f"records {ln['records_in']} ({ln['records_rejected']} rejected)", highlight=False)
+                  f"records {ln['records_in']} ({ln['records_rejected']} rejected)", highlight=False, markup=False)
     g = st["geofence"]
     console.print(f"positions {g['positions']}: accepted {g['accepted']}, jumps {g['rejected_jump']}, "
                   f"out of order {g['rejected_out_of_order']}, flaps suppressed {g['flaps_suppressed']}",
-                  highlight=False)
+                  highlight=False, markup=False)
     for f in st["feeds"]:
         console.print(f"feed {f['name']} ({f['url']}): {'connected' if f['connected'] else 'DISCONNECTED'}, "
                       f"{f['connects']} connects, last data {f['last_data_age_s']} s ago, {len(f['gaps'])} gaps",
-                      highlight=False)
+                      highlight=False, markup=False)
         for gp in f["gaps"][-5:]:
             console.print(f"  gap {time.strftime('%H:%M:%S', time.gmtime(gp['start']))}Z - "
                           f"{time.strftime('%H:%M:%S', time.gmtime(gp['end']))}Z ({gp['why']})", highlight=False)
@@ -115,9 +116,9 @@ def coverage_cmd(
         run_id, rows = check_coverage(c, min_cells=min_cells)
     for r in rows.to_dict("records"):
         console.print(f"{r['claim_id']} {r['zone_id']}: {r['status']} (unlistened {r['unlistened_s']} s, "
-                      f"zone unobserved {r['zone_unobserved_s']} s)", highlight=False)
+                      f"zone unobserved {r['zone_unobserved_s']} s)", highlight=False, markup=False)
     console.print(f"{len(rows)} claim/zone rows -> run {run_id}; run `overflight case evaluate` for verdicts",
-                  highlight=False)
+                  highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

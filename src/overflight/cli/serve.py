@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from overflight.cli._common import console
+from overflight.cli._common import console, esc
 
 
 def _default_case() -> Path:
@@ -41,12 +41,12 @@ def serve(
     app = create_app(path, host=host, port=port, token=token, max_upload_mb=max_upload_mb, create=True)
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     if app.state.case.read_only_reason:
-        console.print(f"[yellow]read-only:[/] {app.state.case.read_only_reason}", highlight=False)
+        console.print(f"[yellow]read-only:[/] {esc(app.state.case.read_only_reason)}", highlight=False)
     if token:
         console.print(f"listening on {host} (not loopback): every request needs the token.\n"
-                      f"  open {url}?token={token}", highlight=False)
+                      f"  open {url}?token={token}", highlight=False, markup=False)
     else:
-        console.print(f"serving {path} at {url}  (loopback only; Ctrl-C stops)", highlight=False)
+        console.print(f"serving {path} at {url}  (loopback only; Ctrl-C stops)", highlight=False, markup=False)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -94,12 +94,11 @@ class FeedLiveness:
             self.last = now
 
     def snapshot(self, now: float) -> tuple[list[tuple[float, float]], list[tuple[float, float, str]]]:
-        """Closed intervals plus the current one (up to ``now`` if still delivering), and the gaps."""
+        """Closed intervals plus the current one (up to the last delivery, never beyond), and the gaps."""
         with self._lock:
             iv = list(self.intervals)
             if self.start is not None and self.last is not None:
-                end = now if now - self.last <= self.gap_s else self.last
-                iv.append((self.start, end))
+                iv.append((self.start, self.last))
             return iv, list(self.gaps)
 
 
@@ -285,7 +284,15 @@ def check_coverage(case: Case, *, source_id: str | None = None, min_cells: int =
     rel = sources[source_id].reliability if source_id in sources else "F"
     items: list[EvidenceItem] = []
     obs = {o.id: o for o in case.observations()}
+    earlier = {e.id for e in case.evidence()}
     for cid, g in rows.groupby("claim_id", sort=True):
+        if not (g["status"] == "covered").all() and f"coverage-{cid}" in earlier:
+            # an earlier check found coverage (before the claim's window or zones changed): it no longer counts
+            items.append(EvidenceItem(
+                id=f"coverage-{cid}", claim_id=str(cid), kind="coverage", direction="supports",
+                reasoning="the monitor's record no longer covers the claimed zones and window "
+                          f"({', '.join(sorted(set(g['status'])))})", reliability="F", credibility=6,
+                source_id=source_id, result_row=int(g.index[0])))
         if (g["status"] == "covered").all():
             zones = ", ".join(g["zone_id"])
             items.append(EvidenceItem(

@@ -621,7 +621,6 @@ class Geofence:
                f_feed: npt.NDArray[np.int16]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         row = ev["row"]
-        starts_by_slot: dict[int, set[int]] = {}
         if len(row):
             nxt = np.minimum(row + 1, len(f_t) - 1)
             fr = np.where(ev["start"], 0.0, np.clip(ev["frac"], 0.0, 1.0))
@@ -644,7 +643,6 @@ class Geofence:
                 vis = self.inside.setdefault(s, {})
                 v = vis.get(zi)
                 if is_start:
-                    starts_by_slot.setdefault(s, set()).add(zi)
                     res = self._resumed.get(int(self._key[s]), {}).pop(self.zone_ids[zi], None)
                     if res is not None:  # still inside a visit opened before the restart
                         vis[zi] = res

@@ -204,16 +204,17 @@ def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 87
     @app.get("/api/observations")
     def observations(start: str | None = None, end: str | None = None) -> Response:
         t0, t1 = _window(start, end)
-        return _json(read(f"obs:{t0}:{t1}", lambda c: _dumps(views.observations(c, t0, t1))))
+        return _json(_dumps(views.in_window(read("observations", views.observations), t0, t1)))
 
     @app.get("/api/prisms")
     def prisms(start: str | None = None, end: str | None = None) -> Response:
         t0, t1 = _window(start, end)
-        return _json(read(f"prisms:{t0}:{t1}", lambda c: _dumps(views.prisms(c, t0, t1))))
+        return _json(_dumps(views.in_window(read("prisms", views.prisms), t0, t1)))
 
     @app.get("/api/attribution")
-    def attribution() -> Response:
-        return _json(read("attribution", lambda c: _dumps(views.attribution(c))))
+    def attribution(start: str | None = None, end: str | None = None) -> Response:
+        t0, t1 = _window(start, end)
+        return _json(_dumps(views.in_window(read("attribution", views.attribution), t0, t1)))
 
     @app.get("/api/timeline")
     def timeline() -> dict[str, Any]:

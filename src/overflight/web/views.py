@@ -345,6 +345,17 @@ def observations(case: Case, start: pd.Timestamp | None = None, end: pd.Timestam
     return _fc(feats)
 
 
+def in_window(fc: Mapping[str, Any], start: pd.Timestamp | None, end: pd.Timestamp | None) -> dict[str, Any]:
+    """The features of `fc` whose [start, end] interval meets the window (features without times stay)."""
+    if start is None and end is None:
+        return dict(fc)
+    feats = fc["features"]
+    a = pd.to_datetime(pd.Series([f["properties"].get("start") for f in feats], dtype=object), utc=True)
+    b = pd.to_datetime(pd.Series([f["properties"].get("end") for f in feats], dtype=object), utc=True).fillna(a)
+    keep = _overlaps(a, b, start, end) | a.isna().to_numpy()
+    return {**fc, "features": [f for f, k in zip(feats, keep, strict=True) if k]}
+
+
 # ------------------------------------------------------------------------------------------ prisms
 
 def prisms(case: Case, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> dict[str, Any]:
@@ -405,6 +416,10 @@ def attribution(case: Case) -> dict[str, Any]:
             hull = shapely.buffer(hull, 0.05) if hull.geom_type != "Polygon" else hull
             feats.append(_feature(hull, {"layer": "cluster", "id": f"{run.id}:cluster:{k}", "run": run.id,
                                          "finds": len(g), "members": [str(x) for x in g["id"]],
+                                         "start": _iso(pd.to_datetime(g["time"], utc=True).min()) if "time" in g
+                                         else None,
+                                         "end": _iso(pd.to_datetime(g["time"], utc=True).max()) if "time" in g
+                                         else None,
                                          "name": f"cluster {k}: {len(g)} finds", "illustrative": None}))
     return _fc(feats, run=run.id)
 
