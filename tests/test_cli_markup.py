@@ -76,7 +76,8 @@ def test_claim_statement_in_case_tables(tmp_path: Path, capsys: pytest.CaptureFi
         assert "[red]MoD" in _flat(out) or "[red]M" in out
         assert "c[/b]1" in _flat(out)
     code, out = _run(["case", "evaluate", str(case)], capsys)
-    assert _flat("[link=https://evil.example]click[/link]") in _flat(out)
+    # the table may wrap the statement over lines: the tag text is there, as text, and no hyperlink
+    assert "[link=" in out and "evil" in out and "\x1b]8;" not in out
 
 
 @settings(max_examples=500)
