@@ -14,7 +14,6 @@ Evidence rules (one line of reasoning each):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,7 +58,9 @@ def _transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     zs = _zoneset(case, params.get("zones"))
     res = transit(tracks[["track_id", "time", "lon", "lat", "alt_m"]], zs, max_gap=float(params["max_gap_s"]),
                   step_m=float(params["step_m"]))
-    return res.visits.reset_index(drop=True)
+    from overflight.analysis.crossing_times import bracket_visits  # the crossing times' bracketing fixes
+
+    return bracket_visits(res.visits, tracks, float(params["max_gap_s"])).reset_index(drop=True)
 
 
 def _transit_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
@@ -117,18 +118,9 @@ def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
                 rows.append({"track_id": f"{r['track_id']}-gap{k + 1}", "time": r["time"], "lon": r["lon"],
                              "lat": r["lat"], "pos_err_m": float(params.get("pos_err_m", 0.0)), "time_err_s": 0.0})
         return pd.DataFrame(rows, columns=["track_id", "time", "lon", "lat", "pos_err_m", "time_err_s"])
-    obs = case.observations_frame(["sighting"])
-    if obs.empty:
-        return pd.DataFrame(columns=["track_id", "time", "lon", "lat", "pos_err_m", "time_err_s", "observation"])
-    props = [json.loads(p) if isinstance(p, str) and p else {} for p in obs["properties"]]
-    group = pd.Series([str(p.get("group", i)) for p, i in zip(props, obs["id"], strict=True)], index=obs.index)
-    terr = pd.Series([float(p.get("time_err_s", 0.0)) for p in props], index=obs.index)
-    out = pd.DataFrame({
-        "track_id": group.astype(str), "time": pd.to_datetime(obs["time_start"], utc=True),
-        "lon": obs["lon"].astype(float), "lat": obs["lat"].astype(float),
-        "pos_err_m": obs["precision_m"].astype(float).fillna(0.0), "time_err_s": terr, "observation": obs["id"],
-    })
-    return out.sort_values(["track_id", "time"]).reset_index(drop=True)
+    from overflight.evidence.sightings import sightings_table
+
+    return sightings_table(case.observations_frame(["sighting"]))  # windows as midpoint ± half, see there
 
 
 def _prism_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:

@@ -131,7 +131,7 @@ def _reference(text: str) -> dict[str, object]:
         raise InputError(f"reference {text!r} must look like NAME:LON,LAT[:MIN-MAXkm]", field="--ref") from None
 
 
-@sub.command("attribute")
+@sub.command("attribute", hidden=True, deprecated=True)
 def attribute_cmd(
     case: CaseArg,
     target: Annotated[str | None, typer.Option("--target", help="Zone whose share is tested.")] = None,
@@ -144,7 +144,9 @@ def attribute_cmd(
     direction: Annotated[str, typer.Option(help="'more' or 'less' than the threshold.")] = "more",
     eps_km: Annotated[float | None, typer.Option("--eps-km", help="DBSCAN radius (km) for clusters.")] = None,
 ) -> None:
-    """Attribute the case's wreckage/impact points to its zones and record the run (and evidence)."""
+    """Attribute the case's wreckage/impact points to its zones and record the run (and evidence).
+
+    Kept for existing scripts: `overflight attribution --case CASE` is the form shared with transit and prism."""
     from overflight.analysis.attribution import run_attribution
     from overflight.case import Case
 

@@ -5,11 +5,22 @@ from __future__ import annotations
 import sys
 from importlib import import_module
 
+from typing import Any
+
 import typer
+from typer.core import TyperOption
 
 from overflight._version import __version__
 from overflight.cli._common import err_console
 from overflight.errors import OverflightError
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    # Typer 0.2x prints "<bool>" in the type column of every on/off flag; a flag takes no value: show none.
+    return None if self.is_flag else _TYPE_RICH(self, ctx)
+
+
+_TYPE_RICH = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="overflight",
@@ -20,7 +31,7 @@ app = typer.Typer(
 )
 
 # Each module holds one area's commands and exposes register(app); the list keeps the help order.
-_COMMAND_MODULES = ["demo", "boundaries", "gazetteer", "locate", "tracks", "case", "prism", "transit"]
+_COMMAND_MODULES = ["demo", "boundaries", "gazetteer", "locate", "tracks", "case", "transit", "prism", "attribution"]
 
 
 def _version(value: bool) -> None:

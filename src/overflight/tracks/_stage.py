@@ -136,7 +136,12 @@ def stage_frame(
         time_code=codes,
         time_raw=traw,
         notes=notes,
-        fields={"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0]},
+        fields={"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0],
+                "track_id": cmap.id or f"(none: one track named {cmap.default_id!r})",
+                "alt_m": (f"{cmap.alt} (read as {'feet' if cmap.alt_factor != 1.0 else 'metres'})"
+                          if cmap.alt is not None else "(none)"),
+                "time zone": "(each value's own offset" + (f"; {tz} for values without one)" if tz else
+                                                            "; values without one are rejected)")},
     )
 
 

@@ -287,7 +287,7 @@ def require_column(
         cols = ", ".join(str(c) for c in columns)
         raise InputError(
             f"no {what} column found (tried {', '.join(names)}); the file has columns: {cols}; "
-            f"name it with {option}=",
+            f"name it with --{option.replace('_', '-')} (Python: {option}=)",
             file=file,
             field=what,
         )
