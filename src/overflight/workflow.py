@@ -50,9 +50,12 @@ def store_zones(case: Case, zones: str | None, ids: Sequence[str] | None = None,
         if ids:
             case.zones(list(ids))  # every id must be in the case already: InputError names the first missing
         return list(ids) if ids else None
-    from overflight.zones import load_zones
+    from overflight.zones import ZoneSet, load_zones
 
-    zs = load_zones(zones, ids=list(ids) if ids else None, id_field=id_field)
+    full = load_zones(zones, id_field=id_field)
+    # The set's own provenance, not the selection's: a zone stored again by a later run is then unchanged,
+    # and the input hashes of the runs that read it before stay valid.
+    zs = ZoneSet([full[i] for i in ids], full.provenance) if ids else full
     case.add_zones(zs)
     return [z.id for z in zs]
 
@@ -118,15 +121,14 @@ def prism_into_case(case: Case, sightings: str | Path | Sequence[Observation] | 
         obs = (read_sightings(sightings, source_id=source_id, credibility=credibility, **read_options)
                if isinstance(sightings, str | Path) else list(sightings))
         counts = import_observations(case, obs)
-        imported["sightings"] = len(obs)
-        imported.update({f"sightings {k}": v for k, v in counts.items()})
+        imported[f"sightings ({counts.get('inserted', 0)} new, {counts.get('updated', 0)} updated)"] = len(obs)
     ids = store_zones(case, zones, zone_ids, id_field)
     before = {e.id for e in case.evidence()}
     run_id, table = run_prism(case, vmax_mps=vmax_mps, zones=ids, keep_impossible=keep_impossible)
     new = [e for e in case.evidence() if e.run_id == run_id and e.id not in before]
-    counts_v = table["verdict"].value_counts().to_dict() if len(table) else {}
+    counts_v = table["verdict"].astype(str).value_counts().to_dict() if len(table) else {}
     return CaseRun(run_id, table, new, imported, None,
-                   ", ".join(f"{n} {v}" for v, n in sorted(counts_v.items())) or "no pairs")
+                   ", ".join(f"{n} {v}" for v, n in sorted(counts_v.items()) if n) or "no pairs")
 
 
 def attribution_into_case(case: Case, points: str | Path | None, *, zones: str | None = None,

@@ -79,16 +79,17 @@ class Brackets:
 
         def times(ns: np.ndarray) -> pd.Series:
             ok = (ns != _FAR) & (ns != np.iinfo(np.int64).min)
-            return pd.Series(pd.to_datetime(np.where(ok, ns, np.iinfo(np.int64).min), utc=True)).astype(
-                "datetime64[ns, UTC]").where(ok)
+            t = pd.Series(pd.to_datetime(np.where(ok, ns, np.iinfo(np.int64).min), utc=True), index=out.index,
+                          dtype="datetime64[ns, UTC]")
+            return t.where(ok)
 
         for j, side in enumerate(SIDES):
             sel = order[j * nv:(j + 1) * nv]
             bt, at = self.before_t[sel], self.after_t[sel]
-            out[f"{side}_before_time"] = times(bt).to_numpy()
+            out[f"{side}_before_time"] = times(bt)
             out[f"{side}_before_lon"] = self.before_xy[sel, 0]
             out[f"{side}_before_lat"] = self.before_xy[sel, 1]
-            out[f"{side}_after_time"] = times(at).to_numpy()
+            out[f"{side}_after_time"] = times(at)
             out[f"{side}_after_lon"] = self.after_xy[sel, 0]
             out[f"{side}_after_lat"] = self.after_xy[sel, 1]
         for side in SIDES:
