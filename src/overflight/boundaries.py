@@ -120,7 +120,8 @@ def _load_ne() -> ZoneSet:
     digest = file_sha256(path)
     if digest != NE_SHA256:
         raise OverflightError(f"{path}: checksum {digest} differs from the shipped {NE_SHA256}; reinstall overflight")
-    meta, _, wkb, fields = pyogrio.raw.read(path, encoding="ISO-8859-1")
+    # The DBF holds UTF-8 text though it declares no code page (GDAL then assumes Latin-1: "CÃ´te d'Ivoire").
+    meta, _, wkb, fields = pyogrio.raw.read(path, encoding="UTF-8")
     cols = {n: fields[i] for i, n in enumerate(meta["fields"])}
     geoms = shapely.from_wkb(wkb)
     iso = np.asarray(cols["ISO_A3"], dtype=object)

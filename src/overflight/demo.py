@@ -32,7 +32,9 @@ OUTPUTS = ("case.duckdb", "report.html", "case.kml", "case.geojson", "claims.cla
 DATASET = "illustrative-tracks"
 SOURCE = "illustrative-sensor"
 SPEEDS_KMH = (185.0, 120.0)  # Shahed-like cruise, and a slower drone
-REGION = (20.0, 35.0, 75.0, 65.0)  # lon/lat box of the states the demo case holds
+REGION = (20.0, 35.0, 75.0, 65.0)
+DEMO_PUBLISHER = "Example verification desk (demo)"  # a made-up publisher: set your own with `case config set`
+DEMO_REVIEW_URL = "https://example.org/overflight-demo/reviews"  # lon/lat box of the states the demo case holds
 
 
 @dataclass
@@ -116,7 +118,7 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
         say("deriving verdicts")
         verdicts = {cid: v.verdict for cid, v in case.evaluate().items()}
         say("exporting ClaimReview JSON-LD, GeoJSON and KML")
-        export(case, "claimreview", files["claims.claimreview.json"], reviewer="overflight demo")
+        export(case, "claimreview", files["claims.claimreview.json"], reviewer=DEMO_PUBLISHER, url=DEMO_REVIEW_URL)
         export(case, "geojson", files["case.geojson"])
         export(case, "kml", files["case.kml"])
     say("writing the report")

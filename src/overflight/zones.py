@@ -393,9 +393,10 @@ def from_spec(spec: Mapping[str, Any], *, file: str | Path | None = None, row: i
     ``from_deg``, ``to_deg``), ``buffer`` (``around``: a list of [lon, lat] or place names, ``width_km``: the
     distance on each side of the line), ``point`` (a point zone, e.g. a facility), ``polygon``
     (``coordinates``: a ring of [lon, lat], or a list of rings, the first the outline and the others holes; or
-    ``wkt``; or ``geometry``: a GeoJSON geometry; its edges are straight in lon/lat, like boundary sets'). ``center`` is a gazetteer
-    place name (``country`` narrows it) or ``[lon, lat]``. Optional: ``name``, ``kind``, ``floor_m``,
-    ``ceiling_m``, ``valid_from``, ``valid_to``; any other key is kept in the zone's properties.
+    ``wkt``; or ``geometry``: a GeoJSON geometry; its edges are straight in lon/lat, like boundary sets').
+    ``center`` is a gazetteer place name (``country`` narrows it) or ``[lon, lat]``. Optional: ``name``,
+    ``kind``, ``floor_m``, ``ceiling_m``, ``valid_from``, ``valid_to``; any other key is kept in the zone's
+    properties.
     """
     from overflight import geodesy
 

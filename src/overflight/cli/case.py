@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from overflight.cli._common import console
@@ -164,16 +165,53 @@ def attribute_cmd(
 @sub.command("export")
 def export_cmd(
     case: CaseArg,
-    fmt: Annotated[str, typer.Option("--format", help="claimreview, geojson or kml.")],
-    out: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
+    fmt: Annotated[str, typer.Option("--format", metavar="claimreview|geojson|kml", help="Output format.")],
+    out: Annotated[Path, typer.Option("-o", "--output", metavar="FILE", help="Output file.")],
+    all_zones: Annotated[bool, typer.Option("--all-zones", help="GeoJSON/KML: every zone of the case, not only "
+                                            "those the claims and analyses use.")] = False,
+    publisher: Annotated[str | None, typer.Option("--publisher", metavar="NAME", help="ClaimReview: the publishing "
+                                                  "organisation (default: case config publisher.name).")] = None,
+    publisher_url: Annotated[str | None, typer.Option("--publisher-url", metavar="URL",
+                                                      help="ClaimReview: the publisher's address.")] = None,
+    url: Annotated[str | None, typer.Option("--url", metavar="URL", help="ClaimReview: where the reviews are "
+                                            "published (default: case config review.url).")] = None,
 ) -> None:
     """Export claims and verdicts as ClaimReview JSON-LD, or the spatial data as GeoJSON or KML."""
     from overflight.case import Case
     from overflight.case.export import export
 
     with Case.open(case, read_only=True) as c:
-        p = export(c, fmt, out)
-    console.print(f"wrote {p}", highlight=False)
+        p = export(c, fmt, out, reviewer=publisher, reviewer_url=publisher_url, url=url, all_zones=all_zones)
+    console.print(f"wrote {escape(str(p))} ({p.stat().st_size:,} bytes)", highlight=False)
+
+
+config_app = typer.Typer(help="A case's settings: publisher.name, publisher.url, review.url.", no_args_is_help=True)
+sub.add_typer(config_app, name="config")
+
+
+@config_app.command("set")
+def config_set_cmd(
+    case: CaseArg,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="publisher.name, publisher.url or review.url.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="The value.")],
+) -> None:
+    """Set one setting of the case (recorded in the audit log)."""
+    from overflight.case import Case
+
+    with Case.open(case) as c:
+        c.set_config(key, value)
+    console.print(f"{escape(key)} = {escape(value)}", highlight=False)
+
+
+@config_app.command("show")
+def config_show_cmd(case: CaseArg) -> None:
+    """Print the case's settings."""
+    from overflight.case import Case
+
+    with Case.open(case, read_only=True) as c:
+        cfg = c.config()
+    for k in Case.CONFIG_KEYS:
+        console.print(f"{k} = {escape(cfg.get(k, '(not set)'))}", highlight=False)
 
 
 @sub.command("verify")

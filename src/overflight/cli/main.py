@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
-
 from typing import Any
 
 import typer
@@ -13,6 +12,7 @@ from typer.core import TyperOption
 from overflight._version import __version__
 from overflight.cli._common import err_console
 from overflight.errors import OverflightError
+
 
 def _flag_type(self: TyperOption, ctx: Any) -> str | None:
     # Typer 0.2x prints "<bool>" in the type column of every on/off flag; a flag takes no value: show none.

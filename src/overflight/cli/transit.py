@@ -111,8 +111,9 @@ def transit_cmd(
     """Every visit of every track to every zone: entry and exit on the border, with the bracketing fixes.
 
     Each visit gives entry and exit time and place, the fixes that bracket each crossing and its possible
-    time range, path length, whether the crossing was observed; big files stream in chunks. With --case the tracks and zones are stored in the case, the run is recorded and
-    observed visits become evidence for the claims whose zones and window they match."""
+    time range, path length, whether the crossing was observed; big files stream in chunks. With --case the
+    tracks and zones are stored in the case, the run is recorded and observed visits become evidence for the
+    claims whose zones and window they match."""
     from overflight.tracks import iter_tracks
 
     if chunk_rows < 1:

@@ -62,7 +62,7 @@ def _times(df: pd.DataFrame, col: str, file: Path, tz: str | tzinfo | None, time
                "cannot be read as a time" + (f" with --time-format {time_format!r}" if time_format else
                                              " (ISO 8601 expected; other layouts with --time-format)"))
         assert codes[i] in (TIME_NAIVE, TIME_BAD)
-        raise InputError(f"{raw.iloc[i]!r} {why}", file=file, row=int(rows[i]), field=col)
+        raise InputError(f"{raw.iloc[i]!r} {why}", file=file, row=str(rows[i]), field=col)
     return t
 
 
@@ -125,7 +125,7 @@ def read_sightings(
         raise InputError(f"cannot read CSV: {exc}", file=p) from None
     df.columns = [str(c).strip() for c in df.columns]
     cols = list(df.columns)
-    rows = np.arange(len(df)) + 2  # physical line, header = line 1
+    rows = np.array([f"line {i + 2}" for i in range(len(df))], dtype=object)  # header = line 1
     gcol = _col(cols, id_col, GROUP_NAMES, "object (track id)", "--id-col", p)
     lon_c = _col(cols, lon_col, LON_NAMES, "longitude", "--lon-col", p)
     lat_c = _col(cols, lat_col, LAT_NAMES, "latitude", "--lat-col", p)
@@ -152,7 +152,7 @@ def read_sightings(
         try:
             return float(str(df[c].iloc[i]).strip())
         except ValueError:
-            raise InputError(f"{df[c].iloc[i]!r} is not a number", file=p, row=int(rows[i]), field=c) from None
+            raise InputError(f"{df[c].iloc[i]!r} is not a number", file=p, row=str(rows[i]), field=c) from None
 
     out: list[Observation] = []
     counter: dict[str, int] = {}
@@ -166,7 +166,7 @@ def read_sightings(
     from overflight import gazetteer
 
     for i in range(len(df)):
-        line = int(rows[i])
+        line = str(rows[i])
         a, b = start.iloc[i], end.iloc[i]
         if pd.isna(a) or pd.isna(b):
             which = tcol or (from_c if pd.isna(a) else to_c)
