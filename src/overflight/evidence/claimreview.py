@@ -76,7 +76,7 @@ def claim_reviews(claims: Mapping[str, Claim], verdicts: Mapping[str, Verdict], 
 
 
 REQUIRED = ("claimReviewed", "reviewRating.alternateName", "itemReviewed.author.name", "itemReviewed.datePublished",
-            "author.name", "datePublished")
+            "author.name", "datePublished", "url")  # Google's fact-check markup requires url (the review's page)
 
 
 def missing_fields(review: Mapping[str, Any]) -> list[str]:
