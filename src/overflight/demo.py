@@ -29,6 +29,9 @@ TITLE = "Drones over western Kazakhstan? June 2025"
 SUBTITLE = ("Claims that Ukrainian drones crossed western Kazakhstan, the denials, and what tracks, sightings "
             "and wreckage can and cannot show. Demo case of overflight.")
 OUTPUTS = ("case.duckdb", "report.html", "case.kml", "case.geojson", "claims.claimreview.json")
+#: the demo's input files, copied to ``<out>/inputs`` on the first run and read from there on every run
+INPUTS = ("claims.yaml", "zones.yaml", "west-kazakhstan-approx.geojson", "tracks.csv", "sightings.csv",
+          "wreckage.csv")
 DATASET = "illustrative-tracks"
 SOURCE = "illustrative-sensor"
 SPEEDS_KMH = (185.0, 120.0)  # Shahed-like cruise, and a slower drone
@@ -51,15 +54,27 @@ def demo_file(name: str) -> Path:
     return Path(str(resources.files("overflight") / "data" / "demo" / name))
 
 
-def _observations() -> list[Observation]:
+def copy_inputs(out_dir: str | Path) -> Path:
+    """Copy the shipped input files to ``<out_dir>/inputs`` (those not there yet: edits are kept); its path."""
+    import shutil
+
+    d = Path(out_dir) / "inputs"
+    d.mkdir(parents=True, exist_ok=True)
+    for name in INPUTS:
+        if not (d / name).exists():
+            shutil.copyfile(demo_file(name), d / name)
+    return d
+
+
+def _observations(inputs: Path) -> list[Observation]:
     obs = []
-    w: list[dict[str, Any]] = pd.read_csv(demo_file("wreckage.csv")).to_dict("records")  # type: ignore[assignment]
+    w: list[dict[str, Any]] = pd.read_csv(inputs / "wreckage.csv").to_dict("records")  # type: ignore[assignment]
     for r in w:
         t = pd.Timestamp(r["time"]).to_pydatetime()
         obs.append(Observation(id=str(r["id"]), kind="wreckage", source_id=SOURCE, lon=float(r["lon"]),
                                lat=float(r["lat"]), time_start=t, time_end=t, precision_m=float(r["precision_m"]),
                                credibility=3, illustrative=True, description="illustrative wreckage find"))
-    s: list[dict[str, Any]] = pd.read_csv(demo_file("sightings.csv")).to_dict("records")  # type: ignore[assignment]
+    s: list[dict[str, Any]] = pd.read_csv(inputs / "sightings.csv").to_dict("records")  # type: ignore[assignment]
     for i, r in enumerate(s):
         t = pd.Timestamp(r["time"]).to_pydatetime()
         obs.append(Observation(id=f"{r['track_id']}-{i + 1}", kind="sighting", source_id=SOURCE, lon=float(r["lon"]),
@@ -71,29 +86,34 @@ def _observations() -> list[Observation]:
 
 
 def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = None) -> DemoResult:
-    """Build the demo case in `out_dir` and write the report and exports; returns the files and verdicts."""
+    """Build the demo case in `out_dir` and write the report and exports; returns the files and verdicts.
+
+    The inputs are read from ``<out_dir>/inputs`` (`copy_inputs` puts the shipped files there first), so
+    a user can change the claims or zones there and run the demo again.
+    """
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    inputs = copy_inputs(out)
     files = {name: out / name for name in OUTPUTS}
     for p in [*files.values(), out / "case.duckdb.wal"]:
         p.unlink(missing_ok=True)  # the demo rebuilds its own outputs, and only those
 
     with Case.create(files["case.duckdb"], user="overflight-demo") as case:
         say("importing claims and graded sources")
-        case.import_files([demo_file("claims.yaml")])
+        case.import_files([inputs / "claims.yaml"])
         say("loading zones: ne-admin0 states, the test ranges (annulus around Akhtubinsk), the CPC station")
         ne = boundaries.load("ne-admin0")
         near = shapely.intersects(ne.geometries(), shapely.box(*REGION))  # the states of the region, not the world
         case.add_zones(ne.select([z.id for z, keep in zip(ne, near, strict=True) if keep]))
-        case.add_zones(read_spec_file(demo_file("zones.yaml")))
-        case.add_zones(read_zone_file(demo_file("west-kazakhstan-approx.geojson"), name="west-kazakhstan-approx",
+        case.add_zones(read_spec_file(inputs / "zones.yaml"))
+        case.add_zones(read_zone_file(inputs / "west-kazakhstan-approx.geojson", name="west-kazakhstan-approx",
                                       licence="illustrative outline, CC0"))
         say("importing illustrative sightings, wreckage and tracks")
-        case.add_observations(_observations())
+        case.add_observations(_observations(inputs))
         from overflight.tracks import read_tracks
 
-        tracks, _ = read_tracks(demo_file("tracks.csv"))
+        tracks, _ = read_tracks(inputs / "tracks.csv")
         case.add_tracks(tracks, dataset=DATASET, source_id=SOURCE, illustrative=True)
 
         say("transit: which zones each track crossed, when")

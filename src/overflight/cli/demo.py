@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from overflight.cli._common import console
@@ -36,8 +37,10 @@ def demo(
     for name, path in result.files.items():
         console.print(f"  wrote {path}" + ("  <- open this in a browser" if name == "report.html" else ""),
                       highlight=False)
+    console.print(f"  inputs in {escape(str(result.out_dir / 'inputs'))}: change the claims or zones there and run "
+                  "`overflight demo` again with the same --out", highlight=False)
     console.print(f"done in {time.perf_counter() - t0:.1f}s; check it with: overflight case verify "
-                  f"{result.files['case.duckdb']}", highlight=False)
+                  f"{escape(str(result.files['case.duckdb']))}", highlight=False)
 
 
 def report(
