@@ -16,6 +16,7 @@ Tracks read in chunks (a big file streamed) are bracketed with `Brackets`, fed t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -60,9 +61,10 @@ class Brackets:
         fx = fx.sort_values("t", kind="stable").reset_index(drop=True)
         fx["ft"] = fx["t"].to_numpy().view(np.int64)
         ev = self._ev[["track_id", "t"]]
-        for direction, best_t, best_xy, better in (
+        steps: tuple[tuple[Literal["backward", "forward"], np.ndarray, np.ndarray, Any], ...] = (
                 ("backward", self.before_t, self.before_xy, np.greater),
-                ("forward", self.after_t, self.after_xy, np.less)):
+                ("forward", self.after_t, self.after_xy, np.less))
+        for direction, best_t, best_xy, better in steps:
             m = pd.merge_asof(ev, fx, on="t", by="track_id", direction=direction, allow_exact_matches=True)
             have = m["ft"].notna().to_numpy()
             cand = m["ft"].fillna(0).to_numpy(dtype=np.int64)  # int64 exactly (floats would round ns)

@@ -133,15 +133,18 @@ def prism_areas(case: Case, *, max_error_m: float = 200.0, max_vertices: int = 7
         except InputError:
             continue
         vmax = float(r.parameters["vmax_mps"])
-        for (tid, a, b), g in table.groupby(["track_id", "from_index", "to_index"], sort=False):
-            if not (0 <= int(a) < len(s) and 0 <= int(b) < len(s)):
+        for key, g in table.groupby(["track_id", "from_index", "to_index"], sort=False):
+            k: tuple[Any, ...] = key if isinstance(key, tuple) else (key, -1, -1)
+            tid, a, b = str(k[0]), int(k[1]), int(k[2])
+            if not (0 <= a < len(s) and 0 <= b < len(s)):
                 continue  # the case's sightings changed since the run (`case verify` says so)
-            p, q = s.iloc[int(a)], s.iloc[int(b)]
+            p, q = s.iloc[a], s.iloc[b]
+            t1, t2 = pd.Timestamp(p["time"]), pd.Timestamp(q["time"])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", InconsistentFixesWarning)
-                geom = ppa((float(p["lon"]), float(p["lat"])), p["time"], (float(q["lon"]), float(q["lat"])),
-                           q["time"], vmax, max_error_m=max_error_m, max_vertices=max_vertices)
-            yield PrismArea(r.id, str(tid), pd.Timestamp(p["time"]), pd.Timestamp(q["time"]), vmax,
+                geom = ppa((float(p["lon"]), float(p["lat"])), t1, (float(q["lon"]), float(q["lat"])), t2, vmax,
+                           max_error_m=max_error_m, max_vertices=max_vertices)
+            yield PrismArea(r.id, tid, t1, t2, vmax,
                             None if geom.is_empty else oriented(geom),
                             {str(z): str(v) for z, v in zip(g["zone_id"], g["verdict"], strict=True)})
 

@@ -617,7 +617,8 @@ class Case:
             self._x("DELETE FROM meta WHERE key = ?", [f"config.{key}"])
             if value is not None:
                 self._x("INSERT INTO meta VALUES (?, ?)", [f"config.{key}", value])
-            self._audit([AuditEntry("config", "meta", key, old, value)])
+            self._audit([AuditEntry("config", "meta", key, {"value": old} if old is not None else None,
+                                    {"value": value} if value is not None else None)])
 
     def verify(self) -> VerifyReport:
         """Re-run recorded analyses and re-derive verdicts (see `overflight.case.runs.verify`)."""

@@ -278,8 +278,8 @@ def observations_frame(obs: Sequence[Observation]) -> pd.DataFrame:
     """Observation records as the frame `sightings_table` reads (the columns of the case's table)."""
     return pd.DataFrame({
         "id": [o.id for o in obs], "lon": [o.lon for o in obs], "lat": [o.lat for o in obs],
-        "time_start": pd.to_datetime([o.time_start for o in obs], utc=True),
-        "time_end": pd.to_datetime([o.time_end for o in obs], utc=True),
+        "time_start": pd.to_datetime(pd.Series([o.time_start for o in obs], dtype=object), utc=True),
+        "time_end": pd.to_datetime(pd.Series([o.time_end for o in obs], dtype=object), utc=True),
         "precision_m": pd.array([o.precision_m for o in obs], dtype="Float64").astype(float),
         "properties": [json.dumps(o.properties) for o in obs],
     })
