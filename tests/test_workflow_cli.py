@@ -201,3 +201,30 @@ def test_errors_name_the_cli_options(files: dict[str, Path]) -> None:
     assert res.exit_code != 0
     msg = str(res.exception)
     assert "bad.csv" in msg and "line 2" in msg and "Nowhereville" in msg
+
+
+def test_the_format_examples_in_docs_read(tmp_path: Path) -> None:
+    """Every example of docs/formats.md reads: ledger YAML into a case, the sightings CSV, the zone spec."""
+    import re
+
+    import yaml
+
+    from overflight.evidence.sightings import read_sightings
+    from overflight.zones import from_specs
+
+    text = (Path(__file__).parents[1] / "docs" / "formats.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(\w+)\n(.*?)```", text, flags=re.S)
+    kinds = [k for k, _ in blocks]
+    assert kinds.count("yaml") == 4 and kinds.count("csv") == 1
+    with Case.create(tmp_path / "d.duckdb") as c:
+        for i, (kind, body) in enumerate(blocks):
+            if kind == "csv":
+                (tmp_path / "s.csv").write_text(body, encoding="utf-8")
+                obs = read_sightings(tmp_path / "s.csv")
+                assert [o.area for o in obs] == ["Astrakhan", "Orsk"]
+            elif "shape:" in body:
+                assert from_specs(yaml.safe_load(body))[0].geometry.area == pytest.approx(3.0)
+            else:
+                (tmp_path / f"{i}.yaml").write_text(body, encoding="utf-8")
+                c.import_files([tmp_path / f"{i}.yaml"])
+        assert c.evidence()[0].grade.reliability == "B" and c.observations()[0].area == "Uralsk"
