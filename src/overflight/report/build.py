@@ -199,7 +199,7 @@ def _map(case: Case) -> str:
     cited = sorted({zid for c in case.claims().values() for zid in c.where_zones})
     claimed = [z for z in zones if z.id in cited and z.is_areal]
     if claimed:  # drawn over the others so the reader sees what each claim is about
-        layers.append(Layer("claim-zones", [z.geometry for z in claimed], Style(stroke="#6941c6", width=2.4),
+        layers.append(Layer("claim-zones", [z.geometry for z in claimed], Style(stroke="#101828", width=2.0),
                             legend="zones the claims cite: " + ", ".join(z.id for z in claimed[:8])))
     ellipses = _prism_geoms(case)
     if ellipses:
@@ -229,7 +229,7 @@ def _map(case: Case) -> str:
     return render_map(layers, bounds, title="zones, tracks, sightings, prisms and wreckage")
 
 
-MAX_EACH = 40  # up to this many observations or crossings, each gets its own timeline row
+MAX_EACH = 15  # up to this many observations of a kind (or crossings), each gets its own timeline row
 
 
 def _timeline(case: Case) -> str:

@@ -241,8 +241,9 @@ def render_timeline(events: Sequence[tuple[pd.Timestamp, str, str, bool]],
             where = outside(t)
         tag = " [illustrative]" if illus else ""
         anchor = "start"
-        if lx > right:
-            lx, anchor = lx - 12, "end"
+        text_w = 6.2 * len(str(label) + tag + where)  # about 6 px a character at the label's 11 px
+        if lx > right or lx + text_w > width - 4:
+            lx, anchor = lx - (12 if kind == "e" else 8 + (x(e) - x(s))), "end"
         out.append(f'<text x="{lx:.1f}" y="{y + 2}" class="tl-label" text-anchor="{anchor}">'
                    f"{html.escape(str(label) + tag + where)}</text>")
     out.append(f'<line x1="{left}" y1="{ya}" x2="{right}" y2="{ya}" class="tl-axis"/>')
