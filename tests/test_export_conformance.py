@@ -195,4 +195,10 @@ def test_claimreview_has_what_fact_check_readers_need(case: Case, tmp_path: Path
         assert 1 <= r["reviewRating"]["ratingValue"] <= 5
     c1 = next(r for r in reviews if r["identifier"] == "c1")
     assert missing_fields(c1) == []
+    # reviewBody in plain words: the rating and what the evidence showed, no item ids or trail notation
+    ids = [e.id for e in case.evidence()]
+    assert ids and not any(i in r["reviewBody"] for r in reviews for i in ids)
+    assert not any("=>" in r["reviewBody"] for r in reviews)
+    assert c1["reviewBody"].startswith(c1["reviewRating"]["alternateName"])
+    assert "For the claim:" in c1["reviewBody"] and "track A was in KAZ from 2025-06-21" in c1["reviewBody"]
     assert len({r["url"] for r in reviews}) == 2  # one address per review

@@ -197,6 +197,8 @@ def test_errors_name_the_cli_options(files: dict[str, Path]) -> None:
     bad = files["sightings"].with_name("bad.csv")
     bad.write_text("group,place,time\ng,Nowhereville Xq,2025-06-22T00:00:00Z\n", encoding="utf-8")
     run("case", "init", files["case"])
+    out = run("case", "import", files["case"], "--tracks", files["tracks"], *COLS, "--sort")
+    assert "25 fixes (dataset radar.csv)" in out  # the same column options as transit and validate
     res = CliRunner().invoke(app, ["prism", str(bad), "--case", str(files["case"]), "--vmax", "185kmh"])
     assert res.exit_code != 0
     msg = str(res.exception)

@@ -298,7 +298,8 @@ def export(case: Case, fmt: str, out: str | Path, *, reviewer: str | None = None
             raise InputError(f"ClaimReview names who publishes it and where: give {missing}", file=case.path,
                              field="publisher" if not reviewer else "url")
         doc: Any = claim_reviews(case.claims(), case.verdicts(), sources=case.sources(), reviewer=reviewer,
-                                 reviewer_url=reviewer_url, url=url, date_published=datetime.now(UTC))
+                                 reviewer_url=reviewer_url, url=url, date_published=datetime.now(UTC),
+                                 evidence=case.evidence())
         p.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
     elif fmt == "geojson":
         p.write_text(json.dumps(to_geojson(case, all_zones=all_zones), ensure_ascii=False), encoding="utf-8")

@@ -9,7 +9,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from overflight.cli._common import console
+from overflight.cli._common import (
+    AltOpt,
+    AltUnitOpt,
+    IdOpt,
+    LatOpt,
+    LonOpt,
+    SortOpt,
+    TimeFmtOpt,
+    TimeOpt,
+    TzOpt,
+    console,
+    read_options,
+)
 from overflight.errors import InputError
 
 sub = typer.Typer(help="Case files: sources, claims, evidence, analyses, verdicts.", no_args_is_help=True)
@@ -37,6 +49,15 @@ def import_cmd(
     tracks: Annotated[list[Path] | None, typer.Option("--tracks", help="Track file (repeatable).")] = None,
     source: Annotated[str | None, typer.Option("--track-source", help="Source id of the tracks.")] = None,
     illustrative: Annotated[bool, typer.Option("--illustrative", help="Mark the tracks illustrative.")] = False,
+    id_col: IdOpt = None,
+    time_col: TimeOpt = None,
+    lon_col: LonOpt = None,
+    lat_col: LatOpt = None,
+    alt_col: AltOpt = None,
+    alt_unit: AltUnitOpt = "m",
+    tz: TzOpt = None,
+    time_format: TimeFmtOpt = None,
+    sort: SortOpt = False,
 ) -> None:
     """Import records, zones and tracks; each file set is stored all-or-nothing."""
     from overflight.case import Case
@@ -53,12 +74,14 @@ def import_cmd(
 
             n = c.add_zones(load_zones(spec))
             console.print(f"zones from {spec}: {n['inserted']} new, {n['updated']} updated", highlight=False)
+        read = read_options(id_col=id_col, time_col=time_col, lon_col=lon_col, lat_col=lat_col, alt_col=alt_col,
+                            alt_unit=alt_unit, tz=tz, time_format=time_format)
         for path in tracks or []:
-            from overflight.tracks import read_tracks
+            from overflight.workflow import import_tracks
 
-            df, _report = read_tracks(path)
-            rows = c.add_tracks(df, dataset=path.name, source_id=source, illustrative=illustrative)
-            console.print(f"tracks from {path}: {rows} fixes", highlight=False)
+            name, rows, _report = import_tracks(c, path, source_id=source, illustrative=illustrative, sort=sort,
+                                                **read)
+            console.print(f"tracks from {escape(str(path))}: {rows} fixes (dataset {escape(name)})", highlight=False)
 
 
 @sub.command("show")

@@ -8,11 +8,12 @@ its ``author`` — Person or Organization — and ``datePublished``), ``reviewRa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from overflight.evidence.model import Claim, Source, Verdict
+from overflight.evidence.model import Claim, EvidenceItem, Source, Verdict
 
 #: verdict -> (ratingValue on 1..5, the text shown as alternateName)
 RATINGS: dict[str, tuple[int, str]] = {
@@ -27,9 +28,27 @@ def _date(d: datetime | None) -> str | None:
     return d.astimezone(UTC).date().isoformat() if d else None
 
 
+def review_body(claim: Claim, verdict: Verdict | None, evidence: Sequence[EvidenceItem]) -> str:
+    """The review in plain words for readers: the rating, then what each piece of evidence showed (its own
+    reasoning, no internal ids), and for a claim of absence what it would take to support it."""
+    v = verdict.verdict if verdict else "unverified"
+    lines = [f"{RATINGS[v][1]}."]
+    for direction, word in (("supports", "For the claim"), ("contradicts", "Against the claim")):
+        items = [e.reasoning for e in evidence if e.direction == direction]
+        if items:
+            lines.append(f"{word}: " + "; ".join(items) + ".")
+    if not evidence:
+        lines.append("No analysis or observation in this case speaks to it either way.")
+    if claim.is_absence and v != "supported":
+        lines.append("A claim that something did not happen is supported only by a sensor record that covered "
+                     "the area and time and saw nothing; silence is not evidence.")
+    return " ".join(lines)
+
+
 def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str, Source] | None = None,
                  reviewer: str = "overflight", reviewer_url: str | None = None, url: str | None = None,
-                 date_published: datetime | None = None) -> dict[str, Any]:
+                 date_published: datetime | None = None,
+                 evidence: Sequence[EvidenceItem] | None = None) -> dict[str, Any]:
     """One ClaimReview object (with its own ``@context``) for a claim and its verdict."""
     v = verdict.verdict if verdict else "unverified"
     value, text = RATINGS[v]
@@ -59,7 +78,7 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
                          "alternateName": text},
         "author": author,
         "datePublished": (date_published or datetime.now(UTC)).astimezone(UTC).date().isoformat(),
-        "reviewBody": "\n".join(trail),
+        "reviewBody": review_body(claim, verdict, evidence) if evidence is not None else "\n".join(trail),
     }
     if url:
         out["url"] = f"{url}#{claim.id}"
@@ -69,10 +88,27 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
 def claim_reviews(claims: Mapping[str, Claim], verdicts: Mapping[str, Verdict], *,
                   sources: Mapping[str, Source] | None = None, reviewer: str = "overflight",
                   reviewer_url: str | None = None, url: str | None = None,
-                  date_published: datetime | None = None) -> list[dict[str, Any]]:
-    """A JSON-LD list of ClaimReview objects, one per claim, in the claims' order."""
+                  date_published: datetime | None = None,
+                  evidence: Sequence[EvidenceItem] | None = None) -> list[dict[str, Any]]:
+    """A JSON-LD list of ClaimReview objects, one per claim, in the claims' order.
+
+    With ``evidence`` (the case's items) each ``reviewBody`` is written in plain words from the items of the
+    claim and of the claims linked to it by ``answers`` (`review_body`); without, it is the verdict's trail.
+    """
+    def pool(c: Claim) -> list[EvidenceItem] | None:
+        if evidence is None:
+            return None
+        linked = {c.id, *c.answers} | {o.id for o in claims.values() if c.id in o.answers}
+        out = []
+        for e in evidence:
+            if e.claim_id in linked:
+                flip = e.claim_id != c.id and claims[e.claim_id].is_absence != c.is_absence
+                out.append(replace(e, direction=("contradicts" if e.direction == "supports" else "supports"))
+                           if flip else e)
+        return out
+
     return [claim_review(c, verdicts.get(cid), sources=sources, reviewer=reviewer, reviewer_url=reviewer_url,
-                         url=url, date_published=date_published) for cid, c in claims.items()]
+                         url=url, date_published=date_published, evidence=pool(c)) for cid, c in claims.items()]
 
 
 REQUIRED = ("claimReviewed", "reviewRating.alternateName", "itemReviewed.author.name", "itemReviewed.datePublished",
