@@ -17,18 +17,20 @@ ZonesOpt = Annotated[
     str,
     typer.Option(
         "--zones",
+        metavar="ZONES",
         help="Boundary-set name (ne-admin0, osm-maritime), zone file (GeoJSON, KML, GPKG, SHP, GeoParquet) "
         "or zone spec file (JSON/YAML).",
     ),
 ]
 ZoneIdsOpt = Annotated[
     list[str] | None,
-    typer.Option("--zone", help="Keep only this zone id (repeatable)."),
+    typer.Option("--zone", metavar="ZONE_ID", help="Keep only this zone id (repeatable)."),
 ]
 IdFieldOpt = Annotated[
-    str | None, typer.Option("--id-field", help="Property holding the zone id in a zone file (default: id).")
+    str | None, typer.Option("--id-field", metavar="PROPERTY",
+                             help="Property holding the zone id in a zone file (default: id).")
 ]
-OutOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Output file.")]
+OutOpt = Annotated[Path | None, typer.Option("-o", "--output", metavar="FILE", help="Output file.")]
 
 # Reading tracks and observations: the same options on every command that reads them.
 FormatOpt = Annotated[str | None, typer.Option("--format", metavar="FORMAT",
