@@ -230,3 +230,14 @@ def test_the_format_examples_in_docs_read(tmp_path: Path) -> None:
                 (tmp_path / f"{i}.yaml").write_text(body, encoding="utf-8")
                 c.import_files([tmp_path / f"{i}.yaml"])
         assert c.evidence()[0].grade.reliability == "B" and c.observations()[0].area == "Uralsk"
+
+
+def test_help_names_value_types_and_flags_take_none() -> None:
+    for cmd, valued in ((["transit"], ("--max-gap", "DURATION")), (["prism"], ("--vmax", "SPEED")),
+                        (["tracks", "validate"], ("--time-format", "STRPTIME")),
+                        (["attribution"], ("--case", "CASE.duckdb"))):
+        res = CliRunner().invoke(app, [*cmd, "--help"], terminal_width=160)
+        assert res.exit_code == 0, res.output
+        assert "<bool>" not in res.output, cmd
+        line = next(ln for ln in res.output.splitlines() if valued[0] + " " in ln)
+        assert valued[1] in line, line
