@@ -102,6 +102,8 @@ def transit_cmd(
                                                   help="Flag implied speeds above this.")] = None,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", metavar="N", help="Fixes per chunk (bounded memory).")] = (
         DEFAULT_CHUNK_ROWS),
+    brackets: Annotated[bool, typer.Option("--brackets/--no-brackets", help="Give each crossing its bracketing "
+                                           "fixes and time range (a second read of the file).")] = True,
     case: CaseOpt = None,
     source: SourceOpt = None,
     dataset: Annotated[str | None, typer.Option("--dataset", metavar="NAME",
@@ -154,7 +156,8 @@ def transit_cmd(
     if report.invalid_rows:
         console.print(f"invalid rows dropped: {report.invalid_rows} ({escape(report.summary())})", highlight=False)
     # The crossings' bracketing fixes: a second pass over the file (the first kept no fixes, memory stays bounded).
-    visits = bracket_visits(result.visits, iter_tracks(tracks, sort=sort, **{**opts, "on_invalid": "drop"}), gap_s)
+    visits = (bracket_visits(result.visits, iter_tracks(tracks, sort=sort, **{**opts, "on_invalid": "drop"}), gap_s)
+              if brackets else result.visits)
     write_visits(visits, output)
     v = result.visits
     n_unobs = int((~v["observed"]).sum()) if len(v) else 0
