@@ -41,6 +41,23 @@ if TYPE_CHECKING:
     from overflight.case.store import Case
 
 
+def kml_text(text: Any) -> str:
+    """Text for a KML element, XML-escaped (every user string goes through here)."""
+    return escape(str(text))
+
+
+def kml_description(text: Any) -> str:
+    """Text for a KML ``<description>``, which viewers render as HTML: HTML-escaped, then XML-escaped."""
+    import html
+
+    return escape(html.escape(str(text)))
+
+
+def kml_attr(text: Any) -> str:
+    """Text for a double-quoted XML attribute."""
+    return escape(str(text), {'"': "&quot;"})
+
+
 def _iso(t: Any) -> str | None:
     if t is None or (isinstance(t, float) and np.isnan(t)) or t is pd.NaT:
         return None
@@ -170,7 +187,7 @@ def _time(start: Any, end: Any) -> str:
 
 def _data(fields: dict[str, Any]) -> str:
     """KML ExtendedData: every field as a named Data value (text escaped; None left out)."""
-    items = "".join(f'<Data name="{escape(str(k), {chr(34): "&quot;"})}"><value>{escape(_text(v))}</value></Data>'
+    items = "".join(f'<Data name="{kml_attr(k)}"><value>{kml_text(_text(v))}</value></Data>'
                     for k, v in fields.items() if v is not None)
     return f"<ExtendedData>{items}</ExtendedData>" if items else ""
 
@@ -188,7 +205,7 @@ def to_kml(case: Case, *, all_zones: bool = False) -> str:
     styles, ExtendedData and time elements (see the module doc)."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">',
-           f"<Document><name>{escape(case.path.stem)}</name>"]
+           f"<Document><name>{kml_text(case.path.stem)}</name>"]
     for sid, (fill, line) in _STYLES.items():
         if line:
             out.append(f'<Style id="{sid}"><LineStyle><color>{line}</color><width>2</width></LineStyle>'
@@ -201,15 +218,16 @@ def to_kml(case: Case, *, all_zones: bool = False) -> str:
     set_of = _zone_sets(case)
     for z in zones:
         style = "zone-state" if z.kind == "state" else "zone"
-        out.append(f"<Placemark><name>{escape(z.name)}</name><description>{escape(z.id)} ({escape(z.kind)})"
-                   f"</description><styleUrl>#{style}</styleUrl>{_time(z.valid_from, z.valid_to)}"
+        desc = kml_description(f"{z.id} ({z.kind})")
+        out.append(f"<Placemark><name>{kml_text(z.name)}</name><description>{desc}</description>"
+                   f"<styleUrl>#{style}</styleUrl>{_time(z.valid_from, z.valid_to)}"
                    + _data({"id": z.id, "kind": z.kind, "boundary_set": set_of.get(z.id), "floor_m": z.floor_m,
                             "ceiling_m": z.ceiling_m})
                    + f"{_kml_geom(oriented(z.geometry))}</Placemark>")
     out.append("</Folder><Folder><name>Claims</name>")
     for c in case.claims().values():
         if c.where_geometry is not None:
-            out.append(f"<Placemark><name>{escape(c.id)}</name><description>{escape(c.statement)}</description>"
+            out.append(f"<Placemark><name>{kml_text(c.id)}</name><description>{kml_description(c.statement)}</description>"
                        f"<styleUrl>#claim</styleUrl>{_time(c.window_start, c.window_end)}"
                        + _data({"stance": c.stance, "what": c.what, "claimant": c.claimant})
                        + f"{_kml_geom(oriented(c.where_geometry))}</Placemark>")
@@ -220,7 +238,7 @@ def to_kml(case: Case, *, all_zones: bool = False) -> str:
             continue
         s = srcs.get(o.source_id or "")
         name = ("[illustrative] " if o.illustrative else "") + f"{o.kind} {o.id}"
-        out.append(f"<Placemark><name>{escape(name)}</name><description>{escape(o.description)}</description>"
+        out.append(f"<Placemark><name>{kml_text(name)}</name><description>{kml_description(o.description)}</description>"
                    f"<styleUrl>#{o.kind}</styleUrl>{_time(o.time_start, o.time_end)}"
                    + _data({"id": o.id, "kind": o.kind, "source": o.source_id,
                             "grade": f"{s.reliability if s else 'F'}{o.credibility}", "precision_m": o.precision_m,
@@ -242,7 +260,7 @@ def to_kml(case: Case, *, all_zones: bool = False) -> str:
             pieces.append(f"<gx:Track><altitudeMode>{mode}</altitudeMode>{whens}{coords}</gx:Track>")
         geom = (pieces[0] if len(pieces) == 1 else
                 "<gx:MultiTrack><gx:interpolate>0</gx:interpolate>" + "".join(pieces) + "</gx:MultiTrack>")
-        out.append(f"<Placemark><name>{escape(name)}</name><styleUrl>#track</styleUrl>"
+        out.append(f"<Placemark><name>{kml_text(name)}</name><styleUrl>#track</styleUrl>"
                    + _data({"dataset": ds, "track_id": tid, "source": g["source_id"].iloc[0], "fixes": len(g),
                             "observed_pieces": len(pieces), "illustrative": bool(g["illustrative"].iloc[0])})
                    + f"{geom}</Placemark>")
@@ -252,14 +270,14 @@ def to_kml(case: Case, *, all_zones: bool = False) -> str:
         name = f"{p['track_id']} {'enters' if cr.event == 'entry' else 'leaves'} {p['zone_id']}"
         span = (_time(p.get("time_min"), p.get("time_max")) if p.get("time_min") != p.get("time_max")
                 else _time(p["time"], p["time"]))
-        out.append(f"<Placemark><name>{escape(name)}</name><styleUrl>#crossing</styleUrl>{span}" + _data(p)
+        out.append(f"<Placemark><name>{kml_text(name)}</name><styleUrl>#crossing</styleUrl>{span}" + _data(p)
                    + f"{_kml_geom(shapely.Point(cr.get('lon'), cr.get('lat')))}</Placemark>")
     out.append("</Folder><Folder><name>Prism areas</name>")
     for pa in prism_areas(case):
         if pa.geometry is None:
             continue
         name = f"{pa.track_id} {pa.start:%H:%M}–{pa.end:%H:%M} at {pa.vmax_mps * 3.6:.0f} km/h"
-        out.append(f"<Placemark><name>{escape(name)}</name><styleUrl>#prism</styleUrl>{_time(pa.start, pa.end)}"
+        out.append(f"<Placemark><name>{kml_text(name)}</name><styleUrl>#prism</styleUrl>{_time(pa.start, pa.end)}"
                    + _data({"run": pa.run_id, "track_id": pa.track_id, "vmax_kmh": round(pa.vmax_mps * 3.6, 1),
                             **{f"verdict {z}": v for z, v in pa.verdicts.items()}})
                    + f"{_kml_geom(pa.geometry)}</Placemark>")
@@ -267,8 +285,8 @@ def to_kml(case: Case, *, all_zones: bool = False) -> str:
     for pt, props in claim_verdicts(case, {z.id: z.geometry for z in zones}):
         if pt is None:
             continue
-        out.append(f"<Placemark><name>{escape(props['claim'])}: {escape(props['verdict'])}</name>"
-                   f"<description>{escape(props['statement'])}</description><styleUrl>#verdict</styleUrl>"
+        out.append(f"<Placemark><name>{kml_text(props['claim'])}: {kml_text(props['verdict'])}</name>"
+                   f"<description>{kml_description(props['statement'])}</description><styleUrl>#verdict</styleUrl>"
                    + _data(props) + f"{_kml_geom(pt)}</Placemark>")
     out.append("</Folder></Document></kml>")
     return "\n".join(out)
