@@ -148,6 +148,12 @@ def test_flow_from_files_to_verdicts(files: dict[str, Path], tmp_path: Path) -> 
     out = run("prism", files["sightings"], "--case", case, "--vmax", "185kmh", "--zones", "ne-admin0",
               "--zone", "KAZ", "--credibility", "2", "--source", "witnesses")
     assert "at 185kmh: 1 necessary" in out and "supports c-witness" in out
+    # Without --case the same file gives the same verdict, with the sightings' ids and times on the row.
+    run("prism", files["sightings"], "--vmax", "185kmh", "--zones", "ne-admin0", "--zone", "KAZ",
+        "-o", tmp_path / "p.csv")
+    row = pd.read_csv(tmp_path / "p.csv").iloc[0]
+    assert row["verdict"] == "necessary" and row["from_observation"] == "night2-1"
+    assert (row["from_time"], row["to_time"]) == ("2025-06-22T00:15:00Z", "2025-06-22T06:15:00Z")  # midpoints
     out = run("prism", "--case", case, "--vmax", "240kmh", "--zone", "KAZ")  # the case's sightings, faster
     assert "1 possible" in out and "no evidence" in out
     run("transit", "--case", case, "--zones", files["zones"], "--zone", "corridor")  # the case's tracks
