@@ -21,6 +21,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -247,3 +248,33 @@ def test_help_names_value_types_and_flags_take_none() -> None:
         assert "<bool>" not in res.output, cmd
         line = next(ln for ln in res.output.splitlines() if valued[0] + " " in ln)
         assert valued[1] in line, line
+
+
+def test_attribution_from_a_points_file(tmp_path: Path) -> None:
+    """`attribution POINTS --case`: points imported as wreckage, the share test recorded as evidence, and the
+    report warns that a target holding the whole region makes the share 100% by construction."""
+    rng = np.random.default_rng(7)
+    n = 40
+    pts = pd.DataFrame({"id": [f"w{i}" for i in range(n)], "lon": 46.0 + rng.uniform(-0.3, 0.3, n),
+                        "lat": 48.5 + rng.uniform(-0.2, 0.2, n), "time": "2025-06-21T03:00:00Z"})
+    pts.to_csv(tmp_path / "wreckage.csv", index=False)
+    (tmp_path / "zones.yaml").write_text(
+        "- {id: range, shape: circle, center: [46.0, 48.5], radius_km: 300}\n"
+        "- {id: area, shape: circle, center: [46.0, 48.5], radius_km: 60}\n", encoding="utf-8")
+    (tmp_path / "claims.yaml").write_text(
+        "sources: [{id: mod, name: Defence ministry, kind: official, reliability: C},\n"
+        "          {id: finds, name: Field team, kind: own, reliability: B}]\n"
+        "claims:\n  - {id: c90, claimant: Defence ministry, source: mod, date: 2025-06-25, what: wreckage,\n"
+        "     statement: More than 90% of the drones found lay inside the range., where: {zones: [range]}}\n",
+        encoding="utf-8")
+    case = tmp_path / "a.duckdb"
+    run("case", "init", case)
+    run("case", "import", case, tmp_path / "claims.yaml")
+    out = run("attribution", tmp_path / "wreckage.csv", "--case", case, "--zones", tmp_path / "zones.yaml",
+              "--target", "range", "--region", "area", "--claim", "c90", "--source", "finds", "--credibility", "2")
+    assert "imported 40 wreckage" in out and "40 of 40" in out and "supports c90" in out
+    run("case", "evaluate", case)
+    run("case", "verify", case)
+    run("report", case, "-o", tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "range contains the whole of area" in html
