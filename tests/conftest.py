@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -29,3 +30,12 @@ def osm_maritime() -> boundaries.ZoneSet:
             pytest.fail("osm-maritime is not installed but OVERFLIGHT_REQUIRE_DATA is set")
         pytest.skip("osm-maritime not installed (overflight boundaries install osm-maritime)")
     return boundaries.load("osm-maritime")
+
+
+@pytest.fixture(scope="session")
+def web_demo_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo case, built once per session for the web tests (copy it before writing to it)."""
+    from overflight.demo import build_demo
+
+    out = tmp_path_factory.mktemp("web-demo")
+    return build_demo(out).files["case.duckdb"]

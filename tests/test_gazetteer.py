@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import string
 import unicodedata
 
@@ -73,9 +74,9 @@ def test_akhtubinsk_in_any_case_and_script(query: str) -> None:
 def test_accent_insensitive() -> None:
     assert gz.resolve("Malmo").name == "Malmö"
     assert gz.resolve("MALMÖ").name == "Malmö"
-    sp = gz.resolve("Sao Paulo")
+    sp = gz.resolve("Sao Paulo", country="BR")
     assert sp.name == "São Paulo" and sp.cc == "BR"
-    assert gz.resolve("são paulo").geonameid == sp.geonameid
+    assert gz.resolve("são paulo", country="BRA").geonameid == sp.geonameid
 
 
 @pytest.mark.parametrize("query", ["Uralsk", "Oral", "Уральск", "Ural'sk", "Ural’sk"])
@@ -86,7 +87,9 @@ def test_uralsk_and_oral_are_the_kazakh_city(query: str) -> None:
 
 
 def test_country_filter_changes_the_answer_and_accepts_iso2_iso3_any_case() -> None:
-    assert gz.resolve("Paris").cc == "FR"  # the largest Paris
+    with pytest.raises(InputError, match="names 11 places"):
+        gz.resolve("Paris")  # never silently the largest Paris
+    assert gz.resolve("Paris", country="FR").cc == "FR"
     for c in ("US", "us", "USA", "usa"):
         found = gz.lookup("Paris", country=c, limit=20)
         assert found and all(p.cc == "US" for p in found)
@@ -302,3 +305,31 @@ def test_cli_unknown_name_exits_2_with_one_line(cli_app, capsys) -> None:  # typ
     err = capsys.readouterr().err
     assert "no place named 'Qqxqzzyzvv'" in err
     assert "Traceback" not in err
+
+
+# ---- strict resolution (no prefix fallback, no silent pick among namesakes)
+
+
+@pytest.mark.parametrize("query", ["X", "Akhtu", "Springf", "Shangha"])
+def test_resolve_never_falls_back_to_a_prefix(query: str) -> None:
+    assert gz.lookup(query, limit=1)  # lookup still offers prefix matches
+    with pytest.raises(InputError, match="no place named"):
+        gz.resolve(query)
+
+
+@pytest.mark.parametrize(("query", "country", "n"), [("Springfield", None, 9), ("Springfield", "US", 9),
+                                                    ("Moscow", None, 2), ("Sao Paulo", None, 3)])
+def test_ambiguous_name_lists_candidates(query: str, country: str | None, n: int) -> None:
+    with pytest.raises(InputError) as ei:
+        gz.resolve(query, country=country)
+    msg = str(ei.value)
+    m = re.search(r"names (\d+) places", msg)
+    assert m and int(m.group(1)) >= n
+    assert "[lon, lat]" in msg
+    expected = {p.cc for p in gz.lookup(query, country=country, limit=3)}
+    assert all(f"({cc}," in msg for cc in expected)
+
+
+def test_country_narrows_an_ambiguous_name_to_one() -> None:
+    assert gz.resolve("Moscow", country="RU").cc == "RU"
+    assert gz.resolve("Springfield", country="AU").cc == "AU"

@@ -153,3 +153,17 @@ def test_ne_crossings_consistent(ne_index: ZoneIndex, ne_admin0: ZoneSet, seed: 
     if len(c):
         d = shapely.distance(shapely.boundary(geoms[c.zone]), shapely.points(c.lon, c.lat))
         assert (d < 1e-9).all()
+
+
+def test_more_overlapping_zones_than_the_kernel_tracks_is_an_error() -> None:
+    """A path inside more than MAXZ zones at once cannot be tracked: an InputError, never a silent cut."""
+    from overflight.errors import InputError
+    from overflight.index import kernels
+
+    squares = [shapely.box(0.0, 0.0, 1.0, 1.0)] * (kernels.MAXZ + 1)
+    idx = ZoneIndex(squares)
+    assert len(idx.locate_all([0.5], [0.5])[0]) == kernels.MAXZ + 1  # locate has no such limit
+    with pytest.raises(InputError, match="overlapping zones"):
+        idx.crossings([0.5], [0.5], [2.0], [0.5])
+    few = ZoneIndex(squares[:3])
+    assert sorted(few.crossings([0.5], [0.5], [2.0], [0.5]).zone.tolist()) == [0, 1, 2]

@@ -19,6 +19,7 @@ def test_each_rule_exact_count_drop() -> None:
     assert rep.counts == {
         "malformed": 0,
         "bad_coordinate": 3,
+        "bad_altitude": 0,
         "bad_time": 2,
         "naive_time": 1,
         "duplicate_time": 1,

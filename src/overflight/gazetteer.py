@@ -398,24 +398,48 @@ def lookup(name: str, *, country: str | None = None, limit: int = 10) -> list[Pl
 
 
 def resolve(name: str, *, country: str | None = None) -> Place:
-    """The single best place for ``name`` (the top result of :func:`lookup`).
+    """The one place called ``name`` (folded exact match on the name or an alternate name).
+
+    Resolution is strict, so a zone built around a place is never built around the wrong one: a name that
+    matches no place exactly is an error (prefixes are only offered as suggestions), and a name that
+    matches several places is an error listing them, unless ``country`` leaves exactly one. A place whose
+    own name matches beats places that only list it as an alternate name (GeoNames gives "Sao Paulo" as an
+    alternate name of small Brazilian towns); the most populous of several is never taken silently.
 
     Raises
     ------
     InputError
-        ``no place named ...`` with up to five near suggestions when nothing matches.
+        ``no place named ...`` with up to five near suggestions when nothing matches exactly;
+        ``... names N places ...`` with the candidates when the name is ambiguous.
     """
-    found = lookup(name, country=country, limit=1)
-    if found:
-        return found[0]
     g = _gazetteer()
     cc = g.country_code(country) if country is not None else None
-    hints = g.suggestions(fold(name), cc)
+    key = fold(name)
+    rows, exact = g.match_rows(key) if key else (np.zeros(0, dtype=np.int32), False)
+    if exact and cc is not None:
+        rows = rows[g.cc[rows] == cc]
     where = f" in {cc}" if cc else ""
-    msg = f"no place named {name!r}{where} in the gazetteer"
-    if hints:
-        msg += "; did you mean: " + ", ".join(hints)
-    raise InputError(msg, field="name")
+    if not exact or rows.size == 0:
+        hints = g.suggestions(key, cc) if key else []
+        msg = f"no place named {name!r}{where} in the gazetteer"
+        if hints:
+            msg += "; did you mean: " + ", ".join(hints)
+        raise InputError(msg, field="name")
+    if rows.size > 1:
+        # A place whose own name is ``name`` beats places that merely list it among alternate names.
+        primary = np.array([fold(str(g.name[int(r)])) == key for r in rows], dtype=bool)
+        if primary.sum() == 1:
+            return g.place(int(rows[primary][0]))
+        if primary.any():
+            rows = rows[primary]
+    if rows.size > 1:
+        top = [g.place(int(r)) for r in g.rank(rows, 8)]
+        cands = "; ".join(f"{p.name} ({p.cc}{', ' + p.admin1 if p.admin1 else ''}, pop. {p.population:,}, "
+                          f"{p.lon:.4f} {p.lat:.4f})" for p in top)
+        more = f" and {rows.size - len(top)} more" if rows.size > len(top) else ""
+        hint = "give [lon, lat] instead" if cc else "add a country (country: XX, --country) or give [lon, lat]"
+        raise InputError(f"{name!r} names {rows.size} places{where}: {cands}{more}; {hint}", field="name")
+    return g.place(int(rows[0]))
 
 
 # -----------------------------------------------------------------------------------------------------------

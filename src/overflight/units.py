@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from overflight.errors import InputError
@@ -23,12 +24,26 @@ SPEED_UNITS: dict[str, float] = {
     "mph": 1609.344 / 3600.0,
 }
 
+#: Plausible altitudes (m above sea level) for fixes and zone limits: below the Dead Sea shore (and
+#: barometric readings on a high-pressure day) up to the edge of space; anything else is a unit or data error.
+ALT_MIN_M = -1_000.0
+ALT_MAX_M = 100_000.0
+
 DISTANCE_UNITS: dict[str, float] = {
     "m": 1.0, "km": 1000.0, "nm": 1852.0, "nmi": 1852.0, "mi": 1609.344, "ft": 0.3048,
 }
 
 
 def _parse(text: str | float | int, units: dict[str, float], what: str, default_unit: str | None) -> float:
+    x = _parse_any(text, units, what, default_unit)
+    if not math.isfinite(x):
+        raise InputError(f"{what} {text!r} is not a finite number")
+    return x
+
+
+def _parse_any(text: str | float | int, units: dict[str, float], what: str, default_unit: str | None) -> float:
+    if isinstance(text, bool):
+        raise InputError(f"{what} {text!r} is not a number")
     if isinstance(text, int | float):
         if default_unit is None:
             raise InputError(f"{what} {text!r} needs a unit, e.g. {', '.join(list(units)[:3])}")
@@ -57,8 +72,14 @@ def parse_duration(text: str | float | int, default_unit: str | None = "s") -> f
 
 
 def parse_speed(text: str | float | int, default_unit: str | None = None) -> float:
-    """Return a speed in metres per second from text such as ``185kmh``, ``100kt``, ``50mps``."""
-    return _parse(text, SPEED_UNITS, "speed", default_unit)
+    """Return a speed in metres per second from text such as ``185kmh``, ``100kt``, ``50mps`` (above zero).
+
+    A speed of zero is refused: as a top speed it makes every pair of fixes "inconsistent".
+    """
+    v = _parse(text, SPEED_UNITS, "speed", default_unit)
+    if not v > 0:
+        raise InputError(f"speed {text!r} must be above zero")
+    return v
 
 
 def parse_distance(text: str | float | int, default_unit: str | None = "m") -> float:

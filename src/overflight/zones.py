@@ -9,6 +9,7 @@ spec such as ``{"id": "ranges", "shape": "annulus", "center": "Akhtubinsk", "inn
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,11 +19,22 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.affinity
 from shapely.geometry.base import BaseGeometry
 
 from overflight.errors import InputError
+from overflight.safeio import (
+    check_xml,
+    max_uncompressed_bytes,
+    offline_gdal,
+    open_zip,
+    read_zip_member,
+    refuse_virtual_path,
+    zip_members,
+)
+from overflight.units import ALT_MAX_M, ALT_MIN_M
 
-ZONE_FILE_SUFFIXES = {".geojson", ".json", ".kml", ".kmz", ".gpkg", ".shp", ".zip", ".parquet", ".geoparquet", ".fgb"}
+ZONE_FILE_SUFFIXES = {".geojson", ".json", ".kml", ".kmz", ".gpkg", ".shp", ".zip", ".parquet", ".geoparquet"}
 SPEC_SUFFIXES = {".json", ".yaml", ".yml"}
 SPEC_SHAPES = ("circle", "annulus", "sector", "buffer", "point", "polygon")
 
@@ -188,6 +200,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 def _parse_time(value: Any, file: str | Path | None, row: int | str | None, name: str) -> datetime | None:
+    value = _plain(value)
     if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
         return None
     try:
@@ -200,24 +213,95 @@ def _parse_time(value: Any, file: str | Path | None, row: int | str | None, name
 
 
 def _parse_alt(value: Any, file: str | Path | None, row: int | str | None, name: str) -> float | None:
-    if value is None or value == "":
+    value = _plain(value)  # numpy scalars from GDAL print as numbers, not np.float64(...)
+    if value is None or value == "" or (isinstance(value, float) and np.isnan(value)):
         return None
+    if isinstance(value, bool | np.bool_):
+        raise InputError(f"altitude {value!r} is not a number of metres", file=file, row=row, field=name)
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"altitude {value!r} is not a number of metres", file=file, row=row, field=name) from None
-    return None if np.isnan(v) else v
+    if not np.isfinite(v) or not (ALT_MIN_M <= v <= ALT_MAX_M):
+        raise InputError(f"altitude {value!r} m is outside [{ALT_MIN_M:g}, {ALT_MAX_M:g}] m", file=file, row=row,
+                         field=name)
+    return v
+
+
+
+
+def _limits(props: Mapping[str, Any], file: str | Path | None, row: int | str | None,
+            ) -> tuple[float | None, float | None, datetime | None, datetime | None]:
+    """floor_m, ceiling_m, valid_from, valid_to, checked for range and order."""
+    floor = _parse_alt(props.get("floor_m"), file, row, "floor_m")
+    ceiling = _parse_alt(props.get("ceiling_m"), file, row, "ceiling_m")
+    if floor is not None and ceiling is not None and floor > ceiling:
+        raise InputError(f"floor_m ({floor:g}) is above ceiling_m ({ceiling:g})", file=file, row=row, field="floor_m")
+    vfrom = _parse_time(props.get("valid_from"), file, row, "valid_from")
+    vto = _parse_time(props.get("valid_to"), file, row, "valid_to")
+    if vfrom is not None and vto is not None and vfrom > vto:
+        raise InputError(f"valid_from ({vfrom.isoformat()}) is after valid_to ({vto.isoformat()})", file=file,
+                         row=row, field="valid_from")
+    return floor, ceiling, vfrom, vto
+
+
+def _lonlat_checked(geom: BaseGeometry, file: str | Path, feature: str) -> BaseGeometry:
+    """Refuse coordinates outside WGS84 degrees; split rings that cross the antimeridian the short way."""
+    coords = shapely.get_coordinates(geom)
+    if len(coords) == 0:
+        return geom
+    if not np.isfinite(coords).all():
+        raise InputError("geometry has a coordinate that is not a finite number", file=file, row=feature,
+                         field="geometry")
+    lon, lat = coords[:, 0], coords[:, 1]
+    if (np.abs(lat) > 90).any() or (np.abs(lon) > 180).any():
+        i = int(np.flatnonzero((np.abs(lat) > 90) | (np.abs(lon) > 180))[0])
+        raise InputError(f"coordinate ({lon[i]:g}, {lat[i]:g}) is outside lon [-180, 180], lat [-90, 90]: "
+                         "give WGS84 degrees (lon, lat)", file=file, row=feature, field="geometry")
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = list(shapely.get_parts(geom))
+    if not any(_crosses_antimeridian(np.asarray(part.exterior.coords)) for part in parts):
+        return geom
+    out: list[BaseGeometry] = []
+    for part in parts:
+        rings = [_unwrap(np.asarray(part.exterior.coords))] + [_unwrap(np.asarray(h.coords)) for h in part.interiors]
+        shape = shapely.Polygon(rings[0], rings[1:])
+        # Edges stay straight in lon/lat, as given; cut at the seams and shift each piece back.
+        for k in range(-1, 2):
+            box = shapely.box(-180 + 360 * k, -90, 180 + 360 * k, 90)
+            piece = shapely.intersection(shape, box)
+            if not piece.is_empty:
+                out.append(shapely.affinity.translate(piece, xoff=-360 * k))
+    pieces = [g for g in out if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.MultiPolygon([p for g in pieces for p in shapely.get_parts(g)])
+
+
+def _unwrap(ring: np.ndarray) -> np.ndarray:
+    """Longitudes made continuous (no step over 180°), so a ring over the antimeridian is one shape."""
+    lon = np.degrees(np.unwrap(np.radians(ring[:, 0])))
+    return np.column_stack([lon, ring[:, 1]])
+
+
+def _crosses_antimeridian(ring: np.ndarray) -> bool:
+    """An edge jumps more than 180° of longitude and neither end lies on the ±180° seam or at a pole."""
+    lon, lat = ring[:, 0], ring[:, 1]
+    jump = np.abs(np.diff(lon)) > 180
+    on_seam = (np.abs(lon) == 180) | (np.abs(lat) == 90)
+    return bool((jump & ~on_seam[:-1] & ~on_seam[1:]).any())
 
 
 def _check_geometry(geom: BaseGeometry | None, repair: bool, file: str | Path, feature: str) -> BaseGeometry:
     if geom is None or geom.is_empty:
         raise InputError("feature has no geometry", file=file, row=feature, field="geometry")
+    geom = _lonlat_checked(geom, file, feature)
     if shapely.is_valid(geom):
         return geom
     if not repair:
         raise InputError(
             f"invalid geometry ({shapely.is_valid_reason(geom)}); "
-            "pass repair=True (--repair) to fix it with make_valid",
+            "fix the file (e.g. `ogr2ogr -makevalid`), or in Python pass repair=True to load_zones/read_zone_file "
+            "to fix it with make_valid",
             file=file, row=feature, field="geometry",
         )
     fixed = shapely.make_valid(geom, method="structure")
@@ -245,13 +329,10 @@ def _zone_from_record(
     name = props.get("name") or props.get("Name") or props.get("NAME") or zid
     reserved = {key, "name", "kind", "floor_m", "ceiling_m", "valid_from", "valid_to"}
     extra = {k: _plain(v) for k, v in props.items() if k not in reserved and _plain(v) is not None}
+    floor, ceiling, vfrom, vto = _limits(props, file, where)
     return Zone(
         id=zid, name=str(name), kind=str(props.get("kind") or "user"), geometry=geometry,
-        floor_m=_parse_alt(props.get("floor_m"), file, where, "floor_m"),
-        ceiling_m=_parse_alt(props.get("ceiling_m"), file, where, "ceiling_m"),
-        valid_from=_parse_time(props.get("valid_from"), file, where, "valid_from"),
-        valid_to=_parse_time(props.get("valid_to"), file, where, "valid_to"),
-        properties=extra,
+        floor_m=floor, ceiling_m=ceiling, valid_from=vfrom, valid_to=vto, properties=extra,
     )
 
 
@@ -270,18 +351,24 @@ def read_zone_file(
     path: str | Path, *, id_field: str | None = None, repair: bool = False, name: str | None = None,
     licence: str = "unknown (user file)",
 ) -> ZoneSet:
-    """Read zones from a GeoJSON, KML, GeoPackage, Shapefile (or zipped shapefile), FlatGeobuf or GeoParquet file.
+    """Read zones from a GeoJSON, KML/KMZ, GeoPackage, Shapefile (or zipped shapefile) or GeoParquet file.
 
+    The format is checked by the file's content, not its name, and only those formats are opened: GDAL
+    virtual paths (``/vsicurl/``, ``/vsizip/``), VRT files and other formats GDAL knows are refused, and GDAL
+    has no network access (:func:`overflight.safeio.offline_gdal`).
     Ids come from the property ``id`` (or `id_field`), else the feature id, else the row number.
     An invalid geometry is an error naming the feature, unless ``repair=True`` (then `make_valid`).
+    Coordinates must be WGS84 degrees within [-180, 180] x [-90, 90]; a ring with an edge that jumps more
+    than 180° of longitude (e.g. from 179 to -179) crosses the antimeridian the short way and is split there.
     """
+    refuse_virtual_path(str(path), what="zone file")
     p = Path(path)
     if not p.exists():
         raise InputError("no such file", file=p)
     if p.is_dir():
         raise InputError("is a directory, not a zone file", file=p)
-    suffix = p.suffix.lower()
-    records = _read_geoparquet(p) if suffix in (".parquet", ".geoparquet") else _read_ogr(p)
+    kind = sniff_zone_file(p)
+    records = _read_geoparquet(p) if kind == "geoparquet" else _read_ogr(p, kind)
     zones = [
         _zone_from_record(props, geom, row=i, fid=fid, file=p, id_field=id_field, repair=repair)
         for i, (props, geom, fid) in enumerate(records)
@@ -293,31 +380,137 @@ def read_zone_file(
     return ZoneSet(zones, prov)
 
 
-def _read_ogr(p: Path) -> list[tuple[dict[str, Any], BaseGeometry | None, Any]]:
-    import pyogrio
-    from pyogrio.errors import DataSourceError, FieldError, GeometryError
+ZONE_FORMATS = ("GeoJSON, KML/KMZ, GeoPackage, Shapefile (or zipped), GeoParquet")
+# GDAL drivers allowed to read each sniffed kind: anything else GDAL might pick is refused.
+_DRIVERS = {"geojson": {"GeoJSON"}, "kml": {"KML", "LIBKML"}, "kmz": {"KML", "LIBKML"}, "gpkg": {"GPKG"},
+            "shp": {"ESRI Shapefile"}, "shp-zip": {"ESRI Shapefile"}}
+# Files a zipped shapefile may hold next to the .shp (sidecars and documentation).
+_SHP_SIDECARS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".fbn", ".fbx", ".ain", ".aih",
+                 ".atx", ".ixs", ".mxs", ".xml", ".qmd", ".txt", ".pdf", ".htm", ".html", ".md", ""}
+_KMZ_EXTRAS = {".kml", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".svg", ".txt", ".htm", ".html", ".dae", ".css", ""}
 
+
+def sniff_zone_file(p: Path) -> str:
+    """The zone format of a file by its first bytes: geojson, kml, kmz, gpkg, shp, shp-zip or geoparquet."""
     try:
-        layers = pyogrio.list_layers(p)
-    except (DataSourceError, OSError) as exc:
-        raise InputError(f"not a readable zone file (GeoJSON, KML, GeoPackage, Shapefile, GeoParquet): {exc}",
-                         file=p) from None
-    out: list[tuple[dict[str, Any], BaseGeometry | None, Any]] = []
-    for layer_name, geom_type in layers:
-        if geom_type is None:
-            continue  # an attribute-only table (e.g. in a GeoPackage) holds no zones
+        with open(p, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", file=p) from None
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"PAR1"):
+        return "geoparquet"
+    if head.startswith(b"SQLite format 3\x00"):
+        return "gpkg"
+    if head[:4] == b"\x00\x00\x27\x0a":
+        return "shp"
+    if head.startswith(b"PK"):
+        with open_zip(p) as z:
+            names = [i.filename for i in zip_members(p, z) if not i.is_dir()]
+        exts = {Path(n).suffix.lower() for n in names}
+        if ".kml" in exts:
+            bad = sorted(exts - _KMZ_EXTRAS)
+            if bad:
+                raise InputError(f"KMZ holds files of other kinds ({', '.join(bad)}); refused", file=p)
+            return "kmz"
+        if ".shp" in exts:
+            bad = sorted(exts - _SHP_SIDECARS)
+            if bad:
+                raise InputError(f"zipped shapefile holds files of other kinds ({', '.join(bad)}); refused", file=p)
+            return "shp-zip"
+        raise InputError(f"ZIP archive holds neither a .kml (KMZ) nor a .shp (zipped shapefile); zone files are "
+                         f"{ZONE_FORMATS}", file=p)
+    if text.startswith(b"{"):
+        return "geojson"
+    if text.startswith(b"<"):
+        low = head.lower()
+        if b"<kml" in low:
+            return "kml"
+        raise InputError(f"XML that is not KML (VRT and other GDAL formats are refused); zone files are "
+                         f"{ZONE_FORMATS}", file=p)
+    raise InputError(f"not a zone file by its content; zone files are {ZONE_FORMATS}", file=p)
+
+
+def _ogr_source(p: Path, kind: str, tmp: Path) -> str | io.BytesIO:
+    """What pyogrio opens: the file itself, or the checked bytes of a KMZ's KML, or an extracted shapefile."""
+    if kind == "kml":
+        _check_whole_size(p)
+        check_xml(p.read_bytes(), file=p)
+        return str(p)
+    if kind == "kmz":
+        with open_zip(p) as z:
+            names = [i.filename for i in zip_members(p, z) if i.filename.lower().endswith(".kml")]
+            main = next((n for n in names if n.lower() == "doc.kml"), names[0])
+            data = read_zip_member(p, z, main)
+        check_xml(data, file=f"{p} ({main})")
+        return io.BytesIO(data)
+    if kind == "shp-zip":
+        with open_zip(p) as z:
+            infos = [i for i in zip_members(p, z) if not i.is_dir()]
+            shp = [i.filename for i in infos if i.filename.lower().endswith(".shp")]
+            total = 0
+            for info in infos:
+                rel = Path(info.filename)
+                if rel.is_absolute() or ".." in rel.parts:
+                    raise InputError(f"unsafe member path {info.filename!r} in the ZIP archive", file=p)
+                data = read_zip_member(p, z, info.filename)
+                total += len(data)
+                if total > max_uncompressed_bytes():
+                    raise InputError("zipped shapefile expands beyond OVERFLIGHT_MAX_UNCOMPRESSED_MB", file=p)
+                dest = tmp / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(data)
+        with open(tmp / shp[0], "rb") as fh:
+            if fh.read(4) != b"\x00\x00\x27\x0a":
+                raise InputError(f"{shp[0]} in the archive is not a shapefile", file=p)
+        return str(tmp / shp[0])
+    if kind == "geojson":
+        _check_whole_size(p)
+    return str(p)
+
+
+def _check_whole_size(p: Path) -> None:
+    from overflight.tracks.reader import _check_whole_file_size
+
+    _check_whole_file_size(p, "zone")
+
+
+def _read_ogr(p: Path, kind: str) -> list[tuple[dict[str, Any], BaseGeometry | None, Any]]:
+    import tempfile
+
+    offline_gdal()
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
+
+    with tempfile.TemporaryDirectory(prefix="overflight-zones-") as tmpdir:
+        src = _ogr_source(p, kind, Path(tmpdir))
         try:
-            meta, fids, geoms, field_data = pyogrio.raw.read(p, layer=layer_name, return_fids=True)
-        except (DataSourceError, FieldError, GeometryError, OSError) as exc:
-            raise InputError(f"cannot read layer {layer_name!r}: {exc}", file=p) from None
-        names = list(meta["fields"])
-        shapes = shapely.from_wkb(geoms) if geoms is not None else [None] * len(fids)
-        for j in range(len(fids)):
-            props = {n: field_data[k][j] for k, n in enumerate(names)}
-            out.append((props, shapes[j], int(fids[j]) if fids is not None else None))
+            layers = pyogrio.list_layers(src)
+            if isinstance(src, io.BytesIO):
+                src.seek(0)
+            driver = pyogrio.read_info(src, layer=0)["driver"] if len(layers) else None
+        except (DataSourceError, DataLayerError, OSError) as exc:
+            raise InputError(f"not a readable zone file ({ZONE_FORMATS}): {exc}", file=p) from None
+        if driver is not None and driver not in _DRIVERS[kind]:
+            raise InputError(f"GDAL reads this file as {driver!r}, not as {kind}; refused", file=p)
+        out: list[tuple[dict[str, Any], BaseGeometry | None, Any]] = []
+        for li, (layer_name, geom_type) in enumerate(layers):
+            if geom_type is None:
+                continue  # an attribute-only table (e.g. in a GeoPackage) holds no zones
+            if isinstance(src, io.BytesIO):
+                src.seek(0)
+            try:
+                # by position: an in-memory source gets a new layer name at each open
+                meta, fids, geoms, field_data = pyogrio.raw.read(src, layer=li, return_fids=True)
+            except (DataSourceError, DataLayerError, FieldError, GeometryError, OSError) as exc:
+                raise InputError(f"cannot read layer {layer_name!r}: {exc}", file=p) from None
+            names = list(meta["fields"])
+            shapes = shapely.from_wkb(geoms) if geoms is not None else [None] * len(fids)
+            for j in range(len(fids)):
+                props = {n: field_data[k][j] for k, n in enumerate(names)}
+                out.append((props, shapes[j], int(fids[j]) if fids is not None else None))
     if not layers.size or not out:
-        raise InputError("no geometry found: not a zone file (GeoJSON, KML, GeoPackage, Shapefile, GeoParquet)",
-                         file=p)
+        raise InputError(f"no geometry found: not a zone file ({ZONE_FORMATS})", file=p)
     return out
 
 
@@ -356,6 +549,9 @@ def _center(spec: Mapping[str, Any], file: str | Path | None, row: int | str | N
 
 
 def _point(value: Any, country: Any, file: str | Path | None, row: int | str | None, key: str) -> tuple[float, float]:
+    if country is not None and not isinstance(country, str):
+        raise InputError(f"country must be a country code or name, not {country!r}", file=file, row=row,
+                         field="country")
     if isinstance(value, str):
         from overflight import gazetteer
 
@@ -365,8 +561,10 @@ def _point(value: Any, country: Any, file: str | Path | None, row: int | str | N
             raise InputError(exc.reason, file=file, row=row, field=key) from None
         return float(place.lon), float(place.lat)
     try:
+        if isinstance(value, bool | Mapping) or len(value) != 2 or any(isinstance(v, bool | str) for v in value):
+            raise TypeError
         lon, lat = (float(v) for v in value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{value!r} is neither a place name nor [lon, lat]", file=file, row=row, field=key) from None
     if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
         raise InputError(f"[lon, lat] = {value!r} is outside [-180, 180] x [-90, 90]", file=file, row=row, field=key)
@@ -377,15 +575,46 @@ def _km(spec: Mapping[str, Any], key: str, file: str | Path | None, row: int | s
     if key not in spec:
         raise InputError(f"missing {key!r} for shape {spec.get('shape')!r}", file=file, row=row, field=key)
     try:
+        if isinstance(spec[key], bool):
+            raise TypeError
         v = float(spec[key])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{key} must be a number, not {spec[key]!r}", file=file, row=row, field=key) from None
     if not np.isfinite(v) or v < 0:
         raise InputError(f"{key} must be a finite number >= 0, not {spec[key]!r}", file=file, row=row, field=key)
     return v
 
 
+def _deg(spec: Mapping[str, Any], key: str, file: str | Path | None, row: int | str | None) -> float:
+    value = spec[key]
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{key} must be a bearing in degrees, not {value!r}", file=file, row=row, field=key) from None
+    if not np.isfinite(v):
+        raise InputError(f"{key} must be a finite bearing in degrees, not {value!r}", file=file, row=row, field=key)
+    return v
+
+
+# geodesy names its own parameters; an error about them is about these keys of the spec.
+_GEODESY_FIELDS = {"radius_m": "radius_km", "inner_m": "inner_km", "outer_m": "outer_km", "width_m": "width_km"}
+
+
 def from_spec(spec: Mapping[str, Any], *, file: str | Path | None = None, row: int | str | None = None) -> Zone:
+    """Build a zone from a parametric spec (see `_from_spec`); errors name the spec's own keys."""
+    try:
+        return _from_spec(spec, file=file, row=row)
+    except InputError as exc:
+        if not isinstance(spec, Mapping) or not (exc.field or "").endswith("_m") or exc.field in spec:
+            raise
+        key = "width_km" if spec.get("shape") == "buffer" else _GEODESY_FIELDS.get(str(exc.field), exc.field)
+        where = row if row is not None else f"spec {spec.get('id')}"
+        raise InputError(exc.reason, file=file, row=where, field=key) from None
+
+
+def _from_spec(spec: Mapping[str, Any], *, file: str | Path | None = None, row: int | str | None = None) -> Zone:
     """Build a zone from a parametric spec.
 
     Shapes and their keys (distances in km along the WGS84 geodesic, bearings clockwise from north):
@@ -437,17 +666,14 @@ def from_spec(spec: Mapping[str, Any], *, file: str | Path | None = None, row: i
             for k in ("from_deg", "to_deg"):
                 if k not in spec:
                     raise InputError(f"missing {k!r} for a sector", file=file, row=row, field=k)
-            geom = geodesy.sector(lon, lat, _km(spec, "radius_km", file, row) * 1000.0, float(spec["from_deg"]),
-                                  float(spec["to_deg"]))
+            geom = geodesy.sector(lon, lat, _km(spec, "radius_km", file, row) * 1000.0,
+                                  _deg(spec, "from_deg", file, row), _deg(spec, "to_deg", file, row))
     known = {"id", "name", "kind", "floor_m", "ceiling_m", "valid_from", "valid_to"}
     props = {k: v for k, v in spec.items() if k not in known}
+    floor, ceiling, vfrom, vto = _limits(spec, file, row)
     return Zone(
         id=zid, name=str(spec.get("name") or zid), kind=str(spec.get("kind") or "user"), geometry=geom,
-        floor_m=_parse_alt(spec.get("floor_m"), file, row, "floor_m"),
-        ceiling_m=_parse_alt(spec.get("ceiling_m"), file, row, "ceiling_m"),
-        valid_from=_parse_time(spec.get("valid_from"), file, row, "valid_from"),
-        valid_to=_parse_time(spec.get("valid_to"), file, row, "valid_to"),
-        properties=props,
+        floor_m=floor, ceiling_m=ceiling, valid_from=vfrom, valid_to=vto, properties=props,
     )
 
 
@@ -504,17 +730,22 @@ def read_spec_file(path: str | Path) -> ZoneSet:
 def _load_structured(p: Path) -> Any:
     if not p.exists():
         raise InputError("no such file", file=p)
-    text = p.read_text(encoding="utf-8", errors="replace")
+    from overflight.safeio import read_text
+
+    text = read_text(p)  # bytes that are not UTF-8 are an error naming the line, never replaced
+    kind = "JSON" if p.suffix.lower() == ".json" else "YAML"
     try:
-        if p.suffix.lower() == ".json":
+        if kind == "JSON":
             return json.loads(text)
         import yaml
 
         return yaml.safe_load(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", file=p, row=f"line {exc.lineno}") from None
+    except RecursionError:
+        raise InputError(f"{kind} nested too deeply to be a zone spec", file=p) from None
     except Exception as exc:  # yaml's errors carry their own position text
-        raise InputError(f"invalid YAML: {exc}", file=p) from None
+        raise InputError(f"invalid {kind}: {exc}", file=p) from None
 
 
 def _is_spec_file(p: Path) -> bool:
@@ -524,7 +755,7 @@ def _is_spec_file(p: Path) -> bool:
         return False
     try:
         head = json.loads(p.read_text(encoding="utf-8", errors="replace"))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON (or not sane JSON): the zone-file reader says why
         return False
     if isinstance(head, Mapping):
         return "shape" in head or ("zones" in head and head.get("type") != "FeatureCollection")
@@ -541,6 +772,7 @@ def load_zones(
     from overflight import boundaries
 
     text = str(source)
+    refuse_virtual_path(text, what="zone file or boundary-set name")
     if "+" in text and not Path(text).exists():
         parts = [load_zones(s, id_field=id_field, repair=repair) for s in text.split("+")]
         zs = parts[0]
@@ -554,4 +786,85 @@ def load_zones(
         if not p.exists():
             raise InputError(f"not a boundary set ({', '.join(boundaries.names())}) nor an existing file", file=p)
         zs = read_spec_file(p) if _is_spec_file(p) else read_zone_file(p, id_field=id_field, repair=repair)
-    return zs.select(ids)
+    return zs.select(resolve_zone_ids(zs, ids) if ids else ids)
+
+
+# --------------------------------------------------------------------------------------------- names
+
+# Properties that hold other names of a zone (ne-admin1: English, Russian, Natural Earth's own, alternates).
+NAME_PROPERTIES = ("name_ru", "ne_name", "name_en", "name_long", "alt_names")
+# Words a claim adds to a region's name ("the West Kazakhstan region", "Krasnodar Krai"); tried only when the
+# name as given matches nothing.
+GENERIC_WORDS = frozenset({
+    "the", "of", "region", "oblast", "oblys", "oblysy", "province", "krai", "kray", "territory", "republic",
+    "autonomous", "okrug", "state", "city", "federal", "область", "край", "республика", "автономный", "округ",
+})
+
+
+def fold_name(text: str) -> str:
+    """A name compared accent- and case-insensitively: NFKD without marks, casefolded, punctuation as spaces."""
+    import unicodedata
+
+    t = unicodedata.normalize("NFKD", str(text))
+    t = "".join(c if c.isalnum() else " " for c in t if not unicodedata.combining(c) and c not in "'’ʼ`")
+    return " ".join(t.casefold().split())
+
+
+def _strip_generic(folded: str) -> str:
+    return " ".join(w for w in folded.split() if w not in GENERIC_WORDS)
+
+
+def zone_names(zone: Zone) -> list[str]:
+    """The zone's name and the other names its properties carry (`NAME_PROPERTIES`)."""
+    out = [zone.name]
+    for k in NAME_PROPERTIES:
+        v = zone.properties.get(k)
+        if isinstance(v, str) and v:
+            out.extend(x for x in v.split("|") if x) if k == "alt_names" else out.append(v)
+    return out
+
+
+def resolve_zone_ids(zs: ZoneSet, keys: Sequence[str]) -> list[str]:
+    """Zone ids for ids or names (``KZ-ZAP``, ``"West Kazakhstan"``, ``"Западно-Казахстанская область"``).
+
+    An exact id wins; then an id in another case; then a name, compared with `fold_name` (accents, case and
+    punctuation ignored); then a name without generic words such as "region" or "oblast". A name that fits
+    several zones is an InputError listing them; one that fits none lists close names.
+    """
+    if all(k in zs for k in keys):
+        return list(keys)
+    by_id = {z.id.casefold(): z.id for z in zs}
+    exact: dict[str, set[str]] = {}
+    loose: dict[str, set[str]] = {}
+    for z in zs:
+        for n in zone_names(z):
+            f = fold_name(n)
+            exact.setdefault(f, set()).add(z.id)
+            loose.setdefault(_strip_generic(f), set()).add(z.id)
+    return [k if k in zs else _resolve_one(zs, k, by_id, exact, loose) for k in keys]
+
+
+def _label(z: Zone) -> str:
+    country = z.properties.get("country")
+    return f"{z.name}, {country}" if country else z.name
+
+
+def _resolve_one(zs: ZoneSet, key: str, by_id: dict[str, str], exact: dict[str, set[str]],
+                 loose: dict[str, set[str]]) -> str:
+    if key.casefold() in by_id:
+        return by_id[key.casefold()]
+    f = fold_name(key)
+    for table, k in ((exact, f), (loose, _strip_generic(f))):
+        found = table.get(k, set()) if k else set()
+        if len(found) == 1:
+            return next(iter(found))
+        if found:
+            ids = sorted(found, key=zs.index_of)
+            listed = ", ".join(f"{i} ({_label(zs[i])})" for i in ids)
+            raise InputError(f"zone name {key!r} is ambiguous in {zs.provenance.name}: {listed}; give the id",
+                             field="zone")
+    import difflib
+
+    close = difflib.get_close_matches(f, list(exact), n=5, cutoff=0.75)
+    hint = "; close: " + ", ".join(f"{n!r} ({'/'.join(sorted(exact[n]))})" for n in close) if close else ""
+    raise InputError(f"no zone {key!r} in {zs.provenance.name} (no id or name matches){hint}", field="zone")

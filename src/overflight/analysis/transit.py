@@ -18,7 +18,8 @@ Definitions (issue 4):
   enters then (``entry_kind="valid_from"``, at its interpolated position), and one still inside when it ends
   leaves then (``exit_kind="valid_to"``); crossings and track starts outside the period do not count.
 * ``disputed`` is True when, during the visit, the track is inside another zone of kind ``state`` at the
-  same time (an overlap of claims such as Crimea in an OSM-derived set): both visits carry the flag.
+  same time (an overlap of claims such as Crimea in an OSM-derived set): both visits carry the flag. Regions
+  (kind ``admin1``, as in ``ne-admin1``) are compared with regions the same way.
 
 The work is columnar: one inverse and one direct geodesic call for all segments, one point-in-zone call for
 all densified vertices, one edge query per zone that is crossed, and numpy/pandas grouping of the events
@@ -775,7 +776,7 @@ def _finish_visits(raw: pd.DataFrame, ids: npt.NDArray[np.object_], kinds: npt.N
     })
     out["_ec"] = raw["entry_cum"].to_numpy(float)
     out["_xc"] = raw["exit_cum"].to_numpy(float)
-    out["_state"] = kinds[zone] == "state" if len(zone) else np.zeros(0, bool)
+    out["_state"] = kinds[zone] if len(zone) else np.zeros(0, dtype=object)
     out = out.sort_values(["track_id", "entry_time", "_ec", "exit_time", "zone_id"], kind="stable")
     out = out.reset_index(drop=True)
     _flag_disputed(out)
@@ -783,8 +784,13 @@ def _finish_visits(raw: pd.DataFrame, ids: npt.NDArray[np.object_], kinds: npt.N
 
 
 def _flag_disputed(v: pd.DataFrame) -> None:
-    """Mark visits that overlap in time and path with a visit of the same track to another state zone."""
-    s = v[v["_state"]]
+    """Mark visits that overlap in time and path with a visit of the same track to another zone of one level of
+    claims: a state with a state, a region (kind ``admin1``, e.g. ne-admin1's Crimea) with a region."""
+    for kind in ("state", "admin1"):
+        _flag_disputed_kind(v, v[v["_state"] == kind])
+
+
+def _flag_disputed_kind(v: pd.DataFrame, s: pd.DataFrame) -> None:
     if len(s) < 2:
         return
     tr = s["track_id"].to_numpy(dtype=object)

@@ -3,6 +3,13 @@
 Entries are written in the same transaction as the change they describe, so a change that is rolled back
 leaves no entry. Sequence numbers run 1, 2, 3, … without gaps (`overflight case verify` checks this).
 Bulk tables (tracks, analysis results) get one entry per batch, with the row count and content hash.
+
+The log is a hash chain: entry *n* stores ``hash_n = SHA-256(hash_{n-1}, seq, at_utc, user, action, table, key,
+before, after)`` (`entry_hash`, with `GENESIS` before the first entry), and the case's meta table keeps the
+head (``audit_head`` = ``<seq>:<hash>``), so an edited, inserted, renumbered or deleted entry breaks the chain,
+and a truncated log no longer ends at the recorded head. The chain is computed here, in Python, from the rows'
+values, so any storage backend yields the same hashes. It has no secret: whoever rewrites the whole file can
+recompute it, which is why `overflight case verify` prints the head so it can be kept outside the file.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import getpass
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -55,6 +63,28 @@ def dumps(record: dict[str, Any] | None) -> str | None:
     if record is None:
         return None
     return json.dumps(json_value(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+#: the hash "before" the first entry of a chain
+GENESIS = "0" * 64
+
+#: the columns of an audit entry that its hash covers, in this order
+CHAIN_FIELDS = ("seq", "at_utc", "user_name", "action", "table_name", "key", "before", "after")
+
+
+def entry_hash(prev: str, row: Mapping[str, Any]) -> str:
+    """The chain hash of one audit entry (a mapping with the `CHAIN_FIELDS`) after the entry hashed ``prev``."""
+    doc = [prev, int(row["seq"])] + [json_value(row[f]) for f in CHAIN_FIELDS[1:]]
+    return hashlib.sha256(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+
+
+def chain(rows: Iterable[Mapping[str, Any]], prev: str = GENESIS) -> list[str]:
+    """The chain hashes of audit entries given in sequence order."""
+    out = []
+    for r in rows:
+        prev = entry_hash(prev, r)
+        out.append(prev)
+    return out
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,23 @@ time, what QGIS's temporal controller animates), ``crossing`` (entries and exits
 Illustrative data carry ``illustrative: true`` (GeoJSON) and an "[illustrative]" name prefix (KML).
 KML has one folder per layer, styles, ``ExtendedData`` with the fields, and ``TimeStamp`` / ``TimeSpan``
 (tracks as ``gx:Track``, split at unobserved gaps) so the timeline slider of Google Earth works.
+
+Text is data, never markup: every string goes through `kml_text` (characters XML 1.0 forbids — C0 controls
+other than tab, LF and CR, lone surrogates, U+FFFE/U+FFFF — and the C1 controls become U+FFFD, then XML
+escaping), and descriptions, which viewers render as HTML, are HTML-escaped first (`kml_description`), so a
+statement ``<img src=x onerror=…>`` shows as that text in Google Earth.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _xml_escape
 
 import numpy as np
 import pandas as pd
@@ -41,21 +48,27 @@ if TYPE_CHECKING:
     from overflight.case.store import Case
 
 
+# XML 1.0 Char production, minus the C1 controls (legal but "discouraged", and invisible in viewers)
+_NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def kml_text(text: Any) -> str:
-    """Text for a KML element, XML-escaped (every user string goes through here)."""
-    return escape(str(text))
+    """Text for a KML element: characters XML 1.0 cannot hold replaced by U+FFFD, then XML-escaped."""
+    return _xml_escape(_NOT_XML.sub("\ufffd", str(text)))
 
 
 def kml_description(text: Any) -> str:
-    """Text for a KML ``<description>``, which viewers render as HTML: HTML-escaped, then XML-escaped."""
-    import html
-
-    return escape(html.escape(str(text)))
+    """Text for a KML ``<description>`` (rendered as HTML by viewers): HTML-escaped, line breaks as ``<br>``,
+    then XML-escaped like `kml_text`."""
+    clean = _NOT_XML.sub("\ufffd", str(text))
+    lines = html.escape(clean).replace("\r\n", "\n").replace("\r", "\n")
+    return _xml_escape(lines.replace("\n", "<br>"))
 
 
 def kml_attr(text: Any) -> str:
-    """Text for a double-quoted XML attribute."""
-    return escape(str(text), {'"': "&quot;"})
+    """Text for a double-quoted XML attribute (as `kml_text`, quotes escaped too)."""
+    return _xml_escape(_NOT_XML.sub("\ufffd", str(text)), {'"': "&quot;"})
+
 
 
 def _iso(t: Any) -> str | None:
@@ -227,7 +240,8 @@ def to_kml(case: Case, *, all_zones: bool = False) -> str:
     out.append("</Folder><Folder><name>Claims</name>")
     for c in case.claims().values():
         if c.where_geometry is not None:
-            out.append(f"<Placemark><name>{kml_text(c.id)}</name><description>{kml_description(c.statement)}</description>"
+            out.append(f"<Placemark><name>{kml_text(c.id)}</name>"
+                       f"<description>{kml_description(c.statement)}</description>"
                        f"<styleUrl>#claim</styleUrl>{_time(c.window_start, c.window_end)}"
                        + _data({"stance": c.stance, "what": c.what, "claimant": c.claimant})
                        + f"{_kml_geom(oriented(c.where_geometry))}</Placemark>")
@@ -238,8 +252,9 @@ def to_kml(case: Case, *, all_zones: bool = False) -> str:
             continue
         s = srcs.get(o.source_id or "")
         name = ("[illustrative] " if o.illustrative else "") + f"{o.kind} {o.id}"
-        out.append(f"<Placemark><name>{kml_text(name)}</name><description>{kml_description(o.description)}</description>"
-                   f"<styleUrl>#{o.kind}</styleUrl>{_time(o.time_start, o.time_end)}"
+        out.append(f"<Placemark><name>{kml_text(name)}</name>"
+                   f"<description>{kml_description(o.description)}</description>"
+                   f"<styleUrl>#{kml_text(o.kind)}</styleUrl>{_time(o.time_start, o.time_end)}"
                    + _data({"id": o.id, "kind": o.kind, "source": o.source_id,
                             "grade": f"{s.reliability if s else 'F'}{o.credibility}", "precision_m": o.precision_m,
                             "area": o.area, "illustrative": o.illustrative})

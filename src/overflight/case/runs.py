@@ -3,8 +3,9 @@
 Every analysis that puts evidence into a case records a run (`Case.record_run`): its kind, parameters,
 input hashes, the boundary set and version, the overflight version and the SHA-256 of its result table.
 `verify` re-runs every recorded run through the function registered for its kind and compares hashes,
-checks the stored result rows against the recorded hash (tampering), re-derives every verdict, and checks
-that the audit log has no gaps.
+checks the stored result rows against the recorded hash (tampering), re-derives every verdict, checks that
+evidence citing a run cites a row of a run that verifies, and (`overflight.case.integrity`) checks the audit
+log's hash chain and every table against the log.
 
 Hook for other analyses
 -----------------------
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from overflight.errors import OverflightError
 
@@ -49,6 +52,8 @@ KNOWN_MODULES: dict[str, str] = {
     "observation_match": "overflight.evidence.matching",
     "transit": "overflight.analysis.case_runs",
     "prism": "overflight.analysis.case_runs",
+    "monitor_coverage": "overflight.monitor.coverage",
+    "coverage_check": "overflight.monitor.coverage",
 }
 
 
@@ -151,6 +156,43 @@ def hash_frame(df: pd.DataFrame) -> str:
     return hash_rows(cols, rows)
 
 
+def _is_bytes(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t))
+
+
+def hash_arrow(tbl: pa.Table) -> str:
+    """SHA-256 of an Arrow table's content, whatever the order its rows come in (they are sorted first).
+
+    Column by column (vectorised, no per-row Python): the name, the validity bitmap, then the values as fixed
+    little-endian bytes (times as int64 microseconds), strings as their byte lengths and bytes.
+    """
+    h = hashlib.sha256()
+    if tbl.num_rows:
+        # Any fixed total order will do: fixed-width columns first sort fastest (times are nearly unique).
+        fixed = [c for c in tbl.column_names if not _is_bytes(tbl.schema.field(c).type)]
+        rest = [c for c in tbl.column_names if c not in fixed]
+        tbl = tbl.sort_by([(c, "ascending") for c in fixed + rest])
+    for name in tbl.column_names:
+        arr = tbl.column(name).combine_chunks()
+        h.update(b"\x00" + name.encode() + b"\x00")
+        h.update(np.packbits(np.asarray(arr.is_valid(), dtype=bool)).tobytes())
+        t = arr.type
+        if _is_bytes(t):
+            big = pc.cast(pc.fill_null(arr, b"" if pa.types.is_binary(t) else ""), pa.large_binary())
+            offsets = np.frombuffer(big.buffers()[1], dtype="<i8")[big.offset:big.offset + len(big) + 1]
+            data = big.buffers()[2]
+            h.update(np.diff(offsets).astype("<i8").tobytes())
+            if data is not None:
+                h.update(memoryview(data)[int(offsets[0]):int(offsets[-1])])
+        else:
+            if pa.types.is_timestamp(t):
+                arr = pc.cast(arr, pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            filled = pc.fill_null(arr, False if pa.types.is_boolean(t) else 0)
+            vals = np.asarray(filled.to_numpy(zero_copy_only=False))
+            h.update(vals.astype(vals.dtype.newbyteorder("<")).tobytes())
+    return h.hexdigest()
+
+
 def hash_json(obj: Any) -> str:
     """SHA-256 of the canonical JSON of any JSON-able value."""
     return hashlib.sha256(json.dumps(_canon(obj), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -192,6 +234,8 @@ class VerifyReport:
     """Everything `verify` checked; ``ok`` is False when any check failed."""
 
     checks: list[Check] = field(default_factory=list)
+    #: the head of the audit chain recomputed from the log (``<seq>:<sha256>``), to be kept outside the file
+    head: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -222,12 +266,11 @@ def _diff(cols_a: list[str], rows_a: list[list[Any]], cols_b: list[str], rows_b:
             f"now {rows_b[i][j]!r}")
 
 
-def verify(case: Case) -> VerifyReport:
-    """Re-run every recorded analysis, re-derive every verdict and check the audit log (see module doc)."""
-    from overflight.evidence.verdicts import evaluate
-
-    rep = VerifyReport()
+def _verify_runs(case: Case, rep: VerifyReport) -> dict[str, bool]:
+    # Stored results against the recorded hash, inputs and a re-run; run id -> whether every check passed.
+    ok: dict[str, bool] = {}
     for run in case.runs():
+        first = len(rep.checks)
         stored_cols, stored_rows = case.run_rows(run.id)
         stored_hash = hash_rows(stored_cols, stored_rows)
         rep.checks.append(Check("stored results", run.id, stored_hash == run.result_hash,
@@ -237,35 +280,56 @@ def verify(case: Case) -> VerifyReport:
         if entry is None:
             rep.checks.append(Check("re-run", run.id, False,
                                     f"no analysis registered for kind {run.kind!r}: cannot re-derive"))
-            continue
-        fn, inputs_fn = entry
-        if inputs_fn is not None:
+        else:
+            fn, inputs_fn = entry
+            if inputs_fn is not None:
+                try:
+                    now_inputs = dict(inputs_fn(case, run.parameters))
+                except OverflightError as exc:
+                    now_inputs = {"error": str(exc)}
+                changed = sorted(k for k in set(now_inputs) | set(run.inputs)
+                                 if now_inputs.get(k) != run.inputs.get(k))
+                rep.checks.append(Check("inputs", run.id, not changed, "unchanged" if not changed
+                                        else f"changed since the run: {', '.join(changed)}"))
             try:
-                now_inputs = dict(inputs_fn(case, run.parameters))
+                df = fn(case, run.parameters)
             except OverflightError as exc:
-                now_inputs = {"error": str(exc)}
-            changed = sorted(k for k in set(now_inputs) | set(run.inputs)
-                             if now_inputs.get(k) != run.inputs.get(k))
-            rep.checks.append(Check("inputs", run.id, not changed,
-                                    "unchanged" if not changed else f"changed since the run: {', '.join(changed)}"))
-        try:
-            df = fn(case, run.parameters)
-        except OverflightError as exc:
-            rep.checks.append(Check("re-run", run.id, False, f"failed: {exc}"))
-            continue
-        cols, rows = canonical_rows(df)
-        now_hash = hash_rows(cols, rows)
-        same = now_hash == run.result_hash
-        rep.checks.append(Check("re-run", run.id, same, f"{run.kind}: same result ({run.n_rows} rows)" if same
-                                else f"{run.kind}: " + _diff(stored_cols, stored_rows, cols, rows)))
-    # Verdicts: re-derive from the stored claims and evidence, compare with what was stored.
+                rep.checks.append(Check("re-run", run.id, False, f"failed: {exc}"))
+            else:
+                cols, rows = canonical_rows(df)
+                same = hash_rows(cols, rows) == run.result_hash
+                rep.checks.append(Check("re-run", run.id, same, f"{run.kind}: same result ({run.n_rows} rows)"
+                                        if same else f"{run.kind}: " + _diff(stored_cols, stored_rows, cols, rows)))
+        ok[run.id] = all(c.ok for c in rep.checks[first:])
+    return ok
+
+
+def _verify_verdicts(case: Case, rep: VerifyReport) -> None:
+    # Re-derive every verdict from the stored claims and evidence and compare with the stored one. A verdict
+    # stored under rule 1 by overflight <= 0924fd0 carries the older inputs hash (scheme 1): it is checked
+    # against that scheme and reported as such.
+    from overflight.evidence.verdicts import evaluate, hash_scheme
+
     stored = case.verdicts()
-    derived = evaluate(case.claims(), case.evidence())
+    rules = case.rule_versions()
+    claims, evidence = case.claims(), case.evidence()
+    derived = evaluate(claims, evidence)
+    legacy: dict[str, Any] | None = None
     for cid, v in derived.items():
         s = stored.get(cid)
         if s is None:
             rep.checks.append(Check("verdict", cid, True, f"not evaluated yet (would be {v.verdict})"))
-        elif (s.verdict, s.inputs_hash) != (v.verdict, v.inputs_hash):
+            continue
+        if s.verdict == v.verdict and s.inputs_hash != v.inputs_hash and rules.get(cid) == "1":
+            if legacy is None:
+                with hash_scheme(1):
+                    legacy = evaluate(claims, evidence)
+            if s.inputs_hash == legacy[cid].inputs_hash:
+                rep.checks.append(Check("verdict", cid, True, f"{v.verdict} (re-derived; stored with the rule-1 "
+                                        "inputs hash, which covers the evidence pool but not the claim's text, "
+                                        "scope or the items' reasoning: `case evaluate` re-hashes it)"))
+                continue
+        if (s.verdict, s.inputs_hash) != (v.verdict, v.inputs_hash):
             why = (f"stored {s.verdict}, re-derived {v.verdict}" if s.verdict != v.verdict
                    else "same verdict, but its inputs changed since it was evaluated")
             rep.checks.append(Check("verdict", cid, False, why))
@@ -273,21 +337,61 @@ def verify(case: Case) -> VerifyReport:
             rep.checks.append(Check("verdict", cid, True, f"{v.verdict} (re-derived, same inputs)"))
     for cid in sorted(set(stored) - set(derived)):
         rep.checks.append(Check("verdict", cid, False, "stored verdict for a claim that is not in the case"))
-    # Evidence links point at existing runs and rows.
+
+
+def _verify_evidence_links(case: Case, rep: VerifyReport, run_ok: Mapping[str, bool]) -> None:
+    # Evidence that cites a run must cite a recorded run that verifies, and a row its result has.
     runs = {r.id: r for r in case.runs()}
     for it in case.evidence():
         if it.run_id is None:
+            if it.result_row is not None:
+                rep.checks.append(Check("evidence", it.id, False, f"cites result row {it.result_row} but no run"))
             continue
         r = runs.get(it.run_id)
         if r is None:
-            rep.checks.append(Check("evidence", it.id, False, f"links to unknown run {it.run_id!r}"))
-        elif it.result_row is not None and not 0 <= it.result_row < max(r.n_rows, 1):
-            rep.checks.append(Check("evidence", it.id, False, f"links to row {it.result_row} of {r.n_rows}"))
-    seqs = case.audit_seqs()
-    gapless = seqs == list(range(1, len(seqs) + 1))
-    rep.checks.append(Check("audit log", "", gapless, f"{len(seqs)} entries, no gaps" if gapless
-                            else "sequence has gaps or repeats (entries were removed or edited)"))
+            rep.checks.append(Check("evidence", it.id, False, f"cites unknown run {it.run_id!r}"))
+        elif it.result_row is not None and not 0 <= it.result_row < r.n_rows:
+            rep.checks.append(Check("evidence", it.id, False,
+                                    f"cites row {it.result_row} of run {r.id}, which has {r.n_rows} row(s)"))
+        elif not run_ok.get(r.id, False):
+            rep.checks.append(Check("evidence", it.id, False, f"rests on run {r.id}, which does not verify"))
+        else:
+            at = f"row {it.result_row} of " if it.result_row is not None else ""
+            rep.checks.append(Check("evidence", it.id, True, f"cites {at}run {r.id}, which verifies"))
+
+
+def verify(case: Case, *, expect: str | None = None) -> VerifyReport:
+    """Check everything a case file can show about itself (see module doc and README "What verify guarantees").
+
+    Parameters
+    ----------
+    case
+        The open case.
+    expect
+        A head hash kept outside the file (``<hash>`` or ``<seq>:<hash>``, as `verify` printed it): the check
+        fails unless the recomputed chain still passes through it.
+    """
+    from overflight.case.integrity import verify_audit, verify_state
+
+    rep = VerifyReport()
+    # The file's own checks first: they read raw rows, so they work even when a stored value no longer decodes.
+    audit = case.audit_rows()
+    rep.head = verify_audit(case, audit, rep, expect=expect)
+    verify_state(case, audit, rep)
+    run_ok = guarded(rep, "re-run", lambda: _verify_runs(case, rep)) or {}
+    guarded(rep, "verdict", lambda: _verify_verdicts(case, rep))
+    guarded(rep, "evidence", lambda: _verify_evidence_links(case, rep, run_ok))
     return rep
+
+
+def guarded(rep: VerifyReport, what: str, fn: Callable[[], Any]) -> Any:
+    """Run one group of verify checks; a stored value that no longer decodes is a failed check, not a crash."""
+    try:
+        return fn()
+    except Exception as exc:  # whatever the decoder raised, the report names it
+        rep.checks.append(Check(what, "", False, f"cannot read the case's records ({type(exc).__name__}: {exc}); "
+                                "a stored value was changed outside overflight"))
+        return None
 
 
 def utcnow() -> datetime:

@@ -7,7 +7,14 @@ text in VARCHAR columns (no DuckDB extension is needed to read a case). Keys are
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+
+#: versions this overflight opens. Version 1 (overflight ≤ 0924fd0) has no ``audit_log.hash`` column:
+#: opening such a file for writing upgrades it (`overflight.case.store.Case`), read-only opens leave it as is.
+READABLE_VERSIONS = ("1", "2")
+
+#: meta keys the store maintains itself (not audited entry by entry: the chain covers them)
+HEAD_KEY = "audit_head"
 
 # table -> [(column, DuckDB type)]; the order is the column order of the table.
 TABLES: dict[str, list[tuple[str, str]]] = {
@@ -47,7 +54,8 @@ TABLES: dict[str, list[tuple[str, str]]] = {
                  ("inputs_hash", "VARCHAR"), ("rule_version", "VARCHAR"), ("evaluated_at", "TIMESTAMPTZ"),
                  ("overflight_version", "VARCHAR")],
     "audit_log": [("seq", "BIGINT"), ("at_utc", "TIMESTAMPTZ"), ("user_name", "VARCHAR"), ("action", "VARCHAR"),
-                  ("table_name", "VARCHAR"), ("key", "VARCHAR"), ("before", "VARCHAR"), ("after", "VARCHAR")],
+                  ("table_name", "VARCHAR"), ("key", "VARCHAR"), ("before", "VARCHAR"), ("after", "VARCHAR"),
+                  ("hash", "VARCHAR")],
 }
 
 # The key column of each keyed table.

@@ -10,35 +10,38 @@ the process that holds it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
+import shapely.errors
 
 from overflight._version import __version__
-from overflight.case.audit import AuditEntry, current_user, dumps, json_value
+from overflight.case.audit import GENESIS, AuditEntry, chain, current_user, dumps, entry_hash, json_value
 from overflight.case.runs import (
     RunRecord,
     VerifyReport,
     canonical_rows,
+    hash_arrow,
     hash_frame,
     hash_json,
     hash_rows,
     utcnow,
 )
-from overflight.case.schema import KEYS, SCHEMA_VERSION, TABLES, create_statements
+from overflight.case.schema import HEAD_KEY, KEYS, READABLE_VERSIONS, SCHEMA_VERSION, TABLES, create_statements
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.importing import Bundle, check_claim_links, read_files, resolve
 from overflight.evidence.model import Claim, EvidenceItem, Observation, Source, Verdict
@@ -59,6 +62,28 @@ def _lock_message(path: Path, exc: Exception) -> str:
 def _fingerprint(df: pd.DataFrame) -> str:
     # Fast content fingerprint of a bulk table for the audit log (pandas' vectorised row hashes).
     return hashlib.sha256(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()).hexdigest()
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _decoding(table: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A stored value that no longer decodes (JSON, WKB, a grade) is reported as a changed file, not a traceback."""
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except OverflightError:
+                raise
+            except (ValueError, TypeError, KeyError, shapely.errors.ShapelyError) as exc:
+                path = getattr(args[0], "path", "the case")
+                raise OverflightError(f"{path}: a stored {table} row no longer decodes ({type(exc).__name__}: "
+                                      f"{exc}): the file was changed outside overflight (run `overflight case "
+                                      "verify`)") from None
+        return inner
+    return wrap
 
 
 def _jl(v: Any) -> str:
@@ -83,6 +108,9 @@ class Case:
         self.path = Path(path)
         self.user = user or current_user()
         self.read_only = read_only
+        self.schema_version = SCHEMA_VERSION
+        self.meta_version = SCHEMA_VERSION
+        self.structure_problems: list[str] = []
         if not _create and not self.path.exists():
             raise InputError("no such case file (create it with `overflight case init`)", file=self.path)
         try:
@@ -136,12 +164,13 @@ class Case:
         with self.transaction():
             for stmt in create_statements():
                 self._x(stmt)
-            now = utcnow().isoformat()
-            for k, v in (("schema_version", SCHEMA_VERSION), ("created", now), ("created_by", self.user),
-                         ("overflight_version", __version__)):
-                self._x("INSERT INTO meta VALUES (?, ?)", [k, v])
+            self.schema_version = SCHEMA_VERSION
             self._audit([AuditEntry("create", "meta", str(self.path.name), None,
                                     {"schema_version": SCHEMA_VERSION, "overflight_version": __version__})])
+            now = utcnow().isoformat()
+            self._upsert("meta", [{"key": k, "value": v} for k, v in (
+                ("schema_version", SCHEMA_VERSION), ("created", now), ("created_by", self.user),
+                ("overflight_version", __version__))])
 
     def _check_schema(self) -> None:
         try:
@@ -149,10 +178,81 @@ class Case:
         except duckdb.Error:
             self.close()
             raise OverflightError(f"{self.path} is a DuckDB file but not an overflight case") from None
-        if row is None or row[0] != SCHEMA_VERSION:
+        if row is None or row[0] not in READABLE_VERSIONS:
             self.close()
             raise OverflightError(f"{self.path}: case schema version {row[0] if row else '?'} is not supported "
-                                  f"(this overflight reads version {SCHEMA_VERSION})")
+                                  f"(this overflight reads versions {', '.join(READABLE_VERSIONS)})")
+        # The tables say which version the file is; meta must agree (`verify` reports a disagreement).
+        present: dict[str, set[str]] = {}
+        for t in TABLES:
+            try:
+                present[t] = {d[0] for d in self.con.execute(f"SELECT * FROM {t} LIMIT 0").description or []}
+            except duckdb.Error:
+                continue
+        self.schema_version = SCHEMA_VERSION if "hash" in present.get("audit_log", {"hash"}) else "1"
+        self.meta_version = str(row[0])
+        missing: list[str] = []
+        for t in TABLES:
+            if t not in present:
+                missing.append(t)
+            else:
+                missing += [f"{t}.{c}" for c, _ in self._columns(t) if c not in present[t]]
+        if missing:
+            self.close()
+            raise OverflightError(f"{self.path}: the case lacks {', '.join(missing)}: the file was changed outside "
+                                  "overflight")
+        self.structure_problems = [f"table {t} has column(s) overflight does not write: {', '.join(sorted(extra))}"
+                                   for t in TABLES if (extra := present[t] - {c for c, _ in self._columns(t)})]
+        if self.read_only:
+            return
+        problems = self.structure_problems + ([f"meta says schema version {row[0]} but the tables are version "
+                                               f"{self.schema_version}"] if self.meta_version != self.schema_version
+                                              else [])
+        if problems:
+            self.close()
+            raise OverflightError(f"{self.path}: {'; '.join(problems)}: the file was changed outside overflight "
+                                  "(run `overflight case verify`); it is not written to")
+        if self.schema_version != SCHEMA_VERSION:
+            try:
+                self._upgrade()
+            except BaseException:
+                self.close()  # rolled back: the file is still schema 1
+                raise
+
+    def _upgrade(self) -> None:
+        """Upgrade a schema-1 case (no audit chain) in place, in one transaction, with audit entries.
+
+        The existing entries are hashed into the chain as they are; the state that schema 1 did not audit
+        (the content of each track dataset, the ``created``/``created_by`` meta values) is recorded by
+        ``baseline`` entries, so later changes to it are caught. What happened before the upgrade can be
+        checked only as far as the old log recorded it (`overflight.case.runs.verify` says so).
+        """
+        with self.transaction():
+            self._x("ALTER TABLE audit_log ADD COLUMN hash VARCHAR")
+            rows = self.audit_rows()
+            hashes = chain(rows)
+            if rows:
+                self.con.register("_ovf_chain", pa.table({
+                    "seq": pa.array([int(r["seq"]) for r in rows], type=pa.int64()),
+                    "hash": pa.array(hashes, type=pa.string())}))
+                try:
+                    self._x("UPDATE audit_log SET hash = _ovf_chain.hash FROM _ovf_chain "
+                            "WHERE audit_log.seq = _ovf_chain.seq")
+                finally:
+                    self.con.unregister("_ovf_chain")
+            old_head = f"{rows[-1]['seq']}:{hashes[-1]}" if rows else None
+            self.schema_version = SCHEMA_VERSION
+            meta = {r["key"]: r for r in self._rows("meta")}
+            entries = [AuditEntry("upgrade", "meta", "schema_version", {"schema_version": "1", "audit_head": old_head},
+                                  {"schema_version": SCHEMA_VERSION, "overflight_version": __version__})]
+            entries += [AuditEntry("baseline", "meta", k, None, meta[k]) for k in ("created", "created_by")
+                        if k in meta]
+            for ds in [r[0] for r in self.con.execute("SELECT DISTINCT dataset FROM tracks ORDER BY dataset")
+                       .fetchall()]:
+                entries.append(AuditEntry("baseline", "tracks", ds, None, self._dataset_state(ds)))
+            self._audit(entries, check_head=False)
+            self._upsert("meta", [{"key": "schema_version", "value": SCHEMA_VERSION}])
+            self.meta_version = SCHEMA_VERSION
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -178,26 +278,55 @@ class Case:
         # Run a statement and consume its result (DuckDB refuses new work while a result is pending).
         self.con.execute(sql, params).fetchall() if params is not None else self.con.execute(sql).fetchall()
 
-    def _audit(self, entries: Sequence[AuditEntry]) -> None:
+    def _audit(self, entries: Sequence[AuditEntry], *, check_head: bool = True) -> None:
+        # Append entries to the hash chain and move the head recorded in meta (same transaction as the change).
         if not entries:
             return
-        row = self._one("SELECT coalesce(max(seq), 0) FROM audit_log")
-        start = int(row[0]) + 1 if row else 1
+        last2 = self._rows("audit_log", "WHERE seq >= (SELECT max(seq) - 1 FROM audit_log)", order="seq")
+        last = last2[-1] if last2 else None
+        if check_head:
+            self._check_head(last2)
+        start = int(last["seq"]) + 1 if last else 1
+        prev = str(last["hash"]) if last and last.get("hash") else GENESIS
         now = utcnow()
-        self._insert("audit_log", [
-            {"seq": start + i, "at_utc": now, "user_name": self.user, "action": e.action, "table_name": e.table,
-             "key": e.key, "before": dumps(e.before), "after": dumps(e.after)}
-            for i, e in enumerate(entries)])
+        rows: list[dict[str, Any]] = []
+        for i, e in enumerate(entries):
+            r: dict[str, Any] = {"seq": start + i, "at_utc": now, "user_name": self.user, "action": e.action,
+                                 "table_name": e.table, "key": e.key, "before": dumps(e.before),
+                                 "after": dumps(e.after)}
+            r["hash"] = prev = entry_hash(prev, r)
+            rows.append(r)
+        self._insert("audit_log", rows)
+        self._x("DELETE FROM meta WHERE key = ?", [HEAD_KEY])
+        self._x("INSERT INTO meta VALUES (?, ?)", [HEAD_KEY, f"{rows[-1]['seq']}:{prev}"])
+
+    def _check_head(self, last2: Sequence[Mapping[str, Any]]) -> None:
+        # Refuse to extend a chain whose end was cut or edited: a new entry would hide the damage.
+        last = last2[-1] if last2 else None
+        prev = str(last2[0]["hash"]) if len(last2) == 2 else GENESIS
+        ok = self.audit_head() == (f"{last['seq']}:{last['hash']}" if last else None)
+        if ok and last is not None:
+            ok = entry_hash(prev, last) == last["hash"]
+        if not ok:
+            raise OverflightError(f"{self.path}: the audit log does not end at the head meta records: the file was "
+                                  "changed outside overflight (run `overflight case verify`); nothing was written")
+
+    def _columns(self, table: str) -> list[tuple[str, str]]:
+        # The columns of a table in this file (a schema-1 audit log has no hash column).
+        cols = TABLES[table]
+        if table == "audit_log" and self.schema_version == "1":
+            return [c for c in cols if c[0] != "hash"]
+        return cols
 
     def _arrow(self, table: str, records: Sequence[Mapping[str, Any]]) -> pa.Table:
-        cols = TABLES[table]
+        cols = self._columns(table)
         return pa.table({c: pa.array([r.get(c) for r in records], type=_ARROW[t]) for c, t in cols})
 
     def _insert(self, table: str, records: Sequence[Mapping[str, Any]] | pa.Table) -> None:
         data = records if isinstance(records, pa.Table) else self._arrow(table, records)
         if data.num_rows == 0:
             return
-        cols = ", ".join(c for c, _ in TABLES[table])
+        cols = ", ".join(c for c, _ in self._columns(table))
         self.con.register("_ovf_batch", data)
         try:
             self._x(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _ovf_batch")
@@ -206,7 +335,7 @@ class Case:
 
     def _rows(self, table: str, where: str = "", params: Sequence[Any] = (), order: str | None = None
               ) -> list[dict[str, Any]]:
-        cols = [c for c, _ in TABLES[table]]
+        cols = [c for c, _ in self._columns(table)]
         key = order or KEYS.get(table, cols[0])
         cur = self.con.execute(f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {key}", list(params))
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -279,6 +408,7 @@ class Case:
                 claims=self.claims().keys())
         all_claims = {**self.claims(), **{c.id: c for c in bundle.claims}}
         check_claim_links(all_claims, bundle.origin)
+        self._check_run_links(bundle.evidence, bundle.origin)
         out: dict[str, dict[str, int]] = {}
         with self.transaction():
             out["sources"] = self._upsert("sources", [self._source_row(s) for s in bundle.sources])
@@ -287,6 +417,27 @@ class Case:
                                                                 for o in bundle.observations])
             out["evidence"] = self._upsert("evidence", [self._evidence_row(e) for e in bundle.evidence])
         return out
+
+    def _check_run_links(self, items: Sequence[EvidenceItem],
+                         origin: Mapping[tuple[str, str], tuple[str, Any]] | None = None,
+                         extra: Mapping[str, int] | None = None) -> None:
+        """Evidence that cites an analysis run must name a recorded run and, if a row, a row of its result."""
+        cited = [e for e in items if e.run_id is not None or e.result_row is not None]
+        if not cited:
+            return
+        n_rows = {r.id: r.n_rows for r in self.runs()} | dict(extra or {})
+        for e in cited:
+            f, row = (origin or {}).get(("evidence", e.id), (None, None))
+            if e.run_id is None:
+                raise InputError(f"evidence {e.id!r} names result row {e.result_row} but no run", file=f, row=row,
+                                 field="run")
+            if e.run_id not in n_rows:
+                raise InputError(f"evidence {e.id!r} cites analysis run {e.run_id!r}, which is not in the case "
+                                 f"(runs: {', '.join(sorted(n_rows)) or 'none'})", file=f, row=row, field="run")
+            if e.result_row is not None and not 0 <= e.result_row < n_rows[e.run_id]:
+                raise InputError(f"evidence {e.id!r} cites row {e.result_row} of run {e.run_id!r}, which has "
+                                 f"{n_rows[e.run_id]} result row(s) (rows count from 0)", file=f, row=row,
+                                 field="result_row")
 
     def import_files(self, paths: Iterable[str | Path]) -> dict[str, dict[str, int]]:
         """Read YAML/JSON/CSV files (see `overflight.evidence.importing`) and store them all-or-nothing."""
@@ -347,10 +498,12 @@ class Case:
             if replace_dataset:
                 self._x("DELETE FROM tracks WHERE dataset = ?", [dataset])
             self._insert("tracks", table)
+            # total_rows and content_sha256 describe the stored dataset as `verify` reads it back.
             self._audit([AuditEntry("import", "tracks", dataset, {"rows": int(before[0]) if before else 0},
                                     {"rows": n, "tracks": int(tracks["track_id"].nunique()),
                                      "sha256": _fingerprint(tracks),
-                                     "source_id": source_id, "illustrative": illustrative})])
+                                     "source_id": source_id, "illustrative": illustrative,
+                                     **self._dataset_state(dataset)})])
         return n
 
     def add_zones(self, zoneset: ZoneSet) -> dict[str, int]:
@@ -417,6 +570,7 @@ class Case:
                                  type=pa.string())}))
             self._audit([AuditEntry("record_run", "analysis_runs", run_id, None, rec)])
             items = [replace(e, run_id=run_id) for e in evidence]
+            self._check_run_links(items, extra={run_id: len(rows)})
             if items:
                 claims = self.claims()
                 for e in items:
@@ -450,10 +604,12 @@ class Case:
 
     # ------------------------------------------------------------ reads
 
+    @_decoding("sources")
     def sources(self) -> dict[str, Source]:
         """id → Source."""
         return {r["id"]: Source(**r) for r in self._rows("sources")}
 
+    @_decoding("claims")
     def claims(self) -> dict[str, Claim]:
         """id → Claim, ordered by id."""
         out: dict[str, Claim] = {}
@@ -466,6 +622,7 @@ class Case:
             out[r["id"]] = Claim(**r)
         return out
 
+    @_decoding("observations")
     def observations(self, kinds: Sequence[str] | None = None) -> list[Observation]:
         """Observations (optionally of some kinds), ordered by id."""
         where, params = ("WHERE kind IN (SELECT unnest(?))", [list(kinds)]) if kinds else ("", [])
@@ -482,6 +639,7 @@ class Case:
         where, params = ("WHERE kind IN (SELECT unnest(?))", [list(kinds)]) if kinds else ("", [])
         return self.con.execute(f"SELECT {cols} FROM observations {where} ORDER BY id", params).df()
 
+    @_decoding("evidence")
     def evidence(self, claim_id: str | None = None) -> list[EvidenceItem]:
         """Evidence items (optionally for one claim), ordered by id."""
         where, params = ("WHERE claim_id = ?", [claim_id]) if claim_id else ("", [])
@@ -491,10 +649,16 @@ class Case:
             out.append(EvidenceItem(**r))
         return out
 
+    @_decoding("verdicts")
     def verdicts(self) -> dict[str, Verdict]:
         """The stored verdicts (claim id → Verdict)."""
         return {r["claim_id"]: Verdict(r["claim_id"], r["verdict"], tuple(json.loads(r["reasoning"])),
                                        r["inputs_hash"]) for r in self._rows("verdicts")}
+
+    def rule_versions(self) -> dict[str, str]:
+        """claim id → the version of the verdict rule its stored verdict was derived under."""
+        return {str(r[0]): str(r[1]) for r in self.con.execute("SELECT claim_id, rule_version FROM verdicts")
+                .fetchall()}
 
     def tracks(self, dataset: str | None = None, *, extras: bool = False) -> pd.DataFrame:
         """Stored tracks as a canonical track table (plus dataset, source_id, illustrative columns).
@@ -512,6 +676,7 @@ class Case:
             df = pd.concat([df, ext.set_index(df.index)], axis=1)
         return df
 
+    @_decoding("zones")
     def zones(self, ids: Sequence[str] | None = None) -> ZoneSet:
         """The stored zones as an `overflight.zones.ZoneSet` (all, or these ids in this order).
 
@@ -540,6 +705,7 @@ class Case:
         assert zs is not None
         return zs.select(list(ids)) if ids else zs
 
+    @_decoding("analysis_runs")
     def runs(self) -> list[RunRecord]:
         """Every recorded analysis run, in the order they were recorded."""
         out = []
@@ -559,6 +725,7 @@ class Case:
                 return r
         raise InputError(f"no analysis run {run_id!r} in the case", file=self.path, field="run")
 
+    @_decoding("analysis_results")
     def run_rows(self, run_id: str) -> tuple[list[str], list[list[Any]]]:
         """The stored result of a run in canonical form: (columns, rows)."""
         cols = self.run(run_id).result_columns
@@ -574,6 +741,46 @@ class Case:
     def audit(self) -> pd.DataFrame:
         """The audit log, oldest first."""
         return self.con.execute("SELECT * FROM audit_log ORDER BY seq").df()
+
+    def audit_rows(self) -> list[dict[str, Any]]:
+        """The audit log as records (every column; ``hash`` is None in a schema-1 file), oldest first."""
+        rows = self._rows("audit_log", order="seq")
+        for r in rows:
+            r.setdefault("hash", None)
+        return rows
+
+    def records(self, table: str) -> list[dict[str, Any]]:
+        """Every row of a table as a record (column → value), ordered by its key."""
+        if table not in TABLES:
+            raise InputError(f"no table {table!r} in a case", field="table")
+        return self._rows(table)
+
+    def result_numbering(self) -> list[tuple[str, int]]:
+        """(run id, row number) of every stored result row."""
+        return [(str(a), int(b)) for a, b in
+                self.con.execute("SELECT run_id, row_no FROM analysis_results").fetchall()]
+
+    def audit_head(self) -> str | None:
+        """The head of the audit chain as recorded in meta (``<seq>:<hash>``), or None (schema 1)."""
+        row = self._one("SELECT value FROM meta WHERE key = ?", [HEAD_KEY])
+        return str(row[0]) if row else None
+
+    def table_arrow(self, table: str, where: str = "", params: Sequence[Any] = ()) -> pa.Table:
+        """A table's rows as Arrow, with the column types of `overflight.case.schema` (unordered)."""
+        cols = self._columns(table)
+        tbl = self.con.sql(f"SELECT {', '.join(c for c, _ in cols)} FROM {table} {where}",
+                           params=list(params) or None).to_arrow_table()
+        return tbl.cast(pa.schema([(c, _ARROW[t]) for c, t in cols]))
+
+    def _dataset_state(self, dataset: str) -> dict[str, Any]:
+        # What the audit log records of a stored track dataset: its row count and content hash.
+        tbl = self.table_arrow("tracks", "WHERE dataset = ?", [dataset])
+        return {"total_rows": tbl.num_rows, "content_sha256": hash_arrow(tbl)}
+
+    def dataset_states(self) -> dict[str, dict[str, Any]]:
+        """dataset → its row count and content hash, for every stored track dataset."""
+        names = [r[0] for r in self.con.execute("SELECT DISTINCT dataset FROM tracks ORDER BY dataset").fetchall()]
+        return {str(d): self._dataset_state(d) for d in names}
 
     def audit_seqs(self) -> list[int]:
         """The audit log's sequence numbers, in order."""
@@ -620,11 +827,11 @@ class Case:
             self._audit([AuditEntry("config", "meta", key, {"value": old} if old is not None else None,
                                     {"value": value} if value is not None else None)])
 
-    def verify(self) -> VerifyReport:
-        """Re-run recorded analyses and re-derive verdicts (see `overflight.case.runs.verify`)."""
+    def verify(self, *, expect: str | None = None) -> VerifyReport:
+        """Check the case (see `overflight.case.runs.verify`); ``expect``: a head hash anchored elsewhere."""
         from overflight.case.runs import verify
 
-        return verify(self)
+        return verify(self, expect=expect)
 
     def evidence_hash(self) -> str:
         """SHA-256 of the claims and evidence (what verdicts are derived from)."""

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from overflight.cli._common import (
     IdFieldOpt,
@@ -19,6 +18,7 @@ from overflight.cli._common import (
     TzOpt,
     ZoneIdsOpt,
     console,
+    esc,
     read_options,
 )
 from overflight.errors import InputError
@@ -82,7 +82,7 @@ def attribution_cmd(
     print_case_run(res, case)
     console.print(f"{len(res.table)} points", highlight=False)
     if res.sentence:
-        console.print(escape(res.sentence), highlight=False)
+        console.print(esc(res.sentence), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

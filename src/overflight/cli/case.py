@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from overflight.cli._common import (
@@ -19,7 +18,9 @@ from overflight.cli._common import (
     TimeFmtOpt,
     TimeOpt,
     TzOpt,
+    check_output,
     console,
+    esc,
     read_options,
 )
 from overflight.errors import InputError
@@ -36,7 +37,7 @@ def init_cmd(case: CaseArg) -> None:
     from overflight.case import Case
 
     Case.create(case).close()
-    console.print(f"created {case}", highlight=False)
+    console.print(f"created {esc(case)}", highlight=False)
 
 
 @sub.command("import")
@@ -67,13 +68,13 @@ def import_cmd(
             counts = c.import_files(files)
             for table, n in counts.items():
                 if any(n.values()):
-                    console.print(f"{table}: {n['inserted']} new, {n['updated']} updated, {n['unchanged']} unchanged",
-                                  highlight=False)
+                    console.print(f"{esc(table)}: {n['inserted']} new, {n['updated']} updated, "
+                                  f"{n['unchanged']} unchanged", highlight=False)
         for spec in zones or []:
             from overflight.zones import load_zones
 
             n = c.add_zones(load_zones(spec))
-            console.print(f"zones from {spec}: {n['inserted']} new, {n['updated']} updated", highlight=False)
+            console.print(f"zones from {esc(spec)}: {n['inserted']} new, {n['updated']} updated", highlight=False)
         read = read_options(id_col=id_col, time_col=time_col, lon_col=lon_col, lat_col=lat_col, alt_col=alt_col,
                             alt_unit=alt_unit, tz=tz, time_format=time_format)
         for path in tracks or []:
@@ -81,7 +82,7 @@ def import_cmd(
 
             name, rows, _report = import_tracks(c, path, source_id=source, illustrative=illustrative, sort=sort,
                                                 **read)
-            console.print(f"tracks from {escape(str(path))}: {rows} fixes (dataset {escape(name)})", highlight=False)
+            console.print(f"tracks from {esc(str(path))}: {rows} fixes (dataset {esc(name)})", highlight=False)
 
 
 @sub.command("show")
@@ -91,17 +92,18 @@ def show_cmd(case: CaseArg) -> None:
 
     with Case.open(case, read_only=True) as c:
         meta = c.meta()
-        console.print(f"[bold]{case}[/]  created {meta.get('created', '?')} by {meta.get('created_by', '?')}",
+        console.print(f"[bold]{esc(case)}[/]  created {esc(meta.get('created', '?'))} by "
+                      f"{esc(meta.get('created_by', '?'))}",
                       highlight=False)
-        console.print("  ".join(f"{t}: {n}" for t, n in c.counts().items() if t != "meta"), highlight=False)
+        console.print(esc("  ".join(f"{t}: {n}" for t, n in c.counts().items() if t != "meta")), highlight=False)
         verdicts = c.verdicts()
         t = Table(title="claims")
         for col in ("claim", "claimant", "date", "stance", "what", "verdict"):
             t.add_column(col, no_wrap=col != "claimant")
         for cid, cl in c.claims().items():
             v = verdicts.get(cid)
-            t.add_row(cid, cl.claimant, cl.date_made.date().isoformat() if cl.date_made else "-", cl.stance, cl.what,
-                      v.verdict if v else "(not evaluated)")
+            t.add_row(esc(cid), esc(cl.claimant), cl.date_made.date().isoformat() if cl.date_made else "-",
+                      esc(cl.stance), esc(cl.what), v.verdict if v else "(not evaluated)")
         console.print(t)
         runs = c.runs()
         if runs:
@@ -110,7 +112,7 @@ def show_cmd(case: CaseArg) -> None:
                 rt.add_column(col, no_wrap=col in ("run", "kind"))
             for r in runs:
                 bset = f"{r.zoneset.get('name')} {r.zoneset.get('version')}" if r.zoneset else "-"
-                rt.add_row(r.id, r.kind, bset, str(r.n_rows), r.finished.strftime("%Y-%m-%d %H:%M"),
+                rt.add_row(esc(r.id), esc(r.kind), esc(bset), str(r.n_rows), r.finished.strftime("%Y-%m-%d %H:%M"),
                            r.result_hash[:12])
             console.print(rt)
 
@@ -132,11 +134,12 @@ def evaluate_cmd(
     t.add_column("claimant")
     t.add_column("statement")
     for cid, v in verdicts.items():
-        t.add_row(cid, f"[{_COLOURS[v.verdict]}]{v.verdict}[/]", claims[cid].claimant, claims[cid].statement)
+        t.add_row(esc(cid), f"[{_COLOURS[v.verdict]}]{v.verdict}[/]", esc(claims[cid].claimant),
+                  esc(claims[cid].statement))
     console.print(t)
     if trail:
         for cid, v in verdicts.items():
-            console.print(f"\n[bold]{cid}[/]: [{_COLOURS[v.verdict]}]{v.verdict}[/]", highlight=False)
+            console.print(f"\n[bold]{esc(cid)}[/]: [{_COLOURS[v.verdict]}]{v.verdict}[/]", highlight=False)
             for line in v.reasoning:
                 console.print(f"  {line}", highlight=False, markup=False)
 
@@ -174,15 +177,21 @@ def attribute_cmd(
     from overflight.analysis.attribution import run_attribution
     from overflight.case import Case
 
+    if eps_km is not None and not (eps_km > 0 and eps_km < float("inf")):
+        raise InputError(f"--eps-km must be a positive number of kilometres, not {eps_km:g}", field="--eps-km")
+    if not 0 <= threshold <= 1:
+        raise InputError(f"--threshold must be a share between 0 and 1, not {threshold:g}", field="--threshold")
+    if direction not in ("more", "less"):
+        raise InputError(f"--direction must be 'more' or 'less', not {direction!r}", field="--direction")
     with Case.open(case) as c:
         res = run_attribution(c, target=target, region=region, kinds=kind or ("wreckage", "impact"),
                               references=[_reference(r) for r in ref or []], claim=claim, threshold=threshold,
                               direction=direction, cluster_eps_m=eps_km * 1000 if eps_km else None)
-    console.print(f"run {res.run_id}: {len(res.table)} points", highlight=False)
+    console.print(f"run {esc(res.run_id)}: {len(res.table)} points", highlight=False)
     if res.share:
-        console.print(res.share.sentence(), highlight=False)
+        console.print(res.share.sentence(), highlight=False, markup=False)
     for e in res.evidence:
-        console.print(f"evidence {e.id} {e.direction} {e.claim_id}", highlight=False)
+        console.print(f"evidence {e.id} {e.direction} {e.claim_id}", highlight=False, markup=False)
 
 
 @sub.command("export")
@@ -203,9 +212,10 @@ def export_cmd(
     from overflight.case import Case
     from overflight.case.export import export
 
+    check_output(out, "--output")
     with Case.open(case, read_only=True) as c:
         p = export(c, fmt, out, reviewer=publisher, reviewer_url=publisher_url, url=url, all_zones=all_zones)
-    console.print(f"wrote {escape(str(p))} ({p.stat().st_size:,} bytes)", highlight=False)
+    console.print(f"wrote {esc(str(p))} ({p.stat().st_size:,} bytes)", highlight=False)
 
 
 config_app = typer.Typer(help="A case's settings: publisher.name, publisher.url, review.url.", no_args_is_help=True)
@@ -223,7 +233,7 @@ def config_set_cmd(
 
     with Case.open(case) as c:
         c.set_config(key, value)
-    console.print(f"{escape(key)} = {escape(value)}", highlight=False)
+    console.print(f"{esc(key)} = {esc(value)}", highlight=False)
 
 
 @config_app.command("show")
@@ -234,20 +244,30 @@ def config_show_cmd(case: CaseArg) -> None:
     with Case.open(case, read_only=True) as c:
         cfg = c.config()
     for k in Case.CONFIG_KEYS:
-        console.print(f"{k} = {escape(cfg.get(k, '(not set)'))}", highlight=False)
+        console.print(f"{k} = {esc(cfg.get(k, '(not set)'))}", highlight=False)
 
 
 @sub.command("verify")
-def verify_cmd(case: CaseArg) -> None:
-    """Re-run every recorded analysis and re-derive every verdict; exit 1 on any difference."""
+def verify_cmd(
+    case: CaseArg,
+    expect: Annotated[str | None, typer.Option("--expect", help="A head hash printed by an earlier verify and "
+                                               "kept outside the file (<seq>:<sha256> or <sha256>): fail unless "
+                                               "the audit chain still passes through it.")] = None,
+) -> None:
+    """Re-run analyses, re-derive verdicts, check the audit chain and every table; exit 1 on any difference."""
     from overflight.case import Case
 
     with Case.open(case, read_only=True) as c:
-        rep = c.verify()
-    for line in rep.lines():
-        console.print(line.replace("FAIL", "[red]FAIL[/]", 1).replace("ok  ", "[green]ok[/]  ", 1), highlight=False)
+        rep = c.verify(expect=expect)
+    for line in rep.lines():  # the line holds user text (ids, values): escaped, only the status is markup
+        console.print(("[red]FAIL[/]" if line.startswith("FAIL") else "[green]ok[/]  ") + esc(line[4:]),
+                      highlight=False)
     console.print(f"{len(rep.checks) - len(rep.failures)} checks passed, {len(rep.failures)} failed",
                   highlight=False)
+    if rep.head:
+        console.print(f"audit head {esc(rep.head)}", highlight=False, soft_wrap=True)
+        console.print("keep the head outside the case file: `case verify --expect HEAD` later shows that the log "
+                      "up to it is unchanged", highlight=False)
     if not rep.ok:
         raise typer.Exit(1)
 

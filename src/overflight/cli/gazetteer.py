@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from overflight import gazetteer
-from overflight.cli._common import console
+from overflight.cli._common import console, esc
 from overflight.errors import InputError
 
 sub = typer.Typer(
@@ -26,7 +26,7 @@ def _print(found: list[gazetteer.Place], as_json: bool, title: str) -> None:
         typer.echo(json.dumps([dataclasses.asdict(p) for p in found], ensure_ascii=False, indent=2))
         return
     with_distance = any(p.distance_m is not None for p in found)
-    t = Table(title=title, title_justify="left")
+    t = Table(title=esc(title), title_justify="left")
     t.add_column("name", no_wrap=True)
     for col in ("country", "admin1"):
         t.add_column(col)
@@ -35,7 +35,7 @@ def _print(found: list[gazetteer.Place], as_json: bool, title: str) -> None:
     if with_distance:
         t.add_column("km", justify="right", no_wrap=True)
     for p in found:
-        row = [p.name, p.cc, p.admin1, f"{p.lon:.5f}", f"{p.lat:.5f}", f"{p.population:,}"]
+        row = [esc(p.name), esc(p.cc), esc(p.admin1), f"{p.lon:.5f}", f"{p.lat:.5f}", f"{p.population:,}"]
         if with_distance:
             row.append(f"{(p.distance_m or 0.0) / 1000:.2f}")
         t.add_row(*row)

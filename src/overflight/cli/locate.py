@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,10 @@ import pyarrow.csv as pacsv
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, err_console
+from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, check_output, err_console, esc
 from overflight.errors import InputError
 from overflight.index import CoordinateWarning, ZoneIndex
+from overflight.tracks.read_csv import _arrow_reason, _check_single_line, read_header
 
 
 @dataclass
@@ -38,10 +38,9 @@ def locate_csv(
     Every column is copied through as text.  Rows whose lon/lat is empty, not a number or out of range get
     an empty `zones` and are counted (`strict=True`: InputError naming the file line and field instead).
     """
-    with open(points, newline="", encoding="utf-8-sig") as fh:
-        header = next(csv.reader(fh), None)
-    if not header:
-        raise InputError("empty CSV file (no header)", file=points, row=1)
+    header, delim = read_header(points)  # bounded: a file of NUL bytes or a huge first line is refused
+    if delim != ",":
+        raise InputError("locate reads comma-separated files", file=points, row=1)
     for col in (lon_col, lat_col):
         if col not in header:
             raise InputError(f"no column {col!r} (columns: {', '.join(header)})", file=points, row=1, field=col)
@@ -70,7 +69,9 @@ def locate_csv(
                 except StopIteration:
                     break
                 except pa.ArrowInvalid as exc:
-                    raise InputError(f"unreadable CSV ({exc})", file=points) from None
+                    raise InputError(f"unreadable CSV ({_arrow_reason(exc, None, points)})", file=points) from None
+                # a value holding a line break means a stray quote swallowed the lines after it
+                _check_single_line(points, batch, summary.rows, [], 2)
                 zones = _locate_batch(batch, index, points, summary, lon_col, lat_col, strict, normalize_lon)
                 writer.write_batch(pa.RecordBatch.from_arrays([*batch.columns, zones], schema=schema))
                 bar.update(task, completed=_tell(raw))
@@ -82,7 +83,7 @@ def _open(raw: BinaryIO, points: Path, read_opts: pacsv.ReadOptions,
     try:
         return pacsv.open_csv(raw, read_options=read_opts, convert_options=conv_opts)
     except pa.ArrowInvalid as exc:
-        raise InputError(f"unreadable CSV ({exc})", file=points) from None
+        raise InputError(f"unreadable CSV ({_arrow_reason(exc, None, points)})", file=points) from None
 
 
 def _tell(raw: BinaryIO) -> int:
@@ -141,11 +142,13 @@ def locate(
 
     if output is None:
         raise InputError("give the output file with -o/--output", field="output")
+    check_output(output, "--output")
     zs = load_zones(zones, ids=zone or None, id_field=id_field)
     index = ZoneIndex.cached(zs)
     s = locate_csv(points, output, index, lon_col=lon_col, lat_col=lat_col, chunk_rows=chunk_rows, strict=strict,
                    normalize_lon=normalize_lon)
-    msg = f"{s.rows:,} rows, {s.located:,} in a zone of {zs.provenance.name} ({zs.provenance.kind}) -> {output}"
+    msg = (f"{s.rows:,} rows, {s.located:,} in a zone of {esc(zs.provenance.name)} ({esc(zs.provenance.kind)}) -> "
+           f"{esc(output)}")
     if s.bad:
         msg += f"; [yellow]{s.bad:,} rows with invalid coordinates got no zone[/]"
     err_console.print(msg)

@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperOption
 
 from overflight._version import __version__
-from overflight.cli._common import err_console
+from overflight.cli._common import err_console, esc
 from overflight.errors import OverflightError
 
 
@@ -31,7 +31,8 @@ app = typer.Typer(
 )
 
 # Each module holds one area's commands and exposes register(app); the list keeps the help order.
-_COMMAND_MODULES = ["demo", "boundaries", "gazetteer", "locate", "tracks", "case", "transit", "prism", "attribution"]
+_COMMAND_MODULES = ["demo", "boundaries", "gazetteer", "locate", "tracks", "case", "transit", "prism", "attribution",
+                    "audit", "serve", "monitor"]
 
 
 def _version(value: bool) -> None:
@@ -56,5 +57,5 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except OverflightError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False, soft_wrap=True)
         sys.exit(2)

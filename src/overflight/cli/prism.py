@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from shapely.geometry import LineString, mapping
 
@@ -30,8 +29,10 @@ from overflight.cli._common import (
     TzOpt,
     ZoneIdsOpt,
     ZonesOpt,
+    check_output,
     console,
     err_console,
+    esc,
     read_options,
 )
 from overflight.errors import InputError
@@ -125,6 +126,10 @@ def prism(
     if not vmax:
         raise InputError("give the top speed with --vmax, e.g. --vmax 185kmh", field="--vmax")
     v = parse_speed(vmax)
+    if not v > 0:
+        raise InputError(f"--vmax must be a speed above zero, not {vmax!r}", field="--vmax")
+    check_output(output, "--output")
+    check_output(geojson, "--geojson")
     if sightings is not None and not sightings.exists():
         raise InputError("no such file", file=sightings)
     read = read_options(id_col=id_col, time_col=time_col, lon_col=lon_col, lat_col=lat_col, tz=tz,
@@ -137,7 +142,7 @@ def prism(
     zs = load_zones(zones, ids=zone, id_field=id_field)
     note = validity_note(zs)
     if note:
-        err_console.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
+        err_console.print(f"note: {esc(note)}", highlight=False, soft_wrap=True)
     table = sightings_table(observations_frame(read_sightings(sightings, credibility=credibility, **read)))
     pairs = make_pairs(table.drop(columns=["observation"]))
     paths: dict[tuple[int, str], Any] = {}
@@ -160,18 +165,18 @@ def prism(
         console.print(shown.to_csv(index=False), end="", highlight=False, soft_wrap=True, markup=False)
     else:
         shown.to_csv(output, index=False)
-        console.print(f"{len(shown)} verdict rows at {escape(vmax)} → {escape(str(output))}", highlight=False)
+        console.print(f"{len(shown)} verdict rows at {esc(vmax)} → {esc(str(output))}", highlight=False)
     if summary:
         summ = summarize(df)
         if output is not None:
             spath = output.with_name(output.stem + ".summary.csv")
             summ.to_csv(spath, index=False)
-            console.print(f"summary → {escape(str(spath))}", highlight=False)
+            console.print(f"summary → {esc(str(spath))}", highlight=False)
         interesting = summ[summ["verdict"] != "impossible"] if len(summ) > 50 else summ
         console.print(interesting.to_string(index=False), highlight=False, markup=False)
     if geojson is not None:
         n = _geojson(pairs, v, df, paths, geojson)
-        console.print(f"{n} features → {escape(str(geojson))}", highlight=False)
+        console.print(f"{n} features → {esc(str(geojson))}", highlight=False)
 
 
 @contextmanager
@@ -200,7 +205,7 @@ def _into_case(case: Path, sightings: Path | None, v: float, vmax: str, zones: s
     print_case_run(res, case)
     if output is not None:
         res.table.to_csv(output, index=False)
-        console.print(f"verdict rows → {escape(str(output))}", highlight=False)
+        console.print(f"verdict rows → {esc(str(output))}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

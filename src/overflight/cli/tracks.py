@@ -19,10 +19,13 @@ from overflight.cli._common import (
     TimeFmtOpt,
     TimeOpt,
     TzOpt,
+    check_output,
     console,
+    esc,
 )
 from overflight.errors import InputError
 from overflight.tracks import RULES, ValidationReport, read_tracks, write_tracks
+from overflight.tracks.table import parse_tz
 from overflight.units import parse_speed
 
 tracks_app = typer.Typer(help="Read, check and convert track files.", no_args_is_help=True)
@@ -39,7 +42,11 @@ def _options(**kw: Any) -> dict[str, Any]:
     speed = kw.pop("max_speed")
     unit = kw.pop("alt_unit")
     if unit not in ("m", "ft"):
-        raise InputError(f"--alt-unit must be m or ft, not {unit!r}")
+        raise InputError(f"--alt-unit must be m or ft, not {unit!r}", field="--alt-unit")
+    if kw.get("tz") is not None:
+        parse_tz(kw["tz"])  # a bad --tz fails before anything is read
+    if kw.get("chunk_rows") is not None and kw["chunk_rows"] < 1:
+        raise InputError(f"--chunk-rows must be at least 1, not {kw['chunk_rows']}", field="--chunk-rows")
     kw["alt_unit"] = unit
     kw["max_speed_mps"] = parse_speed(speed, default_unit="mps") if speed is not None else None
     kw["on_invalid"] = "drop" if kw.pop("drop") else "fail"
@@ -48,16 +55,16 @@ def _options(**kw: Any) -> dict[str, Any]:
 
 def report_table(report: ValidationReport) -> Table:
     """A rich table of the counts per rule, then the examples."""
-    t = Table(title=f"{report.file}: {report.total_rows} rows, {report.rows_kept} kept")
+    t = Table(title=f"{esc(report.file)}: {report.total_rows} rows, {report.rows_kept} kept")
     t.add_column("rule")
     t.add_column("rows", justify="right")
     t.add_column("first examples")
     for rule in RULES:
         ex = [e for e in report.examples if e.rule == rule]
         text = "; ".join(f"{report.row_kind} {e.row}".strip() + f" {e.field}={e.value!r}" for e in ex[:3])
-        t.add_row(rule, str(report.counts.get(rule, 0)), text)
+        t.add_row(rule, str(report.counts.get(rule, 0)), esc(text))
     for name, n in report.notes.items():
-        t.add_row(f"(note) {name}", str(n), "")
+        t.add_row(f"(note) {esc(name)}", str(n), "")
     return t
 
 
@@ -115,14 +122,16 @@ def convert_cmd(
     sort: SortOpt = False,
 ) -> None:
     """Convert a track file to CSV, GeoJSON, KML (gx:Track) or GeoParquet, by the output extension."""
+    check_output(output, "--output")
     opts = _options(format=format, lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col,
                     alt_col=alt_col, alt_unit=alt_unit, tz=tz, time_format=time_format, max_speed=max_speed,
                     normalize_lon=normalize_lon, chunk_rows=chunk_rows, drop=drop)
     table, report = read_tracks(file, sort=sort, **opts)
     write_tracks(table, output, geojson_mode="lines" if lines else "points")
     dropped = report.invalid_rows
-    console.print(f"wrote {len(table)} fixes of {table['track_id'].nunique()} tracks to {output}"
-                  + (f" ({dropped} invalid rows dropped: see `overflight tracks validate`)" if dropped else ""))
+    console.print(f"wrote {len(table)} fixes of {table['track_id'].nunique()} tracks to {esc(output)}"
+                  + (f" ({dropped} invalid rows dropped: see `overflight tracks validate`)" if dropped else ""),
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

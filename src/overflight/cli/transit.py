@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from overflight.analysis.crossing_times import bracket_visits
@@ -31,8 +30,10 @@ from overflight.cli._common import (
     TzOpt,
     ZoneIdsOpt,
     ZonesOpt,
+    check_output,
     console,
     err_console,
+    esc,
     read_options,
 )
 from overflight.errors import InputError
@@ -70,6 +71,15 @@ def write_summary(summary: pd.DataFrame, path: Path) -> None:
     for c in ("first_entry", "last_exit"):
         out[c] = pd.to_datetime(out[c], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     out.to_csv(path, index=False)
+
+
+def _check_tz(value: str, option: str) -> None:
+    from overflight.tracks.table import parse_tz
+
+    try:
+        parse_tz(value)
+    except InputError as exc:
+        raise InputError(exc.reason, field=option) from None
 
 
 def transit_cmd(
@@ -122,6 +132,11 @@ def transit_cmd(
         raise InputError(f"--chunk-rows must be at least 1, not {chunk_rows}", field="--chunk-rows")
     step_m = parse_distance(step)
     gap_s = parse_max_gap(max_gap)
+    check_output(output, "--output")
+    check_output(summary, "--summary")
+    _check_tz(summary_tz, "--summary-tz")
+    if tz is not None:
+        _check_tz(tz, "--tz")
     opts: dict[str, Any] = dict(
         format=fmt, lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col, alt_col=alt_col,
         alt_unit=alt_unit, tz=tz, time_format=time_format, on_invalid="drop" if drop else "fail",
@@ -136,7 +151,7 @@ def transit_cmd(
         raise InputError("give a track file (or --case CASE to use the case's tracks)", field="TRACKS")
     zs = load_zones(zones, ids=zone or None, id_field=id_field)
     p = zs.provenance
-    console.print(f"boundary set: [bold]{escape(p.name)}[/] {escape(p.version)} ({p.kind}), sha256 "
+    console.print(f"boundary set: [bold]{esc(p.name)}[/] {esc(p.version)} ({p.kind}), sha256 "
                   f"{p.sha256[:12]}…, {len(zs)} zones", highlight=False)
     if p.kind == "land":
         console.print("  land only: crossings over the territorial sea are not seen", highlight=False)
@@ -154,7 +169,7 @@ def transit_cmd(
                                                on_chunk=advance)
     report = chunks.report
     if report.invalid_rows:
-        console.print(f"invalid rows dropped: {report.invalid_rows} ({escape(report.summary())})", highlight=False)
+        console.print(f"invalid rows dropped: {report.invalid_rows} ({esc(report.summary())})", highlight=False)
     # The crossings' bracketing fixes: a second pass over the file (the first kept no fixes, memory stays bounded).
     visits = (bracket_visits(result.visits, iter_tracks(tracks, sort=sort, **{**opts, "on_invalid": "drop"}), gap_s)
               if brackets else result.visits)
@@ -163,10 +178,10 @@ def transit_cmd(
     n_unobs = int((~v["observed"]).sum()) if len(v) else 0
     n_disp = int(v["disputed"].sum()) if len(v) else 0
     console.print(f"{len(v)} visits by {v['track_id'].nunique() if len(v) else 0} tracks "
-                  f"({n_unobs} not observed, {n_disp} disputed) -> {escape(str(output))}", highlight=False)
+                  f"({n_unobs} not observed, {n_disp} disputed) -> {esc(str(output))}", highlight=False)
     if summary is not None:
         write_summary(result.summary, summary)
-        console.print(f"summary of {len(result.summary)} tracks -> {escape(str(summary))}", highlight=False)
+        console.print(f"summary of {len(result.summary)} tracks -> {esc(str(summary))}", highlight=False)
     prov_path = Path(os.fspath(output) + ".provenance.json")
     prov_path.write_text(json.dumps(result.provenance, indent=2, default=str), encoding="utf-8")
 
@@ -183,19 +198,19 @@ def _into_case(case: Path, tracks: Path | None, zones: str, zone: list[str] | No
                                 source_id=source, max_gap_s=gap_s, step_m=step_m, sort=sort, **opts)
     print_case_run(res, case)
     write_visits(res.table, output)
-    console.print(f"visits -> {escape(str(output))}", highlight=False)
+    console.print(f"visits -> {esc(str(output))}", highlight=False)
 
 
 def print_case_run(res: Any, case: Path) -> None:
     """What a recorded run added to the case (shared by transit, prism and attribution)."""
     for what, n in res.imported.items():
-        console.print(f"imported {n} {escape(what)}", highlight=False)
+        console.print(f"imported {n} {esc(what)}", highlight=False)
     if res.report is not None and res.report.invalid_rows:
         console.print(f"invalid rows dropped: {res.report.invalid_rows}", highlight=False)
-    console.print(f"recorded run {escape(res.run_id)} in {escape(str(case))}: {escape(res.sentence)}",
+    console.print(f"recorded run {esc(res.run_id)} in {esc(str(case))}: {esc(res.sentence)}",
                   highlight=False)
     for e in res.evidence:
-        console.print(f"  evidence {escape(e.id)}: {e.direction} {escape(e.claim_id)}", highlight=False)
+        console.print(f"  evidence {esc(e.id)}: {e.direction} {esc(e.claim_id)}", highlight=False)
     if not res.evidence:
         console.print("  no evidence for any claim of the case (see `overflight case evaluate`)", highlight=False)
 

@@ -4,15 +4,24 @@ Each claim becomes one ``ClaimReview``: ``claimReviewed`` (the statement), ``ite
 its ``author`` — Person or Organization — and ``datePublished``), ``reviewRating`` (a ``Rating`` whose
 ``alternateName`` is the verdict, with ``ratingValue`` on a 1–5 scale), the review's ``author`` and
 ``datePublished``. Claims of absence say so in ``reviewBody``.
+
+User text is data, never markup or a script: only absolute ``http``/``https`` URLs become ``url`` values
+(`safe_url`; a claim's ``javascript:``, ``data:``, ``file:`` or relative link is left out and the review body
+says so), and `jsonld_script` embeds JSON-LD in an HTML page with ``<``, ``>``, ``&``, U+2028 and U+2029 as
+``\\uXXXX`` escapes, so ``</script>`` or ``<!--`` in a statement cannot end or hide the script element.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from overflight.errors import InputError
 from overflight.evidence.model import Claim, EvidenceItem, Source, Verdict
 
 #: verdict -> (ratingValue on 1..5, the text shown as alternateName)
@@ -22,6 +31,36 @@ RATINGS: dict[str, tuple[int, str]] = {
     "unverified": (3, "Unverified: no usable evidence either way"),
     "supported": (5, "Supported by the evidence"),
 }
+
+
+_URL_BAD = re.compile(r"[\x00-\x20\x7f-\x9f\\<>\"'`]")
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL with a host and no spaces, controls or quotes; else None."""
+    if not url or _URL_BAD.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def _url_arg(url: str | None, name: str) -> str | None:
+    if url is not None and safe_url(url) is None:
+        raise InputError(f"{url!r} is not an absolute http(s) URL", field=name)
+    return url
+
+
+_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def jsonld_script(doc: Any) -> str:
+    """A ``<script type="application/ld+json">`` element holding ``doc``, safe inside any HTML page."""
+    text = json.dumps(doc, ensure_ascii=False, indent=1)
+    text = re.sub("[<>&\u2028\u2029]", lambda m: _SCRIPT_ESCAPES[m.group()], text)
+    return f'<script type="application/ld+json">\n{text}\n</script>'
 
 
 def _date(d: datetime | None) -> str | None:
@@ -49,7 +88,12 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
                  reviewer: str = "overflight", reviewer_url: str | None = None, url: str | None = None,
                  date_published: datetime | None = None,
                  evidence: Sequence[EvidenceItem] | None = None) -> dict[str, Any]:
-    """One ClaimReview object (with its own ``@context``) for a claim and its verdict."""
+    """One ClaimReview object (with its own ``@context``) for a claim and its verdict.
+
+    ``reviewer_url`` and ``url`` must be absolute http(s) URLs (InputError otherwise).
+    """
+    _url_arg(reviewer_url, "reviewer_url")
+    _url_arg(url, "url")
     v = verdict.verdict if verdict else "unverified"
     value, text = RATINGS[v]
     item: dict[str, Any] = {
@@ -60,14 +104,17 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
     }
     src = (sources or {}).get(claim.source_id or "")
     appearance = claim.url or (src.link if src else None)
-    if appearance:
+    notes: list[str] = []
+    if appearance and safe_url(appearance):
         item["appearance"] = {"@type": "CreativeWork", "url": appearance}
+    elif appearance:
+        notes.append("(the claim's link is left out: not an absolute http(s) URL)")
     if item["datePublished"] is None:
         del item["datePublished"]
     author: dict[str, Any] = {"@type": "Organization", "name": reviewer}
     if reviewer_url:
         author["url"] = reviewer_url
-    trail = list(verdict.reasoning) if verdict else ["not evaluated"]
+    trail = (list(verdict.reasoning) if verdict else ["not evaluated"]) + notes
     out: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "ClaimReview",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -47,6 +48,7 @@ from overflight.evidence.model import (
     Observation,
     Source,
 )
+from overflight.safeio import iter_text_lines, read_text
 from overflight.units import parse_distance
 
 Row = int | str | None
@@ -89,21 +91,39 @@ def _opt_str(rec: Mapping[str, Any], *keys: str) -> str | None:
     return s or None
 
 
+_ISO_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?)?",
+                     re.IGNORECASE)
+
+
 def parse_time(value: Any, *, file: str | Path | None = None, row: Row = None, field: str = "time") -> datetime | None:
-    """A timezone-aware UTC datetime from text, a date or a datetime; naive times are UTC; blank → None."""
+    """A timezone-aware UTC datetime from ISO 8601 text, a date or a datetime; naive times are UTC; blank → None.
+
+    Numbers (``20250621``, epoch seconds ``1750455000``), words (``now``, ``today``) and years outside
+    1900-2200 are refused: each would become a wrong date without a word.
+    """
     if _blank(value):
         return None
+    if isinstance(value, bool | int | float):
+        raise InputError(f"time {value!r} is a number, not a date: write ISO 8601 text, e.g. 2025-06-21 or "
+                         "2025-06-21T18:00Z", file=file, row=row, field=field)
+    if isinstance(value, str) and not _ISO_RE.fullmatch(value.strip()):
+        raise InputError(f"cannot read time {value!r} (use ISO 8601, e.g. 2025-06-21 or 2025-06-21T18:00Z)",
+                         file=file, row=row, field=field)
     try:
         if isinstance(value, date) and not isinstance(value, datetime):
             ts = pd.Timestamp(value.isoformat())
-        else:
+        elif isinstance(value, str | datetime):
             ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
+        else:
+            raise TypeError(type(value).__name__)
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InputError(f"cannot read time {value!r} (use ISO 8601, e.g. 2025-06-21T18:00Z)", file=file, row=row,
                          field=field) from exc
     if pd.isna(ts):
         raise InputError(f"cannot read time {value!r}", file=file, row=row, field=field)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if not 1900 <= ts.year < 2200:
+        raise InputError(f"time {value!r} is outside the years 1900-2199", file=file, row=row, field=field)
     out: datetime = ts.to_pydatetime()
     return out
 
@@ -113,10 +133,14 @@ def _float(value: Any, file: str | Path | None, row: Row, name: str, lo: float |
     if _blank(value):
         return None
     try:
-        x = float(value)
-    except (TypeError, ValueError):
+        if isinstance(value, bool):
+            raise TypeError("a boolean")
+        x = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{value!r} is not a number", file=file, row=row, field=name) from None
-    if x != x or (lo is not None and x < lo) or (hi is not None and x > hi):
+    if x != x or x in (float("inf"), float("-inf")):
+        raise InputError(f"{value!r} is not a finite number", file=file, row=row, field=name)
+    if (lo is not None and x < lo) or (hi is not None and x > hi):
         raise InputError(f"{value!r} is outside [{lo}, {hi}]", file=file, row=row, field=name)
     return x
 
@@ -363,7 +387,7 @@ _PARSERS = {"sources": source_from_record, "claims": claim_from_record, "observa
 
 
 def _records_structured(path: Path) -> list[tuple[str, Row, Mapping[str, Any]]]:
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     try:
         doc = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
@@ -396,26 +420,62 @@ def _records_structured(path: Path) -> list[tuple[str, Row, Mapping[str, Any]]]:
 
 
 def _records_csv(path: Path) -> list[tuple[str, Row, Mapping[str, Any]]]:
+    """One record per physical line; every line after the header is a record, a blank line or an error.
+
+    A value may not hold a line break: a stray ``"`` would otherwise swallow the lines after it into one
+    value (write multi-line text in YAML). Rows are the 1-based physical line numbers (header = line 1).
+    """
     stem = path.stem.lower()
     default = next((sec for sec in _PARSERS if stem.startswith(sec) or stem.startswith(sec.rstrip("s"))), None)
     out: list[tuple[str, Row, Mapping[str, Any]]] = []
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None:
-            return out
-        if "type" not in reader.fieldnames and default is None:
-            raise InputError("a CSV file needs a 'type' column or a name starting with sources/claims/"
-                             "observations/evidence", file=path, field="type")
-        for rec in reader:
-            line = reader.line_num
-            if None in rec:
-                raise InputError("more cells than header columns", file=path, row=line)
-            t = (rec.get("type") or "").strip().lower()
-            sec = SECTIONS.get(t) if t else default
-            if sec is None:
-                raise InputError(f"type {t!r} is not one of {', '.join(SECTIONS)}", file=path, row=line, field="type")
-            out.append((sec, line, {k: v for k, v in rec.items() if k != "type"}))
+    lines = iter_text_lines(path)
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise InputError(f"cannot read the header row: {exc}", file=path, row=1) from None
+    if header is None:
+        return out
+    if reader.line_num != 1:
+        raise _quote_break(path, 1)
+    names = [h.strip() for h in header]
+    if "type" not in names and default is None:
+        raise InputError("a CSV file needs a 'type' column or a name starting with sources/claims/"
+                         "observations/evidence", file=path, field="type")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(f"duplicate column name(s) {', '.join(dup)}", file=path, row=1, field=dup[0])
+    last = 1
+    while True:
+        start = last + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc) or reader.line_num > start:
+                raise _quote_break(path, start) from None
+            raise InputError(f"cannot read the line: {exc}", file=path, row=start) from None
+        last = reader.line_num
+        if last != start:
+            raise _quote_break(path, start)
+        if not cells or all(not c.strip() for c in cells):
+            continue  # a blank line: no record
+        if len(cells) != len(names):
+            raise InputError(f"{len(cells)} cells, the header has {len(names)}", file=path, row=start)
+        rec = dict(zip(names, cells, strict=True))
+        t = (rec.get("type") or "").strip().lower()
+        sec = SECTIONS.get(t) if t else default
+        if sec is None:
+            raise InputError(f"type {t!r} is not one of {', '.join(SECTIONS)}", file=path, row=start, field="type")
+        out.append((sec, start, {k: v for k, v in rec.items() if k != "type"}))
     return out
+
+
+def _quote_break(path: Path, line: int) -> InputError:
+    return InputError("a quoted value that starts on this line runs over the end of the line (a stray or "
+                      "unbalanced '\"'?); it would swallow the lines after it, so the file is refused. Fix the "
+                      "quote; write multi-line text in YAML", file=path, row=line)
 
 
 def read_file(path: str | Path) -> Bundle:

@@ -27,16 +27,23 @@ contradicted, disputed ↔ disputed, unverified ↔ unverified). The one asymmet
 contradicted by evidence that is not coverage (e.g. a prism verdict that rules out one route) leaves the
 denial unverified, because refuting one piece of an assertion does not show that nothing happened.
 
-Each verdict stores the hash of its inputs (the claim's polarity and links, and every pooled item's id,
-direction, kind and grade), so `overflight case verify` can re-derive it and show it is the same.
+Each verdict stores the hash of its inputs (the whole claim — statement, scope, window, count — its links,
+and every pooled item whole, reasoning and run link included; see `inputs_hash`), so `overflight case verify`
+can re-derive it and show it is the same.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
 
 from overflight.evidence.grading import Grade
 from overflight.evidence.model import Claim, EvidenceItem, Verdict
@@ -115,20 +122,66 @@ def _side(items: Sequence[_Pooled]) -> tuple[bool, str]:
     return False, f"not established ({len(weak)} weak item(s) from {len(indep)} source(s), no strong item)"
 
 
+#: which inputs-hash scheme `inputs_hash` computes (1: the pool only, as overflight <= 0924fd0 stored it under
+#: rule 1; 2: everything the verdict is about). `overflight case verify` sets 1 to check verdicts stored then.
+_HASH_SCHEME: ContextVar[int] = ContextVar("overflight_hash_scheme", default=2)
+
+
+@contextmanager
+def hash_scheme(scheme: int) -> Iterator[None]:
+    """Compute `inputs_hash` with another scheme inside the block (1 re-derives hashes stored under rule 1)."""
+    token = _HASH_SCHEME.set(scheme)
+    try:
+        yield
+    finally:
+        _HASH_SCHEME.reset(token)
+
+
+def _claim_doc(c: Claim) -> dict[str, Any]:
+    # Every field of a claim as JSON: what it says, its scope (zones, area, window, count), who made it.
+    doc: dict[str, Any] = {}
+    for k, v in vars(c).items():
+        if k == "where_geometry":
+            v = hashlib.sha256(shapely.to_wkb(v)).hexdigest() if v is not None else None
+        elif isinstance(v, datetime):
+            v = (v.astimezone(UTC) if v.tzinfo else v).isoformat()
+        elif isinstance(v, tuple):
+            v = list(v)
+        doc[k] = v
+    return doc
+
+
 def inputs_hash(claim: Claim, pooled: Iterable[_Pooled], claims: Mapping[str, Claim]) -> str:
-    """SHA-256 of everything the verdict depends on (see module docstring)."""
-    doc = {
-        "rule": RULE_VERSION,
-        "claim": claim.id,
-        "absence": claim.is_absence,
-        "links": sorted((o, claims[o].is_absence) for o in {p.via for p in pooled if p.via}),
-        "items": [
-            [p.item.id, p.via, p.item.kind, p.direction, p.item.reliability, p.item.credibility,
-             p.item.independence_key, p.eligible]
-            for p in pooled
-        ],
-    }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """SHA-256 of everything the verdict depends on and is about.
+
+    Scheme 2 (the default): the whole claim (statement, stance, what, zones, area, window, count, claimant,
+    date, links), each linked claim whole, and every pooled item whole (its reasoning, grade, source, the run
+    and result row or observation it cites), with its direction and eligibility here. Scheme 1 (verdicts
+    stored under rule 1 by overflight <= 0924fd0): polarity, links and the items' ids, directions and grades.
+    """
+    pooled = list(pooled)
+    if _HASH_SCHEME.get() == 1:
+        doc: dict[str, Any] = {
+            "rule": "1",
+            "claim": claim.id,
+            "absence": claim.is_absence,
+            "links": sorted((o, claims[o].is_absence) for o in {p.via for p in pooled if p.via}),
+            "items": [
+                [p.item.id, p.via, p.item.kind, p.direction, p.item.reliability, p.item.credibility,
+                 p.item.independence_key, p.eligible]
+                for p in pooled
+            ],
+        }
+    else:
+        doc = {
+            "scheme": 2,
+            "rule": RULE_VERSION,
+            "claim": _claim_doc(claim),
+            "absence": claim.is_absence,
+            "links": [_claim_doc(claims[o]) for o in sorted({p.via for p in pooled if p.via})],
+            "items": [[vars(p.item), p.via, p.direction, p.eligible, p.note] for p in pooled],
+        }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 def evaluate_claim(claim: Claim, claims: Mapping[str, Claim], evidence: Iterable[EvidenceItem]) -> Verdict:

@@ -72,7 +72,7 @@ class ZoneIndex:
         zoneset: ZoneSetLike | Sequence[Any] | npt.NDArray[np.object_],
         *,
         cell_deg: float = 1.0,
-        fine_edges: float = 8.0,
+        fine_edges: float = 4.0,
         max_fine: int = 128,
         _grid: GridArrays | None = None,
     ) -> None:
@@ -91,7 +91,7 @@ class ZoneIndex:
             geoms, cell_deg=cell_deg, fine_edges=fine_edges, max_fine=max_fine)
         #: seconds spent building (0 when loaded)
         self.build_seconds = 0.0 if _grid is not None else time.perf_counter() - t0
-        for f in ("ck", "cval", "lsum", "cstart", "czone", "cin", "cest", "ex1", "ey1", "ex2", "ey2"):
+        for f in ("ck", "cval", "lsum", "blob"):
             getattr(self.grid, f).setflags(write=False)
         self._args = self.grid.kernel_args()
 
@@ -101,7 +101,7 @@ class ZoneIndex:
 
     def __repr__(self) -> str:
         g = self.grid
-        return (f"ZoneIndex({len(self)} zones, {g.lsum.size} cells, {g.ex1.size} edge entries, "
+        return (f"ZoneIndex({len(self)} zones, {g.lsum.size} cells, {g.blob.size:,} record words, "
                 f"{g.nbytes / 1e6:.0f} MB)")
 
     @property
@@ -227,8 +227,11 @@ class ZoneIndex:
         pc = split_antimeridian(np.asarray(sx, np.float64), np.asarray(sy, np.float64),
                                 np.asarray(ex, np.float64), np.asarray(ey, np.float64), pseg,
                                 np.asarray(f0, np.float64), np.asarray(f1, np.float64))
-        s, fr, cx, cy, cz, cd = kernels.segment_crossings(
+        s, fr, cx, cy, cz, cd, over = kernels.segment_crossings(
             pc.x1, pc.y1, pc.x2, pc.y2, pc.seg, pc.f0, pc.f1, pc.first, *self._args)
+        if over >= 0:
+            raise InputError(f"segment {int(pc.seg[over])} lies in more than {kernels.MAXZ} overlapping zones at "
+                             "once; split the zone set", row=int(pc.seg[over]))
         keep = kernels.cancel_pairs(s, fr, cz, cd)
         return Crossings(segment=s[keep], fraction=fr[keep], lon=cx[keep], lat=cy[keep], zone=cz[keep],
                          direction=cd[keep])
@@ -270,7 +273,7 @@ class ZoneIndex:
     @classmethod
     def cached(
         cls, zoneset: ZoneSetLike | Sequence[Any] | npt.NDArray[np.object_], *, directory: str | Path | None = None,
-        cell_deg: float = 1.0, fine_edges: float = 8.0, max_fine: int = 128,
+        cell_deg: float = 1.0, fine_edges: float = 4.0, max_fine: int = 128,
     ) -> ZoneIndex:
         """The index for this zone set from the cache directory, building and saving it the first time.
 

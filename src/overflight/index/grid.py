@@ -11,13 +11,14 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from overflight.errors import InputError
 from overflight.index import kernels
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 #: Bumped whenever the layout or the meaning of the arrays changes (saved indexes of another version are rebuilt).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,12 @@ class GridArrays:
     Coarse cell ``c = iy * ncx + ix`` covers ``[-180 + ix*cw, +cw) x [-90 + iy*cw, +cw)``; ``ck[c]`` is 0 for a
     cell without polygon edges (its code is ``cval[c]``) or k, the power-of-two subdivision, with fine cell codes
     ``lsum[cval[c] + fy*k + fx]``.  A code >= 0 is the one zone wholly containing the cell, -1 none, and
-    -2 - i refers to complex cell i (with edges, or in several zones): its candidates are
-    ``cstart[i]:cstart[i+1]``; candidate ``j`` is zone ``czone[j]``, with ``cin[j]`` the membership of the cell
-    centre and edges ``cest[j]:cest[j+1]`` (coordinates ``ex1, ey1, ex2, ey2``, canonical direction) of that
-    zone meeting the cell.
+    -2 - o refers to a complex cell (with edges, or in several zones) whose record starts at ``blob[o]``.
+
+    A record is contiguous, so that a point in a complex cell costs one cache miss, not one per array:
+    ``ncand``, then per candidate zone ``zone, inside, nedges`` (``inside``: membership of the fine cell's
+    centre) followed by ``nedges`` edges of that zone meeting the cell as ``x1, y1, x2, y2`` (canonical
+    direction: smaller end first).  Integers are stored exactly as float64.
     """
 
     cw: float
@@ -39,19 +42,11 @@ class GridArrays:
     ck: npt.NDArray[np.int32]
     cval: npt.NDArray[np.int32]
     lsum: npt.NDArray[np.int32]
-    cstart: I64
-    czone: npt.NDArray[np.int32]
-    cin: npt.NDArray[np.uint8]
-    cest: I64
-    ex1: F64
-    ey1: F64
-    ex2: F64
-    ey2: F64
+    blob: F64
 
     def kernel_args(self) -> tuple[Any, ...]:
         """The arguments every query kernel takes after its own ones."""
-        return (self.cw, self.ncx, self.ncy, self.ck, self.cval, self.lsum, self.cstart, self.czone, self.cin,
-                self.cest, self.ex1, self.ey1, self.ex2, self.ey2)
+        return (self.cw, self.ncx, self.ncy, self.ck, self.cval, self.lsum, self.blob)
 
     @property
     def nbytes(self) -> int:
@@ -112,7 +107,7 @@ def _next_pow2(v: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
 
 
 def build_grid(
-    geoms: npt.NDArray[np.object_], *, cell_deg: float = 1.0, fine_edges: float = 8.0, max_fine: int = 128
+    geoms: npt.NDArray[np.object_], *, cell_deg: float = 1.0, fine_edges: float = 4.0, max_fine: int = 128
 ) -> GridArrays:
     """Build the grid arrays for these geometries (positions in `geoms` are the zone indices).
 
@@ -124,9 +119,9 @@ def build_grid(
     """
     exp = math.log2(cell_deg)
     if exp != round(exp) or (180.0 / cell_deg) != round(180.0 / cell_deg):
-        raise ValueError(f"cell_deg must be a power of two dividing 180, not {cell_deg}")
+        raise InputError(f"cell_deg must be a power of two dividing 180, not {cell_deg}")
     if max_fine < 1 or (max_fine & (max_fine - 1)):
-        raise ValueError(f"max_fine must be a power of two, not {max_fine}")
+        raise InputError(f"max_fine must be a power of two, not {max_fine}")
     ncx, ncy = round(360.0 / cell_deg), round(180.0 / cell_deg)
     ex1, ey1, ex2, ey2, ezone = polygon_edges(geoms)
     estart, eids = kernels.raster_edges(ex1, ey1, ex2, ey2, -180.0, -90.0, cell_deg, ncx, ncy)
@@ -137,33 +132,79 @@ def build_grid(
     bits = kernels.coarse_membership(cell_deg, ncx, ncy, estart, eids, ex1, ey1, ex2, ey2, ezone, nwords,
                                      start_cell, start_bits)
     ck = np.where(counts > 0, np.minimum(_next_pow2(counts / fine_edges), max_fine), 0).astype(np.int32)
-    cptr, cstart, czone, cin, cest, o1, o2, o3, o4, _ = kernels.build_cells(
+    cptr, cstart, czone, cin, cest, o1, o2, o3, o4 = kernels.build_cells(
         cell_deg, ncx, ncy, estart, eids, ex1, ey1, ex2, ey2, ezone, bits, ck
     )
+    del estart, eids, bits
     # compress: cells without edges and with at most one zone get their answer inline (one lookup per point)
-    ncand = np.diff(cstart)
-    cand_cell = np.repeat(np.arange(ncand.size), ncand)
-    cell_edges = np.bincount(cand_cell, weights=np.diff(cest), minlength=ncand.size)
-    simple = (cell_edges == 0) & (ncand <= 1)
+    ncand = np.diff(cstart).astype(np.int32)
+    # a cell's candidates are contiguous, so its edge count is a difference of the cumulative edge counts
+    simple = (cest[cstart[1:]] == cest[cstart[:-1]]) & (ncand <= 1)
     complex_ = np.flatnonzero(~simple)
-    lsum = np.full(ncand.size, -1, dtype=np.int64)
+    if ncand.size >= 2**31 - 2 or complex_.size >= 2**31 - 2:
+        raise InputError("too many cells for the index: use a coarser max_fine or a larger fine_edges",
+                         field="max_fine")
+    lsum = np.full(ncand.size, -1, dtype=np.int32)
     one = simple & (ncand == 1)
     lsum[one] = czone[cstart[:-1][one]]
-    lsum[complex_] = -2 - np.arange(complex_.size)
-    if lsum.size >= 2**31 - 2 or complex_.size >= 2**31 - 2:
-        raise ValueError("too many cells for the index: use a coarser max_fine or a larger fine_edges")
-    keep_cand = ~simple[cand_cell]
-    new_ncand = ncand[complex_]
+    del one
+    lsum[complex_] = -2 - np.arange(complex_.size, dtype=np.int32)
+    kept = np.flatnonzero(np.repeat(~simple, ncand))
+    del simple
     new_cstart = np.zeros(complex_.size + 1, dtype=np.int64)
-    np.cumsum(new_ncand, out=new_cstart[1:])
-    kept = np.flatnonzero(keep_cand)
+    np.cumsum(ncand[complex_], out=new_cstart[1:])
+    del ncand, complex_, cstart
     new_cest = np.empty(kept.size + 1, dtype=np.int64)
     new_cest[:-1] = cest[kept]
     new_cest[-1] = cest[-1]
-    cval = np.where(ck == 0, lsum[cptr], cptr)
-    return GridArrays(cw=float(cell_deg), ncx=ncx, ncy=ncy, ck=ck, cval=cval.astype(np.int32),
-                      lsum=lsum.astype(np.int32), cstart=new_cstart, czone=czone[kept], cin=cin[kept],
-                      cest=new_cest, ex1=o1, ey1=o2, ex2=o3, ey2=o4)
+    cval = np.where(ck == 0, lsum[cptr], cptr).astype(np.int64)
+    blob, cell_off = pack_cells(new_cstart, czone[kept], cin[kept], new_cest, o1, o2, o3, o4)
+    del new_cstart, new_cest, kept, czone, cin, cest, o1, o2, o3, o4
+    # codes of complex cells point at their records: -2 - i -> -2 - offset
+    cx = lsum < -1
+    lsum[cx] = -2 - cell_off[-2 - lsum[cx]]
+    flat = (ck == 0) & (cval < -1)
+    cval[flat] = -2 - cell_off[-2 - cval[flat]]
+    return GridArrays(cw=float(cell_deg), ncx=ncx, ncy=ncy, ck=ck, cval=cval.astype(np.int32), lsum=lsum, blob=blob)
+
+
+def pack_cells(
+    cstart: I64, czone: npt.NDArray[np.int32], cin: npt.NDArray[np.uint8], cest: I64, ex1: F64, ey1: F64, ex2: F64,
+    ey2: F64,
+) -> tuple[F64, I64]:
+    """One contiguous float64 record per complex cell (layout in `GridArrays`) and the offset of each record.
+
+    Cell i has candidates ``cstart[i]:cstart[i+1]``; candidate j is zone ``czone[j]`` with centre membership
+    ``cin[j]`` and edges ``cest[j]:cest[j+1]``.
+    """
+    ncell = cstart.size - 1
+    ncand = np.diff(cstart)
+    nedge = np.diff(cest)
+    rec = 3 + 4 * nedge  # words per candidate
+    cand_cell = np.repeat(np.arange(ncell, dtype=np.int32), ncand)
+    cell_len = 1 + np.bincount(cand_cell, weights=rec, minlength=ncell).astype(np.int64)
+    cell_off = np.zeros(ncell, dtype=np.int64)
+    np.cumsum(cell_len[:-1], out=cell_off[1:])
+    total = int(cell_len.sum())
+    if total >= 2**31 - 2:
+        raise InputError(f"the zone set needs {total:,} index words, more than 2**31: use a larger fine_edges",
+                         field="fine_edges")
+    before = np.cumsum(rec) - rec  # words of earlier candidates, over all cells
+    first = np.repeat(before[cstart[:-1][ncand > 0]], ncand[ncand > 0])
+    cand_off = cell_off[cand_cell] + 1 + (before - first)
+    blob = np.empty(total, dtype=np.float64)
+    blob[cell_off] = ncand
+    blob[cand_off] = czone
+    blob[cand_off + 1] = cin
+    blob[cand_off + 2] = nedge
+    e0, e1 = int(cest[0]), int(cest[-1])
+    ecand = np.repeat(np.arange(ncand.sum()), nedge)
+    pos = cand_off[ecand] + 3 + 4 * (np.arange(e0, e1) - cest[ecand])
+    blob[pos] = ex1[e0:e1]
+    blob[pos + 1] = ey1[e0:e1]
+    blob[pos + 2] = ex2[e0:e1]
+    blob[pos + 3] = ey2[e0:e1]
+    return blob, cell_off
 
 
 def _start_cell(

@@ -13,7 +13,7 @@ import numpy as np
 from overflight.errors import InputError
 from overflight.index.grid import FORMAT_VERSION, GridArrays
 
-_ARRAYS = ("ck", "cval", "lsum", "cstart", "czone", "cin", "cest", "ex1", "ey1", "ex2", "ey2")
+_ARRAYS = ("ck", "cval", "lsum", "blob")
 
 
 def cache_dir() -> Path:

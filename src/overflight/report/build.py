@@ -374,8 +374,13 @@ def _prism_places(case: Case, run: Any, df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def build_context(case: Case, *, title: str | None = None, subtitle: str | None = None) -> ReportContext:
-    """Everything the report shows, from an open case."""
+def build_context(case: Case, *, title: str | None = None, subtitle: str | None = None,
+                  claimreview: bool = False) -> ReportContext:
+    """Everything the report shows, from an open case.
+
+    With ``claimreview`` the page's head embeds the claims' ClaimReview JSON-LD (for a page that will be
+    published; the default report holds no script at all).
+    """
     claims, reasoning = claims_frame(case)
     illustrative = _has_illustrative(case)
     prov_rows = []
@@ -389,20 +394,25 @@ def build_context(case: Case, *, title: str | None = None, subtitle: str | None 
     for run in case.runs():
         params[f"{run.id} parameters"] = json.dumps(run.parameters, sort_keys=True, default=str)
     meta = case.meta()
+    from overflight.evidence.claimreview import claim_reviews
+
+    now = datetime.now(UTC)
     return ReportContext(
         title=title or meta.get("title") or f"Case {Path(case.path).name}",
         subtitle=subtitle or meta.get("subtitle") or "",
-        generated_at=datetime.now(UTC), overflight_version=__version__, claims=claims, reasoning=reasoning,
+        generated_at=now, overflight_version=__version__, claims=claims, reasoning=reasoning,
         map_svg=_map(case), timeline_svg=_timeline(case), sections=_sections(case, illustrative),
         provenance=prov_rows, parameters=params, illustrative_note=ILLUSTRATIVE_NOTE if illustrative else None,
+        jsonld=claim_reviews(case.claims(), case.verdicts(), sources=case.sources(), date_published=now)
+        if claimreview else None,
     )
 
 
 def write_report(case_path: str | Path, out: str | Path, *, title: str | None = None,
-                 subtitle: str | None = None) -> Path:
-    """Render a case file's report to one self-contained HTML file."""
+                 subtitle: str | None = None, claimreview: bool = False) -> Path:
+    """Render a case file's report to one self-contained HTML file (``claimreview``: see `build_context`)."""
     with Case.open(case_path, read_only=True) as case:
-        html = render_report(build_context(case, title=title, subtitle=subtitle))
+        html = render_report(build_context(case, title=title, subtitle=subtitle, claimreview=claimreview))
     p = Path(out)
     p.write_text(html, encoding="utf-8")
     return p

@@ -1,5 +1,9 @@
 """The investigation report: one self-contained HTML file (inline styles and SVG, no network), printable.
 
+Every user string is HTML-escaped; ClaimReview JSON-LD embedded in the head (on request) goes through
+`overflight.evidence.claimreview.jsonld_script` (no ``</script>`` or ``<!--`` can survive in it). The page has
+no links made from user URLs.
+
 `render_report` takes a `ReportContext` — plain tables and SVG strings — so the page layout knows nothing of
 how the case was analysed; `overflight.report.build` fills the context from a case file.
 """
@@ -15,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from overflight.evidence.claimreview import jsonld_script
 
 VERDICT_COLOURS = {
     "supported": "#1a7f37", "contradicted": "#b42318", "disputed": "#b54708", "unverified": "#667085",
@@ -77,6 +83,8 @@ class ReportContext:
     provenance: list[dict[str, Any]] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
     illustrative_note: str | None = None
+    #: schema.org JSON-LD (ClaimReview objects) embedded in the page's head for search engines and fact-check tools
+    jsonld: Any = None
 
 
 _ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|\+00:00)$")
@@ -142,7 +150,9 @@ def render_report(ctx: ReportContext) -> str:
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{html.escape(ctx.title)}</title><style>{CSS}</style></head><body>",
+        f"<title>{html.escape(ctx.title)}</title><style>{CSS}</style>",
+        jsonld_script(ctx.jsonld) if ctx.jsonld is not None else "",
+        "</head><body>",
         f"<h1>{html.escape(ctx.title)}</h1><p class='subtitle'>{html.escape(ctx.subtitle)}</p>",
     ]
     if ctx.illustrative_note:

@@ -136,12 +136,13 @@ def stage_frame(
         time_code=codes,
         time_raw=traw,
         notes=notes,
-        fields={"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0],
+        fields={"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0], **({"alt": cmap.alt} if cmap.alt else {}),
+                # what `tracks validate` shows the user: the columns taken and what was assumed
                 "track_id": cmap.id or f"(none: one track named {cmap.default_id!r})",
-                "alt_m": (f"{cmap.alt} (read as {'feet' if cmap.alt_factor != 1.0 else 'metres'})"
-                          if cmap.alt is not None else "(none)"),
+                "alt unit": ("feet" if cmap.alt_factor != 1.0 else "metres") if cmap.alt else "(no altitude column)",
                 "time zone": "(each value's own offset" + (f"; {tz} for values without one)" if tz else
                                                             "; values without one are rejected)")},
+        raw={"lon": df[cmap.lon], "lat": df[cmap.lat], **({"alt": df[cmap.alt]} if cmap.alt is not None else {})},
     )
 
 
@@ -164,6 +165,7 @@ def numeric_extras(df: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
         if s[nonempty].str.match(r"^[+-]?0\d").any():
             continue
         x = pd.to_numeric(s.where(nonempty), errors="coerce")
-        if x[nonempty].notna().all():
+        # 'nan'/'inf' text stays text: as numbers they would look like empty cells or pass as values
+        if np.isfinite(x[nonempty].to_numpy(dtype="float64")).all():
             df[c] = x.astype("float64")
     return df

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from overflight.errors import InputError
+from overflight.safeio import first_non_utf8
 from overflight.tracks._stage import ColumnMap, ReadOptions, alt_factor, numeric_extras, resolve_columns, stage_frame
 from overflight.tracks.validate import Issue, Staged
 
@@ -27,15 +31,26 @@ OPENSKY_COLUMNS = (
 )
 
 
+#: Longest header line read (bytes); a longer first line is not a CSV header (e.g. a file of NUL bytes).
+MAX_HEADER_BYTES = 64 << 10
+
+
 def read_header(path: Path) -> tuple[list[str], str]:
     """Raw column names and delimiter of a CSV file (first line; tab or semicolon when there is no comma)."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            first = fh.readline()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text: {exc.reason}", file=path, row="line 1") from None
+        with open(path, "rb") as fh:
+            raw = fh.readline(MAX_HEADER_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror}", file=path) from None
+    if len(raw) > MAX_HEADER_BYTES:
+        raise InputError(f"the first line is longer than {MAX_HEADER_BYTES // 1024} KiB: not a CSV header row",
+                         file=path, row="line 1")
+    if b"\x00" in raw:
+        raise InputError("NUL bytes in the header line: not a text CSV file", file=path, row="line 1")
+    try:
+        first = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", file=path, row="line 1") from None
     if not first.strip():
         raise InputError("empty file or blank first line (a header row is needed)", file=path, row="line 1")
     delim = ","
@@ -44,7 +59,10 @@ def read_header(path: Path) -> tuple[list[str], str]:
             delim = "\t"
         elif ";" in first:
             delim = ";"
-    names = next(csv.reader([first.rstrip("\r\n")], delimiter=delim))
+    try:
+        names = next(csv.reader([first.rstrip("\r\n")], delimiter=delim, strict=True))
+    except csv.Error as exc:
+        raise InputError(f"cannot read the header row: {exc}", file=path, row="line 1") from None
     return names, delim
 
 
@@ -75,9 +93,12 @@ class _Invalid:
     max_examples: int = 5
     reported: int = 0  # how many of ``lines`` were already handed to a chunk
     examples_reported: int = 0
+    quote_break: int | None = None  # line where a quoted value ran over the end of its line
 
     def __call__(self, row: Any) -> str:
         num = int(row.number) if row.number is not None else -1
+        if self.quote_break is None and ("\n" in str(row.text) or "\r" in str(row.text)):
+            self.quote_break = num
         self.lines.append(num)
         if len(self.examples) < self.max_examples:
             text = str(row.text)
@@ -98,6 +119,61 @@ def _line_numbers(k: np.ndarray, invalid_lines: list[int], first: int = 2) -> np
     return k + first + np.searchsorted(adjusted, k, side="right")
 
 
+def _arrow_reason(exc: Exception, undecodable: list[BaseException] | None = None, path: Path | None = None) -> str:
+    text = str(exc)
+    if "straddl" in text:
+        return (f"a line is longer than {_BLOCK >> 20} MB (binary data, NUL bytes or no line breaks?): "
+                "not a track CSV")
+    if undecodable or "UTF8" in text or "UTF-8" in text:
+        where = first_non_utf8(path) if path is not None else None
+        at = f" (line {where[0]}, byte {where[1]:#04x})" if where else ""
+        return f"bytes that are not UTF-8 text{at}: binary data, or another encoding (save the file as UTF-8)"
+    if "Expected" in text and "columns" in text and ("\n" in text.split(":", 2)[-1] or "\r" in text):
+        return ("a quoted value runs over the end of its line (a stray or unbalanced '\"'?), swallowing the "
+                f"lines after it: {_printable(text[:120])}…")
+    return _printable(text if len(text) <= 240 else text[:240] + "…")  # pyarrow quotes the raw row
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
+@contextmanager
+def _catch_undecodable(store: list[BaseException]) -> Iterator[None]:
+    """pyarrow decodes a bad row's text before calling the invalid-row handler; when that fails it prints
+    "Exception ignored ... Traceback" and raises ArrowInvalid. Keep the decode error for the message instead."""
+    old = sys.unraisablehook
+
+    def hook(u: Any) -> None:
+        if isinstance(u.exc_value, UnicodeDecodeError):
+            store.append(u.exc_value)
+        else:
+            old(u)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = old
+
+
+def _quote_error(path: Path, where: str, column: str | None) -> InputError:
+    return InputError(
+        "a quoted value that starts here runs over the end of its line (a stray or unbalanced '\"'?); "
+        "every later line would be swallowed into it, so the file is refused: fix the quote",
+        file=path, row=where, field=column)
+
+
+def _check_single_line(path: Path, batch: pa.RecordBatch, k_first: int, invalid_lines: list[int], first: int) -> None:
+    """A value holding a line break means quoting went wrong: track files have one record per line."""
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        hit = pc.or_(pc.match_substring(col, "\n"), pc.match_substring(col, "\r"))
+        if pc.any(hit).as_py():
+            i = int(np.flatnonzero(hit.fill_null(False).to_numpy(zero_copy_only=False))[0])
+            line = int(_line_numbers(np.array([k_first + i]), invalid_lines, first)[0])
+            raise _quote_error(path, f"line {line}", name)
+
+
 def iter_csv_tables(
     path: Path,
     names: list[str],
@@ -111,8 +187,10 @@ def iter_csv_tables(
     """Yield (text frame, line numbers, blank lines) chunks of ``chunk_rows`` rows (the last may be short)."""
     types = dict.fromkeys(names, pa.string())
     first = 2 if header else 1
+    undecodable: list[BaseException] = []
     try:
-        reader = pacsv.open_csv(
+        with _catch_undecodable(undecodable):
+            reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(
                 block_size=_BLOCK, use_threads=False, column_names=None if header else names
@@ -121,11 +199,12 @@ def iter_csv_tables(
                 delimiter=delim, invalid_row_handler=invalid, ignore_empty_lines=False,
                 quote_char='"' if quoting else False,
             ),
+            # Only an empty cell is null: 'NaN', 'NA', 'null' stay text, so messages keep the raw value.
             convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
-                                                 quoted_strings_can_be_null=True),
+                                                 quoted_strings_can_be_null=True, null_values=[""]),
         )
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"cannot read CSV: {exc}", file=path) from None
+        raise InputError(f"cannot read CSV: {_arrow_reason(exc, undecodable, path)}", file=path) from None
     k0 = 0
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
@@ -147,11 +226,18 @@ def iter_csv_tables(
 
     while True:
         try:
-            batch = reader.read_next_batch()
+            with _catch_undecodable(undecodable):
+                batch = reader.read_next_batch()
         except StopIteration:
             break
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read CSV after data row {k0 + pending_rows}: {exc}", file=path) from None
+            line = int(_line_numbers(np.array([k0 + pending_rows]), invalid.lines, first)[0])
+            raise InputError(f"cannot read CSV from about line {line} on: {_arrow_reason(exc, undecodable, path)}",
+                             file=path) from None
+        if invalid.quote_break is not None:
+            raise _quote_error(path, f"line {invalid.quote_break}", None)
+        if quoting:
+            _check_single_line(path, batch, k0 + pending_rows, invalid.lines, first)
         pending.append(batch)
         pending_rows += batch.num_rows
         while pending_rows >= chunk_rows:
@@ -160,6 +246,8 @@ def iter_csv_tables(
             yield flush(head.to_batches())
             pending = tail.to_batches()
             pending_rows = tail.num_rows
+    if invalid.quote_break is not None:
+        raise _quote_error(path, f"line {invalid.quote_break}", None)
     if pending_rows or k0 == 0:
         if not pending:
             pending = [pa.RecordBatch.from_pylist([], schema=pa.schema([(n, pa.string()) for n in names]))]

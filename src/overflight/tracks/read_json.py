@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,10 @@ def load_json(path: Path) -> Any:
         ) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text at byte {exc.start}", file=path) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to be a track file", file=path) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise InputError(f"invalid JSON: {exc}", file=path) from None
 
 
 def json_kind(obj: Any) -> str:
@@ -131,8 +136,9 @@ def stage_geojson(
                 or any(not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b)
                        for a, b in zip(parts, tparts, strict=True))
             ):
-                n = sum(len(p) for p in parts) if isinstance(parts, list) and gtype == "MultiLineString" else (
-                    len(parts) if isinstance(parts, list) else 1)
+                n = sum(len(p) if isinstance(p, list) else 1 for p in parts) \
+                    if isinstance(parts, list) and gtype == "MultiLineString" else (
+                        len(parts) if isinstance(parts, list) else 1)
                 bad(i, tk or "times", "" if times is None else f"{len(times) if isinstance(times, list) else times}",
                     f"{gtype} needs a times array with one time per vertex", count=max(int(n), 1))
                 continue
@@ -181,7 +187,9 @@ def stage_geojson(
 
     return Staged(
         frame=frame, rows=np.arange(1, n + 1), time_code=codes, time_raw=traw, malformed=malformed,
-        n_malformed=n_malformed, fields={"time": time_col or "time"}, row_label=label,
+        n_malformed=n_malformed, fields={"time": time_col or "time", "alt": alt_col or "coordinates[2]"},
+        row_label=label, raw={"lon": pd.Series(cols["lon"], dtype=object), "lat": pd.Series(cols["lat"], dtype=object),
+                              "alt": pd.Series(cols["alt"], dtype=object)},
     )
 
 
@@ -228,20 +236,24 @@ def stage_readsb(paths: Sequence[Path], *, load: Callable[[Path], Any] = load_js
     recs: dict[str, list[Any]] = {k: [] for k in ("hex", "t", "lon", "lat", "alt", "ground", "callsign",
                                                    "squawk", "gs", "track", "alt_geom", "file", "k")}
     nopos = 0
+    bad_hex: list[tuple[str, str]] = []
     for p in paths:
         obj = load(p)
         if not isinstance(obj, dict) or not isinstance(obj.get("aircraft"), list) or "now" not in obj:
             raise InputError("not a readsb/dump1090 aircraft.json (needs 'now' and 'aircraft')", file=p)
         now = obj["now"]
+        if isinstance(now, bool) or not isinstance(now, int | float):
+            raise InputError(f"'now' must be epoch seconds, not {now!r}", file=p, field="now")
         for k, a in enumerate(obj["aircraft"], start=1):
             if not isinstance(a, dict) or "lat" not in a or "lon" not in a:
                 nopos += 1
                 continue
+            hx = a.get("hex")
+            if not isinstance(hx, str) or not _HEX_RE.fullmatch(hx.strip().lower()):
+                bad_hex.append((f"{p.name} aircraft {k}", str(hx)[:80]))
+                continue
             seen = a.get("seen_pos", a.get("seen", 0))
-            try:
-                t = float(now) - float(seen or 0)
-            except (TypeError, ValueError):
-                t = float("nan")
+            t = _seen_time(now, seen)
             ab = a.get("alt_baro", a.get("altitude"))
             recs["hex"].append(str(a.get("hex", "")).strip().lower())
             recs["t"].append(t)
@@ -289,4 +301,25 @@ def stage_readsb(paths: Sequence[Path], *, load: Callable[[Path], Any] = load_js
     notes = {"aircraft without position": nopos, "unchanged position in a later snapshot": int(rep.sum())}
     return Staged(frame=frame, rows=np.arange(1, len(frame) + 1), time_code=codes, time_raw=tnum,
                   notes={k: v for k, v in notes.items() if v}, fields={"time": "now - seen_pos"},
-                  row_label=label)
+                  row_label=label, n_malformed=len(bad_hex),
+                  malformed=[Issue("malformed", where, "hex", v, "hex must be a 24-bit ICAO address: 6 hex digits "
+                                   "(readsb marks non-ICAO ones with ~)") for where, v in bad_hex[:5]],
+                  raw={"lon": df["lon"].reset_index(drop=True), "lat": df["lat"].reset_index(drop=True)})
+
+
+#: A 24-bit ICAO address as readsb/dump1090 and SBS-1 write it (readsb prefixes non-ICAO addresses with ~).
+_HEX_RE = re.compile(r"~?[0-9a-f]{6}")
+#: readsb forgets an aircraft a few minutes after its last message; a position older than this is garbage.
+MAX_SEEN_POS_S = 3600.0
+
+
+def _seen_time(now: float, seen: Any) -> float:
+    """``now - seen_pos``, or NaN (a bad_time) when seen_pos is not a number in [0, MAX_SEEN_POS_S]."""
+    if seen is None:
+        seen = 0
+    if isinstance(seen, bool) or not isinstance(seen, int | float):
+        return float("nan")
+    s = float(seen)
+    if not (0.0 <= s <= MAX_SEEN_POS_S):
+        return float("nan")
+    return float(now) - s

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from overflight.errors import InputError
 from overflight.tracks.read_csv import DEFAULT_CHUNK_ROWS, _Invalid, iter_csv_tables
@@ -71,16 +73,24 @@ def iter_sbs_staged(
         df = df.reset_index(drop=True)
         msg = df["message"].fillna("").str.strip()
         typ = df["type"].fillna("").str.strip()
+        hex_arr = pa.array(df["hex"].fillna("").str.strip().to_numpy(dtype=object), type=pa.string())
+        hex_ok = np.asarray(pc.match_substring_regex(hex_arr, r"^~?[0-9A-Fa-f]{6}$").to_numpy(zero_copy_only=False),
+                            dtype=bool)
         good = (
             (msg == "MSG").to_numpy()
             & typ.isin([str(i) for i in range(1, 9)]).to_numpy()
-            & (df["hex"].fillna("").str.strip() != "").to_numpy()
+            & hex_ok
         )
         bad_idx = np.flatnonzero(~good)
         malformed: list[Issue] = []
         for i in bad_idx[: max(max_examples - len(invalid.examples), 0)]:
-            malformed.append(Issue("malformed", int(lines[i]), "message", f"{msg.iloc[i]},{typ.iloc[i]}",
-                                   "not an SBS MSG line with a type 1-8 and a hex id"))
+            if (msg.iloc[i] == "MSG") and typ.iloc[i] in [str(t) for t in range(1, 9)]:
+                malformed.append(Issue("malformed", int(lines[i]), "hex (5)", str(df["hex"].iloc[i])[:80],
+                                       "hex id must be a 24-bit ICAO address: 6 hex digits"))
+            else:
+                malformed.append(Issue("malformed", int(lines[i]), "message",
+                                       f"{msg.iloc[i]},{typ.iloc[i]}"[:80],
+                                       "not an SBS MSG line with a type 1-8 and a hex id"))
         df, lines, typ = df.loc[good].reset_index(drop=True), lines[good], typ[good].reset_index(drop=True)
         hexes = df["hex"].fillna("").str.strip().str.lower()
         # Carry callsign and squawk forward per aircraft, across chunks too.

@@ -1,7 +1,7 @@
 """XML track formats: GPX (trk/trkseg/trkpt) and KML/KMZ (gx:Track, Placemark Point + TimeStamp).
 
-Parsing is safe without extra dependencies: documents with a DOCTYPE (the vehicle of entity-expansion and
-external-entity attacks) are refused, and Python's expat never fetches external resources.
+Parsing goes through defusedxml with DTDs forbidden: documents with a DOCTYPE (the vehicle of entity-expansion
+and external-entity attacks) are refused wherever it sits, and nothing external is ever fetched.
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree as ET
 
+import defusedxml
+import defusedxml.ElementTree as DET
 import numpy as np
 import pandas as pd
 
 from overflight.errors import InputError
+from overflight.safeio import max_uncompressed_bytes, open_zip, read_zip_member, zip_members
 from overflight.tracks.table import parse_times, to_float
 from overflight.tracks.validate import Staged
 
@@ -27,33 +30,40 @@ def _local(tag: str) -> str:
 
 
 def _open_xml(path: Path) -> IO[bytes]:
+    """The XML bytes: the file itself, or a KMZ's main KML decompressed within the whole-file limit."""
+    if path.suffix.lower() == ".kmz" or zipfile.is_zipfile(path):
+        with open_zip(path) as z:
+            names = [i.filename for i in zip_members(path, z) if i.filename.lower().endswith(".kml")]
+            if not names:
+                raise InputError("KMZ archive holds no .kml file", file=path)
+            main = "doc.kml" if "doc.kml" in names else names[0]
+            # the limit is on the uncompressed KML: a small KMZ can hold gigabytes of XML
+            return io.BytesIO(read_zip_member(path, z, main, limit=_whole_file_limit()))
     try:
-        if path.suffix.lower() == ".kmz" or zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as z:
-                names = [n for n in z.namelist() if n.lower().endswith(".kml")]
-                if not names:
-                    raise InputError("KMZ archive holds no .kml file", file=path)
-                main = "doc.kml" if "doc.kml" in names else names[0]
-                fh: IO[bytes] = io.BytesIO(z.read(main))
-        else:
-            fh = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot open: {exc}", file=path) from None
-    head = fh.read(65536)
-    fh.seek(0)
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        fh.close()
-        raise InputError("XML with a DOCTYPE/ENTITY declaration is refused (unsafe)", file=path, row="line 1")
-    return fh
+        return open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", file=path) from None
+
+
+def _whole_file_limit() -> int:
+    from overflight.tracks.reader import whole_file_limit_bytes
+
+    return min(whole_file_limit_bytes(), max_uncompressed_bytes())
 
 
 def _events(path: Path, fh: IO[bytes]) -> Iterator[tuple[str, ET.Element]]:
+    """Parse with defusedxml: a DTD (entity bombs, external entities) anywhere in the document is refused."""
     try:
-        yield from ET.iterparse(fh, events=("start", "end"))
+        yield from DET.iterparse(fh, events=("start", "end"), forbid_dtd=True)
+    except defusedxml.DefusedXmlException as exc:
+        raise InputError(f"XML with a DOCTYPE/DTD or entity declaration is refused ({type(exc).__name__})",
+                         file=path) from None
     except ET.ParseError as exc:
         line, col = exc.position
         raise InputError(f"not well-formed XML at line {line}, column {col} (cut short?): {exc.msg}",
                          file=path, row=f"line {line}") from None
+    except LookupError as exc:  # an encoding="..." that Python does not know
+        raise InputError(f"XML declares an unknown encoding ({exc})", file=path, row="line 1") from None
 
 
 def _text(el: ET.Element | None) -> str | None:

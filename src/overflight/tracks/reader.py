@@ -38,13 +38,19 @@ WHOLE_FILE_FORMATS = ("json", "geojson", "opensky-json", "gpx", "kml")
 OVERFLIGHT_MAX_WHOLE_FILE_MB = 512
 
 
-def _check_whole_file_size(p: Path, fmt: str) -> None:
-    """Refuse a whole-file format too large to parse in memory, with the way out (a streamed format)."""
+def whole_file_limit_bytes() -> int:
+    """The size limit of whole-file formats (OVERFLIGHT_MAX_WHOLE_FILE_MB), in bytes."""
     try:
         limit_mb = float(os.environ.get("OVERFLIGHT_MAX_WHOLE_FILE_MB", OVERFLIGHT_MAX_WHOLE_FILE_MB))
     except ValueError:
         raise InputError("OVERFLIGHT_MAX_WHOLE_FILE_MB must be a number of megabytes",
                          field="OVERFLIGHT_MAX_WHOLE_FILE_MB") from None
+    return int(limit_mb * 1e6)
+
+
+def _check_whole_file_size(p: Path, fmt: str) -> None:
+    """Refuse a whole-file format too large to parse in memory, with the way out (a streamed format)."""
+    limit_mb = whole_file_limit_bytes() / 1e6
     try:
         size = p.stat().st_size
     except OSError as exc:
@@ -219,10 +225,13 @@ def sort_staged(parts: list[Staged]) -> Staged:
         for k, v in p.notes.items():
             notes[k] = notes.get(k, 0) + v
     first = parts[0]
+    keys = set.intersection(*(set(p.raw) for p in parts)) if parts else set()
+    raws = {k: pd.concat([p.raw[k] for p in parts], ignore_index=True).iloc[order].reset_index(drop=True)
+            for k in keys}
     return Staged(frame=frame.iloc[order].reset_index(drop=True), rows=rows[order], time_code=codes[order],
                   time_raw=raw.iloc[order].reset_index(drop=True) if raw is not None else None,
                   malformed=[m for p in parts for m in p.malformed], n_malformed=sum(p.n_malformed for p in parts),
-                  notes=notes, fields=first.fields, row_label=first.row_label)
+                  notes=notes, fields=first.fields, raw=raws, row_label=first.row_label)
 
 
 def iter_csv_chunks(path: PathLike, *, chunk_rows: int = 1_000_000, **options: Any) -> TrackChunks:

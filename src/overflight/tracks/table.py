@@ -34,13 +34,14 @@ ID_NAMES = ("track_id", "trackid", "track", "id", "icao24", "hex", "flight")
 ALT_NAMES = ("alt_m", "altitude_m", "alt", "altitude", "ele", "elevation", "height", "alt_ft", "altitude_ft")
 
 # Trailing zone designator after a clock time: Z, UTC/GMT, +hh, +hhmm, +hh:mm.
-_OFFSET_RE = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
+_OFFSET_RE = (r"(?:\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{4}(?:\d{2}(?:[.,]\d+)?)?)\s*"
+              r"(?:[zZ]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")  # extended (21:30:00Z) or basic (T213000Z)
 _EPOCH_RE = r"[+-]?\d+(?:\.\d*)?"
 # Plausible range for a fix; keeps epoch milliseconds (read as seconds) and typos out of datetime64[ns].
-_MIN_EPOCH_S = -2208988800.0  # 1900-01-01
+_MIN_EPOCH_S = 315532800.0  # 1980-01-01: smaller numbers are counters or durations, not epoch times
 _MAX_EPOCH_S = 7258118400.0  # 2200-01-01
 
-TIME_OK, TIME_BAD, TIME_NAIVE = 0, 1, 2
+TIME_OK, TIME_BAD, TIME_NAIVE, TIME_DST = 0, 1, 2, 3  # TIME_DST: a bad_time that a DST change explains
 
 
 def empty_tracks(extra: Sequence[str] = ()) -> pd.DataFrame:
@@ -110,7 +111,13 @@ def make_tracks(df: pd.DataFrame, *, file: str | Path | None = None) -> pd.DataF
     bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"bad coordinate lon={lon[i]!r} lat={lat[i]!r}", file=file, row=i + 1, field="lon/lat")
+        raise InputError(f"bad coordinate lon={float(lon[i])!r} lat={float(lat[i])!r}", file=file, row=i + 1,
+                         field="lon/lat")
+    alt = out["alt_m"].to_numpy()
+    bad_alt = np.isinf(alt)
+    if bad_alt.any():
+        i = int(np.flatnonzero(bad_alt)[0])
+        raise InputError(f"altitude {float(alt[i])!r} is not finite", file=file, row=i + 1, field="alt_m")
     return sort_tracks(out)
 
 
@@ -128,14 +135,18 @@ def parse_tz(tz: str | tzinfo | None) -> tzinfo | None:
     s = tz.strip()
     m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?", s)
     if m:
-        minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+        hours, mins = int(m.group(2)), int(m.group(3) or 0)
+        if mins >= 60 or hours * 60 + mins > 14 * 60:
+            raise InputError(f"time zone offset {tz!r} is outside -14:00..+14:00 (or minutes over 59)", field="tz")
+        minutes = hours * 60 + mins
         return timezone(timedelta(minutes=minutes if m.group(1) == "+" else -minutes))
     if s.upper() in ("UTC", "Z", "GMT"):
         return UTC
     try:
         return ZoneInfo(s)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone {tz!r}; use an IANA name such as Europe/Moscow or +03:00") from None
+        raise InputError(f"unknown time zone {tz!r}; use an IANA name such as Europe/Moscow or +03:00",
+                         field="tz") from None
 
 
 def _epoch_seconds(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -191,7 +202,7 @@ def parse_times(
             return pd.Series(pd.NaT, index=values.index, dtype=TIME_DTYPE), codes
         loc = values.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
         t = _plausible(loc.dt.tz_convert("UTC")).dt.as_unit("ns")
-        return t, np.where(t.isna(), TIME_BAD, TIME_OK).astype(np.int8)
+        return t, _local_codes(values, loc, t)
     if pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt):
         return _epoch_seconds(values)
 
@@ -223,7 +234,14 @@ def parse_times(
         out[aware] = t
         codes[aware] = np.where(t.isna(), TIME_BAD, TIME_OK)
     if naive.any():
-        raw = pd.to_datetime(s[naive], format=fmt, errors="coerce")
+        try:
+            raw = pd.to_datetime(s[naive], format=fmt, errors="coerce")
+        except ValueError:  # values with and without a zone that the offset pattern did not tell apart
+            raw = pd.to_datetime(s[naive], format=fmt, errors="coerce", utc=True)
+            if zone is None:
+                codes[naive] = np.where(raw.isna(), TIME_BAD, TIME_NAIVE)
+                return out, codes
+            raw = raw.dt.tz_localize(None)
         if isinstance(raw.dtype, pd.DatetimeTZDtype):  # a custom format with %z
             t = _plausible(raw.dt.tz_convert("UTC")).dt.as_unit("ns")
             out[naive] = t
@@ -234,8 +252,14 @@ def parse_times(
             loc = raw.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
             t = _plausible(loc.dt.tz_convert("UTC")).dt.as_unit("ns")
             out[naive] = t
-            codes[naive] = np.where(t.isna(), TIME_BAD, TIME_OK)
+            codes[naive] = _local_codes(raw, loc, t)
     return out, codes
+
+
+def _local_codes(raw: pd.Series, loc: pd.Series, t: pd.Series) -> np.ndarray:
+    """TIME_OK, or TIME_DST where a readable local time fell in a DST gap or fold, else TIME_BAD."""
+    dst = raw.notna().to_numpy() & loc.isna().to_numpy()
+    return np.where(t.notna().to_numpy(), TIME_OK, np.where(dst, TIME_DST, TIME_BAD)).astype(np.int8)
 
 
 def _np_bool(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -246,6 +270,11 @@ def to_float(values: pd.Series) -> pd.Series:
     """Numbers from a column of text or numbers; anything unreadable becomes NaN (caught by validation)."""
     if pd.api.types.is_float_dtype(values.dtype):
         return values.astype("float64")
+    if values.dtype == object and len(values):
+        # JSON true/false are not coordinates or altitudes (pandas would read them as 1 and 0)
+        isbool = values.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+        if isbool.any():
+            values = values.where(~isbool, None)
     if pd.api.types.is_string_dtype(values.dtype):
         try:  # fast path: every value is a number or empty
             arr = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)

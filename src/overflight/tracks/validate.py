@@ -8,6 +8,10 @@ rows dropped:
 ``bad_coordinate``
     lon or lat missing/NaN, ``|lat| > 90`` or ``|lon| > 180`` (``normalize_lon=True`` first wraps longitudes
     such as 190 to -170 instead of rejecting them).
+``bad_altitude``
+    an altitude given but not a number (``abc``), not finite (``1e400``) or outside
+    [-1,000, 100,000] m (a unit error such as feet read as metres stays inside; ``-99999999`` does not).
+    An empty altitude is unknown (NaN), not an error.
 ``bad_time``
     time missing, unreadable or outside 1900..2200 (e.g. epoch milliseconds read as seconds).
 ``naive_time``
@@ -34,11 +38,13 @@ import pandas as pd
 from pyproj import Geod
 
 from overflight.errors import InputError
-from overflight.tracks.table import TIME_BAD, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
+from overflight.tracks.table import TIME_BAD, TIME_DST, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
+from overflight.units import ALT_MAX_M, ALT_MIN_M
 
 RULES: tuple[str, ...] = (
     "malformed",
     "bad_coordinate",
+    "bad_altitude",
     "bad_time",
     "naive_time",
     "duplicate_time",
@@ -146,6 +152,7 @@ class Staged:
     n_malformed: int = 0
     notes: dict[str, int] = field(default_factory=dict)
     fields: dict[str, str] = field(default_factory=dict)  # canonical name -> source field name
+    raw: dict[str, pd.Series] = field(default_factory=dict)  # canonical name -> source values (for messages)
     row_label: Callable[[int], int | str] | None = None
 
 
@@ -237,10 +244,17 @@ class Validator:
         bad_lat = ~np.isfinite(lat) | (np.abs(lat) > 90)
         bad_lon = ~np.isfinite(lon) | (np.abs(lon) > 180)
         bad_coord = bad_lat | bad_lon
+        alt = df["alt_m"].to_numpy(dtype="float64") if "alt_m" in df.columns else np.full(n, np.nan)
+        alt_raw = st.raw.get("alt")
+        given = ~np.isnan(alt)
+        if alt_raw is not None:
+            given |= ~(alt_raw.isna().to_numpy() | (alt_raw.astype("str").str.strip() == "").to_numpy())
+        with np.errstate(invalid="ignore"):
+            bad_alt = ~bad_coord & given & ~((alt >= ALT_MIN_M) & (alt <= ALT_MAX_M))
         tcode = st.time_code
-        bad_time = ~bad_coord & (tcode == TIME_BAD)
-        naive = ~bad_coord & (tcode == TIME_NAIVE)
-        alive = ~(bad_coord | bad_time | naive)
+        bad_time = ~bad_coord & ~bad_alt & ((tcode == TIME_BAD) | (tcode == TIME_DST))
+        naive = ~bad_coord & ~bad_alt & (tcode == TIME_NAIVE)
+        alive = ~(bad_coord | bad_alt | bad_time | naive)
 
         t = df["time"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
         ids = df["track_id"].astype(str).to_numpy(dtype=object)
@@ -275,6 +289,7 @@ class Validator:
 
         masks = {
             "bad_coordinate": bad_coord,
+            "bad_altitude": bad_alt,
             "bad_time": bad_time,
             "naive_time": naive,
             "duplicate_time": dup,
@@ -292,10 +307,25 @@ class Validator:
             for i in i0[: max(self.max_examples - have, 0)]:
                 row = int(st.rows[i])
                 label = st.row_label(row) if st.row_label is not None else row
-                what = "missing" if not np.isfinite(coord_val[i]) else "out of range"
-                rep.examples.append(Issue("bad_coordinate", label, str(coord_field[i]), _fmt(coord_val[i]),
+                key = "lat" if bad_lat[i] else "lon"
+                src = st.raw.get(key)
+                shown = _fmt(src.iloc[i]) if src is not None else _fmt(coord_val[i])
+                if np.isfinite(coord_val[i]):
+                    what = "out of range"
+                elif shown.strip() == "" or (shown.lower() == "nan" and src is None):
+                    what = "missing"
+                else:
+                    what = "not a number"
+                rep.examples.append(Issue("bad_coordinate", label, str(coord_field[i]), shown,
                                           f"{'latitude' if bad_lat[i] else 'longitude'} {what}"))
-        self._add_examples("bad_time", bad_time, st, fld["time"], traw, "unreadable or implausible time")
+        self._add_examples("bad_altitude", bad_alt, st, fld.get("alt", "alt_m"),
+                           alt_raw if alt_raw is not None else df["alt_m"],
+                           f"altitude not a number of metres within [{ALT_MIN_M:,.0f}, {ALT_MAX_M:,.0f}]")
+        time_msg = np.where(tcode == TIME_DST, "local time that a daylight-saving change makes ambiguous (fold) or "
+                            "nonexistent (gap) in the given zone: give the time with its UTC offset",
+                            "unreadable or implausible time (ISO 8601 expected, years 1900-2199, epoch seconds "
+                            "from 1980)")
+        self._add_examples("bad_time", bad_time, st, fld["time"], traw, time_msg)
         self._add_examples("naive_time", naive, st, fld["time"], traw,
                            "time has no zone: give one with --tz (tz= in Python)")
         self._add_examples("duplicate_time", dup, st, fld["time"], traw, "same time as the previous fix")
@@ -334,7 +364,7 @@ class Validator:
             raise InputError(f"invalid rows ({counts})", file=rep.file)
         raise InputError(
             f"{ex.rule}: {ex.message} (value {ex.value!r}); invalid rows: {counts}; "
-            "use on_invalid='drop' (--drop) to drop them",
+            "use on_invalid='drop' (--drop in `tracks convert` and `transit`) to drop them",
             file=rep.file,
             row=f"{rep.row_kind} {ex.row}",
             field=ex.field,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 from xml.sax.saxutils import escape
@@ -76,8 +77,8 @@ def write_geojson(df: pd.DataFrame, path: str | Path, *, mode: Literal["points",
             features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": coord(i)},
                              "properties": props})
     elif mode == "lines":
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-        ends = np.r_[starts[1:], len(ids)]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, dtype=int)
+        ends = np.r_[starts[1:], len(ids)] if len(ids) else np.zeros(0, dtype=int)
         for a, b in zip(starts, ends, strict=True):
             coords = [coord(i) for i in range(a, b)]
             geom = {"type": "LineString", "coordinates": coords} if b - a > 1 else {
@@ -100,14 +101,14 @@ def write_kml(df: pd.DataFrame, path: str | Path, *, name: str | None = None) ->
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">\n'
-        f"<Document><name>{escape(name or Path(path).stem)}</name>\n"
+        f"<Document><name>{_xml_text(name or Path(path).stem)}</name>\n"
     ]
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, dtype=int)
-    ends = np.r_[starts[1:], len(ids)]
+    ends = np.r_[starts[1:], len(ids)] if len(ids) else np.zeros(0, dtype=int)
     for a, b in zip(starts, ends, strict=True):
         has_alt = not np.isnan(alt[a:b]).any()
         mode = "absolute" if has_alt else "clampToGround"
-        parts.append(f"<Placemark><name>{escape(str(ids[a]))}</name><gx:Track>"
+        parts.append(f"<Placemark><name>{_xml_text(str(ids[a]))}</name><gx:Track>"
                      f"<altitudeMode>{mode}</altitudeMode>\n")
         parts.extend(f"<when>{t}</when>\n" for t in times[a:b])
         if has_alt:
@@ -121,11 +122,34 @@ def write_kml(df: pd.DataFrame, path: str | Path, *, name: str | None = None) ->
     Path(path).write_text("".join(parts), encoding="utf-8")
 
 
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(s: str) -> str:
+    """Text for an XML element: escaped, and characters XML 1.0 cannot hold shown as U+FFFD."""
+    return escape(_XML_INVALID.sub("\ufffd", s))
+
+
+def _uniform_objects(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding several Python types (readsb squawk "7000" and 1200) become text for Arrow."""
+    out = df
+    for c in df.columns:
+        col = df[c]
+        if col.dtype != object:
+            continue
+        kinds = {type(v) for v in col.dropna()}
+        if len(kinds) > 1:
+            if out is df:
+                out = df.copy()
+            out[c] = col.map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    return out
+
+
 def write_geoparquet(df: pd.DataFrame, path: str | Path) -> None:
     """GeoParquet 1.0: WKB point ``geometry`` (lon, lat; CRS OGC:CRS84) plus the other columns."""
     lon, lat = df["lon"].to_numpy(dtype="float64"), df["lat"].to_numpy(dtype="float64")
     geom = shapely.to_wkb(shapely.points(lon, lat))
-    rest = df.drop(columns=["lon", "lat"])
+    rest = _uniform_objects(df.drop(columns=["lon", "lat"]))
     table = pa.Table.from_pandas(rest, preserve_index=False)
     table = table.append_column("geometry", pa.array(geom, type=pa.binary()))
     bbox = [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())] if len(df) else []

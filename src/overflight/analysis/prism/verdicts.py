@@ -212,8 +212,11 @@ def make_pairs(
     def err(col: str) -> FloatArray:
         if col not in df.columns:
             return np.zeros(len(df))
-        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
-        v = np.where(np.isnan(v), 0.0, v)
+        raw = df[col]
+        # An empty cell means "no error given" (0); text that is not a finite number ('abc', 'nan') is an error.
+        blank = raw.isna().to_numpy() | (raw.astype("str").str.strip() == "").to_numpy()
+        v = pd.to_numeric(raw.where(~blank), errors="coerce").to_numpy(dtype=float)
+        v = np.where(blank, 0.0, v)
         if (v < 0).any() or not np.isfinite(v).all():
             i = int(np.flatnonzero((v < 0) | ~np.isfinite(v))[0])
             raise InputError(f"error must be a non-negative number, got {df[col].iloc[i]!r}", file=file, row=i,

@@ -1,0 +1,354 @@
+"""The FastAPI app of `overflight serve`: a few lines per route over `overflight.web.views` and the library.
+
+Security: loopback by default; on any other address every request needs the token printed at start (query
+``?token=`` once, then a same-site cookie, or the ``X-Overflight-Token`` header). Every write needs the
+``X-Overflight-Request`` header (a cross-site form cannot send one, and cross-origin scripts cannot without a
+CORS preflight, which this server never grants) and, when the browser sends an Origin, the server's own.
+The Host header must name this server (no DNS rebinding). Uploads over the limit get 413. The page's
+Content-Security-Policy allows no inline script and no other host.
+"""
+
+from __future__ import annotations
+
+import copy
+import hmac
+import json
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.background import BackgroundTask
+
+from overflight.case.store import Case
+from overflight.errors import InputError, OverflightError
+from overflight.web import views
+from overflight.web.jobs import JobRunner
+from overflight.web.uploads import KINDS as UPLOAD_KINDS
+from overflight.web.uploads import import_upload
+
+STATIC = Path(str(resources.files("overflight") / "web" / "static"))
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WRITE_HEADER = "x-overflight-request"
+TOKEN_HEADER = "x-overflight-token"
+CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; img-src 'self' data: blob:; "
+       "style-src 'self' 'unsafe-inline'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'")
+EXPORTS = {"geojson": ("case.geojson", "application/geo+json"),
+           "kml": ("case.kml", "application/vnd.google-earth.kml+xml"),
+           "claimreview": ("claims.claimreview.json", "application/ld+json"), "report": ("report.html", "text/html")}
+
+
+@dataclass
+class CaseState:
+    """The open case, whether it is read-only (and why), and the caches of what the page shows."""
+
+    path: Path
+    case: Case
+    read_only_reason: str | None = None
+    version: int = 0
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    _cache: dict[str, Any] = field(default_factory=dict)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reader(self) -> Case:
+        """A view of the case on its own DuckDB cursor (safe next to other threads' cursors)."""
+        c = copy.copy(self.case)
+        c.con = self.case.con.cursor()
+        c.con.execute("SET TimeZone='UTC'").fetchall()
+        return c
+
+    def changed(self) -> None:
+        with self._cache_lock:
+            self.version += 1
+            self._cache.clear()
+
+    def cached(self, key: str, make: Callable[[Case], Any]) -> Any:
+        with self._cache_lock:
+            if key in self._cache:
+                return self._cache[key]
+        c = self.reader()
+        try:
+            value = make(c)
+        finally:
+            c.con.close()
+        with self._cache_lock:
+            self._cache[key] = value
+        return value
+
+
+def open_state(path: str | Path, *, create: bool = False) -> CaseState:
+    """Open the case for writing; when another process holds it, a read-only snapshot copy, saying so."""
+    p = Path(path)
+    if create and not p.exists():
+        return CaseState(p, Case.create(p))
+    try:
+        return CaseState(p, Case.open(p))
+    except OverflightError as exc:
+        if "another process" not in str(exc):
+            raise
+        snap = Path(tempfile.mkdtemp(prefix="overflight-snapshot-")) / p.name
+        shutil.copy2(p, snap)
+        wal = p.with_name(p.name + ".wal")
+        if wal.exists():
+            shutil.copy2(wal, snap.with_name(snap.name + ".wal"))
+        case = Case.open(snap, read_only=True)
+        case.path = p
+        return CaseState(p, case, read_only_reason=f"{exc}; showing a read-only snapshot taken at start")
+
+
+def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 8700, token: str | None = None,
+               max_upload_mb: float = 200.0, create: bool = False) -> FastAPI:
+    """The web app over one case file.
+
+    Parameters
+    ----------
+    case_path
+        The case (``.duckdb``); created empty with ``create``.
+    host, port
+        Where the server listens (the Host header must name it).
+    token
+        Required on every request when given (`serve` makes one for any non-loopback address).
+    max_upload_mb
+        Larger request bodies get 413.
+    """
+    state = open_state(case_path, create=create)
+    limit = int(max_upload_mb * 1024 * 1024)
+    names = (host, *LOOPBACK, "[::1]")
+    allowed_hosts = {f"{h}:{port}" for h in names} | set(names)
+    if host in ("0.0.0.0", "::"):
+        allowed_hosts = set()  # any interface: the token is the guard
+    runner = JobRunner(_writer(state), state.write_lock, state.changed)
+
+    app = FastAPI(title="overflight", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.case = state
+    app.state.token = token
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if allowed_hosts and request.headers.get("host") not in allowed_hosts:
+            return _err(421, "this server answers only to its own address (Host header mismatch)")
+        if token is not None:
+            given = (request.headers.get(TOKEN_HEADER) or request.query_params.get("token")
+                     or request.cookies.get("overflight_token") or "")
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return _err(401, "this server needs its access token: open the address printed at start")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            if request.headers.get(WRITE_HEADER) != "1":
+                return _err(403, "writes need the X-Overflight-Request header (cross-site requests are refused)")
+            origin = request.headers.get("origin")
+            if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
+                return _err(403, f"cross-site write refused (origin {origin})")
+            n = request.headers.get("content-length")
+            if n is not None and n.isdigit() and int(n) > limit:
+                return _err(413, f"upload too large: {int(n) / 1e6:.1f} MB, the limit is {max_upload_mb:g} MB "
+                                 "(overflight serve --max-upload-mb)")
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if token is not None and request.query_params.get("token") == token:
+            response.set_cookie("overflight_token", token, httponly=True, samesite="strict")
+        return response
+
+    @app.exception_handler(InputError)
+    async def _input_error(_r: Request, exc: InputError) -> Response:
+        return _err(422, str(exc), field=exc.field)
+
+    @app.exception_handler(OverflightError)
+    async def _ovf_error(_r: Request, exc: OverflightError) -> Response:
+        return _err(409, str(exc))
+
+    def read(key: str, make: Callable[[Case], Any]) -> Any:
+        return state.cached(key, make)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> Response:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/api/case")
+    def case_summary() -> dict[str, Any]:
+        out = dict(read("summary", views.summary))
+        out.update({"read_only": state.read_only_reason is not None, "read_only_reason": state.read_only_reason,
+                    "version": state.version, "max_upload_mb": max_upload_mb, "token_required": token is not None})
+        return out
+
+    @app.get("/api/claims")
+    def claims(feature: str | None = None) -> dict[str, Any]:
+        board = read("claims", views.claims_board)
+        return {"claims": board, "for_feature": views.claims_for_feature(board, feature) if feature else None}
+
+    @app.get("/api/zones")
+    def zones(zoom: float = 3.0) -> Response:
+        z = int(_zoom(zoom))
+        layer: views.ZoneLayer = read("zones", views.ZoneLayer.from_case)
+        return _json(read(f"zones:{z}", lambda _c: _dumps(layer.geojson(z))))
+
+    @app.get("/api/tracks")
+    def tracks(start: str | None = None, end: str | None = None, zoom: float = 3.0,
+               bbox: str | None = None) -> Response:
+        t0, t1 = _window(start, end)
+        layer: views.TrackLayer = read("tracks", views.TrackLayer.from_case)
+        visits = read("transit", views.latest_transit)
+        return _json(_dumps(layer.window(t0, t1, _zoom(zoom), views.parse_bbox(bbox), visits)))
+
+    @app.get("/api/observations")
+    def observations(start: str | None = None, end: str | None = None) -> Response:
+        t0, t1 = _window(start, end)
+        return _json(read(f"obs:{t0}:{t1}", lambda c: _dumps(views.observations(c, t0, t1))))
+
+    @app.get("/api/prisms")
+    def prisms(start: str | None = None, end: str | None = None) -> Response:
+        t0, t1 = _window(start, end)
+        return _json(read(f"prisms:{t0}:{t1}", lambda c: _dumps(views.prisms(c, t0, t1))))
+
+    @app.get("/api/attribution")
+    def attribution() -> Response:
+        return _json(read("attribution", lambda c: _dumps(views.attribution(c))))
+
+    @app.get("/api/timeline")
+    def timeline() -> dict[str, Any]:
+        return read("timeline", views.timeline)  # type: ignore[no-any-return]
+
+    @app.get("/api/runs")
+    def runs() -> dict[str, Any]:
+        return {"runs": read("runs", views.runs)}
+
+    @app.get("/api/runs/{run_id}")
+    def run_rows(run_id: str, offset: int = 0, limit: int = 200) -> dict[str, Any]:
+        if offset < 0 or not 0 < limit <= 5000:
+            raise InputError("offset must be >= 0 and limit between 1 and 5000", field="limit")
+        return read(f"run:{run_id}:{offset}:{limit}",  # type: ignore[no-any-return]
+                    lambda c: views.run_rows(c, run_id, offset, limit))
+
+    @app.get("/api/export/{fmt}")
+    def export(fmt: str) -> Response:
+        if fmt not in EXPORTS:
+            raise InputError(f"unknown export {fmt!r}: one of {', '.join(EXPORTS)}", field="format")
+        name, media = EXPORTS[fmt]
+        out = Path(tempfile.mkdtemp(prefix="overflight-export-")) / name
+        c = state.reader()
+        try:
+            if fmt == "report":
+                from overflight.report.build import build_context
+                from overflight.report.html import render_report
+
+                out.write_text(render_report(build_context(c)), encoding="utf-8")
+            else:
+                from overflight.case.export import export as write_export
+
+                write_export(c, fmt, out, reviewer="overflight")
+        finally:
+            c.con.close()
+        return FileResponse(out, media_type=media, filename=name,
+                            background=BackgroundTask(shutil.rmtree, out.parent, ignore_errors=True))
+
+    @app.post("/api/upload/{kind}")
+    def upload(kind: str, file: UploadFile = File(...), dataset: str = Form(""), tz: str = Form(""),
+               source_id: str = Form("")) -> Response:
+        if kind not in UPLOAD_KINDS:
+            raise InputError(f"unknown upload kind {kind!r}: one of {', '.join(UPLOAD_KINDS)}", field="kind")
+        _writable(state)
+        name = _safe_name(file.filename or f"upload.{kind}")
+        tmp = Path(tempfile.mkdtemp(prefix="overflight-upload-"))
+        try:
+            dest = tmp / name
+            size = 0
+            with dest.open("wb") as fh:
+                while chunk := file.file.read(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        return _err(413, f"upload too large: over {max_upload_mb:g} MB "
+                                         "(overflight serve --max-upload-mb)")
+                    fh.write(chunk)
+            with state.write_lock:
+                result = import_upload(state.case, kind, dest, name, dataset=dataset or None, tz=tz or None,
+                                       source_id=source_id or None)
+                if result.ok:
+                    state.case.evaluate()  # new claims or observations: the verdicts are re-derived at once
+                    state.changed()
+            return JSONResponse(result.as_dict(), status_code=200 if result.ok else 422)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @app.post("/api/jobs")
+    async def start_job(request: Request) -> Response:
+        _writable(state)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise InputError("the body must be JSON: {\"kind\": ..., \"params\": {...}}", field="body") from None
+        if not isinstance(body, dict) or not isinstance(body.get("params", {}), dict):
+            raise InputError("the body must be {\"kind\": ..., \"params\": {...}}", field="body")
+        job = runner.submit(str(body.get("kind")), body.get("params") or {})
+        return JSONResponse(job.as_dict(), status_code=202)
+
+    @app.get("/api/jobs")
+    def jobs() -> dict[str, Any]:
+        return {"jobs": [j.as_dict() for j in runner.jobs.values()]}
+
+    @app.get("/api/jobs/{job_id}")
+    def job(job_id: str) -> dict[str, Any]:
+        if job_id not in runner.jobs:
+            return _err(404, f"no job {job_id!r}")  # type: ignore[return-value]
+        return runner.jobs[job_id].as_dict()
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _writer(state: CaseState) -> Callable[[], Case]:
+    def open_writer() -> Case:
+        return state.reader()
+    return open_writer
+
+
+def _writable(state: CaseState) -> None:
+    if state.read_only_reason is not None:
+        raise OverflightError(f"read-only: {state.read_only_reason}")
+
+
+def _dumps(obj: Any) -> bytes:
+    # Map layers are large: encoded once with json (FastAPI's encoder walks every coordinate in Python).
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _json(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
+
+
+def _err(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": message, **extra}, status_code=status)
+
+
+def _zoom(z: float) -> float:
+    if not 0 <= z <= 24:
+        raise InputError(f"zoom must be between 0 and 24, not {z}", field="zoom")
+    return z
+
+
+def _window(start: str | None, end: str | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    t0, t1 = views.parse_time(start, "start"), views.parse_time(end, "end")
+    if t0 is not None and t1 is not None and t1 < t0:
+        raise InputError("the window ends before it starts", field="end")
+    return t0, t1
+
+
+def _safe_name(name: str) -> str:
+    """The file's base name with only letters, digits, dot, dash and underscore (its extension picks the reader)."""
+    base = Path(name.replace("\\", "/")).name
+    clean = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in base).lstrip(".")
+    return clean[:120] or "upload"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)

@@ -1,0 +1,12 @@
+CREATE TABLE analysis_results(run_id VARCHAR, row_no BIGINT, "data" VARCHAR);
+CREATE TABLE analysis_runs(id VARCHAR, kind VARCHAR, parameters VARCHAR, inputs VARCHAR, zoneset VARCHAR, boundary_set VARCHAR, boundary_version VARCHAR, overflight_version VARCHAR, started TIMESTAMP WITH TIME ZONE, finished TIMESTAMP WITH TIME ZONE, result_columns VARCHAR, result_hash VARCHAR, n_rows BIGINT, user_name VARCHAR);
+CREATE TABLE audit_log(seq BIGINT, at_utc TIMESTAMP WITH TIME ZONE, user_name VARCHAR, "action" VARCHAR, table_name VARCHAR, "key" VARCHAR, "before" VARCHAR, "after" VARCHAR);
+CREATE TABLE claims(id VARCHAR, "statement" VARCHAR, claimant VARCHAR, claimant_type VARCHAR, source_id VARCHAR, date_made TIMESTAMP WITH TIME ZONE, stance VARCHAR, what VARCHAR, where_zones VARCHAR, where_wkb BLOB, window_start TIMESTAMP WITH TIME ZONE, window_end TIMESTAMP WITH TIME ZONE, count_min BIGINT, count_max BIGINT, answers VARCHAR, credibility INTEGER, url VARCHAR, notes VARCHAR);
+CREATE TABLE evidence(id VARCHAR, claim_id VARCHAR, kind VARCHAR, direction VARCHAR, reasoning VARCHAR, reliability VARCHAR, credibility INTEGER, source_id VARCHAR, run_id VARCHAR, result_row BIGINT, observation_id VARCHAR);
+CREATE TABLE meta("key" VARCHAR, "value" VARCHAR);
+CREATE TABLE observations(id VARCHAR, kind VARCHAR, source_id VARCHAR, lon DOUBLE, lat DOUBLE, time_start TIMESTAMP WITH TIME ZONE, time_end TIMESTAMP WITH TIME ZONE, precision_m DOUBLE, area VARCHAR, credibility INTEGER, illustrative BOOLEAN, description VARCHAR, count BIGINT, properties VARCHAR);
+CREATE TABLE sources(id VARCHAR, "name" VARCHAR, kind VARCHAR, link VARCHAR, reliability VARCHAR, notes VARCHAR);
+CREATE TABLE tracks(dataset VARCHAR, track_id VARCHAR, "time" TIMESTAMP WITH TIME ZONE, lon DOUBLE, lat DOUBLE, alt_m DOUBLE, source_id VARCHAR, illustrative BOOLEAN, extras VARCHAR);
+CREATE TABLE verdicts(claim_id VARCHAR, verdict VARCHAR, reasoning VARCHAR, inputs_hash VARCHAR, rule_version VARCHAR, evaluated_at TIMESTAMP WITH TIME ZONE, overflight_version VARCHAR);
+CREATE TABLE zones(id VARCHAR, "name" VARCHAR, kind VARCHAR, geometry BLOB, floor_m DOUBLE, ceiling_m DOUBLE, valid_from TIMESTAMP WITH TIME ZONE, valid_to TIMESTAMP WITH TIME ZONE, properties VARCHAR, set_name VARCHAR, set_version VARCHAR, set_licence VARCHAR, set_source VARCHAR, set_sha256 VARCHAR, set_kind VARCHAR, set_point_of_view VARCHAR, set_notes VARCHAR);
+
