@@ -125,7 +125,8 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
                          "alternateName": text},
         "author": author,
         "datePublished": (date_published or datetime.now(UTC)).astimezone(UTC).date().isoformat(),
-        "reviewBody": review_body(claim, verdict, evidence) if evidence is not None else "\n".join(trail),
+        "reviewBody": (" ".join([review_body(claim, verdict, evidence), *notes]) if evidence is not None
+                       else "\n".join(trail)),
     }
     if url:
         out["url"] = f"{url}#{claim.id}"
