@@ -140,7 +140,9 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
         say("deriving verdicts")
         verdicts = {cid: v.verdict for cid, v in case.evaluate().items()}
         say("exporting ClaimReview JSON-LD, GeoJSON and KML")
-        export(case, "claimreview", files["claims.claimreview.json"], reviewer=DEMO_PUBLISHER, url=DEMO_REVIEW_URL)
+        case.set_config("publisher.name", DEMO_PUBLISHER)  # kept in the case: later exports need no options
+        case.set_config("review.url", DEMO_REVIEW_URL)
+        export(case, "claimreview", files["claims.claimreview.json"])
         export(case, "geojson", files["case.geojson"])
         export(case, "kml", files["case.kml"])
     say("writing the report")
