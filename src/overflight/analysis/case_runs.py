@@ -64,7 +64,9 @@ def _transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     zs = _zoneset(case, params.get("zones"))
     res = transit(tracks[["track_id", "time", "lon", "lat", "alt_m"]], zs, max_gap=float(params["max_gap_s"]),
                   step_m=float(params["step_m"]))
-    return res.visits.reset_index(drop=True)
+    from overflight.analysis.crossing_times import bracket_visits  # the crossing times' bracketing fixes
+
+    return bracket_visits(res.visits, tracks, float(params["max_gap_s"])).reset_index(drop=True)
 
 
 def _transit_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:

@@ -847,6 +847,25 @@ class Case:
         """The case's metadata (schema version, creation time and user, overflight version)."""
         return {r[0]: r[1] for r in self.con.execute("SELECT key, value FROM meta ORDER BY key").fetchall()}
 
+    #: settings a case keeps for its exports (``overflight case config set KEY VALUE``)
+    CONFIG_KEYS = ("publisher.name", "publisher.url", "review.url")
+
+    def config(self) -> dict[str, str]:
+        """The case's settings (publisher.name, publisher.url, review.url: what ClaimReview exports name)."""
+        return {k.removeprefix("config."): v for k, v in self.meta().items() if k.startswith("config.")}
+
+    def set_config(self, key: str, value: str | None) -> None:
+        """Set (or, with None, remove) one setting of `CONFIG_KEYS`; audited like every write."""
+        if key not in self.CONFIG_KEYS:
+            raise InputError(f"unknown setting {key!r}; settings: {', '.join(self.CONFIG_KEYS)}", field="key")
+        old = self.config().get(key)
+        with self.transaction():
+            self._x("DELETE FROM meta WHERE key = ?", [f"config.{key}"])
+            if value is not None:
+                self._x("INSERT INTO meta VALUES (?, ?)", [f"config.{key}", value])
+            self._audit([AuditEntry("config", "meta", key, {"value": old} if old is not None else None,
+                                    {"value": value} if value is not None else None)])
+
     def verify(self, *, expect: str | None = None) -> VerifyReport:
         """Check the case (see `overflight.case.runs.verify`); ``expect``: a head hash anchored elsewhere."""
         from overflight.case.runs import verify

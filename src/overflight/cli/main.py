@@ -12,11 +12,20 @@ from importlib import import_module
 from typing import Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from overflight._version import __version__
 from overflight.cli._common import err_console, esc
 from overflight.errors import OverflightError
+
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    # Typer 0.2x prints "<bool>" in the type column of every on/off flag; a flag takes no value: show none.
+    return None if self.is_flag else _TYPE_RICH(self, ctx)
+
+
+_TYPE_RICH = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 #: top-level command -> (module in overflight.cli that registers it, its one-line help); the order is the help's
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -28,7 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "points."),
     "prism": ("prism", "Was entering each zone impossible, possible or necessary between consecutive sightings?"),
     "transit": ("transit", "Every visit of every track to every zone: entry and exit time and place on the border, "
-                           "path length,"),
+                           "path length, whether the crossing was observed; big files stream in chunks."),
+    "attribution": ("attribution", "Attribute wreckage/impact points to zones (membership, border distance, distance "
+                                   "bands, clusters) and test a claimed share (\"more than 90% inside Z\") with a "
+                                   "Wilson interval; recorded in the case."),
     "audit": ("audit", "Check each row's coordinates against its stated country (and region); write the flagged "
                        "rows as CSV."),
     "serve": ("serve", "Serve a case as a web app: map, timeline, claims board, uploads and analyses, all offline."),

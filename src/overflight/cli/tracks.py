@@ -8,7 +8,21 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from overflight.cli._common import check_output, console, esc
+from overflight.cli._common import (
+    AltOpt,
+    AltUnitOpt,
+    FormatOpt,
+    IdOpt,
+    LatOpt,
+    LonOpt,
+    SortOpt,
+    TimeFmtOpt,
+    TimeOpt,
+    TzOpt,
+    check_output,
+    console,
+    esc,
+)
 from overflight.errors import InputError
 from overflight.tracks import RULES, ValidationReport, read_tracks, write_tracks
 from overflight.tracks.table import parse_tz
@@ -16,19 +30,12 @@ from overflight.units import parse_speed
 
 tracks_app = typer.Typer(help="Read, check and convert track files.", no_args_is_help=True)
 
-FormatOpt = Annotated[str | None, typer.Option("--format", help="Input format (default: from extension/content).")]
-LonOpt = Annotated[str | None, typer.Option("--lon-col", help="Longitude column.")]
-LatOpt = Annotated[str | None, typer.Option("--lat-col", help="Latitude column.")]
-TimeOpt = Annotated[str | None, typer.Option("--time-col", help="Time column.")]
-IdOpt = Annotated[str | None, typer.Option("--id-col", help="Track id column.")]
-AltOpt = Annotated[str | None, typer.Option("--alt-col", help="Altitude column.")]
-AltUnitOpt = Annotated[str, typer.Option("--alt-unit", help="Altitude unit of --alt-col: m or ft.")]
-TzOpt = Annotated[str | None, typer.Option("--tz", help="Zone for times without one (e.g. UTC, Europe/Kyiv).")]
-TimeFmtOpt = Annotated[str | None, typer.Option("--time-format", help="strptime format for non-ISO times.")]
 DropOpt = Annotated[bool, typer.Option("--drop", help="Drop invalid rows (counted in the report) instead of failing.")]
-SpeedOpt = Annotated[str | None, typer.Option("--max-speed", help="Flag implied speeds above this, e.g. 300kt.")]
+SpeedOpt = Annotated[str | None, typer.Option("--max-speed", metavar="SPEED",
+                                              help="Flag implied speeds above this, e.g. 300kt.")]
 WrapOpt = Annotated[bool, typer.Option("--normalize-lon", help="Wrap longitudes beyond ±180 instead of rejecting.")]
-ChunkOpt = Annotated[int | None, typer.Option("--chunk-rows", help="Rows per parsing chunk (CSV, SBS, Parquet).")]
+ChunkOpt = Annotated[int | None, typer.Option("--chunk-rows", metavar="N",
+                                              help="Rows per parsing chunk (CSV, SBS, Parquet).")]
 
 
 def _options(**kw: Any) -> dict[str, Any]:
@@ -76,13 +83,18 @@ def validate_cmd(
     max_speed: SpeedOpt = None,
     normalize_lon: WrapOpt = False,
     chunk_rows: ChunkOpt = None,
-    examples: Annotated[int, typer.Option("--examples", help="Examples kept per rule.")] = 5,
+    examples: Annotated[int, typer.Option("--examples", metavar="N", help="Examples kept per rule.")] = 5,
+    sort: SortOpt = False,
 ) -> None:
-    """Check a track file and print the counts per rule; exit 1 when any row is invalid."""
+    """Check a track file: the column taken for each role, then the counts per rule; exit 1 on invalid rows."""
     opts = _options(format=format, lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col,
                     alt_col=alt_col, alt_unit=alt_unit, tz=tz, time_format=time_format, max_speed=max_speed,
                     normalize_lon=normalize_lon, chunk_rows=chunk_rows, drop=True)
-    _, report = read_tracks(file, max_examples=examples, **opts)
+    _, report = read_tracks(file, max_examples=examples, sort=sort, **opts)
+    for role, col in report.columns.items():
+        console.print(f"{role:>9} ← {col}", highlight=False, markup=False)
+    if sort:
+        console.print("   sorted by track and time before validation", highlight=False)
     console.print(report_table(report))
     if not report.ok:
         raise typer.Exit(1)
@@ -91,7 +103,8 @@ def validate_cmd(
 @tracks_app.command("convert")
 def convert_cmd(
     file: Annotated[Path, typer.Argument(help="Track file (or directory of aircraft.json snapshots).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output: .csv, .geojson, .kml or .parquet.")],
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE",
+                                         help="Output: .csv, .geojson, .kml or .parquet.")],
     format: FormatOpt = None,
     lon_col: LonOpt = None,
     lat_col: LatOpt = None,
@@ -106,13 +119,14 @@ def convert_cmd(
     normalize_lon: WrapOpt = False,
     chunk_rows: ChunkOpt = None,
     lines: Annotated[bool, typer.Option("--lines", help="GeoJSON: one LineString per track.")] = False,
+    sort: SortOpt = False,
 ) -> None:
     """Convert a track file to CSV, GeoJSON, KML (gx:Track) or GeoParquet, by the output extension."""
     check_output(output, "--output")
     opts = _options(format=format, lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col,
                     alt_col=alt_col, alt_unit=alt_unit, tz=tz, time_format=time_format, max_speed=max_speed,
                     normalize_lon=normalize_lon, chunk_rows=chunk_rows, drop=drop)
-    table, report = read_tracks(file, **opts)
+    table, report = read_tracks(file, sort=sort, **opts)
     write_tracks(table, output, geojson_mode="lines" if lines else "points")
     dropped = report.invalid_rows
     console.print(f"wrote {len(table)} fixes of {table['track_id'].nunique()} tracks to {esc(output)}"

@@ -11,9 +11,31 @@ import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from overflight.analysis.transit import TransitResult
+from overflight.analysis.crossing_times import bracket_visits
+from overflight.analysis.transit import TransitResult, parse_max_gap
 from overflight.analysis.transit_stream import transit_chunks
-from overflight.cli._common import IdFieldOpt, ZoneIdsOpt, ZonesOpt, check_output, console, err_console, esc
+from overflight.cli._common import (
+    AltOpt,
+    AltUnitOpt,
+    CaseOpt,
+    FormatOpt,
+    IdFieldOpt,
+    IdOpt,
+    LatOpt,
+    LonOpt,
+    SortOpt,
+    SourceOpt,
+    TimeFmtOpt,
+    TimeOpt,
+    TzOpt,
+    ZoneIdsOpt,
+    ZonesOpt,
+    check_output,
+    console,
+    err_console,
+    esc,
+    read_options,
+)
 from overflight.errors import InputError
 from overflight.units import parse_distance, parse_speed
 from overflight.zones import load_zones
@@ -33,10 +55,12 @@ def _count_lines(path: Path) -> int | None:
 
 
 def write_visits(visits: pd.DataFrame, path: Path) -> None:
-    """Visits as CSV: times ISO 8601 UTC, coordinates to 1e-7 degree."""
+    """Visits as CSV: times ISO 8601 UTC to the second (interpolated border times carry no more), coordinates
+    to 1e-7 degree."""
     out = visits.copy()
-    for c in ("entry_time", "exit_time"):
-        out[c] = out[c].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+            out[c] = out[c].dt.round("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     out.to_csv(path, index=False, float_format="%.7f")
 
 
@@ -59,57 +83,79 @@ def _check_tz(value: str, option: str) -> None:
 
 
 def transit_cmd(
-    tracks: Annotated[Path, typer.Argument(help="Track file (CSV, GeoJSON, GPX, KML, Parquet, SBS, ...).")],
+    tracks: Annotated[Path | None, typer.Argument(help="Track file (CSV, GeoJSON, GPX, KML, Parquet, SBS, ...); "
+                                                  "with --case it may be left out to use the case's tracks.")] = None,
     zones: ZonesOpt = "ne-admin0",
     zone: ZoneIdsOpt = None,
     id_field: IdFieldOpt = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Visits CSV (one row per visit).")] = Path(
-        "crossings.csv"),
-    max_gap: Annotated[str, typer.Option("--max-gap", help="Longest gap between fixes taken as observed path.")] = (
-        "10min"),
-    step: Annotated[str, typer.Option("--step", help="Geodesic densification step between fixes.")] = "5km",
-    summary: Annotated[Path | None, typer.Option("--summary", help="Per-track summary CSV.")] = None,
-    summary_tz: Annotated[str, typer.Option("--summary-tz", help="Time zone of the summary's clock times.")] = "UTC",
-    fmt: Annotated[str | None, typer.Option("--format", help="Input format (default: from extension/content).")] = None,
-    lon_col: Annotated[str | None, typer.Option("--lon-col", help="Longitude column.")] = None,
-    lat_col: Annotated[str | None, typer.Option("--lat-col", help="Latitude column.")] = None,
-    time_col: Annotated[str | None, typer.Option("--time-col", help="Time column.")] = None,
-    id_col: Annotated[str | None, typer.Option("--id-col", help="Track id column.")] = None,
-    alt_col: Annotated[str | None, typer.Option("--alt-col", help="Altitude column.")] = None,
-    alt_unit: Annotated[str, typer.Option("--alt-unit", help="Altitude unit of --alt-col: m or ft.")] = "m",
-    tz: Annotated[str | None, typer.Option("--tz", help="Zone for input times without one (e.g. UTC).")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE", help="Visits CSV (one row per visit).")] = (
+        Path("crossings.csv")),
+    max_gap: Annotated[str, typer.Option("--max-gap", metavar="DURATION",
+                                         help="Longest gap between fixes taken as observed path.")] = "10min",
+    step: Annotated[str, typer.Option("--step", metavar="DISTANCE",
+                                      help="Geodesic densification step between fixes.")] = "5km",
+    summary: Annotated[Path | None, typer.Option("--summary", metavar="FILE", help="Per-track summary CSV.")] = None,
+    summary_tz: Annotated[str, typer.Option("--summary-tz", metavar="ZONE",
+                                            help="Time zone of the summary's clock times.")] = "UTC",
+    fmt: FormatOpt = None,
+    lon_col: LonOpt = None,
+    lat_col: LatOpt = None,
+    time_col: TimeOpt = None,
+    id_col: IdOpt = None,
+    alt_col: AltOpt = None,
+    alt_unit: AltUnitOpt = "m",
+    tz: TzOpt = None,
+    time_format: TimeFmtOpt = None,
+    sort: SortOpt = False,
     drop: Annotated[bool, typer.Option("--drop", help="Drop invalid rows (counted) instead of failing.")] = False,
-    max_speed: Annotated[str | None, typer.Option("--max-speed", help="Flag implied speeds above this.")] = None,
-    chunk_rows: Annotated[int, typer.Option("--chunk-rows", help="Fixes per chunk (bounded memory).")] = (
+    max_speed: Annotated[str | None, typer.Option("--max-speed", metavar="SPEED",
+                                                  help="Flag implied speeds above this.")] = None,
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", metavar="N", help="Fixes per chunk (bounded memory).")] = (
         DEFAULT_CHUNK_ROWS),
+    brackets: Annotated[bool, typer.Option("--brackets/--no-brackets", help="Give each crossing its bracketing "
+                                           "fixes and time range (a second read of the file).")] = True,
+    case: CaseOpt = None,
+    source: SourceOpt = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", metavar="NAME",
+                                                help="With --case: dataset name of the tracks (default: file name).")
+                       ] = None,
 ) -> None:
-    """Every visit of every track to every zone: entry and exit time and place on the border, path length,
-    whether the crossing was observed; big files stream in chunks."""
+    """Every visit of every track to every zone: entry and exit on the border, with the bracketing fixes.
+
+    Each visit gives entry and exit time and place, the fixes that bracket each crossing and its possible
+    time range, path length, whether the crossing was observed; big files stream in chunks. With --case the
+    tracks and zones are stored in the case, the run is recorded and observed visits become evidence for the
+    claims whose zones and window they match."""
     from overflight.tracks import iter_tracks
 
-    if alt_unit not in ("m", "ft"):
-        raise InputError(f"--alt-unit must be m or ft, not {alt_unit!r}", field="alt-unit")
     if chunk_rows < 1:
-        raise InputError(f"--chunk-rows must be at least 1, not {chunk_rows}", field="chunk-rows")
+        raise InputError(f"--chunk-rows must be at least 1, not {chunk_rows}", field="--chunk-rows")
     step_m = parse_distance(step)
+    gap_s = parse_max_gap(max_gap)
     check_output(output, "--output")
     check_output(summary, "--summary")
     _check_tz(summary_tz, "--summary-tz")
     if tz is not None:
         _check_tz(tz, "--tz")
-    zs = load_zones(zones, ids=zone or None, id_field=id_field)
-    p = zs.provenance
-    console.print(f"boundary set: [bold]{esc(p.name)}[/] {esc(p.version)} ({esc(p.kind)}), sha256 {p.sha256[:12]}…, "
-                  f"{len(zs)} zones", highlight=False)
-    if p.kind == "land":
-        console.print("  land only: crossings over the territorial sea are not seen", highlight=False)
     opts: dict[str, Any] = dict(
         format=fmt, lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col, alt_col=alt_col,
-        alt_unit=alt_unit, tz=tz, on_invalid="drop" if drop else "fail",
+        alt_unit=alt_unit, tz=tz, time_format=time_format, on_invalid="drop" if drop else "fail",
         max_speed_mps=parse_speed(max_speed, default_unit="mps") if max_speed is not None else None,
         chunk_rows=chunk_rows,
     )
-    chunks = iter_tracks(tracks, **opts)
+    opts = read_options(**opts)
+    if case is not None:
+        _into_case(case, tracks, zones, zone, id_field, dataset, source, gap_s, step_m, sort, opts, output)
+        return
+    if tracks is None:
+        raise InputError("give a track file (or --case CASE to use the case's tracks)", field="TRACKS")
+    zs = load_zones(zones, ids=zone or None, id_field=id_field)
+    p = zs.provenance
+    console.print(f"boundary set: [bold]{esc(p.name)}[/] {esc(p.version)} ({p.kind}), sha256 "
+                  f"{p.sha256[:12]}…, {len(zs)} zones", highlight=False)
+    if p.kind == "land":
+        console.print("  land only: crossings over the territorial sea are not seen", highlight=False)
+    chunks = iter_tracks(tracks, sort=sort, **opts)
     total = _count_lines(tracks) if tracks.suffix.lower() in (".csv", ".txt", ".tsv", ".sbs") else None
     with Progress(TextColumn("[bold]transit[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("fixes"),
                   TextColumn("{task.fields[visits]} visits"), TimeElapsedColumn(), console=err_console,
@@ -119,22 +165,54 @@ def transit_cmd(
         def advance(rows: int, visits: int) -> None:
             bar.update(task, advance=rows, visits=visits)
 
-        result: TransitResult = transit_chunks(iter(chunks), zs, max_gap=max_gap, step_m=step_m, tz=summary_tz,
+        result: TransitResult = transit_chunks(iter(chunks), zs, max_gap=gap_s, step_m=step_m, tz=summary_tz,
                                                on_chunk=advance)
     report = chunks.report
     if report.invalid_rows:
         console.print(f"invalid rows dropped: {report.invalid_rows} ({esc(report.summary())})", highlight=False)
-    write_visits(result.visits, output)
+    # The crossings' bracketing fixes: a second pass over the file (the first kept no fixes, memory stays bounded).
+    visits = (bracket_visits(result.visits, iter_tracks(tracks, sort=sort, **{**opts, "on_invalid": "drop"}), gap_s)
+              if brackets else result.visits)
+    write_visits(visits, output)
     v = result.visits
     n_unobs = int((~v["observed"]).sum()) if len(v) else 0
     n_disp = int(v["disputed"].sum()) if len(v) else 0
     console.print(f"{len(v)} visits by {v['track_id'].nunique() if len(v) else 0} tracks "
-                  f"({n_unobs} not observed, {n_disp} disputed) -> {esc(output)}", highlight=False)
+                  f"({n_unobs} not observed, {n_disp} disputed) -> {esc(str(output))}", highlight=False)
     if summary is not None:
         write_summary(result.summary, summary)
-        console.print(f"summary of {len(result.summary)} tracks -> {esc(summary)}", highlight=False)
+        console.print(f"summary of {len(result.summary)} tracks -> {esc(str(summary))}", highlight=False)
     prov_path = Path(os.fspath(output) + ".provenance.json")
     prov_path.write_text(json.dumps(result.provenance, indent=2, default=str), encoding="utf-8")
+
+
+def _into_case(case: Path, tracks: Path | None, zones: str, zone: list[str] | None, id_field: str | None,
+               dataset: str | None, source: str | None, gap_s: float, step_m: float, sort: bool,
+               opts: dict[str, Any], output: Path) -> None:
+    from overflight.case import Case
+    from overflight.workflow import transit_into_case
+
+    opts = {k: v for k, v in opts.items() if k != "chunk_rows"}
+    with Case.open(case) as c:
+        res = transit_into_case(c, tracks, zones=zones, zone_ids=zone, id_field=id_field, dataset=dataset,
+                                source_id=source, max_gap_s=gap_s, step_m=step_m, sort=sort, **opts)
+    print_case_run(res, case)
+    write_visits(res.table, output)
+    console.print(f"visits -> {esc(str(output))}", highlight=False)
+
+
+def print_case_run(res: Any, case: Path) -> None:
+    """What a recorded run added to the case (shared by transit, prism and attribution)."""
+    for what, n in res.imported.items():
+        console.print(f"imported {n} {esc(what)}", highlight=False)
+    if res.report is not None and res.report.invalid_rows:
+        console.print(f"invalid rows dropped: {res.report.invalid_rows}", highlight=False)
+    console.print(f"recorded run {esc(res.run_id)} in {esc(str(case))}: {esc(res.sentence)}",
+                  highlight=False)
+    for e in res.evidence:
+        console.print(f"  evidence {esc(e.id)}: {e.direction} {esc(e.claim_id)}", highlight=False)
+    if not res.evidence:
+        console.print("  no evidence for any claim of the case (see `overflight case evaluate`)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

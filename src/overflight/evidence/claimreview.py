@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from overflight.errors import InputError
-from overflight.evidence.model import Claim, Source, Verdict
+from overflight.evidence.model import Claim, EvidenceItem, Source, Verdict
 
 WORST_RATING, BEST_RATING = 1, 5
 #: verdict -> (ratingValue on WORST_RATING..BEST_RATING, the text shown as alternateName); every verdict has one
@@ -79,9 +80,27 @@ def _date(d: datetime | None) -> str | None:
     return d.astimezone(UTC).date().isoformat() if d else None
 
 
+def review_body(claim: Claim, verdict: Verdict | None, evidence: Sequence[EvidenceItem]) -> str:
+    """The review in plain words for readers: the rating, then what each piece of evidence showed (its own
+    reasoning, no internal ids), and for a claim of absence what it would take to support it."""
+    v = verdict.verdict if verdict else "unverified"
+    lines = [f"{RATINGS[v][1]}."]
+    for direction, word in (("supports", "For the claim"), ("contradicts", "Against the claim")):
+        items = [e.reasoning for e in evidence if e.direction == direction]
+        if items:
+            lines.append(f"{word}: " + "; ".join(items) + ".")
+    if not evidence:
+        lines.append("No analysis or observation in this case speaks to it either way.")
+    if claim.is_absence and v != "supported":
+        lines.append("A claim that something did not happen is supported only by a sensor record that covered "
+                     "the area and time and saw nothing; silence is not evidence.")
+    return " ".join(lines)
+
+
 def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str, Source] | None = None,
                  reviewer: str = "overflight", reviewer_url: str | None = None, url: str | None = None,
-                 date_published: datetime | None = None) -> dict[str, Any]:
+                 date_published: datetime | None = None,
+                 evidence: Sequence[EvidenceItem] | None = None) -> dict[str, Any]:
     """One ClaimReview object (with its own ``@context``) for a claim and its verdict.
 
     ``reviewer_url`` and ``url`` must be absolute http(s) URLs (InputError otherwise).
@@ -129,7 +148,8 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
                          "worstRating": WORST_RATING, "alternateName": text},
         "author": author,
         "datePublished": (date_published or datetime.now(UTC)).astimezone(UTC).date().isoformat(),
-        "reviewBody": "\n".join(trail),
+        "reviewBody": (" ".join([*trail[:1 if illus else 0], review_body(claim, verdict, evidence), *notes])
+                       if evidence is not None else "\n".join(trail)),
     }
     if url:
         out["url"] = f"{url}#{claim.id}"
@@ -139,19 +159,34 @@ def claim_review(claim: Claim, verdict: Verdict | None, *, sources: Mapping[str,
 def claim_reviews(claims: Mapping[str, Claim], verdicts: Mapping[str, Verdict], *,
                   sources: Mapping[str, Source] | None = None, reviewer: str = "overflight",
                   reviewer_url: str | None = None, url: str | None = None,
-                  date_published: datetime | None = None, include_illustrative: bool = False
+                  date_published: datetime | None = None,
+                  evidence: Sequence[EvidenceItem] | None = None, include_illustrative: bool = False
                   ) -> list[dict[str, Any]]:
     """A JSON-LD list of ClaimReview objects, one per claim, in the claims' order.
 
+    With ``evidence`` (the case's items) each ``reviewBody`` is written in plain words from the items of the
+    claim and of the claims linked to it by ``answers`` (`review_body`); without, it is the verdict's trail.
     Claims whose verdict rests on illustrative data are left out unless ``include_illustrative``.
     """
+    def pool(c: Claim) -> list[EvidenceItem] | None:
+        if evidence is None:
+            return None
+        linked = {c.id, *c.answers} | {o.id for o in claims.values() if c.id in o.answers}
+        out = []
+        for e in evidence:
+            if e.claim_id in linked:
+                flip = e.claim_id != c.id and claims[e.claim_id].is_absence != c.is_absence
+                out.append(replace(e, direction=("contradicts" if e.direction == "supports" else "supports"))
+                           if flip else e)
+        return out
+
     return [claim_review(c, verdicts.get(cid), sources=sources, reviewer=reviewer, reviewer_url=reviewer_url,
-                         url=url, date_published=date_published) for cid, c in claims.items()
+                         url=url, date_published=date_published, evidence=pool(c)) for cid, c in claims.items()
             if include_illustrative or not (verdicts.get(cid) and verdicts[cid].illustrative)]
 
 
 REQUIRED = ("claimReviewed", "reviewRating.alternateName", "itemReviewed.author.name", "itemReviewed.datePublished",
-            "author.name", "datePublished")
+            "author.name", "datePublished", "url")  # Google's fact-check markup requires url (the review's page)
 
 
 def missing_fields(review: Mapping[str, Any]) -> list[str]:

@@ -61,7 +61,41 @@ def claims_frame(case: Case) -> tuple[pd.DataFrame, dict[str, list[str]]]:
             "rests_on_illustrative": bool(v and v.illustrative),
         })
         reasoning[cid] = list(v.reasoning) if v else ["not evaluated yet: run `overflight case evaluate`"]
+    for run in case.runs():  # an analysis that tested a claim but gave no evidence still belongs in its trail
+        tested = run.parameters.get("claim")
+        if run.kind == "attribution" and tested in reasoning and run.parameters.get("target"):
+            reasoning[str(tested)].append(f"{run.id}: {_attribution_sentence(case, run)}")
     return pd.DataFrame(rows), reasoning
+
+
+def _attribution_sentence(case: Case, run: Any) -> str:
+    """The share test of an attribution run in words, with a warning when it holds by construction."""
+    from overflight.analysis.attribution import assess_share_claim, share_inside
+
+    p = run.parameters
+    k, n = share_inside(case.run_results(run.id), p["target"], p.get("region"))
+    test = assess_share_claim(k, n, p.get("threshold", 0.9), p.get("direction", "more"), p.get("confidence", 0.95))
+    out = f"share of points inside {p['target']}: {test.sentence()}"
+    if test.outcome == "inconclusive":
+        out += " — no evidence either way"
+    warn = _covers_region(case, p["target"], p.get("region"))
+    return out + (f" WARNING: {warn}" if warn else "")
+
+
+def _covers_region(case: Case, target: str, region: str | None) -> str | None:
+    """A warning when the target zone contains the whole region tested: the share inside is then 100% by
+    construction and says nothing about the claim."""
+    if not region:
+        return None
+    try:
+        zs = case.zones([target, region])
+    except Exception:  # a zone removed since the run: nothing to compare
+        return None
+    t, r = zs[target].geometry, zs[region].geometry
+    if r.area > 0 and shapely.area(shapely.difference(r, t)) <= 1e-9 * r.area:
+        return (f"{target} contains the whole of {region}, so every point in the region is inside {target} "
+                "by construction: the share cannot test the claim")
+    return None
 
 
 def _has_illustrative(case: Case) -> bool:
@@ -137,7 +171,9 @@ def _map(case: Case) -> str:
             focus.append(z.geometry)
     if not focus:
         focus = [z.geometry for z in zones]
-    minx, miny, maxx, maxy = shapely.union_all([shapely.envelope(f) for f in focus]).bounds
+    # Bounds of the bounds (a union of envelopes is empty when they are flat: all fixes on one parallel).
+    b = shapely.bounds(np.asarray(focus, dtype=object))
+    minx, miny, maxx, maxy = np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]), np.nanmax(b[:, 3])
     pad_x, pad_y = (maxx - minx) * 0.05 + 0.5, (maxy - miny) * 0.05 + 0.5
     bounds = (max(minx - pad_x, -180.0), max(miny - pad_y, -90.0), min(maxx + pad_x, 180.0), min(maxy + pad_y, 90.0))
 
@@ -156,6 +192,18 @@ def _map(case: Case) -> str:
         layers.append(Layer("regions", [z.geometry for z in regions],
                             Style(stroke="#dc6803", fill="#fdb022", fill_opacity=0.12, width=1.5, dash="3,3"),
                             legend="region outline (approximate, illustrative)"))
+    shown = {"state", "test-range", "region"}
+    others = [z for z in zones if z.kind not in shown and z.is_areal]
+    if others:
+        layers.append(Layer("zones", [z.geometry for z in others],
+                            Style(stroke="#475467", fill="#98a2b3", fill_opacity=0.10, width=1.2, dash="6,3"),
+                            labels=[z.id for z in others],
+                            legend="other zones: " + ", ".join(z.id for z in others[:6])))
+    cited = sorted({zid for c in case.claims().values() for zid in c.where_zones})
+    claimed = [z for z in zones if z.id in cited and z.is_areal]
+    if claimed:  # drawn over the others so the reader sees what each claim is about
+        layers.append(Layer("claim-zones", [z.geometry for z in claimed], Style(stroke="#101828", width=2.0),
+                            legend="zones the claims cite: " + ", ".join(z.id for z in claimed[:8])))
     ellipses = _prism_geoms(case)
     if ellipses:
         layers.append(Layer("prisms", [g for g, _ in ellipses],
@@ -184,7 +232,13 @@ def _map(case: Case) -> str:
     return render_map(layers, bounds, title="zones, tracks, sightings, prisms and wreckage")
 
 
+MAX_EACH = 15  # up to this many observations of a kind (or crossings), each gets its own timeline row
+
+
 def _timeline(case: Case) -> str:
+    """Claims, denials, observations, tracks and crossings on one time axis scaled to the events themselves."""
+    from overflight.case.export_layers import crossings
+
     events: list[tuple[pd.Timestamp, str, str, bool]] = []
     windows: list[tuple[pd.Timestamp, pd.Timestamp, str, str, bool]] = []
     for c in case.claims().values():
@@ -193,21 +247,50 @@ def _timeline(case: Case) -> str:
             events.append((pd.Timestamp(c.date_made), f"{c.claimant}: {c.stance} {c.what}", kind, False))
         if c.window_start and c.window_end:
             windows.append((pd.Timestamp(c.window_start), pd.Timestamp(c.window_end), f"scope of {c.id}", kind, False))
+    focus: list[pd.Timestamp] = []
     obs = case.observations_frame()
     if not obs.empty:
         for okind, g in obs.groupby("kind"):
-            ts = pd.to_datetime(g["time_start"], utc=True).dropna()
-            if ts.empty:
+            ts = pd.to_datetime(g["time_start"], utc=True)
+            te = pd.to_datetime(g["time_end"], utc=True).fillna(ts)
+            if ts.dropna().empty:
+                continue
+            focus += [ts.min(), te.max()]
+            if len(g) <= MAX_EACH:
+                for r, a, b in zip(g.itertuples(), ts, te, strict=True):
+                    if pd.isna(a):
+                        continue
+                    label = f"{okind} {r.id}" + (f" ({r.area})" if isinstance(r.area, str) and r.area else "")
+                    if a == b:
+                        events.append((a, label, "observation", bool(r.illustrative)))
+                    else:
+                        windows.append((a, b, label, "observation", bool(r.illustrative)))
                 continue
             illus = bool(g["illustrative"].any())
-            if ts.min() == ts.max():
+            if ts.min() == te.max():
                 events.append((ts.min(), f"{len(g)} {okind}", "observation", illus))
             else:
-                windows.append((ts.min(), ts.max(), f"{len(g)} {okind} observations", "observation", illus))
+                windows.append((ts.min(), te.max(), f"{len(g)} {okind} observations", "observation", illus))
     tracks = case.tracks()
     for tid, tr in tracks.groupby("track_id"):
         windows.append((tr["time"].min(), tr["time"].max(), f"track {tid}", "track", bool(tr["illustrative"].any())))
-    return render_timeline(events, windows)
+        focus += [tr["time"].min(), tr["time"].max()]
+    entries = [cr for cr in crossings(case) if cr.event == "entry" and cr.get("kind") == "crossing"]
+    if len(entries) <= MAX_EACH:
+        for cr in entries:
+            p = cr.properties
+            t = pd.Timestamp(p["time"])
+            label = f"{p['track_id']} enters {p['zone_id']}" + ("" if p.get("observed") else " (in a gap)")
+            if p.get("time_min") and p.get("time_max") and p["time_min"] != p["time_max"]:
+                windows.append((pd.Timestamp(p["time_min"]), pd.Timestamp(p["time_max"]), label, "crossing", False))
+            else:
+                events.append((t, label, "crossing", False))
+    span = None
+    if focus:
+        lo, hi = min(focus), max(focus)
+        pad = max((hi - lo) * 0.05, pd.Timedelta("15min"))
+        span = (lo - pad, hi + pad)
+    return render_timeline(events, windows, focus=span)
 
 
 def _sections(case: Case, illustrative: bool) -> list[TableSection]:
@@ -244,17 +327,15 @@ def _sections(case: Case, illustrative: bool) -> list[TableSection]:
             df = df[df["verdict"] != "impossible"]  # far zones add nothing to read
         shown = df.head(MAX_ROWS)
         more = f" Showing {len(shown)} of {len(df)} rows." if len(df) > len(shown) else ""
-        params = ", ".join(f"{k}={_fmt(v)}" for k, v in run.parameters.items()
+        params = ", ".join(_param(k, v) for k, v in run.parameters.items()
                            if v is not None and not isinstance(v, dict | list))
         extra = ""
         if run.kind == "attribution" and run.parameters.get("target"):
-            from overflight.analysis.attribution import assess_share_claim, share_inside
-
-            p = run.parameters
-            k, n = share_inside(case.run_results(run.id), p["target"], p.get("region"))
-            test = assess_share_claim(k, n, p.get("threshold", 0.9), p.get("direction", "more"),
-                                      p.get("confidence", 0.95))
-            extra = f" Share inside {p['target']}: {test.sentence()}."
+            sentence = _attribution_sentence(case, run)
+            extra = f" {sentence[0].upper()}{sentence[1:]}."
+        if run.kind == "prism":
+            df = _prism_places(case, run, df)
+            shown = df.head(MAX_ROWS)
         out.append(TableSection(f"{run.kind} ({run.id})",
                                 f"{describe.get(run.kind, '')}{extra} Parameters: {params}.{more}", shown,
                                 illustrative))
@@ -281,6 +362,47 @@ def prism_by_speed(case: Case) -> pd.DataFrame:
     keep = ~(wide.isna() | (wide == "impossible")).all(axis=1)
     wide = wide[keep].fillna("-").reset_index().rename(columns={"zone_id": "zone"})
     return wide
+def _param(key: str, value: Any) -> str:
+    """A run parameter in the units people use: 185 km/h, 10 min, 5 km (not vmax_mps=51.39)."""
+    if key == "vmax_mps":
+        return f"top speed {float(value) * 3.6:.0f} km/h ({float(value) / 0.514444:.0f} kt)"
+    if key.endswith("_s") and isinstance(value, int | float):
+        return f"{key[:-2].replace('_', ' ')} {float(value) / 60:g} min"
+    if key.endswith("_m") and isinstance(value, int | float):
+        return f"{key[:-2].replace('_', ' ')} {float(value) / 1000:g} km"
+    return f"{key}={_fmt(value)}"
+
+
+def _prism_places(case: Case, run: Any, df: pd.DataFrame) -> pd.DataFrame:
+    """A prism result table with the two sightings' times and places in place of their row indexes."""
+    from overflight.analysis.case_runs import sightings_frame
+
+    if df.empty or "from_index" not in df.columns:
+        return df
+    try:
+        s = sightings_frame(case, run.parameters)
+    except Exception:  # the sightings changed since the run (verify says so): keep the indexes
+        return df
+    area = {o.id: o.area for o in case.observations(["sighting"])}
+
+    def place(i: int) -> str:
+        r = s.iloc[i]
+        name = area.get(str(r.get("observation", ""))) if "observation" in s.columns else None
+        return name or f"{float(r['lon']):.2f}, {float(r['lat']):.2f}"
+
+    def when(i: int) -> str:
+        r = s.iloc[i]
+        t = pd.Timestamp(r["time"]).strftime("%Y-%m-%d %H:%M")
+        e = float(r.get("time_err_s", 0.0) or 0.0)
+        return t + (f" ± {e / 60:.0f} min" if e >= 60 else "")
+
+    idx = [(int(a), int(b)) for a, b in zip(df["from_index"], df["to_index"], strict=True)]
+    if any(not (0 <= a < len(s) and 0 <= b < len(s)) for a, b in idx):
+        return df
+    out = df.drop(columns=["from_index", "to_index"])
+    out.insert(1, "from", [f"{place(a)}, {when(a)}" for a, _ in idx])
+    out.insert(2, "to", [f"{place(b)}, {when(b)}" for _, b in idx])
+    return out
 
 
 def build_context(case: Case, *, title: str | None = None, subtitle: str | None = None,

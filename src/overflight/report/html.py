@@ -188,51 +188,85 @@ def render_report(ctx: ReportContext) -> str:
     return "\n".join(parts)
 
 
+TICK_STEPS = ("15min", "30min", "1h", "2h", "3h", "6h", "12h", "1D", "2D", "7D", "14D", "30D", "91D", "365D")
+
+
+def time_ticks(t0: pd.Timestamp, t1: pd.Timestamp, most: int = 8) -> tuple[list[pd.Timestamp], str]:
+    """Round tick times between t0 and t1 (at most `most`) and the strftime layout that tells them apart:
+    hours for a night, dates for weeks."""
+    span = (t1 - t0).total_seconds()
+    step = next((pd.Timedelta(f) for f in TICK_STEPS if span / pd.Timedelta(f).total_seconds() <= most),
+                pd.Timedelta(TICK_STEPS[-1]))
+    first = t0.ceil(step) if step <= pd.Timedelta("1D") else t0.ceil("1D")
+    ticks = list(pd.date_range(first, t1, freq=step)) or [t0]
+    return ticks, ("%H:%M" if step < pd.Timedelta("1D") else "%Y-%m-%d")
+
+
 def render_timeline(events: Sequence[tuple[pd.Timestamp, str, str, bool]],
-                    windows: Sequence[tuple[pd.Timestamp, pd.Timestamp, str, str, bool]], *, width: int = 900) -> str:
+                    windows: Sequence[tuple[pd.Timestamp, pd.Timestamp, str, str, bool]], *, width: int = 900,
+                    focus: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> str:
     """An SVG timeline: point events (time, label, kind, illustrative) and windows (start, end, label, kind, illus.).
 
-    Kinds colour the marks: claim, denial, observation, track.
+    Kinds colour the marks: claim, denial, observation, track, crossing. With `focus` the axis spans that
+    range (the night of the events, not the claims' long windows): what lies outside is drawn at the edge with
+    an arrow and its date, so the events of one night are spread over the width instead of one pixel column.
     """
-    colours = {"claim": "#175cd3", "denial": "#b42318", "observation": "#b54708", "track": "#1a7f37"}
+    colours = {"claim": "#175cd3", "denial": "#b42318", "observation": "#b54708", "track": "#1a7f37",
+               "crossing": "#7a2e8e"}
     times = [e[0] for e in events] + [w[0] for w in windows] + [w[1] for w in windows]
     if not times:
         return ""
-    t0, t1 = min(times), max(times)
-    span = max((t1 - t0).total_seconds(), 3600.0)
-    left, right = 10.0, width - 230.0
+    t0, t1 = focus if focus is not None else (min(times), max(times))
+    if (t1 - t0).total_seconds() < 3600.0:
+        mid = t0 + (t1 - t0) / 2
+        t0, t1 = mid - pd.Timedelta("30min"), mid + pd.Timedelta("30min")
+    span = (t1 - t0).total_seconds()
+    left, right = 10.0, width - 250.0
 
     def x(t: pd.Timestamp) -> float:
-        return left + (t - t0).total_seconds() / span * (right - left)
+        return left + min(max((t - t0).total_seconds() / span, 0.0), 1.0) * (right - left)
+
+    def outside(t: pd.Timestamp) -> str:
+        return (f" ◂ {t:%Y-%m-%d}" if t < t0 else f" ▸ {t:%Y-%m-%d}") if (t < t0 or t > t1) else ""
 
     rows = sorted([(w[0], "w", w) for w in windows] + [(e[0], "e", e) for e in events], key=lambda r: r[0])
-    h = 30 + 16 * len(rows)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" class="map" role="img" '
+    h = 44 + 16 * len(rows)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" class="map timeline" role="img" '
            f'aria-label="timeline">', '<rect width="100%" height="100%" fill="white"/>']
+    ticks, layout = time_ticks(t0, t1)
+    ya = h - 24
+    for t in ticks:  # light vertical guides, so marks can be read against the axis
+        out.append(f'<line x1="{x(t):.1f}" y1="6" x2="{x(t):.1f}" y2="{ya}" stroke="#eaecf0" stroke-width="1"/>')
     for i, (_, kind, item) in enumerate(rows):
         y = 16 + 16 * i
         if kind == "w":
             s, e, label, k, illus = item  # type: ignore[misc]
             c = colours.get(k, "#475467")
             out.append(f'<rect x="{x(s):.1f}" y="{y - 5}" width="{max(x(e) - x(s), 2):.1f}" height="8" fill="{c}" '
-                       f'fill-opacity="0.35" stroke="{c}"/>')
+                       f'fill-opacity="0.35" stroke="{c}" data-kind="{html.escape(k)}"/>')
             lx = x(e) + 4
+            where = outside(s) if s < t0 else ""
+            where += outside(e) if e > t1 else ""
         else:
             t, label, k, illus = item  # type: ignore[misc]
             c = colours.get(k, "#475467")
-            out.append(f'<circle cx="{x(t):.1f}" cy="{y - 1}" r="4" fill="{c}"/>')
+            out.append(f'<circle cx="{x(t):.1f}" cy="{y - 1}" r="4" fill="{c}" data-kind="{html.escape(k)}"/>')
             lx = x(t) + 7
+            where = outside(t)
         tag = " [illustrative]" if illus else ""
         anchor = "start"
-        if lx > right:
-            lx, anchor = lx - 12, "end"
+        text_w = 6.2 * len(str(label) + tag + where)  # about 6 px a character at the label's 11 px
+        if lx > right or lx + text_w > width - 4:
+            lx, anchor = lx - (12 if kind == "e" else 8 + (x(e) - x(s))), "end"
         out.append(f'<text x="{lx:.1f}" y="{y + 2}" class="tl-label" text-anchor="{anchor}">'
-                   f"{html.escape(str(label) + tag)}</text>")
-    ya = h - 10
+                   f"{html.escape(str(label) + tag + where)}</text>")
     out.append(f'<line x1="{left}" y1="{ya}" x2="{right}" y2="{ya}" class="tl-axis"/>')
-    for i, t in enumerate(pd.date_range(t0, t1, periods=6)):
-        anchor = "start" if i == 0 else ("end" if i == 5 else "middle")
-        out.append(f'<text x="{x(t):.1f}" y="{h - 1}" class="tl-tick" text-anchor="{anchor}">'
-                   f"{t.strftime('%Y-%m-%d')}</text>")
+    for t in ticks:
+        anchor = "start" if x(t) - left < 30 else ("end" if right - x(t) < 30 else "middle")
+        out.append(f'<text x="{x(t):.1f}" y="{ya + 12}" class="tl-tick" text-anchor="{anchor}">'
+                   f"{t.strftime(layout)}</text>")
+    if layout == "%H:%M":  # the date once, under the axis
+        day = t0.strftime("%Y-%m-%d") + ("" if t0.date() == t1.date() else f" – {t1:%Y-%m-%d}")
+        out.append(f'<text x="{left}" y="{ya + 22}" class="tl-tick">{day} (UTC)</text>')
     out.append("</svg>")
     return "".join(out)

@@ -152,24 +152,35 @@ def _layer_svg(view: MapView, layer: Layer) -> str:
     return "\n".join(out)
 
 
-def _legend(layers: Sequence[Layer], x: float, y: float) -> str:
+LEGEND_ROW = 18.0
+LEGEND_COL = 440.0
+
+
+def _legend(layers: Sequence[Layer], x: float, y: float, width: float) -> tuple[str, float]:
+    """The legend as a band of one or two columns starting at (x, y), below the map (never over the data);
+    returns the SVG and the band's height."""
     items = [la for la in layers if la.legend]
-    h = 18 * len(items) + 10
-    out = [f'<g class="legend"><rect x="{x}" y="{y}" width="330" height="{h}" fill="white" fill-opacity="0.9" '
-           f'stroke="#999"/>']
+    if not items:
+        return "", 0.0
+    cols = 2 if width >= 2 * LEGEND_COL and len(items) > 3 else 1
+    per_col = math.ceil(len(items) / cols)
+    h = LEGEND_ROW * per_col + 10
+    out = [f'<g class="legend"><rect x="{x}" y="{y}" width="{width - 2 * x:.0f}" height="{h}" fill="white" '
+           f'stroke="#d0d5dd"/>']
     for i, la in enumerate(items):
-        cy = y + 14 + 18 * i
+        cx = x + (i // per_col) * LEGEND_COL
+        cy = y + 14 + LEGEND_ROW * (i % per_col)
         s = la.style
         if la.geometries and la.geometries[0] is not None and la.geometries[0].geom_type in ("Point", "MultiPoint"):
-            sym = _marker(x + 14, cy - 4, s)
+            sym = _marker(cx + 14, cy - 4, s)
         else:
             dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-            sym = (f'<rect x="{x + 6}" y="{cy - 10}" width="16" height="10" fill="{s.fill}" '
+            sym = (f'<rect x="{cx + 6}" y="{cy - 10}" width="16" height="10" fill="{s.fill}" '
                    f'fill-opacity="{s.fill_opacity if s.fill != "none" else 0}" stroke="{s.stroke}" '
                    f'stroke-width="{s.width}"{dash}/>')
-        out.append(f'{sym}<text x="{x + 30}" y="{cy}" class="legendtext">{html.escape(la.legend or "")}</text>')
+        out.append(f'{sym}<text x="{cx + 30}" y="{cy}" class="legendtext">{html.escape(la.legend or "")}</text>')
     out.append("</g>")
-    return "\n".join(out)
+    return "\n".join(out), h
 
 
 def render_map(layers: Sequence[Layer], bounds: tuple[float, float, float, float], *, width: int = 900,
@@ -188,9 +199,10 @@ def render_map(layers: Sequence[Layer], bounds: tuple[float, float, float, float
         grat.append(f'<line x1="0" y1="{y[0]:.1f}" x2="{view.width}" y2="{y[0]:.1f}" class="grat"/>'
                     f'<text x="3" y="{y[0] - 2:.1f}" class="gratlabel">{lat:g}°N</text>')
     body = "\n".join(_layer_svg(view, la) for la in layers)
-    legend = _legend(layers, view.width - 340, 10)
+    legend, lh = _legend(layers, 0.0, view.height + 6, view.width)
+    total = view.height + (lh + 8 if lh else 0)
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {view.width} {view.height}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {view.width} {total:.0f}" role="img" '
         f'aria-label="{html.escape(title)}" class="map">'
         f'<rect width="{view.width}" height="{view.height}" fill="#eef4f8"/>'
         + "\n".join(grat) + body + legend + "</svg>"

@@ -136,7 +136,12 @@ def stage_frame(
         time_code=codes,
         time_raw=traw,
         notes=notes,
-        fields={"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0], **({"alt": cmap.alt} if cmap.alt else {})},
+        fields={"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0], **({"alt": cmap.alt} if cmap.alt else {}),
+                # what `tracks validate` shows the user: the columns taken and what was assumed
+                "track_id": cmap.id or f"(none: one track named {cmap.default_id!r})",
+                "alt unit": ("feet" if cmap.alt_factor != 1.0 else "metres") if cmap.alt else "(no altitude column)",
+                "time zone": "(each value's own offset" + (f"; {tz} for values without one)" if tz else
+                                                            "; values without one are rejected)")},
         raw={"lon": df[cmap.lon], "lat": df[cmap.lat], **({"alt": df[cmap.alt]} if cmap.alt is not None else {})},
     )
 

@@ -8,6 +8,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from overflight.errors import InputError
@@ -188,6 +189,7 @@ def iter_tracks(
     normalize_lon: bool = False,
     chunk_rows: int | None = None,
     max_examples: int = 5,
+    sort: bool = False,
 ) -> TrackChunks:
     """Stream validated chunks of any track file (CSV, SBS and Parquet in ``chunk_rows`` rows; others whole).
 
@@ -196,9 +198,40 @@ def iter_tracks(
     opts = ReadOptions(lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col, alt_col=alt_col,
                        alt_unit=alt_unit, tz=tz, time_format=time_format, chunk_rows=chunk_rows)
     fmt, staged = iter_staged(path, format, opts)
+    if sort:
+        staged = iter([sort_staged(list(staged))])
     v = Validator(str(path), on_invalid=on_invalid, max_speed_mps=max_speed_mps, normalize_lon=normalize_lon,
                   max_examples=max_examples, row_kind=_ROW_KIND.get(fmt, "row"))
     return TrackChunks(fmt, staged, v)
+
+
+def sort_staged(parts: list[Staged]) -> Staged:
+    """One staged chunk holding ``parts`` sorted by track and time (stable: equal times keep file order).
+
+    For files written in another order (all fixes at one time, then the next): validated sorted, they no
+    longer break ``backwards_time`` row by row; rows keep their line numbers for messages.
+    """
+    if len(parts) == 1 and len(parts[0].frame) == 0:
+        return parts[0]
+    frame = pd.concat([p.frame for p in parts], ignore_index=True)
+    rows = np.concatenate([np.asarray(p.rows) for p in parts]) if parts else np.zeros(0, np.int64)
+    codes = np.concatenate([np.asarray(p.time_code) for p in parts]) if parts else np.zeros(0, np.int8)
+    raw = (pd.concat([p.time_raw if p.time_raw is not None else p.frame["time"] for p in parts], ignore_index=True)
+           if parts else None)
+    order = np.lexsort((frame["time"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64),
+                        frame["track_id"].astype(str).to_numpy(dtype=object).astype(str)))
+    notes: dict[str, int] = {}
+    for p in parts:
+        for k, v in p.notes.items():
+            notes[k] = notes.get(k, 0) + v
+    first = parts[0]
+    keys = set.intersection(*(set(p.raw) for p in parts)) if parts else set()
+    raws = {k: pd.concat([p.raw[k] for p in parts], ignore_index=True).iloc[order].reset_index(drop=True)
+            for k in keys}
+    return Staged(frame=frame.iloc[order].reset_index(drop=True), rows=rows[order], time_code=codes[order],
+                  time_raw=raw.iloc[order].reset_index(drop=True) if raw is not None else None,
+                  malformed=[m for p in parts for m in p.malformed], n_malformed=sum(p.n_malformed for p in parts),
+                  notes=notes, fields=first.fields, raw=raws, row_label=first.row_label)
 
 
 def iter_csv_chunks(path: PathLike, *, chunk_rows: int = 1_000_000, **options: Any) -> TrackChunks:
@@ -229,6 +262,7 @@ def read_tracks(
     normalize_lon: bool = False,
     chunk_rows: int | None = None,
     max_examples: int = 5,
+    sort: bool = False,
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Read a track file into a canonical, validated track table.
 
@@ -261,6 +295,9 @@ def read_tracks(
         Rows per parsing chunk for CSV/SBS/Parquet (bounds parsing memory; the result is the same).
     max_examples
         Examples kept per rule in the report.
+    sort
+        Sort the fixes by track and time before validation (the whole file is then held in memory), so a
+        file written in another order is read rather than flagged ``backwards_time`` row by row.
 
     Returns
     -------
@@ -270,6 +307,6 @@ def read_tracks(
     chunks = iter_tracks(path, format=format, lon_col=lon_col, lat_col=lat_col, time_col=time_col,
                          id_col=id_col, alt_col=alt_col, alt_unit=alt_unit, tz=tz, time_format=time_format,
                          on_invalid=on_invalid, max_speed_mps=max_speed_mps, normalize_lon=normalize_lon,
-                         chunk_rows=chunk_rows, max_examples=max_examples)
+                         chunk_rows=chunk_rows, max_examples=max_examples, sort=sort)
     frames = list(chunks)
     return finish(frames), chunks.report

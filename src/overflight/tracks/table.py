@@ -316,7 +316,7 @@ def require_column(
         cols = ", ".join(str(c) for c in columns)
         raise InputError(
             f"no {what} column found (tried {', '.join(names)}); the file has columns: {cols}; "
-            f"name it with {option}= (--{option.replace('_', '-')})",
+            f"name it with --{option.replace('_', '-')} (Python: {option}=)",
             file=file,
             field=what,
         )

@@ -97,6 +97,7 @@ class ValidationReport:
     examples: list[Issue] = field(default_factory=list)
     notes: dict[str, int] = field(default_factory=dict)
     row_kind: str = "row"
+    columns: dict[str, str] = field(default_factory=dict)  # role (lon, lat, time, ...) -> source column taken
 
     @property
     def invalid_rows(self) -> int:
@@ -232,6 +233,8 @@ class Validator:
         room = self.max_examples - sum(1 for e in rep.examples if e.rule == "malformed")
         rep.examples.extend(st.malformed[: max(room, 0)])
         fld = {"lon": "lon", "lat": "lat", "time": "time", **st.fields}
+        if not rep.columns:
+            rep.columns = dict(st.fields)
 
         lon = df["lon"].to_numpy(dtype="float64", copy=True)
         lat = df["lat"].to_numpy(dtype="float64")
@@ -323,9 +326,11 @@ class Validator:
                             "unreadable or implausible time (ISO 8601 expected, years 1900-2199, epoch seconds "
                             "from 1980)")
         self._add_examples("bad_time", bad_time, st, fld["time"], traw, time_msg)
-        self._add_examples("naive_time", naive, st, fld["time"], traw, "time has no zone: pass tz=")
+        self._add_examples("naive_time", naive, st, fld["time"], traw,
+                           "time has no zone: give one with --tz (tz= in Python)")
         self._add_examples("duplicate_time", dup, st, fld["time"], traw, "same time as the previous fix")
-        self._add_examples("backwards_time", back, st, fld["time"], traw, "earlier than a previous fix")
+        self._add_examples("backwards_time", back, st, fld["time"], traw,
+                           "earlier than a previous fix (--sort reads the file sorted)")
         if speed_msg is not None:
             self._add_examples("speed", speed, st, "lon/lat", _coords(lon, lat), speed_msg)
 

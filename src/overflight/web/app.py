@@ -247,7 +247,7 @@ def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 87
             else:
                 from overflight.case.export import export as write_export
 
-                write_export(c, fmt, out, reviewer="overflight")
+                write_export(c, fmt, out)  # ClaimReview: the case's publisher.name and review.url
         finally:
             c.con.close()
         return FileResponse(out, media_type=media, filename=name,
