@@ -84,7 +84,7 @@ def test_claims_board_has_verdicts_reasoning_and_framed_evidence(client: TestCli
     board = {c["id"]: c for c in body["claims"]}
     assert {k: c["verdict"] for k, c in board.items()} == verdicts
     z = board["zakharova-transit"]
-    assert z["grade"] == "D4" and z["reasoning"][-1] == "=> supported"
+    assert z["grade"] == "D4" and z["reasoning"][-1].startswith("=> partly supported")
     assert len(z["evidence"]) == len(ref.evidence("zakharova-transit")) >= 1
     # The denial's pool holds the assertion's items (via the answers link).
     d = board["kz-mfa-denial"]

@@ -64,6 +64,8 @@ def _transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     zs = _zoneset(case, params.get("zones"))
     res = transit(tracks[["track_id", "time", "lon", "lat", "alt_m"]], zs, max_gap=float(params["max_gap_s"]),
                   step_m=float(params["step_m"]))
+    if not params.get("brackets"):  # runs recorded before the bracketing fixes existed re-run as they were made
+        return res.visits.reset_index(drop=True)
     from overflight.analysis.crossing_times import bracket_visits  # the crossing times' bracketing fixes
 
     return bracket_visits(res.visits, tracks, float(params["max_gap_s"])).reset_index(drop=True)
@@ -85,7 +87,7 @@ def run_transit(case: Case, *, dataset: str | None = None, zones: Sequence[str] 
                 max_gap_s: float = 600.0, step_m: float = 5000.0) -> tuple[str, pd.DataFrame]:
     """Run transit on the case's tracks against its zones, record it with its evidence; (run id, visits)."""
     params = {"dataset": dataset, "zones": list(zones) if zones else None, "max_gap_s": float(max_gap_s),
-              "step_m": float(step_m)}
+              "step_m": float(step_m), "brackets": True}
     visits = _transit_table(case, params)
     tracks = case.tracks(dataset)
     sources = case.sources()

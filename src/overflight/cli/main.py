@@ -36,8 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "locate": ("locate", "Add a `zones` column (ids of every zone containing the point, joined by '|') to a CSV of "
                          "points."),
     "prism": ("prism", "Was entering each zone impossible, possible or necessary between consecutive sightings?"),
-    "transit": ("transit", "Every visit of every track to every zone: entry and exit time and place on the border, "
-                           "path length, whether the crossing was observed; big files stream in chunks."),
+    "transit": ("transit", "Every visit of every track to every zone: entry and exit on the border, with the "
+                           "bracketing fixes."),
     "attribution": ("attribution", "Attribute wreckage/impact points to zones (membership, border distance, distance "
                                    "bands, clusters) and test a claimed share (\"more than 90% inside Z\") with a "
                                    "Wilson interval; recorded in the case."),

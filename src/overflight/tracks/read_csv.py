@@ -224,34 +224,39 @@ def iter_csv_tables(
             lines = lines[~blank]
         return df, lines, int(blank.sum())
 
-    while True:
-        try:
-            with _catch_undecodable(undecodable):
-                batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            line = int(_line_numbers(np.array([k0 + pending_rows]), invalid.lines, first)[0])
-            raise InputError(f"cannot read CSV from about line {line} on: {_arrow_reason(exc, undecodable, path)}",
-                             file=path) from None
+    # The streaming reader reads ahead on a thread of its own: close it on every way out (an error, or the
+    # consumer stopping early), or the process can abort at exit with that thread still running.
+    try:
+        while True:
+            try:
+                with _catch_undecodable(undecodable):
+                    batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                line = int(_line_numbers(np.array([k0 + pending_rows]), invalid.lines, first)[0])
+                raise InputError(f"cannot read CSV from about line {line} on: {_arrow_reason(exc, undecodable, path)}",
+                                 file=path) from None
+            if invalid.quote_break is not None:
+                raise _quote_error(path, f"line {invalid.quote_break}", None)
+            if quoting:
+                _check_single_line(path, batch, k0 + pending_rows, invalid.lines, first)
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            while pending_rows >= chunk_rows:
+                tbl = pa.Table.from_batches(pending)
+                head, tail = tbl.slice(0, chunk_rows), tbl.slice(chunk_rows)
+                yield flush(head.to_batches())
+                pending = tail.to_batches()
+                pending_rows = tail.num_rows
         if invalid.quote_break is not None:
             raise _quote_error(path, f"line {invalid.quote_break}", None)
-        if quoting:
-            _check_single_line(path, batch, k0 + pending_rows, invalid.lines, first)
-        pending.append(batch)
-        pending_rows += batch.num_rows
-        while pending_rows >= chunk_rows:
-            tbl = pa.Table.from_batches(pending)
-            head, tail = tbl.slice(0, chunk_rows), tbl.slice(chunk_rows)
-            yield flush(head.to_batches())
-            pending = tail.to_batches()
-            pending_rows = tail.num_rows
-    if invalid.quote_break is not None:
-        raise _quote_error(path, f"line {invalid.quote_break}", None)
-    if pending_rows or k0 == 0:
-        if not pending:
-            pending = [pa.RecordBatch.from_pylist([], schema=pa.schema([(n, pa.string()) for n in names]))]
-        yield flush(pending)
+        if pending_rows or k0 == 0:
+            if not pending:
+                pending = [pa.RecordBatch.from_pylist([], schema=pa.schema([(n, pa.string()) for n in names]))]
+            yield flush(pending)
+    finally:
+        reader.close()
 
 
 def iter_csv_staged(
