@@ -123,7 +123,8 @@ COLS = ["--id-col", "plot", "--time-col", "stamp", "--lon-col", "x", "--lat-col"
         "--time-format", "%d.%m.%Y %H:%M"]
 
 
-def test_flow_from_files_to_verdicts(files: dict[str, Path], tmp_path: Path) -> None:
+def test_flow_from_files_to_verdicts(files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # transit writes its default crossings.csv into the working directory
     case = files["case"]
     out = run("tracks", "validate", files["tracks"], *COLS, "--sort")
     assert "track_id ← plot" in out and "time ← stamp" in out and "Asia/Oral" in out
