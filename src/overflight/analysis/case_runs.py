@@ -27,7 +27,6 @@ import pandas as pd
 
 from overflight.case import Case
 from overflight.case.runs import register_analysis
-from overflight.errors import InputError, OverflightError
 from overflight.evidence.grading import MISSING_RELIABILITY
 from overflight.evidence.model import Claim, EvidenceItem
 
@@ -157,21 +156,11 @@ def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
         half = (end - start).dt.total_seconds().fillna(0.0) / 2.0
         time = start + pd.to_timedelta(half, unit="s")
         terr = terr + half
+    from overflight.evidence.matching import place_named  # place names -> gazetteer place, extent as error
+
+    obs = place_named(obs)
     lon, lat = obs["lon"].astype(float), obs["lat"].astype(float)
     pos = obs["precision_m"].astype(float).fillna(0.0)
-    named = (lon.isna() | lat.isna()) & obs["area"].notna()
-    if named.any():
-        from overflight import gazetteer
-
-        for idx in obs.index[named]:
-            oid, area = str(obs.at[idx, "id"]), str(obs.at[idx, "area"])
-            try:
-                place = gazetteer.resolve(area)
-            except OverflightError as exc:
-                raise InputError(f"sighting {oid}: cannot place {area!r}: {exc}", file="observations", row=oid,
-                                 field="area") from None
-            lon.at[idx], lat.at[idx] = float(place.lon), float(place.lat)
-            pos.at[idx] = max(float(pos.to_numpy()[obs.index.get_loc(idx)]), float(place.extent_m))
     out = pd.DataFrame({
         "track_id": group.astype(str), "time": time, "lon": lon, "lat": lat, "pos_err_m": pos, "time_err_s": terr,
         "observation": obs["id"], "object": obj,

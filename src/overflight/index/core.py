@@ -265,7 +265,7 @@ class ZoneIndex:
             raise InputError("index was built for a different zone set (geometry hash differs); rebuild it",
                              file=path, field="geometry_hash")
         p = meta.get("params", {})
-        idx = cls(zoneset, cell_deg=p.get("cell_deg", grid.cw), fine_edges=p.get("fine_edges", 8.0),
+        idx = cls(zoneset, cell_deg=p.get("cell_deg", grid.cw), fine_edges=p.get("fine_edges", 4.0),
                   max_fine=p.get("max_fine", 128), _grid=grid)
         idx._hash = digest
         return idx
