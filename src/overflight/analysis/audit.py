@@ -308,12 +308,9 @@ def read_events(path: str, *, columns: Sequence[str] = ()) -> pd.DataFrame:
     p = Path(path)
     if not p.exists():
         raise InputError("no such file", file=p)
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except pd.errors.ParserError as exc:
-        raise InputError(f"not a readable CSV: {exc}", file=p) from None
-    except pd.errors.EmptyDataError:
-        raise InputError("empty file (no header)", file=p, row=1) from None
+    from overflight.safeio import read_text_csv
+
+    df = read_text_csv(p)
     for c in columns:
         if c not in df.columns:
             raise InputError(f"no column {c!r} (columns: {', '.join(map(str, df.columns))})", file=p, row=1,

@@ -118,11 +118,9 @@ def read_sightings(
                             id_col=id_col, time_col=time_col, lon_col=lon_col, lat_col=lat_col, tz=tz,
                             time_format=time_format, source_id=source_id, credibility=credibility, kind=kind,
                             illustrative=illustrative)
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], sep=None, engine="python",
-                         encoding="utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"cannot read CSV: {exc}", file=p) from None
+    from overflight.safeio import read_text_csv
+
+    df = read_text_csv(p, sep=None, na_values=[""])
     df.columns = [str(c).strip() for c in df.columns]
     cols = list(df.columns)
     rows = np.array([f"line {i + 2}" for i in range(len(df))], dtype=object)  # header = line 1
