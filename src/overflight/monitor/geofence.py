@@ -40,8 +40,9 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from overflight.analysis.transit import GEOD, TransitEngine
+from overflight.analysis.transit import TransitEngine
 from overflight.errors import InputError
+from overflight.geodesy import GEOD
 from overflight.index import ZoneIndex
 from overflight.monitor.sbs import CallsignTable, key_hex
 from overflight.zones import ZoneSet
