@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -48,9 +49,11 @@ class Crossings:
         return df
 
 
-@dataclass(frozen=True)
-class Pieces:
-    """Straight (lon/lat) pieces, in order, each within [-180, 180] (split at the antimeridian)."""
+class Pieces(NamedTuple):
+    """Straight (lon/lat) pieces, in order, each within [-180, 180] (split at the antimeridian).
+
+    A named tuple so that the crossing kernel takes it as one argument.
+    """
 
     x1: F64
     y1: F64
