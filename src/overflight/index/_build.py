@@ -88,7 +88,8 @@ def coarse_membership(
     bits = np.zeros((ncx * ncy, start_bits.size), np.uint64)
     sx = start_cell % ncx
     sy = start_cell // ncx
-    bits[start_cell, :] = start_bits
+    for w in range(start_bits.size):  # element loops, not 2-D slice assignment: far cheaper to compile
+        bits[start_cell, w] = start_bits[w]
     for step in range(2):
         dirn = 1 if step == 0 else -1
         i = sx
@@ -119,7 +120,8 @@ def _step(
     by = -90.0 + (j2 + 0.5) * cw
     mx = 0.5 * (ax + bx)
     my = 0.5 * (ay + by)
-    bits[b, :] = bits[a, :]
+    for w in range(bits.shape[1]):
+        bits[b, w] = bits[a, w]
     for q in range(estart[a], estart[a + 1]):
         e = eids[q]
         if crosses(ax, ay, mx, my, ex1[e], ey1[e], ex2[e], ey2[e]):
@@ -303,7 +305,8 @@ def _fine_step(
     bx, by = fine_ref(ix, iy, fxb, fyb, cw, k)
     mx = 0.5 * (ax + bx)
     my = 0.5 * (ay + by)
-    mem[b, :] = mem[a, :]
+    for w in range(mem.shape[1]):
+        mem[b, w] = mem[a, w]
     for q in range(fs[a], fs[a + 1]):
         e = eids[e0 + fids[q]]
         if crosses(ax, ay, mx, my, ex1[e], ey1[e], ex2[e], ey2[e]):
