@@ -11,7 +11,8 @@ first run's pause of some seconds is explained; runs that load every kernel from
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numba import njit
@@ -19,8 +20,13 @@ from numba.core import event
 
 __all__ = ["grow", "kernel"]
 
-#: The decorator of every overflight kernel: compiled once and cached on disk, releasing the GIL.
-kernel = njit(cache=True, nogil=True)
+_F = TypeVar("_F", bound=Callable[..., Any])
+_njit = njit(cache=True, nogil=True)
+
+
+def kernel(fn: _F) -> _F:
+    """The decorator of every overflight kernel: compiled on first call, cached on disk, releasing the GIL."""
+    return cast(_F, _njit(fn))
 
 
 def _ours(ev: event.Event) -> bool:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from overflight._jit import grow, kernel
-from overflight.index._kernels import EPS, crosses, fine_ref, seg_box
+from overflight.index._kernels import EPS, crosses, fine_ref, i64, seg_box
 
 
 class Edges(NamedTuple):
@@ -170,7 +170,7 @@ def build_cells(
     lmap = np.full(64 * nwords, -1, np.int64)
     loc = np.empty(64 * nwords, np.int32)
     for c in range(ncoarse):
-        k = np.int64(ck[c])
+        k = i64(ck[c])
         ix = c % ncx
         iy = c // ncx
         # zones whose centre membership is set

@@ -16,7 +16,8 @@ and the queries compute bit-identical reference points.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,6 +26,10 @@ from overflight._jit import grow, kernel
 # Degrees: cells are grown by this much when edges are assigned to them, so that a point whose cell index is
 # rounded into a neighbour still meets every edge near it.
 EPS = 1e-9
+
+#: np.int64 as the kernels use it: cell subdivisions are widened from the stored int32 so that every helper
+#: is compiled for one integer type (typed here as returning int for the type checker).
+i64: Callable[[Any], int] = np.int64  # type: ignore[assignment]
 
 
 class Grid(NamedTuple):
@@ -136,7 +141,7 @@ def find_cell(x: float, y: float, g: Grid) -> tuple[int, float, float, int]:
     """
     ix, iy = coarse_cell(x, y, g.cw, g.ncx, g.ncy)
     c = iy * g.ncx + ix
-    k = np.int64(g.ck[c])
+    k = i64(g.ck[c])
     if k == 0:
         return g.cval[c], x, y, -1 - c
     fx, fy = fine_cell(x, y, ix, iy, g.cw, k)
@@ -211,7 +216,7 @@ def leaf_block(
         ix = min(int((x + 180.0) * inv), ncx - 1)
         iy = min(int((y + 90.0) * inv), ncy - 1)
         c = iy * ncx + ix
-        k = np.int64(ck[c])
+        k = i64(ck[c])
         v = cval[c]
         if k != 0:  # a subdivided cell: its fine code is loaded below, with the block's others
             fx, fy = fine_cell(x, y, ix, iy, cw, k)
@@ -232,7 +237,7 @@ def complex_point(
     cw, ncx, ncy, ck = g.cw, g.ncx, g.ncy, g.ck
     _, x, y = clean_point(xs[i], ys[i], normalize)
     ix, iy = coarse_cell(x, y, cw, ncx, ncy)
-    k = np.int64(ck[iy * ncx + ix])
+    k = i64(ck[iy * ncx + ix])
     if k == 0:  # an edge-free coarse cell in several zones: no edges to cross, any reference will do
         return x, y, x, y
     fx, fy = fine_cell(x, y, ix, iy, cw, k)
@@ -481,7 +486,7 @@ def segment_crossings(
         for iy in range(iy0, iy1 + 1):
             for ix in range(ix0, ix1 + 1):
                 c = iy * ncx + ix
-                k = np.int64(ck[c])
+                k = i64(ck[c])
                 if k == 0:
                     continue
                 bx0 = -180.0 + ix * cw
