@@ -154,27 +154,40 @@ def find_cell(x: float, y: float, g: Grid) -> tuple[int, float, float, int]:
 def zone_inside(o: int, rx: float, ry: float, x: float, y: float, blob: np.ndarray) -> tuple[bool, int]:
     """Membership of (x, y) in the candidate whose record starts at blob[o], and where the next one starts.
 
-    The reference's membership flipped per crossing; edges are tested against the bounding box of the path
-    first (edges are canonical, x1 <= x2), which skips most orientation tests.
+    The reference's membership flipped per crossing.  Whether the path from the reference crosses an edge
+    is random from one edge to the next, so it is computed without branches: the bounding-box overlap and
+    the four orientation signs of `crosses` (the same expressions, so the same signs) combined as bits.  Only
+    when one of the orientations is exactly zero (a vertex on the path's line, the point on the edge's line)
+    is `crosses` itself asked, with its tie-breaking rule.
     """
-    inside: bool = blob[o + 1] != 0.0
+    flips = 0
     ne = int(blob[o + 2])
+    inside0 = blob[o + 1] != 0.0
     o += 3
     lo_x = min(rx, x)
     hi_x = max(rx, x)
     lo_y = min(ry, y)
     hi_y = max(ry, y)
+    dx = x - rx
+    dy = y - ry
     for _ in range(ne):
         ax = blob[o]
         ay = blob[o + 1]
         bx = blob[o + 2]
         by = blob[o + 3]
         o += 4
-        if bx < lo_x or ax > hi_x or max(ay, by) < lo_y or min(ay, by) > hi_y:
-            continue
-        if crosses(rx, ry, x, y, ax, ay, bx, by):
-            inside = not inside
-    return inside, o
+        near = (bx >= lo_x) & (ax <= hi_x) & (max(ay, by) >= lo_y) & (min(ay, by) <= hi_y)
+        la = dx * (ay - ry) - dy * (ax - rx)  # side_line(r, p, a)
+        lb = dx * (by - ry) - dy * (bx - rx)  # side_line(r, p, b)
+        ex = bx - ax
+        ey = by - ay
+        er = ex * (ry - ay) - ey * (rx - ax)  # side_edge(a, b, r)
+        ep = ex * (y - ay) - ey * (x - ax)  # side_edge(a, b, p)
+        if near and (la == 0.0 or lb == 0.0 or er == 0.0 or ep == 0.0):
+            flips += crosses(rx, ry, x, y, ax, ay, bx, by)
+        else:
+            flips += near & ((la > 0.0) != (lb > 0.0)) & ((er > 0.0) != (ep > 0.0))
+    return inside0 != ((flips & 1) == 1), o
 
 
 # ------------------------------------------------------------------------------------------ queries
