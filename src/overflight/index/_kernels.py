@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from overflight._jit import grow, kernel
+from overflight._jit import grow, inline_kernel, kernel
 
 # Degrees: cells are grown by this much when edges are assigned to them, so that a point whose cell index is
 # rounded into a neighbour still meets every edge near it.
@@ -45,7 +45,7 @@ class Grid(NamedTuple):
 
 
 # ------------------------------------------------------------------------------------------ predicates
-@kernel
+@inline_kernel
 def side_edge(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> bool:
     """True if (perturbed) P is left of the canonical edge A->B."""
     o = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
@@ -57,7 +57,7 @@ def side_edge(ax: float, ay: float, bx: float, by: float, px: float, py: float) 
     return bx > ax
 
 
-@kernel
+@inline_kernel
 def side_line(cx: float, cy: float, px: float, py: float, ax: float, ay: float) -> bool:
     """True if vertex A is left of the line through (perturbed) C->P."""
     o = (px - cx) * (ay - cy) - (py - cy) * (ax - cx)
@@ -71,7 +71,7 @@ def side_line(cx: float, cy: float, px: float, py: float, ax: float, ay: float) 
     return py > cy
 
 
-@kernel
+@inline_kernel
 def crosses(cx: float, cy: float, px: float, py: float, ax: float, ay: float, bx: float, by: float) -> bool:
     """True if segment C->P crosses edge A-B (in the perturbed configuration; C != P)."""
     if side_line(cx, cy, px, py, ax, ay) == side_line(cx, cy, px, py, bx, by):
@@ -79,7 +79,7 @@ def crosses(cx: float, cy: float, px: float, py: float, ax: float, ay: float, bx
     return side_edge(ax, ay, bx, by, cx, cy) != side_edge(ax, ay, bx, by, px, py)
 
 
-@kernel
+@inline_kernel
 def seg_box(ax: float, ay: float, bx: float, by: float, x0: float, y0: float, x1: float, y1: float) -> bool:
     """Conservative test: does segment A-B meet the box [x0,x1]x[y0,y1] (its bounding box already does)."""
     dx = bx - ax
@@ -94,7 +94,7 @@ def seg_box(ax: float, ay: float, bx: float, by: float, x0: float, y0: float, x1
 
 
 # ------------------------------------------------------------------------------------------ cell lookup
-@kernel
+@inline_kernel
 def clean_point(x: float, y: float, normalize: bool) -> tuple[bool, float, float]:
     """Validate a coordinate; lon 180 becomes -180 (same meridian); optionally wrap longitudes."""
     if not (y >= -90.0 and y <= 90.0):
@@ -109,21 +109,21 @@ def clean_point(x: float, y: float, normalize: bool) -> tuple[bool, float, float
     return True, x, y
 
 
-@kernel
+@inline_kernel
 def fine_ref(ix: int, iy: int, fx: int, fy: int, cw: float, k: int) -> tuple[float, float]:
     """Centre of fine cell (fx, fy) of coarse cell (ix, iy): exact in binary (dyadic sizes)."""
     fw = cw / k
     return -180.0 + ix * cw + (fx + 0.5) * fw, -90.0 + iy * cw + (fy + 0.5) * fw
 
 
-@kernel
+@inline_kernel
 def coarse_cell(x: float, y: float, cw: float, ncx: int, ncy: int) -> tuple[int, int]:
     """Column and row of the coarse cell holding (x, y) (clamped to the grid)."""
     inv = 1.0 / cw  # cw is a power of two: the product is exactly the quotient, and cheaper
     return min(max(int((x + 180.0) * inv), 0), ncx - 1), min(max(int((y + 90.0) * inv), 0), ncy - 1)
 
 
-@kernel
+@inline_kernel
 def fine_cell(x: float, y: float, ix: int, iy: int, cw: float, k: int) -> tuple[int, int]:
     """Column and row of the fine cell holding (x, y) in coarse cell (ix, iy) split k x k (clamped)."""
     sk = k * (1.0 / cw)
@@ -131,7 +131,7 @@ def fine_cell(x: float, y: float, ix: int, iy: int, cw: float, k: int) -> tuple[
             min(max(int((y - (-90.0 + iy * cw)) * sk), 0), k - 1))
 
 
-@kernel
+@inline_kernel
 def find_cell(x: float, y: float, g: Grid) -> tuple[int, float, float, int]:
     """Code of the leaf cell holding (x, y), its reference point and its coordinates.
 
@@ -150,7 +150,7 @@ def find_cell(x: float, y: float, g: Grid) -> tuple[int, float, float, int]:
     return g.lsum[leaf], rx, ry, leaf
 
 
-@kernel
+@inline_kernel
 def zone_inside(o: int, rx: float, ry: float, x: float, y: float, blob: np.ndarray) -> tuple[bool, int]:
     """Membership of (x, y) in the candidate whose record starts at blob[o], and where the next one starts.
 
@@ -242,7 +242,7 @@ def leaf_block(
     return nbad
 
 
-@kernel
+@inline_kernel
 def complex_point(
     xs: np.ndarray, ys: np.ndarray, i: int, normalize: bool, g: Grid,
 ) -> tuple[float, float, float, float]:
@@ -258,7 +258,7 @@ def complex_point(
     return x, y, rx, ry
 
 
-@kernel
+@inline_kernel
 def gather_complex(codes: np.ndarray, i0: int, i1: int, blob: np.ndarray, idx: np.ndarray) -> tuple[int, float]:
     """Indices of the complex points of codes[i0:i1] into idx, and a sum over the first word of their records.
 
@@ -364,7 +364,7 @@ def locate_all(
     return pi[:n].copy(), zi[:n].copy(), nbad
 
 
-@kernel
+@inline_kernel
 def members_into(
     x: float, y: float, buf: np.ndarray, g: Grid) -> int:
     """Write the zones containing one (already valid, unnormalised) point into buf; return how many.
