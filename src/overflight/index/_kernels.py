@@ -291,7 +291,7 @@ def locate_first(
     leaf = np.empty(BLOCK, np.int64)
     for b0 in range(0, xs.size, BLOCK):
         b1 = min(b0 + BLOCK, xs.size)
-        nbad += leaf_block(xs, ys, b0, b1, normalize, out, 0, bad, g, idx, leaf)
+        nbad += leaf_block(xs, ys, b0, b1, normalize, out, b0 - b0, bad, g, idx, leaf)  # offset 0, not literal
         m, acc = gather_complex(out, b0, b1, blob, idx)
         guard += acc
         for j in range(m):
@@ -364,7 +364,7 @@ def locate_all(
     return pi[:n].copy(), zi[:n].copy(), nbad
 
 
-@inline_kernel
+@kernel
 def members_into(
     x: float, y: float, buf: np.ndarray, g: Grid) -> int:
     """Write the zones containing one (already valid, unnormalised) point into buf; return how many.
