@@ -14,7 +14,8 @@ import numpy.typing as npt
 import shapely
 
 from overflight.errors import InputError, OverflightError
-from overflight.index._kernels import MAXZ, cancel_pairs, locate_all, locate_first, segment_crossings
+from overflight.index._kernels import locate_all, locate_first
+from overflight.index._segments import MAXZ, cancel_pairs, segment_crossings
 from overflight.index.crossings import Crossings, densify, split_antimeridian
 from overflight.index.grid import FORMAT_VERSION, GridArrays, build_grid, geometry_hash
 from overflight.index.persist import cache_dir, load_grid, save_grid
