@@ -188,13 +188,12 @@ class ZoneSet:
 
     def overlap_areas(self) -> list[tuple[str, str, float]]:
         """Overlapping pairs with the geodesic area of their overlap in km², largest first."""
-        from pyproj import Geod
+        from overflight.geodesy import geodesic_area_m2
 
-        geod = Geod(ellps="WGS84")
         out = []
         for a, b in self.overlaps():
             inter = shapely.intersection(self[a].geometry, self[b].geometry)
-            area = abs(geod.geometry_area_perimeter(inter)[0]) / 1e6
+            area = geodesic_area_m2(inter) / 1e6
             out.append((a, b, area))
         return sorted(out, key=lambda r: -r[2])
 

@@ -23,19 +23,19 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from pyproj import Geod
 from scipy.spatial import cKDTree
 
 from overflight.analysis.membership import members, point_in
 from overflight.case.runs import register_analysis, utcnow
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.model import EvidenceItem
+from overflight.geodesy import GEOD as _GEOD
+from overflight.geodesy import R_MEAN
 
 if TYPE_CHECKING:
     from overflight.case.store import Case
 
-_GEOD = Geod(ellps="WGS84")
-EARTH_MEAN_RADIUS_M = 6_371_008.8  # IUGG mean radius, for the haversine metric of DBSCAN
+EARTH_MEAN_RADIUS_M = R_MEAN  # for the haversine metric of DBSCAN
 
 
 def _xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -23,17 +23,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Geod, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from overflight.errors import InputError
+from overflight.geodesy import GEOD as _GEOD
+from overflight.geodesy import aeqd_transformer
 from overflight.index import ZoneIndex
 from overflight.zones import ZoneSet, fold_name, resolve_zone_ids
 
 STATUSES = ("ok", "outside_country", "outside_region", "unchecked")
 OUT_COLUMNS = ("row", "audit", "reason", "stated_country_zone", "lies_in_country", "country_distance_km",
                "stated_region_zone", "lies_in_region", "region_distance_km", "nearest_lon", "nearest_lat")
-_GEOD = Geod(ellps="WGS84")
 
 
 @dataclass
@@ -98,9 +98,7 @@ def distance_to_boundary(lon: float, lat: float, geom: BaseGeometry, *, boundary
     if local.is_empty:
         return d0, q0[0], q0[1]
     local = shapely.segmentize(local, 0.01)
-    # A PROJ pipeline string: no CRS database look-up, so building one per point is cheap (~40 µs).
-    aeqd = Transformer.from_pipeline(f"+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
-                                     f"+step +proj=aeqd +lat_0={float(lat):.12f} +lon_0={float(lon):.12f} +ellps=WGS84")
+    aeqd = aeqd_transformer(lon, lat)
     projected = shapely.transform(local, lambda xy: np.column_stack(aeqd.transform(xy[:, 0], xy[:, 1])))
     line = shapely.shortest_line(shapely.Point(0.0, 0.0), projected)
     qx, qy = line.coords[1]

@@ -40,8 +40,9 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from overflight.analysis.transit import GEOD, TransitEngine
+from overflight.analysis.transit import TransitEngine
 from overflight.errors import InputError
+from overflight.geodesy import GEOD, R_MEAN, WGS84_B
 from overflight.index import ZoneIndex
 from overflight.monitor.sbs import CallsignTable, key_hex
 from overflight.zones import ZoneSet
@@ -53,8 +54,8 @@ I64 = npt.NDArray[np.int64]
 SOURCES = ("adsb", "mlat", "tisb", "adsr", "modes", "other")
 ALTITUDE_REFS = ("baro", "geom")
 _NS = 1_000_000_000
-_R_MIN = 6_356_752.0  # polar radius: an approximate length with it is never much above the true geodesic
-_R_MEAN = 6_371_008.8
+_R_MIN = float(math.floor(WGS84_B))  # polar radius: an approximate length with it is never much above the true geodesic
+_R_MEAN = R_MEAN
 
 
 @dataclass
