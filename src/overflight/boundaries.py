@@ -30,7 +30,7 @@ import shapely
 
 from overflight import admin1
 from overflight.errors import InputError, NotInstalledError, OverflightError
-from overflight.zones import Provenance, Zone, ZoneSet, file_sha256
+from overflight.zoneset import Provenance, Zone, ZoneSet, file_sha256
 
 __all__ = ["BoundarySetInfo", "ZoneSet", "available", "info", "install", "load", "names"]
 

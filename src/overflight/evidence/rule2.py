@@ -25,7 +25,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from overflight.evidence.model import Claim, EvidenceItem, ItemFacts, Verdict
-from overflight.evidence.verdicts import _links, _pool, _Pooled, _side, inputs_hash
+from overflight.evidence.pooling import Pooled as _Pooled
+from overflight.evidence.pooling import inputs_hash
+from overflight.evidence.pooling import links as _links
+from overflight.evidence.pooling import pool as _pool
+from overflight.evidence.pooling import side as _side
 
 RULE = "2"
 _NOUN = {"transit": "a transit", "overflight": "an overflight", "launch": "a launch", "strike": "a strike",
