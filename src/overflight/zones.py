@@ -731,7 +731,7 @@ def as_zoneset(zones: ZoneSetLike, *, ids: Sequence[str] | None = None) -> ZoneS
     if isinstance(zones, ZoneSet):
         zs = zones
     elif isinstance(zones, str | os.PathLike):
-        zs = load_zones(zones)
+        zs = load_zones(os.fspath(zones))
     elif isinstance(zones, Mapping):
         if "shape" in zones:
             zs = from_specs([zones])
@@ -741,7 +741,7 @@ def as_zoneset(zones: ZoneSetLike, *, ids: Sequence[str] | None = None) -> ZoneS
         frame: Any = zones
         zs = _from_geometries([(str(i), g) for i, g in zip(frame.index, frame.geometry, strict=True)], "zones")
     elif isinstance(zones, Iterable):
-        items = list(zones)
+        items: list[Any] = list(zones)
         if all(isinstance(z, Zone) for z in items):
             zs = ZoneSet(items, _user_provenance("zones", [(z.id, z.geometry) for z in items]))
         elif all(isinstance(z, Mapping) for z in items):

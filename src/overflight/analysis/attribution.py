@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,6 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
 from overflight.analysis.membership import members, point_in
-from overflight.case.runs import register_analysis, utcnow
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.model import EvidenceItem
 from overflight.geodesy import GEOD as _GEOD
@@ -442,7 +442,7 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
     ``attribution_stat`` evidence item (supports / contradicts; none when inconclusive). Its grade is
     ``grade`` when given, else the weakest reliability and credibility among the points used.
     """
-    started = utcnow()
+    started = datetime.now(UTC)
     refs = [r if isinstance(r, Reference) else Reference.from_mapping(r) for r in references]
     params = _params({"kinds": list(kinds), "zones": list(zones) if zones else None, "target": target,
                       "region": region, "references": [r.as_dict() for r in refs], "claim": claim,
@@ -489,7 +489,6 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
     return AttributionResult(run_id, table, share, items)
 
 
-register_analysis("attribution", rerun, inputs=inputs)
 
 __all__ = [
     "AttributionResult",

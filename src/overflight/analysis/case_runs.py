@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from overflight.case import Case
-from overflight.case.runs import register_analysis
 from overflight.evidence.grading import MISSING_RELIABILITY
 from overflight.evidence.model import Claim, EvidenceItem
+
+if TYPE_CHECKING:
+    from overflight.case.store import Case
 
 TRANSIT_CLAIMS = ("transit", "overflight")
 
@@ -56,7 +57,7 @@ def _claims_for(case: Case, zone_id: str, start: pd.Timestamp, end: pd.Timestamp
 
 # ------------------------------------------------------------------------------------------ transit
 
-def _transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     from overflight.analysis.transit import transit
 
     tracks = case.tracks(params.get("dataset"))
@@ -70,7 +71,7 @@ def _transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     return bracket_visits(res.visits, tracks, float(params["max_gap_s"])).reset_index(drop=True)
 
 
-def _transit_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+def transit_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
     ds = params.get("dataset")
     where, args = ("WHERE dataset = ?", [ds]) if ds else ("", [])
     return {"tracks": case.table_hash("tracks", where, args), "zones": _zones_hash(case, params.get("zones"))}
@@ -87,7 +88,7 @@ def run_transit(case: Case, *, dataset: str | None = None, zones: Sequence[str] 
     """Run transit on the case's tracks against its zones, record it with its evidence; (run id, visits)."""
     params = {"dataset": dataset, "zones": list(zones) if zones else None, "max_gap_s": float(max_gap_s),
               "step_m": float(step_m), "brackets": True}
-    visits = _transit_table(case, params)
+    visits = transit_table(case, params)
     tracks = case.tracks(dataset)
     sources = case.sources()
     src_by_track = tracks.groupby("track_id")["source_id"].first().to_dict() if not tracks.empty else {}
@@ -107,7 +108,7 @@ def run_transit(case: Case, *, dataset: str | None = None, zones: Sequence[str] 
                            + ("; DISPUTED: the track was inside another state's claim as well"
                               if bool(v.get("disputed", False)) else ""))))
     zs = _zoneset(case, zones)
-    run_id = case.record_run("transit", params, _transit_inputs(case, params), zs.provenance, visits, evidence)
+    run_id = case.record_run("transit", params, transit_inputs(case, params), zs.provenance, visits, evidence)
     return run_id, visits
 
 
@@ -168,7 +169,7 @@ def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     return out.sort_values(["track_id", "time"]).reset_index(drop=True)
 
 
-def _prism_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def prism_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     from overflight.analysis.prism import verdicts
 
     s = sightings_frame(case, params)
@@ -178,7 +179,7 @@ def _prism_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _prism_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+def prism_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
     if params.get("source", "observations") == "track-gaps":
         ds = params.get("dataset")
         where, args = ("WHERE dataset = ?", [ds]) if ds else ("", [])
@@ -203,7 +204,7 @@ def run_prism(case: Case, *, vmax_mps: float, zones: Sequence[str] | None = None
         params["vmax_range_kmh"] = [float(vmax_range_kmh[0]), float(vmax_range_kmh[1])]
     if source == "track-gaps":
         params.update({"dataset": dataset, "max_gap_s": float(max_gap_s), "pos_err_m": float(pos_err_m)})
-    table = _prism_table(case, params)
+    table = prism_table(case, params)
     s = sightings_frame(case, params)
     sources = case.sources()
     obs_src: dict[str, tuple[str | None, int]] = {}
@@ -235,9 +236,6 @@ def run_prism(case: Case, *, vmax_mps: float, zones: Sequence[str] | None = None
                 reasoning=(f"{r['track_id']}: between {start:%H:%M} and {end:%H:%M} UTC at ≤ {vmax_mps * 3.6:.0f} "
                            f"km/h every path had to enter {zone} ({why})")))
     zs = _zoneset(case, zones)
-    run_id = case.record_run("prism", params, _prism_inputs(case, params), zs.provenance, table, evidence)
+    run_id = case.record_run("prism", params, prism_inputs(case, params), zs.provenance, table, evidence)
     return run_id, table
 
-
-register_analysis("transit", _transit_table, inputs=_transit_inputs)
-register_analysis("prism", _prism_table, inputs=_prism_inputs)

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from overflight.case.runs import register_analysis, utcnow
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.model import Claim, EvidenceItem
 
@@ -146,7 +146,7 @@ class MatchResult:
 
 def match_observations(case: Case, *, claims: Sequence[str] | None = None, record: bool = True) -> MatchResult:
     """Turn observations inside claims' windows and areas into evidence, recorded as one analysis run."""
-    started = utcnow()
+    started = datetime.now(UTC)
     params = {"claims": list(claims) if claims else None, "places": PLACES_GAZETTEER}
     table = rerun(case, params)
     obs = {o.id: o for o in case.observations()}
@@ -181,4 +181,3 @@ def match_observations(case: Case, *, claims: Sequence[str] | None = None, recor
     return MatchResult(run_id, table, items)
 
 
-register_analysis("observation_match", rerun, inputs=inputs)

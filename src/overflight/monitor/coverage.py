@@ -36,7 +36,6 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from overflight.case.runs import register_analysis
 from overflight.errors import InputError
 from overflight.evidence.model import EvidenceItem
 
@@ -255,11 +254,11 @@ def coverage_rows(case: Case, *, min_cells: int = 1, claim_ids: Sequence[str] | 
     return pd.DataFrame(out, columns=cols)
 
 
-def _rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def rerun_coverage_check(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     return coverage_rows(case, min_cells=int(params.get("min_cells", 1)), claim_ids=params.get("claim_ids"))
 
 
-def _record_rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def rerun_monitor_coverage(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     # A sensor record is primary data: its "re-run" is the record itself, located by its session and number.
     for r in case.runs():
         if r.kind == "monitor_coverage" and r.parameters.get("session") == params.get("session") and \
@@ -313,6 +312,3 @@ def check_coverage(case: Case, *, source_id: str | None = None, min_cells: int =
     run_id = case.record_run("coverage_check", params, {}, None, rows, items)
     return run_id, rows
 
-
-register_analysis("coverage_check", _rerun)
-register_analysis("monitor_coverage", _record_rerun)
