@@ -1013,7 +1013,7 @@ def geodesic_area_m2(geom: BaseGeometry) -> float:
     >>> import shapely
     >>> from overflight.geodesy import geodesic_area_m2
     >>> round(geodesic_area_m2(shapely.box(0, 0, 1, 1)) / 1e6)
-    12308
+    12309
     """
     return float(abs(GEOD.geometry_area_perimeter(geom)[0]))
 
@@ -1039,7 +1039,7 @@ def aeqd_transformer(lon: float, lat: float) -> Any:
     >>> from overflight.geodesy import aeqd_transformer
     >>> x, y = aeqd_transformer(10.0, 50.0).transform(10.0, 51.0)
     >>> round(float(y))
-    111229
+    111239
     """
     return Transformer.from_pipeline(
         f"+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "

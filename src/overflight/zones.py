@@ -723,9 +723,9 @@ def as_zoneset(zones: ZoneSetLike, *, ids: Sequence[str] | None = None) -> ZoneS
     >>> import shapely
     >>> from overflight.zones import as_zoneset
     >>> zs = as_zoneset({"box": shapely.box(0, 0, 1, 1)})
-    >>> zs.ids(), zs.provenance.kind
+    >>> zs.ids, zs.provenance.kind
     (['box'], 'user')
-    >>> as_zoneset({"id": "ring", "shape": "circle", "center": [37.6, 55.75], "radius_km": 50}).ids()
+    >>> as_zoneset({"id": "ring", "shape": "circle", "center": [37.6, 55.75], "radius_km": 50}).ids
     ['ring']
     """
     if isinstance(zones, ZoneSet):

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from overflight._version import __version__
+from overflight import __version__
 from overflight.cli._common import err_console, esc
 from overflight.errors import OverflightError
 
