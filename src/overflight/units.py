@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-
 from typing import TypeAlias
 
 from overflight.errors import InputError

@@ -26,11 +26,13 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
+from overflight._deprecated import deprecated_names
 from overflight.analysis.membership import members, point_in
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.model import EvidenceItem
 from overflight.geodesy import GEOD as _GEOD
 from overflight.geodesy import R_MEAN
+from overflight.zones import ZoneSetLike, as_zoneset
 
 if TYPE_CHECKING:
     from overflight.case.store import Case
@@ -60,7 +62,7 @@ def contains(geometry: Any, lon: NDArray[np.float64], lat: NDArray[np.float64]) 
     return point_in(geometry, lon, lat)
 
 
-def zone_membership(lon: ArrayLike, lat: ArrayLike, zones: Any,
+def zone_membership(lon: ArrayLike, lat: ArrayLike, zones: ZoneSetLike,
                     times: ArrayLike | None = None) -> NDArray[np.bool_]:
     """A boolean matrix (points × zones): True where the zone contains the point (the ZoneIndex rule).
 
@@ -294,7 +296,7 @@ def cluster_points(lon: ArrayLike, lat: ArrayLike, eps_m: float, min_samples: in
 # ---------------------------------------------------------------- the table
 
 
-def attribute_points(points: pd.DataFrame, zones: Any, *, border_zones: Sequence[str] = (),
+def attribute_points(points: pd.DataFrame, zones: ZoneSetLike, *, border_zones: Sequence[str] = (),
                      references: Sequence[Reference] = (), cluster_eps_m: float | None = None,
                      min_samples: int = 2, max_step_m: float = 200.0) -> pd.DataFrame:
     """Attribute points to zones: one row per point.
@@ -304,7 +306,8 @@ def attribute_points(points: pd.DataFrame, zones: Any, *, border_zones: Sequence
     points
         DataFrame with ``lon``, ``lat`` and optional ``id`` and ``time``.
     zones
-        A `overflight.zones.ZoneSet` (any iterable of zones with id, kind, geometry and validity).
+        The zones: anything `overflight.zones.as_zoneset` takes (a ZoneSet, a boundary-set name, a mapping
+        id -> geometry, ...); their kinds and validity periods are used.
     border_zones
         Zone ids for which to add ``inside:<id>`` and ``border_m:<id>`` (geodesic distance to its border).
     references
@@ -317,13 +320,22 @@ def attribute_points(points: pd.DataFrame, zones: Any, *, border_zones: Sequence
     pandas.DataFrame
         ``id, lon, lat, [time], zones`` (ids of every containing zone, ``;``-separated), ``states`` (state
         zones only), ``disputed`` (inside more than one state zone), then the optional columns.
+
+    Examples
+    --------
+    >>> import pandas as pd, shapely
+    >>> from overflight import attribute
+    >>> zones = {"A": shapely.box(0, 0, 2, 2), "B": shapely.box(1, 0, 3, 2)}
+    >>> pts = pd.DataFrame({"id": ["w1", "w2"], "lon": [0.5, 1.5], "lat": [1.0, 1.0]})
+    >>> attribute(pts, zones, border_zones=["A"])[["id", "zones", "inside:A"]].values.tolist()
+    [['w1', 'A', True], ['w2', 'A;B', True]]
     """
     for c in ("lon", "lat"):
         if c not in points.columns:
             raise InputError(f"points lack a {c!r} column", field=c)
     x, y = _xy(points["lon"], points["lat"])
     n = x.size
-    zl = list(zones)
+    zl = list(as_zoneset(zones))
     ids = np.array([z.id for z in zl], dtype=object)
     times = points["time"] if "time" in points.columns else None
     member = zone_membership(x, y, zl, times)
@@ -405,7 +417,7 @@ def _zone_ids(params: Mapping[str, Any]) -> list[str] | None:
     return [*ids, *extra]
 
 
-def rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def rerun_attribution(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     """The registered re-run of an attribution: the result table from the case and the parameters."""
     p = _params(params)
     obs = case.observations_frame(p["kinds"])
@@ -420,7 +432,7 @@ def rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
                             max_step_m=p["max_step_m"])
 
 
-def inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+def attribution_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
     """Input hashes of an attribution: the observations of the kinds used, and the zones used."""
     p = _params(params)
     ids = _zone_ids(p)
@@ -451,7 +463,7 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
                       "grade": grade})
     if claim is not None and claim not in case.claims():
         raise InputError(f"unknown claim {claim!r}", field="claim")
-    table = rerun(case, params)
+    table = rerun_attribution(case, params)
     share: ShareTest | None = None
     items: list[EvidenceItem] = []
     if target:
@@ -483,12 +495,14 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
             prov = case.zones(_zone_ids(params)).provenance
         except InputError:
             prov = None
-        run_id = case.record_run("attribution", params, inputs(case, params), prov, table, items,
+        run_id = case.record_run("attribution", params, attribution_inputs(case, params), prov, table, items,
                                  started=started)
         items = [EvidenceItem(**{**e.__dict__, "run_id": run_id}) for e in items]
     return AttributionResult(run_id, table, share, items)
 
 
+
+__getattr__ = deprecated_names(__name__, {"rerun": "rerun_attribution", "inputs": "attribution_inputs"})
 
 __all__ = [
     "AttributionResult",
@@ -496,12 +510,12 @@ __all__ = [
     "ShareTest",
     "assess_share_claim",
     "attribute_points",
+    "attribution_inputs",
     "border_distance",
     "cluster_points",
     "contains",
     "distance_bands",
-    "inputs",
-    "rerun",
+    "rerun_attribution",
     "run_attribution",
     "share_inside",
     "wilson_interval",

@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from overflight.index import ZoneIndex
     from overflight.zones import ZoneSetLike
 
-__all__ = ["LocateSummary", "Progress", "locate", "locate_csv"]
+__all__ = ["LocateSummary", "ProgressFn", "locate", "locate_csv"]
 
 #: ``progress(done, total)``: called with bytes read so far and the file's size.
-Progress = Callable[[int, int], None]
+ProgressFn = Callable[[int, int], None]
 
 
 def locate(
@@ -76,7 +76,7 @@ class LocateSummary:
 def locate_csv(
     points: Path, output: Path, index: ZoneIndex, *, lon_col: str = "lon", lat_col: str = "lat",
     chunk_rows: int = 1_000_000, strict: bool = False, normalize_lon: bool = False,
-    progress: Progress | bool | None = None,
+    progress: ProgressFn | bool | None = None,
 ) -> LocateSummary:
     """Stream a CSV of points in chunks, add a ``zones`` column, and write it out.
 

@@ -21,7 +21,7 @@ from overflight.case.runs import AnalysisFn, InputsFn, register_analysis
 if TYPE_CHECKING:
     from overflight.case.store import Case
 
-__all__ = ["KINDS", "AnalysisKind", "register_all"]
+__all__ = ["RECORDED_KINDS", "AnalysisKind", "register_all"]
 
 Params = Mapping[str, Any]
 
@@ -71,27 +71,27 @@ def _prism_inputs(case: Case, params: Params) -> Mapping[str, str]:
 
 
 def _attribution(case: Case, params: Params) -> pd.DataFrame:
-    from overflight.analysis.attribution import rerun
+    from overflight.analysis.attribution import rerun_attribution
 
-    return rerun(case, params)
+    return rerun_attribution(case, params)
 
 
 def _attribution_inputs(case: Case, params: Params) -> Mapping[str, str]:
-    from overflight.analysis.attribution import inputs
+    from overflight.analysis.attribution import attribution_inputs
 
-    return inputs(case, params)
+    return attribution_inputs(case, params)
 
 
 def _observation_match(case: Case, params: Params) -> pd.DataFrame:
-    from overflight.evidence.matching import rerun
+    from overflight.evidence.matching import rerun_observation_match
 
-    return rerun(case, params)
+    return rerun_observation_match(case, params)
 
 
 def _observation_match_inputs(case: Case, params: Params) -> Mapping[str, str]:
-    from overflight.evidence.matching import inputs
+    from overflight.evidence.matching import observation_match_inputs
 
-    return inputs(case, params)
+    return observation_match_inputs(case, params)
 
 
 def _coverage_check(case: Case, params: Params) -> pd.DataFrame:
@@ -107,7 +107,7 @@ def _monitor_coverage(case: Case, params: Params) -> pd.DataFrame:
 
 
 #: Every analysis kind a case can hold, by name.
-KINDS: dict[str, AnalysisKind] = {
+RECORDED_KINDS: dict[str, AnalysisKind] = {
     k.kind: k
     for k in (
         AnalysisKind("transit", _transit, _transit_inputs),
@@ -121,8 +121,8 @@ KINDS: dict[str, AnalysisKind] = {
 
 
 def register_all() -> None:
-    """Register every kind of `KINDS` with `overflight.case.runs` (done once, when the case package loads)."""
-    for k in KINDS.values():
+    """Register every kind of `RECORDED_KINDS` with `overflight.case.runs` (once, when the case package loads)."""
+    for k in RECORDED_KINDS.values():
         register_analysis(k.kind, k.rerun, inputs=k.inputs)
 
 

@@ -34,6 +34,7 @@ import shapely
 import yaml
 from shapely.geometry.base import BaseGeometry
 
+from overflight._deprecated import deprecated_names
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.grading import parse_credibility, parse_grade, parse_reliability
 from overflight.evidence.model import (
@@ -372,7 +373,7 @@ def evidence_from_record(rec: Mapping[str, Any], *, file: str | Path | None = No
         json.dumps([claim, kind, direction, reasoning, _str(rec, "observation", "observation_id")]).encode()
     ).hexdigest()[:10]
     rr = _int(rec.get("result_row"), file, row, "result_row")
-    # rel "" / cred 0 mean "not given": `resolve` fills them from the source / observation, or F / 6.
+    # rel "" / cred 0 mean "not given": `resolve_bundle` fills them from the source / observation, or F / 6.
     return EvidenceItem(id=eid, claim_id=claim, kind=kind, direction=direction, reasoning=reasoning,
                         reliability=rel, credibility=cred, source_id=_opt_str(rec, "source", "source_id"),
                         run_id=_opt_str(rec, "run", "run_id"), result_row=rr,
@@ -537,7 +538,7 @@ def check_claim_zones(b: Bundle, zones: Mapping[str, str]) -> None:
                              file=f or None, row=r, field="where.zones")
 
 
-def resolve(b: Bundle, *, sources: Mapping[str, Source] | None = None,
+def resolve_bundle(b: Bundle, *, sources: Mapping[str, Source] | None = None,
             observations: Mapping[str, Observation] | None = None, claims: Iterable[str] = (),
             runs: Iterable[str] | None = None, zones: Mapping[str, str] | None = None) -> Bundle:
     """Check references and fill evidence grades, against the bundle plus what a case already holds.
@@ -602,4 +603,6 @@ def check_claim_links(claims: Mapping[str, Claim], origin: Mapping[tuple[str, st
 
 __all__ = ["ANALYSIS_KINDS", "Bundle", "OverflightError", "check_claim_links", "check_claim_zones",
            "claim_from_record", "evidence_from_record", "observation_from_record", "parse_geometry", "parse_time",
-           "read_file", "read_files", "resolve", "source_from_record"]
+           "read_file", "read_files", "resolve_bundle", "source_from_record"]
+
+__getattr__ = deprecated_names(__name__, {"resolve": "resolve_bundle"})

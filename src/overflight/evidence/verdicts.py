@@ -1,6 +1,6 @@
 """The verdict engine: from evidence items to one verdict per claim, with the reasoning trail.
 
-`evaluate` derives verdicts under a rule version (`RULES`; `RULE_VERSION` is the latest). Rule 2
+`evaluate_claims` derives verdicts under a rule version (`RULES`; `RULE_VERSION` is the latest). Rule 2
 (`overflight.evidence.rule2`, the default) is rule 1 below plus claimed counts weighed by the number of
 distinct objects established, and item facts (`overflight.evidence.facts`); ``docs/verdicts.md`` has both.
 Rule 1 is kept unchanged here, so verdicts stored under it still re-derive with the same hash.
@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from overflight._deprecated import deprecated_names
 from overflight.errors import InputError
 from overflight.evidence.model import Claim, EvidenceItem, ItemFacts, Verdict
 from overflight.evidence.pooling import (
@@ -56,15 +57,17 @@ from overflight.evidence.pooling import pool as _pool
 from overflight.evidence.pooling import side as _side
 from overflight.evidence.rule2 import evaluate_v2
 
-__all__ = ["RULES", "RULE_VERSION", "WEAK_QUORUM", "evaluate", "evaluate_claim", "hash_scheme", "inputs_hash",
+__all__ = ["RULES", "RULE_VERSION", "WEAK_QUORUM", "evaluate_claim", "evaluate_claims", "hash_scheme", "inputs_hash",
            "strength"]
+
+__getattr__ = deprecated_names(__name__, {"evaluate": "evaluate_claims"})
 
 def evaluate_claim(claim: Claim, claims: Mapping[str, Claim], evidence: Iterable[EvidenceItem]) -> Verdict:
     """The verdict on one claim (see the module docstring for the rule)."""
-    return evaluate(claims, evidence)[claim.id]
+    return evaluate_claims(claims, evidence)[claim.id]
 
 
-def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[EvidenceItem], *,
+def evaluate_claims(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[EvidenceItem], *,
              facts: Mapping[str, ItemFacts] | None = None, rule: str = RULE_VERSION) -> dict[str, Verdict]:
     """Derive a verdict for every claim from the evidence items.
 
