@@ -230,6 +230,7 @@ def read_parquet(path: Path) -> ZoneSet:
 
 
 def subset_path() -> Path:
+    """Path of the shipped admin-1 subset (GeoParquet)."""
     return Path(str(resources.files("overflight") / "data" / SUBSET_FILE))
 
 

@@ -51,6 +51,7 @@ class DemoResult:
 
 
 def demo_file(name: str) -> Path:
+    """Path of one of the demo's data files."""
     return Path(str(resources.files("overflight") / "data" / "demo" / name))
 
 

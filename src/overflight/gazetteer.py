@@ -143,7 +143,9 @@ _APOSTROPHES = r"['’ʼʻ`´ʹ‘ʿʾ]"
 
 
 def fold_array(values: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> pa.Array | pa.ChunkedArray:
-    """Fold names for matching: NFKD, combining marks stripped, lower-cased, ``ß`` -> ``ss``,
+    """Fold names for matching.
+
+    Fold names for matching: NFKD, combining marks stripped, lower-cased, ``ß`` -> ``ss``,
     apostrophes dropped, other punctuation and runs of white space -> one space, trimmed.
 
     Parameters

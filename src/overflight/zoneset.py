@@ -47,6 +47,7 @@ class Provenance:
     notes: str = ""
 
     def as_dict(self) -> dict[str, Any]:
+        """The provenance as a plain mapping."""
         return {
             "name": self.name,
             "version": self.version,
@@ -140,6 +141,7 @@ class ZoneSet:
 
     @property
     def ids(self) -> list[str]:
+        """The zone ids, in order."""
         return [z.id for z in self.zones]
 
     def index_of(self, zone_id: str) -> int:
@@ -192,12 +194,13 @@ class ZoneSet:
         return sorted(out, key=lambda r: -r[2])
 
     def bounds(self) -> tuple[float, float, float, float]:
+        """(min lon, min lat, max lon, max lat) of all zones."""
         b = shapely.bounds(self.geometries())
         return (float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1])), float(np.nanmax(b[:, 2])),
                 float(np.nanmax(b[:, 3])))
 
     def concat(self, other: ZoneSet) -> ZoneSet:
-        """This set followed by another one (their provenances are joined)."""
+        """The set followed by another one (their provenances are joined)."""
         p1, p2 = self.provenance, other.provenance
         prov = Provenance(
             name=f"{p1.name}+{p2.name}", version=f"{p1.version}+{p2.version}", licence=_join(p1.licence, p2.licence),

@@ -56,9 +56,12 @@ def _xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np
 
 
 def contains(geometry: Any, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Which points lie inside one zone geometry, by the one membership rule of every analysis
+    """Which points lie inside one zone geometry.
+
+    Which points lie inside one zone geometry, by the one membership rule of every analysis
     (`overflight.analysis.membership`: a point on a border belongs to the zone north of an east-west edge,
-    east of a north-south edge; longitude 180 is -180)."""
+    east of a north-south edge; longitude 180 is -180).
+    """
     return point_in(geometry, lon, lat)
 
 
@@ -177,6 +180,7 @@ class Reference:
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any]) -> Reference:
+        """A reference from a mapping (``name``, ``lon``, ``lat``, optional ``min_km``/``max_km``)."""
         try:
             return cls(str(m["name"]), float(m["lon"]), float(m["lat"]), float(m.get("min_km", 0.0)),
                        float(m.get("max_km", math.inf)))
@@ -185,6 +189,7 @@ class Reference:
                              field="references") from None
 
     def as_dict(self) -> dict[str, Any]:
+        """The reference as a plain mapping (the inverse of `from_mapping`)."""
         return {"name": self.name, "lon": self.lon, "lat": self.lat, "min_km": self.min_km,
                 "max_km": None if math.isinf(self.max_km) else self.max_km}
 
@@ -278,8 +283,11 @@ def assess_share_claim(k: int, n: int, threshold: float = 0.9, direction: str = 
 
 
 def cluster_points(lon: ArrayLike, lat: ArrayLike, eps_m: float, min_samples: int = 2) -> NDArray[np.int64]:
-    """DBSCAN cluster labels (−1 = noise) with great-circle distance: scikit-learn's haversine ball tree,
-    ``eps = eps_m / 6,371,008.8 m`` (spherical; within 0.5% of the WGS84 geodesic distance)."""
+    """DBSCAN cluster labels (−1 = noise) with great-circle distance.
+
+    DBSCAN cluster labels (−1 = noise) with great-circle distance: scikit-learn's haversine ball tree,
+    ``eps = eps_m / 6,371,008.8 m`` (spherical; within 0.5% of the WGS84 geodesic distance).
+    """
     try:
         from sklearn.cluster import DBSCAN
     except ImportError as exc:  # optional dependency
@@ -376,8 +384,11 @@ def attribute_points(points: pd.DataFrame, zones: ZoneSetLike, *, border_zones: 
 
 
 def share_inside(table: pd.DataFrame, target: str, region: str | None = None) -> tuple[int, int]:
-    """(k, n): points of `table` (from `attribute_points`) inside `region` (all when None), and of those
-    the ones inside `target`."""
+    """Count the points inside a region, and of those inside a target zone.
+
+    (k, n): points of `table` (from `attribute_points`) inside `region` (all when None), and of those
+    the ones inside `target`.
+    """
     def has(zid: str) -> NDArray[np.bool_]:
         return np.array([zid in s.split(";") for s in table["zones"]], dtype=bool)
 

@@ -1,4 +1,4 @@
-"""Audit an event table: do the coordinates of each row lie in the country (and region) the row states?
+"""Audit an event table: do the coordinates of each row lie in the country (and region) the row states.
 
 Event sets from the field (ACLED-style CSVs, incident spreadsheets) carry coordinates and a stated place.
 :func:`audit` locates every row with the one membership rule (`ZoneIndex`), matches the stated country to a
@@ -50,6 +50,7 @@ class AuditResult:
         return self.rows[self.rows["audit"] != "ok"]
 
     def summary_lines(self, max_rows: int = 20) -> list[str]:
+        """The audit in plain lines: counts by status, then at most ``max_rows`` rows that fail."""
         c = self.counts
         out = [f"{c['rows']} rows read: {c['ok']} inside their stated place, {c['outside_country']} outside the "
                f"stated country, {c['outside_region']} inside it but outside the stated region, "

@@ -58,6 +58,7 @@ def _claims_for(case: Case, zone_id: str, start: pd.Timestamp, end: pd.Timestamp
 # ------------------------------------------------------------------------------------------ transit
 
 def transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Recompute a recorded transit run's visits from the case (`overflight.case.kinds`)."""
     from overflight.analysis.transit import transit
 
     tracks = case.tracks(params.get("dataset"))
@@ -72,6 +73,7 @@ def transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def transit_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+    """The input hashes of a transit run: the tracks and zones it read."""
     ds = params.get("dataset")
     where, args = ("WHERE dataset = ?", [ds]) if ds else ("", [])
     return {"tracks": case.table_hash("tracks", where, args), "zones": _zones_hash(case, params.get("zones"))}
@@ -121,7 +123,9 @@ SIGHTING_COLUMNS = ["track_id", "time", "lon", "lat", "pos_err_m", "time_err_s",
 
 
 def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
-    """The sightings a prism run reads: the case's sighting observations grouped by their ``group`` property,
+    """The sightings a prism run reads.
+
+    The sightings a prism run reads: the case's sighting observations grouped by their ``group`` property,
     or, with ``source = "track-gaps"``, the two fixes around every gap longer than ``max_gap_s`` in a dataset.
 
     With ``params["times"] == TIMES_WINDOW`` an observation's window ``[time_start, time_end]`` is honoured as
@@ -170,6 +174,7 @@ def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def prism_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Recompute a recorded prism run's verdict rows from the case (`overflight.case.kinds`)."""
     from overflight.analysis.prism import verdicts
 
     s = sightings_frame(case, params)
@@ -180,6 +185,7 @@ def prism_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def prism_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+    """The input hashes of a prism run: the sightings (or tracks) and zones it read."""
     if params.get("source", "observations") == "track-gaps":
         ds = params.get("dataset")
         where, args = ("WHERE dataset = ?", [ds]) if ds else ("", [])

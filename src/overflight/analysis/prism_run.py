@@ -120,7 +120,7 @@ def prism_verdicts(
     progress: Callable[[int, int], None] | None = None,
     **read: Any,
 ) -> PrismResult:
-    """Was entering each zone impossible, possible or necessary between consecutive sightings?
+    """Tell whether entering each zone was impossible, possible or necessary between consecutive sightings.
 
     Parameters
     ----------

@@ -314,8 +314,11 @@ def claim_from_record(rec: Mapping[str, Any], *, file: str | Path | None = None,
 
 def observation_from_record(rec: Mapping[str, Any], *, file: str | Path | None = None,
                             row: Row = None) -> Observation:
-    """An `Observation` from a mapping (keys: id, kind, source, lon, lat, time or when, precision_m or
-    precision ("5km"), area, credibility, illustrative, description, count; others go to properties)."""
+    """An `Observation` from a mapping.
+
+    An `Observation` from a mapping (keys: id, kind, source, lon, lat, time or when, precision_m or
+    precision ("5km"), area, credibility, illustrative, description, count; others go to properties).
+    """
     oid = _need_id(rec, file, row)
     lon = _float(rec.get("lon"), file, row, "lon", -180, 180)
     lat = _float(rec.get("lat"), file, row, "lat", -90, 90)
@@ -345,7 +348,9 @@ def observation_from_record(rec: Mapping[str, Any], *, file: str | Path | None =
 
 def evidence_from_record(rec: Mapping[str, Any], *, file: str | Path | None = None, row: Row = None
                          ) -> EvidenceItem:
-    """An `EvidenceItem` from a mapping (keys: id (optional), claim, kind, direction, reasoning, grade or
+    """An `EvidenceItem` from a mapping.
+
+    An `EvidenceItem` from a mapping (keys: id (optional), claim, kind, direction, reasoning, grade or
     reliability/credibility, source, observation, run, result_row).
 
     Grades not given are filled from the source and the observation when the bundle is resolved.
@@ -520,8 +525,11 @@ ANALYSIS_KINDS = ("transit_row", "prism_verdict", "attribution_stat")
 
 
 def check_claim_zones(b: Bundle, zones: Mapping[str, str]) -> None:
-    """Every zone a claim is scoped to must be in the case (``zones``: id → name); else an `InputError`
-    naming the file, row and field, with the closest zone ids (by id or by name)."""
+    """Check that every zone a claim is scoped to is in the case.
+
+    Every zone a claim is scoped to must be in the case (``zones``: id → name); else an `InputError`
+    naming the file, row and field, with the closest zone ids (by id or by name).
+    """
     import difflib
 
     by_text = {**{str(n).lower(): i for i, n in zones.items() if n}, **{i.lower(): i for i in zones}}

@@ -110,8 +110,11 @@ PLACES_GAZETTEER = "gazetteer"
 
 
 def place_named(obs: pd.DataFrame) -> pd.DataFrame:
-    """Observations with an ``area`` and no coordinates placed at the gazetteer's place, with the place's
-    extent as location precision (or their own ``precision_m`` when larger)."""
+    """Place observations given by a place name only.
+
+    Observations with an ``area`` and no coordinates placed at the gazetteer's place, with the place's
+    extent as location precision (or their own ``precision_m`` when larger).
+    """
     named = (obs["lon"].isna() | obs["lat"].isna()) & obs["area"].notna()
     if not named.any():
         return obs

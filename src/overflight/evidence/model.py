@@ -124,6 +124,7 @@ class EvidenceItem:
 
     @property
     def grade(self) -> Grade:
+        """The item's Admiralty grade (reliability and credibility)."""
         return Grade(self.reliability, self.credibility)
 
     @property
@@ -154,6 +155,7 @@ class ItemFacts:
     note: str = ""
 
     def as_json(self) -> list[object]:
+        """The facts as a JSON-ready list (what the inputs hash reads)."""
         return [list(self.objects), self.count, self.illustrative, self.excluded, self.note]
 
 

@@ -39,6 +39,8 @@ def strength(grade: Grade) -> str:
 
 @dataclass(frozen=True)
 class Pooled:
+    """An evidence item in a claim's pool, with the direction it has there and whether it is borrowed."""
+
     item: EvidenceItem
     direction: str  # relative to the claim being judged
     via: str | None  # the linked claim it was borrowed from
@@ -47,6 +49,7 @@ class Pooled:
 
 
 def links(claims: Mapping[str, Claim]) -> dict[str, set[str]]:
+    """Claim id -> ids of the claims linked to it by ``answers`` (in either direction)."""
     links: dict[str, set[str]] = {cid: set() for cid in claims}
     for c in claims.values():
         for other in c.answers:
@@ -62,6 +65,7 @@ def _flip(direction: str) -> str:
 
 def pool(claim: Claim, claims: Mapping[str, Claim], by_claim: Mapping[str, list[EvidenceItem]],
           links: Mapping[str, set[str]]) -> list[Pooled]:
+    """A claim's pool: its own items and those of linked claims (flipped across polarity), each once."""
     out: list[Pooled] = []
     seen: set[tuple[str, str]] = set()
     sources = [(claim.id, None)] + [(o, o) for o in sorted(links.get(claim.id, ()))]
@@ -88,6 +92,7 @@ def pool(claim: Claim, claims: Mapping[str, Claim], by_claim: Mapping[str, list[
 
 
 def side(items: Sequence[Pooled]) -> tuple[bool, str]:
+    """Whether a side is established (one strong item or the weak quorum), and why."""
     strong = [p for p in items if p.eligible and p.note == "strong"]
     weak = [p for p in items if p.eligible and p.note == "weak"]
     indep = {p.item.independence_key for p in weak}

@@ -284,8 +284,11 @@ def observations_frame(obs: Sequence[Observation]) -> pd.DataFrame:
 
 
 def label_pairs(verdicts: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Prism verdict rows with the observation ids and times of each pair's two sightings (``from_…``,
-    ``to_…``), read from the `sightings_table` the pairs came from (its row labels are the indexes)."""
+    """Prism verdict rows labelled with their sightings' observation ids and times.
+
+    Prism verdict rows with the observation ids and times of each pair's two sightings (``from_…``,
+    ``to_…``), read from the `sightings_table` the pairs came from (its row labels are the indexes).
+    """
     out = verdicts.copy()
     for side in ("from", "to"):
         idx = out[f"{side}_index"].to_numpy()

@@ -1,5 +1,8 @@
-"""Writers for track tables (CSV, GeoJSON points or one LineString per track, KML gx:Track, GeoParquet) and
-for transit results (visits and summary CSV)."""
+"""Writers for track tables and transit results.
+
+Writers for track tables (CSV, GeoJSON points or one LineString per track, KML gx:Track, GeoParquet) and
+for transit results (visits and summary CSV).
+"""
 
 from __future__ import annotations
 
@@ -197,8 +200,11 @@ def write_tracks(
 # ------------------------------------------------------------------------------------ transit results
 
 def write_visits(visits: pd.DataFrame, path: str | Path) -> None:
-    """Write transit visits as CSV: times ISO 8601 UTC to the second (interpolated border times carry no more),
-    coordinates to 1e-7 degree."""
+    """Write transit visits as CSV.
+
+    Write transit visits as CSV: times ISO 8601 UTC to the second (interpolated border times carry no more),
+    coordinates to 1e-7 degree.
+    """
     out = visits.copy()
     for c in out.columns:
         if isinstance(out[c].dtype, pd.DatetimeTZDtype):
