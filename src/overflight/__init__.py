@@ -1,13 +1,48 @@
-"""overflight: what flew through whose airspace, when, and how sure we are.
+r"""overflight: what flew through whose airspace, when, and how sure we are.
 
-The main verbs sit here, one flat namespace over the modules that implement them:
+The main verbs sit here, one flat namespace over the modules that implement them. The names are imported
+lazily (module ``__getattr__``), so ``import overflight`` stays fast for the command line: a verb's module,
+and what it needs (numba, pandas, DuckDB), loads when the verb is first used.
 
+Examples
+--------
+Zones from anything that names or holds them (a boundary-set name, a zone file, specs, geometries):
+
+>>> import pathlib, tempfile
+>>> import shapely
 >>> import overflight
->>> zones = overflight.load_zones("ne-admin0")            # doctest: +SKIP
->>> res = overflight.transit(tracks, zones, max_gap="10min")  # doctest: +SKIP
+>>> zones = overflight.as_zoneset({"A": shapely.box(0, 0, 2, 2), "B": shapely.box(2, 0, 4, 2)})
+>>> overflight.load_zones("ne-admin0", ids=["Kazakhstan"]).ids
+['KAZ']
 
-The names are imported lazily (module ``__getattr__``), so ``import overflight`` stays fast for the command
-line: a verb's module, and what it needs (numba, pandas, DuckDB), loads when the verb is first used.
+Tracks from a file, with a validation report that accounts for every row:
+
+>>> work = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (work / "t.csv").write_text("track_id,time,lon,lat\n"
+...                                 "t1,2025-06-21T01:00Z,1,1\nt1,2025-06-21T01:30Z,3,1\nt1,2025-06-21T02:00Z,5,1\n")
+>>> tracks, report = overflight.read_tracks(work / "t.csv")
+>>> report.total_rows, report.rows_kept
+(3, 3)
+
+Every visit to every zone, with entry and exit on the zone borders:
+
+>>> res = overflight.transit(tracks, zones, max_gap="1h")
+>>> res.visits[["zone_id", "entry_kind", "exit_kind"]].values.tolist()
+[['A', 'track_start', 'crossing'], ['B', 'crossing', 'crossing']]
+>>> res.visits["entry_time"].dt.strftime("%H:%M").tolist()
+['01:00', '01:15']
+
+Which zones contain each point, and where points fall:
+
+>>> overflight.locate([1.0, 3.0, 9.0], [1.0, 1.0, 1.0], zones).tolist()
+['A', 'B', '']
+
+A case file holds the zones, tracks, claims and every recorded run:
+
+>>> with overflight.open_case(work / "case.duckdb", create=True) as case:
+...     case.add_zones(zones)["inserted"]
+2
+>>> import shutil; shutil.rmtree(work)
 """
 
 from __future__ import annotations

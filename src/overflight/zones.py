@@ -653,6 +653,35 @@ def load_zones(
     """Zones from a boundary-set name (``ne-admin0``), a zone file or a zone spec file; `ids` narrows them.
 
     Several sources may be joined with ``+`` (``ne-admin0+ranges.yaml``).
+
+    Parameters
+    ----------
+    source : str or path
+        A boundary-set name (`overflight.boundaries.names`), a zone file (GeoJSON, KML/KMZ, GeoPackage,
+        Shapefile, GeoParquet) or a zone spec file (YAML/JSON), or several joined with ``+``.
+    ids : sequence of str, optional
+        Keep these zones, in this order: ids or names (`resolve_zone_ids`: accents and case ignored).
+    id_field : str, optional
+        The property of a zone file that holds the zone ids.
+    repair : bool
+        Repair invalid polygons (``make_valid``) instead of refusing them.
+
+    Returns
+    -------
+    ZoneSet
+        The zones, with the provenance of the data (boundary set, version, licence, SHA-256).
+
+    Raises
+    ------
+    InputError
+        Neither a boundary set nor an existing file, an unreadable file, an id or name not there.
+
+    Examples
+    --------
+    >>> from overflight.zones import load_zones
+    >>> zs = load_zones("ne-admin0", ids=["KAZ", "Russia"])
+    >>> zs.ids, zs.provenance.kind
+    (['KAZ', 'RUS'], 'land')
     """
     from overflight import boundaries
 
