@@ -21,6 +21,7 @@ from overflight.case import Case
 from overflight.errors import InputError
 from overflight.evidence.model import EvidenceItem, Observation
 from overflight.tracks.validate import ValidationReport
+from overflight.units import DistanceLike, DurationLike, SpeedLike
 
 
 @dataclass
@@ -90,8 +91,8 @@ def import_observations(case: Case, observations: Sequence[Observation]) -> dict
 
 def transit_into_case(case: Case, tracks: str | Path | None, *, zones: str | None = None,
                       zone_ids: Sequence[str] | None = None, id_field: str | None = None,
-                      dataset: str | None = None, source_id: str | None = None, max_gap_s: float = 600.0,
-                      step_m: float = 5000.0, sort: bool = False, **read_options: Any) -> CaseRun:
+                      dataset: str | None = None, source_id: str | None = None, max_gap_s: DurationLike = 600.0,
+                      step_m: DistanceLike = 5000.0, sort: bool = False, **read_options: Any) -> CaseRun:
     """Run transit on a case's tracks and record it with its evidence.
 
     Import a track file (or use the case's dataset when ``tracks`` is None), run transit on the case and
@@ -113,7 +114,7 @@ def transit_into_case(case: Case, tracks: str | Path | None, *, zones: str | Non
                    f"{len(visits)} visits, {int(visits['observed'].sum()) if len(visits) else 0} observed")
 
 
-def prism_into_case(case: Case, sightings: str | Path | Sequence[Observation] | None, *, vmax_mps: float,
+def prism_into_case(case: Case, sightings: str | Path | Sequence[Observation] | None, *, vmax_mps: SpeedLike,
                     zones: str | None = None, zone_ids: Sequence[str] | None = None, id_field: str | None = None,
                     keep_impossible: bool = True, source_id: str | None = None,
                     credibility: int | str | None = None, **read_options: Any) -> CaseRun:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from overflight.evidence.grading import MISSING_RELIABILITY
 from overflight.evidence.model import Claim, EvidenceItem
+from overflight.units import DistanceLike, DurationLike, SpeedLike, parse_distance, parse_duration, parse_speed
 
 if TYPE_CHECKING:
     from overflight.case.store import Case
@@ -86,10 +87,13 @@ def _zones_hash(case: Case, ids: Sequence[str] | None) -> str:
 
 
 def run_transit(case: Case, *, dataset: str | None = None, zones: Sequence[str] | None = None,
-                max_gap_s: float = 600.0, step_m: float = 5000.0) -> tuple[str, pd.DataFrame]:
-    """Run transit on the case's tracks against its zones, record it with its evidence; (run id, visits)."""
-    params = {"dataset": dataset, "zones": list(zones) if zones else None, "max_gap_s": float(max_gap_s),
-              "step_m": float(step_m), "brackets": True}
+                max_gap_s: DurationLike = 600.0, step_m: DistanceLike = 5000.0) -> tuple[str, pd.DataFrame]:
+    """Run transit on the case's tracks against its zones, record it with its evidence; (run id, visits).
+
+    ``max_gap_s`` and ``step_m`` take unit strings (``"10min"``, ``"5km"``) or seconds and metres.
+    """
+    params = {"dataset": dataset, "zones": list(zones) if zones else None, "max_gap_s": parse_duration(max_gap_s),
+              "step_m": parse_distance(step_m), "brackets": True}
     visits = transit_table(case, params)
     tracks = case.tracks(dataset)
     sources = case.sources()
@@ -195,21 +199,24 @@ def prism_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
     return {"sightings": data, "zones": _zones_hash(case, params.get("zones"))}
 
 
-def run_prism(case: Case, *, vmax_mps: float, zones: Sequence[str] | None = None, source: str = "observations",
-              dataset: str | None = None, max_gap_s: float = 600.0, pos_err_m: float = 0.0,
+def run_prism(case: Case, *, vmax_mps: SpeedLike, zones: Sequence[str] | None = None, source: str = "observations",
+              dataset: str | None = None, max_gap_s: DurationLike = 600.0, pos_err_m: DistanceLike = 0.0,
               keep_impossible: bool = False, vmax_range_kmh: tuple[float, float] | None = None
               ) -> tuple[str, pd.DataFrame]:
     """Prism verdicts for the case's sightings (or track gaps) against its zones, recorded with evidence.
 
     ``vmax_range_kmh`` records the plausible speed range of the objects (the speed rule of
-    `overflight.evidence.facts` reads its upper end). Observation windows count as time error.
+    `overflight.evidence.facts` reads its upper end). Observation windows count as time error. Speeds,
+    durations and distances take unit strings (``"185kmh"``, ``"10min"``, ``"2km"``) or SI numbers.
     """
-    params: dict[str, Any] = {"vmax_mps": float(vmax_mps), "zones": list(zones) if zones else None, "source": source,
+    vmax_mps = parse_speed(vmax_mps, default_unit="mps")
+    params: dict[str, Any] = {"vmax_mps": vmax_mps, "zones": list(zones) if zones else None, "source": source,
                               "keep_impossible": keep_impossible, "times": TIMES_WINDOW}
     if vmax_range_kmh is not None:
         params["vmax_range_kmh"] = [float(vmax_range_kmh[0]), float(vmax_range_kmh[1])]
     if source == "track-gaps":
-        params.update({"dataset": dataset, "max_gap_s": float(max_gap_s), "pos_err_m": float(pos_err_m)})
+        params.update({"dataset": dataset, "max_gap_s": parse_duration(max_gap_s),
+                       "pos_err_m": parse_distance(pos_err_m)})
     table = prism_table(case, params)
     s = sightings_frame(case, params)
     sources = case.sources()
