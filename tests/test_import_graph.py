@@ -173,3 +173,66 @@ def test_private_name_check_catches_one() -> None:
     assert _private("overflight.tracks._stage", "ReadOptions")
     assert not _private("overflight.tracks", "read_tracks")
     assert not _private("overflight", "__version__")
+
+
+def test_every_module_declares_its_public_names() -> None:
+    missing, stale = [], []
+    for m in MODULES:
+        if m == "overflight.__main__":
+            continue  # importing it runs the command
+        mod = importlib.import_module(m)
+        names = getattr(mod, "__all__", None)
+        if names is None:
+            missing.append(m)
+            continue
+        stale.extend(f"{m}.{n}" for n in names if not hasattr(mod, n))
+    assert not missing, f"modules without __all__: {missing}"
+    assert not stale, f"__all__ names that do not exist: {stale}"
+
+
+#: Public functions and classes that share a name across modules while another branch renames them.
+KNOWN_CLASHES: dict[str, str] = {
+    "summarize": "analysis.transit (h-index) and analysis.prism.verdicts (h-prism); the top level exports "
+                 "summarize_transit and summarize_prism",
+    "densify": "index.crossings (h-index) is to route through geodesy.densify_segments",
+}
+
+
+def test_no_two_public_functions_share_a_name() -> None:
+    defined: dict[str, list[str]] = {}
+    for m, p in MODULES.items():
+        if any(part.startswith("_") for part in m.split(".")[1:]) or m.startswith(("overflight.cli", "overflight.web")):
+            continue  # private modules, and the shell layers (command functions are not library API)
+        for node in ast.parse(p.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
+                defined.setdefault(node.name, []).append(m)
+    clashes = {k: v for k, v in defined.items() if len(v) > 1 and k not in KNOWN_CLASHES}
+    assert not clashes, f"public names defined in more than one module: {clashes}"
+
+
+def test_top_level_verbs_are_lazy_and_resolve() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, overflight; heavy = [m for m in ('pandas', 'numba', 'duckdb', 'shapely') if m in sys.modules];"
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", f"import overflight loaded {out}"
+    assert sorted(overflight.__all__) == sorted(["__version__", *overflight._LAZY])
+    for name in overflight.__all__:
+        assert getattr(overflight, name) is not None
+    assert overflight.attribute.__name__ == "attribute_points"
+    assert overflight.ZoneSet is importlib.import_module("overflight.zoneset").ZoneSet
+
+
+def test_old_names_warn_and_still_work() -> None:
+    import warnings
+
+    from overflight.evidence import model, verdicts
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert verdicts.evaluate is verdicts.evaluate_claims
+        assert model.VERDICTS == model.CLAIM_VERDICTS
+        assert overflight.prism is importlib.import_module("overflight.analysis.prism")
+    assert [w.category for w in caught] == [DeprecationWarning] * 3

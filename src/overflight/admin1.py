@@ -297,3 +297,25 @@ def geonames_agreement(zs: ZoneSet, countries: list[str] | None = None) -> Any:
     checked = table["agree"] + table["disagree"]
     table["agreement"] = (table["agree"] / checked.where(checked > 0)).round(4)
     return table
+
+
+__all__ = [
+    "BUILD_JSON_SHA256",
+    "COLUMNS",
+    "INTEGRITY",
+    "KAZAKH_NOTE",
+    "LICENCE",
+    "MEMBER",
+    "PACKAGE",
+    "SUBSET_FILE",
+    "SUBSET_IDS",
+    "TARBALL",
+    "VERSION",
+    "convert",
+    "geonames_agreement",
+    "load_subset",
+    "read_parquet",
+    "subset_path",
+    "write_parquet",
+    "write_subset",
+]

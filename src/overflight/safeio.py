@@ -269,3 +269,24 @@ def read_text_csv(path: Path, *, sep: str | None = ",", na_values: list[str] | N
                          "unbalanced '\"'?): the lines after it would be swallowed into it; fix the quote",
                          file=path, row=f"data row {broken[0] + 1}")
     return df
+
+
+__all__ = [
+    "GDAL_OFFLINE_OPTIONS",
+    "MAX_LINE_BYTES",
+    "OVERFLIGHT_MAX_UNCOMPRESSED_MB",
+    "OVERFLIGHT_MAX_WHOLE_FILE_MB",
+    "check_whole_file_size",
+    "check_xml",
+    "first_non_utf8",
+    "iter_text_lines",
+    "max_uncompressed_bytes",
+    "offline_gdal",
+    "open_zip",
+    "read_text",
+    "read_text_csv",
+    "read_zip_member",
+    "refuse_virtual_path",
+    "whole_file_limit_bytes",
+    "zip_members",
+]

@@ -315,3 +315,6 @@ def read_events(path: str, *, columns: Sequence[str] = ()) -> pd.DataFrame:
             raise InputError(f"no column {c!r} (columns: {', '.join(map(str, df.columns))})", file=p, row=1,
                              field=c)
     return df
+
+
+__all__ = ["OUT_COLUMNS", "STATUSES", "AuditResult", "audit", "distance_to_boundary", "read_events"]

@@ -252,3 +252,16 @@ def run_prism(case: Case, *, vmax_mps: SpeedLike, zones: Sequence[str] | None = 
     run_id = case.record_run("prism", params, prism_inputs(case, params), zs.provenance, table, evidence)
     return run_id, table
 
+
+__all__ = [
+    "SIGHTING_COLUMNS",
+    "TIMES_WINDOW",
+    "TRANSIT_CLAIMS",
+    "prism_inputs",
+    "prism_table",
+    "run_prism",
+    "run_transit",
+    "sightings_frame",
+    "transit_inputs",
+    "transit_table",
+]

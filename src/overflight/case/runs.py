@@ -419,3 +419,24 @@ def guarded(rep: VerifyReport, what: str, fn: Callable[[], Any]) -> Any:
 def utcnow() -> datetime:
     """Now, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+__all__ = [
+    "KNOWN_MODULES",
+    "AnalysisFn",
+    "Check",
+    "InputsFn",
+    "RunRecord",
+    "VerifyReport",
+    "canonical_rows",
+    "get_analysis",
+    "guarded",
+    "hash_arrow",
+    "hash_frame",
+    "hash_json",
+    "hash_rows",
+    "rederive_verdicts",
+    "register_analysis",
+    "utcnow",
+    "verify",
+]

@@ -884,3 +884,6 @@ def open_case(path: str | Path, *, user: str | None = None, create: bool = False
     if create and not Path(path).exists():
         return Case.create(path, user=user)
     return Case.open(path, user=user, read_only=read_only)
+
+
+__all__ = ["Case", "open_case"]

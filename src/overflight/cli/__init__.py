@@ -19,3 +19,6 @@ def main(argv: list[str] | None = None) -> None:
     from overflight.cli.main import main as run
 
     run(argv)
+
+
+__all__ = ["main"]

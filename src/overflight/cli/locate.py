@@ -55,3 +55,6 @@ def locate(
 def register(app: typer.Typer) -> None:
     """Add the `locate` command."""
     app.command("locate")(locate)
+
+
+__all__ = ["locate", "register"]

@@ -121,3 +121,6 @@ def main(argv: list[str] | None = None) -> None:
     except OverflightError as exc:
         err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+__all__ = ["COMMANDS", "app", "load_command", "main"]

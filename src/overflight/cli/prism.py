@@ -158,3 +158,6 @@ def _into_case(case: Path, sightings: Path | None, v: float, vmax: str, zones: s
 def register(app: typer.Typer) -> None:
     """Add the `prism` command."""
     app.command("prism")(prism)
+
+
+__all__ = ["PROGRESS_MIN", "prism", "register"]

@@ -199,3 +199,6 @@ def print_case_run(res: Any, case: Path) -> None:
 def register(app: typer.Typer) -> None:
     """Add ``overflight transit``."""
     app.command("transit")(transit_cmd)
+
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "print_case_run", "register", "transit_cmd"]

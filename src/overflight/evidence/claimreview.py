@@ -202,3 +202,16 @@ def missing_fields(review: Mapping[str, Any]) -> list[str]:
         if cur in (None, ""):
             out.append(path)
     return out
+
+
+__all__ = [
+    "ILLUSTRATIVE_MARK",
+    "RATINGS",
+    "REQUIRED",
+    "claim_review",
+    "claim_reviews",
+    "jsonld_script",
+    "missing_fields",
+    "review_body",
+    "safe_url",
+]

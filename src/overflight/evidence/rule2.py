@@ -174,3 +174,6 @@ def evaluate_v2(cmap: Mapping[str, Claim], evidence: Iterable[EvidenceItem], fac
         out[cid] = Verdict(cid, verdict, tuple(trail), h, rule_version=RULE,
                            number=number if pos_ok else 0, illustrative=bool(illus))
     return out
+
+
+__all__ = ["RULE", "count_text", "decide", "established_number", "evaluate_v2", "number_text", "object_keys"]

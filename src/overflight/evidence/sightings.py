@@ -296,3 +296,16 @@ def label_pairs(verdicts: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
         out[f"{side}_time"] = (table["time"].dt.round("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy()[idx]
                                if len(out) else [])
     return out
+
+
+__all__ = [
+    "FROM_NAMES",
+    "GROUP_NAMES",
+    "PLACE_NAMES",
+    "SIGHTING_COLUMNS",
+    "TO_NAMES",
+    "label_pairs",
+    "observations_frame",
+    "read_sightings",
+    "sightings_table",
+]

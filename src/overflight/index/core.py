@@ -354,3 +354,6 @@ def _chunked(run: Any, n: int, threads: int) -> list[int]:
         return [run(slice(0, n))]
     with ThreadPoolExecutor(len(b) - 1) as ex:
         return list(ex.map(run, [slice(b[i], b[i + 1]) for i in range(len(b) - 1)]))
+
+
+__all__ = ["F64", "I32", "I64", "ZoneIndex", "ZoneSetLike"]

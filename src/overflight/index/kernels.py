@@ -850,3 +850,32 @@ def _fine_step(
         e = eids[e0 + fids[q]]
         if crosses(mx, my, bx, by, ex1[e], ey1[e], ex2[e], ey2[e]):
             mem[b, lze[fids[q]]] ^= 1
+
+
+__all__ = [
+    "BLOCK",
+    "EPS",
+    "MAXZ",
+    "build_cells",
+    "cancel_pairs",
+    "clean_point",
+    "coarse_cell",
+    "coarse_membership",
+    "complex_point",
+    "crosses",
+    "find_cell",
+    "fine_cell",
+    "fine_ref",
+    "grow",
+    "leaf_codes",
+    "locate_all",
+    "locate_first",
+    "members_into",
+    "raster_edges",
+    "seg_box",
+    "segment_crossings",
+    "side_edge",
+    "side_line",
+    "touch_records",
+    "zone_inside",
+]

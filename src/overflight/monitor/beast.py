@@ -174,3 +174,6 @@ class BeastDecoder:
         return Positions(np.asarray(keys, np.int64), np.full(n, t_ns, np.int64), np.asarray(lons, float),
                          np.asarray(lats, float), np.asarray(alts, float), np.asarray(srcs, np.int8),
                          np.full(n, recv), np.full(n, self.feed_idx, np.int16))
+
+
+__all__ = ["FEET", "BeastCounts", "BeastDecoder", "BeastFramer"]

@@ -317,3 +317,14 @@ def check_coverage(case: Case, *, source_id: str | None = None, min_cells: int =
     run_id = case.record_run("coverage_check", params, {}, None, rows, items)
     return run_id, rows
 
+
+__all__ = [
+    "COVERAGE_COLUMNS",
+    "CellCoverage",
+    "CoverageRecorder",
+    "FeedLiveness",
+    "check_coverage",
+    "coverage_rows",
+    "rerun_coverage_check",
+    "rerun_monitor_coverage",
+]

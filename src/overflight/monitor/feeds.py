@@ -359,3 +359,19 @@ def make_reader(spec: FeedSpec, index: int, out: queue.Queue[Item], live: FeedLi
     """The reader thread for a feed of this kind."""
     cls = {"sbs": TcpReader, "beast": TcpReader, "aircraft-json": AircraftJsonReader, "jsonl": JsonlReader}
     return cls[spec.kind](spec, index, out, live, stop, **kw)
+
+
+__all__ = [
+    "FEET",
+    "KINDS",
+    "AircraftJsonReader",
+    "FeedSpec",
+    "Item",
+    "JsonlReader",
+    "Reader",
+    "TcpReader",
+    "aircraft_json_positions",
+    "jsonl_positions",
+    "make_reader",
+    "parse_feed",
+]

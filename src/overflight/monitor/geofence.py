@@ -745,3 +745,6 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         if "why" not in p:
             p["why"] = np.zeros(len(p["row"]), np.int8)
     return {k: np.concatenate([p[k] for p in parts]) for k in _KEYS}
+
+
+__all__ = ["ALTITUDE_REFS", "F64", "I64", "SOURCES", "Geofence", "GeofenceStats", "Positions", "event_id", "iso_utc"]

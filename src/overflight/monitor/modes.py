@@ -100,3 +100,16 @@ def beast_frame(msg_hex: str, counter: int = 0, signal: int = 0x80, *, mlat: boo
     ts = (MLAT_COUNTER if mlat else counter & 0xFFFFFFFFFFFF).to_bytes(6, "big")
     body = ts + bytes([signal & 0xFF]) + payload
     return b"\x1a" + kind + body.replace(b"\x1a", b"\x1a\x1a")
+
+
+__all__ = [
+    "GENERATOR",
+    "MLAT_COUNTER",
+    "NZ",
+    "airborne_position",
+    "beast_frame",
+    "cpr_encode",
+    "crc24",
+    "identification",
+    "nl",
+]

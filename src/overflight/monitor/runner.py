@@ -368,3 +368,6 @@ def read_status(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InputError(f"not a monitor status file ({exc})", file=p) from None
     return doc
+
+
+__all__ = ["Monitor", "MonitorConfig", "read_status"]

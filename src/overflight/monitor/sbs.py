@@ -415,3 +415,17 @@ def hex_key(text: str) -> int:
     t = text.strip().lower()
     flag = NON_ICAO if t.startswith("~") else 0
     return int(t.lstrip("~"), 16) | flag
+
+
+__all__ = [
+    "FEET",
+    "NON_ICAO",
+    "STATUS_NAMES",
+    "CallsignTable",
+    "SbsBatch",
+    "SbsParser",
+    "hex_key",
+    "key_hex",
+    "parse_block",
+    "unpack_callsign",
+]

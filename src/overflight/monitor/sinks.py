@@ -260,3 +260,14 @@ def open_visits(path: str | Path) -> list[dict[str, Any]]:
         last[(str(pr["aircraft"]), str(pr["zone_id"]))] = pr
     return [{"aircraft": a, "zone_id": z, "id": pr["id"], "time_ns": int(pr["time_ns"])}
             for (a, z), pr in sorted(last.items()) if pr["monitor_event"] == "enter"]
+
+
+__all__ = [
+    "CaseSink",
+    "JsonlSink",
+    "WebhookSink",
+    "event_credibility",
+    "event_observation",
+    "open_visits",
+    "source_for",
+]

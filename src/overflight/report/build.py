@@ -453,3 +453,15 @@ def write_report(case_path: str | Path, out: str | Path, *, title: str | None = 
     p = Path(out)
     p.write_text(html, encoding="utf-8")
     return p
+
+
+__all__ = [
+    "ILLUSTRATIVE_NOTE",
+    "MAX_EACH",
+    "MAX_ROWS",
+    "TRACK_COLOURS",
+    "build_context",
+    "claims_frame",
+    "prism_by_speed",
+    "write_report",
+]

@@ -273,3 +273,16 @@ def render_timeline(events: Sequence[tuple[pd.Timestamp, str, str, bool]],
         out.append(f'<text x="{left}" y="{ya + 22}" class="tl-tick">{day} (UTC)</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+__all__ = [
+    "CSS",
+    "TICK_STEPS",
+    "VERDICT_COLOURS",
+    "ReportContext",
+    "TableSection",
+    "render_report",
+    "render_timeline",
+    "table_html",
+    "time_ticks",
+]

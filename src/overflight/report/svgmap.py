@@ -211,3 +211,6 @@ def render_map(layers: Sequence[Layer], bounds: tuple[float, float, float, float
         f'<rect width="{view.width}" height="{view.height}" fill="#eef4f8"/>'
         + "\n".join(grat) + body + legend + "</svg>"
     )
+
+
+__all__ = ["LEGEND_COL", "LEGEND_ROW", "Layer", "MapView", "Style", "render_map"]

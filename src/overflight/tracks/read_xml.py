@@ -214,3 +214,6 @@ def stage_kml(path: Path, *, tz: str | tzinfo | None = None, id_col: str | None 
 
     return Staged(frame=frame, rows=np.arange(1, len(frame) + 1), time_code=codes, time_raw=traw,
                   fields={"lon": "coord", "lat": "coord", "time": "when"}, row_label=label)
+
+
+__all__ = ["stage_gpx", "stage_kml"]

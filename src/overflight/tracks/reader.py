@@ -285,3 +285,17 @@ def read_tracks(
                          chunk_rows=chunk_rows, max_examples=max_examples, sort=sort)
     frames = list(chunks)
     return finish(frames), chunks.report
+
+
+__all__ = [
+    "FORMATS",
+    "WHOLE_FILE_FORMATS",
+    "PathLike",
+    "TrackChunks",
+    "detect_format",
+    "iter_csv_chunks",
+    "iter_staged",
+    "iter_tracks",
+    "read_tracks",
+    "sort_staged",
+]

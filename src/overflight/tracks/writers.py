@@ -219,3 +219,16 @@ def write_summary(summary: pd.DataFrame, path: str | Path) -> None:
     for c in ("first_entry", "last_exit"):
         out[c] = pd.to_datetime(out[c], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     out.to_csv(path, index=False)
+
+
+__all__ = [
+    "WRITE_FORMATS",
+    "iso_times",
+    "write_csv",
+    "write_geojson",
+    "write_geoparquet",
+    "write_kml",
+    "write_summary",
+    "write_tracks",
+    "write_visits",
+]

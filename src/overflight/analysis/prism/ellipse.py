@@ -180,3 +180,6 @@ def ppa_ring(
     az = np.linspace(0.0, 360.0, n + 1)[:-1]
     _, xl, yl = _solve_boundary(lon1, lat1, lon2, lat2, budget, direct, az, max_error_m / 4.0)
     return xl, yl
+
+
+__all__ = ["MAX_SEMI_MAJOR_M", "ppa", "ppa_ring", "seconds_between"]
