@@ -43,7 +43,8 @@ from overflight.case.runs import (
 )
 from overflight.case.schema import HEAD_KEY, KEYS, READABLE_VERSIONS, SCHEMA_VERSION, TABLES, create_statements
 from overflight.errors import InputError, OverflightError
-from overflight.evidence.importing import Bundle, check_claim_links, read_files, resolve
+from overflight.evidence.importing import Bundle, check_claim_links, read_files
+from overflight.evidence.importing import resolve_bundle as resolve
 from overflight.evidence.model import Claim, EvidenceItem, Observation, Source, Verdict
 
 if TYPE_CHECKING:
@@ -614,7 +615,8 @@ class Case:
         rule is recorded in the audit log.
         """
         from overflight.evidence.facts import item_facts
-        from overflight.evidence.verdicts import RULE_VERSION, evaluate
+        from overflight.evidence.verdicts import RULE_VERSION
+        from overflight.evidence.verdicts import evaluate_claims as evaluate
 
         before = self.verdict_rule() if self._one("SELECT 1 FROM verdicts LIMIT 1") else None
         use = (before or RULE_VERSION) if rule is None else (RULE_VERSION if rule == "latest" else str(rule))
@@ -882,3 +884,6 @@ def open_case(path: str | Path, *, user: str | None = None, create: bool = False
     if create and not Path(path).exists():
         return Case.create(path, user=user)
     return Case.open(path, user=user, read_only=read_only)
+
+
+__all__ = ["Case", "open_case"]

@@ -52,3 +52,6 @@ def serve(
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+
+
+__all__ = ["register", "serve"]

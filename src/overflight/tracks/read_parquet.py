@@ -72,3 +72,6 @@ def iter_parquet_staged(path: str | Path, opts: ReadOptions) -> Iterator[Staged]
             yield stage_frame(pd.DataFrame(df), cm, rows, tz=opts.tz, time_format=opts.time_format)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"cannot read Parquet after row {k0}: {exc}", file=p) from None
+
+
+__all__ = ["iter_parquet_staged"]

@@ -353,3 +353,17 @@ def _safe_name(name: str) -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+__all__ = [
+    "CSP",
+    "EXPORTS",
+    "LOOPBACK",
+    "STATIC",
+    "TOKEN_HEADER",
+    "WRITE_HEADER",
+    "CaseState",
+    "create_app",
+    "new_token",
+    "open_state",
+]

@@ -538,3 +538,25 @@ def run_rows(case: Case, run_id: str, offset: int = 0, limit: int = 200) -> dict
     cols, rows = case.run_rows(run_id)
     return {"run": run_id, "columns": cols, "rows": rows[offset:offset + limit], "total": len(rows),
             "offset": offset}
+
+
+__all__ = [
+    "MAX_ZOOM",
+    "TRACK_POINT_CAP",
+    "TrackLayer",
+    "ZoneLayer",
+    "attribution",
+    "claims_board",
+    "claims_for_feature",
+    "in_window",
+    "latest_transit",
+    "observations",
+    "parse_bbox",
+    "parse_time",
+    "pixel_deg",
+    "prisms",
+    "run_rows",
+    "runs",
+    "summary",
+    "timeline",
+]

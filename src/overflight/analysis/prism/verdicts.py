@@ -768,3 +768,20 @@ def summarize(verdicts_df: pd.DataFrame, by: tuple[str, ...] = ("track_id", "zon
     counts["margin_m"] = mins.reindex(counts.index)
     out = counts.reset_index()
     return out[[*by, "verdict", "n_pairs", *(f"n_{v}" for v in VERDICTS), "margin_m"]]
+
+
+__all__ = [
+    "EXACT_FACTOR",
+    "MAX_REACH_M",
+    "PIECE",
+    "SUMMARY_ORDER",
+    "VERDICTS",
+    "VERDICT_COLUMNS",
+    "Evaluation",
+    "Pairs",
+    "evaluate",
+    "make_pairs",
+    "summarize",
+    "verdicts",
+    "zone_caps",
+]
