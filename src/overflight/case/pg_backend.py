@@ -1,0 +1,387 @@
+"""Team cases on PostgreSQL/PostGIS: a case is ``postgresql://HOST/DB?case=NAME``.
+
+Every case of a database shares the tables of schema ``overflight`` (a ``case_id`` column on each), created by
+the numbered migrations in ``pg_migrations/`` (applied on open, each version recorded in
+``overflight.schema_migrations``). A case is reached through the views of its own schema ``case_<name>``
+(``security_invoker``: the caller's rights and row-level security apply), so `overflight.case.store.Case` runs
+the same SQL as on a DuckDB file. Access is enforced by the database: the roles ``ovf_<name>_reader`` (read),
+``_analyst`` (also write) and ``_reviewer`` (also approve verdicts), GRANTs on the tables and row-level
+security keyed by ``case_id``; grant one of them to a login role to let someone in.
+
+Writes serialise per case on an advisory lock taken at the start of each transaction, so two analysts
+importing at once both succeed, one after the other; one that waits longer than ``lock_timeout`` gets a
+message to retry. The audit log records the database role (``current_user``) as the user.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from overflight.case.schema import TABLES
+from overflight.errors import InputError, OverflightError
+
+#: how long a write waits for another session's write to the same case before asking to retry
+LOCK_TIMEOUT = "60s"
+
+_URL = re.compile(r"^postgres(?:ql)?:/", re.IGNORECASE)
+_PG_TYPES = {25: pa.string(), 1043: pa.string(), 19: pa.string(), 701: pa.float64(), 700: pa.float64(),
+             20: pa.int64(), 23: pa.int32(), 21: pa.int32(), 16: pa.bool_(), 1184: pa.timestamp("us", tz="UTC"),
+             17: pa.binary()}
+
+
+def is_url(location: object) -> bool:
+    """Whether a case location names a PostgreSQL case (also after `pathlib.Path` folded its ``//``)."""
+    return bool(_URL.match(str(location)))
+
+
+@dataclass(frozen=True)
+class PgLocation:
+    """A parsed ``postgresql://…?case=NAME`` location."""
+
+    conninfo: str
+    case: str
+    display: str
+
+    @property
+    def schema(self) -> str:
+        return "case_" + slug(self.case)
+
+
+def slug(case: str) -> str:
+    """The identifier part of a case name (lower case, runs of other characters as ``_``)."""
+    return re.sub(r"[^a-z0-9]+", "_", case.lower()).strip("_")
+
+
+def parse(location: str | Path) -> PgLocation:
+    """Split a case URL into libpq connection info and the case name (InputError when it names none)."""
+    text = str(location)
+    m = re.match(r"^(postgres(?:ql)?):/(?!/)(.*)$", text, re.IGNORECASE)
+    if m:  # pathlib.Path("postgresql://h/db") is "postgresql:/h/db"; "postgresql:///db" became "postgresql:/db"
+        rest = m.group(2)
+        text = f"{m.group(1)}://{rest}" if "/" in rest.split("?")[0] else f"{m.group(1)}:///{rest}"
+    parts = urlsplit(text)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    case = next((v for k, v in query if k == "case"), "")
+    if not case or not slug(case):
+        raise InputError("a PostgreSQL case location needs ?case=NAME (e.g. postgresql://host/db?case=kaz-2025)",
+                         file=_redact(text), field="case")
+    if len(slug(case)) > 40:
+        raise InputError("case name too long (at most 40 letters and digits)", file=_redact(text), field="case")
+    rest = urlencode([(k, v) for k, v in query if k != "case"])
+    conninfo = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{rest}" if rest else "")
+    return PgLocation(conninfo, case, _redact(text))
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"(//[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+def _qi(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ---------------------------------------------------------------- a DuckDB-shaped connection
+
+
+class PgResult:
+    """The result of `PgConnection.execute`: the part of DuckDB's result API the case code uses."""
+
+    def __init__(self, rows: list[tuple[Any, ...]], description: Sequence[Any] | None) -> None:
+        self._rows = rows
+        self.description = [(d.name, d.type_code) for d in description] if description else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def arrow(self) -> pa.Table:
+        assert self.description is not None
+        cols = list(zip(*self._rows, strict=True)) if self._rows else [() for _ in self.description]
+        return pa.table({name: pa.array(list(col), type=_PG_TYPES.get(oid), from_pandas=True)
+                         for (name, oid), col in zip(self.description, cols, strict=True)})
+
+    def df(self) -> pd.DataFrame:
+        tbl = self.arrow()
+        df = tbl.to_pandas()
+        for f in tbl.schema:  # as DuckDB's .df(): times in ns, UTC
+            if pa.types.is_timestamp(f.type):
+                df[f.name] = pd.to_datetime(df[f.name], utc=True).astype("datetime64[ns, UTC]")
+        return df
+
+
+def _params_sql(sql: str) -> str:
+    # DuckDB's "?" placeholders as psycopg's "%s" (a literal "%" doubled); the case SQL has no "?" in literals.
+    # Lists are only ever lists of keys (text) in ``unnest(?)``.
+    return sql.replace("%", "%%").replace("unnest(?)", "unnest(?::text[])").replace("?", "%s")
+
+
+class PgConnection:
+    """A psycopg connection behind the small DuckDB-style API of `overflight.case.store.Case` (``execute``)."""
+
+    def __init__(self, raw: Any, loc: PgLocation) -> None:
+        self.raw = raw
+        self.loc = loc
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgResult:
+        import psycopg
+
+        try:
+            with self.raw.cursor() as cur:
+                if params is None:
+                    cur.execute(sql.encode())
+                else:
+                    cur.execute(_params_sql(sql).encode(), [list(p) if isinstance(p, tuple) else p for p in params])
+                rows = cur.fetchall() if cur.description is not None else []
+                return PgResult(rows, cur.description)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise OverflightError(f"{self.loc.display}: the database refused: {_first_line(exc)} (role "
+                                  f"{self.role()} lacks the right; ask the case's owner for the analyst or "
+                                  "reviewer role)") from None
+        except psycopg.errors.LockNotAvailable:
+            raise OverflightError(f"{self.loc.display}: another session is writing to case {self.loc.case} "
+                                  f"(waited {LOCK_TIMEOUT}); nothing was written: retry") from None
+        except psycopg.errors.ReadOnlySqlTransaction:
+            raise OverflightError(f"case {self.loc.display} is open read-only") from None
+
+    def role(self) -> str:
+        with self.raw.cursor() as cur:
+            row = cur.execute("SELECT current_user").fetchone()
+        return str(row[0]) if row else "?"
+
+    def cursor(self) -> PgConnection:
+        return self
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# ---------------------------------------------------------------- migrations and cases
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, SQL) of every shipped migration, in order."""
+    out = []
+    for f in sorted(resources.files("overflight.case").joinpath("pg_migrations").iterdir(), key=lambda f: f.name):
+        m = re.match(r"^(\d{3})_(.+)\.sql$", f.name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), f.read_text(encoding="utf-8")))
+    return out
+
+
+def migrate(raw: Any, display: str) -> int:
+    """Apply the migrations this database lacks, each in its own transaction; returns the schema version."""
+    with raw.cursor() as cur:
+        have = cur.execute("SELECT to_regclass('overflight.schema_migrations') IS NOT NULL").fetchone()
+        done: set[int] = set()
+        if have and have[0]:
+            done = {int(r[0]) for r in cur.execute("SELECT version FROM overflight.schema_migrations").fetchall()}
+        todo = [m for m in migrations() if m[0] not in done]
+        if not todo:
+            return max(done) if done else 0
+    import psycopg
+
+    try:
+        with raw.transaction(), raw.cursor() as cur:
+            # One migrator at a time; a second one waits, then finds the work done.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('overflight.migrations'))")
+            cur.execute("CREATE SCHEMA IF NOT EXISTS overflight")
+            cur.execute("CREATE TABLE IF NOT EXISTS overflight.schema_migrations (version integer PRIMARY KEY, "
+                        "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
+                        "applied_by text NOT NULL DEFAULT current_user)")
+            done = {int(r[0]) for r in cur.execute("SELECT version FROM overflight.schema_migrations").fetchall()}
+            for version, name, sql in migrations():
+                if version in done:
+                    continue
+                cur.execute(sql.encode())
+                cur.execute("INSERT INTO overflight.schema_migrations (version, name) VALUES (%s, %s)",
+                            [version, name])
+                done.add(version)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise OverflightError(f"{display}: the database lacks overflight's schema version {todo[-1][0]} and this "
+                              f"role may not create it ({_first_line(exc)}); let an administrator open the case "
+                              "once") from None
+    return max(done)
+
+
+def _case_ddl(loc: PgLocation) -> list[str]:
+    # The case's schema of views, its three roles and their rights (run once, when the case is created).
+    s, sl = _qi(loc.schema), slug(loc.case)
+    reader, analyst, reviewer = (f"ovf_{sl}_{x}" for x in ("reader", "analyst", "reviewer"))
+    lit = "'" + loc.case.replace("'", "''") + "'"
+    out = [f"INSERT INTO overflight.cases (case_id, schema_name) VALUES ({lit}, '{loc.schema}')",
+           f"CREATE SCHEMA {s}"]
+    for t, cols in TABLES.items():
+        names = ", ".join(c for c, _ in cols)
+        out.append(f"CREATE VIEW {s}.{t} WITH (security_invoker = true) AS SELECT {names} FROM overflight.{t} "
+                   f"WHERE case_id = {lit} WITH CASCADED CHECK OPTION")
+    for role, parent in ((reader, None), (analyst, reader), (reviewer, analyst)):
+        out.append(f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN "
+                   f"CREATE ROLE {role} NOLOGIN; END IF; END $$")
+        if parent:
+            out.append(f"GRANT {parent} TO {role}")
+    base = ", ".join(f"overflight.{t}" for t in TABLES)
+    views = ", ".join(f"{s}.{t}" for t in TABLES)
+    writable = [t for t in TABLES if t != "audit_log"]
+    out += [f"GRANT USAGE ON SCHEMA overflight, {s} TO {reader}",
+            f"GRANT SELECT ON {base}, {views} TO {reader}",
+            f"GRANT SELECT ON overflight.schema_migrations TO {reader}",
+            f"GRANT INSERT, DELETE ON {', '.join(f'overflight.{t}' for t in writable)}, "
+            f"{', '.join(f'{s}.{t}' for t in writable)} TO {analyst}",
+            # the audit log is append-only for everyone but the tables' owner
+            f"GRANT INSERT ON overflight.audit_log, {s}.audit_log TO {analyst}",
+            f"GRANT EXECUTE ON FUNCTION overflight.cases_of(text, text) TO {reader}",
+            f"GRANT {reviewer} TO current_user"]
+    return out
+
+
+def case_exists(raw: Any, loc: PgLocation) -> bool:
+    """Whether the case's schema exists in the database (whoever may read it)."""
+    with raw.cursor() as cur:
+        row = cur.execute("SELECT to_regnamespace(%s) IS NOT NULL", [loc.schema]).fetchone()
+    return bool(row and row[0])
+
+
+def connect(location: str | Path, *, user: str | None, read_only: bool, create: bool) -> PgConnection:
+    """Connect, migrate, and set the session up for one case (created first when ``create``).
+
+    ``user`` switches to that database role (``SET ROLE``; the login role must be a member of it).
+    """
+    import psycopg
+
+    loc = parse(location)
+    try:
+        raw = psycopg.connect(loc.conninfo, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise OverflightError(f"cannot connect to {loc.display}: {_first_line(exc)}") from None
+    try:
+        with raw.cursor() as cur:
+            cur.execute("SET TimeZone = 'UTC'")
+            if user:
+                me = cur.execute("SELECT current_user").fetchone()
+                if me and me[0] != user:
+                    try:
+                        cur.execute(f"SET ROLE {_qi(user)}")
+                    except psycopg.Error as exc:
+                        raise OverflightError(f"{loc.display}: cannot act as database role {user!r} "
+                                              f"({_first_line(exc)})") from None
+        version = migrate(raw, loc.display)
+        exists = case_exists(raw, loc)
+        if create and exists:
+            raise InputError(f"case {loc.case!r} already exists", file=loc.display, field="case")
+        if not create and not exists:
+            raise InputError(f"no case {loc.case!r} in the database (create it with `overflight case init`)",
+                             file=loc.display, field="case")
+        with raw.cursor() as cur:
+            if not create:
+                ok = cur.execute("SELECT has_schema_privilege(%s, 'USAGE')", [loc.schema]).fetchone()
+                if not (ok and ok[0]):
+                    raise OverflightError(f"{loc.display}: role {cur.execute('SELECT current_user').fetchone()[0]}"
+                                          f" has no access to case {loc.case!r}")
+            cur.execute("SELECT set_config('overflight.case', %s, false)", [loc.case])
+            cur.execute(f"SET search_path = {_qi(loc.schema)}, public")
+            cur.execute("SELECT set_config('overflight.schema_version', %s, false)", [str(version)])
+            if read_only:
+                cur.execute("SET default_transaction_read_only = on")
+    except BaseException:
+        raw.close()
+        raise
+    return PgConnection(raw, loc)
+
+
+# ---------------------------------------------------------------- the backend the store calls
+
+
+class PgBackend:
+    """What `overflight.case.store.Case` does differently on PostgreSQL."""
+
+    name = "postgresql"
+
+    def __init__(self, con: PgConnection) -> None:
+        self.con = con
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        import psycopg
+
+        return (psycopg.Error,)
+
+    def create_tables(self) -> None:
+        for stmt in _case_ddl(self.con.loc):
+            self.con.execute(stmt)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        import psycopg
+
+        raw = self.con.raw
+        try:
+            with raw.transaction():
+                with raw.cursor() as cur:
+                    cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                    cur.execute("SELECT pg_advisory_xact_lock(hashtext('overflight.case:' || %s))",
+                                [self.con.loc.case])
+                yield
+        except psycopg.errors.LockNotAvailable:
+            raise OverflightError(f"{self.con.loc.display}: another session is writing to case "
+                                  f"{self.con.loc.case} (waited {LOCK_TIMEOUT}); nothing was written: retry") from None
+        except psycopg.errors.ReadOnlySqlTransaction:
+            raise OverflightError(f"case {self.con.loc.display} is open read-only") from None
+
+    def insert_arrow(self, table: str, cols: Sequence[str], data: pa.Table) -> None:
+        """Bulk insert: COPY into a temporary table (COPY does not take row-level security), then one INSERT."""
+        data = data.select(list(cols))
+        arrays = []
+        for name in cols:
+            col = data.column(name)
+            if pa.types.is_binary(col.type):  # bytea in COPY's text form
+                col = pa.array([None if b is None else "\\x" + b.hex() for b in col.to_pylist()], type=pa.string())
+            elif pa.types.is_floating(col.type):  # NaN is a value in PostgreSQL, NULL in the case
+                col = pa.array(col.to_numpy(zero_copy_only=False), type=col.type, from_pandas=True) \
+                    if col.null_count == 0 and np.isnan(col.to_numpy(zero_copy_only=False)).any() else col
+            arrays.append(col)
+        buf = io.BytesIO()
+        pacsv.write_csv(pa.table(arrays, names=list(cols)), buf,
+                        pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+        names = ", ".join(cols)
+        raw = self.con.raw
+        with raw.cursor() as cur:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ovf_{table} AS SELECT {names} FROM {table} WITH NO DATA")
+            cur.execute(f"TRUNCATE _ovf_{table}")
+            with cur.copy(f"COPY _ovf_{table} ({names}) FROM STDIN (FORMAT csv)".encode()) as cp:
+                view = buf.getbuffer()
+                for i in range(0, len(view), 1 << 22):
+                    cp.write(view[i:i + (1 << 22)])
+        self.con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _ovf_{table}")
+        self.con.execute(f"TRUNCATE _ovf_{table}")
+
+    def select_arrow(self, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
+        return self.con.execute(sql, list(params)).arrow().cast(schema)
+
+    def describe(self) -> str:
+        return self.con.loc.display
+
+    def size_bytes(self) -> int:
+        """Bytes the case's rows take in the database (tables and their indexes, shared by every case)."""
+        row = self.con.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+                               "ON n.oid = c.relnamespace WHERE n.nspname = 'overflight' AND c.relkind = 'r'"
+                               ).fetchone()
+        return int(row[0] or 0) if row else 0
