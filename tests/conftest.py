@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -70,16 +71,26 @@ def _pg_cluster(work: Path) -> Iterator[dict[str, str]]:
     # The cluster lives while the shell waits for the stop file; pg_virtualenv drops it when the shell ends.
     script = (f"env | grep '^PG' > {env_file}.tmp && mv {env_file}.tmp {env_file}; "
               f"while [ ! -e {stop} ]; do sleep 0.5; done")
-    proc = subprocess.Popen(["pg_virtualenv", "-t", "sh", "-c", script], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not env_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            err = proc.stderr.read().decode(errors="replace")[-500:] if proc.stderr and proc.poll() is not None \
-                else "timed out"
-            proc.kill()
-            unavailable(f"pg_virtualenv did not start a cluster ({err.strip()})")
-        time.sleep(0.2)
+    err = ""
+    for _attempt in range(3):
+        # A port of our own: pg_virtualenv's choice does not know other throw-away clusters on the machine.
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        proc = subprocess.Popen(["pg_virtualenv", "-t", "-c", f"-p {port}", "sh", "-c", script],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not env_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if env_file.exists():
+            break
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            err = "timed out"
+        else:
+            err = proc.stderr.read().decode(errors="replace")[-500:].strip() if proc.stderr else ""
+    else:
+        unavailable(f"pg_virtualenv did not start a cluster ({err})")
     env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
     base = {**os.environ, **env}
     subprocess.run(["psql", "-qAt", "-v", "ON_ERROR_STOP=1", "-c", "CREATE ROLE tester SUPERUSER",

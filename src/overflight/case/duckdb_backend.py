@@ -48,6 +48,7 @@ class DuckDBBackend:
 
     name = "duckdb"
     errors: tuple[type[Exception], ...] = (duckdb.Error,)
+    hidden_columns: frozenset[str] = frozenset()
 
     def __init__(self, case: Any) -> None:
         self.case = case

@@ -116,12 +116,19 @@ class PgResult:
                          for (name, oid), col in zip(self.description, cols, strict=True)})
 
     def df(self) -> pd.DataFrame:
+        """The rows as DuckDB's ``.df()`` gives them (integers with NULLs nullable, times in µs UTC), so a table
+        hashes alike on both backends (`Case.table_hash`)."""
         tbl = self.arrow()
-        df = tbl.to_pandas()
-        for f in tbl.schema:  # as DuckDB's .df(): times in ns, UTC
-            if pa.types.is_timestamp(f.type):
-                df[f.name] = pd.to_datetime(df[f.name], utc=True).astype("datetime64[ns, UTC]")
-        return df
+        cols: dict[str, Any] = {}
+        for name, col in zip(tbl.column_names, tbl.columns, strict=True):
+            if pa.types.is_binary(col.type):  # DuckDB: bytearray values, pd.NA for NULL (hashed as such)
+                cols[name] = pd.Series([pd.NA if b is None else bytearray(b) for b in col.to_pylist()], dtype=object)
+            elif pa.types.is_integer(col.type) and col.null_count:
+                cols[name] = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(),
+                                                         pa.int32(): pd.Int32Dtype()}.get)
+            else:
+                cols[name] = col.to_pandas()
+        return pd.DataFrame(cols, columns=tbl.column_names)
 
 
 def _params_sql(sql: str) -> str:
@@ -159,9 +166,12 @@ class PgConnection:
             raise OverflightError(f"case {self.loc.display} is open read-only") from None
 
     def role(self) -> str:
-        with self.raw.cursor() as cur:
-            row = cur.execute("SELECT current_user").fetchone()
-        return str(row[0]) if row else "?"
+        """The database role this connection acts as (read once: also usable inside a failed transaction)."""
+        if not hasattr(self, "_role"):
+            with self.raw.cursor() as cur:
+                row = cur.execute("SELECT current_user").fetchone()
+            self._role = str(row[0]) if row else "?"
+        return self._role
 
     def cursor(self) -> PgConnection:
         return self
@@ -231,8 +241,10 @@ def _case_ddl(loc: PgLocation) -> list[str]:
            f"CREATE SCHEMA {s}"]
     for t, cols in TABLES.items():
         names = ", ".join(c for c, _ in cols)
-        out.append(f"CREATE VIEW {s}.{t} WITH (security_invoker = true) AS SELECT {names} FROM overflight.{t} "
-                   f"WHERE case_id = {lit} WITH CASCADED CHECK OPTION")
+        # case_id last, defaulting to this case: an INSERT through the view (psql too) lands in this case only
+        out.append(f"CREATE VIEW {s}.{t} WITH (security_invoker = true) AS SELECT {names}, case_id FROM "
+                   f"overflight.{t} WHERE case_id = {lit} WITH CASCADED CHECK OPTION")
+        out.append(f"ALTER VIEW {s}.{t} ALTER COLUMN case_id SET DEFAULT {lit}")
     for role, parent in ((reader, None), (analyst, reader), (reviewer, analyst)):
         out.append(f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN "
                    f"CREATE ROLE {role} NOLOGIN; END IF; END $$")
@@ -304,7 +316,9 @@ def connect(location: str | Path, *, user: str | None, read_only: bool, create: 
     except BaseException:
         raw.close()
         raise
-    return PgConnection(raw, loc)
+    con = PgConnection(raw, loc)
+    con.role()
+    return con
 
 
 # ---------------------------------------------------------------- the backend the store calls
@@ -314,6 +328,8 @@ class PgBackend:
     """What `overflight.case.store.Case` does differently on PostgreSQL."""
 
     name = "postgresql"
+    #: columns of the case's views that are the database's, not the case's
+    hidden_columns = frozenset({"case_id"})
 
     def __init__(self, con: PgConnection) -> None:
         self.con = con

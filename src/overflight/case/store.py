@@ -140,11 +140,12 @@ class Case:
             self.con = duckdb_backend.connect(self.path, read_only=read_only)
             self.backend = duckdb_backend.DuckDBBackend(self)
         if _create:
-            try:
-                self._init_schema(empty=_empty)
-            except BaseException:
-                self.close()
-                raise
+            if not _empty:  # _empty: no tables yet, `overflight.case.sync` makes them with the copy
+                try:
+                    self._init_schema()
+                except BaseException:
+                    self.close()
+                    raise
         else:
             self._check_schema()
 
@@ -204,12 +205,9 @@ class Case:
         """Where the case is: the file's path, or its URL (without the password)."""
         return self.url or str(self.path)
 
-    def _init_schema(self, *, empty: bool = False) -> None:
-        # ``empty``: the tables only, not even the create entry (the target of `overflight.case.sync.push`).
+    def _init_schema(self) -> None:
         with self.transaction():
             self.backend.create_tables()
-            if empty:
-                return
             self.schema_version = SCHEMA_VERSION
             self._audit([AuditEntry("create", "meta", str(self.path.name), None,
                                     {"schema_version": SCHEMA_VERSION, "overflight_version": __version__})])
@@ -223,7 +221,8 @@ class Case:
             row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
         except self.backend.errors:
             self.close()
-            raise OverflightError(f"{self.path} is a DuckDB file but not an overflight case") from None
+            raise OverflightError(f"{self.location} is a DuckDB file but not an overflight case" if self.url is None
+                                  else f"{self.location}: the case's tables are missing or unreadable") from None
         if row is None or row[0] not in READABLE_VERSIONS:
             self.close()
             raise OverflightError(f"{self.path}: case schema version {row[0] if row else '?'} is not supported "
@@ -232,7 +231,8 @@ class Case:
         present: dict[str, set[str]] = {}
         for t in TABLES:
             try:
-                present[t] = {d[0] for d in self.con.execute(f"SELECT * FROM {t} LIMIT 0").description or []}
+                present[t] = {d[0] for d in self.con.execute(f"SELECT * FROM {t} LIMIT 0").description or []
+                              } - self.backend.hidden_columns
             except self.backend.errors:
                 continue
         self.schema_version = SCHEMA_VERSION if "hash" in present.get("audit_log", {"hash"}) else "1"
@@ -823,7 +823,8 @@ class Case:
 
     def audit(self) -> pd.DataFrame:
         """The audit log, oldest first."""
-        return self.con.execute("SELECT * FROM audit_log ORDER BY seq").df()
+        cols = ", ".join(c for c, _ in self._columns("audit_log"))
+        return self.con.execute(f"SELECT {cols} FROM audit_log ORDER BY seq").df()
 
     def audit_rows(self) -> list[dict[str, Any]]:
         """The audit log as records (every column; ``hash`` is None in a schema-1 file), oldest first."""
