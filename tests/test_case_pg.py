@@ -17,14 +17,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import pg_url
-from test_case_store import FILES, build
 
+from conftest import pg_url
 from overflight.case import Case
 from overflight.case.pg_backend import migrations, parse, slug
 from overflight.case.schema import TABLES
 from overflight.case.sync import SyncConflict, pull, push
 from overflight.errors import OverflightError
+from test_case_store import FILES, build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,7 +141,7 @@ def test_roles_are_enforced_by_the_database(postgres: dict[str, str], team: tupl
 
 
 def test_direct_sql_update_is_caught_by_case_verify(postgres: dict[str, str], team: tuple[str, str]) -> None:
-    name, url = team
+    _, url = team
     ok = cli("case", "verify", url)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     with Case.open(url, read_only=True) as c:

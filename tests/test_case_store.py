@@ -88,7 +88,7 @@ def test_build_evaluate_close_reopen_reevaluate_identical(case_at: Callable[[str
         assert {"stored results", "inputs", "re-run", "verdict", "audit log"} <= kinds
 
 
-def test_records_round_trip(case_at: Callable[[str], Path | str], tmp_path: Path) -> None:
+def test_records_round_trip(case_at: Callable[[str], Path | str]) -> None:
     with build(case_at("c")) as c:
         claims = c.claims()
         assert claims["c-denial"].answers == ("c-transit",)
@@ -113,7 +113,7 @@ def test_records_round_trip(case_at: Callable[[str], Path | str], tmp_path: Path
         assert run.overflight_version and run.n_rows == 2  # two wreckage points
 
 
-def test_attribution_evidence_and_run_link(case_at: Callable[[str], Path | str], tmp_path: Path) -> None:
+def test_attribution_evidence_and_run_link(case_at: Callable[[str], Path | str]) -> None:
     with build(case_at("c")) as c:
         run = c.runs()[0]
         res = c.run_results(run.id)
@@ -148,7 +148,8 @@ def test_verify_catches_tampered_result_changed_input_and_verdict(
         assert "row 0 column 'lon'" in rerun.detail
 
 
-def test_failed_import_leaves_case_unchanged_and_names_the_row(case_at: Callable[[str], Path | str], tmp_path: Path) -> None:
+def test_failed_import_leaves_case_unchanged_and_names_the_row(case_at: Callable[[str], Path | str],
+                                                               tmp_path: Path) -> None:
     with build(case_at("c")) as c:
         before = snapshot(c)
         with pytest.raises(InputError) as ei:

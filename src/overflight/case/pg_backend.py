@@ -306,8 +306,10 @@ def connect(location: str | Path, *, user: str | None, read_only: bool, create: 
             if not create:
                 ok = cur.execute("SELECT has_schema_privilege(%s, 'USAGE')", [loc.schema]).fetchone()
                 if not (ok and ok[0]):
-                    raise OverflightError(f"{loc.display}: role {cur.execute('SELECT current_user').fetchone()[0]}"
-                                          f" has no access to case {loc.case!r}")
+                    me = cur.execute("SELECT current_user").fetchone()
+                    raise OverflightError(f"{loc.display}: role {me[0] if me else '?'} has no access to case "
+                                          f"{loc.case!r} (its roles are ovf_{slug(loc.case)}_reader, _analyst and "
+                                          "_reviewer)")
             cur.execute("SELECT set_config('overflight.case', %s, false)", [loc.case])
             cur.execute(f"SET search_path = {_qi(loc.schema)}, public")
             cur.execute("SELECT set_config('overflight.schema_version', %s, false)", [str(version)])

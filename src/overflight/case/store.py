@@ -30,7 +30,7 @@ import shapely.errors
 from overflight._version import __version__
 from overflight.case import duckdb_backend, pg_backend
 from overflight.case.audit import GENESIS, AuditEntry, chain, current_user, dumps, entry_hash, json_value
-from overflight.case.runs import (
+from overflight.case.canonical import (
     RunRecord,
     VerifyReport,
     canonical_rows,
@@ -314,6 +314,11 @@ class Case:
         # First row of a query, consuming the whole result.
         rows = self.con.execute(sql, params).fetchall() if params is not None else self.con.execute(sql).fetchall()
         return rows[0] if rows else None
+
+    def _df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        # A query's rows as a data frame (both backends give DuckDB's column types).
+        df: pd.DataFrame = (self.con.execute(sql, params) if params is not None else self.con.execute(sql)).df()
+        return df
 
     def _x(self, sql: str, params: Sequence[Any] | None = None) -> None:
         # Run a statement and consume its result (DuckDB refuses new work while a result is pending).
@@ -721,7 +726,7 @@ class Case:
         """Observations as a DataFrame (lon, lat, time_start, … one row per observation, ordered by id)."""
         cols = ", ".join(c for c, _ in TABLES["observations"])
         where, params = ("WHERE kind IN (SELECT unnest(?))", [list(kinds)]) if kinds else ("", [])
-        return self.con.execute(f"SELECT {cols} FROM observations {where} ORDER BY id", params).df()
+        return self._df(f"SELECT {cols} FROM observations {where} ORDER BY id", params)
 
     @_decoding("evidence")
     def evidence(self, claim_id: str | None = None) -> list[EvidenceItem]:
@@ -749,9 +754,8 @@ class Case:
         With ``extras`` the extra columns stored with the tracks come back as columns too.
         """
         where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
-        df = self.con.execute(
-            "SELECT track_id, time, lon, lat, alt_m, dataset, source_id, illustrative, extras FROM tracks "
-            f"{where} ORDER BY dataset, track_id, time", params).df()
+        df = self._df("SELECT track_id, time, lon, lat, alt_m, dataset, source_id, illustrative, extras FROM tracks "
+                      f"{where} ORDER BY dataset, track_id, time", params)
         df["time"] = pd.to_datetime(df["time"], utc=True).astype("datetime64[ns, UTC]")
         raw = df.pop("extras")
         if extras and raw.notna().any():
@@ -824,7 +828,7 @@ class Case:
     def audit(self) -> pd.DataFrame:
         """The audit log, oldest first."""
         cols = ", ".join(c for c, _ in self._columns("audit_log"))
-        return self.con.execute(f"SELECT {cols} FROM audit_log ORDER BY seq").df()
+        return self._df(f"SELECT {cols} FROM audit_log ORDER BY seq")
 
     def audit_rows(self) -> list[dict[str, Any]]:
         """The audit log as records (every column; ``hash`` is None in a schema-1 file), oldest first."""
