@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from overflight.case.schema import create_statements
@@ -42,24 +43,22 @@ def connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
 class DuckDBBackend:
     """Transactions, bulk inserts and Arrow reads on a DuckDB connection.
 
-    The store reaches the connection through ``case.con`` (the web app swaps in a cursor per thread), so the
-    backend takes the case, not a connection of its own.
+    Every method takes the connection the case uses now (``case.con``: the web app gives each thread a cursor).
     """
 
     name = "duckdb"
     errors: tuple[type[Exception], ...] = (duckdb.Error,)
     hidden_columns: frozenset[str] = frozenset()
 
-    def __init__(self, case: Any) -> None:
-        self.case = case
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
-    def create_tables(self) -> None:
+    def create_tables(self, con: duckdb.DuckDBPyConnection) -> None:
         for stmt in create_statements():
-            self.case.con.execute(stmt).fetchall()
+            con.execute(stmt).fetchall()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        con = self.case.con
+    def transaction(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             yield
@@ -68,8 +67,7 @@ class DuckDBBackend:
             raise
         con.execute("COMMIT").fetchall()
 
-    def insert_arrow(self, table: str, cols: Sequence[str], data: pa.Table) -> None:
-        con = self.case.con
+    def insert_arrow(self, con: duckdb.DuckDBPyConnection, table: str, cols: Sequence[str], data: pa.Table) -> None:
         names = ", ".join(cols)
         con.register("_ovf_batch", data)
         try:
@@ -77,14 +75,15 @@ class DuckDBBackend:
         finally:
             con.unregister("_ovf_batch")
 
-    def select_arrow(self, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
-        tbl = self.case.con.sql(sql, params=list(params) or None).to_arrow_table()
-        return tbl.cast(schema)
+    def select_arrow(self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], schema: pa.Schema
+                     ) -> pa.Table:
+        return con.sql(sql, params=list(params) or None).to_arrow_table().cast(schema)
 
-    def describe(self) -> str:
-        return str(self.case.path)
+    def df(self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None) -> pd.DataFrame:
+        df: pd.DataFrame = (con.execute(sql, params) if params is not None else con.execute(sql)).df()
+        return df
 
-    def size_bytes(self) -> int:
+    def size_bytes(self, con: duckdb.DuckDBPyConnection) -> int:
         """Bytes of the case file (after a checkpoint, so the write-ahead log is in it)."""
-        self.case.con.execute("CHECKPOINT").fetchall()
-        return Path(self.case.path).stat().st_size
+        con.execute("CHECKPOINT").fetchall()
+        return self.path.stat().st_size

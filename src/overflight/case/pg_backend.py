@@ -116,19 +116,22 @@ class PgResult:
                          for (name, oid), col in zip(self.description, cols, strict=True)})
 
     def df(self) -> pd.DataFrame:
-        """The rows as DuckDB's ``.df()`` gives them (integers with NULLs nullable, times in µs UTC), so a table
-        hashes alike on both backends (`Case.table_hash`)."""
-        tbl = self.arrow()
-        cols: dict[str, Any] = {}
-        for name, col in zip(tbl.column_names, tbl.columns, strict=True):
-            if pa.types.is_binary(col.type):  # DuckDB: bytearray values, pd.NA for NULL (hashed as such)
-                cols[name] = pd.Series([pd.NA if b is None else bytearray(b) for b in col.to_pylist()], dtype=object)
-            elif pa.types.is_integer(col.type) and col.null_count:
-                cols[name] = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(),
-                                                         pa.int32(): pd.Int32Dtype()}.get)
-            else:
-                cols[name] = col.to_pandas()
-        return pd.DataFrame(cols, columns=tbl.column_names)
+        return arrow_df(self.arrow())
+
+
+def arrow_df(tbl: pa.Table) -> pd.DataFrame:
+    """Rows as DuckDB's ``.df()`` gives them (integers with NULLs nullable, times in µs UTC, bytes as bytearray and
+    NULL bytes as pd.NA), so a table hashes alike on both backends (`Case.table_hash`)."""
+    cols: dict[str, Any] = {}
+    for name, col in zip(tbl.column_names, tbl.columns, strict=True):
+        if pa.types.is_binary(col.type):  # DuckDB: bytearray values, pd.NA for NULL (hashed as such)
+            cols[name] = pd.Series([pd.NA if b is None else bytearray(b) for b in col.to_pylist()], dtype=object)
+        elif pa.types.is_integer(col.type) and col.null_count:
+            cols[name] = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(),
+                                                     pa.int32(): pd.Int32Dtype()}.get)
+        else:
+            cols[name] = col.to_pandas()
+    return pd.DataFrame(cols, columns=tbl.column_names)
 
 
 def _params_sql(sql: str) -> str:
@@ -164,6 +167,41 @@ class PgConnection:
                                   f"(waited {LOCK_TIMEOUT}); nothing was written: retry") from None
         except psycopg.errors.ReadOnlySqlTransaction:
             raise OverflightError(f"case {self.loc.display} is open read-only") from None
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """A query's rows as Arrow, in bulk: ``COPY (query) TO STDOUT`` as CSV parsed by pyarrow (no Python per
+        row). Times travel as integer microseconds; a result with bytea columns takes the row path."""
+        import psycopg
+
+        with self.raw.cursor() as cur:
+            desc = cur.execute(f"SELECT * FROM ({_params_sql(sql)}) q LIMIT 0".encode(), list(params or [])
+                               ).description or []
+        oids = [(d.name, d.type_code) for d in desc]
+        if any(oid not in _PG_TYPES or oid == 17 for _, oid in oids):
+            return self.execute(sql, params).arrow()
+        cols = [f"(extract(epoch FROM q.{_qi(n)}) * 1000000)::int8" if oid == 1184 else f"q.{_qi(n)}"
+                for n, oid in oids]
+        inner = psycopg.ClientCursor(self.raw).mogrify(_params_sql(sql), list(params or [])) if params else sql
+        buf = io.BytesIO()
+        with self.raw.cursor() as cur, cur.copy(f"COPY (SELECT {', '.join(cols)} FROM ({inner}) q) TO STDOUT "
+                                                "(FORMAT csv)".encode()) as cp:
+            for chunk in cp:
+                buf.write(chunk)
+        names = [f"c{i}" for i in range(len(oids))]
+        types = {f"c{i}": (pa.int64() if oid == 1184 else _PG_TYPES[oid]) for i, (_, oid) in enumerate(oids)}
+        if not buf.getbuffer().nbytes:
+            return pa.table({n: pa.array([], type=_PG_TYPES[oid]) for n, oid in oids})
+        tbl = pacsv.read_csv(io.BytesIO(buf.getvalue()), read_options=pacsv.ReadOptions(column_names=names),
+                             convert_options=pacsv.ConvertOptions(
+                                 column_types=types, null_values=[""], true_values=["t"], false_values=["f"],
+                                 strings_can_be_null=True, quoted_strings_can_be_null=False))
+        out = [tbl.column(i).cast(pa.timestamp("us", tz="UTC")) if oid == 1184 else tbl.column(i)
+               for i, (_, oid) in enumerate(oids)]
+        return pa.table(out, names=[n for n, _ in oids])
+
+    def df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """A query's rows as DuckDB's ``.df()`` gives them, in bulk (see `arrow`)."""
+        return arrow_df(self.arrow(sql, params))
 
     def role(self) -> str:
         """The database role this connection acts as (read once: also usable inside a failed transaction)."""
@@ -334,7 +372,7 @@ class PgBackend:
     hidden_columns = frozenset({"case_id"})
 
     def __init__(self, con: PgConnection) -> None:
-        self.con = con
+        self.con = con  # the case's connection; the methods take the one the case uses now (``case.con``)
 
     @property
     def errors(self) -> tuple[type[Exception], ...]:
@@ -342,29 +380,29 @@ class PgBackend:
 
         return (psycopg.Error,)
 
-    def create_tables(self) -> None:
-        for stmt in _case_ddl(self.con.loc):
-            self.con.execute(stmt)
+    def create_tables(self, con: PgConnection) -> None:
+        for stmt in _case_ddl(con.loc):
+            con.execute(stmt)
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, con: PgConnection) -> Iterator[None]:
         import psycopg
 
-        raw = self.con.raw
+        raw = con.raw
         try:
             with raw.transaction():
                 with raw.cursor() as cur:
                     cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                     cur.execute("SELECT pg_advisory_xact_lock(hashtext('overflight.case:' || %s))",
-                                [self.con.loc.case])
+                                [con.loc.case])
                 yield
         except psycopg.errors.LockNotAvailable:
-            raise OverflightError(f"{self.con.loc.display}: another session is writing to case "
-                                  f"{self.con.loc.case} (waited {LOCK_TIMEOUT}); nothing was written: retry") from None
+            raise OverflightError(f"{con.loc.display}: another session is writing to case "
+                                  f"{con.loc.case} (waited {LOCK_TIMEOUT}); nothing was written: retry") from None
         except psycopg.errors.ReadOnlySqlTransaction:
-            raise OverflightError(f"case {self.con.loc.display} is open read-only") from None
+            raise OverflightError(f"case {con.loc.display} is open read-only") from None
 
-    def insert_arrow(self, table: str, cols: Sequence[str], data: pa.Table) -> None:
+    def insert_arrow(self, con: PgConnection, table: str, cols: Sequence[str], data: pa.Table) -> None:
         """Bulk insert: COPY into a temporary table (COPY does not take row-level security), then one INSERT."""
         data = data.select(list(cols))
         arrays = []
@@ -380,7 +418,7 @@ class PgBackend:
         pacsv.write_csv(pa.table(arrays, names=list(cols)), buf,
                         pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
         names = ", ".join(cols)
-        raw = self.con.raw
+        raw = con.raw
         with raw.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ovf_{table} AS SELECT {names} FROM {table} WITH NO DATA")
             cur.execute(f"TRUNCATE _ovf_{table}")
@@ -388,18 +426,18 @@ class PgBackend:
                 view = buf.getbuffer()
                 for i in range(0, len(view), 1 << 22):
                     cp.write(view[i:i + (1 << 22)])
-        self.con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _ovf_{table}")
-        self.con.execute(f"TRUNCATE _ovf_{table}")
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _ovf_{table}")
+        con.execute(f"TRUNCATE _ovf_{table}")
 
-    def select_arrow(self, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
-        return self.con.execute(sql, list(params)).arrow().cast(schema)
+    def select_arrow(self, con: PgConnection, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
+        return con.arrow(sql, list(params)).cast(schema)
 
-    def describe(self) -> str:
-        return self.con.loc.display
+    def df(self, con: PgConnection, sql: str, params: Sequence[Any] | None) -> pd.DataFrame:
+        return con.df(sql, params)
 
-    def size_bytes(self) -> int:
+    def size_bytes(self, con: PgConnection) -> int:
         """Bytes the case's rows take in the database (tables and their indexes, shared by every case)."""
-        row = self.con.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+        row = con.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
                                "ON n.oid = c.relnamespace WHERE n.nspname = 'overflight' AND c.relkind = 'r'"
                                ).fetchone()
         return int(row[0] or 0) if row else 0

@@ -138,7 +138,7 @@ class Case:
             if not _create and not self.path.exists():
                 raise InputError("no such case file (create it with `overflight case init`)", file=self.path)
             self.con = duckdb_backend.connect(self.path, read_only=read_only)
-            self.backend = duckdb_backend.DuckDBBackend(self)
+            self.backend = duckdb_backend.DuckDBBackend(self.path)
         if _create:
             if not _empty:  # _empty: no tables yet, `overflight.case.sync` makes them with the copy
                 try:
@@ -207,7 +207,7 @@ class Case:
 
     def _init_schema(self) -> None:
         with self.transaction():
-            self.backend.create_tables()
+            self.backend.create_tables(self.con)
             self.schema_version = SCHEMA_VERSION
             self._audit([AuditEntry("create", "meta", str(self.path.name), None,
                                     {"schema_version": SCHEMA_VERSION, "overflight_version": __version__})])
@@ -305,7 +305,7 @@ class Case:
         """One atomic write: commit when the block ends, roll back (and re-raise) when it raises."""
         if self.read_only:
             raise OverflightError(f"case {self.location} is open read-only")
-        with self.backend.transaction():
+        with self.backend.transaction(self.con):
             yield
 
     # ------------------------------------------------------------ low-level writes
@@ -317,8 +317,7 @@ class Case:
 
     def _df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         # A query's rows as a data frame (both backends give DuckDB's column types).
-        df: pd.DataFrame = (self.con.execute(sql, params) if params is not None else self.con.execute(sql)).df()
-        return df
+        return self.backend.df(self.con, sql, params)
 
     def _x(self, sql: str, params: Sequence[Any] | None = None) -> None:
         # Run a statement and consume its result (DuckDB refuses new work while a result is pending).
@@ -372,7 +371,7 @@ class Case:
         data = records if isinstance(records, pa.Table) else self._arrow(table, records)
         if data.num_rows == 0:
             return
-        self.backend.insert_arrow(table, [c for c, _ in self._columns(table)], data)
+        self.backend.insert_arrow(self.con, table, [c for c, _ in self._columns(table)], data)
 
     def _rows(self, table: str, where: str = "", params: Sequence[Any] = (), order: str | None = None
               ) -> list[dict[str, Any]]:
@@ -645,7 +644,7 @@ class Case:
 
     def size_bytes(self) -> int:
         """Storage the case takes (the file; on PostgreSQL the shared tables of every case in the database)."""
-        return self.backend.size_bytes()
+        return self.backend.size_bytes(self.con)
 
     def verdict_rule(self) -> str:
         """The verdict rule this case's stored verdicts were derived under (the latest for a case without any)."""
@@ -856,8 +855,8 @@ class Case:
     def table_arrow(self, table: str, where: str = "", params: Sequence[Any] = ()) -> pa.Table:
         """A table's rows as Arrow, with the column types of `overflight.case.schema` (unordered)."""
         cols = self._columns(table)
-        return self.backend.select_arrow(f"SELECT {', '.join(c for c, _ in cols)} FROM {table} {where}", params,
-                                         pa.schema([(c, _ARROW[t]) for c, t in cols]))
+        return self.backend.select_arrow(self.con, f"SELECT {', '.join(c for c, _ in cols)} FROM {table} {where}",
+                                         params, pa.schema([(c, _ARROW[t]) for c, t in cols]))
 
     def _dataset_state(self, dataset: str) -> dict[str, Any]:
         # What the audit log records of a stored track dataset: its row count and content hash.
@@ -887,8 +886,7 @@ class Case:
             raise InputError(f"no table {table!r} in a case", field="table")
         cols = [c for c, _ in TABLES[table]]
         order = KEYS.get(table) or ", ".join(cols[:3])
-        df = self.con.execute(f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {order}",
-                              list(params)).df()
+        df = self._df(f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {order}", list(params))
         return hash_frame(df)
 
     def meta(self) -> dict[str, str]:

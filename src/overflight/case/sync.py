@@ -69,7 +69,7 @@ def _transfer(src: Case, dst: Case, *, fresh: bool) -> SyncReport:
     head = f"{src_chain[-1][0]}:{src_chain[-1][1]}" if src_chain else None
     with dst.transaction():
         if fresh:
-            dst.backend.create_tables()
+            dst.backend.create_tables(dst.con)
             dst_chain: list[tuple[int, str]] = []
         else:
             dst_chain = _chain(dst)  # read under the write lock: nobody appends while we compare and copy
