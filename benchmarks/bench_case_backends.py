@@ -8,9 +8,9 @@ Without ``--url`` (and without PGHOST set) the script re-runs itself inside a th
 For each backend, in the same run on the same data: ``Case.add_tracks`` of N synthetic aircraft fixes (one
 transaction, with the audit entry and the dataset's content hash), ``run_transit`` on a 100 k-fix dataset
 against ~40 European states (compute, read-back, input hashes and record; the compute is the same on both),
-``record_run`` of that result table alone (the store's share), ``Case.tracks()`` reading the N fixes back, and the storage the case
-takes (the DuckDB file after a checkpoint; PostgreSQL: the shared tables and their indexes, in a fresh
-database). Printed: seconds and bytes per backend and the PostgreSQL/DuckDB ratios.
+``record_run`` of that result table alone (the store's share), ``Case.tracks()`` reading the N fixes back,
+and the storage the case takes (the DuckDB file after a checkpoint; PostgreSQL: the shared tables and their
+indexes, in a fresh database). Printed: seconds and bytes per backend and the PostgreSQL/DuckDB ratios.
 """
 
 from __future__ import annotations

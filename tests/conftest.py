@@ -94,8 +94,9 @@ def _pg_cluster(work: Path) -> Iterator[dict[str, str]]:
     env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
     base = {**os.environ, **env}
     # The roles the case tests name as their user (Case.create(..., user=...) acts as that database role).
-    subprocess.run(["psql", "-qAt", "-v", "ON_ERROR_STOP=1", "-c", "CREATE ROLE tester SUPERUSER", "-c", "CREATE ROLE t SUPERUSER",
-                    "-c", "CREATE DATABASE overflight_test"], env=base, check=True, capture_output=True, timeout=60)
+    subprocess.run(["psql", "-qAt", "-v", "ON_ERROR_STOP=1", "-c", "CREATE ROLE tester SUPERUSER",
+                    "-c", "CREATE ROLE t SUPERUSER", "-c", "CREATE DATABASE overflight_test"],
+                   env=base, check=True, capture_output=True, timeout=60)
     try:
         yield env
     finally:

@@ -19,12 +19,15 @@ from pathlib import Path
 import pytest
 
 from conftest import pg_url
+from overflight.analysis.attribution import run_attribution
 from overflight.case import Case
+from overflight.case.canonical import hash_rows
 from overflight.case.pg_backend import migrations, parse, slug
 from overflight.case.schema import TABLES
-from overflight.case.sync import SyncConflict, pull, push
+from overflight.case.sync import SyncConflict, copy_case, pull, push
 from overflight.errors import OverflightError
 from test_case_store import FILES, build
+from test_case_tamper import TAMPERS, Tamper
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -306,3 +309,67 @@ def test_cli_takes_a_url_wherever_it_takes_a_case(postgres: dict[str, str], tmp_
     assert v.returncode == 0, v.stdout
     r = cli("case", "show", pg_url(postgres, "no-such-case"))
     assert r.returncode != 0 and "no case 'no-such-case'" in r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------- the tamper matrix of test_case_tamper.py
+
+_DUCKDB_ONLY = ("::BLOB", "INTERVAL ", "DROP ", "ALTER ", "CREATE ")
+PG_TAMPERS = [t for t in TAMPERS if not any(k in s for s in t.sql for k in _DUCKDB_ONLY)]
+
+
+@pytest.fixture(scope="module")
+def pg_base(postgres: dict[str, str]) -> str:
+    """The tamper suite's base case (records, zones, tracks, two attribution runs, verdicts) on PostgreSQL."""
+    url = pg_url(postgres, _name("tbase"))
+    with build(url) as c:
+        run_attribution(c, target="RANGE", region="KAZ-W", claim="c-range", threshold=0.3, cluster_eps_m=20_000)
+        c.evaluate()
+        assert c.verify().ok
+    return url
+
+
+def _apply_sql(url: str, sql: tuple[str, ...]) -> None:
+    # As the superuser, straight on the case's views: what someone who bypasses overflight can do.
+    import psycopg
+
+    p = parse(url)
+    with psycopg.connect(p.conninfo, autocommit=True) as con:
+        con.execute(f"SET search_path = {p.schema}, public".encode())
+        for stmt in sql:
+            if "'RECOMPUTE'" in stmt:  # recompute the run's hash over the edited rows, as a careful forger would
+                cols = json.loads(con.execute("SELECT result_columns FROM analysis_runs WHERE id = 'attribution-1'"
+                                              ).fetchall()[0][0])
+                rows = [json.loads(d) for (d,) in con.execute("SELECT data FROM analysis_results WHERE run_id = "
+                                                              "'attribution-1' ORDER BY row_no").fetchall()]
+                stmt = stmt.replace("RECOMPUTE", hash_rows(cols, rows))
+            con.execute(stmt.encode())
+
+
+def test_the_tamper_matrix_applies_on_postgresql() -> None:
+    # every table and every kind of change is still covered by the statements PostgreSQL takes as written
+    assert {t.table for t in PG_TAMPERS} == set(TABLES)
+    assert {t.cls for t in PG_TAMPERS} == {"identity", "content", "hash", "order"}
+    assert len(PG_TAMPERS) >= len(TAMPERS) - 8
+
+
+@pytest.mark.parametrize("tamper", PG_TAMPERS, ids=[t.name for t in PG_TAMPERS])
+def test_verify_catches_direct_sql_tampering(postgres: dict[str, str], pg_base: str, tamper: Tamper) -> None:
+    import psycopg
+
+    url = pg_url(postgres, _name("tamper"))
+    assert copy_case(pg_base, url).status == "copied"
+    try:
+        _apply_sql(url, tamper.sql)
+    except psycopg.errors.UniqueViolation:
+        # the audit sequence is a primary key per case: renumbering entries onto each other is refused outright
+        assert tamper.table == "audit_log"
+        return
+    try:
+        with Case.open(url, read_only=True) as c:
+            rep = c.verify()
+    except OverflightError:
+        assert "open" in tamper.caught_by
+        return
+    assert not rep.ok, f"{tamper.name}: verify passed\n" + "\n".join(rep.lines())
+    failed = {f.what for f in rep.failures}
+    assert failed & set(tamper.caught_by), (tamper.name, failed)
