@@ -373,3 +373,24 @@ def test_verify_catches_direct_sql_tampering(postgres: dict[str, str], pg_base: 
     assert not rep.ok, f"{tamper.name}: verify passed\n" + "\n".join(rep.lines())
     failed = {f.what for f in rep.failures}
     assert failed & set(tamper.caught_by), (tamper.name, failed)
+
+
+def test_a_writer_that_waits_too_long_is_told_to_retry_and_writes_nothing(
+        postgres: dict[str, str], team: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+
+    from overflight.case import pg_backend
+    from overflight.evidence.model import Source
+
+    name, url = team
+    monkeypatch.setattr(pg_backend, "LOCK_TIMEOUT", "1s")
+    with Case.open(url) as c:
+        before = c.counts()
+        # another session in the middle of a write to the case holds its lock
+        with psycopg.connect(parse(url).conninfo, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(hashtext('overflight.case:' || %s))", [name])
+            with pytest.raises(OverflightError, match=r"another session is writing to case .*: retry"):
+                c.add_sources([Source("late", "Late", reliability="B")])
+        assert c.counts() == before
+        c.add_sources([Source("late", "Late", reliability="B")])  # the lock is free again: the retry succeeds
+        assert c.counts()["sources"] == before["sources"] + 1
