@@ -34,6 +34,7 @@ def transit_chunks(
     index: Locator | None = None,
     tz: str = "UTC",
     on_chunk: Callable[[int, int], None] | None = None,
+    with_summary: bool = True,
 ) -> TransitResult:
     """Transit analysis of track chunks, identical to :func:`~overflight.analysis.transit.transit` on their union.
 
@@ -46,6 +47,8 @@ def transit_chunks(
         As for :func:`~overflight.analysis.transit.transit`.
     on_chunk : callable, optional
         Called after each chunk with (rows in the chunk, visits closed so far), e.g. to advance a progress bar.
+    with_summary : bool
+        False leaves ``summary`` empty (it costs Python work per visit; the CLI skips it without --summary).
 
     Returns
     -------
@@ -66,4 +69,5 @@ def transit_chunks(
         closed.append(tail)
     raw_all = pd.concat(closed, ignore_index=True) if closed else _empty_raw()
     visits = eng.visits(raw_all)
-    return TransitResult(visits=visits, summary=summarize(visits, tz=tz), provenance=eng.provenance())
+    summary = summarize(visits if with_summary else visits.iloc[:0], tz=tz)
+    return TransitResult(visits=visits, summary=summary, provenance=eng.provenance())

@@ -155,7 +155,7 @@ def transit_cmd(
                   f"{p.sha256[:12]}…, {len(zs)} zones", highlight=False)
     if p.kind == "land":
         console.print("  land only: crossings over the territorial sea are not seen", highlight=False)
-    chunks = iter_tracks(tracks, sort=sort, **opts)
+    chunks = iter_tracks(tracks, sort=sort, core_only=True, **opts)
     total = _count_lines(tracks) if tracks.suffix.lower() in (".csv", ".txt", ".tsv", ".sbs") else None
     with Progress(TextColumn("[bold]transit[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("fixes"),
                   TextColumn("{task.fields[visits]} visits"), TimeElapsedColumn(), console=err_console,
@@ -166,12 +166,13 @@ def transit_cmd(
             bar.update(task, advance=rows, visits=visits)
 
         result: TransitResult = transit_chunks(iter(chunks), zs, max_gap=gap_s, step_m=step_m, tz=summary_tz,
-                                               on_chunk=advance)
+                                               on_chunk=advance, with_summary=summary is not None)
     report = chunks.report
     if report.invalid_rows:
         console.print(f"invalid rows dropped: {report.invalid_rows} ({esc(report.summary())})", highlight=False)
     # The crossings' bracketing fixes: a second pass over the file (the first kept no fixes, memory stays bounded).
-    visits = (bracket_visits(result.visits, iter_tracks(tracks, sort=sort, **{**opts, "on_invalid": "drop"}), gap_s)
+    visits = (bracket_visits(result.visits, iter_tracks(tracks, sort=sort, core_only=True,
+                                                           **{**opts, "on_invalid": "drop"}), gap_s)
               if brackets else result.visits)
     write_visits(visits, output)
     v = result.visits

@@ -52,9 +52,13 @@ def iter_parquet_staged(path: str | Path, opts: ReadOptions) -> Iterator[Staged]
         cols = [n for n in names if n != geom]
         use_geom = False  # explicit lon/lat columns win over the geometry
     cmap = resolve_columns(cols, file=p, opts=opts)
+    project: list[str] | None = None
+    if opts.core_only:  # column projection: the extras are never read from disk
+        want = cmap.used() | ({geom} if use_geom and geom is not None else set())
+        project = [n for n in names if n in want]
     k0 = 0
     try:
-        for batch in pf.iter_batches(batch_size=opts.chunk_rows or DEFAULT_CHUNK_ROWS):
+        for batch in pf.iter_batches(batch_size=opts.chunk_rows or DEFAULT_CHUNK_ROWS, columns=project):
             df = batch.to_pandas()
             if use_geom and geom is not None:
                 g = shapely.from_wkb(df.pop(geom).to_numpy(), on_invalid="ignore")
