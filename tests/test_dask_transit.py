@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -121,7 +122,7 @@ def test_dask_rows_equal_single_machine(client: Any, archive: Path, fixes: pd.Da
     prov = run.provenance
     assert prov["engine"]["name"] == "dask" and prov["engine"]["workers"] == 2
     assert prov["partitioning"]["method"] == "shuffle by track id" and prov["partitioning"]["partitions"] == 5
-    assert prov["partitioning"]["input_partitions"] == 14  # 42,015 fixes in row groups of 3,000, two files
+    assert prov["partitioning"]["input_partitions"] == 14  # 40,015 fixes: two files of 7 row groups of <= 3,000
     assert prov["parameters"]["n_fixes"] == len(fixes)
 
 
@@ -204,3 +205,26 @@ def test_locate_dask_matches_zoneindex(client: Any, archive: Path, fixes: pd.Dat
     assert list(got["zones"]) == list(want)
     assert len(got) == len(fixes) and run.provenance["rows"] == len(fixes) and (got["zones"] != "").sum() > 1000
     assert run.provenance["engine"]["name"] == "dask"
+
+
+def test_cli_engine_dask(archive: Path, fixes: pd.DataFrame, tmp_path: Path) -> None:
+    """`overflight transit/locate ARCHIVE --engine dask --workers 2 -o DIR` end to end (its own LocalCluster)."""
+    env = {**os.environ, "COLUMNS": "200"}
+    out = tmp_path / "visits"
+    cmd = [sys.executable, "-m", "overflight", "transit", str(archive / "*.parquet"), "--zones", "ne-admin0",
+           "--engine", "dask", "--workers", "2", "-o", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    prov = json.loads((out / "_provenance.json").read_text())
+    assert prov["engine"]["workers"] == 2 and prov["parameters"]["n_fixes"] == len(fixes)
+    got = pd.concat([pd.read_parquet(p) for p in sorted(out.glob("part-*.parquet"))], ignore_index=True)
+    assert len(got) == prov["n_visits"] > 0 and f"{prov['n_visits']} visits" in r.stdout
+    # A second run into the same (now full) directory is refused before any work.
+    r2 = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r2.returncode == 2 and "not empty" in r2.stderr and "Traceback" not in r2.stderr
+    loc = tmp_path / "located"
+    r3 = subprocess.run([sys.executable, "-m", "overflight", "locate", str(archive), "--zones", "ne-admin0",
+                         "--engine", "dask", "--workers", "2", "-o", str(loc)], capture_output=True, text=True,
+                        env=env, timeout=300)
+    assert r3.returncode == 0, r3.stderr[-3000:]
+    assert sum(len(pd.read_parquet(p)) for p in loc.glob("part-*.parquet")) == len(fixes)

@@ -15,6 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, check_output, err_console, esc
+from overflight.cli._engine import EngineOpt, SchedulerOpt, WorkersOpt, check_engine
 from overflight.errors import InputError
 from overflight.index import CoordinateWarning, ZoneIndex
 from overflight.tracks.read_csv import _arrow_reason, _check_single_line, read_header
@@ -124,8 +125,8 @@ def _locate_batch(
 
 
 def locate(
-    points: Annotated[Path, typer.Argument(help="CSV file with a header and lon/lat columns.", exists=True,
-                                           dir_okay=False)],
+    points: Annotated[Path, typer.Argument(help="CSV file with a header and lon/lat columns (with --engine dask: "
+                                                "(Geo)Parquet files, a directory or a quoted glob).")],
     zones: ZonesOpt = "ne-admin0",
     zone: ZoneIdsOpt = None,
     id_field: IdFieldOpt = None,
@@ -136,15 +137,33 @@ def locate(
     strict: Annotated[bool, typer.Option("--strict", help="Fail on the first invalid coordinate.")] = False,
     normalize_lon: Annotated[bool, typer.Option("--normalize-lon", help="Wrap longitudes into [-180, 180].")]
     = False,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Add a `zones` column (ids of every zone containing the point, joined by '|') to a CSV of points."""
     from overflight.zones import load_zones
 
     if output is None:
         raise InputError("give the output file with -o/--output", field="output")
-    check_output(output, "--output")
+    on_dask = check_engine(engine, scheduler, workers) == "dask"
+    if not on_dask:
+        if not points.is_file():
+            raise InputError("no such file", file=points)
+        check_output(output, "--output")
     zs = load_zones(zones, ids=zone or None, id_field=id_field)
     index = ZoneIndex.cached(zs)
+    if on_dask:
+        from overflight.distributed import dask_client, locate_dask
+
+        with dask_client(scheduler, workers) as client:
+            run = locate_dask(str(points), index, client=client, strict=strict, output=output,
+                              lon_col=lon_col, lat_col=lat_col)
+        p = run.provenance
+        err_console.print(f"{p['rows']:,} rows, {p['located']:,} in a zone of {esc(zs.provenance.name)}, "
+                          f"{p['bad']:,} with invalid coordinates, on {p['engine']['workers']} Dask workers -> "
+                          f"{esc(output)}/part-*.parquet")
+        return
     s = locate_csv(points, output, index, lon_col=lon_col, lat_col=lat_col, chunk_rows=chunk_rows, strict=strict,
                    normalize_lon=normalize_lon)
     msg = (f"{s.rows:,} rows, {s.located:,} in a zone of {esc(zs.provenance.name)} ({esc(zs.provenance.kind)}) -> "

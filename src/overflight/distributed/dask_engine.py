@@ -299,7 +299,8 @@ def transit_dask(
     from dask.delayed import delayed
 
     client = _get_client(client)
-    ddf = fixes if hasattr(fixes, "npartitions") else read_archive(fixes)
+    given = hasattr(fixes, "npartitions")
+    ddf = fixes if given else read_archive(fixes)
     spec = TransitSpec(zones, index=index, max_gap=max_gap, step_m=step_m)
     spec_f = client.scatter(spec, broadcast=True, hash=False)  # the index crosses the network once per worker
     info = _engine_info(client)
@@ -321,10 +322,12 @@ def transit_dask(
     prov["engine"] = info
     prov["partitioning"] = {
         "method": "shuffle by track id", "key": "track_id", "shuffle_method": shuffle_method,
-        "input_partitions": n_in, "input_unit": "Parquet row group" if ddf is not fixes else "given",
+        "input_partitions": n_in, "input_unit": "given" if given else "Parquet row group",
         "partitions": n_out, "per_partition": "whole tracks, sorted by (track, time), one kernel stream",
     }
     prov["n_visits"] = sum(s["visits"] for s in stats)
+    if not given:
+        prov["inputs"] = _expand(fixes)
     if out is not None:
         files = out.commit(prov)
         return DaskRun(visits=None, files=files, provenance=prov, stats=stats)
@@ -411,7 +414,7 @@ def locate_dask(paths: str | Path | Sequence[str | Path], index: Any, *, client:
     prov: dict[str, Any] = {"engine": _engine_info(client), "partitioning": {
         "method": "one task per Parquet row group", "input_partitions": len(pieces)},
         "rows": sum(s["rows"] for s in stats), "located": sum(s["located"] for s in stats),
-        "bad": sum(s["bad"] for s in stats)}
+        "bad": sum(s["bad"] for s in stats), "inputs": _expand(paths)}
     if out is not None:
         return DaskRun(visits=None, files=out.commit(prov), provenance=prov, stats=stats)
     frames = [r[1] for r in results if r[1] is not None]
