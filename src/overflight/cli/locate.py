@@ -125,8 +125,9 @@ def _locate_batch(
 
 
 def locate(
-    points: Annotated[Path, typer.Argument(help="CSV file with a header and lon/lat columns (with --engine dask: "
-                                                "(Geo)Parquet files, a directory or a quoted glob).")],
+    points: Annotated[Path, typer.Argument(help="CSV file with a header and lon/lat columns, or (Geo)Parquet "
+                                                "(written out as Parquet); with --engine dask: (Geo)Parquet files, "
+                                                "a directory or a quoted glob.")],
     zones: ZonesOpt = "ne-admin0",
     zone: ZoneIdsOpt = None,
     id_field: IdFieldOpt = None,
@@ -164,13 +165,25 @@ def locate(
                           f"{p['bad']:,} with invalid coordinates, on {p['engine']['workers']} Dask workers -> "
                           f"{esc(output)}/part-*.parquet")
         return
-    s = locate_csv(points, output, index, lon_col=lon_col, lat_col=lat_col, chunk_rows=chunk_rows, strict=strict,
-                   normalize_lon=normalize_lon)
+    if _is_parquet(points):
+        from overflight.analysis.locate_parquet import locate_parquet
+
+        c = locate_parquet(points, output, index, lon_col=lon_col, lat_col=lat_col, chunk_rows=chunk_rows,
+                           strict=strict, normalize_lon=normalize_lon)
+        s = LocateSummary(rows=c.rows, located=c.located, bad=c.bad)
+    else:
+        s = locate_csv(points, output, index, lon_col=lon_col, lat_col=lat_col, chunk_rows=chunk_rows,
+                       strict=strict, normalize_lon=normalize_lon)
     msg = (f"{s.rows:,} rows, {s.located:,} in a zone of {esc(zs.provenance.name)} ({esc(zs.provenance.kind)}) -> "
            f"{esc(output)}")
     if s.bad:
         msg += f"; [yellow]{s.bad:,} rows with invalid coordinates got no zone[/]"
     err_console.print(msg)
+
+
+def _is_parquet(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PAR1"
 
 
 def register(app: typer.Typer) -> None:

@@ -45,6 +45,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from overflight.analysis.locate_parquet import zones_for_table
 from overflight.analysis.transit import Locator
 from overflight.analysis.transit_kernel import (
     TransitSpec,
@@ -343,43 +344,20 @@ def transit_dask(
 
 def _locate_piece(piece: Piece, index: Any, lon_col: str | None, lat_col: str | None, strict: bool,
                   out_dir: str | None, i: int) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    """One row group with a ``zones`` column (ids joined by '|'; '' for none or an invalid coordinate)."""
-    import shapely
-
+    """One row group with a ``zones`` column, by the single-machine call (:func:`zones_for_table`)."""
     pf = pq.ParquetFile(piece.file)
     tbl = pf.read_row_group(piece.row_group)
-    df = tbl.to_pandas()
     meta = pf.schema_arrow.metadata or {}
-    lon_name, lat_name = lon_col or "lon", lat_col or "lat"
-    if (lon_name not in df or lat_name not in df) and b"geo" in meta:
-        col = json.loads(meta[b"geo"])["primary_column"]
-        g = shapely.from_wkb(df[col].to_numpy(), on_invalid="ignore")
-        lon, lat = shapely.get_x(g), shapely.get_y(g)
-    elif lon_name in df and lat_name in df:
-        lon = pd.to_numeric(df[lon_name], errors="coerce").to_numpy(float)
-        lat = pd.to_numeric(df[lat_name], errors="coerce").to_numpy(float)
-    else:
-        raise InputError(f"no {lon_name!r}/{lat_name!r} columns and no GeoParquet geometry", file=piece.file)
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
-    if strict and not ok.all():
-        j = int(np.flatnonzero(~ok)[0])
-        raise InputError(f"invalid coordinate lon={lon[j]!r} lat={lat[j]!r}", file=piece.file,
-                         row=f"row {piece.first_row + j + 1} (row group {piece.row_group})", field="lon/lat")
-    zones = np.full(len(df), "", dtype=object)
-    if ok.any():
-        zones[ok] = index.zones_of(lon[ok], lat[ok])
-    df["zones"] = zones
-    stats: dict[str, Any] = {"piece": i, "rows": len(df), "located": int((zones != "").sum()),
-                             "bad": int((~ok).sum())}
+    zones, c = zones_for_table(tbl, index, geo_meta=meta.get(b"geo"), file=piece.file, first_row=piece.first_row,
+                               row_group=piece.row_group, lon_col=lon_col or "lon", lat_col=lat_col or "lat",
+                               strict=strict)
+    tbl = tbl.append_column("zones", zones)
+    stats: dict[str, Any] = {"piece": i, "rows": c.rows, "located": c.located, "bad": c.bad}
     if out_dir is None:
-        return stats, df
+        return stats, tbl.to_pandas()
     name = f"part-{i:05d}.parquet"
     part = Path(out_dir) / (name + ".tmp")
-    out = pa.Table.from_pandas(df, preserve_index=False)
-    if b"geo" in meta:
-        out = out.replace_schema_metadata({**(out.schema.metadata or {}), b"geo": meta[b"geo"]})
-    pq.write_table(out, part)
+    pq.write_table(tbl, part)
     os.replace(part, Path(out_dir) / name)
     stats["file"] = name
     return stats, None
