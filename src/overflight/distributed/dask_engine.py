@@ -68,7 +68,7 @@ __all__ = ["DaskRun", "Piece", "archive_pieces", "dask_client", "locate_dask", "
 FIX_META = pd.DataFrame({
     "track_id": pd.Series([], dtype="str"), "time": pd.Series([], dtype=TIME_DTYPE),
     "lon": pd.Series([], dtype="float64"), "lat": pd.Series([], dtype="float64"),
-    "alt_m": pd.Series([], dtype="float64"), "_file": pd.Series([], dtype="str"),
+    "alt_m": pd.Series([], dtype="float64"), "_file": pd.Series([], dtype="int32"),
     "_row_group": pd.Series([], dtype="int64"), "_row": pd.Series([], dtype="int64"),
 })
 _GEO = json.dumps({"version": "1.0.0", "primary_column": "geometry", "columns": {
@@ -84,6 +84,7 @@ class Piece:
     row_group: int
     first_row: int  # rows of the file before this row group
     rows: int
+    file_id: int = 0  # position of ``file`` among the archive's files (a small integer travels the shuffle)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def _expand(paths: str | Path | Sequence[str | Path]) -> list[str]:
 def archive_pieces(paths: str | Path | Sequence[str | Path]) -> list[Piece]:
     """The row groups of every Parquet file that ``paths`` (files, directories, glob patterns) name."""
     out: list[Piece] = []
-    for f in _expand(paths):
+    for k, f in enumerate(_expand(paths)):
         try:
             md = pq.ParquetFile(f).metadata
         except (OSError, pa.ArrowInvalid) as exc:
@@ -126,7 +127,7 @@ def archive_pieces(paths: str | Path | Sequence[str | Path]) -> list[Piece]:
         first = 0
         for g in range(md.num_row_groups):
             n = md.row_group(g).num_rows
-            out.append(Piece(f, g, first, n))
+            out.append(Piece(f, g, first, n, k))
             first += n
     return out
 
@@ -137,7 +138,7 @@ def _read_piece(piece: Piece, opts: ReadOptions) -> pd.DataFrame:
     st.frame["_row_group"] = np.int64(piece.row_group)
     st.frame["_row"] = np.asarray(st.rows, dtype=np.int64)
     df = Validator(piece.file, on_invalid="fail").process(st)
-    df["_file"] = piece.file
+    df["_file"] = np.int32(piece.file_id)
     return df[list(FIX_META.columns)]
 
 
@@ -232,7 +233,7 @@ def write_geoparquet(df: pd.DataFrame, path: Path, lon_col: str, lat_col: str) -
 
 # ------------------------------------------------------------------------------------------- transit
 
-def _check_duplicates(df: pd.DataFrame) -> None:
+def _check_duplicates(df: pd.DataFrame, files: list[str]) -> None:
     """Two fixes of one track at the same time (after sorting): an InputError naming the second one."""
     if len(df) < 2:
         return
@@ -244,14 +245,15 @@ def _check_duplicates(df: pd.DataFrame) -> None:
         where = (f"row {df['_row'].to_numpy()[j]} (row group {df['_row_group'].to_numpy()[j]})" if "_row" in df
                  else None)
         raise InputError(f"duplicate_time: track {tid[j]!r} has two fixes at {df['time'].iat[j]}",
-                         file=str(df["_file"].to_numpy()[j]) if "_file" in df else None, row=where, field="time")
+                         file=files[int(df["_file"].to_numpy()[j])] if "_file" in df and files else None, row=where,
+                         field="time")
 
 
-def _transit_partition(df: pd.DataFrame, spec: TransitSpec, out_dir: str | None,
-                       i: int) -> tuple[dict[str, Any], pd.DataFrame | None]:
+def _transit_partition(df: pd.DataFrame, spec: TransitSpec, out_dir: str | None, i: int,
+                       files: list[str]) -> tuple[dict[str, Any], pd.DataFrame | None]:
     """One partition (whole tracks) through the kernel: one stream, closed at its end."""
     df = sort_tracks(df) if len(df) else df
-    _check_duplicates(df)
+    _check_duplicates(df, files)
     rows, state = transit_batch(df, None, spec)
     visits = visits_table([rows, transit_close(state, spec)], spec)
     stats: dict[str, Any] = {"partition": i, "fixes": n_fixes(state), "tracks": n_tracks(state),
@@ -302,6 +304,7 @@ def transit_dask(
     client = _get_client(client)
     given = hasattr(fixes, "npartitions")
     ddf = fixes if given else read_archive(fixes)
+    files = [] if given else _expand(fixes)
     spec = TransitSpec(zones, index=index, max_gap=max_gap, step_m=step_m)
     spec_f = client.scatter(spec, broadcast=True, hash=False)  # the index crosses the network once per worker
     info = _engine_info(client)
@@ -309,7 +312,7 @@ def transit_dask(
     n_out = npartitions or max(n_in, 2 * max(info["workers"], 1))
     shuffled = ddf.shuffle("track_id", npartitions=n_out, shuffle_method=shuffle_method)
     out = _Output(Path(output)) if output is not None else None
-    tasks = [delayed(_transit_partition, pure=False)(part, spec_f, str(out.tmp) if out else None, i)
+    tasks = [delayed(_transit_partition, pure=False)(part, spec_f, str(out.tmp) if out else None, i, files)
              for i, part in enumerate(shuffled.to_delayed())]
     try:
         results = client.gather(client.compute(tasks))
@@ -328,10 +331,9 @@ def transit_dask(
     }
     prov["n_visits"] = sum(s["visits"] for s in stats)
     if not given:
-        prov["inputs"] = _expand(fixes)
+        prov["inputs"] = files
     if out is not None:
-        files = out.commit(prov)
-        return DaskRun(visits=None, files=files, provenance=prov, stats=stats)
+        return DaskRun(visits=None, files=out.commit(prov), provenance=prov, stats=stats)
     frames = [r[1] for r in results if r[1] is not None and len(r[1])]
     visits = visits_table([], spec) if not frames else pd.concat(frames, ignore_index=True)
     # A track's visits all come from one partition, already in order: a stable sort by track id alone gives
