@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from overflight.analysis.prism._geo import FloatArray
 from overflight.analysis.prism.caps import ZoneCaps
-from overflight.analysis.prism.evaluate import EXACT_FACTOR, MAX_REACH_M
+from overflight.analysis.prism.evaluation import EXACT_FACTOR, MAX_REACH_M
 from overflight.analysis.prism.fast import SETTLE_IMPOSSIBLE, SETTLE_NECESSARY, SETTLE_POSSIBLE, settle_zone
 from overflight.analysis.prism.pairs import Pairs
 

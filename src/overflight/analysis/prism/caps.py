@@ -18,6 +18,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from overflight.analysis import membership
+from overflight.analysis.prism._captree import CapTree, cap_tree, least_focal_lb
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, unit
 from overflight.analysis.prism.fast import ZoneEdges, zone_edges
 from overflight.analysis.prism.period import period_ns
@@ -40,6 +41,15 @@ class ZoneCaps:
     timed: list[Any] = field(default_factory=list)  # per zone: the Zone when it has a validity period, else None
     source: Any = None  # the zones given (a ZoneSet lets the membership index come from the cache)
     _index: ZoneIndex | None = None
+    _trees: dict[tuple[str, int], CapTree] = field(default_factory=dict)
+
+    def tree(self, kind: str, z: int) -> CapTree:
+        """The caps of zone `z`'s parts (`kind` "part") or boundary pieces ("piece"), grouped (``_captree``)."""
+        key = (kind, z)
+        if key not in self._trees:
+            u, r = (self.part_u[z], self.part_r[z]) if kind == "part" else (self.piece_u[z], self.piece_r[z])
+            self._trees[key] = cap_tree(u, r)
+        return self._trees[key]
 
     def zone_edges(self, z: int) -> ZoneEdges | None:
         if z not in self.edges:
@@ -173,6 +183,6 @@ def reach_bounds(u1: FloatArray, u2: FloatArray, need: FloatArray, caps: ZoneCap
     cand = lb <= need
     for z in np.flatnonzero(cand.any(axis=0)):
         rows = np.flatnonzero(cand[:, z])
-        plb = _focal_lb(u1[rows], u2[rows], caps.part_u[z], caps.part_r[z]).min(axis=1)
+        plb = least_focal_lb(u1[rows], u2[rows], caps.tree("part", int(z)))
         lb[rows, z] = np.maximum(lb[rows, z], plb)
     return lb

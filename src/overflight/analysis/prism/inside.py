@@ -14,8 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from overflight.analysis import membership
+from overflight.analysis.prism._captree import least_focal_lb
 from overflight.analysis.prism._geo import FloatArray
-from overflight.analysis.prism.caps import ZoneCaps, _focal_lb
+from overflight.analysis.prism.caps import ZoneCaps
 from overflight.analysis.prism.pairs import Pairs
 
 BoolArray = NDArray[np.bool_]
@@ -52,7 +53,7 @@ def fixes_inside(pairs: Pairs, sl: slice, u1: FloatArray, u2: FloatArray, need: 
         # inside with a position error keeps the pair: its whole ellipse may lie in the zone).
         rest = rows[~(m1[rows, z] | m2[rows, z])]
         if rest.size:
-            blb = _focal_lb(u1[rest], u2[rest], caps.piece_u[z], caps.piece_r[z]).min(axis=1)
+            blb = least_focal_lb(u1[rest], u2[rest], caps.tree("piece", int(z)))
             lb[rest, z] = np.maximum(lb[rest, z], blb)
     del need  # (the caller compares the bounds with it)
     return Inside(m1, m2, inside, lb)

@@ -52,7 +52,7 @@ from numpy.typing import NDArray
 from overflight.analysis.prism._geo import FloatArray, dist, unit
 from overflight.analysis.prism.bulk import SETTLE_IMPOSSIBLE, SETTLE_NECESSARY, SETTLE_POSSIBLE, settle
 from overflight.analysis.prism.caps import PIECE, ZoneCaps, _focal_lb, _ZoneCaps, reach_bounds, zone_caps
-from overflight.analysis.prism.evaluate import (
+from overflight.analysis.prism.evaluation import (
     EXACT_FACTOR,
     MAX_REACH_M,
     Evaluation,

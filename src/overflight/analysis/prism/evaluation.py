@@ -90,6 +90,12 @@ def evaluate(
         if e - r > budget_hi:
             return Evaluation("impossible", e, min(e - r - budget_hi, flip_incons), True)
         return Evaluation("possible", d, max(budget_hi - (e - r), 0.0), True)
+    if not precise and r == 0:
+        quick = _fast_crossing(lon1, lat1, lon2, lat2, zone, (mlon, mlat), d=d, need=need, limit=limit,
+                               reach=reach, inside=inside, budget_hi=budget_hi, flip_incons=flip_incons,
+                               hulls=hulls, graded=graded)
+        if quick is not None:
+            return quick
     cap = cap_polygon(mlon, mlat, reach)
     xmin, ymin, xmax, ymax = cap.bounds
     zc = shapely.intersection(shapely.clip_by_rect(zone, xmin - 1e-6, ymin - 1e-6, xmax + 1e-6, ymax + 1e-6), cap)
@@ -154,6 +160,18 @@ def evaluate(
         ell = ellipse_plane(gn, ll1, ll2, cut / (SPH_LO * R_SPHERE) * (1 + 1e-9) + 1e-9)
         if ell is not None:
             obst_a = shapely.intersection(obst_a, ell)
+    return _avoiding_verdict(p1, p2, ll1, ll2, obst_a, gn, ell, limit=limit, need=need, precise=precise,
+                             scale_lo=scale_lo, hulls=hulls, graded=graded, r=r, budget_hi=budget_hi,
+                             flip_incons=flip_incons, e_hi=e_hi)
+
+
+def _avoiding_verdict(
+    p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obst_a: BaseGeometry,
+    gn: Gnomonic, ell: BaseGeometry | None, *, limit: float, need: float, precise: bool, scale_lo: float,
+    hulls: bool, graded: bool, r: float, budget_hi: float, flip_incons: float, e_hi: float,
+) -> Evaluation:
+    """The verdict from the avoiding length around `obst_a` (clipped to `ell` in fast mode, if not None)."""
+    cut = min(limit, need * (1 + 1e-6) + 1.0)
     res = shortest_avoiding(p1, p2, ll1, ll2, obst_a, gn.inv, limit=limit, target=need, precise=precise,
                             scale_lo=scale_lo, hulls=hulls, graded=graded)
     exact = res.upper < limit and res.upper <= res.lower * (1 + 1e-3)
@@ -169,6 +187,69 @@ def evaluate(
     # No avoiding path found (the search hit its memory ceiling): the certified lower bound is all there is.
     shown = res.upper if math.isfinite(res.upper) else res.lower
     return Evaluation("possible", shown, max(margin, 0.0), exact, res.path_lon, res.path_lat)
+
+
+ELL_PAD = 0.01  # the lon/lat box around the ellipse is widened by this share of its size on each side
+
+
+def _fast_crossing(
+    lon1: float, lat1: float, lon2: float, lat2: float, zone: BaseGeometry, mid: tuple[float, float], *,
+    d: float, need: float, limit: float, reach: float, inside: tuple[bool, bool] | None, budget_hi: float,
+    flip_incons: float, hulls: bool, graded: bool,
+) -> Evaluation | None:
+    """``evaluate`` in fast mode for fixes without position error whose direct arc crosses the zone, with the
+    zone cut to a lon/lat box around the ellipse of the budget instead of the whole reachable cap.
+
+    Only the zone's part in that ellipse can matter (``evaluate``'s clip in fast mode), so the GEOS
+    overlays at the start run on that part. None (``evaluate`` goes the general way) when the arc does not
+    cross the zone, a fix lies in it, or the box would wrap around the antimeridian or reach a pole.
+    """
+    if inside is None or inside[0] or inside[1]:
+        return None
+    ll1, ll2 = (lon1, lat1), (lon2, lat2)
+    gn = Gnomonic(*mid)
+    cut = min(limit, need * (1 + 1e-6) + 1.0)
+    ell = ellipse_plane(gn, ll1, ll2, cut / (SPH_LO * R_SPHERE) * (1 + 1e-9) + 1e-9)
+    if ell is None:
+        return None
+    # The ellipse's edges are great-circle arcs in lon/lat: sample them densely (a bulge between samples is
+    # metres, the padding kilometres).
+    ring = shapely.get_coordinates(shapely.segmentize(ell.exterior, ell.length / 1024.0))
+    elon, elat = gn.inv(ring[:, 0], ring[:, 1])
+    x0, x1, y0, y1 = float(elon.min()), float(elon.max()), float(elat.min()), float(elat.max())
+    if x1 - x0 > 90.0 or y1 > 85.0 or y0 < -85.0:
+        return None
+    px, py = ELL_PAD * (x1 - x0) + 1e-6, ELL_PAD * (y1 - y0) + 1e-6
+    zc = shapely.clip_by_rect(zone, x0 - px, y0 - py, x1 + px, y1 + py)
+    if zc.is_empty:
+        return None
+    if zc.geom_type not in ("Polygon", "MultiPolygon"):
+        zc = shapely.union_all([q for q in shapely.get_parts(zc) if q.geom_type == "Polygon"])
+        if zc.is_empty:
+            return None
+    obst = gn.geometry_fwd(zc)
+    if not obst.is_valid:
+        obst = shapely.make_valid(obst)
+    p1 = np.array([float(v) for v in gn.fwd(lon1, lat1)])
+    p2 = np.array([float(v) for v in gn.fwd(lon2, lat2)])
+    scale_lo = math.cos(reach / R_SPHERE) ** 2 * SPH_LO
+    boundary = obst.boundary
+    for p in (p1, p2):
+        pt = Point(p)
+        if obst.intersects(pt):
+            # As in ``evaluate``: outside by the rule yet covered in the plane, the fix starts from the border.
+            depth = float(boundary.distance(pt))
+            obst = obst.difference(pt.buffer(depth * (1 + 1e-6) + 1e-3, quad_segs=16))
+            boundary = obst.boundary
+    seg = LineString([p1, p2])
+    if not obst.intersects(seg):
+        return None
+    if not shapely.relate_pattern(seg, obst, "T********"):
+        return Evaluation("possible", d, max(budget_hi - d, 0.0), d < limit)
+    obst_a = shapely.intersection(obst, ell)
+    return _avoiding_verdict(p1, p2, ll1, ll2, obst_a, gn, ell, limit=limit, need=need, precise=False,
+                             scale_lo=scale_lo, hulls=hulls, graded=graded, r=0.0, budget_hi=budget_hi,
+                             flip_incons=flip_incons, e_hi=d)
 
 
 def _evaluate_reach(
