@@ -5,11 +5,12 @@ import * as maplibregl from "maplibre-gl";
 maplibregl.setWorkerUrl("/static/maplibre-gl-worker.mjs");
 
 const $ = (sel) => document.querySelector(sel);
-const LAYERS = ["zones", "tracks", "crossings", "observations", "discs", "prisms", "attribution"];
+const LAYERS = ["zones", "tracks", "crossings", "observations", "discs", "prisms", "attribution", "live"];
 const LAYER_NAMES = {
   zones: "zones (states, ranges, regions; disputed hatched)", tracks: "tracks (dashed: unobserved stretch)",
   crossings: "border crossings", observations: "sightings and wreckage finds", discs: "position-error discs",
-  prisms: "prism ellipses (potential path areas)", attribution: "attribution: distance bands and clusters of finds",
+  prisms: "prism ellipses and avoiding paths (click an ellipse)", attribution: "attribution: distance bands and clusters of finds",
+  live: "live monitor alerts (now: not filtered by the window)",
 };
 const COLOURS = ["#7a2e8e", "#0e7490", "#b45309", "#1d4ed8", "#be123c", "#4d7c0f"];
 
@@ -42,7 +43,8 @@ async function api(path, opts = {}) {
 // ---------------------------------------------------------------- state (mirrored in the URL hash)
 const S = {
   t0: null, t1: null, extent: null, sel: null, layers: new Set(LAYERS), view: null,
-  claims: [], summary: null, visible: { tracks: [], observations: [], prisms: [], crossings: [] },
+  claims: [], summary: null, visible: { tracks: [], observations: [], prisms: [], crossings: [], zones: [], paths: [] },
+  live: { alerts: [], status: null },
   selectedFeatures: [], openClaim: null,
 };
 window.__ovf = S;
@@ -117,7 +119,7 @@ function buildMap() {
   map.addControl(new maplibregl.ScaleControl(), "bottom-right");
   map.on("load", () => {
     map.addImage("hatch", hatchImage());
-    for (const s of ["zones", "tracks", "observations", "prisms", "attribution"]) map.addSource(s, { type: "geojson", data: empty() });
+    for (const s of ["zones", "tracks", "observations", "prisms", "paths", "attribution", "live"]) map.addSource(s, { type: "geojson", data: empty() });
     const L = (spec) => map.addLayer(spec);
     L({ id: "zones-fill", type: "fill", source: "zones", filter: ["==", ["get", "layer"], "zone"], paint: {
       "fill-color": ["match", ["get", "kind"], "state", "#f3f0e6", "range", "#f7c7a3", "region", "#b9d7a8", "site", "#e0a0a0", "#d8d8f0"],
@@ -134,6 +136,9 @@ function buildMap() {
     L({ id: "prisms", type: "fill", source: "prisms", paint: { "fill-color": "#8e44ad", "fill-opacity": 0.08 } });
     L({ id: "prisms-line", type: "line", source: "prisms", paint: { "line-color": "#8e44ad", "line-width": 1, "line-dasharray": [2, 2] } });
     L({ id: "prisms-sel", type: "line", source: "prisms", filter: sel([]), paint: { "line-color": "#f0a500", "line-width": 3 } });
+    L({ id: "avoid", type: "line", source: "paths", paint: {
+      "line-color": ["match", ["get", "verdict"], "necessary", "#b42318", "#0b5b23"], "line-width": 2.5,
+      "line-dasharray": ["case", ["==", ["get", "kind"], "direct"], ["literal", [1, 1]], ["literal", [4, 2]]] } });
     L({ id: "discs", type: "fill", source: "observations", filter: ["==", ["get", "layer"], "disc"], paint: {
       "fill-color": ["match", ["get", "kind"], "wreckage", "#b42318", "#1d6fb8"], "fill-opacity": 0.12 } });
     L({ id: "discs-line", type: "line", source: "observations", filter: ["==", ["get", "layer"], "disc"], paint: {
@@ -148,6 +153,9 @@ function buildMap() {
       "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
     L({ id: "observations-sel", type: "circle", source: "observations", filter: ["all", ["==", ["get", "layer"], "observation"], sel([])],
       paint: { "circle-radius": 8, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#f0a500", "circle-stroke-width": 3 } });
+    L({ id: "live", type: "circle", source: "live", paint: {
+      "circle-radius": 6, "circle-color": ["match", ["get", "event"], "enter", "#e5484d", "exit", "#1d6fb8", "#777"],
+      "circle-stroke-color": "#111", "circle-stroke-width": 1.5 } });
     applyLayers();
     refreshZones();
     refreshWindow();
@@ -162,7 +170,7 @@ function buildMap() {
 const LAYER_IDS = {
   zones: ["zones-fill", "zones-line", "zones-approx", "disputed", "zones-sel"], tracks: ["tracks", "gaps", "tracks-sel"],
   crossings: ["crossings"], observations: ["observations", "observations-sel"], discs: ["discs", "discs-line"],
-  prisms: ["prisms", "prisms-line", "prisms-sel"], attribution: ["bands", "clusters", "clusters-line"],
+  prisms: ["prisms", "prisms-line", "prisms-sel", "avoid"], attribution: ["bands", "clusters", "clusters-line"], live: ["live"],
 };
 function applyLayers() {
   for (const [k, ids] of Object.entries(LAYER_IDS)) for (const id of ids) {
@@ -177,11 +185,15 @@ async function refreshAttribution() {
 
 let zoneZoom = null;
 async function refreshZones() {
-  const z = Math.floor(map.getZoom());
-  if (z === zoneZoom) return;
-  zoneZoom = z;
-  const { body } = await api(`/api/zones?zoom=${z}`);
-  if (z === zoneZoom) map.getSource("zones").setData(body);
+  // Zones with a validity period appear only for windows in which they are in force.
+  const key = `${Math.floor(map.getZoom())}|${windowQuery()}`;
+  if (key === zoneZoom) return;
+  zoneZoom = key;
+  const { body } = await api(`/api/zones?zoom=${Math.floor(map.getZoom())}&${windowQuery()}`);
+  if (key !== zoneZoom) return;
+  map.getSource("zones").setData(body);
+  S.visible.zones = body.features.filter((f) => f.properties.layer === "zone").map((f) => f.properties.id).sort();
+  S.zonesLoaded = (S.zonesLoaded || 0) + 1;
 }
 
 const windowQuery = () => (S.t0 === null ? "" : `start=${encodeURIComponent(iso(S.t0))}&end=${encodeURIComponent(iso(S.t1))}`);
@@ -205,6 +217,7 @@ async function refreshTracks() {
 let obsSeq = 0;
 async function refreshWindow() {
   refreshTracks();
+  refreshZones();
   const seq = ++obsSeq;
   const [o, p] = await Promise.all([api(`/api/observations?${windowQuery()}`), api(`/api/prisms?${windowQuery()}`)]);
   if (seq !== obsSeq) return;
@@ -234,6 +247,33 @@ function onMapClick(e) {
   const f = feats[0];
   const id = f.properties.layer === "crossing" ? f.properties.track : f.properties.id;
   selectFeature(id, f.properties);
+  if (f.properties.layer === "prism") showPaths(f.properties.run, f.properties.pair);
+}
+
+// ---------------------------------------------------------------- avoiding paths of one prism pair
+function pathsBox(parent) {
+  document.querySelectorAll("#paths-info").forEach((x) => x.remove());
+  if (parent) parent.append(el("div", { id: "paths-info" }));
+}
+
+function clearPaths() {
+  S.paths = null;
+  S.visible.paths = [];
+  if (S.mapReady) map.getSource("paths").setData(empty());
+}
+
+async function showPaths(run, pair) {
+  S.paths = { run, pair };
+  const { body } = await api(`/api/prisms/${encodeURIComponent(run)}/paths?pair=${encodeURIComponent(pair)}`);
+  if (!S.paths || S.paths.run !== run || S.paths.pair !== pair) return;
+  if (S.mapReady) map.getSource("paths").setData({ ...body, features: body.features.filter((f) => f.geometry) });
+  S.visible.paths = body.features.map((f) => f.properties.id).sort();
+  const box = $("#paths-info");
+  box.replaceChildren(el("h3", {}, `Avoiding paths: ${run}, sightings ${pair}`),
+    body.features.length ? el("ul", { id: "paths-list" }, body.features.map((f) => el("li", { "data-kind": f.properties.kind },
+      `${f.properties.zone} (${f.properties.verdict || "period"}): ${f.properties.note}`)))
+      : el("p", { class: "dim" }, "no zone the pair could or had to enter"));
+  S.pathsLoaded = (S.pathsLoaded || 0) + 1;
 }
 
 async function selectFeature(id, props) {
@@ -254,6 +294,8 @@ async function selectFeature(id, props) {
       el("li", {}, el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); openClaim(c.id, true); } }, c.id), ` — ${c.verdict}: `, c.statement)))
       : el("p", { class: "dim", id: "sel-claims" }, "no claim names this feature or rests on it"),
   );
+  pathsBox(tab);
+  if (!props || props.layer !== "prism") clearPaths();
   showTab("selection");
 }
 
@@ -447,6 +489,11 @@ function selectEvidence(claimId, e) {
   }
   S.selectedEvidence = e.id;
   writeHash();
+  const prism = f && e.run ? f.features.find((x) => x.startsWith(`${e.run}:`) && /:\d+-\d+$/.test(x)) : null;
+  if (prism) {
+    pathsBox(document.querySelector(`#claim-${CSS.escape(claimId)} .body`));
+    showPaths(e.run, prism.split(":").pop());
+  }
 }
 
 function applySelection() {
@@ -557,6 +604,78 @@ async function reloadAll() {
   if (S.mapReady) { refreshZones(); refreshWindow(); refreshAttribution(); }
 }
 
+// ---------------------------------------------------------------- case picker
+async function showPicker(closable) {
+  const box = $("#picker");
+  box.hidden = false;
+  $("#picker-close").hidden = !closable;
+  $("#picker-msg").textContent = "";
+  const { body } = await api("/api/cases");
+  $("#picker-dirs").textContent = `folders: ${body.dirs.join(", ")} · new cases go to ${body.new_in}`;
+  $("#picker-list").replaceChildren(body.cases.length
+    ? el("table", { class: "vt", id: "cases-table" }, el("tr", {}, ["case", "folder", "found", "modified", "MB", ""].map((h) => el("th", {}, h))),
+      body.cases.map((c) => el("tr", { "data-path": c.path, class: c.open ? "open" : "" }, el("td", {}, c.name), el("td", { class: "dim" }, c.folder),
+        el("td", {}, c.where), el("td", {}, c.modified), el("td", {}, c.size_mb),
+        el("td", {}, c.open ? "open now" : el("button", { class: "open-case", onclick: () => openCase(c.path) }, "Open")))))
+    : el("p", { class: "dim" }, "no case file (*.duckdb) in these folders yet: create one below, or run `overflight demo`"));
+}
+
+async function openCase(path) {
+  const { status, body } = await api("/api/cases/open", { method: "POST", body: JSON.stringify({ path }), headers: { "Content-Type": "application/json" }, allowError: true });
+  if (status !== 200) { $("#picker-msg").textContent = `${status}: ${body.detail}`; return; }
+  location.assign(`${location.pathname}${location.search}`);  // the new case, from its own first view
+}
+
+function initPicker() {
+  $("#cases-btn").addEventListener("click", () => showPicker(!S.noCase));
+  $("#picker-close").addEventListener("click", () => { $("#picker").hidden = true; });
+  $("#new-case-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const name = new FormData(e.target).get("name");
+    const { status, body } = await api("/api/cases/new", { method: "POST", body: JSON.stringify({ name }), headers: { "Content-Type": "application/json" }, allowError: true });
+    if (status !== 200) { $("#picker-msg").textContent = `${status}: ${body.detail}`; return; }
+    location.assign(`${location.pathname}${location.search}`);
+  });
+}
+
+// ---------------------------------------------------------------- live monitor (server-sent events)
+function liveData() {
+  return { type: "FeatureCollection", features: S.live.alerts.filter((f) => f.geometry) };
+}
+
+function drawLive() {
+  if (S.mapReady) map.getSource("live").setData(liveData());
+  const st = S.live.status;
+  $("#tab-live").replaceChildren(el("h3", {}, `Live: ${S.summary.live}`),
+    st ? el("p", { id: "live-status", class: st.running ? "good" : "bad" }, `${st.running ? "running" : "not running"} · ${st.alerts} alerts`
+      + (st.aircraft !== undefined ? ` · ${st.aircraft} aircraft · ${st.messages_per_s} msg/s` : "")
+      + (st.feeds ? ` · ${st.feeds.map((f) => `${f.name} ${f.connected ? "connected" : "DISCONNECTED"}`).join(", ")}` : "")) : null,
+    el("ol", { id: "live-list", reversed: true }, S.live.alerts.slice().reverse().slice(0, 200).map((f) => {
+      const p = f.properties;
+      return el("li", { "data-event": p.event, "data-aircraft": p.aircraft }, `${p.time || ""} ${p.event} ${p.zone} · ${p.aircraft}${p.callsign ? ` (${p.callsign})` : ""}${p.alt_m !== null && p.alt_m !== undefined ? ` · ${Math.round(p.alt_m)} m` : ""}`);
+    })));
+  $("#tabs button[data-tab=live]").textContent = `Live (${S.live.alerts.length})`;
+}
+
+async function startLive() {
+  $("#tabs button[data-tab=live]").hidden = false;
+  const { body } = await api("/api/live");
+  S.live.alerts = body.features;
+  S.live.status = body.status;
+  const last = body.features.length ? body.features[body.features.length - 1].properties.seq : 0;
+  drawLive();
+  const es = new EventSource(`/api/live/stream?since=${last}`);
+  es.addEventListener("alert", (ev) => {
+    const f = JSON.parse(ev.data);
+    if (S.live.alerts.some((x) => x.properties.seq === f.properties.seq)) return;
+    S.live.alerts.push(f);
+    if (S.live.alerts.length > 2000) S.live.alerts.shift();
+    drawLive();
+  });
+  es.addEventListener("status", (ev) => { S.live.status = JSON.parse(ev.data); drawLive(); });
+  S.liveSource = es;
+}
+
 function showTab(name) {
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("on", b.dataset.tab === name));
   document.querySelectorAll(".tab").forEach((t) => { t.hidden = t.id !== `tab-${name}`; });
@@ -578,12 +697,21 @@ async function loadSummary() {
 async function main() {
   readHash();
   document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+  initPicker();
+  const first = await api("/api/case", { allowError: true });
+  if (first.status === 409 && first.body.no_case) {  // `serve` without a case: the picker first
+    S.noCase = true;
+    await showPicker(false);
+    S.ready = true;
+    return;
+  }
   initTimeline();
   initWork();
   await loadSummary();
   await Promise.all([loadTimeline(), loadClaims(), loadRuns()]);
   loadLayersTab();
   buildMap();
+  if (S.summary.live) startLive();
   S.ready = true;
 }
 
