@@ -119,7 +119,7 @@ function buildMap() {
   map.addControl(new maplibregl.ScaleControl(), "bottom-right");
   map.on("load", () => {
     map.addImage("hatch", hatchImage());
-    for (const s of ["zones", "tracks", "observations", "prisms", "paths", "attribution", "live"]) map.addSource(s, { type: "geojson", data: empty() });
+    for (const s of ["zones", "tracks", "observations", "prisms", "paths", "attribution", "live", "live-zones"]) map.addSource(s, { type: "geojson", data: empty() });
     const L = (spec) => map.addLayer(spec);
     L({ id: "zones-fill", type: "fill", source: "zones", filter: ["==", ["get", "layer"], "zone"], paint: {
       "fill-color": ["match", ["get", "kind"], "state", "#f3f0e6", "range", "#f7c7a3", "region", "#b9d7a8", "site", "#e0a0a0", "#d8d8f0"],
@@ -153,6 +153,7 @@ function buildMap() {
       "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
     L({ id: "observations-sel", type: "circle", source: "observations", filter: ["all", ["==", ["get", "layer"], "observation"], sel([])],
       paint: { "circle-radius": 8, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#f0a500", "circle-stroke-width": 3 } });
+    L({ id: "live-zones", type: "line", source: "live-zones", paint: { "line-color": "#e5484d", "line-width": 1.5, "line-dasharray": [3, 1] } });
     L({ id: "live", type: "circle", source: "live", paint: {
       "circle-radius": 6, "circle-color": ["match", ["get", "event"], "enter", "#e5484d", "exit", "#1d6fb8", "#777"],
       "circle-stroke-color": "#111", "circle-stroke-width": 1.5 } });
@@ -170,7 +171,7 @@ function buildMap() {
 const LAYER_IDS = {
   zones: ["zones-fill", "zones-line", "zones-approx", "disputed", "zones-sel"], tracks: ["tracks", "gaps", "tracks-sel"],
   crossings: ["crossings"], observations: ["observations", "observations-sel"], discs: ["discs", "discs-line"],
-  prisms: ["prisms", "prisms-line", "prisms-sel", "avoid"], attribution: ["bands", "clusters", "clusters-line"], live: ["live"],
+  prisms: ["prisms", "prisms-line", "prisms-sel", "avoid"], attribution: ["bands", "clusters", "clusters-line"], live: ["live", "live-zones"],
 };
 function applyLayers() {
   for (const [k, ids] of Object.entries(LAYER_IDS)) for (const id of ids) {
@@ -412,12 +413,13 @@ function fitTimeline() {
 
 async function loadTimeline() {
   const { body } = await api("/api/timeline");
-  TL.items = body.items;
-  const order = ["claims", "sighting", "wreckage", "impact", "tracks"];
+  const order = ["claims", "sighting", "wreckage", "impact", "tracks", "zones"];
   TL.lanes = [...new Set(body.items.map((x) => x.lane))].sort((a, b) => (order.indexOf(a) + 99 * (order.indexOf(a) < 0)) - (order.indexOf(b) + 99 * (order.indexOf(b) < 0)));
   const ts = body.items.flatMap((x) => [Date.parse(x.start), Date.parse(x.end)]).filter(Number.isFinite);
   TL.e0 = ts.length ? Math.min(...ts) : Date.now() - 86400e3;
   TL.e1 = ts.length ? Math.max(...ts) : Date.now();
+  // A zone in force from or until an open end: drawn to the edge of everything else.
+  TL.items = body.items.map((x) => ({ ...x, start: x.start || iso(TL.e0 - 365 * 86400e3), end: x.end || iso(TL.e1 + 365 * 86400e3) }));
   if (TL.e1 === TL.e0) TL.e1 = TL.e0 + 3600e3;
   if (!TL.fitted) {
     fitTimeline();
@@ -525,7 +527,7 @@ function loadLayersTab() {
   el("h3", {}, "Legend"),
   ...[["#f3f0e6", "state (land-only boundary sets miss the territorial sea)"], ["#f7c7a3", "range / user zone (dashed outline: approximate)"],
     ["#b9d7a8", "region"], ["repeating-linear-gradient(45deg,#b42318 0 2px,#fff 2px 6px)", "disputed: inside two states"],
-    ["#1d6fb8", "sighting, with its position-error disc"], ["#b42318", "wreckage find"], ["#8e44ad", "prism ellipse (where it could have been)"], ["#f3c6c2", "cluster of finds; dotted: distance band of a reference"]]
+    ["#1d6fb8", "sighting, with its position-error disc"], ["#b42318", "wreckage find"], ["#8e44ad", "prism ellipse (where it could have been)"], ["#b42318", "dashed: shortest path avoiding a zone (red: longer than the budget, so entering was necessary; green: within it)"], ["#f3c6c2", "cluster of finds; dotted: distance band of a reference"]]
     .map(([c, t]) => el("div", { class: "legend-row" }, el("span", { class: "swatch", style: `background:${c}` }), t)),
   S.summary.illustrative ? el("p", { class: "banner ill" }, "ILLUSTRATIVE: the tracks, sightings and wreckage of this case are invented (see the report); the claims and zones are real.") : null);
 }
@@ -652,7 +654,7 @@ function drawLive() {
       + (st.feeds ? ` · ${st.feeds.map((f) => `${f.name} ${f.connected ? "connected" : "DISCONNECTED"}`).join(", ")}` : "")) : null,
     el("ol", { id: "live-list", reversed: true }, S.live.alerts.slice().reverse().slice(0, 200).map((f) => {
       const p = f.properties;
-      return el("li", { "data-event": p.event, "data-aircraft": p.aircraft }, `${p.time || ""} ${p.event} ${p.zone} · ${p.aircraft}${p.callsign ? ` (${p.callsign})` : ""}${p.alt_m !== null && p.alt_m !== undefined ? ` · ${Math.round(p.alt_m)} m` : ""}`);
+      return el("li", { "data-event": p.event, "data-aircraft": p.aircraft }, `${p.time ? `${p.time.slice(0, 10)} ${p.time.slice(11, 19)}Z` : "-"} ${p.event} ${p.zone} · ${p.aircraft}${p.callsign ? ` (${p.callsign})` : ""}${p.alt_m !== null && p.alt_m !== undefined ? ` · ${Math.round(p.alt_m)} m` : ""}`);
     })));
   $("#tabs button[data-tab=live]").textContent = `Live (${S.live.alerts.length})`;
 }
@@ -660,6 +662,8 @@ function drawLive() {
 async function startLive() {
   $("#tabs button[data-tab=live]").hidden = false;
   const { body } = await api("/api/live");
+  if (S.mapReady) map.getSource("live-zones").setData(body.zones);
+  else map.once("load", () => map.getSource("live-zones").setData(body.zones));
   S.live.alerts = body.features;
   S.live.status = body.status;
   const last = body.features.length ? body.features[body.features.length - 1].properties.seq : 0;

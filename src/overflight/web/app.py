@@ -418,7 +418,7 @@ def create_app(case_path: str | Path | None, *, host: str = "127.0.0.1", port: i
         feed = _live()
         if since < 0:
             raise InputError("since is an alert number >= 0", field="since")
-        return _json(_dumps({**alerts_geojson(feed.since(since)), "status": feed.status()}))
+        return _json(_dumps({**alerts_geojson(feed.since(since)), "status": feed.status(), "zones": feed.zones()}))
 
     @app.get("/api/live/stream")
     async def live_stream(request: Request, since: int | None = None) -> Response:

@@ -47,6 +47,10 @@ class LiveFeed:
     def status(self) -> dict[str, Any]:
         return {"source": self.describe, "alerts": self._seq, "rejected_lines": self.rejected}
 
+    def zones(self) -> dict[str, Any]:
+        """The zones the source watches, as GeoJSON (none known for a followed file)."""
+        return {"type": "FeatureCollection", "features": []}
+
     def start(self) -> None:  # pragma: no cover - overridden
         pass
 
@@ -68,6 +72,14 @@ class MonitorLive(LiveFeed):
         self.monitor = Monitor(cfg)  # InputError now (bad feed URL, zones) rather than on a thread later
         self.monitor.subscribe(self.push)
         self._thread: threading.Thread | None = None
+
+    def zones(self) -> dict[str, Any]:
+        import shapely
+
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": json.loads(shapely.to_geojson(z.geometry)),
+             "properties": {"layer": "live-zone", "id": z.id, "name": z.name, "floor_m": z.floor_m,
+                            "ceiling_m": z.ceiling_m}} for z in self.monitor.zones]}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.monitor.run, kwargs={"install_signals": False}, daemon=True,

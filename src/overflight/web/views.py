@@ -591,6 +591,11 @@ def timeline(case: Case) -> dict[str, Any]:
     for r in case.con.execute("SELECT track_id, min(time), max(time) FROM tracks GROUP BY track_id ORDER BY 1"
                               ).fetchall():
         items.append({"lane": "tracks", "id": r[0], "start": _iso(r[1]), "end": _iso(r[2]), "label": r[0]})
+    # Zones in force for a period (an open end is drawn to the case's other items' extent by the page).
+    for r in case.con.execute("SELECT id, valid_from, valid_to FROM zones WHERE valid_from IS NOT NULL OR "
+                              "valid_to IS NOT NULL ORDER BY id").fetchall():
+        items.append({"lane": "zones", "id": r[0], "start": _iso(r[1]), "end": _iso(r[2]), "label": r[0],
+                      "open_start": r[1] is None, "open_end": r[2] is None})
     return {"items": items}
 
 
