@@ -266,3 +266,46 @@ def test_a_case_held_elsewhere_opens_read_only_from_the_picker(picker: tuple[Tes
     finally:
         stop.set()
         proc.join(30)
+
+
+# ------------------------------------------------------------------------------------------ all or nothing
+
+MIXED = b"""sources:
+  - {id: ok-src, name: fine source, kind: media, reliability: B}
+claims:
+  - id: ok-claim
+    statement: a valid claim
+    source: ok-src
+    stance: asserts
+    what: transit
+  - id: bad-claim
+    statement: its source is missing
+    source: no-such-source
+    stance: asserts
+    what: transit
+"""
+
+
+@pytest.mark.parametrize(("kind", "name", "data"), [
+    ("claims", "mixed.yaml", MIXED),
+    ("zones", "z.geojson", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "A"},'
+                           b' "geometry": {"type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,0]]]}}, '
+                           b'{"type": "Feature", "properties": {"id": "B", "valid_from": "not a time"}, '
+                           b'"geometry": {"type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,0]]]}}]}'),
+    ("observations", "obs.csv", b"id,kind,time_start,lon,lat,source_id\nO1,sighting,2025-06-20T00:00Z,50,50,ok\n"
+                                b"O2,sighting,yesterday,50,50,ok\n"),
+])
+def test_a_bad_row_anywhere_imports_nothing(web_demo_case: Path, tmp_path: Path, kind: str, name: str,
+                                            data: bytes) -> None:
+    path = tmp_path / "case.duckdb"
+    shutil.copy2(web_demo_case, path)
+    with _app(path) as c:
+        before = c.get("/api/case").json()["counts"]
+        zones_before = len(c.get("/api/zones").json()["features"])
+        r = c.post(f"/api/upload/{kind}", headers=W, files={"file": (name, data)})
+        assert r.status_code == 422, r.text
+        body = r.json()
+        assert "nothing imported" in body["message"] and body["examples"]
+        assert c.get("/api/case").json()["counts"] == before
+        assert len(c.get("/api/zones").json()["features"]) == zones_before
+        c.app.state.workspace.close()  # type: ignore[attr-defined]

@@ -259,6 +259,7 @@ function pathsBox(parent) {
 
 function clearPaths() {
   S.paths = null;
+  S.pathsBody = null;
   S.visible.paths = [];
   if (S.mapReady) map.getSource("paths").setData(empty());
 }
@@ -269,18 +270,28 @@ async function showPaths(run, pair) {
   if (!S.paths || S.paths.run !== run || S.paths.pair !== pair) return;
   if (S.mapReady) map.getSource("paths").setData({ ...body, features: body.features.filter((f) => f.geometry) });
   S.visible.paths = body.features.map((f) => f.properties.id).sort();
-  const box = $("#paths-info");
+  S.pathsBody = body;
+  renderPaths();
+  S.pathsLoaded = (S.pathsLoaded || 0) + 1;
+}
+
+function renderPaths() {
+  const box = $("#paths-info"), body = S.pathsBody;
+  if (!box || !S.paths || !body || body.run !== S.paths.run || body.pair !== S.paths.pair) return;
+  const { run, pair } = S.paths;
   box.replaceChildren(el("h3", {}, `Avoiding paths: ${run}, sightings ${pair}`),
     body.features.length ? el("ul", { id: "paths-list" }, body.features.map((f) => el("li", { "data-kind": f.properties.kind },
       `${f.properties.zone} (${f.properties.verdict || "period"}): ${f.properties.note}`)))
       : el("p", { class: "dim" }, "no zone the pair could or had to enter"));
-  S.pathsLoaded = (S.pathsLoaded || 0) + 1;
 }
+
+const PRISM_ID = /^(prism[^:]*):.*:(\d+-\d+)$/;  // a prism ellipse's id: run:group:from-to
 
 async function selectFeature(id, props) {
   S.sel = `f:${id}`;
   writeHash();
   highlight([id]);
+  if (!PRISM_ID.test(id)) clearPaths();
   const { body } = await api(`/api/claims?feature=${encodeURIComponent(id)}`);
   const hits = new Set(body.for_feature || []);
   document.querySelectorAll(".claim").forEach((c) => c.classList.toggle("hit", hits.has(c.dataset.id)));
@@ -296,7 +307,7 @@ async function selectFeature(id, props) {
       : el("p", { class: "dim", id: "sel-claims" }, "no claim names this feature or rests on it"),
   );
   pathsBox(tab);
-  if (!props || props.layer !== "prism") clearPaths();
+  renderPaths();
   showTab("selection");
 }
 
@@ -491,11 +502,16 @@ function selectEvidence(claimId, e) {
   }
   S.selectedEvidence = e.id;
   writeHash();
+  evidencePaths(claimId, e);
+}
+
+function evidencePaths(claimId, e) {
+  // A prism item: draw the avoiding paths of its sighting pair (the reason it is "necessary").
+  const f = e.focus;
   const prism = f && e.run ? f.features.find((x) => x.startsWith(`${e.run}:`) && /:\d+-\d+$/.test(x)) : null;
-  if (prism) {
-    pathsBox(document.querySelector(`#claim-${CSS.escape(claimId)} .body`));
-    showPaths(e.run, prism.split(":").pop());
-  }
+  if (!prism) { clearPaths(); return; }
+  pathsBox(document.querySelector(`#claim-${CSS.escape(claimId)} .body`));
+  showPaths(e.run, prism.split(":").pop());
 }
 
 function applySelection() {
@@ -512,8 +528,13 @@ function applySelection() {
       document.querySelectorAll(".ev").forEach((b) => b.classList.toggle("sel", b.dataset.ev === id));
       if (e.focus) highlight(e.focus.features);
       S.selectedEvidence = id;
+      evidencePaths(c.id, e);
     }
-  } else if (kind === "f") selectFeature(id, null);
+  } else if (kind === "f") {
+    selectFeature(id, null);
+    const m = PRISM_ID.exec(id);
+    if (m) showPaths(m[1], m[2]);
+  }
 }
 
 // ---------------------------------------------------------------- layers, runs, work
