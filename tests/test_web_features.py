@@ -207,6 +207,9 @@ def test_open_and_switch_cases_without_restarting(picker: tuple[TestClient, Path
     assert json.loads((tmp_path / "recent.json").read_text())[:2] == [str(b), str(a)]
     assert c.post("/api/cases/open", headers=W, json={"path": str(a)}).status_code == 200
     assert "mine" in {d["dataset"] for d in c.get("/api/case").json()["datasets"]}
+    # Opening the open case again keeps it as it is (writable, not a snapshot of itself).
+    again = c.post("/api/cases/open", headers=W, json={"path": str(a)})
+    assert again.status_code == 200 and again.json()["read_only"] is False
 
 
 def test_create_a_new_case(picker: tuple[TestClient, Path]) -> None:

@@ -58,6 +58,7 @@ function readHash() {
     if (!isNaN(ta) && !isNaN(tb) && tb >= ta) { S.t0 = ta; S.t1 = tb; }
   }
   if (p.get("sel")) S.sel = p.get("sel");
+  if (p.get("case")) S.hashCase = p.get("case");
   if (p.get("layers") !== null) S.layers = new Set(p.get("layers").split(",").filter((x) => LAYERS.includes(x)));
   if (p.get("map")) {
     const [z, lat, lon] = p.get("map").split("/").map(Number);
@@ -70,6 +71,7 @@ function writeHash() {
   clearTimeout(hashTimer);
   hashTimer = setTimeout(() => {
     const p = new URLSearchParams();
+    if (S.summary) p.set("case", S.summary.path);  // the view is of this case: a copied link says which
     if (S.t0 !== null) p.set("t", `${iso(S.t0)}/${iso(S.t1)}`);
     if (S.sel) p.set("sel", S.sel);
     p.set("layers", [...S.layers].join(","));
@@ -86,6 +88,7 @@ const fmt = (t) => new Date(t).toISOString().slice(0, 16).replace("T", " ");
 
 // ---------------------------------------------------------------- map
 let map = null;
+let boardsReady = Promise.resolve();
 const empty = () => ({ type: "FeatureCollection", features: [] });
 const colourOf = {};
 function trackColour(id) {
@@ -161,8 +164,10 @@ function buildMap() {
     refreshZones();
     refreshWindow();
     refreshAttribution();
-    S.mapReady = true;
-    applySelection();
+    boardsReady.then(() => {
+      S.mapReady = true;
+      applySelection();
+    });
   });
   map.on("moveend", () => { refreshZones(); refreshTracks(); writeHash(); });
   map.on("click", onMapClick);
@@ -203,9 +208,21 @@ async function refreshTracks() {
   if (!map || !map.getSource("tracks") || S.freezeTracks) return;  // freezeTracks: the benchmark's peer
   const seq = ++trackSeq;
   const b = map.getBounds();
-  const bbox = [b.getWest(), Math.max(-90, b.getSouth()), b.getEast(), Math.min(90, b.getNorth())].map((x) => x.toFixed(4)).join(",");
-  const { body } = await api(`/api/tracks?${windowQuery()}&zoom=${map.getZoom().toFixed(2)}&bbox=${bbox}`);
+  const box = [b.getWest(), Math.max(-90, b.getSouth()), b.getEast(), Math.min(90, b.getNorth())];
+  const zoom = map.getZoom().toFixed(2), win = windowQuery();
+  // The last answer covers its view padded by half a view on each side (the server's bbox rule), at its zoom
+  // and window: a pan that stays inside it needs no new answer (and MapLibre re-tiles nothing).
+  const c = S.tracksCover;
+  if (c && c.zoom === zoom && c.win === win && box[0] >= c.box[0] && box[1] >= c.box[1] && box[2] <= c.box[2] && box[3] <= c.box[3]) {
+    S.tracksLoaded = (S.tracksLoaded || 0) + 1;
+    return;
+  }
+  const bbox = box.map((x) => x.toFixed(4)).join(",");
+  const { body } = await api(`/api/tracks?${win}&zoom=${zoom}&bbox=${bbox}`);
   if (seq !== trackSeq) return;
+  const [w, so, e, n] = bbox.split(",").map(Number), px = (e - w) * 0.5, py = (n - so) * 0.5;
+  S.tracksCover = { zoom, win, box: [w - px, so - py, e + px, n + py] };
+  S.tracksFetched = (S.tracksFetched || 0) + 1;
   for (const f of body.features) f.properties.colour = trackColour(f.properties.layer === "crossing" ? f.properties.track : f.properties.id);
   map.getSource("tracks").setData(body);
   S.visible.tracks = [...new Set(body.features.filter((f) => f.properties.layer === "track").map((f) => f.properties.id))].sort();
@@ -623,6 +640,7 @@ async function trackJob(job) {
 
 async function reloadAll() {
   await Promise.all([loadSummary(), loadClaims(), loadTimeline(), loadRuns()]);
+  S.tracksCover = null;  // new tracks may have come in
   zoneZoom = null;
   if (S.mapReady) { refreshZones(); refreshWindow(); refreshAttribution(); }
 }
@@ -633,6 +651,7 @@ async function showPicker(closable) {
   box.hidden = false;
   $("#picker-close").hidden = !closable;
   $("#picker-msg").textContent = "";
+  $("#picker-link").hidden = true;
   const { body } = await api("/api/cases");
   $("#picker-dirs").textContent = `folders: ${body.dirs.join(", ")} · new cases go to ${body.new_in}`;
   $("#picker-list").replaceChildren(body.cases.length
@@ -646,7 +665,18 @@ async function showPicker(closable) {
 async function openCase(path) {
   const { status, body } = await api("/api/cases/open", { method: "POST", body: JSON.stringify({ path }), headers: { "Content-Type": "application/json" }, allowError: true });
   if (status !== 200) { $("#picker-msg").textContent = `${status}: ${body.detail}`; return; }
-  location.assign(`${location.pathname}${location.search}`);  // the new case, from its own first view
+  if (S.hashCase === path) location.reload();  // the link's case: its view, as the link has it
+  else location.assign(`${location.pathname}${location.search}`);  // another case, from its own first view
+}
+
+async function linkNamesAnotherCase(open) {
+  // A copied link is a view of one case: when the server has another (or none) open, say so and offer it.
+  await showPicker(open !== null);
+  const row = [...document.querySelectorAll("#cases-table tr[data-path]")].find((r) => r.dataset.path === S.hashCase);
+  if (row) row.classList.add("wanted");
+  $("#picker-link").textContent = `This link is a view of the case ${S.hashCase}` + (open ? `; the server has ${open} open.` : ".")
+    + (row ? " Open it (highlighted) to see the view." : " The picker does not list that case on this server.");
+  $("#picker-link").hidden = false;
 }
 
 function initPicker() {
@@ -667,7 +697,7 @@ function liveData() {
 }
 
 function drawLive() {
-  if (S.mapReady) map.getSource("live").setData(liveData());
+  if (map && map.getSource("live")) map.getSource("live").setData(liveData());
   const st = S.live.status;
   $("#tab-live").replaceChildren(el("h3", {}, `Live: ${S.summary.live}`),
     st ? el("p", { id: "live-status", class: st.running ? "good" : "bad" }, `${st.running ? "running" : "not running"} · ${st.alerts} alerts`
@@ -683,8 +713,8 @@ function drawLive() {
 async function startLive() {
   $("#tabs button[data-tab=live]").hidden = false;
   const { body } = await api("/api/live");
-  if (S.mapReady) map.getSource("live-zones").setData(body.zones);
-  else map.once("load", () => map.getSource("live-zones").setData(body.zones));
+  if (map.getSource("live-zones")) map.getSource("live-zones").setData(body.zones);
+  else map.once("load", () => { map.getSource("live-zones").setData(body.zones); drawLive(); });
   S.live.alerts = body.features;
   S.live.status = body.status;
   const last = body.features.length ? body.features[body.features.length - 1].properties.seq : 0;
@@ -706,8 +736,8 @@ function showTab(name) {
   document.querySelectorAll(".tab").forEach((t) => { t.hidden = t.id !== `tab-${name}`; });
 }
 
-async function loadSummary() {
-  const { body } = await api("/api/case");
+async function loadSummary(given) {
+  const body = given || (await api("/api/case")).body;
   S.summary = body;
   $("#case-path").textContent = body.path;
   document.title = `overflight · ${body.path.split("/").pop()}`;
@@ -726,17 +756,22 @@ async function main() {
   const first = await api("/api/case", { allowError: true });
   if (first.status === 409 && first.body.no_case) {  // `serve` without a case: the picker first
     S.noCase = true;
-    await showPicker(false);
+    if (S.hashCase) await linkNamesAnotherCase(null);
+    else await showPicker(false);
     S.ready = true;
     return;
   }
   initTimeline();
   initWork();
-  await loadSummary();
-  await Promise.all([loadTimeline(), loadClaims(), loadRuns()]);
-  loadLayersTab();
+  await loadSummary(first.body);
+  // The map starts at once (its layers' requests go out while the claims board and timeline load); it
+  // applies the URL's selection when both are there.
+  boardsReady = Promise.all([loadTimeline(), loadClaims(), loadRuns()]);
   buildMap();
+  await boardsReady;
+  loadLayersTab();
   if (S.summary.live) startLive();
+  if (S.hashCase && S.hashCase !== S.summary.path) linkNamesAnotherCase(S.summary.path);
   S.ready = true;
 }
 

@@ -141,6 +141,8 @@ class Workspace:
 
     def open(self, path: Path, *, create: bool = False) -> CaseState:
         with self._lock:
+            if self.state is not None and self.state.path.resolve() == path.resolve():
+                return self.state  # already open here (a second handle would see our own lock)
             if self.runner is not None and any(j.state in ("queued", "running", "evaluating")
                                                for j in self.runner.jobs.values()):
                 raise OverflightError("an analysis is running on the open case: wait for it to finish")
@@ -274,7 +276,7 @@ def create_app(case_path: str | Path | None, *, host: str = "127.0.0.1", port: i
     def case_summary() -> dict[str, Any]:
         state = ws.current()
         out = dict(read("summary", views.summary))
-        out.update({"read_only": state.read_only_reason is not None, "read_only_reason": state.read_only_reason,
+        out.update({"path": str(state.path.resolve()),"read_only": state.read_only_reason is not None, "read_only_reason": state.read_only_reason,
                     "version": state.version, "max_upload_mb": max_upload_mb, "token_required": token is not None,
                     "live": live.describe if live is not None else None})
         return out
