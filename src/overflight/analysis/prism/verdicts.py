@@ -322,6 +322,6 @@ def summarize(verdicts_df: pd.DataFrame, by: tuple[str, ...] = ("track_id", "zon
 
 __all__ = [
     "EXACT_FACTOR", "MAX_REACH_M", "PIECE", "STAGES", "VERDICTS", "VERDICT_COLUMNS", "Evaluation", "Pairs",
-    "PrismResult", "ZoneCaps", "evaluate",
+    "PrismResult", "ZoneCaps", "_ZoneCaps", "_evaluate_in_period", "_evaluate_reach", "_focal_lb", "evaluate",
     "make_pairs", "summarize", "verdicts", "verdicts_for_pairs", "verdicts_with_paths", "zone_caps",
 ]
