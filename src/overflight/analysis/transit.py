@@ -46,7 +46,7 @@ import pandas as pd
 from overflight.errors import InputError
 from overflight.geodesy import direct, inverse
 from overflight.units import parse_duration
-from overflight.zones import ZoneSet
+from overflight.zones import ZoneSet, ZoneSetLike, as_zoneset
 
 __all__ = ["VISIT_COLUMNS", "TransitResult", "TransitState", "parse_max_gap", "summarize", "transit"]
 
@@ -684,7 +684,7 @@ def summarize(visits: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame:
 
 def transit(
     tracks: pd.DataFrame,
-    zones: ZoneSet,
+    zones: ZoneSetLike,
     *,
     max_gap: str | float | int = "10min",
     step_m: float = 5000.0,
@@ -698,8 +698,8 @@ def transit(
     tracks : pandas.DataFrame
         A track table (``track_id``, ``time`` as datetime64[ns, UTC], ``lon``, ``lat``, optional ``alt_m``),
         as produced by :func:`overflight.tracks.read_tracks`; rows in any order.
-    zones : ZoneSet
-        The zones; point zones are ignored (nothing can be inside a point).
+    zones : ZoneSetLike
+        The zones (anything :func:`overflight.zones.as_zoneset` takes); point zones are ignored.
     max_gap : str or float
         Longest interval between fixes over which the path is taken as known (``"10min"`` or seconds).
         Crossings inside longer gaps make the visit ``observed=False``.
@@ -721,7 +721,7 @@ def transit(
     InputError
         Missing columns, bad coordinates, naive times, a non-positive step or gap.
     """
-    eng = TransitEngine(zones, max_gap_s=parse_max_gap(max_gap), step_m=step_m, index=index)
+    eng = TransitEngine(as_zoneset(zones), max_gap_s=parse_max_gap(max_gap), step_m=step_m, index=index)
     raw = [eng.feed(tracks), eng.finish()]
     visits = eng.visits(pd.concat([r for r in raw if len(r)], ignore_index=True) if any(len(r) for r in raw)
                         else _empty_raw())

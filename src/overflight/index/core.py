@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from overflight.errors import CoordinateWarning as CoordinateWarning
 from overflight.errors import InputError, OverflightError
 from overflight.index._kernels import locate_all, locate_first
 from overflight.index._segments import MAXZ, cancel_pairs, segment_crossings
@@ -23,10 +24,6 @@ from overflight.index.persist import cache_dir, load_grid, save_grid
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-
-
-class CoordinateWarning(UserWarning):
-    """Some input coordinates were invalid (NaN, |lat| > 90, lon outside [-180, 180]) and got no zone."""
 
 
 class ZoneSetLike(Protocol):
@@ -357,3 +354,6 @@ def _chunked(run: Any, n: int, threads: int) -> list[int]:
         return [run(slice(0, n))]
     with ThreadPoolExecutor(len(b) - 1) as ex:
         return list(ex.map(run, [slice(b[i], b[i + 1]) for i in range(len(b) - 1)]))
+
+
+__all__ = ["F64", "I32", "I64", "ZoneIndex", "ZoneSetLike"]

@@ -138,3 +138,6 @@ def split_antimeridian(
     of1 = np.where(firsthalf, fm[idx], f1[idx])
     ofirst = first[idx] & ~second
     return Pieces(ox1, oy1, ox2, oy2, seg[idx], of0, of1, ofirst)
+
+
+__all__ = ["F64", "I64", "Crossings", "Pieces", "densify", "split_antimeridian"]

@@ -227,3 +227,6 @@ def _start_cell(
     for z in np.flatnonzero(inside):
         bits[z >> 6] |= np.uint64(1) << np.uint64(z & 63)
     return cell, bits
+
+
+__all__ = ["F64", "FORMAT_VERSION", "I64", "GridArrays", "build_grid", "geometry_hash", "pack_cells", "polygon_edges"]
