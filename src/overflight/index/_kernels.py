@@ -362,3 +362,8 @@ def locate_all(
                     zi[n] = z
                     n += 1
     return pi[:n].copy(), zi[:n].copy(), nbad
+
+
+__all__ = ["BLOCK", "EPS", "Grid", "clean_point", "coarse_cell", "complex_point", "crosses", "find_cell",
+    "fine_cell", "fine_ref", "gather_complex", "i64", "leaf_block", "locate_all", "locate_first", "seg_box",
+    "side_edge", "side_line", "zone_inside"]

@@ -282,3 +282,6 @@ def cancel_pairs(seg: np.ndarray, fr: np.ndarray, zone: np.ndarray, d: np.ndarra
                 break
             j += 1
     return keep
+
+
+__all__ = ["MAXZ", "cancel_pairs", "members_into", "segment_crossings"]
