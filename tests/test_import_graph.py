@@ -195,6 +195,8 @@ KNOWN_CLASHES: dict[str, str] = {
     "summarize": "analysis.transit (h-index) and analysis.prism.verdicts (h-prism); the top level exports "
                  "summarize_transit and summarize_prism",
     "densify": "index.crossings (h-index) is to route through geodesy.densify_segments",
+    "connect": "case.duckdb_backend and case.pg_backend (h-pg): two backends of one interface",
+    "write_geoparquet": "distributed.dask_engine (h-dask) and tracks.writers: to be one writer",
 }
 
 
