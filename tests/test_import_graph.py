@@ -175,6 +175,18 @@ def test_private_name_check_catches_one() -> None:
     assert not _private("overflight", "__version__")
 
 
+def _public_names(path: Path) -> list[str]:
+    names = []
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names.extend(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+    return sorted({n for n in names if not n.startswith("_")})
+
+
 def test_every_module_declares_its_public_names() -> None:
     missing, stale = [], []
     for m in MODULES:
@@ -186,7 +198,8 @@ def test_every_module_declares_its_public_names() -> None:
             missing.append(m)
             continue
         stale.extend(f"{m}.{n}" for n in names if not hasattr(mod, n))
-    assert not missing, f"modules without __all__: {missing}"
+    suggestions = "\n".join(f"{m}: __all__ = {_public_names(MODULES[m])!r}" for m in missing)
+    assert not missing, f"modules without __all__ (suggested from their top-level names):\n{suggestions}"
     assert not stale, f"__all__ names that do not exist: {stale}"
 
 
