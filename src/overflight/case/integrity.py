@@ -18,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from overflight.case.audit import chain, dumps
-from overflight.case.runs import Check, VerifyReport, guarded
+from overflight.case.canonical import Check, VerifyReport, guarded
 from overflight.case.schema import HEAD_KEY, KEYS, TABLES
 
 if TYPE_CHECKING:

@@ -84,8 +84,9 @@ SortOpt = Annotated[bool, typer.Option("--sort", help="Sort the fixes by track a
                                        "(reads the whole file into memory).")]
 
 # Recording an analysis into a case.
-CaseOpt = Annotated[Path | None, typer.Option("--case", metavar="CASE.duckdb",
-                                              help="Record the run, its inputs and its evidence in this case file.")]
+CaseOpt = Annotated[Path | None, typer.Option("--case", metavar="CASE",
+                                              help="Record the run, its inputs and its evidence in this case (a "
+                                              ".duckdb file or postgresql://HOST/DB?case=NAME).")]
 SourceOpt = Annotated[str | None, typer.Option("--source", metavar="SOURCE_ID",
                                                help="Source (in the case) of the data read; its grade weighs the "
                                                "evidence.")]

@@ -44,6 +44,9 @@ class ReadOptions:
     tz: str | tzinfo | None = None
     time_format: str | None = None
     chunk_rows: int | None = None
+    #: Read only the columns the canonical table is made of (lon, lat, time, id, altitude): the extras are
+    #: never parsed (what transit and locate need; a converted file keeps them).
+    core_only: bool = False
 
     @property
     def mapped(self) -> bool:

@@ -165,13 +165,16 @@ def iter_tracks(
     chunk_rows: int | None = None,
     max_examples: int = 5,
     sort: bool = False,
+    core_only: bool = False,
 ) -> TrackChunks:
     """Stream validated chunks of any track file (CSV, SBS and Parquet in ``chunk_rows`` rows; others whole).
 
-    Parameters are those of :func:`read_tracks`.
+    Parameters are those of :func:`read_tracks`; ``core_only=True`` reads only the canonical columns (CSV and
+    Parquet skip the others: what transit and locate need).
     """
     opts = ReadOptions(lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col, alt_col=alt_col,
-                       alt_unit=alt_unit, tz=tz, time_format=time_format, chunk_rows=chunk_rows)
+                       alt_unit=alt_unit, tz=tz, time_format=time_format, chunk_rows=chunk_rows,
+                       core_only=core_only)
     fmt, staged = iter_staged(path, format, opts)
     if sort:
         staged = iter([sort_staged(list(staged))])
