@@ -110,21 +110,12 @@ class PrismVerdicts:
 
 def _batch_runner(caps: Any, v: float, precise: bool, with_paths: bool, paths: Paths) -> Callable[[Any], pd.DataFrame]:
     """The engine's call for one batch of pairs; avoiding paths, when asked, are gathered into `paths`."""
-    try:  # the engine's result-object entry point (verdict table and paths)
-        from overflight.analysis.prism.verdicts import verdicts_for_pairs  # type: ignore[attr-defined]
-    except ImportError:  # engines before it fill a paths mapping instead
-        from overflight.analysis.prism.verdicts import _verdicts_for_pairs
-
-        def run_old(batch: Any) -> pd.DataFrame:
-            return _verdicts_for_pairs(batch, caps, v, precise=precise, keep_impossible=True,
-                                       paths=paths if with_paths else None)
-
-        return run_old
+    from overflight.analysis.prism.verdicts import verdicts_for_pairs
 
     def run(batch: Any) -> pd.DataFrame:
         res = verdicts_for_pairs(batch, caps, v, precise=precise, keep_impossible=True, with_paths=with_paths)
         paths.update(res.paths)
-        return pd.DataFrame(res.table)
+        return res.table
 
     return run
 
@@ -189,7 +180,8 @@ def prism_verdicts(
     [['wall', 'necessary'], ['far', 'impossible']]
     """
     from overflight.analysis.prism import summarize
-    from overflight.analysis.prism.verdicts import Pairs, _zone_items, make_pairs, zone_caps
+    from overflight.analysis.prism.caps import zone_caps
+    from overflight.analysis.prism.pairs import Pairs, _zone_items, make_pairs
     from overflight.evidence.sightings import label_pairs, observations_frame, read_sightings, sightings_table
 
     v = parse_speed(vmax, default_unit="mps")

@@ -315,3 +315,11 @@ def _fine_step(
         e = eids[e0 + fids[q]]
         if crosses(mx, my, bx, by, ex1[e], ey1[e], ex2[e], ey2[e]):
             mem[b, lze[fids[q]]] ^= 1
+
+
+__all__ = [
+    "Edges",
+    "build_cells",
+    "coarse_membership",
+    "raster_edges",
+]

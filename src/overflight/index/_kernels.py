@@ -634,3 +634,30 @@ def cancel_pairs(seg: np.ndarray, fr: np.ndarray, zone: np.ndarray, d: np.ndarra
                 break
             j += 1
     return keep
+
+
+__all__ = [
+    "BLOCK",
+    "EPS",
+    "MAXZ",
+    "Grid",
+    "cancel_pairs",
+    "clean_point",
+    "coarse_cell",
+    "complex_point",
+    "crosses",
+    "find_cell",
+    "fine_cell",
+    "fine_ref",
+    "gather_complex",
+    "i64",
+    "leaf_block",
+    "locate_all",
+    "locate_first",
+    "members_into",
+    "seg_box",
+    "segment_crossings",
+    "side_edge",
+    "side_line",
+    "zone_inside",
+]
