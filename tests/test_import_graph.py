@@ -244,3 +244,22 @@ def test_old_names_warn_and_still_work() -> None:
         assert model.VERDICTS == model.CLAIM_VERDICTS
         assert overflight.prism is importlib.import_module("overflight.analysis.prism")
     assert [w.category for w in caught] == [DeprecationWarning] * 3
+
+
+#: WGS84 semi-major axis, inverse flattening and the IUGG mean radius: values only overflight.geodesy may hold.
+_EARTH_CONSTANTS = {6378137.0, 298.257223563, 6371008.8, 6371.0088}
+
+
+def test_only_geodesy_imports_pyproj_or_holds_earth_constants() -> None:
+    bad = []
+    for m, p in MODULES.items():
+        if m == "overflight.geodesy" or m.startswith("overflight.geodesy."):
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "pyproj" for a in node.names):
+                bad.append(f"{m}:{node.lineno} imports pyproj")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "pyproj":
+                bad.append(f"{m}:{node.lineno} imports pyproj")
+            elif isinstance(node, ast.Constant) and isinstance(node.value, float) and node.value in _EARTH_CONSTANTS:
+                bad.append(f"{m}:{node.lineno} holds the constant {node.value}")
+    assert not bad, "geodesy is the one face of WGS84:\n" + "\n".join(bad)
