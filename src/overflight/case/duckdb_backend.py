@@ -87,3 +87,9 @@ class DuckDBBackend:
         """Bytes of the case file (after a checkpoint, so the write-ahead log is in it)."""
         con.execute("CHECKPOINT").fetchall()
         return self.path.stat().st_size
+
+
+__all__ = [
+    "DuckDBBackend",
+    "connect",
+]

@@ -441,3 +441,20 @@ class PgBackend:
                                "ON n.oid = c.relnamespace WHERE n.nspname = 'overflight' AND c.relkind = 'r'"
                                ).fetchone()
         return int(row[0] or 0) if row else 0
+
+
+__all__ = [
+    "LOCK_TIMEOUT",
+    "PgBackend",
+    "PgConnection",
+    "PgLocation",
+    "PgResult",
+    "arrow_df",
+    "case_exists",
+    "connect",
+    "is_url",
+    "migrate",
+    "migrations",
+    "parse",
+    "slug",
+]

@@ -57,3 +57,10 @@ def fixes_inside(pairs: Pairs, sl: slice, u1: FloatArray, u2: FloatArray, need: 
             lb[rest, z] = np.maximum(lb[rest, z], blb)
     del need  # (the caller compares the bounds with it)
     return Inside(m1, m2, inside, lb)
+
+
+__all__ = [
+    "BoolArray",
+    "Inside",
+    "fixes_inside",
+]
