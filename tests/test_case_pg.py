@@ -394,3 +394,41 @@ def test_a_writer_that_waits_too_long_is_told_to_retry_and_writes_nothing(
         assert c.counts() == before
         c.add_sources([Source("late", "Late", reliability="B")])  # the lock is free again: the retry succeeds
         assert c.counts()["sources"] == before["sources"] + 1
+
+
+def test_the_web_app_serves_a_team_case_as_it_serves_the_file(
+        postgres: dict[str, str], web_demo_case: Path, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from overflight.web.app import create_app
+
+    local = tmp_path / "case.duckdb"
+    shutil.copy2(web_demo_case, local)
+    url = pg_url(postgres, _name("web"))
+    push(local, url)
+    answers = []
+    for where in (local, url):
+        app = create_app(where, host="testserver")
+        with TestClient(app) as client:
+            got = {}
+            for route in ("/api/case", "/api/claims", "/api/zones?zoom=4", "/api/tracks", "/api/observations",
+                          "/api/timeline", "/api/runs", "/api/prisms", "/api/attribution"):
+                r = client.get(route)
+                assert r.status_code == 200, (where, route, r.text)
+                got[route] = r.json()
+        app.state.case.case.close()
+        answers.append(got)
+    duck, pg = answers
+    assert (duck["/api/case"].pop("path"), pg["/api/case"].pop("path")) == (str(local), parse(url).case)
+    for got in (duck, pg):  # items at the same time come in no particular order (the query orders by time)
+        got["/api/timeline"]["items"].sort(key=lambda x: json.dumps(x, sort_keys=True))
+    for route in duck:
+        if pg[route] != duck[route]:
+            a, b = json.dumps(duck[route], sort_keys=True), json.dumps(pg[route], sort_keys=True)
+            i = next(i for i in range(min(len(a), len(b))) if a[i] != b[i])
+            raise AssertionError(f"{route}: duckdb …{a[max(0, i - 300):i + 200]}… "
+                                 f"postgresql …{b[max(0, i - 300):i + 200]}…")
+    assert duck["/api/tracks"] and duck["/api/claims"]

@@ -143,9 +143,10 @@ def _params_sql(sql: str) -> str:
 class PgConnection:
     """A psycopg connection behind the small DuckDB-style API of `overflight.case.store.Case` (``execute``)."""
 
-    def __init__(self, raw: Any, loc: PgLocation) -> None:
+    def __init__(self, raw: Any, loc: PgLocation, how: tuple[str | Path, str | None, bool] | None = None) -> None:
         self.raw = raw
         self.loc = loc
+        self._how = how  # how it was opened (location, user, read_only): `cursor` opens another like it
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgResult:
         import psycopg
@@ -212,7 +213,11 @@ class PgConnection:
         return self._role
 
     def cursor(self) -> PgConnection:
-        return self
+        """Another connection to the same case as the same role (DuckDB's cursor: one per thread)."""
+        if self._how is None:
+            raise OverflightError(f"{self.loc.display}: this connection cannot be duplicated")
+        location, user, read_only = self._how
+        return connect(location, user=user or self.role(), read_only=read_only, create=False)
 
     def close(self) -> None:
         self.raw.close()
@@ -349,14 +354,15 @@ def connect(location: str | Path, *, user: str | None, read_only: bool, create: 
                                           f"{loc.case!r} (its roles are ovf_{slug(loc.case)}_reader, _analyst and "
                                           "_reviewer)")
             cur.execute("SELECT set_config('overflight.case', %s, false)", [loc.case])
-            cur.execute(f"SET search_path = {_qi(loc.schema)}, public")
+            # the case's views first; overflight's functions (002) after them; PostGIS in public
+            cur.execute(f"SET search_path = {_qi(loc.schema)}, overflight, public")
             cur.execute("SELECT set_config('overflight.schema_version', %s, false)", [str(version)])
             if read_only:
                 cur.execute("SET default_transaction_read_only = on")
     except BaseException:
         raw.close()
         raise
-    con = PgConnection(raw, loc)
+    con = PgConnection(raw, loc, (location, user, read_only))
     con.role()
     return con
 
