@@ -296,6 +296,9 @@ def test_cli_takes_a_url_wherever_it_takes_a_case(postgres: dict[str, str], tmp_
     assert r.returncode != 0 and "already exists" in r.stdout + r.stderr
     r = cli("case", "import", url, *map(str, FILES), "--zones", str(FILES[0].parent / "zones.geojson"))
     assert r.returncode == 0, r.stderr
+    r = cli("attribution", "--case", url, "--target", "RANGE", "--region", "KAZ-W", "--claim", "c-range",
+            "--eps-km", "20")
+    assert r.returncode == 0 and "recorded run attribution-1" in r.stdout, r.stdout + r.stderr
     assert cli("case", "evaluate", url).returncode == 0
     show = cli("case", "show", url)
     assert show.returncode == 0 and "c-transit" in show.stdout
