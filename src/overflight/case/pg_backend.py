@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -112,7 +111,7 @@ class PgResult:
     def arrow(self) -> pa.Table:
         assert self.description is not None
         cols = list(zip(*self._rows, strict=True)) if self._rows else [() for _ in self.description]
-        return pa.table({name: pa.array(list(col), type=_PG_TYPES.get(oid), from_pandas=True)
+        return pa.table({name: pa.array(list(col), type=_PG_TYPES.get(oid))
                          for (name, oid), col in zip(self.description, cols, strict=True)})
 
     def df(self) -> pd.DataFrame:
@@ -416,9 +415,6 @@ class PgBackend:
             col = data.column(name)
             if pa.types.is_binary(col.type):  # bytea in COPY's text form
                 col = pa.array([None if b is None else "\\x" + b.hex() for b in col.to_pylist()], type=pa.string())
-            elif pa.types.is_floating(col.type):  # NaN is a value in PostgreSQL, NULL in the case
-                col = pa.array(col.to_numpy(zero_copy_only=False), type=col.type, from_pandas=True) \
-                    if col.null_count == 0 and np.isnan(col.to_numpy(zero_copy_only=False)).any() else col
             arrays.append(col)
         buf = io.BytesIO()
         pacsv.write_csv(pa.table(arrays, names=list(cols)), buf,
