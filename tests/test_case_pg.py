@@ -435,3 +435,19 @@ def test_the_web_app_serves_a_team_case_as_it_serves_the_file(
             raise AssertionError(f"{route}: duckdb …{a[max(0, i - 300):i + 200]}… "
                                  f"postgresql …{b[max(0, i - 300):i + 200]}…")
     assert duck["/api/tracks"] and duck["/api/claims"]
+
+
+def test_text_postgresql_cannot_hold_is_refused_with_a_message_and_nothing_written(
+        postgres: dict[str, str], tmp_path: Path) -> None:
+    import pandas as pd
+
+    from overflight.evidence.model import Source
+
+    with Case.create(pg_url(postgres, _name("nul"))) as c:
+        for write in (lambda: c.add_sources([Source("a\x00b", "X", reliability="A")]),
+                      lambda: c.add_tracks(pd.DataFrame({"track_id": ["t\x00"], "time": [pd.Timestamp("2025-06-21",
+                                                         tz="UTC")], "lon": [50.0], "lat": [50.0]}), dataset="d")):
+            with pytest.raises(OverflightError, match=r"cannot hold NUL characters .*nothing was written"):
+                write()
+        assert c.counts()["sources"] == 0 and c.counts()["tracks"] == 0
+        assert c.verify().ok

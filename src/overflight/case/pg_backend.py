@@ -167,6 +167,8 @@ class PgConnection:
                                   f"(waited {LOCK_TIMEOUT}); nothing was written: retry") from None
         except psycopg.errors.ReadOnlySqlTransaction:
             raise OverflightError(f"case {self.loc.display} is open read-only") from None
+        except psycopg.errors.DataError as exc:
+            raise _refused_value(self.loc, exc) from None
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """A query's rows as Arrow, in bulk: ``COPY (query) TO STDOUT`` as CSV parsed by pyarrow (no Python per
@@ -220,6 +222,13 @@ class PgConnection:
 
     def close(self) -> None:
         self.raw.close()
+
+
+def _refused_value(loc: PgLocation, exc: Exception) -> OverflightError:
+    if "0x00" in str(exc) or "\\u0000" in str(exc):
+        return OverflightError(f"{loc.display}: PostgreSQL text cannot hold NUL characters (U+0000); remove them "
+                               "from the input; nothing was written")
+    return OverflightError(f"{loc.display}: the database refused a value ({_first_line(exc)}); nothing was written")
 
 
 def _first_line(exc: Exception) -> str:
@@ -421,6 +430,17 @@ class PgBackend:
                         pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
         names = ", ".join(cols)
         raw = con.raw
+        import psycopg
+
+        try:
+            self._copy_in(raw, table, names, buf)
+        except psycopg.errors.DataError as exc:
+            raise _refused_value(con.loc, exc) from None
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _ovf_{table}")
+        con.execute(f"TRUNCATE _ovf_{table}")
+
+    @staticmethod
+    def _copy_in(raw: Any, table: str, names: str, buf: io.BytesIO) -> None:
         with raw.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ovf_{table} AS SELECT {names} FROM {table} WITH NO DATA")
             cur.execute(f"TRUNCATE _ovf_{table}")
@@ -428,8 +448,6 @@ class PgBackend:
                 view = buf.getbuffer()
                 for i in range(0, len(view), 1 << 22):
                     cp.write(view[i:i + (1 << 22)])
-        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _ovf_{table}")
-        con.execute(f"TRUNCATE _ovf_{table}")
 
     def select_arrow(self, con: PgConnection, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
         return con.arrow(sql, list(params)).cast(schema)
