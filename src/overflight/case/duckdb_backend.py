@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,10 @@ class DuckDBBackend:
     def df(self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None) -> pd.DataFrame:
         df: pd.DataFrame = (con.execute(sql, params) if params is not None else con.execute(sql)).df()
         return df
+
+    def now(self, con: duckdb.DuckDBPyConnection) -> datetime:
+        """The time the audit log records: this machine's clock, UTC."""
+        return datetime.now(UTC)
 
     def size_bytes(self, con: duckdb.DuckDBPyConnection) -> int:
         """Bytes of the case file (after a checkpoint, so the write-ahead log is in it)."""

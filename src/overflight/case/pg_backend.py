@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -454,6 +455,12 @@ class PgBackend:
 
     def df(self, con: PgConnection, sql: str, params: Sequence[Any] | None) -> pd.DataFrame:
         return con.df(sql, params)
+
+    def now(self, con: PgConnection) -> datetime:
+        """The time the audit log records: the database server's clock (one for every analyst's client)."""
+        row = con.execute("SELECT clock_timestamp()").fetchone()
+        assert row is not None
+        return row[0].astimezone(UTC)  # type: ignore[no-any-return]
 
     def size_bytes(self, con: PgConnection) -> int:
         """Bytes the case's rows take in the database (tables and their indexes, shared by every case)."""

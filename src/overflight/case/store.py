@@ -333,7 +333,7 @@ class Case:
             self._check_head(last2)
         start = int(last["seq"]) + 1 if last else 1
         prev = str(last["hash"]) if last and last.get("hash") else GENESIS
-        now = utcnow()
+        now = self.backend.now(self.con)  # on PostgreSQL the server's clock, not the client's
         rows: list[dict[str, Any]] = []
         for i, e in enumerate(entries):
             r: dict[str, Any] = {"seq": start + i, "at_utc": now, "user_name": self.user, "action": e.action,
