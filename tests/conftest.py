@@ -135,7 +135,7 @@ def raw_sql(request: pytest.FixtureRequest) -> Callable[[Any, Sequence[str]], No
         if pg_backend.is_url(loc):
             import psycopg
 
-            p = pg_backend.parse(loc)
+            p = pg_backend.parse_location(loc)
             with psycopg.connect(p.conninfo, autocommit=True) as con:
                 con.execute(f"SET search_path = {p.schema}, public".encode())
                 for stmt in statements:

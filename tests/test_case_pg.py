@@ -22,7 +22,7 @@ from conftest import pg_url
 from overflight.analysis.attribution import run_attribution
 from overflight.case import Case
 from overflight.case.canonical import hash_rows
-from overflight.case.pg_backend import migrations, parse, slug
+from overflight.case.pg_backend import case_slug, migrations, parse_location
 from overflight.case.schema import TABLES
 from overflight.case.sync import SyncConflict, copy_case, pull, push
 from overflight.errors import OverflightError
@@ -50,7 +50,7 @@ def login(env: dict[str, str], user: str, case: str, level: str) -> None:
     """A login role holding one level of access to a case."""
     r = psql(env, f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{user}') THEN "
                   f"CREATE ROLE {user} LOGIN PASSWORD 'pw'; END IF; END $$; "
-                  f"GRANT ovf_{slug(case)}_{level} TO {user}")
+                  f"GRANT ovf_{case_slug(case)}_{level} TO {user}")
     assert r.returncode == 0, r.stderr
 
 
@@ -94,7 +94,7 @@ def test_roles_are_enforced_by_the_database(postgres: dict[str, str], team: tupl
     login(postgres, "rdr", name, "reader")
     login(postgres, "ana", name, "analyst")
     login(postgres, "rev", name, "reviewer")
-    schema = parse(pg_url(postgres, name)).schema
+    schema = parse_location(pg_url(postgres, name)).schema
     ins = f"INSERT INTO {schema}.sources (id, name, reliability) VALUES ('x', 'X', 'A')"
     # a reader reads, and cannot write, not even straight into the shared table
     assert psql(postgres, f"SELECT count(*) FROM {schema}.claims", user="rdr").stdout.strip() == "4"
@@ -106,7 +106,7 @@ def test_roles_are_enforced_by_the_database(postgres: dict[str, str], team: tupl
     assert psql(postgres, f"SELECT count(*) FROM overflight.claims WHERE case_id = '{other}'",
                 user="rdr").stdout.strip() == "0"
     assert psql(postgres, "SELECT count(DISTINCT case_id) FROM overflight.audit_log", user="ana").stdout.strip() == "1"
-    r = psql(postgres, f"SELECT count(*) FROM {parse(pg_url(postgres, other)).schema}.claims", user="ana")
+    r = psql(postgres, f"SELECT count(*) FROM {parse_location(pg_url(postgres, other)).schema}.claims", user="ana")
     assert r.returncode != 0 and "permission denied" in r.stderr
     r = psql(postgres, f"INSERT INTO overflight.sources (case_id, id) VALUES ('{other}', 'x')", user="ana")
     assert r.returncode != 0 and "row-level security" in r.stderr
@@ -150,7 +150,7 @@ def test_direct_sql_update_is_caught_by_case_verify(postgres: dict[str, str], te
     with Case.open(url, read_only=True) as c:
         head = c.verify().head
     assert head and head in ok.stdout.replace("\n", "")
-    schema = parse(url).schema
+    schema = parse_location(url).schema
     r = psql(postgres, f"UPDATE {schema}.claims SET statement = 'Three UAVs' WHERE id = 'c-transit'")
     assert r.returncode == 0, r.stderr
     bad = cli("case", "verify", url)
@@ -335,7 +335,7 @@ def _apply_sql(url: str, sql: tuple[str, ...]) -> None:
     # As the superuser, straight on the case's views: what someone who bypasses overflight can do.
     import psycopg
 
-    p = parse(url)
+    p = parse_location(url)
     with psycopg.connect(p.conninfo, autocommit=True) as con:
         con.execute(f"SET search_path = {p.schema}, public".encode())
         for stmt in sql:
@@ -390,7 +390,7 @@ def test_a_writer_that_waits_too_long_is_told_to_retry_and_writes_nothing(
     with Case.open(url) as c:
         before = c.counts()
         # another session in the middle of a write to the case holds its lock
-        with psycopg.connect(parse(url).conninfo, autocommit=True) as other:
+        with psycopg.connect(parse_location(url).conninfo, autocommit=True) as other:
             other.execute("SELECT pg_advisory_lock(hashtext('overflight.case:' || %s))", [name])
             with pytest.raises(OverflightError, match=r"another session is writing to case .*: retry"):
                 c.add_sources([Source("late", "Late", reliability="B")])
@@ -425,7 +425,7 @@ def test_the_web_app_serves_a_team_case_as_it_serves_the_file(
         app.state.case.case.close()
         answers.append(got)
     duck, pg = answers
-    assert (duck["/api/case"].pop("path"), pg["/api/case"].pop("path")) == (str(local), parse(url).case)
+    assert (duck["/api/case"].pop("path"), pg["/api/case"].pop("path")) == (str(local), parse_location(url).case)
     for got in (duck, pg):  # items at the same time come in no particular order (the query orders by time)
         got["/api/timeline"]["items"].sort(key=lambda x: json.dumps(x, sort_keys=True))
     for route in duck:

@@ -199,3 +199,7 @@ def guarded(rep: VerifyReport, what: str, fn: Callable[[], Any]) -> Any:
         rep.checks.append(Check(what, "", False, f"cannot read the case's records ({type(exc).__name__}: {exc}); "
                                 "a stored value was changed outside overflight"))
         return None
+
+
+__all__ = ["Check", "RunRecord", "VerifyReport", "canonical_rows", "guarded", "hash_arrow", "hash_frame", "hash_json",
+           "hash_rows", "utcnow"]

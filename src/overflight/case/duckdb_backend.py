@@ -27,7 +27,7 @@ def _lock_message(path: Path, exc: Exception) -> str:
     return f"case file {path} is open in another process (pid {pid}); close it there first"
 
 
-def connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+def connect_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Open the file (an `OverflightError` naming the process that holds it, when another one does)."""
     try:
         con = duckdb.connect(str(path), read_only=read_only)
@@ -92,3 +92,6 @@ class DuckDBBackend:
         """Bytes of the case file (after a checkpoint, so the write-ahead log is in it)."""
         con.execute("CHECKPOINT").fetchall()
         return self.path.stat().st_size
+
+
+__all__ = ["DuckDBBackend", "connect_file"]

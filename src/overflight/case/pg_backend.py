@@ -57,15 +57,15 @@ class PgLocation:
 
     @property
     def schema(self) -> str:
-        return "case_" + slug(self.case)
+        return "case_" + case_slug(self.case)
 
 
-def slug(case: str) -> str:
+def case_slug(case: str) -> str:
     """The identifier part of a case name (lower case, runs of other characters as ``_``)."""
     return re.sub(r"[^a-z0-9]+", "_", case.lower()).strip("_")
 
 
-def parse(location: str | Path) -> PgLocation:
+def parse_location(location: str | Path) -> PgLocation:
     """Split a case URL into libpq connection info and the case name (InputError when it names none)."""
     text = str(location)
     m = re.match(r"^(postgres(?:ql)?):/(?!/)(.*)$", text, re.IGNORECASE)
@@ -75,10 +75,10 @@ def parse(location: str | Path) -> PgLocation:
     parts = urlsplit(text)
     query = parse_qsl(parts.query, keep_blank_values=True)
     case = next((v for k, v in query if k == "case"), "")
-    if not case or not slug(case):
+    if not case or not case_slug(case):
         raise InputError("a PostgreSQL case location needs ?case=NAME (e.g. postgresql://host/db?case=kaz-2025)",
                          file=_redact(text), field="case")
-    if len(slug(case)) > 40:
+    if len(case_slug(case)) > 40:
         raise InputError("case name too long (at most 40 letters and digits)", file=_redact(text), field="case")
     rest = urlencode([(k, v) for k, v in query if k != "case"])
     conninfo = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{rest}" if rest else "")
@@ -219,7 +219,7 @@ class PgConnection:
         if self._how is None:
             raise OverflightError(f"{self.loc.display}: this connection cannot be duplicated")
         location, user, read_only = self._how
-        return connect(location, user=user or self.role(), read_only=read_only, create=False)
+        return connect_case(location, user=user or self.role(), read_only=read_only, create=False)
 
     def close(self) -> None:
         self.raw.close()
@@ -286,7 +286,7 @@ def migrate(raw: Any, display: str) -> int:
 
 def _case_ddl(loc: PgLocation) -> list[str]:
     # The case's schema of views, its three roles and their rights (run once, when the case is created).
-    s, sl = _qi(loc.schema), slug(loc.case)
+    s, sl = _qi(loc.schema), case_slug(loc.case)
     reader, analyst, reviewer = (f"ovf_{sl}_{x}" for x in ("reader", "analyst", "reviewer"))
     lit = "'" + loc.case.replace("'", "''") + "'"
     out = [f"INSERT INTO overflight.cases (case_id, schema_name) VALUES ({lit}, '{loc.schema}')",
@@ -324,14 +324,14 @@ def case_exists(raw: Any, loc: PgLocation) -> bool:
     return bool(row and row[0])
 
 
-def connect(location: str | Path, *, user: str | None, read_only: bool, create: bool) -> PgConnection:
+def connect_case(location: str | Path, *, user: str | None, read_only: bool, create: bool) -> PgConnection:
     """Connect, migrate, and set the session up for one case (created first when ``create``).
 
     ``user`` switches to that database role (``SET ROLE``; the login role must be a member of it).
     """
     import psycopg
 
-    loc = parse(location)
+    loc = parse_location(location)
     try:
         raw = psycopg.connect(loc.conninfo, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
@@ -360,7 +360,7 @@ def connect(location: str | Path, *, user: str | None, read_only: bool, create: 
                 if not (ok and ok[0]):
                     me = cur.execute("SELECT current_user").fetchone()
                     raise OverflightError(f"{loc.display}: role {me[0] if me else '?'} has no access to case "
-                                          f"{loc.case!r} (its roles are ovf_{slug(loc.case)}_reader, _analyst and "
+                                          f"{loc.case!r} (its roles are ovf_{case_slug(loc.case)}_reader, _analyst and "
                                           "_reviewer)")
             cur.execute("SELECT set_config('overflight.case', %s, false)", [loc.case])
             # the case's views first; overflight's functions (002) after them; PostGIS in public
@@ -468,3 +468,7 @@ class PgBackend:
                                "ON n.oid = c.relnamespace WHERE n.nspname = 'overflight' AND c.relkind = 'r'"
                                ).fetchone()
         return int(row[0] or 0) if row else 0
+
+
+__all__ = ["LOCK_TIMEOUT", "PgBackend", "PgConnection", "PgLocation", "PgResult", "arrow_df", "case_exists",
+           "case_slug", "connect_case", "is_url", "migrate", "migrations", "parse_location"]

@@ -126,7 +126,7 @@ class Case:
         self.structure_problems: list[str] = []
         self.url: str | None = None
         if pg_backend.is_url(path):
-            con = pg_backend.connect(path, user=user, read_only=read_only, create=_create)
+            con = pg_backend.connect_case(path, user=user, read_only=read_only, create=_create)
             self.con: Any = con
             self.url = con.loc.display
             self.path = Path(con.loc.case)
@@ -137,7 +137,7 @@ class Case:
             self.user = user or current_user()
             if not _create and not self.path.exists():
                 raise InputError("no such case file (create it with `overflight case init`)", file=self.path)
-            self.con = duckdb_backend.connect(self.path, read_only=read_only)
+            self.con = duckdb_backend.connect_file(self.path, read_only=read_only)
             self.backend = duckdb_backend.DuckDBBackend(self.path)
         if _create:
             if not _empty:  # _empty: no tables yet, `overflight.case.sync` makes them with the copy

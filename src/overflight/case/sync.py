@@ -117,3 +117,6 @@ def push(local: str | Path, url: str, *, user: str | None = None) -> SyncReport:
 def pull(url: str, local: str | Path, *, user: str | None = None) -> SyncReport:
     """Copy a server case into a local case file (created when missing)."""
     return copy_case(url, local, user=user)
+
+
+__all__ = ["SyncConflict", "SyncReport", "copy_case", "pull", "push"]
