@@ -148,17 +148,13 @@ class PgConnection:
         self.loc = loc
         self._how = how  # how it was opened (location, user, read_only): `cursor` opens another like it
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgResult:
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        # What the database refuses, said in the case's words (never a driver traceback).
         import psycopg
 
         try:
-            with self.raw.cursor() as cur:
-                if params is None:
-                    cur.execute(sql.encode())
-                else:
-                    cur.execute(_params_sql(sql).encode(), [list(p) if isinstance(p, tuple) else p for p in params])
-                rows = cur.fetchall() if cur.description is not None else []
-                return PgResult(rows, cur.description)
+            yield
         except psycopg.errors.InsufficientPrivilege as exc:
             raise OverflightError(f"{self.loc.display}: the database refused: {_first_line(exc)} (role "
                                   f"{self.role()} lacks the right; ask the case's owner for the analyst or "
@@ -171,9 +167,22 @@ class PgConnection:
         except psycopg.errors.DataError as exc:
             raise _refused_value(self.loc, exc) from None
 
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgResult:
+        with self._errors(), self.raw.cursor() as cur:
+            if params is None:
+                cur.execute(sql.encode())
+            else:
+                cur.execute(_params_sql(sql).encode(), [list(p) if isinstance(p, tuple) else p for p in params])
+            rows = cur.fetchall() if cur.description is not None else []
+            return PgResult(rows, cur.description)
+
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """A query's rows as Arrow, in bulk: ``COPY (query) TO STDOUT`` as CSV parsed by pyarrow (no Python per
         row). Times travel as integer microseconds; a result with bytea columns takes the row path."""
+        with self._errors():
+            return self._arrow(sql, params)
+
+    def _arrow(self, sql: str, params: Sequence[Any] | None) -> pa.Table:
         import psycopg
 
         with self.raw.cursor() as cur:
@@ -250,7 +259,7 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def migrate(raw: Any, display: str) -> int:
-    """Apply the migrations this database lacks, each in its own transaction; returns the schema version."""
+    """Apply the migrations this database lacks, in one transaction; returns the schema version."""
     with raw.cursor() as cur:
         have = cur.execute("SELECT to_regclass('overflight.schema_migrations') IS NOT NULL").fetchone()
         done: set[int] = set()
