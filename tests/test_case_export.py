@@ -15,7 +15,7 @@ from overflight.case import Case
 from overflight.case.export import export, to_geojson, to_kml
 from overflight.errors import InputError
 from overflight.evidence.claimreview import BEST_RATING, RATINGS, WORST_RATING, claim_reviews, missing_fields
-from overflight.evidence.model import VERDICTS
+from overflight.evidence.model import CLAIM_VERDICTS as VERDICTS
 from overflight.zones import load_zones
 
 DATA = Path(__file__).parent / "data" / "case"

@@ -271,3 +271,6 @@ def verify_state(case: Case, audit: Sequence[Mapping[str, Any]], rep: VerifyRepo
     for table in TABLES:
         if table not in KEYS and table not in _OTHER:
             rep.checks.append(Check(f"table {table}", "", True, "not covered by verify (no audit record per row)"))
+
+
+__all__ = ["ROW_ACTIONS", "verify_audit", "verify_state"]

@@ -113,7 +113,7 @@ def rederive_verdicts(case: Case, stored: Mapping[str, Any]) -> dict[str, Any]:
     Claims without a stored verdict are derived under the case's rule (`Case.verdict_rule`).
     """
     from overflight.evidence.facts import item_facts
-    from overflight.evidence.verdicts import evaluate
+    from overflight.evidence.verdicts import evaluate_claims as evaluate
 
     claims, evidence = case.claims(), case.evidence()
     facts = item_facts(case, evidence)
@@ -170,7 +170,8 @@ def _verify_verdicts(case: Case, rep: VerifyReport) -> None:
     # Re-derive every verdict from the stored claims and evidence and compare with the stored one. A verdict
     # stored under rule 1 by overflight <= 0924fd0 carries the older inputs hash (scheme 1): it is checked
     # against that scheme and reported as such.
-    from overflight.evidence.verdicts import evaluate, hash_scheme
+    from overflight.evidence.verdicts import evaluate_claims as evaluate
+    from overflight.evidence.verdicts import hash_scheme
 
     stored = case.verdicts()
     derived = rederive_verdicts(case, stored)

@@ -42,7 +42,8 @@ from overflight.case.canonical import (
 )
 from overflight.case.schema import HEAD_KEY, KEYS, READABLE_VERSIONS, SCHEMA_VERSION, TABLES
 from overflight.errors import InputError, OverflightError
-from overflight.evidence.importing import Bundle, check_claim_links, read_files, resolve
+from overflight.evidence.importing import Bundle, check_claim_links, read_files
+from overflight.evidence.importing import resolve_bundle as resolve
 from overflight.evidence.model import Claim, EvidenceItem, Observation, Source, Verdict
 
 if TYPE_CHECKING:
@@ -662,7 +663,8 @@ class Case:
         rule is recorded in the audit log.
         """
         from overflight.evidence.facts import item_facts
-        from overflight.evidence.verdicts import RULE_VERSION, evaluate
+        from overflight.evidence.verdicts import RULE_VERSION
+        from overflight.evidence.verdicts import evaluate_claims as evaluate
 
         before = self.verdict_rule() if self._one("SELECT 1 FROM verdicts LIMIT 1") else None
         use = (before or RULE_VERSION) if rule is None else (RULE_VERSION if rule == "latest" else str(rule))
@@ -928,3 +930,6 @@ def open_case(path: str | Path, *, user: str | None = None, create: bool = False
     if create and not Case.exists(path):
         return Case.create(path, user=user)
     return Case.open(path, user=user, read_only=read_only)
+
+
+__all__ = ["Case", "open_case"]

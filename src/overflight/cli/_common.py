@@ -98,3 +98,28 @@ def read_options(**kw: Any) -> dict[str, Any]:
     if unit is not None and unit not in ("m", "ft"):
         raise InputError(f"--alt-unit must be m or ft, not {unit!r}", field="--alt-unit")
     return {k: v for k, v in kw.items() if v is not None}
+
+
+__all__ = [
+    "AltOpt",
+    "AltUnitOpt",
+    "CaseOpt",
+    "FormatOpt",
+    "IdFieldOpt",
+    "IdOpt",
+    "LatOpt",
+    "LonOpt",
+    "OutOpt",
+    "SortOpt",
+    "SourceOpt",
+    "TimeFmtOpt",
+    "TimeOpt",
+    "TzOpt",
+    "ZoneIdsOpt",
+    "ZonesOpt",
+    "check_output",
+    "console",
+    "err_console",
+    "esc",
+    "read_options",
+]

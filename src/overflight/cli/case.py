@@ -329,3 +329,20 @@ def pull_cmd(
 def register(app: typer.Typer) -> None:
     """Add the `case` sub-app to the main app."""
     app.add_typer(sub, name="case")
+
+
+__all__ = [
+    "CaseArg",
+    "attribute_cmd",
+    "config_app",
+    "config_set_cmd",
+    "config_show_cmd",
+    "evaluate_cmd",
+    "export_cmd",
+    "import_cmd",
+    "init_cmd",
+    "register",
+    "show_cmd",
+    "sub",
+    "verify_cmd",
+]
