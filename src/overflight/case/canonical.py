@@ -174,10 +174,12 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every check passed."""
         return all(c.ok for c in self.checks)
 
     @property
     def failures(self) -> list[Check]:
+        """The checks that failed."""
         return [c for c in self.checks if not c.ok]
 
     def lines(self) -> list[str]:

@@ -55,11 +55,13 @@ class DuckDBBackend:
         self.path = path
 
     def create_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the case tables (idempotent)."""
         for stmt in create_statements():
             con.execute(stmt).fetchall()
 
     @contextmanager
     def transaction(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             yield
@@ -69,6 +71,7 @@ class DuckDBBackend:
         con.execute("COMMIT").fetchall()
 
     def insert_arrow(self, con: duckdb.DuckDBPyConnection, table: str, cols: Sequence[str], data: pa.Table) -> None:
+        """Insert an Arrow table's rows (these columns) in one statement."""
         names = ", ".join(cols)
         con.register("_ovf_batch", data)
         try:
@@ -78,9 +81,11 @@ class DuckDBBackend:
 
     def select_arrow(self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], schema: pa.Schema
                      ) -> pa.Table:
+        """A query's rows as Arrow with this schema."""
         return con.sql(sql, params=list(params) or None).to_arrow_table().cast(schema)
 
     def df(self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None) -> pd.DataFrame:
+        """A query's rows as a data frame."""
         df: pd.DataFrame = (con.execute(sql, params) if params is not None else con.execute(sql)).df()
         return df
 

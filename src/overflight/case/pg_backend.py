@@ -57,6 +57,7 @@ class PgLocation:
 
     @property
     def schema(self) -> str:
+        """The case's schema of views (``case_<slug>``)."""
         return "case_" + case_slug(self.case)
 
 
@@ -104,24 +105,30 @@ class PgResult:
         self.description = [(d.name, d.type_code) for d in description] if description else None
 
     def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every row."""
         return self._rows
 
     def fetchone(self) -> tuple[Any, ...] | None:
+        """The first row, or None."""
         return self._rows[0] if self._rows else None
 
     def arrow(self) -> pa.Table:
+        """The rows as Arrow (column types from the result's PostgreSQL types)."""
         assert self.description is not None
         cols = list(zip(*self._rows, strict=True)) if self._rows else [() for _ in self.description]
         return pa.table({name: pa.array(list(col), type=_PG_TYPES.get(oid))
                          for (name, oid), col in zip(self.description, cols, strict=True)})
 
     def df(self) -> pd.DataFrame:
+        """The rows as DuckDB's ``.df()`` gives them (see `arrow_df`)."""
         return arrow_df(self.arrow())
 
 
 def arrow_df(tbl: pa.Table) -> pd.DataFrame:
-    """Rows as DuckDB's ``.df()`` gives them (integers with NULLs nullable, times in µs UTC, bytes as bytearray and
-    NULL bytes as pd.NA), so a table hashes alike on both backends (`Case.table_hash`)."""
+    """Rows as DuckDB's ``.df()`` gives them, so a table hashes alike on both backends (`Case.table_hash`).
+
+    Integers with NULLs are nullable, times µs UTC, bytes bytearray and NULL bytes pd.NA.
+    """
     cols: dict[str, Any] = {}
     for name, col in zip(tbl.column_names, tbl.columns, strict=True):
         if pa.types.is_binary(col.type):  # DuckDB: bytearray values, pd.NA for NULL (hashed as such)
@@ -168,6 +175,7 @@ class PgConnection:
             raise _refused_value(self.loc, exc) from None
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgResult:
+        """Run one statement (``?`` placeholders) and fetch its rows; refusals become `OverflightError`."""
         with self._errors(), self.raw.cursor() as cur:
             if params is None:
                 cur.execute(sql.encode())
@@ -177,8 +185,10 @@ class PgConnection:
             return PgResult(rows, cur.description)
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        """A query's rows as Arrow, in bulk: ``COPY (query) TO STDOUT`` as CSV parsed by pyarrow (no Python per
-        row). Times travel as integer microseconds; a result with bytea columns takes the row path."""
+        """A query's rows as Arrow, in bulk: ``COPY (query) TO STDOUT`` as CSV parsed by pyarrow.
+
+        No Python per row; times travel as integer microseconds; a result with bytea columns takes the row path.
+        """
         with self._errors():
             return self._arrow(sql, params)
 
@@ -231,6 +241,7 @@ class PgConnection:
         return connect_case(location, user=user or self.role(), read_only=read_only, create=False)
 
     def close(self) -> None:
+        """Close the connection."""
         self.raw.close()
 
 
@@ -400,16 +411,19 @@ class PgBackend:
 
     @property
     def errors(self) -> tuple[type[Exception], ...]:
+        """The driver's error classes (a case that does not read as one)."""
         import psycopg
 
         return (psycopg.Error,)
 
     def create_tables(self, con: PgConnection) -> None:
+        """Create the case: its registry row, schema of views, roles and GRANTs."""
         for stmt in _case_ddl(con.loc):
             con.execute(stmt)
 
     @contextmanager
     def transaction(self, con: PgConnection) -> Iterator[None]:
+        """One transaction holding the case's write lock (waits at most `LOCK_TIMEOUT`)."""
         import psycopg
 
         raw = con.raw
@@ -460,9 +474,11 @@ class PgBackend:
                     cp.write(view[i:i + (1 << 22)])
 
     def select_arrow(self, con: PgConnection, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
+        """A query's rows as Arrow with this schema, in bulk."""
         return con.arrow(sql, list(params)).cast(schema)
 
     def df(self, con: PgConnection, sql: str, params: Sequence[Any] | None) -> pd.DataFrame:
+        """A query's rows as a data frame, in bulk."""
         return con.df(sql, params)
 
     def now(self, con: PgConnection) -> datetime:

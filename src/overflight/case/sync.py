@@ -34,6 +34,7 @@ class SyncReport:
     head: str | None
 
     def message(self) -> str:
+        """One line saying what happened."""
         if self.status == "up to date":
             return f"{self.target} is up to date with {self.source} (audit head {self.head})"
         return (f"{self.target} now holds {self.source}: {self.entries_copied} new audit entr"
