@@ -174,10 +174,12 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every check passed."""
         return all(c.ok for c in self.checks)
 
     @property
     def failures(self) -> list[Check]:
+        """The checks that failed."""
         return [c for c in self.checks if not c.ok]
 
     def lines(self) -> list[str]:
@@ -201,15 +203,5 @@ def guarded(rep: VerifyReport, what: str, fn: Callable[[], Any]) -> Any:
         return None
 
 
-__all__ = [
-    "Check",
-    "RunRecord",
-    "VerifyReport",
-    "canonical_rows",
-    "guarded",
-    "hash_arrow",
-    "hash_frame",
-    "hash_json",
-    "hash_rows",
-    "utcnow",
-]
+__all__ = ["Check", "RunRecord", "VerifyReport", "canonical_rows", "guarded", "hash_arrow", "hash_frame", "hash_json",
+           "hash_rows", "utcnow"]

@@ -93,7 +93,7 @@ class CaseState:
 def open_state(path: str | Path, *, create: bool = False) -> CaseState:
     """Open the case for writing; when another process holds it, a read-only snapshot copy, saying so."""
     p = Path(path)
-    if create and not p.exists():
+    if create and not Case.exists(p):  # a file or a postgresql:// case
         return CaseState(p, Case.create(p))
     try:
         return CaseState(p, Case.open(p))
