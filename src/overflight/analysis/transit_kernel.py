@@ -23,6 +23,17 @@ visit rows
 
 A calling engine must therefore either keep a track's batches in one stream (Dask here: shuffle by track id,
 each partition one stream) or carry ``state`` from one time-ordered batch to the next (the streaming path).
+For Spark, after ``repartition("track_id").sortWithinPartitions("track_id", "time")`` every partition is such a
+stream, and ``mapInArrow`` can run it (``spec`` from a broadcast variable)::
+
+    def visits_of_partition(batches):
+        state, rows = None, []
+        for batch in batches:
+            closed, state = transit_batch(batch, state, spec)
+            rows.append(closed)
+        if state is not None:
+            rows.append(transit_close(state, spec))
+        yield from pa.Table.from_pandas(visits_table(rows, spec)).to_batches()
 """
 
 from __future__ import annotations
