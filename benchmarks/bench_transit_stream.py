@@ -228,6 +228,7 @@ def main() -> None:
     ap.add_argument("--chunk-rows", type=int, default=250_000)
     ap.add_argument("--workdir", type=Path, default=None, help="keep the data here for re-runs (default: a "
                     "temporary directory, removed at the end)")
+    ap.add_argument("--no-stages", action="store_true", help="skip the per-stage runs")
     ap.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI runs")
     ap.add_argument("--no-locate", action="store_true", help="skip the locate runs")
     args = ap.parse_args()
@@ -247,7 +248,7 @@ def _run(args: argparse.Namespace) -> None:
     csv, pqf = make_data(args.workdir, args.fixes, args.tracks)
     out = args.workdir / "visits.csv"
     rows = []
-    for label, src in (("CSV", csv), ("GeoParquet", pqf)):
+    for label, src in () if args.no_stages else (("CSV", csv), ("GeoParquet", pqf)):
         res, dt, _ = run_child(["--child", "stages", str(src), str(args.chunk_rows), str(out)])
         st = res["stages"]
         core = sum(v for k, v in st.items() if k not in ("setup", "brackets"))

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from overflight.errors import InputError
@@ -32,10 +33,20 @@ def _geo_column(pf: pq.ParquetFile) -> tuple[str | None, str]:
     return str(col), enc
 
 
-def stage_parquet_row_group(path: str | Path, row_group: int, first_row: int, opts: ReadOptions) -> Staged:
+def time_column(path: str | Path, opts: ReadOptions) -> str:
+    """The source column the times come from (as :func:`iter_parquet_staged` resolves it)."""
+    pf = pq.ParquetFile(path)
+    return _plan(pf, Path(path), opts)[0].time[0]
+
+
+def stage_parquet_row_group(path: str | Path, row_group: int, first_row: int, opts: ReadOptions,
+                            between: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> Staged:
     """Stage one row group of a (Geo)Parquet file, its rows numbered from ``first_row + 1`` as in the whole file
     and labelled with the row group, so a message names file, row group and row (what a distributed read of
     an archive, one task per row group, needs).
+
+    ``between``: keep only rows whose (timestamp) time lies in ``[start, end)``, filtered in Arrow before any
+    staging (the rows kept keep their file row numbers).
     """
     p = Path(path)
     try:
@@ -48,6 +59,15 @@ def stage_parquet_row_group(path: str | Path, row_group: int, first_row: int, op
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"cannot read Parquet row group {row_group}: {exc}", file=p) from None
     rows = np.arange(first_row + 1, first_row + tbl.num_rows + 1)
+    if between is not None:
+        t = tbl.column(plan[0].time[0])
+        if not pa.types.is_timestamp(t.type):
+            raise InputError("a time window needs a timestamp time column", file=p, field=plan[0].time[0])
+        lo = pa.scalar(between[0].to_pydatetime(), t.type)
+        hi = pa.scalar(between[1].to_pydatetime(), t.type)
+        keep = pc.fill_null(pc.and_(pc.greater_equal(t, lo), pc.less(t, hi)), False)
+        rows = rows[np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)]
+        tbl = tbl.filter(keep)
     st = _stage_df(tbl, rows, plan, opts)
     st.row_label = _RowGroupLabel(row_group)
     return st
