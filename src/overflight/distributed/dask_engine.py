@@ -368,9 +368,9 @@ def transit_dask(
     n_out = npartitions or max(n_in, 2 * max(info["workers"], 1))
     shuffled = ddf.shuffle("track_id", npartitions=n_out, shuffle_method=shuffle_method)
     out = _Output(Path(output)) if output is not None else None
-    tasks = [delayed(_transit_partition, pure=False)(part, spec_f, str(out.tmp) if out else None, i, files)
-             for i, part in enumerate(shuffled.to_delayed())]
     try:
+        tasks = [delayed(_transit_partition, pure=False)(part, spec_f, str(out.tmp) if out else None, i, files)
+                 for i, part in enumerate(shuffled.to_delayed())]
         results = client.gather(client.compute(tasks))
     except BaseException:
         if out is not None:
@@ -439,10 +439,10 @@ def locate_dask(paths: str | Path | Sequence[str | Path], index: Any, *, client:
     pieces = archive_pieces(paths)
     index_f = client.scatter(index, broadcast=True, hash=False)
     out = _Output(Path(output)) if output is not None else None
-    tasks = [delayed(_locate_piece, pure=False)(p, index_f, lon_col, lat_col, strict,
-                                                     str(out.tmp) if out else None, i)
-             for i, p in enumerate(pieces)]
     try:
+        tasks = [delayed(_locate_piece, pure=False)(p, index_f, lon_col, lat_col, strict,
+                                                         str(out.tmp) if out else None, i)
+                 for i, p in enumerate(pieces)]
         results = client.gather(client.compute(tasks))
     except BaseException:
         if out is not None:
