@@ -55,7 +55,7 @@ from overflight.analysis.transit_kernel import (
     transit_close,
     visits_table,
 )
-from overflight.errors import InputError
+from overflight.errors import InputError, OverflightError
 from overflight.tracks._stage import ReadOptions
 from overflight.tracks.read_parquet import stage_parquet_row_group, time_column
 from overflight.tracks.table import TIME_DTYPE, sort_tracks
@@ -210,7 +210,10 @@ def _window(between: tuple[Any, Any] | None) -> tuple[pd.Timestamp, pd.Timestamp
 def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
     """A ``distributed.Client``: to the scheduler at ``scheduler`` (``tcp://HOST:8786``), or to a LocalCluster
     of ``workers`` processes (one thread each, loopback only, no dashboard) made here and closed after."""
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise OverflightError("the Dask engine needs dask and distributed: pip install 'overflight[dask]'") from None
 
     if scheduler is not None:
         with Client(scheduler) as client:
