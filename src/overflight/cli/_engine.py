@@ -10,7 +10,7 @@ from overflight.errors import InputError
 
 EngineOpt = Annotated[str, typer.Option("--engine", metavar="ENGINE",
                                         help="local (this process, streamed) or dask (a Dask cluster, for a "
-                                             "(Geo)Parquet archive; needs overflight[dask]).")]
+                                             "(Geo)Parquet archive; needs the optional extra named dask).")]
 SchedulerOpt = Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS",
                                                   help="With --engine dask: a running scheduler, tcp://HOST:8786.")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", metavar="N",
