@@ -20,7 +20,7 @@ import overflight.analysis.prism.verdicts  # noqa: F401  (the package re-exports
 from _prism_pairs import pairs_near
 from overflight.analysis import membership
 from overflight.analysis.prism import evaluation
-from overflight.analysis.prism._captree import cap_tree, least_focal_lb
+from overflight.analysis.prism._captree import cap_tree, focal_lb_all, least_focal_lb
 from overflight.analysis.prism._dijkstra import Graph, shortest_0_to_1
 from overflight.analysis.prism._geo import unit
 
@@ -99,6 +99,7 @@ def test_grouped_cap_bound_is_the_least_cap_bound(seed: int, m: int, n: int) -> 
     ref = V._focal_lb(u1, u2, cu, cr).min(axis=1)
     got = least_focal_lb(u1, u2, cap_tree(cu, cr))
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(focal_lb_all(u1, u2, cap_tree(cu, cr)), V._focal_lb(u1, u2, cu, cr), rtol=0, atol=1e-5)
 
 
 @settings(max_examples=60, deadline=None)
