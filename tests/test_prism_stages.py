@@ -137,3 +137,26 @@ def test_paths_output_argument_is_deprecated_but_still_filled(ne_admin0: object)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the new way warns of nothing
         V._verdicts_for_pairs(pairs, caps, VMAX, precise=False, keep_impossible=True)
+
+
+def test_public_verdicts_paths_alias_matches_verdicts_with_paths(ne_admin0: object) -> None:
+    import pandas as pd
+
+    from overflight.analysis.prism import verdicts, verdicts_with_paths
+
+    pairs, zones = _pairs(ne_admin0, 501, 0.0)
+    zones = {"GRC": zones["GRC"]}
+    k = 40
+    t0 = pd.Timestamp("2025-06-01T00:00Z")
+    df = pd.DataFrame({
+        "track_id": np.repeat([f"t{i}" for i in range(k)], 2),
+        "time": [t for i in range(k) for t in (t0, t0 + pd.Timedelta(seconds=float(pairs.dt[i])))],
+        "lon": np.column_stack([pairs.lon1[:k], pairs.lon2[:k]]).ravel(),
+        "lat": np.column_stack([pairs.lat1[:k], pairs.lat2[:k]]).ravel(),
+    })
+    res = verdicts_with_paths(df, zones, VMAX)
+    old: dict[tuple[int, str], object] = {}
+    with pytest.warns(DeprecationWarning):
+        table = verdicts(df, zones, VMAX, paths=old)
+    assert set(old) == set(res.paths) and len(old) > 0
+    assert table.equals(res.table)
