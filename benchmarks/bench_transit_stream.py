@@ -1,68 +1,284 @@
-"""Stream 10 M fixes through `overflight transit` in chunks and report time and peak resident memory.
+"""Stream fixes through transit and locate from CSV and GeoParquet: fixes/s, time per stage, peak RSS.
 
-    /work/venv/bin/python benchmarks/bench_transit_stream.py [--fixes 10000000] [--chunk-rows 1000000]
+    python benchmarks/bench_transit_stream.py [--fixes 10000000] [--chunk-rows 1000000] [--no-cli]
 
-Writes a synthetic CSV (aircraft-like tracks over Europe/Asia, rows in time order so every chunk holds pieces
-of thousands of tracks), then runs the CLI command in a child process against ne-admin0 and reads the
-child's peak RSS (ru_maxrss). The CSV is kept in --workdir for re-runs.
+Writes synthetic aircraft-like tracks (Europe/Asia, rows in time order so every chunk holds pieces of
+thousands of tracks) as CSV and as GeoParquet into --workdir (a temporary directory by default, never the
+repository), then, each in a fresh child process so its peak RSS (ru_maxrss) is its own:
+
+* ``stages``: the library pipeline of `overflight transit` with each stage timed: read (parse + stage),
+  validate, locate and crossings (time inside the ZoneIndex calls), the rest of the kernel (geodesy,
+  pairing), visits (closing, dispute flags), brackets (the second pass) and write;
+* ``cli``: `overflight transit FILE --zones ne-admin0 -o visits.csv` end to end (what a user waits for);
+* ``locate``: `overflight locate` end to end from CSV and from Parquet, next to ``ZoneIndex.zones_of`` on the
+  same points already in memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+def _clock() -> float:
+    """Stages are timed in CPU seconds of the process (the machine is shared; wall time is printed too)."""
+    return time.process_time()
+
+
+def make_data(workdir: Path, fixes: int, tracks: int) -> tuple[Path, Path]:
+    """CSV and GeoParquet of the same fixes (written in parts so the generator stays small)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import shapely
+
+    csv = workdir / f"tracks_{fixes}.csv"
+    pqf = workdir / f"tracks_{fixes}.parquet"
+    if csv.exists() and pqf.exists():
+        return csv, pqf
+    from _synth_tracks import synth_tracks
+
+    t0 = _clock()
+    part = 2_000_000
+    per_part_tracks = max(1, tracks * part // fixes)
+    writer: pq.ParquetWriter | None = None
+    geo = json.dumps({"version": "1.0.0", "primary_column": "geometry", "columns": {
+        "geometry": {"encoding": "WKB", "geometry_types": ["Point"], "crs": None}}})
+    with open(csv, "w") as fh:
+        for k, start in enumerate(range(0, fixes, part)):
+            n = min(part, fixes - start)
+            df = synth_tracks(n, per_part_tracks, seed=k)
+            df["track_id"] = f"P{k}-" + df["track_id"].astype(str)
+            tbl = pa.table({"track_id": pa.array(df["track_id"].to_numpy(dtype=object), pa.string()),
+                            "time": pa.array(df["time"]), "alt_m": df["alt_m"].to_numpy(),
+                            "geometry": shapely.to_wkb(shapely.points(df["lon"].to_numpy(), df["lat"].to_numpy()))})
+            if writer is None:
+                writer = pq.ParquetWriter(pqf, tbl.schema.with_metadata({"geo": geo}))
+            writer.write_table(tbl, row_group_size=1_000_000)
+            df["time"] = df["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            df.to_csv(fh, index=False, header=k == 0, float_format="%.6f")
+    if writer is not None:
+        writer.close()
+    print(f"wrote {csv.name} ({csv.stat().st_size / 1e6:.0f} MB) and {pqf.name} "
+          f"({pqf.stat().st_size / 1e6:.0f} MB) in {_clock() - t0:.0f} s")
+    return csv, pqf
+
+
+# ------------------------------------------------------------------------------------------- child: stages
+
+class _Timed:
+    """A ZoneIndex proxy that adds the time spent in locate_all / crossings to a dict."""
+
+    def __init__(self, index: Any, acc: dict[str, float]) -> None:
+        self._index, self._acc = index, acc
+
+    def locate_all(self, lon: Any, lat: Any) -> Any:
+        t0 = _clock()
+        try:
+            return self._index.locate_all(lon, lat)
+        finally:
+            self._acc["locate"] += _clock() - t0
+
+    def crossings(self, *a: Any, **kw: Any) -> Any:
+        t0 = _clock()
+        try:
+            return self._index.crossings(*a, **kw)
+        finally:
+            self._acc["crossings"] += _clock() - t0
+
+
+def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
+    import pandas as pd
+
+    from overflight.analysis.crossing_times import bracket_visits
+    from overflight.analysis.transit import TransitEngine, _empty_raw
+    from overflight.cli.transit import write_visits
+    from overflight.index import ZoneIndex
+    from overflight.tracks._stage import ReadOptions
+    from overflight.tracks.reader import _ROW_KIND, iter_staged
+    from overflight.tracks.validate import Validator
+    from overflight.zones import load_zones
+
+    acc = dict.fromkeys(("setup", "read", "validate", "locate", "crossings", "kernel", "visits", "brackets",
+                         "write"), 0.0)
+    t0 = _clock()
+    zs = load_zones("ne-admin0")
+    index = ZoneIndex.cached(zs)
+    eng = TransitEngine(zs, max_gap_s=600.0, step_m=5000.0, index=_Timed(index, acc))  # type: ignore[arg-type]
+    acc["setup"] = _clock() - t0
+
+    def chunks(staged_opts: dict[str, Any]) -> Any:
+        opts = ReadOptions(chunk_rows=chunk_rows, **staged_opts)
+        fmt, staged = iter_staged(path, None, opts)
+        v = Validator(str(path), row_kind=_ROW_KIND.get(fmt, "row"))
+        it = iter(staged)
+        while True:
+            t = _clock()
+            try:
+                st = next(it)
+            except StopIteration:
+                return
+            acc["read"] += _clock() - t
+            t = _clock()
+            df = v.process(st)
+            acc["validate"] += _clock() - t
+            yield df
+
+    extra = {"core_only": True} if "core_only" in ReadOptions.__dataclass_fields__ else {}
+    closed = []
+    n = 0
+    for df in chunks(extra):
+        n += len(df)
+        t = _clock()
+        before = acc["locate"] + acc["crossings"]
+        raw = eng.feed(df)
+        acc["kernel"] += _clock() - t - (acc["locate"] + acc["crossings"] - before)
+        if len(raw):
+            closed.append(raw)
+    t = _clock()
+    tail = eng.finish()
+    visits = eng.visits(pd.concat([*closed, tail], ignore_index=True) if closed or len(tail) else _empty_raw())
+    acc["visits"] = _clock() - t
+    # The brackets' second pass is a read + validate again, timed as one stage of its own.
+    saved = dict(acc)
+    t = _clock()
+    visits = bracket_visits(visits, chunks(extra), 600.0)
+    acc["brackets"] = _clock() - t
+    acc["read"], acc["validate"] = saved["read"], saved["validate"]
+    t = _clock()
+    write_visits(visits, out)
+    acc["write"] = _clock() - t
+    return {"fixes": n, "visits": len(visits), "stages": acc}
+
+
+def run_child(args: list[str]) -> tuple[dict[str, Any], float, float]:
+    """Run this script as a child; returns (its JSON answer, wall seconds, its peak RSS in MB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if r.returncode:
+        print(r.stdout[-2000:], r.stderr[-3000:])
+        raise SystemExit(r.returncode)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest of any child so far: run the small ones first (see main).
+    rss = max(peak, before) / 1024
+    last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "{}"
+    try:
+        return json.loads(last), dt, rss
+    except ValueError:
+        return {"stdout": r.stdout[-500:]}, dt, rss
+
+
+def child_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_cli(argv: list[str]) -> dict[str, Any]:
+    from overflight.cli.main import main as cli_main
+
+    t0 = _clock()
+    try:
+        cli_main(argv)
+    except SystemExit as exc:
+        if exc.code:
+            raise
+    return {"seconds": _clock() - t0}
+
+
+def child_locate_memory(path: Path) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+    import shapely
+
+    from overflight.index import ZoneIndex
+    from overflight.zones import load_zones
+
+    index = ZoneIndex.cached(load_zones("ne-admin0"))
+    g = shapely.from_wkb(pq.read_table(path, columns=["geometry"]).column("geometry").to_numpy())
+    lon, lat = shapely.get_x(g), shapely.get_y(g)
+    index.zones_of(lon[:1000], lat[:1000])  # compile / warm
+    t0 = _clock()
+    z = index.zones_of(lon, lat)
+    return {"seconds": _clock() - t0, "points": len(z)}
+
+
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":  # a measured child process (see run_child)
+        kind, *rest = sys.argv[2:]
+        if kind == "stages":
+            res = child_stages(Path(rest[0]), int(rest[1]), Path(rest[2]))
+        elif kind == "cli":
+            res = child_cli(rest)
+        else:
+            res = child_locate_memory(Path(rest[0]))
+        res["peak_rss_mb"] = child_rss_mb()
+        print(json.dumps(res))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--fixes", type=int, default=10_000_000)
     ap.add_argument("--tracks", type=int, default=5_000)
     ap.add_argument("--chunk-rows", type=int, default=1_000_000)
-    ap.add_argument("--workdir", type=Path, default=Path("/tmp/overflight-bench"))
-    ap.add_argument("--no-brackets", action="store_true", help="skip the bracketing fixes (the second read)")
+    ap.add_argument("--workdir", type=Path, default=None, help="keep the data here for re-runs (default: a "
+                    "temporary directory, removed at the end)")
+    ap.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI runs")
+    ap.add_argument("--no-locate", action="store_true", help="skip the locate runs")
     args = ap.parse_args()
+    tmp = None
+    if args.workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="overflight-bench-")
+        args.workdir = Path(tmp.name)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    src = args.workdir / f"tracks_{args.fixes}.csv"
-    if not src.exists():
-        from _synth_tracks import synth_tracks
+    try:
+        _run(args)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
 
-        t0 = time.perf_counter()
-        part = 2_000_000
-        # Written in parts (one set of tracks per part) so the generator itself stays small in memory.
-        per_part_tracks = max(1, args.tracks * part // args.fixes)
-        first = True
-        with open(src, "w") as fh:
-            for k, start in enumerate(range(0, args.fixes, part)):
-                n = min(part, args.fixes - start)
-                df = synth_tracks(n, per_part_tracks, seed=k)
-                df["track_id"] = f"P{k}-" + df["track_id"].astype(str)
-                df["time"] = df["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-                df.to_csv(fh, index=False, header=first, float_format="%.6f")
-                first = False
-        print(f"wrote {src} ({src.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s")
+
+def _run(args: argparse.Namespace) -> None:
+    csv, pqf = make_data(args.workdir, args.fixes, args.tracks)
     out = args.workdir / "visits.csv"
-    cmd = [sys.executable, "-m", "overflight", "transit", str(src), "--zones", "ne-admin0", "-o", str(out),
-           "--summary", str(args.workdir / "summary.csv"), "--chunk-rows", str(args.chunk_rows),
-           *(["--no-brackets"] if args.no_brackets else [])]
-    script = ("import sys\nfrom overflight.cli.main import app, main\nfrom overflight.cli.transit import register\n"
-              "if 'transit' not in [c.name for c in app.registered_commands]:\n    register(app)\n"
-              "main(sys.argv[1:])\n")
-    t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", script, *cmd[3:]], capture_output=True, text=True)
-    dt = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(r.stdout.strip())
-    if r.returncode:
-        print(r.stderr[-2000:])
-        raise SystemExit(r.returncode)
-    print(f"{args.fixes:,} fixes, chunks of {args.chunk_rows:,}: {dt:.1f} s "
-          f"({args.fixes / dt / 1e6:.2f} M fixes/s), peak RSS {peak_mb:.0f} MB")
+    rows = []
+    for label, src in (("CSV", csv), ("GeoParquet", pqf)):
+        res, dt, _ = run_child(["--child", "stages", str(src), str(args.chunk_rows), str(out)])
+        st = res["stages"]
+        core = sum(v for k, v in st.items() if k not in ("setup", "brackets"))
+        print(f"\ntransit stages, {label}: {res['fixes']:,} fixes -> {res['visits']:,} visits; "
+              f"peak RSS {res['peak_rss_mb']:.0f} MB; child wall {dt:.1f} s")
+        for k, v in st.items():
+            print(f"  {k:10s} {v:7.2f} s")
+        print(f"  = {core:.2f} s without setup and brackets: {res['fixes'] / core / 1e6:.2f} M fixes/s; "
+              f"with brackets {res['fixes'] / (core + st['brackets']) / 1e6:.2f} M fixes/s")
+        rows.append((label, res, dt))
+    if not args.no_cli:
+        print()
+        for label, src in (("CSV", csv), ("GeoParquet", pqf)):
+            for extra in ([], ["--no-brackets"]):
+                res, dt, _ = run_child(["--child", "cli", "transit", str(src), "--zones", "ne-admin0", "-o",
+                                        str(out), "--chunk-rows", str(args.chunk_rows), *extra])
+                cpu = res["seconds"]
+                print(f"overflight transit {label:10s} {' '.join(extra):14s}: {dt:6.1f} s wall end to end, "
+                      f"{cpu:6.1f} s CPU ({args.fixes / cpu / 1e6:.2f} M fixes/s CPU), "
+                      f"peak RSS {res['peak_rss_mb']:.0f} MB")
+    if not args.no_locate:
+        print()
+        res, dt, _ = run_child(["--child", "memory", str(pqf)])
+        print(f"ZoneIndex.zones_of in memory      : {res['points'] / res['seconds'] / 1e6:6.2f} M points/s "
+              f"({res['seconds']:.2f} s CPU)")
+        lout = args.workdir / "located.csv"
+        for label, src in (("CSV", csv), ("GeoParquet", pqf)):
+            res, dt, _ = run_child(["--child", "cli", "locate", str(src), "--zones", "ne-admin0", "-o", str(lout)])
+            cpu = res["seconds"]
+            print(f"overflight locate {label:10s}     : {args.fixes / cpu / 1e6:6.2f} M points/s end to end "
+                  f"({cpu:.1f} s CPU, {dt:.1f} s wall), peak RSS {res['peak_rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ Each chunk may hold parts of many tracks; a track may continue in later chunks a
 time order. The engine carries every track's last fix and its open visits across chunk borders, so the
 visits are the same as those of :func:`overflight.analysis.transit.transit` on the whole table at once.
 Memory is bounded by the chunk size, the number of tracks and the number of visits (not of fixes).
+Each chunk goes through the transit kernel (:func:`overflight.analysis.transit_kernel.transit_batch`), the
+same function the Dask path runs on its partitions.
 """
 
 from __future__ import annotations
@@ -11,15 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import pandas as pd
+import pyarrow as pa
 
-from overflight.analysis.transit import (
-    Locator,
-    TransitEngine,
-    TransitResult,
-    _empty_raw,
-    parse_max_gap,
-    summarize,
-)
+from overflight.analysis.transit import Locator, TransitResult, TransitState, summarize
+from overflight.analysis.transit_kernel import TransitSpec, transit_batch, transit_close, visits_table
 from overflight.zones import ZoneSet
 
 __all__ = ["transit_chunks"]
@@ -34,6 +31,7 @@ def transit_chunks(
     index: Locator | None = None,
     tz: str = "UTC",
     on_chunk: Callable[[int, int], None] | None = None,
+    with_summary: bool = True,
 ) -> TransitResult:
     """Transit analysis of track chunks, identical to :func:`~overflight.analysis.transit.transit` on their union.
 
@@ -46,24 +44,26 @@ def transit_chunks(
         As for :func:`~overflight.analysis.transit.transit`.
     on_chunk : callable, optional
         Called after each chunk with (rows in the chunk, visits closed so far), e.g. to advance a progress bar.
+    with_summary : bool
+        False leaves ``summary`` empty (it costs Python work per visit; the CLI skips it without --summary).
 
     Returns
     -------
     TransitResult
     """
-    eng = TransitEngine(zones, max_gap_s=parse_max_gap(max_gap), step_m=step_m, index=index)
-    closed: list[pd.DataFrame] = []
+    spec = TransitSpec(zones, index=index, max_gap=max_gap, step_m=step_m)
+    state: TransitState | None = None
+    closed: list[pa.Table] = []
     n_closed = 0
     for chunk in chunks:
-        raw = eng.feed(chunk)
-        if len(raw):
-            closed.append(raw)
-            n_closed += len(raw)
+        rows, state = transit_batch(chunk, state, spec)  # the one kernel (overflight.analysis.transit_kernel)
+        if rows.num_rows:
+            closed.append(rows)
+            n_closed += rows.num_rows
         if on_chunk is not None:
             on_chunk(len(chunk), n_closed)
-    tail = eng.finish()
-    if len(tail):
-        closed.append(tail)
-    raw_all = pd.concat(closed, ignore_index=True) if closed else _empty_raw()
-    visits = eng.visits(raw_all)
-    return TransitResult(visits=visits, summary=summarize(visits, tz=tz), provenance=eng.provenance())
+    state = state if state is not None else TransitState()
+    closed.append(transit_close(state, spec))
+    visits = visits_table(closed, spec)
+    summary = summarize(visits if with_summary else visits.iloc[:0], tz=tz)
+    return TransitResult(visits=visits, summary=summary, provenance=spec.provenance(state))

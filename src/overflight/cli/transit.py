@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -36,7 +35,9 @@ from overflight.cli._common import (
     esc,
     read_options,
 )
+from overflight.cli._engine import EngineOpt, SchedulerOpt, WorkersOpt, check_engine
 from overflight.errors import InputError
+from overflight.tracks.writers import write_summary, write_visits
 from overflight.units import parse_distance, parse_speed
 from overflight.zones import load_zones
 
@@ -52,25 +53,6 @@ def _count_lines(path: Path) -> int | None:
         while block := fh.read(8 << 20):
             n += block.count(b"\n")
     return max(n - 1, 0)
-
-
-def write_visits(visits: pd.DataFrame, path: Path) -> None:
-    """Visits as CSV: times ISO 8601 UTC to the second (interpolated border times carry no more), coordinates
-    to 1e-7 degree."""
-    out = visits.copy()
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
-            out[c] = out[c].dt.round("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out.to_csv(path, index=False, float_format="%.7f")
-
-
-def write_summary(summary: pd.DataFrame, path: Path) -> None:
-    """Per-track summary as CSV; the structured legs as a JSON array in column ``legs``."""
-    out = summary.copy()
-    out["legs"] = [json.dumps(x, ensure_ascii=False) for x in out["legs"]]
-    for c in ("first_entry", "last_exit"):
-        out[c] = pd.to_datetime(out[c], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out.to_csv(path, index=False)
 
 
 def _check_tz(value: str, option: str) -> None:
@@ -119,6 +101,9 @@ def transit_cmd(
     dataset: Annotated[str | None, typer.Option("--dataset", metavar="NAME",
                                                 help="With --case: dataset name of the tracks (default: file name).")
                        ] = None,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Every visit of every track to every zone: entry and exit on the border, with the bracketing fixes.
 
@@ -128,6 +113,13 @@ def transit_cmd(
     claims whose zones and window they match."""
     from overflight.tracks import iter_tracks
 
+    if check_engine(engine, scheduler, workers) == "dask":
+        if case is not None or drop or sort or summary is not None or tracks is None:
+            raise InputError("--engine dask reads a clean (Geo)Parquet archive into a directory: give TRACKS "
+                             "(files, a directory or a quoted glob) and -o DIR; --case, --drop, --sort and "
+                             "--summary are for one machine", field="--engine")
+        _transit_on_dask(str(tracks), zones, zone, id_field, output, max_gap, step, scheduler, workers)
+        return
     if chunk_rows < 1:
         raise InputError(f"--chunk-rows must be at least 1, not {chunk_rows}", field="--chunk-rows")
     step_m = parse_distance(step)
@@ -155,7 +147,7 @@ def transit_cmd(
                   f"{p.sha256[:12]}…, {len(zs)} zones", highlight=False)
     if p.kind == "land":
         console.print("  land only: crossings over the territorial sea are not seen", highlight=False)
-    chunks = iter_tracks(tracks, sort=sort, **opts)
+    chunks = iter_tracks(tracks, sort=sort, core_only=True, **opts)
     total = _count_lines(tracks) if tracks.suffix.lower() in (".csv", ".txt", ".tsv", ".sbs") else None
     with Progress(TextColumn("[bold]transit[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("fixes"),
                   TextColumn("{task.fields[visits]} visits"), TimeElapsedColumn(), console=err_console,
@@ -166,12 +158,13 @@ def transit_cmd(
             bar.update(task, advance=rows, visits=visits)
 
         result: TransitResult = transit_chunks(iter(chunks), zs, max_gap=gap_s, step_m=step_m, tz=summary_tz,
-                                               on_chunk=advance)
+                                               on_chunk=advance, with_summary=summary is not None)
     report = chunks.report
     if report.invalid_rows:
         console.print(f"invalid rows dropped: {report.invalid_rows} ({esc(report.summary())})", highlight=False)
     # The crossings' bracketing fixes: a second pass over the file (the first kept no fixes, memory stays bounded).
-    visits = (bracket_visits(result.visits, iter_tracks(tracks, sort=sort, **{**opts, "on_invalid": "drop"}), gap_s)
+    visits = (bracket_visits(result.visits, iter_tracks(tracks, sort=sort, core_only=True,
+                                                           **{**opts, "on_invalid": "drop"}), gap_s)
               if brackets else result.visits)
     write_visits(visits, output)
     v = result.visits
@@ -184,6 +177,20 @@ def transit_cmd(
         console.print(f"summary of {len(result.summary)} tracks -> {esc(str(summary))}", highlight=False)
     prov_path = Path(os.fspath(output) + ".provenance.json")
     prov_path.write_text(json.dumps(result.provenance, indent=2, default=str), encoding="utf-8")
+
+
+def _transit_on_dask(tracks: str, zones: str, zone: list[str] | None, id_field: str | None, output: Path,
+                     max_gap: str, step: str, scheduler: str | None, workers: int | None) -> None:
+    from overflight.distributed import dask_client, transit_dask
+
+    zs = load_zones(zones, ids=zone or None, id_field=id_field)
+    with dask_client(scheduler, workers) as client:
+        run = transit_dask(tracks, zs, max_gap=parse_max_gap(max_gap), step_m=parse_distance(step), client=client,
+                           output=output)
+    p, part = run.provenance, run.provenance["partitioning"]
+    console.print(f"{p['n_visits']} visits of {p['parameters']['n_tracks']} tracks ({p['parameters']['n_fixes']} "
+                  f"fixes) on {p['engine']['workers']} Dask workers, {part['input_partitions']} row groups -> "
+                  f"{part['partitions']} partitions by track -> {esc(str(output))}/part-*.parquet", highlight=False)
 
 
 def _into_case(case: Path, tracks: Path | None, zones: str, zone: list[str] | None, id_field: str | None,
@@ -218,3 +225,6 @@ def print_case_run(res: Any, case: Path) -> None:
 def register(app: typer.Typer) -> None:
     """Add ``overflight transit``."""
     app.command("transit")(transit_cmd)
+
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "print_case_run", "register", "transit_cmd"]

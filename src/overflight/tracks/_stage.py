@@ -44,6 +44,9 @@ class ReadOptions:
     tz: str | tzinfo | None = None
     time_format: str | None = None
     chunk_rows: int | None = None
+    #: Read only the columns the canonical table is made of (lon, lat, time, id, altitude): the extras are
+    #: never parsed (what transit and locate need; a converted file keeps them).
+    core_only: bool = False
 
     @property
     def mapped(self) -> bool:
@@ -169,3 +172,6 @@ def numeric_extras(df: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
         if np.isfinite(x[nonempty].to_numpy(dtype="float64")).all():
             df[c] = x.astype("float64")
     return df
+
+
+__all__ = ["AltUnit", "ColumnMap", "ReadOptions", "alt_factor", "numeric_extras", "resolve_columns", "stage_frame"]

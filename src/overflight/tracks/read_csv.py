@@ -183,8 +183,13 @@ def iter_csv_tables(
     *,
     header: bool = True,
     quoting: bool = True,
+    include: list[str] | None = None,
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray, int]]:
-    """Yield (text frame, line numbers, blank lines) chunks of ``chunk_rows`` rows (the last may be short)."""
+    """Yield (text frame, line numbers, blank lines) chunks of ``chunk_rows`` rows (the last may be short).
+
+    ``include``: the (raw) column names handed on; the others stay Arrow text, looked at only for blank lines
+    and for quotes that swallow line breaks (a stray quote in any column shifts every later row).
+    """
     types = dict.fromkeys(names, pa.string())
     first = 2 if header else 1
     undecodable: list[BaseException] = []
@@ -216,9 +221,16 @@ def iter_csv_tables(
         k = np.arange(k0, k0 + n, dtype=np.int64)
         k0 += n
         lines = _line_numbers(k, invalid.lines, first)
+        # A blank line: every cell null (tested on the Arrow columns, before any pandas conversion).
+        nulls = [pc.is_null(c) for c in tbl.columns]
+        blank = (np.asarray(pc.and_(*nulls[:2]) if len(nulls) > 1 else nulls[0], dtype=bool) if nulls
+                 else np.zeros(n, dtype=bool))
+        for extra in nulls[2:]:
+            blank &= np.asarray(extra, dtype=bool)
+        if include is not None:
+            tbl = tbl.select(include)
         df = tbl.to_pandas()
         df.columns = [str(c).strip() for c in df.columns]
-        blank = df.isna().all(axis=1).to_numpy()
         if blank.any():
             df = df.loc[~blank]
             lines = lines[~blank]
@@ -278,7 +290,9 @@ def iter_csv_staged(
         cmap = resolve_columns(names, file=p, opts=opts)
     invalid = _Invalid(max_examples=max_examples)
     keep = cmap.used()
-    for df, lines, blank in iter_csv_tables(p, raw_names, delim, opts.chunk_rows or DEFAULT_CHUNK_ROWS, invalid):
+    include = [r for r, n in zip(raw_names, names, strict=True) if n in keep] if opts.core_only else None
+    for df, lines, blank in iter_csv_tables(p, raw_names, delim, opts.chunk_rows or DEFAULT_CHUNK_ROWS, invalid,
+                                            include=include):
         df = numeric_extras(df, keep)
         st = stage_frame(df, cmap, lines, tz=opts.tz, time_format=opts.time_format,
                          notes={"blank lines": blank} if blank else None)
@@ -289,3 +303,14 @@ def iter_csv_staged(
         invalid.reported = len(invalid.lines)
         yield st
 
+
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "MAX_HEADER_BYTES",
+    "OPENSKY_COLUMNS",
+    "is_opensky_header",
+    "iter_csv_staged",
+    "iter_csv_tables",
+    "opensky_map",
+    "read_header",
+]

@@ -35,9 +35,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pyproj import Geod
 
 from overflight.errors import InputError
+from overflight.geodesy import GEOD as _GEOD
 from overflight.tracks.table import TIME_BAD, TIME_DST, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
 from overflight.units import ALT_MAX_M, ALT_MIN_M
 
@@ -52,7 +52,6 @@ RULES: tuple[str, ...] = (
     "speed",
 )
 OnInvalid = Literal["fail", "drop"]
-_GEOD = Geod(ellps="WGS84")
 _NAT = np.iinfo(np.int64).min
 
 
@@ -206,8 +205,11 @@ class Validator:
 
     # -- examples -------------------------------------------------------------------------------------
     def _add_examples(
-        self, rule: str, mask: np.ndarray, st: Staged, field_name: str, values: Any, message: str | Any
+        self, rule: str, mask: np.ndarray, st: Staged, field_name: str, values: Any,
+        message: str | Callable[[int], str] | Any
     ) -> None:
+        if not mask.any():
+            return
         have = sum(1 for e in self.report.examples if e.rule == rule)
         room = self.max_examples - have
         if room <= 0:
@@ -217,7 +219,7 @@ class Validator:
             row = int(st.rows[i])
             label = st.row_label(row) if st.row_label is not None else row
             v = values[i] if not isinstance(values, pd.Series) else values.iloc[i]
-            msg = message if isinstance(message, str) else message[i]
+            msg = message if isinstance(message, str) else message(int(i)) if callable(message) else message[i]
             self.report.examples.append(Issue(rule, label, field_name, _fmt(v), msg))
 
     # -- main step ------------------------------------------------------------------------------------
@@ -248,7 +250,10 @@ class Validator:
         alt_raw = st.raw.get("alt")
         given = ~np.isnan(alt)
         if alt_raw is not None:
-            given |= ~(alt_raw.isna().to_numpy() | (alt_raw.astype("str").str.strip() == "").to_numpy())
+            blank = np.array(alt_raw.isna().to_numpy(), dtype=bool)
+            if not pd.api.types.is_numeric_dtype(alt_raw.dtype):  # a number is never blank text
+                blank |= (alt_raw.astype("str").str.strip() == "").to_numpy(dtype=bool)
+            given |= ~blank
         with np.errstate(invalid="ignore"):
             bad_alt = ~bad_coord & given & ~((alt >= ALT_MIN_M) & (alt <= ALT_MAX_M))
         tcode = st.time_code
@@ -257,35 +262,38 @@ class Validator:
         alive = ~(bad_coord | bad_alt | bad_time | naive)
 
         t = df["time"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
-        ids = df["track_id"].astype(str).to_numpy(dtype=object)
+        # Per-track work on integer codes: a million id strings as Python objects would cost more than the rules.
+        codes, uniq_idx = pd.factorize(df["track_id"].astype(str))
+        uniq = np.asarray(uniq_idx, dtype=object)
 
         # duplicate/backwards: compare with the running latest time of the track in file order.
         dup = np.zeros(n, dtype=bool)
         back = np.zeros(n, dtype=bool)
         if alive.any():
             ai = np.flatnonzero(alive)
-            sub = pd.DataFrame({"id": ids[ai], "t": t[ai]})
-            pvi = _prev_max(sub, self._state.max_time)
+            sub_c, sub_t = codes[ai], t[ai]
+            pvi = _prev_max(sub_c, sub_t, uniq, self._state.max_time)
             has = pvi != _NAT
-            dup[ai] = has & (sub["t"].to_numpy() == pvi)
-            back[ai] = has & (sub["t"].to_numpy() < pvi)
-            mx = sub.groupby("id", sort=False)["t"].max()
-            for tk, tv in mx.items():
-                old = self._state.max_time.get(str(tk))
-                self._state.max_time[str(tk)] = int(tv) if old is None else max(old, int(tv))
+            dup[ai] = has & (sub_t == pvi)
+            back[ai] = has & (sub_t < pvi)
+            mx = pd.Series(sub_t).groupby(sub_c, sort=False).max()
+            for code, tv in zip(mx.index.to_numpy(), mx.to_numpy(), strict=True):  # per track, not per row
+                tk = str(uniq[code])
+                old = self._state.max_time.get(tk)
+                self._state.max_time[tk] = int(tv) if old is None else max(old, int(tv))
         alive &= ~(dup | back)
 
         speed = np.zeros(n, dtype=bool)
         speed_msg: np.ndarray | None = None
         if self.max_speed_mps is not None and alive.any():
-            speed, speed_msg = self._speed(ids, t, lon, lat, alive)
+            speed, speed_msg = self._speed(uniq[codes], t, lon, lat, alive)
         alive &= ~speed
         # Remember each track's last kept fix for the next chunk's speed check.
-        if alive.any():
+        if alive.any() and self.max_speed_mps is not None:
             ai = np.flatnonzero(alive)
-            last = pd.DataFrame({"id": ids[ai], "i": ai}).groupby("id", sort=False)["i"].last()
-            for tk, li in last.items():
-                self._state.last_fix[str(tk)] = (int(t[li]), float(lon[li]), float(lat[li]))
+            last = pd.Series(ai).groupby(codes[ai], sort=False).last()
+            for code, li in zip(last.index.to_numpy(), last.to_numpy(), strict=True):
+                self._state.last_fix[str(uniq[code])] = (int(t[li]), float(lon[li]), float(lat[li]))
 
         masks = {
             "bad_coordinate": bad_coord,
@@ -299,9 +307,9 @@ class Validator:
         for rule, m in masks.items():
             rep.counts[rule] += int(m.sum())
         traw: Any = st.time_raw if st.time_raw is not None else df["time"]
-        coord_field = np.where(bad_lat, fld["lat"], fld["lon"])
-        coord_val = np.where(bad_lat, df["lat"].to_numpy(), df["lon"].to_numpy())
         if bad_coord.any():
+            coord_field = np.where(bad_lat, fld["lat"], fld["lon"])
+            coord_val = np.where(bad_lat, df["lat"].to_numpy(), df["lon"].to_numpy())
             i0 = np.flatnonzero(bad_coord)
             have = sum(1 for e in rep.examples if e.rule == "bad_coordinate")
             for i in i0[: max(self.max_examples - have, 0)]:
@@ -321,10 +329,12 @@ class Validator:
         self._add_examples("bad_altitude", bad_alt, st, fld.get("alt", "alt_m"),
                            alt_raw if alt_raw is not None else df["alt_m"],
                            f"altitude not a number of metres within [{ALT_MIN_M:,.0f}, {ALT_MAX_M:,.0f}]")
-        time_msg = np.where(tcode == TIME_DST, "local time that a daylight-saving change makes ambiguous (fold) or "
-                            "nonexistent (gap) in the given zone: give the time with its UTC offset",
-                            "unreadable or implausible time (ISO 8601 expected, years 1900-2199, epoch seconds "
-                            "from 1980)")
+        def time_msg(i: int) -> str:  # per example, not a text array over the whole chunk
+            if tcode[i] == TIME_DST:
+                return ("local time that a daylight-saving change makes ambiguous (fold) or nonexistent (gap) in "
+                        "the given zone: give the time with its UTC offset")
+            return "unreadable or implausible time (ISO 8601 expected, years 1900-2199, epoch seconds from 1980)"
+
         self._add_examples("bad_time", bad_time, st, fld["time"], traw, time_msg)
         self._add_examples("naive_time", naive, st, fld["time"], traw,
                            "time has no zone: give one with --tz (tz= in Python)")
@@ -336,7 +346,7 @@ class Validator:
 
         if self.on_invalid == "fail" and not rep.ok:
             self._raise(masks, st, fld)
-        kept = df.loc[alive].copy()
+        kept = df if alive.all() and not self.normalize_lon else df.loc[alive].copy()
         if self.normalize_lon:
             kept["lon"] = lon[alive]
         rep.rows_kept += len(kept)
@@ -435,20 +445,18 @@ class Validator:
         return out, out_msg
 
 
-def _prev_max(sub: pd.DataFrame, carried: dict[str, int]) -> np.ndarray:
-    """Latest time of the same track before each row (file order), or NaT-int when none, exact int64."""
-    ids = sub["id"].to_numpy()
-    if len(ids) == 0:
+def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[str, int]) -> np.ndarray:
+    """Latest time of the same track (``uniq[codes]``) before each row (file order), or NaT-int when none."""
+    if len(codes) == 0:
         return np.zeros(0, dtype=np.int64)
-    cm = sub.groupby("id", sort=False)["t"].cummax().to_numpy(dtype=np.int64)
-    codes, uniq = pd.factorize(ids)
+    cm = pd.Series(t).groupby(codes, sort=False).cummax().to_numpy(dtype=np.int64)
     order = np.argsort(codes, kind="stable")
     oc = codes[order]
     prev_o = np.r_[np.int64(_NAT), cm[order][:-1]]
     first = np.r_[True, oc[1:] != oc[:-1]]
     carried_arr = np.array([carried.get(str(u), _NAT) for u in uniq], dtype=np.int64)
     prev_o[first] = carried_arr[oc[first]]
-    prev = np.empty(len(ids), dtype=np.int64)
+    prev = np.empty(len(codes), dtype=np.int64)
     prev[order] = prev_o
     return prev
 

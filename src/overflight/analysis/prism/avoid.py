@@ -23,11 +23,11 @@ from scipy.sparse import coo_matrix
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
+from overflight._jit import grow
 from overflight.analysis.prism._dijkstra import Graph, shortest_0_to_1
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, dist, unit
 from overflight.analysis.prism._visibility import SegmentIndex
 from overflight.analysis.prism.fast import SPLIT_MAX
-from overflight.index.kernels import grow
 
 ToLonLat = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
 

@@ -1,0 +1,161 @@
+"""Transit of a GeoParquet archive: one machine (streamed) vs Dask with 1 and 2 workers, same fixes, same run.
+
+    nice -n 10 python benchmarks/bench_dask.py                    # 2 M fixes (a default run stays < 3 min)
+    nice -n 10 python benchmarks/bench_dask.py --fixes 20000000   # the issue's 20 M fixes (several minutes)
+
+The archive (aircraft-like tracks over Europe/Asia, time-ordered, cut in time into --files files of row groups
+of --row-group rows, so every track runs through several files) is generated into a temporary directory,
+never the repository. Each configuration runs in a fresh child process against ne-admin0:
+
+* ``single``: ``transit_chunks`` over the files' validated row groups in order (the `overflight transit`
+  path, one process, one core);
+* ``dask-N``: ``transit_dask`` on a LocalCluster of N worker processes, one thread each.
+
+Printed: wall time, fixes/s, visits (they must agree), peak RSS of the process and, for Dask, of each worker
+(ru_maxrss read on the worker at the end). This machine has 2 cores shared with other jobs: 2 workers can at
+best halve the kernel time, and the client, the scheduler and the shuffle compete for the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def make_archive(d: Path, fixes: int, tracks: int, files: int, row_group: int) -> list[Path]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import shapely
+
+    from _synth_tracks import synth_tracks
+
+    geo = json.dumps({"version": "1.0.0", "primary_column": "geometry", "columns": {
+        "geometry": {"encoding": "WKB", "geometry_types": ["Point"]}}})
+    part = 2_000_000
+    per_part_tracks = max(1, tracks * part // fixes)
+    per_file = -(-fixes // files)
+    writers: dict[int, Any] = {}
+    written = 0
+    for k, start in enumerate(range(0, fixes, part)):
+        n = min(part, fixes - start)
+        df = synth_tracks(n, per_part_tracks, seed=k)  # time-ordered within the part
+        df["track_id"] = f"P{k}-" + df["track_id"].astype(str)
+        # Cut by position into files: the parts' rows are in time order, so a file is a time slice of them.
+        pos = written + np.arange(n)
+        fidx = pos // per_file
+        for f in sorted(set(fidx.tolist())):
+            sel = df[fidx == f]
+            tbl = pa.table({"track_id": pa.array(sel["track_id"].to_numpy(dtype=object), pa.string()),
+                            "time": pa.array(sel["time"]), "alt_m": sel["alt_m"].to_numpy(),
+                            "geometry": shapely.to_wkb(shapely.points(sel["lon"].to_numpy(), sel["lat"].to_numpy()))})
+            if f not in writers:
+                writers[f] = pq.ParquetWriter(d / f"part-{f:03d}.parquet", tbl.schema.with_metadata({"geo": geo}))
+            writers[f].write_table(tbl, row_group_size=row_group)
+        written += n
+    for w in writers.values():
+        w.close()
+    return sorted(d.glob("part-*.parquet"))
+
+
+def child_single(files: list[str]) -> dict[str, Any]:
+    from overflight.analysis.transit_stream import transit_chunks
+    from overflight.distributed.dask_engine import _read_piece, archive_pieces
+    from overflight.index import ZoneIndex
+    from overflight.tracks._stage import ReadOptions
+    from overflight.zones import load_zones
+
+    zs = load_zones("ne-admin0")
+    index = ZoneIndex.cached(zs)
+    t0 = time.perf_counter()
+    opts = ReadOptions(core_only=True)
+    # The archive's row groups in file order: time order per track, as a single-machine stream needs.
+    chunks = (_read_piece(p, opts).drop(columns=["_file", "_row_group", "_row"]) for p in archive_pieces(files))
+    c0 = time.process_time()
+    res = transit_chunks(chunks, zs, index=index, with_summary=False)
+    return {"seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "visits": len(res.visits),
+            "fixes": res.provenance["parameters"]["n_fixes"]}
+
+
+def child_dask(files: list[str], workers: int, out: str) -> dict[str, Any]:
+    from distributed import Client, LocalCluster
+
+    from overflight.distributed import transit_dask
+    from overflight.index import ZoneIndex
+    from overflight.zones import load_zones
+
+    zs = load_zones("ne-admin0")
+    index = ZoneIndex.cached(zs)
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, memory_limit="4GiB") as cluster, Client(cluster) as client:
+        t0 = time.perf_counter()
+        run = transit_dask(files, zs, index=index, client=client, output=out)
+        dt = time.perf_counter() - t0
+        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        cpu = client.run(lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
+    return {"seconds": dt, "visits": run.provenance["n_visits"], "fixes": run.provenance["parameters"]["n_fixes"],
+            "worker_cpu_s": sorted(cpu.values()),
+            "partitions": run.provenance["partitioning"]["partitions"],
+            "input_partitions": run.provenance["partitioning"]["input_partitions"],
+            "worker_peak_rss_mb": sorted(peaks.values())}
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        kind, files_json, *rest = sys.argv[2:]
+        files = json.loads(files_json)
+        res = child_single(files) if kind == "single" else child_dask(files, int(rest[0]), rest[1])
+        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(res))
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fixes", type=int, default=2_000_000)
+    ap.add_argument("--tracks", type=int, default=5_000)
+    ap.add_argument("--files", type=int, default=4)
+    ap.add_argument("--row-group", type=int, default=250_000)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="overflight-bench-dask-") as tmp:
+        d = Path(tmp)
+        t0 = time.perf_counter()
+        files = make_archive(d, args.fixes, args.tracks, args.files, args.row_group)
+        size = sum(f.stat().st_size for f in files) / 1e6
+        print(f"archive: {args.fixes:,} fixes in {len(files)} GeoParquet files ({size:.0f} MB, row groups of "
+              f"{args.row_group:,}) in {time.perf_counter() - t0:.0f} s")
+        fj = json.dumps([str(f) for f in files])
+        rows = []
+        for label, extra in [("single", []), *[(f"dask-{w}", [str(w), str(d / f"out-{w}")]) for w in args.workers]]:
+            kind = "single" if label == "single" else "dask"
+            t1 = time.perf_counter()
+            r = subprocess.run([sys.executable, __file__, "--child", kind, fj, *extra], capture_output=True,
+                               text=True)
+            if r.returncode:
+                print(r.stderr[-3000:])
+                raise SystemExit(r.returncode)
+            res = json.loads(r.stdout.strip().splitlines()[-1])
+            res["wall_with_startup"] = time.perf_counter() - t1
+            rows.append((label, res))
+            mem = f"process {res['peak_rss_mb']:.0f} MB" + (f", CPU {res['cpu_s']:.1f} s" if "cpu_s" in res else "")
+            if "worker_peak_rss_mb" in res:
+                mem += ", workers " + " / ".join(f"{m:.0f}" for m in res["worker_peak_rss_mb"]) + " MB"
+                mem += f"; {res['input_partitions']} row groups -> {res['partitions']} partitions"
+                mem += "; worker CPU " + " / ".join(f"{c:.1f}" for c in res["worker_cpu_s"]) + " s (incl. start-up)"
+            print(f"{label:8s}: {res['seconds']:6.1f} s ({res['fixes'] / res['seconds'] / 1e6:.2f} M fixes/s; "
+                  f"{res['wall_with_startup']:.1f} s with start-up), {res['visits']:,} visits; peak RSS {mem}")
+        base = rows[0][1]["seconds"]
+        print("ratios to single: " + ", ".join(f"{lb} {base / r['seconds']:.2f}x" for lb, r in rows[1:]))
+        if len({r["visits"] for _, r in rows}) != 1:
+            raise SystemExit("the runs disagree on the number of visits")
+
+
+if __name__ == "__main__":
+    main()
