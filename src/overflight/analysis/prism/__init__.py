@@ -10,7 +10,7 @@ from overflight.analysis.prism.ellipse import InconsistentFixesWarning, ppa, sec
 from overflight.analysis.prism.verdicts import (
     VERDICTS,
     Evaluation,
-    PrismResult,
+    PairVerdicts,
     evaluate,
     make_pairs,
     summarize,
@@ -22,7 +22,7 @@ __all__ = [
     "VERDICTS",
     "Evaluation",
     "InconsistentFixesWarning",
-    "PrismResult",
+    "PairVerdicts",
     "evaluate",
     "make_pairs",
     "ppa",

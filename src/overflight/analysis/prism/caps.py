@@ -190,3 +190,6 @@ def reach_bounds(u1: FloatArray, u2: FloatArray, need: FloatArray, caps: ZoneCap
         plb = least_focal_lb(u1[rows], u2[rows], caps.tree("part", int(z)))
         lb[rows, z] = np.maximum(lb[rows, z], plb)
     return lb
+
+
+__all__ = ["PIECE", "ZoneCaps", "_ZoneCaps", "_focal_lb", "reach_bounds", "zone_caps"]
