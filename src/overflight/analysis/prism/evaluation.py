@@ -345,11 +345,6 @@ def evaluate_many(
 
 
 __all__ = [
-    "ELL_PAD",
-    "EXACT_FACTOR",
-    "MAX_REACH_M",
-    "Evaluated",
-    "Evaluation",
-    "evaluate",
-    "evaluate_many",
+    "ELL_PAD", "EXACT_FACTOR", "MAX_REACH_M", "Evaluated", "Evaluation", "_evaluate_in_period", "_evaluate_reach",
+    "evaluate", "evaluate_many",
 ]

@@ -59,8 +59,4 @@ def fixes_inside(pairs: Pairs, sl: slice, u1: FloatArray, u2: FloatArray, need: 
     return Inside(m1, m2, inside, lb)
 
 
-__all__ = [
-    "BoolArray",
-    "Inside",
-    "fixes_inside",
-]
+__all__ = ["Inside", "fixes_inside"]
