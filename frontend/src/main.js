@@ -68,6 +68,8 @@ function readHash() {
 
 let hashTimer = null;
 function writeHash() {
+  // A link to another case than the open one stays as it is until that case is opened (or the user moves on).
+  if (S.summary && S.hashCase && S.hashCase !== S.summary.path) return;
   clearTimeout(hashTimer);
   hashTimer = setTimeout(() => {
     const p = new URLSearchParams();
@@ -167,6 +169,7 @@ function buildMap() {
     boardsReady.then(() => {
       S.mapReady = true;
       applySelection();
+      writeHash();  // the address names the view (and its case) from the start
     });
   });
   map.on("moveend", () => { refreshZones(); refreshTracks(); writeHash(); });
@@ -681,7 +684,10 @@ async function linkNamesAnotherCase(open) {
 
 function initPicker() {
   $("#cases-btn").addEventListener("click", () => showPicker(!S.noCase));
-  $("#picker-close").addEventListener("click", () => { $("#picker").hidden = true; });
+  $("#picker-close").addEventListener("click", () => {
+    $("#picker").hidden = true;
+    if (S.hashCase && S.summary && S.hashCase !== S.summary.path) { S.hashCase = null; writeHash(); }  // stay here
+  });
   $("#new-case-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const name = new FormData(e.target).get("name");
