@@ -312,3 +312,11 @@ def test_a_bad_row_anywhere_imports_nothing(web_demo_case: Path, tmp_path: Path,
         assert c.get("/api/case").json()["counts"] == before
         assert len(c.get("/api/zones").json()["features"]) == zones_before
         c.app.state.workspace.close()  # type: ignore[attr-defined]
+
+
+def test_zone_periods_on_the_timeline(timed: TestClient) -> None:
+    items = {i["id"]: i for i in timed.get("/api/timeline").json()["items"] if i["lane"] == "zones"}
+    assert set(items) == {"NOTAM", "LATER", "UNTIL"}  # ALWAYS has no period
+    assert (items["NOTAM"]["start"], items["NOTAM"]["end"]) == ("2025-06-20T06:00:00Z", "2025-06-20T18:00:00Z")
+    assert items["LATER"]["open_end"] and items["LATER"]["end"] is None and not items["LATER"]["open_start"]
+    assert items["UNTIL"]["open_start"] and items["UNTIL"]["start"] is None
