@@ -320,3 +320,21 @@ def test_zone_periods_on_the_timeline(timed: TestClient) -> None:
     assert (items["NOTAM"]["start"], items["NOTAM"]["end"]) == ("2025-06-20T06:00:00Z", "2025-06-20T18:00:00Z")
     assert items["LATER"]["open_end"] and items["LATER"]["end"] is None and not items["LATER"]["open_start"]
     assert items["UNTIL"]["open_start"] and items["UNTIL"]["start"] is None
+
+
+def test_basemap_is_the_embedded_states_simplified_per_zoom(timed: TestClient) -> None:
+    from overflight import boundaries
+    from overflight.web.views import pixel_deg
+
+    ne = boundaries.load("ne-admin0")
+    ref = {z.id: z.geometry for z in ne}
+    counts = []
+    for zoom in (2, 6):
+        feats = timed.get("/api/basemap", params={"zoom": zoom}).json()["features"]
+        assert {f["properties"]["id"] for f in feats} == set(ref)
+        g = {f["properties"]["id"]: shapely.from_geojson(json.dumps(f["geometry"])) for f in feats}
+        # Each outline stays within two pixels of the original (Hausdorff distance, degrees).
+        assert shapely.hausdorff_distance(g["KAZ"], ref["KAZ"]) <= 2 * pixel_deg(zoom)
+        counts.append(sum(shapely.get_num_coordinates(x) for x in g.values()))
+    assert counts[0] < counts[1] < sum(shapely.get_num_coordinates(x) for x in ref.values())
+    assert timed.get("/api/basemap", params={"zoom": 30}).status_code == 422
