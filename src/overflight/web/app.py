@@ -296,6 +296,17 @@ def create_app(case_path: str | Path | None, *, host: str = "127.0.0.1", port: i
             return _json(read(f"zones:{z}", lambda _c: _dumps(layer.geojson(z))))
         return _json(_dumps(layer.geojson(z, t0, t1)))
 
+    base: dict[str, views.ZoneLayer] = {}
+    base_lock = threading.Lock()
+
+    @app.get("/api/basemap")
+    def basemap(zoom: float = 3.0) -> Response:
+        z = int(_zoom(zoom))
+        with base_lock:  # one load of the embedded set per server, then one simplification per zoom level
+            if "layer" not in base:
+                base["layer"] = views.basemap()
+            return _json(_dumps(base["layer"].geojson(z)))
+
     @app.get("/api/tracks")
     def tracks(start: str | None = None, end: str | None = None, zoom: float = 3.0,
                bbox: str | None = None) -> Response:
