@@ -1,6 +1,6 @@
 """Transit of a GeoParquet archive: one machine (streamed) vs Dask with 1 and 2 workers, same fixes, same run.
 
-    nice -n 10 python benchmarks/bench_dask.py                    # 2 M fixes (a default run stays < 3 min)
+    nice -n 10 python benchmarks/bench_dask.py                    # 1 M fixes (a default run stays < 3 min)
     nice -n 10 python benchmarks/bench_dask.py --fixes 20000000   # the issue's 20 M fixes (several minutes)
 
 The archive (aircraft-like tracks over Europe/Asia, time-ordered, cut in time into --files files of row groups
@@ -118,7 +118,7 @@ def main() -> None:
         print(json.dumps(res))
         return
     ap = argparse.ArgumentParser()
-    ap.add_argument("--fixes", type=int, default=2_000_000)
+    ap.add_argument("--fixes", type=int, default=1_000_000)
     ap.add_argument("--tracks", type=int, default=5_000)
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--row-group", type=int, default=250_000)

@@ -126,6 +126,20 @@ def test_dask_rows_equal_single_machine(client: Any, archive: Path, fixes: pd.Da
     assert prov["parameters"]["n_fixes"] == len(fixes)
 
 
+def test_time_window_is_pushed_down(client: Any, archive: Path, fixes: pd.DataFrame, zones: ZoneSet,
+                                    index: ZoneIndex) -> None:
+    lo, hi = T0 + pd.Timedelta("40min"), T0 + pd.Timedelta("90min")
+    inside = fixes[(fixes["time"] >= lo) & (fixes["time"] < hi)]
+    whole = transit(inside, zones, index=index).visits
+    run = transit_dask(str(archive / "*.parquet"), zones, index=index, client=client, between=(lo, hi),
+                       npartitions=4)
+    assert run.visits is not None and len(whole) > 20
+    _same(whole, run.visits)
+    # Row groups whose statistics lie outside the window were never read.
+    assert 1 <= run.provenance["partitioning"]["input_partitions"] < 14
+    assert run.provenance["parameters"]["n_fixes"] == len(inside)
+
+
 def test_dask_writes_partitioned_geoparquet(client: Any, archive: Path, fixes: pd.DataFrame, zones: ZoneSet,
                                             index: ZoneIndex, tmp_path: Path) -> None:
     out = tmp_path / "out"

@@ -40,11 +40,10 @@ def _lonlat(tbl: pa.Table, geo_meta: bytes | None, lon_col: str, lat_col: str,
         return (np.asarray(lon.to_numpy(zero_copy_only=False), dtype=float),
                 np.asarray(lat.to_numpy(zero_copy_only=False), dtype=float))
     if geo_meta is not None:
-        import shapely
+        from overflight.tracks.read_parquet import wkb_points
 
-        col = json.loads(geo_meta)["primary_column"]
-        g = shapely.from_wkb(tbl.column(col).to_numpy(zero_copy_only=False), on_invalid="ignore")
-        return np.asarray(shapely.get_x(g), dtype=float), np.asarray(shapely.get_y(g), dtype=float)
+        x, y, _ = wkb_points(tbl.column(json.loads(geo_meta)["primary_column"]))  # from the WKB buffer
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     raise InputError(f"no {lon_col!r}/{lat_col!r} columns and no GeoParquet geometry", file=file,
                      field=lon_col)
 

@@ -23,6 +23,17 @@ visit rows
 
 A calling engine must therefore either keep a track's batches in one stream (Dask here: shuffle by track id,
 each partition one stream) or carry ``state`` from one time-ordered batch to the next (the streaming path).
+For Spark, after ``repartition("track_id").sortWithinPartitions("track_id", "time")`` every partition is such a
+stream, and ``mapInArrow`` can run it (``spec`` from a broadcast variable)::
+
+    def visits_of_partition(batches):
+        state, rows = None, []
+        for batch in batches:
+            closed, state = transit_batch(batch, state, spec)
+            rows.append(closed)
+        if state is not None:
+            rows.append(transit_close(state, spec))
+        yield from pa.Table.from_pandas(visits_table(rows, spec)).to_batches()
 """
 
 from __future__ import annotations
@@ -55,10 +66,9 @@ VISIT_ROW_SCHEMA = pa.schema([
     ("exit_cum", pa.float64()), ("exit_kind", pa.string()), ("exit_obs", pa.bool_()),
 ])
 
-# One engine per spec and process: the engine's lazily built zone edges are reused by every call (a worker
-# runs many partitions with the one scattered spec).
-_ENGINES: dict[int, TransitEngine] = {}
-_LOCK = threading.Lock()
+# One engine per spec and thread: its lazily built zone edges are reused by every call (a worker runs many
+# partitions with the one scattered spec), and two threads of one worker never share an engine's state.
+_LOCAL = threading.local()
 
 
 @dataclass(eq=False)
@@ -89,12 +99,12 @@ class TransitSpec:
 
     def engine(self, state: TransitState | None = None) -> TransitEngine:
         """This process's engine for the spec, holding ``state`` (a fresh one when None)."""
-        with _LOCK:
-            eng = _ENGINES.get(id(self))
-            if eng is None or eng.zones is not self.zones:
-                eng = TransitEngine(self.zones, max_gap_s=self.max_gap_s, step_m=self.step_m, index=self.index)
-                _ENGINES.clear()  # one spec per process at a time: do not pile up engines (and their edges)
-                _ENGINES[id(self)] = eng
+        held: tuple[TransitSpec, TransitEngine] | None = getattr(_LOCAL, "engine", None)
+        if held is not None and held[0] is self:
+            eng = held[1]
+        else:  # one spec per thread at a time: engines (and their edges) do not pile up
+            eng = TransitEngine(self.zones, max_gap_s=self.max_gap_s, step_m=self.step_m, index=self.index)
+            _LOCAL.engine = (self, eng)
         eng.state = state if state is not None else TransitState()
         return eng
 

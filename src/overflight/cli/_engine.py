@@ -10,7 +10,7 @@ from overflight.errors import InputError
 
 EngineOpt = Annotated[str, typer.Option("--engine", metavar="ENGINE",
                                         help="local (this process, streamed) or dask (a Dask cluster, for a "
-                                             "(Geo)Parquet archive; needs overflight[dask]).")]
+                                             "(Geo)Parquet archive; needs the optional extra named dask).")]
 SchedulerOpt = Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS",
                                                   help="With --engine dask: a running scheduler, tcp://HOST:8786.")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", metavar="N",
@@ -30,3 +30,11 @@ def check_engine(engine: str, scheduler: str | None, workers: int | None) -> str
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}", field="--workers")
     return engine
+
+
+__all__ = [
+    "EngineOpt",
+    "SchedulerOpt",
+    "WorkersOpt",
+    "check_engine",
+]

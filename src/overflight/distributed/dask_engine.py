@@ -55,9 +55,9 @@ from overflight.analysis.transit_kernel import (
     transit_close,
     visits_table,
 )
-from overflight.errors import InputError
+from overflight.errors import InputError, OverflightError
 from overflight.tracks._stage import ReadOptions
-from overflight.tracks.read_parquet import stage_parquet_row_group
+from overflight.tracks.read_parquet import stage_parquet_row_group, time_column
 from overflight.tracks.table import TIME_DTYPE, sort_tracks
 from overflight.tracks.validate import Validator
 from overflight.zones import ZoneSet
@@ -116,25 +116,52 @@ def _expand(paths: str | Path | Sequence[str | Path]) -> list[str]:
     return files
 
 
-def archive_pieces(paths: str | Path | Sequence[str | Path]) -> list[Piece]:
-    """The row groups of every Parquet file that ``paths`` (files, directories, glob patterns) name."""
+def archive_pieces(paths: str | Path | Sequence[str | Path], *,
+                   between: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+                   opts: ReadOptions | None = None) -> list[Piece]:
+    """The row groups of every Parquet file that ``paths`` (files, directories, glob patterns) name.
+
+    ``between`` (start, end): predicate push-down on the time column: row groups whose statistics put every
+    time outside ``[start, end)`` are left out without being read.
+    """
     out: list[Piece] = []
     for k, f in enumerate(_expand(paths)):
         try:
             md = pq.ParquetFile(f).metadata
         except (OSError, pa.ArrowInvalid) as exc:
             raise InputError(f"not a readable Parquet file: {exc}", file=f) from None
+        tcol = -1
+        if between is not None:
+            name = time_column(f, opts or ReadOptions())
+            names = [md.schema.column(j).name for j in range(md.num_columns)]
+            tcol = names.index(name) if name in names else -1
         first = 0
         for g in range(md.num_row_groups):
-            n = md.row_group(g).num_rows
-            out.append(Piece(f, g, first, n, k))
+            rg = md.row_group(g)
+            n = rg.num_rows
+            if not (between is not None and tcol >= 0 and _outside(rg.column(tcol).statistics, between)):
+                out.append(Piece(f, g, first, n, k))
             first += n
     return out
 
 
-def _read_piece(piece: Piece, opts: ReadOptions) -> pd.DataFrame:
+def _outside(stats: Any, between: tuple[pd.Timestamp, pd.Timestamp]) -> bool:
+    """True when a row group's min/max statistics put all its times outside [start, end)."""
+    if stats is None or not stats.has_min_max:
+        return False
+    try:
+        lo, hi = pd.Timestamp(stats.min), pd.Timestamp(stats.max)
+    except (TypeError, ValueError):
+        return False
+    lo = lo.tz_localize("UTC") if lo.tzinfo is None else lo
+    hi = hi.tz_localize("UTC") if hi.tzinfo is None else hi
+    return bool(hi < between[0] or lo >= between[1])
+
+
+def _read_piece(piece: Piece, opts: ReadOptions,
+                between: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pd.DataFrame:
     """Validated fixes of one row group (on_invalid='fail': a bad row is an InputError naming it)."""
-    st = stage_parquet_row_group(piece.file, piece.row_group, piece.first_row, opts)
+    st = stage_parquet_row_group(piece.file, piece.row_group, piece.first_row, opts, between)
     st.frame["_row_group"] = np.int64(piece.row_group)
     st.frame["_row"] = np.asarray(st.rows, dtype=np.int64)
     df = Validator(piece.file, on_invalid="fail").process(st)
@@ -144,15 +171,37 @@ def _read_piece(piece: Piece, opts: ReadOptions) -> pd.DataFrame:
 
 def read_archive(paths: str | Path | Sequence[str | Path], *, lon_col: str | None = None,
                  lat_col: str | None = None, time_col: str | None = None, id_col: str | None = None,
-                 alt_col: str | None = None, tz: str | None = None) -> Any:
-    """A Dask DataFrame of validated fixes, one partition per Parquet row group (nothing is read yet)."""
+                 alt_col: str | None = None, tz: str | None = None,
+                 between: tuple[Any, Any] | None = None) -> Any:
+    """A Dask DataFrame of validated fixes, one partition per Parquet row group (nothing is read yet).
+
+    ``between``: (start, end) times; row groups entirely outside ``[start, end)`` are never read (their
+    statistics say so) and the rows outside it are dropped before validation.
+    """
     import dask.dataframe as dd
 
-    pieces = archive_pieces(paths)
     opts = ReadOptions(lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col, alt_col=alt_col,
                        tz=tz, core_only=True)
-    return dd.from_map(_read_piece, pieces, opts=opts, meta=FIX_META, label="read-validate",
+    window = _window(between)
+    pieces = archive_pieces(paths, between=window, opts=opts)
+    if not pieces:
+        raise InputError("no row group of the archive holds a time in the window", file=str(paths), field="between")
+    return dd.from_map(_read_piece, pieces, opts=opts, between=window, meta=FIX_META, label="read-validate",
                        enforce_metadata=False)
+
+
+def _window(between: tuple[Any, Any] | None) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    if between is None:
+        return None
+    try:
+        lo, hi = (pd.Timestamp(x) for x in between)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"not a time window: {exc}", field="between") from None
+    lo = lo.tz_localize("UTC") if lo.tzinfo is None else lo.tz_convert("UTC")
+    hi = hi.tz_localize("UTC") if hi.tzinfo is None else hi.tz_convert("UTC")
+    if not lo < hi:
+        raise InputError(f"the window's start {lo} is not before its end {hi}", field="between")
+    return lo, hi
 
 
 # ------------------------------------------------------------------------------------------- client
@@ -161,7 +210,10 @@ def read_archive(paths: str | Path | Sequence[str | Path], *, lon_col: str | Non
 def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
     """A ``distributed.Client``: to the scheduler at ``scheduler`` (``tcp://HOST:8786``), or to a LocalCluster
     of ``workers`` processes (one thread each, loopback only, no dashboard) made here and closed after."""
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise OverflightError("the Dask engine needs dask and distributed: pip install 'overflight[dask]'") from None
 
     if scheduler is not None:
         with Client(scheduler) as client:
@@ -277,6 +329,7 @@ def transit_dask(
     npartitions: int | None = None,
     output: str | Path | None = None,
     shuffle_method: str = "tasks",
+    between: tuple[Any, Any] | None = None,
 ) -> DaskRun:
     """Every visit of every track to every zone, computed on a Dask cluster; the same visit rows as
     :func:`overflight.analysis.transit.transit` on the same fixes.
@@ -298,12 +351,18 @@ def transit_dask(
         into ``DaskRun.visits`` instead.
     shuffle_method
         Dask's shuffle: ``"tasks"`` (default; lost workers are recovered by recomputing tasks) or ``"p2p"``.
+    between
+        (start, end): only fixes with times in ``[start, end)``; with paths, row groups outside the window are
+        never read (Parquet statistics: predicate push-down).
     """
     from dask.delayed import delayed
 
     client = _get_client(client)
     given = hasattr(fixes, "npartitions")
-    ddf = fixes if given else read_archive(fixes)
+    if given and between is not None:
+        raise InputError("between= goes with paths (a Dask DataFrame given is filtered by its maker)",
+                         field="between")
+    ddf = fixes if given else read_archive(fixes, between=between)
     files = [] if given else _expand(fixes)
     spec = TransitSpec(zones, index=index, max_gap=max_gap, step_m=step_m)
     spec_f = client.scatter(spec, broadcast=True, hash=False)  # the index crosses the network once per worker
@@ -312,9 +371,9 @@ def transit_dask(
     n_out = npartitions or max(n_in, 2 * max(info["workers"], 1))
     shuffled = ddf.shuffle("track_id", npartitions=n_out, shuffle_method=shuffle_method)
     out = _Output(Path(output)) if output is not None else None
-    tasks = [delayed(_transit_partition, pure=False)(part, spec_f, str(out.tmp) if out else None, i, files)
-             for i, part in enumerate(shuffled.to_delayed())]
     try:
+        tasks = [delayed(_transit_partition, pure=False)(part, spec_f, str(out.tmp) if out else None, i, files)
+                 for i, part in enumerate(shuffled.to_delayed())]
         results = client.gather(client.compute(tasks))
     except BaseException:
         if out is not None:
@@ -332,6 +391,8 @@ def transit_dask(
     prov["n_visits"] = sum(s["visits"] for s in stats)
     if not given:
         prov["inputs"] = files
+    if between is not None:
+        prov["parameters"]["between"] = [str(t) for t in _window(between) or ()]
     if out is not None:
         return DaskRun(visits=None, files=out.commit(prov), provenance=prov, stats=stats)
     frames = [r[1] for r in results if r[1] is not None and len(r[1])]
@@ -381,10 +442,10 @@ def locate_dask(paths: str | Path | Sequence[str | Path], index: Any, *, client:
     pieces = archive_pieces(paths)
     index_f = client.scatter(index, broadcast=True, hash=False)
     out = _Output(Path(output)) if output is not None else None
-    tasks = [delayed(_locate_piece, pure=False)(p, index_f, lon_col, lat_col, strict,
-                                                     str(out.tmp) if out else None, i)
-             for i, p in enumerate(pieces)]
     try:
+        tasks = [delayed(_locate_piece, pure=False)(p, index_f, lon_col, lat_col, strict,
+                                                         str(out.tmp) if out else None, i)
+                 for i, p in enumerate(pieces)]
         results = client.gather(client.compute(tasks))
     except BaseException:
         if out is not None:

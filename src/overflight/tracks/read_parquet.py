@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import shapely
 
 from overflight.errors import InputError
 from overflight.tracks._stage import ColumnMap, ReadOptions, resolve_columns, stage_frame
@@ -33,10 +33,20 @@ def _geo_column(pf: pq.ParquetFile) -> tuple[str | None, str]:
     return str(col), enc
 
 
-def stage_parquet_row_group(path: str | Path, row_group: int, first_row: int, opts: ReadOptions) -> Staged:
+def time_column(path: str | Path, opts: ReadOptions) -> str:
+    """The source column the times come from (as :func:`iter_parquet_staged` resolves it)."""
+    pf = pq.ParquetFile(path)
+    return _plan(pf, Path(path), opts)[0].time[0]
+
+
+def stage_parquet_row_group(path: str | Path, row_group: int, first_row: int, opts: ReadOptions,
+                            between: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> Staged:
     """Stage one row group of a (Geo)Parquet file, its rows numbered from ``first_row + 1`` as in the whole file
     and labelled with the row group, so a message names file, row group and row (what a distributed read of
     an archive, one task per row group, needs).
+
+    ``between``: keep only rows whose (timestamp) time lies in ``[start, end)``, filtered in Arrow before any
+    staging (the rows kept keep their file row numbers).
     """
     p = Path(path)
     try:
@@ -49,7 +59,16 @@ def stage_parquet_row_group(path: str | Path, row_group: int, first_row: int, op
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"cannot read Parquet row group {row_group}: {exc}", file=p) from None
     rows = np.arange(first_row + 1, first_row + tbl.num_rows + 1)
-    st = _stage_df(tbl.to_pandas(), rows, plan, opts)
+    if between is not None:
+        t = tbl.column(plan[0].time[0])
+        if not pa.types.is_timestamp(t.type):
+            raise InputError("a time window needs a timestamp time column", file=p, field=plan[0].time[0])
+        lo = pa.scalar(between[0].to_pydatetime(), t.type)
+        hi = pa.scalar(between[1].to_pydatetime(), t.type)
+        keep = pc.fill_null(pc.and_(pc.greater_equal(t, lo), pc.less(t, hi)), False)
+        rows = rows[np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)]
+        tbl = tbl.filter(keep)
+    st = _stage_df(tbl, rows, plan, opts)
     st.row_label = _RowGroupLabel(row_group)
     return st
 
@@ -81,17 +100,50 @@ def _plan(pf: pq.ParquetFile, p: Path, opts: ReadOptions) -> tuple[ColumnMap, st
     return cmap, geom, use_geom, project
 
 
-def _stage_df(df: pd.DataFrame, rows: np.ndarray, plan: tuple[ColumnMap, str | None, bool, list[str] | None],
+def wkb_points(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """lon, lat (and Z or None) of a WKB point column; NaN where a value is null or not a point.
+
+    Little-endian 2D/3D points (21/29 bytes: what GeoParquet writers produce) are read straight from the Arrow
+    buffer; any other column goes through shapely (a geometry object per value, many times slower).
+    """
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_large_binary(arr.type):
+        off_t: type[np.integer] = np.int64
+    elif pa.types.is_binary(arr.type):
+        off_t = np.int32
+    else:
+        arr = None  # type: ignore[assignment]
+    if arr is not None and len(arr) and arr.null_count == 0:
+        offsets = np.frombuffer(arr.buffers()[1], dtype=off_t)[arr.offset:arr.offset + len(arr) + 1]
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+        size = np.diff(offsets)
+        for n, types, has_z in ((21, (1,), False), (29, (1001, 0x80000001), True)):
+            if (size == n).all():  # equal sizes: the values lie back to back, one row of n bytes each
+                block = data[int(offsets[0]):int(offsets[0]) + n * len(arr)].reshape(len(arr), n)
+                gtype = block[:, 1:5].copy().view("<u4").ravel()
+                if (block[:, 0] == 1).all() and np.isin(gtype, types).all():
+                    xyz = [block[:, 5 + 8 * k:13 + 8 * k].copy().view("<f8").ravel() for k in range(3 if has_z else 2)]
+                    return xyz[0], xyz[1], xyz[2] if has_z else None
+    import shapely
+
+    g = shapely.from_wkb(col.to_numpy(zero_copy_only=False), on_invalid="ignore")
+    z = shapely.get_z(g) if shapely.has_z(g).any() else None
+    return shapely.get_x(g), shapely.get_y(g), z
+
+
+def _stage_df(tbl: pa.Table, rows: np.ndarray, plan: tuple[ColumnMap, str | None, bool, list[str] | None],
               opts: ReadOptions) -> Staged:
     cmap, geom, use_geom, _ = plan
-    if use_geom and geom is not None:
-        g = shapely.from_wkb(df.pop(geom).to_numpy(), on_invalid="ignore")
-        df["lon"] = shapely.get_x(g)
-        df["lat"] = shapely.get_y(g)
-        if cmap.alt is None and shapely.has_z(g).any():
-            df["alt_m"] = shapely.get_z(g)
-    elif geom is not None and geom in df.columns:
-        df = df.drop(columns=[geom])
+    xyz: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+    if geom is not None and geom in tbl.column_names:
+        if use_geom:  # decoded from the Arrow buffer: never a Python object per point
+            xyz = wkb_points(tbl.column(geom))
+        tbl = tbl.drop_columns([geom])
+    df = tbl.to_pandas()
+    if xyz is not None:
+        df["lon"], df["lat"] = xyz[0], xyz[1]
+        if cmap.alt is None and xyz[2] is not None:
+            df["alt_m"] = xyz[2]
     cm = cmap
     if use_geom and cmap.alt is None and "alt_m" in df.columns:
         cm = replace(cmap, alt="alt_m", alt_factor=1.0)
@@ -113,10 +165,9 @@ def iter_parquet_staged(path: str | Path, opts: ReadOptions) -> Iterator[Staged]
     k0 = 0
     try:
         for batch in pf.iter_batches(batch_size=opts.chunk_rows or DEFAULT_CHUNK_ROWS, columns=plan[3]):
-            df = batch.to_pandas()
-            rows = np.arange(k0 + 1, k0 + len(df) + 1)
-            k0 += len(df)
-            yield _stage_df(df, rows, plan, opts)
+            rows = np.arange(k0 + 1, k0 + batch.num_rows + 1)
+            k0 += batch.num_rows
+            yield _stage_df(pa.Table.from_batches([batch]), rows, plan, opts)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"cannot read Parquet after row {k0}: {exc}", file=p) from None
 

@@ -18,11 +18,10 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, FloatArray, unit
+from overflight.geodesy import WGS84_A, WGS84_F
 
 IntArray = NDArray[np.int64]
 
-WGS84_A = 6378137.0
-WGS84_F = 1 / 298.257223563
 LAM_REL = 1e-5  # allowance on the Andoyer-Lambert distance: relative ...
 LAM_ABS = 1.0  # ... plus absolute (metres)
 LAM_MAX_M = 6_000_000.0  # the allowance was checked up to this distance
