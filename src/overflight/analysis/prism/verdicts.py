@@ -335,6 +335,8 @@ __all__ = [
     "_evaluate_in_period",
     "_evaluate_reach",
     "_focal_lb",
+    "_verdicts_for_pairs",
+    "_zone_items",
     "evaluate",
     "make_pairs",
     "summarize",
