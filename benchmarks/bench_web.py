@@ -92,14 +92,22 @@ def wait_drawn(page: Any, n: float) -> None:
     page.wait_for_function(WAIT_DRAWN, arg=n, timeout=180_000, polling="raf")
 
 
-def pans(page: Any, n: int, refetch: bool) -> list[float]:
+LAST_TRACKS_FETCH = """() => { const e = performance.getEntriesByType('resource')
+  .filter((x) => x.name.includes('/api/tracks')).pop();
+  return e ? {server_ms: e.responseStart - e.requestStart, fetch_ms: e.responseEnd - e.startTime} : null; }"""
+
+
+def pans(page: Any, n: int, refetch: bool, fetches: list[dict[str, float]] | None = None) -> list[float]:
+    """Pan by 300 px n times, each until drawn; `fetches` gets each re-fetch's server and transfer time."""
     out = []
     for i in range(n):
-        k = page.evaluate("() => window.__ovf.tracksLoaded")
+        k, f0 = page.evaluate("() => [window.__ovf.tracksLoaded, window.__ovf.tracksFetched]")
         t = time.perf_counter()
         page.evaluate("(dx) => window.__ovf.map.panBy([dx, 0], {duration: 0})", 300 if i % 2 == 0 else -300)
         wait_drawn(page, k + 1 if refetch else -1e9)
         out.append(time.perf_counter() - t)
+        if fetches is not None and page.evaluate("() => window.__ovf.tracksFetched") != f0:
+            fetches.append(page.evaluate(LAST_TRACKS_FETCH))
     return out
 
 
@@ -128,26 +136,38 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        t = time.perf_counter()
-        first_api = json.loads(urllib.request.urlopen(f"{url}/api/tracks?zoom=5", timeout=120).read())
-        say(f"server: first /api/tracks (loads {first_api['fixes_total']:,} fixes into memory) "
-              f"{time.perf_counter() - t:.2f}s, sent {first_api['fixes_sent']:,} fixes")
-        t = time.perf_counter()
-        again = urllib.request.urlopen(f"{url}/api/tracks?zoom=5", timeout=120).read()
-        say(f"server: /api/tracks whole case at zoom 5 {time.perf_counter() - t:.3f}s, {len(again) / 1e6:.1f} MB")
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
             page = b.new_page(viewport={"width": 1400, "height": 850})
             page.route(f"{url}/bench/all.geojson", lambda r: r.fulfill(body=blob, content_type="application/json"))
+            # Cold: the server has not read the tracks yet (it loads every fix into memory on the first view).
             t = time.perf_counter()
             page.goto(f"{url}/#map=5.00/48.5/50.0")
             wait_drawn(page, 1)
+            cold_first = time.perf_counter() - t
+            say(f"ours: first render, cold server {cold_first:.2f}s")
+            t = time.perf_counter()
+            page.reload()
+            wait_drawn(page, 1)
             ours_first = time.perf_counter() - t
-            say(f"ours: first render {ours_first:.2f}s")
-            ours_pans = pans(page, a.pans, refetch=True)
+            say(f"ours: first render (page reopened) {ours_first:.2f}s")
+            t = time.perf_counter()
+            again = urllib.request.urlopen(f"{url}/api/tracks?zoom=5", timeout=120).read()
+            say(f"server: /api/tracks whole case at zoom 5 {time.perf_counter() - t:.3f}s, "
+                f"{len(again) / 1e6:.1f} MB")
+            first_fetch = page.evaluate(LAST_TRACKS_FETCH)
+            fetches: list[dict[str, float]] = []
+            ours_pans = pans(page, a.pans, refetch=True, fetches=fetches)
             say(f"ours: pans {[round(x, 2) for x in ours_pans]}")
+            # Where a pan's time goes: the server's answer (request sent -> first byte), the whole fetch, and
+            # the rest (the page parsing and MapLibre's worker tiling and drawing the new data).
+            say(f"ours: first view's /api/tracks: server {first_fetch['server_ms']:.0f} ms, fetch "
+                f"{first_fetch['fetch_ms']:.0f} ms; {len(fetches)} of {a.pans} pans re-fetched"
+                + (f" (median server {np.median([f['server_ms'] for f in fetches]):.0f} ms, fetch "
+                   f"{np.median([f['fetch_ms'] for f in fetches]):.0f} ms)" if fetches else ""))
             ours_anim = page.evaluate(ANIMATED_PAN)
             sent = page.evaluate("() => window.__ovf.trackStats")
+            fetched = page.evaluate("() => window.__ovf.tracksFetched")
             # Peer: all fixes as one GeoJSON source, on the same page (the decimating refetch switched off).
             t = time.perf_counter()
             page.evaluate("""async () => { const s = window.__ovf; s.freezeTracks = true; s.tracksLoaded = -1e9;
@@ -162,7 +182,9 @@ def main() -> None:
     finally:
         srv.terminate()
         srv.wait(30)
-    say(f"ours: first render {ours_first:.2f}s ({sent['sent']:,} of {sent['total']:,} fixes drawn); "
+    say(f"ours: first render {ours_first:.2f}s (cold server {cold_first:.2f}s; {sent['sent']:,} of "
+        f"{sent['total']:,} fixes drawn; {fetched} track answers for the {a.pans} pans and the first view: a pan "
+        "inside the last answer's padded box needs none); "
           f"pan+refetch median {np.median(ours_pans):.3f}s, max {max(ours_pans):.3f}s; "
           f"animated pan longest frame {ours_anim['worst_ms']:.0f} ms over {ours_anim['frames']} frames")
     say(f"peer (all {a.fixes:,} fixes as GeoJSON, {len(blob) / 1e6:.0f} MB): load+draw {peer_first:.2f}s "

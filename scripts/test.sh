@@ -23,6 +23,13 @@ if ! command -v dump1090-mutability >/dev/null 2>&1; then
   $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dump1090-mutability >/dev/null
 fi
 
+# PostgreSQL 15 + PostGIS 3: the team-case tests run a throw-away cluster of their own (pg_virtualenv -t).
+if ! command -v pg_virtualenv >/dev/null 2>&1 || [ ! -e /usr/share/postgresql/15/extension/postgis.control ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    postgresql-15 postgresql-15-postgis-3 postgresql-common >/dev/null
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -28,9 +28,10 @@ def app() -> typer.Typer:
     return a
 
 
-def test_init_import_evaluate_export_verify(app: typer.Typer, tmp_path: Path) -> None:
+def test_init_import_evaluate_export_verify(app: typer.Typer, tmp_path: Path, case_at: Callable[[str], Path],
+                                            raw_sql: Callable[[Path, list[str]], None]) -> None:
     r = CliRunner()
-    p = tmp_path / "c.duckdb"
+    p = case_at("c")  # a .duckdb file, then a postgresql:// URL
     assert r.invoke(app, ["case", "init", str(p)]).exit_code == 0
     res = r.invoke(
         app,
@@ -89,9 +90,7 @@ def test_init_import_evaluate_export_verify(app: typer.Typer, tmp_path: Path) ->
     assert reviews["c-transit"]["name"].startswith("ILLUSTRATIVE")
     res = r.invoke(app, ["case", "verify", str(p)])
     assert res.exit_code == 0 and "0 failed" in res.output, res.output
-    con = duckdb.connect(str(p))
-    con.execute("UPDATE analysis_results SET data = replace(data, 'RANGE', 'X')")
-    con.close()
+    raw_sql(p, ["UPDATE analysis_results SET data = replace(data, 'RANGE', 'X')"])
     res = r.invoke(app, ["case", "verify", str(p)])
     assert res.exit_code == 1 and "FAIL stored results attribution-1" in res.output
 

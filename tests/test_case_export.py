@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from overflight.case import Case
 from overflight.case.export import export, to_geojson, to_kml
 from overflight.errors import InputError
 from overflight.evidence.claimreview import BEST_RATING, RATINGS, WORST_RATING, claim_reviews, missing_fields
-from overflight.evidence.model import VERDICTS
+from overflight.evidence.model import CLAIM_VERDICTS as VERDICTS
 from overflight.zones import load_zones
 
 DATA = Path(__file__).parent / "data" / "case"
@@ -22,8 +23,8 @@ KML = "{http://www.opengis.net/kml/2.2}"
 
 
 @pytest.fixture
-def case(tmp_path: Path) -> Case:
-    c = Case.create(tmp_path / "c.duckdb", user="t")
+def case(case_at: Callable[[str], Path]) -> Case:
+    c = Case.create(case_at("c"), user="t")  # a .duckdb file, then a postgresql:// URL (user t: see conftest)
     c.import_files([DATA / "observations.csv", DATA / "ledger.yaml"])
     c.add_zones(load_zones(DATA / "zones.geojson"))
     n = 5

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +46,7 @@ def _tracks(n: int = 50) -> pd.DataFrame:
     )
 
 
-def build(path: Path) -> Case:
+def build(path: Path | str) -> Case:
     c = Case.create(path, user="tester")
     c.import_files(FILES)
     c.add_zones(load_zones(DATA / "zones.geojson"))
@@ -63,11 +64,12 @@ def build(path: Path) -> Case:
 
 
 def snapshot(c: Case) -> dict[str, list[tuple[object, ...]]]:
-    return {t: c.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+    # every row of every table, in a fixed order (repr sorts rows with NULLs too, on either backend)
+    return {t: sorted(c.con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in TABLES}
 
 
-def test_build_evaluate_close_reopen_reevaluate_identical(tmp_path: Path) -> None:
-    p = tmp_path / "case.duckdb"
+def test_build_evaluate_close_reopen_reevaluate_identical(case_at: Callable[[str], Path | str]) -> None:
+    p = case_at("case")
     c = build(p)
     first = c.evaluate()
     # Rule 2: one sighting establishes the transit but not the claimed 24–60 (and it is illustrative).
@@ -86,8 +88,8 @@ def test_build_evaluate_close_reopen_reevaluate_identical(tmp_path: Path) -> Non
         assert {"stored results", "inputs", "re-run", "verdict", "audit log"} <= kinds
 
 
-def test_records_round_trip(tmp_path: Path) -> None:
-    with build(tmp_path / "c.duckdb") as c:
+def test_records_round_trip(case_at: Callable[[str], Path | str]) -> None:
+    with build(case_at("c")) as c:
         claims = c.claims()
         assert claims["c-denial"].answers == ("c-transit",)
         assert claims["c-transit"].count_min == 24 and claims["c-transit"].where_zones == ("KAZ-W",)
@@ -111,8 +113,8 @@ def test_records_round_trip(tmp_path: Path) -> None:
         assert run.overflight_version and run.n_rows == 2  # two wreckage points
 
 
-def test_attribution_evidence_and_run_link(tmp_path: Path) -> None:
-    with build(tmp_path / "c.duckdb") as c:
+def test_attribution_evidence_and_run_link(case_at: Callable[[str], Path | str]) -> None:
+    with build(case_at("c")) as c:
         run = c.runs()[0]
         res = c.run_results(run.id)
         # both wreckage points lie where the test states KZ and RU overlap
@@ -122,24 +124,21 @@ def test_attribution_evidence_and_run_link(tmp_path: Path) -> None:
         assert [e for e in c.evidence() if e.kind == "attribution_stat"] == []
 
 
-def test_verify_catches_tampered_result_changed_input_and_verdict(tmp_path: Path) -> None:
-    p = tmp_path / "c.duckdb"
+def test_verify_catches_tampered_result_changed_input_and_verdict(
+        case_at: Callable[[str], Path | str], raw_sql: Callable[[Path | str, list[str]], None]) -> None:
+    p = case_at("c")
     c = build(p)
     c.evaluate()
     assert c.verify().ok
     c.close()
-    con = duckdb.connect(str(p))
-    con.execute("UPDATE analysis_results SET data = replace(data, 'RANGE', 'ELSEWHERE') WHERE row_no = 1")
-    con.close()
+    raw_sql(p, ["UPDATE analysis_results SET data = replace(data, 'RANGE', 'ELSEWHERE') WHERE row_no = 1"])
     with Case.open(p) as c:
         rep = c.verify()
         assert not rep.ok
         bad = {(f.what, f.key) for f in rep.failures}
         assert bad == {("stored results", "attribution-1")}
-    con = duckdb.connect(str(p))
-    con.execute("UPDATE observations SET lon = 60 WHERE id = 'o-3'")
-    con.execute("UPDATE verdicts SET verdict = 'supported' WHERE claim_id = 'c-supply'")
-    con.close()
+    raw_sql(p, ["UPDATE observations SET lon = 60 WHERE id = 'o-3'",
+                "UPDATE verdicts SET verdict = 'supported' WHERE claim_id = 'c-supply'"])
     with Case.open(p) as c:
         rep = c.verify()
         bad = {(f.what, f.key) for f in rep.failures}
@@ -149,8 +148,9 @@ def test_verify_catches_tampered_result_changed_input_and_verdict(tmp_path: Path
         assert "row 0 column 'lon'" in rerun.detail
 
 
-def test_failed_import_leaves_case_unchanged_and_names_the_row(tmp_path: Path) -> None:
-    with build(tmp_path / "c.duckdb") as c:
+def test_failed_import_leaves_case_unchanged_and_names_the_row(case_at: Callable[[str], Path | str],
+                                                               tmp_path: Path) -> None:
+    with build(case_at("c")) as c:
         before = snapshot(c)
         with pytest.raises(InputError) as ei:
             c.import_files([DATA / "observations_bad.csv"])
@@ -164,8 +164,8 @@ def test_failed_import_leaves_case_unchanged_and_names_the_row(tmp_path: Path) -
         assert snapshot(c) == before
 
 
-def test_failing_write_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with build(tmp_path / "c.duckdb") as c:
+def test_failing_write_rolls_back(case_at: Callable[[str], Path | str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with build(case_at("c")) as c:
         before = snapshot(c)
 
         def boom(self: Case, entries: object) -> None:
@@ -180,8 +180,8 @@ def test_failing_write_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert snapshot(c) == before
 
 
-def test_audit_log_records_who_what_before_after(tmp_path: Path) -> None:
-    with build(tmp_path / "c.duckdb") as c:
+def test_audit_log_records_who_what_before_after(case_at: Callable[[str], Path | str]) -> None:
+    with build(case_at("c")) as c:
         c.add_sources([Source("radar", "Test radar network", kind="sensor", reliability="C")])
         log = c.audit()
         last = log.iloc[-1]
@@ -203,7 +203,7 @@ def test_audit_log_records_who_what_before_after(tmp_path: Path) -> None:
         assert len(c.audit()) == n + 1
 
 
-def test_custom_analysis_kind_is_verified_through_the_hook(tmp_path: Path) -> None:
+def test_custom_analysis_kind_is_verified_through_the_hook(case_at: Callable[[str], Path | str]) -> None:
     state = {"factor": 1.0}
 
     def toy(case: Case, params: dict[str, object]) -> pd.DataFrame:
@@ -211,7 +211,7 @@ def test_custom_analysis_kind_is_verified_through_the_hook(tmp_path: Path) -> No
         return pd.DataFrame({"id": obs["id"], "x": obs["lon"] * state["factor"]})
 
     register_analysis("toy-test", toy)
-    with build(tmp_path / "c.duckdb") as c:
+    with build(case_at("c")) as c:
         c.record_run("toy-test", {"p": 1}, {}, None, toy(c, {}))
         assert c.verify().ok
         state["factor"] = 2.0  # the analysis now computes something else

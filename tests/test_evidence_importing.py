@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from overflight.errors import InputError
-from overflight.evidence.importing import read_files, resolve
+from overflight.evidence.importing import read_files
+from overflight.evidence.importing import resolve_bundle as resolve
 
 DATA = Path(__file__).parent / "data" / "case"
 

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from overflight.evidence.grading import Grade
 from overflight.evidence.model import Claim, EvidenceItem
-from overflight.evidence.verdicts import evaluate, strength
+from overflight.evidence.verdicts import evaluate_claims as evaluate
+from overflight.evidence.verdicts import strength
 
 _ids = count()
 

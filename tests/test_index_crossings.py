@@ -158,12 +158,62 @@ def test_ne_crossings_consistent(ne_index: ZoneIndex, ne_admin0: ZoneSet, seed: 
 def test_more_overlapping_zones_than_the_kernel_tracks_is_an_error() -> None:
     """A path inside more than MAXZ zones at once cannot be tracked: an InputError, never a silent cut."""
     from overflight.errors import InputError
-    from overflight.index import kernels
+    from overflight.index._kernels import MAXZ
 
-    squares = [shapely.box(0.0, 0.0, 1.0, 1.0)] * (kernels.MAXZ + 1)
+    squares = [shapely.box(0.0, 0.0, 1.0, 1.0)] * (MAXZ + 1)
     idx = ZoneIndex(squares)
-    assert len(idx.locate_all([0.5], [0.5])[0]) == kernels.MAXZ + 1  # locate has no such limit
+    assert len(idx.locate_all([0.5], [0.5])[0]) == MAXZ + 1  # locate has no such limit
     with pytest.raises(InputError, match="overlapping zones"):
         idx.crossings([0.5], [0.5], [2.0], [0.5])
     few = ZoneIndex(squares[:3])
     assert sorted(few.crossings([0.5], [0.5], [2.0], [0.5]).zone.tolist()) == [0, 1, 2]
+
+
+def test_crossings_agree_with_the_shapely_reference_on_natural_earth() -> None:
+    # The reference (tests/_reference_crossings.py, the shapely path transit carried before issue 13)
+    # densifies the same geodesics, finds zone changes with prepared contains and the hits with an STRtree:
+    # an independent route to the same crossings.
+    from _reference_crossings import ShapelyLocator
+    from overflight import boundaries
+    from overflight.geodesy import inverse
+
+    zs = boundaries.load("ne-admin0")
+    idx = ZoneIndex.cached(zs)
+    ref = ShapelyLocator(zs)
+    rng = np.random.default_rng(13)
+    n = 1500
+    x1, y1 = rng.uniform(-10, 40, n), rng.uniform(35, 60, n)  # Europe: many borders and coasts
+    x2, y2 = x1 + rng.normal(0, 3, n), np.clip(y1 + rng.normal(0, 2, n), -89, 89)
+    x2 = np.where(x2 >= 180, x2 - 360, x2)
+    az, _, ln = inverse(x1, y1, x2, y2)
+    a = idx.crossings(x1, y1, x2, y2, densify_m=20_000.0, azimuth=az, length_m=ln)
+    b = ref.crossings(x1, y1, x2, y2, densify_m=20_000.0, azimuth=az, length_m=ln)
+    assert len(a) > 1000
+    # The reference sees only changes of membership between the ends of each densified piece: a border
+    # crossed twice inside one piece (a cape cut off) is invisible to it.  So compare per (segment, piece,
+    # zone): an odd number of index crossings there must be exactly the reference's, an even number absent.
+    nsub = np.maximum(1, np.ceil(ln / 20_000.0))
+
+    def keyed(c) -> dict[tuple[int, int, int], list[tuple[int, float]]]:  # type: ignore[no-untyped-def]
+        out: dict[tuple[int, int, int], list[tuple[int, float]]] = {}
+        for sg, z, d, f in zip(c.segment.tolist(), c.zone.tolist(), c.direction.tolist(), c.fraction.tolist(),
+                               strict=True):
+            piece = min(int(f * nsub[sg]), int(nsub[sg]) - 1)
+            out.setdefault((sg, piece, int(z)), []).append((int(d), f))
+        return out
+
+    ga, gb = keyed(a), keyed(b)
+    odd = {k: sorted(v, key=lambda t: t[1]) for k, v in ga.items() if len(v) % 2 == 1}
+    assert len(odd) > 500
+    assert set(odd) == set(gb)
+    for k, v in odd.items():
+        w = sorted(gb[k], key=lambda t: t[1])
+        assert [d for d, _ in v] == [d for d, _ in w], k
+        np.testing.assert_allclose([f for _, f in v], [f for _, f in w], atol=1e-9)
+
+
+def test_bad_densify_step_is_an_input_error(index: ZoneIndex) -> None:
+    from overflight.errors import InputError
+
+    with pytest.raises(InputError, match="densify_m"):
+        index.crossings([9.5], [40.6], [15.5], [40.6], densify_m=-1.0)

@@ -10,7 +10,8 @@ import pytest
 import shapely
 from geographiclib.geodesic import Geodesic
 
-from overflight.analysis.transit import ShapelyLocator, TransitEngine, TransitResult, summarize, transit
+from _reference_crossings import ShapelyLocator
+from overflight.analysis.transit import TransitEngine, TransitResult, summarize, transit
 from overflight.errors import InputError
 from overflight.zones import Provenance, Zone, ZoneSet
 
@@ -38,7 +39,8 @@ def tracks(rows: list[tuple[str, float, float, float] | tuple[str, float, float,
 
 
 def run(tr: pd.DataFrame, zs: ZoneSet, **kw: object) -> TransitResult:
-    """Run with the shared ZoneIndex (default) and with the shapely locator; both must agree."""
+    """Run with the shared ZoneIndex (default) and with the shapely reference (tests/_reference_crossings.py);
+    both must agree."""
     a = transit(tr, zs, **kw)  # type: ignore[arg-type]
     b = transit(tr, zs, index=ShapelyLocator(zs), **kw)  # type: ignore[arg-type]
     pd.testing.assert_frame_equal(a.visits, b.visits, check_exact=False, rtol=1e-12, atol=1e-6)

@@ -20,7 +20,8 @@ from overflight.cli.main import app
 from overflight.errors import InputError
 from overflight.evidence.facts import item_facts, parse_kmh_range
 from overflight.evidence.model import Claim, EvidenceItem, ItemFacts, Observation, Source
-from overflight.evidence.verdicts import RULE_VERSION, evaluate
+from overflight.evidence.verdicts import RULE_VERSION
+from overflight.evidence.verdicts import evaluate_claims as evaluate
 from overflight.zones import Provenance, Zone, ZoneSet
 
 RULE1_CASE = Path(__file__).parent / "data" / "rule1" / "demo-0924fd0.duckdb.gz"

@@ -46,7 +46,7 @@ def client(ro_case: Path) -> Iterator[TestClient]:
     app = create_app(ro_case, host=HOST)
     with TestClient(app) as c:
         yield c
-    app.state.case.case.close()
+    app.state.workspace.close()
 
 
 @pytest.fixture
@@ -54,11 +54,11 @@ def wclient(web_demo_case: Path, tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(_copy(web_demo_case, tmp_path), host=HOST, max_upload_mb=0.05)
     with TestClient(app) as c:
         yield c
-    app.state.case.case.close()
+    app.state.workspace.close()
 
 
 def _reference(client: TestClient) -> Case:
-    c: Case = client.app.state.case.reader()  # type: ignore[attr-defined]
+    c: Case = client.app.state.workspace.current().reader()  # type: ignore[attr-defined]
     return c
 
 
@@ -345,7 +345,7 @@ def test_token_required_off_loopback(ro_case: Path, tmp_path: Path) -> None:
         r = c.get("/", params={"token": "s3cret"})
         assert r.status_code == 200 and "overflight_token" in r.headers.get("set-cookie", "")
         assert c.get("/api/case").json()["token_required"] is True  # the cookie now carries it
-    app.state.case.case.close()
+    app.state.workspace.close()
 
 
 def _hold(path: str, ready: Any, stop: Any) -> None:
@@ -373,7 +373,7 @@ def test_case_held_elsewhere_opens_read_only(ro_case: Path, tmp_path: Path) -> N
             assert len(c.get("/api/claims").json()["claims"]) == 6
             r = c.post("/api/upload/tracks", headers=W, files={"file": ("g.csv", b"x")})
             assert r.status_code == 409 and "read-only" in r.json()["detail"]
-        app.state.case.case.close()
+        app.state.workspace.close()
     finally:
         stop.set()
         proc.join(30)

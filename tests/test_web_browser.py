@@ -6,7 +6,9 @@ another host than the server.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -37,18 +39,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(web_demo_case: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    case = tmp_path_factory.mktemp("webui") / "case.duckdb"
-    shutil.copy2(web_demo_case, case)
+@contextlib.contextmanager
+def serving(args: list[str], state_dir: Path, cwd: Path | None = None) -> Iterator[str]:
+    """`overflight serve ARGS --port P` as a child process (its recent-cases list under `state_dir`)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "overflight", "serve", str(case), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {**os.environ, "XDG_STATE_HOME": str(state_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "overflight", "serve", *args, "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
             try:
-                urllib.request.urlopen(f"{url}/api/case", timeout=1).read()
+                urllib.request.urlopen(f"{url}/api/cases", timeout=1).read()
                 break
             except OSError:
                 if proc.poll() is not None:
@@ -58,6 +60,30 @@ def server(web_demo_case: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def add_timed_zone(case: Path) -> None:
+    """An invented closure area in force on 20 June 2025 only (for the zone-period tests)."""
+    import shapely
+
+    from overflight.case import Case
+    from overflight.zones import Provenance, Zone, ZoneSet
+
+    z = Zone(id="ILL-CLOSURE", name="ILLUSTRATIVE closure area, 20 June only", kind="range",
+             geometry=shapely.box(49.0, 50.0, 50.5, 51.0), valid_from=pd.Timestamp("2025-06-20T00:00Z").to_pydatetime(),
+             valid_to=pd.Timestamp("2025-06-21T00:00Z").to_pydatetime())
+    with Case.open(case) as c:
+        c.add_zones(ZoneSet([z], Provenance(name="test-closures", version="1", licence="CC0", source="invented",
+                                            sha256="0")))
+
+
+@pytest.fixture(scope="module")
+def server(web_demo_case: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    case = tmp_path_factory.mktemp("webui") / "case.duckdb"
+    shutil.copy2(web_demo_case, case)
+    add_timed_zone(case)
+    with serving([str(case)], case.parent) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +267,9 @@ def test_copied_url_restores_the_view(page: Page, browser: Any) -> None:
     page.wait_loaded(2)
     page.page.locator("#tabs button[data-tab=layers]").click()
     page.page.locator("input[data-layer=discs]").uncheck()
-    page.page.wait_for_timeout(400)
+    # The hash is written 80 ms after the last change (later on a loaded machine): wait until it has been.
+    page.page.wait_for_function("() => location.hash.includes('layers=') && !location.hash.includes('discs')")
+    page.page.wait_for_timeout(200)
     url = page.page.url
     before = page.state()
     view = page.page.evaluate("() => location.hash")
@@ -277,3 +305,163 @@ def test_xss_payloads_render_as_text(page: Page) -> None:
     assert page.page.evaluate("() => window.__pwned === undefined")
     page.page.locator("#claim-xss-claim > header").click()
     page.shot("08-xss-as-text")
+
+
+def test_zone_in_force_only_inside_its_period(page: Page) -> None:
+    page.open("/#t=2025-06-20T02:00:00Z/2025-06-20T05:00:00Z&map=6.00/50.8000/49.5000")
+    page.page.wait_for_function("() => window.__ovf.visible.zones.length > 0")
+    assert "ILL-CLOSURE" in page.state()["visible"]["zones"]
+    assert page.page.evaluate("() => window.__ovf.map.queryRenderedFeatures({layers: ['zones-fill']})"
+                              ".some((f) => f.properties.id === 'ILL-CLOSURE')")
+    page.shot("09-zone-in-force")
+    # Move the window to 21 June by URL: the closure (valid until 21 June 00:00, exclusive) is gone.
+    n = page.page.evaluate("() => window.__ovf.zonesLoaded")
+    page.page.evaluate("() => { location.hash = 't=2025-06-21T00:00:00Z/2025-06-21T05:00:00Z'; }")
+    page.page.reload()
+    page.wait_loaded(1)
+    page.page.wait_for_function("(n) => window.__ovf.zonesLoaded >= 1 && window.__ovf.visible.zones.length", arg=n)
+    zones = page.state()["visible"]["zones"]
+    assert "ILL-CLOSURE" not in zones and "KAZ" in zones
+    page.shot("10-zone-out-of-force")
+
+
+def test_prism_evidence_draws_its_avoiding_path(page: Page) -> None:
+    page.open()
+    page.page.locator("#claim-zakharova-transit > header").click()
+    ev = page.page.locator("#claim-zakharova-transit .ev[data-ev*=':33.3:']").first  # prism-2 at 120 km/h
+    ev.click()
+    page.page.wait_for_selector("#paths-list li")
+    li = page.page.locator("#paths-list li").first
+    assert li.get_attribute("data-kind") == "avoiding" and "KAZ (necessary)" in li.inner_text()
+    assert "shortest path found around KAZ" in li.inner_text()
+    page.wait_loaded(2)
+    page.page.wait_for_function("() => window.__ovf.map.queryRenderedFeatures({layers: ['avoid']}).length > 0")
+    page.shot("11-avoiding-path")
+    paths = page.state()["visible"]["paths"]
+    assert paths and all(p.startswith("prism-2:") and p.endswith(":KAZ") for p in paths)
+    # The copied URL (selection ev:...) draws the same paths again.
+    page.page.wait_for_timeout(300)
+    other = Page(page.page.context.browser, page.server)
+    other.page.goto(page.page.url)
+    other.wait_loaded(1)
+    other.page.wait_for_selector("#paths-list li")
+    assert other.state()["visible"]["paths"] == paths
+    other.check_clean()
+    other.page.close()
+    # The prism layer toggle hides the path with the ellipses.
+    page.page.locator("#tabs button[data-tab=layers]").click()
+    page.page.locator("input[data-layer=prisms]").uncheck()
+    page.page.wait_for_timeout(300)
+    assert page.page.evaluate("() => window.__ovf.map.getLayoutProperty('avoid', 'visibility')") == "none"
+
+
+def test_case_picker_opens_switches_and_creates(browser: Any, web_demo_case: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    (work / "overflight-demo").mkdir(parents=True)
+    shutil.copy2(web_demo_case, work / "overflight-demo" / "case.duckdb")
+    shutil.copy2(web_demo_case, work / "second.duckdb")
+    with serving([], tmp_path / "state", cwd=work) as url:
+        p = Page(browser, url)
+        p.page.goto(url + "/")
+        p.page.wait_for_selector("#cases-table")
+        assert p.page.locator("#picker").is_visible() and p.page.locator("#picker-close").is_hidden()
+        rows = p.page.locator("#cases-table tr[data-path]")
+        assert all("Open" in t for t in rows.all_inner_texts())
+        assert {r.get_attribute("data-path") for r in rows.all()} == {
+            str((work / "overflight-demo" / "case.duckdb").resolve()), str((work / "second.duckdb").resolve())}
+        p.shot("12-case-picker")
+        p.errors = [e for e in p.errors if "409" not in e]  # the first /api/case answers 409: no case yet
+        second = (work / "second.duckdb").resolve()
+        with p.page.expect_navigation():
+            p.page.locator(f"#cases-table tr[data-path='{second}'] button.open-case").click()
+        p.wait_loaded(1)
+        assert p.page.locator(".claim").count() == 6
+        assert p.page.locator("#case-path").inner_text().endswith("second.duckdb")
+        # Switch to the other case in the page (the server keeps running).
+        p.page.locator("#cases-btn").click()
+        p.page.wait_for_selector("#cases-table tr.open")
+        assert p.page.locator("#cases-table tr.open").get_attribute("data-path") == str(
+            (work / "second.duckdb").resolve())
+        with p.page.expect_navigation():
+            p.page.locator("#cases-table button.open-case").first.click()
+        p.wait_loaded(1)
+        assert p.page.locator("#case-path").inner_text().endswith("overflight-demo/case.duckdb")
+        # A copied link names its case: opened while the server has the other case open, the page says so and
+        # offers the link's case; opening it restores the link's view.
+        demo = str((work / "overflight-demo" / "case.duckdb").resolve())
+        p.page.wait_for_function("() => location.hash.includes('case=')")
+        link = p.page.url
+        assert f"case={demo}" in link
+        req = urllib.request.Request(url + "/api/cases/open", data=json.dumps({"path": str(second)}).encode(),
+                                     headers={"X-Overflight-Request": "1", "Content-Type": "application/json"})
+        assert urllib.request.urlopen(req, timeout=60).status == 200
+        q = Page(browser, url)
+        q.page.goto(link)
+        q.page.wait_for_selector("#cases-table tr.wanted")
+        assert q.page.locator("#cases-table tr.wanted").get_attribute("data-path") == demo
+        assert "is a view of the case" in q.page.locator("#picker-link").inner_text()
+        q.shot("12b-link-names-another-case")
+        with q.page.expect_navigation():
+            q.page.locator("#cases-table tr.wanted button.open-case").click()
+        q.wait_loaded(1)
+        assert q.page.locator("#case-path").inner_text() == demo and q.page.locator("#picker").is_hidden()
+        q.check_clean()
+        q.page.close()
+        p.page.reload()
+        p.wait_loaded(1)
+        # A new case, then a bad name (shown as text, nothing created).
+        p.page.locator("#cases-btn").click()
+        p.page.wait_for_selector("#cases-table")
+        p.page.fill("#new-case-form input[name=name]", "<img src=x onerror=alert(1)>")
+        p.page.locator("#new-case-form button").click()
+        p.page.wait_for_function("() => document.querySelector('#picker-msg').textContent.includes('422')")
+        assert p.page.locator("#picker-msg img").count() == 0
+        p.errors = [e for e in p.errors if "422" not in e]
+        p.page.fill("#new-case-form input[name=name]", "fresh-case")
+        with p.page.expect_navigation():
+            p.page.locator("#new-case-form button").click()
+        p.page.wait_for_function("() => window.__ovf && window.__ovf.mapReady")
+        p.page.wait_for_function("() => document.querySelector('#case-path').textContent.endsWith('fresh-case.duckdb')")
+        assert (work / "fresh-case.duckdb").exists() and p.page.locator(".claim").count() == 0
+        p.shot("13-new-case")
+        assert sorted(x.name for x in work.glob("*.duckdb")) == ["fresh-case.duckdb", "second.duckdb"]
+        p.check_clean()
+        p.page.close()
+
+
+def test_live_monitor_alert_appears(browser: Any, web_demo_case: Path, tmp_path: Path) -> None:
+    from _monitor_support import Dump1090, send_beast
+    from test_monitor_dump1090 import three_flights, write_zones
+
+    case = tmp_path / "case.duckdb"
+    shutil.copy2(web_demo_case, case)
+    zones = write_zones(tmp_path / "zones.geojson")
+    steps, _ = three_flights()
+    with Dump1090() as d, serving([str(case), "--monitor-feed", f"sbs://127.0.0.1:{d.ports['sbs']}",
+                                   "--monitor-zones", str(zones)], tmp_path) as url:
+        p = Page(browser, url)
+        p.page.goto(url + "/#map=11.00/52.2700/4.0500")
+        p.wait_loaded(1)
+        p.page.locator("#tabs button[data-tab=live]").click()
+        p.page.wait_for_function(
+            "() => (document.querySelector('#live-status') || {}).textContent?.includes('connected')", timeout=30_000)
+        assert p.page.locator("#live-list li").count() == 0
+        # Now: dump1090 decodes the frames and the monitor inside the server alerts (0.3 s apart, 170 m steps
+        # stay under serve's default jump filter of 700 m/s; exits would come only after its 10 s hysteresis).
+        send_beast(d.ports["bi"], steps, 0.3)
+        p.page.wait_for_function("() => document.querySelectorAll('#live-list li[data-event=enter]').length >= 2",
+                                 timeout=60_000)
+        p.page.wait_for_timeout(500)
+        items = p.page.locator("#live-list li[data-event=enter]").all_inner_texts()
+        assert sorted(t.split(" ", 2)[2] for t in items) == [
+            "enter Z1 · 4840d6 · 11582 m", "enter Z2 · 3c6444 · 11582 m"], items  # 3c6445 flew below Z2's floor
+        api_alerts = api(url, "/api/live")["features"]
+        # What the page got over server-sent events is what the server holds, in order.
+        p.page.wait_for_function("(n) => window.__ovf.live.alerts.length >= n", arg=len(api_alerts))
+        assert p.page.evaluate("() => window.__ovf.live.alerts.map((f) => f.properties.id)")[:len(api_alerts)] == [
+            f["properties"]["id"] for f in api_alerts]
+        p.page.wait_for_function("() => window.__ovf.map.queryRenderedFeatures({layers: ['live']}).length >= 2")
+        p.shot("14-live-alerts")
+        assert "Live (" in p.page.locator("#tabs button[data-tab=live]").inner_text()
+        p.check_clean()
+        p.page.close()

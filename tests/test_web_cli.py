@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import socket
@@ -33,7 +35,8 @@ def test_serve_off_loopback_prints_and_requires_its_token(web_demo_case: Path, t
     shutil.copy2(web_demo_case, case)
     port, host = _port(), "127.0.0.2"  # still this machine, but not the loopback default: the token applies
     proc = subprocess.Popen([sys.executable, "-m", "overflight", "serve", str(case), "--host", host, "--port",
-                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "XDG_STATE_HOME": str(tmp_path)})
     try:
         assert proc.stdout is not None
         line = ""
@@ -58,10 +61,49 @@ def test_serve_off_loopback_prints_and_requires_its_token(web_demo_case: Path, t
         proc.wait(20)
 
 
-def test_serve_without_a_case_names_what_to_do(tmp_path: Path) -> None:
-    r = subprocess.run([sys.executable, "-m", "overflight", "serve"], cwd=tmp_path, capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode == 2 and "overflight demo" in r.stderr and "Traceback" not in r.stderr
+def test_serve_without_a_case_opens_the_picker(web_demo_case: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    (work / "overflight-demo").mkdir(parents=True)
+    shutil.copy2(web_demo_case, work / "overflight-demo" / "case.duckdb")
+    port = _port()
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    proc = subprocess.Popen([sys.executable, "-m", "overflight", "serve", "--port", str(port)], cwd=work, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "case picker" in proc.stdout.readline()
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                code = _get(f"{base}/api/case")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert code == 409  # no case open: the page shows the picker
+        body = json.loads(urllib.request.urlopen(f"{base}/api/cases", timeout=10).read())
+        assert [c["path"] for c in body["cases"]] == [str((work / "overflight-demo" / "case.duckdb").resolve())]
+        req = urllib.request.Request(f"{base}/api/cases/open", data=json.dumps({"path": body["cases"][0]["path"]})
+                                     .encode(), headers={"X-Overflight-Request": "1",
+                                                         "Content-Type": "application/json"})
+        assert urllib.request.urlopen(req, timeout=60).status == 200
+        assert _get(f"{base}/api/case") == 200
+        # The recent list went to XDG_STATE_HOME, not the user's home.
+        recent = json.loads((tmp_path / "state" / "overflight" / "recent-cases.json").read_text())
+        assert recent == [body["cases"][0]["path"]]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--monitor-feed", "sbs://127.0.0.1:1"], "--monitor-zones"),
+    (["--monitor-feed", "ftp://x", "--monitor-zones", "z.geojson"], "must start with one of"),
+    (["--monitor-feed", "sbs://127.0.0.1:1", "--monitor-jsonl", "a.jsonl"], "not both"),
+])
+def test_serve_live_options_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    r = subprocess.run([sys.executable, "-m", "overflight", "serve", *args], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=120, env={**os.environ, "XDG_STATE_HOME": str(tmp_path)})
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize("arg", ["--help"])

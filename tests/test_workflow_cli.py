@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -103,9 +104,10 @@ def _tracks(path: Path) -> None:
 
 
 @pytest.fixture
-def files(tmp_path: Path) -> dict[str, Path]:
+def files(tmp_path: Path, case_at: Callable[[str], Path]) -> dict[str, Path]:
+    # the case on each backend: a .duckdb file and a postgresql:// URL (tests/conftest.py)
     out = {"claims": tmp_path / "claims.yaml", "zones": tmp_path / "zones.yaml", "tracks": tmp_path / "radar.csv",
-           "sightings": tmp_path / "sightings.csv", "case": tmp_path / "case.duckdb"}
+           "sightings": tmp_path / "sightings.csv", "case": case_at("case")}
     out["claims"].write_text(CLAIMS, encoding="utf-8")
     out["zones"].write_text(ZONES, encoding="utf-8")
     out["sightings"].write_text(SIGHTINGS, encoding="utf-8")

@@ -5,11 +5,12 @@ import * as maplibregl from "maplibre-gl";
 maplibregl.setWorkerUrl("/static/maplibre-gl-worker.mjs");
 
 const $ = (sel) => document.querySelector(sel);
-const LAYERS = ["zones", "tracks", "crossings", "observations", "discs", "prisms", "attribution"];
+const LAYERS = ["zones", "tracks", "crossings", "observations", "discs", "prisms", "attribution", "live"];
 const LAYER_NAMES = {
   zones: "zones (states, ranges, regions; disputed hatched)", tracks: "tracks (dashed: unobserved stretch)",
   crossings: "border crossings", observations: "sightings and wreckage finds", discs: "position-error discs",
-  prisms: "prism ellipses (potential path areas)", attribution: "attribution: distance bands and clusters of finds",
+  prisms: "prism ellipses and avoiding paths (click an ellipse)", attribution: "attribution: distance bands and clusters of finds",
+  live: "live monitor alerts (now: not filtered by the window)",
 };
 const COLOURS = ["#7a2e8e", "#0e7490", "#b45309", "#1d4ed8", "#be123c", "#4d7c0f"];
 
@@ -42,7 +43,8 @@ async function api(path, opts = {}) {
 // ---------------------------------------------------------------- state (mirrored in the URL hash)
 const S = {
   t0: null, t1: null, extent: null, sel: null, layers: new Set(LAYERS), view: null,
-  claims: [], summary: null, visible: { tracks: [], observations: [], prisms: [], crossings: [] },
+  claims: [], summary: null, visible: { tracks: [], observations: [], prisms: [], crossings: [], zones: [], paths: [] },
+  live: { alerts: [], status: null },
   selectedFeatures: [], openClaim: null,
 };
 window.__ovf = S;
@@ -56,6 +58,7 @@ function readHash() {
     if (!isNaN(ta) && !isNaN(tb) && tb >= ta) { S.t0 = ta; S.t1 = tb; }
   }
   if (p.get("sel")) S.sel = p.get("sel");
+  if (p.get("case")) S.hashCase = p.get("case");
   if (p.get("layers") !== null) S.layers = new Set(p.get("layers").split(",").filter((x) => LAYERS.includes(x)));
   if (p.get("map")) {
     const [z, lat, lon] = p.get("map").split("/").map(Number);
@@ -68,6 +71,7 @@ function writeHash() {
   clearTimeout(hashTimer);
   hashTimer = setTimeout(() => {
     const p = new URLSearchParams();
+    if (S.summary) p.set("case", S.summary.path);  // the view is of this case: a copied link says which
     if (S.t0 !== null) p.set("t", `${iso(S.t0)}/${iso(S.t1)}`);
     if (S.sel) p.set("sel", S.sel);
     p.set("layers", [...S.layers].join(","));
@@ -84,6 +88,7 @@ const fmt = (t) => new Date(t).toISOString().slice(0, 16).replace("T", " ");
 
 // ---------------------------------------------------------------- map
 let map = null;
+let boardsReady = Promise.resolve();
 const empty = () => ({ type: "FeatureCollection", features: [] });
 const colourOf = {};
 function trackColour(id) {
@@ -117,7 +122,7 @@ function buildMap() {
   map.addControl(new maplibregl.ScaleControl(), "bottom-right");
   map.on("load", () => {
     map.addImage("hatch", hatchImage());
-    for (const s of ["zones", "tracks", "observations", "prisms", "attribution"]) map.addSource(s, { type: "geojson", data: empty() });
+    for (const s of ["zones", "tracks", "observations", "prisms", "paths", "attribution", "live", "live-zones"]) map.addSource(s, { type: "geojson", data: empty() });
     const L = (spec) => map.addLayer(spec);
     L({ id: "zones-fill", type: "fill", source: "zones", filter: ["==", ["get", "layer"], "zone"], paint: {
       "fill-color": ["match", ["get", "kind"], "state", "#f3f0e6", "range", "#f7c7a3", "region", "#b9d7a8", "site", "#e0a0a0", "#d8d8f0"],
@@ -134,6 +139,9 @@ function buildMap() {
     L({ id: "prisms", type: "fill", source: "prisms", paint: { "fill-color": "#8e44ad", "fill-opacity": 0.08 } });
     L({ id: "prisms-line", type: "line", source: "prisms", paint: { "line-color": "#8e44ad", "line-width": 1, "line-dasharray": [2, 2] } });
     L({ id: "prisms-sel", type: "line", source: "prisms", filter: sel([]), paint: { "line-color": "#f0a500", "line-width": 3 } });
+    L({ id: "avoid", type: "line", source: "paths", paint: {
+      "line-color": ["match", ["get", "verdict"], "necessary", "#b42318", "#0b5b23"], "line-width": 2.5,
+      "line-dasharray": ["case", ["==", ["get", "kind"], "direct"], ["literal", [1, 1]], ["literal", [4, 2]]] } });
     L({ id: "discs", type: "fill", source: "observations", filter: ["==", ["get", "layer"], "disc"], paint: {
       "fill-color": ["match", ["get", "kind"], "wreckage", "#b42318", "#1d6fb8"], "fill-opacity": 0.12 } });
     L({ id: "discs-line", type: "line", source: "observations", filter: ["==", ["get", "layer"], "disc"], paint: {
@@ -148,12 +156,18 @@ function buildMap() {
       "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
     L({ id: "observations-sel", type: "circle", source: "observations", filter: ["all", ["==", ["get", "layer"], "observation"], sel([])],
       paint: { "circle-radius": 8, "circle-color": "rgba(0,0,0,0)", "circle-stroke-color": "#f0a500", "circle-stroke-width": 3 } });
+    L({ id: "live-zones", type: "line", source: "live-zones", paint: { "line-color": "#e5484d", "line-width": 1.5, "line-dasharray": [3, 1] } });
+    L({ id: "live", type: "circle", source: "live", paint: {
+      "circle-radius": 6, "circle-color": ["match", ["get", "event"], "enter", "#e5484d", "exit", "#1d6fb8", "#777"],
+      "circle-stroke-color": "#111", "circle-stroke-width": 1.5 } });
     applyLayers();
     refreshZones();
     refreshWindow();
     refreshAttribution();
-    S.mapReady = true;
-    applySelection();
+    boardsReady.then(() => {
+      S.mapReady = true;
+      applySelection();
+    });
   });
   map.on("moveend", () => { refreshZones(); refreshTracks(); writeHash(); });
   map.on("click", onMapClick);
@@ -162,7 +176,7 @@ function buildMap() {
 const LAYER_IDS = {
   zones: ["zones-fill", "zones-line", "zones-approx", "disputed", "zones-sel"], tracks: ["tracks", "gaps", "tracks-sel"],
   crossings: ["crossings"], observations: ["observations", "observations-sel"], discs: ["discs", "discs-line"],
-  prisms: ["prisms", "prisms-line", "prisms-sel"], attribution: ["bands", "clusters", "clusters-line"],
+  prisms: ["prisms", "prisms-line", "prisms-sel", "avoid"], attribution: ["bands", "clusters", "clusters-line"], live: ["live", "live-zones"],
 };
 function applyLayers() {
   for (const [k, ids] of Object.entries(LAYER_IDS)) for (const id of ids) {
@@ -177,11 +191,15 @@ async function refreshAttribution() {
 
 let zoneZoom = null;
 async function refreshZones() {
-  const z = Math.floor(map.getZoom());
-  if (z === zoneZoom) return;
-  zoneZoom = z;
-  const { body } = await api(`/api/zones?zoom=${z}`);
-  if (z === zoneZoom) map.getSource("zones").setData(body);
+  // Zones with a validity period appear only for windows in which they are in force.
+  const key = `${Math.floor(map.getZoom())}|${windowQuery()}`;
+  if (key === zoneZoom) return;
+  zoneZoom = key;
+  const { body } = await api(`/api/zones?zoom=${Math.floor(map.getZoom())}&${windowQuery()}`);
+  if (key !== zoneZoom) return;
+  map.getSource("zones").setData(body);
+  S.visible.zones = body.features.filter((f) => f.properties.layer === "zone").map((f) => f.properties.id).sort();
+  S.zonesLoaded = (S.zonesLoaded || 0) + 1;
 }
 
 const windowQuery = () => (S.t0 === null ? "" : `start=${encodeURIComponent(iso(S.t0))}&end=${encodeURIComponent(iso(S.t1))}`);
@@ -190,9 +208,21 @@ async function refreshTracks() {
   if (!map || !map.getSource("tracks") || S.freezeTracks) return;  // freezeTracks: the benchmark's peer
   const seq = ++trackSeq;
   const b = map.getBounds();
-  const bbox = [b.getWest(), Math.max(-90, b.getSouth()), b.getEast(), Math.min(90, b.getNorth())].map((x) => x.toFixed(4)).join(",");
-  const { body } = await api(`/api/tracks?${windowQuery()}&zoom=${map.getZoom().toFixed(2)}&bbox=${bbox}`);
+  const box = [b.getWest(), Math.max(-90, b.getSouth()), b.getEast(), Math.min(90, b.getNorth())];
+  const zoom = map.getZoom().toFixed(2), win = windowQuery();
+  // The last answer covers its view padded by half a view on each side (the server's bbox rule), at its zoom
+  // and window: a pan that stays inside it needs no new answer (and MapLibre re-tiles nothing).
+  const c = S.tracksCover;
+  if (c && c.zoom === zoom && c.win === win && box[0] >= c.box[0] && box[1] >= c.box[1] && box[2] <= c.box[2] && box[3] <= c.box[3]) {
+    S.tracksLoaded = (S.tracksLoaded || 0) + 1;
+    return;
+  }
+  const bbox = box.map((x) => x.toFixed(4)).join(",");
+  const { body } = await api(`/api/tracks?${win}&zoom=${zoom}&bbox=${bbox}`);
   if (seq !== trackSeq) return;
+  const [w, so, e, n] = bbox.split(",").map(Number), px = (e - w) * 0.5, py = (n - so) * 0.5;
+  S.tracksCover = { zoom, win, box: [w - px, so - py, e + px, n + py] };
+  S.tracksFetched = (S.tracksFetched || 0) + 1;
   for (const f of body.features) f.properties.colour = trackColour(f.properties.layer === "crossing" ? f.properties.track : f.properties.id);
   map.getSource("tracks").setData(body);
   S.visible.tracks = [...new Set(body.features.filter((f) => f.properties.layer === "track").map((f) => f.properties.id))].sort();
@@ -205,6 +235,7 @@ async function refreshTracks() {
 let obsSeq = 0;
 async function refreshWindow() {
   refreshTracks();
+  refreshZones();
   const seq = ++obsSeq;
   const [o, p] = await Promise.all([api(`/api/observations?${windowQuery()}`), api(`/api/prisms?${windowQuery()}`)]);
   if (seq !== obsSeq) return;
@@ -234,12 +265,50 @@ function onMapClick(e) {
   const f = feats[0];
   const id = f.properties.layer === "crossing" ? f.properties.track : f.properties.id;
   selectFeature(id, f.properties);
+  if (f.properties.layer === "prism") showPaths(f.properties.run, f.properties.pair);
 }
+
+// ---------------------------------------------------------------- avoiding paths of one prism pair
+function pathsBox(parent) {
+  document.querySelectorAll("#paths-info").forEach((x) => x.remove());
+  if (parent) parent.append(el("div", { id: "paths-info" }));
+}
+
+function clearPaths() {
+  S.paths = null;
+  S.pathsBody = null;
+  S.visible.paths = [];
+  if (S.mapReady) map.getSource("paths").setData(empty());
+}
+
+async function showPaths(run, pair) {
+  S.paths = { run, pair };
+  const { body } = await api(`/api/prisms/${encodeURIComponent(run)}/paths?pair=${encodeURIComponent(pair)}`);
+  if (!S.paths || S.paths.run !== run || S.paths.pair !== pair) return;
+  if (S.mapReady) map.getSource("paths").setData({ ...body, features: body.features.filter((f) => f.geometry) });
+  S.visible.paths = body.features.map((f) => f.properties.id).sort();
+  S.pathsBody = body;
+  renderPaths();
+  S.pathsLoaded = (S.pathsLoaded || 0) + 1;
+}
+
+function renderPaths() {
+  const box = $("#paths-info"), body = S.pathsBody;
+  if (!box || !S.paths || !body || body.run !== S.paths.run || body.pair !== S.paths.pair) return;
+  const { run, pair } = S.paths;
+  box.replaceChildren(el("h3", {}, `Avoiding paths: ${run}, sightings ${pair}`),
+    body.features.length ? el("ul", { id: "paths-list" }, body.features.map((f) => el("li", { "data-kind": f.properties.kind },
+      `${f.properties.zone} (${f.properties.verdict || "period"}): ${f.properties.note}`)))
+      : el("p", { class: "dim" }, "no zone the pair could or had to enter"));
+}
+
+const PRISM_ID = /^(prism[^:]*):.*:(\d+-\d+)$/;  // a prism ellipse's id: run:group:from-to
 
 async function selectFeature(id, props) {
   S.sel = `f:${id}`;
   writeHash();
   highlight([id]);
+  if (!PRISM_ID.test(id)) clearPaths();
   const { body } = await api(`/api/claims?feature=${encodeURIComponent(id)}`);
   const hits = new Set(body.for_feature || []);
   document.querySelectorAll(".claim").forEach((c) => c.classList.toggle("hit", hits.has(c.dataset.id)));
@@ -254,6 +323,8 @@ async function selectFeature(id, props) {
       el("li", {}, el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); openClaim(c.id, true); } }, c.id), ` — ${c.verdict}: `, c.statement)))
       : el("p", { class: "dim", id: "sel-claims" }, "no claim names this feature or rests on it"),
   );
+  pathsBox(tab);
+  renderPaths();
   showTab("selection");
 }
 
@@ -370,12 +441,13 @@ function fitTimeline() {
 
 async function loadTimeline() {
   const { body } = await api("/api/timeline");
-  TL.items = body.items;
-  const order = ["claims", "sighting", "wreckage", "impact", "tracks"];
+  const order = ["claims", "sighting", "wreckage", "impact", "tracks", "zones"];
   TL.lanes = [...new Set(body.items.map((x) => x.lane))].sort((a, b) => (order.indexOf(a) + 99 * (order.indexOf(a) < 0)) - (order.indexOf(b) + 99 * (order.indexOf(b) < 0)));
   const ts = body.items.flatMap((x) => [Date.parse(x.start), Date.parse(x.end)]).filter(Number.isFinite);
   TL.e0 = ts.length ? Math.min(...ts) : Date.now() - 86400e3;
   TL.e1 = ts.length ? Math.max(...ts) : Date.now();
+  // A zone in force from or until an open end: drawn to the edge of everything else.
+  TL.items = body.items.map((x) => ({ ...x, start: x.start || iso(TL.e0 - 365 * 86400e3), end: x.end || iso(TL.e1 + 365 * 86400e3) }));
   if (TL.e1 === TL.e0) TL.e1 = TL.e0 + 3600e3;
   if (!TL.fitted) {
     fitTimeline();
@@ -447,6 +519,16 @@ function selectEvidence(claimId, e) {
   }
   S.selectedEvidence = e.id;
   writeHash();
+  evidencePaths(claimId, e);
+}
+
+function evidencePaths(claimId, e) {
+  // A prism item: draw the avoiding paths of its sighting pair (the reason it is "necessary").
+  const f = e.focus;
+  const prism = f && e.run ? f.features.find((x) => x.startsWith(`${e.run}:`) && /:\d+-\d+$/.test(x)) : null;
+  if (!prism) { clearPaths(); return; }
+  pathsBox(document.querySelector(`#claim-${CSS.escape(claimId)} .body`));
+  showPaths(e.run, prism.split(":").pop());
 }
 
 function applySelection() {
@@ -463,8 +545,13 @@ function applySelection() {
       document.querySelectorAll(".ev").forEach((b) => b.classList.toggle("sel", b.dataset.ev === id));
       if (e.focus) highlight(e.focus.features);
       S.selectedEvidence = id;
+      evidencePaths(c.id, e);
     }
-  } else if (kind === "f") selectFeature(id, null);
+  } else if (kind === "f") {
+    selectFeature(id, null);
+    const m = PRISM_ID.exec(id);
+    if (m) showPaths(m[1], m[2]);
+  }
 }
 
 // ---------------------------------------------------------------- layers, runs, work
@@ -478,7 +565,7 @@ function loadLayersTab() {
   el("h3", {}, "Legend"),
   ...[["#f3f0e6", "state (land-only boundary sets miss the territorial sea)"], ["#f7c7a3", "range / user zone (dashed outline: approximate)"],
     ["#b9d7a8", "region"], ["repeating-linear-gradient(45deg,#b42318 0 2px,#fff 2px 6px)", "disputed: inside two states"],
-    ["#1d6fb8", "sighting, with its position-error disc"], ["#b42318", "wreckage find"], ["#8e44ad", "prism ellipse (where it could have been)"], ["#f3c6c2", "cluster of finds; dotted: distance band of a reference"]]
+    ["#1d6fb8", "sighting, with its position-error disc"], ["#b42318", "wreckage find"], ["#8e44ad", "prism ellipse (where it could have been)"], ["#b42318", "dashed: shortest path avoiding a zone (red: longer than the budget, so entering was necessary; green: within it)"], ["#f3c6c2", "cluster of finds; dotted: distance band of a reference"]]
     .map(([c, t]) => el("div", { class: "legend-row" }, el("span", { class: "swatch", style: `background:${c}` }), t)),
   S.summary.illustrative ? el("p", { class: "banner ill" }, "ILLUSTRATIVE: the tracks, sightings and wreckage of this case are invented (see the report); the claims and zones are real.") : null);
 }
@@ -553,8 +640,95 @@ async function trackJob(job) {
 
 async function reloadAll() {
   await Promise.all([loadSummary(), loadClaims(), loadTimeline(), loadRuns()]);
+  S.tracksCover = null;  // new tracks may have come in
   zoneZoom = null;
   if (S.mapReady) { refreshZones(); refreshWindow(); refreshAttribution(); }
+}
+
+// ---------------------------------------------------------------- case picker
+async function showPicker(closable) {
+  const box = $("#picker");
+  box.hidden = false;
+  $("#picker-close").hidden = !closable;
+  $("#picker-msg").textContent = "";
+  $("#picker-link").hidden = true;
+  const { body } = await api("/api/cases");
+  $("#picker-dirs").textContent = `folders: ${body.dirs.join(", ")} · new cases go to ${body.new_in}`;
+  $("#picker-list").replaceChildren(body.cases.length
+    ? el("table", { class: "vt", id: "cases-table" }, el("tr", {}, ["case", "folder", "found", "modified", "MB", ""].map((h) => el("th", {}, h))),
+      body.cases.map((c) => el("tr", { "data-path": c.path, class: c.open ? "open" : "" }, el("td", {}, c.name), el("td", { class: "dim" }, c.folder),
+        el("td", {}, c.where), el("td", {}, c.modified), el("td", {}, c.size_mb),
+        el("td", {}, c.open ? "open now" : el("button", { class: "open-case", onclick: () => openCase(c.path) }, "Open")))))
+    : el("p", { class: "dim" }, "no case file (*.duckdb) in these folders yet: create one below, or run `overflight demo`"));
+}
+
+async function openCase(path) {
+  const { status, body } = await api("/api/cases/open", { method: "POST", body: JSON.stringify({ path }), headers: { "Content-Type": "application/json" }, allowError: true });
+  if (status !== 200) { $("#picker-msg").textContent = `${status}: ${body.detail}`; return; }
+  if (S.hashCase === path) location.reload();  // the link's case: its view, as the link has it
+  else location.assign(`${location.pathname}${location.search}`);  // another case, from its own first view
+}
+
+async function linkNamesAnotherCase(open) {
+  // A copied link is a view of one case: when the server has another (or none) open, say so and offer it.
+  await showPicker(open !== null);
+  const row = [...document.querySelectorAll("#cases-table tr[data-path]")].find((r) => r.dataset.path === S.hashCase);
+  if (row) row.classList.add("wanted");
+  $("#picker-link").textContent = `This link is a view of the case ${S.hashCase}` + (open ? `; the server has ${open} open.` : ".")
+    + (row ? " Open it (highlighted) to see the view." : " The picker does not list that case on this server.");
+  $("#picker-link").hidden = false;
+}
+
+function initPicker() {
+  $("#cases-btn").addEventListener("click", () => showPicker(!S.noCase));
+  $("#picker-close").addEventListener("click", () => { $("#picker").hidden = true; });
+  $("#new-case-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const name = new FormData(e.target).get("name");
+    const { status, body } = await api("/api/cases/new", { method: "POST", body: JSON.stringify({ name }), headers: { "Content-Type": "application/json" }, allowError: true });
+    if (status !== 200) { $("#picker-msg").textContent = `${status}: ${body.detail}`; return; }
+    location.assign(`${location.pathname}${location.search}`);
+  });
+}
+
+// ---------------------------------------------------------------- live monitor (server-sent events)
+function liveData() {
+  return { type: "FeatureCollection", features: S.live.alerts.filter((f) => f.geometry) };
+}
+
+function drawLive() {
+  if (map && map.getSource("live")) map.getSource("live").setData(liveData());
+  const st = S.live.status;
+  $("#tab-live").replaceChildren(el("h3", {}, `Live: ${S.summary.live}`),
+    st ? el("p", { id: "live-status", class: st.running ? "good" : "bad" }, `${st.running ? "running" : "not running"} · ${st.alerts} alerts`
+      + (st.aircraft !== undefined ? ` · ${st.aircraft} aircraft · ${st.messages_per_s} msg/s` : "")
+      + (st.feeds ? ` · ${st.feeds.map((f) => `${f.name} ${f.connected ? "connected" : "DISCONNECTED"}`).join(", ")}` : "")) : null,
+    el("ol", { id: "live-list", reversed: true }, S.live.alerts.slice().reverse().slice(0, 200).map((f) => {
+      const p = f.properties;
+      return el("li", { "data-event": p.event, "data-aircraft": p.aircraft }, `${p.time ? `${p.time.slice(0, 10)} ${p.time.slice(11, 19)}Z` : "-"} ${p.event} ${p.zone} · ${p.aircraft}${p.callsign ? ` (${p.callsign})` : ""}${p.alt_m !== null && p.alt_m !== undefined ? ` · ${Math.round(p.alt_m)} m` : ""}`);
+    })));
+  $("#tabs button[data-tab=live]").textContent = `Live (${S.live.alerts.length})`;
+}
+
+async function startLive() {
+  $("#tabs button[data-tab=live]").hidden = false;
+  const { body } = await api("/api/live");
+  if (map.getSource("live-zones")) map.getSource("live-zones").setData(body.zones);
+  else map.once("load", () => { map.getSource("live-zones").setData(body.zones); drawLive(); });
+  S.live.alerts = body.features;
+  S.live.status = body.status;
+  const last = body.features.length ? body.features[body.features.length - 1].properties.seq : 0;
+  drawLive();
+  const es = new EventSource(`/api/live/stream?since=${last}`);
+  es.addEventListener("alert", (ev) => {
+    const f = JSON.parse(ev.data);
+    if (S.live.alerts.some((x) => x.properties.seq === f.properties.seq)) return;
+    S.live.alerts.push(f);
+    if (S.live.alerts.length > 2000) S.live.alerts.shift();
+    drawLive();
+  });
+  es.addEventListener("status", (ev) => { S.live.status = JSON.parse(ev.data); drawLive(); });
+  S.liveSource = es;
 }
 
 function showTab(name) {
@@ -562,8 +736,8 @@ function showTab(name) {
   document.querySelectorAll(".tab").forEach((t) => { t.hidden = t.id !== `tab-${name}`; });
 }
 
-async function loadSummary() {
-  const { body } = await api("/api/case");
+async function loadSummary(given) {
+  const body = given || (await api("/api/case")).body;
   S.summary = body;
   $("#case-path").textContent = body.path;
   document.title = `overflight · ${body.path.split("/").pop()}`;
@@ -578,12 +752,26 @@ async function loadSummary() {
 async function main() {
   readHash();
   document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+  initPicker();
+  const first = await api("/api/case", { allowError: true });
+  if (first.status === 409 && first.body.no_case) {  // `serve` without a case: the picker first
+    S.noCase = true;
+    if (S.hashCase) await linkNamesAnotherCase(null);
+    else await showPicker(false);
+    S.ready = true;
+    return;
+  }
   initTimeline();
   initWork();
-  await loadSummary();
-  await Promise.all([loadTimeline(), loadClaims(), loadRuns()]);
-  loadLayersTab();
+  await loadSummary(first.body);
+  // The map starts at once (its layers' requests go out while the claims board and timeline load); it
+  // applies the URL's selection when both are there.
+  boardsReady = Promise.all([loadTimeline(), loadClaims(), loadRuns()]);
   buildMap();
+  await boardsReady;
+  loadLayersTab();
+  if (S.summary.live) startLive();
+  if (S.hashCase && S.hashCase !== S.summary.path) linkNamesAnotherCase(S.summary.path);
   S.ready = true;
 }
 

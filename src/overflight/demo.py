@@ -51,6 +51,7 @@ class DemoResult:
 
 
 def demo_file(name: str) -> Path:
+    """Path of one of the demo's data files."""
     return Path(str(resources.files("overflight") / "data" / "demo" / name))
 
 
@@ -148,3 +149,22 @@ def build_demo(out_dir: str | Path, *, progress: Callable[[str], None] | None = 
     say("writing the report")
     write_report(files["case.duckdb"], files["report.html"], title=TITLE, subtitle=SUBTITLE)
     return DemoResult(out, files, verdicts, runs)
+
+
+__all__ = [
+    "DATASET",
+    "DEMO_PUBLISHER",
+    "DEMO_REVIEW_URL",
+    "INPUTS",
+    "OUTPUTS",
+    "REGION",
+    "REGION_ZONE",
+    "SOURCE",
+    "SPEEDS_KMH",
+    "SUBTITLE",
+    "TITLE",
+    "DemoResult",
+    "build_demo",
+    "copy_inputs",
+    "demo_file",
+]

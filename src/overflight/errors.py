@@ -1,8 +1,22 @@
-"""Errors overflight raises for bad input: each names the file, the row and the field it is about."""
+"""Every error and warning class of overflight.
+
+Errors a user can cause (bad files, bad arguments) are :class:`InputError`, which names the file, the row and
+the field it is about; the command line prints every :class:`OverflightError` without a traceback. Warning
+classes live here too, so a caller filters them without importing the module that raises them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+__all__ = [
+    "CoordinateWarning",
+    "InconsistentFixesWarning",
+    "InputError",
+    "NotInstalledError",
+    "OverflightError",
+    "OverflightWarning",
+]
 
 
 class OverflightError(Exception):
@@ -36,3 +50,15 @@ class InputError(OverflightError, ValueError):
 
 class NotInstalledError(OverflightError):
     """A data set that must be installed first (the message says how)."""
+
+
+class OverflightWarning(UserWarning):
+    """Base class of the warnings overflight issues (filter them all with this one)."""
+
+
+class CoordinateWarning(OverflightWarning):
+    """Some input coordinates were invalid (NaN, |lat| > 90, lon outside [-180, 180]) and got no zone."""
+
+
+class InconsistentFixesWarning(OverflightWarning):
+    """Two fixes are further apart than the top speed allows in the time between them."""

@@ -143,7 +143,9 @@ _APOSTROPHES = r"['’ʼʻ`´ʹ‘ʿʾ]"
 
 
 def fold_array(values: pa.Array | pa.ChunkedArray | Sequence[str | None]) -> pa.Array | pa.ChunkedArray:
-    """Fold names for matching: NFKD, combining marks stripped, lower-cased, ``ß`` -> ``ss``,
+    """Fold names for matching.
+
+    Fold names for matching: NFKD, combining marks stripped, lower-cased, ``ß`` -> ``ss``,
     apostrophes dropped, other punctuation and runs of white space -> one space, trimmed.
 
     Parameters
@@ -445,12 +447,9 @@ def resolve(name: str, *, country: str | None = None) -> Place:
 # -----------------------------------------------------------------------------------------------------------
 # Public API: reverse lookup
 
-_A = 6378137.0
-_F = 1 / 298.257223563
-_B = _A * (1 - _F)
 # A geodesic's surface normal turns at most at the largest principal curvature a/b^2, so a geodesic of length
-# s joins points whose normals are at most s*a/b^2 apart: s >= angle * b^2/a. That bounds the k-d search.
-_RHO_MIN = _B * _B / _A
+# s joins points whose normals are at most s*a/b^2 apart: s >= angle * b^2/a (geodesy.R_POLAR_CURVATURE_MIN).
+# That bounds the k-d search.
 
 
 def _unit_vectors(lon: npt.ArrayLike, lat: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -466,15 +465,22 @@ def _angle_from_chord(chord: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]
 
 
 def _chord_from_distance(distance_m: float) -> float:
-    angle = min(distance_m / _RHO_MIN, math.pi)
+    angle = min(distance_m / _rho_min(), math.pi)
     return 2.0 * math.sin(angle / 2.0)
+
+
+def _rho_min() -> float:
+    from overflight.geodesy import R_POLAR_CURVATURE_MIN
+
+    return R_POLAR_CURVATURE_MIN
 
 
 @cache
 def _geod() -> Any:
-    from pyproj import Geod
+    # geodesy (and so pyproj) is imported on first use: the gazetteer loads on CLI paths that need no geodesic.
+    from overflight.geodesy import GEOD
 
-    return Geod(ellps="WGS84")
+    return GEOD
 
 
 def _geodesic(
@@ -557,7 +563,7 @@ def nearest(lon: float, lat: float, *, k: int = 5, max_distance_m: float | None 
         order = np.lexsort((g.geonameid[idx], dist))[:k]
         # Complete when nothing beyond the k-d candidates can be closer than the k-th best found.
         exhausted = chord.size < m or m >= n
-        if exhausted or (order.size == k and _angle_from_chord(last_chord)[0] * _RHO_MIN > dist[order[-1]]):
+        if exhausted or (order.size == k and _angle_from_chord(last_chord)[0] * _rho_min() > dist[order[-1]]):
             break
         m = min(n, m * 4)
     return [g.place(int(idx[i]), float(dist[i])) for i in order]
@@ -602,7 +608,7 @@ def nearest_many(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[npt.NDArray[np
         if m >= n:
             break
         # A point is settled when even the farthest k-d candidate cannot beat its best geodesic distance.
-        settled = _angle_from_chord(chord[:, -1]) * _RHO_MIN > dist[rows, best]
+        settled = _angle_from_chord(chord[:, -1]) * _rho_min() > dist[rows, best]
         todo = todo[~settled]
         m *= 4
     return out_idx.reshape(shape), out_dist.reshape(shape)

@@ -15,13 +15,13 @@ ellipse) can reuse it.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 from numpy.typing import NDArray
-from pyproj import Geod
+from pyproj import Geod, Transformer
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -30,6 +30,12 @@ from overflight.errors import InputError
 __all__ = [
     "EARTH_AREA_M2",
     "GEOD",
+    "R_MEAN",
+    "R_POLAR_CURVATURE_MIN",
+    "WGS84_A",
+    "WGS84_B",
+    "WGS84_F",
+    "aeqd_transformer",
     "annulus",
     "buffer_line",
     "buffer_point",
@@ -37,8 +43,10 @@ __all__ = [
     "circle_ring",
     "densify",
     "densify_path",
+    "densify_segments",
     "direct",
     "distance",
+    "geodesic_area_m2",
     "inverse",
     "ring_to_geometry",
     "sector",
@@ -49,14 +57,26 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 Interior = Literal["auto", "right", "left"]
 
+#: WGS84 semi-major axis in metres.
+WGS84_A = 6378137.0
+#: WGS84 flattening.
+WGS84_F = 1 / 298.257223563
+#: WGS84 semi-minor (polar) axis in metres.
+WGS84_B = WGS84_A * (1 - WGS84_F)
+#: IUGG mean Earth radius in metres, for spheres that bound or approximate (never for a returned distance).
+R_MEAN = 6371008.8
+#: Smallest radius of curvature of the WGS84 ellipsoid (b²/a, at the equator across the meridian): a geodesic
+#: of length s joins points whose surface normals are at most s / R_POLAR_CURVATURE_MIN radians apart.
+R_POLAR_CURVATURE_MIN = WGS84_B * WGS84_B / WGS84_A
+
 #: The one WGS84 geodesic solver every function here uses (GeographicLib's C implementation via PROJ).
-GEOD = Geod(ellps="WGS84")
+#: Other modules use this object (or the functions below); none builds its own ``pyproj.Geod``.
+GEOD = Geod(a=WGS84_A, f=WGS84_F)
 
 #: Total area of the WGS84 ellipsoid in m² (GeographicLib's value).
 EARTH_AREA_M2 = 510065621724088.5
 
-# Mean radius, only used to size vertex counts (never for a distance that is returned).
-_R_MEAN = 6371008.8
+_R_MEAN = R_MEAN
 # Half the length of a meridian: no geodesic circle can be larger than this.
 _HALF_MERIDIAN_M = 20003931.4586
 _MAX_CIRCLE_VERTICES = 3600
@@ -229,13 +249,101 @@ def direct(
 # densification
 
 
+def densify_segments(
+    lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike, max_step_m: float,
+    *, az: npt.ArrayLike | None = None, dist: npt.ArrayLike | None = None, max_pieces: int = _MAX_DENSE_POINTS,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray, FloatArray, FloatArray]:
+    """Cut each geodesic segment into equal pieces no longer than ``max_step_m``.
+
+    This is the one geodesic densification routine of the package: :func:`densify_path`, :func:`densify`,
+    the zone index's segment crossings and the monitor all cut geodesics through it. Segment ``i`` runs from
+    ``(lon1[i], lat1[i])`` to ``(lon2[i], lat2[i])`` and becomes ``ceil(length / max_step_m)`` pieces (at
+    least one); all segments are solved in one inverse and one direct call.
+
+    Parameters
+    ----------
+    lon1, lat1, lon2, lat2 : array_like
+        Segment ends in degrees (1-D, equal length; not validated here: hot paths call this).
+    max_step_m : float
+        Largest allowed piece length in metres.
+    az, dist : array_like, optional
+        Forward azimuth and geodesic length of each segment when the caller has them (saves the inverse).
+    max_pieces : int, optional
+        More pieces than this in total is an :class:`~overflight.errors.InputError` (a step of a few metres
+        over a continent is a mistake in the inputs).
+
+    Returns
+    -------
+    start_lon, start_lat, end_lon, end_lat : numpy.ndarray
+        Ends of every piece; a segment's first start and last end are its own ends exactly (not re-computed),
+        other points come from the direct problem (longitudes as pyproj returns them, not wrapped).
+    owner : numpy.ndarray of int64
+        The segment each piece belongs to (pieces of one segment are consecutive).
+    f0, f1 : numpy.ndarray
+        Fractions of the segment's geodesic length at the piece's start and end.
+
+    Raises
+    ------
+    InputError
+        A non-positive step, or more than ``max_pieces`` pieces.
+
+    Examples
+    --------
+    >>> from overflight.geodesy import densify_segments
+    >>> sx, sy, ex, ey, owner, f0, f1 = densify_segments([0.0], [0.0], [1.0], [0.0], 50_000)
+    >>> owner.tolist(), f1.round(2).tolist()
+    ([0, 0, 0], [0.33, 0.67, 1.0])
+    """
+    x1 = np.asarray(lon1, dtype=np.float64).ravel()
+    y1 = np.asarray(lat1, dtype=np.float64).ravel()
+    x2 = np.asarray(lon2, dtype=np.float64).ravel()
+    y2 = np.asarray(lat2, dtype=np.float64).ravel()
+    step = _positive(max_step_m, "max_step_m")
+    n = x1.size
+    if az is None or dist is None:
+        if n:
+            a, _, d = GEOD.inv(x1.copy(), y1.copy(), x2.copy(), y2.copy())
+        else:
+            a, d = np.zeros(0), np.zeros(0)
+    else:
+        a, d = az, dist
+    a = np.asarray(a, dtype=np.float64).ravel()
+    d = np.asarray(d, dtype=np.float64).ravel()
+    npieces = np.maximum(np.ceil(d / step), 1).astype(np.int64)
+    total = int(npieces.sum())
+    if total > max_pieces:
+        raise InputError(f"max_step_m={step:g} would give {total} pieces (more than {max_pieces})", field="max_step_m")
+    owner = np.repeat(np.arange(n, dtype=np.int64), npieces)
+    j = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(npieces) - npieces, npieces)
+    nn = npieces[owner].astype(np.float64)
+    f0 = j / nn
+    f1 = (j + 1) / nn
+    if total:
+        sx, sy, _ = GEOD.fwd(x1[owner], y1[owner], a[owner], d[owner] * f0)
+    else:
+        sx, sy = np.zeros(0), np.zeros(0)
+    sx = np.asarray(sx, dtype=np.float64)
+    sy = np.asarray(sy, dtype=np.float64)
+    first = j == 0
+    sx[first] = x1[owner][first]
+    sy[first] = y1[owner][first]
+    ex = np.empty(total)
+    ey = np.empty(total)
+    ex[:-1] = sx[1:]
+    ey[:-1] = sy[1:]
+    last = j == npieces[owner] - 1
+    ex[last] = x2[owner][last]
+    ey[last] = y2[owner][last]
+    return sx, sy, ex, ey, owner, f0, f1
+
+
 def densify_path(
     lon: npt.ArrayLike, lat: npt.ArrayLike, max_step_m: float
 ) -> tuple[FloatArray, FloatArray, IntArray, FloatArray]:
     """Densify a polyline along its geodesic segments so no step exceeds ``max_step_m``.
 
-    Each segment is cut into ``ceil(length / max_step_m)`` equal steps (at least one); all segments are
-    computed in one inverse and one direct call.
+    Each segment is cut into ``ceil(length / max_step_m)`` equal steps (at least one) by
+    :func:`densify_segments`.
 
     Parameters
     ----------
@@ -260,32 +368,22 @@ def densify_path(
     InputError
         Fewer than 2 vertices, a non-finite coordinate, a latitude outside [-90, 90], a non-positive step,
         or a step so small the result would exceed 20 million vertices.
+
+    Examples
+    --------
+    >>> from overflight.geodesy import densify_path
+    >>> lon, lat, seg, frac = densify_path([0.0, 2.0], [0.0, 0.0], 100_000)
+    >>> lon.round(3).tolist(), seg.tolist(), frac.tolist()
+    ([0.0, 0.667, 1.333, 2.0], [0, 0, 0, 0], [0.0, 0.3333333333333333, 0.6666666666666666, 1.0])
     """
     x, y = _path(lon, lat, 2)
     step = _positive(max_step_m, "max_step_m")
-    az, _, d = GEOD.inv(x[:-1].copy(), y[:-1].copy(), x[1:].copy(), y[1:].copy())
-    az = np.asarray(az, dtype=np.float64)
-    d = np.asarray(d, dtype=np.float64)
-    n = np.maximum(1, np.ceil(d / step)).astype(np.int64)
-    total = int(n.sum()) + 1
-    if total > _MAX_DENSE_POINTS:
-        raise InputError(
-            f"max_step_m={step:g} would give {total} vertices (more than {_MAX_DENSE_POINTS})",
-            field="max_step_m",
-        )
-    nseg = n.size
-    seg = np.repeat(np.arange(nseg, dtype=np.int64), n)
-    k = np.arange(total - 1, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
-    frac = k / n[seg]
-    lo, la, _ = GEOD.fwd(x[seg], y[seg], az[seg], frac * d[seg])
-    lo = np.asarray(lo, dtype=np.float64)
-    la = np.asarray(la, dtype=np.float64)
-    # Source vertices are returned exactly, not as the direct problem's re-computation of them.
-    at_vertex = k == 0
-    lo[at_vertex] = x[seg[at_vertex]]
-    la[at_vertex] = y[seg[at_vertex]]
-    out_lon = wrap_lon(np.append(lo, x[-1]))
-    out_lat = np.append(la, y[-1])
+    sx, sy, _, _, seg, frac, _ = densify_segments(
+        x[:-1], y[:-1], x[1:], y[1:], step, max_pieces=_MAX_DENSE_POINTS - 1
+    )
+    nseg = x.size - 1
+    out_lon = wrap_lon(np.append(sx, x[-1]))
+    out_lat = np.append(sy, y[-1])
     out_seg = np.append(seg, nseg - 1).astype(np.int64)
     out_frac = np.append(frac, 1.0)
     return out_lon, out_lat, out_seg, out_frac
@@ -895,3 +993,55 @@ def buffer_line(
     discs = shapely.polygons(np.stack([cx.reshape(k, n_disc), cb.reshape(k, n_disc)], axis=2))
     union = shapely.union_all(np.concatenate([bands, discs]))
     return _finish(_split_unwrapped(union))
+
+
+def geodesic_area_m2(geom: BaseGeometry) -> float:
+    """Geodesic area of a lon/lat polygon or multipolygon on WGS84, in m² (always positive).
+
+    Parameters
+    ----------
+    geom : shapely geometry
+        Polygonal geometry in degrees; other geometry types have area 0.
+
+    Returns
+    -------
+    float
+        The area in square metres.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> from overflight.geodesy import geodesic_area_m2
+    >>> round(geodesic_area_m2(shapely.box(0, 0, 1, 1)) / 1e6)
+    12309
+    """
+    return float(abs(GEOD.geometry_area_perimeter(geom)[0]))
+
+
+def aeqd_transformer(lon: float, lat: float) -> Any:
+    """A PROJ transformer from lon/lat degrees to WGS84 azimuthal equidistant metres centred at a point.
+
+    Distances from the centre are true geodesic distances; built from a pipeline string, so no CRS
+    database look-up (cheap enough to build one per point, ~40 µs).
+
+    Parameters
+    ----------
+    lon, lat : float
+        The centre in degrees.
+
+    Returns
+    -------
+    pyproj.Transformer
+        ``transform(lon, lat)`` gives x, y in metres; ``direction="INVERSE"`` goes back.
+
+    Examples
+    --------
+    >>> from overflight.geodesy import aeqd_transformer
+    >>> x, y = aeqd_transformer(10.0, 50.0).transform(10.0, 51.0)
+    >>> round(float(y))
+    111239
+    """
+    return Transformer.from_pipeline(
+        f"+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        f"+step +proj=aeqd +lat_0={float(lat):.12f} +lon_0={float(lon):.12f} +ellps=WGS84"
+    )

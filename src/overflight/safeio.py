@@ -67,6 +67,36 @@ def refuse_virtual_path(text: str, *, what: str = "file") -> None:
         raise InputError(f"driver-prefixed data source {head + ':'!r} is refused: give a local {what}", file=text)
 
 
+#: Largest file of the whole-file formats (JSON, GPX, KML, zone files) read by default, in MB; the environment
+#: variable of the same name raises it.
+OVERFLIGHT_MAX_WHOLE_FILE_MB = 512
+
+
+def whole_file_limit_bytes() -> int:
+    """The size limit of whole-file formats (OVERFLIGHT_MAX_WHOLE_FILE_MB), in bytes."""
+    try:
+        limit_mb = float(os.environ.get("OVERFLIGHT_MAX_WHOLE_FILE_MB", OVERFLIGHT_MAX_WHOLE_FILE_MB))
+    except ValueError:
+        raise InputError("OVERFLIGHT_MAX_WHOLE_FILE_MB must be a number of megabytes",
+                         field="OVERFLIGHT_MAX_WHOLE_FILE_MB") from None
+    return int(limit_mb * 1e6)
+
+
+def check_whole_file_size(p: Path, fmt: str) -> None:
+    """Refuse a whole-file format too large to parse in memory, with the way out (a streamed format)."""
+    limit_mb = whole_file_limit_bytes() / 1e6
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror}", file=p) from None
+    if size > limit_mb * 1e6:
+        raise InputError(
+            f"{fmt} file of {size / 1e6:,.0f} MB is read whole and would not fit in memory (limit "
+            f"{limit_mb:,.0f} MB): convert it to CSV or Parquet, which are streamed in chunks (e.g. "
+            f"`ogr2ogr -f CSV out.csv {p.name} -lco GEOMETRY=AS_XY`, for GPX add the layer `track_points`), "
+            f"or raise the limit with OVERFLIGHT_MAX_WHOLE_FILE_MB", file=p)
+
+
 def max_uncompressed_bytes() -> int:
     """The limit on uncompressed ZIP content, from OVERFLIGHT_MAX_UNCOMPRESSED_MB (default 512 MB)."""
     raw = os.environ.get("OVERFLIGHT_MAX_UNCOMPRESSED_MB", str(OVERFLIGHT_MAX_UNCOMPRESSED_MB))
@@ -239,3 +269,24 @@ def read_text_csv(path: Path, *, sep: str | None = ",", na_values: list[str] | N
                          "unbalanced '\"'?): the lines after it would be swallowed into it; fix the quote",
                          file=path, row=f"data row {broken[0] + 1}")
     return df
+
+
+__all__ = [
+    "GDAL_OFFLINE_OPTIONS",
+    "MAX_LINE_BYTES",
+    "OVERFLIGHT_MAX_UNCOMPRESSED_MB",
+    "OVERFLIGHT_MAX_WHOLE_FILE_MB",
+    "check_whole_file_size",
+    "check_xml",
+    "first_non_utf8",
+    "iter_text_lines",
+    "max_uncompressed_bytes",
+    "offline_gdal",
+    "open_zip",
+    "read_text",
+    "read_text_csv",
+    "read_zip_member",
+    "refuse_virtual_path",
+    "whole_file_limit_bytes",
+    "zip_members",
+]

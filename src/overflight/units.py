@@ -4,8 +4,30 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TypeAlias
 
 from overflight.errors import InputError
+
+__all__ = [
+    "ALT_MAX_M",
+    "ALT_MIN_M",
+    "DISTANCE_UNITS",
+    "DURATION_UNITS",
+    "SPEED_UNITS",
+    "DistanceLike",
+    "DurationLike",
+    "SpeedLike",
+    "parse_distance",
+    "parse_duration",
+    "parse_speed",
+]
+
+#: A duration: text with a unit (``"90s"``, ``"10min"``, ``"6h"``) or a number of seconds.
+DurationLike: TypeAlias = str | float | int
+#: A speed: text with a unit (``"185kmh"``, ``"100kt"``, ``"50mps"``) or a number of metres per second.
+SpeedLike: TypeAlias = str | float | int
+#: A distance: text with a unit (``"500m"``, ``"12nm"``, ``"5km"``) or a number of metres.
+DistanceLike: TypeAlias = str | float | int
 
 _NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 
@@ -66,15 +88,29 @@ def _examples(what: str) -> str:
     return {"duration": "90s, 10min, 6h", "speed": "185kmh, 100kt, 50mps", "distance": "500m, 12nm, 5km"}[what]
 
 
-def parse_duration(text: str | float | int, default_unit: str | None = "s") -> float:
-    """Return a duration in seconds from text such as ``90s``, ``10min``, ``6h`` (a bare number is seconds)."""
+def parse_duration(text: DurationLike, default_unit: str | None = "s") -> float:
+    """Return a duration in seconds from text such as ``90s``, ``10min``, ``6h`` (a bare number is seconds).
+
+    Examples
+    --------
+    >>> from overflight.units import parse_duration
+    >>> parse_duration("10min"), parse_duration(90)
+    (600.0, 90.0)
+    """
     return _parse(text, DURATION_UNITS, "duration", default_unit)
 
 
-def parse_speed(text: str | float | int, default_unit: str | None = None) -> float:
+def parse_speed(text: SpeedLike, default_unit: str | None = None) -> float:
     """Return a speed in metres per second from text such as ``185kmh``, ``100kt``, ``50mps`` (above zero).
 
-    A speed of zero is refused: as a top speed it makes every pair of fixes "inconsistent".
+    A speed of zero is refused: as a top speed it makes every pair of fixes "inconsistent". A bare number
+    needs ``default_unit`` (the library's verbs pass ``"mps"``: a number is metres per second).
+
+    Examples
+    --------
+    >>> from overflight.units import parse_speed
+    >>> round(parse_speed("185kmh"), 2), parse_speed(50, default_unit="mps")
+    (51.39, 50.0)
     """
     v = _parse(text, SPEED_UNITS, "speed", default_unit)
     if not v > 0:
@@ -82,6 +118,13 @@ def parse_speed(text: str | float | int, default_unit: str | None = None) -> flo
     return v
 
 
-def parse_distance(text: str | float | int, default_unit: str | None = "m") -> float:
-    """Return a distance in metres from text such as ``500m``, ``12nm``, ``5km`` (a bare number is metres)."""
+def parse_distance(text: DistanceLike, default_unit: str | None = "m") -> float:
+    """Return a distance in metres from text such as ``500m``, ``12nm``, ``5km`` (a bare number is metres).
+
+    Examples
+    --------
+    >>> from overflight.units import parse_distance
+    >>> parse_distance("12nm"), parse_distance("5km")
+    (22224.0, 5000.0)
+    """
     return _parse(text, DISTANCE_UNITS, "distance", default_unit)

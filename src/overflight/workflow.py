@@ -21,6 +21,7 @@ from overflight.case import Case
 from overflight.errors import InputError
 from overflight.evidence.model import EvidenceItem, Observation
 from overflight.tracks.validate import ValidationReport
+from overflight.units import DistanceLike, DurationLike, SpeedLike
 
 
 @dataclass
@@ -44,8 +45,11 @@ def _check_source(case: Case, source_id: str | None) -> None:
 
 def store_zones(case: Case, zones: str | None, ids: Sequence[str] | None = None,
                 id_field: str | None = None) -> list[str] | None:
-    """Store the zones an analysis uses (a boundary set, zone file or spec file, optionally narrowed to
-    ``ids``) in the case, and return the ids to run on (None: every zone the case holds)."""
+    """Store the zones an analysis uses in the case.
+
+    Store the zones an analysis uses (a boundary set, zone file or spec file, optionally narrowed to
+    ``ids``) in the case, and return the ids to run on (None: every zone the case holds).
+    """
     if zones is None:
         if ids:
             case.zones(list(ids))  # every id must be in the case already: InputError names the first missing
@@ -87,10 +91,13 @@ def import_observations(case: Case, observations: Sequence[Observation]) -> dict
 
 def transit_into_case(case: Case, tracks: str | Path | None, *, zones: str | None = None,
                       zone_ids: Sequence[str] | None = None, id_field: str | None = None,
-                      dataset: str | None = None, source_id: str | None = None, max_gap_s: float = 600.0,
-                      step_m: float = 5000.0, sort: bool = False, **read_options: Any) -> CaseRun:
-    """Import a track file (or use the case's dataset when ``tracks`` is None), run transit on the case and
-    record it with its evidence (see `overflight.analysis.case_runs.run_transit`)."""
+                      dataset: str | None = None, source_id: str | None = None, max_gap_s: DurationLike = 600.0,
+                      step_m: DistanceLike = 5000.0, sort: bool = False, **read_options: Any) -> CaseRun:
+    """Run transit on a case's tracks and record it with its evidence.
+
+    Import a track file (or use the case's dataset when ``tracks`` is None), run transit on the case and
+    record it with its evidence (see `overflight.analysis.case_runs.run_transit`).
+    """
     from overflight.analysis.case_runs import run_transit
 
     imported: dict[str, int] = {}
@@ -107,12 +114,15 @@ def transit_into_case(case: Case, tracks: str | Path | None, *, zones: str | Non
                    f"{len(visits)} visits, {int(visits['observed'].sum()) if len(visits) else 0} observed")
 
 
-def prism_into_case(case: Case, sightings: str | Path | Sequence[Observation] | None, *, vmax_mps: float,
+def prism_into_case(case: Case, sightings: str | Path | Sequence[Observation] | None, *, vmax_mps: SpeedLike,
                     zones: str | None = None, zone_ids: Sequence[str] | None = None, id_field: str | None = None,
                     keep_impossible: bool = True, source_id: str | None = None,
                     credibility: int | str | None = None, **read_options: Any) -> CaseRun:
-    """Import sightings (a file read by `overflight.evidence.sightings.read_sightings`, or observations),
-    run prism reasoning on all the case's sightings and record it with its evidence."""
+    """Run prism reasoning on a case's sightings and record it with its evidence.
+
+    Import sightings (a file read by `overflight.evidence.sightings.read_sightings`, or observations),
+    run prism reasoning on all the case's sightings and record it with its evidence.
+    """
     from overflight.analysis.case_runs import run_prism
     from overflight.evidence.sightings import read_sightings
 
@@ -138,8 +148,11 @@ def attribution_into_case(case: Case, points: str | Path | None, *, zones: str |
                           region: str | None = None, references: Sequence[Mapping[str, Any]] = (),
                           claim: str | None = None, threshold: float = 0.9, direction: str = "more",
                           cluster_eps_m: float | None = None, **read_options: Any) -> CaseRun:
-    """Import wreckage/impact points (a file as for sightings) and attribute the case's points of that kind
-    to its zones (`overflight.analysis.attribution.run_attribution`), recorded with its evidence."""
+    """Attribute a case's wreckage or impact points to its zones, recorded with evidence.
+
+    Import wreckage/impact points (a file as for sightings) and attribute the case's points of that kind
+    to its zones (`overflight.analysis.attribution.run_attribution`), recorded with its evidence.
+    """
     from overflight.analysis.attribution import run_attribution
     from overflight.evidence.sightings import read_sightings
 

@@ -1,7 +1,7 @@
-"""Zones and zone sets: what an analysis tests tracks and points against, with the provenance of the data.
+"""Reading zones: zone files, parametric zone specs, boundary-set names, and `as_zoneset` for any of them.
 
-A `Zone` is one area (a state, a test range, a restricted area, a corridor), a `ZoneSet` an ordered
-collection of them with the `Provenance` of the data it came from. Zones come from a boundary set
+The data types (`Zone`, `ZoneSet`, `Provenance`) live in `overflight.zoneset` and are re-exported here.
+Zones come from a boundary set
 (`overflight.boundaries`), a zone file (GeoJSON, KML, GeoPackage, Shapefile, GeoParquet) or a parametric
 spec such as ``{"id": "ranges", "shape": "annulus", "center": "Akhtubinsk", "inner_km": 22, "outer_km": 800}``.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import shapely
@@ -33,200 +33,56 @@ from overflight.safeio import (
     zip_members,
 )
 from overflight.units import ALT_MAX_M, ALT_MIN_M
+from overflight.zoneset import (
+    GENERIC_WORDS,
+    NAME_PROPERTIES,
+    Provenance,
+    Zone,
+    ZoneSet,
+    file_sha256,
+    fold_name,
+    resolve_zone_ids,
+    zone_names,
+)
+
+__all__ = [
+    "GENERIC_WORDS",
+    "NAME_PROPERTIES",
+    "SPEC_SHAPES",
+    "SPEC_SUFFIXES",
+    "ZONE_FILE_SUFFIXES",
+    "ZONE_FORMATS",
+    "Provenance",
+    "Zone",
+    "ZoneSet",
+    "ZoneSetLike",
+    "as_zoneset",
+    "file_sha256",
+    "fold_name",
+    "from_spec",
+    "from_specs",
+    "load_zones",
+    "read_spec_file",
+    "read_zone_file",
+    "resolve_zone_ids",
+    "sniff_zone_file",
+    "zone_names",
+]
+
+#: Anything that names or holds zones: a :class:`ZoneSet`; a boundary-set name, zone file or spec file path
+#: (``+``-joined names allowed, as :func:`load_zones`); an iterable of :class:`Zone`; one zone spec mapping
+#: or a sequence of them (as :func:`from_specs`); a mapping ``id -> shapely geometry``; a GeoDataFrame
+#: (ids from its index). Every function with a ``zones`` argument takes this, through :func:`as_zoneset`.
+ZoneSetLike: TypeAlias = (
+    ZoneSet | str | os.PathLike[str] | Iterable[Zone] | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+)
 
 ZONE_FILE_SUFFIXES = {".geojson", ".json", ".kml", ".kmz", ".gpkg", ".shp", ".zip", ".parquet", ".geoparquet"}
 SPEC_SUFFIXES = {".json", ".yaml", ".yml"}
 SPEC_SHAPES = ("circle", "annulus", "sector", "buffer", "point", "polygon")
 
 
-@dataclass(frozen=True)
-class Provenance:
-    """Where a zone set's data came from, so every answer can say which boundaries produced it."""
-
-    name: str
-    version: str
-    licence: str
-    source: str
-    sha256: str
-    kind: str = "user"  # "land" | "land+territorial-sea" | "user"
-    point_of_view: str | None = None
-    notes: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "licence": self.licence,
-            "source": self.source,
-            "sha256": self.sha256,
-            "kind": self.kind,
-            "point_of_view": self.point_of_view,
-            "notes": self.notes,
-        }
-
-
-@dataclass(frozen=True)
-class Zone:
-    """One zone: an id, a name, a kind and a geometry in WGS84 lon/lat, optionally with altitude and time limits."""
-
-    id: str
-    name: str
-    kind: str
-    geometry: BaseGeometry
-    floor_m: float | None = None
-    ceiling_m: float | None = None
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
-    properties: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_areal(self) -> bool:
-        """True for polygons (the zones a point can be inside)."""
-        return self.geometry.geom_type in ("Polygon", "MultiPolygon")
-
-    @property
-    def is_timed(self) -> bool:
-        """True when the zone has a validity period (either end)."""
-        return self.valid_from is not None or self.valid_to is not None
-
-    def active_at(self, times: Any) -> np.ndarray:
-        """Whether the zone is in force at each time: ``valid_from <= t < valid_to`` (an open end is unbounded).
-
-        The one validity rule of every analysis (transit, attribution, prism). `times` may be datetimes,
-        pandas Timestamps or a Series/Index of them, numpy datetime64 or int64 nanoseconds since the epoch;
-        naive times are taken as UTC. A missing time (NaT) excludes nothing: it gives True.
-        """
-        import pandas as pd
-
-        arr = times.to_numpy() if isinstance(times, pd.Series | pd.Index) else np.atleast_1d(np.asarray(times))
-        if arr.dtype.kind in "iu":
-            ns = arr.astype(np.int64)
-            nat = np.zeros(ns.shape, dtype=bool)
-        else:
-            t = pd.DatetimeIndex(pd.to_datetime(arr.ravel(), utc=True)).as_unit("ns")
-            ns = t.asi8.reshape(arr.shape)
-            nat = np.asarray(t.isna()).reshape(arr.shape)
-        ok = np.ones(ns.shape, dtype=bool)
-        if self.valid_from is not None:
-            ok &= ns >= pd.Timestamp(self.valid_from).value
-        if self.valid_to is not None:
-            ok &= ns < pd.Timestamp(self.valid_to).value
-        return ok | nat
-
-
-class ZoneSet:
-    """An ordered collection of zones with the provenance of their data."""
-
-    def __init__(self, zones: Iterable[Zone], provenance: Provenance) -> None:
-        self.zones: list[Zone] = list(zones)
-        self.provenance = provenance
-        self._pos: dict[str, int] = {}
-        for i, z in enumerate(self.zones):
-            if z.id in self._pos:
-                raise InputError(f"zone id {z.id!r} appears twice (positions {self._pos[z.id]} and {i})",
-                                 file=provenance.source, field="id")
-            self._pos[z.id] = i
-
-    def __len__(self) -> int:
-        return len(self.zones)
-
-    def __iter__(self) -> Iterator[Zone]:
-        return iter(self.zones)
-
-    def __getitem__(self, key: int | str) -> Zone:
-        if isinstance(key, str):
-            return self.zones[self.index_of(key)]
-        return self.zones[key]
-
-    def __contains__(self, zone_id: object) -> bool:
-        return zone_id in self._pos
-
-    def __repr__(self) -> str:
-        return f"ZoneSet({self.provenance.name!r}, {len(self)} zones)"
-
-    @property
-    def ids(self) -> list[str]:
-        return [z.id for z in self.zones]
-
-    def index_of(self, zone_id: str) -> int:
-        """Position of a zone id in the set; InputError listing close ids when absent."""
-        try:
-            return self._pos[zone_id]
-        except KeyError:
-            close = [i for i in self._pos if i.lower().startswith(zone_id[:1].lower())][:8]
-            hint = f"; ids starting alike: {', '.join(close)}" if close else ""
-            raise InputError(f"no zone {zone_id!r} in {self.provenance.name}{hint}", field="zone") from None
-
-    def select(self, ids: Sequence[str] | None) -> ZoneSet:
-        """The zones with these ids, in the order given (all zones when ids is None or empty)."""
-        if not ids:
-            return self
-        zones = [self[i] for i in ids]
-        notes = _join(self.provenance.notes, f"selected: {','.join(ids)}")
-        return ZoneSet(zones, replace(self.provenance, notes=notes))
-
-    def geometries(self) -> np.ndarray:
-        """The zones' shapely geometries as a numpy object array (the input of shapely's vectorised functions)."""
-        return np.array([z.geometry for z in self.zones], dtype=object)
-
-    def overlaps(self) -> list[tuple[str, str]]:
-        """Pairs of zones whose interiors overlap (a disputed area such as Crimea in an OSM-derived set).
-
-        Overlapping zones are kept as they are: a point inside both is inside both.
-        """
-        geoms = self.geometries()
-        areal = shapely.get_type_id(geoms) >= 3  # polygons and multipolygons (and collections)
-        tree = shapely.STRtree(np.where(areal, geoms, np.array(None, dtype=object)))
-        left, right = tree.query(geoms, predicate="intersects")
-        keep = (left < right) & areal[left] & areal[right]
-        left, right = left[keep], right[keep]
-        if len(left) == 0:
-            return []
-        # Interiors meet: DE-9IM interior/interior cell is 2 (an area), not a shared border line or point.
-        inter = shapely.relate_pattern(geoms[left], geoms[right], "2********")
-        return [(self.zones[a].id, self.zones[b].id) for a, b in zip(left[inter], right[inter], strict=True)]
-
-    def overlap_areas(self) -> list[tuple[str, str, float]]:
-        """Overlapping pairs with the geodesic area of their overlap in km², largest first."""
-        from pyproj import Geod
-
-        geod = Geod(ellps="WGS84")
-        out = []
-        for a, b in self.overlaps():
-            inter = shapely.intersection(self[a].geometry, self[b].geometry)
-            area = abs(geod.geometry_area_perimeter(inter)[0]) / 1e6
-            out.append((a, b, area))
-        return sorted(out, key=lambda r: -r[2])
-
-    def bounds(self) -> tuple[float, float, float, float]:
-        b = shapely.bounds(self.geometries())
-        return (float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1])), float(np.nanmax(b[:, 2])),
-                float(np.nanmax(b[:, 3])))
-
-    def concat(self, other: ZoneSet) -> ZoneSet:
-        """This set followed by another one (their provenances are joined)."""
-        p1, p2 = self.provenance, other.provenance
-        prov = Provenance(
-            name=f"{p1.name}+{p2.name}", version=f"{p1.version}+{p2.version}", licence=_join(p1.licence, p2.licence),
-            source=_join(p1.source, p2.source), sha256=hashlib.sha256((p1.sha256 + p2.sha256).encode()).hexdigest(),
-            kind="user", point_of_view=p1.point_of_view or p2.point_of_view, notes=_join(p1.notes, p2.notes),
-        )
-        return ZoneSet([*self.zones, *other.zones], prov)
-
-
-def _join(a: str, b: str) -> str:
-    return "; ".join(x for x in (a, b) if x)
-
-
 # --------------------------------------------------------------------------------------------- reading
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def _parse_time(value: Any, file: str | Path | None, row: int | str | None, name: str) -> datetime | None:
     value = _plain(value)
@@ -499,9 +355,9 @@ def _ogr_source(p: Path, kind: str, tmp: Path) -> str | io.BytesIO:
 
 
 def _check_whole_size(p: Path) -> None:
-    from overflight.tracks.reader import _check_whole_file_size
+    from overflight.safeio import check_whole_file_size
 
-    _check_whole_file_size(p, "zone")
+    check_whole_file_size(p, "zone")
 
 
 def _read_ogr(p: Path, kind: str) -> list[tuple[dict[str, Any], BaseGeometry | None, Any]]:
@@ -797,6 +653,35 @@ def load_zones(
     """Zones from a boundary-set name (``ne-admin0``), a zone file or a zone spec file; `ids` narrows them.
 
     Several sources may be joined with ``+`` (``ne-admin0+ranges.yaml``).
+
+    Parameters
+    ----------
+    source : str or path
+        A boundary-set name (`overflight.boundaries.names`), a zone file (GeoJSON, KML/KMZ, GeoPackage,
+        Shapefile, GeoParquet) or a zone spec file (YAML/JSON), or several joined with ``+``.
+    ids : sequence of str, optional
+        Keep these zones, in this order: ids or names (`resolve_zone_ids`: accents and case ignored).
+    id_field : str, optional
+        The property of a zone file that holds the zone ids.
+    repair : bool
+        Repair invalid polygons (``make_valid``) instead of refusing them.
+
+    Returns
+    -------
+    ZoneSet
+        The zones, with the provenance of the data (boundary set, version, licence, SHA-256).
+
+    Raises
+    ------
+    InputError
+        Neither a boundary set nor an existing file, an unreadable file, an id or name not there.
+
+    Examples
+    --------
+    >>> from overflight.zones import load_zones
+    >>> zs = load_zones("ne-admin0", ids=["KAZ", "Russia"])
+    >>> zs.ids, zs.provenance.kind
+    (['KAZ', 'RUS'], 'land')
     """
     from overflight import boundaries
 
@@ -818,82 +703,83 @@ def load_zones(
     return zs.select(resolve_zone_ids(zs, ids) if ids else ids)
 
 
-# --------------------------------------------------------------------------------------------- names
-
-# Properties that hold other names of a zone (ne-admin1: English, Russian, Natural Earth's own, alternates).
-NAME_PROPERTIES = ("name_ru", "ne_name", "name_en", "name_long", "alt_names")
-# Words a claim adds to a region's name ("the West Kazakhstan region", "Krasnodar Krai"); tried only when the
-# name as given matches nothing.
-GENERIC_WORDS = frozenset({
-    "the", "of", "region", "oblast", "oblys", "oblysy", "province", "krai", "kray", "territory", "republic",
-    "autonomous", "okrug", "state", "city", "federal", "область", "край", "республика", "автономный", "округ",
-})
+def _user_provenance(name: str, items: Sequence[tuple[str, BaseGeometry]]) -> Provenance:
+    h = hashlib.sha256()
+    for zid, g in items:
+        h.update(zid.encode())
+        h.update(shapely.to_wkb(g, hex=False))
+    return Provenance(name=name, version="", licence="", source="in memory", sha256=h.hexdigest(), kind="user")
 
 
-def fold_name(text: str) -> str:
-    """A name compared accent- and case-insensitively: NFKD without marks, casefolded, punctuation as spaces."""
-    import unicodedata
-
-    t = unicodedata.normalize("NFKD", str(text))
-    t = "".join(c if c.isalnum() else " " for c in t if not unicodedata.combining(c) and c not in "'’ʼ`")
-    return " ".join(t.casefold().split())
-
-
-def _strip_generic(folded: str) -> str:
-    return " ".join(w for w in folded.split() if w not in GENERIC_WORDS)
+def _from_geometries(items: Sequence[tuple[str, Any]], name: str) -> ZoneSet:
+    out = []
+    for zid, g in items:
+        if not isinstance(g, BaseGeometry) or g.is_empty:
+            raise InputError("zone has no geometry", row=zid, field="geometry")
+        out.append((zid, g))
+    zones = [Zone(id=zid, name=zid, kind="user", geometry=g) for zid, g in out]
+    return ZoneSet(zones, _user_provenance(name, out))
 
 
-def zone_names(zone: Zone) -> list[str]:
-    """The zone's name and the other names its properties carry (`NAME_PROPERTIES`)."""
-    out = [zone.name]
-    for k in NAME_PROPERTIES:
-        v = zone.properties.get(k)
-        if isinstance(v, str) and v:
-            out.extend(x for x in v.split("|") if x) if k == "alt_names" else out.append(v)
-    return out
+def as_zoneset(zones: ZoneSetLike, *, ids: Sequence[str] | None = None) -> ZoneSet:
+    """Coerce anything that names or holds zones (a :data:`ZoneSetLike`) to a :class:`ZoneSet`.
 
+    The one coercion behind every ``zones`` argument of the library, so ``transit(tracks, "ne-admin0")``,
+    ``transit(tracks, zoneset)`` and ``transit(tracks, {"box": polygon})`` all work alike.
 
-def resolve_zone_ids(zs: ZoneSet, keys: Sequence[str]) -> list[str]:
-    """Zone ids for ids or names (``KZ-ZAP``, ``"West Kazakhstan"``, ``"Западно-Казахстанская область"``).
+    Parameters
+    ----------
+    zones : ZoneSetLike
+        A ZoneSet (returned as is); a boundary-set name or a path (read with :func:`load_zones`); one zone spec
+        mapping (it has a ``shape`` key) or a sequence of them (:func:`from_specs`); a mapping ``id -> shapely
+        geometry``; a GeoDataFrame (ids from its index); an iterable of :class:`Zone`, or of bare geometries
+        (ids ``"0"``, ``"1"``, ...).
+    ids : sequence of str, optional
+        Keep only these zones (ids or names, as :func:`resolve_zone_ids`), in this order.
 
-    An exact id wins; then an id in another case; then a name, compared with `fold_name` (accents, case and
-    punctuation ignored); then a name without generic words such as "region" or "oblast". A name that fits
-    several zones is an InputError listing them; one that fits none lists close names.
+    Returns
+    -------
+    ZoneSet
+        The zones; built sets carry a ``user`` provenance with the SHA-256 of their ids and geometries.
+
+    Raises
+    ------
+    InputError
+        Not a kind of zones, a zone without geometry, an unknown name or file, an id that is not there.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> from overflight.zones import as_zoneset
+    >>> zs = as_zoneset({"box": shapely.box(0, 0, 1, 1)})
+    >>> zs.ids, zs.provenance.kind
+    (['box'], 'user')
+    >>> as_zoneset({"id": "ring", "shape": "circle", "center": [37.6, 55.75], "radius_km": 50}).ids
+    ['ring']
     """
-    if all(k in zs for k in keys):
-        return list(keys)
-    by_id = {z.id.casefold(): z.id for z in zs}
-    exact: dict[str, set[str]] = {}
-    loose: dict[str, set[str]] = {}
-    for z in zs:
-        for n in zone_names(z):
-            f = fold_name(n)
-            exact.setdefault(f, set()).add(z.id)
-            loose.setdefault(_strip_generic(f), set()).add(z.id)
-    return [k if k in zs else _resolve_one(zs, k, by_id, exact, loose) for k in keys]
-
-
-def _label(z: Zone) -> str:
-    country = z.properties.get("country")
-    return f"{z.name}, {country}" if country else z.name
-
-
-def _resolve_one(zs: ZoneSet, key: str, by_id: dict[str, str], exact: dict[str, set[str]],
-                 loose: dict[str, set[str]]) -> str:
-    if key.casefold() in by_id:
-        return by_id[key.casefold()]
-    f = fold_name(key)
-    for table, k in ((exact, f), (loose, _strip_generic(f))):
-        found = table.get(k, set()) if k else set()
-        if len(found) == 1:
-            return next(iter(found))
-        if found:
-            ids = sorted(found, key=zs.index_of)
-            listed = ", ".join(f"{i} ({_label(zs[i])})" for i in ids)
-            raise InputError(f"zone name {key!r} is ambiguous in {zs.provenance.name}: {listed}; give the id",
-                             field="zone")
-    import difflib
-
-    close = difflib.get_close_matches(f, list(exact), n=5, cutoff=0.75)
-    hint = "; close: " + ", ".join(f"{n!r} ({'/'.join(sorted(exact[n]))})" for n in close) if close else ""
-    raise InputError(f"no zone {key!r} in {zs.provenance.name} (no id or name matches){hint}", field="zone")
+    if isinstance(zones, ZoneSet):
+        zs = zones
+    elif isinstance(zones, str | os.PathLike):
+        zs = load_zones(os.fspath(zones))
+    elif isinstance(zones, Mapping):
+        if "shape" in zones:
+            zs = from_specs([zones])
+        else:
+            zs = _from_geometries([(str(k), v) for k, v in zones.items()], "zones")
+    elif hasattr(zones, "geometry") and hasattr(zones, "index") and hasattr(zones, "columns"):  # a GeoDataFrame
+        frame: Any = zones
+        zs = _from_geometries([(str(i), g) for i, g in zip(frame.index, frame.geometry, strict=True)], "zones")
+    elif isinstance(zones, Iterable):
+        items: list[Any] = list(zones)
+        if all(isinstance(z, Zone) for z in items):
+            zs = ZoneSet(items, _user_provenance("zones", [(z.id, z.geometry) for z in items]))
+        elif all(isinstance(z, Mapping) for z in items):
+            zs = from_specs(items)
+        elif all(isinstance(z, BaseGeometry) for z in items):
+            zs = _from_geometries([(str(i), g) for i, g in enumerate(items)], "zones")
+        else:
+            raise InputError("zones must all be Zones, zone specs or geometries", field="zones")
+    else:
+        raise InputError(f"zones must be a ZoneSet, a boundary-set name or zone file, zone specs or a mapping "
+                         f"id -> geometry, not {type(zones).__name__}", field="zones")
+    return zs.select(resolve_zone_ids(zs, ids)) if ids else zs

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
@@ -23,19 +24,20 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from pyproj import Geod
 from scipy.spatial import cKDTree
 
+from overflight._deprecated import deprecated_names
 from overflight.analysis.membership import members, point_in
-from overflight.case.runs import register_analysis, utcnow
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.model import EvidenceItem
+from overflight.geodesy import GEOD as _GEOD
+from overflight.geodesy import R_MEAN
+from overflight.zones import ZoneSetLike, as_zoneset
 
 if TYPE_CHECKING:
     from overflight.case.store import Case
 
-_GEOD = Geod(ellps="WGS84")
-EARTH_MEAN_RADIUS_M = 6_371_008.8  # IUGG mean radius, for the haversine metric of DBSCAN
+EARTH_MEAN_RADIUS_M = R_MEAN  # for the haversine metric of DBSCAN
 
 
 def _xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -54,13 +56,16 @@ def _xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np
 
 
 def contains(geometry: Any, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Which points lie inside one zone geometry, by the one membership rule of every analysis
+    """Which points lie inside one zone geometry.
+
+    Which points lie inside one zone geometry, by the one membership rule of every analysis
     (`overflight.analysis.membership`: a point on a border belongs to the zone north of an east-west edge,
-    east of a north-south edge; longitude 180 is -180)."""
+    east of a north-south edge; longitude 180 is -180).
+    """
     return point_in(geometry, lon, lat)
 
 
-def zone_membership(lon: ArrayLike, lat: ArrayLike, zones: Any,
+def zone_membership(lon: ArrayLike, lat: ArrayLike, zones: ZoneSetLike,
                     times: ArrayLike | None = None) -> NDArray[np.bool_]:
     """A boolean matrix (points × zones): True where the zone contains the point (the ZoneIndex rule).
 
@@ -175,6 +180,7 @@ class Reference:
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any]) -> Reference:
+        """A reference from a mapping (``name``, ``lon``, ``lat``, optional ``min_km``/``max_km``)."""
         try:
             return cls(str(m["name"]), float(m["lon"]), float(m["lat"]), float(m.get("min_km", 0.0)),
                        float(m.get("max_km", math.inf)))
@@ -183,6 +189,7 @@ class Reference:
                              field="references") from None
 
     def as_dict(self) -> dict[str, Any]:
+        """The reference as a plain mapping (the inverse of `from_mapping`)."""
         return {"name": self.name, "lon": self.lon, "lat": self.lat, "min_km": self.min_km,
                 "max_km": None if math.isinf(self.max_km) else self.max_km}
 
@@ -276,8 +283,11 @@ def assess_share_claim(k: int, n: int, threshold: float = 0.9, direction: str = 
 
 
 def cluster_points(lon: ArrayLike, lat: ArrayLike, eps_m: float, min_samples: int = 2) -> NDArray[np.int64]:
-    """DBSCAN cluster labels (−1 = noise) with great-circle distance: scikit-learn's haversine ball tree,
-    ``eps = eps_m / 6,371,008.8 m`` (spherical; within 0.5% of the WGS84 geodesic distance)."""
+    """DBSCAN cluster labels (−1 = noise) with great-circle distance.
+
+    DBSCAN cluster labels (−1 = noise) with great-circle distance: scikit-learn's haversine ball tree,
+    ``eps = eps_m / 6,371,008.8 m`` (spherical; within 0.5% of the WGS84 geodesic distance).
+    """
     try:
         from sklearn.cluster import DBSCAN
     except ImportError as exc:  # optional dependency
@@ -294,7 +304,7 @@ def cluster_points(lon: ArrayLike, lat: ArrayLike, eps_m: float, min_samples: in
 # ---------------------------------------------------------------- the table
 
 
-def attribute_points(points: pd.DataFrame, zones: Any, *, border_zones: Sequence[str] = (),
+def attribute_points(points: pd.DataFrame, zones: ZoneSetLike, *, border_zones: Sequence[str] = (),
                      references: Sequence[Reference] = (), cluster_eps_m: float | None = None,
                      min_samples: int = 2, max_step_m: float = 200.0) -> pd.DataFrame:
     """Attribute points to zones: one row per point.
@@ -304,7 +314,8 @@ def attribute_points(points: pd.DataFrame, zones: Any, *, border_zones: Sequence
     points
         DataFrame with ``lon``, ``lat`` and optional ``id`` and ``time``.
     zones
-        A `overflight.zones.ZoneSet` (any iterable of zones with id, kind, geometry and validity).
+        The zones: anything `overflight.zones.as_zoneset` takes (a ZoneSet, a boundary-set name, a mapping
+        id -> geometry, ...); their kinds and validity periods are used.
     border_zones
         Zone ids for which to add ``inside:<id>`` and ``border_m:<id>`` (geodesic distance to its border).
     references
@@ -317,13 +328,22 @@ def attribute_points(points: pd.DataFrame, zones: Any, *, border_zones: Sequence
     pandas.DataFrame
         ``id, lon, lat, [time], zones`` (ids of every containing zone, ``;``-separated), ``states`` (state
         zones only), ``disputed`` (inside more than one state zone), then the optional columns.
+
+    Examples
+    --------
+    >>> import pandas as pd, shapely
+    >>> from overflight import attribute
+    >>> zones = {"A": shapely.box(0, 0, 2, 2), "B": shapely.box(1, 0, 3, 2)}
+    >>> pts = pd.DataFrame({"id": ["w1", "w2"], "lon": [0.5, 1.5], "lat": [1.0, 1.0]})
+    >>> attribute(pts, zones, border_zones=["A"])[["id", "zones", "inside:A"]].values.tolist()
+    [['w1', 'A', True], ['w2', 'A;B', True]]
     """
     for c in ("lon", "lat"):
         if c not in points.columns:
             raise InputError(f"points lack a {c!r} column", field=c)
     x, y = _xy(points["lon"], points["lat"])
     n = x.size
-    zl = list(zones)
+    zl = list(as_zoneset(zones))
     ids = np.array([z.id for z in zl], dtype=object)
     times = points["time"] if "time" in points.columns else None
     member = zone_membership(x, y, zl, times)
@@ -364,8 +384,11 @@ def attribute_points(points: pd.DataFrame, zones: Any, *, border_zones: Sequence
 
 
 def share_inside(table: pd.DataFrame, target: str, region: str | None = None) -> tuple[int, int]:
-    """(k, n): points of `table` (from `attribute_points`) inside `region` (all when None), and of those
-    the ones inside `target`."""
+    """Count the points inside a region, and of those inside a target zone.
+
+    (k, n): points of `table` (from `attribute_points`) inside `region` (all when None), and of those
+    the ones inside `target`.
+    """
     def has(zid: str) -> NDArray[np.bool_]:
         return np.array([zid in s.split(";") for s in table["zones"]], dtype=bool)
 
@@ -405,7 +428,7 @@ def _zone_ids(params: Mapping[str, Any]) -> list[str] | None:
     return [*ids, *extra]
 
 
-def rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def rerun_attribution(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     """The registered re-run of an attribution: the result table from the case and the parameters."""
     p = _params(params)
     obs = case.observations_frame(p["kinds"])
@@ -420,7 +443,7 @@ def rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
                             max_step_m=p["max_step_m"])
 
 
-def inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+def attribution_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
     """Input hashes of an attribution: the observations of the kinds used, and the zones used."""
     p = _params(params)
     ids = _zone_ids(p)
@@ -442,7 +465,7 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
     ``attribution_stat`` evidence item (supports / contradicts; none when inconclusive). Its grade is
     ``grade`` when given, else the weakest reliability and credibility among the points used.
     """
-    started = utcnow()
+    started = datetime.now(UTC)
     refs = [r if isinstance(r, Reference) else Reference.from_mapping(r) for r in references]
     params = _params({"kinds": list(kinds), "zones": list(zones) if zones else None, "target": target,
                       "region": region, "references": [r.as_dict() for r in refs], "claim": claim,
@@ -451,7 +474,7 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
                       "grade": grade})
     if claim is not None and claim not in case.claims():
         raise InputError(f"unknown claim {claim!r}", field="claim")
-    table = rerun(case, params)
+    table = rerun_attribution(case, params)
     share: ShareTest | None = None
     items: list[EvidenceItem] = []
     if target:
@@ -483,13 +506,14 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
             prov = case.zones(_zone_ids(params)).provenance
         except InputError:
             prov = None
-        run_id = case.record_run("attribution", params, inputs(case, params), prov, table, items,
+        run_id = case.record_run("attribution", params, attribution_inputs(case, params), prov, table, items,
                                  started=started)
         items = [EvidenceItem(**{**e.__dict__, "run_id": run_id}) for e in items]
     return AttributionResult(run_id, table, share, items)
 
 
-register_analysis("attribution", rerun, inputs=inputs)
+
+__getattr__ = deprecated_names(__name__, {"rerun": "rerun_attribution", "inputs": "attribution_inputs"})
 
 __all__ = [
     "AttributionResult",
@@ -497,12 +521,12 @@ __all__ = [
     "ShareTest",
     "assess_share_claim",
     "attribute_points",
+    "attribution_inputs",
     "border_distance",
     "cluster_points",
     "contains",
     "distance_bands",
-    "inputs",
-    "rerun",
+    "rerun_attribution",
     "run_attribution",
     "share_inside",
     "wilson_interval",

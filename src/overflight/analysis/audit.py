@@ -1,4 +1,4 @@
-"""Audit an event table: do the coordinates of each row lie in the country (and region) the row states?
+"""Audit an event table: do the coordinates of each row lie in the country (and region) the row states.
 
 Event sets from the field (ACLED-style CSVs, incident spreadsheets) carry coordinates and a stated place.
 :func:`audit` locates every row with the one membership rule (`ZoneIndex`), matches the stated country to a
@@ -23,17 +23,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Geod, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from overflight.errors import InputError
+from overflight.geodesy import GEOD as _GEOD
+from overflight.geodesy import aeqd_transformer
 from overflight.index import ZoneIndex
 from overflight.zones import ZoneSet, fold_name, resolve_zone_ids
 
 STATUSES = ("ok", "outside_country", "outside_region", "unchecked")
 OUT_COLUMNS = ("row", "audit", "reason", "stated_country_zone", "lies_in_country", "country_distance_km",
                "stated_region_zone", "lies_in_region", "region_distance_km", "nearest_lon", "nearest_lat")
-_GEOD = Geod(ellps="WGS84")
 
 
 @dataclass
@@ -50,6 +50,7 @@ class AuditResult:
         return self.rows[self.rows["audit"] != "ok"]
 
     def summary_lines(self, max_rows: int = 20) -> list[str]:
+        """The audit in plain lines: counts by status, then at most ``max_rows`` rows that fail."""
         c = self.counts
         out = [f"{c['rows']} rows read: {c['ok']} inside their stated place, {c['outside_country']} outside the "
                f"stated country, {c['outside_region']} inside it but outside the stated region, "
@@ -98,9 +99,7 @@ def distance_to_boundary(lon: float, lat: float, geom: BaseGeometry, *, boundary
     if local.is_empty:
         return d0, q0[0], q0[1]
     local = shapely.segmentize(local, 0.01)
-    # A PROJ pipeline string: no CRS database look-up, so building one per point is cheap (~40 µs).
-    aeqd = Transformer.from_pipeline(f"+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
-                                     f"+step +proj=aeqd +lat_0={float(lat):.12f} +lon_0={float(lon):.12f} +ellps=WGS84")
+    aeqd = aeqd_transformer(lon, lat)
     projected = shapely.transform(local, lambda xy: np.column_stack(aeqd.transform(xy[:, 0], xy[:, 1])))
     line = shapely.shortest_line(shapely.Point(0.0, 0.0), projected)
     qx, qy = line.coords[1]
@@ -316,3 +315,6 @@ def read_events(path: str, *, columns: Sequence[str] = ()) -> pd.DataFrame:
             raise InputError(f"no column {c!r} (columns: {', '.join(map(str, df.columns))})", file=p, row=1,
                              field=c)
     return df
+
+
+__all__ = ["OUT_COLUMNS", "STATUSES", "AuditResult", "audit", "distance_to_boundary", "read_events"]

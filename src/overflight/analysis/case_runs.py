@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from overflight.case import Case
-from overflight.case.runs import register_analysis
 from overflight.evidence.grading import MISSING_RELIABILITY
 from overflight.evidence.model import Claim, EvidenceItem
+from overflight.units import DistanceLike, DurationLike, SpeedLike, parse_distance, parse_duration, parse_speed
+
+if TYPE_CHECKING:
+    from overflight.case.store import Case
 
 TRANSIT_CLAIMS = ("transit", "overflight")
 
@@ -56,7 +58,8 @@ def _claims_for(case: Case, zone_id: str, start: pd.Timestamp, end: pd.Timestamp
 
 # ------------------------------------------------------------------------------------------ transit
 
-def _transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Recompute a recorded transit run's visits from the case (`overflight.case.kinds`)."""
     from overflight.analysis.transit import transit
 
     tracks = case.tracks(params.get("dataset"))
@@ -70,7 +73,8 @@ def _transit_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     return bracket_visits(res.visits, tracks, float(params["max_gap_s"])).reset_index(drop=True)
 
 
-def _transit_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+def transit_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+    """The input hashes of a transit run: the tracks and zones it read."""
     ds = params.get("dataset")
     where, args = ("WHERE dataset = ?", [ds]) if ds else ("", [])
     return {"tracks": case.table_hash("tracks", where, args), "zones": _zones_hash(case, params.get("zones"))}
@@ -83,11 +87,14 @@ def _zones_hash(case: Case, ids: Sequence[str] | None) -> str:
 
 
 def run_transit(case: Case, *, dataset: str | None = None, zones: Sequence[str] | None = None,
-                max_gap_s: float = 600.0, step_m: float = 5000.0) -> tuple[str, pd.DataFrame]:
-    """Run transit on the case's tracks against its zones, record it with its evidence; (run id, visits)."""
-    params = {"dataset": dataset, "zones": list(zones) if zones else None, "max_gap_s": float(max_gap_s),
-              "step_m": float(step_m), "brackets": True}
-    visits = _transit_table(case, params)
+                max_gap_s: DurationLike = 600.0, step_m: DistanceLike = 5000.0) -> tuple[str, pd.DataFrame]:
+    """Run transit on the case's tracks against its zones, record it with its evidence; (run id, visits).
+
+    ``max_gap_s`` and ``step_m`` take unit strings (``"10min"``, ``"5km"``) or seconds and metres.
+    """
+    params = {"dataset": dataset, "zones": list(zones) if zones else None, "max_gap_s": parse_duration(max_gap_s),
+              "step_m": parse_distance(step_m), "brackets": True}
+    visits = transit_table(case, params)
     tracks = case.tracks(dataset)
     sources = case.sources()
     src_by_track = tracks.groupby("track_id")["source_id"].first().to_dict() if not tracks.empty else {}
@@ -107,7 +114,7 @@ def run_transit(case: Case, *, dataset: str | None = None, zones: Sequence[str] 
                            + ("; DISPUTED: the track was inside another state's claim as well"
                               if bool(v.get("disputed", False)) else ""))))
     zs = _zoneset(case, zones)
-    run_id = case.record_run("transit", params, _transit_inputs(case, params), zs.provenance, visits, evidence)
+    run_id = case.record_run("transit", params, transit_inputs(case, params), zs.provenance, visits, evidence)
     return run_id, visits
 
 
@@ -120,7 +127,9 @@ SIGHTING_COLUMNS = ["track_id", "time", "lon", "lat", "pos_err_m", "time_err_s",
 
 
 def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
-    """The sightings a prism run reads: the case's sighting observations grouped by their ``group`` property,
+    """The sightings a prism run reads.
+
+    The sightings a prism run reads: the case's sighting observations grouped by their ``group`` property,
     or, with ``source = "track-gaps"``, the two fixes around every gap longer than ``max_gap_s`` in a dataset.
 
     With ``params["times"] == TIMES_WINDOW`` an observation's window ``[time_start, time_end]`` is honoured as
@@ -168,7 +177,8 @@ def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     return out.sort_values(["track_id", "time"]).reset_index(drop=True)
 
 
-def _prism_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def prism_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Recompute a recorded prism run's verdict rows from the case (`overflight.case.kinds`)."""
     from overflight.analysis.prism import verdicts
 
     s = sightings_frame(case, params)
@@ -178,7 +188,8 @@ def _prism_table(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _prism_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+def prism_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+    """The input hashes of a prism run: the sightings (or tracks) and zones it read."""
     if params.get("source", "observations") == "track-gaps":
         ds = params.get("dataset")
         where, args = ("WHERE dataset = ?", [ds]) if ds else ("", [])
@@ -188,22 +199,25 @@ def _prism_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
     return {"sightings": data, "zones": _zones_hash(case, params.get("zones"))}
 
 
-def run_prism(case: Case, *, vmax_mps: float, zones: Sequence[str] | None = None, source: str = "observations",
-              dataset: str | None = None, max_gap_s: float = 600.0, pos_err_m: float = 0.0,
+def run_prism(case: Case, *, vmax_mps: SpeedLike, zones: Sequence[str] | None = None, source: str = "observations",
+              dataset: str | None = None, max_gap_s: DurationLike = 600.0, pos_err_m: DistanceLike = 0.0,
               keep_impossible: bool = False, vmax_range_kmh: tuple[float, float] | None = None
               ) -> tuple[str, pd.DataFrame]:
     """Prism verdicts for the case's sightings (or track gaps) against its zones, recorded with evidence.
 
     ``vmax_range_kmh`` records the plausible speed range of the objects (the speed rule of
-    `overflight.evidence.facts` reads its upper end). Observation windows count as time error.
+    `overflight.evidence.facts` reads its upper end). Observation windows count as time error. Speeds,
+    durations and distances take unit strings (``"185kmh"``, ``"10min"``, ``"2km"``) or SI numbers.
     """
-    params: dict[str, Any] = {"vmax_mps": float(vmax_mps), "zones": list(zones) if zones else None, "source": source,
+    vmax_mps = parse_speed(vmax_mps, default_unit="mps")
+    params: dict[str, Any] = {"vmax_mps": vmax_mps, "zones": list(zones) if zones else None, "source": source,
                               "keep_impossible": keep_impossible, "times": TIMES_WINDOW}
     if vmax_range_kmh is not None:
         params["vmax_range_kmh"] = [float(vmax_range_kmh[0]), float(vmax_range_kmh[1])]
     if source == "track-gaps":
-        params.update({"dataset": dataset, "max_gap_s": float(max_gap_s), "pos_err_m": float(pos_err_m)})
-    table = _prism_table(case, params)
+        params.update({"dataset": dataset, "max_gap_s": parse_duration(max_gap_s),
+                       "pos_err_m": parse_distance(pos_err_m)})
+    table = prism_table(case, params)
     s = sightings_frame(case, params)
     sources = case.sources()
     obs_src: dict[str, tuple[str | None, int]] = {}
@@ -235,9 +249,19 @@ def run_prism(case: Case, *, vmax_mps: float, zones: Sequence[str] | None = None
                 reasoning=(f"{r['track_id']}: between {start:%H:%M} and {end:%H:%M} UTC at ≤ {vmax_mps * 3.6:.0f} "
                            f"km/h every path had to enter {zone} ({why})")))
     zs = _zoneset(case, zones)
-    run_id = case.record_run("prism", params, _prism_inputs(case, params), zs.provenance, table, evidence)
+    run_id = case.record_run("prism", params, prism_inputs(case, params), zs.provenance, table, evidence)
     return run_id, table
 
 
-register_analysis("transit", _transit_table, inputs=_transit_inputs)
-register_analysis("prism", _prism_table, inputs=_prism_inputs)
+__all__ = [
+    "SIGHTING_COLUMNS",
+    "TIMES_WINDOW",
+    "TRANSIT_CLAIMS",
+    "prism_inputs",
+    "prism_table",
+    "run_prism",
+    "run_transit",
+    "sightings_frame",
+    "transit_inputs",
+    "transit_table",
+]

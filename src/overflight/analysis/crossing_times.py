@@ -106,8 +106,11 @@ class Brackets:
 
 def bracket_visits(visits: pd.DataFrame, tracks: pd.DataFrame | Iterable[pd.DataFrame],
                    max_gap_s: float) -> pd.DataFrame:
-    """Visits (from `overflight.analysis.transit.transit`) with their bracketing fixes and crossing-time
-    ranges (module docstring); ``tracks``: the track table the visits came from, or its chunks."""
+    """Visits with their bracketing fixes and crossing-time ranges.
+
+    Visits (from `overflight.analysis.transit.transit`) with their bracketing fixes and crossing-time
+    ranges (module docstring); ``tracks``: the track table the visits came from, or its chunks.
+    """
     br = Brackets(visits)
     for chunk in ([tracks] if isinstance(tracks, pd.DataFrame) else tracks):
         br.feed(chunk)

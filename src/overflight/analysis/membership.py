@@ -18,27 +18,29 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from overflight.index import ZoneIndex
+from overflight.zones import ZoneSetLike, as_zoneset
 
 _ONE: OrderedDict[int, tuple[BaseGeometry, ZoneIndex]] = OrderedDict()  # geometry id -> (geometry, index)
 _ONE_MAX = 256
 
 
-def zone_index(zones: Any) -> ZoneIndex:
+def zone_index(zones: ZoneSetLike) -> ZoneIndex:
     """The ZoneIndex for a zone set: from the on-disk cache for a shipped boundary set, else built.
 
-    `zones` is a ZoneSet, a sequence of Zone or a sequence of shapely geometries (in zone order).
+    `zones` is anything `overflight.zones.as_zoneset` takes (a ZoneSet, a sequence of Zone or of shapely
+    geometries in zone order, ...).
     """
     from overflight import boundaries
 
-    prov = getattr(zones, "provenance", None)
-    if prov is not None and hasattr(zones, "geometries") and prov.name in boundaries.names():
-        return ZoneIndex.cached(zones)
-    geoms = [getattr(z, "geometry", z) for z in zones]
-    return ZoneIndex(np.array(geoms, dtype=object))
+    zs = as_zoneset(zones)
+    if zs.provenance.name in boundaries.names():
+        return ZoneIndex.cached(zs)
+    return ZoneIndex(zs.geometries())
 
 
 def members(
-    lon: npt.ArrayLike, lat: npt.ArrayLike, zones: Any, times: Any = None, *, index: ZoneIndex | None = None,
+    lon: npt.ArrayLike, lat: npt.ArrayLike, zones: ZoneSetLike, times: Any = None, *,
+    index: ZoneIndex | None = None,
 ) -> npt.NDArray[np.bool_]:
     """A boolean matrix (points x zones): the zone contains the point (and, with `times`, is in force then).
 
@@ -51,11 +53,12 @@ def members(
     """
     x = np.asarray(lon, dtype=np.float64).ravel()
     y = np.asarray(lat, dtype=np.float64).ravel()
-    zl = list(zones)
+    zs = as_zoneset(zones)
+    zl = list(zs)
     out = np.zeros((x.size, len(zl)), dtype=bool)
     if x.size == 0 or not zl:
         return out
-    idx = index if index is not None else zone_index(zones)
+    idx = index if index is not None else zone_index(zs)
     p, z = idx.locate_all(x, y)
     out[np.asarray(p, dtype=np.int64), np.asarray(z, dtype=np.int64)] = True
     if times is not None:

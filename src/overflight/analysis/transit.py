@@ -21,10 +21,15 @@ Definitions (issue 4):
   same time (an overlap of claims such as Crimea in an OSM-derived set): both visits carry the flag. Regions
   (kind ``admin1``, as in ``ne-admin1``) are compared with regions the same way.
 
-The work is columnar: one inverse and one direct geodesic call for all segments, one point-in-zone call for
-all densified vertices, one edge query per zone that is crossed, and numpy/pandas grouping of the events
-into visits. :class:`TransitState` carries each track's last fix and open visits from one chunk to the
-next, so that a file streamed in chunks gives the same rows as the whole file at once.
+The work is columnar: one inverse geodesic call for all segments, one point-in-zone call for the track
+starts, one :meth:`ZoneIndex.crossings` call (geodesic densification and the exact border test, compiled)
+for all segments, and numpy/pandas grouping of the events into visits. :class:`TransitState` carries each
+track's last fix and open visits from one chunk to the next, so that a file streamed in chunks gives the
+same rows as the whole file at once.
+
+Size: about 720 lines, over the ~600 of the charter, because the engine's event stages (crossings, floors and
+ceilings, validity periods, pairing into visits) share one chunk's arrays and the streaming state; splitting
+them waits until the streaming work built on this module (transit_stream) has settled.
 """
 
 from __future__ import annotations
@@ -37,19 +42,16 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import shapely
-from pyproj import Geod
 
 from overflight.errors import InputError
+from overflight.geodesy import direct, inverse
 from overflight.units import parse_duration
-from overflight.zones import ZoneSet
+from overflight.zones import ZoneSet, ZoneSetLike, as_zoneset
 
 __all__ = ["VISIT_COLUMNS", "TransitResult", "TransitState", "parse_max_gap", "summarize", "transit"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-GEOD = Geod(ellps="WGS84")
 
 VISIT_COLUMNS: tuple[str, ...] = (
     "track_id", "zone_id", "entry_time", "entry_lon", "entry_lat", "exit_time", "exit_lon", "exit_lat",
@@ -61,89 +63,24 @@ _KEY_EPS = 1e-9  # events closer than this (in segment units) are the same place
 
 
 class Locator(Protocol):
-    """What transit needs from a zone index: every (point, zone) membership."""
+    """What transit needs from a zone index: every (point, zone) membership and the border crossings of
+    geodesic segments (:class:`overflight.index.ZoneIndex` is the one implementation; the tests hold a
+    shapely reference with the same two methods)."""
 
     def locate_all(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Any, Any]: ...
 
-
-# --------------------------------------------------------------------------------------------- locator
-
-class ShapelyLocator:
-    """A small exact point-in-zone locator on shapely's prepared polygons (used when no ZoneIndex is given).
-
-    Each polygon part is tested only against the points in its bounding box (points sorted by longitude,
-    so the candidates of a part are one ``searchsorted`` away).
-    """
-
-    def __init__(self, zones: ZoneSet) -> None:
-        geoms = zones.geometries()
-        parts, owner = shapely.get_parts(geoms, return_index=True)
-        areal = shapely.get_type_id(parts) == 3
-        self.parts = parts[areal]
-        self.owner = owner[areal].astype(np.int64)
-        shapely.prepare(self.parts)
-        self.bounds = shapely.bounds(self.parts)
-
-    def locate_all(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[IntArray, IntArray]:
-        x = np.asarray(lon, dtype=np.float64)
-        y = np.asarray(lat, dtype=np.float64)
-        order = np.argsort(x, kind="stable")
-        xs = x[order]
-        lo = np.searchsorted(xs, self.bounds[:, 0], side="left")
-        hi = np.searchsorted(xs, self.bounds[:, 2], side="right")
-        pts: list[IntArray] = []
-        zs: list[IntArray] = []
-        for k in np.flatnonzero(hi > lo):  # one step per polygon part, never per point
-            cand = order[lo[k]:hi[k]]
-            cy = y[cand]
-            cand = cand[(cy >= self.bounds[k, 1]) & (cy <= self.bounds[k, 3])]
-            if len(cand) == 0:
-                continue
-            inside = shapely.contains_xy(self.parts[k], x[cand], y[cand])
-            hit = cand[inside]
-            if len(hit):
-                pts.append(hit.astype(np.int64))
-                zs.append(np.full(len(hit), self.owner[k], dtype=np.int64))
-        if not pts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        p, z = np.concatenate(pts), np.concatenate(zs)
-        o = np.lexsort((z, p))
-        return p[o], z[o]
+    def crossings(self, lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike, *,
+                  densify_m: float, azimuth: npt.ArrayLike, length_m: npt.ArrayLike) -> Any: ...
 
 
 def _default_locator(zones: ZoneSet) -> Locator:
-    try:  # the shared ZoneIndex when it is installed and can index this set
-        from overflight import boundaries
-        from overflight.index import ZoneIndex  # type: ignore[attr-defined, unused-ignore]
+    from overflight import boundaries
+    from overflight.index import ZoneIndex
 
-        # A shipped boundary set is indexed once and loaded from the on-disk cache afterwards.
-        named = zones.provenance.name in boundaries.names()
-        idx: Locator = ZoneIndex.cached(zones) if named else ZoneIndex(zones)
-        return idx
-    except ImportError:
-        return ShapelyLocator(zones)
-
-
-# --------------------------------------------------------------------------------------------- zone edges
-
-class _Edges:
-    """Border edges of each zone (straight lon/lat segments, as the boundary data gives them), built lazily."""
-
-    def __init__(self, zones: ZoneSet) -> None:
-        self.geoms = zones.geometries()
-        self._cache: dict[int, tuple[FloatArray, shapely.STRtree]] = {}
-
-    def get(self, z: int) -> tuple[FloatArray, shapely.STRtree]:
-        hit = self._cache.get(z)
-        if hit is None:
-            rings = shapely.get_rings(shapely.get_parts(self.geoms[z]))
-            coords, ring = shapely.get_coordinates(rings, return_index=True)
-            same = ring[1:] == ring[:-1]
-            e = np.column_stack([coords[:-1][same], coords[1:][same]])  # x0 y0 x1 y1
-            tree = shapely.STRtree(shapely.linestrings(e.reshape(-1, 2, 2)))
-            hit = (e, tree)
-            self._cache[z] = hit
-        return hit
+    # A shipped boundary set is indexed once and loaded from the on-disk cache afterwards.
+    named = zones.provenance.name in boundaries.names()
+    idx: Locator = ZoneIndex.cached(zones) if named else ZoneIndex(zones)
+    return idx
 
 
 def _wrap(lon: FloatArray) -> FloatArray:
@@ -152,59 +89,6 @@ def _wrap(lon: FloatArray) -> FloatArray:
     lon = np.asarray(lon, dtype=np.float64)
     out: FloatArray = np.where((lon >= -180.0) & (lon < 180.0), lon, (lon + 180.0) % 360.0 - 180.0)
     return out
-
-
-def _segment_hits(
-    edges: _Edges, zone: IntArray, x0: FloatArray, y0: FloatArray, x1: FloatArray, y1: FloatArray
-) -> tuple[IntArray, FloatArray]:
-    """Intersections of straight steps (x0,y0)-(x1,y1) (x1 unwrapped next to x0) with their zone's border.
-
-    Returns (step index, parameter s along the step in [0, 1]) for every hit.
-    """
-    out_i: list[IntArray] = []
-    out_s: list[FloatArray] = []
-    for z in np.unique(zone):  # one query per zone crossed, not per step
-        sel = np.flatnonzero(zone == z)
-        e, tree = edges.get(int(z))
-        ax, ay, bx, by = x0[sel], y0[sel], x1[sel], y1[sel]
-        for shift in (0.0, -360.0, 360.0):
-            if shift == 0.0:
-                use = np.ones(len(sel), dtype=bool)
-            elif shift < 0:
-                use = np.maximum(ax, bx) > 180.0
-            else:
-                use = np.minimum(ax, bx) < -180.0
-            if not use.any():
-                continue
-            k = np.flatnonzero(use)
-            lines = shapely.linestrings(
-                np.stack([np.column_stack([ax[k] + shift, ay[k]]), np.column_stack([bx[k] + shift, by[k]])], axis=1)
-            )
-            qi, ei = tree.query(lines, predicate="intersects")
-            if len(qi) == 0:
-                continue
-            j = k[qi]
-            px, py = ax[j] + shift, ay[j]
-            rx, ry = bx[j] - ax[j], by[j] - ay[j]
-            qx, qy = e[ei, 0], e[ei, 1]
-            sx, sy = e[ei, 2] - qx, e[ei, 3] - qy
-            den = rx * sy - ry * sx
-            with np.errstate(divide="ignore", invalid="ignore"):
-                s = ((qx - px) * sy - (qy - py) * sx) / den
-            # Collinear overlap (den == 0): the step runs along the border; take the nearer edge end.
-            par = ~np.isfinite(s)
-            if par.any():
-                rr = rx[par] ** 2 + ry[par] ** 2
-                s0 = ((qx[par] - px[par]) * rx[par] + (qy[par] - py[par]) * ry[par]) / np.where(rr > 0, rr, 1.0)
-                s1 = ((qx[par] + sx[par] - px[par]) * rx[par] + (qy[par] + sy[par] - py[par]) * ry[par]) / \
-                    np.where(rr > 0, rr, 1.0)
-                s[par] = np.clip(np.minimum(s0, s1), 0.0, 1.0)
-            s = np.clip(s, 0.0, 1.0)
-            out_i.append(sel[j])
-            out_s.append(s)
-    if not out_i:
-        return np.zeros(0, np.int64), np.zeros(0)
-    return np.concatenate(out_i), np.concatenate(out_s)
 
 
 # --------------------------------------------------------------------------------------------- state
@@ -254,7 +138,6 @@ class TransitEngine:
         self.max_gap_s = max_gap_s
         self.step_m = float(step_m)
         self.index: Locator = index if index is not None else _default_locator(zones)
-        self.edges = _Edges(zones)
         self.ids = np.array(zones.ids, dtype=object)
         self.kinds = np.array([z.kind for z in zones], dtype=object)
         floor = np.array([np.nan if z.floor_m is None else z.floor_m for z in zones], dtype=float)
@@ -331,9 +214,7 @@ class TransitEngine:
         has_seg = ~last
         s_idx = np.flatnonzero(has_seg)  # segment k runs from fix s_idx[k] to s_idx[k] + 1
         a, b = s_idx, s_idx + 1
-        az, _, seg_len = GEOD.inv(lon[a], lat[a], lon[b], lat[b])
-        seg_len = np.asarray(seg_len, dtype=float)
-        az = np.asarray(az, dtype=float)
+        az, _, seg_len = inverse(lon[a], lat[a], lon[b], lat[b])
         full_len = np.zeros(n)
         full_len[a] = seg_len
         # Cumulative path length per track, starting from the carried value (same order of sums as a whole run).
@@ -356,8 +237,7 @@ class TransitEngine:
             ev.append(dict(row=r, frac=np.zeros(len(r)) - 0.5, zone=z, dir=np.ones(len(r), np.int64),
                            lon=lon[r], lat=lat[r], start=np.ones(len(r), bool)))
         if len(s_idx):
-            horiz = self._horizontal_index if hasattr(self.index, "crossings") else self._horizontal
-            ev.append(horiz(s_idx, lon, lat, az, seg_len, alt))
+            ev.append(self._horizontal(s_idx, lon, lat, az, seg_len, alt))
             if len(self.limited):
                 ev.append(self._vertical(s_idx, lon, lat, az, seg_len, alt))
         if len(self.timed):
@@ -375,11 +255,11 @@ class TransitEngine:
         st.last = pd.concat([rest, new_last]) if len(rest) else new_last
         return closed
 
-    def _horizontal_index(self, s_idx: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray,
+    def _horizontal(self, s_idx: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray,
                           seg_len: FloatArray, alt: FloatArray) -> dict[str, np.ndarray]:
         """Border crossings from the zone index's own segment classifier (geodesic pieces of ``step_m``)."""
         a, b = s_idx, s_idx + 1
-        c = self.index.crossings(_wrap(lon[a]), lat[a], _wrap(lon[b]), lat[b],  # type: ignore[attr-defined]
+        c = self.index.crossings(_wrap(lon[a]), lat[a], _wrap(lon[b]), lat[b],
                                  densify_m=self.step_m, azimuth=az, length_m=seg_len)
         seg = np.asarray(c.segment, dtype=np.int64)
         if len(seg) == 0:
@@ -391,102 +271,6 @@ class TransitEngine:
         ok = self._alt_ok(a_f, zone)
         return dict(row=row[ok], frac=frac[ok], zone=zone[ok], dir=np.asarray(c.direction, np.int64)[ok],
                     lon=np.asarray(c.lon, np.float64)[ok], lat=np.asarray(c.lat, np.float64)[ok],
-                    start=np.zeros(int(ok.sum()), bool))
-
-    def _horizontal(self, s_idx: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray, seg_len: FloatArray,
-                    alt: FloatArray) -> dict[str, np.ndarray]:
-        """Border crossings along the densified geodesic of every segment."""
-        nsub = np.maximum(1, np.ceil(seg_len / self.step_m)).astype(np.int64)
-        # Dense vertices per segment: its start fix, then nsub - 1 interior points; the end fix closes it.
-        nv = nsub.copy()
-        seg_of = np.repeat(np.arange(len(s_idx)), nv)
-        pos = np.arange(len(seg_of)) - np.repeat(np.cumsum(nv) - nv, nv)  # 0..nsub-1 within its segment
-        dist = seg_len[seg_of] * pos / nsub[seg_of]
-        vlon = lon[s_idx][seg_of].copy()
-        vlat = lat[s_idx][seg_of].copy()
-        mid = pos > 0
-        if mid.any():
-            x, y, _ = GEOD.fwd(vlon[mid], vlat[mid], az[seg_of[mid]], dist[mid])
-            vlon[mid], vlat[mid] = x, y
-        # Step ends: the next dense vertex, or the segment's end fix.
-        end_is_fix = pos == nsub[seg_of] - 1
-        elon = np.empty_like(vlon)
-        elat = np.empty_like(vlat)
-        elon[:-1], elat[:-1] = vlon[1:], vlat[1:]
-        elon[end_is_fix] = lon[s_idx[seg_of[end_is_fix]] + 1]
-        elat[end_is_fix] = lat[s_idx[seg_of[end_is_fix]] + 1]
-        edist = np.where(end_is_fix, seg_len[seg_of], seg_len[seg_of] * (pos + 1) / nsub[seg_of])
-        # Memberships of all step starts and ends in one call (ends of one step are starts of the next,
-        # but segment end fixes are not starts, so locate both lists together).
-        m = len(vlon)
-        p, z = self._contains(np.concatenate([vlon, elon[end_is_fix]]), np.concatenate([vlat, elat[end_is_fix]]))
-        end_slot = np.full(m, -1, dtype=np.int64)
-        end_slot[end_is_fix] = m + np.arange(int(end_is_fix.sum()))
-        nz = len(self.ids)
-        start_keys = np.unique(p[p < m] * nz + z[p < m])
-        all_keys = np.unique(p * nz + z)
-        # For each step i, the point at its end: dense vertex i+1, or the extra end slot.
-        end_pt = np.where(end_is_fix, end_slot, np.arange(m) + 1)
-        # Leaves: (start i, z) present and (end i, z) absent; entries: the reverse.
-        sp, sz = start_keys // nz, start_keys % nz
-        leave = ~np.isin(end_pt[sp] * nz + sz, all_keys)
-        ep_idx, ez = p, z
-        # Map end points back to steps: dense vertex j (j>0 within segment) ends step j-1; end slot -> its step.
-        step_of_end = np.full(m + int(end_is_fix.sum()), -1, dtype=np.int64)
-        step_of_end[m:] = np.flatnonzero(end_is_fix)
-        inner = np.flatnonzero(pos > 0)
-        step_of_end[inner] = inner - 1
-        st_e = step_of_end[ep_idx]
-        ok = st_e >= 0
-        st_e, ez = st_e[ok], ez[ok]
-        enter = ~np.isin(st_e * nz + ez, start_keys)
-        step = np.concatenate([sp[leave], st_e[enter]])
-        zone = np.concatenate([sz[leave], ez[enter]])
-        dirn = np.concatenate([-np.ones(int(leave.sum()), np.int64), np.ones(int(enter.sum()), np.int64)])
-        if len(step) == 0:
-            return _no_events()
-        x0, y0 = vlon[step], vlat[step]
-        x1 = x0 + _wrap(elon[step] - x0)
-        y1 = elat[step]
-        hi, hs = _segment_hits(self.edges, zone, x0, y0, x1, y1)
-        # Per (step, zone) change: sort its hits along the step, drop repeats (a vertex hit twice), and keep
-        # an odd number so the change of membership is kept; directions alternate from the known one.
-        o = np.lexsort((hs, hi))
-        hi, hs = hi[o], hs[o]
-        dup = np.zeros(len(hi), dtype=bool)
-        dup[1:] = (hi[1:] == hi[:-1]) & (np.abs(hs[1:] - hs[:-1]) < 1e-12)
-        hi, hs = hi[~dup], hs[~dup]
-        cnt = np.bincount(hi, minlength=len(step))
-        startpos = np.cumsum(cnt) - cnt
-        rank = np.arange(len(hi)) - startpos[hi]
-        keep_n = np.where(cnt % 2 == 1, cnt, np.maximum(cnt - 1, 0))
-        keep = rank < keep_n[hi]
-        hi, hs, rank = hi[keep], hs[keep], rank[keep]
-        # A change with no hit found: an end lies on the border within rounding; put it at the nearer end.
-        miss = np.flatnonzero(keep_n == 0)
-        ms = np.zeros(len(miss))
-        for z in np.unique(zone[miss]):  # rare: one call per zone concerned
-            w = np.flatnonzero(zone[miss] == z)
-            bnd = shapely.boundary(self.edges.geoms[z])
-            d0 = shapely.distance(bnd, shapely.points(_wrap(x0[miss[w]]), y0[miss[w]]))
-            d1 = shapely.distance(bnd, shapely.points(_wrap(x1[miss[w]]), y1[miss[w]]))
-            ms[w] = np.where(d1 < d0, 1.0, 0.0)
-        hi = np.concatenate([hi, miss])
-        hs = np.concatenate([hs, ms])
-        rank = np.concatenate([rank, np.zeros(len(miss), np.int64)])
-        d = dirn[hi] * np.where(rank % 2 == 0, 1, -1)
-        st_i = step[hi]
-        seg = seg_of[st_i]
-        dd = dist[st_i] + hs * (edist[st_i] - dist[st_i])
-        L = seg_len[seg]
-        frac = np.where(L > 0, dd / np.where(L > 0, L, 1.0), 0.0)
-        ex = _wrap(x0[hi] + hs * (x1[hi] - x0[hi]))
-        ey = y0[hi] + hs * (y1[hi] - y0[hi])
-        row = s_idx[seg]
-        zz = zone[hi]
-        a_f = alt[row] + frac * (alt[row + 1] - alt[row])
-        ok = self._alt_ok(a_f, zz)
-        return dict(row=row[ok], frac=frac[ok], zone=zz[ok], dir=d[ok], lon=ex[ok], lat=ey[ok],
                     start=np.zeros(int(ok.sum()), bool))
 
     def _vertical(self, s_idx: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray, seg_len: FloatArray,
@@ -507,7 +291,7 @@ class TransitEngine:
                 if len(k) == 0:
                     continue
                 f = (bnd - a0[k]) / (a1[k] - a0[k])
-                x, y, _ = GEOD.fwd(lon[s_idx[k]], lat[s_idx[k]], az[k], f * seg_len[k])
+                x, y, _ = direct(lon[s_idx[k]], lat[s_idx[k]], az[k], f * seg_len[k])
                 x, y = np.asarray(x, float), np.asarray(y, float)
                 p, zz = self._contains(x, y)
                 inside = np.zeros(len(k), dtype=bool)
@@ -547,7 +331,7 @@ class TransitEngine:
                     continue
                 # Constant speed along the geodesic: the time fraction is the distance fraction.
                 f = (bound - t0[k]).astype(np.float64) / (t1[k] - t0[k]).astype(np.float64)
-                x, y, _ = GEOD.fwd(lon[s_idx[k]], lat[s_idx[k]], az[k], f * seg_len[k])
+                x, y, _ = direct(lon[s_idx[k]], lat[s_idx[k]], az[k], f * seg_len[k])
                 x, y = np.asarray(x, float), np.asarray(y, float)
                 p, zz = self._contains(x, y)
                 inside = np.zeros(len(k), dtype=bool)
@@ -688,8 +472,7 @@ class TransitEngine:
         prov = self.zones.provenance.as_dict()
         prov["parameters"] = {"max_gap_s": self.max_gap_s, "step_m": self.step_m,
                               "locator": type(self.index).__name__,
-                              "crossings": "ZoneIndex.crossings" if hasattr(self.index, "crossings")
-                              else "dense-vertex membership + exact edge intersection", "n_zones": len(self.zones),
+                              "crossings": f"{type(self.index).__name__}.crossings", "n_zones": len(self.zones),
                               "n_fixes": self.state.n_fixes, "n_tracks": len(self.state.last)}
         return prov
 
@@ -901,7 +684,7 @@ def summarize(visits: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame:
 
 def transit(
     tracks: pd.DataFrame,
-    zones: ZoneSet,
+    zones: ZoneSetLike,
     *,
     max_gap: str | float | int = "10min",
     step_m: float = 5000.0,
@@ -915,8 +698,8 @@ def transit(
     tracks : pandas.DataFrame
         A track table (``track_id``, ``time`` as datetime64[ns, UTC], ``lon``, ``lat``, optional ``alt_m``),
         as produced by :func:`overflight.tracks.read_tracks`; rows in any order.
-    zones : ZoneSet
-        The zones; point zones are ignored (nothing can be inside a point).
+    zones : ZoneSetLike
+        The zones (anything :func:`overflight.zones.as_zoneset` takes); point zones are ignored.
     max_gap : str or float
         Longest interval between fixes over which the path is taken as known (``"10min"`` or seconds).
         Crossings inside longer gaps make the visit ``observed=False``.
@@ -938,7 +721,7 @@ def transit(
     InputError
         Missing columns, bad coordinates, naive times, a non-positive step or gap.
     """
-    eng = TransitEngine(zones, max_gap_s=parse_max_gap(max_gap), step_m=step_m, index=index)
+    eng = TransitEngine(as_zoneset(zones), max_gap_s=parse_max_gap(max_gap), step_m=step_m, index=index)
     raw = [eng.feed(tracks), eng.finish()]
     visits = eng.visits(pd.concat([r for r in raw if len(r)], ignore_index=True) if any(len(r) for r in raw)
                         else _empty_raw())

@@ -1,5 +1,6 @@
 """The case file: one DuckDB database per investigation, with provenance, audit log and verification."""
 
+from overflight.case import kinds as kinds
 from overflight.case.runs import VerifyReport, hash_frame, register_analysis
 from overflight.case.store import Case, open_case
 

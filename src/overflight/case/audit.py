@@ -96,3 +96,6 @@ class AuditEntry:
     key: str
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
+
+
+__all__ = ["CHAIN_FIELDS", "GENESIS", "AuditEntry", "chain", "current_user", "dumps", "entry_hash", "json_value"]

@@ -343,3 +343,6 @@ def export(case: Case, fmt: str, out: str | Path, *, reviewer: str | None = None
     else:
         raise InputError(f"unknown export format {fmt!r}: claimreview, geojson or kml", field="format")
     return p
+
+
+__all__ = ["export", "kml_attr", "kml_description", "kml_text", "to_geojson", "to_kml"]

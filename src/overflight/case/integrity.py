@@ -18,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from overflight.case.audit import chain, dumps
-from overflight.case.runs import Check, VerifyReport, guarded
+from overflight.case.canonical import Check, VerifyReport, guarded
 from overflight.case.schema import HEAD_KEY, KEYS, TABLES
 
 if TYPE_CHECKING:
@@ -271,3 +271,6 @@ def verify_state(case: Case, audit: Sequence[Mapping[str, Any]], rep: VerifyRepo
     for table in TABLES:
         if table not in KEYS and table not in _OTHER:
             rep.checks.append(Check(f"table {table}", "", True, "not covered by verify (no audit record per row)"))
+
+
+__all__ = ["ROW_ACTIONS", "verify_audit", "verify_state"]

@@ -1,5 +1,6 @@
-"""Analysis runs: canonical result hashing, the registry of re-runnable analysis kinds, and `verify`.
+"""Analysis runs: the registry of re-runnable analysis kinds, and `verify`.
 
+The canonical form of results and their hashes are in `overflight.case.canonical` (re-exported here).
 Every analysis that puts evidence into a case records a run (`Case.record_run`): its kind, parameters,
 input hashes, the boundary set and version, the overflight version and the SHA-256 of its result table.
 `verify` re-runs every recorded run through the function registered for its kind and compares hashes,
@@ -22,20 +23,25 @@ whose module is listed there is found without the caller importing it.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+# Re-exported: the canonical form, hashes and records lived here before overflight.case.canonical.
+from overflight.case.canonical import (
+    Check,
+    RunRecord,
+    VerifyReport,
+    canonical_rows,
+    guarded,
+    hash_arrow,
+    hash_frame,
+    hash_json,
+    hash_rows,
+    utcnow,
+)
 from overflight.errors import OverflightError
 
 if TYPE_CHECKING:
@@ -83,172 +89,7 @@ def get_analysis(kind: str) -> tuple[AnalysisFn, InputsFn | None] | None:
     return _REGISTRY.get(kind)
 
 
-# ---------------------------------------------------------------- canonical results and hashes
-
-
-def _canon(v: Any) -> Any:
-    if v is None or v is pd.NaT:
-        return None
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    if isinstance(v, int | np.integer):
-        return int(v)
-    if isinstance(v, float | np.floating):
-        x = float(v)
-        if math.isnan(x):
-            return None
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        # 12 significant digits: stable across platforms' last-bit differences, far finer than any input.
-        return float(f"{x:.12g}")
-    if isinstance(v, pd.Timestamp | datetime):
-        ts = pd.Timestamp(v)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        return str(ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    if isinstance(v, date):
-        return v.isoformat()
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bytes | bytearray):
-        return bytes(v).hex()
-    if isinstance(v, Mapping):
-        return {str(k): _canon(x) for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(v, list | tuple | np.ndarray):
-        return [_canon(x) for x in v]
-    if isinstance(v, np.generic):
-        return _canon(v.item())
-    return str(v)
-
-
-def canonical_rows(df: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
-    """Column names and rows as JSON-native values (floats to 12 significant digits, times ISO UTC, NaN → null).
-
-    Stored results are kept in this form, so a result read back hashes like the one computed.
-    """
-    cols = [str(c) for c in df.columns]
-    columns: list[list[Any]] = []
-    for c in df.columns:
-        s = df[c]
-        if pd.api.types.is_float_dtype(s.dtype):
-            arr = s.to_numpy(dtype=float, na_value=np.nan)
-            txt = np.char.mod("%.12g", arr).tolist()
-            columns.append([None if math.isnan(a) else ("inf" if a == math.inf else "-inf" if a == -math.inf
-                            else float(t)) for a, t in zip(arr.tolist(), txt, strict=True)])
-        else:
-            columns.append([_canon(v) for v in s.tolist()])
-    rows = [list(r) for r in zip(*columns, strict=True)] if columns else [[] for _ in range(len(df))]
-    return cols, rows
-
-
-def hash_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """SHA-256 of canonical columns and rows."""
-    h = hashlib.sha256()
-    h.update(json.dumps(list(columns), separators=(",", ":")).encode())
-    for r in rows:
-        h.update(b"\n")
-        h.update(json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode())
-    return h.hexdigest()
-
-
-def hash_frame(df: pd.DataFrame) -> str:
-    """SHA-256 of a data frame's canonical content (see `canonical_rows`); the row order matters."""
-    cols, rows = canonical_rows(df)
-    return hash_rows(cols, rows)
-
-
-def _is_bytes(t: pa.DataType) -> bool:
-    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t))
-
-
-def hash_arrow(tbl: pa.Table) -> str:
-    """SHA-256 of an Arrow table's content, whatever the order its rows come in (they are sorted first).
-
-    Column by column (vectorised, no per-row Python): the name, the validity bitmap, then the values as fixed
-    little-endian bytes (times as int64 microseconds), strings as their byte lengths and bytes.
-    """
-    h = hashlib.sha256()
-    if tbl.num_rows:
-        # Any fixed total order will do: fixed-width columns first sort fastest (times are nearly unique).
-        fixed = [c for c in tbl.column_names if not _is_bytes(tbl.schema.field(c).type)]
-        rest = [c for c in tbl.column_names if c not in fixed]
-        tbl = tbl.sort_by([(c, "ascending") for c in fixed + rest])
-    for name in tbl.column_names:
-        arr = tbl.column(name).combine_chunks()
-        h.update(b"\x00" + name.encode() + b"\x00")
-        h.update(np.packbits(np.asarray(arr.is_valid(), dtype=bool)).tobytes())
-        t = arr.type
-        if _is_bytes(t):
-            big = pc.cast(pc.fill_null(arr, b"" if pa.types.is_binary(t) else ""), pa.large_binary())
-            offsets = np.frombuffer(big.buffers()[1], dtype="<i8")[big.offset:big.offset + len(big) + 1]
-            data = big.buffers()[2]
-            h.update(np.diff(offsets).astype("<i8").tobytes())
-            if data is not None:
-                h.update(memoryview(data)[int(offsets[0]):int(offsets[-1])])
-        else:
-            if pa.types.is_timestamp(t):
-                arr = pc.cast(arr, pa.timestamp("us", tz="UTC")).cast(pa.int64())
-            filled = pc.fill_null(arr, False if pa.types.is_boolean(t) else 0)
-            vals = np.asarray(filled.to_numpy(zero_copy_only=False))
-            h.update(vals.astype(vals.dtype.newbyteorder("<")).tobytes())
-    return h.hexdigest()
-
-
-def hash_json(obj: Any) -> str:
-    """SHA-256 of the canonical JSON of any JSON-able value."""
-    return hashlib.sha256(json.dumps(_canon(obj), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-# ---------------------------------------------------------------- records and verify
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One recorded analysis run (a row of ``analysis_runs``)."""
-
-    id: str
-    kind: str
-    parameters: dict[str, Any]
-    inputs: dict[str, str]
-    zoneset: dict[str, Any] | None
-    overflight_version: str
-    started: datetime
-    finished: datetime
-    result_columns: list[str]
-    result_hash: str
-    n_rows: int
-    user: str
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verify check: what was checked, whether it passed, and why not."""
-
-    what: str
-    key: str
-    ok: bool
-    detail: str
-
-
-@dataclass
-class VerifyReport:
-    """Everything `verify` checked; ``ok`` is False when any check failed."""
-
-    checks: list[Check] = field(default_factory=list)
-    #: the head of the audit chain recomputed from the log (``<seq>:<sha256>``), to be kept outside the file
-    head: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok]
-
-    def lines(self) -> list[str]:
-        """One line per check, failures first."""
-        return [f"{'ok  ' if c.ok else 'FAIL'} {c.what}{' ' + c.key if c.key else ''}: {c.detail}"
-                for c in sorted(self.checks, key=lambda c: c.ok)]
+# ---------------------------------------------------------------- verify
 
 
 def _diff(cols_a: list[str], rows_a: list[list[Any]], cols_b: list[str], rows_b: list[list[Any]]) -> str:
@@ -272,7 +113,7 @@ def rederive_verdicts(case: Case, stored: Mapping[str, Any]) -> dict[str, Any]:
     Claims without a stored verdict are derived under the case's rule (`Case.verdict_rule`).
     """
     from overflight.evidence.facts import item_facts
-    from overflight.evidence.verdicts import evaluate
+    from overflight.evidence.verdicts import evaluate_claims as evaluate
 
     claims, evidence = case.claims(), case.evidence()
     facts = item_facts(case, evidence)
@@ -329,7 +170,8 @@ def _verify_verdicts(case: Case, rep: VerifyReport) -> None:
     # Re-derive every verdict from the stored claims and evidence and compare with the stored one. A verdict
     # stored under rule 1 by overflight <= 0924fd0 carries the older inputs hash (scheme 1): it is checked
     # against that scheme and reported as such.
-    from overflight.evidence.verdicts import evaluate, hash_scheme
+    from overflight.evidence.verdicts import evaluate_claims as evaluate
+    from overflight.evidence.verdicts import hash_scheme
 
     stored = case.verdicts()
     derived = rederive_verdicts(case, stored)
@@ -381,6 +223,20 @@ def _verify_evidence_links(case: Case, rep: VerifyReport, run_ok: Mapping[str, b
             rep.checks.append(Check("evidence", it.id, True, f"cites {at}run {r.id}, which verifies"))
 
 
+def _verify_approvals(case: Case, rep: VerifyReport) -> None:
+    # An approval for publication names the verdict and inputs hash it approved: it holds while they are stored.
+    stored = case.verdicts()
+    for cid, a in sorted(case.approvals().items()):
+        v = stored.get(cid)
+        who = f"approved {a.get('verdict')} by {a.get('approved_by')} at {a.get('approved_at')}"
+        if v is not None and (v.verdict, v.inputs_hash) == (a.get("verdict"), a.get("inputs_hash")):
+            rep.checks.append(Check("approval", cid, True, who))
+        else:
+            now = f"now {v.verdict}" if v is not None else "no stored verdict now"
+            rep.checks.append(Check("approval", cid, False, f"{who}; {now}: the verdict or its inputs changed since "
+                                    "(approve it again)"))
+
+
 def verify(case: Case, *, expect: str | None = None) -> VerifyReport:
     """Check everything a case file can show about itself (see module doc and README "What verify guarantees").
 
@@ -402,19 +258,23 @@ def verify(case: Case, *, expect: str | None = None) -> VerifyReport:
     run_ok = guarded(rep, "re-run", lambda: _verify_runs(case, rep)) or {}
     guarded(rep, "verdict", lambda: _verify_verdicts(case, rep))
     guarded(rep, "evidence", lambda: _verify_evidence_links(case, rep, run_ok))
+    guarded(rep, "approval", lambda: _verify_approvals(case, rep))
     return rep
 
 
-def guarded(rep: VerifyReport, what: str, fn: Callable[[], Any]) -> Any:
-    """Run one group of verify checks; a stored value that no longer decodes is a failed check, not a crash."""
-    try:
-        return fn()
-    except Exception as exc:  # whatever the decoder raised, the report names it
-        rep.checks.append(Check(what, "", False, f"cannot read the case's records ({type(exc).__name__}: {exc}); "
-                                "a stored value was changed outside overflight"))
-        return None
-
-
-def utcnow() -> datetime:
-    """Now, timezone-aware UTC."""
-    return datetime.now(UTC)
+__all__ = [
+    "Check",
+    "RunRecord",
+    "VerifyReport",
+    "canonical_rows",
+    "get_analysis",
+    "guarded",
+    "hash_arrow",
+    "hash_frame",
+    "hash_json",
+    "hash_rows",
+    "rederive_verdicts",
+    "register_analysis",
+    "utcnow",
+    "verify",
+]

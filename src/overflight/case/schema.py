@@ -67,3 +67,6 @@ def create_statements() -> list[str]:
     """CREATE TABLE statements for every table (idempotent)."""
     return [f"CREATE TABLE IF NOT EXISTS {t} ({', '.join(f'{c} {ty}' for c, ty in cols)})"
             for t, cols in TABLES.items()]
+
+
+__all__ = ["HEAD_KEY", "KEYS", "READABLE_VERSIONS", "SCHEMA_VERSION", "TABLES", "create_statements"]

@@ -1,11 +1,11 @@
-"""The case file: one DuckDB database per investigation.
+"""The case: sources, claims, observations, tracks, zones, analysis runs, evidence, verdicts and the audit log.
 
-It holds sources, claims, observations, tracks, zones (with their boundary-set provenance), analysis runs
-and their results, evidence links, verdicts and an append-only audit log (tables in
-`overflight.case.schema`). Every write method runs in one transaction together with its audit entries:
-when it fails, the file is as it was. DuckDB's write-ahead log makes a process killed mid-write leave the
-last committed state. Only one process may have a case open; a second gets an `OverflightError` naming
-the process that holds it.
+A case is a DuckDB file per investigation (`overflight.case.duckdb_backend`, the default) or a case in a
+PostgreSQL/PostGIS database shared by a team (``postgresql://HOST/DB?case=NAME``,
+`overflight.case.pg_backend`). `Case` holds the domain logic, audit chaining and hashing once, over the same
+SQL on both; the backend supplies connection, transactions, bulk inserts and Arrow reads. Every write method
+runs in one transaction together with its audit entries: when it fails, the case is as it was (tables in
+`overflight.case.schema`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,7 +21,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -30,8 +28,9 @@ import shapely
 import shapely.errors
 
 from overflight._version import __version__
+from overflight.case import duckdb_backend, pg_backend
 from overflight.case.audit import GENESIS, AuditEntry, chain, current_user, dumps, entry_hash, json_value
-from overflight.case.runs import (
+from overflight.case.canonical import (
     RunRecord,
     VerifyReport,
     canonical_rows,
@@ -41,9 +40,10 @@ from overflight.case.runs import (
     hash_rows,
     utcnow,
 )
-from overflight.case.schema import HEAD_KEY, KEYS, READABLE_VERSIONS, SCHEMA_VERSION, TABLES, create_statements
+from overflight.case.schema import HEAD_KEY, KEYS, READABLE_VERSIONS, SCHEMA_VERSION, TABLES
 from overflight.errors import InputError, OverflightError
-from overflight.evidence.importing import Bundle, check_claim_links, read_files, resolve
+from overflight.evidence.importing import Bundle, check_claim_links, read_files
+from overflight.evidence.importing import resolve_bundle as resolve
 from overflight.evidence.model import Claim, EvidenceItem, Observation, Source, Verdict
 
 if TYPE_CHECKING:
@@ -51,12 +51,6 @@ if TYPE_CHECKING:
 
 _ARROW = {"VARCHAR": pa.string(), "DOUBLE": pa.float64(), "BIGINT": pa.int64(), "INTEGER": pa.int32(),
           "BOOLEAN": pa.bool_(), "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"), "BLOB": pa.binary()}
-
-
-def _lock_message(path: Path, exc: Exception) -> str:
-    m = re.search(r"PID (\d+)", str(exc))
-    pid = m.group(1) if m else "unknown"
-    return f"case file {path} is open in another process (pid {pid}); close it there first"
 
 
 def _fingerprint(df: pd.DataFrame) -> str:
@@ -79,6 +73,9 @@ def _verdict_from_row(r: Mapping[str, Any]) -> Verdict:
     return Verdict(r["claim_id"], r["verdict"], tuple(doc.get("trail", [])), r["inputs_hash"], rule_version=rule,
                    number=doc.get("number"), illustrative=bool(doc.get("illustrative", False)))
 
+
+#: meta key prefix of a verdict's approval for publication (`Case.approve`)
+APPROVAL = "approval."
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -107,39 +104,49 @@ def _jl(v: Any) -> str:
 
 
 class Case:
-    """An open case file. Use `Case.create` / `Case.open` (or `open_case`) and close it, or use ``with``.
+    """An open case. Use `Case.create` / `Case.open` (or `open_case`) and close it, or use ``with``.
 
     Parameters
     ----------
     path
-        The ``.duckdb`` file.
+        The ``.duckdb`` file, or ``postgresql://HOST/DB?case=NAME`` (see `overflight.case.pg_backend`).
     user
-        Who the audit log records (default: ``$OVERFLIGHT_USER`` or the login name).
+        Who the audit log records (default: ``$OVERFLIGHT_USER`` or the login name). On PostgreSQL the
+        database role: ``user`` switches to that role (``SET ROLE``), by default the login role is recorded.
     read_only
-        Open without the write lock's writes (still exclusive against writers in other processes).
+        Open without writing (a DuckDB file stays exclusive against writers in other processes).
     """
 
+    backend: duckdb_backend.DuckDBBackend | pg_backend.PgBackend
+
     def __init__(self, path: str | Path, *, user: str | None = None, read_only: bool = False,
-                 _create: bool = False) -> None:
-        self.path = Path(path)
-        self.user = user or current_user()
+                 _create: bool = False, _empty: bool = False) -> None:
         self.read_only = read_only
         self.schema_version = SCHEMA_VERSION
         self.meta_version = SCHEMA_VERSION
         self.structure_problems: list[str] = []
-        if not _create and not self.path.exists():
-            raise InputError("no such case file (create it with `overflight case init`)", file=self.path)
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise OverflightError(_lock_message(self.path, exc)) from None
-            raise OverflightError(f"cannot open case file {self.path}: {exc}") from None
-        except duckdb.Error as exc:
-            raise OverflightError(f"{self.path} is not a case file: {exc}") from None
-        self._x("SET TimeZone='UTC'")
+        self.url: str | None = None
+        if pg_backend.is_url(path):
+            con = pg_backend.connect(path, user=user, read_only=read_only, create=_create)
+            self.con: Any = con
+            self.url = con.loc.display
+            self.path = Path(con.loc.case)
+            self.user = con.role()  # the database role: what the database enforces is what the log records
+            self.backend = pg_backend.PgBackend(con)
+        else:
+            self.path = Path(path)
+            self.user = user or current_user()
+            if not _create and not self.path.exists():
+                raise InputError("no such case file (create it with `overflight case init`)", file=self.path)
+            self.con = duckdb_backend.connect(self.path, read_only=read_only)
+            self.backend = duckdb_backend.DuckDBBackend(self.path)
         if _create:
-            self._init_schema()
+            if not _empty:  # _empty: no tables yet, `overflight.case.sync` makes them with the copy
+                try:
+                    self._init_schema()
+                except BaseException:
+                    self.close()
+                    raise
         else:
             self._check_schema()
 
@@ -147,7 +154,14 @@ class Case:
 
     @classmethod
     def create(cls, path: str | Path, *, user: str | None = None, exist_ok: bool = False) -> Case:
-        """Create a new, empty case file (InputError if it exists, unless ``exist_ok``)."""
+        """Create a new, empty case (InputError if it exists, unless ``exist_ok``)."""
+        if pg_backend.is_url(path):
+            try:
+                return cls(path, user=user, _create=True)
+            except InputError:
+                if not exist_ok:
+                    raise
+                return cls(path, user=user)
         p = Path(path)
         if p.exists():
             if not exist_ok:
@@ -158,11 +172,22 @@ class Case:
 
     @classmethod
     def open(cls, path: str | Path, *, user: str | None = None, read_only: bool = False) -> Case:
-        """Open an existing case file."""
+        """Open an existing case."""
         return cls(path, user=user, read_only=read_only)
 
+    @classmethod
+    def exists(cls, path: str | Path) -> bool:
+        """Whether a case is at this location (a file, or a case in the database)."""
+        if pg_backend.is_url(path):
+            try:
+                cls(path, read_only=True).close()
+            except InputError:
+                return False
+            return True
+        return Path(path).exists()
+
     def close(self) -> None:
-        """Close the file (releases the lock)."""
+        """Close the case (releases the file's lock, or the database connection)."""
         if getattr(self, "con", None) is not None:
             self.con.close()
             self.con = None  # type: ignore[assignment]
@@ -174,12 +199,16 @@ class Case:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Case({str(self.path)!r})"
+        return f"Case({self.url or str(self.path)!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the case is: the file's path, or its URL (without the password)."""
+        return self.url or str(self.path)
 
     def _init_schema(self) -> None:
         with self.transaction():
-            for stmt in create_statements():
-                self._x(stmt)
+            self.backend.create_tables(self.con)
             self.schema_version = SCHEMA_VERSION
             self._audit([AuditEntry("create", "meta", str(self.path.name), None,
                                     {"schema_version": SCHEMA_VERSION, "overflight_version": __version__})])
@@ -191,9 +220,10 @@ class Case:
     def _check_schema(self) -> None:
         try:
             row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
-        except duckdb.Error:
+        except self.backend.errors:
             self.close()
-            raise OverflightError(f"{self.path} is a DuckDB file but not an overflight case") from None
+            raise OverflightError(f"{self.location} is a DuckDB file but not an overflight case" if self.url is None
+                                  else f"{self.location}: the case's tables are missing or unreadable") from None
         if row is None or row[0] not in READABLE_VERSIONS:
             self.close()
             raise OverflightError(f"{self.path}: case schema version {row[0] if row else '?'} is not supported "
@@ -202,8 +232,9 @@ class Case:
         present: dict[str, set[str]] = {}
         for t in TABLES:
             try:
-                present[t] = {d[0] for d in self.con.execute(f"SELECT * FROM {t} LIMIT 0").description or []}
-            except duckdb.Error:
+                present[t] = {d[0] for d in self.con.execute(f"SELECT * FROM {t} LIMIT 0").description or []
+                              } - self.backend.hidden_columns
+            except self.backend.errors:
                 continue
         self.schema_version = SCHEMA_VERSION if "hash" in present.get("audit_log", {"hash"}) else "1"
         self.meta_version = str(row[0])
@@ -274,14 +305,9 @@ class Case:
     def transaction(self) -> Iterator[None]:
         """One atomic write: commit when the block ends, roll back (and re-raise) when it raises."""
         if self.read_only:
-            raise OverflightError(f"case file {self.path} is open read-only")
-        self._x("BEGIN TRANSACTION")
-        try:
+            raise OverflightError(f"case {self.location} is open read-only")
+        with self.backend.transaction(self.con):
             yield
-        except BaseException:
-            self._x("ROLLBACK")
-            raise
-        self._x("COMMIT")
 
     # ------------------------------------------------------------ low-level writes
 
@@ -289,6 +315,10 @@ class Case:
         # First row of a query, consuming the whole result.
         rows = self.con.execute(sql, params).fetchall() if params is not None else self.con.execute(sql).fetchall()
         return rows[0] if rows else None
+
+    def _df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        # A query's rows as a data frame (both backends give DuckDB's column types).
+        return self.backend.df(self.con, sql, params)
 
     def _x(self, sql: str, params: Sequence[Any] | None = None) -> None:
         # Run a statement and consume its result (DuckDB refuses new work while a result is pending).
@@ -342,12 +372,7 @@ class Case:
         data = records if isinstance(records, pa.Table) else self._arrow(table, records)
         if data.num_rows == 0:
             return
-        cols = ", ".join(c for c, _ in self._columns(table))
-        self.con.register("_ovf_batch", data)
-        try:
-            self._x(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _ovf_batch")
-        finally:
-            self.con.unregister("_ovf_batch")
+        self.backend.insert_arrow(self.con, table, [c for c, _ in self._columns(table)], data)
 
     def _rows(self, table: str, where: str = "", params: Sequence[Any] = (), order: str | None = None
               ) -> list[dict[str, Any]]:
@@ -598,6 +623,30 @@ class Case:
                 self._upsert("evidence", [self._evidence_row(e) for e in items])
         return run_id
 
+    def approve(self, claim_id: str) -> dict[str, Any]:
+        """Approve a claim's stored verdict for publication, recording who (`user`) and when; audited.
+
+        On PostgreSQL only a reviewer may (row-level security); the approval names the verdict and its inputs
+        hash, so `verify` reports an approval whose verdict has changed since.
+        """
+        v = self.verdicts().get(claim_id)
+        if v is None:
+            raise InputError(f"claim {claim_id!r} has no stored verdict to approve (run `overflight case evaluate`)",
+                             field="claim")
+        doc = {"claim_id": claim_id, "verdict": v.verdict, "inputs_hash": v.inputs_hash,
+               "rule_version": v.rule_version, "approved_by": self.user, "approved_at": utcnow().isoformat()}
+        with self.transaction():
+            self._upsert("meta", [{"key": f"{APPROVAL}{claim_id}", "value": json.dumps(doc, sort_keys=True)}])
+        return doc
+
+    def approvals(self) -> dict[str, dict[str, Any]]:
+        """claim id → its approval for publication (verdict, inputs hash, approved_by, approved_at)."""
+        return {k.removeprefix(APPROVAL): json.loads(v) for k, v in self.meta().items() if k.startswith(APPROVAL)}
+
+    def size_bytes(self) -> int:
+        """Storage the case takes (the file; on PostgreSQL the shared tables of every case in the database)."""
+        return self.backend.size_bytes(self.con)
+
     def verdict_rule(self) -> str:
         """The verdict rule this case's stored verdicts were derived under (the latest for a case without any)."""
         from overflight.evidence.verdicts import RULE_VERSION
@@ -614,7 +663,8 @@ class Case:
         rule is recorded in the audit log.
         """
         from overflight.evidence.facts import item_facts
-        from overflight.evidence.verdicts import RULE_VERSION, evaluate
+        from overflight.evidence.verdicts import RULE_VERSION
+        from overflight.evidence.verdicts import evaluate_claims as evaluate
 
         before = self.verdict_rule() if self._one("SELECT 1 FROM verdicts LIMIT 1") else None
         use = (before or RULE_VERSION) if rule is None else (RULE_VERSION if rule == "latest" else str(rule))
@@ -677,7 +727,7 @@ class Case:
         """Observations as a DataFrame (lon, lat, time_start, … one row per observation, ordered by id)."""
         cols = ", ".join(c for c, _ in TABLES["observations"])
         where, params = ("WHERE kind IN (SELECT unnest(?))", [list(kinds)]) if kinds else ("", [])
-        return self.con.execute(f"SELECT {cols} FROM observations {where} ORDER BY id", params).df()
+        return self._df(f"SELECT {cols} FROM observations {where} ORDER BY id", params)
 
     @_decoding("evidence")
     def evidence(self, claim_id: str | None = None) -> list[EvidenceItem]:
@@ -705,9 +755,8 @@ class Case:
         With ``extras`` the extra columns stored with the tracks come back as columns too.
         """
         where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
-        df = self.con.execute(
-            "SELECT track_id, time, lon, lat, alt_m, dataset, source_id, illustrative, extras FROM tracks "
-            f"{where} ORDER BY dataset, track_id, time", params).df()
+        df = self._df("SELECT track_id, time, lon, lat, alt_m, dataset, source_id, illustrative, extras FROM tracks "
+                      f"{where} ORDER BY dataset, track_id, time", params)
         df["time"] = pd.to_datetime(df["time"], utc=True).astype("datetime64[ns, UTC]")
         raw = df.pop("extras")
         if extras and raw.notna().any():
@@ -779,7 +828,8 @@ class Case:
 
     def audit(self) -> pd.DataFrame:
         """The audit log, oldest first."""
-        return self.con.execute("SELECT * FROM audit_log ORDER BY seq").df()
+        cols = ", ".join(c for c, _ in self._columns("audit_log"))
+        return self._df(f"SELECT {cols} FROM audit_log ORDER BY seq")
 
     def audit_rows(self) -> list[dict[str, Any]]:
         """The audit log as records (every column; ``hash`` is None in a schema-1 file), oldest first."""
@@ -807,9 +857,8 @@ class Case:
     def table_arrow(self, table: str, where: str = "", params: Sequence[Any] = ()) -> pa.Table:
         """A table's rows as Arrow, with the column types of `overflight.case.schema` (unordered)."""
         cols = self._columns(table)
-        tbl = self.con.sql(f"SELECT {', '.join(c for c, _ in cols)} FROM {table} {where}",
-                           params=list(params) or None).to_arrow_table()
-        return tbl.cast(pa.schema([(c, _ARROW[t]) for c, t in cols]))
+        return self.backend.select_arrow(self.con, f"SELECT {', '.join(c for c, _ in cols)} FROM {table} {where}",
+                                         params, pa.schema([(c, _ARROW[t]) for c, t in cols]))
 
     def _dataset_state(self, dataset: str) -> dict[str, Any]:
         # What the audit log records of a stored track dataset: its row count and content hash.
@@ -839,8 +888,7 @@ class Case:
             raise InputError(f"no table {table!r} in a case", field="table")
         cols = [c for c, _ in TABLES[table]]
         order = KEYS.get(table) or ", ".join(cols[:3])
-        df = self.con.execute(f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {order}",
-                              list(params)).df()
+        df = self._df(f"SELECT {', '.join(cols)} FROM {table} {where} ORDER BY {order}", list(params))
         return hash_frame(df)
 
     def meta(self) -> dict[str, str]:
@@ -878,7 +926,10 @@ class Case:
 
 
 def open_case(path: str | Path, *, user: str | None = None, create: bool = False, read_only: bool = False) -> Case:
-    """Open a case file (creating it when ``create`` and it does not exist)."""
-    if create and not Path(path).exists():
+    """Open a case: a ``.duckdb`` file or ``postgresql://HOST/DB?case=NAME`` (creating it when ``create``)."""
+    if create and not Case.exists(path):
         return Case.create(path, user=user)
     return Case.open(path, user=user, read_only=read_only)
+
+
+__all__ = ["Case", "open_case"]

@@ -12,10 +12,13 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the `overflight` console script."""
     args = sys.argv[1:] if argv is None else argv
     if args == ["--version"]:
-        from overflight._version import __version__
+        from overflight import __version__
 
         print(f"overflight {__version__}")
         return
     from overflight.cli.main import main as run
 
     run(argv)
+
+
+__all__ = ["main"]

@@ -84,8 +84,9 @@ SortOpt = Annotated[bool, typer.Option("--sort", help="Sort the fixes by track a
                                        "(reads the whole file into memory).")]
 
 # Recording an analysis into a case.
-CaseOpt = Annotated[Path | None, typer.Option("--case", metavar="CASE.duckdb",
-                                              help="Record the run, its inputs and its evidence in this case file.")]
+CaseOpt = Annotated[Path | None, typer.Option("--case", metavar="CASE",
+                                              help="Record the run, its inputs and its evidence in this case (a "
+                                              ".duckdb file or postgresql://HOST/DB?case=NAME).")]
 SourceOpt = Annotated[str | None, typer.Option("--source", metavar="SOURCE_ID",
                                                help="Source (in the case) of the data read; its grade weighs the "
                                                "evidence.")]
@@ -97,3 +98,28 @@ def read_options(**kw: Any) -> dict[str, Any]:
     if unit is not None and unit not in ("m", "ft"):
         raise InputError(f"--alt-unit must be m or ft, not {unit!r}", field="--alt-unit")
     return {k: v for k, v in kw.items() if v is not None}
+
+
+__all__ = [
+    "AltOpt",
+    "AltUnitOpt",
+    "CaseOpt",
+    "FormatOpt",
+    "IdFieldOpt",
+    "IdOpt",
+    "LatOpt",
+    "LonOpt",
+    "OutOpt",
+    "SortOpt",
+    "SourceOpt",
+    "TimeFmtOpt",
+    "TimeOpt",
+    "TzOpt",
+    "ZoneIdsOpt",
+    "ZonesOpt",
+    "check_output",
+    "console",
+    "err_console",
+    "esc",
+    "read_options",
+]

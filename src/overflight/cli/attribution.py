@@ -88,3 +88,6 @@ def attribution_cmd(
 def register(app: typer.Typer) -> None:
     """Add ``overflight attribution``."""
     app.command("attribution")(attribution_cmd)
+
+
+__all__ = ["attribution_cmd", "register"]

@@ -46,3 +46,6 @@ def audit_cmd(
 
 def register(app: typer.Typer) -> None:
     app.command("audit")(audit_cmd)
+
+
+__all__ = ["audit_cmd", "register"]

@@ -68,3 +68,6 @@ def show(name: Annotated[str, typer.Argument(help="Boundary set name.")]) -> Non
 
 def register(app: typer.Typer) -> None:
     app.add_typer(sub, name="boundaries")
+
+
+__all__ = ["install", "list_sets", "register", "show", "sub"]

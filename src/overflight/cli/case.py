@@ -1,4 +1,7 @@
-"""`overflight case init|import|show|evaluate|attribute|export|verify`: the case file from the command line."""
+"""`overflight case init|import|show|evaluate|attribute|export|verify|approve|push|pull`: cases from the command line.
+
+A case is a ``.duckdb`` file or a team case on PostgreSQL, ``postgresql://HOST/DB?case=NAME``.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from overflight.errors import InputError
 
 sub = typer.Typer(help="Case files: sources, claims, evidence, analyses, verdicts.", no_args_is_help=True)
 
-CaseArg = Annotated[Path, typer.Argument(help="The case file (.duckdb).")]
+CaseArg = Annotated[str, typer.Argument(help="The case: a .duckdb file or postgresql://HOST/DB?case=NAME.")]
 _COLOURS = {"supported": "green", "partly supported": "cyan", "contradicted": "red", "disputed": "yellow",
             "unverified": "dim"}
 
@@ -286,6 +289,60 @@ def verify_cmd(
         raise typer.Exit(1)
 
 
+@sub.command("approve")
+def approve_cmd(
+    case: CaseArg,
+    claims: Annotated[list[str], typer.Argument(help="Claim ids whose stored verdict is approved for publication.")],
+) -> None:
+    """Approve claims' verdicts for publication (on PostgreSQL only a reviewer may); records who and when."""
+    from overflight.case import Case
+
+    with Case.open(case) as c:
+        for cid in claims:
+            doc = c.approve(cid)
+            console.print(f"approved {esc(cid)}: {esc(doc['verdict'])} by {esc(doc['approved_by'])} at "
+                          f"{esc(doc['approved_at'])}", highlight=False)
+
+
+@sub.command("push")
+def push_cmd(
+    local: Annotated[Path, typer.Argument(help="The local case file (.duckdb).")],
+    url: Annotated[str, typer.Argument(help="The team case: postgresql://HOST/DB?case=NAME (created if new).")],
+) -> None:
+    """Copy a local case to the server; refuses, writing nothing, when the server changed since the last sync."""
+    from overflight.case.sync import push
+
+    console.print(esc(push(local, url).message()), highlight=False)
+
+
+@sub.command("pull")
+def pull_cmd(
+    url: Annotated[str, typer.Argument(help="The team case: postgresql://HOST/DB?case=NAME.")],
+    local: Annotated[Path, typer.Argument(help="The local case file (.duckdb; created if new).")],
+) -> None:
+    """Copy a server case into a local file; refuses, writing nothing, when the file changed since the last sync."""
+    from overflight.case.sync import pull
+
+    console.print(esc(pull(url, local).message()), highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `case` sub-app to the main app."""
     app.add_typer(sub, name="case")
+
+
+__all__ = [
+    "CaseArg",
+    "attribute_cmd",
+    "config_app",
+    "config_set_cmd",
+    "config_show_cmd",
+    "evaluate_cmd",
+    "export_cmd",
+    "import_cmd",
+    "init_cmd",
+    "register",
+    "show_cmd",
+    "sub",
+    "verify_cmd",
+]

@@ -59,3 +59,6 @@ def report(
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
     app.command("report")(report)
+
+
+__all__ = ["demo", "register", "report"]

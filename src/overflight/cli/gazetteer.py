@@ -80,3 +80,6 @@ def nearest(
 def register(app: typer.Typer) -> None:
     """Add the ``gazetteer`` sub-command group to the ``overflight`` app."""
     app.add_typer(sub, name="gazetteer")
+
+
+__all__ = ["JsonOpt", "lookup", "nearest", "register", "sub"]

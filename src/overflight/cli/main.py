@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from overflight._version import __version__
+from overflight import __version__
 from overflight.cli._common import err_console, esc
 from overflight.errors import OverflightError
 
@@ -121,3 +121,6 @@ def main(argv: list[str] | None = None) -> None:
     except OverflightError as exc:
         err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+__all__ = ["COMMANDS", "app", "load_command", "main"]

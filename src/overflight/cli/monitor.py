@@ -124,3 +124,6 @@ def coverage_cmd(
 def register(app: typer.Typer) -> None:
     """Add ``overflight monitor``."""
     app.add_typer(sub, name="monitor")
+
+
+__all__ = ["coverage_cmd", "monitor_cmd", "register", "status_cmd", "sub"]

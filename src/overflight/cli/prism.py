@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import fields
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from shapely.geometry import LineString, mapping
 
 from overflight.cli._common import (
     CaseOpt,
@@ -37,39 +31,7 @@ from overflight.cli._common import (
 )
 from overflight.errors import InputError
 
-BATCH_PAIRS = 2000  # pairs per batch, the progress bar's step
 PROGRESS_MIN = 20_000  # (pair, zone) combinations from which a run shows a progress bar
-
-
-def _geojson(pairs: Any, vmax: float, verdict_df: pd.DataFrame, paths: dict[tuple[int, str], Any], out: Path) -> int:
-    """Write the prism ellipses and the avoiding paths as GeoJSON features; returns the feature count."""
-    import warnings
-
-    from overflight.analysis.prism import ppa
-    from overflight.analysis.prism.ellipse import InconsistentFixesWarning
-
-    t0 = pd.Timestamp("2000-01-01", tz="UTC")
-    features = []
-    for i in range(len(pairs.lon1)):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", InconsistentFixesWarning)
-            geom = ppa((pairs.lon1[i], pairs.lat1[i]), t0, (pairs.lon2[i], pairs.lat2[i]),
-                       t0 + timedelta(seconds=float(pairs.dt[i])), vmax, max_error_m=50.0, max_vertices=2048)
-        props = {"kind": "ppa", "track_id": str(pairs.track_id[i]), "from_index": str(pairs.from_index[i]),
-                 "to_index": str(pairs.to_index[i]), "budget_m": float(vmax * pairs.dt[i]),
-                 "inconsistent": bool(geom.is_empty)}
-        features.append({"type": "Feature", "properties": props, "geometry": None if geom.is_empty else mapping(geom)})
-    nz = verdict_df["zone_id"].nunique() if len(verdict_df) else 0
-    for (i, zid), (lon, lat) in paths.items():
-        row = verdict_df[(verdict_df["zone_id"] == zid)].iloc[i] if nz else None
-        props = {"kind": "avoiding_path", "track_id": str(pairs.track_id[i]), "from_index": str(pairs.from_index[i]),
-                 "to_index": str(pairs.to_index[i]), "zone_id": zid,
-                 "verdict": str(row["verdict"]) if row is not None else None,
-                 "length_m": float(row["detour_m"]) if row is not None and math.isfinite(row["detour_m"]) else None}
-        features.append({"type": "Feature", "properties": props,
-                         "geometry": mapping(LineString(list(zip(lon, lat, strict=True))))})
-    out.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
-    return len(features)
 
 
 def prism(
@@ -110,15 +72,7 @@ def prism(
     Sightings may name a place instead of coordinates (its extent becomes the position error) and give a time window.
     With --case the sightings and zones are stored in the case, the run is recorded, and necessary verdicts
     become evidence for the claims whose zones and window they match."""
-    from overflight.analysis.prism import summarize
-    from overflight.analysis.prism.verdicts import (
-        Pairs,
-        _verdicts_for_pairs,
-        _zone_items,
-        make_pairs,
-        zone_caps,
-    )
-    from overflight.evidence.sightings import label_pairs, observations_frame, read_sightings, sightings_table
+    from overflight.analysis.prism_run import prism_verdicts
     from overflight.units import parse_speed
     from overflight.zones import load_zones
 
@@ -139,23 +93,10 @@ def prism(
     if sightings is None:
         raise InputError("give a sightings file (or --case CASE to use the case's sightings)", field="SIGHTINGS")
     zs = load_zones(zones, ids=zone, id_field=id_field)
-    table = sightings_table(observations_frame(read_sightings(sightings, credibility=credibility, **read)))
-    pairs = make_pairs(table.drop(columns=["observation"]))
-    paths: dict[tuple[int, str], Any] = {}
-    caps = zone_caps(_zone_items(zs), source=zs)
-    precise = not fast or geojson is not None  # the map needs the exact avoiding paths
-    n = len(pairs.lon1)
-    # Without a map, pairs go in batches (rows are pair-major, so the batches' rows join in the same order).
-    step = n if geojson is not None else BATCH_PAIRS
-    parts = []
-    with _progress(n * len(zs)) as tick:
-        for a in range(0, max(n, 1), max(step, 1)):
-            batch = Pairs(**{f.name: getattr(pairs, f.name)[a:a + step] for f in fields(Pairs)})
-            parts.append(_verdicts_for_pairs(batch, caps, v, precise=precise, keep_impossible=True,
-                                             paths=paths if geojson is not None else None))
-            tick(len(batch.lon1) * len(zs))
-    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    df = label_pairs(df, table)
+    with _progress() as tick:
+        res = prism_verdicts(sightings, zs, v, fast=fast, with_paths=geojson is not None, credibility=credibility,
+                             progress=tick, **read)
+    df = res.verdicts
     shown = df if impossible else df[df["verdict"] != "impossible"]
     if output is None:
         console.print(shown.to_csv(index=False), end="", highlight=False, soft_wrap=True, markup=False)
@@ -163,7 +104,7 @@ def prism(
         shown.to_csv(output, index=False)
         console.print(f"{len(shown)} verdict rows at {esc(vmax)} → {esc(str(output))}", highlight=False)
     if summary:
-        summ = summarize(df)
+        summ = res.summary
         if output is not None:
             spath = output.with_name(output.stem + ".summary.csv")
             summ.to_csv(spath, index=False)
@@ -171,20 +112,30 @@ def prism(
         interesting = summ[summ["verdict"] != "impossible"] if len(summ) > 50 else summ
         console.print(interesting.to_string(index=False), highlight=False, markup=False)
     if geojson is not None:
-        n = _geojson(pairs, v, df, paths, geojson)
+        n = res.write_geojson(geojson)
         console.print(f"{n} features → {esc(str(geojson))}", highlight=False)
 
 
 @contextmanager
-def _progress(total: int) -> Iterator[Callable[[int], None]]:
+def _progress() -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr for runs over many (pair, zone) combinations; nothing for small runs."""
-    if total < PROGRESS_MIN:
-        yield lambda _n: None
-        return
-    with Progress(TextColumn("[bold]prism[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("pair × zone"),
-                  TimeElapsedColumn(), console=err_console, transient=not err_console.is_terminal) as bar:
-        task = bar.add_task("prism", total=total)
-        yield lambda n: bar.update(task, advance=n)
+    bars: list[tuple[Progress, Any]] = []
+
+    def tick(done: int, total: int) -> None:
+        if total < PROGRESS_MIN:
+            return
+        if not bars:
+            bar = Progress(TextColumn("[bold]prism[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("pair × zone"),
+                           TimeElapsedColumn(), console=err_console, transient=not err_console.is_terminal)
+            bar.start()
+            bars.append((bar, bar.add_task("prism", total=total)))
+        bars[0][0].update(bars[0][1], completed=done)
+
+    try:
+        yield tick
+    finally:
+        for bar, _ in bars:
+            bar.stop()
 
 
 def _into_case(case: Path, sightings: Path | None, v: float, vmax: str, zones: str, zone: list[str] | None,
@@ -207,3 +158,6 @@ def _into_case(case: Path, sightings: Path | None, v: float, vmax: str, zones: s
 def register(app: typer.Typer) -> None:
     """Add the `prism` command."""
     app.command("prism")(prism)
+
+
+__all__ = ["PROGRESS_MIN", "prism", "register"]

@@ -137,3 +137,16 @@ def convert_cmd(
 def register(app: typer.Typer) -> None:
     """Add the ``tracks`` sub-command group to the main app."""
     app.add_typer(tracks_app, name="tracks")
+
+
+__all__ = [
+    "ChunkOpt",
+    "DropOpt",
+    "SpeedOpt",
+    "WrapOpt",
+    "convert_cmd",
+    "register",
+    "report_table",
+    "tracks_app",
+    "validate_cmd",
+]

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -38,6 +37,7 @@ from overflight.cli._common import (
 )
 from overflight.cli._engine import EngineOpt, SchedulerOpt, WorkersOpt, check_engine
 from overflight.errors import InputError
+from overflight.tracks.writers import write_summary, write_visits
 from overflight.units import parse_distance, parse_speed
 from overflight.zones import load_zones
 
@@ -53,25 +53,6 @@ def _count_lines(path: Path) -> int | None:
         while block := fh.read(8 << 20):
             n += block.count(b"\n")
     return max(n - 1, 0)
-
-
-def write_visits(visits: pd.DataFrame, path: Path) -> None:
-    """Visits as CSV: times ISO 8601 UTC to the second (interpolated border times carry no more), coordinates
-    to 1e-7 degree."""
-    out = visits.copy()
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
-            out[c] = out[c].dt.round("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out.to_csv(path, index=False, float_format="%.7f")
-
-
-def write_summary(summary: pd.DataFrame, path: Path) -> None:
-    """Per-track summary as CSV; the structured legs as a JSON array in column ``legs``."""
-    out = summary.copy()
-    out["legs"] = [json.dumps(x, ensure_ascii=False) for x in out["legs"]]
-    for c in ("first_entry", "last_exit"):
-        out[c] = pd.to_datetime(out[c], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out.to_csv(path, index=False)
 
 
 def _check_tz(value: str, option: str) -> None:
@@ -244,3 +225,6 @@ def print_case_run(res: Any, case: Path) -> None:
 def register(app: typer.Typer) -> None:
     """Add ``overflight transit``."""
     app.command("transit")(transit_cmd)
+
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "print_case_run", "register", "transit_cmd"]

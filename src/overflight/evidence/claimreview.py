@@ -1,4 +1,4 @@
-"""Claims and their verdicts as schema.org ClaimReview JSON-LD (the format fact-checkers publish).
+r"""Claims and their verdicts as schema.org ClaimReview JSON-LD (the format fact-checkers publish).
 
 Each claim becomes one ``ClaimReview``: ``claimReviewed`` (the statement), ``itemReviewed`` (a ``Claim`` with
 its ``author`` — Person or Organization — and ``datePublished``), ``reviewRating`` (a ``Rating`` whose
@@ -18,7 +18,7 @@ caller asks for them (``include_illustrative``), and then ``name``, the rating's
 User text is data, never markup or a script: only absolute ``http``/``https`` URLs become ``url`` values
 (`safe_url`; a claim's ``javascript:``, ``data:``, ``file:`` or relative link is left out and the review body
 says so), and `jsonld_script` embeds JSON-LD in an HTML page with ``<``, ``>``, ``&``, U+2028 and U+2029 as
-``\\uXXXX`` escapes, so ``</script>`` or ``<!--`` in a statement cannot end or hide the script element.
+``\uXXXX`` escapes, so ``</script>`` or ``<!--`` in a statement cannot end or hide the script element.
 """
 
 from __future__ import annotations
@@ -81,8 +81,11 @@ def _date(d: datetime | None) -> str | None:
 
 
 def review_body(claim: Claim, verdict: Verdict | None, evidence: Sequence[EvidenceItem]) -> str:
-    """The review in plain words for readers: the rating, then what each piece of evidence showed (its own
-    reasoning, no internal ids), and for a claim of absence what it would take to support it."""
+    """The review in plain words for readers.
+
+    The review in plain words for readers: the rating, then what each piece of evidence showed (its own
+    reasoning, no internal ids), and for a claim of absence what it would take to support it.
+    """
     v = verdict.verdict if verdict else "unverified"
     lines = [f"{RATINGS[v][1]}."]
     for direction, word in (("supports", "For the claim"), ("contradicts", "Against the claim")):
@@ -199,3 +202,16 @@ def missing_fields(review: Mapping[str, Any]) -> list[str]:
         if cur in (None, ""):
             out.append(path)
     return out
+
+
+__all__ = [
+    "ILLUSTRATIVE_MARK",
+    "RATINGS",
+    "REQUIRED",
+    "claim_review",
+    "claim_reviews",
+    "jsonld_script",
+    "missing_fields",
+    "review_body",
+    "safe_url",
+]

@@ -124,3 +124,16 @@ def parse_grade(value: Any, *, file: Where = None, row: int | str | None = None,
         raise InputError(f"grade {value!r} is not an Admiralty grade like B2", file=file, row=row, field=field)
     return Grade(parse_reliability(m.group(1), file=file, row=row, field=field),
                  parse_credibility(m.group(2), file=file, row=row, field=field))
+
+
+__all__ = [
+    "CREDIBILITY",
+    "MISSING_CREDIBILITY",
+    "MISSING_RELIABILITY",
+    "RELIABILITY",
+    "Grade",
+    "Where",
+    "parse_credibility",
+    "parse_grade",
+    "parse_reliability",
+]

@@ -34,6 +34,7 @@ import shapely
 import yaml
 from shapely.geometry.base import BaseGeometry
 
+from overflight._deprecated import deprecated_names
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.grading import parse_credibility, parse_grade, parse_reliability
 from overflight.evidence.model import (
@@ -313,8 +314,11 @@ def claim_from_record(rec: Mapping[str, Any], *, file: str | Path | None = None,
 
 def observation_from_record(rec: Mapping[str, Any], *, file: str | Path | None = None,
                             row: Row = None) -> Observation:
-    """An `Observation` from a mapping (keys: id, kind, source, lon, lat, time or when, precision_m or
-    precision ("5km"), area, credibility, illustrative, description, count; others go to properties)."""
+    """An `Observation` from a mapping.
+
+    An `Observation` from a mapping (keys: id, kind, source, lon, lat, time or when, precision_m or
+    precision ("5km"), area, credibility, illustrative, description, count; others go to properties).
+    """
     oid = _need_id(rec, file, row)
     lon = _float(rec.get("lon"), file, row, "lon", -180, 180)
     lat = _float(rec.get("lat"), file, row, "lat", -90, 90)
@@ -344,7 +348,9 @@ def observation_from_record(rec: Mapping[str, Any], *, file: str | Path | None =
 
 def evidence_from_record(rec: Mapping[str, Any], *, file: str | Path | None = None, row: Row = None
                          ) -> EvidenceItem:
-    """An `EvidenceItem` from a mapping (keys: id (optional), claim, kind, direction, reasoning, grade or
+    """An `EvidenceItem` from a mapping.
+
+    An `EvidenceItem` from a mapping (keys: id (optional), claim, kind, direction, reasoning, grade or
     reliability/credibility, source, observation, run, result_row).
 
     Grades not given are filled from the source and the observation when the bundle is resolved.
@@ -372,7 +378,7 @@ def evidence_from_record(rec: Mapping[str, Any], *, file: str | Path | None = No
         json.dumps([claim, kind, direction, reasoning, _str(rec, "observation", "observation_id")]).encode()
     ).hexdigest()[:10]
     rr = _int(rec.get("result_row"), file, row, "result_row")
-    # rel "" / cred 0 mean "not given": `resolve` fills them from the source / observation, or F / 6.
+    # rel "" / cred 0 mean "not given": `resolve_bundle` fills them from the source / observation, or F / 6.
     return EvidenceItem(id=eid, claim_id=claim, kind=kind, direction=direction, reasoning=reasoning,
                         reliability=rel, credibility=cred, source_id=_opt_str(rec, "source", "source_id"),
                         run_id=_opt_str(rec, "run", "run_id"), result_row=rr,
@@ -519,8 +525,11 @@ ANALYSIS_KINDS = ("transit_row", "prism_verdict", "attribution_stat")
 
 
 def check_claim_zones(b: Bundle, zones: Mapping[str, str]) -> None:
-    """Every zone a claim is scoped to must be in the case (``zones``: id → name); else an `InputError`
-    naming the file, row and field, with the closest zone ids (by id or by name)."""
+    """Check that every zone a claim is scoped to is in the case.
+
+    Every zone a claim is scoped to must be in the case (``zones``: id → name); else an `InputError`
+    naming the file, row and field, with the closest zone ids (by id or by name).
+    """
     import difflib
 
     by_text = {**{str(n).lower(): i for i, n in zones.items() if n}, **{i.lower(): i for i in zones}}
@@ -537,7 +546,7 @@ def check_claim_zones(b: Bundle, zones: Mapping[str, str]) -> None:
                              file=f or None, row=r, field="where.zones")
 
 
-def resolve(b: Bundle, *, sources: Mapping[str, Source] | None = None,
+def resolve_bundle(b: Bundle, *, sources: Mapping[str, Source] | None = None,
             observations: Mapping[str, Observation] | None = None, claims: Iterable[str] = (),
             runs: Iterable[str] | None = None, zones: Mapping[str, str] | None = None) -> Bundle:
     """Check references and fill evidence grades, against the bundle plus what a case already holds.
@@ -602,4 +611,6 @@ def check_claim_links(claims: Mapping[str, Claim], origin: Mapping[tuple[str, st
 
 __all__ = ["ANALYSIS_KINDS", "Bundle", "OverflightError", "check_claim_links", "check_claim_zones",
            "claim_from_record", "evidence_from_record", "observation_from_record", "parse_geometry", "parse_time",
-           "read_file", "read_files", "resolve", "source_from_record"]
+           "read_file", "read_files", "resolve_bundle", "source_from_record"]
+
+__getattr__ = deprecated_names(__name__, {"resolve": "resolve_bundle"})

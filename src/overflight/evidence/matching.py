@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from overflight.case.runs import register_analysis, utcnow
+from overflight._deprecated import deprecated_names
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.model import Claim, EvidenceItem
 
@@ -53,7 +54,7 @@ def _area(claim: Claim, zones: Any) -> Any:
     return shapely.union_all(parts) if parts else None
 
 
-def rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def rerun_observation_match(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     """The result table of an observation match (one row per candidate claim/observation pair)."""
     from overflight.analysis.attribution import border_distance, contains
 
@@ -109,8 +110,11 @@ PLACES_GAZETTEER = "gazetteer"
 
 
 def place_named(obs: pd.DataFrame) -> pd.DataFrame:
-    """Observations with an ``area`` and no coordinates placed at the gazetteer's place, with the place's
-    extent as location precision (or their own ``precision_m`` when larger)."""
+    """Place observations given by a place name only.
+
+    Observations with an ``area`` and no coordinates placed at the gazetteer's place, with the place's
+    extent as location precision (or their own ``precision_m`` when larger).
+    """
     named = (obs["lon"].isna() | obs["lat"].isna()) & obs["area"].notna()
     if not named.any():
         return obs
@@ -130,7 +134,7 @@ def place_named(obs: pd.DataFrame) -> pd.DataFrame:
     return obs
 
 
-def inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
+def observation_match_inputs(case: Case, params: Mapping[str, Any]) -> dict[str, str]:
     """Input hashes: claims, observations, zones."""
     return {t: case.table_hash(t) for t in ("claims", "observations", "zones")}
 
@@ -146,9 +150,9 @@ class MatchResult:
 
 def match_observations(case: Case, *, claims: Sequence[str] | None = None, record: bool = True) -> MatchResult:
     """Turn observations inside claims' windows and areas into evidence, recorded as one analysis run."""
-    started = utcnow()
+    started = datetime.now(UTC)
     params = {"claims": list(claims) if claims else None, "places": PLACES_GAZETTEER}
-    table = rerun(case, params)
+    table = rerun_observation_match(case, params)
     obs = {o.id: o for o in case.observations()}
     srcs = case.sources()
     items = []
@@ -176,9 +180,13 @@ def match_observations(case: Case, *, claims: Sequence[str] | None = None, recor
             prov = case.zones().provenance
         except InputError:
             prov = None
-        run_id = case.record_run("observation_match", params, inputs(case, params), prov, table, items,
-                                 started=started)
+        run_id = case.record_run("observation_match", params, observation_match_inputs(case, params), prov, table,
+                                 items, started=started)
     return MatchResult(run_id, table, items)
 
 
-register_analysis("observation_match", rerun, inputs=inputs)
+__getattr__ = deprecated_names(__name__, {"rerun": "rerun_observation_match",
+                                          "inputs": "observation_match_inputs"})
+
+__all__ = ["COLUMNS", "PLACED_COLUMNS", "PLACES_GAZETTEER", "MatchResult", "match_observations",
+           "observation_match_inputs", "place_named", "rerun_observation_match"]

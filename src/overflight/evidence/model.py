@@ -13,6 +13,7 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
+from overflight._deprecated import deprecated_names
 from overflight.evidence.grading import MISSING_CREDIBILITY, MISSING_RELIABILITY, Grade
 
 SOURCE_KINDS = ("official", "media", "social", "sensor", "own", "other")
@@ -21,7 +22,13 @@ CLAIM_WHAT = ("transit", "overflight", "launch", "strike", "wreckage", "supply_r
 OBSERVATION_KINDS = ("sighting", "wreckage", "impact", "statement")
 EVIDENCE_KINDS = ("transit_row", "prism_verdict", "attribution_stat", "observation", "coverage", "other")
 DIRECTIONS = ("supports", "contradicts")
-VERDICTS = ("supported", "partly supported", "contradicted", "unverified", "disputed")
+#: The verdicts a claim can get (prism's per-pair verdicts are `overflight.analysis.prism.VERDICTS`).
+CLAIM_VERDICTS = ("supported", "partly supported", "contradicted", "unverified", "disputed")
+
+__all__ = ["CLAIM_VERDICTS", "CLAIM_WHAT", "DIRECTIONS", "EVIDENCE_KINDS", "OBSERVATION_KINDS", "SOURCE_KINDS",
+           "STANCES", "Claim", "EvidenceItem", "ItemFacts", "Observation", "Source", "Verdict"]
+
+__getattr__ = deprecated_names(__name__, {"VERDICTS": "CLAIM_VERDICTS"})
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,7 @@ class EvidenceItem:
 
     @property
     def grade(self) -> Grade:
+        """The item's Admiralty grade (reliability and credibility)."""
         return Grade(self.reliability, self.credibility)
 
     @property
@@ -147,6 +155,7 @@ class ItemFacts:
     note: str = ""
 
     def as_json(self) -> list[object]:
+        """The facts as a JSON-ready list (what the inputs hash reads)."""
         return [list(self.objects), self.count, self.illustrative, self.excluded, self.note]
 
 

@@ -25,7 +25,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from overflight.evidence.model import Claim, EvidenceItem, ItemFacts, Verdict
-from overflight.evidence.verdicts import _links, _pool, _Pooled, _side, inputs_hash
+from overflight.evidence.pooling import Pooled as _Pooled
+from overflight.evidence.pooling import inputs_hash
+from overflight.evidence.pooling import links as _links
+from overflight.evidence.pooling import pool as _pool
+from overflight.evidence.pooling import side as _side
 
 RULE = "2"
 _NOUN = {"transit": "a transit", "overflight": "an overflight", "launch": "a launch", "strike": "a strike",
@@ -170,3 +174,6 @@ def evaluate_v2(cmap: Mapping[str, Claim], evidence: Iterable[EvidenceItem], fac
         out[cid] = Verdict(cid, verdict, tuple(trail), h, rule_version=RULE,
                            number=number if pos_ok else 0, illustrative=bool(illus))
     return out
+
+
+__all__ = ["RULE", "count_text", "decide", "established_number", "evaluate_v2", "number_text", "object_keys"]

@@ -284,8 +284,11 @@ def observations_frame(obs: Sequence[Observation]) -> pd.DataFrame:
 
 
 def label_pairs(verdicts: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Prism verdict rows with the observation ids and times of each pair's two sightings (``from_…``,
-    ``to_…``), read from the `sightings_table` the pairs came from (its row labels are the indexes)."""
+    """Prism verdict rows labelled with their sightings' observation ids and times.
+
+    Prism verdict rows with the observation ids and times of each pair's two sightings (``from_…``,
+    ``to_…``), read from the `sightings_table` the pairs came from (its row labels are the indexes).
+    """
     out = verdicts.copy()
     for side in ("from", "to"):
         idx = out[f"{side}_index"].to_numpy()
@@ -293,3 +296,16 @@ def label_pairs(verdicts: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
         out[f"{side}_time"] = (table["time"].dt.round("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy()[idx]
                                if len(out) else [])
     return out
+
+
+__all__ = [
+    "FROM_NAMES",
+    "GROUP_NAMES",
+    "PLACE_NAMES",
+    "SIGHTING_COLUMNS",
+    "TO_NAMES",
+    "label_pairs",
+    "observations_frame",
+    "read_sightings",
+    "sightings_table",
+]

@@ -1,6 +1,6 @@
 """The verdict engine: from evidence items to one verdict per claim, with the reasoning trail.
 
-`evaluate` derives verdicts under a rule version (`RULES`; `RULE_VERSION` is the latest). Rule 2
+`evaluate_claims` derives verdicts under a rule version (`RULES`; `RULE_VERSION` is the latest). Rule 2
 (`overflight.evidence.rule2`, the default) is rule 1 below plus claimed counts weighed by the number of
 distinct objects established, and item facts (`overflight.evidence.facts`); ``docs/verdicts.md`` has both.
 Rule 1 is kept unchanged here, so verdicts stored under it still re-derive with the same hash.
@@ -39,170 +39,35 @@ can re-derive it and show it is the same.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterable, Mapping
 
-import shapely
-
+from overflight._deprecated import deprecated_names
 from overflight.errors import InputError
-from overflight.evidence.grading import Grade
 from overflight.evidence.model import Claim, EvidenceItem, ItemFacts, Verdict
+from overflight.evidence.pooling import (
+    RULE_VERSION,
+    RULES,
+    WEAK_QUORUM,
+    hash_scheme,
+    inputs_hash,
+    strength,
+)
+from overflight.evidence.pooling import links as _links
+from overflight.evidence.pooling import pool as _pool
+from overflight.evidence.pooling import side as _side
+from overflight.evidence.rule2 import evaluate_v2
 
-RULE_VERSION = "2"
-RULES = ("1", "2")
-WEAK_QUORUM = 3
+__all__ = ["RULES", "RULE_VERSION", "WEAK_QUORUM", "evaluate_claim", "evaluate_claims", "hash_scheme", "inputs_hash",
+           "strength"]
 
-
-def strength(grade: Grade) -> str:
-    """``"strong"``, ``"weak"`` or ``"not counted"`` for an Admiralty grade (rule point 2)."""
-    if grade.strong:
-        return "strong"
-    if grade.reliability in "ABCD" and grade.credibility <= 4:
-        return "weak"
-    return "not counted"
-
-
-@dataclass(frozen=True)
-class _Pooled:
-    item: EvidenceItem
-    direction: str  # relative to the claim being judged
-    via: str | None  # the linked claim it was borrowed from
-    eligible: bool
-    note: str
-
-
-def _links(claims: Mapping[str, Claim]) -> dict[str, set[str]]:
-    links: dict[str, set[str]] = {cid: set() for cid in claims}
-    for c in claims.values():
-        for other in c.answers:
-            if other in claims and other != c.id:
-                links[c.id].add(other)
-                links[other].add(c.id)
-    return links
-
-
-def _flip(direction: str) -> str:
-    return "contradicts" if direction == "supports" else "supports"
-
-
-def _pool(claim: Claim, claims: Mapping[str, Claim], by_claim: Mapping[str, list[EvidenceItem]],
-          links: Mapping[str, set[str]]) -> list[_Pooled]:
-    out: list[_Pooled] = []
-    seen: set[tuple[str, str]] = set()
-    sources = [(claim.id, None)] + [(o, o) for o in sorted(links.get(claim.id, ()))]
-    for owner_id, via in sources:
-        owner = claims[owner_id]
-        flip = owner.is_absence != claim.is_absence
-        for it in sorted(by_claim.get(owner_id, []), key=lambda e: e.id):
-            direction = _flip(it.direction) if flip else it.direction
-            # One observation linked to both an assertion and its denial is one piece of evidence, not two.
-            if it.observation_id is not None:
-                if (it.observation_id, direction) in seen:
-                    continue
-                seen.add((it.observation_id, direction))
-            st = strength(it.grade)
-            eligible, note = st != "not counted", st
-            # Rule 3, in the item's own orientation and in the judged claim's orientation.
-            own_absence_support = owner.is_absence and it.direction == "supports"
-            here_absence_support = claim.is_absence and direction == "supports"
-            if (own_absence_support or here_absence_support) and it.kind != "coverage":
-                eligible, note = False, "not counted: supports absence but is not coverage evidence"
-            out.append(_Pooled(it, direction, via, eligible, note))
-    out.sort(key=lambda p: (p.via or "", p.item.id))
-    return out
-
-
-def _side(items: Sequence[_Pooled]) -> tuple[bool, str]:
-    strong = [p for p in items if p.eligible and p.note == "strong"]
-    weak = [p for p in items if p.eligible and p.note == "weak"]
-    indep = {p.item.independence_key for p in weak}
-    if strong:
-        return True, f"{len(strong)} strong item(s)"
-    if len(weak) >= WEAK_QUORUM and len(indep) >= WEAK_QUORUM:
-        return True, f"{len(weak)} weak items from {len(indep)} independent sources"
-    return False, f"not established ({len(weak)} weak item(s) from {len(indep)} source(s), no strong item)"
-
-
-#: which inputs-hash scheme `inputs_hash` computes (1: the pool only, as overflight <= 0924fd0 stored it under
-#: rule 1; 2: everything the verdict is about). `overflight case verify` sets 1 to check verdicts stored then.
-_HASH_SCHEME: ContextVar[int] = ContextVar("overflight_hash_scheme", default=2)
-
-
-@contextmanager
-def hash_scheme(scheme: int) -> Iterator[None]:
-    """Compute `inputs_hash` with another scheme inside the block (1 re-derives hashes stored under rule 1)."""
-    token = _HASH_SCHEME.set(scheme)
-    try:
-        yield
-    finally:
-        _HASH_SCHEME.reset(token)
-
-
-def _claim_doc(c: Claim) -> dict[str, Any]:
-    # Every field of a claim as JSON: what it says, its scope (zones, area, window, count), who made it.
-    doc: dict[str, Any] = {}
-    for k, v in vars(c).items():
-        if k == "where_geometry":
-            v = hashlib.sha256(shapely.to_wkb(v)).hexdigest() if v is not None else None
-        elif isinstance(v, datetime):
-            v = (v.astimezone(UTC) if v.tzinfo else v).isoformat()
-        elif isinstance(v, tuple):
-            v = list(v)
-        doc[k] = v
-    return doc
-
-
-def inputs_hash(claim: Claim, pooled: Iterable[_Pooled], claims: Mapping[str, Claim], *, rule: str = RULE_VERSION,
-                facts: Mapping[str, ItemFacts] | None = None) -> str:
-    """SHA-256 of everything the verdict depends on and is about.
-
-    Scheme 2 (the default): the whole claim (statement, stance, what, zones, area, window, count, claimant,
-    date, links), each linked claim whole, and every pooled item whole (its reasoning, grade, source, the run
-    and result row or observation it cites), with its direction and eligibility here. Scheme 1 (verdicts
-    stored under rule 1 by overflight <= 0924fd0): polarity, links and the items' ids, directions and grades.
-    ``rule`` is the verdict rule the hash is for; under rule 2, scheme 2 also covers each pooled item's facts
-    (objects, count, illustrative, why not counted).
-    """
-    pooled = list(pooled)
-    if _HASH_SCHEME.get() == 1:
-        doc: dict[str, Any] = {
-            "rule": "1",
-            "claim": claim.id,
-            "absence": claim.is_absence,
-            "links": sorted((o, claims[o].is_absence) for o in {p.via for p in pooled if p.via}),
-            "items": [
-                [p.item.id, p.via, p.item.kind, p.direction, p.item.reliability, p.item.credibility,
-                 p.item.independence_key, p.eligible]
-                for p in pooled
-            ],
-        }
-    else:
-        doc = {
-            "scheme": 2,
-            "rule": rule,
-            "claim": _claim_doc(claim),
-            "absence": claim.is_absence,
-            "links": [_claim_doc(claims[o]) for o in sorted({p.via for p in pooled if p.via})],
-            "items": [[vars(p.item), p.via, p.direction, p.eligible, p.note] for p in pooled],
-        }
-        if rule != "1":
-            f = facts or {}
-            doc["facts"] = [f.get(p.item.id, ItemFacts()).as_json() for p in pooled]
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
-
+__getattr__ = deprecated_names(__name__, {"evaluate": "evaluate_claims"})
 
 def evaluate_claim(claim: Claim, claims: Mapping[str, Claim], evidence: Iterable[EvidenceItem]) -> Verdict:
     """The verdict on one claim (see the module docstring for the rule)."""
-    return evaluate(claims, evidence)[claim.id]
+    return evaluate_claims(claims, evidence)[claim.id]
 
 
-def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[EvidenceItem], *,
+def evaluate_claims(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[EvidenceItem], *,
              facts: Mapping[str, ItemFacts] | None = None, rule: str = RULE_VERSION) -> dict[str, Verdict]:
     """Derive a verdict for every claim from the evidence items.
 
@@ -231,8 +96,6 @@ def evaluate(claims: Mapping[str, Claim] | Iterable[Claim], evidence: Iterable[E
     cmap: dict[str, Claim] = dict(claims) if isinstance(claims, Mapping) else {c.id: c for c in claims}
     if rule == "1":
         return _evaluate_v1(cmap, evidence)
-    from overflight.evidence.rule2 import evaluate_v2
-
     return evaluate_v2(cmap, evidence, facts or {})
 
 

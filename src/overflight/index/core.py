@@ -13,8 +13,9 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from overflight.errors import CoordinateWarning as CoordinateWarning
 from overflight.errors import InputError, OverflightError
-from overflight.index import kernels
+from overflight.index._kernels import MAXZ, cancel_pairs, locate_all, locate_first, segment_crossings
 from overflight.index.crossings import Crossings, densify, split_antimeridian
 from overflight.index.grid import FORMAT_VERSION, GridArrays, build_grid, geometry_hash
 from overflight.index.persist import cache_dir, load_grid, save_grid
@@ -22,10 +23,6 @@ from overflight.index.persist import cache_dir, load_grid, save_grid
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-
-
-class CoordinateWarning(UserWarning):
-    """Some input coordinates were invalid (NaN, |lat| > 90, lon outside [-180, 180]) and got no zone."""
 
 
 class ZoneSetLike(Protocol):
@@ -93,7 +90,7 @@ class ZoneIndex:
         self.build_seconds = 0.0 if _grid is not None else time.perf_counter() - t0
         for f in ("ck", "cval", "lsum", "blob"):
             getattr(self.grid, f).setflags(write=False)
-        self._args = self.grid.kernel_args()
+        self._kgrid = self.grid.kernel_grid()
 
     # ----------------------------------------------------------------------------------- properties
     def __len__(self) -> int:
@@ -135,7 +132,7 @@ class ZoneIndex:
         bad = np.zeros(x.size, dtype=bool)
 
         def run(sl: slice) -> int:
-            return int(kernels.locate_first(x[sl], y[sl], normalize_lon, out[sl], bad[sl], *self._args))
+            return int(locate_first(x[sl], y[sl], normalize_lon, out[sl], bad[sl], self._kgrid))
 
         nbad = sum(_chunked(run, x.size, threads))
         self._report_bad(nbad, bad, x, y, strict)
@@ -156,8 +153,8 @@ class ZoneIndex:
 
         def run(i: int) -> tuple[I64, I32, int]:
             a, b = bounds[i], bounds[i + 1]
-            pi, zi, nb = kernels.locate_all(x[a:b], y[a:b], normalize_lon, bad[a:b], *self._args)
-            return pi + a, zi, int(nb)
+            pi, zi, nb = locate_all(x[a:b], y[a:b], normalize_lon, bad[a:b], self._kgrid)
+            return pi + a, zi.astype(np.int32), int(nb)
 
         if len(bounds) <= 2:
             parts = [run(0)]
@@ -227,14 +224,13 @@ class ZoneIndex:
         pc = split_antimeridian(np.asarray(sx, np.float64), np.asarray(sy, np.float64),
                                 np.asarray(ex, np.float64), np.asarray(ey, np.float64), pseg,
                                 np.asarray(f0, np.float64), np.asarray(f1, np.float64))
-        s, fr, cx, cy, cz, cd, over = kernels.segment_crossings(
-            pc.x1, pc.y1, pc.x2, pc.y2, pc.seg, pc.f0, pc.f1, pc.first, *self._args)
+        s, fr, cx, cy, cz, cd, over = segment_crossings(pc, self._kgrid)
         if over >= 0:
-            raise InputError(f"segment {int(pc.seg[over])} lies in more than {kernels.MAXZ} overlapping zones at "
+            raise InputError(f"segment {int(pc.seg[over])} lies in more than {MAXZ} overlapping zones at "
                              "once; split the zone set", row=int(pc.seg[over]))
-        keep = kernels.cancel_pairs(s, fr, cz, cd)
-        return Crossings(segment=s[keep], fraction=fr[keep], lon=cx[keep], lat=cy[keep], zone=cz[keep],
-                         direction=cd[keep])
+        keep = cancel_pairs(s, fr, cz, cd)
+        return Crossings(segment=s[keep], fraction=fr[keep], lon=cx[keep], lat=cy[keep],
+                         zone=cz[keep].astype(np.int32), direction=cd[keep].astype(np.int8))
 
     def _report_bad(self, nbad: int, bad: npt.NDArray[np.bool_], x: F64, y: F64, strict: bool,
                     what: str = "points") -> None:
@@ -357,3 +353,6 @@ def _chunked(run: Any, n: int, threads: int) -> list[int]:
         return [run(slice(0, n))]
     with ThreadPoolExecutor(len(b) - 1) as ex:
         return list(ex.map(run, [slice(b[i], b[i + 1]) for i in range(len(b) - 1)]))
+
+
+__all__ = ["F64", "I32", "I64", "ZoneIndex", "ZoneSetLike"]

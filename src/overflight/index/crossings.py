@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from overflight.errors import InputError
+from overflight.geodesy import direct, inverse
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -45,9 +49,11 @@ class Crossings:
         return df
 
 
-@dataclass(frozen=True)
-class Pieces:
-    """Straight (lon/lat) pieces, in order, each within [-180, 180] (split at the antimeridian)."""
+class Pieces(NamedTuple):
+    """Straight (lon/lat) pieces, in order, each within [-180, 180] (split at the antimeridian).
+
+    A named tuple so that the crossing kernel takes it as one argument.
+    """
 
     x1: F64
     y1: F64
@@ -72,12 +78,9 @@ def densify(
     if densify_m is None or n == 0:
         return lon1, lat1, lon2, lat2, seg, np.zeros(n), np.ones(n)
     if not densify_m > 0:
-        raise ValueError(f"densify_m must be positive, not {densify_m}")
-    from pyproj import Geod
-
-    geod = Geod(ellps="WGS84")
+        raise InputError(f"densify_m must be a positive distance in metres, not {densify_m!r}", field="densify_m")
     if az is None or dist is None:
-        az, _, dist = geod.inv(lon1, lat1, lon2, lat2)
+        az, _, dist = inverse(lon1, lat1, lon2, lat2)
     az = np.asarray(az, dtype=np.float64)
     dist = np.asarray(dist, dtype=np.float64)
     npieces = np.maximum(np.ceil(dist / densify_m), 1).astype(np.int64)
@@ -87,9 +90,7 @@ def densify(
     j = np.arange(total) - first_of[owner]
     nn = npieces[owner].astype(np.float64)
     # start of piece j and end of piece j (end of the last piece is the exact segment end)
-    sx, sy, _ = geod.fwd(lon1[owner], lat1[owner], az[owner], dist[owner] * (j / nn))
-    sx = np.asarray(sx, dtype=np.float64)
-    sy = np.asarray(sy, dtype=np.float64)
+    sx, sy, _ = direct(lon1[owner], lat1[owner], az[owner], dist[owner] * (j / nn))
     start_is_first = j == 0
     sx[start_is_first] = lon1[owner][start_is_first]
     sy[start_is_first] = lat1[owner][start_is_first]
@@ -137,3 +138,6 @@ def split_antimeridian(
     of1 = np.where(firsthalf, fm[idx], f1[idx])
     ofirst = first[idx] & ~second
     return Pieces(ox1, oy1, ox2, oy2, seg[idx], of0, of1, ofirst)
+
+
+__all__ = ["F64", "I64", "Crossings", "Pieces", "densify", "split_antimeridian"]

@@ -12,7 +12,8 @@ import numpy.typing as npt
 import shapely
 
 from overflight.errors import InputError
-from overflight.index import kernels
+from overflight.index._build import Edges, build_cells, coarse_membership, raster_edges
+from overflight.index._kernels import Grid
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -44,9 +45,9 @@ class GridArrays:
     lsum: npt.NDArray[np.int32]
     blob: F64
 
-    def kernel_args(self) -> tuple[Any, ...]:
-        """The arguments every query kernel takes after its own ones."""
-        return (self.cw, self.ncx, self.ncy, self.ck, self.cval, self.lsum, self.blob)
+    def kernel_grid(self) -> Grid:
+        """The grid as the one argument every query kernel takes."""
+        return Grid(self.cw, self.ncx, self.ncy, self.ck, self.cval, self.lsum, self.blob)
 
     @property
     def nbytes(self) -> int:
@@ -117,24 +118,26 @@ def build_grid(
     fine_edges : a coarse cell with E edges is split into k x k fine cells, k = next power of two of E/fine_edges.
     max_fine : upper bound of k (a power of two).
     """
+    if not (isinstance(cell_deg, int | float) and math.isfinite(cell_deg) and 0 < cell_deg <= 180):
+        raise InputError(f"cell_deg must be a power of two dividing 180, not {cell_deg!r}", field="cell_deg")
     exp = math.log2(cell_deg)
     if exp != round(exp) or (180.0 / cell_deg) != round(180.0 / cell_deg):
-        raise InputError(f"cell_deg must be a power of two dividing 180, not {cell_deg}")
-    if max_fine < 1 or (max_fine & (max_fine - 1)):
-        raise InputError(f"max_fine must be a power of two, not {max_fine}")
+        raise InputError(f"cell_deg must be a power of two dividing 180, not {cell_deg!r}", field="cell_deg")
+    if not (isinstance(max_fine, int) and max_fine >= 1 and not (max_fine & (max_fine - 1))):
+        raise InputError(f"max_fine must be a power of two, not {max_fine!r}", field="max_fine")
+    if not (isinstance(fine_edges, int | float) and math.isfinite(fine_edges) and fine_edges > 0):
+        raise InputError(f"fine_edges must be a positive number, not {fine_edges!r}", field="fine_edges")
     ncx, ncy = round(360.0 / cell_deg), round(180.0 / cell_deg)
     ex1, ey1, ex2, ey2, ezone = polygon_edges(geoms)
-    estart, eids = kernels.raster_edges(ex1, ey1, ex2, ey2, -180.0, -90.0, cell_deg, ncx, ncy)
+    ed = Edges(ex1, ey1, ex2, ey2, ezone)
+    estart, eids = raster_edges(ex1, ey1, ex2, ey2, -180.0, -90.0, float(cell_deg), ncx, ncy)
     counts = np.diff(estart)
     nzones = len(geoms)
     nwords = max(1, (nzones + 63) // 64)
     start_cell, start_bits = _start_cell(geoms, counts, cell_deg, ncx, nwords)
-    bits = kernels.coarse_membership(cell_deg, ncx, ncy, estart, eids, ex1, ey1, ex2, ey2, ezone, nwords,
-                                     start_cell, start_bits)
+    bits = coarse_membership(float(cell_deg), ncx, ncy, ed, estart, eids, start_cell, start_bits)
     ck = np.where(counts > 0, np.minimum(_next_pow2(counts / fine_edges), max_fine), 0).astype(np.int32)
-    cptr, cstart, czone, cin, cest, o1, o2, o3, o4 = kernels.build_cells(
-        cell_deg, ncx, ncy, estart, eids, ex1, ey1, ex2, ey2, ezone, bits, ck
-    )
+    cptr, cstart, czone, cin, cest, o1, o2, o3, o4 = build_cells(float(cell_deg), ncx, ncy, ed, estart, eids, bits, ck)
     del estart, eids, bits
     # compress: cells without edges and with at most one zone get their answer inline (one lookup per point)
     ncand = np.diff(cstart).astype(np.int32)
@@ -224,3 +227,6 @@ def _start_cell(
     for z in np.flatnonzero(inside):
         bits[z >> 6] |= np.uint64(1) << np.uint64(z & 63)
     return cell, bits
+
+
+__all__ = ["F64", "FORMAT_VERSION", "I64", "GridArrays", "build_grid", "geometry_hash", "pack_cells", "polygon_edges"]

@@ -63,3 +63,6 @@ def load_grid(path: str | Path) -> tuple[GridArrays, dict[str, Any]]:
         a.setflags(write=False)
     grid = GridArrays(cw=float(meta["cw"]), ncx=int(meta["ncx"]), ncy=int(meta["ncy"]), **arrays)
     return grid, meta
+
+
+__all__ = ["cache_dir", "load_grid", "save_grid"]

@@ -29,6 +29,8 @@ _LEN = {0x31: 2, 0x32: 7, 0x33: 14, 0x34: 14}  # '4' (status) is skipped after f
 
 @dataclass
 class BeastCounts:
+    """Counters of a Beast stream: frames, framing errors, skipped bytes, undecoded messages, positions."""
+
     frames: int = 0
     bad_frames: int = 0  # framing errors: bytes skipped to resynchronise
     skipped_bytes: int = 0
@@ -45,6 +47,7 @@ class BeastFramer:
         self.counts = BeastCounts()
 
     def feed(self, data: bytes) -> list[tuple[int, int, int, bytes]]:
+        """Add received bytes; return the complete frames found (type, timestamp, signal, message)."""
         buf = self._buf
         buf.extend(data)
         out: list[tuple[int, int, int, bytes]] = []
@@ -113,9 +116,11 @@ class BeastDecoder:
 
     @property
     def counts(self) -> BeastCounts:
+        """The framer's counters."""
         return self.framer.counts
 
     def feed(self, data: bytes, recv: float) -> Positions:
+        """Add received bytes (received at ``recv``, epoch seconds); return the positions decoded."""
         c = self.framer.counts
         keys: list[int] = []
         lats: list[float] = []
@@ -169,3 +174,6 @@ class BeastDecoder:
         return Positions(np.asarray(keys, np.int64), np.full(n, t_ns, np.int64), np.asarray(lons, float),
                          np.asarray(lats, float), np.asarray(alts, float), np.asarray(srcs, np.int8),
                          np.full(n, recv), np.full(n, self.feed_idx, np.int16))
+
+
+__all__ = ["FEET", "BeastCounts", "BeastDecoder", "BeastFramer"]

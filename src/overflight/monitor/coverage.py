@@ -36,7 +36,6 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from overflight.case.runs import register_analysis
 from overflight.errors import InputError
 from overflight.evidence.model import EvidenceItem
 
@@ -64,11 +63,13 @@ class FeedLiveness:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def connect(self, now: float) -> None:
+        """Record that the feed connected at ``now``."""
         with self._lock:
             self.connected = True
             self.connects += 1
 
     def disconnect(self, now: float, why: str = "disconnected") -> None:
+        """Record that the feed dropped at ``now`` (closing the listening interval)."""
         with self._lock:
             self.connected = False
             self._close(why, now)
@@ -136,6 +137,7 @@ class CellCoverage:
 
     def update(self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64],
                recv: npt.NDArray[np.float64]) -> None:
+        """Mark the cells of these positions as seen at their receive times."""
         if len(lon) == 0:
             return
         ix = np.clip(((lon + 180.0) / self.cell_deg).astype(np.int64), 0, self.nx - 1)
@@ -224,7 +226,7 @@ def _union_covers(intervals: list[tuple[pd.Timestamp, pd.Timestamp]], a: pd.Time
 
 
 def coverage_rows(case: Case, *, min_cells: int = 1, claim_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per (absence claim, zone): was the monitor listening there throughout the window?"""
+    """One row per (absence claim, zone): whether the monitor was listening there throughout the window."""
     rec = _records(case)
     listen = rec[rec["record"] == "listening"]
     intervals = list(zip(listen["start"], listen["end"], strict=True))
@@ -255,11 +257,13 @@ def coverage_rows(case: Case, *, min_cells: int = 1, claim_ids: Sequence[str] | 
     return pd.DataFrame(out, columns=cols)
 
 
-def _rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def rerun_coverage_check(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Recompute a recorded coverage check from the case (`overflight.case.kinds`)."""
     return coverage_rows(case, min_cells=int(params.get("min_cells", 1)), claim_ids=params.get("claim_ids"))
 
 
-def _record_rerun(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+def rerun_monitor_coverage(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
+    """The stored rows of a monitor coverage record (a sensor record re-runs as itself)."""
     # A sensor record is primary data: its "re-run" is the record itself, located by its session and number.
     for r in case.runs():
         if r.kind == "monitor_coverage" and r.parameters.get("session") == params.get("session") and \
@@ -314,5 +318,13 @@ def check_coverage(case: Case, *, source_id: str | None = None, min_cells: int =
     return run_id, rows
 
 
-register_analysis("coverage_check", _rerun)
-register_analysis("monitor_coverage", _record_rerun)
+__all__ = [
+    "COVERAGE_COLUMNS",
+    "CellCoverage",
+    "CoverageRecorder",
+    "FeedLiveness",
+    "check_coverage",
+    "coverage_rows",
+    "rerun_coverage_check",
+    "rerun_monitor_coverage",
+]

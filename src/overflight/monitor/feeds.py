@@ -62,6 +62,7 @@ class FeedSpec:
 
     @property
     def host_port(self) -> tuple[str, int]:
+        """Host and port of a TCP feed target."""
         host, _, port = self.target.rpartition(":")
         return host.strip("[]"), int(port)
 
@@ -137,6 +138,7 @@ class Reader(threading.Thread):
         self.lines_in = 0
 
     def put(self, item: Item) -> None:
+        """Hand one item to the monitor, waiting while its queue is full (until stopped)."""
         while not self.stop_event.is_set():
             try:
                 self.out.put(item, timeout=0.5)
@@ -145,6 +147,7 @@ class Reader(threading.Thread):
                 continue
 
     def run(self) -> None:
+        """Read sessions until stopped, reconnecting with back-off after errors."""
         delay = self.backoff[0]
         while not self.stop_event.is_set():
             try:
@@ -164,6 +167,7 @@ class Reader(threading.Thread):
     done = False
 
     def session(self) -> bool:  # pragma: no cover - overridden
+        """One connection's worth of reading; True when it delivered anything."""
         raise NotImplementedError
 
 
@@ -171,6 +175,7 @@ class TcpReader(Reader):
     """SBS text or Beast binary over TCP; a 1 s receive timeout lets it notice stop requests and silence."""
 
     def session(self) -> bool:
+        """Read one TCP connection until it ends or the reader stops; True when it delivered anything."""
         host, port = self.spec.host_port
         delivered = False
         with socket.create_connection((host, port), timeout=5.0) as sock:
@@ -211,6 +216,7 @@ class AircraftJsonReader(Reader):
     """Polls aircraft.json (a file path or an http URL) every ``interval`` seconds."""
 
     def session(self) -> bool:
+        """Poll the aircraft.json document until stopped; True when it delivered anything."""
         self.live.connect(time.time())
         delivered = False
         seen: dict[str, float] = {}
@@ -293,6 +299,7 @@ class JsonlReader(Reader):
     """JSON lines from stdin (``-``) or a file; ends at end of input."""
 
     def session(self) -> bool:
+        """Read JSON lines from the file (or stdin) until it ends or the reader stops."""
         fh = sys.stdin.buffer if self.spec.target == "-" else open(self.spec.target, "rb")  # noqa: SIM115
         self.live.connect(time.time())
         try:
@@ -349,5 +356,22 @@ def jsonl_positions(lines: list[bytes], feed: int, recv: float, altitude_ref: st
 
 def make_reader(spec: FeedSpec, index: int, out: queue.Queue[Item], live: FeedLiveness, stop: threading.Event,
                 **kw: Any) -> Reader:
+    """The reader thread for a feed of this kind."""
     cls = {"sbs": TcpReader, "beast": TcpReader, "aircraft-json": AircraftJsonReader, "jsonl": JsonlReader}
     return cls[spec.kind](spec, index, out, live, stop, **kw)
+
+
+__all__ = [
+    "FEET",
+    "KINDS",
+    "AircraftJsonReader",
+    "FeedSpec",
+    "Item",
+    "JsonlReader",
+    "Reader",
+    "TcpReader",
+    "aircraft_json_positions",
+    "jsonl_positions",
+    "make_reader",
+    "parse_feed",
+]

@@ -40,8 +40,9 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from overflight.analysis.transit import GEOD, TransitEngine
+from overflight.analysis.transit import TransitEngine
 from overflight.errors import InputError
+from overflight.geodesy import GEOD, R_MEAN, WGS84_B
 from overflight.index import ZoneIndex
 from overflight.monitor.sbs import CallsignTable, key_hex
 from overflight.zones import ZoneSet
@@ -53,8 +54,8 @@ I64 = npt.NDArray[np.int64]
 SOURCES = ("adsb", "mlat", "tisb", "adsr", "modes", "other")
 ALTITUDE_REFS = ("baro", "geom")
 _NS = 1_000_000_000
-_R_MIN = 6_356_752.0  # polar radius: an approximate length with it is never much above the true geodesic
-_R_MEAN = 6_371_008.8
+_R_MIN = float(math.floor(WGS84_B))  # polar radius: an approximate length with it is never much above the true geodesic
+_R_MEAN = R_MEAN
 
 
 @dataclass
@@ -84,11 +85,13 @@ class Positions:
 
     @staticmethod
     def empty() -> Positions:
+        """No positions."""
         return Positions(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
                          np.zeros(0, np.int8), np.zeros(0), np.zeros(0, np.int16))
 
     @staticmethod
     def concat(parts: Iterable[Positions]) -> Positions:
+        """Positions of several batches, in order."""
         ps = [p for p in parts if len(p)]
         if not ps:
             return Positions.empty()
@@ -120,10 +123,12 @@ class GeofenceStats:
 
     @property
     def rejected(self) -> int:
+        """Positions rejected for any reason."""
         return (self.rejected_bad_position + self.rejected_out_of_order + self.rejected_duplicate
                 + self.rejected_jump)
 
     def as_dict(self) -> dict[str, Any]:
+        """The counters as a plain mapping (for the status file)."""
         d = {k: v for k, v in self.__dict__.items() if k != "events"}
         d["rejected"] = self.rejected
         d["events"] = dict(self.events)
@@ -138,8 +143,11 @@ def iso_utc(t_ns: int) -> str:
 
 
 def event_id(hex_id: str, zone_id: str, event: str, time_ns: int) -> str:
-    """Deterministic id of an event (same aircraft, zone, kind and millisecond → same id): restarts and
-    replays write the same observation again instead of a second one."""
+    """Deterministic id of an event.
+
+    Deterministic id of an event (same aircraft, zone, kind and millisecond → same id): restarts and
+    replays write the same observation again instead of a second one.
+    """
     text = f"{hex_id}|{zone_id}|{event}|{int(time_ns) // 1_000_000}"
     return "mon-" + hashlib.sha1(text.encode()).hexdigest()[:16]
 
@@ -737,3 +745,6 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         if "why" not in p:
             p["why"] = np.zeros(len(p["row"]), np.int8)
     return {k: np.concatenate([p[k] for p in parts]) for k in _KEYS}
+
+
+__all__ = ["ALTITUDE_REFS", "F64", "I64", "SOURCES", "Geofence", "GeofenceStats", "Positions", "event_id", "iso_utc"]

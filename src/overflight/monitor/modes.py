@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+from overflight.errors import InputError
+
 NZ = 15
 GENERATOR = 0x1FFF409  # CRC-24 generator polynomial of Mode S
 MLAT_COUNTER = 0xFF004D4C4154
@@ -60,7 +62,7 @@ def cpr_encode(lat: float, lon: float, odd: bool) -> tuple[int, int]:
 def _alt_code(alt_ft: float) -> int:
     n = round((alt_ft + 1000) / 25)
     if not 0 <= n < 2 ** 11:
-        raise ValueError(f"altitude {alt_ft} ft outside the 25 ft code's range")
+        raise InputError(f"altitude {alt_ft} ft outside the 25 ft code's range", field="alt_ft")
     return ((n >> 4) << 5) | 0x10 | (n & 0xF)
 
 
@@ -84,7 +86,7 @@ def identification(icao: int, callsign: str) -> str:
     for k, ch in enumerate(cs):
         code = _CHARS.find(ch) if ch != "#" else -1
         if code < 0:
-            raise ValueError(f"callsign character {ch!r} cannot be encoded")
+            raise InputError(f"callsign character {ch!r} cannot be encoded", field="callsign")
         me |= code << (42 - 6 * k)
     return _df17(icao, me)
 
@@ -94,7 +96,20 @@ def beast_frame(msg_hex: str, counter: int = 0, signal: int = 0x80, *, mlat: boo
     payload = bytes.fromhex(msg_hex)
     kind = {2: b"1", 7: b"2", 14: b"3"}.get(len(payload))
     if kind is None:
-        raise ValueError(f"a Mode S message has 7 or 14 bytes, not {len(payload)}")
+        raise InputError(f"a Mode S message has 7 or 14 bytes, not {len(payload)}", field="payload")
     ts = (MLAT_COUNTER if mlat else counter & 0xFFFFFFFFFFFF).to_bytes(6, "big")
     body = ts + bytes([signal & 0xFF]) + payload
     return b"\x1a" + kind + body.replace(b"\x1a", b"\x1a\x1a")
+
+
+__all__ = [
+    "GENERATOR",
+    "MLAT_COUNTER",
+    "NZ",
+    "airborne_position",
+    "beast_frame",
+    "cpr_encode",
+    "crc24",
+    "identification",
+    "nl",
+]

@@ -127,9 +127,11 @@ class Monitor:
         self._subscribers.append(fn)
 
     def request_reload(self) -> None:
+        """Ask the loop to reload the zones (what SIGHUP does)."""
         self._hup.set()
 
     def stop(self) -> None:
+        """Ask the loop to stop."""
         self.stop_event.set()
 
     # ------------------------------------------------------------------ loop
@@ -306,6 +308,7 @@ class Monitor:
 
     # ------------------------------------------------------------------ status
     def status(self, now: float | None = None, running: bool = True) -> dict[str, Any]:
+        """The monitor's status: feeds, rates, counters, sinks (what the status file holds)."""
         now = time.time() if now is None else now
         rate = 0.0
         if len(self._rate) >= 2:
@@ -345,6 +348,7 @@ class Monitor:
         }
 
     def write_status(self, now: float | None = None, running: bool = True) -> None:
+        """Write `status` to the status file atomically (when one is configured)."""
         if self.cfg.status is None:
             return
         doc = self.status(now, running)
@@ -364,3 +368,6 @@ def read_status(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InputError(f"not a monitor status file ({exc})", file=p) from None
     return doc
+
+
+__all__ = ["Monitor", "MonitorConfig", "read_status"]

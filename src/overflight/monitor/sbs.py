@@ -260,6 +260,7 @@ class CallsignTable:
         self.extra: dict[int, str] = {}
 
     def update(self, keys: npt.NDArray[np.int64], packed: npt.NDArray[np.int64]) -> None:
+        """Set the callsigns of these keys (the last value of a key wins)."""
         if len(keys) == 0:
             return
         # last value per key: the new arrays after the old, keep the last occurrence of each key
@@ -270,6 +271,7 @@ class CallsignTable:
         self.keys, self.vals = uk, v[::-1][first]
 
     def update_dict(self, d: dict[int, str]) -> None:
+        """Set callsigns from a mapping key -> callsign."""
         self.extra.update(d)
 
     def get_many(self, keys: npt.NDArray[np.int64]) -> list[str | None]:
@@ -286,6 +288,7 @@ class CallsignTable:
         return out
 
     def get(self, key: int) -> str | None:
+        """The callsign of a key, or None."""
         if key in self.extra:
             return self.extra[key]
         i = int(np.searchsorted(self.keys, key))
@@ -315,6 +318,7 @@ class SbsBatch:
         return int(self.status.size)
 
     def counts(self) -> dict[str, int]:
+        """Lines by parse status."""
         c = np.bincount(self.status, minlength=5)
         return {name: int(c[i]) for i, name in enumerate(STATUS_NAMES)}
 
@@ -411,3 +415,17 @@ def hex_key(text: str) -> int:
     t = text.strip().lower()
     flag = NON_ICAO if t.startswith("~") else 0
     return int(t.lstrip("~"), 16) | flag
+
+
+__all__ = [
+    "FEET",
+    "NON_ICAO",
+    "STATUS_NAMES",
+    "CallsignTable",
+    "SbsBatch",
+    "SbsParser",
+    "hex_key",
+    "key_hex",
+    "parse_block",
+    "unpack_callsign",
+]

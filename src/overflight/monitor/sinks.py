@@ -45,6 +45,7 @@ class JsonlSink:
         self.written = 0
 
     def write(self, events: Sequence[dict[str, Any]]) -> None:
+        """Append the events as JSON lines."""
         if not events:
             return
         self._fh.write("".join(json.dumps(_plain(e), ensure_ascii=False) + "\n" for e in events))
@@ -52,10 +53,12 @@ class JsonlSink:
         self.written += len(events)
 
     def close(self) -> None:
+        """Close the file (never stdout)."""
         if self._fh is not sys.stdout:
             self._fh.close()
 
     def stats(self) -> dict[str, Any]:
+        """What the sink has written."""
         return {"target": self.target, "written": self.written}
 
 
@@ -78,6 +81,7 @@ class WebhookSink:
         self._thread.start()
 
     def write(self, events: Sequence[dict[str, Any]]) -> None:
+        """Queue the events for posting (dropped and counted when the queue is full)."""
         for e in events:
             try:
                 self.q.put_nowait(_plain(e))
@@ -116,6 +120,7 @@ class WebhookSink:
         self._thread.join(max(deadline - time.time(), 0.1))
 
     def stats(self) -> dict[str, Any]:
+        """What the sink has sent, failed and dropped."""
         return {"url": self.url, "sent": self.sent, "failed": self.failed, "dropped": self.dropped,
                 "queued": self.q.qsize(), "attempts": self.attempts, "last_error": self.last_error}
 
@@ -134,6 +139,7 @@ def event_credibility(feed: FeedSpec, source: str | None) -> int:
 
 
 def event_observation(e: dict[str, Any], feed: FeedSpec, session: str) -> Observation:
+    """The case observation an enter/exit event becomes."""
     t = datetime.fromtimestamp(int(e["time_ns"]) / 1e9, UTC)
     verb = {"enter": "entered", "exit": "left", "exit_unknown": "was last known inside"}[e["event"]]
     cs = f" ({e['callsign']})" if e.get("callsign") else ""
@@ -167,18 +173,21 @@ class CaseSink:
         self._thread.start()
 
     def write(self, events: Sequence[dict[str, Any]]) -> None:
+        """Queue the events for the case writer thread."""
         if events:
             with self._lock:
                 self._events.extend(events)
             self._wake.set()
 
     def write_coverage(self, params: dict[str, Any], rows: pd.DataFrame, provenance: Any) -> None:
+        """Queue a coverage record for the case writer thread."""
         with self._lock:
             self._coverage.append((params, rows, provenance))
         self._wake.set()
 
     @property
     def pending(self) -> int:
+        """Events and records not yet written."""
         with self._lock:
             return len(self._events) + len(self._coverage)
 
@@ -230,6 +239,7 @@ class CaseSink:
                 time.sleep(0.2)
 
     def stats(self) -> dict[str, Any]:
+        """What the sink has written, what is pending and the last error."""
         return {"path": str(self.path), "written_events": self.written_events,
                 "written_coverage_records": self.written_records, "pending": self.pending, "errors": self.errors,
                 "last_error": self.last_error}
@@ -250,3 +260,14 @@ def open_visits(path: str | Path) -> list[dict[str, Any]]:
         last[(str(pr["aircraft"]), str(pr["zone_id"]))] = pr
     return [{"aircraft": a, "zone_id": z, "id": pr["id"], "time_ns": int(pr["time_ns"])}
             for (a, z), pr in sorted(last.items()) if pr["monitor_event"] == "enter"]
+
+
+__all__ = [
+    "CaseSink",
+    "JsonlSink",
+    "WebhookSink",
+    "event_credibility",
+    "event_observation",
+    "open_visits",
+    "source_for",
+]

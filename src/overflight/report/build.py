@@ -83,8 +83,11 @@ def _attribution_sentence(case: Case, run: Any) -> str:
 
 
 def _covers_region(case: Case, target: str, region: str | None) -> str | None:
-    """A warning when the target zone contains the whole region tested: the share inside is then 100% by
-    construction and says nothing about the claim."""
+    """A warning when the target zone contains the whole region tested.
+
+    A warning when the target zone contains the whole region tested: the share inside is then 100% by
+    construction and says nothing about the claim.
+    """
     if not region:
         return None
     try:
@@ -343,8 +346,11 @@ def _sections(case: Case, illustrative: bool) -> list[TableSection]:
 
 
 def prism_by_speed(case: Case) -> pd.DataFrame:
-    """The verdict of every (sighting pair, zone) at each prism run: columns ``pair``, ``zone`` and one
-    ``<run> (<speed> km/h)`` column per run; rows impossible at every speed are left out."""
+    """The verdict of every (sighting pair, zone) at each prism run.
+
+    The verdict of every (sighting pair, zone) at each prism run: columns ``pair``, ``zone`` and one
+    ``<run> (<speed> km/h)`` column per run; rows impossible at every speed are left out.
+    """
     frames = []
     for run in case.runs():
         if run.kind != "prism":
@@ -447,3 +453,15 @@ def write_report(case_path: str | Path, out: str | Path, *, title: str | None = 
     p = Path(out)
     p.write_text(html, encoding="utf-8")
     return p
+
+
+__all__ = [
+    "ILLUSTRATIVE_NOTE",
+    "MAX_EACH",
+    "MAX_ROWS",
+    "TRACK_COLOURS",
+    "build_context",
+    "claims_frame",
+    "prism_by_speed",
+    "write_report",
+]

@@ -192,8 +192,11 @@ TICK_STEPS = ("15min", "30min", "1h", "2h", "3h", "6h", "12h", "1D", "2D", "7D",
 
 
 def time_ticks(t0: pd.Timestamp, t1: pd.Timestamp, most: int = 8) -> tuple[list[pd.Timestamp], str]:
-    """Round tick times between t0 and t1 (at most `most`) and the strftime layout that tells them apart:
-    hours for a night, dates for weeks."""
+    """Round tick times between t0 and t1 and the layout that tells them apart.
+
+    Round tick times between t0 and t1 (at most `most`) and the strftime layout that tells them apart:
+    hours for a night, dates for weeks.
+    """
     span = (t1 - t0).total_seconds()
     step = next((pd.Timedelta(f) for f in TICK_STEPS if span / pd.Timedelta(f).total_seconds() <= most),
                 pd.Timedelta(TICK_STEPS[-1]))
@@ -270,3 +273,16 @@ def render_timeline(events: Sequence[tuple[pd.Timestamp, str, str, bool]],
         out.append(f'<text x="{left}" y="{ya + 22}" class="tl-tick">{day} (UTC)</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+__all__ = [
+    "CSS",
+    "TICK_STEPS",
+    "VERDICT_COLOURS",
+    "ReportContext",
+    "TableSection",
+    "render_report",
+    "render_timeline",
+    "table_html",
+    "time_ticks",
+]

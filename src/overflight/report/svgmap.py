@@ -61,6 +61,7 @@ class MapView:
         self.height = int(span_y * self.scale + 2 * self.pad)
 
     def xy(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Map coordinates of lon/lat points."""
         minx, _, _, maxy = self.bounds
         return (self.pad + (lon - minx) * self.k * self.scale, self.pad + (maxy - lat) * self.scale)
 
@@ -157,8 +158,11 @@ LEGEND_COL = 440.0
 
 
 def _legend(layers: Sequence[Layer], x: float, y: float, width: float) -> tuple[str, float]:
-    """The legend as a band of one or two columns starting at (x, y), below the map (never over the data);
-    returns the SVG and the band's height."""
+    """The legend as a band below the map.
+
+    The legend as a band of one or two columns starting at (x, y), below the map (never over the data);
+    returns the SVG and the band's height.
+    """
     items = [la for la in layers if la.legend]
     if not items:
         return "", 0.0
@@ -207,3 +211,6 @@ def render_map(layers: Sequence[Layer], bounds: tuple[float, float, float, float
         f'<rect width="{view.width}" height="{view.height}" fill="#eef4f8"/>'
         + "\n".join(grat) + body + legend + "</svg>"
     )
+
+
+__all__ = ["LEGEND_COL", "LEGEND_ROW", "Layer", "MapView", "Style", "render_map"]

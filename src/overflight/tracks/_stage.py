@@ -172,3 +172,6 @@ def numeric_extras(df: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
         if np.isfinite(x[nonempty].to_numpy(dtype="float64")).all():
             df[c] = x.astype("float64")
     return df
+
+
+__all__ = ["AltUnit", "ColumnMap", "ReadOptions", "alt_factor", "numeric_extras", "resolve_columns", "stage_frame"]

@@ -303,3 +303,14 @@ def iter_csv_staged(
         invalid.reported = len(invalid.lines)
         yield st
 
+
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "MAX_HEADER_BYTES",
+    "OPENSKY_COLUMNS",
+    "is_opensky_header",
+    "iter_csv_staged",
+    "iter_csv_tables",
+    "opensky_map",
+    "read_header",
+]

@@ -323,3 +323,6 @@ def _seen_time(now: float, seen: Any) -> float:
     if not (0.0 <= s <= MAX_SEEN_POS_S):
         return float("nan")
     return float(now) - s
+
+
+__all__ = ["MAX_SEEN_POS_S", "json_kind", "load_json", "stage_geojson", "stage_opensky_json", "stage_readsb"]

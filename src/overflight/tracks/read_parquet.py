@@ -170,3 +170,6 @@ def iter_parquet_staged(path: str | Path, opts: ReadOptions) -> Iterator[Staged]
             yield _stage_df(pa.Table.from_batches([batch]), rows, plan, opts)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"cannot read Parquet after row {k0}: {exc}", file=p) from None
+
+
+__all__ = ["iter_parquet_staged"]

@@ -145,3 +145,6 @@ def iter_sbs_staged(
             notes=notes,
             fields={"lon": "lon (16)", "lat": "lat (15)", "time": "date/time (7, 8)"},
         )
+
+
+__all__ = ["SBS_FIELDS", "iter_sbs_staged"]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from overflight.errors import InputError
-from overflight.safeio import max_uncompressed_bytes, open_zip, read_zip_member, zip_members
+from overflight.safeio import max_uncompressed_bytes, open_zip, read_zip_member, whole_file_limit_bytes, zip_members
 from overflight.tracks.table import parse_times, to_float
 from overflight.tracks.validate import Staged
 
@@ -46,8 +46,6 @@ def _open_xml(path: Path) -> IO[bytes]:
 
 
 def _whole_file_limit() -> int:
-    from overflight.tracks.reader import whole_file_limit_bytes
-
     return min(whole_file_limit_bytes(), max_uncompressed_bytes())
 
 
@@ -216,3 +214,6 @@ def stage_kml(path: Path, *, tz: str | tzinfo | None = None, id_col: str | None 
 
     return Staged(frame=frame, rows=np.arange(1, len(frame) + 1), time_code=codes, time_raw=traw,
                   fields={"lon": "coord", "lat": "coord", "time": "when"}, row_label=label)
+
+
+__all__ = ["stage_gpx", "stage_kml"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from datetime import tzinfo
 from pathlib import Path
@@ -12,6 +11,9 @@ import numpy as np
 import pandas as pd
 
 from overflight.errors import InputError
+from overflight.safeio import OVERFLIGHT_MAX_WHOLE_FILE_MB as OVERFLIGHT_MAX_WHOLE_FILE_MB
+from overflight.safeio import check_whole_file_size as _check_whole_file_size
+from overflight.safeio import whole_file_limit_bytes as whole_file_limit_bytes
 from overflight.tracks._stage import AltUnit, ReadOptions
 from overflight.tracks.read_csv import iter_csv_staged, read_header
 from overflight.tracks.read_json import json_kind, load_json, stage_geojson, stage_opensky_json, stage_readsb
@@ -34,33 +36,6 @@ _ROW_KIND = {
 PathLike = str | Path
 #: Formats parsed whole (a document tree in memory, ~10x the file size), not streamed in chunks.
 WHOLE_FILE_FORMATS = ("json", "geojson", "opensky-json", "gpx", "kml")
-#: Largest file of those formats read by default, in MB; the environment variable of the same name raises it.
-OVERFLIGHT_MAX_WHOLE_FILE_MB = 512
-
-
-def whole_file_limit_bytes() -> int:
-    """The size limit of whole-file formats (OVERFLIGHT_MAX_WHOLE_FILE_MB), in bytes."""
-    try:
-        limit_mb = float(os.environ.get("OVERFLIGHT_MAX_WHOLE_FILE_MB", OVERFLIGHT_MAX_WHOLE_FILE_MB))
-    except ValueError:
-        raise InputError("OVERFLIGHT_MAX_WHOLE_FILE_MB must be a number of megabytes",
-                         field="OVERFLIGHT_MAX_WHOLE_FILE_MB") from None
-    return int(limit_mb * 1e6)
-
-
-def _check_whole_file_size(p: Path, fmt: str) -> None:
-    """Refuse a whole-file format too large to parse in memory, with the way out (a streamed format)."""
-    limit_mb = whole_file_limit_bytes() / 1e6
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror}", file=p) from None
-    if size > limit_mb * 1e6:
-        raise InputError(
-            f"{fmt} file of {size / 1e6:,.0f} MB is read whole and would not fit in memory (limit "
-            f"{limit_mb:,.0f} MB): convert it to CSV or Parquet, which are streamed in chunks (e.g. "
-            f"`ogr2ogr -f CSV out.csv {p.name} -lco GEOMETRY=AS_XY`, for GPX add the layer `track_points`), "
-            f"or raise the limit with OVERFLIGHT_MAX_WHOLE_FILE_MB", file=p)
 
 
 def detect_format(path: PathLike | Sequence[PathLike]) -> str:
@@ -313,3 +288,17 @@ def read_tracks(
                          chunk_rows=chunk_rows, max_examples=max_examples, sort=sort)
     frames = list(chunks)
     return finish(frames), chunks.report
+
+
+__all__ = [
+    "FORMATS",
+    "WHOLE_FILE_FORMATS",
+    "PathLike",
+    "TrackChunks",
+    "detect_format",
+    "iter_csv_chunks",
+    "iter_staged",
+    "iter_tracks",
+    "read_tracks",
+    "sort_staged",
+]

@@ -381,3 +381,23 @@ def require_column(
             field=what,
         )
     return col
+
+
+__all__ = [
+    "ALT_NAMES",
+    "FEET",
+    "ID_NAMES",
+    "LAT_NAMES",
+    "LON_NAMES",
+    "TIME_DTYPE",
+    "TIME_NAMES",
+    "TRACK_COLUMNS",
+    "empty_tracks",
+    "find_column",
+    "make_tracks",
+    "parse_times",
+    "parse_tz",
+    "require_column",
+    "sort_tracks",
+    "to_float",
+]

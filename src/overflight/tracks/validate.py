@@ -35,9 +35,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pyproj import Geod
 
 from overflight.errors import InputError
+from overflight.geodesy import GEOD as _GEOD
 from overflight.tracks.table import TIME_BAD, TIME_DST, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
 from overflight.units import ALT_MAX_M, ALT_MIN_M
 
@@ -52,7 +52,6 @@ RULES: tuple[str, ...] = (
     "speed",
 )
 OnInvalid = Literal["fail", "drop"]
-_GEOD = Geod(ellps="WGS84")
 _NAT = np.iinfo(np.int64).min
 
 

@@ -1,4 +1,8 @@
-"""Writers for track tables: CSV, GeoJSON (points or one LineString per track), KML (gx:Track), GeoParquet."""
+"""Writers for track tables and transit results.
+
+Writers for track tables (CSV, GeoJSON points or one LineString per track, KML gx:Track, GeoParquet) and
+for transit results (visits and summary CSV).
+"""
 
 from __future__ import annotations
 
@@ -191,3 +195,40 @@ def write_tracks(
         write_kml(table, path)
     else:
         write_geoparquet(table, path)
+
+
+# ------------------------------------------------------------------------------------ transit results
+
+def write_visits(visits: pd.DataFrame, path: str | Path) -> None:
+    """Write transit visits as CSV.
+
+    Write transit visits as CSV: times ISO 8601 UTC to the second (interpolated border times carry no more),
+    coordinates to 1e-7 degree.
+    """
+    out = visits.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+            out[c] = out[c].dt.round("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.to_csv(path, index=False, float_format="%.7f")
+
+
+def write_summary(summary: pd.DataFrame, path: str | Path) -> None:
+    """Write a per-track transit summary as CSV; the structured legs as a JSON array in column ``legs``."""
+    out = summary.copy()
+    out["legs"] = [json.dumps(x, ensure_ascii=False) for x in out["legs"]]
+    for c in ("first_entry", "last_exit"):
+        out[c] = pd.to_datetime(out[c], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.to_csv(path, index=False)
+
+
+__all__ = [
+    "WRITE_FORMATS",
+    "iso_times",
+    "write_csv",
+    "write_geojson",
+    "write_geoparquet",
+    "write_kml",
+    "write_summary",
+    "write_tracks",
+    "write_visits",
+]

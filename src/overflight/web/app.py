@@ -10,6 +10,8 @@ Content-Security-Policy allows no inline script and no other host.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import hmac
 import json
@@ -17,22 +19,23 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.background import BackgroundTask
 
 from overflight.case.store import Case
 from overflight.errors import InputError, OverflightError
-from overflight.web import views
+from overflight.web import cases, views
 from overflight.web.jobs import JobRunner
+from overflight.web.live import LiveFeed, alerts_geojson
 from overflight.web.uploads import KINDS as UPLOAD_KINDS
 from overflight.web.uploads import import_upload
 
@@ -46,6 +49,7 @@ CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; img-src 
 EXPORTS = {"geojson": ("case.geojson", "application/geo+json"),
            "kml": ("case.kml", "application/vnd.google-earth.kml+xml"),
            "claimreview": ("claims.claimreview.json", "application/ld+json"), "report": ("report.html", "text/html")}
+LIVE_STREAM_S = 30.0  # one server-sent-events connection lasts this long, then the browser reconnects
 
 
 @dataclass
@@ -106,32 +110,103 @@ def open_state(path: str | Path, *, create: bool = False) -> CaseState:
         return CaseState(p, case, read_only_reason=f"{exc}; showing a read-only snapshot taken at start")
 
 
-def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 8700, token: str | None = None,
-               max_upload_mb: float = 200.0, create: bool = False) -> FastAPI:
-    """The web app over one case file.
+class NoCaseOpen(OverflightError):
+    """No case is open yet: the page shows the case picker."""
+
+
+class Workspace:
+    """The case the server has open (none until one is picked), its job runner, and the picker's folders.
+
+    Switching case closes the old one (refused while an analysis runs) and opens the new one; the page then
+    reloads. Every route asks `current()` for the open case at the time of the request.
+    """
+
+    def __init__(self, dirs: Sequence[Path], recent_file: Path | None) -> None:
+        self.dirs = list(dirs)
+        self.recent_file = recent_file
+        self.state: CaseState | None = None
+        self.runner: JobRunner | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> CaseState:
+        st = self.state
+        if st is None:
+            raise NoCaseOpen("no case is open: pick one or create one")
+        return st
+
+    def jobs(self) -> JobRunner:
+        self.current()
+        assert self.runner is not None
+        return self.runner
+
+    def open(self, path: Path, *, create: bool = False) -> CaseState:
+        with self._lock:
+            if self.state is not None and self.state.path.resolve() == path.resolve():
+                return self.state  # already open here (a second handle would see our own lock)
+            if self.runner is not None and any(j.state in ("queued", "running", "evaluating")
+                                               for j in self.runner.jobs.values()):
+                raise OverflightError("an analysis is running on the open case: wait for it to finish")
+            new = open_state(path, create=create)
+            old = self.state
+            self.state, self.runner = new, JobRunner(_writer(new), new.write_lock, new.changed)
+            if old is not None:
+                with old.write_lock:
+                    old.case.close()
+            cases.remember(self.recent_file, path)
+            return new
+
+    def close(self) -> None:
+        if self.state is not None:
+            self.state.case.close()
+            self.state = None
+
+
+def create_app(case_path: str | Path | None, *, host: str = "127.0.0.1", port: int = 8700, token: str | None = None,
+               max_upload_mb: float = 200.0, create: bool = False, cases_dirs: Sequence[Path] | None = None,
+               recent_file: Path | None = None, live: LiveFeed | None = None) -> FastAPI:
+    """The web app over a case file, or over none until the page's case picker opens one.
 
     Parameters
     ----------
     case_path
-        The case (``.duckdb``); created empty with ``create``.
+        The case (``.duckdb``) to open at start; created empty with ``create``. None: the picker.
     host, port
         Where the server listens (the Host header must name it).
     token
         Required on every request when given (`serve` makes one for any non-loopback address).
     max_upload_mb
         Larger request bodies get 413.
+    cases_dirs
+        Folders the picker lists case files in (the first one receives new cases); default the working
+        directory.
+    recent_file
+        The recently opened cases (``cases.default_recent_file()`` for `serve`); None keeps no list.
+    live
+        A live monitor feed (`overflight.web.live`) shown as a layer and streamed as server-sent events.
     """
-    state = open_state(case_path, create=create)
+    ws = Workspace(list(cases_dirs) if cases_dirs else [Path.cwd()], recent_file)
+    if case_path is not None:
+        ws.open(Path(case_path), create=create)
     limit = int(max_upload_mb * 1024 * 1024)
     names = (host, *LOOPBACK, "[::1]")
     allowed_hosts = {f"{h}:{port}" for h in names} | set(names)
     if host in ("0.0.0.0", "::"):
         allowed_hosts = set()  # any interface: the token is the guard
-    runner = JobRunner(_writer(state), state.write_lock, state.changed)
 
-    app = FastAPI(title="overflight", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.case = state
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if live is not None:
+            live.start()
+        try:
+            yield
+        finally:
+            if live is not None:
+                live.stop()
+
+    app = FastAPI(title="overflight", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.workspace = ws
     app.state.token = token
+    app.state.live = live
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -164,22 +239,46 @@ def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 87
     async def _input_error(_r: Request, exc: InputError) -> Response:
         return _err(422, str(exc), field=exc.field)
 
+    @app.exception_handler(NoCaseOpen)
+    async def _no_case(_r: Request, exc: NoCaseOpen) -> Response:
+        return _err(409, str(exc), no_case=True)
+
     @app.exception_handler(OverflightError)
     async def _ovf_error(_r: Request, exc: OverflightError) -> Response:
         return _err(409, str(exc))
 
     def read(key: str, make: Callable[[Case], Any]) -> Any:
-        return state.cached(key, make)
+        return ws.current().cached(key, make)
 
     @app.get("/", include_in_schema=False)
     def index() -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    # ---------------------------------------------------------------- the case picker
+    @app.get("/api/cases")
+    def list_cases() -> dict[str, Any]:
+        return cases.listing(ws.dirs, ws.recent_file, ws.state.path if ws.state else None)
+
+    @app.post("/api/cases/open")
+    async def open_case(request: Request) -> dict[str, Any]:
+        body = await _json_body(request)
+        st = ws.open(cases.pick(str(body.get("path") or ""), ws.dirs, ws.recent_file))
+        return {"path": str(st.path), "read_only": st.read_only_reason is not None}
+
+    @app.post("/api/cases/new")
+    async def new_case(request: Request) -> dict[str, Any]:
+        body = await _json_body(request)
+        st = ws.open(cases.new_case_path(str(body.get("name") or ""), ws.dirs), create=True)
+        return {"path": str(st.path), "read_only": False}
+
+    # ---------------------------------------------------------------- the open case
     @app.get("/api/case")
     def case_summary() -> dict[str, Any]:
+        state = ws.current()
         out = dict(read("summary", views.summary))
-        out.update({"read_only": state.read_only_reason is not None, "read_only_reason": state.read_only_reason,
-                    "version": state.version, "max_upload_mb": max_upload_mb, "token_required": token is not None})
+        out.update({"path": str(state.path.resolve()),"read_only": state.read_only_reason is not None, "read_only_reason": state.read_only_reason,
+                    "version": state.version, "max_upload_mb": max_upload_mb, "token_required": token is not None,
+                    "live": live.describe if live is not None else None})
         return out
 
     @app.get("/api/claims")
@@ -188,10 +287,13 @@ def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 87
         return {"claims": board, "for_feature": views.claims_for_feature(board, feature) if feature else None}
 
     @app.get("/api/zones")
-    def zones(zoom: float = 3.0) -> Response:
+    def zones(zoom: float = 3.0, start: str | None = None, end: str | None = None) -> Response:
         z = int(_zoom(zoom))
+        t0, t1 = _window(start, end)
         layer: views.ZoneLayer = read("zones", views.ZoneLayer.from_case)
-        return _json(read(f"zones:{z}", lambda _c: _dumps(layer.geojson(z))))
+        if t0 is None and t1 is None:
+            return _json(read(f"zones:{z}", lambda _c: _dumps(layer.geojson(z))))
+        return _json(_dumps(layer.geojson(z, t0, t1)))
 
     @app.get("/api/tracks")
     def tracks(start: str | None = None, end: str | None = None, zoom: float = 3.0,
@@ -210,6 +312,10 @@ def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 87
     def prisms(start: str | None = None, end: str | None = None) -> Response:
         t0, t1 = _window(start, end)
         return _json(_dumps(views.in_window(read("prisms", views.prisms), t0, t1)))
+
+    @app.get("/api/prisms/{run_id}/paths")
+    def prism_paths(run_id: str, pair: str) -> Response:
+        return _json(read(f"paths:{run_id}:{pair}", lambda c: _dumps(views.prism_paths(c, run_id, pair))))
 
     @app.get("/api/attribution")
     def attribution(start: str | None = None, end: str | None = None) -> Response:
@@ -237,7 +343,7 @@ def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 87
             raise InputError(f"unknown export {fmt!r}: one of {', '.join(EXPORTS)}", field="format")
         name, media = EXPORTS[fmt]
         out = Path(tempfile.mkdtemp(prefix="overflight-export-")) / name
-        c = state.reader()
+        c = ws.current().reader()
         try:
             if fmt == "report":
                 from overflight.report.build import build_context
@@ -258,6 +364,7 @@ def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 87
                source_id: str = Form("")) -> Response:
         if kind not in UPLOAD_KINDS:
             raise InputError(f"unknown upload kind {kind!r}: one of {', '.join(UPLOAD_KINDS)}", field="kind")
+        state = ws.current()
         _writable(state)
         name = _safe_name(file.filename or f"upload.{kind}")
         tmp = Path(tempfile.mkdtemp(prefix="overflight-upload-"))
@@ -283,28 +390,82 @@ def create_app(case_path: str | Path, *, host: str = "127.0.0.1", port: int = 87
 
     @app.post("/api/jobs")
     async def start_job(request: Request) -> Response:
-        _writable(state)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise InputError("the body must be JSON: {\"kind\": ..., \"params\": {...}}", field="body") from None
-        if not isinstance(body, dict) or not isinstance(body.get("params", {}), dict):
+        _writable(ws.current())
+        body = await _json_body(request)
+        if not isinstance(body.get("params", {}), dict):
             raise InputError("the body must be {\"kind\": ..., \"params\": {...}}", field="body")
-        job = runner.submit(str(body.get("kind")), body.get("params") or {})
+        job = ws.jobs().submit(str(body.get("kind")), body.get("params") or {})
         return JSONResponse(job.as_dict(), status_code=202)
 
     @app.get("/api/jobs")
     def jobs() -> dict[str, Any]:
-        return {"jobs": [j.as_dict() for j in runner.jobs.values()]}
+        return {"jobs": [j.as_dict() for j in ws.jobs().jobs.values()]}
 
     @app.get("/api/jobs/{job_id}")
     def job(job_id: str) -> dict[str, Any]:
+        runner = ws.jobs()
         if job_id not in runner.jobs:
             return _err(404, f"no job {job_id!r}")  # type: ignore[return-value]
         return runner.jobs[job_id].as_dict()
 
+    # ---------------------------------------------------------------- the live monitor
+    def _live() -> LiveFeed:
+        if live is None:
+            raise HTTPException(404, "no live monitor: start `overflight serve` with --monitor-feed or "
+                                     "--monitor-jsonl")
+        return live
+
+    @app.get("/api/live")
+    def live_alerts(since: int = 0) -> Response:
+        feed = _live()
+        if since < 0:
+            raise InputError("since is an alert number >= 0", field="since")
+        return _json(_dumps({**alerts_geojson(feed.since(since)), "status": feed.status(), "zones": feed.zones()}))
+
+    @app.get("/api/live/stream")
+    async def live_stream(request: Request, since: int | None = None) -> Response:
+        feed = _live()
+        header = request.headers.get("last-event-id")
+        if header is not None:  # a reconnecting EventSource: resume after the last alert it saw
+            if not header.isdigit():
+                raise InputError("Last-Event-ID must be an alert number", field="Last-Event-ID")
+            since = int(header)
+        if since is not None and since < 0:
+            raise InputError("since is an alert number >= 0", field="since")
+
+        async def events() -> AsyncIterator[str]:
+            last = feed.last_seq if since is None else since
+            loop = asyncio.get_running_loop()
+            # Each stream ends after a while and the browser's EventSource reconnects (with Last-Event-ID):
+            # no connection outlives a server shutdown by more than that.
+            t_end, t_status = loop.time() + LIVE_STREAM_S, 0.0
+            yield "retry: 1000\n\n"
+            while loop.time() < t_end:
+                if await request.is_disconnected():
+                    break
+                for seq, e in feed.since(last):
+                    yield f"id: {seq}\nevent: alert\ndata: {json.dumps(alerts_geojson([(seq, e)])['features'][0])}\n\n"
+                    last = seq
+                if loop.time() - t_status >= 1.0:
+                    t_status = loop.time()
+                    yield f"event: status\ndata: {json.dumps(feed.status(), default=str)}\n\n"
+                await asyncio.sleep(0.2)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InputError("the body must be a JSON object", field="body") from None
+    if not isinstance(body, dict):
+        raise InputError("the body must be a JSON object", field="body")
+    return body
 
 
 def _writer(state: CaseState) -> Callable[[], Case]:
@@ -353,3 +514,17 @@ def _safe_name(name: str) -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+__all__ = [
+    "CSP",
+    "EXPORTS",
+    "LOOPBACK",
+    "STATIC",
+    "TOKEN_HEADER",
+    "WRITE_HEADER",
+    "CaseState",
+    "create_app",
+    "new_token",
+    "open_state",
+]

@@ -151,3 +151,6 @@ class JobRunner:
                 job.finished = time.time()
                 case.con.close()
                 self._on_change()
+
+
+__all__ = ["KINDS", "Job", "JobRunner", "prepare"]

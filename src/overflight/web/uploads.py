@@ -76,3 +76,6 @@ def import_upload(case: Case, kind: str, path: Path, name: str, *, dataset: str 
         return UploadResult(True, kind, name, imported=case.import_files([path]), message=f"{name}: imported")
     except OverflightError as exc:
         return _error(kind, name, exc)
+
+
+__all__ = ["KINDS", "UploadResult", "import_upload"]

@@ -13,7 +13,7 @@ import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from overflight.errors import InputError
 
 if TYPE_CHECKING:
     from overflight.case.store import Case
+    from overflight.zones import Zone
 
 MAX_ZOOM = 14
 TRACK_POINT_CAP = 200_000  # fixes per answer at most (after per-pixel decimation), so a browser never stalls
@@ -113,7 +114,8 @@ def summary(case: Case) -> dict[str, Any]:
 
 @dataclass
 class ZoneLayer:
-    """The case's zones with their overlaps (disputed areas), simplified per zoom on demand and cached."""
+    """The case's zones with their overlaps (disputed areas), simplified per zoom on demand and cached;
+    zones with a validity period are shown only for windows in which they are in force (`in_force`)."""
 
     ids: list[str]
     names: list[str]
@@ -123,13 +125,18 @@ class ZoneLayer:
     properties: list[dict[str, Any]]
     overlaps: list[tuple[str, str, Any]]
     _cache: dict[int, dict[str, Any]]
+    periods: dict[str, Zone] = field(default_factory=dict)  # the zones with a validity period, by id
 
     @classmethod
     def from_case(cls, case: Case) -> ZoneLayer:
-        rows = case.con.execute("SELECT id, name, kind, set_name, geometry, properties FROM zones ORDER BY id"
-                                ).fetchall()
+        from overflight.zones import Zone
+
+        rows = case.con.execute("SELECT id, name, kind, set_name, geometry, properties, valid_from, valid_to "
+                                "FROM zones ORDER BY id").fetchall()
         geoms = shapely.from_wkb([r[4] for r in rows]) if rows else np.array([], dtype=object)
         props = [json.loads(r[5] or "{}") for r in rows]
+        periods = {r[0]: Zone(id=r[0], name=r[1] or r[0], kind=r[2] or "", geometry=g, valid_from=r[6],
+                              valid_to=r[7]) for r, g in zip(rows, geoms, strict=True) if r[6] or r[7]}
         # Disputed areas: two areal zones of the same kind (states) that overlap, e.g. Crimea in RUS and UKR.
         overlaps: list[tuple[str, str, Any]] = []
         areal = [i for i, g in enumerate(geoms) if g.geom_type in ("Polygon", "MultiPolygon")]
@@ -144,9 +151,10 @@ class ZoneLayer:
                 if shapely.area(inter) > 0:
                     overlaps.append((rows[ia][0], rows[ib][0], inter))
         return cls([r[0] for r in rows], [r[1] or r[0] for r in rows], [r[2] or "" for r in rows],
-                   [r[3] or "" for r in rows], geoms, props, overlaps, {})
+                   [r[3] or "" for r in rows], geoms, props, overlaps, {}, periods)
 
-    def geojson(self, zoom: float) -> dict[str, Any]:
+    def geojson(self, zoom: float, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+                ) -> dict[str, Any]:
         z = int(max(0, min(MAX_ZOOM, math.floor(zoom))))
         if z not in self._cache:
             tol = pixel_deg(z)
@@ -155,15 +163,43 @@ class ZoneLayer:
             feats = []
             for zid, name, kind, set_name, g, p in zip(self.ids, self.names, self.kinds, self.sets, simple,
                                                      self.properties, strict=True):
+                per = self.periods.get(zid)
                 feats.append(_feature(g, {"layer": "zone", "id": zid, "name": name, "kind": kind, "set": set_name,
                                           "approximate": bool(p.get("approximate", False)),
-                                          "disputed": zid in disputed}))
+                                          "disputed": zid in disputed,
+                                          "valid_from": _iso(per.valid_from) if per else None,
+                                          "valid_to": _iso(per.valid_to) if per else None}))
             for a, b, g in self.overlaps:
                 feats.append(_feature(shapely.simplify(g, tol, preserve_topology=True),
                                       {"layer": "disputed", "id": f"{a}|{b}", "name": f"in both {a} and {b}",
                                        "kind": "disputed", "zones": [a, b]}))
             self._cache[z] = _fc(feats, zoom=z, tolerance_deg=tol)
-        return self._cache[z]
+        fc = self._cache[z]
+        if not self.periods or (start is None and end is None):
+            return fc
+        off = {zid for zid, zone in self.periods.items() if not in_force(zone, start, end)}
+        keep = [f for f in fc["features"] if f["properties"]["id"] not in off
+                and not set(f["properties"].get("zones") or ()) & off]
+        return {**fc, "features": keep, "not_in_force": sorted(off)}
+
+
+def in_force(zone: Zone, start: pd.Timestamp | None, end: pd.Timestamp | None) -> bool:
+    """Is the zone in force at some instant of the window [start, end]? (``Zone.active_at`` at the window's
+    first instant not before the zone's ``valid_from``: the validity rule of every analysis.)"""
+    if not zone.is_timed:
+        return True
+    t = start
+    if zone.valid_from is not None:
+        vf = pd.Timestamp(zone.valid_from)
+        vf = vf.tz_localize("UTC") if vf.tzinfo is None else vf
+        t = vf if t is None or vf > t else t
+    if t is None:
+        t = end
+    if t is None:
+        return True
+    if end is not None and t > end:
+        return False
+    return bool(zone.active_at([t])[0])
 
 
 # ------------------------------------------------------------------------------------------ tracks
@@ -387,9 +423,41 @@ def prisms(case: Case, start: pd.Timestamp | None = None, end: pd.Timestamp | No
                 verdicts = verdict_of.get((int(ia), int(ib)), [])  # type: ignore[call-overload]
                 feats.append(_feature(geom, {
                     "layer": "prism", "id": f"{run.id}:{group}:{ia}-{ib}", "run": run.id, "group": str(group),
-                    "speed_kmh": round(vmax * 3.6), "start": _iso(ta), "end": _iso(tb),
+                    "speed_kmh": round(vmax * 3.6), "start": _iso(ta), "end": _iso(tb), "pair": f"{ia}-{ib}",
                     "verdicts": verdicts, "illustrative": True if "ILL" in str(group) else None}))
     return _fc(feats)
+
+
+def prism_paths(case: Case, run_id: str, pair: str) -> dict[str, Any]:
+    """The avoiding paths of one sighting pair of a prism run (``pair`` = "from_index-to_index"), for every
+    zone the run found it possible or necessary to enter (``overflight.analysis.prism.paths``)."""
+    from overflight.analysis.case_runs import sightings_frame
+    from overflight.analysis.prism.paths import avoiding_paths
+
+    run = case.run(run_id)
+    if run.kind != "prism":
+        raise InputError(f"{run_id} is a {run.kind} run, not a prism run", field="run")
+    try:
+        ia, ib = (int(x) for x in pair.split("-"))
+    except ValueError:
+        raise InputError(f"pair must be FROM-TO sighting numbers, not {pair!r}", field="pair") from None
+    table = case.run_results(run.id)
+    rows = table[(table["from_index"] == ia) & (table["to_index"] == ib)]
+    if rows.empty:
+        raise InputError(f"{run_id} has no sighting pair {pair}", field="pair")
+    zone_ids = sorted(set(rows["zone_id"][rows["verdict"].isin(["possible", "necessary"])].astype(str)))
+    s = sightings_frame(case, run.parameters).loc[[ia, ib]]
+    found = avoiding_paths(s.drop(columns=["observation", "object"]), case.zones(zone_ids) if zone_ids else [],
+                           float(run.parameters["vmax_mps"])) if zone_ids else []
+    feats = []
+    for p in found:
+        props = {"layer": "avoid", "id": f"{run.id}:{p.track_id}:{ia}-{ib}:{p.zone_id}", "run": run.id,
+                 "zone": p.zone_id, "verdict": p.verdict, "kind": p.kind, "note": p.note, "budget_m": p.budget_m,
+                 "length_m": p.length_m, "start": _iso(s.loc[ia, "time"]), "end": _iso(s.loc[ib, "time"])}
+        geom = ({"type": "LineString", "coordinates": [[x, y] for x, y in zip(p.lon, p.lat, strict=True)]}
+                if p.kind != "none" else None)
+        feats.append({"type": "Feature", "geometry": geom, "properties": props})
+    return _fc(feats, run=run.id, pair=pair)
 
 
 def attribution(case: Case) -> dict[str, Any]:
@@ -523,6 +591,11 @@ def timeline(case: Case) -> dict[str, Any]:
     for r in case.con.execute("SELECT track_id, min(time), max(time) FROM tracks GROUP BY track_id ORDER BY 1"
                               ).fetchall():
         items.append({"lane": "tracks", "id": r[0], "start": _iso(r[1]), "end": _iso(r[2]), "label": r[0]})
+    # Zones in force for a period (an open end is drawn to the case's other items' extent by the page).
+    for r in case.con.execute("SELECT id, valid_from, valid_to FROM zones WHERE valid_from IS NOT NULL OR "
+                              "valid_to IS NOT NULL ORDER BY id").fetchall():
+        items.append({"lane": "zones", "id": r[0], "start": _iso(r[1]), "end": _iso(r[2]), "label": r[0],
+                      "open_start": r[1] is None, "open_end": r[2] is None})
     return {"items": items}
 
 
@@ -538,3 +611,25 @@ def run_rows(case: Case, run_id: str, offset: int = 0, limit: int = 200) -> dict
     cols, rows = case.run_rows(run_id)
     return {"run": run_id, "columns": cols, "rows": rows[offset:offset + limit], "total": len(rows),
             "offset": offset}
+
+
+__all__ = [
+    "MAX_ZOOM",
+    "TRACK_POINT_CAP",
+    "TrackLayer",
+    "ZoneLayer",
+    "attribution",
+    "claims_board",
+    "claims_for_feature",
+    "in_window",
+    "latest_transit",
+    "observations",
+    "parse_bbox",
+    "parse_time",
+    "pixel_deg",
+    "prisms",
+    "run_rows",
+    "runs",
+    "summary",
+    "timeline",
+]

@@ -201,3 +201,20 @@ def cap_polygon(lon: float, lat: float, radius_m: float) -> BaseGeometry:
         if fast is not None:
             return fast
     return circle(lon, lat, r, max_error_m=err)
+
+
+__all__ = [
+    "FAST_CAP_MAX_M",
+    "R_SPHERE",
+    "SPH_HI",
+    "SPH_LO",
+    "FloatArray",
+    "Gnomonic",
+    "cap_polygon",
+    "disc_cover",
+    "dist",
+    "ellipse_plane",
+    "midpoint",
+    "sph_angle",
+    "unit",
+]

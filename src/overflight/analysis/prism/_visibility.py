@@ -163,3 +163,6 @@ class SegmentIndex:
         return np.asarray(_hits(f(ax, dtype=np.float64), f(ay, dtype=np.float64), f(bx, dtype=np.float64),
                                 f(by, dtype=np.float64), self.x1, self.y1, self.x2, self.y2, self.x0, self.y0,
                                 self.cell, self.nx, self.ny, self.start, self.items), dtype=bool)
+
+
+__all__ = ["FloatArray", "IntArray", "SegmentIndex"]

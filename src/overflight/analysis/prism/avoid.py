@@ -20,14 +20,14 @@ import shapely
 from numba import njit
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
+from overflight._jit import grow
+from overflight.analysis.prism._dijkstra import Graph, shortest_0_to_1
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, dist, unit
 from overflight.analysis.prism._visibility import SegmentIndex
 from overflight.analysis.prism.fast import SPLIT_MAX
-from overflight.index.kernels import grow
 
 ToLonLat = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
 
@@ -222,14 +222,10 @@ def _graph_path(
         return math.inf, np.zeros((0, 2))
     w = dist(lon[i], lat[i], lon[j], lat[j])
     w = np.maximum(w, 1e-9)  # csgraph treats explicit zeros as missing edges
-    g = coo_matrix((np.concatenate([w, w]), (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
-    dd, pred = dijkstra(g.tocsr(), directed=True, indices=0, return_predecessors=True)
-    if not np.isfinite(dd[1]):
+    length, path = shortest_0_to_1(Graph(n, i, j, w))
+    if not math.isfinite(length):
         return math.inf, np.zeros((0, 2))
-    path = [1]
-    while path[-1] != 0:
-        path.append(int(pred[path[-1]]))
-    return float(dd[1]), pts[path[::-1]]
+    return length, pts[path]
 
 
 def _enters(

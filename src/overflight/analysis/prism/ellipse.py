@@ -13,16 +13,13 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from overflight.analysis.prism._geo import FloatArray
+from overflight.errors import InconsistentFixesWarning as InconsistentFixesWarning
 from overflight.errors import InputError
 from overflight.geodesy import GEOD, ring_to_geometry
 
 # Beyond this semi-major axis geodesics from a focus pass their conjugate points and the azimuth
 # parametrisation of the boundary breaks down; no drone gap is that long.
 MAX_SEMI_MAJOR_M = 19_000_000.0
-
-
-class InconsistentFixesWarning(UserWarning):
-    """Two fixes are further apart than the top speed allows in the time between them."""
 
 
 def seconds_between(t1: Any, t2: Any, *, field1: str = "t1", field2: str = "t2") -> float:
@@ -183,3 +180,6 @@ def ppa_ring(
     az = np.linspace(0.0, 360.0, n + 1)[:-1]
     _, xl, yl = _solve_boundary(lon1, lat1, lon2, lat2, budget, direct, az, max_error_m / 4.0)
     return xl, yl
+
+
+__all__ = ["MAX_SEMI_MAJOR_M", "ppa", "ppa_ring", "seconds_between"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import shapely
@@ -55,20 +56,30 @@ WAYPOINTS = ((0.0, 0.95), (0.0, 0.5), (-40.0, 0.9), (40.0, 0.9), (0.0, 0.25), (-
 RING = tuple((float(a), 0.97) for a in range(-85, 90, 5) if (float(a), 0.97) not in WAYPOINTS)
 
 
+@njit(cache=True, nogil=True)
+def _lambert_kernel(ends: FloatArray) -> FloatArray:
+    """`ends`: (4, n) rows lon1, lat1, lon2, lat2 in degrees."""
+    out = np.empty(ends.shape[1])
+    for k in range(ends.shape[1]):
+        b1 = math.atan((1 - WGS84_F) * math.tan(math.radians(ends[1, k])))
+        b2 = math.atan((1 - WGS84_F) * math.tan(math.radians(ends[3, k])))
+        dl = math.radians(ends[2, k] - ends[0, k])
+        h = math.sin((b2 - b1) / 2) ** 2 + math.cos(b1) * math.cos(b2) * math.sin(dl / 2) ** 2
+        sg = 2 * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
+        x = y = 0.0
+        if sg > 0:
+            p, q = (b1 + b2) / 2, (b2 - b1) / 2
+            x = (sg - math.sin(sg)) * math.sin(p) ** 2 * math.cos(q) ** 2 / math.cos(sg / 2) ** 2
+            y = (sg + math.sin(sg)) * math.cos(p) ** 2 * math.sin(q) ** 2 / math.sin(sg / 2) ** 2
+        out[k] = WGS84_A * (sg - WGS84_F / 2 * (x + y))
+    return out
+
+
 def lambert(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArray:
-    """Andoyer-Lambert geodesic distance on WGS84 in metres (vectorised; see the module note on accuracy)."""
-    la1, la2 = np.radians(np.asarray(lat1, dtype=np.float64)), np.radians(np.asarray(lat2, dtype=np.float64))
-    b1 = np.arctan((1 - WGS84_F) * np.tan(la1))
-    b2 = np.arctan((1 - WGS84_F) * np.tan(la2))
-    dl = np.radians(np.asarray(lon2, dtype=np.float64) - np.asarray(lon1, dtype=np.float64))
-    h = np.sin((b2 - b1) / 2) ** 2 + np.cos(b1) * np.cos(b2) * np.sin(dl / 2) ** 2
-    s = 2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-    p, q = (b1 + b2) / 2, (b2 - b1) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = (s - np.sin(s)) * np.sin(p) ** 2 * np.cos(q) ** 2 / np.cos(s / 2) ** 2
-        y = (s + np.sin(s)) * np.cos(p) ** 2 * np.sin(q) ** 2 / np.sin(s / 2) ** 2
-    y = np.where(s > 0, y, 0.0)
-    return np.asarray(WGS84_A * (s - WGS84_F / 2 * (x + y)), dtype=np.float64)
+    """Andoyer-Lambert geodesic distance on WGS84 in metres (inputs broadcast; see the module note on accuracy)."""
+    a, b, c, d = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (lon1, lat1, lon2, lat2)))
+    ends = np.stack([v.reshape(-1) for v in (a, b, c, d)])
+    return np.asarray(_lambert_kernel(ends), dtype=np.float64).reshape(a.shape)
 
 
 def _lam_lo(v: FloatArray) -> FloatArray:
@@ -107,6 +118,13 @@ class ZoneEdges:
     sin_tol: FloatArray  # (ne,) sin(tol), the side-test threshold of ``_arc_clear``
     has_normal: NDArray[np.bool_]  # (ne,) False for a degenerate (zero-length) edge
     piece_off: FloatArray  # (np,) sin(min(piece_rad + 1e-9, pi / 2)): a piece's reach off a great circle
+    _tree: EdgeTree | None = None
+
+    def tree(self) -> EdgeTree:
+        """The arrays of the compiled clearance test, grouped."""
+        if self._tree is None:
+            self._tree = edge_tree(self)
+        return self._tree
 
 
 def zone_edges(g: BaseGeometry) -> ZoneEdges | None:
@@ -198,37 +216,65 @@ def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, 
     return r, start + np.arange(int(cnt.sum()))
 
 
+class EdgeTree(NamedTuple):
+    """The arrays of a ``ZoneEdges`` that the compiled clearance test reads (pieces in groups, edges in pieces)."""
+
+    group_c: FloatArray
+    group_rad: FloatArray
+    group_start: IntArray
+    group_end: IntArray
+    piece_c: FloatArray
+    piece_rad: FloatArray
+    piece_off: FloatArray
+    piece_start: IntArray
+    piece_end: IntArray
+    ua: FloatArray
+    ub: FloatArray
+    normal: FloatArray
+    sin_tol: FloatArray
+    has_normal: NDArray[np.bool_]
+
+
+def edge_tree(ze: ZoneEdges) -> EdgeTree:
+    return EdgeTree(ze.group_c, ze.group_rad, ze.group_start, ze.group_end, ze.piece_c, ze.piece_rad, ze.piece_off,
+                    ze.piece_start, ze.piece_end, ze.ua, ze.ub, ze.normal, ze.sin_tol, ze.has_normal)
+
+
 @njit(cache=True, nogil=True)
-def _arc_clear_kernel(
-    u1: FloatArray, u2: FloatArray, npl: FloatArray, half: FloatArray, mid: FloatArray,
-    group_c: FloatArray, group_rad: FloatArray, group_start: IntArray, group_end: IntArray,
-    piece_c: FloatArray, piece_rad: FloatArray, piece_off: FloatArray, piece_start: IntArray, piece_end: IntArray,
-    ua: FloatArray, ub: FloatArray, normal: FloatArray, sin_tol: FloatArray, has_normal: NDArray[np.bool_],
-) -> NDArray[np.bool_]:
+def _arc_clear_kernel(u1: FloatArray, u2: FloatArray, t: EdgeTree) -> NDArray[np.bool_]:
     n = u1.shape[0]
     clear = np.ones(n, dtype=np.bool_)
     for k in range(n):
-        m0, m1, m2 = mid[k, 0], mid[k, 1], mid[k, 2]
-        n0, n1, n2 = npl[k, 0], npl[k, 1], npl[k, 2]
-        for g in range(group_c.shape[0]):
-            dg = min(max(m0 * group_c[g, 0] + m1 * group_c[g, 1] + m2 * group_c[g, 2], -1.0), 1.0)
-            if not np.arccos(dg) <= half[k] + group_rad[g] + 1e-9:
+        # The arc's plane normal, half-length and midpoint (as the array code computed them).
+        a0, a1, a2 = u1[k, 0], u1[k, 1], u1[k, 2]
+        b0, b1, b2 = u2[k, 0], u2[k, 1], u2[k, 2]
+        c0, c1, c2 = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0
+        cn = max(math.sqrt(c0 * c0 + c1 * c1 + c2 * c2), 1e-300)
+        n0, n1, n2 = c0 / cn, c1 / cn, c2 / cn
+        half = 0.5 * math.acos(min(max(a0 * b0 + a1 * b1 + a2 * b2, -1.0), 1.0))
+        m0, m1, m2 = a0 + b0, a1 + b1, a2 + b2
+        mn = max(math.sqrt(m0 * m0 + m1 * m1 + m2 * m2), 1e-300)
+        m0, m1, m2 = m0 / mn, m1 / mn, m2 / mn
+        for g in range(t.group_c.shape[0]):
+            dg = min(max(m0 * t.group_c[g, 0] + m1 * t.group_c[g, 1] + m2 * t.group_c[g, 2], -1.0), 1.0)
+            if not np.arccos(dg) <= half + t.group_rad[g] + 1e-9:
                 continue
-            for p in range(group_start[g], group_end[g]):
-                dp = min(max(m0 * piece_c[p, 0] + m1 * piece_c[p, 1] + m2 * piece_c[p, 2], -1.0), 1.0)
-                if not np.arccos(dp) <= half[k] + piece_rad[p] + 1e-9:
+            for p in range(t.group_start[g], t.group_end[g]):
+                dp = min(max(m0 * t.piece_c[p, 0] + m1 * t.piece_c[p, 1] + m2 * t.piece_c[p, 2], -1.0), 1.0)
+                if not np.arccos(dp) <= half + t.piece_rad[p] + 1e-9:
                     continue
-                if not abs(piece_c[p, 0] * n0 + piece_c[p, 1] * n1 + piece_c[p, 2] * n2) <= piece_off[p]:
+                if not abs(t.piece_c[p, 0] * n0 + t.piece_c[p, 1] * n1 + t.piece_c[p, 2] * n2) <= t.piece_off[p]:
                     continue
-                for e in range(piece_start[p], piece_end[p]):
-                    st = sin_tol[e]
-                    sa = ua[e, 0] * n0 + ua[e, 1] * n1 + ua[e, 2] * n2
-                    sb = ub[e, 0] * n0 + ub[e, 1] * n1 + ub[e, 2] * n2
+                for e in range(t.piece_start[p], t.piece_end[p]):
+                    st = t.sin_tol[e]
+                    sa = t.ua[e, 0] * n0 + t.ua[e, 1] * n1 + t.ua[e, 2] * n2
+                    sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
                     if (sa > st and sb > st) or (sa < -st and sb < -st):
                         continue
-                    s1 = u1[k, 0] * normal[e, 0] + u1[k, 1] * normal[e, 1] + u1[k, 2] * normal[e, 2]
-                    s2 = u2[k, 0] * normal[e, 0] + u2[k, 1] * normal[e, 1] + u2[k, 2] * normal[e, 2]
-                    if has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
+                    nr = t.normal[e]
+                    s1 = a0 * nr[0] + a1 * nr[1] + a2 * nr[2]
+                    s2 = b0 * nr[0] + b1 * nr[1] + b2 * nr[2]
+                    if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
                         continue
                     clear[k] = False
                     break
@@ -250,17 +296,10 @@ def _arc_clear(u1: FloatArray, u2: FloatArray, ze: ZoneEdges) -> NDArray[np.bool
     (groups of pieces first), and within the cap radius of the arc's great circle. One compiled pass per
     arc, which stops at the first edge it cannot clear.
     """
-    u1 = np.ascontiguousarray(u1, dtype=np.float64)
-    u2 = np.ascontiguousarray(u2, dtype=np.float64)
-    npl = np.cross(u1, u2)
-    npl = npl / np.maximum(np.linalg.norm(npl, axis=1, keepdims=True), 1e-300)
-    half = 0.5 * np.arccos(np.clip(np.sum(u1 * u2, axis=1), -1, 1))
-    mid = u1 + u2
-    mid = mid / np.maximum(np.linalg.norm(mid, axis=1, keepdims=True), 1e-300)
-    return np.asarray(_arc_clear_kernel(
-        u1, u2, npl, half, mid, ze.group_c, ze.group_rad, ze.group_start, ze.group_end, ze.piece_c, ze.piece_rad,
-        ze.piece_off, ze.piece_start, ze.piece_end, ze.ua, ze.ub, ze.normal, ze.sin_tol, ze.has_normal,
-    ), dtype=bool)
+    if len(u1) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(_arc_clear_kernel(np.ascontiguousarray(u1, dtype=np.float64),
+                                        np.ascontiguousarray(u2, dtype=np.float64), ze.tree()), dtype=bool)
 
 
 def entering_bounds_many(

@@ -1,4 +1,4 @@
-"""Numba kernels of the ZoneIndex: exact, consistent point-in-zone and segment/border tests.
+"""Query kernels of the ZoneIndex (numba): exact, consistent point-in-zone and segment/border tests.
 
 Robustness model
 ----------------
@@ -16,16 +16,36 @@ and the queries compute bit-identical reference points.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 import numpy as np
-from numba import njit
+
+from overflight._jit import grow, kernel
 
 # Degrees: cells are grown by this much when edges are assigned to them, so that a point whose cell index is
 # rounded into a neighbour still meets every edge near it.
 EPS = 1e-9
 
+#: np.int64 as the kernels use it: cell subdivisions are widened from the stored int32 so that every helper
+#: is compiled for one integer type (typed here as returning int for the type checker).
+i64: Callable[[Any], int] = np.int64  # type: ignore[assignment]
+
+
+class Grid(NamedTuple):
+    """The grid as the kernels take it: one argument (see `overflight.index.grid.GridArrays` for the layout)."""
+
+    cw: float
+    ncx: int
+    ncy: int
+    ck: np.ndarray
+    cval: np.ndarray
+    lsum: np.ndarray
+    blob: np.ndarray
+
 
 # ------------------------------------------------------------------------------------------ predicates
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def side_edge(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> bool:
     """True if (perturbed) P is left of the canonical edge A->B."""
     o = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
@@ -37,7 +57,7 @@ def side_edge(ax: float, ay: float, bx: float, by: float, px: float, py: float) 
     return bx > ax
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def side_line(cx: float, cy: float, px: float, py: float, ax: float, ay: float) -> bool:
     """True if vertex A is left of the line through (perturbed) C->P."""
     o = (px - cx) * (ay - cy) - (py - cy) * (ax - cx)
@@ -51,7 +71,7 @@ def side_line(cx: float, cy: float, px: float, py: float, ax: float, ay: float) 
     return py > cy
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def crosses(cx: float, cy: float, px: float, py: float, ax: float, ay: float, bx: float, by: float) -> bool:
     """True if segment C->P crosses edge A-B (in the perturbed configuration; C != P)."""
     if side_line(cx, cy, px, py, ax, ay) == side_line(cx, cy, px, py, bx, by):
@@ -59,7 +79,7 @@ def crosses(cx: float, cy: float, px: float, py: float, ax: float, ay: float, bx
     return side_edge(ax, ay, bx, by, cx, cy) != side_edge(ax, ay, bx, by, px, py)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def seg_box(ax: float, ay: float, bx: float, by: float, x0: float, y0: float, x1: float, y1: float) -> bool:
     """Conservative test: does segment A-B meet the box [x0,x1]x[y0,y1] (its bounding box already does)."""
     dx = bx - ax
@@ -74,7 +94,7 @@ def seg_box(ax: float, ay: float, bx: float, by: float, x0: float, y0: float, x1
 
 
 # ------------------------------------------------------------------------------------------ cell lookup
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def clean_point(x: float, y: float, normalize: bool) -> tuple[bool, float, float]:
     """Validate a coordinate; lon 180 becomes -180 (same meridian); optionally wrap longitudes."""
     if not (y >= -90.0 and y <= 90.0):
@@ -89,21 +109,21 @@ def clean_point(x: float, y: float, normalize: bool) -> tuple[bool, float, float
     return True, x, y
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def fine_ref(ix: int, iy: int, fx: int, fy: int, cw: float, k: int) -> tuple[float, float]:
     """Centre of fine cell (fx, fy) of coarse cell (ix, iy): exact in binary (dyadic sizes)."""
     fw = cw / k
     return -180.0 + ix * cw + (fx + 0.5) * fw, -90.0 + iy * cw + (fy + 0.5) * fw
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def coarse_cell(x: float, y: float, cw: float, ncx: int, ncy: int) -> tuple[int, int]:
     """Column and row of the coarse cell holding (x, y) (clamped to the grid)."""
     inv = 1.0 / cw  # cw is a power of two: the product is exactly the quotient, and cheaper
     return min(max(int((x + 180.0) * inv), 0), ncx - 1), min(max(int((y + 90.0) * inv), 0), ncy - 1)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def fine_cell(x: float, y: float, ix: int, iy: int, cw: float, k: int) -> tuple[int, int]:
     """Column and row of the fine cell holding (x, y) in coarse cell (ix, iy) split k x k (clamped)."""
     sk = k * (1.0 / cw)
@@ -111,75 +131,97 @@ def fine_cell(x: float, y: float, ix: int, iy: int, cw: float, k: int) -> tuple[
             min(max(int((y - (-90.0 + iy * cw)) * sk), 0), k - 1))
 
 
-@njit(cache=True, nogil=True, inline="always")
-def find_cell(
-    x: float, y: float, cw: float, ncx: int, ncy: int, ck: np.ndarray, cval: np.ndarray, lsum: np.ndarray
-) -> tuple[int, float, float, int]:
+@kernel
+def find_cell(x: float, y: float, g: Grid) -> tuple[int, float, float, int]:
     """Code of the leaf cell holding (x, y), its reference point and its coordinates.
 
     The code is a zone index (>= 0) or -1 for a simple cell (no edges, at most one zone), or -2 - o for
     a complex cell (edges or several zones) whose record starts at blob[o]; the leaf id (for ownership tests)
     is returned too.
     """
-    ix, iy = coarse_cell(x, y, cw, ncx, ncy)
-    c = iy * ncx + ix
-    k = ck[c]
+    ix, iy = coarse_cell(x, y, g.cw, g.ncx, g.ncy)
+    c = iy * g.ncx + ix
+    k = i64(g.ck[c])
     if k == 0:
-        return cval[c], x, y, -1 - c
-    fx, fy = fine_cell(x, y, ix, iy, cw, k)
-    rx, ry = fine_ref(ix, iy, fx, fy, cw, k)
-    leaf = cval[c] + fy * k + fx
-    return lsum[leaf], rx, ry, leaf
+        return g.cval[c], x, y, -1 - c
+    fx, fy = fine_cell(x, y, ix, iy, g.cw, k)
+    rx, ry = fine_ref(ix, iy, fx, fy, g.cw, k)
+    leaf = g.cval[c] + fy * k + fx
+    return g.lsum[leaf], rx, ry, leaf
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def zone_inside(o: int, rx: float, ry: float, x: float, y: float, blob: np.ndarray) -> tuple[bool, int]:
     """Membership of (x, y) in the candidate whose record starts at blob[o], and where the next one starts.
 
-    The reference's membership flipped per crossing; edges are tested against the bounding box of the path
-    first (edges are canonical, x1 <= x2), which skips most orientation tests.
+    The reference's membership flipped per crossing.  Whether the path from the reference crosses an edge
+    is random from one edge to the next, so it is computed without branches: the bounding-box overlap and
+    the four orientation signs of `crosses` (the same expressions, so the same signs) combined as bits.  Only
+    when one of the orientations is exactly zero (a vertex on the path's line, the point on the edge's line)
+    is `crosses` itself asked, with its tie-breaking rule.
     """
-    inside: bool = blob[o + 1] != 0.0
+    flips = 0
     ne = int(blob[o + 2])
+    inside0 = blob[o + 1] != 0.0
     o += 3
     lo_x = min(rx, x)
     hi_x = max(rx, x)
     lo_y = min(ry, y)
     hi_y = max(ry, y)
+    dx = x - rx
+    dy = y - ry
     for _ in range(ne):
         ax = blob[o]
         ay = blob[o + 1]
         bx = blob[o + 2]
         by = blob[o + 3]
         o += 4
-        if bx < lo_x or ax > hi_x or max(ay, by) < lo_y or min(ay, by) > hi_y:
-            continue
-        if crosses(rx, ry, x, y, ax, ay, bx, by):
-            inside = not inside
-    return inside, o
+        near = (bx >= lo_x) & (ax <= hi_x) & (max(ay, by) >= lo_y) & (min(ay, by) <= hi_y)
+        la = dx * (ay - ry) - dy * (ax - rx)  # side_line(r, p, a)
+        lb = dx * (by - ry) - dy * (bx - rx)  # side_line(r, p, b)
+        ex = bx - ax
+        ey = by - ay
+        er = ex * (ry - ay) - ey * (rx - ax)  # side_edge(a, b, r)
+        ep = ex * (y - ay) - ey * (x - ax)  # side_edge(a, b, p)
+        if near and (la == 0.0 or lb == 0.0 or er == 0.0 or ep == 0.0):
+            flips += crosses(rx, ry, x, y, ax, ay, bx, by)
+        else:
+            flips += near & ((la > 0.0) != (lb > 0.0)) & ((er > 0.0) != (ep > 0.0))
+    return inside0 != ((flips & 1) == 1), o
 
 
 # ------------------------------------------------------------------------------------------ queries
 # The point queries run in two passes.  The first maps each point to its leaf code with nothing but
-# arithmetic and two or three loads: a tight loop whose independent loads the CPU overlaps.  The second
-# resolves the points in cells with edges (5 % of uniform points, 16 % of GeoNames places), each reading
-# one contiguous record.  One fused loop is about half as fast: its branchy edge tests stall the
-# memory-level parallelism of the lookups.
-@njit(cache=True, nogil=True)
-def leaf_codes(
-    xs: np.ndarray, ys: np.ndarray, normalize: bool, codes: np.ndarray, bad: np.ndarray,
-    cw: float, ncx: int, ncy: int, ck: np.ndarray, cval: np.ndarray, lsum: np.ndarray,
+# arithmetic and two or three loads; the second resolves the points in cells with edges (3 % of uniform points,
+# 10 % of GeoNames places), each reading one contiguous record.  Both work in blocks of BLOCK points and
+# gather first what misses the cache (fine-cell codes, records), then load it in a tight loop of independent
+# loads that the CPU overlaps: a load behind a mispredicted branch (is this cell subdivided? does this point
+# need its record?) is otherwise waited for alone, and that wait was most of the time per point.
+
+#: Points per block of both passes (the gather buffers are this long).
+BLOCK = 2048
+
+
+@kernel
+def leaf_block(
+    xs: np.ndarray, ys: np.ndarray, b0: int, b1: int, normalize: bool, codes: np.ndarray, off: int,
+    bad: np.ndarray, g: Grid, pt: np.ndarray, leaf: np.ndarray,
 ) -> int:
-    """codes[i] = leaf code of point i (see `find_cell`), -1 and bad[i] for invalid input. Returns #bad."""
+    """codes[i - off] = leaf code of point i in [b0, b1) (see `find_cell`), -1 and bad[i] for invalid input.
+
+    Returns the number of invalid points.  ``pt`` and ``leaf`` (BLOCK long) are scratch space.
+    """
+    cw, ncx, ncy, ck, cval, lsum = g.cw, g.ncx, g.ncy, g.ck, g.cval, g.lsum
     nbad = 0
     inv = 1.0 / cw
-    for i in range(xs.size):
+    m = 0
+    for i in range(b0, b1):
         x = xs[i]
         y = ys[i]
         if not (y >= -90.0 and y <= 90.0 and x >= -180.0 and x < 180.0):
             ok, x, y = clean_point(x, y, normalize)
             if not ok:
-                codes[i] = -1
+                codes[i - off] = -1
                 bad[i] = True
                 nbad += 1
                 continue
@@ -187,23 +229,28 @@ def leaf_codes(
         ix = min(int((x + 180.0) * inv), ncx - 1)
         iy = min(int((y + 90.0) * inv), ncy - 1)
         c = iy * ncx + ix
-        k = ck[c]
+        k = i64(ck[c])
         v = cval[c]
-        if k != 0:
+        if k != 0:  # a subdivided cell: its fine code is loaded below, with the block's others
             fx, fy = fine_cell(x, y, ix, iy, cw, k)
-            v = lsum[v + fy * k + fx]
-        codes[i] = v
+            pt[m] = i
+            leaf[m] = v + fy * k + fx
+            m += 1
+        codes[i - off] = v
+    for j in range(m):
+        codes[pt[j] - off] = lsum[leaf[j]]
     return nbad
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def complex_point(
-    xs: np.ndarray, ys: np.ndarray, i: int, normalize: bool, cw: float, ncx: int, ncy: int, ck: np.ndarray,
+    xs: np.ndarray, ys: np.ndarray, i: int, normalize: bool, g: Grid,
 ) -> tuple[float, float, float, float]:
-    """Point i (cleaned as in `leaf_codes`) and the reference point of its fine cell."""
+    """Point i (cleaned as in `leaf_block`) and the reference point of its fine cell."""
+    cw, ncx, ncy, ck = g.cw, g.ncx, g.ncy, g.ck
     _, x, y = clean_point(xs[i], ys[i], normalize)
     ix, iy = coarse_cell(x, y, cw, ncx, ncy)
-    k = ck[iy * ncx + ix]
+    k = i64(ck[iy * ncx + ix])
     if k == 0:  # an edge-free coarse cell in several zones: no edges to cross, any reference will do
         return x, y, x, y
     fx, fy = fine_cell(x, y, ix, iy, cw, k)
@@ -211,39 +258,46 @@ def complex_point(
     return x, y, rx, ry
 
 
-#: Points resolved per block in the second pass: their records are touched first in a tight loop (independent
-#: loads the CPU overlaps, like the first pass), then read from cache by the branchy edge tests.
-BLOCK = 2048
+@kernel
+def gather_complex(codes: np.ndarray, i0: int, i1: int, blob: np.ndarray, idx: np.ndarray) -> tuple[int, float]:
+    """Indices of the complex points of codes[i0:i1] into idx, and a sum over the first word of their records.
 
-
-@njit(cache=True, nogil=True, inline="always")
-def touch_records(codes: np.ndarray, i0: int, i1: int, blob: np.ndarray) -> float:
-    """Load the first word of the record of every complex point in codes[i0:i1] (a software prefetch)."""
+    The sum is a software prefetch: the loads are what matters (see `locate_first`).  Branch-free: every
+    point is written to idx and the count advances only for complex ones (3-10 % of real points, which
+    would mispredict a branch).
+    """
+    m = 0
     acc = 0.0
+    last = blob.size - 1
     for i in range(i0, i1):
         code = codes[i]
-        if code < -1:
-            acc += blob[-2 - code]
-    return acc
+        cx = code < -1
+        idx[m] = i
+        m += cx
+        o = -2 - code if cx else 0
+        acc += blob[o] + blob[min(o + 8, last)]  # a record's first two cache lines hold most of it
+    return m, acc
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def locate_first(
-    xs: np.ndarray, ys: np.ndarray, normalize: bool, out: np.ndarray, bad: np.ndarray,
-    cw: float, ncx: int, ncy: int, ck: np.ndarray, cval: np.ndarray, lsum: np.ndarray, blob: np.ndarray,
+    xs: np.ndarray, ys: np.ndarray, normalize: bool, out: np.ndarray, bad: np.ndarray, g: Grid,
 ) -> int:
     """out[i] = smallest zone index containing point i (-1 none); bad[i] for invalid input. Returns #bad."""
-    nbad = leaf_codes(xs, ys, normalize, out, bad, cw, ncx, ncy, ck, cval, lsum)
+    blob = g.blob
+    nbad = 0
     guard = 0.0
+    idx = np.empty(BLOCK, np.int64)
+    leaf = np.empty(BLOCK, np.int64)
     for b0 in range(0, xs.size, BLOCK):
         b1 = min(b0 + BLOCK, xs.size)
-        guard += touch_records(out, b0, b1, blob)
-        for i in range(b0, b1):
-            code = out[i]
-            if code >= -1:
-                continue
-            x, y, rx, ry = complex_point(xs, ys, i, normalize, cw, ncx, ncy, ck)
-            o = -2 - code
+        nbad += leaf_block(xs, ys, b0, b1, normalize, out, 0, bad, g, idx, leaf)
+        m, acc = gather_complex(out, b0, b1, blob, idx)
+        guard += acc
+        for j in range(m):
+            i = idx[j]
+            x, y, rx, ry = complex_point(xs, ys, i, normalize, g)
+            o = -2 - out[i]
             nc = int(blob[o])
             o += 1
             res = -1
@@ -259,59 +313,66 @@ def locate_first(
     return nbad
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def locate_all(
-    xs: np.ndarray, ys: np.ndarray, normalize: bool, bad: np.ndarray,
-    cw: float, ncx: int, ncy: int, ck: np.ndarray, cval: np.ndarray, lsum: np.ndarray, blob: np.ndarray,
+    xs: np.ndarray, ys: np.ndarray, normalize: bool, bad: np.ndarray, g: Grid,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Every (point, zone) membership, ordered by point then zone; also the count of invalid points."""
-    codes = np.empty(xs.size, np.int32)
-    nbad = leaf_codes(xs, ys, normalize, codes, bad, cw, ncx, ncy, ck, cval, lsum)
+    """Every (point, zone) membership, ordered by point then zone; also the count of invalid points.
+
+    Zones come back as int64 (the caller narrows them): one `grow` specialisation fewer to compile.
+    """
+    blob = g.blob
+    codes = np.empty(BLOCK, np.int32)  # leaf codes of the current block (indexed from its start)
+    pt = np.empty(BLOCK, np.int64)
+    leaf = np.empty(BLOCK, np.int64)
+    nbad = 0
     cap = xs.size + 16
     pi = np.empty(cap, np.int64)
-    zi = np.empty(cap, np.int32)
+    zi = np.empty(cap, np.int64)
     n = 0
-    for i in range(xs.size):
-        code = codes[i]
-        if code == -1:
-            continue
-        if code >= 0:
-            if n == cap:
-                cap *= 2
-                pi = grow(pi, cap, n)
-                zi = grow(zi, cap, n)
-            pi[n] = i
-            zi[n] = code
-            n += 1
-            continue
-        x, y, rx, ry = complex_point(xs, ys, i, normalize, cw, ncx, ncy, ck)
-        o = -2 - code
-        nc = int(blob[o])
-        o += 1
-        for _ in range(nc):
-            z = int(blob[o])
-            inside, o = zone_inside(o, rx, ry, x, y, blob)
-            if inside:
+    for b0 in range(0, xs.size, BLOCK):
+        b1 = min(b0 + BLOCK, xs.size)
+        nbad += leaf_block(xs, ys, b0, b1, normalize, codes, b0, bad, g, pt, leaf)
+        for j in range(b1 - b0):
+            code = codes[j]
+            if code == -1:
+                continue
+            if code >= 0:
                 if n == cap:
                     cap *= 2
                     pi = grow(pi, cap, n)
                     zi = grow(zi, cap, n)
-                pi[n] = i
-                zi[n] = z
+                pi[n] = b0 + j
+                zi[n] = code
                 n += 1
+                continue
+            x, y, rx, ry = complex_point(xs, ys, b0 + j, normalize, g)
+            o = -2 - code
+            nc = int(blob[o])
+            o += 1
+            for _ in range(nc):
+                z = int(blob[o])
+                inside, o = zone_inside(o, rx, ry, x, y, blob)
+                if inside:
+                    if n == cap:
+                        cap *= 2
+                        pi = grow(pi, cap, n)
+                        zi = grow(zi, cap, n)
+                    pi[n] = b0 + j
+                    zi[n] = z
+                    n += 1
     return pi[:n].copy(), zi[:n].copy(), nbad
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def members_into(
-    x: float, y: float, buf: np.ndarray,
-    cw: float, ncx: int, ncy: int, ck: np.ndarray, cval: np.ndarray, lsum: np.ndarray, blob: np.ndarray,
-) -> int:
+    x: float, y: float, buf: np.ndarray, g: Grid) -> int:
     """Write the zones containing one (already valid, unnormalised) point into buf; return how many.
 
     Returns -1 when the point lies in more zones than buf holds (the caller raises: never a silent cut).
     """
-    code, rx, ry, _ = find_cell(x, y, cw, ncx, ncy, ck, cval, lsum)
+    blob = g.blob
+    code, rx, ry, _ = find_cell(x, y, g)
     if code >= 0:
         buf[0] = code
         return 1
@@ -336,11 +397,10 @@ def members_into(
 MAXZ = 256
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def segment_crossings(
-    px1: np.ndarray, py1: np.ndarray, px2: np.ndarray, py2: np.ndarray, pseg: np.ndarray,
-    pf0: np.ndarray, pf1: np.ndarray, pfirst: np.ndarray,
-    cw: float, ncx: int, ncy: int, ck: np.ndarray, cval: np.ndarray, lsum: np.ndarray, blob: np.ndarray,
+    pc: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    g: Grid,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Border crossings of consecutive pieces (one segment = one or more pieces, in order).
 
@@ -351,15 +411,18 @@ def segment_crossings(
     the difference is reported at the seam; leave+enter pairs at the same place cancel later.
 
     The last value is the index of a piece whose path lies in more than MAXZ zones at once (-1 if none); the
-    results are then incomplete and the caller raises.
+    results are then incomplete and the caller raises.  ``pc`` is ``overflight.index.crossings.Pieces`` (x1, y1,
+    x2, y2, seg, f0, f1, first); zones and directions come back as int64 (the caller narrows them).
     """
+    px1, py1, px2, py2, pseg, pf0, pf1, pfirst = pc
+    cw, ncx, ncy, ck, cval, lsum, blob = g
     cap = 1024
     oseg = np.empty(cap, np.int64)
     ofr = np.empty(cap, np.float64)
     ox = np.empty(cap, np.float64)
     oy = np.empty(cap, np.float64)
-    oz = np.empty(cap, np.int32)
-    od = np.empty(cap, np.int8)
+    oz = np.empty(cap, np.int64)
+    od = np.empty(cap, np.int64)
     n = 0
     cur = np.empty(MAXZ, np.int32)  # zones the path is inside (end state of previous piece)
     ncur = 0
@@ -368,14 +431,14 @@ def segment_crossings(
     lt = np.empty(lcap, np.float64)
     lx = np.empty(lcap, np.float64)
     ly = np.empty(lcap, np.float64)
-    lz = np.empty(lcap, np.int32)
+    lz = np.empty(lcap, np.int64)
     inv = 1.0 / cw
     for p in range(px1.size):
         x1 = px1[p]
         y1 = py1[p]
         x2 = px2[p]
         y2 = py2[p]
-        nst = members_into(x1, y1, start, cw, ncx, ncy, ck, cval, lsum, blob)
+        nst = members_into(x1, y1, start, g)
         if nst < 0:
             return oseg[:n].copy(), ofr[:n].copy(), ox[:n].copy(), oy[:n].copy(), oz[:n].copy(), od[:n].copy(), p
         if pfirst[p]:
@@ -436,7 +499,7 @@ def segment_crossings(
         for iy in range(iy0, iy1 + 1):
             for ix in range(ix0, ix1 + 1):
                 c = iy * ncx + ix
-                k = ck[c]
+                k = i64(ck[c])
                 if k == 0:
                     continue
                 bx0 = -180.0 + ix * cw
@@ -482,7 +545,7 @@ def segment_crossings(
                                 t = min(max(t, 0.0), 1.0)
                                 xi = x1 + t * (x2 - x1)
                                 yi = y1 + t * (y2 - y1)
-                                _, _, _, own = find_cell(xi, yi, cw, ncx, ncy, ck, cval, lsum)
+                                _, _, _, own = find_cell(xi, yi, g)
                                 if own != leaf:
                                     continue
                                 if m == lcap:
@@ -550,7 +613,7 @@ def segment_crossings(
     return oseg[:n].copy(), ofr[:n].copy(), ox[:n].copy(), oy[:n].copy(), oz[:n].copy(), od[:n].copy(), -1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def cancel_pairs(seg: np.ndarray, fr: np.ndarray, zone: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Mask dropping leave/enter pairs of one zone at the same place (within 1e-9 of the segment) of one segment.
 
@@ -571,282 +634,3 @@ def cancel_pairs(seg: np.ndarray, fr: np.ndarray, zone: np.ndarray, d: np.ndarra
                 break
             j += 1
     return keep
-
-
-# ------------------------------------------------------------------------------------------ helpers
-@njit(cache=True, nogil=True)
-def grow(a: np.ndarray, cap: int, n: int) -> np.ndarray:
-    """A copy of a's first n items in a new array of capacity cap (numba specialises it per dtype)."""
-    b = np.empty(cap, a.dtype)
-    b[:n] = a[:n]
-    return b
-
-
-# ------------------------------------------------------------------------------------------ build
-@njit(cache=True, nogil=True)
-def raster_edges(
-    ex1: np.ndarray, ey1: np.ndarray, ex2: np.ndarray, ey2: np.ndarray,
-    gx0: float, gy0: float, w: float, nx: int, ny: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (start[nx*ny+1], edge ids) of the edges meeting each grid cell grown by EPS; ids ascending per cell."""
-    ncell = nx * ny
-    count = np.zeros(ncell + 1, np.int64)
-    dummy = np.empty(0, np.int64)
-    _raster_pass(ex1, ey1, ex2, ey2, gx0, gy0, w, nx, ny, count, dummy, dummy, False)
-    for c in range(ncell):
-        count[c + 1] += count[c]
-    pos = count[:-1].copy()
-    ids = np.empty(count[ncell], np.int64)
-    _raster_pass(ex1, ey1, ex2, ey2, gx0, gy0, w, nx, ny, count, pos, ids, True)
-    return count, ids
-
-
-@njit(cache=True, nogil=True)
-def _raster_pass(
-    ex1: np.ndarray, ey1: np.ndarray, ex2: np.ndarray, ey2: np.ndarray,
-    gx0: float, gy0: float, w: float, nx: int, ny: int,
-    count: np.ndarray, pos: np.ndarray, ids: np.ndarray, fill: bool,
-) -> None:
-    inv = 1.0 / w
-    for e in range(ex1.size):
-        ax = ex1[e]
-        ay = ey1[e]
-        bx = ex2[e]
-        by = ey2[e]
-        i0 = min(max(int((min(ax, bx) - EPS - gx0) * inv), 0), nx - 1)
-        i1 = min(max(int((max(ax, bx) + EPS - gx0) * inv), 0), nx - 1)
-        j0 = min(max(int((min(ay, by) - EPS - gy0) * inv), 0), ny - 1)
-        j1 = min(max(int((max(ay, by) + EPS - gy0) * inv), 0), ny - 1)
-        single = i0 == i1 or j0 == j1
-        for j in range(j0, j1 + 1):
-            for i in range(i0, i1 + 1):
-                if not single:
-                    qx = gx0 + i * w
-                    qy = gy0 + j * w
-                    if not seg_box(ax, ay, bx, by, qx - EPS, qy - EPS, qx + w + EPS, qy + w + EPS):
-                        continue
-                c = j * nx + i
-                if fill:
-                    ids[pos[c]] = e
-                    pos[c] += 1
-                else:
-                    count[c + 1] += 1
-
-
-@njit(cache=True, nogil=True)
-def coarse_membership(
-    cw: float, ncx: int, ncy: int, estart: np.ndarray, eids: np.ndarray,
-    ex1: np.ndarray, ey1: np.ndarray, ex2: np.ndarray, ey2: np.ndarray, ezone: np.ndarray,
-    nwords: int, start_cell: int, start_bits: np.ndarray,
-) -> np.ndarray:
-    """Zone-membership bitsets of every coarse cell centre, propagated from one known cell.
-
-    From the start cell along its row, then up and down each column; each step goes centre -> shared side
-    mid-point -> next centre and flips the zone of every edge crossed (each half within one cell).
-    """
-    bits = np.zeros((ncx * ncy, nwords), np.uint64)
-    sx = start_cell % ncx
-    sy = start_cell // ncx
-    bits[start_cell, :] = start_bits
-    for step in range(2):
-        dirn = 1 if step == 0 else -1
-        i = sx
-        while 0 <= i + dirn < ncx:
-            _step(i, sy, i + dirn, sy, cw, ncx, estart, eids, ex1, ey1, ex2, ey2, ezone, bits)
-            i += dirn
-    for i in range(ncx):
-        for step in range(2):
-            dirn = 1 if step == 0 else -1
-            j = sy
-            while 0 <= j + dirn < ncy:
-                _step(i, j, i, j + dirn, cw, ncx, estart, eids, ex1, ey1, ex2, ey2, ezone, bits)
-                j += dirn
-    return bits
-
-
-@njit(cache=True, nogil=True)
-def _step(
-    i: int, j: int, i2: int, j2: int, cw: float, ncx: int, estart: np.ndarray, eids: np.ndarray,
-    ex1: np.ndarray, ey1: np.ndarray, ex2: np.ndarray, ey2: np.ndarray, ezone: np.ndarray, bits: np.ndarray,
-) -> None:
-    a = j * ncx + i
-    b = j2 * ncx + i2
-    ax = -180.0 + (i + 0.5) * cw
-    ay = -90.0 + (j + 0.5) * cw
-    bx = -180.0 + (i2 + 0.5) * cw
-    by = -90.0 + (j2 + 0.5) * cw
-    mx = 0.5 * (ax + bx)
-    my = 0.5 * (ay + by)
-    bits[b, :] = bits[a, :]
-    for q in range(estart[a], estart[a + 1]):
-        e = eids[q]
-        if crosses(ax, ay, mx, my, ex1[e], ey1[e], ex2[e], ey2[e]):
-            z = ezone[e]
-            bits[b, z >> 6] ^= np.uint64(1) << np.uint64(z & 63)
-    for q in range(estart[b], estart[b + 1]):
-        e = eids[q]
-        if crosses(mx, my, bx, by, ex1[e], ey1[e], ex2[e], ey2[e]):
-            z = ezone[e]
-            bits[b, z >> 6] ^= np.uint64(1) << np.uint64(z & 63)
-
-
-@njit(cache=True, nogil=True)
-def build_cells(
-    cw: float, ncx: int, ncy: int, estart: np.ndarray, eids: np.ndarray,
-    ex1: np.ndarray, ey1: np.ndarray, ex2: np.ndarray, ey2: np.ndarray, ezone: np.ndarray,
-    bits: np.ndarray, ck: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-           np.ndarray, np.ndarray]:
-    """Leaf cells: every edge-free coarse cell, and k x k fine cells in each coarse cell with edges.
-
-    Returns cptr, cstart, czone, cin, cest, and the per-entry edge coordinates ex1, ey1, ex2, ey2.
-    """
-    ncoarse = ncx * ncy
-    nwords = bits.shape[1]
-    cptr = np.empty(ncoarse, np.int64)
-    nleaf = 0
-    for c in range(ncoarse):
-        cptr[c] = nleaf
-        nleaf += 1 if ck[c] == 0 else ck[c] * ck[c]
-    cstart = np.zeros(nleaf + 1, np.int64)
-    ccap = nleaf + 1024
-    czone = np.empty(ccap, np.int32)
-    cin = np.empty(ccap, np.uint8)
-    cest = np.zeros(ccap + 1, np.int64)
-    ecap = eids.size + eids.size // 2 + 1024  # an edge meets a few fine cells; grown when needed
-    o1 = np.empty(ecap, np.float64)
-    o2 = np.empty(ecap, np.float64)
-    o3 = np.empty(ecap, np.float64)
-    o4 = np.empty(ecap, np.float64)
-    nc = 0
-    ne = 0
-    zbuf = np.empty(64 * nwords, np.int32)
-    for c in range(ncoarse):
-        k = ck[c]
-        ix = c % ncx
-        iy = c // ncx
-        # zones whose centre membership is set
-        nz = 0
-        for w in range(nwords):
-            word = bits[c, w]
-            if word == 0:
-                continue
-            for bt in range(64):
-                if (word >> np.uint64(bt)) & np.uint64(1):
-                    zbuf[nz] = w * 64 + bt
-                    nz += 1
-        if k == 0:
-            cell = cptr[c]
-            if nc + nz > ccap:
-                ccap = 2 * ccap + nz
-                czone = grow(czone, ccap, nc)
-                cin = grow(cin, ccap, nc)
-                cest = grow(cest, ccap + 1, nc + 1)
-            for a in range(nz):
-                czone[nc] = zbuf[a]
-                cin[nc] = 1
-                cest[nc + 1] = ne
-                nc += 1
-            cstart[cell + 1] = nc
-            continue
-        # local zones: centre members and zones with edges here, ascending
-        e0 = estart[c]
-        e1 = estart[c + 1]
-        ncand = nz + (e1 - e0)
-        loc = np.empty(ncand, np.int32)
-        for a in range(nz):
-            loc[a] = zbuf[a]
-        m = nz
-        for q in range(e0, e1):
-            loc[m] = ezone[eids[q]]
-            m += 1
-        loc = np.unique(loc)
-        nloc = loc.size
-        # local zone index of each coarse edge entry
-        lze = np.empty(e1 - e0, np.int64)
-        for q in range(e0, e1):
-            lze[q - e0] = np.searchsorted(loc, ezone[eids[q]])
-        # rasterise this cell's edges into k x k fine cells (local CSR of positions q-e0)
-        bx0 = -180.0 + ix * cw
-        by0 = -90.0 + iy * cw
-        fw = cw / k
-        fs, fids = raster_edges(
-            ex1[eids[e0:e1]], ey1[eids[e0:e1]], ex2[eids[e0:e1]], ey2[eids[e0:e1]], bx0, by0, fw, k, k
-        )
-        # membership of fine centres
-        mem = np.zeros((k * k, nloc), np.uint8)
-        ccx = -180.0 + (ix + 0.5) * cw
-        ccy = -90.0 + (iy + 0.5) * cw
-        for a in range(nloc):
-            z = loc[a]
-            mem[0, a] = (bits[c, z >> 6] >> np.uint64(z & 63)) & np.uint64(1)
-        r0x, r0y = fine_ref(ix, iy, 0, 0, cw, k)
-        if r0x != ccx or r0y != ccy:
-            for q in range(e0, e1):
-                e = eids[q]
-                if crosses(ccx, ccy, r0x, r0y, ex1[e], ey1[e], ex2[e], ey2[e]):
-                    mem[0, lze[q - e0]] ^= 1
-        for fy in range(k):
-            if fy > 0:
-                _fine_step(ix, iy, 0, fy - 1, 0, fy, cw, k, fs, fids, eids, e0, lze, ex1, ey1, ex2, ey2, mem)
-            for fx in range(1, k):
-                _fine_step(ix, iy, fx - 1, fy, fx, fy, cw, k, fs, fids, eids, e0, lze, ex1, ey1, ex2, ey2, mem)
-        # emit candidates
-        for f in range(k * k):
-            cell = cptr[c] + f
-            need_c = nc + nloc
-            if need_c > ccap:
-                ccap = 2 * ccap + nloc
-                czone = grow(czone, ccap, nc)
-                cin = grow(cin, ccap, nc)
-                cest = grow(cest, ccap + 1, nc + 1)
-            need_e = ne + (fs[f + 1] - fs[f])
-            if need_e > ecap:
-                ecap = 2 * ecap + (fs[f + 1] - fs[f])
-                o1 = grow(o1, ecap, ne)
-                o2 = grow(o2, ecap, ne)
-                o3 = grow(o3, ecap, ne)
-                o4 = grow(o4, ecap, ne)
-            qq = fs[f]
-            for a in range(nloc):
-                start_e = ne
-                while qq < fs[f + 1] and lze[fids[qq]] == a:
-                    e = eids[e0 + fids[qq]]
-                    o1[ne] = ex1[e]
-                    o2[ne] = ey1[e]
-                    o3[ne] = ex2[e]
-                    o4[ne] = ey2[e]
-                    ne += 1
-                    qq += 1
-                if ne > start_e or mem[f, a]:
-                    czone[nc] = loc[a]
-                    cin[nc] = mem[f, a]
-                    cest[nc + 1] = ne
-                    nc += 1
-            cstart[cell + 1] = nc
-    cest[0] = 0
-    # views, not copies: a copy of every array at once was the peak of the whole build
-    return cptr, cstart, czone[:nc], cin[:nc], cest[: nc + 1], o1[:ne], o2[:ne], o3[:ne], o4[:ne]
-
-
-@njit(cache=True, nogil=True)
-def _fine_step(
-    ix: int, iy: int, fxa: int, fya: int, fxb: int, fyb: int, cw: float, k: int,
-    fs: np.ndarray, fids: np.ndarray, eids: np.ndarray, e0: int, lze: np.ndarray,
-    ex1: np.ndarray, ey1: np.ndarray, ex2: np.ndarray, ey2: np.ndarray, mem: np.ndarray,
-) -> None:
-    a = fya * k + fxa
-    b = fyb * k + fxb
-    ax, ay = fine_ref(ix, iy, fxa, fya, cw, k)
-    bx, by = fine_ref(ix, iy, fxb, fyb, cw, k)
-    mx = 0.5 * (ax + bx)
-    my = 0.5 * (ay + by)
-    mem[b, :] = mem[a, :]
-    for q in range(fs[a], fs[a + 1]):
-        e = eids[e0 + fids[q]]
-        if crosses(ax, ay, mx, my, ex1[e], ey1[e], ex2[e], ey2[e]):
-            mem[b, lze[fids[q]]] ^= 1
-    for q in range(fs[b], fs[b + 1]):
-        e = eids[e0 + fids[q]]
-        if crosses(mx, my, bx, by, ex1[e], ey1[e], ex2[e], ey2[e]):
-            mem[b, lze[fids[q]]] ^= 1

@@ -1,0 +1,62 @@
+"""The numba set-up every compiled kernel of overflight shares: the decorator, the first-run notice, `grow`.
+
+Kernels are compiled on their first call and cached on disk (numba ``cache=True``): next to the module in
+``__pycache__`` when that is writable, else in numba's user-wide cache (``$NUMBA_CACHE_DIR``, by default
+``~/.cache/numba``), so an install in a read-only site-packages still compiles only once.
+
+The first compile of the process prints one line on stderr ("compiling fast kernels, once ...") so that a
+first run's pause of some seconds is explained; runs that load every kernel from the cache print nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numba import njit
+from numba.core import event
+
+__all__ = ["grow", "kernel"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_njit = njit(cache=True, nogil=True)
+
+
+def kernel(fn: _F) -> _F:
+    """The decorator of every overflight kernel: compiled on first call, cached on disk, releasing the GIL."""
+    return cast(_F, _njit(fn))
+
+
+def _ours(ev: event.Event) -> bool:
+    disp = ev.data.get("dispatcher") if isinstance(ev.data, dict) else None
+    return str(getattr(getattr(disp, "py_func", None), "__module__", "")).startswith("overflight")
+
+
+class _FirstCompileNotice(event.Listener):
+    """Say once per process, on stderr, that overflight's kernels are being compiled (not loaded)."""
+
+    said = False
+
+    def on_start(self, ev: event.Event) -> None:
+        if not self.said and _ours(ev):
+            self.said = True
+            print("overflight: compiling fast kernels, once (a first-run cost; later runs load them from the "
+                  "cache) ...", file=sys.stderr, flush=True)
+
+    def on_end(self, ev: event.Event) -> None:
+        pass
+
+
+_NOTICE = _FirstCompileNotice()
+event.register("numba:compile", _NOTICE)
+
+
+@kernel
+def grow(a: Any, cap: int, n: int) -> Any:
+    """A copy of a's first n items in a new array of capacity cap (numba specialises it per dtype)."""
+    b = np.empty(cap, a.dtype)
+    for i in range(n):  # an element loop compiles faster than slice assignment and runs as fast
+        b[i] = a[i]
+    return b

@@ -1,0 +1,196 @@
+"""The zones containing each point: of arrays (`locate`) or of a CSV file streamed in chunks (`locate_csv`)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from overflight.errors import CoordinateWarning, InputError
+from overflight.tracks.read_csv import _arrow_reason, _check_single_line, read_header
+
+if TYPE_CHECKING:
+    from overflight.index import ZoneIndex
+    from overflight.zones import ZoneSetLike
+
+__all__ = ["LocateSummary", "ProgressFn", "locate", "locate_csv"]
+
+#: ``progress(done, total)``: called with bytes read so far and the file's size.
+ProgressFn = Callable[[int, int], None]
+
+
+def locate(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, zones: ZoneSetLike | ZoneIndex = "ne-admin0", *,
+    normalize_lon: bool = False, sep: str = "|",
+) -> npt.NDArray[np.object_]:
+    """The ids of every zone containing each point, joined by ``sep`` (``''`` for none).
+
+    Parameters
+    ----------
+    lon, lat : array_like
+        Points in degrees (equal length).
+    zones : ZoneSetLike or ZoneIndex
+        The zones (anything :func:`overflight.zones.as_zoneset` takes) or an index already built on them.
+    normalize_lon : bool
+        Wrap longitudes into [-180, 180] instead of treating them as invalid.
+    sep : str
+        Joins the ids of overlapping zones (a point in a disputed area is in both claims).
+
+    Returns
+    -------
+    numpy.ndarray of str
+        One entry per point.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> from overflight import locate
+    >>> zones = {"west": shapely.box(0, 0, 2, 2), "east": shapely.box(1, 0, 3, 2)}
+    >>> locate([0.5, 1.5, 5.0], [1.0, 1.0, 1.0], zones).tolist()
+    ['west', 'west|east', '']
+    """
+    from overflight.index import ZoneIndex
+    from overflight.zones import as_zoneset
+
+    index = zones if isinstance(zones, ZoneIndex) else ZoneIndex.cached(as_zoneset(zones))
+    return index.zones_of(lon, lat, sep=sep, normalize_lon=normalize_lon)
+
+
+@dataclass
+class LocateSummary:
+    """What a `locate_csv` run did."""
+
+    rows: int = 0
+    located: int = 0
+    bad: int = 0
+
+
+def locate_csv(
+    points: Path, output: Path, index: ZoneIndex, *, lon_col: str = "lon", lat_col: str = "lat",
+    chunk_rows: int = 1_000_000, strict: bool = False, normalize_lon: bool = False,
+    progress: ProgressFn | bool | None = None,
+) -> LocateSummary:
+    """Stream a CSV of points in chunks, add a ``zones`` column, and write it out.
+
+    Every column is copied through as text. Rows whose lon/lat is empty, not a number or out of range get
+    an empty ``zones`` and are counted (``strict=True``: an InputError naming the file line and field instead).
+
+    Parameters
+    ----------
+    points : pathlib.Path
+        Comma-separated file with a header holding ``lon_col`` and ``lat_col``.
+    output : pathlib.Path
+        The CSV written: the input's columns, then ``zones`` (ids joined by ``|``, ``''`` for none).
+    index : ZoneIndex
+        The zone index to locate with (:meth:`ZoneIndex.cached` of a zone set).
+    lon_col, lat_col : str
+        The coordinate columns.
+    chunk_rows : int
+        About this many rows are read and located at a time.
+    strict : bool
+        Fail on the first invalid coordinate instead of counting it.
+    normalize_lon : bool
+        Wrap longitudes into [-180, 180] instead of treating them as invalid.
+    progress : callable, optional
+        ``progress(bytes_read, bytes_total)`` after every chunk (a command line draws its bar with it).
+
+    Returns
+    -------
+    LocateSummary
+        Rows read, rows in at least one zone, rows with invalid coordinates.
+
+    Raises
+    ------
+    InputError
+        Not comma-separated, a coordinate column missing, a ``zones`` column already there, an unreadable
+        CSV, a stray quote, or (``strict``) an invalid coordinate.
+    """
+    header, delim = read_header(points)  # bounded: a file of NUL bytes or a huge first line is refused
+    if delim != ",":
+        raise InputError("locate reads comma-separated files", file=points, row=1)
+    for col in (lon_col, lat_col):
+        if col not in header:
+            raise InputError(f"no column {col!r} (columns: {', '.join(header)})", file=points, row=1, field=col)
+    if "zones" in header:
+        raise InputError("the file already has a 'zones' column", file=points, row=1, field="zones")
+    size = points.stat().st_size
+    first_bytes = min(size, 1 << 16)
+    with open(points, "rb") as fh:
+        sample = fh.read(first_bytes)
+    row_bytes = max(8, len(sample) // max(1, sample.count(b"\n")))
+    block = int(min(max(chunk_rows * row_bytes, 1 << 16), 1 << 30))
+    read_opts = pacsv.ReadOptions(block_size=block, use_threads=True)
+    conv_opts = pacsv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False)
+    summary = LocateSummary()
+    schema = pa.schema([*(pa.field(c, pa.string()) for c in header), pa.field("zones", pa.string())])
+    report = progress if callable(progress) else None
+    with open(points, "rb") as raw:
+        reader = _open(raw, points, read_opts, conv_opts)
+        with pacsv.CSVWriter(output, schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except pa.ArrowInvalid as exc:
+                    raise InputError(f"unreadable CSV ({_arrow_reason(exc, None, points)})", file=points) from None
+                # a value holding a line break means a stray quote swallowed the lines after it
+                _check_single_line(points, batch, summary.rows, [], 2)
+                zones = _locate_batch(batch, index, points, summary, lon_col, lat_col, strict, normalize_lon)
+                writer.write_batch(pa.RecordBatch.from_arrays([*batch.columns, zones], schema=schema))
+                if report is not None:
+                    report(_tell(raw), size)
+    return summary
+
+
+def _open(raw: BinaryIO, points: Path, read_opts: pacsv.ReadOptions,
+          conv_opts: pacsv.ConvertOptions) -> pacsv.CSVStreamingReader:
+    try:
+        return pacsv.open_csv(raw, read_options=read_opts, convert_options=conv_opts)
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"unreadable CSV ({_arrow_reason(exc, None, points)})", file=points) from None
+
+
+def _tell(raw: BinaryIO) -> int:
+    try:
+        return raw.tell()
+    except (OSError, ValueError):
+        return 0
+
+
+def _locate_batch(
+    batch: pa.RecordBatch, index: ZoneIndex, points: Path, summary: LocateSummary, lon_col: str, lat_col: str,
+    strict: bool, normalize_lon: bool,
+) -> pa.Array:
+    lon_txt = batch.column(lon_col).to_pandas()
+    lat_txt = batch.column(lat_col).to_pandas()
+    lon = pd.to_numeric(lon_txt.str.strip(), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    lat = pd.to_numeric(lat_txt.str.strip(), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if strict:
+        with np.errstate(invalid="ignore"):
+            bad_lat = ~((lat >= -90) & (lat <= 90))
+            bad_lon = ~np.isfinite(lon) if normalize_lon else ~((lon >= -180) & (lon <= 180))
+        bad = bad_lat | bad_lon
+        if bad.any():
+            i = int(np.argmax(bad))
+            field = lat_col if bad_lat[i] else lon_col
+            value = lat_txt.iloc[i] if bad_lat[i] else lon_txt.iloc[i]
+            # line number in the file: header is line 1 (assumes no quoted newlines)
+            raise InputError(f"invalid coordinate {value!r}", file=points, row=summary.rows + i + 2, field=field)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CoordinateWarning)
+        zones = index.zones_of(lon, lat, normalize_lon=normalize_lon)
+    with np.errstate(invalid="ignore"):
+        ok = (lat >= -90) & (lat <= 90) & (np.isfinite(lon) if normalize_lon else (lon >= -180) & (lon <= 180))
+    summary.bad += int((~ok).sum()) if caught else 0
+    summary.rows += len(lon)
+    summary.located += int((zones != "").sum())
+    return pa.array(zones, type=pa.string())
