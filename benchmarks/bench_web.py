@@ -168,6 +168,7 @@ def main() -> None:
             ours_anim = page.evaluate(ANIMATED_PAN)
             sent = page.evaluate("() => window.__ovf.trackStats")
             fetched = page.evaluate("() => window.__ovf.tracksFetched")
+            say(f"ours: animated pan longest frame {ours_anim['worst_ms']:.0f} ms over {ours_anim['frames']} frames")
             # Peer: all fixes as one GeoJSON source, on the same page (the decimating refetch switched off).
             t = time.perf_counter()
             page.evaluate("""async () => { const s = window.__ovf; s.freezeTracks = true; s.tracksLoaded = -1e9;

@@ -68,9 +68,10 @@ def _pg_cluster(work: Path) -> Iterator[dict[str, str]]:
     if shutil.which("pg_virtualenv") is None:
         unavailable("pg_virtualenv (postgresql-common) is not installed")
     env_file, stop = work / "env", work / "stop"
-    # The cluster lives while the shell waits for the stop file; pg_virtualenv drops it when the shell ends.
+    # The cluster lives while the shell waits for the stop file (or for this process to end, if it is killed);
+    # pg_virtualenv drops it when the shell ends.
     script = (f"env | grep '^PG' > {env_file}.tmp && mv {env_file}.tmp {env_file}; "
-              f"while [ ! -e {stop} ]; do sleep 0.5; done")
+              f"while [ ! -e {stop} ] && kill -0 {os.getpid()} 2>/dev/null; do sleep 0.5; done")
     err = ""
     for _attempt in range(3):
         # A port of our own: pg_virtualenv's choice does not know other throw-away clusters on the machine.
@@ -135,7 +136,7 @@ def raw_sql(request: pytest.FixtureRequest) -> Callable[[Any, Sequence[str]], No
         if pg_backend.is_url(loc):
             import psycopg
 
-            p = pg_backend.parse(loc)
+            p = pg_backend.parse_location(loc)
             with psycopg.connect(p.conninfo, autocommit=True) as con:
                 con.execute(f"SET search_path = {p.schema}, public".encode())
                 for stmt in statements:

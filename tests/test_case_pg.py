@@ -22,7 +22,7 @@ from conftest import pg_url
 from overflight.analysis.attribution import run_attribution
 from overflight.case import Case
 from overflight.case.canonical import hash_rows
-from overflight.case.pg_backend import migrations, parse, slug
+from overflight.case.pg_backend import case_slug, migrations, parse_location
 from overflight.case.schema import TABLES
 from overflight.case.sync import SyncConflict, copy_case, pull, push
 from overflight.errors import OverflightError
@@ -50,7 +50,7 @@ def login(env: dict[str, str], user: str, case: str, level: str) -> None:
     """A login role holding one level of access to a case."""
     r = psql(env, f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{user}') THEN "
                   f"CREATE ROLE {user} LOGIN PASSWORD 'pw'; END IF; END $$; "
-                  f"GRANT ovf_{slug(case)}_{level} TO {user}")
+                  f"GRANT ovf_{case_slug(case)}_{level} TO {user}")
     assert r.returncode == 0, r.stderr
 
 
@@ -94,7 +94,7 @@ def test_roles_are_enforced_by_the_database(postgres: dict[str, str], team: tupl
     login(postgres, "rdr", name, "reader")
     login(postgres, "ana", name, "analyst")
     login(postgres, "rev", name, "reviewer")
-    schema = parse(pg_url(postgres, name)).schema
+    schema = parse_location(pg_url(postgres, name)).schema
     ins = f"INSERT INTO {schema}.sources (id, name, reliability) VALUES ('x', 'X', 'A')"
     # a reader reads, and cannot write, not even straight into the shared table
     assert psql(postgres, f"SELECT count(*) FROM {schema}.claims", user="rdr").stdout.strip() == "4"
@@ -106,7 +106,7 @@ def test_roles_are_enforced_by_the_database(postgres: dict[str, str], team: tupl
     assert psql(postgres, f"SELECT count(*) FROM overflight.claims WHERE case_id = '{other}'",
                 user="rdr").stdout.strip() == "0"
     assert psql(postgres, "SELECT count(DISTINCT case_id) FROM overflight.audit_log", user="ana").stdout.strip() == "1"
-    r = psql(postgres, f"SELECT count(*) FROM {parse(pg_url(postgres, other)).schema}.claims", user="ana")
+    r = psql(postgres, f"SELECT count(*) FROM {parse_location(pg_url(postgres, other)).schema}.claims", user="ana")
     assert r.returncode != 0 and "permission denied" in r.stderr
     r = psql(postgres, f"INSERT INTO overflight.sources (case_id, id) VALUES ('{other}', 'x')", user="ana")
     assert r.returncode != 0 and "row-level security" in r.stderr
@@ -150,7 +150,7 @@ def test_direct_sql_update_is_caught_by_case_verify(postgres: dict[str, str], te
     with Case.open(url, read_only=True) as c:
         head = c.verify().head
     assert head and head in ok.stdout.replace("\n", "")
-    schema = parse(url).schema
+    schema = parse_location(url).schema
     r = psql(postgres, f"UPDATE {schema}.claims SET statement = 'Three UAVs' WHERE id = 'c-transit'")
     assert r.returncode == 0, r.stderr
     bad = cli("case", "verify", url)
@@ -296,6 +296,9 @@ def test_cli_takes_a_url_wherever_it_takes_a_case(postgres: dict[str, str], tmp_
     assert r.returncode != 0 and "already exists" in r.stdout + r.stderr
     r = cli("case", "import", url, *map(str, FILES), "--zones", str(FILES[0].parent / "zones.geojson"))
     assert r.returncode == 0, r.stderr
+    r = cli("attribution", "--case", url, "--target", "RANGE", "--region", "KAZ-W", "--claim", "c-range",
+            "--eps-km", "20")
+    assert r.returncode == 0 and "recorded run attribution-1" in r.stdout, r.stdout + r.stderr
     assert cli("case", "evaluate", url).returncode == 0
     show = cli("case", "show", url)
     assert show.returncode == 0 and "c-transit" in show.stdout
@@ -332,7 +335,7 @@ def _apply_sql(url: str, sql: tuple[str, ...]) -> None:
     # As the superuser, straight on the case's views: what someone who bypasses overflight can do.
     import psycopg
 
-    p = parse(url)
+    p = parse_location(url)
     with psycopg.connect(p.conninfo, autocommit=True) as con:
         con.execute(f"SET search_path = {p.schema}, public".encode())
         for stmt in sql:
@@ -387,10 +390,64 @@ def test_a_writer_that_waits_too_long_is_told_to_retry_and_writes_nothing(
     with Case.open(url) as c:
         before = c.counts()
         # another session in the middle of a write to the case holds its lock
-        with psycopg.connect(parse(url).conninfo, autocommit=True) as other:
+        with psycopg.connect(parse_location(url).conninfo, autocommit=True) as other:
             other.execute("SELECT pg_advisory_lock(hashtext('overflight.case:' || %s))", [name])
             with pytest.raises(OverflightError, match=r"another session is writing to case .*: retry"):
                 c.add_sources([Source("late", "Late", reliability="B")])
         assert c.counts() == before
         c.add_sources([Source("late", "Late", reliability="B")])  # the lock is free again: the retry succeeds
         assert c.counts()["sources"] == before["sources"] + 1
+
+
+def test_the_web_app_serves_a_team_case_as_it_serves_the_file(
+        postgres: dict[str, str], web_demo_case: Path, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from overflight.web.app import create_app
+
+    local = tmp_path / "case.duckdb"
+    shutil.copy2(web_demo_case, local)
+    url = pg_url(postgres, _name("web"))
+    push(local, url)
+    answers = []
+    for where in (local, url):
+        app = create_app(where, host="testserver")
+        with TestClient(app) as client:
+            got = {}
+            for route in ("/api/case", "/api/claims", "/api/zones?zoom=4", "/api/tracks", "/api/observations",
+                          "/api/timeline", "/api/runs", "/api/prisms", "/api/attribution"):
+                r = client.get(route)
+                assert r.status_code == 200, (where, route, r.text)
+                got[route] = r.json()
+        app.state.case.case.close()
+        answers.append(got)
+    duck, pg = answers
+    assert (duck["/api/case"].pop("path"), pg["/api/case"].pop("path")) == (str(local), parse_location(url).case)
+    for got in (duck, pg):  # items at the same time come in no particular order (the query orders by time)
+        got["/api/timeline"]["items"].sort(key=lambda x: json.dumps(x, sort_keys=True))
+    for route in duck:
+        if pg[route] != duck[route]:
+            a, b = json.dumps(duck[route], sort_keys=True), json.dumps(pg[route], sort_keys=True)
+            i = next(i for i in range(min(len(a), len(b))) if a[i] != b[i])
+            raise AssertionError(f"{route}: duckdb …{a[max(0, i - 300):i + 200]}… "
+                                 f"postgresql …{b[max(0, i - 300):i + 200]}…")
+    assert duck["/api/tracks"] and duck["/api/claims"]
+
+
+def test_text_postgresql_cannot_hold_is_refused_with_a_message_and_nothing_written(
+        postgres: dict[str, str], tmp_path: Path) -> None:
+    import pandas as pd
+
+    from overflight.evidence.model import Source
+
+    with Case.create(pg_url(postgres, _name("nul"))) as c:
+        for write in (lambda: c.add_sources([Source("a\x00b", "X", reliability="A")]),
+                      lambda: c.add_tracks(pd.DataFrame({"track_id": ["t\x00"], "time": [pd.Timestamp("2025-06-21",
+                                                         tz="UTC")], "lon": [50.0], "lat": [50.0]}), dataset="d")):
+            with pytest.raises(OverflightError, match=r"cannot hold NUL characters .*nothing was written"):
+                write()
+        assert c.counts()["sources"] == 0 and c.counts()["tracks"] == 0
+        assert c.verify().ok

@@ -11,7 +11,7 @@ import pytest
 MODULES = [
     "overflight",
     "overflight.zones",
-    "overflight.geodesy",
+    "overflight.geodesy._core",
     "overflight.units",
     "overflight.analysis.locate",
     "overflight.analysis.prism_run",

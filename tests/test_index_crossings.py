@@ -158,7 +158,7 @@ def test_ne_crossings_consistent(ne_index: ZoneIndex, ne_admin0: ZoneSet, seed: 
 def test_more_overlapping_zones_than_the_kernel_tracks_is_an_error() -> None:
     """A path inside more than MAXZ zones at once cannot be tracked: an InputError, never a silent cut."""
     from overflight.errors import InputError
-    from overflight.index._kernels import MAXZ
+    from overflight.index._segments import MAXZ
 
     squares = [shapely.box(0.0, 0.0, 1.0, 1.0)] * (MAXZ + 1)
     idx = ZoneIndex(squares)

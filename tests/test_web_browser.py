@@ -423,6 +423,8 @@ def test_case_picker_opens_switches_and_creates(browser: Any, web_demo_case: Pat
         p.page.wait_for_function("() => window.__ovf && window.__ovf.mapReady")
         p.page.wait_for_function("() => document.querySelector('#case-path').textContent.endsWith('fresh-case.duckdb')")
         assert (work / "fresh-case.duckdb").exists() and p.page.locator(".claim").count() == 0
+        # An empty case still has a base map: the embedded states.
+        p.page.wait_for_function("() => window.__ovf.map.queryRenderedFeatures({layers: ['base-fill']}).length > 0")
         p.shot("13-new-case")
         assert sorted(x.name for x in work.glob("*.duckdb")) == ["fresh-case.duckdb", "second.duckdb"]
         p.check_clean()

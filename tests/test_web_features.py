@@ -312,3 +312,29 @@ def test_a_bad_row_anywhere_imports_nothing(web_demo_case: Path, tmp_path: Path,
         assert c.get("/api/case").json()["counts"] == before
         assert len(c.get("/api/zones").json()["features"]) == zones_before
         c.app.state.workspace.close()  # type: ignore[attr-defined]
+
+
+def test_zone_periods_on_the_timeline(timed: TestClient) -> None:
+    items = {i["id"]: i for i in timed.get("/api/timeline").json()["items"] if i["lane"] == "zones"}
+    assert set(items) == {"NOTAM", "LATER", "UNTIL"}  # ALWAYS has no period
+    assert (items["NOTAM"]["start"], items["NOTAM"]["end"]) == ("2025-06-20T06:00:00Z", "2025-06-20T18:00:00Z")
+    assert items["LATER"]["open_end"] and items["LATER"]["end"] is None and not items["LATER"]["open_start"]
+    assert items["UNTIL"]["open_start"] and items["UNTIL"]["start"] is None
+
+
+def test_basemap_is_the_embedded_states_simplified_per_zoom(timed: TestClient) -> None:
+    from overflight import boundaries
+    from overflight.web.views import pixel_deg
+
+    ne = boundaries.load("ne-admin0")
+    ref = {z.id: z.geometry for z in ne}
+    counts = []
+    for zoom in (2, 6):
+        feats = timed.get("/api/basemap", params={"zoom": zoom}).json()["features"]
+        assert {f["properties"]["id"] for f in feats} == set(ref)
+        g = {f["properties"]["id"]: shapely.from_geojson(json.dumps(f["geometry"])) for f in feats}
+        # Each outline stays within two pixels of the original (Hausdorff distance, degrees).
+        assert shapely.hausdorff_distance(g["KAZ"], ref["KAZ"]) <= 2 * pixel_deg(zoom)
+        counts.append(sum(shapely.get_num_coordinates(x) for x in g.values()))
+    assert counts[0] < counts[1] < sum(shapely.get_num_coordinates(x) for x in ref.values())
+    assert timed.get("/api/basemap", params={"zoom": 30}).status_code == 422

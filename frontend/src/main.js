@@ -68,6 +68,8 @@ function readHash() {
 
 let hashTimer = null;
 function writeHash() {
+  // A link to another case than the open one stays as it is until that case is opened (or the user moves on).
+  if (S.summary && S.hashCase && S.hashCase !== S.summary.path) return;
   clearTimeout(hashTimer);
   hashTimer = setTimeout(() => {
     const p = new URLSearchParams();
@@ -122,8 +124,11 @@ function buildMap() {
   map.addControl(new maplibregl.ScaleControl(), "bottom-right");
   map.on("load", () => {
     map.addImage("hatch", hatchImage());
-    for (const s of ["zones", "tracks", "observations", "prisms", "paths", "attribution", "live", "live-zones"]) map.addSource(s, { type: "geojson", data: empty() });
+    for (const s of ["base", "zones", "tracks", "observations", "prisms", "paths", "attribution", "live", "live-zones"]) map.addSource(s, { type: "geojson", data: empty() });
     const L = (spec) => map.addLayer(spec);
+    // The embedded states (Natural Earth) under a case that has no state zones of its own: a base map.
+    L({ id: "base-fill", type: "fill", source: "base", paint: { "fill-color": "#f3f0e6" } });
+    L({ id: "base-line", type: "line", source: "base", paint: { "line-color": "#a8a8a8", "line-width": 0.6 } });
     L({ id: "zones-fill", type: "fill", source: "zones", filter: ["==", ["get", "layer"], "zone"], paint: {
       "fill-color": ["match", ["get", "kind"], "state", "#f3f0e6", "range", "#f7c7a3", "region", "#b9d7a8", "site", "#e0a0a0", "#d8d8f0"],
       "fill-opacity": ["match", ["get", "kind"], "state", 1, 0.35] } });
@@ -167,6 +172,7 @@ function buildMap() {
     boardsReady.then(() => {
       S.mapReady = true;
       applySelection();
+      writeHash();  // the address names the view (and its case) from the start
     });
   });
   map.on("moveend", () => { refreshZones(); refreshTracks(); writeHash(); });
@@ -189,8 +195,19 @@ async function refreshAttribution() {
   map.getSource("attribution").setData(body);
 }
 
+let baseZoom = null;
+async function refreshBase() {
+  if (S.summary.zones.some((z) => z.kind === "state")) return;  // the case's own states are the base map
+  const z = Math.floor(map.getZoom());
+  if (z === baseZoom) return;
+  baseZoom = z;
+  const { body } = await api(`/api/basemap?zoom=${z}`);
+  if (z === baseZoom) map.getSource("base").setData(body);
+}
+
 let zoneZoom = null;
 async function refreshZones() {
+  refreshBase();
   // Zones with a validity period appear only for windows in which they are in force.
   const key = `${Math.floor(map.getZoom())}|${windowQuery()}`;
   if (key === zoneZoom) return;
@@ -681,7 +698,10 @@ async function linkNamesAnotherCase(open) {
 
 function initPicker() {
   $("#cases-btn").addEventListener("click", () => showPicker(!S.noCase));
-  $("#picker-close").addEventListener("click", () => { $("#picker").hidden = true; });
+  $("#picker-close").addEventListener("click", () => {
+    $("#picker").hidden = true;
+    if (S.hashCase && S.summary && S.hashCase !== S.summary.path) { S.hashCase = null; writeHash(); }  // stay here
+  });
   $("#new-case-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const name = new FormData(e.target).get("name");

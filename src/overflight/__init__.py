@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from overflight.analysis.locate import LocateSummary, locate, locate_csv
     from overflight.analysis.prism import ppa
     from overflight.analysis.prism import summarize as summarize_prism
-    from overflight.analysis.prism_run import PrismResult, prism_verdicts
+    from overflight.analysis.prism_run import PrismVerdicts, prism_verdicts
     from overflight.analysis.transit import TransitResult, transit
     from overflight.analysis.transit import summarize as summarize_transit
     from overflight.case import Case, open_case
@@ -97,7 +97,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "TransitResult": ("overflight.analysis.transit", "TransitResult"),
     "summarize_transit": ("overflight.analysis.transit", "summarize"),
     "prism_verdicts": ("overflight.analysis.prism_run", "prism_verdicts"),
-    "PrismResult": ("overflight.analysis.prism_run", "PrismResult"),
+    "PrismVerdicts": ("overflight.analysis.prism_run", "PrismVerdicts"),
     "ppa": ("overflight.analysis.prism", "ppa"),
     "summarize_prism": ("overflight.analysis.prism", "summarize"),
     "attribute": ("overflight.analysis.attribution", "attribute_points"),
@@ -138,7 +138,7 @@ __all__ = [
     "NotInstalledError",
     "OverflightError",
     "OverflightWarning",
-    "PrismResult",
+    "PrismVerdicts",
     "Provenance",
     "TransitResult",
     "Zone",

@@ -18,15 +18,24 @@ import numpy as np
 from numba import njit
 from numba.core import event
 
-__all__ = ["grow", "kernel"]
+__all__ = ["grow", "inline_kernel", "kernel"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _njit = njit(cache=True, nogil=True)
 
 
+_njit_inline = njit(cache=True, nogil=True, inline="always")
+
+
 def kernel(fn: _F) -> _F:
     """The decorator of every overflight kernel: compiled on first call, cached on disk, releasing the GIL."""
     return cast(_F, _njit(fn))
+
+
+def inline_kernel(fn: _F) -> _F:
+    """`kernel` for a small helper that numba inlines into its callers (a call per edge or per point would
+    cost more than the helper's work)."""
+    return cast(_F, _njit_inline(fn))
 
 
 def _ours(ev: event.Event) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from overflight.errors import InputError
+from overflight.units import ALT_MAX_M, ALT_MIN_M
 
 __all__ = [
     "GENERIC_WORDS",
@@ -30,6 +31,7 @@ __all__ = [
     "file_sha256",
     "fold_name",
     "resolve_zone_ids",
+    "zone_limits",
     "zone_names",
 ]
 
@@ -221,6 +223,84 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------- limits
+
+def _plain(v: Any) -> Any:
+    """A JSON-friendly version of a property value (numpy scalars, NaN as None)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, bytes):
+        return None
+    return v
+
+
+def _parse_time(value: Any, file: str | Path | None, row: int | str | None, name: str) -> datetime | None:
+    value = _plain(value)
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        return None
+    try:
+        t = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"cannot read time {value!r} (ISO 8601 expected)", file=file, row=row, field=name) from None
+    if t.tzinfo is None:
+        raise InputError(f"time {value!r} has no time zone (add Z or +hh:mm)", file=file, row=row, field=name)
+    return t.astimezone(UTC)
+
+
+def _parse_alt(value: Any, file: str | Path | None, row: int | str | None, name: str) -> float | None:
+    value = _plain(value)  # numpy scalars from GDAL print as numbers, not np.float64(...)
+    if value is None or value == "" or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        raise InputError(f"altitude {value!r} is not a number of metres", file=file, row=row, field=name)
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"altitude {value!r} is not a number of metres", file=file, row=row, field=name) from None
+    if not np.isfinite(v) or not (ALT_MIN_M <= v <= ALT_MAX_M):
+        raise InputError(f"altitude {value!r} m is outside [{ALT_MIN_M:g}, {ALT_MAX_M:g}] m", file=file, row=row,
+                         field=name)
+    return v
+
+
+
+
+def zone_limits(props: Mapping[str, Any], file: str | Path | None, row: int | str | None,
+            ) -> tuple[float | None, float | None, datetime | None, datetime | None]:
+    """A zone's ``floor_m, ceiling_m, valid_from, valid_to`` from its properties, checked for range and order.
+
+    Parameters
+    ----------
+    props : mapping
+        The zone's properties (a feature's, or a spec's).
+    file, row : optional
+        Where they came from, for the error message.
+
+    Returns
+    -------
+    tuple
+        Floor and ceiling in metres (None when not given), validity start and end as UTC datetimes.
+
+    Raises
+    ------
+    InputError
+        An altitude out of range or not a number, a time without a zone, a floor above the ceiling, a start
+        after the end.
+    """
+    floor = _parse_alt(props.get("floor_m"), file, row, "floor_m")
+    ceiling = _parse_alt(props.get("ceiling_m"), file, row, "ceiling_m")
+    if floor is not None and ceiling is not None and floor > ceiling:
+        raise InputError(f"floor_m ({floor:g}) is above ceiling_m ({ceiling:g})", file=file, row=row, field="floor_m")
+    vfrom = _parse_time(props.get("valid_from"), file, row, "valid_from")
+    vto = _parse_time(props.get("valid_to"), file, row, "valid_to")
+    if vfrom is not None and vto is not None and vfrom > vto:
+        raise InputError(f"valid_from ({vfrom.isoformat()}) is after valid_to ({vto.isoformat()})", file=file,
+                         row=row, field="valid_from")
+    return floor, ceiling, vfrom, vto
 
 
 # --------------------------------------------------------------------------------------------- names

@@ -194,6 +194,44 @@ class Reference:
                 "max_km": None if math.isinf(self.max_km) else self.max_km}
 
 
+def parse_reference(text: str, *, field: str = "references") -> dict[str, Any]:
+    """A reference written ``NAME:LON,LAT[:MIN-MAXkm]``, as the mapping `run_attribution` takes.
+
+    Parameters
+    ----------
+    text : str
+        For example ``Akhtubinsk:46.2,48.3:22-800km`` (the band is optional).
+    field : str
+        The field or option named in the error.
+
+    Returns
+    -------
+    dict
+        ``name``, ``lon``, ``lat`` and, with a band, ``min_km`` and ``max_km``.
+
+    Raises
+    ------
+    InputError
+        Text not of that form.
+
+    Examples
+    --------
+    >>> from overflight.analysis.attribution import parse_reference
+    >>> parse_reference("Akhtubinsk:46.2,48.3:22-800km")
+    {'name': 'Akhtubinsk', 'lon': 46.2, 'lat': 48.3, 'min_km': 22.0, 'max_km': 800.0}
+    """
+    try:
+        parts = text.split(":")
+        lon, lat = (float(v) for v in parts[1].split(","))
+        ref: dict[str, Any] = {"name": parts[0], "lon": lon, "lat": lat}
+        if len(parts) > 2:
+            lo, hi = parts[2].lower().removesuffix("km").split("-")
+            ref["min_km"], ref["max_km"] = float(lo), float(hi)
+        return ref
+    except (IndexError, ValueError):
+        raise InputError(f"reference {text!r} must look like NAME:LON,LAT[:MIN-MAXkm]", field=field) from None
+
+
 def distance_bands(lon: ArrayLike, lat: ArrayLike, references: Sequence[Reference]) -> pd.DataFrame:
     """Geodesic distance (km) of each point from each reference, and whether it lies in the band.
 
@@ -526,6 +564,7 @@ __all__ = [
     "cluster_points",
     "contains",
     "distance_bands",
+    "parse_reference",
     "rerun_attribution",
     "run_attribution",
     "share_inside",

@@ -3,8 +3,8 @@
 The verdict engine is `overflight.analysis.prism`; this module is its front door for callers (the command
 line, the web app, a notebook): it reads sightings (place names and time windows allowed), coerces the
 zones with `overflight.zones.as_zoneset`, accepts the top speed with a unit, runs the pairs in batches
-(with an optional progress callback), and returns a `PrismResult` that holds the verdict rows, the
-per-track summary and, when asked, the avoiding paths, and writes the map (`PrismResult.to_geojson`).
+(with an optional progress callback), and returns a `PrismVerdicts` that holds the verdict rows, the
+per-track summary and, when asked, the avoiding paths, and writes the map (`PrismVerdicts.to_geojson`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from overflight.errors import InconsistentFixesWarning, InputError
 from overflight.units import SpeedLike, parse_speed
 from overflight.zones import ZoneSetLike, as_zoneset
 
-__all__ = ["BATCH_PAIRS", "PrismResult", "prism_verdicts"]
+__all__ = ["BATCH_PAIRS", "PrismVerdicts", "prism_verdicts"]
 
 #: Pairs per batch when no paths are kept (the progress callback's step).
 BATCH_PAIRS = 2000
@@ -35,7 +35,7 @@ Paths = dict[tuple[int, str], tuple[Any, Any]]
 
 
 @dataclass
-class PrismResult:
+class PrismVerdicts:
     """What a prism run found.
 
     Attributes
@@ -108,6 +108,18 @@ class PrismResult:
         return len(doc["features"])
 
 
+def _batch_runner(caps: Any, v: float, precise: bool, with_paths: bool, paths: Paths) -> Callable[[Any], pd.DataFrame]:
+    """The engine's call for one batch of pairs; avoiding paths, when asked, are gathered into `paths`."""
+    from overflight.analysis.prism.verdicts import verdicts_for_pairs
+
+    def run(batch: Any) -> pd.DataFrame:
+        res = verdicts_for_pairs(batch, caps, v, precise=precise, keep_impossible=True, with_paths=with_paths)
+        paths.update(res.paths)
+        return res.table
+
+    return run
+
+
 def prism_verdicts(
     sightings: str | Path | pd.DataFrame,
     zones: ZoneSetLike,
@@ -119,7 +131,7 @@ def prism_verdicts(
     credibility: int | str | None = None,
     progress: Callable[[int, int], None] | None = None,
     **read: Any,
-) -> PrismResult:
+) -> PrismVerdicts:
     """Tell whether entering each zone was impossible, possible or necessary between consecutive sightings.
 
     Parameters
@@ -138,7 +150,7 @@ def prism_verdicts(
         Same verdicts, faster; some margins and detours are then bounds (``detour_exact`` false).
         Ignored with ``with_paths``, which needs the exact avoiding paths.
     with_paths : bool
-        Keep every avoiding path found (for `PrismResult.to_geojson`).
+        Keep every avoiding path found (for `PrismVerdicts.to_geojson`).
     credibility : int or str, optional
         Admiralty credibility of sightings read from a file that do not give their own.
     progress : callable, optional
@@ -148,7 +160,7 @@ def prism_verdicts(
 
     Returns
     -------
-    PrismResult
+    PrismVerdicts
         The verdict rows, the per-track summary, the speed and (``with_paths``) the avoiding paths.
 
     Raises
@@ -168,7 +180,8 @@ def prism_verdicts(
     [['wall', 'necessary'], ['far', 'impossible']]
     """
     from overflight.analysis.prism import summarize
-    from overflight.analysis.prism.verdicts import Pairs, _verdicts_for_pairs, _zone_items, make_pairs, zone_caps
+    from overflight.analysis.prism.caps import zone_caps
+    from overflight.analysis.prism.pairs import Pairs, _zone_items, make_pairs
     from overflight.evidence.sightings import label_pairs, observations_frame, read_sightings, sightings_table
 
     v = parse_speed(vmax, default_unit="mps")
@@ -185,6 +198,7 @@ def prism_verdicts(
     caps = zone_caps(_zone_items(zs), source=zs)
     paths: Paths = {}
     precise = not fast or with_paths
+    run_batch = _batch_runner(caps, v, precise, with_paths, paths)
     n = len(pairs.lon1)
     # Without paths, pairs go in batches (rows are pair-major, so the batches' rows join in the same order).
     step = n if with_paths else BATCH_PAIRS
@@ -193,8 +207,7 @@ def prism_verdicts(
     parts = []
     for a in range(0, max(n, 1), max(step, 1)):
         batch = Pairs(**{f.name: getattr(pairs, f.name)[a:a + step] for f in fields(Pairs)})
-        parts.append(_verdicts_for_pairs(batch, caps, v, precise=precise, keep_impossible=True,
-                                         paths=paths if with_paths else None))
+        parts.append(run_batch(batch))
         done += len(batch.lon1) * len(zs)
         if progress is not None:
             progress(done, total)
@@ -202,5 +215,5 @@ def prism_verdicts(
     if table is not None:
         df = label_pairs(df, table)
     shown = df if keep_impossible else df[df["verdict"] != "impossible"].reset_index(drop=True)
-    return PrismResult(verdicts=shown, summary=summarize(df), vmax_mps=v, pairs=pairs,
+    return PrismVerdicts(verdicts=shown, summary=summarize(df), vmax_mps=v, pairs=pairs,
                        paths={k: (np.asarray(lo), np.asarray(la)) for k, (lo, la) in paths.items()}, _all=df)

@@ -1,4 +1,4 @@
-"""The case file: one DuckDB database per investigation, with provenance, audit log and verification."""
+"""The case: one DuckDB file per investigation, or a team case on PostgreSQL/PostGIS; provenance, audit, verify."""
 
 from overflight.case import kinds as kinds
 from overflight.case.runs import VerifyReport, hash_frame, register_analysis

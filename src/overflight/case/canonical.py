@@ -174,10 +174,12 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every check passed."""
         return all(c.ok for c in self.checks)
 
     @property
     def failures(self) -> list[Check]:
+        """The checks that failed."""
         return [c for c in self.checks if not c.ok]
 
     def lines(self) -> list[str]:
@@ -199,3 +201,7 @@ def guarded(rep: VerifyReport, what: str, fn: Callable[[], Any]) -> Any:
         rep.checks.append(Check(what, "", False, f"cannot read the case's records ({type(exc).__name__}: {exc}); "
                                 "a stored value was changed outside overflight"))
         return None
+
+
+__all__ = ["Check", "RunRecord", "VerifyReport", "canonical_rows", "guarded", "hash_arrow", "hash_frame", "hash_json",
+           "hash_rows", "utcnow"]

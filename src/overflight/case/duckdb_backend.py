@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def _lock_message(path: Path, exc: Exception) -> str:
     return f"case file {path} is open in another process (pid {pid}); close it there first"
 
 
-def connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+def connect_file(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Open the file (an `OverflightError` naming the process that holds it, when another one does)."""
     try:
         con = duckdb.connect(str(path), read_only=read_only)
@@ -54,11 +55,13 @@ class DuckDBBackend:
         self.path = path
 
     def create_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the case tables (idempotent)."""
         for stmt in create_statements():
             con.execute(stmt).fetchall()
 
     @contextmanager
     def transaction(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
         con.execute("BEGIN TRANSACTION").fetchall()
         try:
             yield
@@ -68,6 +71,7 @@ class DuckDBBackend:
         con.execute("COMMIT").fetchall()
 
     def insert_arrow(self, con: duckdb.DuckDBPyConnection, table: str, cols: Sequence[str], data: pa.Table) -> None:
+        """Insert an Arrow table's rows (these columns) in one statement."""
         names = ", ".join(cols)
         con.register("_ovf_batch", data)
         try:
@@ -77,13 +81,22 @@ class DuckDBBackend:
 
     def select_arrow(self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any], schema: pa.Schema
                      ) -> pa.Table:
+        """A query's rows as Arrow with this schema."""
         return con.sql(sql, params=list(params) or None).to_arrow_table().cast(schema)
 
     def df(self, con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None) -> pd.DataFrame:
+        """A query's rows as a data frame."""
         df: pd.DataFrame = (con.execute(sql, params) if params is not None else con.execute(sql)).df()
         return df
+
+    def now(self, con: duckdb.DuckDBPyConnection) -> datetime:
+        """The time the audit log records: this machine's clock, UTC."""
+        return datetime.now(UTC)
 
     def size_bytes(self, con: duckdb.DuckDBPyConnection) -> int:
         """Bytes of the case file (after a checkpoint, so the write-ahead log is in it)."""
         con.execute("CHECKPOINT").fetchall()
         return self.path.stat().st_size
+
+
+__all__ = ["DuckDBBackend", "connect_file"]

@@ -20,12 +20,12 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -57,15 +57,16 @@ class PgLocation:
 
     @property
     def schema(self) -> str:
-        return "case_" + slug(self.case)
+        """The case's schema of views (``case_<slug>``)."""
+        return "case_" + case_slug(self.case)
 
 
-def slug(case: str) -> str:
+def case_slug(case: str) -> str:
     """The identifier part of a case name (lower case, runs of other characters as ``_``)."""
     return re.sub(r"[^a-z0-9]+", "_", case.lower()).strip("_")
 
 
-def parse(location: str | Path) -> PgLocation:
+def parse_location(location: str | Path) -> PgLocation:
     """Split a case URL into libpq connection info and the case name (InputError when it names none)."""
     text = str(location)
     m = re.match(r"^(postgres(?:ql)?):/(?!/)(.*)$", text, re.IGNORECASE)
@@ -75,10 +76,10 @@ def parse(location: str | Path) -> PgLocation:
     parts = urlsplit(text)
     query = parse_qsl(parts.query, keep_blank_values=True)
     case = next((v for k, v in query if k == "case"), "")
-    if not case or not slug(case):
+    if not case or not case_slug(case):
         raise InputError("a PostgreSQL case location needs ?case=NAME (e.g. postgresql://host/db?case=kaz-2025)",
                          file=_redact(text), field="case")
-    if len(slug(case)) > 40:
+    if len(case_slug(case)) > 40:
         raise InputError("case name too long (at most 40 letters and digits)", file=_redact(text), field="case")
     rest = urlencode([(k, v) for k, v in query if k != "case"])
     conninfo = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{rest}" if rest else "")
@@ -104,24 +105,30 @@ class PgResult:
         self.description = [(d.name, d.type_code) for d in description] if description else None
 
     def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every row."""
         return self._rows
 
     def fetchone(self) -> tuple[Any, ...] | None:
+        """The first row, or None."""
         return self._rows[0] if self._rows else None
 
     def arrow(self) -> pa.Table:
+        """The rows as Arrow (column types from the result's PostgreSQL types)."""
         assert self.description is not None
         cols = list(zip(*self._rows, strict=True)) if self._rows else [() for _ in self.description]
-        return pa.table({name: pa.array(list(col), type=_PG_TYPES.get(oid), from_pandas=True)
+        return pa.table({name: pa.array(list(col), type=_PG_TYPES.get(oid))
                          for (name, oid), col in zip(self.description, cols, strict=True)})
 
     def df(self) -> pd.DataFrame:
+        """The rows as DuckDB's ``.df()`` gives them (see `arrow_df`)."""
         return arrow_df(self.arrow())
 
 
 def arrow_df(tbl: pa.Table) -> pd.DataFrame:
-    """Rows as DuckDB's ``.df()`` gives them (integers with NULLs nullable, times in µs UTC, bytes as bytearray and
-    NULL bytes as pd.NA), so a table hashes alike on both backends (`Case.table_hash`)."""
+    """Rows as DuckDB's ``.df()`` gives them, so a table hashes alike on both backends (`Case.table_hash`).
+
+    Integers with NULLs are nullable, times µs UTC, bytes bytearray and NULL bytes pd.NA.
+    """
     cols: dict[str, Any] = {}
     for name, col in zip(tbl.column_names, tbl.columns, strict=True):
         if pa.types.is_binary(col.type):  # DuckDB: bytearray values, pd.NA for NULL (hashed as such)
@@ -143,21 +150,18 @@ def _params_sql(sql: str) -> str:
 class PgConnection:
     """A psycopg connection behind the small DuckDB-style API of `overflight.case.store.Case` (``execute``)."""
 
-    def __init__(self, raw: Any, loc: PgLocation) -> None:
+    def __init__(self, raw: Any, loc: PgLocation, how: tuple[str | Path, str | None, bool] | None = None) -> None:
         self.raw = raw
         self.loc = loc
+        self._how = how  # how it was opened (location, user, read_only): `cursor` opens another like it
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgResult:
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        # What the database refuses, said in the case's words (never a driver traceback).
         import psycopg
 
         try:
-            with self.raw.cursor() as cur:
-                if params is None:
-                    cur.execute(sql.encode())
-                else:
-                    cur.execute(_params_sql(sql).encode(), [list(p) if isinstance(p, tuple) else p for p in params])
-                rows = cur.fetchall() if cur.description is not None else []
-                return PgResult(rows, cur.description)
+            yield
         except psycopg.errors.InsufficientPrivilege as exc:
             raise OverflightError(f"{self.loc.display}: the database refused: {_first_line(exc)} (role "
                                   f"{self.role()} lacks the right; ask the case's owner for the analyst or "
@@ -167,10 +171,28 @@ class PgConnection:
                                   f"(waited {LOCK_TIMEOUT}); nothing was written: retry") from None
         except psycopg.errors.ReadOnlySqlTransaction:
             raise OverflightError(f"case {self.loc.display} is open read-only") from None
+        except psycopg.errors.DataError as exc:
+            raise _refused_value(self.loc, exc) from None
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgResult:
+        """Run one statement (``?`` placeholders) and fetch its rows; refusals become `OverflightError`."""
+        with self._errors(), self.raw.cursor() as cur:
+            if params is None:
+                cur.execute(sql.encode())
+            else:
+                cur.execute(_params_sql(sql).encode(), [list(p) if isinstance(p, tuple) else p for p in params])
+            rows = cur.fetchall() if cur.description is not None else []
+            return PgResult(rows, cur.description)
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        """A query's rows as Arrow, in bulk: ``COPY (query) TO STDOUT`` as CSV parsed by pyarrow (no Python per
-        row). Times travel as integer microseconds; a result with bytea columns takes the row path."""
+        """A query's rows as Arrow, in bulk: ``COPY (query) TO STDOUT`` as CSV parsed by pyarrow.
+
+        No Python per row; times travel as integer microseconds; a result with bytea columns takes the row path.
+        """
+        with self._errors():
+            return self._arrow(sql, params)
+
+    def _arrow(self, sql: str, params: Sequence[Any] | None) -> pa.Table:
         import psycopg
 
         with self.raw.cursor() as cur:
@@ -212,10 +234,22 @@ class PgConnection:
         return self._role
 
     def cursor(self) -> PgConnection:
-        return self
+        """Another connection to the same case as the same role (DuckDB's cursor: one per thread)."""
+        if self._how is None:
+            raise OverflightError(f"{self.loc.display}: this connection cannot be duplicated")
+        location, user, read_only = self._how
+        return connect_case(location, user=user or self.role(), read_only=read_only, create=False)
 
     def close(self) -> None:
+        """Close the connection."""
         self.raw.close()
+
+
+def _refused_value(loc: PgLocation, exc: Exception) -> OverflightError:
+    if "0x00" in str(exc) or "\\u0000" in str(exc):
+        return OverflightError(f"{loc.display}: PostgreSQL text cannot hold NUL characters (U+0000); remove them "
+                               "from the input; nothing was written")
+    return OverflightError(f"{loc.display}: the database refused a value ({_first_line(exc)}); nothing was written")
 
 
 def _first_line(exc: Exception) -> str:
@@ -236,7 +270,7 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def migrate(raw: Any, display: str) -> int:
-    """Apply the migrations this database lacks, each in its own transaction; returns the schema version."""
+    """Apply the migrations this database lacks, in one transaction; returns the schema version."""
     with raw.cursor() as cur:
         have = cur.execute("SELECT to_regclass('overflight.schema_migrations') IS NOT NULL").fetchone()
         done: set[int] = set()
@@ -272,7 +306,7 @@ def migrate(raw: Any, display: str) -> int:
 
 def _case_ddl(loc: PgLocation) -> list[str]:
     # The case's schema of views, its three roles and their rights (run once, when the case is created).
-    s, sl = _qi(loc.schema), slug(loc.case)
+    s, sl = _qi(loc.schema), case_slug(loc.case)
     reader, analyst, reviewer = (f"ovf_{sl}_{x}" for x in ("reader", "analyst", "reviewer"))
     lit = "'" + loc.case.replace("'", "''") + "'"
     out = [f"INSERT INTO overflight.cases (case_id, schema_name) VALUES ({lit}, '{loc.schema}')",
@@ -310,14 +344,14 @@ def case_exists(raw: Any, loc: PgLocation) -> bool:
     return bool(row and row[0])
 
 
-def connect(location: str | Path, *, user: str | None, read_only: bool, create: bool) -> PgConnection:
+def connect_case(location: str | Path, *, user: str | None, read_only: bool, create: bool) -> PgConnection:
     """Connect, migrate, and set the session up for one case (created first when ``create``).
 
     ``user`` switches to that database role (``SET ROLE``; the login role must be a member of it).
     """
     import psycopg
 
-    loc = parse(location)
+    loc = parse_location(location)
     try:
         raw = psycopg.connect(loc.conninfo, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
@@ -346,17 +380,18 @@ def connect(location: str | Path, *, user: str | None, read_only: bool, create: 
                 if not (ok and ok[0]):
                     me = cur.execute("SELECT current_user").fetchone()
                     raise OverflightError(f"{loc.display}: role {me[0] if me else '?'} has no access to case "
-                                          f"{loc.case!r} (its roles are ovf_{slug(loc.case)}_reader, _analyst and "
+                                          f"{loc.case!r} (its roles are ovf_{case_slug(loc.case)}_reader, _analyst and "
                                           "_reviewer)")
             cur.execute("SELECT set_config('overflight.case', %s, false)", [loc.case])
-            cur.execute(f"SET search_path = {_qi(loc.schema)}, public")
+            # the case's views first; overflight's functions (002) after them; PostGIS in public
+            cur.execute(f"SET search_path = {_qi(loc.schema)}, overflight, public")
             cur.execute("SELECT set_config('overflight.schema_version', %s, false)", [str(version)])
             if read_only:
                 cur.execute("SET default_transaction_read_only = on")
     except BaseException:
         raw.close()
         raise
-    con = PgConnection(raw, loc)
+    con = PgConnection(raw, loc, (location, user, read_only))
     con.role()
     return con
 
@@ -376,16 +411,19 @@ class PgBackend:
 
     @property
     def errors(self) -> tuple[type[Exception], ...]:
+        """The driver's error classes (a case that does not read as one)."""
         import psycopg
 
         return (psycopg.Error,)
 
     def create_tables(self, con: PgConnection) -> None:
+        """Create the case: its registry row, schema of views, roles and GRANTs."""
         for stmt in _case_ddl(con.loc):
             con.execute(stmt)
 
     @contextmanager
     def transaction(self, con: PgConnection) -> Iterator[None]:
+        """One transaction holding the case's write lock (waits at most `LOCK_TIMEOUT`)."""
         import psycopg
 
         raw = con.raw
@@ -410,15 +448,23 @@ class PgBackend:
             col = data.column(name)
             if pa.types.is_binary(col.type):  # bytea in COPY's text form
                 col = pa.array([None if b is None else "\\x" + b.hex() for b in col.to_pylist()], type=pa.string())
-            elif pa.types.is_floating(col.type):  # NaN is a value in PostgreSQL, NULL in the case
-                col = pa.array(col.to_numpy(zero_copy_only=False), type=col.type, from_pandas=True) \
-                    if col.null_count == 0 and np.isnan(col.to_numpy(zero_copy_only=False)).any() else col
             arrays.append(col)
         buf = io.BytesIO()
         pacsv.write_csv(pa.table(arrays, names=list(cols)), buf,
                         pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
         names = ", ".join(cols)
         raw = con.raw
+        import psycopg
+
+        try:
+            self._copy_in(raw, table, names, buf)
+        except psycopg.errors.DataError as exc:
+            raise _refused_value(con.loc, exc) from None
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _ovf_{table}")
+        con.execute(f"TRUNCATE _ovf_{table}")
+
+    @staticmethod
+    def _copy_in(raw: Any, table: str, names: str, buf: io.BytesIO) -> None:
         with raw.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS _ovf_{table} AS SELECT {names} FROM {table} WITH NO DATA")
             cur.execute(f"TRUNCATE _ovf_{table}")
@@ -426,14 +472,20 @@ class PgBackend:
                 view = buf.getbuffer()
                 for i in range(0, len(view), 1 << 22):
                     cp.write(view[i:i + (1 << 22)])
-        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _ovf_{table}")
-        con.execute(f"TRUNCATE _ovf_{table}")
 
     def select_arrow(self, con: PgConnection, sql: str, params: Sequence[Any], schema: pa.Schema) -> pa.Table:
+        """A query's rows as Arrow with this schema, in bulk."""
         return con.arrow(sql, list(params)).cast(schema)
 
     def df(self, con: PgConnection, sql: str, params: Sequence[Any] | None) -> pd.DataFrame:
+        """A query's rows as a data frame, in bulk."""
         return con.df(sql, params)
+
+    def now(self, con: PgConnection) -> datetime:
+        """The time the audit log records: the database server's clock (one for every analyst's client)."""
+        row = con.execute("SELECT clock_timestamp()").fetchone()
+        assert row is not None
+        return row[0].astimezone(UTC)  # type: ignore[no-any-return]
 
     def size_bytes(self, con: PgConnection) -> int:
         """Bytes the case's rows take in the database (tables and their indexes, shared by every case)."""
@@ -441,3 +493,7 @@ class PgBackend:
                                "ON n.oid = c.relnamespace WHERE n.nspname = 'overflight' AND c.relkind = 'r'"
                                ).fetchone()
         return int(row[0] or 0) if row else 0
+
+
+__all__ = ["LOCK_TIMEOUT", "PgBackend", "PgConnection", "PgLocation", "PgResult", "arrow_df", "case_exists",
+           "case_slug", "connect_case", "is_url", "migrate", "migrations", "parse_location"]

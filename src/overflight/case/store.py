@@ -127,7 +127,7 @@ class Case:
         self.structure_problems: list[str] = []
         self.url: str | None = None
         if pg_backend.is_url(path):
-            con = pg_backend.connect(path, user=user, read_only=read_only, create=_create)
+            con = pg_backend.connect_case(path, user=user, read_only=read_only, create=_create)
             self.con: Any = con
             self.url = con.loc.display
             self.path = Path(con.loc.case)
@@ -138,7 +138,7 @@ class Case:
             self.user = user or current_user()
             if not _create and not self.path.exists():
                 raise InputError("no such case file (create it with `overflight case init`)", file=self.path)
-            self.con = duckdb_backend.connect(self.path, read_only=read_only)
+            self.con = duckdb_backend.connect_file(self.path, read_only=read_only)
             self.backend = duckdb_backend.DuckDBBackend(self.path)
         if _create:
             if not _empty:  # _empty: no tables yet, `overflight.case.sync` makes them with the copy
@@ -334,7 +334,7 @@ class Case:
             self._check_head(last2)
         start = int(last["seq"]) + 1 if last else 1
         prev = str(last["hash"]) if last and last.get("hash") else GENESIS
-        now = utcnow()
+        now = self.backend.now(self.con)  # on PostgreSQL the server's clock, not the client's
         rows: list[dict[str, Any]] = []
         for i, e in enumerate(entries):
             r: dict[str, Any] = {"seq": start + i, "at_utc": now, "user_name": self.user, "action": e.action,

@@ -34,6 +34,7 @@ class SyncReport:
     head: str | None
 
     def message(self) -> str:
+        """One line saying what happened."""
         if self.status == "up to date":
             return f"{self.target} is up to date with {self.source} (audit head {self.head})"
         return (f"{self.target} now holds {self.source}: {self.entries_copied} new audit entr"
@@ -117,3 +118,6 @@ def push(local: str | Path, url: str, *, user: str | None = None) -> SyncReport:
 def pull(url: str, local: str | Path, *, user: str | None = None) -> SyncReport:
     """Copy a server case into a local case file (created when missing)."""
     return copy_case(url, local, user=user)
+
+
+__all__ = ["SyncConflict", "SyncReport", "copy_case", "pull", "push"]

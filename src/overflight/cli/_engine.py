@@ -32,3 +32,11 @@ def check_engine(engine: str, scheduler: str | None, workers: int | None) -> str
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}", field="--workers")
     return engine
+
+
+__all__ = [
+    "EngineOpt",
+    "SchedulerOpt",
+    "WorkersOpt",
+    "check_engine",
+]

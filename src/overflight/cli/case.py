@@ -158,17 +158,9 @@ def evaluate_cmd(
 
 
 def _reference(text: str) -> dict[str, object]:
-    # NAME:LON,LAT[:MIN-MAXkm]
-    try:
-        parts = text.split(":")
-        lon, lat = (float(v) for v in parts[1].split(","))
-        ref: dict[str, object] = {"name": parts[0], "lon": lon, "lat": lat}
-        if len(parts) > 2:
-            lo, hi = parts[2].lower().removesuffix("km").split("-")
-            ref["min_km"], ref["max_km"] = float(lo), float(hi)
-        return ref
-    except (IndexError, ValueError):
-        raise InputError(f"reference {text!r} must look like NAME:LON,LAT[:MIN-MAXkm]", field="--ref") from None
+    from overflight.analysis.attribution import parse_reference
+
+    return parse_reference(text, field="--ref")
 
 
 @sub.command("attribute", hidden=True, deprecated=True)

@@ -12,7 +12,16 @@ from typing import NamedTuple
 import numpy as np
 
 from overflight._jit import grow, kernel
-from overflight.index._kernels import EPS, crosses, fine_ref, i64, seg_box
+from overflight.index._kernels import EPS, i64
+from overflight.index._kernels import crosses as _crosses_inline
+from overflight.index._kernels import fine_ref as _fine_ref_inline
+from overflight.index._kernels import seg_box as _seg_box_inline
+
+# The query kernels inline these predicates; the build calls them (compiled once each, not inlined at every
+# call site): the build is not per-point work, and inlining them here made its compile several seconds longer.
+crosses = kernel(_crosses_inline.py_func)  # type: ignore[attr-defined]
+fine_ref = kernel(_fine_ref_inline.py_func)  # type: ignore[attr-defined]
+seg_box = kernel(_seg_box_inline.py_func)  # type: ignore[attr-defined]
 
 
 class Edges(NamedTuple):
@@ -34,12 +43,13 @@ def raster_edges(
     ncell = nx * ny
     count = np.zeros(ncell + 1, np.int64)
     dummy = np.empty(0, np.int64)
-    _raster_pass(ex1, ey1, ex2, ey2, gx0, gy0, w, nx, ny, count, dummy, dummy, False)
+    # the flags are computed, not literal: numba compiles a function once per literal argument value
+    _raster_pass(ex1, ey1, ex2, ey2, gx0, gy0, w, nx, ny, count, dummy, dummy, ncell < 0)
     for c in range(ncell):
         count[c + 1] += count[c]
     pos = count[:-1].copy()
     ids = np.empty(count[ncell], np.int64)
-    _raster_pass(ex1, ey1, ex2, ey2, gx0, gy0, w, nx, ny, count, pos, ids, True)
+    _raster_pass(ex1, ey1, ex2, ey2, gx0, gy0, w, nx, ny, count, pos, ids, ncell >= 0)
     return count, ids
 
 
@@ -315,3 +325,6 @@ def _fine_step(
         e = eids[e0 + fids[q]]
         if crosses(mx, my, bx, by, ex1[e], ey1[e], ex2[e], ey2[e]):
             mem[b, lze[fids[q]]] ^= 1
+
+
+__all__ = ["Edges", "build_cells", "coarse_membership", "crosses", "fine_ref", "raster_edges", "seg_box"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -15,8 +16,10 @@ import shapely
 
 from overflight.errors import CoordinateWarning as CoordinateWarning
 from overflight.errors import InputError, OverflightError
-from overflight.index._kernels import MAXZ, cancel_pairs, locate_all, locate_first, segment_crossings
-from overflight.index.crossings import Crossings, densify, split_antimeridian
+from overflight.geodesy import densify_segments
+from overflight.index._kernels import locate_all, locate_first
+from overflight.index._segments import MAXZ, cancel_pairs, segment_crossings
+from overflight.index.crossings import Crossings, split_antimeridian
 from overflight.index.grid import FORMAT_VERSION, GridArrays, build_grid, geometry_hash
 from overflight.index.persist import cache_dir, load_grid, save_grid
 
@@ -220,7 +223,17 @@ class ZoneIndex:
         seg = np.flatnonzero(ok).astype(np.int64)
         az = np.asarray(azimuth, dtype=np.float64)[ok] if azimuth is not None else None
         dist = np.asarray(length_m, dtype=np.float64)[ok] if length_m is not None else None
-        sx, sy, ex, ey, pseg, f0, f1 = densify(x1[ok], y1[ok], x2[ok], y2[ok], seg, densify_m, az, dist)
+        if densify_m is None or seg.size == 0:
+            sx, sy, ex, ey, pseg = x1[ok], y1[ok], x2[ok], y2[ok], seg
+            f0, f1 = np.zeros(seg.size), np.ones(seg.size)
+        else:
+            if not (isinstance(densify_m, int | float) and math.isfinite(densify_m) and densify_m > 0):
+                raise InputError(f"densify_m must be a positive distance in metres, not {densify_m!r}",
+                                 field="densify_m")
+            # no cap on the number of pieces here: callers (transit, the monitor) bound their chunks
+            sx, sy, ex, ey, owner, f0, f1 = densify_segments(x1[ok], y1[ok], x2[ok], y2[ok], float(densify_m),
+                                                             az=az, dist=dist, max_pieces=2**62)
+            pseg = seg[owner]
         pc = split_antimeridian(np.asarray(sx, np.float64), np.asarray(sy, np.float64),
                                 np.asarray(ex, np.float64), np.asarray(ey, np.float64), pseg,
                                 np.asarray(f0, np.float64), np.asarray(f1, np.float64))

@@ -1,4 +1,7 @@
-"""Segment/border crossings: geodesic densification, antimeridian split, and the result table."""
+"""Segment/border crossings: the antimeridian split of straight pieces, and the result table.
+
+Geodesic segments are cut into pieces by `overflight.geodesy.densify_segments` (the one densification routine).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,6 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-
-from overflight.errors import InputError
-from overflight.geodesy import direct, inverse
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -65,45 +65,6 @@ class Pieces(NamedTuple):
     first: npt.NDArray[np.bool_]
 
 
-def densify(
-    lon1: F64, lat1: F64, lon2: F64, lat2: F64, seg: I64, densify_m: float | None,
-    az: F64 | None = None, dist: F64 | None = None,
-) -> tuple[F64, F64, F64, F64, I64, F64, F64]:
-    """Pieces of each segment: itself, or its geodesic cut into equal pieces no longer than densify_m.
-
-    ``az``/``dist`` (forward azimuth and length of each geodesic) may be passed when the caller has them
-    already, to save the inverse problem.
-    """
-    n = lon1.size
-    if densify_m is None or n == 0:
-        return lon1, lat1, lon2, lat2, seg, np.zeros(n), np.ones(n)
-    if not densify_m > 0:
-        raise InputError(f"densify_m must be a positive distance in metres, not {densify_m!r}", field="densify_m")
-    if az is None or dist is None:
-        az, _, dist = inverse(lon1, lat1, lon2, lat2)
-    az = np.asarray(az, dtype=np.float64)
-    dist = np.asarray(dist, dtype=np.float64)
-    npieces = np.maximum(np.ceil(dist / densify_m), 1).astype(np.int64)
-    total = int(npieces.sum())
-    owner = np.repeat(np.arange(n), npieces)
-    first_of = np.cumsum(npieces) - npieces
-    j = np.arange(total) - first_of[owner]
-    nn = npieces[owner].astype(np.float64)
-    # start of piece j and end of piece j (end of the last piece is the exact segment end)
-    sx, sy, _ = direct(lon1[owner], lat1[owner], az[owner], dist[owner] * (j / nn))
-    start_is_first = j == 0
-    sx[start_is_first] = lon1[owner][start_is_first]
-    sy[start_is_first] = lat1[owner][start_is_first]
-    ex = np.empty(total)
-    ey = np.empty(total)
-    ex[:-1] = sx[1:]
-    ey[:-1] = sy[1:]
-    last = j == npieces[owner] - 1
-    ex[last] = lon2[owner][last]
-    ey[last] = lat2[owner][last]
-    return sx, sy, ex, ey, seg[owner], j / nn, (j + 1) / nn
-
-
 def split_antimeridian(
     x1: F64, y1: F64, x2: F64, y2: F64, seg: I64, f0: F64, f1: F64
 ) -> Pieces:
@@ -140,4 +101,4 @@ def split_antimeridian(
     return Pieces(ox1, oy1, ox2, oy2, seg[idx], of0, of1, ofirst)
 
 
-__all__ = ["F64", "I64", "Crossings", "Pieces", "densify", "split_antimeridian"]
+__all__ = ["F64", "I64", "Crossings", "Pieces", "split_antimeridian"]

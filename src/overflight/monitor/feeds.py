@@ -40,6 +40,7 @@ from overflight.evidence.grading import Grade, parse_grade
 from overflight.monitor.coverage import FeedLiveness
 from overflight.monitor.geofence import SOURCES, Positions
 from overflight.monitor.sbs import hex_key
+from overflight.units import parse_duration
 
 FEET = 0.3048
 KINDS = ("sbs", "beast", "aircraft-json", "jsonl")
@@ -93,12 +94,16 @@ def parse_feed(url: str, index: int = 0) -> FeedSpec:
     if "grade" in known:
         spec.grade = parse_grade(known["grade"], file=url, field="grade")
     if "interval" in known:
-        spec.interval = float(known["interval"])
+        spec.interval = parse_duration(known["interval"])  # seconds, or with a unit ("2s")
+        if not spec.interval > 0:
+            raise InputError(f"interval {known['interval']!r} in feed {url!r} must be above zero", field="interval")
     if kind in ("sbs", "beast"):
         try:
-            spec.host_port  # noqa: B018 - validates
+            _, port = spec.host_port
         except ValueError:
             raise InputError(f"feed {url!r} needs HOST:PORT", field="feed") from None
+        if not 0 < port < 65536:
+            raise InputError(f"feed {url!r}: port {port} is not in 1-65535", field="feed")
     if not target:
         raise InputError(f"feed {url!r} names no source", field="feed")
     return spec

@@ -24,6 +24,10 @@ Per aircraft, on top of transit's rule:
 
 Membership state survives a zone reload (`reload`: zones kept by id and geometry keep their visits) and a
 restart (`resume`: visits still open in the case).
+
+Size: one class (~600 of its ~750 lines) whose batch path and per-aircraft rules share the state arrays
+and the invariants above (order, hysteresis, stale expiry, jumps); split, each half would have to re-check
+what the other guarantees. The position batch (`Positions`) and counters are the small part that is not it.
 """
 
 from __future__ import annotations

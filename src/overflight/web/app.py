@@ -93,7 +93,7 @@ class CaseState:
 def open_state(path: str | Path, *, create: bool = False) -> CaseState:
     """Open the case for writing; when another process holds it, a read-only snapshot copy, saying so."""
     p = Path(path)
-    if create and not p.exists():
+    if create and not Case.exists(p):  # a file or a postgresql:// case
         return CaseState(p, Case.create(p))
     try:
         return CaseState(p, Case.open(p))
@@ -276,7 +276,8 @@ def create_app(case_path: str | Path | None, *, host: str = "127.0.0.1", port: i
     def case_summary() -> dict[str, Any]:
         state = ws.current()
         out = dict(read("summary", views.summary))
-        out.update({"path": str(state.path.resolve()),"read_only": state.read_only_reason is not None, "read_only_reason": state.read_only_reason,
+        out.update({"path": str(state.path.resolve()), "read_only": state.read_only_reason is not None,
+                    "read_only_reason": state.read_only_reason,
                     "version": state.version, "max_upload_mb": max_upload_mb, "token_required": token is not None,
                     "live": live.describe if live is not None else None})
         return out
@@ -294,6 +295,17 @@ def create_app(case_path: str | Path | None, *, host: str = "127.0.0.1", port: i
         if t0 is None and t1 is None:
             return _json(read(f"zones:{z}", lambda _c: _dumps(layer.geojson(z))))
         return _json(_dumps(layer.geojson(z, t0, t1)))
+
+    base: dict[str, views.ZoneLayer] = {}
+    base_lock = threading.Lock()
+
+    @app.get("/api/basemap")
+    def basemap(zoom: float = 3.0) -> Response:
+        z = int(_zoom(zoom))
+        with base_lock:  # one load of the embedded set per server, then one simplification per zoom level
+            if "layer" not in base:
+                base["layer"] = views.basemap()
+            return _json(_dumps(base["layer"].geojson(z)))
 
     @app.get("/api/tracks")
     def tracks(start: str | None = None, end: str | None = None, zoom: float = 3.0,

@@ -112,3 +112,15 @@ def new_case_path(name: str, dirs: Sequence[Path]) -> Path:
     if p.exists():
         raise InputError(f"{p.name} already exists in {dirs[0]}: open it instead", field="name")
     return p
+
+
+__all__ = [
+    "NAME_RE",
+    "RECENT_MAX",
+    "default_recent_file",
+    "listing",
+    "new_case_path",
+    "pick",
+    "recent",
+    "remember",
+]

@@ -181,3 +181,12 @@ def alerts_geojson(items: Sequence[tuple[int, dict[str, Any]]]) -> dict[str, Any
                                      "zone": str(e.get("zone_id", "")), "time": e.get("time"),
                                      "alt_m": e.get("alt_m"), "feed": e.get("feed_name")}})
     return {"type": "FeatureCollection", "features": feats, "now": time.time()}
+
+
+__all__ = [
+    "MAX_ALERTS",
+    "JsonlLive",
+    "LiveFeed",
+    "MonitorLive",
+    "alerts_geojson",
+]

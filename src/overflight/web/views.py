@@ -183,6 +183,16 @@ class ZoneLayer:
         return {**fc, "features": keep, "not_in_force": sorted(off)}
 
 
+def basemap(name: str = "ne-admin0") -> ZoneLayer:
+    """The embedded boundary set as a base map (drawn under the case's own zones when it has no states)."""
+    from overflight import boundaries
+
+    zs = boundaries.load(name)
+    geoms = np.array(list(zs.geometries()), dtype=object)
+    return ZoneLayer(list(zs.ids), [z.name for z in zs], [z.kind for z in zs], [name] * len(zs), geoms,
+                     [{} for _ in zs], [], {})
+
+
 def in_force(zone: Zone, start: pd.Timestamp | None, end: pd.Timestamp | None) -> bool:
     """Is the zone in force at some instant of the window [start, end]? (``Zone.active_at`` at the window's
     first instant not before the zone's ``valid_from``: the validity rule of every analysis.)"""

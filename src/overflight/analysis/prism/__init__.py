@@ -2,21 +2,32 @@
 
 ``ppa`` draws the potential path area (a geodesic ellipse on WGS84); ``verdicts`` tells, for each
 consecutive pair of sightings and each zone, whether entering the zone was impossible, possible or
-necessary (or the fixes inconsistent), honouring position and time errors; ``summarize`` combines the
-pairs of a track.
+necessary (or the fixes inconsistent), honouring position and time errors (``verdicts_with_paths`` also
+returns the avoiding paths found, for maps); ``summarize`` combines the pairs of a track.
 """
 
 from overflight.analysis.prism.ellipse import InconsistentFixesWarning, ppa, seconds_between
-from overflight.analysis.prism.verdicts import VERDICTS, Evaluation, evaluate, make_pairs, summarize, verdicts
+from overflight.analysis.prism.verdicts import (
+    VERDICTS,
+    Evaluation,
+    PairVerdicts,
+    evaluate,
+    make_pairs,
+    summarize,
+    verdicts,
+    verdicts_with_paths,
+)
 
 __all__ = [
     "VERDICTS",
     "Evaluation",
     "InconsistentFixesWarning",
+    "PairVerdicts",
     "evaluate",
     "make_pairs",
     "ppa",
     "seconds_between",
     "summarize",
     "verdicts",
+    "verdicts_with_paths",
 ]

@@ -90,6 +90,26 @@ def _least_kernel(u1: FloatArray, u2: FloatArray, t: CapTree) -> FloatArray:
     return out
 
 
+@njit(cache=True, nogil=True)
+def _dense_kernel(u1: FloatArray, u2: FloatArray, t: CapTree) -> FloatArray:
+    n, m = u1.shape[0], t.c.shape[0]
+    out = np.empty((n, m))
+    for k in range(n):
+        a0, a1, a2 = u1[k, 0], u1[k, 1], u1[k, 2]
+        b0, b1, b2 = u2[k, 0], u2[k, 1], u2[k, 2]
+        for p in range(m):
+            c = t.c[p]
+            s = _acos(a0 * c[0] + a1 * c[1] + a2 * c[2]) + _acos(b0 * c[0] + b1 * c[1] + b2 * c[2])
+            out[k, p] = s * _K * _F - 2.0 * t.r[p]
+    return out
+
+
+def focal_lb_all(u1: FloatArray, u2: FloatArray, tree: CapTree) -> FloatArray:
+    """The cap bound of every pair (rows) for every cap of the tree (columns), as ``caps._focal_lb``."""
+    return np.asarray(_dense_kernel(np.ascontiguousarray(u1, dtype=np.float64),
+                                    np.ascontiguousarray(u2, dtype=np.float64), tree), dtype=np.float64)
+
+
 def least_focal_lb(u1: FloatArray, u2: FloatArray, tree: CapTree) -> FloatArray:
     """min over the tree's caps of the cap bound, for each pair (rows of `u1`, `u2`)."""
     if len(u1) == 0 or len(tree.r) == 0:
@@ -98,4 +118,4 @@ def least_focal_lb(u1: FloatArray, u2: FloatArray, tree: CapTree) -> FloatArray:
                                     np.ascontiguousarray(u2, dtype=np.float64), tree), dtype=np.float64)
 
 
-__all__ = ["CapTree", "cap_tree", "least_focal_lb"]
+__all__ = ["CapTree", "cap_tree", "focal_lb_all", "least_focal_lb"]

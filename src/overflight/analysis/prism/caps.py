@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from overflight.analysis import membership
-from overflight.analysis.prism._captree import CapTree, cap_tree, least_focal_lb
+from overflight.analysis.prism._captree import CapTree, cap_tree, focal_lb_all, least_focal_lb
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, unit
 from overflight.analysis.prism.fast import ZoneEdges, zone_edges
 from overflight.analysis.prism.period import period_ns
@@ -44,10 +44,14 @@ class ZoneCaps:
     _trees: dict[tuple[str, int], CapTree] = field(default_factory=dict)
 
     def tree(self, kind: str, z: int) -> CapTree:
-        """The caps of zone `z`'s parts (`kind` "part") or boundary pieces ("piece"), grouped (``_captree``)."""
+        """The caps of zone `z`'s parts (`kind` "part") or boundary pieces ("piece"), or of all zones ("zone"),
+        grouped (``_captree``)."""
         key = (kind, z)
         if key not in self._trees:
-            u, r = (self.part_u[z], self.part_r[z]) if kind == "part" else (self.piece_u[z], self.piece_r[z])
+            if kind == "zone":  # the zones' own caps (z ignored)
+                u, r = self.zone_u, self.zone_r
+            else:
+                u, r = (self.part_u[z], self.part_r[z]) if kind == "part" else (self.piece_u[z], self.piece_r[z])
             self._trees[key] = cap_tree(u, r)
         return self._trees[key]
 
@@ -179,10 +183,13 @@ def reach_bounds(u1: FloatArray, u2: FloatArray, need: FloatArray, caps: ZoneCap
 
     The zone's cap first, then, where that is within `need` (rows, 1), the caps of its polygon parts.
     """
-    lb = _focal_lb(u1, u2, caps.zone_u, caps.zone_r)
+    lb = focal_lb_all(u1, u2, caps.tree("zone", 0))  # _focal_lb's values, in one compiled pass
     cand = lb <= need
     for z in np.flatnonzero(cand.any(axis=0)):
         rows = np.flatnonzero(cand[:, z])
         plb = least_focal_lb(u1[rows], u2[rows], caps.tree("part", int(z)))
         lb[rows, z] = np.maximum(lb[rows, z], plb)
     return lb
+
+
+__all__ = ["PIECE", "ZoneCaps", "_ZoneCaps", "_focal_lb", "reach_bounds", "zone_caps"]

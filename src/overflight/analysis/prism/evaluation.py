@@ -342,3 +342,9 @@ def evaluate_many(
         if ev.path_lon is not None and ev.path_lat is not None and len(ev.path_lon) > 2:
             paths[(i, z)] = (ev.path_lon, ev.path_lat)
     return Evaluated(rows, zones, verdict, detour, margin, exact, paths)
+
+
+__all__ = [
+    "ELL_PAD", "EXACT_FACTOR", "MAX_REACH_M", "Evaluated", "Evaluation", "_evaluate_in_period", "_evaluate_reach",
+    "evaluate", "evaluate_many",
+]

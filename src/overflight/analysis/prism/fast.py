@@ -19,26 +19,30 @@ Everything else (a fix inside the zone, an arc near the boundary, long gaps) is 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import shapely
-from numba import njit
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, unit
+from overflight.analysis.prism.edges import (
+    LAM_ABS,
+    LAM_MAX_M,
+    LAM_REL,
+    ZoneEdges,
+    _arc_clear,
+    _expand,
+    _expand_groups,
+    _lam_gap,
+    _lam_hi,
+    _lam_lo,
+    lambert,
+    zone_edges,
+)
 
 IntArray = NDArray[np.int64]
 
-WGS84_A = 6378137.0
-WGS84_F = 1 / 298.257223563
-LAM_REL = 1e-5  # allowance on the Andoyer-Lambert distance: relative ...
-LAM_ABS = 1.0  # ... plus absolute (metres)
-LAM_MAX_M = 6_000_000.0  # the allowance was checked up to this distance
-EDGE_PIECE = 16  # boundary edges per piece (the unit of pruning)
-GROUP = 16  # pieces per group (a coarser first level of pruning)
 REL_TOL = 2e-4  # same as avoid.entering_bounds
 SPLIT_MIN_M = 0.05  # sub-edges shorter than this (metres) are not split further
 SPLIT_MAX = 200_000  # at most this many entries are split per round (about 0.3 GB of temporaries)
@@ -54,140 +58,6 @@ WAYPOINTS = ((0.0, 0.95), (0.0, 0.5), (-40.0, 0.9), (40.0, 0.9), (0.0, 0.25), (-
 # Then, for the pairs none of those served (typically a direct arc through an archipelago or along a coast),
 # a ring near the ellipse of the budget, every 5 degrees: the way round the whole obstacle, when there is one.
 RING = tuple((float(a), 0.97) for a in range(-85, 90, 5) if (float(a), 0.97) not in WAYPOINTS)
-
-
-@njit(cache=True, nogil=True)
-def _lambert_kernel(ends: FloatArray) -> FloatArray:
-    """`ends`: (4, n) rows lon1, lat1, lon2, lat2 in degrees."""
-    out = np.empty(ends.shape[1])
-    for k in range(ends.shape[1]):
-        b1 = math.atan((1 - WGS84_F) * math.tan(math.radians(ends[1, k])))
-        b2 = math.atan((1 - WGS84_F) * math.tan(math.radians(ends[3, k])))
-        dl = math.radians(ends[2, k] - ends[0, k])
-        h = math.sin((b2 - b1) / 2) ** 2 + math.cos(b1) * math.cos(b2) * math.sin(dl / 2) ** 2
-        sg = 2 * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
-        x = y = 0.0
-        if sg > 0:
-            p, q = (b1 + b2) / 2, (b2 - b1) / 2
-            x = (sg - math.sin(sg)) * math.sin(p) ** 2 * math.cos(q) ** 2 / math.cos(sg / 2) ** 2
-            y = (sg + math.sin(sg)) * math.cos(p) ** 2 * math.sin(q) ** 2 / math.sin(sg / 2) ** 2
-        out[k] = WGS84_A * (sg - WGS84_F / 2 * (x + y))
-    return out
-
-
-def lambert(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArray:
-    """Andoyer-Lambert geodesic distance on WGS84 in metres (inputs broadcast; see the module note on accuracy)."""
-    a, b, c, d = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (lon1, lat1, lon2, lat2)))
-    ends = np.stack([v.reshape(-1) for v in (a, b, c, d)])
-    return np.asarray(_lambert_kernel(ends), dtype=np.float64).reshape(a.shape)
-
-
-def _lam_lo(v: FloatArray) -> FloatArray:
-    return np.asarray(v * (1 - LAM_REL) - LAM_ABS, dtype=np.float64)
-
-
-def _lam_hi(v: FloatArray) -> FloatArray:
-    return np.asarray(v * (1 + LAM_REL) + LAM_ABS, dtype=np.float64)
-
-
-def _lam_gap(v: FloatArray) -> FloatArray:
-    """Least difference of ``_lam_hi`` and ``_lam_lo`` around values near `v` (what refinement cannot close)."""
-    return np.asarray(2 * (LAM_REL * v + LAM_ABS), dtype=np.float64)
-
-
-@dataclass
-class ZoneEdges:
-    """A zone's boundary edges (every ring), grouped in pieces of consecutive edges with bounding caps."""
-
-    a: FloatArray  # (ne, 2) lon/lat of the edge starts
-    b: FloatArray  # (ne, 2) ends
-    ua: FloatArray  # (ne, 3) unit vectors
-    ub: FloatArray
-    normal: FloatArray  # (ne, 3) unit normal of the edge's great circle
-    tol: FloatArray  # (ne,) radians: the lon/lat edge strays at most this far from the great-circle edge
-    length: FloatArray  # (ne,) metres: upper bound on the length of the lon/lat edge as a curve
-    piece_start: IntArray  # (np,)
-    piece_end: IntArray
-    piece_c: FloatArray  # (np, 3) cap centres
-    piece_rad: FloatArray  # (np,) radians: covers both the great-circle and the lon/lat edges
-    group_start: IntArray  # (ng,) groups of GROUP consecutive pieces (first index) ...
-    group_end: IntArray
-    group_c: FloatArray  # (ng, 3) ... with caps covering their pieces' caps
-    group_rad: FloatArray  # (ng,) radians
-    cont: NDArray[np.bool_]  # (ne,) the edge's end is the next edge's start
-    sin_tol: FloatArray  # (ne,) sin(tol), the side-test threshold of ``_arc_clear``
-    has_normal: NDArray[np.bool_]  # (ne,) False for a degenerate (zero-length) edge
-    piece_off: FloatArray  # (np,) sin(min(piece_rad + 1e-9, pi / 2)): a piece's reach off a great circle
-    _tree: EdgeTree | None = None
-
-    def tree(self) -> EdgeTree:
-        """The arrays of the compiled clearance test, grouped."""
-        if self._tree is None:
-            self._tree = edge_tree(self)
-        return self._tree
-
-
-def zone_edges(g: BaseGeometry) -> ZoneEdges | None:
-    """Edge arrays of a polygonal zone (None for point zones)."""
-    if g.geom_type not in ("Polygon", "MultiPolygon"):
-        return None
-    rings = shapely.get_rings(shapely.get_parts(g))
-    a_l, b_l = [], []
-    for ring in rings:
-        c = shapely.get_coordinates(ring)
-        if len(c) < 2:
-            continue
-        a_l.append(c[:-1])
-        b_l.append(c[1:])
-    a, b = np.vstack(a_l), np.vstack(b_l)
-    ua, ub = unit(a[:, 0], a[:, 1]), unit(b[:, 0], b[:, 1])
-    nrm = np.cross(ua, ub)
-    nn = np.linalg.norm(nrm, axis=1, keepdims=True)
-    nrm = np.where(nn > 1e-15, nrm / np.maximum(nn, 1e-300), 0.0)
-    # Deviation of the lon/lat edge from the great-circle edge: sampled at 5 interior points, padded (the
-    # deviation is a smooth bump vanishing at both ends), plus 1 cm.
-    dev = np.zeros(len(a))
-    for t in (0.125, 0.25, 0.5, 0.75, 0.875):
-        m = unit(a[:, 0] + t * (b[:, 0] - a[:, 0]), a[:, 1] + t * (b[:, 1] - a[:, 1]))
-        dev = np.maximum(dev, np.abs(np.sum(m * nrm, axis=1)))
-    tol = np.arcsin(np.clip(dev, 0, 1)) * 1.5 + 1e-9
-    mid = (a + b) / 2
-    length = (lambert(a[:, 0], a[:, 1], mid[:, 0], mid[:, 1]) + lambert(mid[:, 0], mid[:, 1], b[:, 0], b[:, 1]))
-    length = _lam_hi(length) * (1 + 1e-4) + 2 * tol * R_SPHERE * SPH_HI
-    ne = len(a)
-    st = np.arange(0, ne, EDGE_PIECE)
-    en = np.minimum(st + EDGE_PIECE, ne)
-    cs = np.vstack([np.zeros((1, 3)), np.cumsum(ua + ub, axis=0)])
-    c = cs[en] - cs[st]
-    c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-15)
-    owner = np.repeat(np.arange(len(st)), en - st)
-    seg = np.arccos(np.clip(np.sum(ua * ub, axis=1), -1, 1))
-    ang = np.maximum(np.arccos(np.clip(np.sum(ua * c[owner], axis=1), -1, 1)),
-                     np.arccos(np.clip(np.sum(ub * c[owner], axis=1), -1, 1))) + seg / 2 + tol
-    rad = np.zeros(len(st))
-    np.maximum.at(rad, owner, ang)
-    rad = rad * 1.0001 + 1e-7
-    gs = np.arange(0, len(st), GROUP)
-    ge = np.minimum(gs + GROUP, len(st))
-    gcs = np.vstack([np.zeros((1, 3)), np.cumsum(c, axis=0)])
-    gc = gcs[ge] - gcs[gs]
-    gc = gc / np.maximum(np.linalg.norm(gc, axis=1, keepdims=True), 1e-15)
-    gown = np.repeat(np.arange(len(gs)), ge - gs)
-    gang = np.arccos(np.clip(np.sum(c * gc[gown], axis=1), -1, 1)) + rad
-    grad = np.zeros(len(gs))
-    np.maximum.at(grad, gown, gang)
-    cont = np.zeros(ne, dtype=bool)
-    cont[:-1] = np.all(b[:-1] == a[1:], axis=1)
-    return ZoneEdges(a, b, ua, ub, nrm, tol, length, st, en, c, rad, gs, ge, gc, grad * 1.0001 + 1e-7, cont,
-                     np.sin(tol), np.any(nrm != 0, axis=1), np.sin(np.minimum(rad + 1e-9, math.pi / 2)))
-
-
-def _expand_groups(ri: IntArray, gi: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
-    """(row, group) pairs to (row, piece) pairs."""
-    cnt = ze.group_end[gi] - ze.group_start[gi]
-    r = np.repeat(ri, cnt)
-    p = np.repeat(ze.group_start[gi] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(int(cnt.sum()))
-    return r, p
 
 
 def _focal_pieces(u1: FloatArray, u2: FloatArray, limit: FloatArray, ze: ZoneEdges,
@@ -207,99 +77,6 @@ def _focal_pieces(u1: FloatArray, u2: FloatArray, limit: FloatArray, ze: ZoneEdg
     keep = plb <= limit[r]
     return r[keep], p[keep], plb[keep]
 
-
-def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
-    """(row, piece) pairs to (row, edge) pairs."""
-    cnt = ze.piece_end[pieces] - ze.piece_start[pieces]
-    r = np.repeat(rows, cnt)
-    start = np.repeat(ze.piece_start[pieces] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
-    return r, start + np.arange(int(cnt.sum()))
-
-
-class EdgeTree(NamedTuple):
-    """The arrays of a ``ZoneEdges`` that the compiled clearance test reads (pieces in groups, edges in pieces)."""
-
-    group_c: FloatArray
-    group_rad: FloatArray
-    group_start: IntArray
-    group_end: IntArray
-    piece_c: FloatArray
-    piece_rad: FloatArray
-    piece_off: FloatArray
-    piece_start: IntArray
-    piece_end: IntArray
-    ua: FloatArray
-    ub: FloatArray
-    normal: FloatArray
-    sin_tol: FloatArray
-    has_normal: NDArray[np.bool_]
-
-
-def edge_tree(ze: ZoneEdges) -> EdgeTree:
-    return EdgeTree(ze.group_c, ze.group_rad, ze.group_start, ze.group_end, ze.piece_c, ze.piece_rad, ze.piece_off,
-                    ze.piece_start, ze.piece_end, ze.ua, ze.ub, ze.normal, ze.sin_tol, ze.has_normal)
-
-
-@njit(cache=True, nogil=True)
-def _arc_clear_kernel(u1: FloatArray, u2: FloatArray, t: EdgeTree) -> NDArray[np.bool_]:
-    n = u1.shape[0]
-    clear = np.ones(n, dtype=np.bool_)
-    for k in range(n):
-        # The arc's plane normal, half-length and midpoint (as the array code computed them).
-        a0, a1, a2 = u1[k, 0], u1[k, 1], u1[k, 2]
-        b0, b1, b2 = u2[k, 0], u2[k, 1], u2[k, 2]
-        c0, c1, c2 = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0
-        cn = max(math.sqrt(c0 * c0 + c1 * c1 + c2 * c2), 1e-300)
-        n0, n1, n2 = c0 / cn, c1 / cn, c2 / cn
-        half = 0.5 * math.acos(min(max(a0 * b0 + a1 * b1 + a2 * b2, -1.0), 1.0))
-        m0, m1, m2 = a0 + b0, a1 + b1, a2 + b2
-        mn = max(math.sqrt(m0 * m0 + m1 * m1 + m2 * m2), 1e-300)
-        m0, m1, m2 = m0 / mn, m1 / mn, m2 / mn
-        for g in range(t.group_c.shape[0]):
-            dg = min(max(m0 * t.group_c[g, 0] + m1 * t.group_c[g, 1] + m2 * t.group_c[g, 2], -1.0), 1.0)
-            if not np.arccos(dg) <= half + t.group_rad[g] + 1e-9:
-                continue
-            for p in range(t.group_start[g], t.group_end[g]):
-                dp = min(max(m0 * t.piece_c[p, 0] + m1 * t.piece_c[p, 1] + m2 * t.piece_c[p, 2], -1.0), 1.0)
-                if not np.arccos(dp) <= half + t.piece_rad[p] + 1e-9:
-                    continue
-                if not abs(t.piece_c[p, 0] * n0 + t.piece_c[p, 1] * n1 + t.piece_c[p, 2] * n2) <= t.piece_off[p]:
-                    continue
-                for e in range(t.piece_start[p], t.piece_end[p]):
-                    st = t.sin_tol[e]
-                    sa = t.ua[e, 0] * n0 + t.ua[e, 1] * n1 + t.ua[e, 2] * n2
-                    sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
-                    if (sa > st and sb > st) or (sa < -st and sb < -st):
-                        continue
-                    nr = t.normal[e]
-                    s1 = a0 * nr[0] + a1 * nr[1] + a2 * nr[2]
-                    s2 = b0 * nr[0] + b1 * nr[1] + b2 * nr[2]
-                    if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
-                        continue
-                    clear[k] = False
-                    break
-                if not clear[k]:
-                    break
-            if not clear[k]:
-                break
-    return clear
-
-
-def _arc_clear(u1: FloatArray, u2: FloatArray, ze: ZoneEdges) -> NDArray[np.bool_]:
-    """For each arc u1[i]→u2[i] (great circle, < 180°): is it certainly clear of every edge of the zone?
-
-    With u1 == u2, whether the point is clear of every edge by the edge's tolerance.
-
-    An arc and an edge are apart when one lies wholly on one side of the other's great circle, beyond the
-    edge's tolerance (a side function is concave along an arc, so its ends decide). Only edges of pieces
-    within reach are tested: the piece's cap centre within half-arc + cap radius of the arc's midpoint
-    (groups of pieces first), and within the cap radius of the arc's great circle. One compiled pass per
-    arc, which stops at the first edge it cannot clear.
-    """
-    if len(u1) == 0:
-        return np.zeros(0, dtype=bool)
-    return np.asarray(_arc_clear_kernel(np.ascontiguousarray(u1, dtype=np.float64),
-                                        np.ascontiguousarray(u2, dtype=np.float64), ze.tree()), dtype=bool)
 
 
 def entering_bounds_many(
@@ -645,7 +422,7 @@ def two_leg_paths(
     return found, length, wlon, wlat
 
 
-__all__ = [
-    "ZoneEdges", "entering_bounds_many", "fence_bound", "half_chord", "lambert", "settle_zone", "two_leg_paths",
-    "zone_edges",
+__all__ = [  # (the edge arrays, the Lambert distance and the clearance test live in ``edges``)
+    "LAM_ABS", "LAM_MAX_M", "LAM_REL", "ZoneEdges", "_arc_clear", "_expand", "_expand_groups",
+    "entering_bounds_many", "fence_bound", "half_chord", "lambert", "settle_zone", "two_leg_paths", "zone_edges",
 ]

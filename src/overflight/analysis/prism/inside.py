@@ -57,3 +57,6 @@ def fixes_inside(pairs: Pairs, sl: slice, u1: FloatArray, u2: FloatArray, need: 
             lb[rest, z] = np.maximum(lb[rest, z], blb)
     del need  # (the caller compares the bounds with it)
     return Inside(m1, m2, inside, lb)
+
+
+__all__ = ["Inside", "fixes_inside"]

@@ -73,7 +73,7 @@ VERDICT_COLUMNS = [
 
 
 @dataclass
-class PrismResult:
+class PairVerdicts:
     """Verdicts and the avoiding paths found (for maps)."""
 
     table: pd.DataFrame  # the verdict table (columns ``VERDICT_COLUMNS``)
@@ -81,7 +81,7 @@ class PrismResult:
     """``(pair number, zone_id) -> (lon array, lat array)`` of each avoiding path found (with ``with_paths``)."""
 
 
-def _deprecated_paths(paths: dict[tuple[int, str], Any] | None, res: PrismResult) -> None:
+def _deprecated_paths(paths: dict[tuple[int, str], Any] | None, res: PairVerdicts) -> None:
     if paths is not None:
         paths.update(res.paths)
 
@@ -135,8 +135,8 @@ def verdicts(
 def verdicts_with_paths(
     sightings: Any, zones: Any, vmax: float, *, pos_err_col: str = "pos_err_m", time_err_col: str = "time_err_s",
     precise: bool = True, keep_impossible: bool = True, with_paths: bool = True,
-) -> PrismResult:
-    """``verdicts``, with the avoiding paths found (``PrismResult.paths``, for maps) when `with_paths`."""
+) -> PairVerdicts:
+    """``verdicts``, with the avoiding paths found (``PairVerdicts.paths``, for maps) when `with_paths`."""
     if not np.isfinite(vmax) or vmax <= 0:
         raise InputError(f"vmax must be a positive speed in m/s, got {vmax!r}", field="vmax")
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
@@ -166,7 +166,7 @@ def verdicts_for_pairs(
     pairs: Pairs, caps: ZoneCaps, vmax: float, *, precise: bool, keep_impossible: bool = True,
     with_paths: bool = False, chunk: int = 4096, bulk: bool = True, stats: dict[str, int] | None = None,
     timings: dict[str, float] | None = None,
-) -> PrismResult:
+) -> PairVerdicts:
     """Verdicts for every (pair, zone), stage by stage: ``caps`` (cap bounds), ``inside`` (fixes in zones),
     ``bulk`` (``fast.settle_zone``, vectorised; `bulk` False leaves everything to the next stage, same
     verdicts) and ``evaluate`` (one at a time). `stats` (if given) counts the (pair, zone) combinations
@@ -185,7 +185,7 @@ def verdicts_for_pairs(
 
     found: dict[tuple[int, str], tuple[FloatArray, FloatArray]] = {}
     if n == 0 or nz == 0:
-        return PrismResult(pd.DataFrame({c: [] for c in VERDICT_COLUMNS}), found)
+        return PairVerdicts(pd.DataFrame({c: [] for c in VERDICT_COLUMNS}), found)
     budget = vmax * pairs.dt
     b_hi = vmax * (pairs.dt + pairs.e)
     r = pairs.r1 + pairs.r2
@@ -262,7 +262,7 @@ def verdicts_for_pairs(
     if timings is not None:
         for k, t in tm.items():
             timings[k] = timings.get(k, 0.0) + t
-    return PrismResult(out, found)
+    return PairVerdicts(out, found)
 
 
 def _table(pairs: Pairs, ids: list[str], budget: FloatArray, direct: FloatArray, verdict: NDArray[np.int8],
@@ -321,7 +321,25 @@ def summarize(verdicts_df: pd.DataFrame, by: tuple[str, ...] = ("track_id", "zon
 
 
 __all__ = [
-    "EXACT_FACTOR", "MAX_REACH_M", "PIECE", "STAGES", "VERDICTS", "VERDICT_COLUMNS", "Evaluation", "Pairs",
-    "PrismResult", "ZoneCaps", "_ZoneCaps", "_evaluate_in_period", "_evaluate_reach", "_focal_lb", "evaluate",
-    "make_pairs", "summarize", "verdicts", "verdicts_for_pairs", "verdicts_with_paths", "zone_caps",
+    "EXACT_FACTOR",
+    "MAX_REACH_M",
+    "PIECE",
+    "STAGES",
+    "VERDICTS",
+    "VERDICT_COLUMNS",
+    "Evaluation",
+    "PairVerdicts",
+    "Pairs",
+    "ZoneCaps",
+    "_ZoneCaps",
+    "_evaluate_in_period",
+    "_evaluate_reach",
+    "_focal_lb",
+    "evaluate",
+    "make_pairs",
+    "summarize",
+    "verdicts",
+    "verdicts_for_pairs",
+    "verdicts_with_paths",
+    "zone_caps",
 ]

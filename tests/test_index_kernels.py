@@ -1,0 +1,69 @@
+"""The kernel set-up (overflight._jit): the once-per-process compile notice, and kernels taking one grid."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+from shapely.geometry import box
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=300, check=True)
+
+
+def test_first_compile_of_an_overflight_kernel_is_announced_once_on_stderr() -> None:
+    # Two fresh overflight functions (no cache) compile in this process: one notice, on stderr only; a
+    # function of another package compiling says nothing.
+    r = _run("""
+        import numba
+        import overflight._jit  # registers the notice
+        def other(x):
+            return x + 1
+        numba.njit(other)(1)
+        import sys
+        print("after-other", file=sys.stderr, flush=True)
+        def f(x):
+            return x * 2
+        def g(x):
+            return x * 3
+        f.__module__ = g.__module__ = "overflight.fake_kernels"
+        print(numba.njit(f)(2), numba.njit(g)(2))
+    """)
+    assert r.stdout.split() == ["4", "6"]
+    lines = r.stderr.splitlines()
+    assert lines[0] == "after-other"  # nothing for the foreign function
+    assert sum("compiling fast kernels, once" in ln for ln in lines) == 1
+
+
+def test_kernels_take_the_grid_as_one_argument() -> None:
+    from overflight.index import ZoneIndex
+    from overflight.index._kernels import Grid, locate_first
+
+    idx = ZoneIndex([box(0.0, 0.0, 10.0, 10.0), box(5.0, 5.0, 15.0, 15.0)])
+    g = idx.grid.kernel_grid()
+    assert isinstance(g, Grid) and g.blob is idx.grid.blob
+    x = np.array([1.0, 6.0, 12.0, 20.0])
+    y = np.array([1.0, 6.0, 12.0, 20.0])
+    out = np.empty(4, np.int32)
+    bad = np.zeros(4, bool)
+    assert locate_first(x, y, False, out, bad, g) == 0
+    assert out.tolist() == [0, 0, 1, -1] == idx.locate(x, y).tolist()
+
+
+def test_bad_grid_parameters_are_input_errors() -> None:
+    import pytest
+
+    from overflight.errors import InputError
+    from overflight.index import ZoneIndex
+
+    for kw, field in (({"cell_deg": 0.0}, "cell_deg"), ({"cell_deg": -1.0}, "cell_deg"),
+                      ({"cell_deg": 3.0}, "cell_deg"), ({"max_fine": 3}, "max_fine"),
+                      ({"fine_edges": 0.0}, "fine_edges"),
+                      ({"fine_edges": float("nan")}, "fine_edges")):
+        with pytest.raises(InputError) as ei:
+            ZoneIndex([box(0.0, 0.0, 1.0, 1.0)], **kw)  # type: ignore[arg-type]
+        assert ei.value.field == field
