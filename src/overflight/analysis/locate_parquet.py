@@ -75,8 +75,10 @@ def zones_for_table(tbl: pa.Table, index: Any, *, geo_meta: bytes | None, file: 
 
 def locate_parquet(points: Path, output: Path, index: Any, *, lon_col: str = "lon", lat_col: str = "lat",
                    chunk_rows: int = 1_000_000, strict: bool = False, normalize_lon: bool = False) -> LocateCounts:
-    """Stream ``points`` (Parquet) in batches, add a ``zones`` column, write ``output`` as Parquet (GeoParquet
-    metadata kept); written under a temporary name and renamed when complete."""
+    """Stream ``points`` (Parquet) in batches, add a ``zones`` column and write ``output`` as Parquet.
+
+    GeoParquet metadata is kept; the file is written under a temporary name and renamed when complete.
+    """
     try:
         pf = pq.ParquetFile(points)
     except (OSError, pa.ArrowInvalid) as exc:

@@ -98,7 +98,7 @@ class TransitSpec:
             self.index = _default_locator(self.zones)
 
     def engine(self, state: TransitState | None = None) -> TransitEngine:
-        """This process's engine for the spec, holding ``state`` (a fresh one when None)."""
+        """Return this thread's engine for the spec, holding ``state`` (a fresh one when None)."""
         held: tuple[TransitSpec, TransitEngine] | None = getattr(_LOCAL, "engine", None)
         if held is not None and held[0] is self:
             eng = held[1]
@@ -166,8 +166,10 @@ def transit_close(state: TransitState, spec: TransitSpec) -> pa.Table:
 
 
 def visits_table(rows: list[pa.Table] | pa.Table, spec: TransitSpec) -> pd.DataFrame:
-    """The public visit table (:data:`~overflight.analysis.transit.VISIT_COLUMNS`) from the raw rows of whole
-    tracks: sorted, with durations, path lengths and dispute flags."""
+    """Build the public visit table (:data:`~overflight.analysis.transit.VISIT_COLUMNS`) from raw rows.
+
+    The rows must hold whole tracks; the table is sorted, with durations, path lengths and dispute flags.
+    """
     tables = rows if isinstance(rows, list) else [rows]
     tables = [t for t in tables if t.num_rows]
     raw = rows_to_frame(pa.concat_tables(tables)) if tables else _empty_raw()

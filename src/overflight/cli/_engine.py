@@ -8,6 +8,8 @@ import typer
 
 from overflight.errors import InputError
 
+__all__ = ["EngineOpt", "SchedulerOpt", "WorkersOpt", "check_engine"]
+
 EngineOpt = Annotated[str, typer.Option("--engine", metavar="ENGINE",
                                         help="local (this process, streamed) or dask (a Dask cluster, for a "
                                              "(Geo)Parquet archive; needs the optional extra named dask).")]

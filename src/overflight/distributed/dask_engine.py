@@ -208,8 +208,11 @@ def _window(between: tuple[Any, Any] | None) -> tuple[pd.Timestamp, pd.Timestamp
 
 @contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
-    """A ``distributed.Client``: to the scheduler at ``scheduler`` (``tcp://HOST:8786``), or to a LocalCluster
-    of ``workers`` processes (one thread each, loopback only, no dashboard) made here and closed after."""
+    """Yield a ``distributed.Client`` to a running scheduler or to a LocalCluster made here.
+
+    ``scheduler``: its address (``tcp://HOST:8786``); otherwise a LocalCluster of ``workers`` processes (one
+    thread each, loopback only, no dashboard), closed afterwards.
+    """
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -270,7 +273,7 @@ class _Output:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def write_geoparquet(df: pd.DataFrame, path: Path, lon_col: str, lat_col: str) -> None:
+def _write_geoparquet(df: pd.DataFrame, path: Path, lon_col: str, lat_col: str) -> None:
     """``df`` as GeoParquet with a WKB point geometry from ``lon_col``/``lat_col`` (written whole, then renamed)."""
     import shapely
 
@@ -313,7 +316,7 @@ def _transit_partition(df: pd.DataFrame, spec: TransitSpec, out_dir: str | None,
     if out_dir is None:
         return stats, visits
     name = f"part-{i:05d}.parquet"
-    write_geoparquet(visits, Path(out_dir) / name, "entry_lon", "entry_lat")
+    _write_geoparquet(visits, Path(out_dir) / name, "entry_lon", "entry_lat")
     stats["file"] = name
     return stats, None
 
@@ -331,8 +334,9 @@ def transit_dask(
     shuffle_method: str = "tasks",
     between: tuple[Any, Any] | None = None,
 ) -> DaskRun:
-    """Every visit of every track to every zone, computed on a Dask cluster; the same visit rows as
-    :func:`overflight.analysis.transit.transit` on the same fixes.
+    """Every visit of every track to every zone, computed on a Dask cluster.
+
+    The visit rows are those of :func:`overflight.analysis.transit.transit` on the same fixes.
 
     Parameters
     ----------
@@ -429,8 +433,10 @@ def _locate_piece(piece: Piece, index: Any, lon_col: str | None, lat_col: str | 
 def locate_dask(paths: str | Path | Sequence[str | Path], index: Any, *, client: Any = None,
                 lon_col: str | None = None, lat_col: str | None = None, strict: bool = False,
                 output: str | Path | None = None) -> DaskRun:
-    """The zones of every point of a (Geo)Parquet archive on Dask: a ``zones`` column added to each row group
-    (one task each; the :class:`~overflight.index.ZoneIndex` sent to each worker once).
+    """Add the zones of every point of a (Geo)Parquet archive on Dask.
+
+    A ``zones`` column is added to each row group (one task each; the :class:`~overflight.index.ZoneIndex`
+    is sent to each worker once).
 
     ``output``: a new directory for one Parquet file per row group (renamed into place when all succeeded);
     None gathers the rows into ``DaskRun.visits``. Invalid coordinates get no zone and are counted
