@@ -198,10 +198,7 @@ def test_every_module_declares_its_public_names() -> None:
 
 #: Public functions and classes that share a name across modules while another branch renames them.
 KNOWN_CLASHES: dict[str, str] = {
-    "summarize": "analysis.transit (h-index) and analysis.prism.verdicts (h-prism); the top level exports "
-                 "summarize_transit and summarize_prism",
     "connect": "case.duckdb_backend and case.pg_backend (h-pg): two backends of one interface",
-    "write_geoparquet": "distributed.dask_engine (h-dask) and tracks.writers: to be one writer",
 }
 
 

@@ -11,7 +11,8 @@ import shapely
 from geographiclib.geodesic import Geodesic
 from shapely.geometry import Point
 
-from overflight.analysis.prism import evaluate, summarize, verdicts
+from overflight.analysis.prism import evaluate, verdicts
+from overflight.analysis.prism import summarize_prism as summarize
 from overflight.errors import InputError
 from overflight.geodesy import circle
 

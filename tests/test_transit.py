@@ -11,7 +11,8 @@ import shapely
 from geographiclib.geodesic import Geodesic
 
 from _reference_crossings import ShapelyLocator
-from overflight.analysis.transit import TransitEngine, TransitResult, summarize, transit
+from overflight.analysis.transit import TransitEngine, TransitResult, transit
+from overflight.analysis.transit import summarize_transit as summarize
 from overflight.errors import InputError
 from overflight.zones import Provenance, Zone, ZoneSet
 

@@ -58,11 +58,9 @@ if TYPE_CHECKING:
     from overflight.analysis.attribution import attribute_points as attribute
     from overflight.analysis.audit import AuditResult, audit
     from overflight.analysis.locate import LocateSummary, locate, locate_csv
-    from overflight.analysis.prism import ppa
-    from overflight.analysis.prism import summarize as summarize_prism
+    from overflight.analysis.prism import ppa, summarize_prism
     from overflight.analysis.prism_run import PrismVerdicts, prism_verdicts
-    from overflight.analysis.transit import TransitResult, transit
-    from overflight.analysis.transit import summarize as summarize_transit
+    from overflight.analysis.transit import TransitResult, summarize_transit, transit
     from overflight.case import Case, open_case
     from overflight.errors import (
         CoordinateWarning,
@@ -95,11 +93,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     # analyses
     "transit": ("overflight.analysis.transit", "transit"),
     "TransitResult": ("overflight.analysis.transit", "TransitResult"),
-    "summarize_transit": ("overflight.analysis.transit", "summarize"),
+    "summarize_transit": ("overflight.analysis.transit", "summarize_transit"),
     "prism_verdicts": ("overflight.analysis.prism_run", "prism_verdicts"),
     "PrismVerdicts": ("overflight.analysis.prism_run", "PrismVerdicts"),
     "ppa": ("overflight.analysis.prism", "ppa"),
-    "summarize_prism": ("overflight.analysis.prism", "summarize"),
+    "summarize_prism": ("overflight.analysis.prism", "summarize_prism"),
     "attribute": ("overflight.analysis.attribution", "attribute_points"),
     "AttributionResult": ("overflight.analysis.attribution", "AttributionResult"),
     "locate": ("overflight.analysis.locate", "locate"),

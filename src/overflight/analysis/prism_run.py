@@ -46,7 +46,7 @@ class PrismVerdicts:
         ``from_observation, from_time, to_observation, to_time``. Without ``keep_impossible`` the
         ``impossible`` rows are left out here (not from the summary).
     summary : pandas.DataFrame
-        Per track and zone, the pairs combined (``overflight.analysis.prism.summarize``).
+        Per track and zone, the pairs combined (``overflight.analysis.prism.summarize_prism``).
     vmax_mps : float
         The top speed used, in metres per second.
     pairs : Pairs
@@ -179,7 +179,7 @@ def prism_verdicts(
     >>> res.verdicts[["zone_id", "verdict"]].values.tolist()
     [['wall', 'necessary'], ['far', 'impossible']]
     """
-    from overflight.analysis.prism import summarize
+    from overflight.analysis.prism import summarize_prism
     from overflight.analysis.prism.caps import zone_caps
     from overflight.analysis.prism.pairs import Pairs, _zone_items, make_pairs
     from overflight.evidence.sightings import label_pairs, observations_frame, read_sightings, sightings_table
@@ -215,5 +215,5 @@ def prism_verdicts(
     if table is not None:
         df = label_pairs(df, table)
     shown = df if keep_impossible else df[df["verdict"] != "impossible"].reset_index(drop=True)
-    return PrismVerdicts(verdicts=shown, summary=summarize(df), vmax_mps=v, pairs=pairs,
+    return PrismVerdicts(verdicts=shown, summary=summarize_prism(df), vmax_mps=v, pairs=pairs,
                        paths={k: (np.asarray(lo), np.asarray(la)) for k, (lo, la) in paths.items()}, _all=df)

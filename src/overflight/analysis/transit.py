@@ -43,12 +43,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from overflight._deprecated import deprecated_names
 from overflight.errors import InputError
 from overflight.geodesy import direct, inverse
 from overflight.units import parse_duration
 from overflight.zones import ZoneSet, ZoneSetLike, as_zoneset
 
-__all__ = ["VISIT_COLUMNS", "TransitResult", "TransitState", "parse_max_gap", "summarize", "transit"]
+__all__ = ["VISIT_COLUMNS", "TransitResult", "TransitState", "parse_max_gap", "summarize_transit", "transit"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -640,7 +641,7 @@ def parse_max_gap(max_gap: str | float | int) -> float:
     return s
 
 
-def summarize(visits: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame:
+def summarize_transit(visits: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame:
     """Per-track ordered sequence of zones with entry and exit times.
 
     Times in ``sequence`` are shown as HH:MM in ``tz`` (with the date when the track spans several days).
@@ -725,4 +726,7 @@ def transit(
     raw = [eng.feed(tracks), eng.finish()]
     visits = eng.visits(pd.concat([r for r in raw if len(r)], ignore_index=True) if any(len(r) for r in raw)
                         else _empty_raw())
-    return TransitResult(visits=visits, summary=summarize(visits, tz=tz), provenance=eng.provenance())
+    return TransitResult(visits=visits, summary=summarize_transit(visits, tz=tz), provenance=eng.provenance())
+
+# Renamed so that no two public functions share a name; the old name works, with a warning, for one release.
+__getattr__ = deprecated_names(__name__, {"summarize": "summarize_transit"})

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 import pandas as pd
 import pyarrow as pa
 
-from overflight.analysis.transit import Locator, TransitResult, TransitState, summarize
+from overflight.analysis.transit import Locator, TransitResult, TransitState, summarize_transit
 from overflight.analysis.transit_kernel import TransitSpec, transit_batch, transit_close, visits_table
 from overflight.zones import ZoneSet
 
@@ -65,5 +65,5 @@ def transit_chunks(
     state = state if state is not None else TransitState()
     closed.append(transit_close(state, spec))
     visits = visits_table(closed, spec)
-    summary = summarize(visits if with_summary else visits.iloc[:0], tz=tz)
+    summary = summarize_transit(visits if with_summary else visits.iloc[:0], tz=tz)
     return TransitResult(visits=visits, summary=summary, provenance=spec.provenance(state))

@@ -3,9 +3,10 @@
 ``ppa`` draws the potential path area (a geodesic ellipse on WGS84); ``verdicts`` tells, for each
 consecutive pair of sightings and each zone, whether entering the zone was impossible, possible or
 necessary (or the fixes inconsistent), honouring position and time errors (``verdicts_with_paths`` also
-returns the avoiding paths found, for maps); ``summarize`` combines the pairs of a track.
+returns the avoiding paths found, for maps); ``summarize_prism`` combines the pairs of a track.
 """
 
+from overflight._deprecated import deprecated_names
 from overflight.analysis.prism.ellipse import InconsistentFixesWarning, ppa, seconds_between
 from overflight.analysis.prism.verdicts import (
     VERDICTS,
@@ -13,7 +14,7 @@ from overflight.analysis.prism.verdicts import (
     PairVerdicts,
     evaluate,
     make_pairs,
-    summarize,
+    summarize_prism,
     verdicts,
     verdicts_with_paths,
 )
@@ -27,7 +28,10 @@ __all__ = [
     "make_pairs",
     "ppa",
     "seconds_between",
-    "summarize",
+    "summarize_prism",
     "verdicts",
     "verdicts_with_paths",
 ]
+
+# Renamed so that no two public functions share a name; the old name works, with a warning, for one release.
+__getattr__ = deprecated_names(__name__, {"summarize": "summarize_prism"})

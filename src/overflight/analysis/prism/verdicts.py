@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from overflight._deprecated import deprecated_names
 from overflight.analysis.prism._geo import FloatArray, dist, unit
 from overflight.analysis.prism.bulk import SETTLE_IMPOSSIBLE, SETTLE_NECESSARY, SETTLE_POSSIBLE, settle
 from overflight.analysis.prism.caps import PIECE, ZoneCaps, _focal_lb, _ZoneCaps, reach_bounds, zone_caps
@@ -292,7 +293,7 @@ def _table(pairs: Pairs, ids: list[str], budget: FloatArray, direct: FloatArray,
 SUMMARY_ORDER = ("inconsistent", "necessary", "impossible", "possible")
 
 
-def summarize(verdicts_df: pd.DataFrame, by: tuple[str, ...] = ("track_id", "zone_id")) -> pd.DataFrame:
+def summarize_prism(verdicts_df: pd.DataFrame, by: tuple[str, ...] = ("track_id", "zone_id")) -> pd.DataFrame:
     """Combine pair verdicts per track and zone.
 
     Rule, in order: ``inconsistent`` if any pair is inconsistent (a fix or the speed is wrong, and every
@@ -339,9 +340,12 @@ __all__ = [
     "_zone_items",
     "evaluate",
     "make_pairs",
-    "summarize",
+    "summarize_prism",
     "verdicts",
     "verdicts_for_pairs",
     "verdicts_with_paths",
     "zone_caps",
 ]
+
+# Renamed so that no two public functions share a name; the old name works, with a warning, for one release.
+__getattr__ = deprecated_names(__name__, {"summarize": "summarize_prism"})
