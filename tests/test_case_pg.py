@@ -422,10 +422,12 @@ def test_the_web_app_serves_a_team_case_as_it_serves_the_file(
                 r = client.get(route)
                 assert r.status_code == 200, (where, route, r.text)
                 got[route] = r.json()
-        app.state.case.case.close()
+        app.state.workspace.close()
         answers.append(got)
     duck, pg = answers
-    assert (duck["/api/case"].pop("path"), pg["/api/case"].pop("path")) == (str(local), parse_location(url).case)
+    # the file's path; the team case's URL, without its password
+    assert (duck["/api/case"].pop("path"), pg["/api/case"].pop("path")) == (str(local), parse_location(url).display)
+    assert postgres["PGPASSWORD"] not in parse_location(url).display
     for got in (duck, pg):  # items at the same time come in no particular order (the query orders by time)
         got["/api/timeline"]["items"].sort(key=lambda x: json.dumps(x, sort_keys=True))
     for route in duck:

@@ -276,7 +276,8 @@ def create_app(case_path: str | Path | None, *, host: str = "127.0.0.1", port: i
     def case_summary() -> dict[str, Any]:
         state = ws.current()
         out = dict(read("summary", views.summary))
-        out.update({"path": str(state.path.resolve()), "read_only": state.read_only_reason is not None,
+        where = state.case.url or str(state.path.resolve())  # a team case: its URL, without the password
+        out.update({"path": where, "read_only": state.read_only_reason is not None,
                     "read_only_reason": state.read_only_reason,
                     "version": state.version, "max_upload_mb": max_upload_mb, "token_required": token is not None,
                     "live": live.describe if live is not None else None})
