@@ -198,7 +198,6 @@ def test_every_module_declares_its_public_names() -> None:
 
 #: Public functions and classes that share a name across modules while another branch renames them.
 KNOWN_CLASHES: dict[str, str] = {
-    "connect": "case.duckdb_backend and case.pg_backend (h-pg): two backends of one interface",
 }
 
 

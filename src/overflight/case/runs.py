@@ -17,14 +17,13 @@ An analysis module registers itself when imported::
 
 where ``rerun_transit(case, params) -> pandas.DataFrame`` recomputes the result table from the case
 alone, and the optional ``transit_inputs(case, params) -> {name: sha256}`` recomputes the input hashes.
-`verify` imports the module named in `KNOWN_MODULES` for a kind that is not registered yet, so a kind
-whose module is listed there is found without the caller importing it.
+Every kind overflight records is registered by `overflight.case.kinds`, which the case package loads; a
+kind of a plug-in registers itself the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -52,17 +51,6 @@ InputsFn = Callable[["Case", Mapping[str, Any]], Mapping[str, str]]
 
 _REGISTRY: dict[str, tuple[AnalysisFn, InputsFn | None]] = {}
 
-#: kind -> module that calls `register_analysis` for it on import
-KNOWN_MODULES: dict[str, str] = {
-    "attribution": "overflight.analysis.attribution",
-    "observation_match": "overflight.evidence.matching",
-    "transit": "overflight.analysis.case_runs",
-    "prism": "overflight.analysis.case_runs",
-    "monitor_coverage": "overflight.monitor.coverage",
-    "coverage_check": "overflight.monitor.coverage",
-}
-
-
 def register_analysis(kind: str, fn: AnalysisFn, *, inputs: InputsFn | None = None) -> None:
     """Make an analysis kind re-runnable by `verify`.
 
@@ -80,12 +68,7 @@ def register_analysis(kind: str, fn: AnalysisFn, *, inputs: InputsFn | None = No
 
 
 def get_analysis(kind: str) -> tuple[AnalysisFn, InputsFn | None] | None:
-    """The registered functions for a kind (importing its known module first), or None."""
-    if kind not in _REGISTRY and kind in KNOWN_MODULES:
-        try:
-            import_module(KNOWN_MODULES[kind])
-        except ImportError:
-            return None
+    """The registered functions for a kind, or None."""
     return _REGISTRY.get(kind)
 
 
