@@ -152,7 +152,8 @@ def prism_areas(case: Case, *, max_error_m: float = 200.0, max_vertices: int = 7
 def claim_verdicts(case: Case, zone_geoms: dict[str, BaseGeometry]) -> Iterator[tuple[BaseGeometry | None,
                                                                                       dict[str, Any]]]:
     """(point, properties) per claim: a point inside the claim's area (its geometry, else its zones), and the
-    stored verdict (``not evaluated`` before `overflight case evaluate`)."""
+    stored verdict (``not evaluated`` before `overflight case evaluate`).
+    """
     verdicts = case.verdicts()
     for cid, c in case.claims().items():
         parts = [c.where_geometry] if c.where_geometry is not None else \

@@ -103,7 +103,7 @@ def _when(t: Any) -> str:
 
 def _expected_rows(audit: Sequence[Mapping[str, Any]], rep: VerifyReport
                    ) -> dict[str, dict[str, tuple[int, str | None]]]:
-    """table -> key -> (seq, canonical JSON of the row as last recorded, or None when deleted).
+    """Table -> key -> (seq, canonical JSON of the row as last recorded, or None when deleted).
 
     Each entry's ``before`` must also be the row as the log last recorded it: a write through overflight
     after a change made around it (a repair by `case evaluate`, say) shows the change that way.

@@ -640,7 +640,7 @@ class Case:
         return doc
 
     def approvals(self) -> dict[str, dict[str, Any]]:
-        """claim id → its approval for publication (verdict, inputs hash, approved_by, approved_at)."""
+        """Claim id → its approval for publication (verdict, inputs hash, approved_by, approved_at)."""
         return {k.removeprefix(APPROVAL): json.loads(v) for k, v in self.meta().items() if k.startswith(APPROVAL)}
 
     def size_bytes(self) -> int:
@@ -696,12 +696,12 @@ class Case:
 
     @_decoding("sources")
     def sources(self) -> dict[str, Source]:
-        """id → Source."""
+        """Id → Source."""
         return {r["id"]: Source(**r) for r in self._rows("sources")}
 
     @_decoding("claims")
     def claims(self) -> dict[str, Claim]:
-        """id → Claim, ordered by id."""
+        """Id → Claim, ordered by id."""
         out: dict[str, Claim] = {}
         for r in self._rows("claims"):
             wkb = r.pop("where_wkb")
@@ -745,7 +745,7 @@ class Case:
         return {r["claim_id"]: _verdict_from_row(r) for r in self._rows("verdicts")}
 
     def rule_versions(self) -> dict[str, str]:
-        """claim id → the version of the verdict rule its stored verdict was derived under."""
+        """Claim id → the version of the verdict rule its stored verdict was derived under."""
         return {str(r[0]): str(r[1]) for r in self.con.execute("SELECT claim_id, rule_version FROM verdicts")
                 .fetchall()}
 
@@ -866,7 +866,7 @@ class Case:
         return {"total_rows": tbl.num_rows, "content_sha256": hash_arrow(tbl)}
 
     def dataset_states(self) -> dict[str, dict[str, Any]]:
-        """dataset → its row count and content hash, for every stored track dataset."""
+        """Dataset → its row count and content hash, for every stored track dataset."""
         names = [r[0] for r in self.con.execute("SELECT DISTINCT dataset FROM tracks ORDER BY dataset").fetchall()]
         return {str(d): self._dataset_state(d) for d in names}
 

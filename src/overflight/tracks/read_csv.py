@@ -140,8 +140,9 @@ def _printable(text: str) -> str:
 
 @contextmanager
 def _catch_undecodable(store: list[BaseException]) -> Iterator[None]:
-    """pyarrow decodes a bad row's text before calling the invalid-row handler; when that fails it prints
-    "Exception ignored ... Traceback" and raises ArrowInvalid. Keep the decode error for the message instead."""
+    """Pyarrow decodes a bad row's text before calling the invalid-row handler; when that fails it prints
+    "Exception ignored ... Traceback" and raises ArrowInvalid. Keep the decode error for the message instead.
+    """
     old = sys.unraisablehook
 
     def hook(u: Any) -> None:

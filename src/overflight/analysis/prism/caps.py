@@ -45,7 +45,8 @@ class ZoneCaps:
 
     def tree(self, kind: str, z: int) -> CapTree:
         """The caps of zone `z`'s parts (`kind` "part") or boundary pieces ("piece"), or of all zones ("zone"),
-        grouped (``_captree``)."""
+        grouped (``_captree``).
+        """
         key = (kind, z)
         if key not in self._trees:
             if kind == "zone":  # the zones' own caps (z ignored)
@@ -129,7 +130,8 @@ def _piece_caps(g: BaseGeometry) -> tuple[FloatArray, FloatArray]:
 
 def zone_caps(items: list[tuple[str, BaseGeometry]], source: Any = None) -> ZoneCaps:
     """Bounding caps for a list of (id, geometry); `source`, the zones they came from (Zone objects carry
-    the validity periods, a ZoneSet lets the membership index come from the cache)."""
+    the validity periods, a ZoneSet lets the membership index come from the cache).
+    """
     zu, zr, pu, pr, qu, qr = [], [], [], [], [], []
     for _, g in items:
         if g.geom_type in ("Polygon", "MultiPolygon"):

@@ -323,7 +323,8 @@ def evaluate_many(
     precise: bool, start: int = 0,
 ) -> Evaluated:
     """``evaluate`` each (pair ``rows[k]``, zone ``zones[k]``); `m1`, `m2` are the chunk's memberships (rows
-    from `start`), `periods` the Zone of each zone with a validity period (else None)."""
+    from `start`), `periods` the Zone of each zone with a validity period (else None).
+    """
     k = len(rows)
     detour, margin, exact = np.full(k, np.nan), np.full(k, np.nan), np.zeros(k, dtype=bool)
     verdict: list[str] = []

@@ -171,7 +171,8 @@ def verdicts_for_pairs(
     """Verdicts for every (pair, zone), stage by stage: ``caps`` (cap bounds), ``inside`` (fixes in zones),
     ``bulk`` (``fast.settle_zone``, vectorised; `bulk` False leaves everything to the next stage, same
     verdicts) and ``evaluate`` (one at a time). `stats` (if given) counts the (pair, zone) combinations
-    settled by each stage, `timings` adds the CPU seconds spent in each of ``STAGES``."""
+    settled by each stage, `timings` adds the CPU seconds spent in each of ``STAGES``.
+    """
     n, nz = len(pairs.lon1), len(caps.ids)
     st: dict[str, int] = {"caps": 0, "inside": 0, "bulk_impossible": 0, "bulk_possible": 0, "bulk_necessary": 0,
                           "evaluate": 0,
