@@ -64,9 +64,11 @@ _KEY_EPS = 1e-9  # events closer than this (in segment units) are the same place
 
 
 class Locator(Protocol):
-    """What transit needs from a zone index: every (point, zone) membership and the border crossings of
-    geodesic segments (:class:`overflight.index.ZoneIndex` is the one implementation; the tests hold a
-    shapely reference with the same two methods).
+    """What transit needs from a zone index.
+
+    Every (point, zone) membership and the border crossings of geodesic segments
+    (:class:`overflight.index.ZoneIndex` is the one implementation; the tests hold a shapely reference with the same
+    two methods).
     """
 
     def locate_all(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Any, Any]: ...
@@ -351,8 +353,10 @@ class TransitEngine:
               t_ns: IntArray, lon: FloatArray, lat: FloatArray, alt: FloatArray, cum: FloatArray,
               gap: npt.NDArray[np.bool_], full_len: FloatArray, first: npt.NDArray[np.bool_],
               is_carry: npt.NDArray[np.bool_]) -> pd.DataFrame:
-        """Group events into visits per (track, zone): keep the first of each run of equal directions, pair
-        each entry with the next exit, and close visits carried open from earlier chunks.
+        """Group events into visits per (track, zone).
+
+        Keep the first of each run of equal directions, pair each entry with the next exit, and close visits
+        carried open from earlier chunks.
         """
         st = self.state
         nz = len(self.ids)
@@ -576,8 +580,9 @@ def _finish_visits(raw: pd.DataFrame, ids: npt.NDArray[np.object_], kinds: npt.N
 
 
 def _flag_disputed(v: pd.DataFrame) -> None:
-    """Mark visits that overlap in time and path with a visit of the same track to another zone of one level of
-    claims: a state with a state, a region (kind ``admin1``, e.g. ne-admin1's Crimea) with a region.
+    """Mark visits that overlap in time and path with a visit of the same track to another zone of one level.
+
+    One level of claims: a state with a state, a region (kind ``admin1``, e.g. ne-admin1's Crimea) with a region.
     """
     for kind in ("state", "admin1"):
         _flag_disputed_kind(v, v[v["_state"] == kind])

@@ -58,8 +58,9 @@ def kml_text(text: Any) -> str:
 
 
 def kml_description(text: Any) -> str:
-    """Text for a KML ``<description>`` (rendered as HTML by viewers): HTML-escaped, line breaks as ``<br>``,
-    then XML-escaped like `kml_text`.
+    """Text for a KML ``<description>``, which viewers render as HTML.
+
+    HTML-escaped, line breaks as ``<br>``, then XML-escaped like `kml_text`.
     """
     clean = _NOT_XML.sub("\ufffd", str(text))
     lines = html.escape(clean).replace("\r\n", "\n").replace("\r", "\n")
@@ -215,8 +216,10 @@ def _text(v: Any) -> str:
 
 
 def to_kml(case: Case, *, all_zones: bool = False) -> str:
-    """A KML document: folders Zones, Claims, Observations, Tracks, Crossings, Prism areas, Verdicts, with
-    styles, ExtendedData and time elements (see the module doc).
+    """A KML document of the case.
+
+    Folders Zones, Claims, Observations, Tracks, Crossings, Prism areas, Verdicts, with styles, ExtendedData and
+    time elements (see the module doc).
     """
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">',

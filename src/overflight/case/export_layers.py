@@ -66,10 +66,12 @@ class Crossing:
     row: dict[str, Any]
 
     def get(self, key: str) -> Any:
+        """The row's value of ``key`` for this event (``entry_key`` or ``exit_key``)."""
         return self.row.get(f"{self.event}_{key}")
 
     @property
     def properties(self) -> dict[str, Any]:
+        """The feature's properties: run, track, zone, event, time, kind, observed, disputed and brackets."""
         r = self.row
         out = {"run": self.run_id, "track_id": r.get("track_id"), "zone_id": r.get("zone_id"), "event": self.event,
                "time": _second(self.get("time")), "kind": self.get("kind"), "observed": r.get("observed"),
@@ -151,8 +153,10 @@ def prism_areas(case: Case, *, max_error_m: float = 200.0, max_vertices: int = 7
 
 def claim_verdicts(case: Case, zone_geoms: dict[str, BaseGeometry]) -> Iterator[tuple[BaseGeometry | None,
                                                                                       dict[str, Any]]]:
-    """(point, properties) per claim: a point inside the claim's area (its geometry, else its zones), and the
-    stored verdict (``not evaluated`` before `overflight case evaluate`).
+    """(point, properties) per claim.
+
+    A point inside the claim's area (its geometry, else its zones), and the stored verdict (``not evaluated`` before
+    `overflight case evaluate`).
     """
     verdicts = case.verdicts()
     for cid, c in case.claims().items():

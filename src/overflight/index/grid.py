@@ -51,10 +51,12 @@ class GridArrays:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held by the grid's arrays."""
         return sum(int(getattr(self, f.name).nbytes) for f in fields(self) if isinstance(getattr(self, f.name),
                                                                                      np.ndarray))
 
     def as_dict(self) -> dict[str, Any]:
+        """Field name -> array or value (what persist writes)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 

@@ -140,8 +140,10 @@ def _printable(text: str) -> str:
 
 @contextmanager
 def _catch_undecodable(store: list[BaseException]) -> Iterator[None]:
-    """Pyarrow decodes a bad row's text before calling the invalid-row handler; when that fails it prints
-    "Exception ignored ... Traceback" and raises ArrowInvalid. Keep the decode error for the message instead.
+    """Keep a bad row's decode error for the message, instead of pyarrow's printed traceback.
+
+    Pyarrow decodes a bad row's text before calling the invalid-row handler; when that fails it prints
+    "Exception ignored ... Traceback" and raises ArrowInvalid.
     """
     old = sys.unraisablehook
 

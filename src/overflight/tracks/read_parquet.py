@@ -41,9 +41,10 @@ def time_column(path: str | Path, opts: ReadOptions) -> str:
 
 def stage_parquet_row_group(path: str | Path, row_group: int, first_row: int, opts: ReadOptions,
                             between: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> Staged:
-    """Stage one row group of a (Geo)Parquet file, its rows numbered from ``first_row + 1`` as in the whole file
-    and labelled with the row group, so a message names file, row group and row (what a distributed read of
-    an archive, one task per row group, needs).
+    """Stage one row group of a (Geo)Parquet file.
+
+    Its rows are numbered from ``first_row + 1`` as in the whole file and labelled with the row group, so a message
+    names file, row group and row (what a distributed read of an archive, one task per row group, needs).
 
     ``between``: keep only rows whose (timestamp) time lies in ``[start, end)``, filtered in Arrow before any
     staging (the rows kept keep their file row numbers).

@@ -80,7 +80,7 @@ def convex_vertices(geom: BaseGeometry) -> tuple[FloatArray, FloatArray, FloatAr
 
 
 def _tangent(v: FloatArray, a: FloatArray, b: FloatArray, w: FloatArray) -> NDArray[np.bool_]:
-    """Does the line from vertex v towards w leave both ring neighbours a, b on one side (a tangent)?
+    """Whether the line from vertex v towards w leaves both ring neighbours a, b on one side (a tangent).
 
     A shortest path only bends at a vertex along lines that support the obstacle there.
     """

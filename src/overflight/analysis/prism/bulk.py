@@ -33,6 +33,7 @@ class Settled:
     exact: NDArray[np.bool_]
 
     def count(self, status: int) -> int:
+        """How many (pair, zone) combinations have this status."""
         return int((self.status == status).sum())
 
 

@@ -44,8 +44,9 @@ class ZoneCaps:
     _trees: dict[tuple[str, int], CapTree] = field(default_factory=dict)
 
     def tree(self, kind: str, z: int) -> CapTree:
-        """The caps of zone `z`'s parts (`kind` "part") or boundary pieces ("piece"), or of all zones ("zone"),
-        grouped (``_captree``).
+        """The grouped caps (``_captree``) of one zone's parts or boundary pieces, or of all zones.
+
+        `kind` is "part", "piece" or "zone"; `z` the zone's number.
         """
         key = (kind, z)
         if key not in self._trees:
@@ -57,6 +58,7 @@ class ZoneCaps:
         return self._trees[key]
 
     def zone_edges(self, z: int) -> ZoneEdges | None:
+        """The boundary edges of zone `z`, built on first use."""
         if z not in self.edges:
             self.edges[z] = zone_edges(self.geoms[z])
         return self.edges[z]
@@ -129,8 +131,10 @@ def _piece_caps(g: BaseGeometry) -> tuple[FloatArray, FloatArray]:
 
 
 def zone_caps(items: list[tuple[str, BaseGeometry]], source: Any = None) -> ZoneCaps:
-    """Bounding caps for a list of (id, geometry); `source`, the zones they came from (Zone objects carry
-    the validity periods, a ZoneSet lets the membership index come from the cache).
+    """Bounding caps for a list of (id, geometry).
+
+    `source` is the zones they came from: Zone objects carry the validity periods, and a ZoneSet lets the
+    membership index come from the cache.
     """
     zu, zr, pu, pr, qu, qr = [], [], [], [], [], []
     for _, g in items:

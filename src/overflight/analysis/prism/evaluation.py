@@ -197,8 +197,10 @@ def _fast_crossing(
     d: float, need: float, limit: float, reach: float, inside: tuple[bool, bool] | None, budget_hi: float,
     flip_incons: float, hulls: bool, graded: bool,
 ) -> Evaluation | None:
-    """``evaluate`` in fast mode for fixes without position error whose direct arc crosses the zone, with the
-    zone cut to a lon/lat box around the ellipse of the budget instead of the whole reachable cap.
+    """``evaluate`` in fast mode, with the zone cut to a box around the budget's ellipse.
+
+    For fixes without position error whose direct arc crosses the zone, the zone is cut to a lon/lat box
+    around the ellipse of the budget instead of the whole reachable cap.
 
     Only the zone's part in that ellipse can matter (``evaluate``'s clip in fast mode), so the GEOS
     overlays at the start run on that part. None (``evaluate`` goes the general way) when the arc does not
@@ -322,8 +324,10 @@ def evaluate_many(
     geoms: list[BaseGeometry], periods: list[Any], vmax: float, b_hi: FloatArray, direct: FloatArray, *,
     precise: bool, start: int = 0,
 ) -> Evaluated:
-    """``evaluate`` each (pair ``rows[k]``, zone ``zones[k]``); `m1`, `m2` are the chunk's memberships (rows
-    from `start`), `periods` the Zone of each zone with a validity period (else None).
+    """``evaluate`` each (pair ``rows[k]``, zone ``zones[k]``).
+
+    `m1`, `m2` are the chunk's memberships (rows from `start`), `periods` the Zone of each zone with a
+    validity period (else None).
     """
     k = len(rows)
     detour, margin, exact = np.full(k, np.nan), np.full(k, np.nan), np.zeros(k, dtype=bool)

@@ -309,7 +309,7 @@ def fence_bound(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
     clear1: FloatArray, clear2: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
 ) -> NDArray[np.bool_]:
-    """Is every path from p1 to p2 that avoids the zone certainly longer than `target`? (a sufficient test)
+    """Whether every path from p1 to p2 that avoids the zone is certainly longer than `target` (a sufficient test).
 
     A great circle L crossing the direct arc at right angles at h separates the fixes, so every path
     from p1 to p2 (the avoiding path's chain of great-circle legs included) passes through a point x of

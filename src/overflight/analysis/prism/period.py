@@ -87,7 +87,7 @@ def lens_inside(
     fixes: tuple[float, float, float, float], zone: BaseGeometry, t1_ns: int, t2_ns: int, e_s: float, r: float,
     vmax: float, w: Window,
 ) -> bool:
-    """Is there an instant t of the window at which every position the object can have lies in the zone?
+    """Whether at some instant t of the window every position the object can have lies in the zone.
 
     At t the object is in the lens ``disc(p1, v (t - t1 + e) + r) ∩ disc(p2, v (t2 - t + e) + r)``; if
     polygons covering both discs (1 m wider) meet only inside the zone, every path is in the zone at t, and

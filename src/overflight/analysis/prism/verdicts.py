@@ -1,4 +1,4 @@
-"""Prism verdicts: between two sightings, was entering a zone impossible, possible or necessary?
+"""Prism verdicts: between two sightings, whether entering a zone was impossible, possible or necessary.
 
 For a pair of fixes p1, p2 with a time gap and a top speed, ``budget = vmax * dt``. With
 ``D = d(p1, p2)``, ``E = min over x in Z of d(p1, x) + d(x, p2)`` (the shortest path that enters the zone)
@@ -168,7 +168,9 @@ def verdicts_for_pairs(
     with_paths: bool = False, chunk: int = 4096, bulk: bool = True, stats: dict[str, int] | None = None,
     timings: dict[str, float] | None = None,
 ) -> PairVerdicts:
-    """Verdicts for every (pair, zone), stage by stage: ``caps`` (cap bounds), ``inside`` (fixes in zones),
+    """Verdicts for every (pair, zone), stage by stage.
+
+    The stages: ``caps`` (cap bounds), ``inside`` (fixes in zones),
     ``bulk`` (``fast.settle_zone``, vectorised; `bulk` False leaves everything to the next stage, same
     verdicts) and ``evaluate`` (one at a time). `stats` (if given) counts the (pair, zone) combinations
     settled by each stage, `timings` adds the CPU seconds spent in each of ``STAGES``.
