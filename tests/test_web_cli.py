@@ -110,3 +110,12 @@ def test_serve_live_options_errors(tmp_path: Path, args: list[str], message: str
 def test_serve_help(arg: str) -> None:
     r = subprocess.run([sys.executable, "-m", "overflight", "serve", arg], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "--max-upload-mb" in r.stdout and "--host" in r.stdout
+
+
+def test_serve_refuses_a_cases_dir_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "[/b]<script>"
+    r = subprocess.run([sys.executable, "-m", "overflight", "serve", "--cases-dir", str(missing), "--port", "1"],
+                       capture_output=True, text=True, timeout=60)
+    out = (r.stdout + r.stderr).replace("\n", "")
+    assert r.returncode != 0
+    assert "no such folder" in out and "--cases-dir" in out and "[/b]" in out and "Traceback" not in out

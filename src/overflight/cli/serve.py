@@ -38,6 +38,10 @@ def serve(
     from overflight.web.live import JsonlLive, LiveFeed, MonitorLive
 
     live: LiveFeed | None = None
+    for d in cases_dir or []:
+        if not d.is_dir():
+            raise InputError("no such folder (the picker lists the case files of existing folders)", file=d,
+                             field="--cases-dir")
     if monitor_feed and monitor_jsonl:
         raise InputError("give --monitor-feed or --monitor-jsonl, not both", field="--monitor-jsonl")
     if monitor_feed:
