@@ -242,3 +242,16 @@ def test_cli_engine_dask(archive: Path, fixes: pd.DataFrame, tmp_path: Path) -> 
                         env=env, timeout=300)
     assert r3.returncode == 0, r3.stderr[-3000:]
     assert sum(len(pd.read_parquet(p)) for p in loc.glob("part-*.parquet")) == len(fixes)
+
+
+def test_archive_paths_with_glob_characters_in_a_file_name(tmp_path: Path) -> None:
+    from overflight.distributed.dask_engine import _expand
+
+    literal = tmp_path / "[b]x<script>.parquet"
+    literal.write_bytes(b"PAR1")
+    other = tmp_path / "b.parquet"
+    other.write_bytes(b"PAR1")
+    assert _expand(str(literal)) == [str(literal)]  # the file itself, not the class [b]
+    assert _expand(str(tmp_path / "*.parquet")) == sorted([str(literal), str(other)])
+    with pytest.raises(InputError, match="no Parquet file matches"):
+        _expand(str(tmp_path / "none*.parquet"))

@@ -106,10 +106,12 @@ def _expand(paths: str | Path | Sequence[str | Path]) -> list[str]:
         s = str(item)
         if Path(s).is_dir():
             found = sorted(str(p) for p in Path(s).glob("*.parquet"))
+        elif Path(s).exists():  # a file whose name holds glob characters ("[b].parquet") is that file
+            found = [s]
         elif any(ch in s for ch in "*?["):
             found = sorted(glob.glob(s))
         else:
-            found = [s] if Path(s).exists() else []
+            found = []
         if not found:
             raise InputError("no Parquet file matches", file=s)
         files.extend(found)
