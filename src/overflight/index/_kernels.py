@@ -2,7 +2,10 @@
 
 Robustness model
 ----------------
-Every predicate is a sign of a 2x2 determinant ("orient") on coordinates as given.  Exact ties (a point on an
+Every predicate is the exact sign of a 2x2 determinant ("orient") on coordinates as given: evaluated in
+floating point and trusted when it is larger than Shewchuk's error bound for that expression, else computed
+exactly (`orient_exact`, expansion arithmetic; rare: a point within rounding of an edge's line, such as a
+vertex that `make_valid` rounded onto an intersection).  Exact ties (a point on an
 edge's line, a vertex on the query segment's line) are broken by *simulation of simplicity*: every query and
 reference point is taken as moved by the same infinitesimal vector (eps**2, eps) -- a tiny step north, then
 an even tinier step east.  Because the same expression with the same inputs is evaluated whenever an edge or a
@@ -45,13 +48,100 @@ class Grid(NamedTuple):
 
 
 # ------------------------------------------------------------------------------------------ predicates
+#: Shewchuk's bound on the error of (a - b) * (c - d) - (e - f) * (g - h) in double precision, relative to the
+#: sum of the two products' magnitudes ("Adaptive Precision Floating-Point Arithmetic and Fast Robust
+#: Geometric Predicates", 1997, ccwerrboundA): a float result larger than this has the exact result's sign.
+ERRBOUND = (3.0 + 16.0 * 2.0**-53) * 2.0**-53
+_SPLITTER = 134217729.0  # 2**27 + 1: Dekker's split of a double into two 26-bit halves
+
+
+@inline_kernel
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    """a + b as x + y exactly, x the rounded sum (Knuth)."""
+    x = a + b
+    bv = x - a
+    av = x - bv
+    return x, (a - av) + (b - bv)
+
+
+@inline_kernel
+def _two_prod(a: float, b: float) -> tuple[float, float]:
+    """a * b as x + y exactly, x the rounded product (Dekker; no overflow for coordinates in degrees)."""
+    x = a * b
+    c = _SPLITTER * a
+    ah = c - (c - a)
+    al = a - ah
+    c = _SPLITTER * b
+    bh = c - (c - b)
+    bl = b - bh
+    return x, al * bl - (((x - ah * bh) - al * bh) - ah * bl)
+
+
+@kernel
+def orient_exact(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> int:
+    """Exact sign (-1, 0, 1) of (bx - ax) * (py - ay) - (by - ay) * (px - ax).
+
+    Each difference is split into its rounded value and exact error, the eight partial products into
+    exact pairs, and the sixteen terms summed into a non-overlapping expansion (Shewchuk's grow-expansion
+    with zero elimination), whose largest component has the sign of the exact sum.  Exact while no product
+    underflows (differences above ~1e-150 degrees, or zero).  Called only when the floating-point value is
+    within its error bound, so its cost does not matter.
+    """
+    d1, e1 = _two_sum(bx, -ax)
+    d2, e2 = _two_sum(py, -ay)
+    d3, e3 = _two_sum(by, -ay)
+    d4, e4 = _two_sum(px, -ax)
+    fa = (d1, d1, e1, e1, d3, d3, e3, e3)
+    fb = (d2, e2, d2, e2, d4, e4, d4, e4)
+    terms = np.empty(16)
+    for k in range(8):
+        x, y = _two_prod(fa[k], fb[k])
+        sg = 1.0 if k < 4 else -1.0
+        terms[2 * k] = sg * x
+        terms[2 * k + 1] = sg * y
+    expn = np.empty(17)
+    m = 0
+    for kk in range(16):
+        q: float = terms[kk]
+        j = 0
+        for i in range(m):
+            q, h = _two_sum(q, expn[i])
+            if h != 0.0:
+                expn[j] = h
+                j += 1
+        if q != 0.0:
+            expn[j] = q
+            j += 1
+        m = j
+    if m == 0:
+        return 0
+    return 1 if expn[m - 1] > 0.0 else -1
+
+
+@inline_kernel
+def orient_sign(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> int:
+    """Exact sign of orient(A, B, P) = (bx - ax) * (py - ay) - (by - ay) * (px - ax).
+
+    The float value where it is outside its error bound (nearly always), else `orient_exact`.
+    """
+    left = (bx - ax) * (py - ay)
+    right = (by - ay) * (px - ax)
+    o = left - right
+    bound = ERRBOUND * (abs(left) + abs(right))
+    if o > bound:
+        return 1
+    if o < -bound:
+        return -1
+    return orient_exact(ax, ay, bx, by, px, py)
+
+
 @inline_kernel
 def side_edge(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> bool:
     """True if (perturbed) P is left of the canonical edge A->B."""
-    o = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
-    if o > 0.0:
+    o = orient_sign(ax, ay, bx, by, px, py)
+    if o > 0:
         return True
-    if o < 0.0:
+    if o < 0:
         return False
     # d/d(eps) of orient under P += (eps^2, eps): (bx-ax)*eps - (by-ay)*eps^2, canonical edge => bx >= ax
     return bx > ax
@@ -60,10 +150,10 @@ def side_edge(ax: float, ay: float, bx: float, by: float, px: float, py: float) 
 @inline_kernel
 def side_line(cx: float, cy: float, px: float, py: float, ax: float, ay: float) -> bool:
     """True if vertex A is left of the line through (perturbed) C->P."""
-    o = (px - cx) * (ay - cy) - (py - cy) * (ax - cx)
-    if o > 0.0:
+    o = orient_sign(cx, cy, px, py, ax, ay)
+    if o > 0:
         return True
-    if o < 0.0:
+    if o < 0:
         return False
     # C and P both move by (eps^2, eps): d orient = -(px-cx)*eps + (py-cy)*eps^2
     if px != cx:
@@ -156,9 +246,10 @@ def zone_inside(o: int, rx: float, ry: float, x: float, y: float, blob: np.ndarr
 
     The reference's membership flipped per crossing.  Whether the path from the reference crosses an edge
     is random from one edge to the next, so it is computed without branches: the bounding-box overlap and
-    the four orientation signs of `crosses` (the same expressions, so the same signs) combined as bits.  Only
-    when one of the orientations is exactly zero (a vertex on the path's line, the point on the edge's line)
-    is `crosses` itself asked, with its tie-breaking rule.
+    the four orientation signs of `crosses` (the same expressions, so the same signs where they are certain)
+    combined as bits.  Only when one of the orientations is within its rounding error bound (a vertex on or
+    next to the path's line, the point on or next to the edge's line) is `crosses` itself asked: exact
+    arithmetic there, then its tie-breaking rule.
     """
     flips = 0
     ne = int(blob[o + 2])
@@ -177,13 +268,24 @@ def zone_inside(o: int, rx: float, ry: float, x: float, y: float, blob: np.ndarr
         by = blob[o + 3]
         o += 4
         near = (bx >= lo_x) & (ax <= hi_x) & (max(ay, by) >= lo_y) & (min(ay, by) <= hi_y)
-        la = dx * (ay - ry) - dy * (ax - rx)  # side_line(r, p, a)
-        lb = dx * (by - ry) - dy * (bx - rx)  # side_line(r, p, b)
+        la1 = dx * (ay - ry)
+        la2 = dy * (ax - rx)
+        la = la1 - la2  # side_line(r, p, a)
+        lb1 = dx * (by - ry)
+        lb2 = dy * (bx - rx)
+        lb = lb1 - lb2  # side_line(r, p, b)
         ex = bx - ax
         ey = by - ay
-        er = ex * (ry - ay) - ey * (rx - ax)  # side_edge(a, b, r)
-        ep = ex * (y - ay) - ey * (x - ax)  # side_edge(a, b, p)
-        if near and (la == 0.0 or lb == 0.0 or er == 0.0 or ep == 0.0):
+        er1 = ex * (ry - ay)
+        er2 = ey * (rx - ax)
+        er = er1 - er2  # side_edge(a, b, r)
+        ep1 = ex * (y - ay)
+        ep2 = ey * (x - ax)
+        ep = ep1 - ep2  # side_edge(a, b, p)
+        # the four error bounds in one test: uncertain if some |o| <= ERRBOUND * (|o1| + |o2|)
+        unsure = min(min(abs(la) - ERRBOUND * (abs(la1) + abs(la2)), abs(lb) - ERRBOUND * (abs(lb1) + abs(lb2))),
+                     min(abs(er) - ERRBOUND * (abs(er1) + abs(er2)), abs(ep) - ERRBOUND * (abs(ep1) + abs(ep2))))
+        if near and unsure <= 0.0:
             flips += crosses(rx, ry, x, y, ax, ay, bx, by)
         else:
             flips += near & ((la > 0.0) != (lb > 0.0)) & ((er > 0.0) != (ep > 0.0))
@@ -364,6 +466,8 @@ def locate_all(
     return pi[:n].copy(), zi[:n].copy(), nbad
 
 
-__all__ = ["BLOCK", "EPS", "Grid", "clean_point", "coarse_cell", "complex_point", "crosses", "find_cell",
-    "fine_cell", "fine_ref", "gather_complex", "i64", "leaf_block", "locate_all", "locate_first", "seg_box",
-    "side_edge", "side_line", "zone_inside"]
+__all__ = [
+    "BLOCK", "EPS", "ERRBOUND", "Grid", "clean_point", "coarse_cell", "complex_point", "crosses", "find_cell",
+    "fine_cell", "fine_ref", "gather_complex", "i64", "leaf_block", "locate_all", "locate_first", "orient_exact",
+    "orient_sign", "seg_box", "side_edge", "side_line", "zone_inside"
+]
