@@ -12,16 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from overflight._jit import grow, kernel
-from overflight.index._kernels import EPS, i64
-from overflight.index._kernels import crosses as _crosses_inline
-from overflight.index._kernels import fine_ref as _fine_ref_inline
-from overflight.index._kernels import seg_box as _seg_box_inline
-
-# The query kernels inline these predicates; the build calls them (compiled once each, not inlined at every
-# call site): the build is not per-point work, and inlining them here made its compile several seconds longer.
-crosses = kernel(_crosses_inline.py_func)  # type: ignore[attr-defined]
-fine_ref = kernel(_fine_ref_inline.py_func)  # type: ignore[attr-defined]
-seg_box = kernel(_seg_box_inline.py_func)  # type: ignore[attr-defined]
+from overflight.index._kernels import EPS, crosses, fine_ref, i64, seg_box
 
 
 class Edges(NamedTuple):

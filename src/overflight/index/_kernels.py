@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from overflight._jit import grow, inline_kernel, kernel
+from overflight._jit import grow, kernel
 
 # Degrees: cells are grown by this much when edges are assigned to them, so that a point whose cell index is
 # rounded into a neighbour still meets every edge near it.
@@ -55,7 +55,7 @@ ERRBOUND = (3.0 + 16.0 * 2.0**-53) * 2.0**-53
 _SPLITTER = 134217729.0  # 2**27 + 1: Dekker's split of a double into two 26-bit halves
 
 
-@inline_kernel
+@kernel
 def _two_sum(a: float, b: float) -> tuple[float, float]:
     """a + b as x + y exactly, x the rounded sum (Knuth)."""
     x = a + b
@@ -64,7 +64,7 @@ def _two_sum(a: float, b: float) -> tuple[float, float]:
     return x, (a - av) + (b - bv)
 
 
-@inline_kernel
+@kernel
 def _two_prod(a: float, b: float) -> tuple[float, float]:
     """a * b as x + y exactly, x the rounded product (Dekker; no overflow for coordinates in degrees)."""
     x = a * b
@@ -118,7 +118,7 @@ def orient_exact(ax: float, ay: float, bx: float, by: float, px: float, py: floa
     return 1 if expn[m - 1] > 0.0 else -1
 
 
-@inline_kernel
+@kernel
 def orient_sign(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> int:
     """Exact sign of orient(A, B, P) = (bx - ax) * (py - ay) - (by - ay) * (px - ax).
 
@@ -135,7 +135,7 @@ def orient_sign(ax: float, ay: float, bx: float, by: float, px: float, py: float
     return orient_exact(ax, ay, bx, by, px, py)
 
 
-@inline_kernel
+@kernel
 def side_edge(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> bool:
     """True if (perturbed) P is left of the canonical edge A->B."""
     o = orient_sign(ax, ay, bx, by, px, py)
@@ -147,7 +147,7 @@ def side_edge(ax: float, ay: float, bx: float, by: float, px: float, py: float) 
     return bx > ax
 
 
-@inline_kernel
+@kernel
 def side_line(cx: float, cy: float, px: float, py: float, ax: float, ay: float) -> bool:
     """True if vertex A is left of the line through (perturbed) C->P."""
     o = orient_sign(cx, cy, px, py, ax, ay)
@@ -161,7 +161,7 @@ def side_line(cx: float, cy: float, px: float, py: float, ax: float, ay: float) 
     return py > cy
 
 
-@inline_kernel
+@kernel
 def crosses(cx: float, cy: float, px: float, py: float, ax: float, ay: float, bx: float, by: float) -> bool:
     """True if segment C->P crosses edge A-B (in the perturbed configuration; C != P)."""
     if side_line(cx, cy, px, py, ax, ay) == side_line(cx, cy, px, py, bx, by):
@@ -169,7 +169,7 @@ def crosses(cx: float, cy: float, px: float, py: float, ax: float, ay: float, bx
     return side_edge(ax, ay, bx, by, cx, cy) != side_edge(ax, ay, bx, by, px, py)
 
 
-@inline_kernel
+@kernel
 def seg_box(ax: float, ay: float, bx: float, by: float, x0: float, y0: float, x1: float, y1: float) -> bool:
     """Conservative test: does segment A-B meet the box [x0,x1]x[y0,y1] (its bounding box already does)."""
     dx = bx - ax
@@ -184,7 +184,7 @@ def seg_box(ax: float, ay: float, bx: float, by: float, x0: float, y0: float, x1
 
 
 # ------------------------------------------------------------------------------------------ cell lookup
-@inline_kernel
+@kernel
 def clean_point(x: float, y: float, normalize: bool) -> tuple[bool, float, float]:
     """Validate a coordinate; lon 180 becomes -180 (same meridian); optionally wrap longitudes."""
     if not (y >= -90.0 and y <= 90.0):
@@ -199,21 +199,21 @@ def clean_point(x: float, y: float, normalize: bool) -> tuple[bool, float, float
     return True, x, y
 
 
-@inline_kernel
+@kernel
 def fine_ref(ix: int, iy: int, fx: int, fy: int, cw: float, k: int) -> tuple[float, float]:
     """Centre of fine cell (fx, fy) of coarse cell (ix, iy): exact in binary (dyadic sizes)."""
     fw = cw / k
     return -180.0 + ix * cw + (fx + 0.5) * fw, -90.0 + iy * cw + (fy + 0.5) * fw
 
 
-@inline_kernel
+@kernel
 def coarse_cell(x: float, y: float, cw: float, ncx: int, ncy: int) -> tuple[int, int]:
     """Column and row of the coarse cell holding (x, y) (clamped to the grid)."""
     inv = 1.0 / cw  # cw is a power of two: the product is exactly the quotient, and cheaper
     return min(max(int((x + 180.0) * inv), 0), ncx - 1), min(max(int((y + 90.0) * inv), 0), ncy - 1)
 
 
-@inline_kernel
+@kernel
 def fine_cell(x: float, y: float, ix: int, iy: int, cw: float, k: int) -> tuple[int, int]:
     """Column and row of the fine cell holding (x, y) in coarse cell (ix, iy) split k x k (clamped)."""
     sk = k * (1.0 / cw)
@@ -221,7 +221,7 @@ def fine_cell(x: float, y: float, ix: int, iy: int, cw: float, k: int) -> tuple[
             min(max(int((y - (-90.0 + iy * cw)) * sk), 0), k - 1))
 
 
-@inline_kernel
+@kernel
 def find_cell(x: float, y: float, g: Grid) -> tuple[int, float, float, int]:
     """Code of the leaf cell holding (x, y), its reference point and its coordinates.
 
@@ -240,7 +240,7 @@ def find_cell(x: float, y: float, g: Grid) -> tuple[int, float, float, int]:
     return g.lsum[leaf], rx, ry, leaf
 
 
-@inline_kernel
+@kernel
 def zone_inside(o: int, rx: float, ry: float, x: float, y: float, blob: np.ndarray) -> tuple[bool, int]:
     """Membership of (x, y) in the candidate whose record starts at blob[o], and where the next one starts.
 
@@ -344,7 +344,7 @@ def leaf_block(
     return nbad
 
 
-@inline_kernel
+@kernel
 def complex_point(
     xs: np.ndarray, ys: np.ndarray, i: int, normalize: bool, g: Grid,
 ) -> tuple[float, float, float, float]:
@@ -360,7 +360,7 @@ def complex_point(
     return x, y, rx, ry
 
 
-@inline_kernel
+@kernel
 def gather_complex(codes: np.ndarray, i0: int, i1: int, blob: np.ndarray, idx: np.ndarray) -> tuple[int, float]:
     """Indices of the complex points of codes[i0:i1] into idx, and a sum over the first word of their records.
 
