@@ -34,8 +34,16 @@ Every visit to every zone, with entry and exit on the zone borders:
 
 Which zones contain each point, and where points fall:
 
->>> overflight.locate([1.0, 3.0, 9.0], [1.0, 1.0, 1.0], zones).tolist()
+>>> overflight.locate([1.0, 3.0, 9.0], [1.0, 1.0, 1.0], zones).zones.tolist()
 ['A', 'B', '']
+
+Points against zones, with the share inside one of them:
+
+>>> import pandas as pd
+>>> pts = pd.DataFrame({"id": ["w1", "w2", "w3"], "lon": [1.0, 1.5, 3.0], "lat": [1.0, 1.0, 1.0]})
+>>> att = overflight.attribute(pts, zones)
+>>> att.table["zones"].tolist(), att.share_inside("A")
+(['A', 'A', 'B'], (2, 3))
 
 A case file holds the zones, tracks, claims and every recorded run:
 
@@ -173,8 +181,10 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value  # later look-ups skip this function
         return value
     if name in _DEPRECATED_MODULES:
+        from overflight.errors import OverflightDeprecationWarning
+
         warnings.warn(f"overflight.{name} is deprecated and will be removed in the next release; use "
-                      f"{_DEPRECATED_MODULES[name]}", DeprecationWarning, stacklevel=2)
+                      f"{_DEPRECATED_MODULES[name]}", OverflightDeprecationWarning, stacklevel=2)
         return import_module(_DEPRECATED_MODULES[name])
     raise AttributeError(f"module 'overflight' has no attribute {name!r}")
 

@@ -7,26 +7,29 @@
 - `wilson_interval` and `assess_share_claim`: the share of points inside a zone with its Wilson score
   interval, and whether that supports a claim such as "more than 90% lay inside zone Z";
 - `cluster_points`: DBSCAN clusters on the sphere (scikit-learn, haversine metric, ball tree);
-- `attribute_points`: all of the above as one table; `run_attribution`: the same on a case, recorded as an
-  analysis run (re-runnable by `overflight case verify`) with an ``attribution_stat`` evidence item.
+- `attribute_points`: all of the above as one table, in an `AttributionResult`; `run_attribution`: the same
+  on a case, recorded as an analysis run (re-runnable by `overflight case verify`) with an
+  ``attribution_stat`` evidence item.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
-from overflight._deprecated import deprecated_names
+from overflight._deprecated import LegacyAccess, deprecated_names
 from overflight.analysis.membership import members, point_in
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.model import EvidenceItem
@@ -339,12 +342,85 @@ def cluster_points(lon: ArrayLike, lat: ArrayLike, eps_m: float, min_samples: in
     return labels
 
 
+# ---------------------------------------------------------------- the result
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class AttributionResult(LegacyAccess):
+    """Points attributed to zones: what `attribute_points` and `run_attribution` return.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per point: ``id, lon, lat, [time], zones, states, disputed`` and the optional columns
+        (``inside:<id>``, ``border_m:<id>``, ``dist_km:<name>``, ``in_band:<name>``, ``cluster``).
+    provenance : dict
+        The zone set's provenance (name, version, sha256, kind) and, under ``parameters``, the call's.
+    share : ShareTest or None
+        The share test of `run_attribution` with a ``target`` (None otherwise: call `assess_share`).
+    evidence : list of EvidenceItem
+        The ``attribution_stat`` evidence `run_attribution` recorded for a claim (empty otherwise).
+    run_id : str or None
+        The analysis run recorded in the case (None when not recorded).
+
+    Notes
+    -----
+    Until the next release a result of `attribute_points` still answers as the DataFrame it used to return
+    (``res["zones"]``, ``res.columns``, ...), with an :class:`~overflight.errors.OverflightDeprecationWarning`:
+    use ``.table``.
+    """
+
+    _legacy_field: ClassVar[str] = "table"
+    _legacy_was: ClassVar[str] = "attribute() returned a DataFrame"
+
+    table: pd.DataFrame
+    provenance: dict[str, Any] = field(default_factory=dict)
+    share: ShareTest | None = None
+    evidence: list[EvidenceItem] = field(default_factory=list)
+    run_id: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __repr__(self) -> str:
+        t = self.table
+        located = int((t["zones"] != "").sum()) if "zones" in t else 0
+        disputed = int(t["disputed"].sum()) if "disputed" in t else 0
+        out = (f"AttributionResult({len(t):,} points, {located:,} in a zone, {disputed:,} disputed; "
+               f"zone set {self.provenance.get('name', '?')!r}")
+        if self.run_id is not None:
+            out += f"; run {self.run_id}"
+        if self.share is not None:
+            out += f"; {self.share.k} of {self.share.n} inside: {self.share.outcome}"
+        return out + ")"
+
+    def share_inside(self, target: str, region: str | None = None) -> tuple[int, int]:
+        """(k, n): the points inside `region` (all when None), and of those the ones inside `target`."""
+        return share_inside(self.table, target, region)
+
+    def assess_share(self, target: str, region: str | None = None, *, threshold: float = 0.9,
+                     direction: str = "more", confidence: float = 0.95) -> ShareTest:
+        """Test a claimed share of the points (of `region`) inside `target` (`assess_share_claim`)."""
+        k, n = self.share_inside(target, region)
+        return assess_share_claim(k, n, threshold, direction, confidence)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table, one row per point (the DataFrame itself, not a copy)."""
+        return self.table
+
+    def to_arrow(self) -> pa.Table:
+        """The table as an Arrow table, with the provenance as JSON in its schema metadata."""
+        table = pa.Table.from_pandas(self.table, preserve_index=False)
+        meta = {**(table.schema.metadata or {}), b"overflight": json.dumps(self.provenance, default=str).encode()}
+        return table.replace_schema_metadata(meta)
+
+
 # ---------------------------------------------------------------- the table
 
 
 def attribute_points(points: pd.DataFrame, zones: ZoneSetLike, *, border_zones: Sequence[str] = (),
                      references: Sequence[Reference] = (), cluster_eps_m: float | None = None,
-                     min_samples: int = 2, max_step_m: float = 200.0) -> pd.DataFrame:
+                     min_samples: int = 2, max_step_m: float = 200.0) -> AttributionResult:
     """Attribute points to zones: one row per point.
 
     Parameters
@@ -363,25 +439,32 @@ def attribute_points(points: pd.DataFrame, zones: ZoneSetLike, *, border_zones: 
 
     Returns
     -------
-    pandas.DataFrame
-        ``id, lon, lat, [time], zones`` (ids of every containing zone, ``;``-separated), ``states`` (state
-        zones only), ``disputed`` (inside more than one state zone), then the optional columns.
+    AttributionResult
+        ``table``: ``id, lon, lat, [time], zones`` (ids of every containing zone, ``;``-separated), ``states``
+        (state zones only), ``disputed`` (inside more than one state zone), then the optional columns;
+        ``provenance``: the zone set's and the parameters. ``share_inside`` and ``assess_share`` test a share.
 
     Examples
     --------
     >>> import pandas as pd, shapely
     >>> from overflight import attribute
     >>> zones = {"A": shapely.box(0, 0, 2, 2), "B": shapely.box(1, 0, 3, 2)}
-    >>> pts = pd.DataFrame({"id": ["w1", "w2"], "lon": [0.5, 1.5], "lat": [1.0, 1.0]})
-    >>> attribute(pts, zones, border_zones=["A"])[["id", "zones", "inside:A"]].values.tolist()
-    [['w1', 'A', True], ['w2', 'A;B', True]]
+    >>> pts = pd.DataFrame({"id": ["w1", "w2", "w3"], "lon": [0.5, 1.5, 2.5], "lat": [1.0, 1.0, 1.0]})
+    >>> res = attribute(pts, zones, border_zones=["A"])
+    >>> res.table[["id", "zones", "inside:A"]].values.tolist()
+    [['w1', 'A', True], ['w2', 'A;B', True], ['w3', 'B', False]]
+    >>> res
+    AttributionResult(3 points, 3 in a zone, 0 disputed; zone set 'zones')
+    >>> res.share_inside("A"), res.assess_share("A", threshold=0.5).outcome
+    ((2, 3), 'inconclusive')
     """
     for c in ("lon", "lat"):
         if c not in points.columns:
             raise InputError(f"points lack a {c!r} column", field=c)
     x, y = _xy(points["lon"], points["lat"])
     n = x.size
-    zl = list(as_zoneset(zones))
+    zs = as_zoneset(zones)
+    zl = list(zs)
     ids = np.array([z.id for z in zl], dtype=object)
     times = points["time"] if "time" in points.columns else None
     member = zone_membership(x, y, zl, times)
@@ -418,15 +501,21 @@ def attribute_points(points: pd.DataFrame, zones: ZoneSetLike, *, border_zones: 
             out[c] = bands[c].to_numpy()
     if cluster_eps_m is not None:
         out["cluster"] = cluster_points(x, y, cluster_eps_m, min_samples)
-    return out
+    params = {"border_zones": list(border_zones), "references": [r.as_dict() for r in references],
+              "cluster_eps_m": cluster_eps_m, "min_samples": min_samples, "max_step_m": max_step_m}
+    return AttributionResult(out, {**zs.provenance.as_dict(), "parameters": params})
 
 
-def share_inside(table: pd.DataFrame, target: str, region: str | None = None) -> tuple[int, int]:
+def share_inside(table: pd.DataFrame | AttributionResult, target: str, region: str | None = None
+                 ) -> tuple[int, int]:
     """Count the points inside a region, and of those inside a target zone.
 
-    (k, n): points of `table` (from `attribute_points`) inside `region` (all when None), and of those
-    the ones inside `target`.
+    (k, n): points of `table` (an `AttributionResult`, or its ``table`` as a case stores it) inside `region`
+    (all when None), and of those the ones inside `target`.
     """
+    if isinstance(table, AttributionResult):
+        table = table.table
+
     def has(zid: str) -> NDArray[np.bool_]:
         return np.array([zid in s.split(";") for s in table["zones"]], dtype=bool)
 
@@ -436,16 +525,6 @@ def share_inside(table: pd.DataFrame, target: str, region: str | None = None) ->
 
 
 # ---------------------------------------------------------------- on a case
-
-
-@dataclass
-class AttributionResult:
-    """What `run_attribution` produced."""
-
-    run_id: str | None
-    table: pd.DataFrame
-    share: ShareTest | None
-    evidence: list[EvidenceItem] = field(default_factory=list)
 
 
 def _params(p: Mapping[str, Any]) -> dict[str, Any]:
@@ -468,6 +547,10 @@ def _zone_ids(params: Mapping[str, Any]) -> list[str] | None:
 
 def rerun_attribution(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     """The registered re-run of an attribution: the result table from the case and the parameters."""
+    return _attribute_case(case, params).table
+
+
+def _attribute_case(case: Case, params: Mapping[str, Any]) -> AttributionResult:
     p = _params(params)
     obs = case.observations_frame(p["kinds"])
     obs = obs[obs["lon"].notna() & obs["lat"].notna()]
@@ -512,7 +595,8 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
                       "grade": grade})
     if claim is not None and claim not in case.claims():
         raise InputError(f"unknown claim {claim!r}", field="claim")
-    table = rerun_attribution(case, params)
+    attributed = _attribute_case(case, params)
+    table = attributed.table
     share: ShareTest | None = None
     items: list[EvidenceItem] = []
     if target:
@@ -547,7 +631,7 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
         run_id = case.record_run("attribution", params, attribution_inputs(case, params), prov, table, items,
                                  started=started)
         items = [EvidenceItem(**{**e.__dict__, "run_id": run_id}) for e in items]
-    return AttributionResult(run_id, table, share, items)
+    return AttributionResult(table, attributed.provenance, share, items, run_id)
 
 
 
