@@ -146,3 +146,46 @@ def test_old_zone_set_like_names_warn_and_give_the_one_type() -> None:
         assert overflight.index.core.ZoneSetLike is zones.ZoneSetLike
     with pytest.warns(OverflightDeprecationWarning, match="analysis.audit.geonames_agreement"):
         assert admin1.geonames_agreement is audit.geonames_agreement
+
+
+def test_durations_and_speeds_take_unit_strings_everywhere(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from overflight.analysis.crossing_times import bracket_visits
+    from overflight.case.export_layers import track_segments
+    from overflight.monitor.coverage import CellCoverage, CoverageRecorder, FeedLiveness
+    from overflight.monitor.geofence import Geofence
+    from overflight.monitor.runner import MonitorConfig
+    from overflight.tracks import validate_tracks
+    from overflight.tracks.validate import Validator
+
+    zs = overflight.as_zoneset(BOXES)
+    # text with a unit gives the same number as the unit's factor by hand: 1 min = 60 s, 1 kt = 1852 m / 3600 s
+    gf = Geofence(zs, stale_s="2min", hysteresis_s="10s", max_speed_mps="1000kt", step_m="5km")
+    assert (gf.stale_s, gf.hysteresis_s, gf.max_speed, gf.step_m) == (120.0, 10.0, 1000 * 1852 / 3600, 5000.0)
+    assert Geofence(zs, stale_s=120, max_speed_mps=1000 * 1852 / 3600).max_speed == gf.max_speed
+    assert FeedLiveness("rx", gap_s="1.5min").gap_s == 90.0
+    cells = CellCoverage(zs, 0.5, recent_s="10min")
+    assert cells.recent_s == 600.0 and CoverageRecorder([], cells, bucket_s="1h").bucket_s == 3600.0
+    cfg = MonitorConfig(zones="z", feeds=[], stale_s="1min", max_speed_mps="2520kmh", step_m="2km", gap_s=30)
+    assert (cfg.stale_s, cfg.max_speed_mps, cfg.step_m, cfg.gap_s) == (60.0, 700.0, 2000.0, 30.0)
+    assert Validator("f", max_speed_mps="900kmh").max_speed_mps == 250.0
+    assert Validator("f", max_speed_mps=250).max_speed_mps == 250.0
+    times = pd.Series(pd.to_datetime(["2025-01-01T00:00Z", "2025-01-01T00:05Z", "2025-01-01T00:30Z"]))
+    assert [len(s) for s in track_segments(times, "10min")] == [2, 1] == [len(s) for s in track_segments(times, 600)]
+    df = pd.DataFrame({"track_id": ["a", "a"], "time": ["2025-01-01T00:00Z", "2025-01-01T00:01Z"],
+                       "lon": [0.0, 5.0], "lat": [0.0, 0.0]})  # 556 km in a minute
+    _, rep_text = validate_tracks(df, max_speed_mps="900kmh", on_invalid="drop")
+    _, rep_num = validate_tracks(df, max_speed_mps=250.0, on_invalid="drop")
+    assert rep_text.rows_kept == rep_num.rows_kept == 1
+    tracks = pd.DataFrame({"track_id": ["t"] * 3, "lon": [0.5, 2.5, 5.0], "lat": [1.0, 1.0, 1.0],
+                           "time": pd.to_datetime(["2025-01-01T00:00Z", "2025-01-01T00:20Z", "2025-01-01T00:25Z"])})
+    tracks, _ = validate_tracks(tracks)
+    visits = overflight.transit(tracks, BOXES, max_gap="1h").visits
+    by_text = bracket_visits(visits, tracks, "10min")
+    pd.testing.assert_frame_equal(by_text, bracket_visits(visits, tracks, 600))
+    assert by_text["exit_time_max"].notna().any()
+    with pytest.raises(InputError, match="cannot read speed") as err:
+        Geofence(zs, max_speed_mps="fast")
+    assert err.value.field == "max speed"
+    with pytest.raises(InputError) as err:
+        MonitorConfig(zones="z", feeds=[], hysteresis_s="soon")
+    assert err.value.field == "hysteresis"

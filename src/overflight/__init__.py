@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from overflight.analysis.attribution import AttributionResult
     from overflight.analysis.attribution import attribute_points as attribute
     from overflight.analysis.audit import AuditResult, audit
-    from overflight.analysis.locate import LocateSummary, locate, locate_csv
+    from overflight.analysis.locate import LocateResult, LocateSummary, locate, locate_csv
     from overflight.analysis.prism import ppa, summarize_prism
     from overflight.analysis.prism_run import PrismVerdicts, prism_verdicts
     from overflight.analysis.transit import TransitResult, summarize_transit, transit
@@ -75,6 +75,7 @@ if TYPE_CHECKING:
         InconsistentFixesWarning,
         InputError,
         NotInstalledError,
+        OverflightDeprecationWarning,
         OverflightError,
         OverflightWarning,
     )
@@ -109,6 +110,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "attribute": ("overflight.analysis.attribution", "attribute_points"),
     "AttributionResult": ("overflight.analysis.attribution", "AttributionResult"),
     "locate": ("overflight.analysis.locate", "locate"),
+    "LocateResult": ("overflight.analysis.locate", "LocateResult"),
     "locate_csv": ("overflight.analysis.locate", "locate_csv"),
     "LocateSummary": ("overflight.analysis.locate", "LocateSummary"),
     "audit": ("overflight.analysis.audit", "audit"),
@@ -126,6 +128,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "InconsistentFixesWarning": ("overflight.errors", "InconsistentFixesWarning"),
     "InputError": ("overflight.errors", "InputError"),
     "NotInstalledError": ("overflight.errors", "NotInstalledError"),
+    "OverflightDeprecationWarning": ("overflight.errors", "OverflightDeprecationWarning"),
     "OverflightError": ("overflight.errors", "OverflightError"),
     "OverflightWarning": ("overflight.errors", "OverflightWarning"),
 }
@@ -140,8 +143,10 @@ __all__ = [
     "CoordinateWarning",
     "InconsistentFixesWarning",
     "InputError",
+    "LocateResult",
     "LocateSummary",
     "NotInstalledError",
+    "OverflightDeprecationWarning",
     "OverflightError",
     "OverflightWarning",
     "PrismVerdicts",

@@ -15,7 +15,7 @@ import shapely
 
 from overflight._deprecated import deprecated_names
 from overflight.errors import CoordinateWarning as CoordinateWarning
-from overflight.errors import InputError, OverflightError
+from overflight.errors import InputError, OverflightError, OverflightWarning
 from overflight.geodesy import densify_segments
 from overflight.index._kernels import locate_all, locate_first
 from overflight.index._segments import MAXZ, cancel_pairs, segment_crossings
@@ -300,7 +300,7 @@ class ZoneIndex:
         try:
             idx.save(path)
         except OSError as exc:
-            warnings.warn(f"could not cache the zone index in {d}: {exc}", stacklevel=2)
+            warnings.warn(f"could not cache the zone index in {d}: {exc}", OverflightWarning, stacklevel=2)
         return idx
 
 
