@@ -5,7 +5,9 @@ References are independent of the code under test: shapely's predicates on hand-
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import warnings
 
 import numpy as np
@@ -84,6 +86,8 @@ def test_locate_result_still_answers_as_the_old_array() -> None:
         warnings.simplefilter("error")
         assert len(res) == 3 and res.zones.tolist() == ["west", "west|east", ""]  # the new way does not warn
         assert res == res and res != overflight.locate([0.5], [1.0], BOXES)
+        again = pickle.loads(pickle.dumps(res))  # copy and pickle probe dunders: none may reach the old array
+        assert again.zones.tolist() == res.zones.tolist() and copy.deepcopy(res).sep == res.sep
         with pytest.raises(AttributeError):
             _ = res.no_such_thing
 

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from overflight.units import DurationLike, parse_duration
+
 if TYPE_CHECKING:
     from overflight.case.store import Case
     from overflight.zones import Zone
@@ -165,7 +167,7 @@ class TrackLayer:
     max_gap_s: float
 
     @classmethod
-    def from_case(cls, case: Case, max_gap_s: float = 600.0) -> TrackLayer:
+    def from_case(cls, case: Case, max_gap_s: DurationLike = 600.0) -> TrackLayer:
         df = case.con.execute("SELECT track_id, epoch_ns(time) AS t, lon, lat, illustrative FROM tracks "
                               "ORDER BY track_id, time").df()
         tid = df["track_id"].astype(str).to_numpy()
@@ -177,7 +179,8 @@ class TrackLayer:
         if len(tid):
             np.logical_or.at(ill_per, code, df["illustrative"].fillna(False).to_numpy(dtype=bool))
         return cls(names, code.astype(np.int32), df["t"].to_numpy(dtype=np.int64),
-                   df["lon"].to_numpy(dtype=np.float64), df["lat"].to_numpy(dtype=np.float64), ill_per, max_gap_s)
+                   df["lon"].to_numpy(dtype=np.float64), df["lat"].to_numpy(dtype=np.float64), ill_per,
+                   parse_duration(max_gap_s, field="max_gap"))
 
     def window(self, start: pd.Timestamp | None, end: pd.Timestamp | None, zoom: float,
                bbox: tuple[float, float, float, float] | None = None, crossings: pd.DataFrame | None = None
