@@ -4,7 +4,7 @@ Usage: python scripts/admin1_geonames_agreement.py   (needs `overflight boundari
 
 Names are not matched: Natural Earth carries each region's GeoNames admin1 code (``gn_a1_code``, e.g. KZ.07)
 and GeoNames gives each place its country and admin1 code, so the comparison is code to code (see
-`overflight.admin1.geonames_agreement`). Countries where Natural Earth's admin-1 level is not GeoNames'
+`overflight.analysis.audit.geonames_agreement`). Countries where Natural Earth's admin-1 level is not GeoNames'
 (departments or provinces against regions: France, Italy, Spain, the United Kingdom, ...) disagree almost
 everywhere; they are listed and also left out of a second figure.
 """
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from overflight import admin1, boundaries
+from overflight import boundaries
+from overflight.analysis.audit import geonames_agreement
 
 
 def main() -> None:
     pd.set_option("display.width", 160)
-    table = admin1.geonames_agreement(boundaries.load("ne-admin1"))
+    table = geonames_agreement(boundaries.load("ne-admin1"))
     countries = table.drop(index="ALL")
     other_level = countries[(countries["agreement"] < 0.5) & (countries["agree"] + countries["disagree"] >= 20)]
     same = countries.drop(index=other_level.index)

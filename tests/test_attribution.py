@@ -37,7 +37,7 @@ def _zs() -> ZoneSet:
 
 def test_membership_lists_every_zone_and_flags_disputed() -> None:
     pts = pd.DataFrame({"id": ["a", "b", "c", "d"], "lon": [47.0, 60.0, 35.0, 10.0], "lat": [50.0, 45.0, 60.0, 10.0]})
-    t = A.attribute_points(pts, _zs())
+    t = A.attribute_points(pts, _zs()).table
     assert t["zones"].tolist() == ["KZ;RU;RANGE", "KZ", "RU", ""]
     assert t["states"].tolist() == ["KZ;RU", "KZ", "RU", ""]
     assert t["disputed"].tolist() == [True, False, False, False]
@@ -152,7 +152,7 @@ def test_attribute_points_columns_and_share() -> None:
         {"id": list("abcdef"), "lon": [47, 47.5, 48, 46.5, 49, 52.0], "lat": [49, 49.5, 49.2, 48.5, 49.5, 51.0]}
     )
     ref = A.Reference("akh", 46.18, 48.28, 22, 800)
-    t = A.attribute_points(pts, _zs(), border_zones=["RANGE"], references=[ref])
+    t = A.attribute_points(pts, _zs(), border_zones=["RANGE"], references=[ref]).table
     assert {"inside:RANGE", "border_m:RANGE", "dist_km:akh", "in_band:akh"} <= set(t.columns)
     assert t["inside:RANGE"].tolist() == [True, True, True, True, False, False]
     k, n = A.share_inside(t, "RANGE", region="KZ")

@@ -231,6 +231,7 @@ def test_top_level_verbs_are_lazy_and_resolve() -> None:
 def test_old_names_warn_and_still_work() -> None:
     import warnings
 
+    from overflight.errors import OverflightDeprecationWarning
     from overflight.evidence import model, verdicts
 
     with warnings.catch_warnings(record=True) as caught:
@@ -238,7 +239,8 @@ def test_old_names_warn_and_still_work() -> None:
         assert verdicts.evaluate is verdicts.evaluate_claims
         assert model.VERDICTS == model.CLAIM_VERDICTS
         assert overflight.prism is importlib.import_module("overflight.analysis.prism")
-    assert [w.category for w in caught] == [DeprecationWarning] * 3
+    assert [w.category for w in caught] == [OverflightDeprecationWarning] * 3
+    assert issubclass(OverflightDeprecationWarning, DeprecationWarning)
 
 
 #: WGS84 semi-major axis, inverse flattening and the IUGG mean radius: values only overflight.geodesy may hold.

@@ -34,8 +34,16 @@ Every visit to every zone, with entry and exit on the zone borders:
 
 Which zones contain each point, and where points fall:
 
->>> overflight.locate([1.0, 3.0, 9.0], [1.0, 1.0, 1.0], zones).tolist()
+>>> overflight.locate([1.0, 3.0, 9.0], [1.0, 1.0, 1.0], zones).zones.tolist()
 ['A', 'B', '']
+
+Points against zones, with the share inside one of them:
+
+>>> import pandas as pd
+>>> pts = pd.DataFrame({"id": ["w1", "w2", "w3"], "lon": [1.0, 1.5, 3.0], "lat": [1.0, 1.0, 1.0]})
+>>> att = overflight.attribute(pts, zones)
+>>> att.table["zones"].tolist(), att.share_inside("A")
+(['A', 'A', 'B'], (2, 3))
 
 A case file holds the zones, tracks, claims and every recorded run:
 
@@ -57,7 +65,7 @@ if TYPE_CHECKING:
     from overflight.analysis.attribution import AttributionResult
     from overflight.analysis.attribution import attribute_points as attribute
     from overflight.analysis.audit import AuditResult, audit
-    from overflight.analysis.locate import LocateSummary, locate, locate_csv
+    from overflight.analysis.locate import LocateResult, LocateSummary, locate, locate_csv
     from overflight.analysis.prism import ppa, summarize_prism
     from overflight.analysis.prism_run import PrismVerdicts, prism_verdicts
     from overflight.analysis.transit import TransitResult, summarize_transit, transit
@@ -67,6 +75,7 @@ if TYPE_CHECKING:
         InconsistentFixesWarning,
         InputError,
         NotInstalledError,
+        OverflightDeprecationWarning,
         OverflightError,
         OverflightWarning,
     )
@@ -101,6 +110,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "attribute": ("overflight.analysis.attribution", "attribute_points"),
     "AttributionResult": ("overflight.analysis.attribution", "AttributionResult"),
     "locate": ("overflight.analysis.locate", "locate"),
+    "LocateResult": ("overflight.analysis.locate", "LocateResult"),
     "locate_csv": ("overflight.analysis.locate", "locate_csv"),
     "LocateSummary": ("overflight.analysis.locate", "LocateSummary"),
     "audit": ("overflight.analysis.audit", "audit"),
@@ -118,6 +128,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "InconsistentFixesWarning": ("overflight.errors", "InconsistentFixesWarning"),
     "InputError": ("overflight.errors", "InputError"),
     "NotInstalledError": ("overflight.errors", "NotInstalledError"),
+    "OverflightDeprecationWarning": ("overflight.errors", "OverflightDeprecationWarning"),
     "OverflightError": ("overflight.errors", "OverflightError"),
     "OverflightWarning": ("overflight.errors", "OverflightWarning"),
 }
@@ -132,8 +143,10 @@ __all__ = [
     "CoordinateWarning",
     "InconsistentFixesWarning",
     "InputError",
+    "LocateResult",
     "LocateSummary",
     "NotInstalledError",
+    "OverflightDeprecationWarning",
     "OverflightError",
     "OverflightWarning",
     "PrismVerdicts",
@@ -173,8 +186,10 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value  # later look-ups skip this function
         return value
     if name in _DEPRECATED_MODULES:
+        from overflight.errors import OverflightDeprecationWarning
+
         warnings.warn(f"overflight.{name} is deprecated and will be removed in the next release; use "
-                      f"{_DEPRECATED_MODULES[name]}", DeprecationWarning, stacklevel=2)
+                      f"{_DEPRECATED_MODULES[name]}", OverflightDeprecationWarning, stacklevel=2)
         return import_module(_DEPRECATED_MODULES[name])
     raise AttributeError(f"module 'overflight' has no attribute {name!r}")
 

@@ -38,6 +38,7 @@ import shapely
 import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
+from overflight._deprecated import deprecated_names
 from overflight.errors import InputError
 from overflight.zoneset import Provenance, Zone, ZoneSet
 
@@ -254,51 +255,6 @@ def write_subset(content: bytes, out: Path, ids: tuple[str, ...] = SUBSET_IDS) -
                          sha256=hashlib.sha256(content).hexdigest(), subset=list(ids))
 
 
-def geonames_agreement(zs: ZoneSet, countries: list[str] | None = None) -> Any:
-    """How often a GeoNames place's ``admin1`` agrees with the ne-admin1 region its coordinates lie in.
-
-    GeoNames codes a place's first-level division as country code + admin1 code (``KZ.07``); Natural Earth
-    carries the same code for each region (``gn_a1_code``), so the match is exact, with no name matching. Each
-    place of the shipped gazetteer falls in one class: ``agree`` (the region holding it has the place's code),
-    ``disagree``, ``outside`` (in no region: on the coast or an island that the land-only polygons miss) or
-    ``no_code`` (GeoNames gives no admin1, ``00``, or the region has no GeoNames code). A place in two disputed
-    regions agrees when either carries its code. Returns a DataFrame, one row per country plus ``ALL``.
-    """
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    from overflight import gazetteer
-    from overflight.index import ZoneIndex
-
-    t = pq.read_table(gazetteer.data_path(), columns=["lon", "lat", "cc", "admin1"]).to_pandas()
-    if countries:
-        t = t[t["cc"].isin(countries)].reset_index(drop=True)
-    code = (t["cc"].astype(str) + "." + t["admin1"].fillna("").astype(str)).to_numpy(dtype=object)
-    no_gn = t["admin1"].fillna("").isin(["", "00"]).to_numpy()
-    index = ZoneIndex.cached(zs)
-    pi, zi = index.locate_all(t["lon"].to_numpy(float), t["lat"].to_numpy(float))
-    zcode = np.array([str(z.properties.get("gn_a1_code") or "") for z in zs], dtype=object)
-    hit = zcode[zi] == code[pi]
-    agree = np.zeros(len(t), dtype=bool)
-    agree[pi[hit]] = True
-    located = np.zeros(len(t), dtype=bool)
-    located[pi] = True
-    coded = np.zeros(len(t), dtype=bool)
-    coded[pi[zcode[zi] != ""]] = True
-    cls = np.where(~located, "outside", np.where(no_gn | ~coded, "no_code", np.where(agree, "agree", "disagree")))
-    df = pd.DataFrame({"cc": t["cc"].to_numpy(), "cls": cls})
-    table = pd.crosstab(df["cc"], df["cls"])
-    table.loc["ALL"] = table.sum()
-    for c in ("agree", "disagree", "outside", "no_code"):
-        if c not in table:
-            table[c] = 0
-    table = table[["agree", "disagree", "outside", "no_code"]]
-    table["places"] = table.sum(axis=1)
-    checked = table["agree"] + table["disagree"]
-    table["agreement"] = (table["agree"] / checked.where(checked > 0)).round(4)
-    return table
-
-
 __all__ = [
     "BUILD_JSON_SHA256",
     "COLUMNS",
@@ -312,10 +268,13 @@ __all__ = [
     "TARBALL",
     "VERSION",
     "convert",
-    "geonames_agreement",
     "load_subset",
     "read_parquet",
     "subset_path",
     "write_parquet",
     "write_subset",
 ]
+
+# geonames_agreement locates places with the ZoneIndex, an analysis: it lives in overflight.analysis.audit, so
+# this boundary-data module imports no index (index -> zones -> boundaries -> admin1 was an import circle)
+__getattr__ = deprecated_names(__name__, {"geonames_agreement": "overflight.analysis.audit:geonames_agreement"})

@@ -14,6 +14,7 @@ __all__ = [
     "InconsistentFixesWarning",
     "InputError",
     "NotInstalledError",
+    "OverflightDeprecationWarning",
     "OverflightError",
     "OverflightWarning",
 ]
@@ -62,3 +63,11 @@ class CoordinateWarning(OverflightWarning):
 
 class InconsistentFixesWarning(OverflightWarning):
     """Two fixes are further apart than the top speed allows in the time between them."""
+
+
+class OverflightDeprecationWarning(OverflightWarning, DeprecationWarning):
+    """A name or a way of using a result that goes in the next release (the message says what replaces it).
+
+    A DeprecationWarning, so Python shows it only for code run as ``__main__`` and in test runs, unless a filter
+    says otherwise.
+    """

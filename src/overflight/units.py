@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import TypeAlias
 
 from overflight.errors import InputError
@@ -84,12 +85,24 @@ def _parse_any(text: str | float | int, units: dict[str, float], what: str, defa
     return value * units[unit]
 
 
+def _named(parse: Callable[[str | float | int, dict[str, float], str, str | None], float], text: str | float | int,
+           units: dict[str, float], what: str, default_unit: str | None, field: str | None) -> float:
+    try:
+        return parse(text, units, what, default_unit)
+    except InputError as exc:
+        if field is None:
+            raise
+        raise InputError(exc.reason, field=field) from None
+
+
 def _examples(what: str) -> str:
     return {"duration": "90s, 10min, 6h", "speed": "185kmh, 100kt, 50mps", "distance": "500m, 12nm, 5km"}[what]
 
 
-def parse_duration(text: DurationLike, default_unit: str | None = "s") -> float:
+def parse_duration(text: DurationLike, default_unit: str | None = "s", *, field: str | None = None) -> float:
     """Return a duration in seconds from text such as ``90s``, ``10min``, ``6h`` (a bare number is seconds).
+
+    ``field`` names the argument or option in the InputError raised for text that is not a duration.
 
     Examples
     --------
@@ -97,14 +110,15 @@ def parse_duration(text: DurationLike, default_unit: str | None = "s") -> float:
     >>> parse_duration("10min"), parse_duration(90)
     (600.0, 90.0)
     """
-    return _parse(text, DURATION_UNITS, "duration", default_unit)
+    return _named(_parse, text, DURATION_UNITS, "duration", default_unit, field)
 
 
-def parse_speed(text: SpeedLike, default_unit: str | None = None) -> float:
+def parse_speed(text: SpeedLike, default_unit: str | None = None, *, field: str | None = None) -> float:
     """Return a speed in metres per second from text such as ``185kmh``, ``100kt``, ``50mps`` (above zero).
 
     A speed of zero is refused: as a top speed it makes every pair of fixes "inconsistent". A bare number
-    needs ``default_unit`` (the library's verbs pass ``"mps"``: a number is metres per second).
+    needs ``default_unit`` (the library's verbs pass ``"mps"``: a number is metres per second). ``field``
+    names the argument or option in the InputError.
 
     Examples
     --------
@@ -112,14 +126,16 @@ def parse_speed(text: SpeedLike, default_unit: str | None = None) -> float:
     >>> round(parse_speed("185kmh"), 2), parse_speed(50, default_unit="mps")
     (51.39, 50.0)
     """
-    v = _parse(text, SPEED_UNITS, "speed", default_unit)
+    v = _named(_parse, text, SPEED_UNITS, "speed", default_unit, field)
     if not v > 0:
-        raise InputError(f"speed {text!r} must be above zero")
+        raise InputError(f"speed {text!r} must be above zero", field=field)
     return v
 
 
-def parse_distance(text: DistanceLike, default_unit: str | None = "m") -> float:
+def parse_distance(text: DistanceLike, default_unit: str | None = "m", *, field: str | None = None) -> float:
     """Return a distance in metres from text such as ``500m``, ``12nm``, ``5km`` (a bare number is metres).
+
+    ``field`` names the argument or option in the InputError raised for text that is not a distance.
 
     Examples
     --------
@@ -127,4 +143,4 @@ def parse_distance(text: DistanceLike, default_unit: str | None = "m") -> float:
     >>> parse_distance("12nm"), parse_distance("5km")
     (22224.0, 5000.0)
     """
-    return _parse(text, DISTANCE_UNITS, "distance", default_unit)
+    return _named(_parse, text, DISTANCE_UNITS, "distance", default_unit, field)

@@ -75,9 +75,11 @@ __all__ = [
 #: Anything that names or holds zones: a :class:`ZoneSet`; a boundary-set name, zone file or spec file path
 #: (``+``-joined names allowed, as :func:`load_zones`); an iterable of :class:`Zone`; one zone spec mapping
 #: or a sequence of them (as :func:`from_specs`); a mapping ``id -> shapely geometry``; a GeoDataFrame
-#: (ids from its index). Every function with a ``zones`` argument takes this, through :func:`as_zoneset`.
+#: (ids from its index); an iterable of bare shapely geometries (ids ``"0"``, ``"1"``, ...). Every function
+#: with a ``zones`` argument takes this, through :func:`as_zoneset` (also `overflight.index.ZoneIndex`).
 ZoneSetLike: TypeAlias = (
     ZoneSet | str | os.PathLike[str] | Iterable[Zone] | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    | Iterable[BaseGeometry]
 )
 
 ZONE_FILE_SUFFIXES = {".geojson", ".json", ".kml", ".kmz", ".gpkg", ".shp", ".zip", ".parquet", ".geoparquet"}

@@ -1,32 +1,36 @@
 """Attribution of points (wreckage, impacts) to zones, with the statistics to test a claim about them.
 
 - `zone_membership`: every zone containing each point (a point in two state zones is *disputed*);
-- `border_distance`: geodesic distance from each point to the nearest border of a zone;
+- `border_distance`: geodesic distance from each point to the nearest border of a zone (in
+  `overflight.analysis.borders`, re-exported here);
 - `distance_bands`: geodesic distance from reference points and whether it lies in a band
   ("22 to 800 km from Akhtubinsk");
 - `wilson_interval` and `assess_share_claim`: the share of points inside a zone with its Wilson score
   interval, and whether that supports a claim such as "more than 90% lay inside zone Z";
 - `cluster_points`: DBSCAN clusters on the sphere (scikit-learn, haversine metric, ball tree);
-- `attribute_points`: all of the above as one table; `run_attribution`: the same on a case, recorded as an
-  analysis run (re-runnable by `overflight case verify`) with an ``attribution_stat`` evidence item.
+- `attribute_points`: all of the above as one table, in an `AttributionResult`; `run_attribution`: the same
+  on a case, recorded as an analysis run (re-runnable by `overflight case verify`) with an
+  ``attribution_stat`` evidence item.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import shapely
+import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
-from scipy.spatial import cKDTree
 
-from overflight._deprecated import deprecated_names
+from overflight._deprecated import LegacyAccess, deprecated_names
+from overflight.analysis.borders import _xy
+from overflight.analysis.borders import border_distance as border_distance
 from overflight.analysis.membership import members, point_in
 from overflight.errors import InputError, OverflightError
 from overflight.evidence.model import EvidenceItem
@@ -38,18 +42,6 @@ if TYPE_CHECKING:
     from overflight.case.store import Case
 
 EARTH_MEAN_RADIUS_M = R_MEAN  # for the haversine metric of DBSCAN
-
-
-def _xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    x = np.asarray(lon, dtype=float).ravel()
-    y = np.asarray(lat, dtype=float).ravel()
-    if x.shape != y.shape:
-        raise InputError(f"lon and lat differ in length ({x.size} vs {y.size})", field="lon")
-    bad = ~np.isfinite(x) | ~np.isfinite(y) | (np.abs(x) > 180) | (np.abs(y) > 90)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"position ({x[i]}, {y[i]}) is not a lon/lat in degrees", row=i, field="lon")
-    return x, y
 
 
 # ---------------------------------------------------------------- membership
@@ -79,90 +71,6 @@ def zone_membership(lon: ArrayLike, lat: ArrayLike, zones: ZoneSetLike,
         if len(t) != x.size:
             raise InputError(f"{len(t)} times for {x.size} points", field="time")
     return members(x, y, zones, t)
-
-
-# ---------------------------------------------------------------- border distance
-
-
-def _edges(geometry: Any) -> tuple[NDArray[np.float64], ...]:
-    """Start/end lon/lat of every border edge, without the cut edges along the antimeridian."""
-    polys = shapely.get_parts(geometry)
-    rings = shapely.get_rings(polys[shapely.get_type_id(polys) == 3])
-    if len(rings) == 0:
-        raise InputError(f"zone geometry {geometry.geom_type} has no border", field="geometry")
-    coords, idx = shapely.get_coordinates(rings, return_index=True)
-    same = idx[1:] == idx[:-1]
-    x0, y0, x1, y1 = coords[:-1, 0][same], coords[:-1, 1][same], coords[1:, 0][same], coords[1:, 1][same]
-    cut = (np.abs(x0) == 180) & (x0 == x1)
-    keep = ~cut & ((x0 != x1) | (y0 != y1))
-    return x0[keep], y0[keep], x1[keep], y1[keep]
-
-
-def _unit(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.float64]:
-    lo, la = np.radians(lon), np.radians(lat)
-    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
-
-
-def border_distance(lon: ArrayLike, lat: ArrayLike, geometry: Any, *, max_step_m: float = 200.0,
-                    candidates: int = 8, iterations: int = 40) -> NDArray[np.float64]:
-    """Geodesic distance (m, WGS84) from each point to the nearest border of a zone geometry.
-
-    Border edges are taken as given: straight in lon/lat between the vertices, as boundary data is drawn
-    (cut edges along ±180° are not borders and are skipped).
-
-    How exact: each edge is sampled every `max_step_m` metres; a k-d tree on the unit sphere finds the
-    `candidates` nearest samples of each point; the true minimum is then located on the sub-edges next to
-    each candidate by golden-section search with exact ellipsoidal distances (`pyproj.Geod`, GeographicLib),
-    to well below a metre. If the nearest sub-edge is not next to any candidate, the answer is still within
-    ``max_step_m / 2`` of the truth (the nearest sample is then at most that much farther): 100 m by default.
-
-    Returns
-    -------
-    numpy.ndarray
-        Distances in metres, one per point (0 for a point on the border).
-    """
-    x, y = _xy(lon, lat)
-    x0, y0, x1, y1 = _edges(geometry)
-    ne = x0.size
-    _, _, elen = _GEOD.inv(x0, y0, x1, y1)
-    nsub = np.maximum(1, np.ceil(np.asarray(elen) / max_step_m)).astype(np.int64)
-    edge = np.repeat(np.arange(ne), nsub)
-    start = np.repeat(np.cumsum(nsub) - nsub, nsub)
-    t = (np.arange(edge.size) - start) / nsub[edge]
-    vx, vy = x0[edge] + t * (x1[edge] - x0[edge]), y0[edge] + t * (y1[edge] - y0[edge])
-    tree = cKDTree(_unit(vx, vy))
-    k = int(min(candidates, edge.size))
-    _, cand = tree.query(_unit(x, y), k=k)
-    cand = np.asarray(cand).reshape(x.size, k)
-    ce, ct, cn = edge[cand], t[cand], nsub[edge[cand]]
-    # Two intervals per candidate: its own sub-edges, and the end of the previous edge when it is a vertex.
-    prev = np.where(ce > 0, ce - 1, ce)
-    e2 = np.stack([ce, np.where(ct == 0, prev, ce)], axis=-1)
-    lo = np.stack([np.maximum(0.0, ct - 1.0 / cn), np.where(ct == 0, 1.0 - 1.0 / nsub[prev], ct)], axis=-1)
-    hi = np.stack([np.minimum(1.0, ct + 1.0 / cn), np.where(ct == 0, 1.0, ct)], axis=-1)
-    px = np.broadcast_to(x[:, None, None], e2.shape).ravel()
-    py = np.broadcast_to(y[:, None, None], e2.shape).ravel()
-    e2, lo, hi = e2.ravel(), lo.ravel(), hi.ravel()
-    ax, ay, dx, dy = x0[e2], y0[e2], x1[e2] - x0[e2], y1[e2] - y0[e2]
-
-    def f(tt: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.asarray(_GEOD.inv(px, py, ax + tt * dx, ay + tt * dy)[2], dtype=float)
-
-    g = (math.sqrt(5) - 1) / 2
-    a, b = lo.copy(), hi.copy()
-    c, d = b - g * (b - a), a + g * (b - a)
-    fc, fd = f(c), f(d)
-    for _ in range(iterations):  # golden section: the distance along a short sub-edge is unimodal
-        left = fc < fd
-        b = np.where(left, d, b)
-        a = np.where(left, a, c)
-        c_new = b - g * (b - a)
-        d_new = a + g * (b - a)
-        c, d = c_new, d_new
-        fc, fd = f(c), f(d)
-    best = np.minimum.reduce([fc, fd, f(lo), f(hi)])
-    out: NDArray[np.float64] = best.reshape(x.size, -1).min(axis=1)
-    return out
 
 
 # ---------------------------------------------------------------- distance bands
@@ -339,12 +247,85 @@ def cluster_points(lon: ArrayLike, lat: ArrayLike, eps_m: float, min_samples: in
     return labels
 
 
+# ---------------------------------------------------------------- the result
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class AttributionResult(LegacyAccess):
+    """Points attributed to zones: what `attribute_points` and `run_attribution` return.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per point: ``id, lon, lat, [time], zones, states, disputed`` and the optional columns
+        (``inside:<id>``, ``border_m:<id>``, ``dist_km:<name>``, ``in_band:<name>``, ``cluster``).
+    provenance : dict
+        The zone set's provenance (name, version, sha256, kind) and, under ``parameters``, the call's.
+    share : ShareTest or None
+        The share test of `run_attribution` with a ``target`` (None otherwise: call `assess_share`).
+    evidence : list of EvidenceItem
+        The ``attribution_stat`` evidence `run_attribution` recorded for a claim (empty otherwise).
+    run_id : str or None
+        The analysis run recorded in the case (None when not recorded).
+
+    Notes
+    -----
+    Until the next release a result of `attribute_points` still answers as the DataFrame it used to return
+    (``res["zones"]``, ``res.columns``, ...), with an :class:`~overflight.errors.OverflightDeprecationWarning`:
+    use ``.table``.
+    """
+
+    _legacy_field: ClassVar[str] = "table"
+    _legacy_was: ClassVar[str] = "attribute() returned a DataFrame"
+
+    table: pd.DataFrame
+    provenance: dict[str, Any] = field(default_factory=dict)
+    share: ShareTest | None = None
+    evidence: list[EvidenceItem] = field(default_factory=list)
+    run_id: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __repr__(self) -> str:
+        t = self.table
+        located = int((t["zones"] != "").sum()) if "zones" in t else 0
+        disputed = int(t["disputed"].sum()) if "disputed" in t else 0
+        out = (f"AttributionResult({len(t):,} points, {located:,} in a zone, {disputed:,} disputed; "
+               f"zone set {self.provenance.get('name', '?')!r}")
+        if self.run_id is not None:
+            out += f"; run {self.run_id}"
+        if self.share is not None:
+            out += f"; {self.share.k} of {self.share.n} inside: {self.share.outcome}"
+        return out + ")"
+
+    def share_inside(self, target: str, region: str | None = None) -> tuple[int, int]:
+        """(k, n): the points inside `region` (all when None), and of those the ones inside `target`."""
+        return share_inside(self.table, target, region)
+
+    def assess_share(self, target: str, region: str | None = None, *, threshold: float = 0.9,
+                     direction: str = "more", confidence: float = 0.95) -> ShareTest:
+        """Test a claimed share of the points (of `region`) inside `target` (`assess_share_claim`)."""
+        k, n = self.share_inside(target, region)
+        return assess_share_claim(k, n, threshold, direction, confidence)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table, one row per point (the DataFrame itself, not a copy)."""
+        return self.table
+
+    def to_arrow(self) -> pa.Table:
+        """The table as an Arrow table, with the provenance as JSON in its schema metadata."""
+        table = pa.Table.from_pandas(self.table, preserve_index=False)
+        meta = {**(table.schema.metadata or {}), b"overflight": json.dumps(self.provenance, default=str).encode()}
+        return table.replace_schema_metadata(meta)
+
+
 # ---------------------------------------------------------------- the table
 
 
 def attribute_points(points: pd.DataFrame, zones: ZoneSetLike, *, border_zones: Sequence[str] = (),
                      references: Sequence[Reference] = (), cluster_eps_m: float | None = None,
-                     min_samples: int = 2, max_step_m: float = 200.0) -> pd.DataFrame:
+                     min_samples: int = 2, max_step_m: float = 200.0) -> AttributionResult:
     """Attribute points to zones: one row per point.
 
     Parameters
@@ -363,25 +344,32 @@ def attribute_points(points: pd.DataFrame, zones: ZoneSetLike, *, border_zones: 
 
     Returns
     -------
-    pandas.DataFrame
-        ``id, lon, lat, [time], zones`` (ids of every containing zone, ``;``-separated), ``states`` (state
-        zones only), ``disputed`` (inside more than one state zone), then the optional columns.
+    AttributionResult
+        ``table``: ``id, lon, lat, [time], zones`` (ids of every containing zone, ``;``-separated), ``states``
+        (state zones only), ``disputed`` (inside more than one state zone), then the optional columns;
+        ``provenance``: the zone set's and the parameters. ``share_inside`` and ``assess_share`` test a share.
 
     Examples
     --------
     >>> import pandas as pd, shapely
     >>> from overflight import attribute
     >>> zones = {"A": shapely.box(0, 0, 2, 2), "B": shapely.box(1, 0, 3, 2)}
-    >>> pts = pd.DataFrame({"id": ["w1", "w2"], "lon": [0.5, 1.5], "lat": [1.0, 1.0]})
-    >>> attribute(pts, zones, border_zones=["A"])[["id", "zones", "inside:A"]].values.tolist()
-    [['w1', 'A', True], ['w2', 'A;B', True]]
+    >>> pts = pd.DataFrame({"id": ["w1", "w2", "w3"], "lon": [0.5, 1.5, 2.5], "lat": [1.0, 1.0, 1.0]})
+    >>> res = attribute(pts, zones, border_zones=["A"])
+    >>> res.table[["id", "zones", "inside:A"]].values.tolist()
+    [['w1', 'A', True], ['w2', 'A;B', True], ['w3', 'B', False]]
+    >>> res
+    AttributionResult(3 points, 3 in a zone, 0 disputed; zone set 'zones')
+    >>> res.share_inside("A"), res.assess_share("A", threshold=0.5).outcome
+    ((2, 3), 'inconclusive')
     """
     for c in ("lon", "lat"):
         if c not in points.columns:
             raise InputError(f"points lack a {c!r} column", field=c)
     x, y = _xy(points["lon"], points["lat"])
     n = x.size
-    zl = list(as_zoneset(zones))
+    zs = as_zoneset(zones)
+    zl = list(zs)
     ids = np.array([z.id for z in zl], dtype=object)
     times = points["time"] if "time" in points.columns else None
     member = zone_membership(x, y, zl, times)
@@ -418,15 +406,21 @@ def attribute_points(points: pd.DataFrame, zones: ZoneSetLike, *, border_zones: 
             out[c] = bands[c].to_numpy()
     if cluster_eps_m is not None:
         out["cluster"] = cluster_points(x, y, cluster_eps_m, min_samples)
-    return out
+    params = {"border_zones": list(border_zones), "references": [r.as_dict() for r in references],
+              "cluster_eps_m": cluster_eps_m, "min_samples": min_samples, "max_step_m": max_step_m}
+    return AttributionResult(out, {**zs.provenance.as_dict(), "parameters": params})
 
 
-def share_inside(table: pd.DataFrame, target: str, region: str | None = None) -> tuple[int, int]:
+def share_inside(table: pd.DataFrame | AttributionResult, target: str, region: str | None = None
+                 ) -> tuple[int, int]:
     """Count the points inside a region, and of those inside a target zone.
 
-    (k, n): points of `table` (from `attribute_points`) inside `region` (all when None), and of those
-    the ones inside `target`.
+    (k, n): points of `table` (an `AttributionResult`, or its ``table`` as a case stores it) inside `region`
+    (all when None), and of those the ones inside `target`.
     """
+    if isinstance(table, AttributionResult):
+        table = table.table
+
     def has(zid: str) -> NDArray[np.bool_]:
         return np.array([zid in s.split(";") for s in table["zones"]], dtype=bool)
 
@@ -436,16 +430,6 @@ def share_inside(table: pd.DataFrame, target: str, region: str | None = None) ->
 
 
 # ---------------------------------------------------------------- on a case
-
-
-@dataclass
-class AttributionResult:
-    """What `run_attribution` produced."""
-
-    run_id: str | None
-    table: pd.DataFrame
-    share: ShareTest | None
-    evidence: list[EvidenceItem] = field(default_factory=list)
 
 
 def _params(p: Mapping[str, Any]) -> dict[str, Any]:
@@ -468,6 +452,10 @@ def _zone_ids(params: Mapping[str, Any]) -> list[str] | None:
 
 def rerun_attribution(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
     """The registered re-run of an attribution: the result table from the case and the parameters."""
+    return _attribute_case(case, params).table
+
+
+def _attribute_case(case: Case, params: Mapping[str, Any]) -> AttributionResult:
     p = _params(params)
     obs = case.observations_frame(p["kinds"])
     obs = obs[obs["lon"].notna() & obs["lat"].notna()]
@@ -512,7 +500,8 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
                       "grade": grade})
     if claim is not None and claim not in case.claims():
         raise InputError(f"unknown claim {claim!r}", field="claim")
-    table = rerun_attribution(case, params)
+    attributed = _attribute_case(case, params)
+    table = attributed.table
     share: ShareTest | None = None
     items: list[EvidenceItem] = []
     if target:
@@ -547,7 +536,7 @@ def run_attribution(case: Case, *, target: str | None = None, region: str | None
         run_id = case.record_run("attribution", params, attribution_inputs(case, params), prov, table, items,
                                  started=started)
         items = [EvidenceItem(**{**e.__dict__, "run_id": run_id}) for e in items]
-    return AttributionResult(run_id, table, share, items)
+    return AttributionResult(table, attributed.provenance, share, items, run_id)
 
 
 

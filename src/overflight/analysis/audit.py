@@ -9,6 +9,9 @@ geodesic distance to that zone's boundary and the zones the point does lie in.
 
 A row that cannot be checked (no or impossible coordinates, no stated country, a name that matches no zone
 or several) is kept, counted and named with its reason: rows read = rows checked + rows not checked.
+
+:func:`geonames_agreement` audits the shipped gazetteer the same way: how often a place's GeoNames admin1 code
+agrees with the ne-admin1 region its coordinates lie in.
 """
 
 from __future__ import annotations
@@ -317,4 +320,56 @@ def read_events(path: str, *, columns: Sequence[str] = ()) -> pd.DataFrame:
     return df
 
 
-__all__ = ["OUT_COLUMNS", "STATUSES", "AuditResult", "audit", "distance_to_boundary", "read_events"]
+
+def geonames_agreement(zs: ZoneSet, countries: list[str] | None = None) -> Any:
+    """How often a GeoNames place's ``admin1`` agrees with the ne-admin1 region its coordinates lie in.
+
+    GeoNames codes a place's first-level division as country code + admin1 code (``KZ.07``); Natural Earth
+    carries the same code for each region (``gn_a1_code``), so the match is exact, with no name matching. Each
+    place of the shipped gazetteer falls in one class: ``agree`` (the region holding it has the place's code),
+    ``disagree``, ``outside`` (in no region: on the coast or an island that the land-only polygons miss) or
+    ``no_code`` (GeoNames gives no admin1, ``00``, or the region has no GeoNames code). A place in two disputed
+    regions agrees when either carries its code. Returns a DataFrame, one row per country plus ``ALL``.
+    """
+    import pyarrow.parquet as pq
+
+    from overflight import gazetteer
+
+    t = pq.read_table(gazetteer.data_path(), columns=["lon", "lat", "cc", "admin1"]).to_pandas()
+    if countries:
+        t = t[t["cc"].isin(countries)].reset_index(drop=True)
+    code = (t["cc"].astype(str) + "." + t["admin1"].fillna("").astype(str)).to_numpy(dtype=object)
+    no_gn = t["admin1"].fillna("").isin(["", "00"]).to_numpy()
+    index = ZoneIndex.cached(zs)
+    pi, zi = index.locate_all(t["lon"].to_numpy(float), t["lat"].to_numpy(float))
+    zcode = np.array([str(z.properties.get("gn_a1_code") or "") for z in zs], dtype=object)
+    hit = zcode[zi] == code[pi]
+    agree = np.zeros(len(t), dtype=bool)
+    agree[pi[hit]] = True
+    located = np.zeros(len(t), dtype=bool)
+    located[pi] = True
+    coded = np.zeros(len(t), dtype=bool)
+    coded[pi[zcode[zi] != ""]] = True
+    cls = np.where(~located, "outside", np.where(no_gn | ~coded, "no_code", np.where(agree, "agree", "disagree")))
+    df = pd.DataFrame({"cc": t["cc"].to_numpy(), "cls": cls})
+    table = pd.crosstab(df["cc"], df["cls"])
+    table.loc["ALL"] = table.sum()
+    for c in ("agree", "disagree", "outside", "no_code"):
+        if c not in table:
+            table[c] = 0
+    table = table[["agree", "disagree", "outside", "no_code"]]
+    table["places"] = table.sum(axis=1)
+    checked = table["agree"] + table["disagree"]
+    table["agreement"] = (table["agree"] / checked.where(checked > 0)).round(4)
+    return table
+
+
+__all__ = [
+    "OUT_COLUMNS",
+    "STATUSES",
+    "AuditResult",
+    "audit",
+    "distance_to_boundary",
+    "geonames_agreement",
+    "read_events",
+]

@@ -21,6 +21,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from overflight.units import DurationLike, parse_duration
+
 SIDES = ("entry", "exit")
 BRACKET_COLUMNS = [f"{side}_{which}_{c}" for side in SIDES for which in ("before", "after")
                    for c in ("time", "lon", "lat")] + [f"{side}_time_{m}" for side in SIDES for m in ("min", "max")]
@@ -73,8 +75,12 @@ class Brackets:
             best_xy[upd, 0] = m["lon"].to_numpy(float)[upd]
             best_xy[upd, 1] = m["lat"].to_numpy(float)[upd]
 
-    def apply(self, max_gap_s: float) -> pd.DataFrame:
-        """The visits with the bracket columns (`BRACKET_COLUMNS`) added after the visit columns."""
+    def apply(self, max_gap_s: DurationLike) -> pd.DataFrame:
+        """The visits with the bracket columns (`BRACKET_COLUMNS`) added after the visit columns.
+
+        ``max_gap_s``: seconds, or text with a unit (``"10min"``), as transit's ``max_gap``.
+        """
+        gap_limit = parse_duration(max_gap_s, field="max_gap")
         out = self.visits.copy()
         nv = len(out)
         order = np.argsort((self._ev["side"] == "exit").to_numpy() * nv + self._ev["k"].to_numpy(), kind="stable")
@@ -98,18 +104,19 @@ class Brackets:
             t = pd.to_datetime(out[f"{side}_time"], utc=True)
             b, a = out[f"{side}_before_time"], out[f"{side}_after_time"]
             gap = (a - b).dt.total_seconds()
-            in_gap = (out[f"{side}_kind"] == "crossing") & (gap > float(max_gap_s))
+            in_gap = (out[f"{side}_kind"] == "crossing") & (gap > gap_limit)
             out[f"{side}_time_min"] = b.where(in_gap, t)
             out[f"{side}_time_max"] = a.where(in_gap, t)
         return out
 
 
 def bracket_visits(visits: pd.DataFrame, tracks: pd.DataFrame | Iterable[pd.DataFrame],
-                   max_gap_s: float) -> pd.DataFrame:
+                   max_gap_s: DurationLike) -> pd.DataFrame:
     """Visits with their bracketing fixes and crossing-time ranges.
 
     Visits (from `overflight.analysis.transit.transit`) with their bracketing fixes and crossing-time
-    ranges (module docstring); ``tracks``: the track table the visits came from, or its chunks.
+    ranges (module docstring); ``tracks``: the track table the visits came from, or its chunks;
+    ``max_gap_s``: seconds or text with a unit (``"10min"``), as transit's ``max_gap``.
     """
     br = Brackets(visits)
     for chunk in ([tracks] if isinstance(tracks, pd.DataFrame) else tracks):

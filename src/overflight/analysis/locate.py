@@ -1,12 +1,13 @@
-"""The zones containing each point: of arrays (`locate`) or of a CSV file streamed in chunks (`locate_csv`)."""
+"""The zones containing each point: of arrays (`locate`, a `LocateResult`) or of a CSV in chunks (`locate_csv`)."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -14,24 +15,91 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from overflight._deprecated import LegacyAccess
 from overflight.errors import CoordinateWarning, InputError
 from overflight.tracks.read_csv import _arrow_reason, _check_single_line, read_header
+from overflight.zoneset import ZoneSet
 
 if TYPE_CHECKING:
     from overflight.index import ZoneIndex
     from overflight.zones import ZoneSetLike
 
-__all__ = ["LocateSummary", "ProgressFn", "locate", "locate_csv"]
+__all__ = ["LocateResult", "LocateSummary", "ProgressFn", "locate", "locate_csv"]
 
 #: ``progress(done, total)``: called with bytes read so far and the file's size.
 ProgressFn = Callable[[int, int], None]
 
 
+@dataclass(frozen=True, eq=False, repr=False)
+class LocateResult(LegacyAccess):
+    """The zones containing each point, from :func:`locate`.
+
+    Attributes
+    ----------
+    lon, lat : numpy.ndarray of float
+        The points, as given (one entry per point).
+    zones : numpy.ndarray of str
+        The ids of every zone containing each point, joined by ``sep`` (``''`` for none): a point in a
+        disputed area is in both claims.
+    sep : str
+        The separator used in ``zones``.
+    provenance : dict
+        The zone set's provenance (boundary set name, version, sha256, kind) and the parameters of the call
+        (``normalize_lon``, ``sep``).
+
+    Notes
+    -----
+    Until the next release the result still answers as the array `locate` used to return (``.tolist()``,
+    indexing, ``== ''``), with an :class:`~overflight.errors.OverflightDeprecationWarning`: use ``.zones``.
+    """
+
+    _legacy_field: ClassVar[str] = "zones"
+    _legacy_was: ClassVar[str] = "locate() returned an array of zone ids"
+
+    lon: npt.NDArray[np.float64]
+    lat: npt.NDArray[np.float64]
+    zones: npt.NDArray[np.object_]
+    sep: str = "|"
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.zones.size)
+
+    def __repr__(self) -> str:
+        return (f"LocateResult({len(self):,} points, {int(self.located.sum()):,} in a zone, "
+                f"{int(self.multiple.sum()):,} in more than one; zone set {self.provenance.get('name', '?')!r})")
+
+    @property
+    def located(self) -> npt.NDArray[np.bool_]:
+        """True where the point lies in at least one zone."""
+        out: npt.NDArray[np.bool_] = self.zones != ""
+        return out
+
+    @property
+    def multiple(self) -> npt.NDArray[np.bool_]:
+        """True where the point lies in more than one zone (overlapping zones, a disputed area)."""
+        if len(self) == 0:
+            return np.zeros(0, dtype=bool)
+        out: npt.NDArray[np.bool_] = pd.Series(self.zones, dtype=object).str.contains(
+            self.sep, regex=False).to_numpy(dtype=bool)
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The result as a table: ``lon``, ``lat``, ``zones``, one row per point."""
+        return pd.DataFrame({"lon": self.lon, "lat": self.lat, "zones": self.zones})
+
+    def to_arrow(self) -> pa.Table:
+        """The result as an Arrow table (``lon``, ``lat`` float64, ``zones`` string), provenance in its metadata."""
+        table = pa.table({"lon": pa.array(self.lon, pa.float64()), "lat": pa.array(self.lat, pa.float64()),
+                          "zones": pa.array(self.zones, pa.string())})
+        return table.replace_schema_metadata({"overflight": json.dumps(self.provenance, default=str)})
+
+
 def locate(
     lon: npt.ArrayLike, lat: npt.ArrayLike, zones: ZoneSetLike | ZoneIndex = "ne-admin0", *,
     normalize_lon: bool = False, sep: str = "|",
-) -> npt.NDArray[np.object_]:
-    """The ids of every zone containing each point, joined by ``sep`` (``''`` for none).
+) -> LocateResult:
+    """The ids of every zone containing each point.
 
     Parameters
     ----------
@@ -46,22 +114,33 @@ def locate(
 
     Returns
     -------
-    numpy.ndarray of str
-        One entry per point.
+    LocateResult
+        ``zones`` (one entry per point, ids joined by ``sep``, ``''`` for none), the points, the provenance;
+        ``to_frame()`` and ``to_arrow()`` give it as a table.
 
     Examples
     --------
     >>> import shapely
     >>> from overflight import locate
     >>> zones = {"west": shapely.box(0, 0, 2, 2), "east": shapely.box(1, 0, 3, 2)}
-    >>> locate([0.5, 1.5, 5.0], [1.0, 1.0, 1.0], zones).tolist()
+    >>> res = locate([0.5, 1.5, 5.0], [1.0, 1.0, 1.0], zones)
+    >>> res.zones.tolist()
     ['west', 'west|east', '']
+    >>> res
+    LocateResult(3 points, 2 in a zone, 1 in more than one; zone set 'zones')
+    >>> res.to_frame().values.tolist()
+    [[0.5, 1.0, 'west'], [1.5, 1.0, 'west|east'], [5.0, 1.0, '']]
     """
     from overflight.index import ZoneIndex
     from overflight.zones import as_zoneset
 
     index = zones if isinstance(zones, ZoneIndex) else ZoneIndex.cached(as_zoneset(zones))
-    return index.zones_of(lon, lat, sep=sep, normalize_lon=normalize_lon)
+    found = index.zones_of(lon, lat, sep=sep, normalize_lon=normalize_lon)
+    # the points as the index read them (one flat float64 array each, no copy when they already are)
+    x = np.asarray(lon, dtype=np.float64).ravel()
+    y = np.asarray(lat, dtype=np.float64).ravel()
+    prov = index.zoneset.provenance.as_dict() if isinstance(index.zoneset, ZoneSet) else {}
+    return LocateResult(x, y, found, sep, {**prov, "normalize_lon": normalize_lon, "sep": sep})
 
 
 @dataclass

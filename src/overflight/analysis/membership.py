@@ -35,7 +35,7 @@ def zone_index(zones: ZoneSetLike) -> ZoneIndex:
     zs = as_zoneset(zones)
     if zs.provenance.name in boundaries.names():
         return ZoneIndex.cached(zs)
-    return ZoneIndex(zs.geometries())
+    return ZoneIndex(zs)  # the ZoneSet itself: the index coerces nothing again
 
 
 def members(

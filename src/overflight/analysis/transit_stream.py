@@ -17,14 +17,14 @@ import pyarrow as pa
 
 from overflight.analysis.transit import Locator, TransitResult, TransitState, summarize_transit
 from overflight.analysis.transit_kernel import TransitSpec, transit_batch, transit_close, visits_table
-from overflight.zones import ZoneSet
+from overflight.zones import ZoneSetLike, as_zoneset
 
 __all__ = ["transit_chunks"]
 
 
 def transit_chunks(
     chunks: Iterable[pd.DataFrame],
-    zones: ZoneSet,
+    zones: ZoneSetLike,
     *,
     max_gap: str | float | int = "10min",
     step_m: float = 5000.0,
@@ -51,7 +51,7 @@ def transit_chunks(
     -------
     TransitResult
     """
-    spec = TransitSpec(zones, index=index, max_gap=max_gap, step_m=step_m)
+    spec = TransitSpec(as_zoneset(zones), index=index, max_gap=max_gap, step_m=step_m)
     state: TransitState | None = None
     closed: list[pa.Table] = []
     n_closed = 0

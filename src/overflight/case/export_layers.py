@@ -26,6 +26,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from overflight.errors import InputError
+from overflight.units import DurationLike, parse_duration
 
 if TYPE_CHECKING:
     from overflight.case.store import Case
@@ -179,10 +180,13 @@ def max_gap_for(case: Case, dataset: str) -> float:
     return gap
 
 
-def track_segments(times: pd.Series, max_gap_s: float) -> list[np.ndarray]:
-    """Row positions of a track's observed pieces: cut where consecutive fixes are more than max_gap apart."""
+def track_segments(times: pd.Series, max_gap_s: DurationLike) -> list[np.ndarray]:
+    """Row positions of a track's observed pieces: cut where consecutive fixes are more than max_gap apart.
+
+    ``max_gap_s``: seconds, or text with a unit (``"10min"``).
+    """
     t = pd.to_datetime(times, utc=True).to_numpy(dtype="datetime64[ns]").view(np.int64)
-    cut = np.flatnonzero(np.diff(t) > max_gap_s * 1e9) + 1
+    cut = np.flatnonzero(np.diff(t) > parse_duration(max_gap_s, field="max_gap") * 1e9) + 1
     return np.split(np.arange(len(t)), cut)
 
 

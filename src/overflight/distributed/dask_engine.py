@@ -60,7 +60,7 @@ from overflight.tracks._stage import ReadOptions
 from overflight.tracks.read_parquet import stage_parquet_row_group, time_column
 from overflight.tracks.table import TIME_DTYPE, sort_tracks
 from overflight.tracks.validate import Validator
-from overflight.zones import ZoneSet
+from overflight.zones import ZoneSetLike, as_zoneset
 
 __all__ = ["DaskRun", "Piece", "archive_pieces", "dask_client", "locate_dask", "read_archive", "transit_dask"]
 
@@ -325,7 +325,7 @@ def _transit_partition(df: pd.DataFrame, spec: TransitSpec, out_dir: str | None,
 
 def transit_dask(
     fixes: Any,
-    zones: ZoneSet,
+    zones: ZoneSetLike,
     *,
     max_gap: str | float | int = "10min",
     step_m: float = 5000.0,
@@ -370,7 +370,7 @@ def transit_dask(
                          field="between")
     ddf = fixes if given else read_archive(fixes, between=between)
     files = [] if given else _expand(fixes)
-    spec = TransitSpec(zones, index=index, max_gap=max_gap, step_m=step_m)
+    spec = TransitSpec(as_zoneset(zones), index=index, max_gap=max_gap, step_m=step_m)
     spec_f = client.scatter(spec, broadcast=True, hash=False)  # the index crosses the network once per worker
     info = _engine_info(client)
     n_in = int(ddf.npartitions)

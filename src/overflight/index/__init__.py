@@ -7,8 +7,12 @@
 
 from __future__ import annotations
 
-from overflight.index.core import CoordinateWarning, ZoneIndex, ZoneSetLike
+from overflight._deprecated import deprecated_names
+from overflight.index.core import CoordinateWarning, ZoneIndex
 from overflight.index.crossings import Crossings
 from overflight.index.persist import cache_dir
 
-__all__ = ["CoordinateWarning", "Crossings", "ZoneIndex", "ZoneSetLike", "cache_dir"]
+__all__ = ["CoordinateWarning", "Crossings", "ZoneIndex", "cache_dir"]
+
+# the index takes any `overflight.zones.ZoneSetLike`; its own protocol of that name is gone
+__getattr__ = deprecated_names(__name__, {"ZoneSetLike": "overflight.zones:ZoneSetLike"})

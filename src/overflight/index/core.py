@@ -5,42 +5,32 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 
+from overflight._deprecated import deprecated_names
 from overflight.errors import CoordinateWarning as CoordinateWarning
-from overflight.errors import InputError, OverflightError
+from overflight.errors import InputError, OverflightError, OverflightWarning
 from overflight.geodesy import densify_segments
 from overflight.index._kernels import locate_all, locate_first
 from overflight.index._segments import MAXZ, cancel_pairs, segment_crossings
 from overflight.index.crossings import Crossings, split_antimeridian
 from overflight.index.grid import FORMAT_VERSION, GridArrays, build_grid, geometry_hash
 from overflight.index.persist import cache_dir, load_grid, save_grid
+from overflight.zones import as_zoneset
+from overflight.zoneset import ZoneSet
+
+if TYPE_CHECKING:
+    from overflight.zones import ZoneSetLike
 
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
-
-
-class ZoneSetLike(Protocol):
-    """What ZoneIndex needs of a zone set (`overflight.zones.ZoneSet` satisfies it)."""
-
-    @property
-    def ids(self) -> list[str]:
-        """The zone ids, in order."""
-        ...
-
-    def geometries(self) -> npt.NDArray[np.object_]:
-        """The zone geometries, in the order of ``ids``."""
-        ...
-
-    def __len__(self) -> int: ...
 
 
 class ZoneIndex:
@@ -64,8 +54,9 @@ class ZoneIndex:
 
     Parameters
     ----------
-    zoneset : a `ZoneSet` (or anything with ``ids`` and ``geometries()``), or a sequence of shapely
-        geometries (ids are then their positions as strings).
+    zoneset : anything `overflight.zones.as_zoneset` takes (`overflight.zones.ZoneSetLike`: a `ZoneSet`, a
+        boundary-set name or zone file, a mapping id -> geometry, ...), or a sequence of shapely geometries
+        (ids are then their positions as strings).
     cell_deg : coarse cell size in degrees (a power of two dividing 180).
     fine_edges : target number of edges per fine cell; sets the subdivision of each border cell.
     max_fine : largest subdivision k (fine cells of ``cell_deg / k`` degrees).
@@ -73,15 +64,16 @@ class ZoneIndex:
 
     def __init__(
         self,
-        zoneset: ZoneSetLike | Sequence[Any] | npt.NDArray[np.object_],
+        zoneset: ZoneSetLike,
         *,
         cell_deg: float = 1.0,
         fine_edges: float = 4.0,
         max_fine: int = 128,
         _grid: GridArrays | None = None,
     ) -> None:
-        self.zoneset = zoneset
-        geoms, ids = _geoms_ids(zoneset)
+        zs, geoms, ids = _geoms_ids(zoneset)
+        #: the zones indexed, as a ZoneSet (bare geometries get ids "0", "1", ...)
+        self.zoneset: ZoneSet = zs
         self.ids: list[str] = ids
         self.params = {"cell_deg": float(cell_deg), "fine_edges": float(fine_edges), "max_fine": int(max_fine)}
         types = shapely.get_type_id(geoms)
@@ -269,23 +261,23 @@ class ZoneIndex:
         return save_grid(path, self.grid, meta)
 
     @classmethod
-    def load(cls, path: str | Path, zoneset: ZoneSetLike | Sequence[Any] | npt.NDArray[np.object_]) -> ZoneIndex:
+    def load(cls, path: str | Path, zoneset: ZoneSetLike) -> ZoneIndex:
         """Load a saved index for `zoneset`; InputError if it was built for other zones or geometry."""
         grid, meta = load_grid(path)
-        geoms, ids = _geoms_ids(zoneset)
+        zs, geoms, ids = _geoms_ids(zoneset)
         digest = geometry_hash(geoms, ids)
         if meta.get("geometry_hash") != digest:
             raise InputError("index was built for a different zone set (geometry hash differs); rebuild it",
                              file=path, field="geometry_hash")
         p = meta.get("params", {})
-        idx = cls(zoneset, cell_deg=p.get("cell_deg", grid.cw), fine_edges=p.get("fine_edges", 4.0),
+        idx = cls(zs, cell_deg=p.get("cell_deg", grid.cw), fine_edges=p.get("fine_edges", 4.0),
                   max_fine=p.get("max_fine", 128), _grid=grid)
         idx._hash = digest
         return idx
 
     @classmethod
     def cached(
-        cls, zoneset: ZoneSetLike | Sequence[Any] | npt.NDArray[np.object_], *, directory: str | Path | None = None,
+        cls, zoneset: ZoneSetLike, *, directory: str | Path | None = None,
         cell_deg: float = 1.0, fine_edges: float = 4.0, max_fine: int = 128,
     ) -> ZoneIndex:
         """The index for this zone set from the cache directory, building and saving it the first time.
@@ -293,40 +285,30 @@ class ZoneIndex:
         The cache key is the zone-set geometry hash and the build parameters; the directory is
         $OVERFLIGHT_CACHE/index (default ~/.cache/overflight/index) unless given.
         """
-        geoms, ids = _geoms_ids(zoneset)
+        zs, geoms, ids = _geoms_ids(zoneset)  # coerced once: load and the constructor get the ZoneSet
         digest = geometry_hash(geoms, ids)
         d = Path(directory) if directory is not None else cache_dir()
         key = f"zoneindex-v{FORMAT_VERSION}-{digest[:24]}-c{cell_deg:g}-f{fine_edges:g}-k{max_fine}.npz"
         path = d / key
         if path.exists():
             try:
-                return cls.load(path, zoneset)
+                return cls.load(path, zs)
             except OverflightError:
                 pass  # stale or damaged cache entry: rebuild it below
-        idx = cls(zoneset, cell_deg=cell_deg, fine_edges=fine_edges, max_fine=max_fine)
+        idx = cls(zs, cell_deg=cell_deg, fine_edges=fine_edges, max_fine=max_fine)
         idx._hash = digest
         try:
             idx.save(path)
         except OSError as exc:
-            warnings.warn(f"could not cache the zone index in {d}: {exc}", stacklevel=2)
+            warnings.warn(f"could not cache the zone index in {d}: {exc}", OverflightWarning, stacklevel=2)
         return idx
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _geoms_ids(zoneset: Any) -> tuple[npt.NDArray[np.object_], list[str]]:
-    if hasattr(zoneset, "geometries") and hasattr(zoneset, "ids"):
-        geoms = np.asarray(zoneset.geometries(), dtype=object)
-        ids = [str(i) for i in zoneset.ids]
-    else:
-        geoms = np.empty(len(zoneset), dtype=object)
-        geoms[:] = list(zoneset)
-        ids = [str(i) for i in range(len(geoms))]
-    if geoms.ndim != 1:
-        raise InputError("zone geometries must be one-dimensional", field="geometry")
-    bad = ~np.array([g is None or isinstance(g, shapely.Geometry) for g in geoms], dtype=bool)
-    if bad.any():
-        raise InputError(f"zone {ids[int(np.argmax(bad))]!r} has no shapely geometry", field="geometry")
-    return geoms, ids
+def _geoms_ids(zoneset: ZoneSetLike) -> tuple[ZoneSet, npt.NDArray[np.object_], list[str]]:
+    """The zone set (the one coercion, `as_zoneset`), its geometries and ids."""
+    zs = as_zoneset(zoneset)
+    return zs, zs.geometries(), zs.ids
 
 
 def _has_polygon(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
@@ -372,4 +354,8 @@ def _chunked(run: Any, n: int, threads: int) -> list[int]:
         return list(ex.map(run, [slice(b[i], b[i + 1]) for i in range(len(b) - 1)]))
 
 
-__all__ = ["F64", "I32", "I64", "ZoneIndex", "ZoneSetLike"]
+__all__ = ["F64", "I32", "I64", "ZoneIndex"]
+
+# ZoneSetLike here was a protocol (``ids`` and ``geometries()``); the index now takes what every zones argument
+# takes, `overflight.zones.ZoneSetLike`, so the one name means one thing.
+__getattr__ = deprecated_names(__name__, {"ZoneSetLike": "overflight.zones:ZoneSetLike"})

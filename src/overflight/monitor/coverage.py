@@ -38,6 +38,7 @@ import shapely
 
 from overflight.errors import InputError
 from overflight.evidence.model import EvidenceItem
+from overflight.units import DurationLike, parse_duration
 
 if TYPE_CHECKING:
     from overflight.case.store import Case
@@ -51,7 +52,7 @@ class FeedLiveness:
     """Listening intervals and gaps of one feed (thread-safe)."""
 
     name: str
-    gap_s: float = 90.0
+    gap_s: DurationLike = 90.0  # seconds, or text with a unit ("90s"); a float of seconds after construction
     connected: bool = False
     connects: int = 0
     messages: int = 0
@@ -61,6 +62,9 @@ class FeedLiveness:
     intervals: list[tuple[float, float]] = field(default_factory=list)
     gaps: list[tuple[float, float, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.gap_s = parse_duration(self.gap_s, field="gap")
 
     def connect(self, now: float) -> None:
         """Record that the feed connected at ``now``."""
@@ -85,7 +89,7 @@ class FeedLiveness:
         with self._lock:
             self.messages += messages
             self.heartbeats += heartbeats
-            if self.start is not None and self.last is not None and now - self.last > self.gap_s:
+            if self.start is not None and self.last is not None and now - self.last > float(self.gap_s):
                 self._close("silent", now)
             if self.start is None:
                 if self.gaps and self.gaps[-1][1] <= now:
@@ -106,11 +110,11 @@ class FeedLiveness:
 class CellCoverage:
     """Last receipt time of a position in each ``cell_deg`` cell, and the cells of each zone."""
 
-    def __init__(self, zones: ZoneSet, cell_deg: float = 0.25, recent_s: float = 600.0) -> None:
+    def __init__(self, zones: ZoneSet, cell_deg: float = 0.25, recent_s: DurationLike = 600.0) -> None:
         if not (cell_deg > 0 and (180.0 / cell_deg).is_integer()):
             raise InputError(f"coverage cell size must divide 180 degrees, not {cell_deg!r}", field="cell_deg")
         self.cell_deg = float(cell_deg)
-        self.recent_s = float(recent_s)
+        self.recent_s = parse_duration(recent_s, field="recent")  # seconds, or text with a unit
         self.nx = round(360.0 / cell_deg)
         self.ny = round(180.0 / cell_deg)
         self.last_seen = np.full(self.nx * self.ny, -np.inf)
@@ -153,10 +157,10 @@ class CellCoverage:
 class CoverageRecorder:
     """Collects the listening intervals of every feed and the zone buckets, and hands them out as rows."""
 
-    def __init__(self, feeds: Sequence[FeedLiveness], cells: CellCoverage, bucket_s: float = 60.0) -> None:
+    def __init__(self, feeds: Sequence[FeedLiveness], cells: CellCoverage, bucket_s: DurationLike = 60.0) -> None:
         self.feeds = list(feeds)
         self.cells = cells
-        self.bucket_s = float(bucket_s)
+        self.bucket_s = parse_duration(bucket_s, field="bucket")  # seconds, or text with a unit
         self._bucket_start: float | None = None
         self._zone_rows: list[dict[str, Any]] = []
 

@@ -49,7 +49,8 @@ from overflight.errors import InputError
 from overflight.geodesy import GEOD, R_MEAN, WGS84_B
 from overflight.index import ZoneIndex
 from overflight.monitor.sbs import CallsignTable, key_hex
-from overflight.zones import ZoneSet
+from overflight.units import DistanceLike, DurationLike, SpeedLike, parse_distance, parse_duration, parse_speed
+from overflight.zones import ZoneSet, ZoneSetLike, as_zoneset
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -161,22 +162,29 @@ class Geofence:
 
     Parameters
     ----------
-    zones : the zones; their floors, ceilings and validity periods are honoured.
+    zones : the zones (anything `overflight.zones.as_zoneset` takes); their floors, ceilings and validity
+        periods are honoured.
     index : a `ZoneIndex` built on ``zones`` (built here when omitted).
-    step_m : geodesic densification step (as transit's ``step_m``).
-    stale_s : seconds without a position (wall clock) after which an aircraft is dropped.
-    hysteresis_s : seconds an aircraft must stay outside before its exit is confirmed.
-    max_speed_mps : positions implying a faster move are rejected.
+    step_m : geodesic densification step (as transit's ``step_m``): metres or text (``"5km"``).
+    stale_s : time without a position (wall clock) after which an aircraft is dropped: seconds or text
+        (``"1min"``).
+    hysteresis_s : time an aircraft must stay outside before its exit is confirmed: seconds or text.
+    max_speed_mps : positions implying a faster move are rejected: m/s or text (``"1400kmh"``).
     reset_after : consecutive rejected jumps after which the track restarts at the new position.
     altitude_ref : ``"baro"`` or ``"geom"`` — which altitude the feeds supply and floors/ceilings are tested on.
     """
 
-    def __init__(self, zones: ZoneSet, index: ZoneIndex | None = None, *, step_m: float = 5000.0,
-                 stale_s: float = 60.0, hysteresis_s: float = 10.0, max_speed_mps: float = 700.0,
-                 reset_after: int = 3, altitude_ref: str = "baro") -> None:
+    def __init__(self, zones: ZoneSet, index: ZoneIndex | None = None, *, step_m: DistanceLike = 5000.0,
+                 stale_s: DurationLike = 60.0, hysteresis_s: DurationLike = 10.0,
+                 max_speed_mps: SpeedLike = 700.0, reset_after: int = 3, altitude_ref: str = "baro") -> None:
         if altitude_ref not in ALTITUDE_REFS:
             raise InputError(f"altitude reference must be one of {ALTITUDE_REFS}, not {altitude_ref!r}",
                              field="altitude")
+        # numbers are seconds, m/s and metres; text carries its unit ("1min", "1400kmh", "5km")
+        stale_s = parse_duration(stale_s, field="stale")
+        hysteresis_s = parse_duration(hysteresis_s, field="hysteresis")
+        max_speed_mps = parse_speed(max_speed_mps, default_unit="mps", field="max speed")
+        step_m = parse_distance(step_m, field="step")
         for name, v in (("stale", stale_s), ("max speed", max_speed_mps), ("step", step_m)):
             if not (v > 0 and math.isfinite(v)):
                 raise InputError(f"{name} must be a positive number, not {v!r}", field=name)
@@ -190,7 +198,7 @@ class Geofence:
         self.reset_after = int(reset_after)
         self.altitude_ref = altitude_ref
         self.stats = GeofenceStats()
-        self._set_zones(zones, index)
+        self._set_zones(as_zoneset(zones), index)
         # per-slot state
         self._cap = 0
         self._grow(1024)
@@ -218,7 +226,7 @@ class Geofence:
         self.index.crossings(np.zeros(1), np.zeros(1), np.full(1, 0.1), np.full(1, 0.1))
         self._geom_hash = [hashlib.sha1(shapely.to_wkb(g)).hexdigest() for g in zones.geometries()]
 
-    def reload(self, zones: ZoneSet, index: ZoneIndex | None = None, now: float | None = None
+    def reload(self, zones: ZoneSetLike, index: ZoneIndex | None = None, now: float | None = None
                ) -> list[dict[str, Any]]:
         """Switch to a new zone set without losing aircraft state.
 
@@ -226,6 +234,7 @@ class Geofence:
         changed, is left (``exit``, kind ``zone_reload``) by every aircraft in it; an aircraft whose last
         position lies in a new or changed zone enters it (kind ``zone_reload``). Returns those events.
         """
+        zones = as_zoneset(zones)
         old_ids, old_hash = self.zone_ids, self._geom_hash
         old_inside = self.inside
         self._set_zones(zones, index)

@@ -36,6 +36,7 @@ from overflight.monitor.feeds import FeedSpec, Item, Reader, make_reader, parse_
 from overflight.monitor.geofence import SOURCES, Geofence, Positions
 from overflight.monitor.sbs import POSITION, STATUS_NAMES, SbsParser
 from overflight.monitor.sinks import CaseSink, JsonlSink, WebhookSink, open_visits
+from overflight.units import DistanceLike, DurationLike, SpeedLike, parse_distance, parse_duration, parse_speed
 from overflight.zones import ZoneSet, load_zones
 
 
@@ -50,21 +51,30 @@ class MonitorConfig:
     webhook: str | None = None
     jsonl: str | None = None
     status: Path | None = None
-    stale_s: float = 60.0
-    hysteresis_s: float = 10.0
-    max_speed_mps: float = 700.0
-    step_m: float = 5000.0
+    # durations are seconds, speeds m/s, distances metres, or text with a unit ("1min", "1400kmh", "5km");
+    # __post_init__ turns each into a float
+    stale_s: DurationLike = 60.0
+    hysteresis_s: DurationLike = 10.0
+    max_speed_mps: SpeedLike = 700.0
+    step_m: DistanceLike = 5000.0
     altitude: str = "baro"
-    gap_s: float = 90.0
-    bucket_s: float = 60.0
+    gap_s: DurationLike = 90.0
+    bucket_s: DurationLike = 60.0
     cell_deg: float = 0.25
-    recent_s: float = 600.0
-    coverage_every_s: float = 60.0
-    status_every_s: float = 1.0
+    recent_s: DurationLike = 600.0
+    coverage_every_s: DurationLike = 60.0
+    status_every_s: DurationLike = 1.0
     queue_items: int = 256  # x up to 256 kB per read: a bounded backlog, then TCP back-pressure
     backoff: tuple[float, float] = (0.5, 30.0)
     webhook_queue: int = 1000
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("stale_s", "hysteresis_s", "gap_s", "bucket_s", "recent_s", "coverage_every_s",
+                     "status_every_s"):
+            setattr(self, name, parse_duration(getattr(self, name), field=name.removesuffix("_s")))
+        self.max_speed_mps = parse_speed(self.max_speed_mps, default_unit="mps", field="max_speed")
+        self.step_m = parse_distance(self.step_m, field="step")
 
 
 def _load(cfg: MonitorConfig) -> tuple[ZoneSet, ZoneIndex]:
@@ -135,8 +145,9 @@ class Monitor:
         self.stop_event.set()
 
     # ------------------------------------------------------------------ loop
-    def run(self, *, install_signals: bool = True, duration_s: float | None = None) -> None:
-        """Run until stopped (SIGTERM/SIGINT, `stop()`, every jsonl feed ended, or ``duration_s``)."""
+    def run(self, *, install_signals: bool = True, duration_s: DurationLike | None = None) -> None:
+        """Run until stopped (SIGTERM/SIGINT, `stop()`, every jsonl feed ended, or ``duration_s``: seconds or text)."""
+        limit_s = None if duration_s is None else parse_duration(duration_s, field="duration")
         if install_signals and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGHUP, lambda *_: self._hup.set())
             signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
@@ -166,7 +177,7 @@ class Monitor:
                     self._emit(self.geofence.expire(now))
                     last_expire = now
                 self.coverage.tick(now)
-                if now - last_cov >= self.cfg.coverage_every_s:
+                if now - last_cov >= float(self.cfg.coverage_every_s):
                     self._write_coverage(now)
                     last_cov = now
                 if self._hup.is_set():
@@ -175,10 +186,10 @@ class Monitor:
                 if now - last_freeze >= 30.0:
                     gc.freeze()
                     last_freeze = now
-                if now - last_status >= self.cfg.status_every_s:
+                if now - last_status >= float(self.cfg.status_every_s):
                     self.write_status(now)
                     last_status = now
-                if duration_s is not None and now - self.started >= duration_s:
+                if limit_s is not None and now - self.started >= limit_s:
                     break
                 if all(r.spec.kind == "jsonl" for r in self.readers) and not any(r.is_alive() for r in
                                                                                   self.readers) \

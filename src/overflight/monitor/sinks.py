@@ -30,6 +30,7 @@ import pandas as pd
 from overflight.errors import OverflightError
 from overflight.evidence.model import Observation, Source
 from overflight.monitor.feeds import FeedSpec
+from overflight.units import DurationLike, parse_duration
 
 
 def _plain(e: dict[str, Any]) -> dict[str, Any]:
@@ -65,12 +66,12 @@ class JsonlSink:
 class WebhookSink:
     """HTTP POST of each event (JSON body) with ``retries`` attempts; a bounded queue that drops when full."""
 
-    def __init__(self, url: str, *, queue_size: int = 1000, retries: int = 3, timeout: float = 5.0,
+    def __init__(self, url: str, *, queue_size: int = 1000, retries: int = 3, timeout: DurationLike = 5.0,
                  backoff: float = 0.5) -> None:
         self.url = url
         self.q: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self.retries = retries
-        self.timeout = timeout
+        self.timeout = parse_duration(timeout, field="timeout")  # seconds, or text with a unit
         self.backoff = backoff
         self.sent = 0
         self.failed = 0
@@ -110,9 +111,9 @@ class WebhookSink:
             else:
                 self.failed += 1
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Send what is queued (within ``timeout``), then stop."""
-        deadline = time.time() + timeout
+    def close(self, timeout: DurationLike = 5.0) -> None:
+        """Send what is queued (within ``timeout``: seconds or text), then stop."""
+        deadline = time.time() + parse_duration(timeout, field="timeout")
         while not self.q.empty() and time.time() < deadline:
             time.sleep(0.05)
         with contextlib.suppress(queue.Full):
@@ -154,11 +155,12 @@ def event_observation(e: dict[str, Any], feed: FeedSpec, session: str) -> Observ
 class CaseSink:
     """Writes events and coverage records into the case from a background thread (see module docstring)."""
 
-    def __init__(self, path: str | Path, feeds: Sequence[FeedSpec], session: str, *, flush_s: float = 0.5) -> None:
+    def __init__(self, path: str | Path, feeds: Sequence[FeedSpec], session: str, *,
+                 flush_s: DurationLike = 0.5) -> None:
         self.path = Path(path)
         self.feeds = list(feeds)
         self.session = session
-        self.flush_s = flush_s
+        self.flush_s = parse_duration(flush_s, field="flush")  # seconds, or text with a unit
         self._lock = threading.Lock()
         self._events: list[dict[str, Any]] = []
         self._coverage: list[tuple[dict[str, Any], pd.DataFrame, Any]] = []
@@ -228,12 +230,13 @@ class CaseSink:
         self.written_records += len(cov)
         return True
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop the thread and write everything still pending (retrying until ``timeout``)."""
+    def close(self, timeout: DurationLike = 10.0) -> None:
+        """Stop the thread and write everything still pending (retrying until ``timeout``: seconds or text)."""
+        wait_s = parse_duration(timeout, field="timeout")
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout)
-        deadline = time.time() + timeout
+        self._thread.join(wait_s)
+        deadline = time.time() + wait_s
         while self.pending and time.time() < deadline:
             if not self.flush_once():
                 time.sleep(0.2)

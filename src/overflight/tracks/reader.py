@@ -21,6 +21,7 @@ from overflight.tracks.read_parquet import iter_parquet_staged
 from overflight.tracks.read_sbs import iter_sbs_staged
 from overflight.tracks.read_xml import stage_gpx, stage_kml
 from overflight.tracks.validate import OnInvalid, Staged, ValidationReport, Validator, finish
+from overflight.units import SpeedLike
 
 FORMATS: tuple[str, ...] = (
     "csv", "opensky-csv", "geojson", "opensky-json", "readsb", "gpx", "kml", "parquet", "sbs",
@@ -160,7 +161,7 @@ def iter_tracks(
     tz: str | tzinfo | None = None,
     time_format: str | None = None,
     on_invalid: OnInvalid = "fail",
-    max_speed_mps: float | None = None,
+    max_speed_mps: SpeedLike | None = None,
     normalize_lon: bool = False,
     chunk_rows: int | None = None,
     max_examples: int = 5,
@@ -236,7 +237,7 @@ def read_tracks(
     tz: str | tzinfo | None = None,
     time_format: str | None = None,
     on_invalid: OnInvalid = "fail",
-    max_speed_mps: float | None = None,
+    max_speed_mps: SpeedLike | None = None,
     normalize_lon: bool = False,
     chunk_rows: int | None = None,
     max_examples: int = 5,
@@ -266,7 +267,8 @@ def read_tracks(
         ``fail`` (default): raise :class:`~overflight.errors.InputError` naming the first bad row, field and
         the counts. ``drop``: drop invalid rows; the report counts them per rule.
     max_speed_mps
-        Enables the ``speed`` rule (geodesic speed between consecutive fixes).
+        Enables the ``speed`` rule (geodesic speed between consecutive fixes): a number of metres per second or
+        text with a unit (``"900kmh"``, ``"500kt"``).
     normalize_lon
         Wrap longitudes beyond ±180 instead of rejecting them.
     chunk_rows

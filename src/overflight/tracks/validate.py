@@ -39,7 +39,7 @@ import pandas as pd
 from overflight.errors import InputError
 from overflight.geodesy import GEOD as _GEOD
 from overflight.tracks.table import TIME_BAD, TIME_DST, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
-from overflight.units import ALT_MAX_M, ALT_MIN_M
+from overflight.units import ALT_MAX_M, ALT_MIN_M, SpeedLike, parse_speed
 
 RULES: tuple[str, ...] = (
     "malformed",
@@ -174,7 +174,7 @@ class Validator:
         ``"fail"`` raises :class:`InputError` at the first chunk with invalid rows, naming the first bad
         row and field and the counts; ``"drop"`` drops them and counts them in :attr:`report`.
     max_speed_mps
-        Enables the ``speed`` rule.
+        Enables the ``speed`` rule: a number of metres per second or text with a unit (``"900kmh"``, ``"500kt"``).
     normalize_lon
         Wrap longitudes outside [-180, 180] instead of rejecting them.
     max_examples
@@ -186,18 +186,18 @@ class Validator:
         file: str | Path,
         *,
         on_invalid: OnInvalid = "fail",
-        max_speed_mps: float | None = None,
+        max_speed_mps: SpeedLike | None = None,
         normalize_lon: bool = False,
         max_examples: int = 5,
         row_kind: str = "row",
     ) -> None:
         if on_invalid not in ("fail", "drop"):
             raise InputError(f"on_invalid must be 'fail' or 'drop', not {on_invalid!r}")
-        if max_speed_mps is not None and not max_speed_mps > 0:
-            raise InputError(f"max_speed_mps must be positive, not {max_speed_mps!r}")
         self.file = str(file)
         self.on_invalid = on_invalid
-        self.max_speed_mps = max_speed_mps
+        #: the top speed in m/s (given as a number of m/s or with a unit: "900kmh"), None: no speed rule
+        self.max_speed_mps = None if max_speed_mps is None else parse_speed(max_speed_mps, default_unit="mps",
+                                                                             field="max_speed_mps")
         self.normalize_lon = normalize_lon
         self.max_examples = max_examples
         self.report = ValidationReport(file=self.file, row_kind=row_kind)
@@ -485,7 +485,7 @@ def validate_tracks(
     *,
     file: str | Path = "<table>",
     on_invalid: OnInvalid = "fail",
-    max_speed_mps: float | None = None,
+    max_speed_mps: SpeedLike | None = None,
     normalize_lon: bool = False,
     tz: str | None = None,
     max_examples: int = 5,
