@@ -19,7 +19,6 @@ import numpy as np
 import shapely
 from numba import njit
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
@@ -220,7 +219,12 @@ def _graph_path(
     i, j = i[vis], j[vis]
     if i.size == 0:
         return math.inf, np.zeros((0, 2))
-    w = dist(lon[i], lat[i], lon[j], lat[j])
+    # Edges from fix 1 have their lengths already (dp1: the same geodesic problems, hence the same values).
+    w = np.empty(i.size)
+    from1 = i == 0
+    w[from1] = dp1[j[from1]]
+    rest = ~from1
+    w[rest] = dist(lon[i[rest]], lat[i[rest]], lon[j[rest]], lat[j[rest]])
     w = np.maximum(w, 1e-9)  # csgraph treats explicit zeros as missing edges
     length, path = shortest_0_to_1(Graph(n, i, j, w))
     if not math.isfinite(length):
@@ -259,10 +263,16 @@ def _remove_endpoint_discs(obst: BaseGeometry, pts: list[FloatArray], clear: lis
     return obst
 
 
-def _disjoint_hulls(hulls: NDArray[np.object_], order: NDArray[np.int64]) -> list[int]:
-    """Greedily pick hulls (in `order`) whose closures are pairwise disjoint."""
-    tree = shapely.STRtree(hulls)
-    hit_a, hit_b = tree.query(hulls, predicate="intersects")
+def _touching_pairs(hulls: NDArray[np.object_]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Index pairs (a, b) of hulls whose closures meet (every ordered pair, a == b included), as STRtree gives."""
+    a, b = shapely.STRtree(hulls).query(hulls, predicate="intersects")
+    return np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+
+
+def _disjoint_hulls(hulls: NDArray[np.object_], order: NDArray[np.int64],
+                    hits: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None) -> list[int]:
+    """Greedily pick hulls (in `order`) whose closures are pairwise disjoint (`hits`: ``_touching_pairs``)."""
+    hit_a, hit_b = _touching_pairs(hulls) if hits is None else hits
     touching: dict[int, set[int]] = {}
     for a, b in zip(hit_a.tolist(), hit_b.tolist(), strict=True):
         if a != b:
@@ -277,20 +287,46 @@ def _disjoint_hulls(hulls: NDArray[np.object_], order: NDArray[np.int64]) -> lis
     return chosen
 
 
-def _merged_hulls(hulls: NDArray[np.object_]) -> NDArray[np.object_]:
-    """Convex hulls of clusters of intersecting hulls, merged until the cluster hulls are disjoint."""
+def _components(n: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Connected components of the graph on 0..n-1 with edges (a, b), labelled as scipy's ``connected_components``.
+
+    scipy numbers the components in the order of their least node (it starts a search at each node not yet
+    labelled, in order): union-find, then the components ranked by their least node, gives the same labels.
+    """
+    parent = np.arange(n)
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
+        return x
+
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        rx, ry = root(x), root(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)  # the root stays the least node of its component
+    roots = np.array([root(x) for x in range(n)], dtype=np.int64)
+    # Roots are least nodes: rank them in node order.
+    rank = np.full(n, -1, dtype=np.int64)
+    uniq = np.unique(roots)
+    rank[uniq] = np.arange(uniq.size)
+    return rank[roots]
+
+
+def _merged_hulls(hulls: NDArray[np.object_],
+                  hits: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None) -> NDArray[np.object_]:
+    """Convex hulls of clusters of intersecting hulls, merged until the cluster hulls are disjoint.
+
+    `hits` is ``_touching_pairs(hulls)`` when already known.
+    """
     cur = hulls
     while True:
-        tree = shapely.STRtree(cur)
-        a, b = tree.query(cur, predicate="intersects")
+        a, b = _touching_pairs(cur) if hits is None else hits
+        hits = None
         m = a != b
         if not m.any():
             return cur
-        # Connected components of the intersection graph.
-        from scipy.sparse.csgraph import connected_components
-
-        g = coo_matrix((np.ones(int(m.sum())), (a[m], b[m])), shape=(len(cur), len(cur)))
-        _, lab = connected_components(g, directed=False)
+        lab = _components(len(cur), a[m], b[m])
         # The hull of a cluster is the hull of all its members' vertices: no union needed (one call for all).
         srt = np.argsort(lab, kind="stable")
         cur = np.asarray(shapely.convex_hull(shapely.geometrycollections(cur[srt], indices=lab[srt])), dtype=object)
@@ -321,10 +357,11 @@ def hull_bounds(
     f1, f2 = Point(p1), Point(p2)
     eligible = ~(shapely.intersects(hulls, f1) | shapely.intersects(hulls, f2))
     eligible &= shapely.get_type_id(hulls) == 3  # degenerate hulls (lines) are of no use
+    hits = _touching_pairs(hulls)  # shared by the disjoint choice and the merging
     if eligible.any():
         idx = np.flatnonzero(eligible)
         order = idx[np.argsort(-shapely.area(hulls[idx]), kind="stable")]
-        chosen = _disjoint_hulls(hulls, order)
+        chosen = _disjoint_hulls(hulls, order, hits)
         cover = shapely.multipolygons(hulls[chosen])
         val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo)
         if math.isnan(val):
@@ -337,7 +374,7 @@ def hull_bounds(
         if bool(shapely.covered_by(parts, cover).all()):
             # Every part is one of the chosen ones or lies in a pocket of one: the value is exact.
             return lower, val, path
-    merged = _merged_hulls(hulls)
+    merged = _merged_hulls(hulls, hits)
     if not (shapely.intersects(merged, f1).any() or shapely.intersects(merged, f2).any()):
         u, path = _graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), to_lonlat, limit, scale_lo)
         if not math.isnan(u):
@@ -408,7 +445,7 @@ def shortest_avoiding(
         # Only the side of the target matters: paths longer than it need not be found (bounds stay certified).
         limit = min(limit, target * (1 + 1e-6) + 1.0)
     plen = float(np.hypot(*(p2 - p1)))
-    clear = [float(obstacle.distance(Point(p))) for p in (p1, p2)]
+    clear: list[float] = []  # each fix's distance to the obstacle, measured when a level first needs it
     lower, upper, best = direct, math.inf, np.zeros((0, 2))
 
     def settled() -> bool:
@@ -435,10 +472,11 @@ def shortest_avoiding(
             # growing it by 1.5 tau (chord-sagged arcs still reach 1.38 tau) covers the zone, and
             # shrinking it by as much stays inside the zone.
             simp = shapely.simplify(obstacle, tau)
+            if not clear:
+                clear = [float(obstacle.distance(Point(p))) for p in (p1, p2)]
             outer = _remove_endpoint_discs(simp.buffer(1.5 * tau, quad_segs=2), [p1, p2], clear)
-            inner_o = simp.buffer(-1.5 * tau, quad_segs=2)
         else:
-            outer = inner_o = obstacle
+            outer = obstacle
         u = math.inf
         if not outer.is_empty:
             u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo)
@@ -448,6 +486,8 @@ def shortest_avoiding(
             if not precise and settled():
                 break  # a path within the target: the inner bound cannot change the answer
         if tau > 0:
+            # The inner (subset) obstacle only now: a level that settles on its outer bound never needs it.
+            inner_o = simp.buffer(-1.5 * tau, quad_segs=2)
             lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo)
         else:
             lo = math.nan if math.isnan(u) else upper  # the zone itself: exact, unless its graph was too big

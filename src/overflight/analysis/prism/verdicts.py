@@ -227,9 +227,11 @@ def verdicts_for_pairs(
         cand &= ~inside
         far = ~cand & ~inside
         flip_incons = (b_hi[sl] - (direct[sl] - r[sl]))[:, None]
-        verdict[sl][far] = 0
-        detour[sl][far] = np.broadcast_to(np.maximum(lb, 0.0), lb.shape)[far]
-        margin[sl][far] = np.minimum(lb - need, flip_incons)[far]
+        # Masked writes into the chunk's views (the same values as boolean-index assignment, without
+        # gathering the masked elements first: this touches every (pair, zone) of the chunk).
+        np.copyto(verdict[sl], 0, where=far)
+        np.copyto(detour[sl], np.maximum(lb, 0.0), where=far)
+        np.copyto(margin[sl], np.minimum(lb - need, flip_incons), where=far)
         cand &= ~incons[sl][:, None]
         st["caps"] += int((far & ~incons[sl][:, None]).sum())
         st["inside"] += int(nec_in.sum())
