@@ -45,7 +45,7 @@ def unit(lon: object, lat: object) -> FloatArray:
     cl = np.cos(la)
     # Written into one array (the values of np.stack of the three, without its per-call set-up: this runs
     # thousands of times per evaluation on a few points).
-    out = np.empty((*np.broadcast_shapes(lo.shape, la.shape), 3))
+    out = np.empty((*(lo.shape if lo.shape == la.shape else np.broadcast_shapes(lo.shape, la.shape)), 3))
     np.multiply(cl, np.cos(lo), out=out[..., 0])
     np.multiply(cl, np.sin(lo), out=out[..., 1])
     out[..., 2] = np.sin(la)

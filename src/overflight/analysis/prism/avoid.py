@@ -102,10 +102,13 @@ def _candidate_edges_kernel(
     k = 0
     for i in range(n - 1):
         for j in range(i + 1, n):
+            foci = min(dp1[i] + dp2[j], dp1[j] + dp2[i])
+            if not foci <= cut:
+                continue  # the bound below is at least this (plen * scale_lo >= 0): the same pairs go
             dx = x[j] - x[i]
             dy = y[j] - y[i]
             plen = np.sqrt(dx * dx + dy * dy)
-            lb = min(dp1[i] + dp2[j], dp1[j] + dp2[i]) + plen * scale_lo
+            lb = foci + plen * scale_lo
             if not lb <= cut:
                 continue
             scale = plen * 1e-12
