@@ -272,48 +272,73 @@ def _touching_pairs(hulls: NDArray[np.object_]) -> tuple[NDArray[np.int64], NDAr
     return np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
 
 
+@njit(cache=True, nogil=True)
+def _disjoint_kernel(n: int, a: NDArray[np.int64], b: NDArray[np.int64], order: NDArray[np.int64]) -> NDArray[np.int64]:
+    deg = np.zeros(n + 1, dtype=np.int64)
+    for k in range(a.size):
+        deg[a[k] + 1] += 1
+    start = np.cumsum(deg)
+    fill = start[:-1].copy()
+    nb = np.empty(a.size, dtype=np.int64)
+    for k in range(a.size):
+        nb[fill[a[k]]] = b[k]
+        fill[a[k]] += 1
+    blocked = np.zeros(n, dtype=np.bool_)
+    chosen = np.empty(order.size, dtype=np.int64)
+    m = 0
+    for k in order:
+        if blocked[k]:
+            continue
+        chosen[m] = k
+        m += 1
+        for e in range(start[k], start[k + 1]):
+            if nb[e] != k:
+                blocked[nb[e]] = True
+    return chosen[:m]
+
+
 def _disjoint_hulls(hulls: NDArray[np.object_], order: NDArray[np.int64],
                     hits: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None) -> list[int]:
-    """Greedily pick hulls (in `order`) whose closures are pairwise disjoint (`hits`: ``_touching_pairs``)."""
+    """Greedily pick hulls (in `order`) whose closures are pairwise disjoint (`hits`: ``_touching_pairs``).
+
+    A hull is taken unless one taken before touches it; then every hull it touches is blocked (compiled).
+    """
     hit_a, hit_b = _touching_pairs(hulls) if hits is None else hits
-    touching: dict[int, set[int]] = {}
-    for a, b in zip(hit_a.tolist(), hit_b.tolist(), strict=True):
-        if a != b:
-            touching.setdefault(a, set()).add(b)
-    chosen: list[int] = []
-    blocked: set[int] = set()
-    for k in order.tolist():
-        if k in blocked:
-            continue
-        chosen.append(k)
-        blocked |= touching.get(k, set())
-    return chosen
+    return [int(k) for k in _disjoint_kernel(len(hulls), np.ascontiguousarray(hit_a, dtype=np.int64),
+                                             np.ascontiguousarray(hit_b, dtype=np.int64),
+                                             np.ascontiguousarray(order, dtype=np.int64))]
+
+
+@njit(cache=True, nogil=True)
+def _components_kernel(n: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
+    parent = np.arange(n)
+    for k in range(a.size):
+        x, y = a[k], b[k]
+        while parent[x] != x:
+            x = parent[x]
+        while parent[y] != y:
+            y = parent[y]
+        if x != y:
+            parent[max(x, y)] = min(x, y)  # the root stays the least node of its component
+    lab = np.empty(n, dtype=np.int64)
+    nxt = 0
+    for v in range(n):  # roots are least nodes, so each is met before the rest of its component
+        if parent[v] == v:
+            lab[v] = nxt
+            nxt += 1
+        else:
+            lab[v] = lab[parent[v]]  # parent[v] < v: labelled already
+    return lab
 
 
 def _components(n: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
     """Connected components of the graph on 0..n-1 with edges (a, b), labelled as scipy's ``connected_components``.
 
     scipy numbers the components in the order of their least node (it starts a search at each node not yet
-    labelled, in order): union-find, then the components ranked by their least node, gives the same labels.
+    labelled, in order): union-find whose roots are the least nodes, then labels in node order, gives the same.
     """
-    parent = np.arange(n)
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = int(parent[x])
-        return x
-
-    for x, y in zip(a.tolist(), b.tolist(), strict=True):
-        rx, ry = root(x), root(y)
-        if rx != ry:
-            parent[max(rx, ry)] = min(rx, ry)  # the root stays the least node of its component
-    roots = np.array([root(x) for x in range(n)], dtype=np.int64)
-    # Roots are least nodes: rank them in node order.
-    rank = np.full(n, -1, dtype=np.int64)
-    uniq = np.unique(roots)
-    rank[uniq] = np.arange(uniq.size)
-    return rank[roots]
+    return np.asarray(_components_kernel(int(n), np.ascontiguousarray(a, dtype=np.int64),
+                                         np.ascontiguousarray(b, dtype=np.int64)), dtype=np.int64)
 
 
 def _merged_hulls(hulls: NDArray[np.object_],
@@ -351,8 +376,9 @@ def hull_bounds(
     fixes are outside them, the path around them is an upper bound. Returns (0, inf, empty) when no
     hull applies.
     """
-    parts = np.array([g for g in shapely.get_parts(obstacle) if g.geom_type == "Polygon" and not g.is_empty],
-                     dtype=object)
+    parts = shapely.get_parts(obstacle)
+    # The non-empty polygons, in order (vectorised: an archipelago's obstacle has hundreds of parts).
+    parts = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
     lower, upper, best = 0.0, math.inf, np.zeros((0, 2))
     if parts.size == 0:
         return lower, upper, best
@@ -526,16 +552,14 @@ def entering_bounds(
     split in 8 and re-evaluated until the bounds agree to `rel_tol` and, with `target`, until they are on
     one side of it (at most 8 rounds: bounds within a hair of the target may still straddle it).
     """
-    rings = []
-    for poly in shapely.get_parts(zone_ll):
-        if poly.geom_type != "Polygon" or poly.is_empty:
-            continue
-        rings.append(np.asarray(poly.exterior.coords))
-        rings.extend(np.asarray(r.coords) for r in poly.interiors)
-    if not rings:
+    polys = shapely.get_parts(zone_ll)
+    polys = polys[(shapely.get_type_id(polys) == 3) & ~shapely.is_empty(polys)]
+    if polys.size == 0:
         return math.inf, math.inf
-    a = np.vstack([r[:-1] for r in rings])
-    b = np.vstack([r[1:] for r in rings])
+    # Every ring's edges (each polygon's exterior, then its holes), all rings at once.
+    xy, ring = shapely.get_coordinates(shapely.get_rings(polys), return_index=True)
+    same = ring[1:] == ring[:-1]
+    a, b = xy[:-1][same], xy[1:][same]
     # Spherical focal sums first (cheap): true geodesics only for edges that can hold the minimum.
     u1, u2 = unit(*ll1), unit(*ll2)
     ua, ub = unit(a[:, 0], a[:, 1]), unit(b[:, 0], b[:, 1])
