@@ -57,7 +57,7 @@ def lambert(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArra
     return np.asarray(_lambert_kernel(ends), dtype=np.float64).reshape(a.shape)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)  # a plain kernel: LLVM inlines it into its callers anyway
 def _lam_reduced(lo1: float, b1: float, cb1: float, lo2: float, b2: float, cb2: float) -> float:
     """``_lambert_kernel``'s distance from reduced latitudes `b1`, `b2` and their cosines (the same operations)."""
     dl = math.radians(lo2 - lo1)
