@@ -9,8 +9,12 @@ With ``--short``, pairs are instead 2-15 km apart at 50 m/s among the skerries a
 Sweden, Finland, Croatia and Greece (the regime of issue 20, where precise mode used to exhaust memory).
 Also prints the CPU time (``time.process_time``, one thread: on a loaded machine it is steadier than the
 wall time) and where it went by stage. The peak resident memory of the process is printed last.
-Usage: python benchmarks/bench_prism.py [n_pairs] [--fast] [--no-bulk] [--short]
-(--fast: verdicts only, without refining detours of settled cases to 0.1 %; --no-bulk: the precise path only).
+Usage: python benchmarks/bench_prism.py [n_pairs] [--fast] [--no-bulk] [--short] [--save PATH] [--compare-to PATH]
+(--fast: verdicts only, without refining detours of settled cases to 0.1 %; --no-bulk: the precise path only;
+--save: write the full verdict table to PATH (parquet); --compare-to: compare the full verdict table, every
+column, with one saved by --save, e.g. by the code of another commit run on the same pairs, and print the
+differences: ``PYTHONPATH=<other checkout>/src python benchmarks/bench_prism.py 3000 --fast --save ref.parquet``,
+then ``python benchmarks/bench_prism.py 3000 --fast --compare-to ref.parquet``).
 """
 
 from __future__ import annotations
@@ -63,6 +67,47 @@ def short_pairs(n: int, seed: int = 1) -> tuple[Pairs, float]:
                  np.asarray(lat2), z, z, dt, z), vmax
 
 
+def _arg(name: str) -> str | None:
+    if name not in sys.argv:
+        return None
+    k = sys.argv.index(name)
+    if k + 1 >= len(sys.argv):
+        raise SystemExit(f"{name} needs a path")
+    return sys.argv[k + 1]
+
+
+def compare(table: pd.DataFrame, path: str) -> int:
+    """Print how the verdict table differs from the one saved at `path`, column by column; the differing rows."""
+    ref = pd.read_parquet(path)
+    if len(ref) != len(table):
+        print(f"compare: {len(table)} rows here, {len(ref)} in {path}")
+        return max(len(ref), len(table))
+    bad = np.zeros(len(table), dtype=bool)
+    report = []
+    for col in ref.columns:
+        a, b = table[col].to_numpy(), ref[col].to_numpy()
+        if a.dtype.kind == "f" or b.dtype.kind == "f":
+            a, b = a.astype(float), b.astype(float)
+            diff = ~((a == b) | (np.isnan(a) & np.isnan(b)))
+            if diff.any():
+                fin = diff & np.isfinite(a) & np.isfinite(b)
+                rel = np.abs(a[fin] - b[fin]) / np.maximum(np.abs(b[fin]), 1e-300)
+                big = rel.max() if rel.size else 0.0
+                report.append(f"{col}: {int(diff.sum())} rows differ (largest relative {big:.3g})")
+        else:
+            diff = np.asarray(a.astype(str) != b.astype(str))
+            if diff.any():
+                report.append(f"{col}: {int(diff.sum())} rows differ")
+        bad |= diff
+    vd = int((table["verdict"].astype(str).to_numpy() != ref["verdict"].astype(str).to_numpy()).sum())
+    print(f"compare with {path}: {vd} verdict differences, {int(bad.sum())} rows differ in any column"
+          + ("; " + "; ".join(report) if report else ""))
+    if bad.any():
+        print(table[bad].head(10).to_string())
+        print(ref[bad].head(10).to_string())
+    return int(bad.sum())
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 100_000
     precise = "--fast" not in sys.argv
@@ -74,6 +119,8 @@ def main() -> None:
     caps = zone_caps(_zone_items(zs), source=zs)  # the membership index then comes from the cache, as in the CLI
     t_caps = time.perf_counter() - t0
     pairs, vmax = short_pairs(n) if "--short" in sys.argv else random_pairs(n)
+    save, compare_to = _arg("--save"), _arg("--compare-to")
+    tables: list[pd.DataFrame] = []
     counts: pd.Series = pd.Series(dtype=int)
     t1, c1 = time.perf_counter(), time.process_time()
     step = CHUNK
@@ -83,6 +130,8 @@ def main() -> None:
         out = verdicts_for_pairs(sub, caps, vmax, precise=precise, keep_impossible=True, bulk=bulk, chunk=CHUNK,
                                  stats=stats, timings=timings).table
         counts = counts.add(out["verdict"].value_counts(), fill_value=0)  # categorical: no string copies
+        if save or compare_to:
+            tables.append(out)
     el, cpu = time.perf_counter() - t1, time.process_time() - c1
     print(f"zones: {len(zs)} (caps built in {t_caps:.1f} s); pairs: {n}; precise={precise}; bulk={bulk}")
     print("settled by stage: " + ", ".join(f"{k}={v}" for k, v in stats.items()))
@@ -91,6 +140,14 @@ def main() -> None:
     print(f"cpu time: {cpu:.1f} s  ->  {n / cpu:,.0f} pairs/s; by stage: "
           + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    if save or compare_to:
+        table = pd.concat(tables, ignore_index=True)
+        table["zone_id"] = table["zone_id"].astype(str)
+        table["verdict"] = table["verdict"].astype(str)
+        if save:
+            table.to_parquet(save)
+        if compare_to and compare(table, compare_to):
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

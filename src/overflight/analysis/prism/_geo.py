@@ -43,7 +43,13 @@ def unit(lon: object, lat: object) -> FloatArray:
     lo = np.radians(np.asarray(lon, dtype=np.float64))
     la = np.radians(np.asarray(lat, dtype=np.float64))
     cl = np.cos(la)
-    return np.stack([cl * np.cos(lo), cl * np.sin(lo), np.sin(la)], axis=-1)
+    # Written into one array (the values of np.stack of the three, without its per-call set-up: this runs
+    # thousands of times per evaluation on a few points).
+    out = np.empty((*(lo.shape if lo.shape == la.shape else np.broadcast_shapes(lo.shape, la.shape)), 3))
+    np.multiply(cl, np.cos(lo), out=out[..., 0])
+    np.multiply(cl, np.sin(lo), out=out[..., 1])
+    out[..., 2] = np.sin(la)
+    return out
 
 
 def sph_angle(u: FloatArray, v: FloatArray) -> FloatArray:
@@ -131,7 +137,9 @@ def ellipse_plane(gn: Gnomonic, ll1: tuple[float, float], ll2: tuple[float, floa
     if na < 1e-12:
         return None
     major = major / na
-    minor = np.cross(m, major)
+    # m x major, component by component (np.cross's own products and differences, without its set-up).
+    minor = np.array([m[1] * major[2] - m[2] * major[1], m[2] * major[0] - m[0] * major[2],
+                      m[0] * major[1] - m[1] * major[0]])
     c = 0.5 * math.acos(max(-1.0, min(1.0, float(u1 @ u2))))
     big = (tau * (1 + 4 * math.pi / n) + 1e-7) / 2  # room for the edges (about 2 pi big / n long)
     small = math.acos(max(-1.0, min(1.0, math.cos(big) / max(math.cos(c), 1e-12))))

@@ -19,7 +19,6 @@ import numpy as np
 import shapely
 from numba import njit
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
@@ -103,10 +102,13 @@ def _candidate_edges_kernel(
     k = 0
     for i in range(n - 1):
         for j in range(i + 1, n):
+            foci = min(dp1[i] + dp2[j], dp1[j] + dp2[i])
+            if not foci <= cut:
+                continue  # the bound below is at least this (plen * scale_lo >= 0): the same pairs go
             dx = x[j] - x[i]
             dy = y[j] - y[i]
             plen = np.sqrt(dx * dx + dy * dy)
-            lb = min(dp1[i] + dp2[j], dp1[j] + dp2[i]) + plen * scale_lo
+            lb = foci + plen * scale_lo
             if not lb <= cut:
                 continue
             scale = plen * 1e-12
@@ -220,7 +222,12 @@ def _graph_path(
     i, j = i[vis], j[vis]
     if i.size == 0:
         return math.inf, np.zeros((0, 2))
-    w = dist(lon[i], lat[i], lon[j], lat[j])
+    # Edges from fix 1 have their lengths already (dp1: the same geodesic problems, hence the same values).
+    w = np.empty(i.size)
+    from1 = i == 0
+    w[from1] = dp1[j[from1]]
+    rest = ~from1
+    w[rest] = dist(lon[i[rest]], lat[i[rest]], lon[j[rest]], lat[j[rest]])
     w = np.maximum(w, 1e-9)  # csgraph treats explicit zeros as missing edges
     length, path = shortest_0_to_1(Graph(n, i, j, w))
     if not math.isfinite(length):
@@ -259,38 +266,95 @@ def _remove_endpoint_discs(obst: BaseGeometry, pts: list[FloatArray], clear: lis
     return obst
 
 
-def _disjoint_hulls(hulls: NDArray[np.object_], order: NDArray[np.int64]) -> list[int]:
-    """Greedily pick hulls (in `order`) whose closures are pairwise disjoint."""
-    tree = shapely.STRtree(hulls)
-    hit_a, hit_b = tree.query(hulls, predicate="intersects")
-    touching: dict[int, set[int]] = {}
-    for a, b in zip(hit_a.tolist(), hit_b.tolist(), strict=True):
-        if a != b:
-            touching.setdefault(a, set()).add(b)
-    chosen: list[int] = []
-    blocked: set[int] = set()
-    for k in order.tolist():
-        if k in blocked:
+def _touching_pairs(hulls: NDArray[np.object_]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Index pairs (a, b) of hulls whose closures meet (every ordered pair, a == b included), as STRtree gives."""
+    a, b = shapely.STRtree(hulls).query(hulls, predicate="intersects")
+    return np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _disjoint_kernel(n: int, a: NDArray[np.int64], b: NDArray[np.int64], order: NDArray[np.int64]) -> NDArray[np.int64]:
+    deg = np.zeros(n + 1, dtype=np.int64)
+    for k in range(a.size):
+        deg[a[k] + 1] += 1
+    start = np.cumsum(deg)
+    fill = start[:-1].copy()
+    nb = np.empty(a.size, dtype=np.int64)
+    for k in range(a.size):
+        nb[fill[a[k]]] = b[k]
+        fill[a[k]] += 1
+    blocked = np.zeros(n, dtype=np.bool_)
+    chosen = np.empty(order.size, dtype=np.int64)
+    m = 0
+    for k in order:
+        if blocked[k]:
             continue
-        chosen.append(k)
-        blocked |= touching.get(k, set())
-    return chosen
+        chosen[m] = k
+        m += 1
+        for e in range(start[k], start[k + 1]):
+            if nb[e] != k:
+                blocked[nb[e]] = True
+    return chosen[:m]
 
 
-def _merged_hulls(hulls: NDArray[np.object_]) -> NDArray[np.object_]:
-    """Convex hulls of clusters of intersecting hulls, merged until the cluster hulls are disjoint."""
+def _disjoint_hulls(hulls: NDArray[np.object_], order: NDArray[np.int64],
+                    hits: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None) -> list[int]:
+    """Greedily pick hulls (in `order`) whose closures are pairwise disjoint (`hits`: ``_touching_pairs``).
+
+    A hull is taken unless one taken before touches it; then every hull it touches is blocked (compiled).
+    """
+    hit_a, hit_b = _touching_pairs(hulls) if hits is None else hits
+    return [int(k) for k in _disjoint_kernel(len(hulls), np.ascontiguousarray(hit_a, dtype=np.int64),
+                                             np.ascontiguousarray(hit_b, dtype=np.int64),
+                                             np.ascontiguousarray(order, dtype=np.int64))]
+
+
+@njit(cache=True, nogil=True)
+def _components_kernel(n: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
+    parent = np.arange(n)
+    for k in range(a.size):
+        x, y = a[k], b[k]
+        while parent[x] != x:
+            x = parent[x]
+        while parent[y] != y:
+            y = parent[y]
+        if x != y:
+            parent[max(x, y)] = min(x, y)  # the root stays the least node of its component
+    lab = np.empty(n, dtype=np.int64)
+    nxt = 0
+    for v in range(n):  # roots are least nodes, so each is met before the rest of its component
+        if parent[v] == v:
+            lab[v] = nxt
+            nxt += 1
+        else:
+            lab[v] = lab[parent[v]]  # parent[v] < v: labelled already
+    return lab
+
+
+def _components(n: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Connected components of the graph on 0..n-1 with edges (a, b), labelled as scipy's ``connected_components``.
+
+    scipy numbers the components in the order of their least node (it starts a search at each node not yet
+    labelled, in order): union-find whose roots are the least nodes, then labels in node order, gives the same.
+    """
+    return np.asarray(_components_kernel(int(n), np.ascontiguousarray(a, dtype=np.int64),
+                                         np.ascontiguousarray(b, dtype=np.int64)), dtype=np.int64)
+
+
+def _merged_hulls(hulls: NDArray[np.object_],
+                  hits: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None) -> NDArray[np.object_]:
+    """Convex hulls of clusters of intersecting hulls, merged until the cluster hulls are disjoint.
+
+    `hits` is ``_touching_pairs(hulls)`` when already known.
+    """
     cur = hulls
     while True:
-        tree = shapely.STRtree(cur)
-        a, b = tree.query(cur, predicate="intersects")
+        a, b = _touching_pairs(cur) if hits is None else hits
+        hits = None
         m = a != b
         if not m.any():
             return cur
-        # Connected components of the intersection graph.
-        from scipy.sparse.csgraph import connected_components
-
-        g = coo_matrix((np.ones(int(m.sum())), (a[m], b[m])), shape=(len(cur), len(cur)))
-        _, lab = connected_components(g, directed=False)
+        lab = _components(len(cur), a[m], b[m])
         # The hull of a cluster is the hull of all its members' vertices: no union needed (one call for all).
         srt = np.argsort(lab, kind="stable")
         cur = np.asarray(shapely.convex_hull(shapely.geometrycollections(cur[srt], indices=lab[srt])), dtype=object)
@@ -312,8 +376,9 @@ def hull_bounds(
     fixes are outside them, the path around them is an upper bound. Returns (0, inf, empty) when no
     hull applies.
     """
-    parts = np.array([g for g in shapely.get_parts(obstacle) if g.geom_type == "Polygon" and not g.is_empty],
-                     dtype=object)
+    parts = shapely.get_parts(obstacle)
+    # The non-empty polygons, in order (vectorised: an archipelago's obstacle has hundreds of parts).
+    parts = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
     lower, upper, best = 0.0, math.inf, np.zeros((0, 2))
     if parts.size == 0:
         return lower, upper, best
@@ -321,10 +386,11 @@ def hull_bounds(
     f1, f2 = Point(p1), Point(p2)
     eligible = ~(shapely.intersects(hulls, f1) | shapely.intersects(hulls, f2))
     eligible &= shapely.get_type_id(hulls) == 3  # degenerate hulls (lines) are of no use
+    hits = _touching_pairs(hulls)  # shared by the disjoint choice and the merging
     if eligible.any():
         idx = np.flatnonzero(eligible)
         order = idx[np.argsort(-shapely.area(hulls[idx]), kind="stable")]
-        chosen = _disjoint_hulls(hulls, order)
+        chosen = _disjoint_hulls(hulls, order, hits)
         cover = shapely.multipolygons(hulls[chosen])
         val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo)
         if math.isnan(val):
@@ -337,7 +403,7 @@ def hull_bounds(
         if bool(shapely.covered_by(parts, cover).all()):
             # Every part is one of the chosen ones or lies in a pocket of one: the value is exact.
             return lower, val, path
-    merged = _merged_hulls(hulls)
+    merged = _merged_hulls(hulls, hits)
     if not (shapely.intersects(merged, f1).any() or shapely.intersects(merged, f2).any()):
         u, path = _graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), to_lonlat, limit, scale_lo)
         if not math.isnan(u):
@@ -408,7 +474,7 @@ def shortest_avoiding(
         # Only the side of the target matters: paths longer than it need not be found (bounds stay certified).
         limit = min(limit, target * (1 + 1e-6) + 1.0)
     plen = float(np.hypot(*(p2 - p1)))
-    clear = [float(obstacle.distance(Point(p))) for p in (p1, p2)]
+    clear: list[float] = []  # each fix's distance to the obstacle, measured when a level first needs it
     lower, upper, best = direct, math.inf, np.zeros((0, 2))
 
     def settled() -> bool:
@@ -435,10 +501,11 @@ def shortest_avoiding(
             # growing it by 1.5 tau (chord-sagged arcs still reach 1.38 tau) covers the zone, and
             # shrinking it by as much stays inside the zone.
             simp = shapely.simplify(obstacle, tau)
+            if not clear:
+                clear = [float(obstacle.distance(Point(p))) for p in (p1, p2)]
             outer = _remove_endpoint_discs(simp.buffer(1.5 * tau, quad_segs=2), [p1, p2], clear)
-            inner_o = simp.buffer(-1.5 * tau, quad_segs=2)
         else:
-            outer = inner_o = obstacle
+            outer = obstacle
         u = math.inf
         if not outer.is_empty:
             u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo)
@@ -448,6 +515,8 @@ def shortest_avoiding(
             if not precise and settled():
                 break  # a path within the target: the inner bound cannot change the answer
         if tau > 0:
+            # The inner (subset) obstacle only now: a level that settles on its outer bound never needs it.
+            inner_o = simp.buffer(-1.5 * tau, quad_segs=2)
             lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo)
         else:
             lo = math.nan if math.isnan(u) else upper  # the zone itself: exact, unless its graph was too big
@@ -483,16 +552,14 @@ def entering_bounds(
     split in 8 and re-evaluated until the bounds agree to `rel_tol` and, with `target`, until they are on
     one side of it (at most 8 rounds: bounds within a hair of the target may still straddle it).
     """
-    rings = []
-    for poly in shapely.get_parts(zone_ll):
-        if poly.geom_type != "Polygon" or poly.is_empty:
-            continue
-        rings.append(np.asarray(poly.exterior.coords))
-        rings.extend(np.asarray(r.coords) for r in poly.interiors)
-    if not rings:
+    polys = shapely.get_parts(zone_ll)
+    polys = polys[(shapely.get_type_id(polys) == 3) & ~shapely.is_empty(polys)]
+    if polys.size == 0:
         return math.inf, math.inf
-    a = np.vstack([r[:-1] for r in rings])
-    b = np.vstack([r[1:] for r in rings])
+    # Every ring's edges (each polygon's exterior, then its holes), all rings at once.
+    xy, ring = shapely.get_coordinates(shapely.get_rings(polys), return_index=True)
+    same = ring[1:] == ring[:-1]
+    a, b = xy[:-1][same], xy[1:][same]
     # Spherical focal sums first (cheap): true geodesics only for edges that can hold the minimum.
     u1, u2 = unit(*ll1), unit(*ll2)
     ua, ub = unit(a[:, 0], a[:, 1]), unit(b[:, 0], b[:, 1])

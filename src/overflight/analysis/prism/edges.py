@@ -57,6 +57,89 @@ def lambert(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArra
     return np.asarray(_lambert_kernel(ends), dtype=np.float64).reshape(a.shape)
 
 
+@njit(cache=True, nogil=True)  # a plain kernel: LLVM inlines it into its callers anyway
+def _lam_reduced(lo1: float, b1: float, cb1: float, lo2: float, b2: float, cb2: float) -> float:
+    """``_lambert_kernel``'s distance from reduced latitudes `b1`, `b2` and their cosines (the same operations)."""
+    dl = math.radians(lo2 - lo1)
+    h = math.sin((b2 - b1) / 2) ** 2 + cb1 * cb2 * math.sin(dl / 2) ** 2
+    sg = 2 * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
+    x = y = 0.0
+    if sg > 0:
+        p, q = (b1 + b2) / 2, (b2 - b1) / 2
+        x = (sg - math.sin(sg)) * math.sin(p) ** 2 * math.cos(q) ** 2 / math.cos(sg / 2) ** 2
+        y = (sg + math.sin(sg)) * math.cos(p) ** 2 * math.sin(q) ** 2 / math.sin(sg / 2) ** 2
+    return WGS84_A * (sg - WGS84_F / 2 * (x + y))
+
+
+@njit(cache=True, nogil=True)
+def _reduced_kernel(lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    b = np.empty(lat.size)
+    cb = np.empty(lat.size)
+    for k in range(lat.size):
+        b[k] = math.atan((1 - WGS84_F) * math.tan(math.radians(lat[k])))
+        cb[k] = math.cos(b[k])
+    return b, cb
+
+
+@njit(cache=True, nogil=True)
+def _legs_kernel(
+    lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray, b2: FloatArray, cb2: FloatArray,
+    rows: IntArray, x: FloatArray, y: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    n = x.size
+    d1 = np.empty(n)
+    d2 = np.empty(n)
+    for k in range(n):
+        r = rows[k]
+        bv = math.atan((1 - WGS84_F) * math.tan(math.radians(y[k])))
+        cbv = math.cos(bv)
+        d1[k] = _lam_reduced(lon1[r], b1[r], cb1[r], x[k], bv, cbv)
+        d2[k] = _lam_reduced(x[k], bv, cbv, lon2[r], b2[r], cb2[r])
+    return d1, d2
+
+
+@njit(cache=True, nogil=True)
+def _via_kernel(ax: FloatArray, ay: FloatArray, mx: FloatArray, my: FloatArray, bx: FloatArray,
+                by: FloatArray) -> FloatArray:
+    out = np.empty(ax.size)
+    for k in range(ax.size):
+        ba = math.atan((1 - WGS84_F) * math.tan(math.radians(ay[k])))
+        bm = math.atan((1 - WGS84_F) * math.tan(math.radians(my[k])))
+        bb = math.atan((1 - WGS84_F) * math.tan(math.radians(by[k])))
+        cm = math.cos(bm)
+        out[k] = (_lam_reduced(ax[k], ba, math.cos(ba), mx[k], bm, cm)
+                  + _lam_reduced(mx[k], bm, cm, bx[k], bb, math.cos(bb)))
+    return out
+
+
+def lambert_via(ax: FloatArray, ay: FloatArray, mx: FloatArray, my: FloatArray, bx: FloatArray,
+                by: FloatArray) -> FloatArray:
+    """``lambert(a, m) + lambert(m, b)`` element-wise (the same values; m's reduced latitude computed once)."""
+    f = np.ascontiguousarray
+    return np.asarray(_via_kernel(f(ax, dtype=np.float64), f(ay, dtype=np.float64), f(mx, dtype=np.float64),
+                                  f(my, dtype=np.float64), f(bx, dtype=np.float64), f(by, dtype=np.float64)),
+                      dtype=np.float64)
+
+
+class FixLegs:
+    """The fixes of many pairs prepared for ``legs``: their reduced latitudes (and cosines), computed once."""
+
+    def __init__(self, lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray) -> None:
+        f = np.ascontiguousarray
+        self.lon1, self.lon2 = f(lon1, dtype=np.float64), f(lon2, dtype=np.float64)
+        self.b1, self.cb1 = _reduced_kernel(f(lat1, dtype=np.float64))
+        self.b2, self.cb2 = _reduced_kernel(f(lat2, dtype=np.float64))
+
+    def legs(self, rows: IntArray, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``(lambert(fix 1 of rows, (x, y)), lambert((x, y), fix 2 of rows))``: the same values, element-wise.
+
+        The reduced latitude of each point is computed once for both legs, those of the fixes once per pair.
+        """
+        f = np.ascontiguousarray
+        return _legs_kernel(self.lon1, self.b1, self.cb1, self.lon2, self.b2, self.cb2,  # type: ignore[no-any-return]
+                            f(rows, dtype=np.int64), f(x, dtype=np.float64), f(y, dtype=np.float64))
+
+
 def _lam_lo(v: FloatArray) -> FloatArray:
     return np.asarray(v * (1 - LAM_REL) - LAM_ABS, dtype=np.float64)
 

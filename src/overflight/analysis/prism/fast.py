@@ -30,6 +30,7 @@ from overflight.analysis.prism.edges import (
     LAM_ABS,
     LAM_MAX_M,
     LAM_REL,
+    FixLegs,
     ZoneEdges,
     _arc_clear,
     _expand,
@@ -38,6 +39,7 @@ from overflight.analysis.prism.edges import (
     _lam_hi,
     _lam_lo,
     lambert,
+    lambert_via,
     zone_edges,
 )
 
@@ -105,6 +107,7 @@ def entering_bounds_many(
         limit = np.minimum(limit, target * (1 + 1e-6) + 1.0)
     floor = np.full(n, np.inf)
     u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
+    fl = FixLegs(lon1, lat1, lon2, lat2)  # the fixes' reduced latitudes, once for every edge of the zone
     for s in range(0, n, ROW_BLOCK):
         rows = np.arange(s, min(n, s + ROW_BLOCK))
         # Group, then piece level, on the sphere: true distance >= SPH_LO x great-circle distance.
@@ -114,8 +117,8 @@ def entering_bounds_many(
         ri = rows[ri]
         # Upper bound from each piece's first vertex, then drop pieces that cannot beat it.
         v = ze.a[ze.piece_start[pi]]
-        fv = _lam_hi(lambert(lon1[ri], lat1[ri], v[:, 0], v[:, 1])) + _lam_hi(
-            lambert(v[:, 0], v[:, 1], lon2[ri], lat2[ri]))
+        l1, l2 = fl.legs(ri, v[:, 0], v[:, 1])
+        fv = _lam_hi(l1) + _lam_hi(l2)
         np.minimum.at(up, ri, fv)
         keep = plb <= np.minimum(up[ri], limit[ri])
         if target is not None:
@@ -129,21 +132,22 @@ def entering_bounds_many(
         cuts = np.unique(np.searchsorted(ri, ri[np.minimum(cuts, ri.size - 1)]))  # at pair boundaries
         for a, b in zip(np.r_[0, cuts], np.r_[cuts, ri.size], strict=True):
             if b > a:
-                _refine(lon1, lat1, lon2, lat2, ri[a:b], pi[a:b], ze, up, floor, target)
+                _refine(fl, ri[a:b], pi[a:b], ze, up, floor, target)
     lo = np.minimum(np.minimum(floor, up), limit)
     return np.maximum(lo, 0.0), up
 
 
 def _refine(
-    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, ri: IntArray, pi: IntArray,
-    ze: ZoneEdges, up: FloatArray, floor: FloatArray, target: FloatArray | None,
+    fl: FixLegs, ri: IntArray, pi: IntArray, ze: ZoneEdges, up: FloatArray, floor: FloatArray,
+    target: FloatArray | None,
 ) -> None:
     """Bound the focal sum on the edges of pieces `pi` for pairs `ri`, lowering `up` and `floor` in place."""
     r, e = _expand(ri, pi, ze)
     ax, ay, bx, by = ze.a[e, 0], ze.a[e, 1], ze.b[e, 0], ze.b[e, 1]
 
     def focal(x: FloatArray, y: FloatArray, rr: IntArray) -> FloatArray:
-        return lambert(lon1[rr], lat1[rr], x, y) + lambert(x, y, lon2[rr], lat2[rr])
+        d1, d2 = fl.legs(rr, x, y)  # lambert(fix 1, x) and lambert(x, fix 2): the same values
+        return d1 + d2
 
     fa = focal(ax, ay, r)
     # An edge's end is the next edge's start (same pair, same ring): reuse its value.
@@ -193,7 +197,7 @@ def _refine(
         r = np.repeat(r, 8)
         mx, my = (ax + bx) / 2, (ay + by) / 2
         # A sub-edge this short is as long as its two half-chords, up to a tiny fraction.
-        length = _lam_hi(lambert(ax, ay, mx, my) + lambert(mx, my, bx, by)) * (1 + 1e-4) + 0.01
+        length = _lam_hi(lambert_via(ax, ay, mx, my, bx, by)) * (1 + 1e-4) + 0.01
         lb = _lam_lo((fa + fb) / 2) - length
     np.minimum.at(floor, r, lb)
 
@@ -389,6 +393,7 @@ def two_leg_paths(
     big = np.minimum(budget / (2 * R_SPHERE * SPH_HI), 0.45 * math.pi)
     small = np.arccos(np.clip(np.cos(big) / np.maximum(np.cos(c), 1e-12), -1, 1))  # spherical Pythagoras
     todo = np.flatnonzero(big > c)
+    fl = FixLegs(lon1, lat1, lon2, lat2)
     # The first waypoints settle most pairs: try them alone, then all the others at once.
     cands = [(a, f, sd) for a, f in WAYPOINTS for sd in (1.0, -1.0)]
     ring = [(a, f, sd) for a, f in RING for sd in (1.0, -1.0)]
@@ -406,7 +411,8 @@ def two_leg_paths(
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         vlon = np.degrees(np.arctan2(v[:, 1], v[:, 0]))
         vlat = np.degrees(np.arcsin(np.clip(v[:, 2], -1, 1)))
-        f = _lam_hi(lambert(lon1[rows], lat1[rows], vlon, vlat)) + _lam_hi(lambert(vlon, vlat, lon2[rows], lat2[rows]))
+        l1, l2 = fl.legs(rows, vlon, vlat)
+        f = _lam_hi(l1) + _lam_hi(l2)
         good = f <= budget[rows]
         g = np.flatnonzero(good)
         clear = _arc_clear(u1[rows[g]], v[g], ze)

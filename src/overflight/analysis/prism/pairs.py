@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from shapely.geometry.base import BaseGeometry
 
 from overflight.analysis.prism._geo import FloatArray
 from overflight.errors import InputError
+from overflight.zones import as_zoneset
 
 
 @dataclass
@@ -36,18 +36,13 @@ class Pairs:
 
 
 def _zone_items(zones: Any) -> list[tuple[str, BaseGeometry]]:
-    """(id, geometry) from a ZoneSet, an iterable of Zone, a mapping id -> geometry or a GeoDataFrame."""
-    if isinstance(zones, Mapping):
-        items = [(str(k), v) for k, v in zones.items()]
-    elif hasattr(zones, "geometry") and hasattr(zones, "index") and isinstance(zones, pd.DataFrame):
-        items = [(str(i), g) for i, g in zip(zones.index, zones.geometry, strict=True)]
-    elif isinstance(zones, Iterable):
-        items = [(str(z.id), z.geometry) for z in zones]
-    else:
-        raise InputError(f"zones must be a ZoneSet, Zones or a mapping id -> geometry, not {type(zones).__name__}",
-                         field="zones")
+    """(id, geometry) of each zone, after the one coercion of every ``zones`` argument (``zones.as_zoneset``).
+
+    Prism needs areas or points: any other geometry is an InputError naming the zone.
+    """
     out = []
-    for zid, g in items:
+    for z in as_zoneset(zones):
+        zid, g = str(z.id), z.geometry
         if not isinstance(g, BaseGeometry) or g.is_empty:
             raise InputError("zone has no geometry", row=zid, field="geometry")
         if g.geom_type not in ("Polygon", "MultiPolygon", "Point", "MultiPoint", "GeometryCollection"):

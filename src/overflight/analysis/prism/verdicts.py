@@ -65,6 +65,7 @@ from overflight.analysis.prism.evaluation import (
 from overflight.analysis.prism.inside import fixes_inside
 from overflight.analysis.prism.pairs import Pairs, _zone_items, make_pairs
 from overflight.errors import InputError
+from overflight.zones import as_zoneset
 
 VERDICTS = ("impossible", "possible", "necessary", "inconsistent")
 VERDICT_COLUMNS = [
@@ -104,9 +105,11 @@ def verdicts(
         A track table (``track_id``, ``time`` tz-aware, ``lon``, ``lat``; optional position error in metres
         and time error in seconds, ± each; a ``place`` column names a place for rows without coordinates)
         or a track file read with ``overflight.tracks.read_tracks``.
-    zones : ZoneSet, iterable of Zone, or mapping id -> shapely geometry (lon/lat WGS84)
-        Areas (or points). Zone objects with a validity period are entered only while in force
-        (``overflight.analysis.prism.period``); altitude limits are not used.
+    zones : ZoneSetLike
+        Anything ``overflight.zones.as_zoneset`` accepts (a ZoneSet, a boundary-set name or zone file, zone
+        specs, Zones, a mapping id -> shapely geometry in lon/lat WGS84): areas (or points). Zone objects
+        with a validity period are entered only while in force (``overflight.analysis.prism.period``);
+        altitude limits are not used.
     vmax : float
         Top speed in metres per second (``overflight.units.parse_speed("185kmh")``).
     pos_err_col, time_err_col : str
@@ -141,7 +144,8 @@ def verdicts_with_paths(
     if not np.isfinite(vmax) or vmax <= 0:
         raise InputError(f"vmax must be a positive speed in m/s, got {vmax!r}", field="vmax")
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
-    caps = zone_caps(_zone_items(zones), source=zones)
+    zs = as_zoneset(zones)  # the one coercion: the ZoneSet then carries the validity periods and the index cache
+    caps = zone_caps(_zone_items(zs), source=zs)
     return verdicts_for_pairs(pairs, caps, vmax, precise=precise, keep_impossible=keep_impossible,
                               with_paths=with_paths)
 
@@ -223,9 +227,11 @@ def verdicts_for_pairs(
         cand &= ~inside
         far = ~cand & ~inside
         flip_incons = (b_hi[sl] - (direct[sl] - r[sl]))[:, None]
-        verdict[sl][far] = 0
-        detour[sl][far] = np.broadcast_to(np.maximum(lb, 0.0), lb.shape)[far]
-        margin[sl][far] = np.minimum(lb - need, flip_incons)[far]
+        # Masked writes into the chunk's views (the same values as boolean-index assignment, without
+        # gathering the masked elements first: this touches every (pair, zone) of the chunk).
+        np.copyto(verdict[sl], 0, where=far)
+        np.copyto(detour[sl], np.maximum(lb, 0.0), where=far)
+        np.copyto(margin[sl], np.minimum(lb - need, flip_incons), where=far)
         cand &= ~incons[sl][:, None]
         st["caps"] += int((far & ~incons[sl][:, None]).sum())
         st["inside"] += int(nec_in.sum())
