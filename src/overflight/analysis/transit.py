@@ -34,7 +34,6 @@ them waits until the streaming work built on this module (transit_stream) has se
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -46,7 +45,7 @@ import pandas as pd
 from overflight._deprecated import deprecated_names
 from overflight.errors import InputError
 from overflight.geodesy import direct, inverse
-from overflight.units import parse_duration
+from overflight.units import DistanceLike, DurationLike, parse_distance, parse_duration
 from overflight.zones import ZoneSet, ZoneSetLike, as_zoneset
 
 __all__ = ["VISIT_COLUMNS", "TransitResult", "TransitState", "parse_max_gap", "summarize_transit", "transit"]
@@ -131,12 +130,14 @@ class TransitEngine:
     """Turns chunks of fixes into closed visits, carrying state between chunks (see :func:`transit`)."""
 
     def __init__(
-        self, zones: ZoneSet, *, max_gap_s: float = 600.0, step_m: float = 5000.0, index: Locator | None = None
+        self, zones: ZoneSet, *, max_gap_s: DurationLike = 600.0, step_m: DistanceLike = 5000.0,
+        index: Locator | None = None
     ) -> None:
-        if not (step_m > 0 and math.isfinite(step_m)):
+        # seconds and metres, or text with a unit ("10min", "5km"), as everywhere in the library
+        max_gap_s = parse_max_gap(max_gap_s)
+        step_m = parse_distance(step_m, field="step_m")
+        if not step_m > 0:
             raise InputError(f"step must be a positive distance, not {step_m!r}", field="step_m")
-        if not (max_gap_s > 0):
-            raise InputError(f"max_gap must be a positive duration, not {max_gap_s!r}", field="max_gap")
         self.zones = zones
         self.max_gap_ns = max_gap_s * _NS
         self.max_gap_s = max_gap_s
@@ -695,8 +696,8 @@ def transit(
     tracks: pd.DataFrame,
     zones: ZoneSetLike,
     *,
-    max_gap: str | float | int = "10min",
-    step_m: float = 5000.0,
+    max_gap: DurationLike = "10min",
+    step_m: DistanceLike = 5000.0,
     index: Locator | None = None,
     tz: str = "UTC",
 ) -> TransitResult:
@@ -712,8 +713,8 @@ def transit(
     max_gap : str or float
         Longest interval between fixes over which the path is taken as known (``"10min"`` or seconds).
         Crossings inside longer gaps make the visit ``observed=False``.
-    step_m : float
-        Largest step, in metres, of the geodesic densification between fixes.
+    step_m : str or float
+        Largest step of the geodesic densification between fixes: text with a unit (``"5km"``) or metres.
     index : Locator, optional
         A zone index with ``locate_all(lon, lat) -> (point_idx, zone_idx)`` built on ``zones``
         (:class:`overflight.index.ZoneIndex`); built here when omitted.

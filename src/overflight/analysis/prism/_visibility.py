@@ -13,29 +13,29 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
+from overflight._jit import kernel
 from overflight.index.grid import polygon_edges
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def _orient(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> int:
     v = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
     return 1 if v > 0.0 else (-1 if v < 0.0 else 0)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def _on_segment(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> bool:
     """c, collinear with a-b, lies within a-b's bounding box."""
     return min(ax, bx) <= cx <= max(ax, bx) and min(ay, by) <= cy <= max(ay, by)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def _meet(ax: float, ay: float, bx: float, by: float, cx: float, cy: float, dx: float, dy: float) -> bool:
     """Closed segments a-b and c-d share a point."""
     o1 = _orient(ax, ay, bx, by, cx, cy)
@@ -54,7 +54,7 @@ def _meet(ax: float, ay: float, bx: float, by: float, cx: float, cy: float, dx: 
     return o4 == 0 and _on_segment(cx, cy, dx, dy, bx, by)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _bin_edges(
     x1: FloatArray, y1: FloatArray, x2: FloatArray, y2: FloatArray, x0: float, y0: float, cell: float, nx: int,
     ny: int,
@@ -88,7 +88,7 @@ def _bin_edges(
     return counts, items
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _hits(
     ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray,
     x1: FloatArray, y1: FloatArray, x2: FloatArray, y2: FloatArray,

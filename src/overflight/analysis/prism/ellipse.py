@@ -16,6 +16,7 @@ from overflight.analysis.prism._geo import FloatArray
 from overflight.errors import InconsistentFixesWarning as InconsistentFixesWarning
 from overflight.errors import InputError
 from overflight.geodesy import GEOD, ring_to_geometry
+from overflight.units import SpeedLike, parse_speed
 
 # Beyond this semi-major axis geodesics from a focus pass their conjugate points and the azimuth
 # parametrisation of the boundary breaks down; no drone gap is that long.
@@ -81,7 +82,7 @@ def _solve_boundary(
 
 def ppa(
     p1: tuple[float, float], t1: datetime | pd.Timestamp, p2: tuple[float, float], t2: datetime | pd.Timestamp,
-    vmax: float, *, max_error_m: float = 1.0, max_vertices: int = 8192,
+    vmax: SpeedLike, *, max_error_m: float = 1.0, max_vertices: int = 8192,
 ) -> BaseGeometry:
     """The potential path area between two fixes: ``{x : d(p1, x) + d(x, p2) <= vmax * (t2 - t1)}``.
 
@@ -97,8 +98,8 @@ def ppa(
         The two fixes in degrees.
     t1, t2 : datetime or pandas.Timestamp
         Their times, timezone-aware; ``t2 >= t1``.
-    vmax : float
-        Top speed in metres per second (parse text with ``overflight.units.parse_speed``).
+    vmax : str or float
+        Top speed: text with a unit (``"185kmh"``) or a number of metres per second.
     max_error_m : float
         Tolerance of the boundary in metres.
     max_vertices : int
@@ -121,8 +122,7 @@ def ppa(
     dt = seconds_between(t1, t2)
     if dt < 0:
         raise InputError(f"t2 is {-dt:g} s before t1", field="t2")
-    if not np.isfinite(vmax) or vmax <= 0:
-        raise InputError(f"vmax must be a positive speed in m/s, got {vmax!r}", field="vmax")
+    vmax = parse_speed(vmax, default_unit="mps", field="vmax")
     if max_error_m <= 0:
         raise InputError("max_error_m must be positive", field="max_error_m")
     (lon1, lat1), (lon2, lat2) = (float(p1[0]), float(p1[1])), (float(p2[0]), float(p2[1]))

@@ -22,6 +22,7 @@ import numpy as np
 
 from overflight.analysis.prism import evaluate, make_pairs
 from overflight.geodesy import densify_path
+from overflight.units import DistanceLike, SpeedLike, parse_distance, parse_speed
 from overflight.zones import Zone
 
 DRAW_STEP_M = 10_000.0  # legs are geodesics: densified for a flat map (straight lon/lat segments)
@@ -45,8 +46,8 @@ class AvoidingPath:
     note: str
 
 
-def avoiding_paths(sightings: Any, zones: Iterable[Zone], vmax: float, *, pos_err_col: str = "pos_err_m",
-                   time_err_col: str = "time_err_s", step_m: float = DRAW_STEP_M) -> list[AvoidingPath]:
+def avoiding_paths(sightings: Any, zones: Iterable[Zone], vmax: SpeedLike, *, pos_err_col: str = "pos_err_m",
+                   time_err_col: str = "time_err_s", step_m: DistanceLike = DRAW_STEP_M) -> list[AvoidingPath]:
     """The avoiding path of every consecutive pair of `sightings` (as for ``verdicts``) and every zone.
 
     Parameters
@@ -55,11 +56,13 @@ def avoiding_paths(sightings: Any, zones: Iterable[Zone], vmax: float, *, pos_er
         As ``verdicts`` takes them (``track_id``, ``time``, ``lon``, ``lat``, optional errors).
     zones : iterable of Zone
         Areal zones; a zone with a validity period gets ``kind="none"`` (its reachable set depends on time).
-    vmax : float
-        Top speed in m/s.
-    step_m : float
-        Densification step of the drawn legs.
+    vmax : str or float
+        Top speed: text with a unit (``"185kmh"``) or a number of metres per second.
+    step_m : str or float
+        Densification step of the drawn legs: text with a unit (``"5km"``) or a number of metres.
     """
+    vmax = parse_speed(vmax, default_unit="mps", field="vmax")
+    step_m = parse_distance(step_m, field="step_m")
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
     zs = list(zones)
     out: list[AvoidingPath] = []

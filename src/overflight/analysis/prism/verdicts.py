@@ -64,7 +64,7 @@ from overflight.analysis.prism.evaluation import (
 )
 from overflight.analysis.prism.inside import fixes_inside
 from overflight.analysis.prism.pairs import Pairs, _zone_items, make_pairs
-from overflight.errors import InputError
+from overflight.units import SpeedLike, parse_speed
 from overflight.zones import as_zoneset
 
 VERDICTS = ("impossible", "possible", "necessary", "inconsistent")
@@ -94,7 +94,7 @@ def _warn_paths() -> None:
 
 
 def verdicts(
-    sightings: Any, zones: Any, vmax: float, *, pos_err_col: str = "pos_err_m", time_err_col: str = "time_err_s",
+    sightings: Any, zones: Any, vmax: SpeedLike, *, pos_err_col: str = "pos_err_m", time_err_col: str = "time_err_s",
     precise: bool = True, keep_impossible: bool = True, paths: dict[tuple[int, str], Any] | None = None,
 ) -> pd.DataFrame:
     """Prism verdicts for each consecutive pair of sightings in each track and each zone.
@@ -110,8 +110,8 @@ def verdicts(
         specs, Zones, a mapping id -> shapely geometry in lon/lat WGS84): areas (or points). Zone objects
         with a validity period are entered only while in force (``overflight.analysis.prism.period``);
         altitude limits are not used.
-    vmax : float
-        Top speed in metres per second (``overflight.units.parse_speed("185kmh")``).
+    vmax : str or float
+        Top speed: text with a unit (``"185kmh"``, ``"100kn"``) or a number of metres per second.
     pos_err_col, time_err_col : str
         Columns holding the position error radius (m) and time error (± s); missing means 0.
     precise : bool
@@ -137,12 +137,11 @@ def verdicts(
 
 
 def verdicts_with_paths(
-    sightings: Any, zones: Any, vmax: float, *, pos_err_col: str = "pos_err_m", time_err_col: str = "time_err_s",
+    sightings: Any, zones: Any, vmax: SpeedLike, *, pos_err_col: str = "pos_err_m", time_err_col: str = "time_err_s",
     precise: bool = True, keep_impossible: bool = True, with_paths: bool = True,
 ) -> PairVerdicts:
     """``verdicts``, with the avoiding paths found (``PairVerdicts.paths``, for maps) when `with_paths`."""
-    if not np.isfinite(vmax) or vmax <= 0:
-        raise InputError(f"vmax must be a positive speed in m/s, got {vmax!r}", field="vmax")
+    vmax = parse_speed(vmax, default_unit="mps", field="vmax")
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
     zs = as_zoneset(zones)  # the one coercion: the ZoneSet then carries the validity periods and the index cache
     caps = zone_caps(_zone_items(zs), source=zs)
