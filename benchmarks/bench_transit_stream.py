@@ -8,7 +8,7 @@ repository), then, each in a fresh child process so its peak RSS (ru_maxrss) is 
 
 * ``stages``: the library pipeline of `overflight transit` with each stage timed: read (parse + stage),
   validate, locate and crossings (time inside the ZoneIndex calls), the rest of the kernel (geodesy,
-  pairing), visits (closing, dispute flags), brackets (the second pass) and write;
+  pairing, the crossings' bracketing fixes), visits (closing, dispute flags, bracket columns) and write;
 * ``cli``: `overflight transit FILE --zones ne-admin0 -o visits.csv` end to end (what a user waits for);
 * ``locate``: `overflight locate` end to end from CSV and from Parquet, next to ``ZoneIndex.zones_of`` on the
   same points already in memory.
@@ -98,7 +98,6 @@ class _Timed:
 def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
     import pandas as pd
 
-    from overflight.analysis.crossing_times import bracket_visits
     from overflight.analysis.transit import TransitEngine, _empty_raw
     from overflight.cli.transit import write_visits
     from overflight.index import ZoneIndex
@@ -107,8 +106,7 @@ def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
     from overflight.tracks.validate import Validator
     from overflight.zones import load_zones
 
-    acc = dict.fromkeys(("setup", "read", "validate", "locate", "crossings", "kernel", "visits", "brackets",
-                         "write"), 0.0)
+    acc = dict.fromkeys(("setup", "read", "validate", "locate", "crossings", "kernel", "visits", "write"), 0.0)
     t0 = _clock()
     zs = load_zones("ne-admin0")
     index = ZoneIndex.cached(zs)
@@ -132,10 +130,9 @@ def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
             acc["validate"] += _clock() - t
             yield df
 
-    extra = {"core_only": True} if "core_only" in ReadOptions.__dataclass_fields__ else {}
     closed = []
     n = 0
-    for df in chunks(extra):
+    for df in chunks({"core_only": True}):
         n += len(df)
         t = _clock()
         before = acc["locate"] + acc["crossings"]
@@ -145,14 +142,10 @@ def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
             closed.append(raw)
     t = _clock()
     tail = eng.finish()
-    visits = eng.visits(pd.concat([*closed, tail], ignore_index=True) if closed or len(tail) else _empty_raw())
+    # The visits with their bracketing fixes, which the kernel found in its one pass (as `overflight transit`).
+    visits = eng.visits(pd.concat([*closed, tail], ignore_index=True) if closed or len(tail) else _empty_raw(),
+                        brackets=True)
     acc["visits"] = _clock() - t
-    # The brackets' second pass is a read + validate again, timed as one stage of its own.
-    saved = dict(acc)
-    t = _clock()
-    visits = bracket_visits(visits, chunks(extra), 600.0)
-    acc["brackets"] = _clock() - t
-    acc["read"], acc["validate"] = saved["read"], saved["validate"]
     t = _clock()
     write_visits(visits, out)
     acc["write"] = _clock() - t
@@ -251,13 +244,13 @@ def _run(args: argparse.Namespace) -> None:
     for label, src in () if args.no_stages else (("CSV", csv), ("GeoParquet", pqf)):
         res, dt, _ = run_child(["--child", "stages", str(src), str(args.chunk_rows), str(out)])
         st = res["stages"]
-        core = sum(v for k, v in st.items() if k not in ("setup", "brackets"))
+        core = sum(v for k, v in st.items() if k != "setup")
         print(f"\ntransit stages, {label}: {res['fixes']:,} fixes -> {res['visits']:,} visits; "
               f"peak RSS {res['peak_rss_mb']:.0f} MB; child wall {dt:.1f} s")
         for k, v in st.items():
             print(f"  {k:10s} {v:7.2f} s")
-        print(f"  = {core:.2f} s without setup and brackets: {res['fixes'] / core / 1e6:.2f} M fixes/s; "
-              f"with brackets {res['fixes'] / (core + st['brackets']) / 1e6:.2f} M fixes/s")
+        print(f"  = {core:.2f} s CPU without setup: {res['fixes'] / core / 1e6:.2f} M fixes/s "
+              f"(brackets found in the one pass)")
         rows.append((label, res, dt))
     if not args.no_cli:
         print()
