@@ -153,6 +153,8 @@ class Staged:
     fields: dict[str, str] = field(default_factory=dict)  # canonical name -> source field name
     raw: dict[str, pd.Series] = field(default_factory=dict)  # canonical name -> source values (for messages)
     row_label: Callable[[int], int | str] | None = None
+    #: Whether each fix has an altitude value (not blank), when the reader knows it without looking at text.
+    alt_given: np.ndarray | None = None
 
 
 @dataclass
@@ -249,7 +251,9 @@ class Validator:
         alt = df["alt_m"].to_numpy(dtype="float64") if "alt_m" in df.columns else np.full(n, np.nan)
         alt_raw = st.raw.get("alt")
         given = ~np.isnan(alt)
-        if alt_raw is not None:
+        if st.alt_given is not None:
+            given = np.asarray(st.alt_given, dtype=bool)
+        elif alt_raw is not None:
             blank = np.array(alt_raw.isna().to_numpy(), dtype=bool)
             if not pd.api.types.is_numeric_dtype(alt_raw.dtype):  # a number is never blank text
                 blank |= (alt_raw.astype("str").str.strip() == "").to_numpy(dtype=bool)
