@@ -193,30 +193,34 @@ class TransitEngine:
         _check_tracks(tracks)
         st = self.state
         st.n_fixes += len(tracks)
-        tid = tracks["track_id"].astype(str).to_numpy(dtype=object)
+        ids = tracks["track_id"]
+        if ids.dtype == object or not pd.api.types.is_string_dtype(ids.dtype):
+            ids = ids.astype(str)
+        # Integer codes of the chunk's ids in sorted order: Arrow's dictionary encoding for Arrow-backed text,
+        # never a Python string per fix.
+        c_codes, c_uniq = pd.factorize(ids, sort=True)
+        uniq_ids = np.asarray(c_uniq, dtype=object)
         t_ns = _time_ns(tracks["time"])
         lon = tracks["lon"].to_numpy(dtype=np.float64)
         lat = tracks["lat"].to_numpy(dtype=np.float64)
         alt = (tracks["alt_m"].to_numpy(dtype=np.float64) if "alt_m" in tracks.columns
                else np.full(len(tracks), np.nan))
-        # Prepend the carried last fix of every track seen before, so segments span chunk borders.
-        # (hash-based unique: sorting a million id strings would cost more than the geodesy)
-        known = st.last.index.intersection(pd.Index(pd.unique(tid))) if len(st.last) else st.last.index
-        carry = st.last.loc[known]
+        # Prepend the carried last fix of every track of this chunk seen before, so segments span chunk borders.
+        pos = st.last.index.get_indexer(pd.Index(uniq_ids)) if len(st.last) else np.full(len(uniq_ids), -1)
+        carry_codes = np.flatnonzero(pos >= 0)
+        carry = st.last.iloc[pos[carry_codes]]
         n_c = len(carry)
-        tid = np.concatenate([carry.index.to_numpy(dtype=object), tid])
+        codes = np.concatenate([carry_codes, np.asarray(c_codes, dtype=np.int64)])
         t_ns = np.concatenate([carry["time_ns"].to_numpy(np.int64), t_ns])
         lon = np.concatenate([carry["lon"].to_numpy(float), lon])
         lat = np.concatenate([carry["lat"].to_numpy(float), lat])
         alt = np.concatenate([carry["alt_m"].to_numpy(float), alt])
-        is_carry = np.zeros(len(tid), dtype=bool)
+        is_carry = np.zeros(len(codes), dtype=bool)
         is_carry[:n_c] = True
-        codes, uniq = pd.factorize(tid, sort=True)
         order = np.lexsort((~is_carry, t_ns, codes))  # carried fix first within its track
         codes, t_ns, lon, lat, alt, is_carry = (codes[order], t_ns[order], lon[order], lat[order], alt[order],
                                                 is_carry[order])
         n = len(codes)
-        uniq_ids = np.asarray(uniq, dtype=object)
         first = np.ones(n, dtype=bool)
         first[1:] = codes[1:] != codes[:-1]
         last = np.ones(n, dtype=bool)
