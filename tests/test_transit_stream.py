@@ -154,3 +154,21 @@ def test_one_pass_brackets_at_fixes_and_period_bounds() -> None:
             got = transit_chunks((order.iloc[i:i + chunk] for i in range(0, len(order), chunk)), zs,
                                  max_gap=600.0, brackets=True).visits
             pd.testing.assert_frame_equal(got, ref, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_track_time_order_is_the_full_sort(seed: int) -> None:
+    from overflight.analysis.transit import _track_time_order
+
+    rng = np.random.default_rng(seed)
+    n, k = 2000, [3, 50, 40_000][seed % 3]  # 40,000 tracks: codes beyond 16 bits
+    codes = rng.integers(0, k, n).astype(np.int64)
+    t = rng.integers(0, 10**6, n).astype(np.int64)
+    if seed % 2:  # validated-like: each track's times increase in row order (carried fix first), ties nowhere
+        t = np.sort(t) * 7 + np.arange(n) % 7
+    carry = np.zeros(n, dtype=bool)
+    carry[:5] = True
+    if seed == 5:
+        t[10] = t[9]  # equal times of one track: the carried-first tie-break decides
+        codes[10] = codes[9]
+    np.testing.assert_array_equal(_track_time_order(codes, t, carry), np.lexsort((~carry, t, codes)))

@@ -92,7 +92,10 @@ def _wrap(lon: FloatArray) -> FloatArray:
     # Longitudes already in [-180, 180) stay bit-identical: (x + 180) % 360 - 180 rounds, and a point on a
     # border moved by one ulp can change zone (the membership rule decides the given coordinates).
     lon = np.asarray(lon, dtype=np.float64)
-    out: FloatArray = np.where((lon >= -180.0) & (lon < 180.0), lon, (lon + 180.0) % 360.0 - 180.0)
+    inside = (lon >= -180.0) & (lon < 180.0)
+    if inside.all():
+        return lon
+    out: FloatArray = np.where(inside, lon, (lon + 180.0) % 360.0 - 180.0)
     return out
 
 
@@ -217,7 +220,7 @@ class TransitEngine:
         alt = np.concatenate([carry["alt_m"].to_numpy(float), alt])
         is_carry = np.zeros(len(codes), dtype=bool)
         is_carry[:n_c] = True
-        order = np.lexsort((~is_carry, t_ns, codes))  # carried fix first within its track
+        order = _track_time_order(codes, t_ns, is_carry)
         codes, t_ns, lon, lat, alt, is_carry = (codes[order], t_ns[order], lon[order], lat[order], alt[order],
                                                 is_carry[order])
         n = len(codes)
@@ -513,6 +516,23 @@ def _event_ns(events: dict[str, np.ndarray], t_ns: IntArray) -> IntArray:
     nxt = np.minimum(row + 1, len(t_ns) - 1)
     fr = np.where(events["start"], 0.0, np.clip(events["frac"], 0.0, 1.0))
     out: IntArray = t_ns[row] + np.round((t_ns[nxt] - t_ns[row]).astype(np.float64) * fr).astype(np.int64)
+    return out
+
+
+def _track_time_order(codes: IntArray, t_ns: IntArray, is_carry: npt.NDArray[np.bool_]) -> IntArray:
+    """The order of ``lexsort((~is_carry, t_ns, codes))``: by track, then time, a carried fix first.
+
+    Validated chunks hold each track's fixes in time order (strictly increasing, the carried fix ahead of
+    them), so a stable sort by track alone gives that order; that is checked, and any other input (rows in
+    any order) is sorted on all three keys.
+    """
+    small = len(codes) == 0 or int(codes.max()) < np.iinfo(np.int16).max
+    # numpy sorts 16-bit integers stably by radix sort: linear in the rows
+    order: IntArray = np.argsort(codes.astype(np.int16) if small else codes, kind="stable")
+    c, t = codes[order], t_ns[order]
+    if len(c) < 2 or bool(((t[1:] > t[:-1]) | (c[1:] != c[:-1])).all()):
+        return order
+    out: IntArray = np.lexsort((~is_carry, t_ns, codes))
     return out
 
 

@@ -282,12 +282,12 @@ class Validator:
         if alive.any():
             ai = np.flatnonzero(alive)
             sub_c, sub_t = codes[ai], t[ai]
-            pvi = _prev_max(sub_c, sub_t, uniq, self._state.max_time)
+            pvi, run = _prev_max(sub_c, sub_t, uniq, self._state.max_time)
             has = pvi != _NAT
             dup[ai] = has & (sub_t == pvi)
             back[ai] = has & (sub_t < pvi)
-            mx = pd.Series(sub_t).groupby(sub_c, sort=False).max()
-            for code, tv in zip(mx.index.to_numpy(), mx.to_numpy(), strict=True):  # per track, not per row
+            seen = np.flatnonzero(run != _NAT)
+            for code, tv in zip(seen, run[seen], strict=True):  # per track, not per row
                 tk = str(uniq[code])
                 old = self._state.max_time.get(tk)
                 self._state.max_time[tk] = int(tv) if old is None else max(old, int(tv))
@@ -458,20 +458,47 @@ class Validator:
         return out, out_msg
 
 
-def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[str, int]) -> np.ndarray:
-    """Latest time of the same track (``uniq[codes]``) before each row (file order), or NaT-int when none."""
+def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[str, int]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Latest earlier time of each row's track, and each track's latest time in the chunk (NaT-int: none).
+
+    For a track's first row of the chunk the earlier time is the one carried from earlier chunks; for its
+    later rows, the latest of its earlier rows in this chunk (file order). One pass over the rows, compiled.
+    """
     if len(codes) == 0:
-        return np.zeros(0, dtype=np.int64)
-    cm = pd.Series(t).groupby(codes, sort=False).cummax().to_numpy(dtype=np.int64)
-    order = np.argsort(codes, kind="stable")
-    oc = codes[order]
-    prev_o = np.r_[np.int64(_NAT), cm[order][:-1]]
-    first = np.r_[True, oc[1:] != oc[:-1]]
+        return np.zeros(0, dtype=np.int64), np.full(len(uniq), _NAT, dtype=np.int64)
     carried_arr = np.array([carried.get(str(u), _NAT) for u in uniq], dtype=np.int64)
-    prev_o[first] = carried_arr[oc[first]]
-    prev = np.empty(len(codes), dtype=np.int64)
-    prev[order] = prev_o
-    return prev
+    prev, run = _prev_max_kernel()(np.asarray(codes, dtype=np.int64), np.asarray(t, dtype=np.int64), carried_arr,
+                                   np.int64(_NAT))
+    return prev, run
+
+
+_PREV_MAX: Any = None
+
+
+def _prev_max_kernel() -> Any:
+    """The compiled pass of :func:`_prev_max`, made on first use (reading a small file never loads numba)."""
+    global _PREV_MAX
+    if _PREV_MAX is None:
+        from overflight._jit import kernel
+
+        @kernel
+        def prev_max(codes: Any, t: Any, carried: Any, nat: Any) -> Any:
+            run = np.full(len(carried), nat, dtype=np.int64)
+            prev = np.empty(len(codes), dtype=np.int64)
+            for i in range(len(codes)):
+                c = codes[i]
+                if run[c] == nat:  # the track's first row here: compare with the carried time
+                    prev[i] = carried[c]
+                    run[c] = t[i]
+                else:
+                    prev[i] = run[c]
+                    if t[i] > run[c]:
+                        run[c] = t[i]
+            return prev, run
+
+        _PREV_MAX = prev_max
+    return _PREV_MAX
 
 
 def _num(row: int | str) -> int:
