@@ -7,8 +7,9 @@ thousands of tracks) as CSV and as GeoParquet into --workdir (a temporary direct
 repository), then, each in a fresh child process so its peak RSS (ru_maxrss) is its own:
 
 * ``stages``: the library pipeline of `overflight transit` with each stage timed: read (parse + stage),
-  validate, locate and crossings (time inside the ZoneIndex calls), the rest of the kernel (geodesy,
-  pairing, the crossings' bracketing fixes), visits (closing, dispute flags, bracket columns) and write;
+  validate, locate and crossings (time inside the ZoneIndex calls), geodesy (the kernel's geodesic inverse,
+  pyproj), the rest of the kernel (ordering, pairing, the crossings' bracketing fixes), visits (closing,
+  dispute flags, bracket columns) and write;
 * ``cli``: `overflight transit FILE --zones ne-admin0 -o visits.csv` end to end (what a user waits for);
 * ``locate``: `overflight locate` end to end from CSV and from Parquet, next to ``ZoneIndex.zones_of`` on the
   same points already in memory.
@@ -98,6 +99,7 @@ class _Timed:
 def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
     import pandas as pd
 
+    import overflight.analysis.transit as transit_mod
     from overflight.analysis.transit import TransitEngine, _empty_raw
     from overflight.cli.transit import write_visits
     from overflight.index import ZoneIndex
@@ -106,7 +108,18 @@ def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
     from overflight.tracks.validate import Validator
     from overflight.zones import load_zones
 
-    acc = dict.fromkeys(("setup", "read", "validate", "locate", "crossings", "kernel", "visits", "write"), 0.0)
+    acc = dict.fromkeys(("setup", "read", "validate", "locate", "crossings", "geodesy", "kernel", "visits", "write"),
+                        0.0)
+    inverse = transit_mod.inverse
+
+    def timed_inverse(*a: Any, **kw: Any) -> Any:  # the kernel's one geodesic inverse call per chunk (pyproj)
+        t = _clock()
+        try:
+            return inverse(*a, **kw)
+        finally:
+            acc["geodesy"] += _clock() - t
+
+    transit_mod.inverse = timed_inverse  # type: ignore[assignment]
     t0 = _clock()
     zs = load_zones("ne-admin0")
     index = ZoneIndex.cached(zs)
@@ -139,9 +152,9 @@ def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
     for df in chunks({"core_only": True}):
         n += len(df)
         t = _clock()
-        before = acc["locate"] + acc["crossings"]
+        before = acc["locate"] + acc["crossings"] + acc["geodesy"]
         raw = eng.feed(df)
-        acc["kernel"] += _clock() - t - (acc["locate"] + acc["crossings"] - before)
+        acc["kernel"] += _clock() - t - (acc["locate"] + acc["crossings"] + acc["geodesy"] - before)
         if len(raw):
             closed.append(raw)
     t = _clock()
