@@ -80,7 +80,7 @@ def locate_parquet(points: Path, output: Path, index: Any, *, lon_col: str = "lo
     GeoParquet metadata is kept; the file is written under a temporary name and renamed when complete.
     """
     try:
-        pf = pq.ParquetFile(points)
+        pf = pq.ParquetFile(points, pre_buffer=False)  # pre-buffered chunks would stay held to the end
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=points) from None
     meta = pf.schema_arrow.metadata or {}

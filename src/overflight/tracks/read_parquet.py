@@ -159,7 +159,9 @@ def iter_parquet_staged(path: str | Path, opts: ReadOptions) -> Iterator[Staged]
     """
     p = Path(path)
     try:
-        pf = pq.ParquetFile(p)
+        # pre_buffer=False: pre-buffered column chunks stay held until the file is closed (the whole file's
+        # data by the end of a stream: +330 MB RSS over 10 M fixes), and reading is no faster with them.
+        pf = pq.ParquetFile(p, pre_buffer=False)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=p) from None
     plan = _plan(pf, p, opts)

@@ -463,42 +463,26 @@ def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[
     """Latest earlier time of each row's track, and each track's latest time in the chunk (NaT-int: none).
 
     For a track's first row of the chunk the earlier time is the one carried from earlier chunks; for its
-    later rows, the latest of its earlier rows in this chunk (file order). One pass over the rows, compiled.
+    later rows, the latest of its earlier rows in this chunk (file order). (numpy and pandas only: reading
+    tracks must work where numba cannot load, e.g. under a small address-space limit.)
     """
+    run = np.full(len(uniq), _NAT, dtype=np.int64)
     if len(codes) == 0:
-        return np.zeros(0, dtype=np.int64), np.full(len(uniq), _NAT, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), run
+    cm = pd.Series(t).groupby(codes, sort=False).cummax().to_numpy(dtype=np.int64)
+    small = int(codes.max()) < np.iinfo(np.int16).max
+    order = np.argsort(codes.astype(np.int16) if small else codes, kind="stable")  # radix sort for 16 bits
+    oc = codes[order]
+    cmo = cm[order]
+    prev_o = np.r_[np.int64(_NAT), cmo[:-1]]
+    first = np.r_[True, oc[1:] != oc[:-1]]
+    last = np.r_[oc[1:] != oc[:-1], True]
+    run[oc[last]] = cmo[last]  # the running max at a track's last row is its latest time
     carried_arr = np.array([carried.get(str(u), _NAT) for u in uniq], dtype=np.int64)
-    prev, run = _prev_max_kernel()(np.asarray(codes, dtype=np.int64), np.asarray(t, dtype=np.int64), carried_arr,
-                                   np.int64(_NAT))
+    prev_o[first] = carried_arr[oc[first]]
+    prev = np.empty(len(codes), dtype=np.int64)
+    prev[order] = prev_o
     return prev, run
-
-
-_PREV_MAX: Any = None
-
-
-def _prev_max_kernel() -> Any:
-    """The compiled pass of :func:`_prev_max`, made on first use (reading a small file never loads numba)."""
-    global _PREV_MAX
-    if _PREV_MAX is None:
-        from overflight._jit import kernel
-
-        @kernel
-        def prev_max(codes: Any, t: Any, carried: Any, nat: Any) -> Any:
-            run = np.full(len(carried), nat, dtype=np.int64)
-            prev = np.empty(len(codes), dtype=np.int64)
-            for i in range(len(codes)):
-                c = codes[i]
-                if run[c] == nat:  # the track's first row here: compare with the carried time
-                    prev[i] = carried[c]
-                    run[c] = t[i]
-                else:
-                    prev[i] = run[c]
-                    if t[i] > run[c]:
-                        run[c] = t[i]
-            return prev, run
-
-        _PREV_MAX = prev_max
-    return _PREV_MAX
 
 
 def _num(row: int | str) -> int:
