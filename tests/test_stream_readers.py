@@ -107,3 +107,54 @@ def test_core_only_reads_the_same_rows_and_counts(tmp_path: Path, kind: str) -> 
         5, 4, {**dict.fromkeys(rep.counts, 0), "bad_coordinate": 1})
     with pytest.raises(InputError, match="line 5, field 'lon'" if kind == "csv" else "row 4, field 'lon'"):
         list(iter_tracks(path, core_only=True))
+
+
+# Cells that take every branch of the Arrow staging of a core-only CSV read (padded, blank, unreadable,
+# non-ASCII, out of range, naive or impossible times), mixed row by row.
+_CELLS = {
+    "track_id": ["A", " A ", "", "B", "é", "C\t", "D"],
+    "time": ["2024-06-21T00:00:00Z", "2024-06-21T00:00:10.5+02:00", "2024-06-21 00:00:30", "garbage", "",
+             "2024-02-30T00:00:00Z", "2024-06-21T00:00:20.123456789Z"],
+    "lon": ["10.5", " 10.6", "abc", "", "200", "nan", "1e400", "+1", ".5"],
+    "lat": ["50.1", "50.2 ", "95", "", "-0", "inf"],
+    "alt_m": ["1000", "", "  ", "12 ", "nan", "1e400", "-5000", "x"],
+}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(*(st.sampled_from(v) for v in _CELLS.values())), min_size=1, max_size=30),
+       st.booleans(), st.integers(1, 7))
+def test_arrow_staging_equals_pandas_staging(rows: list[tuple[str, ...]], clean: bool, chunk: int) -> None:
+    import tempfile
+
+    import overflight.tracks.read_csv as rc
+    from overflight.tracks._stage import ReadOptions
+    from overflight.tracks.validate import Validator
+
+    if clean:  # a clean file takes the whole-column casts (the fast path itself), not only the fallbacks
+        rows = [(f"T{i % 3}", f"2024-06-21T00:{i // 60:02d}:{i % 60:02d}Z", "10.5", "50", "" if i % 2 else "3")
+                for i in range(len(rows))]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "t.csv"
+        path.write_text("track_id,time,lon,lat,alt_m\n" + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
+
+        def staged(arrow: bool) -> list:  # type: ignore[type-arg]
+            orig = rc.can_stage_table
+            rc.can_stage_table = orig if arrow else (lambda cmap: False)  # type: ignore[assignment]
+            try:
+                return list(rc.iter_csv_staged(path, ReadOptions(core_only=True, chunk_rows=chunk)))
+            finally:
+                rc.can_stage_table = orig  # type: ignore[assignment]
+
+        fast, ref = staged(True), staged(False)
+    assert len(fast) == len(ref)
+    for a, b in zip(fast, ref, strict=True):
+        pd.testing.assert_frame_equal(a.frame, b.frame, check_exact=True)
+        assert (a.rows == b.rows).all() and (a.time_code == b.time_code).all() and a.notes == b.notes
+        pd.testing.assert_series_equal(a.time_raw, b.time_raw)
+        for k in b.raw:
+            pd.testing.assert_series_equal(a.raw[k], b.raw[k])
+    va, vb = Validator("t.csv", on_invalid="drop"), Validator("t.csv", on_invalid="drop")
+    for a, b in zip(fast, ref, strict=True):
+        pd.testing.assert_frame_equal(va.process(a), vb.process(b), check_exact=True)
+    assert va.report.summary() == vb.report.summary()

@@ -241,3 +241,24 @@ def test_cli_validate_and_convert(tmp_path: Path) -> None:
     assert len(back) == 4
     r = runner.invoke(app, ["tracks", "convert", str(DATA / "invalid.csv"), "-o", str(tmp_path / "x.csv")])
     assert isinstance(r.exception, InputError) and "line 4" in str(r.exception)
+
+
+@pytest.mark.parametrize("odd", [False, True])
+def test_write_visits_writes_what_pandas_writes(tmp_path: Path, odd: bool) -> None:
+    from overflight.tracks.writers import write_visits
+
+    t = pd.to_datetime(["2024-06-21T00:00:00.5Z", "2024-06-21T00:00:01.5Z", "2024-06-21T23:59:59.7Z", None],
+                       utc=True).as_unit("ns")
+    v = pd.DataFrame({"track_id": pd.Series(["a", "b", "c", "d"], dtype="str"),
+                      "zone_id": pd.Series(["RUS", None, "KAZ", "UKR"], dtype="str"),
+                      "entry_time": t, "entry_lon": [0.1, -0.0, np.nan, 1e-9],
+                      "exit_lat": [np.inf, 1.23456785, -2.5, 3.0],
+                      "observed": [True, False, True, False]})
+    if odd:  # values that need quotes, and a column type of its own
+        v.loc[1, "track_id"] = 'x,"y"'
+        v["n"] = [1, 2, 3, 4]
+    write_visits(v, tmp_path / "fast.csv")
+    ref = v.copy()  # the reference: pandas' own writer with the documented rules
+    ref["entry_time"] = ref["entry_time"].dt.round("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    ref.to_csv(tmp_path / "ref.csv", index=False, float_format="%.7f")
+    assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()

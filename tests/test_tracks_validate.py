@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from geographiclib.geodesic import Geodesic
@@ -179,3 +180,23 @@ def test_report_is_a_dataclass_with_zero_counts_when_clean() -> None:
     _, rep = read_tracks(DATA / "basic.csv")
     assert isinstance(rep, ValidationReport) and rep.ok and set(rep.counts.values()) == {0}
     assert rep.to_dataframe().empty
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_prev_max_pass_is_the_row_by_row_rule(seed: int) -> None:
+    from overflight.tracks.validate import _NAT, _prev_max
+
+    rng = np.random.default_rng(seed)
+    n, k = 500, 20
+    codes = rng.integers(0, k, n)
+    t = rng.integers(0, 50, n).astype(np.int64) * 10**9
+    uniq = np.array([f"T{i}" for i in range(k)], dtype=object)
+    carried = {f"T{i}": int(rng.integers(0, 50)) * 10**9 for i in range(0, k, 3)}
+    prev, run = _prev_max(codes, t, uniq, carried)
+    # Row by row in file order: a track's first row meets its carried time, later rows the running max.
+    want_prev, want_run = [], {}
+    for c, tv in zip(codes.tolist(), t.tolist(), strict=True):
+        want_prev.append(carried.get(f"T{c}", _NAT) if c not in want_run else want_run[c])
+        want_run[c] = max(want_run.get(c, tv), tv)
+    assert prev.tolist() == want_prev
+    assert run.tolist() == [want_run.get(c, _NAT) for c in range(k)]

@@ -106,3 +106,69 @@ def test_cli_bad_input_is_one_line(tmp_path: Path) -> None:
                         str(tmp_path / "o.csv")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "bad.csv" in r.stderr
+
+
+def _bracketed_reference(tracks: pd.DataFrame, zones, gap_s: float) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    from overflight.analysis.crossing_times import bracket_visits
+
+    # The independent reference: every fix of the track searched again (merge_asof), as the second read did.
+    return bracket_visits(transit(tracks, zones, max_gap=gap_s).visits, tracks, gap_s)
+
+
+def test_one_pass_brackets_equal_the_second_pass(fixes: pd.DataFrame, zones) -> None:  # type: ignore[no-untyped-def]
+    # Holes in the tracks (every fix whose time falls in some 7-minute windows is gone) put crossings in gaps
+    # longer than max_gap, where the crossing time ranges span the bracketing fixes.
+    t = (fixes["time"] - fixes["time"].min()).dt.total_seconds().to_numpy()
+    holey = fixes[(t % 1800) < 1380].reset_index(drop=True)
+    ref = _bracketed_reference(holey, zones, 300.0)
+    assert (~ref["observed"]).sum() > 10 and len(ref) > 1000
+    got = transit_chunks((holey.iloc[i:i + 40_000] for i in range(0, len(holey), 40_000)), zones, max_gap=300.0,
+                         brackets=True).visits
+    assert list(got.columns) == list(ref.columns)
+    cols = [c for c in ref.columns if c != "distance_m"]  # a running sum: see test_chunked_equals_whole
+    pd.testing.assert_frame_equal(got[cols], ref[cols], check_exact=True)
+    np.testing.assert_allclose(got["distance_m"], ref["distance_m"], rtol=0, atol=1e-6)
+
+
+def test_one_pass_brackets_at_fixes_and_period_bounds() -> None:
+    import shapely
+
+    from overflight.zones import Provenance, Zone, ZoneSet
+
+    t0 = pd.Timestamp("2024-06-21T00:00:00Z")
+    # Along the equator, lon = t / 1000: fixes exactly on the borders at lon 1 and 3 (the crossing is at a fix,
+    # which brackets it on both sides), a track starting inside, a validity period starting mid-segment.
+    secs = [0, 700, 1000, 1400, 2100, 3000, 3500, 4000]
+    rows = [("e", t0 + pd.Timedelta(seconds=s), s / 1000, 0.0) for s in secs]
+    rows += [("s", t0 + pd.Timedelta(seconds=s), 2.0 + s / 1000, 0.0) for s in (0, 300, 1500)]
+    tr = pd.DataFrame(rows, columns=["track_id", "time", "lon", "lat"]).assign(alt_m=np.nan)
+    tr["time"] = tr["time"].dt.as_unit("ns")
+    prov = Provenance("test-zones", "1", "test", "synthetic", "0" * 64, kind="land")
+    for vf in (None, t0 + pd.Timedelta(seconds=1200)):
+        zs = ZoneSet([Zone("B", "box", "state", shapely.box(1, -1, 3, 1),
+                           valid_from=None if vf is None else vf.to_pydatetime())], prov)
+        ref = _bracketed_reference(tr, zs, 600.0)
+        assert len(ref) == (2 if vf is None else 1)  # track s leaves before the period starts
+        for chunk in (2, 3, len(tr)):
+            order = tr.sort_values("time", kind="stable").reset_index(drop=True)  # tracks interleaved in time
+            got = transit_chunks((order.iloc[i:i + chunk] for i in range(0, len(order), chunk)), zs,
+                                 max_gap=600.0, brackets=True).visits
+            pd.testing.assert_frame_equal(got, ref, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_track_time_order_is_the_full_sort(seed: int) -> None:
+    from overflight.analysis.transit import _track_time_order
+
+    rng = np.random.default_rng(seed)
+    n, k = 2000, [3, 50, 40_000][seed % 3]  # 40,000 tracks: codes beyond 16 bits
+    codes = rng.integers(0, k, n).astype(np.int64)
+    t = rng.integers(0, 10**6, n).astype(np.int64)
+    if seed % 2:  # validated-like: each track's times increase in row order (carried fix first), ties nowhere
+        t = np.sort(t) * 7 + np.arange(n) % 7
+    carry = np.zeros(n, dtype=bool)
+    carry[:5] = True
+    if seed == 5:
+        t[10] = t[9]  # equal times of one track: the carried-first tie-break decides
+        codes[10] = codes[9]
+    np.testing.assert_array_equal(_track_time_order(codes, t, carry), np.lexsort((~carry, t, codes)))

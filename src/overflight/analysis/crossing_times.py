@@ -80,34 +80,48 @@ class Brackets:
 
         ``max_gap_s``: seconds, or text with a unit (``"10min"``), as transit's ``max_gap``.
         """
-        gap_limit = parse_duration(max_gap_s, field="max_gap")
-        out = self.visits.copy()
-        nv = len(out)
+        max_gap_s = parse_duration(max_gap_s, field="max_gap")
+        nv = len(self.visits)
         order = np.argsort((self._ev["side"] == "exit").to_numpy() * nv + self._ev["k"].to_numpy(), kind="stable")
-
-        def times(ns: np.ndarray) -> pd.Series:
-            ok = (ns != _FAR) & (ns != np.iinfo(np.int64).min)
-            t = pd.Series(pd.to_datetime(np.where(ok, ns, np.iinfo(np.int64).min), utc=True), index=out.index,
-                          dtype="datetime64[ns, UTC]")
-            return t.where(ok)
-
+        found: dict[str, tuple[np.ndarray, ...]] = {}
         for j, side in enumerate(SIDES):
             sel = order[j * nv:(j + 1) * nv]
-            bt, at = self.before_t[sel], self.after_t[sel]
-            out[f"{side}_before_time"] = times(bt)
-            out[f"{side}_before_lon"] = self.before_xy[sel, 0]
-            out[f"{side}_before_lat"] = self.before_xy[sel, 1]
-            out[f"{side}_after_time"] = times(at)
-            out[f"{side}_after_lon"] = self.after_xy[sel, 0]
-            out[f"{side}_after_lat"] = self.after_xy[sel, 1]
-        for side in SIDES:
-            t = pd.to_datetime(out[f"{side}_time"], utc=True)
-            b, a = out[f"{side}_before_time"], out[f"{side}_after_time"]
-            gap = (a - b).dt.total_seconds()
-            in_gap = (out[f"{side}_kind"] == "crossing") & (gap > gap_limit)
-            out[f"{side}_time_min"] = b.where(in_gap, t)
-            out[f"{side}_time_max"] = a.where(in_gap, t)
-        return out
+            found[side] = (self.before_t[sel], self.before_xy[sel, 0], self.before_xy[sel, 1],
+                           self.after_t[sel], self.after_xy[sel, 0], self.after_xy[sel, 1])
+        return with_brackets(self.visits, found, max_gap_s)
+
+
+def with_brackets(visits: pd.DataFrame, found: dict[str, tuple[np.ndarray, ...]], max_gap_s: float) -> pd.DataFrame:
+    """The visits with `BRACKET_COLUMNS` added, from the bracketing fixes of each side.
+
+    ``found[side]`` holds, per visit, (before time ns, before lon, before lat, after time ns, after lon, after
+    lat); a time of the int64 extremes means no such fix. The one place the columns and their time range rule
+    are made, for the second pass (`Brackets`) and for the brackets the transit kernel finds in its one pass.
+    """
+    out = visits.copy()
+
+    def times(ns: np.ndarray) -> pd.Series:
+        ok = (ns != _FAR) & (ns != np.iinfo(np.int64).min)
+        t = pd.Series(pd.to_datetime(np.where(ok, ns, np.iinfo(np.int64).min), utc=True), index=out.index,
+                      dtype="datetime64[ns, UTC]")
+        return t.where(ok)
+
+    for side in SIDES:
+        bt, bx, by, at, ax, ay = found[side]
+        out[f"{side}_before_time"] = times(bt)
+        out[f"{side}_before_lon"] = bx
+        out[f"{side}_before_lat"] = by
+        out[f"{side}_after_time"] = times(at)
+        out[f"{side}_after_lon"] = ax
+        out[f"{side}_after_lat"] = ay
+    for side in SIDES:
+        t = pd.to_datetime(out[f"{side}_time"], utc=True)
+        b, a = out[f"{side}_before_time"], out[f"{side}_after_time"]
+        gap = (a - b).dt.total_seconds()
+        in_gap = (out[f"{side}_kind"] == "crossing") & (gap > float(max_gap_s))
+        out[f"{side}_time_min"] = b.where(in_gap, t)
+        out[f"{side}_time_max"] = a.where(in_gap, t)
+    return out
 
 
 def bracket_visits(visits: pd.DataFrame, tracks: pd.DataFrame | Iterable[pd.DataFrame],
@@ -124,4 +138,4 @@ def bracket_visits(visits: pd.DataFrame, tracks: pd.DataFrame | Iterable[pd.Data
     return br.apply(max_gap_s)
 
 
-__all__ = ["BRACKET_COLUMNS", "Brackets", "bracket_visits"]
+__all__ = ["BRACKET_COLUMNS", "Brackets", "bracket_visits", "with_brackets"]

@@ -80,7 +80,7 @@ def locate_parquet(points: Path, output: Path, index: Any, *, lon_col: str = "lo
     GeoParquet metadata is kept; the file is written under a temporary name and renamed when complete.
     """
     try:
-        pf = pq.ParquetFile(points)
+        pf = pq.ParquetFile(points, pre_buffer=False)  # pre-buffered chunks would stay held to the end
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=points) from None
     meta = pf.schema_arrow.metadata or {}
@@ -91,7 +91,7 @@ def locate_parquet(points: Path, output: Path, index: Any, *, lon_col: str = "lo
     part = output.with_name(output.name + ".partial")
     try:
         with pq.ParquetWriter(part, schema) as writer:
-            for batch in pf.iter_batches(batch_size=chunk_rows):
+            for batch in pf.iter_batches(batch_size=chunk_rows, use_threads=False):  # one core (no decode threads)
                 tbl = pa.Table.from_batches([batch])
                 zones, c = zones_for_table(tbl, index, geo_meta=meta.get(b"geo"), file=points, first_row=total.rows,
                                            lon_col=lon_col, lat_col=lat_col, strict=strict,

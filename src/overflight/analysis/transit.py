@@ -43,6 +43,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from overflight._deprecated import deprecated_names
+from overflight.analysis.crossing_times import with_brackets
 from overflight.errors import InputError
 from overflight.geodesy import direct, inverse
 from overflight.units import DistanceLike, DurationLike, parse_distance, parse_duration
@@ -90,7 +91,10 @@ def _wrap(lon: FloatArray) -> FloatArray:
     # Longitudes already in [-180, 180) stay bit-identical: (x + 180) % 360 - 180 rounds, and a point on a
     # border moved by one ulp can change zone (the membership rule decides the given coordinates).
     lon = np.asarray(lon, dtype=np.float64)
-    out: FloatArray = np.where((lon >= -180.0) & (lon < 180.0), lon, (lon + 180.0) % 360.0 - 180.0)
+    inside = (lon >= -180.0) & (lon < 180.0)
+    if inside.all():
+        return lon
+    out: FloatArray = np.where(inside, lon, (lon + 180.0) % 360.0 - 180.0)
     return out
 
 
@@ -113,6 +117,12 @@ class TransitState:
 
 
 _OPEN_COLS = ("track_id", "zone", "entry_ns", "entry_lon", "entry_lat", "entry_cum", "entry_kind", "entry_obs")
+# The fixes that bracket an entry or exit (the last fix at or before it, the first at or after it): each event
+# lies on one segment of its track (or at a fix), so its brackets are that segment's ends, found while the
+# chunk's fixes are at hand (no second read of the file; see overflight.analysis.crossing_times).
+_BRACKET_SUFFIXES = ("before_ns", "before_lon", "before_lat", "after_ns", "after_lon", "after_lat")
+_ENTRY_BRACKETS = tuple(f"entry_{c}" for c in _BRACKET_SUFFIXES)
+_EXIT_BRACKETS = tuple(f"exit_{c}" for c in _BRACKET_SUFFIXES)
 
 
 def _empty_open() -> pd.DataFrame:
@@ -121,7 +131,12 @@ def _empty_open() -> pd.DataFrame:
         "entry_ns": pd.Series([], dtype=np.int64), "entry_lon": pd.Series([], dtype=float),
         "entry_lat": pd.Series([], dtype=float), "entry_cum": pd.Series([], dtype=float),
         "entry_kind": pd.Series([], dtype=object), "entry_obs": pd.Series([], dtype=bool),
+        **_empty_brackets("entry"),
     })
+
+
+def _empty_brackets(side: str) -> dict[str, pd.Series]:
+    return {f"{side}_{c}": pd.Series([], dtype=np.int64 if c.endswith("_ns") else float) for c in _BRACKET_SUFFIXES}
 
 
 # --------------------------------------------------------------------------------------------- engine
@@ -182,30 +197,34 @@ class TransitEngine:
         _check_tracks(tracks)
         st = self.state
         st.n_fixes += len(tracks)
-        tid = tracks["track_id"].astype(str).to_numpy(dtype=object)
+        ids = tracks["track_id"]
+        if ids.dtype == object or not pd.api.types.is_string_dtype(ids.dtype):
+            ids = ids.astype(str)
+        # Integer codes of the chunk's ids in sorted order: Arrow's dictionary encoding for Arrow-backed text,
+        # never a Python string per fix.
+        c_codes, c_uniq = pd.factorize(ids, sort=True)
+        uniq_ids = np.asarray(c_uniq, dtype=object)
         t_ns = _time_ns(tracks["time"])
         lon = tracks["lon"].to_numpy(dtype=np.float64)
         lat = tracks["lat"].to_numpy(dtype=np.float64)
         alt = (tracks["alt_m"].to_numpy(dtype=np.float64) if "alt_m" in tracks.columns
                else np.full(len(tracks), np.nan))
-        # Prepend the carried last fix of every track seen before, so segments span chunk borders.
-        # (hash-based unique: sorting a million id strings would cost more than the geodesy)
-        known = st.last.index.intersection(pd.Index(pd.unique(tid))) if len(st.last) else st.last.index
-        carry = st.last.loc[known]
+        # Prepend the carried last fix of every track of this chunk seen before, so segments span chunk borders.
+        pos = st.last.index.get_indexer(pd.Index(uniq_ids)) if len(st.last) else np.full(len(uniq_ids), -1)
+        carry_codes = np.flatnonzero(pos >= 0)
+        carry = st.last.iloc[pos[carry_codes]]
         n_c = len(carry)
-        tid = np.concatenate([carry.index.to_numpy(dtype=object), tid])
+        codes = np.concatenate([carry_codes, np.asarray(c_codes, dtype=np.int64)])
         t_ns = np.concatenate([carry["time_ns"].to_numpy(np.int64), t_ns])
         lon = np.concatenate([carry["lon"].to_numpy(float), lon])
         lat = np.concatenate([carry["lat"].to_numpy(float), lat])
         alt = np.concatenate([carry["alt_m"].to_numpy(float), alt])
-        is_carry = np.zeros(len(tid), dtype=bool)
+        is_carry = np.zeros(len(codes), dtype=bool)
         is_carry[:n_c] = True
-        codes, uniq = pd.factorize(tid, sort=True)
-        order = np.lexsort((~is_carry, t_ns, codes))  # carried fix first within its track
+        order = _track_time_order(codes, t_ns, is_carry)
         codes, t_ns, lon, lat, alt, is_carry = (codes[order], t_ns[order], lon[order], lat[order], alt[order],
                                                 is_carry[order])
         n = len(codes)
-        uniq_ids = np.asarray(uniq, dtype=object)
         first = np.ones(n, dtype=bool)
         first[1:] = codes[1:] != codes[:-1]
         last = np.ones(n, dtype=bool)
@@ -413,6 +432,7 @@ class TransitEngine:
         ev_kind = np.where(is_start, "track_start", np.where(
             ev["why"] == 1, np.where(dirn == 1, "valid_from", "valid_to"), "crossing")).astype(object)
         ev_lon, ev_lat = ev["lon"], ev["lat"]
+        ev_br = _event_brackets(row, is_start, ev_ns, t_ns, lon, lat)
         # Pairs within this chunk: an enter followed by a leave of the same group.
         nxt_same = np.zeros(len(g), dtype=bool)
         nxt_same[:-1] = g[1:] == g[:-1]
@@ -432,7 +452,7 @@ class TransitEngine:
                 "entry_cum": ev_cum[e_i], "entry_kind": ev_kind[e_i], "entry_obs": ev_obs[e_i],
                 "exit_ns": ev_ns[x_i], "exit_lon": ev_lon[x_i], "exit_lat": ev_lat[x_i], "exit_cum": ev_cum[x_i],
                 "exit_kind": ev_kind[x_i], "exit_obs": ev_obs[x_i],
-            }))
+            } | _take_brackets(ev_br, "entry", e_i) | _take_brackets(ev_br, "exit", x_i)))
         # Close carried open visits.
         remaining = open_prev
         if len(c_x):
@@ -445,14 +465,14 @@ class TransitEngine:
             op = open_prev.iloc[rows_open].reset_index(drop=True)
             frames.append(op.assign(
                 exit_ns=ev_ns[c_x], exit_lon=ev_lon[c_x], exit_lat=ev_lat[c_x], exit_cum=ev_cum[c_x],
-                exit_kind=ev_kind[c_x], exit_obs=ev_obs[c_x]))
+                exit_kind=ev_kind[c_x], exit_obs=ev_obs[c_x], **_take_brackets(ev_br, "exit", c_x)))
             keep_open = np.ones(len(open_prev), dtype=bool)
             keep_open[rows_open] = False
             remaining = open_prev[keep_open]
         new_open = pd.DataFrame({
             "track_id": uniq_ids[trk[o_i]], "zone": g[o_i] % nz, "entry_ns": ev_ns[o_i], "entry_lon": ev_lon[o_i],
             "entry_lat": ev_lat[o_i], "entry_cum": ev_cum[o_i], "entry_kind": ev_kind[o_i], "entry_obs": ev_obs[o_i],
-        }) if len(o_i) else _empty_open()
+        } | _take_brackets(ev_br, "entry", o_i)) if len(o_i) else _empty_open()
         parts = [x for x in (remaining, new_open) if len(x)]
         st.open = pd.concat(parts, ignore_index=True) if parts else _empty_open()
         if not frames:
@@ -467,14 +487,20 @@ class TransitEngine:
         if len(op) == 0:
             return _empty_raw()
         lf = st.last.loc[op["track_id"].to_numpy(dtype=object)]
+        t, x, y = lf["time_ns"].to_numpy(np.int64), lf["lon"].to_numpy(float), lf["lat"].to_numpy(float)
+        # A track's end is its last fix: that fix brackets the exit on both sides.
         return op.reset_index(drop=True).assign(
-            exit_ns=lf["time_ns"].to_numpy(np.int64), exit_lon=lf["lon"].to_numpy(float),
-            exit_lat=lf["lat"].to_numpy(float), exit_cum=lf["cum_m"].to_numpy(float), exit_kind="track_end",
-            exit_obs=True)
+            exit_ns=t, exit_lon=x, exit_lat=y, exit_cum=lf["cum_m"].to_numpy(float), exit_kind="track_end",
+            exit_obs=True, exit_before_ns=t, exit_before_lon=x, exit_before_lat=y, exit_after_ns=t,
+            exit_after_lon=x, exit_after_lat=y)
 
-    def visits(self, raw: pd.DataFrame) -> pd.DataFrame:
-        """Public visit table from raw closed visits (sorted, with durations, distances and dispute flags)."""
-        return _finish_visits(raw, self.ids, self.kinds)
+    def visits(self, raw: pd.DataFrame, *, brackets: bool = False) -> pd.DataFrame:
+        """Public visit table from raw closed visits (sorted, with durations, distances and dispute flags).
+
+        ``brackets``: add the bracketing fixes and crossing time ranges
+        (:data:`overflight.analysis.crossing_times.BRACKET_COLUMNS`, as ``bracket_visits`` gives them).
+        """
+        return _finish_visits(raw, self.ids, self.kinds, brackets_gap_s=self.max_gap_s if brackets else None)
 
     def provenance(self) -> dict[str, Any]:
         prov = self.zones.provenance.as_dict()
@@ -494,6 +520,43 @@ def _event_ns(events: dict[str, np.ndarray], t_ns: IntArray) -> IntArray:
     return out
 
 
+def _track_time_order(codes: IntArray, t_ns: IntArray, is_carry: npt.NDArray[np.bool_]) -> IntArray:
+    """The order of ``lexsort((~is_carry, t_ns, codes))``: by track, then time, a carried fix first.
+
+    Validated chunks hold each track's fixes in time order (strictly increasing, the carried fix ahead of
+    them), so a stable sort by track alone gives that order; that is checked, and any other input (rows in
+    any order) is sorted on all three keys.
+    """
+    small = len(codes) == 0 or int(codes.max()) < np.iinfo(np.int16).max
+    # numpy sorts 16-bit integers stably by radix sort: linear in the rows
+    order: IntArray = np.argsort(codes.astype(np.int16) if small else codes, kind="stable")
+    c, t = codes[order], t_ns[order]
+    if len(c) < 2 or bool(((t[1:] > t[:-1]) | (c[1:] != c[:-1])).all()):
+        return order
+    out: IntArray = np.lexsort((~is_carry, t_ns, codes))
+    return out
+
+
+def _event_brackets(row: IntArray, is_start: npt.NDArray[np.bool_], ev_ns: IntArray, t_ns: IntArray,
+                    lon: FloatArray, lat: FloatArray) -> dict[str, np.ndarray]:
+    """The fix at or before each event and the fix at or after it (time ns, lon, lat).
+
+    An event lies at a fix (a track start: both brackets are that fix) or on the segment from fix ``row`` to
+    ``row + 1``, at a time between theirs; a track's times strictly increase (validated), so the last fix at or
+    before the event is ``row + 1`` only when the event is at that fix's time, and the first fix at or after it
+    is ``row`` only when the event is at ``row``'s time.
+    """
+    nxt = np.minimum(row + 1, len(t_ns) - 1)
+    before = np.where(is_start | (ev_ns != t_ns[nxt]), row, nxt)
+    after = np.where(is_start | (ev_ns == t_ns[row]), row, nxt)
+    return {"before_ns": t_ns[before], "before_lon": lon[before], "before_lat": lat[before],
+            "after_ns": t_ns[after], "after_lon": lon[after], "after_lat": lat[after]}
+
+
+def _take_brackets(br: dict[str, np.ndarray], side: str, i: IntArray) -> dict[str, np.ndarray]:
+    return {f"{side}_{k}": v[i] for k, v in br.items()}
+
+
 def _no_events() -> dict[str, np.ndarray]:
     return dict(row=np.zeros(0, np.int64), frac=np.zeros(0), zone=np.zeros(0, np.int64),
                 dir=np.zeros(0, np.int64), lon=np.zeros(0), lat=np.zeros(0), start=np.zeros(0, bool),
@@ -508,7 +571,8 @@ def _concat_events(parts: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarr
     return {k: np.concatenate([p[k] for p in ps]) for k in ps[0]}
 
 
-_RAW_COLS = (*_OPEN_COLS, "exit_ns", "exit_lon", "exit_lat", "exit_cum", "exit_kind", "exit_obs")
+_RAW_COLS = (*_OPEN_COLS, *_ENTRY_BRACKETS, "exit_ns", "exit_lon", "exit_lat", "exit_cum", "exit_kind", "exit_obs",
+             *_EXIT_BRACKETS)
 
 
 def _empty_raw() -> pd.DataFrame:
@@ -518,6 +582,8 @@ def _empty_raw() -> pd.DataFrame:
         df[c] = pd.Series([], dtype=float)
     df["exit_kind"] = pd.Series([], dtype=object)
     df["exit_obs"] = pd.Series([], dtype=bool)
+    for c, v in _empty_brackets("exit").items():
+        df[c] = v
     return df
 
 
@@ -553,7 +619,8 @@ def _check_tracks(df: pd.DataFrame) -> None:
         raise InputError("missing time", row=i + 1, field="time")
 
 
-def _finish_visits(raw: pd.DataFrame, ids: npt.NDArray[np.object_], kinds: npt.NDArray[np.object_]) -> pd.DataFrame:
+def _finish_visits(raw: pd.DataFrame, ids: npt.NDArray[np.object_], kinds: npt.NDArray[np.object_], *,
+                   brackets_gap_s: float | None = None) -> pd.DataFrame:
     if len(raw) == 0:
         raw = _empty_raw()
     zone = raw["zone"].to_numpy(np.int64)
@@ -574,10 +641,18 @@ def _finish_visits(raw: pd.DataFrame, ids: npt.NDArray[np.object_], kinds: npt.N
     out["_ec"] = raw["entry_cum"].to_numpy(float)
     out["_xc"] = raw["exit_cum"].to_numpy(float)
     out["_state"] = kinds[zone] if len(zone) else np.zeros(0, dtype=object)
+    order = np.arange(len(out))
+    out["_k"] = order
     out = out.sort_values(["track_id", "entry_time", "_ec", "exit_time", "zone_id"], kind="stable")
+    order = out["_k"].to_numpy(np.int64)
     out = out.reset_index(drop=True)
     _flag_disputed(out)
-    return out.drop(columns=["_ec", "_xc", "_state"])
+    out = out.drop(columns=["_ec", "_xc", "_state", "_k"])
+    if brackets_gap_s is not None:
+        found = {side: tuple(raw[f"{side}_{c}"].to_numpy(np.int64 if c.endswith("_ns") else float)[order]
+                             for c in _BRACKET_SUFFIXES) for side in ("entry", "exit")}
+        out = with_brackets(out, found, brackets_gap_s)
+    return out
 
 
 def _flag_disputed(v: pd.DataFrame) -> None:

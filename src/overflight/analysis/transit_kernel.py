@@ -17,9 +17,10 @@ path (:mod:`overflight.distributed`) and, later, Ray ``map_batches`` or Spark ``
     it to the next call of the same stream. It pickles, so a stream can move between processes.
 visit rows
     an Arrow table (:data:`VISIT_ROW_SCHEMA`): the visits this batch *closed*, in raw form (zone as an index
-    into ``spec.zones``, times in ns). :func:`transit_close` closes what is still open at the end of the tracks,
-    and :func:`visits_table` turns the rows of whole tracks into the public visit table (dispute flags compare
-    visits of one track, so it needs all of a track's rows together).
+    into ``spec.zones``, times in ns, with the fixes that bracket the entry and the exit).
+    :func:`transit_close` closes what is still open at the end of the tracks, and :func:`visits_table` turns
+    the rows of whole tracks into the public visit table (dispute flags compare visits of one track, so it
+    needs all of a track's rows together).
 
 A calling engine must therefore either keep a track's batches in one stream (Dask here: shuffle by track id,
 each partition one stream) or carry ``state`` from one time-ordered batch to the next (the streaming path).
@@ -46,6 +47,7 @@ import pandas as pd
 import pyarrow as pa
 
 from overflight.analysis.transit import (
+    _BRACKET_SUFFIXES,
     Locator,
     TransitEngine,
     TransitState,
@@ -62,8 +64,10 @@ VISIT_ROW_SCHEMA = pa.schema([
     ("track_id", pa.string()), ("zone", pa.int64()),
     ("entry_ns", pa.int64()), ("entry_lon", pa.float64()), ("entry_lat", pa.float64()),
     ("entry_cum", pa.float64()), ("entry_kind", pa.string()), ("entry_obs", pa.bool_()),
+    *((f"entry_{c}", pa.int64() if c.endswith("_ns") else pa.float64()) for c in _BRACKET_SUFFIXES),
     ("exit_ns", pa.int64()), ("exit_lon", pa.float64()), ("exit_lat", pa.float64()),
     ("exit_cum", pa.float64()), ("exit_kind", pa.string()), ("exit_obs", pa.bool_()),
+    *((f"exit_{c}", pa.int64() if c.endswith("_ns") else pa.float64()) for c in _BRACKET_SUFFIXES),
 ])
 
 # One engine per spec and thread: its lazily built zone edges are reused by every call (a worker runs many
@@ -165,16 +169,19 @@ def transit_close(state: TransitState, spec: TransitSpec) -> pa.Table:
     return rows_to_arrow(eng.finish())
 
 
-def visits_table(rows: list[pa.Table] | pa.Table, spec: TransitSpec) -> pd.DataFrame:
+def visits_table(rows: list[pa.Table] | pa.Table, spec: TransitSpec, *, brackets: bool = False) -> pd.DataFrame:
     """Build the public visit table (:data:`~overflight.analysis.transit.VISIT_COLUMNS`) from raw rows.
 
     The rows must hold whole tracks; the table is sorted, with durations, path lengths and dispute flags.
+    ``brackets`` adds the bracketing fixes of every entry and exit and the crossing time ranges
+    (:data:`~overflight.analysis.crossing_times.BRACKET_COLUMNS`), which the kernel found on its way (the same
+    as :func:`~overflight.analysis.crossing_times.bracket_visits` over the fixes again).
     """
     tables = rows if isinstance(rows, list) else [rows]
     tables = [t for t in tables if t.num_rows]
     raw = rows_to_frame(pa.concat_tables(tables)) if tables else _empty_raw()
     eng = spec.engine(None)
-    out: pd.DataFrame = eng.visits(raw)
+    out: pd.DataFrame = eng.visits(raw, brackets=brackets)
     return out
 
 

@@ -32,6 +32,7 @@ def transit_chunks(
     tz: str = "UTC",
     on_chunk: Callable[[int, int], None] | None = None,
     with_summary: bool = True,
+    brackets: bool = False,
 ) -> TransitResult:
     """Transit analysis of track chunks, identical to :func:`~overflight.analysis.transit.transit` on their union.
 
@@ -46,6 +47,9 @@ def transit_chunks(
         Called after each chunk with (rows in the chunk, visits closed so far), e.g. to advance a progress bar.
     with_summary : bool
         False leaves ``summary`` empty (it costs Python work per visit; the CLI skips it without --summary).
+    brackets : bool
+        True adds to ``visits`` the bracketing fixes and crossing time ranges of
+        :func:`~overflight.analysis.crossing_times.bracket_visits`, found in this one pass over the chunks.
 
     Returns
     -------
@@ -64,6 +68,6 @@ def transit_chunks(
             on_chunk(len(chunk), n_closed)
     state = state if state is not None else TransitState()
     closed.append(transit_close(state, spec))
-    visits = visits_table(closed, spec)
+    visits = visits_table(closed, spec, brackets=brackets)
     summary = summarize_transit(visits if with_summary else visits.iloc[:0], tz=tz)
     return TransitResult(visits=visits, summary=summary, provenance=spec.provenance(state))

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from overflight.analysis.crossing_times import bracket_visits
 from overflight.analysis.transit import TransitResult, parse_max_gap
 from overflight.analysis.transit_stream import transit_chunks
 from overflight.cli._common import (
@@ -95,7 +94,7 @@ def transit_cmd(
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", metavar="N", help="Fixes per chunk (bounded memory).")] = (
         DEFAULT_CHUNK_ROWS),
     brackets: Annotated[bool, typer.Option("--brackets/--no-brackets", help="Give each crossing its bracketing "
-                                           "fixes and time range (a second read of the file).")] = True,
+                                           "fixes and time range.")] = True,
     case: CaseOpt = None,
     source: SourceOpt = None,
     dataset: Annotated[str | None, typer.Option("--dataset", metavar="NAME",
@@ -147,7 +146,8 @@ def transit_cmd(
                   f"{p.sha256[:12]}…, {len(zs)} zones", highlight=False)
     if p.kind == "land":
         console.print("  land only: crossings over the territorial sea are not seen", highlight=False)
-    chunks = iter_tracks(tracks, sort=sort, core_only=True, **opts)
+    # The kernel orders each chunk's fixes itself: the validator need not sort them first.
+    chunks = iter_tracks(tracks, sort=sort, core_only=True, sort_chunks=False, **opts)
     total = _count_lines(tracks) if tracks.suffix.lower() in (".csv", ".txt", ".tsv", ".sbs") else None
     with Progress(TextColumn("[bold]transit[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("fixes"),
                   TextColumn("{task.fields[visits]} visits"), TimeElapsedColumn(), console=err_console,
@@ -157,16 +157,14 @@ def transit_cmd(
         def advance(rows: int, visits: int) -> None:
             bar.update(task, advance=rows, visits=visits)
 
+        # The crossings' bracketing fixes are found by the kernel in this one pass (no second read of the file).
         result: TransitResult = transit_chunks(iter(chunks), zs, max_gap=gap_s, step_m=step_m, tz=summary_tz,
-                                               on_chunk=advance, with_summary=summary is not None)
+                                               on_chunk=advance, with_summary=summary is not None,
+                                               brackets=brackets)
     report = chunks.report
     if report.invalid_rows:
         console.print(f"invalid rows dropped: {report.invalid_rows} ({esc(report.summary())})", highlight=False)
-    # The crossings' bracketing fixes: a second pass over the file (the first kept no fixes, memory stays bounded).
-    visits = (bracket_visits(result.visits, iter_tracks(tracks, sort=sort, core_only=True,
-                                                           **{**opts, "on_invalid": "drop"}), gap_s)
-              if brackets else result.visits)
-    write_visits(visits, output)
+    write_visits(result.visits, output)
     v = result.visits
     n_unobs = int((~v["observed"]).sum()) if len(v) else 0
     n_disp = int(v["disputed"].sum()) if len(v) else 0

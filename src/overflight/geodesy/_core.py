@@ -279,15 +279,17 @@ def densify_segments(
     nn = npieces[owner].astype(np.float64)
     f0 = j / nn
     f1 = (j + 1) / nn
-    if total:
-        sx, sy, _ = GEOD.fwd(x1[owner], y1[owner], a[owner], d[owner] * f0)
-    else:
-        sx, sy = np.zeros(0), np.zeros(0)
-    sx = np.asarray(sx, dtype=np.float64)
-    sy = np.asarray(sy, dtype=np.float64)
     first = j == 0
-    sx[first] = x1[owner][first]
-    sy[first] = y1[owner][first]
+    sx = x1[owner]
+    sy = y1[owner]
+    # Only inner points need the direct problem: a segment's first start is its own end (most segments of a
+    # track are one piece, and the direct problem is most of this function's time).
+    inner = np.flatnonzero(~first)
+    if inner.size:
+        o = owner[inner]
+        ix, iy, _ = GEOD.fwd(x1[o], y1[o], a[o], d[o] * f0[inner])
+        sx[inner] = np.asarray(ix, dtype=np.float64)
+        sy[inner] = np.asarray(iy, dtype=np.float64)
     ex = np.empty(total)
     ey = np.empty(total)
     ex[:-1] = sx[1:]

@@ -9,6 +9,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from overflight.errors import InputError
 from overflight.tracks.table import (
@@ -139,13 +141,119 @@ def stage_frame(
         time_code=codes,
         time_raw=traw,
         notes=notes,
-        fields={"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0], **({"alt": cmap.alt} if cmap.alt else {}),
-                # what `tracks validate` shows the user: the columns taken and what was assumed
-                "track_id": cmap.id or f"(none: one track named {cmap.default_id!r})",
-                "alt unit": ("feet" if cmap.alt_factor != 1.0 else "metres") if cmap.alt else "(no altitude column)",
-                "time zone": "(each value's own offset" + (f"; {tz} for values without one)" if tz else
-                                                            "; values without one are rejected)")},
+        fields=_fields(cmap, tz),
         raw={"lon": df[cmap.lon], "lat": df[cmap.lat], **({"alt": df[cmap.alt]} if cmap.alt is not None else {})},
+    )
+
+
+def _fields(cmap: ColumnMap, tz: str | tzinfo | None) -> dict[str, str]:
+    return {"lon": cmap.lon, "lat": cmap.lat, "time": cmap.time[0], **({"alt": cmap.alt} if cmap.alt else {}),
+            # what `tracks validate` shows the user: the columns taken and what was assumed
+            "track_id": cmap.id or f"(none: one track named {cmap.default_id!r})",
+            "alt unit": ("feet" if cmap.alt_factor != 1.0 else "metres") if cmap.alt else "(no altitude column)",
+            "time zone": "(each value's own offset" + (f"; {tz} for values without one)" if tz else
+                                                        "; values without one are rejected)")}
+
+
+def can_stage_table(cmap: ColumnMap) -> bool:
+    """Whether :func:`stage_table` takes this mapping (one time column of text; the rest go to stage_frame)."""
+    return len(cmap.time) == 1 and not cmap.time_is_epoch
+
+
+def _text(arr: pa.Array, name: str | None = None) -> pd.Series:
+    return pd.Series(arr.to_pandas() if len(arr) else [], dtype="str", name=name)
+
+
+def _floats(arr: pa.Array) -> tuple[np.ndarray, bool]:
+    """float64 of a text column and whether Arrow's cast read it whole (else the general to_float path).
+
+    The cast reads the same numbers to_float does (the same parser, on untrimmed text); it refuses padded or
+    unreadable values, which then take to_float's trimming and per-value fallback, exactly as before.
+    """
+    try:
+        x = pc.cast(arr, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return to_float(_text(arr)).to_numpy(dtype=np.float64, na_value=np.nan), False
+    return np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64), True
+
+
+def _unpadded(arr: pa.Array) -> bool:
+    """True when no value starts or ends with a space, a control character or a non-ASCII byte.
+
+    Such values are unchanged by str.strip, so the ids need no trimming (read from the offsets and the data
+    buffer: a first and a last byte per value, no string objects).
+    """
+    if arr.null_count == len(arr) or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return bool(arr.null_count == len(arr))
+    off_t = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    off = np.frombuffer(arr.buffers()[1], dtype=off_t)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool) & (off[1:] > off[:-1])
+    if not valid.any():
+        return True
+    first, last = data[off[:-1][valid]], data[off[1:][valid] - 1]
+    return bool(((first > 0x20) & (first < 0x7F) & (last > 0x20) & (last < 0x7F)).all())
+
+
+def stage_table(
+    tbl: pa.Table,
+    cmap: ColumnMap,
+    rows: np.ndarray,
+    *,
+    tz: str | tzinfo | None,
+    time_format: str | None = None,
+    notes: dict[str, int] | None = None,
+) -> Staged:
+    """:func:`stage_frame` for an Arrow table of text columns (a CSV read with ``core_only``), the same Staged.
+
+    Numbers and ids are made by Arrow column operations, not pandas string methods (what a streamed CSV
+    spends most of its reading time on otherwise); padded or unreadable values take stage_frame's own path.
+    """
+    notes = dict(notes or {})
+    tcol = tbl.column(cmap.time[0]).combine_chunks()
+    traw = _text(tcol, cmap.time[0])
+    times, codes = parse_times(traw, tz=tz, time_format=time_format)
+    lon_a, lat_a = tbl.column(cmap.lon).combine_chunks(), tbl.column(cmap.lat).combine_chunks()
+    lon, _ = _floats(lon_a)
+    lat, _ = _floats(lat_a)
+    alt_given: np.ndarray | None = None
+    if cmap.alt is not None:
+        alt_a = tbl.column(cmap.alt).combine_chunks()
+        alt, whole = _floats(alt_a)
+        alt = alt * cmap.alt_factor
+        if whole:  # every non-null text is a number: blank means null (the validator need not look at text)
+            alt_given = ~np.isnan(alt) | np.asarray(alt_a.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        alt = np.full(tbl.num_rows, np.nan)
+    if cmap.id is None:
+        tid = pd.Series(cmap.default_id, index=traw.index, dtype=str)
+    else:
+        ida = tbl.column(cmap.id).combine_chunks()
+        if _unpadded(ida):
+            missing = np.asarray(pc.or_(pc.is_null(ida), pc.equal(pc.utf8_length(ida), 0)).fill_null(True)
+                                 .to_numpy(zero_copy_only=False), dtype=bool)
+            if missing.any():
+                ida = pc.if_else(pa.array(missing), pa.scalar(cmap.default_id), ida)
+                notes["missing track id (file name used)"] = int(missing.sum())
+            tid = _text(ida)
+        else:  # padded ids: str.strip's own rules
+            raw_id = _text(ida, cmap.id)
+            tid = raw_id.astype("str").str.strip()
+            missing = raw_id.isna().to_numpy() | (tid == "").to_numpy()
+            if missing.any():
+                tid = tid.where(~missing, cmap.default_id)
+                notes["missing track id (file name used)"] = int(missing.sum())
+    frame = pd.DataFrame({"track_id": tid.astype(str), "time": times, "lon": lon, "lat": lat, "alt_m": alt})
+    return Staged(
+        frame=frame,
+        rows=np.asarray(rows, dtype=np.int64),
+        time_code=codes,
+        time_raw=traw,
+        notes=notes,
+        fields=_fields(cmap, tz),
+        raw={"lon": _text(lon_a, cmap.lon), "lat": _text(lat_a, cmap.lat),
+             **({"alt": _text(tbl.column(cmap.alt).combine_chunks(), cmap.alt)} if cmap.alt is not None else {})},
+        alt_given=alt_given,
     )
 
 
@@ -174,4 +282,5 @@ def numeric_extras(df: pd.DataFrame, keep: set[str]) -> pd.DataFrame:
     return df
 
 
-__all__ = ["AltUnit", "ColumnMap", "ReadOptions", "alt_factor", "numeric_extras", "resolve_columns", "stage_frame"]
+__all__ = ["AltUnit", "ColumnMap", "ReadOptions", "alt_factor", "can_stage_table", "numeric_extras", "resolve_columns",
+           "stage_frame", "stage_table"]

@@ -167,11 +167,13 @@ def iter_tracks(
     max_examples: int = 5,
     sort: bool = False,
     core_only: bool = False,
+    sort_chunks: bool = True,
 ) -> TrackChunks:
     """Stream validated chunks of any track file (CSV, SBS and Parquet in ``chunk_rows`` rows; others whole).
 
     Parameters are those of :func:`read_tracks`; ``core_only=True`` reads only the canonical columns (CSV and
-    Parquet skip the others: what transit and locate need).
+    Parquet skip the others: what transit and locate need); ``sort_chunks=False`` hands each chunk on in the
+    file's order instead of sorted by track and time (for a consumer that orders fixes itself, as transit).
     """
     opts = ReadOptions(lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col, alt_col=alt_col,
                        alt_unit=alt_unit, tz=tz, time_format=time_format, chunk_rows=chunk_rows,
@@ -180,7 +182,7 @@ def iter_tracks(
     if sort:
         staged = iter([sort_staged(list(staged))])
     v = Validator(str(path), on_invalid=on_invalid, max_speed_mps=max_speed_mps, normalize_lon=normalize_lon,
-                  max_examples=max_examples, row_kind=_ROW_KIND.get(fmt, "row"))
+                  max_examples=max_examples, row_kind=_ROW_KIND.get(fmt, "row"), sort_rows=sort_chunks)
     return TrackChunks(fmt, staged, v)
 
 

@@ -121,8 +121,12 @@ def make_tracks(df: pd.DataFrame, *, file: str | Path | None = None) -> pd.DataF
     return sort_tracks(out)
 
 
-def sort_tracks(df: pd.DataFrame) -> pd.DataFrame:
-    """Order columns canonically and rows by (track_id, time), stable, with a fresh 0..n-1 index."""
+def sort_tracks(df: pd.DataFrame, *, codes: np.ndarray | None = None) -> pd.DataFrame:
+    """Order columns canonically and rows by (track_id, time), stable, with a fresh 0..n-1 index.
+
+    ``codes``: the rows' track ids factorized in sorted order (``pd.factorize(ids, sort=True)``), when the
+    caller has them already.
+    """
     cols = list(TRACK_COLUMNS) + [c for c in df.columns if c not in TRACK_COLUMNS]
     out = df[cols]
     if len(out) < 2:
@@ -132,7 +136,8 @@ def sort_tracks(df: pd.DataFrame) -> pd.DataFrame:
         return out.sort_values(["track_id", "time"], kind="stable").reset_index(drop=True)
     # The same order as sort_values(["track_id", "time"], kind="stable", na_position="last"), from integer
     # codes: a stable lexsort of (id code, ns) is several times faster than sorting a million id strings.
-    codes, _ = pd.factorize(out["track_id"], sort=True)
+    if codes is None:
+        codes, _ = pd.factorize(out["track_id"], sort=True)
     codes = np.where(codes < 0, np.iinfo(np.int64).max, codes)
     ns = t.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
     ns = np.where(ns == np.iinfo(np.int64).min, np.iinfo(np.int64).max, ns)

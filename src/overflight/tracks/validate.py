@@ -153,6 +153,8 @@ class Staged:
     fields: dict[str, str] = field(default_factory=dict)  # canonical name -> source field name
     raw: dict[str, pd.Series] = field(default_factory=dict)  # canonical name -> source values (for messages)
     row_label: Callable[[int], int | str] | None = None
+    #: Whether each fix has an altitude value (not blank), when the reader knows it without looking at text.
+    alt_given: np.ndarray | None = None
 
 
 @dataclass
@@ -179,6 +181,9 @@ class Validator:
         Wrap longitudes outside [-180, 180] instead of rejecting them.
     max_examples
         Examples kept per rule.
+    sort_rows
+        Return each chunk sorted by (track_id, time) (the canonical table). False keeps the file's order: for
+        a consumer that orders the fixes itself (the transit kernel), the sort would be done twice.
     """
 
     def __init__(
@@ -190,6 +195,7 @@ class Validator:
         normalize_lon: bool = False,
         max_examples: int = 5,
         row_kind: str = "row",
+        sort_rows: bool = True,
     ) -> None:
         if on_invalid not in ("fail", "drop"):
             raise InputError(f"on_invalid must be 'fail' or 'drop', not {on_invalid!r}")
@@ -200,6 +206,7 @@ class Validator:
                                                                              field="max_speed_mps")
         self.normalize_lon = normalize_lon
         self.max_examples = max_examples
+        self.sort_rows = sort_rows
         self.report = ValidationReport(file=self.file, row_kind=row_kind)
         self._state = _State()
 
@@ -249,7 +256,9 @@ class Validator:
         alt = df["alt_m"].to_numpy(dtype="float64") if "alt_m" in df.columns else np.full(n, np.nan)
         alt_raw = st.raw.get("alt")
         given = ~np.isnan(alt)
-        if alt_raw is not None:
+        if st.alt_given is not None:
+            given = np.asarray(st.alt_given, dtype=bool)
+        elif alt_raw is not None:
             blank = np.array(alt_raw.isna().to_numpy(), dtype=bool)
             if not pd.api.types.is_numeric_dtype(alt_raw.dtype):  # a number is never blank text
                 blank |= (alt_raw.astype("str").str.strip() == "").to_numpy(dtype=bool)
@@ -263,7 +272,8 @@ class Validator:
 
         t = df["time"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
         # Per-track work on integer codes: a million id strings as Python objects would cost more than the rules.
-        codes, uniq_idx = pd.factorize(df["track_id"].astype(str))
+        # (sorted codes: the final sort_tracks reuses them)
+        codes, uniq_idx = pd.factorize(df["track_id"].astype(str), sort=True)
         uniq = np.asarray(uniq_idx, dtype=object)
 
         # duplicate/backwards: compare with the running latest time of the track in file order.
@@ -272,12 +282,12 @@ class Validator:
         if alive.any():
             ai = np.flatnonzero(alive)
             sub_c, sub_t = codes[ai], t[ai]
-            pvi = _prev_max(sub_c, sub_t, uniq, self._state.max_time)
+            pvi, run = _prev_max(sub_c, sub_t, uniq, self._state.max_time)
             has = pvi != _NAT
             dup[ai] = has & (sub_t == pvi)
             back[ai] = has & (sub_t < pvi)
-            mx = pd.Series(sub_t).groupby(sub_c, sort=False).max()
-            for code, tv in zip(mx.index.to_numpy(), mx.to_numpy(), strict=True):  # per track, not per row
+            seen = np.flatnonzero(run != _NAT)
+            for code, tv in zip(seen, run[seen], strict=True):  # per track, not per row
                 tk = str(uniq[code])
                 old = self._state.max_time.get(tk)
                 self._state.max_time[tk] = int(tv) if old is None else max(old, int(tv))
@@ -350,7 +360,10 @@ class Validator:
         if self.normalize_lon:
             kept["lon"] = lon[alive]
         rep.rows_kept += len(kept)
-        return sort_tracks(kept)
+        if not self.sort_rows:
+            cols = list(TRACK_COLUMNS) + [c for c in kept.columns if c not in TRACK_COLUMNS]
+            return kept[cols].reset_index(drop=True)
+        return sort_tracks(kept, codes=codes[alive])
 
     def _raise(self, masks: dict[str, np.ndarray], st: Staged, fld: dict[str, str]) -> None:
         rep = self.report
@@ -445,20 +458,31 @@ class Validator:
         return out, out_msg
 
 
-def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[str, int]) -> np.ndarray:
-    """Latest time of the same track (``uniq[codes]``) before each row (file order), or NaT-int when none."""
+def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[str, int]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Latest earlier time of each row's track, and each track's latest time in the chunk (NaT-int: none).
+
+    For a track's first row of the chunk the earlier time is the one carried from earlier chunks; for its
+    later rows, the latest of its earlier rows in this chunk (file order). (numpy and pandas only: reading
+    tracks must work where numba cannot load, e.g. under a small address-space limit.)
+    """
+    run = np.full(len(uniq), _NAT, dtype=np.int64)
     if len(codes) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), run
     cm = pd.Series(t).groupby(codes, sort=False).cummax().to_numpy(dtype=np.int64)
-    order = np.argsort(codes, kind="stable")
+    small = int(codes.max()) < np.iinfo(np.int16).max
+    order = np.argsort(codes.astype(np.int16) if small else codes, kind="stable")  # radix sort for 16 bits
     oc = codes[order]
-    prev_o = np.r_[np.int64(_NAT), cm[order][:-1]]
+    cmo = cm[order]
+    prev_o = np.r_[np.int64(_NAT), cmo[:-1]]
     first = np.r_[True, oc[1:] != oc[:-1]]
+    last = np.r_[oc[1:] != oc[:-1], True]
+    run[oc[last]] = cmo[last]  # the running max at a track's last row is its latest time
     carried_arr = np.array([carried.get(str(u), _NAT) for u in uniq], dtype=np.int64)
     prev_o[first] = carried_arr[oc[first]]
     prev = np.empty(len(codes), dtype=np.int64)
     prev[order] = prev_o
-    return prev
+    return prev, run
 
 
 def _num(row: int | str) -> int:
