@@ -18,9 +18,10 @@ How the work is cut
   chain every partition to the one before it: no two could run at once, and one slow or lost partition would
   hold up the rest. The shuffle costs one pass of the fixes over the network (linear in fixes) and leaves
   independent partitions, so the work spreads over every worker and a lost task is simply recomputed.
-  A partition's tracks go through the kernel in slices of ``chunk_rows`` fixes (``--chunk-rows``: the
-  kernel's memory grows with the batch), with the bracketing fixes of each crossing (``--brackets``) and the
-  per-track summary (``--summary``) taken from the partition's whole tracks: the same rows as one machine.
+  A partition's tracks go through the kernel in batches of about ``chunk_rows`` fixes that never cut a
+  track (``--chunk-rows``: the kernel's memory grows with the batch), with the bracketing fixes of each
+  crossing (``--brackets``) and the per-track summary (``--summary``) taken from the partition's whole
+  tracks: the same rows as one machine.
 * **Index once**: the :class:`~overflight.analysis.transit_kernel.TransitSpec` (zones + ZoneIndex +
   parameters) is built once on the client and sent to every worker once (``client.scatter(...,
   broadcast=True)``); tasks receive that one object, never rebuild it.
@@ -217,16 +218,17 @@ def _read_piece_report(piece: Piece, opts: ReadOptions, between: tuple[pd.Timest
     return df, report
 
 
-def _read_piece(piece: Piece, opts: ReadOptions,
-                between: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pd.DataFrame:
-    """The fixes of one row group that pass the rules of one row alone (on_invalid='fail')."""
-    return _read_piece_report(piece, opts, between)[0]
+def _read_piece(piece: Piece, opts: ReadOptions, between: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+                on_invalid: OnInvalid = "fail") -> pd.DataFrame:
+    """The fixes of one row group that pass the rules of one row alone."""
+    return _read_piece_report(piece, opts, between, on_invalid)[0]
 
 
 def read_archive(paths: str | Path | Sequence[str | Path], *, lon_col: str | None = None,
                  lat_col: str | None = None, time_col: str | None = None, id_col: str | None = None,
                  alt_col: str | None = None, alt_unit: AltUnit = "m", tz: str | None = None,
-                 time_format: str | None = None, between: tuple[Any, Any] | None = None) -> Any:
+                 time_format: str | None = None, between: tuple[Any, Any] | None = None,
+                 on_invalid: OnInvalid = "fail") -> Any:
     """A Dask DataFrame of the archive's fixes, one partition per Parquet row group (nothing is read yet).
 
     Each row is checked by the rules of one row alone (a bad one fails its task, naming file, row group and
@@ -235,18 +237,21 @@ def read_archive(paths: str | Path | Sequence[str | Path], *, lon_col: str | Non
     where each fix came from (``_file``: position among the archive's files, ``_row_group``, ``_row``).
 
     ``between``: (start, end) times; row groups entirely outside ``[start, end)`` are never read (their
-    statistics say so) and the rows outside it are dropped before validation.
+    statistics say so) and the rows outside it are dropped before validation. ``on_invalid="drop"``: rows that
+    break a rule of one row are dropped instead.
     """
     import dask.dataframe as dd
 
+    if on_invalid not in ("fail", "drop"):
+        raise InputError(f"on_invalid must be 'fail' or 'drop', not {on_invalid!r}", field="on_invalid")
     opts = _read_options(lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col, alt_col=alt_col,
                          alt_unit=alt_unit, tz=tz, time_format=time_format)
     window = _window(between)
     pieces = archive_pieces(paths, between=window, opts=opts)
     if not pieces:
         raise InputError("no row group of the archive holds a time in the window", file=str(paths), field="between")
-    return dd.from_map(_read_piece, pieces, opts=opts, between=window, meta=FIX_META, label="read-validate",
-                       enforce_metadata=False)
+    return dd.from_map(_read_piece, pieces, opts=opts, between=window, on_invalid=on_invalid, meta=FIX_META,
+                       label="read-validate", enforce_metadata=False)
 
 
 def _read_options(**kw: Any) -> ReadOptions:
@@ -416,10 +421,8 @@ def _transit_partition(df: pd.DataFrame, spec: TransitSpec, out_dir: str | None,
     fixes, report = _track_rules(df, plan, files)
     state = None
     rows = []
-    step = max(int(plan.chunk_rows), 1)
-    # Consecutive slices of fixes sorted by (track, time): every track meets the kernel in time order.
-    for a in range(0, len(fixes), step):
-        closed, state = transit_batch(fixes.iloc[a:a + step], state, spec)
+    for a, b in _track_batches(fixes["track_id"], plan.chunk_rows):
+        closed, state = transit_batch(fixes.iloc[a:b], state, spec)
         rows.append(closed)
     if state is None:
         _, state = transit_batch(fixes, None, spec)
@@ -435,6 +438,29 @@ def _transit_partition(df: pd.DataFrame, spec: TransitSpec, out_dir: str | None,
     _write_geoparquet(visits, Path(out_dir) / name, "entry_lon", "entry_lat")
     stats["file"] = name
     return stats, None, summary, report
+
+
+def _track_batches(track_id: pd.Series, chunk_rows: int) -> list[tuple[int, int]]:
+    """Cut fixes sorted by track into batches of about ``chunk_rows`` fixes that never split a track.
+
+    Whole tracks in one kernel call give exactly the rows of :func:`~overflight.analysis.transit.transit` on
+    the whole table: a track's running path length summed in one piece, not carried across a cut (a cut
+    track is only equal to about 1e-6 m). A track longer than ``chunk_rows`` is one batch of its own.
+    """
+    n = len(track_id)
+    if n == 0:
+        return []
+    codes = pd.factorize(track_id)[0]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    out: list[tuple[int, int]] = []
+    a = 0
+    step = max(int(chunk_rows), 1)
+    while a < n:  # one turn per batch, not per fix
+        k = int(np.searchsorted(starts, a + step))
+        b = int(starts[k]) if k < len(starts) else n
+        out.append((a, b))
+        a = b
+    return out
 
 
 def _merge_reports(file: str, reports: Sequence[ValidationReport], max_examples: int = 5) -> ValidationReport:
@@ -511,7 +537,8 @@ def transit_dask(
         ``on_invalid="drop"`` drops invalid rows (counted in ``DaskRun.report``); ``sort`` validates each track
         in time order rather than in archive order.
     chunk_rows
-        Fixes per kernel call within a partition (the kernel's memory grows with it; the rows do not change).
+        Fixes per kernel call within a partition, about (the kernel's memory grows with it); a call holds whole
+        tracks, so the rows do not change.
     brackets
         Add the bracketing fixes and time range of every crossing
         (:func:`overflight.analysis.crossing_times.bracket_visits`).
