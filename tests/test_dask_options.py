@@ -299,3 +299,18 @@ def test_locate_dask_refuses_a_second_zones_column(client: Any, index: ZoneIndex
     pq.write_table(pa.table({"lon": [10.0], "lat": [50.0], "zones": ["X"]}), src)
     with pytest.raises(InputError, match="already has a 'zones' column"):
         locate_dask(str(src), index, client=client)
+
+
+def test_a_given_dask_dataframe_without_altitude(client: Any, zones: ZoneSet, index: ZoneIndex) -> None:
+    """A caller's Dask DataFrame (no file order: validated per track in time order), altitude left out."""
+    import dask.dataframe as dd
+
+    from overflight.analysis.transit import transit
+
+    df = synth_tracks(8_000, 12, seed=9).drop(columns="alt_m")
+    df["time"] = df["time"].dt.as_unit("ns")
+    run = transit_dask(dd.from_pandas(df, npartitions=3), zones, index=index, client=client, chunk_rows=500)
+    assert run.visits is not None and len(run.visits) > 10
+    _same(transit(df, zones, index=index).visits, run.visits)
+    with pytest.raises(InputError, match="goes with paths"):
+        transit_dask(dd.from_pandas(df, npartitions=2), zones, index=index, client=client, on_invalid="drop")

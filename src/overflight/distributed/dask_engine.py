@@ -381,6 +381,8 @@ def _track_rules(df: pd.DataFrame, plan: _Plan, files: list[str]) -> tuple[pd.Da
     Returns the kept fixes sorted by (track, time) and the report; ``fail``: an InputError naming the file.
     """
     n = len(df)
+    if "alt_m" not in df.columns:  # optional in a Dask DataFrame given by the caller
+        df = df.assign(alt_m=np.nan)
     have_src = "_file" in df.columns
     if have_src and not plan.sort:
         order = np.lexsort((df["_row"].to_numpy(), df["_file"].to_numpy()))
