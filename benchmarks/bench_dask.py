@@ -9,7 +9,8 @@ never the repository. Each configuration runs in a fresh child process against n
 
 * ``single``: ``transit_chunks`` over the files' validated row groups in order (the `overflight transit`
   path, one process, one core);
-* ``dask-N``: ``transit_dask`` on a LocalCluster of N worker processes, one thread each.
+* ``dask-N``: ``transit_dask`` on the LocalCluster of ``--engine dask --workers N`` (``dask_client``: N worker
+  processes, one thread each).
 
 Printed: wall time, fixes/s, CPU time (one machine: the process; Dask: each worker's CPU during the run plus
 the client and scheduler process), visits (they must agree), peak RSS of the process and, for Dask, of each
@@ -102,16 +103,13 @@ def _worker_usage() -> tuple[float, float]:
 
 
 def child_dask(files: list[str], workers: int, out: str, brackets: bool) -> dict[str, Any]:
-    from distributed import Client, LocalCluster
-
-    from overflight.distributed import transit_dask
+    from overflight.distributed import dask_client, transit_dask
     from overflight.index import ZoneIndex
     from overflight.zones import load_zones
 
     zs = load_zones("ne-admin0")
     index = ZoneIndex.cached(zs)
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, memory_limit="8GiB") as cluster, Client(cluster) as client:
+    with dask_client(workers=workers) as client:  # the local cluster of `--engine dask --workers N`
         before = client.run(_worker_usage)
         t0 = time.perf_counter()
         c0 = time.process_time()  # this process: the client and the scheduler
