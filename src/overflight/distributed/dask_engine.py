@@ -286,8 +286,8 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     The local workers start without the ``MALLOC_TRIM_THRESHOLD_=65536`` that Dask's nanny sets by default:
     fixing the threshold turns off glibc's adaptive one, so every large array is mapped and unmapped afresh,
     and the read, validation and kernel tasks cost about 30 % more CPU (measured in a worker: a partition of
-    1 M fixes took 3.4 s of CPU with it, 2.3 s without). The workers of a real cluster get it from their own Dask configuration
-    (``distributed.nanny.pre-spawn-environ``).
+    1 M fixes took 3.4 s of CPU with it, 2.3 s without). The workers of a real cluster get it from their own
+    Dask configuration (``distributed.nanny.pre-spawn-environ``).
     """
     try:
         import dask
