@@ -157,6 +157,10 @@ def test_drop_speed_columns_and_brackets_match_one_machine(client: Any, dirty: t
     assert got == want
     assert run.report.total_rows == ref_report.total_rows and run.report.rows_kept == ref_report.rows_kept
     assert run.provenance["parameters"]["invalid_rows"] == got
+    # The archive's report: each example names its file, row group and row.
+    rows = {e.rule: str(e.row) for e in run.report.examples}
+    assert re.fullmatch(r"1235 \(row group 0\) in a\.parquet", rows["bad_coordinate"]), rows
+    assert re.fullmatch(r"\d+ \(row group \d+\) in [ab]\.parquet", rows["duplicate_time"]), rows
 
 
 def test_fail_mode_names_the_file_row_group_and_row_across_files(client: Any, dirty: tuple[Path, Path,

@@ -43,7 +43,7 @@ import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -420,6 +420,10 @@ def _track_rules(df: pd.DataFrame, plan: _Plan, files: list[str]) -> tuple[pd.Da
         pos = names.get(row)
         file = files[int(d["_file"].to_numpy()[pos])] if pos is not None and have_src and files else exc.file
         raise InputError(exc.reason, file=file, row=exc.row, field=exc.field) from None
+    if len(files) > 1 and have_src:  # the report is the archive's: each example names its file
+        fid = d["_file"].to_numpy()
+        v.report.examples = [replace(e, row=f"{e.row} in {Path(files[int(fid[names[str(e.row)]])]).name}")
+                             if str(e.row) in names else e for e in v.report.examples]
     return kept, v.report
 
 
@@ -479,6 +483,8 @@ def _merge_reports(file: str, reports: Sequence[ValidationReport], max_examples:
     """One report for the archive: counts summed, the first examples of each rule kept."""
     out = ValidationReport(file=file)
     for r in reports:
+        if r.file not in (file, "archive"):  # a read task's report: its examples name the file in the archive's
+            r.examples = [replace(e, row=f"{e.row} in {Path(r.file).name}") for e in r.examples]
         for k in RULES:
             out.counts[k] += r.counts.get(k, 0)
         for k, n in r.notes.items():
