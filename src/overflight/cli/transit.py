@@ -70,8 +70,9 @@ def transit_cmd(
     zones: ZonesOpt = "ne-admin0",
     zone: ZoneIdsOpt = None,
     id_field: IdFieldOpt = None,
-    output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE", help="Visits CSV (one row per visit).")] = (
-        Path("crossings.csv")),
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE",
+                                         help="Visits CSV (one row per visit); with --engine dask a new directory "
+                                              "of GeoParquet parts.")] = Path("crossings.csv"),
     max_gap: Annotated[str, typer.Option("--max-gap", metavar="DURATION",
                                          help="Longest gap between fixes taken as observed path.")] = "10min",
     step: Annotated[str, typer.Option("--step", metavar="DISTANCE",
