@@ -14,7 +14,7 @@ never the repository. Each configuration runs in a fresh child process against n
 
 Printed: wall time, fixes/s, CPU time (one machine: the process; Dask: each worker's CPU during the run plus
 the client and scheduler process), visits (they must agree), peak RSS of the process and, for Dask, of each
-worker (ru_maxrss read on the worker at the end), and the ratios single/Dask of wall and CPU time.
+worker (VmHWM read on the worker at the end), and the ratios single/Dask of wall and CPU time.
 ``--brackets`` adds the crossings' bracketing fixes on both sides (the CLI's default). This machine has 2
 cores shared with other jobs: 2 workers can at best halve the kernel time, and the client, the scheduler and
 the shuffle compete for the same cores; compare the CPU figures, and give ``uptime`` with the wall figures.
@@ -96,10 +96,25 @@ def child_single(files: list[str], brackets: bool) -> dict[str, Any]:
             "fixes": res.provenance["parameters"]["n_fixes"]}
 
 
+def peak_rss_mb() -> float:
+    """Peak RSS of this process in MB: VmHWM of its own address space.
+
+    Not ``ru_maxrss``: Linux carries that across exec, so a child started by a big parent (the archive
+    generator) would report the parent's RSS at the fork.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _worker_usage() -> tuple[float, float]:
     """(CPU seconds so far, peak RSS in MB) of the worker process this runs in."""
     r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime, r.ru_maxrss / 1024
+    return r.ru_utime + r.ru_stime, peak_rss_mb()
 
 
 def child_dask(files: list[str], workers: int, out: str, brackets: bool) -> dict[str, Any]:
@@ -131,7 +146,7 @@ def main() -> None:
         files = json.loads(files_json)
         res = (child_single(files, brackets == "1") if kind == "single"
                else child_dask(files, int(rest[0]), rest[1], brackets == "1"))
-        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        res["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(res))
         return
     ap = argparse.ArgumentParser()
