@@ -9,11 +9,15 @@ never the repository. Each configuration runs in a fresh child process against n
 
 * ``single``: ``transit_chunks`` over the files' validated row groups in order (the `overflight transit`
   path, one process, one core);
-* ``dask-N``: ``transit_dask`` on a LocalCluster of N worker processes, one thread each.
+* ``dask-N``: ``transit_dask`` on the LocalCluster of ``--engine dask --workers N`` (``dask_client``: N worker
+  processes, one thread each).
 
-Printed: wall time, fixes/s, visits (they must agree), peak RSS of the process and, for Dask, of each worker
-(ru_maxrss read on the worker at the end). This machine has 2 cores shared with other jobs: 2 workers can at
-best halve the kernel time, and the client, the scheduler and the shuffle compete for the same cores.
+Printed: wall time, fixes/s, CPU time (one machine: the process; Dask: each worker's CPU during the run plus
+the client and scheduler process), visits (they must agree), peak RSS of the process and, for Dask, of each
+worker (VmHWM read on the worker at the end), and the ratios single/Dask of wall and CPU time.
+``--brackets`` adds the crossings' bracketing fixes on both sides (the CLI's default). This machine has 2
+cores shared with other jobs: 2 workers can at best halve the kernel time, and the client, the scheduler and
+the shuffle compete for the same cores; compare the CPU figures, and give ``uptime`` with the wall figures.
 """
 
 from __future__ import annotations
@@ -67,54 +71,82 @@ def make_archive(d: Path, fixes: int, tracks: int, files: int, row_group: int) -
     return sorted(d.glob("part-*.parquet"))
 
 
-def child_single(files: list[str]) -> dict[str, Any]:
+def child_single(files: list[str], brackets: bool) -> dict[str, Any]:
+    from itertools import chain
+
+    from overflight.analysis.crossing_times import bracket_visits
     from overflight.analysis.transit_stream import transit_chunks
-    from overflight.distributed.dask_engine import _read_piece, archive_pieces
     from overflight.index import ZoneIndex
-    from overflight.tracks._stage import ReadOptions
+    from overflight.tracks import iter_tracks
     from overflight.zones import load_zones
 
     zs = load_zones("ne-admin0")
     index = ZoneIndex.cached(zs)
+
+    def chunks() -> Any:
+        # `overflight transit FILE` on each file in turn (its reader, validator and 250k-fix chunks): the files
+        # are time slices, so every track's fixes come in time order across them.
+        return chain.from_iterable(iter_tracks(f, core_only=True, chunk_rows=250_000) for f in files)
+
     t0 = time.perf_counter()
-    opts = ReadOptions(core_only=True)
-    # The archive's row groups in file order: time order per track, as a single-machine stream needs.
-    chunks = (_read_piece(p, opts).drop(columns=["_file", "_row_group", "_row"]) for p in archive_pieces(files))
     c0 = time.process_time()
-    res = transit_chunks(chunks, zs, index=index, with_summary=False)
-    return {"seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "visits": len(res.visits),
+    res = transit_chunks(chunks(), zs, index=index, with_summary=False)
+    visits = bracket_visits(res.visits, chunks(), 600.0) if brackets else res.visits
+    return {"seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "visits": len(visits),
             "fixes": res.provenance["parameters"]["n_fixes"]}
 
 
-def child_dask(files: list[str], workers: int, out: str) -> dict[str, Any]:
-    from distributed import Client, LocalCluster
+def peak_rss_mb() -> float:
+    """Peak RSS of this process in MB: VmHWM of its own address space.
 
-    from overflight.distributed import transit_dask
+    Not ``ru_maxrss``: Linux carries that across exec, so a child started by a big parent (the archive
+    generator) would report the parent's RSS at the fork.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _worker_usage() -> tuple[float, float]:
+    """(CPU seconds so far, peak RSS in MB) of the worker process this runs in."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime, peak_rss_mb()
+
+
+def child_dask(files: list[str], workers: int, out: str, brackets: bool) -> dict[str, Any]:
+    from overflight.distributed import dask_client, transit_dask
     from overflight.index import ZoneIndex
     from overflight.zones import load_zones
 
     zs = load_zones("ne-admin0")
     index = ZoneIndex.cached(zs)
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, memory_limit="4GiB") as cluster, Client(cluster) as client:
+    with dask_client(workers=workers) as client:  # the local cluster of `--engine dask --workers N`
+        before = client.run(_worker_usage)
         t0 = time.perf_counter()
-        run = transit_dask(files, zs, index=index, client=client, output=out)
+        c0 = time.process_time()  # this process: the client and the scheduler
+        run = transit_dask(files, zs, index=index, client=client, output=out, brackets=brackets)
         dt = time.perf_counter() - t0
-        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        cpu = client.run(lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
+        client_cpu = time.process_time() - c0
+        after = client.run(_worker_usage)
+    cpu = sorted(after[w][0] - before[w][0] for w in after)
     return {"seconds": dt, "visits": run.provenance["n_visits"], "fixes": run.provenance["parameters"]["n_fixes"],
-            "worker_cpu_s": sorted(cpu.values()),
+            "worker_cpu_s": cpu, "client_cpu_s": client_cpu, "cpu_s": client_cpu + sum(cpu),
             "partitions": run.provenance["partitioning"]["partitions"],
             "input_partitions": run.provenance["partitioning"]["input_partitions"],
-            "worker_peak_rss_mb": sorted(peaks.values())}
+            "worker_peak_rss_mb": sorted(v[1] for v in after.values())}
 
 
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
-        kind, files_json, *rest = sys.argv[2:]
+        kind, files_json, brackets, *rest = sys.argv[2:]
         files = json.loads(files_json)
-        res = child_single(files) if kind == "single" else child_dask(files, int(rest[0]), rest[1])
-        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        res = (child_single(files, brackets == "1") if kind == "single"
+               else child_dask(files, int(rest[0]), rest[1], brackets == "1"))
+        res["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(res))
         return
     ap = argparse.ArgumentParser()
@@ -123,6 +155,8 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--row-group", type=int, default=250_000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--brackets", action="store_true", help="also the crossings' bracketing fixes (the CLI's "
+                    "default: a second read on one machine, per partition on Dask)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="overflight-bench-dask-") as tmp:
         d = Path(tmp)
@@ -136,23 +170,28 @@ def main() -> None:
         for label, extra in [("single", []), *[(f"dask-{w}", [str(w), str(d / f"out-{w}")]) for w in args.workers]]:
             kind = "single" if label == "single" else "dask"
             t1 = time.perf_counter()
-            r = subprocess.run([sys.executable, __file__, "--child", kind, fj, *extra], capture_output=True,
-                               text=True)
+            r = subprocess.run([sys.executable, __file__, "--child", kind, fj, "1" if args.brackets else "0", *extra],
+                               capture_output=True, text=True)
             if r.returncode:
                 print(r.stderr[-3000:])
                 raise SystemExit(r.returncode)
             res = json.loads(r.stdout.strip().splitlines()[-1])
             res["wall_with_startup"] = time.perf_counter() - t1
             rows.append((label, res))
-            mem = f"process {res['peak_rss_mb']:.0f} MB" + (f", CPU {res['cpu_s']:.1f} s" if "cpu_s" in res else "")
+            line = (f"{label:8s}: wall {res['seconds']:6.1f} s ({res['fixes'] / res['seconds'] / 1e6:.2f} M fixes/s; "
+                    f"{res['wall_with_startup']:.1f} s with start-up), CPU {res['cpu_s']:.1f} s")
+            if "worker_cpu_s" in res:
+                line += (" (workers " + " + ".join(f"{c:.1f}" for c in res["worker_cpu_s"])
+                         + f", client+scheduler {res['client_cpu_s']:.1f})")
+            line += f", {res['visits']:,} visits; peak RSS: process {res['peak_rss_mb']:.0f} MB"
             if "worker_peak_rss_mb" in res:
-                mem += ", workers " + " / ".join(f"{m:.0f}" for m in res["worker_peak_rss_mb"]) + " MB"
-                mem += f"; {res['input_partitions']} row groups -> {res['partitions']} partitions"
-                mem += "; worker CPU " + " / ".join(f"{c:.1f}" for c in res["worker_cpu_s"]) + " s (incl. start-up)"
-            print(f"{label:8s}: {res['seconds']:6.1f} s ({res['fixes'] / res['seconds'] / 1e6:.2f} M fixes/s; "
-                  f"{res['wall_with_startup']:.1f} s with start-up), {res['visits']:,} visits; peak RSS {mem}")
-        base = rows[0][1]["seconds"]
-        print("ratios to single: " + ", ".join(f"{lb} {base / r['seconds']:.2f}x" for lb, r in rows[1:]))
+                line += ", per worker " + " / ".join(f"{m:.0f}" for m in res["worker_peak_rss_mb"]) + " MB"
+                line += f"; {res['input_partitions']} row groups -> {res['partitions']} partitions"
+            print(line, flush=True)
+        base = rows[0][1]
+        print("ratios single/dask (above 1: Dask faster or cheaper): " + "; ".join(
+            f"{lb} wall {base['seconds'] / r['seconds']:.2f}x, CPU {base['cpu_s'] / r['cpu_s']:.2f}x"
+            for lb, r in rows[1:]))
         if len({r["visits"] for _, r in rows}) != 1:
             raise SystemExit("the runs disagree on the number of visits")
 

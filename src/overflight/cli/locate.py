@@ -53,7 +53,7 @@ def locate(
 
         with dask_client(scheduler, workers) as client:
             run = locate_dask(str(points), index, client=client, strict=strict, output=output,
-                              lon_col=lon_col, lat_col=lat_col)
+                              lon_col=lon_col, lat_col=lat_col, normalize_lon=normalize_lon, chunk_rows=chunk_rows)
         p = run.provenance
         err_console.print(f"{p['rows']:,} rows, {p['located']:,} in a zone of {esc(zs.provenance.name)}, "
                           f"{p['bad']:,} with invalid coordinates, on {p['engine']['workers']} Dask workers -> "

@@ -69,8 +69,9 @@ def transit_cmd(
     zones: ZonesOpt = "ne-admin0",
     zone: ZoneIdsOpt = None,
     id_field: IdFieldOpt = None,
-    output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE", help="Visits CSV (one row per visit).")] = (
-        Path("crossings.csv")),
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE",
+                                         help="Visits CSV (one row per visit); with --engine dask a new directory "
+                                              "of GeoParquet parts.")] = Path("crossings.csv"),
     max_gap: Annotated[str, typer.Option("--max-gap", metavar="DURATION",
                                          help="Longest gap between fixes taken as observed path.")] = "10min",
     step: Annotated[str, typer.Option("--step", metavar="DISTANCE",
@@ -112,18 +113,13 @@ def transit_cmd(
     claims whose zones and window they match."""
     from overflight.tracks import iter_tracks
 
-    if check_engine(engine, scheduler, workers) == "dask":
-        if case is not None or drop or sort or summary is not None or tracks is None:
-            raise InputError("--engine dask reads a clean (Geo)Parquet archive into a directory: give TRACKS "
-                             "(files, a directory or a quoted glob) and -o DIR; --case, --drop, --sort and "
-                             "--summary are for one machine", field="--engine")
-        _transit_on_dask(str(tracks), zones, zone, id_field, output, max_gap, step, scheduler, workers)
-        return
+    on_dask = check_engine(engine, scheduler, workers) == "dask"
     if chunk_rows < 1:
         raise InputError(f"--chunk-rows must be at least 1, not {chunk_rows}", field="--chunk-rows")
     step_m = parse_distance(step)
     gap_s = parse_max_gap(max_gap)
-    check_output(output, "--output")
+    if not on_dask:
+        check_output(output, "--output")
     check_output(summary, "--summary")
     _check_tz(summary_tz, "--summary-tz")
     if tz is not None:
@@ -135,6 +131,21 @@ def transit_cmd(
         chunk_rows=chunk_rows,
     )
     opts = read_options(**opts)
+    if on_dask:
+        # Every other option has the one-machine meaning on Dask too; these three record into a case store
+        # (one process writes it), and the Dask engine reads (Geo)Parquet only.
+        for name, given in (("--case", case is not None), ("--source", source is not None),
+                            ("--dataset", dataset is not None)):
+            if given:
+                raise InputError(f"{name} records the run in a case, which --engine dask does not do: run it on "
+                                 "one machine (--engine local)", field=name)
+        if fmt is not None and fmt != "parquet":
+            raise InputError(f"--engine dask reads (Geo)Parquet archives, not --format {fmt}", field="--format")
+        if tracks is None:
+            raise InputError("give TRACKS: (Geo)Parquet files, a directory or a quoted glob", field="TRACKS")
+        _transit_on_dask(str(tracks), zones, zone, id_field, output, gap_s, step_m, scheduler, workers,
+                         opts, sort=sort, brackets=brackets, summary=summary, summary_tz=summary_tz)
+        return
     if case is not None:
         _into_case(case, tracks, zones, zone, id_field, dataset, source, gap_s, step_m, sort, opts, output)
         return
@@ -178,17 +189,25 @@ def transit_cmd(
 
 
 def _transit_on_dask(tracks: str, zones: str, zone: list[str] | None, id_field: str | None, output: Path,
-                     max_gap: str, step: str, scheduler: str | None, workers: int | None) -> None:
+                     gap_s: float, step_m: float, scheduler: str | None, workers: int | None, opts: dict[str, Any],
+                     *, sort: bool, brackets: bool, summary: Path | None, summary_tz: str) -> None:
     from overflight.distributed import dask_client, transit_dask
 
+    read = {k: v for k, v in opts.items() if k != "format"}
     zs = load_zones(zones, ids=zone or None, id_field=id_field)
     with dask_client(scheduler, workers) as client:
-        run = transit_dask(tracks, zs, max_gap=parse_max_gap(max_gap), step_m=parse_distance(step), client=client,
-                           output=output)
+        run = transit_dask(tracks, zs, max_gap=gap_s, step_m=step_m, client=client, output=output, sort=sort,
+                           brackets=brackets, summary_tz=summary_tz if summary is not None else None, **read)
     p, part = run.provenance, run.provenance["partitioning"]
+    if run.report is not None and run.report.invalid_rows:
+        console.print(f"invalid rows dropped: {run.report.invalid_rows} ({esc(run.report.summary())})",
+                      highlight=False)
     console.print(f"{p['n_visits']} visits of {p['parameters']['n_tracks']} tracks ({p['parameters']['n_fixes']} "
                   f"fixes) on {p['engine']['workers']} Dask workers, {part['input_partitions']} row groups -> "
                   f"{part['partitions']} partitions by track -> {esc(str(output))}/part-*.parquet", highlight=False)
+    if summary is not None and run.summary is not None:
+        write_summary(run.summary, summary)
+        console.print(f"summary of {len(run.summary)} tracks -> {esc(str(summary))}", highlight=False)
 
 
 def _into_case(case: Path, tracks: Path | None, zones: str, zone: list[str] | None, id_field: str | None,
