@@ -193,10 +193,12 @@ def test_prev_max_pass_is_the_row_by_row_rule(seed: int) -> None:
     uniq = np.array([f"T{i}" for i in range(k)], dtype=object)
     carried = {f"T{i}": int(rng.integers(0, 50)) * 10**9 for i in range(0, k, 3)}
     prev, run = _prev_max(codes, t, uniq, carried)
-    # Row by row in file order: a track's first row meets its carried time, later rows the running max.
+    # Row by row in file order: every row meets the latest earlier time of its track, the carried time from
+    # earlier chunks included (a track's first row of the chunk meets the carried time alone).
     want_prev, want_run = [], {}
     for c, tv in zip(codes.tolist(), t.tolist(), strict=True):
-        want_prev.append(carried.get(f"T{c}", _NAT) if c not in want_run else want_run[c])
+        have = carried.get(f"T{c}", _NAT)
+        want_prev.append(have if c not in want_run else max(have, want_run[c]))
         want_run[c] = max(want_run.get(c, tv), tv)
     assert prev.tolist() == want_prev
     assert run.tolist() == [want_run.get(c, _NAT) for c in range(k)]

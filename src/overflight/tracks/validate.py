@@ -463,7 +463,9 @@ def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[
     """Latest earlier time of each row's track, and each track's latest time in the chunk (NaT-int: none).
 
     For a track's first row of the chunk the earlier time is the one carried from earlier chunks; for its
-    later rows, the latest of its earlier rows in this chunk (file order). (numpy and pandas only: reading
+    later rows, the latest of that and of its earlier rows in this chunk (file order): a row between an
+    earlier chunk's latest time and a backwards row before it in this chunk is backwards too, whatever the
+    chunk size. (numpy and pandas only: reading
     tracks must work where numba cannot load, e.g. under a small address-space limit.)
     """
     run = np.full(len(uniq), _NAT, dtype=np.int64)
@@ -479,6 +481,7 @@ def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[
     last = np.r_[oc[1:] != oc[:-1], True]
     run[oc[last]] = cmo[last]  # the running max at a track's last row is its latest time
     carried_arr = np.array([carried.get(str(u), _NAT) for u in uniq], dtype=np.int64)
+    np.maximum(prev_o, carried_arr[oc], out=prev_o)  # _NAT (no carried time) leaves a row's value as it is
     prev_o[first] = carried_arr[oc[first]]
     prev = np.empty(len(codes), dtype=np.int64)
     prev[order] = prev_o
