@@ -109,6 +109,10 @@ def _next_pow2(v: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
     return np.asarray(2 ** np.ceil(np.log2(np.maximum(v, 1.0))), dtype=np.int64)
 
 
+#: Leaf cells per slice in the compression step of `build_grid` (bounds its temporaries to a few MB).
+_SLICE = 1 << 20
+
+
 def build_grid(
     geoms: npt.NDArray[np.object_], *, cell_deg: float = 1.0, fine_edges: float = 4.0, max_fine: int = 128
 ) -> GridArrays:
@@ -141,21 +145,33 @@ def build_grid(
     ck = np.where(counts > 0, np.minimum(_next_pow2(counts / fine_edges), max_fine), 0).astype(np.int32)
     cptr, cstart, czone, cin, cest, o1, o2, o3, o4 = build_cells(float(cell_deg), ncx, ncy, ed, estart, eids, bits, ck)
     del estart, eids, bits
-    # compress: cells without edges and with at most one zone get their answer inline (one lookup per point)
-    ncand = np.diff(cstart).astype(np.int32)
-    # a cell's candidates are contiguous, so its edge count is a difference of the cumulative edge counts
-    simple = (cest[cstart[1:]] == cest[cstart[:-1]]) & (ncand <= 1)
+    # compress: cells without edges and with at most one zone get their answer inline (one lookup per point).
+    # Over the ~10 M leaf cells this works in slices of _SLICE cells: int64 temporaries of the whole length
+    # (np.diff, gathers, np.repeat's repeat counts) were the build's memory peak.
+    nleaf = cstart.size - 1
+    ncand = np.empty(nleaf, dtype=np.int32)
+    np.subtract(cstart[1:], cstart[:-1], out=ncand, casting="unsafe")
+    simple = np.empty(nleaf, dtype=bool)
+    lsum = np.full(nleaf, -1, dtype=np.int32)
+    cand_complex = np.empty(int(cstart[-1]), dtype=bool)  # per candidate: is its cell complex?
+    for a in range(0, nleaf, _SLICE):
+        b = min(a + _SLICE, nleaf)
+        # a cell's candidates are contiguous, so its edge count is a difference of the cumulative edge counts
+        ce = cest[cstart[a:b + 1]]
+        sl = simple[a:b]
+        np.equal(ce[1:], ce[:-1], out=sl)
+        sl &= ncand[a:b] <= 1
+        one = sl & (ncand[a:b] == 1)
+        lsum[a:b][one] = czone[cstart[a:b][one]]
+        cand_complex[cstart[a]:cstart[b]] = np.repeat(~sl, ncand[a:b])
+    del ce, sl, one
     complex_ = np.flatnonzero(~simple)
-    if ncand.size >= 2**31 - 2 or complex_.size >= 2**31 - 2:
+    if nleaf >= 2**31 - 2 or complex_.size >= 2**31 - 2:
         raise InputError("too many cells for the index: use a coarser max_fine or a larger fine_edges",
                          field="max_fine")
-    lsum = np.full(ncand.size, -1, dtype=np.int32)
-    one = simple & (ncand == 1)
-    lsum[one] = czone[cstart[:-1][one]]
-    del one
     lsum[complex_] = -2 - np.arange(complex_.size, dtype=np.int32)
-    kept = np.flatnonzero(np.repeat(~simple, ncand))
-    del simple
+    kept = np.flatnonzero(cand_complex)
+    del simple, cand_complex
     new_cstart = np.zeros(complex_.size + 1, dtype=np.int64)
     np.cumsum(ncand[complex_], out=new_cstart[1:])
     del ncand, complex_, cstart
