@@ -23,7 +23,10 @@ rows dropped:
 ``speed``
     the geodesic speed (WGS84, pyproj.Geod) from the previous kept fix of the track is above
     ``max_speed_mps``. The later fix of a too-fast step is flagged, except a first fix that is off on its
-    own (the step after it is fine but the step into it is not), which is flagged instead.
+    own (the step after it is fine but the step into it is not), which is flagged instead.  Known limit when
+    reading in chunks: that exception looks ahead only within a chunk, so a track whose first fix is the last
+    row of its chunk keeps it (and may lose the fixes after it instead); the Dask path and whole-file reading
+    see whole tracks.
 """
 
 from __future__ import annotations
