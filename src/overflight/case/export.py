@@ -73,7 +73,11 @@ def kml_attr(text: Any) -> str:
 
 
 
-def _iso(t: Any) -> str | None:
+def iso_second(t: Any) -> str | None:
+    """A time as ISO 8601 UTC text to the second (``2025-06-01T10:00:00Z``); None for a missing time.
+
+    Naive times are taken as UTC. Shared by the exports and the web app's layers.
+    """
     if t is None or (isinstance(t, float) and np.isnan(t)) or t is pd.NaT:
         return None
     ts = pd.Timestamp(t)
@@ -81,6 +85,9 @@ def _iso(t: Any) -> str | None:
         return None
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return str(ts.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+_iso = iso_second
 
 
 def _feature(geom: BaseGeometry | None, props: dict[str, Any]) -> dict[str, Any]:
@@ -350,4 +357,4 @@ def export(case: Case, fmt: str, out: str | Path, *, reviewer: str | None = None
     return p
 
 
-__all__ = ["export", "kml_attr", "kml_description", "kml_text", "to_geojson", "to_kml"]
+__all__ = ["export", "iso_second", "kml_attr", "kml_description", "kml_text", "to_geojson", "to_kml"]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from overflight.case.export import iso_second as _iso
 from overflight.units import DurationLike, parse_duration
 
 if TYPE_CHECKING:
@@ -25,16 +26,6 @@ if TYPE_CHECKING:
 
 MAX_ZOOM = 14
 TRACK_POINT_CAP = 200_000  # fixes per answer at most (after per-pixel decimation), so a browser never stalls
-
-
-def _iso(t: Any) -> str | None:
-    if t is None:
-        return None
-    ts = pd.Timestamp(t)
-    if pd.isna(ts):
-        return None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return str(ts.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def pixel_deg(zoom: float) -> float:

@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from overflight.case.export import iso_second as _iso
 from overflight.errors import InputError
 from overflight.web.layers import MAX_ZOOM as MAX_ZOOM
 from overflight.web.layers import TRACK_POINT_CAP as TRACK_POINT_CAP
 from overflight.web.layers import TrackLayer as TrackLayer
 from overflight.web.layers import ZoneLayer as ZoneLayer
-from overflight.web.layers import _fc, _feature, _iso
+from overflight.web.layers import _fc, _feature
 from overflight.web.layers import basemap as basemap
 from overflight.web.layers import in_force as in_force
 from overflight.web.layers import latest_transit as latest_transit

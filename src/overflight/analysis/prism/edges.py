@@ -31,6 +31,20 @@ EDGE_PIECE = 16  # boundary edges per piece (the unit of pruning)
 GROUP = 16  # pieces per group (a coarser first level of pruning)
 
 
+@njit(cache=True, nogil=True)  # a plain kernel: LLVM inlines it into its callers anyway
+def _lam_reduced(lo1: float, b1: float, cb1: float, lo2: float, b2: float, cb2: float) -> float:
+    """The Andoyer-Lambert distance from reduced latitudes `b1`, `b2` and their cosines (the same operations)."""
+    dl = math.radians(lo2 - lo1)
+    h = math.sin((b2 - b1) / 2) ** 2 + cb1 * cb2 * math.sin(dl / 2) ** 2
+    sg = 2 * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
+    x = y = 0.0
+    if sg > 0:
+        p, q = (b1 + b2) / 2, (b2 - b1) / 2
+        x = (sg - math.sin(sg)) * math.sin(p) ** 2 * math.cos(q) ** 2 / math.cos(sg / 2) ** 2
+        y = (sg + math.sin(sg)) * math.cos(p) ** 2 * math.sin(q) ** 2 / math.sin(sg / 2) ** 2
+    return WGS84_A * (sg - WGS84_F / 2 * (x + y))
+
+
 @njit(cache=True, nogil=True)
 def _lambert_kernel(ends: FloatArray) -> FloatArray:
     """`ends`: (4, n) rows lon1, lat1, lon2, lat2 in degrees."""
@@ -38,15 +52,7 @@ def _lambert_kernel(ends: FloatArray) -> FloatArray:
     for k in range(ends.shape[1]):
         b1 = math.atan((1 - WGS84_F) * math.tan(math.radians(ends[1, k])))
         b2 = math.atan((1 - WGS84_F) * math.tan(math.radians(ends[3, k])))
-        dl = math.radians(ends[2, k] - ends[0, k])
-        h = math.sin((b2 - b1) / 2) ** 2 + math.cos(b1) * math.cos(b2) * math.sin(dl / 2) ** 2
-        sg = 2 * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
-        x = y = 0.0
-        if sg > 0:
-            p, q = (b1 + b2) / 2, (b2 - b1) / 2
-            x = (sg - math.sin(sg)) * math.sin(p) ** 2 * math.cos(q) ** 2 / math.cos(sg / 2) ** 2
-            y = (sg + math.sin(sg)) * math.cos(p) ** 2 * math.sin(q) ** 2 / math.sin(sg / 2) ** 2
-        out[k] = WGS84_A * (sg - WGS84_F / 2 * (x + y))
+        out[k] = _lam_reduced(ends[0, k], b1, math.cos(b1), ends[2, k], b2, math.cos(b2))
     return out
 
 
@@ -57,18 +63,6 @@ def lambert(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArra
     return np.asarray(_lambert_kernel(ends), dtype=np.float64).reshape(a.shape)
 
 
-@njit(cache=True, nogil=True)  # a plain kernel: LLVM inlines it into its callers anyway
-def _lam_reduced(lo1: float, b1: float, cb1: float, lo2: float, b2: float, cb2: float) -> float:
-    """``_lambert_kernel``'s distance from reduced latitudes `b1`, `b2` and their cosines (the same operations)."""
-    dl = math.radians(lo2 - lo1)
-    h = math.sin((b2 - b1) / 2) ** 2 + cb1 * cb2 * math.sin(dl / 2) ** 2
-    sg = 2 * math.asin(math.sqrt(min(max(h, 0.0), 1.0)))
-    x = y = 0.0
-    if sg > 0:
-        p, q = (b1 + b2) / 2, (b2 - b1) / 2
-        x = (sg - math.sin(sg)) * math.sin(p) ** 2 * math.cos(q) ** 2 / math.cos(sg / 2) ** 2
-        y = (sg + math.sin(sg)) * math.cos(p) ** 2 * math.sin(q) ** 2 / math.sin(sg / 2) ** 2
-    return WGS84_A * (sg - WGS84_F / 2 * (x + y))
 
 
 @njit(cache=True, nogil=True)
