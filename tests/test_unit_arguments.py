@@ -60,6 +60,13 @@ def test_bad_units_name_the_argument(kw: dict[str, object], field: str) -> None:
     assert err.value.field == field
 
 
+@pytest.mark.parametrize("step", [-3, 0, "-2km", "far"])
+def test_bad_drawing_step_names_step_m(step: object) -> None:
+    with pytest.raises(InputError) as err:
+        avoiding_paths(_tracks(), list(_zones()), "200kmh", step_m=step)  # type: ignore[arg-type]
+    assert err.value.field == "step_m"
+
+
 def test_bad_speed_names_vmax() -> None:
     with pytest.raises(InputError) as err:
         verdicts(_tracks(), _zones(), "fast")

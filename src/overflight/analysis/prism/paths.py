@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from overflight.analysis.prism import evaluate, make_pairs
+from overflight.errors import InputError
 from overflight.geodesy import densify_path
 from overflight.units import DistanceLike, SpeedLike, parse_distance, parse_speed
 from overflight.zones import Zone
@@ -63,6 +64,8 @@ def avoiding_paths(sightings: Any, zones: Iterable[Zone], vmax: SpeedLike, *, po
     """
     vmax = parse_speed(vmax, default_unit="mps", field="vmax")
     step_m = parse_distance(step_m, field="step_m")
+    if not step_m > 0:
+        raise InputError(f"step must be a positive distance, not {step_m!r}", field="step_m")
     pairs = make_pairs(sightings, pos_err_col=pos_err_col, time_err_col=time_err_col)
     zs = list(zones)
     out: list[AvoidingPath] = []
