@@ -6,10 +6,29 @@ always agrees with `locate_all` at the piece ends.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from overflight._jit import grow, kernel
 from overflight.index._kernels import EPS, Grid, crosses, find_cell, i64, seg_box, zone_inside
+
+
+class Pieces(NamedTuple):
+    """Straight (lon/lat) pieces, in order, each within [-180, 180] (split at the antimeridian).
+
+    A named tuple so that the crossing kernel takes it as one argument; defined here, with the kernel, so that
+    the ahead-of-time build (numpy and numba only) can name its type.
+    """
+
+    x1: np.ndarray
+    y1: np.ndarray
+    x2: np.ndarray
+    y2: np.ndarray
+    seg: np.ndarray
+    f0: np.ndarray
+    f1: np.ndarray
+    first: np.ndarray
 
 
 @kernel

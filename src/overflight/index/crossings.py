@@ -6,11 +6,12 @@ Geodesic segments are cut into pieces by `overflight.geodesy.densify_segments` (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from overflight.index._segments import Pieces
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -49,20 +50,6 @@ class Crossings:
         return df
 
 
-class Pieces(NamedTuple):
-    """Straight (lon/lat) pieces, in order, each within [-180, 180] (split at the antimeridian).
-
-    A named tuple so that the crossing kernel takes it as one argument.
-    """
-
-    x1: F64
-    y1: F64
-    x2: F64
-    y2: F64
-    seg: I64
-    f0: F64
-    f1: F64
-    first: npt.NDArray[np.bool_]
 
 
 def split_antimeridian(

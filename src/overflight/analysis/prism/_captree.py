@@ -14,9 +14,9 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 
+from overflight._jit import kernel
 from overflight.analysis.prism._geo import R_SPHERE, SPH_LO, FloatArray
 
 GROUP = 16
@@ -58,12 +58,12 @@ _K = SPH_LO * R_SPHERE
 _F = 1 - 1e-9
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _acos(x: float) -> float:
     return math.acos(min(max(x, -1.0), 1.0))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _least_kernel(u1: FloatArray, u2: FloatArray, t: CapTree) -> FloatArray:
     n = u1.shape[0]
     ng = t.group_c.shape[0]
@@ -90,7 +90,7 @@ def _least_kernel(u1: FloatArray, u2: FloatArray, t: CapTree) -> FloatArray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _dense_kernel(u1: FloatArray, u2: FloatArray, t: CapTree) -> FloatArray:
     n, m = u1.shape[0], t.c.shape[0]
     out = np.empty((n, m))

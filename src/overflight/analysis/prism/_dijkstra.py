@@ -10,9 +10,9 @@ import heapq
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 
+from overflight._jit import kernel
 from overflight.analysis.prism._geo import FloatArray
 
 IntArray = NDArray[np.int64]
@@ -27,7 +27,7 @@ class Graph(NamedTuple):
     w: FloatArray
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _kernel(g: Graph) -> tuple[float, IntArray]:
     n = g.n
     deg = np.zeros(n + 1, dtype=np.int64)

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from numba import njit
 from numpy.typing import NDArray
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
-from overflight._jit import grow
+from overflight._jit import grow, kernel
 from overflight.analysis.prism._dijkstra import Graph, shortest_0_to_1
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, dist, unit
 from overflight.analysis.prism._visibility import SegmentIndex
@@ -90,7 +89,7 @@ def _tangent(v: FloatArray, a: FloatArray, b: FloatArray, w: FloatArray) -> NDAr
     return np.asarray((sa * sb >= -scale * (np.abs(sa) + np.abs(sb))) | (np.abs(sa) <= scale) | (np.abs(sb) <= scale))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _candidate_edges_kernel(
     x: FloatArray, y: FloatArray, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray,
     dp1: FloatArray, dp2: FloatArray, cut: float, scale_lo: float, max_out: int,
@@ -272,7 +271,7 @@ def _touching_pairs(hulls: NDArray[np.object_]) -> tuple[NDArray[np.int64], NDAr
     return np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _disjoint_kernel(n: int, a: NDArray[np.int64], b: NDArray[np.int64], order: NDArray[np.int64]) -> NDArray[np.int64]:
     deg = np.zeros(n + 1, dtype=np.int64)
     for k in range(a.size):
@@ -309,7 +308,7 @@ def _disjoint_hulls(hulls: NDArray[np.object_], order: NDArray[np.int64],
                                              np.ascontiguousarray(order, dtype=np.int64))]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _components_kernel(n: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
     parent = np.arange(n)
     for k in range(a.size):

@@ -15,10 +15,10 @@ from typing import NamedTuple
 
 import numpy as np
 import shapely
-from numba import njit
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
+from overflight._jit import kernel
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, FloatArray, unit
 from overflight.geodesy import WGS84_A, WGS84_F
 
@@ -31,7 +31,7 @@ EDGE_PIECE = 16  # boundary edges per piece (the unit of pruning)
 GROUP = 16  # pieces per group (a coarser first level of pruning)
 
 
-@njit(cache=True, nogil=True)  # a plain kernel: LLVM inlines it into its callers anyway
+@kernel  # a plain kernel: LLVM inlines it into its callers anyway
 def _lam_reduced(lo1: float, b1: float, cb1: float, lo2: float, b2: float, cb2: float) -> float:
     """The Andoyer-Lambert distance from reduced latitudes `b1`, `b2` and their cosines (the same operations)."""
     dl = math.radians(lo2 - lo1)
@@ -45,7 +45,7 @@ def _lam_reduced(lo1: float, b1: float, cb1: float, lo2: float, b2: float, cb2: 
     return WGS84_A * (sg - WGS84_F / 2 * (x + y))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _lambert_kernel(ends: FloatArray) -> FloatArray:
     """`ends`: (4, n) rows lon1, lat1, lon2, lat2 in degrees."""
     out = np.empty(ends.shape[1])
@@ -65,7 +65,7 @@ def lambert(lon1: object, lat1: object, lon2: object, lat2: object) -> FloatArra
 
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _reduced_kernel(lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     b = np.empty(lat.size)
     cb = np.empty(lat.size)
@@ -75,7 +75,7 @@ def _reduced_kernel(lat: FloatArray) -> tuple[FloatArray, FloatArray]:
     return b, cb
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _legs_kernel(
     lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray, b2: FloatArray, cb2: FloatArray,
     rows: IntArray, x: FloatArray, y: FloatArray,
@@ -92,7 +92,7 @@ def _legs_kernel(
     return d1, d2
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _via_kernel(ax: FloatArray, ay: FloatArray, mx: FloatArray, my: FloatArray, bx: FloatArray,
                 by: FloatArray) -> FloatArray:
     out = np.empty(ax.size)
@@ -276,7 +276,7 @@ def edge_tree(ze: ZoneEdges) -> EdgeTree:
                     ze.piece_start, ze.piece_end, ze.ua, ze.ub, ze.normal, ze.sin_tol, ze.has_normal)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _arc_clear_kernel(u1: FloatArray, u2: FloatArray, t: EdgeTree) -> NDArray[np.bool_]:
     n = u1.shape[0]
     clear = np.ones(n, dtype=np.bool_)
