@@ -20,17 +20,17 @@ import pytest
 from numba import njit, types
 from shapely.geometry import box
 
-from overflight import _aot_build, _jit
+from overflight import _aot, _aot_build, _jit
 
 REQUIRE = bool(os.environ.get("OVERFLIGHT_REQUIRE_AOT"))
-BUILT = _jit.aot_status() == "in use"
-needs_build = pytest.mark.skipif(not BUILT and not REQUIRE, reason=f"no ahead-of-time build: {_jit.aot_status()}")
+BUILT = _aot.aot_status() == "in use"
+needs_build = pytest.mark.skipif(not BUILT and not REQUIRE, reason=f"no ahead-of-time build: {_aot.aot_status()}")
 
 
 def test_the_build_is_in_use_where_required() -> None:
     # scripts/test.sh sets OVERFLIGHT_REQUIRE_AOT=1: a build that silently fell back to the JIT fails here.
     if REQUIRE:
-        assert _jit.aot_status() == "in use"
+        assert _aot.aot_status() == "in use"
 
 
 def test_types_round_trip_through_the_spec() -> None:
@@ -49,19 +49,19 @@ def test_types_round_trip_through_the_spec() -> None:
 def test_a_built_signature_serves_only_matching_types() -> None:
     f64 = types.Array(types.float64, 1, "C")
     ro = f64.copy(readonly=True)
-    assert _jit._matches(f64, f64)
-    assert _jit._matches(ro, f64)  # a writable array where the build only reads: safe
-    assert not _jit._matches(f64, ro)  # the build may write: a read-only array must not go there
-    assert not _jit._matches(f64, types.Array(types.float32, 1, "C"))
-    assert not _jit._matches(f64, types.Array(types.float64, 1, "A"))
-    assert not _jit._matches(types.int64, types.int32)
-    assert _jit._matches(types.UniTuple(ro, 2), types.UniTuple(f64, 2))
+    assert _aot._matches(f64, f64)
+    assert _aot._matches(ro, f64)  # a writable array where the build only reads: safe
+    assert not _aot._matches(f64, ro)  # the build may write: a read-only array must not go there
+    assert not _aot._matches(f64, types.Array(types.float32, 1, "C"))
+    assert not _aot._matches(f64, types.Array(types.float64, 1, "A"))
+    assert not _aot._matches(types.int64, types.int32)
+    assert _aot._matches(types.UniTuple(ro, 2), types.UniTuple(f64, 2))
 
 
 def test_every_signature_in_the_spec_has_a_built_function() -> None:
     if not BUILT:
-        pytest.skip(_jit.aot_status())
-    mod = _jit._aot_module()
+        pytest.skip(_aot.aot_status())
+    mod = _aot._aot_module()
     for i, sigs in enumerate(_aot_build.read_spec()["kernels"].values()):
         for j in range(len(sigs)):
             assert callable(getattr(mod, _aot_build.export_name(i, j)))
@@ -77,8 +77,8 @@ def test_the_stamp_covers_the_sources_and_the_list() -> None:
     assert _aot_build.source_stamp(root, spec["modules"]) == _aot_build.source_stamp(root, spec["modules"][::-1])
 
 
-def _built(k: _jit.AotKernel, *args: object) -> bool:
-    return k._routes[tuple(map(_jit.compute_fingerprint, args))] is not k._disp
+def _built(k: _aot.AotKernel, *args: object) -> bool:
+    return k._routes[tuple(map(_aot.compute_fingerprint, args))] is not k._disp
 
 
 @needs_build
@@ -113,7 +113,7 @@ def test_built_locate_and_crossings_equal_the_jit() -> None:
 def test_other_dtypes_go_to_the_jit_and_give_the_same_answer() -> None:
     from overflight.index._segments import cancel_pairs
 
-    assert isinstance(cancel_pairs, _jit.AotKernel)
+    assert isinstance(cancel_pairs, _aot.AotKernel)
     seg = np.array([0, 0, 1, 1, 2], np.int64)
     fr = np.array([0.5, 0.5, 0.2, 0.3, 0.9])
     zone = np.array([1, 1, 2, 2, 3], np.int64)
@@ -127,6 +127,22 @@ def test_other_dtypes_go_to_the_jit_and_give_the_same_answer() -> None:
     ro = fr.copy()
     ro.flags.writeable = False
     assert cancel_pairs(seg, ro, zone, d).tolist() == keep.tolist()
+
+
+@needs_build
+def test_other_threads_use_the_jit_which_releases_the_gil() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from overflight.index import ZoneIndex
+
+    idx = ZoneIndex([box(0.0, 0.0, 10.0, 10.0), box(5.0, 5.0, 15.0, 15.0)])
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-5, 20, 400_000), rng.uniform(-5, 20, 400_000)
+    main = idx.locate(x, y)
+    with ThreadPoolExecutor(2) as ex:
+        other = ex.submit(idx.locate, x, y).result()
+    np.testing.assert_array_equal(main, other)
+    np.testing.assert_array_equal(idx.locate(x, y, threads=4), main)
 
 
 def test_a_kernel_calling_an_aot_kernel_compiles_with_the_jit() -> None:
@@ -158,7 +174,7 @@ def test_the_demo_compiles_no_kernel_when_built() -> None:
     # The first run after install: every kernel the demo calls is built, so numba compiles nothing (the cold
     # demo took 70 s of CPU against 17 s warm on the 2-core machine before the build step).
     if not BUILT:
-        pytest.skip(_jit.aot_status())
+        pytest.skip(_aot.aot_status())
     code = textwrap.dedent("""
         import sys, tempfile
         from numba.core import event
@@ -172,9 +188,9 @@ def test_the_demo_compiles_no_kernel_when_built() -> None:
         event.register("numba:compile", L())
         from overflight.demo import build_demo
         build_demo(tempfile.mkdtemp())
-        from overflight import _jit
+        from overflight import _aot
         jit_routes = sorted({k.__qualname__ for m in list(sys.modules.values()) if m
-                             for k in vars(m).values() if isinstance(k, _jit.AotKernel)
+                             for k in vars(m).values() if isinstance(k, _aot.AotKernel)
                              for r in k._routes.values() if r is k._disp})
         print(json.dumps({"compiled": compiled, "jit_routes": jit_routes}))
     """).replace("import sys, tempfile", "import json, sys, tempfile")
@@ -185,3 +201,26 @@ def test_the_demo_compiles_no_kernel_when_built() -> None:
     assert out["jit_routes"] == []
     assert [c for c in out["compiled"] if not c.startswith("<")] == [], out
     assert "compiling fast kernels" not in r.stderr
+
+
+def test_the_stamp_changes_with_any_covered_source(tmp_path: _aot_build.Path) -> None:
+    import shutil
+
+    spec = _aot_build.read_spec()
+    root = _aot_build.Path(_jit.__file__).parent
+    for m in spec["modules"]:
+        src = _aot_build._file(root, m)
+        dst = tmp_path / src.relative_to(root)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    shutil.copyfile(root / _aot_build.SPEC.name, tmp_path / _aot_build.SPEC.name)
+    base = _aot_build.source_stamp(tmp_path, spec["modules"])
+    assert base == _aot_build.source_stamp(root, spec["modules"])
+    for changed in ("overflight.index._kernels", "overflight.geodesy._core"):
+        f = _aot_build._file(tmp_path, changed)
+        old = f.read_bytes()
+        f.write_bytes(old + b"\n# edited\n")
+        assert _aot_build.source_stamp(tmp_path, spec["modules"]) != base
+        f.write_bytes(old)
+    (tmp_path / _aot_build.SPEC.name).write_text((root / _aot_build.SPEC.name).read_text() + " ")
+    assert _aot_build.source_stamp(tmp_path, spec["modules"]) != base

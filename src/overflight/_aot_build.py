@@ -3,7 +3,7 @@
 Why it exists: compiling the kernels on a first run cost about 50 s of CPU (the demo: 70 s cold against 17 s
 warm on the shared 2-core machine), most of it numba's own type inference, which no runtime setting avoids.
 So the build (``setup.py``, at ``pip install``) compiles every kernel signature listed in
-``_aot_signatures.json`` into one extension module, ``overflight._aot_kernels``; `overflight._jit` sends a
+``_aot_signatures.json`` into one extension module, ``overflight._aot_kernels``; `overflight._aot` sends a
 call whose argument types match one of them there, and any other call to numba's JIT as before.
 
 This module runs at build time with numpy, numba, shapely and pyproj only: `load_kernel_modules` imports the
@@ -146,10 +146,10 @@ def load_kernel_modules(root: Path, modules: list[str]) -> dict[str, pytypes.Mod
 
 def harvest() -> dict[str, Any]:
     """The spec of every kernel signature called from Python in this process (``OVERFLIGHT_AOT_HARVEST=1``)."""
-    from overflight import _jit
+    from overflight import _aot, _jit
 
     kernels: dict[str, list[Any]] = {}
-    for disp, args in _jit.SEEN:
+    for disp, args in _aot.SEEN:
         ret = [s.return_type for s in disp.nopython_signatures if s.args == args]
         if not ret:  # numba converted the arguments (never seen so far): leave it to the JIT
             continue
@@ -158,7 +158,7 @@ def harvest() -> dict[str, Any]:
         kernels.setdefault(key, []).append([[encode(a) for a in args], encode(ret[0])])
     for sigs in kernels.values():
         sigs.sort(key=json.dumps)
-    kernel_modules = sorted({k.partition(":")[0] for k in kernels} | {"overflight._jit"})  # _jit: grow, routing
+    kernel_modules = sorted({k.partition(":")[0] for k in kernels} | {"overflight._jit"})  # _jit: grow
     root = Path(_jit.__file__).parent
     modules = import_closure(root, [*kernel_modules, "overflight._aot_build"])  # _aot_build: the export names
     return {"kernel_modules": kernel_modules, "modules": modules,
