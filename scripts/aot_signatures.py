@@ -72,7 +72,9 @@ def main() -> None:
                           "lon": [46.0, 49.0, 52.0, 20.0, 23.5, 27.0], "lat": [48.0, 50.0, 51.0, 54.0, 55.0, 54.5]})
     for precise in (True, False):
         overflight.prism_verdicts(pairs, "ne-admin0", "185kmh", precise=precise)
-    spec = _aot_build.harvest()
+    from overflight import _aot
+
+    spec = _aot_build.harvest(_aot.SEEN, _aot_build.SPEC.parent)
     kernels = [f" {json.dumps(k)}: [\n" + ",\n".join(f"  {json.dumps(sig)}" for sig in sigs) + "\n ]"
                for k, sigs in spec["kernels"].items()]  # one signature per line: reviewable diffs
     _aot_build.SPEC.write_text('{"kernel_modules": ' + json.dumps(spec["kernel_modules"]) + ',\n"modules": '

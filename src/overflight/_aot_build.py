@@ -19,8 +19,12 @@ import importlib
 import json
 import sys
 import types as pytypes
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+__all__ = ["MODULE", "SPEC", "decode", "encode", "export_name", "harvest", "import_closure", "load_kernel_modules",
+           "make_cc", "module_path", "read_spec", "source_stamp"]
 
 SPEC = Path(__file__).with_name("_aot_signatures.json")
 MODULE = "_aot_kernels"  # inside the overflight package
@@ -144,12 +148,13 @@ def load_kernel_modules(root: Path, modules: list[str]) -> dict[str, pytypes.Mod
     return {m: importlib.import_module(m) for m in modules}
 
 
-def harvest() -> dict[str, Any]:
-    """The spec of every kernel signature called from Python in this process (``OVERFLIGHT_AOT_HARVEST=1``)."""
-    from overflight import _aot, _jit
+def harvest(seen: Iterable[tuple[Any, tuple[Any, ...]]], root: Path) -> dict[str, Any]:
+    """The spec of the kernel calls ``seen`` from Python (`overflight._aot.SEEN` with ``OVERFLIGHT_AOT_HARVEST=1``).
 
+    ``root`` is the package directory.
+    """
     kernels: dict[str, list[Any]] = {}
-    for disp, args in _aot.SEEN:
+    for disp, args in seen:
         ret = [s.return_type for s in disp.nopython_signatures if s.args == args]
         if not ret:  # numba converted the arguments (never seen so far): leave it to the JIT
             continue
@@ -159,7 +164,6 @@ def harvest() -> dict[str, Any]:
     for sigs in kernels.values():
         sigs.sort(key=json.dumps)
     kernel_modules = sorted({k.partition(":")[0] for k in kernels} | {"overflight._jit"})  # _jit: grow
-    root = Path(_jit.__file__).parent
     modules = import_closure(root, [*kernel_modules, "overflight._aot_build"])  # _aot_build: the export names
     return {"kernel_modules": kernel_modules, "modules": modules,
             "kernels": dict(sorted(kernels.items()))}
