@@ -295,12 +295,12 @@ def settle_zone(
 
 
 FENCES = (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.05, 0.95)  # where along the direct arc fences are tried
-# Then (for the pairs none of those perpendicular fences served) fences turned from the perpendicular by
+# Then (for the pairs none of those perpendicular fences served) fences turned from the perpendicular (0 too) by
 # these angles (degrees), at these fractions of the direct arc: a coast or a strait that crosses the ellipse
 # at a slant is a fence at a slant.
-TURNS = (15.0, -15.0, 30.0, -30.0, 45.0, -45.0, 60.0, -60.0, 70.0, -70.0, 80.0, -80.0)
+TURNS = (0.0, *(float(s * a) for a in range(10, 90, 10) for s in (1, -1)))  # 0, 10, -10, 20, ... 80, -80
 FENCE_HALVINGS = 32  # bisection steps for a turned fence's ends (each kept where the focal sum is >= the target)
-TURN_FENCES = (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.1, 0.9, 0.05, 0.95, 0.02, 0.98)
+TURN_FENCES = (0.5, *(round(0.5 + s * k * 0.05, 2) for k in range(1, 10) for s in (1, -1)), 0.02, 0.98)
 
 
 @kernel
