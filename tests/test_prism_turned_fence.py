@@ -47,10 +47,10 @@ def _one(v: float) -> np.ndarray:
 
 
 def test_slanted_wall_is_a_turned_fence_only() -> None:
-    """A narrow wall crossing the direct arc at about 45°: no perpendicular fence fits in it, a turned one
+    """A narrow wall crossing the direct arc at 50° (40° from a perpendicular fence): no perpendicular fence fits in it, a turned one
     does, and the precise evaluation agrees that the pair must enter it; a gap in the wall undoes both."""
-    wall = _band(16.0, 50.0, 45.0, 15e3)
-    gap = _band(16.0, 50.0, 45.0, 15e3, gaps=(60e3,))
+    wall = _band(16.0, 50.0, 40.0, 15e3)
+    gap = _band(16.0, 50.0, 40.0, 15e3, gaps=(60e3,))
     lon1, lat1, lon2, lat2 = 13.0, 50.0, 19.0, 50.0
     direct = float(GEOD.inv(lon1, lat1, lon2, lat2)[2])
     budget = 1.15 * direct
@@ -110,7 +110,7 @@ def test_turned_fences_never_contradict_the_precise_evaluation() -> None:
 
 def test_turned_fence_keeps_clear_of_error_discs() -> None:
     """A fix whose error disc reaches the fence's great circle: that fence does not count."""
-    wall = _band(16.0, 50.0, 45.0, 15e3)
+    wall = _band(16.0, 50.0, 40.0, 15e3)
     ze = zone_edges(wall)
     assert ze is not None
     lon1, lat1, lon2, lat2 = _one(13.0), _one(50.0), _one(19.0), _one(50.0)
