@@ -299,7 +299,7 @@ FENCES = (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.05, 0.95)  # where along the di
 # these angles (degrees), at these fractions of the direct arc: a coast or a strait that crosses the ellipse
 # at a slant is a fence at a slant.
 TURNS = (0.0, *(float(s * a) for a in range(10, 90, 10) for s in (1, -1)))  # 0, 10, -10, 20, ... 80, -80
-FENCE_HALVINGS = 32  # bisection steps for a turned fence's ends (each kept where the focal sum is >= the target)
+FENCE_HALVINGS = 20  # bisection steps for a turned fence's ends (each kept where the focal sum is >= the target)
 TURN_FENCES = (0.5, *(round(0.5 + s * k * 0.05, 2) for k in range(1, 10) for s in (1, -1)), 0.02, 0.98)
 
 
