@@ -47,8 +47,9 @@ def _one(v: float) -> np.ndarray:
 
 
 def test_slanted_wall_is_a_turned_fence_only() -> None:
-    """A narrow wall crossing the direct arc at 50° (40° from a perpendicular fence): no perpendicular fence fits in it, a turned one
-    does, and the precise evaluation agrees that the pair must enter it; a gap in the wall undoes both."""
+    """A narrow wall crossing the direct arc at 50° (40° from a perpendicular fence): no perpendicular fence
+    fits in it, a turned one does, and the precise evaluation agrees that the pair must enter it; a gap in the
+    wall undoes both."""
     wall = _band(16.0, 50.0, 40.0, 15e3)
     gap = _band(16.0, 50.0, 40.0, 15e3, gaps=(60e3,))
     lon1, lat1, lon2, lat2 = 13.0, 50.0, 19.0, 50.0

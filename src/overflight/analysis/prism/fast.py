@@ -220,7 +220,11 @@ def settle_zone(
     zone are settled "possible" when ``two_leg_paths`` finds a path around it within the budget (then
     ``detour`` is that path's length, an upper bound on the shortest one, and ``margin`` a lower bound),
     and SETTLE_NECESSARY when ``fence_bound`` shows every avoiding path exceeds it (``detour`` is then the
-    lower bound budget + r, ``margin`` 0, a lower bound).
+    lower bound budget + r, ``margin`` 0, a lower bound), or when ``turned_fence_bound`` shows every avoiding
+    path exceeds ``cut = (budget + r)(1 + 1e-6) + 1 m``, the length at which ``evaluate`` stops looking in
+    fast mode (``detour`` is then ``cut``, ``margin`` ``cut - r - budget``, as ``evaluate`` reports them when
+    its search ends there; when it ends below ``cut`` its values are lower by at most ``cut - budget - r``,
+    i.e. 1e-6 of the budget plus 1 m: the same verdict, both certified lower bounds).
     """
     n = len(lon1)
     status = np.zeros(n, dtype=np.int8)
