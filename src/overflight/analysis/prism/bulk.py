@@ -1,8 +1,9 @@
 """Stage 3 of the prism verdicts, *bulk*: settle the remaining (pair, zone) candidates zone by zone, vectorised.
 
 ``fast.settle_zone`` does the work (entering lengths on the boundary edges, the direct arc's clearance,
-two-leg paths and fences); what it cannot settle is left to ``evaluate``. Zones with a validity period and
-pairs whose reach leaves the gnomonic hemisphere are left to ``evaluate`` as well.
+two-leg paths and fences, perpendicular and, in fast mode, at a slant); what it cannot settle is left
+to ``evaluate``. Zones with a validity period and pairs whose reach leaves the gnomonic hemisphere are
+left to ``evaluate`` as well.
 """
 
 from __future__ import annotations

@@ -115,7 +115,9 @@ def verdicts(
     pos_err_col, time_err_col : str
         Columns holding the position error radius (m) and time error (± s); missing means 0.
     precise : bool
-        Refine detour and margin to 0.1 % (otherwise only as far as the verdict needs).
+        Refine detour and margin to 0.1 % (otherwise only as far as the verdict needs: the same verdicts,
+        with certified bounds for detour and margin, e.g. a "necessary" detour within 1e-6 of the budget
+        plus 1 m above it, however long the real detour; see ``fast.settle_zone``).
     keep_impossible : bool
         Keep rows whose verdict is ``impossible`` (most rows, for a world-wide zone set).
     paths : dict, optional
