@@ -46,7 +46,21 @@ _A = WGS84_A
 _F = WGS84_F
 _B = WGS84_A * (1.0 - WGS84_F)
 _D2R = math.pi / 180.0
-_MAX_DLON = 2.0
+_MAX_DLON = 2.0  # degrees of longitude (and of latitude) between the ends
+
+
+@kernel
+def _sin_small(x: float) -> float:
+    """The sine of x for |x| <= 0.04 (Taylor to x^11: the next term is below 1e-19 of the value)."""
+    x2 = x * x
+    return x * (1.0 - x2 / 6.0 * (1.0 - x2 / 20.0 * (1.0 - x2 / 42.0 * (1.0 - x2 / 72.0 * (1.0 - x2 / 110.0)))))
+
+
+@kernel
+def _cos_small(x: float) -> float:
+    """The cosine of x for |x| <= 0.04 (Taylor to x^10)."""
+    x2 = x * x
+    return 1.0 - x2 / 2.0 * (1.0 - x2 / 12.0 * (1.0 - x2 / 30.0 * (1.0 - x2 / 56.0 * (1.0 - x2 / 90.0))))
 
 
 @kernel
@@ -54,6 +68,7 @@ def _lengths(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], a_idx: 
              b_idx: npt.NDArray[np.int64], limit: float, out: npt.NDArray[np.float64]) -> int:
     """Lengths of segments a_idx[k] -> b_idx[k] into out (NaN where not taken); returns how many were taken."""
     a, b, f1 = _A, _B, 1.0 - _F
+    a2, b2 = _A * _A, _B * _B
     taken = 0
     prev_j = -1
     sb2 = cb2 = 0.0
@@ -62,7 +77,9 @@ def _lengths(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], a_idx: 
         i = a_idx[k]
         j = b_idx[k]
         dlon = lon[j] - lon[i]  # exact (Sterbenz) for nearby longitudes of one sign
-        if not (abs(dlon) <= _MAX_DLON and abs(lat[i]) <= 90.0 and abs(lat[j]) <= 90.0):
+        dlat = lat[j] - lat[i]
+        if not (abs(dlon) <= _MAX_DLON and abs(dlat) <= _MAX_DLON and abs(lat[i]) <= 90.0
+                and abs(lat[j]) <= 90.0):
             out[k] = np.nan
             prev_j = -1
             continue
@@ -72,19 +89,19 @@ def _lengths(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], a_idx: 
         else:
             p1 = lat[i] * _D2R
             s1, c1 = math.sin(p1), math.cos(p1)
-            r1 = math.hypot(c1, f1 * s1)
+            r1 = math.sqrt(c1 * c1 + f1 * f1 * s1 * s1)
             sb1, cb1 = f1 * s1 / r1, c1 / r1
         p2 = lat[j] * _D2R
         s2, c2 = math.sin(p2), math.cos(p2)
-        r2 = math.hypot(c2, f1 * s2)
+        r2 = math.sqrt(c2 * c2 + f1 * f1 * s2 * s2)
         sb2, cb2 = f1 * s2 / r2, c2 / r2
         prev_j = j
         # tan((b2 - b1) / 2) from sin(b2 - b1) = (1 - f) sin(phi2 - phi1) / (r1 r2): no cancellation.
-        sdb = f1 * math.sin((lat[j] - lat[i]) * _D2R) / (r1 * r2)
+        sdb = f1 * _sin_small(dlat * _D2R) / (r1 * r2)
         cdb = cb1 * cb2 + sb1 * sb2
         t = sdb / (1.0 + cdb)
         h = 0.5 * dlon * _D2R
-        sh, ch = math.sin(h), math.cos(h)
+        sh, ch = _sin_small(h), _cos_small(h)
         cs = cb1 + cb2
         ss = sb1 + sb2
         dx = -a * ss * t * ch
@@ -95,13 +112,14 @@ def _lengths(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], a_idx: 
             out[k] = np.nan
             continue
         # Normal curvature at the midpoint in the chord's direction (Euler's formula).
-        q = a * a * ss * ss + b * b * cs * cs
-        north = t * (a * a * ss * ss * ch + b * b * cs * cs) / math.sqrt(q)
+        qa, qb = a2 * ss * ss, b2 * cs * cs
+        sq = math.sqrt(qa + qb)
+        north = t * (qa * ch + qb) / sq
         e2 = dy * dy
         n2 = north * north
-        w = math.sqrt(q) / math.sqrt(2.0 * (1.0 + cdb))  # W at the midpoint: sqrt(q) / (2 cos d)
+        w = sq / math.sqrt(2.0 * (1.0 + cdb))  # W at the midpoint: sqrt(q) / (2 cos d)
         cos2 = n2 / (n2 + e2) if n2 + e2 > 0.0 else 0.0
-        kappa = (b / (a * w)) * ((a * a / (w * w)) * cos2 + (1.0 - cos2))
+        kappa = (b / (a * w)) * ((a2 / (w * w)) * cos2 + (1.0 - cos2))
         u2 = 0.25 * (c * kappa) ** 2
         # (2 / k) asin(k c / 2) = c (1 + u²/6 + 3u⁴/40 + 5u⁶/112 + ...), u = k c / 2 < 1e-3
         out[k] = c * (1.0 + u2 * (1.0 / 6.0 + u2 * (3.0 / 40.0 + u2 * (5.0 / 112.0))))
