@@ -87,3 +87,59 @@ def test_densify_one_piece_segments_as_before() -> None:
     again = densify_segments(x1, y1, x2, y2, 5000.0, az=np.full(1000, np.nan), dist=d)
     for a, b in zip(short, again, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_fixed7_is_printf() -> None:
+    """The column-wise "%.7f" is Python's "%.7f", byte for byte, also next to halves and at the edges."""
+    from overflight.tracks.writers import fixed7
+
+    rng = np.random.default_rng(4)
+    vals = np.concatenate([
+        rng.uniform(-180, 180, 50_000), rng.uniform(0, 1e7, 20_000), rng.normal(0, 1e-7, 5_000),
+        np.round(rng.uniform(-100, 100, 5_000), 7) + 5e-8,  # next to a half in the 8th decimal
+        np.arange(-20, 20) * 0.5e-7,
+        [0.0, -0.0, np.nan, np.inf, -np.inf, 4e8, -4e8 - 0.123, 1e300, -1e-320, 123.45678905, 2.0 ** 52],
+    ])
+    got = fixed7(vals).to_pylist()
+    want = ["" if v != v else "%.7f" % v for v in vals.tolist()]  # noqa: UP031
+    assert got == want
+
+
+def test_iso_seconds_is_numpy() -> None:
+    from overflight.tracks.writers import _iso_seconds
+
+    rng = np.random.default_rng(5)
+    ns = rng.integers(pd.Timestamp("1900-01-01").value, pd.Timestamp("2199-12-31").value, 20_000)
+    secs = (ns // 10**9).astype("datetime64[s]")
+    secs[:3] = np.array(["2000-02-29T23:59:59", "1900-03-01T00:00:00", "2024-12-31T23:59:59"], dtype="datetime64[s]")
+    nat = np.zeros(len(secs), dtype=bool)
+    nat[5] = True
+    secs[5] = np.datetime64("NaT")
+    got = _iso_seconds(secs, nat)
+    assert got is not None
+    want = np.where(nat, "", np.char.add(np.datetime_as_string(secs, unit="s"), "Z")).tolist()
+    assert got.to_pylist() == want
+    assert _iso_seconds(np.array(["12000-01-01T00:00:00"], dtype="datetime64[s]"), np.zeros(1, bool)) is None
+
+
+def test_write_visits_as_pandas(tmp_path: object) -> None:
+    """The column-wise visit writer gives the text of pandas' to_csv(float_format="%.7f") (times to the second)."""
+    from pathlib import Path
+
+    from overflight.tracks.writers import write_visits
+
+    rng = np.random.default_rng(6)
+    n = 500
+    t = pd.Series(pd.to_datetime(rng.integers(1.7e18, 1.8e18, n), utc=True))
+    v = pd.DataFrame({"track_id": [f"T{i % 7}" for i in range(n)], "entry_time": t,
+                      "entry_lon": rng.uniform(-180, 180, n),
+                      "distance_m": rng.uniform(0, 1e6, n), "observed": rng.random(n) > 0.5})
+    v.loc[3, "entry_lon"] = np.nan
+    v.loc[4, "entry_time"] = pd.NaT
+    out = Path(str(tmp_path)) / "v.csv"
+    write_visits(v, out)
+    ref = v.copy()
+    ref["entry_time"] = ref["entry_time"].dt.round("s").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    ref_path = Path(str(tmp_path)) / "ref.csv"
+    ref.to_csv(ref_path, index=False, float_format="%.7f")
+    assert out.read_bytes() == ref_path.read_bytes()
