@@ -122,7 +122,8 @@ def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
 
     # The kernel's segment lengths: compiled for short segments, pyproj (inverse) for the others.
     transit_mod.inverse = timed(transit_mod.inverse)  # type: ignore[assignment]
-    transit_mod.short_lengths = timed(transit_mod.short_lengths)  # type: ignore[assignment]
+    if hasattr(transit_mod, "short_lengths"):  # (older versions solved every segment with pyproj)
+        transit_mod.short_lengths = timed(transit_mod.short_lengths)
     t0 = _clock()
     zs = load_zones("ne-admin0")
     index = ZoneIndex.cached(zs)

@@ -47,6 +47,7 @@ from overflight.analysis.crossing_times import with_brackets
 from overflight.analysis.transit_geodesy import short_lengths
 from overflight.errors import InputError
 from overflight.geodesy import direct, inverse
+from overflight.tracks.table import factorize_sorted
 from overflight.units import DistanceLike, DurationLike, parse_distance, parse_duration
 from overflight.zones import ZoneSet, ZoneSetLike, as_zoneset
 
@@ -226,8 +227,7 @@ class TransitEngine:
             ids = ids.astype(str)
         # Integer codes of the chunk's ids in sorted order: Arrow's dictionary encoding for Arrow-backed text,
         # never a Python string per fix.
-        c_codes, c_uniq = pd.factorize(ids, sort=True)
-        uniq_ids = np.asarray(c_uniq, dtype=object)
+        c_codes, uniq_ids = factorize_sorted(ids)
         t_ns = _time_ns(tracks["time"])
         lon = tracks["lon"].to_numpy(dtype=np.float64)
         lat = tracks["lat"].to_numpy(dtype=np.float64)

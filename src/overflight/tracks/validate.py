@@ -41,7 +41,15 @@ import pandas as pd
 
 from overflight.errors import InputError
 from overflight.geodesy import GEOD as _GEOD
-from overflight.tracks.table import TIME_BAD, TIME_DST, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
+from overflight.tracks.table import (
+    TIME_BAD,
+    TIME_DST,
+    TIME_NAIVE,
+    TRACK_COLUMNS,
+    empty_tracks,
+    factorize_sorted,
+    sort_tracks,
+)
 from overflight.units import ALT_MAX_M, ALT_MIN_M, SpeedLike, parse_speed
 
 RULES: tuple[str, ...] = (
@@ -276,8 +284,7 @@ class Validator:
         t = df["time"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
         # Per-track work on integer codes: a million id strings as Python objects would cost more than the rules.
         # (sorted codes: the final sort_tracks reuses them)
-        codes, uniq_idx = pd.factorize(df["track_id"].astype(str), sort=True)
-        uniq = np.asarray(uniq_idx, dtype=object)
+        codes, uniq = factorize_sorted(df["track_id"])
 
         # duplicate/backwards: compare with the running latest time of the track in file order.
         dup = np.zeros(n, dtype=bool)
