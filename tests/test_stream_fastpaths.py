@@ -143,3 +143,15 @@ def test_write_visits_as_pandas(tmp_path: object) -> None:
     ref_path = Path(str(tmp_path)) / "ref.csv"
     ref.to_csv(ref_path, index=False, float_format="%.7f")
     assert out.read_bytes() == ref_path.read_bytes()
+
+
+def test_group_cummax_as_pandas() -> None:
+    from overflight.tracks.validate import _group_cummax
+
+    rng = np.random.default_rng(8)
+    g = np.sort(rng.integers(0, 300, 20_000))
+    first = np.r_[True, g[1:] != g[:-1]]
+    for v in (rng.integers(1.7e18, 1.71e18, len(g)), rng.integers(-2**62, 2**62, len(g))):  # lifted; pandas
+        want = pd.Series(v).groupby(g, sort=False).cummax().to_numpy()
+        assert np.array_equal(_group_cummax(v, first), want)
+    assert len(_group_cummax(np.zeros(0, np.int64), np.zeros(0, bool))) == 0

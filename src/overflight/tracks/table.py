@@ -183,6 +183,11 @@ def _epoch_seconds(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 def _plausible(t: pd.Series) -> pd.Series:
     lo = pd.Timestamp("1900-01-01", tz="UTC")
     hi = pd.Timestamp("2200-01-01", tz="UTC")
+    if isinstance(t.dtype, pd.DatetimeTZDtype):  # tested on the integers (NaT, the smallest, stays NaT)
+        ns = t.dt.as_unit("ns").to_numpy("datetime64[ns]").view(np.int64)
+        nat = np.iinfo(np.int64).min
+        if bool(((ns == nat) | ((ns >= lo.value) & (ns < hi.value))).all()):
+            return t
     return t.where((t >= lo) & (t < hi))
 
 
