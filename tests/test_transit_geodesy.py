@@ -128,3 +128,20 @@ def test_transit_same_visits_as_with_pyproj_lengths(monkeypatch: pytest.MonkeyPa
     slow = transit(tracks, zones, step_m=300.0).visits
     pd.testing.assert_frame_equal(fast.drop(columns="distance_m"), slow.drop(columns="distance_m"))
     assert np.abs(fast["distance_m"].to_numpy() - slow["distance_m"].to_numpy()).max() < 1e-6
+
+
+def test_group_cumsum_is_pandas_bit_for_bit() -> None:
+    """Cumulative path lengths as pandas' compensated groupby cumsum gives them (a plain cumsum would not)."""
+    from overflight.analysis.transit_geodesy import group_cumsum
+
+    rng = np.random.default_rng(9)
+    n = 50_000
+    codes = np.sort(rng.integers(0, 800, n))
+    first = np.r_[True, codes[1:] != codes[:-1]]
+    v = np.where(rng.random(n) < 0.01, rng.uniform(1e6, 1e7, n), rng.uniform(0, 1e-3, n))
+    v = np.where(first, rng.uniform(1e5, 1e7, n), v)
+    want = pd.Series(v).groupby(codes).cumsum().to_numpy()
+    assert np.array_equal(group_cumsum(v, first), want)
+    starts = np.flatnonzero(first)
+    naive = np.concatenate([np.cumsum(v[a:b]) for a, b in zip(starts, [*starts[1:], n], strict=True)])
+    assert not np.array_equal(naive, want)  # the data tells the two apart

@@ -44,7 +44,7 @@ import pandas as pd
 
 from overflight._deprecated import deprecated_names
 from overflight.analysis.crossing_times import with_brackets
-from overflight.analysis.transit_geodesy import short_lengths
+from overflight.analysis.transit_geodesy import group_cumsum, short_lengths
 from overflight.errors import InputError
 from overflight.geodesy import direct, inverse
 from overflight.tracks.table import factorize_sorted
@@ -270,7 +270,7 @@ class TransitEngine:
         if n_c:
             start_cum[is_carry] = carry["cum_m"].reindex(uniq_ids[codes[is_carry]]).to_numpy(float)
         incr = np.where(first, start_cum, np.roll(full_len, 1))
-        cum = pd.Series(incr).groupby(codes).cumsum().to_numpy(float)
+        cum = group_cumsum(incr, first)  # pandas' groupby cumsum bit for bit (rows are grouped by track)
         gap = np.zeros(n, dtype=bool)
         gap[a] = (t_ns[b] - t_ns[a]) > self.max_gap_ns
 

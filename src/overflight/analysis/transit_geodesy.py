@@ -140,3 +140,31 @@ def short_lengths(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], a_
                  np.ascontiguousarray(a_idx, dtype=np.int64), np.ascontiguousarray(b_idx, dtype=np.int64),
                  float(min(limit_m, SHORT_M)), out)
     return out
+
+
+@kernel
+def _group_cumsum(v: npt.NDArray[np.float64], first: npt.NDArray[np.bool_], out: npt.NDArray[np.float64]) -> None:
+    # pandas' groupby cumsum, operation for operation: compensated (Kahan) sums, restarted at each group's first row
+    acc = 0.0
+    comp = 0.0
+    for i in range(v.shape[0]):
+        if first[i]:
+            acc = 0.0
+            comp = 0.0
+        y = v[i] - comp
+        t = acc + y
+        comp = (t - acc) - y
+        acc = t
+        out[i] = t
+
+
+def group_cumsum(v: npt.NDArray[np.float64], first: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """``pd.Series(v).groupby(group).cumsum()`` for rows already grouped (a group starts where ``first``), bit for bit.
+
+    pandas sums each group with Kahan's compensation; this does the same operations in the same order, compiled
+    (the pandas call factorizes the group labels again first). ``v`` must hold no NaN.
+    """
+    out = np.empty(len(v), dtype=np.float64)
+    if len(v):
+        _group_cumsum(np.ascontiguousarray(v, dtype=np.float64), np.ascontiguousarray(first, dtype=np.bool_), out)
+    return out
