@@ -232,7 +232,8 @@ def write_visits(visits: pd.DataFrame, path: str | Path) -> None:
         # Each line with its newline, back to back in one Arrow buffer: written as it is (no Python string per line).
         text = pc.binary_join_element_wise(lines, pa.scalar("\n"), "").combine_chunks() if isinstance(
             lines, pa.ChunkedArray) else pc.binary_join_element_wise(lines, pa.scalar("\n"), "")
-        off = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset:text.offset + len(text) + 1]
+        off_t = np.int64 if pa.types.is_large_string(text.type) else np.int32
+        off = np.frombuffer(text.buffers()[1], dtype=off_t)[text.offset:text.offset + len(text) + 1]
         fh.flush()
         fh.buffer.write(text.buffers()[2].to_pybytes()[int(off[0]):int(off[-1])])
 
