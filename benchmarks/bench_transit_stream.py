@@ -7,8 +7,9 @@ thousands of tracks) as CSV and as GeoParquet into --workdir (a temporary direct
 repository), then, each in a fresh child process so its peak RSS (ru_maxrss) is its own:
 
 * ``stages``: the library pipeline of `overflight transit` with each stage timed: read (parse + stage),
-  validate, locate and crossings (time inside the ZoneIndex calls), geodesy (the kernel's geodesic inverse,
-  pyproj), the rest of the kernel (ordering, pairing, the crossings' bracketing fixes), visits (closing,
+  validate, locate and crossings (time inside the ZoneIndex calls), geodesy (the kernel's segment lengths:
+  compiled for short segments, pyproj's inverse for the others), the rest of the kernel (ordering, pairing,
+  the crossings' bracketing fixes), visits (closing,
   dispute flags, bracket columns) and write;
 * ``cli``: `overflight transit FILE --zones ne-admin0 -o visits.csv` end to end (what a user waits for);
 * ``locate``: `overflight locate` end to end from CSV and from Parquet, next to ``ZoneIndex.zones_of`` on the
@@ -110,16 +111,19 @@ def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
 
     acc = dict.fromkeys(("setup", "read", "validate", "locate", "crossings", "geodesy", "kernel", "visits", "write"),
                         0.0)
-    inverse = transit_mod.inverse
+    def timed(fn: Any) -> Any:
+        def run(*a: Any, **kw: Any) -> Any:
+            t = _clock()
+            try:
+                return fn(*a, **kw)
+            finally:
+                acc["geodesy"] += _clock() - t
+        return run
 
-    def timed_inverse(*a: Any, **kw: Any) -> Any:  # the kernel's one geodesic inverse call per chunk (pyproj)
-        t = _clock()
-        try:
-            return inverse(*a, **kw)
-        finally:
-            acc["geodesy"] += _clock() - t
-
-    transit_mod.inverse = timed_inverse  # type: ignore[assignment]
+    # The kernel's segment lengths: compiled for short segments, pyproj (inverse) for the others.
+    transit_mod.inverse = timed(transit_mod.inverse)  # type: ignore[assignment]
+    if hasattr(transit_mod, "short_lengths"):  # (older versions solved every segment with pyproj)
+        transit_mod.short_lengths = timed(transit_mod.short_lengths)
     t0 = _clock()
     zs = load_zones("ne-admin0")
     index = ZoneIndex.cached(zs)

@@ -44,8 +44,10 @@ import pandas as pd
 
 from overflight._deprecated import deprecated_names
 from overflight.analysis.crossing_times import with_brackets
+from overflight.analysis.transit_geodesy import group_cumsum, short_lengths
 from overflight.errors import InputError
 from overflight.geodesy import direct, inverse
+from overflight.tracks.table import factorize_sorted
 from overflight.units import DistanceLike, DurationLike, parse_distance, parse_duration
 from overflight.zones import ZoneSet, ZoneSetLike, as_zoneset
 
@@ -68,7 +70,8 @@ class Locator(Protocol):
 
     Every (point, zone) membership and the border crossings of geodesic segments
     (:class:`overflight.index.ZoneIndex` is the one implementation; the tests hold a shapely reference with the same
-    two methods).
+    two methods). ``crossings`` gets each segment's geodesic ``length_m``; its ``azimuth`` is NaN for segments
+    shorter than ``densify_m`` (one piece, never cut: the azimuth is not computed for them).
     """
 
     def locate_all(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Any, Any]: ...
@@ -186,6 +189,28 @@ class TransitEngine:
         p, z = self.index.locate_all(_wrap(np.asarray(lon, dtype=float)), np.asarray(lat, dtype=float))
         return np.asarray(p, dtype=np.int64), np.asarray(z, dtype=np.int64)
 
+    def _segments(self, lon: FloatArray, lat: FloatArray, a: IntArray, b: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Azimuth and geodesic length of the segments ``a[k] -> b[k]``.
+
+        Segments shorter than 0.9 of the densification step (nearly all: fixes seconds apart) are one piece in
+        the crossings' densification, so their azimuth is never used (NaN here); their length comes from
+        :func:`~overflight.analysis.transit_geodesy.short_lengths` (the chord and the curvature, within a few
+        units in the last place of the exact geodesic). The others are solved by pyproj (GeographicLib).
+        """
+        seg_len = short_lengths(lon, lat, a, b, limit_m=0.9 * self.step_m)
+        az = np.full(len(a), np.nan)
+        need = np.flatnonzero(np.isnan(seg_len))
+        if len(need):
+            az_n, _, len_n = inverse(lon[a[need]], lat[a[need]], lon[b[need]], lat[b[need]])
+            az[need] = az_n
+            seg_len[need] = len_n
+        return az, seg_len
+
+    def _exact(self, lon: FloatArray, lat: FloatArray, s: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Azimuth and length by pyproj of the segments starting at fixes ``s`` (for positions along them)."""
+        az, _, ln = inverse(lon[s], lat[s], lon[s + 1], lat[s + 1])
+        return np.asarray(az, np.float64), np.asarray(ln, np.float64)
+
     # -- one chunk -----------------------------------------------------------------------------------
     def feed(self, tracks: pd.DataFrame) -> pd.DataFrame:
         """Process the next chunk of fixes (any order of tracks; each track's fixes in time order across chunks).
@@ -202,8 +227,7 @@ class TransitEngine:
             ids = ids.astype(str)
         # Integer codes of the chunk's ids in sorted order: Arrow's dictionary encoding for Arrow-backed text,
         # never a Python string per fix.
-        c_codes, c_uniq = pd.factorize(ids, sort=True)
-        uniq_ids = np.asarray(c_uniq, dtype=object)
+        c_codes, uniq_ids = factorize_sorted(ids)
         t_ns = _time_ns(tracks["time"])
         lon = tracks["lon"].to_numpy(dtype=np.float64)
         lat = tracks["lat"].to_numpy(dtype=np.float64)
@@ -238,7 +262,7 @@ class TransitEngine:
         has_seg = ~last
         s_idx = np.flatnonzero(has_seg)  # segment k runs from fix s_idx[k] to s_idx[k] + 1
         a, b = s_idx, s_idx + 1
-        az, _, seg_len = inverse(lon[a], lat[a], lon[b], lat[b])
+        az, seg_len = self._segments(lon, lat, a, b)
         full_len = np.zeros(n)
         full_len[a] = seg_len
         # Cumulative path length per track, starting from the carried value (same order of sums as a whole run).
@@ -246,7 +270,7 @@ class TransitEngine:
         if n_c:
             start_cum[is_carry] = carry["cum_m"].reindex(uniq_ids[codes[is_carry]]).to_numpy(float)
         incr = np.where(first, start_cum, np.roll(full_len, 1))
-        cum = pd.Series(incr).groupby(codes).cumsum().to_numpy(float)
+        cum = group_cumsum(incr, first)  # pandas' groupby cumsum bit for bit (rows are grouped by track)
         gap = np.zeros(n, dtype=bool)
         gap[a] = (t_ns[b] - t_ns[a]) > self.max_gap_ns
 
@@ -315,7 +339,8 @@ class TransitEngine:
                 if len(k) == 0:
                     continue
                 f = (bnd - a0[k]) / (a1[k] - a0[k])
-                x, y, _ = direct(lon[s_idx[k]], lat[s_idx[k]], az[k], f * seg_len[k])
+                az_k, len_k = self._exact(lon, lat, s_idx[k])
+                x, y, _ = direct(lon[s_idx[k]], lat[s_idx[k]], az_k, f * len_k)
                 x, y = np.asarray(x, float), np.asarray(y, float)
                 p, zz = self._contains(x, y)
                 inside = np.zeros(len(k), dtype=bool)
@@ -355,7 +380,8 @@ class TransitEngine:
                     continue
                 # Constant speed along the geodesic: the time fraction is the distance fraction.
                 f = (bound - t0[k]).astype(np.float64) / (t1[k] - t0[k]).astype(np.float64)
-                x, y, _ = direct(lon[s_idx[k]], lat[s_idx[k]], az[k], f * seg_len[k])
+                az_k, len_k = self._exact(lon, lat, s_idx[k])
+                x, y, _ = direct(lon[s_idx[k]], lat[s_idx[k]], az_k, f * len_k)
                 x, y = np.asarray(x, float), np.asarray(y, float)
                 p, zz = self._contains(x, y)
                 inside = np.zeros(len(k), dtype=bool)

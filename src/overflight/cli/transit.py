@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,14 +46,40 @@ DEFAULT_CHUNK_ROWS = 250_000  # peak RSS of the kernel grows with the chunk: ~0.
 
 
 def _count_lines(path: Path) -> int | None:
-    """Data rows of a text file (newlines minus the header), read in 8 MB blocks; None if not a plain file."""
+    """Data rows of a text file for the progress bar (newlines minus the header); None if not a plain file.
+
+    A file of up to 64 MB is counted; a bigger one is estimated from the lines of its first 4 MB (counting
+    every line of a 700 MB file cost about a second of CPU, for a bar; the bar's end is then approximate).
+    """
     if not path.is_file():
         return None
-    n = 0
+    size = path.stat().st_size
     with open(path, "rb") as fh:
-        while block := fh.read(8 << 20):
-            n += block.count(b"\n")
-    return max(n - 1, 0)
+        if size <= 64 << 20:
+            n = 0
+            while block := fh.read(8 << 20):
+                n += block.count(b"\n")
+            return max(n - 1, 0)
+        head = fh.read(4 << 20)
+    lines = head.count(b"\n")
+    return max(round(size * lines / max(len(head), 1)) - 1, 0) if lines else None
+
+
+def _keep_freed_memory() -> None:
+    """glibc: serve arrays of up to 256 MB from the heap and keep freed memory for the next chunk.
+
+    A stream allocates and frees the same few hundred MB of arrays chunk after chunk; by default glibc maps
+    big arrays afresh each time and hands freed memory back to the system, so every chunk pays page faults
+    again (a third of the system time of `overflight transit` on 10 M fixes). The peak RSS is unchanged.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 256 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # another C library: its defaults
+        return
 
 
 def _check_tz(value: str, option: str) -> None:
@@ -157,6 +185,7 @@ def transit_cmd(
                   f"{p.sha256[:12]}…, {len(zs)} zones", highlight=False)
     if p.kind == "land":
         console.print("  land only: crossings over the territorial sea are not seen", highlight=False)
+    _keep_freed_memory()
     # The kernel orders each chunk's fixes itself: the validator need not sort them first.
     chunks = iter_tracks(tracks, sort=sort, core_only=True, sort_chunks=False, **opts)
     total = _count_lines(tracks) if tracks.suffix.lower() in (".csv", ".txt", ".tsv", ".sbs") else None

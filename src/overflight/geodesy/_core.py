@@ -274,6 +274,8 @@ def densify_segments(
     total = int(npieces.sum())
     if total > max_pieces:
         raise InputError(f"max_step_m={step:g} would give {total} pieces (more than {max_pieces})", field="max_step_m")
+    if total == n:  # every segment is one piece (fixes closer than the step): the segments themselves
+        return x1.copy(), y1.copy(), x2.copy(), y2.copy(), np.arange(n, dtype=np.int64), np.zeros(n), np.ones(n)
     owner = np.repeat(np.arange(n, dtype=np.int64), npieces)
     j = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(npieces) - npieces, npieces)
     nn = npieces[owner].astype(np.float64)

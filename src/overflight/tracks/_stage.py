@@ -117,7 +117,10 @@ def stage_frame(
     if cmap.id is None:
         tid = pd.Series(cmap.default_id, index=df.index, dtype=str)
     else:
-        tid = df[cmap.id].astype("str").str.strip()
+        tid = df[cmap.id].astype("str")
+        arr = pa.array(tid.array) if isinstance(tid.array, pd.arrays.ArrowStringArray) else None
+        if not (isinstance(arr, pa.Array) and _unpadded(arr)):  # no value to trim: str.strip would copy them all
+            tid = tid.str.strip()
         missing = df[cmap.id].isna().to_numpy() | (tid == "").to_numpy()
         if missing.any():
             tid = tid.where(~missing, cmap.default_id)

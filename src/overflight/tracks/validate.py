@@ -41,7 +41,15 @@ import pandas as pd
 
 from overflight.errors import InputError
 from overflight.geodesy import GEOD as _GEOD
-from overflight.tracks.table import TIME_BAD, TIME_DST, TIME_NAIVE, TRACK_COLUMNS, empty_tracks, sort_tracks
+from overflight.tracks.table import (
+    TIME_BAD,
+    TIME_DST,
+    TIME_NAIVE,
+    TRACK_COLUMNS,
+    empty_tracks,
+    factorize_sorted,
+    sort_tracks,
+)
 from overflight.units import ALT_MAX_M, ALT_MIN_M, SpeedLike, parse_speed
 
 RULES: tuple[str, ...] = (
@@ -276,8 +284,7 @@ class Validator:
         t = df["time"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
         # Per-track work on integer codes: a million id strings as Python objects would cost more than the rules.
         # (sorted codes: the final sort_tracks reuses them)
-        codes, uniq_idx = pd.factorize(df["track_id"].astype(str), sort=True)
-        uniq = np.asarray(uniq_idx, dtype=object)
+        codes, uniq = factorize_sorted(df["track_id"])
 
         # duplicate/backwards: compare with the running latest time of the track in file order.
         dup = np.zeros(n, dtype=bool)
@@ -461,6 +468,24 @@ class Validator:
         return out, out_msg
 
 
+def _group_cummax(v: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Running maximum of int64 ``v`` within runs that start where ``first`` is True (rows grouped already).
+
+    Run g is lifted by g times the span of the values, so one running maximum over all rows never carries a
+    value into the next run; when that would overflow, pandas' grouped cummax.
+    """
+    if len(v) == 0:
+        return v.copy()
+    lo, hi = int(v.min()), int(v.max())
+    span = hi - lo + 1
+    g = np.cumsum(first) - 1
+    if span * (int(g[-1]) + 1) < 2**62:
+        lift = g * span
+        out: np.ndarray = np.maximum.accumulate((v - lo) + lift) - lift + lo
+        return out
+    return pd.Series(v).groupby(g, sort=False).cummax().to_numpy(dtype=np.int64)
+
+
 def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[str, int]
               ) -> tuple[np.ndarray, np.ndarray]:
     """Latest earlier time of each row's track, and each track's latest time in the chunk (NaT-int: none).
@@ -474,13 +499,12 @@ def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[
     run = np.full(len(uniq), _NAT, dtype=np.int64)
     if len(codes) == 0:
         return np.zeros(0, dtype=np.int64), run
-    cm = pd.Series(t).groupby(codes, sort=False).cummax().to_numpy(dtype=np.int64)
     small = int(codes.max()) < np.iinfo(np.int16).max
     order = np.argsort(codes.astype(np.int16) if small else codes, kind="stable")  # radix sort for 16 bits
     oc = codes[order]
-    cmo = cm[order]
-    prev_o = np.r_[np.int64(_NAT), cmo[:-1]]
     first = np.r_[True, oc[1:] != oc[:-1]]
+    cmo = _group_cummax(t[order], first)
+    prev_o = np.r_[np.int64(_NAT), cmo[:-1]]
     last = np.r_[oc[1:] != oc[:-1], True]
     run[oc[last]] = cmo[last]  # the running max at a track's last row is its latest time
     carried_arr = np.array([carried.get(str(u), _NAT) for u in uniq], dtype=np.int64)

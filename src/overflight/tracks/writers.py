@@ -218,32 +218,121 @@ def write_visits(visits: pd.DataFrame, path: str | Path) -> None:
     # The text pandas' to_csv(float_format="%.7f") writes, made per column and joined into lines by Arrow: pandas
     # formats every cell through Python callbacks (about 1 s per 20,000 visits with the bracket columns).
     names = [str(c) for c in visits.columns]
-    arrays = [pa.array(c, type=pa.string()) for c in cols]
-    quote = any(pc.any(pc.match_substring_regex(a, '[,"\r\n]')).as_py() for a in arrays) or any(
+    arrays = [c if isinstance(c, pa.Array) else pa.array(c, type=pa.string()) for c in cols]
+    quote = any(_needs_quotes(a) for a in arrays) or any(
         re.search('[,"\r\n]', n) for n in names)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         if quote or not len(visits):  # values that need quotes: the csv module quotes them as pandas does
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(names)
-            w.writerows(zip(*cols, strict=True))
+            w.writerows(zip(*(c.to_pylist() if isinstance(c, pa.Array) else c for c in cols), strict=True))
             return
         fh.write(",".join(names) + "\n")
         lines = pc.binary_join_element_wise(*arrays, ",") if len(arrays) > 1 else arrays[0]
-        fh.write("\n".join(lines.to_pylist()) + "\n")
+        # Each line with its newline, back to back in one Arrow buffer: written as it is (no Python string per line).
+        text = pc.binary_join_element_wise(lines, pa.scalar("\n"), "").combine_chunks() if isinstance(
+            lines, pa.ChunkedArray) else pc.binary_join_element_wise(lines, pa.scalar("\n"), "")
+        off_t = np.int64 if pa.types.is_large_string(text.type) else np.int32
+        off = np.frombuffer(text.buffers()[1], dtype=off_t)[text.offset:text.offset + len(text) + 1]
+        fh.flush()
+        fh.buffer.write(text.buffers()[2].to_pybytes()[int(off[0]):int(off[-1])])
 
 
-def _visit_text(col: pd.Series) -> list[str] | np.ndarray | None:
+_E7 = 10_000_000
+
+
+def _iso_seconds(secs: np.ndarray, nat: np.ndarray) -> pa.StringArray | None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` of datetime64[s] values ("" for NaT) as numpy's datetime_as_string spells them.
+
+    Made from the integer seconds (the civil date by Hinnant's days-to-date algorithm) into one byte buffer;
+    None when a year is outside 0..9999 (numpy's own text then).
+    """
+    v = secs.view(np.int64)[~nat]
+    days, sod = np.divmod(v, 86400)
+    z = days + 719468
+    era = np.floor_divide(z, 146097)
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    mon = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (mon <= 2)
+    if len(year) and (int(year.min()) < 0 or int(year.max()) > 9999):
+        return None
+    hh, rem = np.divmod(sod, 3600)
+    mm, ss = np.divmod(rem, 60)
+    buf = np.empty((len(v), 20), dtype=np.uint8)
+    for col, (val, width) in zip((0, 5, 8, 11, 14, 17), ((year, 4), (mon, 2), (day, 2), (hh, 2), (mm, 2), (ss, 2)),
+                                 strict=True):
+        for k in range(width):
+            buf[:, col + width - 1 - k] = 48 + (val // 10 ** k) % 10
+    buf[:, 4] = buf[:, 7] = 45  # "-"
+    buf[:, 10] = 84  # "T"
+    buf[:, 13] = buf[:, 16] = 58  # ":"
+    buf[:, 19] = 90  # "Z"
+    lens = np.where(nat, 0, 20).astype(np.int32)
+    offsets = np.zeros(len(nat) + 1, dtype=np.int32)
+    np.cumsum(lens, out=offsets[1:])
+    out: pa.StringArray = pa.Array.from_buffers(pa.string(), len(nat), [None, pa.py_buffer(offsets),
+                                                                      pa.py_buffer(buf.tobytes())])
+    return out
+
+
+def _needs_quotes(a: pa.Array) -> bool:
+    """Whether any value holds a comma, a quote or a line break (memchr over the buffer, then RE2 if so)."""
+    data = a.buffers()[2] if pa.types.is_string(a.type) else None
+    if data is not None:
+        raw = data.to_pybytes()
+        if not any(ch in raw for ch in (b",", b'"', b"\r", b"\n")):
+            return False
+    return bool(pc.any(pc.match_substring_regex(a, '[,"\r\n]')).as_py())
+
+
+def fixed7(x: np.ndarray) -> pa.StringArray:
+    """``"%.7f" % v`` of every value (``""`` for NaN), the same text byte for byte, made by column operations.
+
+    ``|v| * 1e7`` is rounded to an integer and split at the decimal point; a value whose product lies within a
+    few units in the last place of a half (where that rounding and printf's exact one could part) or that is
+    too large for the integer path is formatted by Python itself.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    p = np.abs(x) * 1e7
+    with np.errstate(invalid="ignore"):
+        fast = np.isfinite(p) & (p < 4e15)  # below 2**52: the fraction of p is exact
+        fp = np.where(fast, p, 0.0)
+        frac = fp - np.floor(fp)
+        fast &= np.abs(frac - 0.5) > 4 * np.spacing(fp)
+    r = np.rint(fp).astype(np.int64)
+    whole = pc.cast(pa.array(r // _E7), pa.string())
+    part = pc.utf8_lpad(pc.cast(pa.array(r % _E7), pa.string()), 7, "0")
+    sign = pc.if_else(pa.array(np.signbit(x)), pa.scalar("-"), pa.scalar(""))
+    text = pc.binary_join_element_wise(sign, whole, pa.scalar("."), part, "")
+    slow = np.flatnonzero(~fast)
+    if not len(slow):
+        return text
+    out = text.to_pylist()
+    for i in slow.tolist():
+        v = float(x[i])
+        out[i] = "" if v != v else "%.7f" % v  # noqa: UP031
+    return pa.array(out, pa.string())
+
+
+def _visit_text(col: pd.Series) -> list[str] | np.ndarray | pa.Array | None:
     """One visit column as CSV text as write_visits spells it, or None for a type it leaves to pandas."""
     dt = col.dtype
     if isinstance(dt, pd.DatetimeTZDtype):
         r = col.dt.round("s")
         nat = r.isna().to_numpy()
-        txt = np.char.add(np.datetime_as_string(r.dt.tz_convert("UTC").dt.tz_localize(None)
-                                                .to_numpy("datetime64[s]"), unit="s"), "Z")
+        secs = r.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[s]")
+        fast = _iso_seconds(secs, nat)
+        if fast is not None:
+            return fast
+        txt = np.char.add(np.datetime_as_string(secs, unit="s"), "Z")
         return np.where(nat, "", txt)
     if pd.api.types.is_float_dtype(dt):
         # "%.7f" % x is what pandas' float_format="%.7f" applies to each value: the same text, byte for byte
-        return ["" if x != x else "%.7f" % x for x in col.to_numpy(dtype=np.float64).tolist()]  # noqa: UP031
+        return fixed7(col.to_numpy(dtype=np.float64))
     if pd.api.types.is_bool_dtype(dt) and not col.isna().any():
         return np.where(col.to_numpy(dtype=bool), "True", "False")
     if pd.api.types.is_string_dtype(dt):
