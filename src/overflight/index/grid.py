@@ -47,7 +47,8 @@ class GridArrays:
 
     def kernel_grid(self) -> Grid:
         """The grid as the one argument every query kernel takes."""
-        return Grid(self.cw, self.ncx, self.ncy, self.ck, self.cval, self.lsum, self.blob, top_words(self.ck, self.cval))
+        return Grid(self.cw, self.ncx, self.ncy, self.ck, self.cval, self.lsum, self.blob,
+                    top_words(self.ck, self.cval))
 
     @property
     def nbytes(self) -> int:
@@ -121,7 +122,7 @@ _SLICE = 1 << 20
 
 
 def build_grid(
-    geoms: npt.NDArray[np.object_], *, cell_deg: float = 1.0, fine_edges: float = 4.0, max_fine: int = 128
+    geoms: npt.NDArray[np.object_], *, cell_deg: float = 1.0, fine_edges: float = 1.0, max_fine: int = 32
 ) -> GridArrays:
     """Build the grid arrays for these geometries (positions in `geoms` are the zone indices).
 
@@ -254,4 +255,5 @@ def _start_cell(
     return cell, bits
 
 
-__all__ = ["F64", "FORMAT_VERSION", "I64", "GridArrays", "build_grid", "geometry_hash", "pack_cells", "polygon_edges", "top_words"]
+__all__ = ["F64", "FORMAT_VERSION", "I64", "GridArrays", "build_grid", "geometry_hash", "pack_cells", "polygon_edges",
+           "top_words"]
