@@ -104,5 +104,5 @@ def test_gather_complex_lists_the_complex_points_in_order() -> None:
             assert m == want.size and idx[:m].tolist() == want.tolist()
             ref = 0.0
             for o in (-2 - codes[want].astype(np.int64)).tolist():  # the records' first words, in order
-                ref += blob[o] + blob[min(o + 8, blob.size - 1)]
+                ref += blob[o] + blob[min(o + 8, blob.size - 1)] + blob[min(o + 16, blob.size - 1)]
             assert acc == ref
