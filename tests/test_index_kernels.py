@@ -67,3 +67,42 @@ def test_bad_grid_parameters_are_input_errors() -> None:
         with pytest.raises(InputError) as ei:
             ZoneIndex([box(0.0, 0.0, 1.0, 1.0)], **kw)  # type: ignore[arg-type]
         assert ei.value.field == field
+
+
+def test_top_word_decodes_to_each_coarse_cells_subdivision_and_code() -> None:
+    # Grid.top packs ck (low word) and the signed cval (high word) that the point pass reads as one load:
+    # every kind of coarse cell must decode exactly -- subdivided (k > 0), one zone (>= 0), none (-1) and an
+    # edge-free cell inside two overlapping zones (a record code < -1).
+    from overflight.index import ZoneIndex
+
+    idx = ZoneIndex([box(0.0, 0.0, 10.0, 10.0), box(-3.5, -3.5, 20.5, 20.5), box(30.25, 1.0, 31.75, 2.0)])
+    g = idx.grid.kernel_grid()
+    ck, cval, top = idx.grid.ck, idx.grid.cval, g.top
+    assert top.dtype == np.int64 and top.shape == ck.shape
+    assert ((top & 0xFFFFFFFF) == ck).all() and ((top >> 32) == cval).all()
+    flat = ck == 0
+    assert (cval[flat] < -1).any() and (cval[flat] == -1).any() and (cval[flat] >= 0).any() and (ck > 0).any()
+    x = np.array([5.0, 15.0, 31.0, 50.0, -3.0, 9.99, 30.3])
+    y = np.array([5.0, 15.0, 1.5, 50.0, -3.0, 9.99, 1.9])
+    assert idx.locate(x, y).tolist() == [0, 1, 2, -1, 1, 0, 2]
+
+
+def test_gather_complex_lists_the_complex_points_in_order() -> None:
+    # The complex points (codes < -1) of a block, compacted branch-free, then their records touched: the
+    # indices must be exactly numpy's, for any mix, including none and all.
+    from overflight.index._kernels import BLOCK, gather_complex
+
+    rng = np.random.default_rng(7)
+    blob = rng.uniform(1.0, 2.0, 5000)
+    idx = np.empty(BLOCK, np.int64)
+    for frac in (0.0, 0.03, 0.5, 1.0):
+        codes = np.where(rng.random(3000) < frac, -2 - rng.integers(0, blob.size, 3000),
+                         rng.integers(-1, 250, 3000)).astype(np.int32)
+        for i0, i1 in ((0, BLOCK), (BLOCK, codes.size), (17, 17)):
+            m, acc = gather_complex(codes, i0, i1, blob, idx)
+            want = i0 + np.flatnonzero(codes[i0:i1] < -1)
+            assert m == want.size and idx[:m].tolist() == want.tolist()
+            ref = 0.0
+            for o in (-2 - codes[want].astype(np.int64)).tolist():  # the records' first words, in order
+                ref += blob[o] + blob[min(o + 8, blob.size - 1)] + blob[min(o + 16, blob.size - 1)]
+            assert acc == ref

@@ -82,7 +82,7 @@ def segment_crossings(
     x2, y2, seg, f0, f1, first); zones and directions come back as int64 (the caller narrows them).
     """
     px1, py1, px2, py2, pseg, pf0, pf1, pfirst = pc
-    cw, ncx, ncy, ck, cval, lsum, blob = g
+    cw, ncx, ncy, ck, cval, lsum, blob, _top = g
     cap = 1024
     oseg = np.empty(cap, np.int64)
     ofr = np.empty(cap, np.float64)

@@ -47,7 +47,8 @@ class GridArrays:
 
     def kernel_grid(self) -> Grid:
         """The grid as the one argument every query kernel takes."""
-        return Grid(self.cw, self.ncx, self.ncy, self.ck, self.cval, self.lsum, self.blob)
+        return Grid(self.cw, self.ncx, self.ncy, self.ck, self.cval, self.lsum, self.blob,
+                    top_words(self.ck, self.cval))
 
     @property
     def nbytes(self) -> int:
@@ -58,6 +59,13 @@ class GridArrays:
     def as_dict(self) -> dict[str, Any]:
         """Field name -> array or value (what persist writes)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def top_words(ck: npt.NDArray[np.int32], cval: npt.NDArray[np.int32]) -> I64:
+    """``cval << 32 | ck`` per coarse cell (`Grid.top`): k is the low word (k >= 0), cval the signed high word."""
+    top = (cval.astype(np.int64) << 32) | ck.astype(np.int64)
+    top.setflags(write=False)
+    return top
 
 
 def polygon_edges(geoms: npt.NDArray[np.object_]) -> tuple[F64, F64, F64, F64, npt.NDArray[np.int32]]:
@@ -114,7 +122,7 @@ _SLICE = 1 << 20
 
 
 def build_grid(
-    geoms: npt.NDArray[np.object_], *, cell_deg: float = 1.0, fine_edges: float = 4.0, max_fine: int = 128
+    geoms: npt.NDArray[np.object_], *, cell_deg: float = 1.0, fine_edges: float = 1.0, max_fine: int = 32
 ) -> GridArrays:
     """Build the grid arrays for these geometries (positions in `geoms` are the zone indices).
 
@@ -247,4 +255,5 @@ def _start_cell(
     return cell, bits
 
 
-__all__ = ["F64", "FORMAT_VERSION", "I64", "GridArrays", "build_grid", "geometry_hash", "pack_cells", "polygon_edges"]
+__all__ = ["F64", "FORMAT_VERSION", "I64", "GridArrays", "build_grid", "geometry_hash", "pack_cells", "polygon_edges",
+           "top_words"]
