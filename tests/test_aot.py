@@ -130,7 +130,7 @@ def test_other_dtypes_go_to_the_jit_and_give_the_same_answer() -> None:
 
 
 @needs_build
-def test_other_threads_use_the_jit_which_releases_the_gil() -> None:
+def test_other_threads_give_the_same_answer() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from overflight.index import ZoneIndex

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from threading import get_ident
 from typing import Any, cast
 
 from numba import typeof
@@ -37,7 +35,6 @@ def wrap(disp: Any) -> Any:
 
 
 _ROOT = Path(__file__).parent
-_MAIN_THREAD = threading.main_thread().ident
 _SPEC: dict[str, Any] | None = None
 _AOT: Any = None  # the extension module once checked, False when absent, off or built from other sources
 _WHY = ""
@@ -106,9 +103,10 @@ class AotKernel:
 
     Inside other kernels it types as its numba dispatcher, so compiled callers call the JIT kernel directly.
     The route of each argument fingerprint (numba's own, a few microseconds) is found once and remembered.
-    Only the main thread uses the built code: numba.pycc's functions hold the GIL, the JIT's release it, so
-    calls from other threads (``ZoneIndex.locate(threads=4)``, the web server's workers) keep running in
-    parallel with the JIT, as before.
+    numba.pycc's functions hold the GIL (the JIT's release it): calls from several threads at once
+    (``ZoneIndex.locate(threads=4)``) run one after another. Sending other threads to the JIT instead made the
+    live monitor, whose engine may run in a thread, compile its kernels at start and miss the first seconds
+    of its feed (tests/test_monitor_coverage.py), so every thread uses the built code.
     """
 
     def __init__(self, disp: Any) -> None:
@@ -128,8 +126,6 @@ class AotKernel:
         return (_kernel_by_name, (self.__module__, self.__qualname__))
 
     def __call__(self, *args: Any) -> Any:
-        if get_ident() != _MAIN_THREAD:
-            return self._disp(*args)
         try:
             key = tuple(map(compute_fingerprint, args))
         except Exception:  # a type numba fingerprints not: the dispatcher decides (and says what is wrong)

@@ -130,7 +130,8 @@ class ZoneIndex:
         lon, lat : coordinates in degrees (arrays of equal shape, or scalars).
         normalize_lon : wrap longitudes outside [-180, 180] instead of treating them as invalid.
         strict : raise InputError (naming the first bad row) instead of warning about invalid coordinates.
-        threads : split the work over this many threads (the kernels release the GIL).
+        threads : split the work over this many threads (in parallel on the JIT kernels, which release the GIL;
+            the kernels built at install hold it, so their parts run in turn).
         """
         x, y = _xy(lon, lat)
         out = np.empty(x.size, dtype=np.int32)
