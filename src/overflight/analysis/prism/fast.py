@@ -424,6 +424,17 @@ def half_chord(c1: FloatArray, c2: FloatArray, tt: FloatArray) -> tuple[FloatArr
     return np.asarray(s, dtype=np.float64), f
 
 
+def _fence_frame(lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
+                 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray]:
+    """What both fence searches start from (unit vectors, arc angle, plane normal, target angle, pairs to try)."""
+    u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
+    full = np.arccos(np.clip(np.sum(u1 * u2, axis=1), -1, 1))
+    npl = np.cross(u1, u2)
+    npl /= np.maximum(np.linalg.norm(npl, axis=1, keepdims=True), 1e-300)
+    tsph = target / (SPH_LO * R_SPHERE) * (1 + 1e-9) + 1e-9
+    return u1, u2, full, npl, tsph, np.flatnonzero((full > 0) & (tsph < 0.9 * math.pi))
+
+
 def fence_bound(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
     clear1: FloatArray, clear2: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
@@ -439,16 +450,10 @@ def fence_bound(
     `clear2` (metres) from the fixes, so that discs cut from the zone around them do not open it.
     Fences are tried at the fractions ``FENCES`` of the direct arc (``turned_fence_bound``: fences at a slant).
     """
-    n = len(lon1)
-    ok = np.zeros(n, dtype=bool)
-    if n == 0:
+    ok = np.zeros(len(lon1), dtype=bool)
+    if len(lon1) == 0:
         return ok
-    u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
-    full = np.arccos(np.clip(np.sum(u1 * u2, axis=1), -1, 1))
-    npl = np.cross(u1, u2)
-    npl /= np.maximum(np.linalg.norm(npl, axis=1, keepdims=True), 1e-300)
-    tsph = target / (SPH_LO * R_SPHERE) * (1 + 1e-9) + 1e-9  # angle the spherical focal sum must exceed
-    todo = np.flatnonzero((full > 0) & (tsph < 0.9 * math.pi))
+    u1, u2, full, npl, tsph, todo = _fence_frame(lon1, lat1, lon2, lat2, target)
     for t in FENCES:
         if todo.size == 0:
             break
@@ -491,16 +496,10 @@ def turned_fence_bound(
     (``_turned_fences_kernel``). When that chord lies inside the zone, every avoiding path is longer
     than `target`, as for a perpendicular fence (a coast or a strait that crosses the ellipse at a slant).
     """
-    n = len(lon1)
-    ok = np.zeros(n, dtype=bool)
-    if n == 0:
+    ok = np.zeros(len(lon1), dtype=bool)
+    if len(lon1) == 0:
         return ok
-    u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
-    full = np.arccos(np.clip(np.sum(u1 * u2, axis=1), -1, 1))
-    npl = np.cross(u1, u2)
-    npl /= np.maximum(np.linalg.norm(npl, axis=1, keepdims=True), 1e-300)
-    tsph = target / (SPH_LO * R_SPHERE) * (1 + 1e-9) + 1e-9  # angle the spherical focal sum must exceed
-    todo = np.flatnonzero((full > 0) & (tsph < 0.9 * math.pi))
+    u1, u2, full, npl, tsph, todo = _fence_frame(lon1, lat1, lon2, lat2, target)
     if todo.size:
         hs = np.empty((len(TURN_FENCES), todo.size, 3))
         h_in = np.zeros((len(TURN_FENCES), todo.size), dtype=bool)
