@@ -33,6 +33,30 @@ def _cli(*args: str) -> None:
             raise
 
 
+def _monitor(work: Path) -> None:
+    """The live monitor's engine on SBS lines of a flight across a border (what `overflight monitor` runs)."""
+    import time
+
+    from overflight.monitor.feeds import Item
+    from overflight.monitor.runner import Monitor, MonitorConfig
+
+    mon = Monitor(MonitorConfig(zones="ne-admin0", feeds=["sbs://127.0.0.1:9?name=harvest"], hysteresis_s=0.0,
+                                case=work / "monitor.duckdb"))
+    t0 = time.time()
+    for k in range(40):  # Germany into Poland, one fix a second; a callsign line and a heartbeat in between
+        t = t0 + k
+        st = time.gmtime(t)
+        d, tm = time.strftime("%Y/%m/%d", st), time.strftime("%H:%M:%S", st) + ".000"
+        pos = ["MSG", "3", "1", "1", "4CA1B2", "1", d, tm, d, tm, "", "35000", "", "", "52.40000",
+               f"{14.0 + 0.05 * k:.5f}", "", "", "0", "0", "0", "0"]
+        ident = ["MSG", "1", "1", "1", "4CA1B2", "1", d, tm, d, tm, "RYR12AB", "", "", "", "", "", "", "", "", "",
+                 "", ""]
+        data = (",".join(pos) + "\r\n" + ",".join(ident) + "\r\n\r\n").encode()
+        mon._handle([Item(0, t, data=data, lines=3)])
+    mon._emit(mon.geofence.expire(t0 + 400.0))
+    mon._shutdown()
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="of-aot-"))
     _cli("demo", "--out", str(work / "demo"))
@@ -72,6 +96,7 @@ def main() -> None:
                           "lon": [46.0, 49.0, 52.0, 20.0, 23.5, 27.0], "lat": [48.0, 50.0, 51.0, 54.0, 55.0, 54.5]})
     for precise in (True, False):
         overflight.prism_verdicts(pairs, "ne-admin0", "185kmh", precise=precise)
+    _monitor(work)
     from overflight import _aot
 
     spec = _aot_build.harvest(_aot.SEEN, _aot_build.SPEC.parent)

@@ -170,9 +170,32 @@ def test_kernels_pickle_by_name() -> None:
     assert pickle.loads(pickle.dumps(locate_all)) is locate_all
 
 
-def test_the_demo_compiles_no_kernel_when_built() -> None:
-    # The first run after install: every kernel the demo calls is built, so numba compiles nothing (the cold
-    # demo took 70 s of CPU against 17 s warm on the 2-core machine before the build step).
+_DEMO = """
+        from overflight.demo import build_demo
+        build_demo(tempfile.mkdtemp())
+"""
+# The live monitor's engine on SBS lines of one aircraft crossing from Germany into Poland (a compile in the
+# engine thread once held up a live feed's first seconds).
+_MONITOR = """
+        import time
+        from overflight.monitor.feeds import Item
+        from overflight.monitor.runner import Monitor, MonitorConfig
+        mon = Monitor(MonitorConfig(zones="ne-admin0", feeds=["sbs://127.0.0.1:9"], hysteresis_s=0.0))
+        t0 = time.time()
+        for k in range(30):
+            st = time.gmtime(t0 + k)
+            d, tm = time.strftime("%Y/%m/%d", st), time.strftime("%H:%M:%S", st) + ".000"
+            f = ["MSG", "3", "1", "1", "4CA1B2", "1", d, tm, d, tm, "", "35000", "", "", "52.4",
+                 f"{14.0 + 0.05 * k:.5f}", "", "", "0", "0", "0", "0"]
+            mon._handle([Item(0, t0 + k, data=(",".join(f) + "\\r\\n").encode(), lines=1)])
+        assert mon.alerts >= 2, mon.alerts
+"""
+
+
+@pytest.mark.parametrize("run", [_DEMO, _MONITOR], ids=["demo", "monitor"])
+def test_a_first_run_compiles_no_kernel_when_built(run: str) -> None:
+    # The first run after install: every kernel the demo and the monitor call is built, so numba compiles
+    # nothing (the cold demo took 70 s of CPU against 17 s warm on the 2-core machine before the build step).
     if not BUILT:
         pytest.skip(_aot.aot_status())
     code = textwrap.dedent("""
@@ -186,14 +209,13 @@ def test_the_demo_compiles_no_kernel_when_built() -> None:
             def on_end(self, ev):
                 pass
         event.register("numba:compile", L())
-        from overflight.demo import build_demo
-        build_demo(tempfile.mkdtemp())
+        RUN
         from overflight import _aot
         jit_routes = sorted({k.__qualname__ for m in list(sys.modules.values()) if m
                              for k in vars(m).values() if isinstance(k, _aot.AotKernel)
                              for r in k._routes.values() if r is k._disp})
         print(json.dumps({"compiled": compiled, "jit_routes": jit_routes}))
-    """).replace("import sys, tempfile", "import json, sys, tempfile")
+    """).replace("import sys, tempfile", "import json, sys, tempfile").replace("RUN\n", textwrap.dedent(run))
     env = {**os.environ, "NUMBA_CACHE_DIR": "/nonexistent-overflight-test"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -8,15 +8,17 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import shapely
 
 from _monitor_support import LineServer, sbs_line, wait_until
 from overflight.case import Case
 from overflight.evidence.model import Claim
-from overflight.monitor.coverage import CellCoverage, FeedLiveness, _union_covers, check_coverage
+from overflight.monitor.coverage import CellCoverage, CoverageRecorder, FeedLiveness, _union_covers, check_coverage
 from overflight.monitor.runner import Monitor, MonitorConfig
 from overflight.zones import Provenance, Zone, ZoneSet
 
@@ -28,13 +30,27 @@ def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
-def test_absence_claims_against_the_monitors_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stall_s", [0.0, 6.0])
+def test_absence_claims_against_the_monitors_record(tmp_path: Path, stall_s: float) -> None:
+    """``stall_s``: the engine's first batch takes that long (as a kernel compiling on a first run did, which
+    once left the first buckets empty): the record must not depend on it."""
     (tmp_path / "z.geojson").write_text(json.dumps(ZONE))
     case = tmp_path / "case.duckdb"
     srv = LineServer()
     mon = Monitor(MonitorConfig(zones=str(tmp_path / "z.geojson"), feeds=[f"sbs://127.0.0.1:{srv.port}?name=rx"],
                                 case=case, hysteresis_s=0.0, gap_s=1.5, bucket_s=0.5, coverage_every_s=0.5,
                                 recent_s=3.0, cell_deg=0.25))
+    if stall_s:
+        handle = mon._handle
+        stalled: list[bool] = []
+
+        def slow_first(items: list[Any]) -> None:
+            if not stalled:
+                stalled.append(True)
+                time.sleep(stall_s)
+            handle(items)
+
+        mon._handle = slow_first  # type: ignore[method-assign]
     th = threading.Thread(target=mon.run, kwargs={"install_signals": False}, daemon=True)
     th.start()
 
@@ -125,3 +141,31 @@ def test_feed_liveness_gaps() -> None:
     iv, gaps = f.snapshot(15.5)
     assert iv == [(0.0, 3.0), (10.0, 10.0), (15.0, 15.0)]  # never beyond the last delivery
     assert gaps == [(3.0, 10.0, "silent"), (10.0, 15.0, "disconnected")]
+
+
+def _buckets(rec: CoverageRecorder) -> list[tuple[float, float, int]]:
+    rows = rec.take(rec._bucket_start or 0.0)
+    z = rows[rows["record"] == "zone"]
+    return [(s.timestamp(), e.timestamp(), int(n)) for s, e, n in zip(z["start"], z["end"], z["cells_seen"],
+                                                                      strict=True)]
+
+
+def test_buckets_are_judged_by_receipt_time_not_by_when_the_engine_gets_to_them() -> None:
+    zs = ZoneSet([Zone("Z", "Z", "user", shapely.box(5.0, 52.0, 5.5, 52.2))], Provenance("t", "1", "", "", ""))
+    # positions in two cells of Z, received at t = 100.2 (cell A) and 101.7 (cell B); buckets of 1 s from 100;
+    # recent_s = 1: a bucket counts the cells seen in the second before its end
+    lon, lat, recv = np.array([5.1, 5.3]), np.array([52.1, 52.1]), np.array([100.2, 101.7])
+    prompt = CoverageRecorder([], CellCoverage(zs, cell_deg=0.25, recent_s=1.0), bucket_s=1.0)
+    prompt.tick(100.0)
+    for i in range(2):  # an engine keeping up: each position handled as it comes, ticks in between
+        prompt.observe(lon[i:i + 1], lat[i:i + 1], recv[i:i + 1])
+        prompt.tick(recv[i] + 0.05)
+    prompt.tick(103.0)
+    late = CoverageRecorder([], CellCoverage(zs, cell_deg=0.25, recent_s=1.0), bucket_s=1.0)
+    late.tick(100.0)
+    late.observe(lon, lat, recv)  # both handled together, after a stall
+    late.tick(103.0)
+    # by hand: [100, 101) saw A; [101, 102) saw B only (A is more than 1 s before 102); [102, 103) neither
+    expected = [(100.0, 101.0, 1), (101.0, 102.0, 1), (102.0, 103.0, 0)]
+    assert _buckets(prompt) == expected
+    assert _buckets(late) == expected

@@ -165,21 +165,48 @@ class CoverageRecorder:
         self._zone_rows: list[dict[str, Any]] = []
 
     def tick(self, now: float) -> None:
-        """Close the zone buckets that ended by ``now``."""
+        """Close the zone buckets that ended by ``now``.
+
+        Call it only once every position received before ``now`` has gone through `observe` (the monitor
+        calls it when its queue is empty).
+        """
         if self._bucket_start is None:
             self._bucket_start = now
             return
         while now - self._bucket_start >= self.bucket_s:
-            end = self._bucket_start + self.bucket_s
-            for zid, (seen, total) in zip(self.cells.zone_ids, self.cells.seen(end), strict=True):
-                self._zone_rows.append({"record": "zone", "feed": None, "zone_id": zid,
-                                        "start": _dt(self._bucket_start), "end": _dt(end), "cells_total": total,
-                                        "cells_seen": seen})
-            self._bucket_start = end
+            self._close(self._bucket_start + self.bucket_s)
+
+    def observe(self, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64],
+                recv: npt.NDArray[np.float64]) -> None:
+        """Mark the cells of these positions as seen, closing every bucket that ends among their receipt times.
+
+        A bucket is judged by the positions received before its end, however late the engine
+        handles them (a backlog, a slow first batch): the record does not depend on the engine's lag.
+        """
+        rest = np.ones(len(recv), bool)
+        if self._bucket_start is not None:
+            while rest.any() and recv[rest].max() >= (end := self._bucket_start + self.bucket_s):
+                early = rest & (recv < end)
+                self.cells.update(lon[early], lat[early], recv[early])
+                rest &= ~early
+                self._close(end)
+        self.cells.update(lon[rest], lat[rest], recv[rest])
+
+    def _close(self, end: float) -> None:
+        start = self._bucket_start
+        if start is None:
+            return
+        for zid, (seen, total) in zip(self.cells.zone_ids, self.cells.seen(end), strict=True):
+            self._zone_rows.append({"record": "zone", "feed": None, "zone_id": zid, "start": _dt(start),
+                                    "end": _dt(end), "cells_total": total, "cells_seen": seen})
+        self._bucket_start = end
 
     def take(self, now: float) -> pd.DataFrame:
-        """Rows for the case: zone buckets closed since the last call, plus every feed's intervals and gaps."""
-        self.tick(now)
+        """Rows for the case: zone buckets closed since the last call, plus every feed's intervals and gaps.
+
+        Buckets are closed by `tick` and `observe` only, never here: ``now`` may be ahead of what the engine has
+        handled.
+        """
         rows = self._zone_rows
         self._zone_rows = []
         for f in self.feeds:

@@ -77,6 +77,9 @@ class MonitorConfig:
         self.step_m = parse_distance(self.step_m, field="step")
 
 
+_PUT_MARGIN_S = 0.25  # a reader stamps receipt time just before it queues the item
+
+
 def _load(cfg: MonitorConfig) -> tuple[ZoneSet, ZoneIndex]:
     zs = load_zones(cfg.zones, ids=list(cfg.zone_ids) if cfg.zone_ids else None)
     if len(zs) == 0:
@@ -166,6 +169,7 @@ class Monitor:
         self.coverage.tick(time.time())
         try:
             while not self.stop_event.is_set():
+                drained_at = time.time()
                 items = self._drain(0.1)
                 if items:
                     t_b, c_b = time.perf_counter(), time.thread_time()
@@ -176,7 +180,10 @@ class Monitor:
                 if now - last_expire >= 0.5:
                     self._emit(self.geofence.expire(now))
                     last_expire = now
-                self.coverage.tick(now)
+                if self.queue.empty():
+                    # Everything received before the drain has been handled (less a reader's put in flight,
+                    # hence the margin); with a backlog, `observe` closes the buckets by receipt time instead.
+                    self.coverage.tick(drained_at - _PUT_MARGIN_S)
                 if now - last_cov >= float(self.cfg.coverage_every_s):
                     self._write_coverage(now)
                     last_cov = now
@@ -251,7 +258,7 @@ class Monitor:
         arrays = (np.concatenate(cs_keys), np.concatenate(cs_vals)) if cs_keys else None
         events, accepted = self.geofence.process(pos, callsigns, arrays)
         if accepted.any():
-            self.cells.update(pos.lon[accepted], pos.lat[accepted], pos.recv[accepted])
+            self.coverage.observe(pos.lon[accepted], pos.lat[accepted], pos.recv[accepted])
         self._rate.append((time.time(), self.counts["lines_in"] + self.counts["records_in"]))
         self._emit(events)
 
@@ -308,6 +315,7 @@ class Monitor:
             items = self._drain(0.0)
         self._emit(self.geofence.flush())
         now = time.time()
+        self.coverage.tick(now)  # every reader has stopped and everything queued is handled
         self._write_coverage(now)
         if self.webhook:
             self.webhook.close()
