@@ -14,6 +14,7 @@ __all__ = [
     "ALT_MIN_M",
     "DISTANCE_UNITS",
     "DURATION_UNITS",
+    "FEET",
     "SPEED_UNITS",
     "DistanceLike",
     "DurationLike",
@@ -49,6 +50,7 @@ SPEED_UNITS: dict[str, float] = {
 
 #: Plausible altitudes (m above sea level) for fixes and zone limits: below the Dead Sea shore (and
 #: barometric readings on a high-pressure day) up to the edge of space; anything else is a unit or data error.
+FEET = 0.3048  #: metres in a foot (ADS-B and Mode S altitudes are in feet)
 ALT_MIN_M = -1_000.0
 ALT_MAX_M = 100_000.0
 

@@ -9,11 +9,11 @@ import numpy as np
 import numpy.typing as npt
 
 from overflight._jit import kernel
+from overflight.units import FEET
 
 POSITION, MESSAGE, HEARTBEAT, OTHER, GARBAGE = 0, 1, 2, 3, 4
 STATUS_NAMES = ("position", "message", "heartbeat", "other", "garbage")
 NON_ICAO = 1 << 24  # set in the key of a non-ICAO address ("~" prefix in readsb)
-FEET = 0.3048
 
 POW10 = np.array([10.0 ** k for k in range(23)])
 
@@ -196,7 +196,7 @@ def parse_block(buf: npt.NDArray[np.uint8], start: int, pow10: npt.NDArray[np.fl
                 ok2, y = _num(buf, fs[14], fe[14], pow10)
                 ok3, x = _num(buf, fs[15], fe[15], pow10)
                 ok = ok1 and ok2 and ok3
-                alt[line] = a * 0.3048
+                alt[line] = a * FEET
                 lat[line] = y
                 lon[line] = x
                 gb = fs[21]
@@ -232,5 +232,5 @@ def parse_block(buf: npt.NDArray[np.uint8], start: int, pow10: npt.NDArray[np.fl
     return line, i
 
 
-__all__ = ["FEET", "GARBAGE", "HEARTBEAT", "MESSAGE", "NON_ICAO", "OTHER", "POSITION", "POW10", "STATUS_NAMES",
+__all__ = ["GARBAGE", "HEARTBEAT", "MESSAGE", "NON_ICAO", "OTHER", "POSITION", "POW10", "STATUS_NAMES",
            "parse_block"]

@@ -22,8 +22,8 @@ import numpy as np
 
 from overflight.monitor.geofence import SOURCES, Positions
 from overflight.monitor.modes import MLAT_COUNTER
+from overflight.units import FEET
 
-FEET = 0.3048
 _LEN = {0x31: 2, 0x32: 7, 0x33: 14, 0x34: 14}  # '4' (status) is skipped after framing
 
 
@@ -176,4 +176,4 @@ class BeastDecoder:
                          np.full(n, recv), np.full(n, self.feed_idx, np.int16))
 
 
-__all__ = ["FEET", "BeastCounts", "BeastDecoder", "BeastFramer"]
+__all__ = ["BeastCounts", "BeastDecoder", "BeastFramer"]

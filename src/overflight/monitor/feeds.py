@@ -40,9 +40,8 @@ from overflight.evidence.grading import Grade, parse_grade
 from overflight.monitor.coverage import FeedLiveness
 from overflight.monitor.geofence import SOURCES, Positions
 from overflight.monitor.sbs import hex_key
-from overflight.units import parse_duration
+from overflight.units import FEET, parse_duration
 
-FEET = 0.3048
 KINDS = ("sbs", "beast", "aircraft-json", "jsonl")
 _JSON_TYPES = {"adsb_icao": "adsb", "adsb_icao_nt": "adsb", "adsb_other": "adsb", "mlat": "mlat",
                "tisb_icao": "tisb", "tisb_trackfile": "tisb", "tisb_other": "tisb", "adsr_icao": "adsr",
@@ -367,7 +366,6 @@ def make_reader(spec: FeedSpec, index: int, out: queue.Queue[Item], live: FeedLi
 
 
 __all__ = [
-    "FEET",
     "KINDS",
     "AircraftJsonReader",
     "FeedSpec",

@@ -24,7 +24,6 @@ import numpy.typing as npt
 import pandas as pd
 
 from overflight.monitor._sbs_kernels import (
-    FEET,
     GARBAGE,
     HEARTBEAT,
     MESSAGE,
@@ -209,7 +208,6 @@ def hex_key(text: str) -> int:
 
 
 __all__ = [
-    "FEET",
     "GARBAGE",
     "HEARTBEAT",
     "MESSAGE",
