@@ -302,6 +302,8 @@ def zone_inside(o: int, rx: float, ry: float, x: float, y: float, blob: np.ndarr
 # BLOCK points and gather first what misses the cache (fine-cell codes, records), then load it in a tight loop
 # of independent loads that the CPU overlaps: a load behind a mispredicted branch (is this cell subdivided?
 # does this point need its record?) is otherwise waited for alone, and that wait was most of the time per point.
+# The lists of such points are made branch-free (every point written, the count advancing only for the listed
+# ones), as the answer changes at random from one point to the next.
 
 #: Points per block of both passes (the gather buffers are this long).
 BLOCK = 2048
@@ -315,6 +317,13 @@ def leaf_block(
     """codes[i - off] = leaf code of point i in [b0, b1) (see `find_cell`), -1 and bad[i] for invalid input.
 
     Returns the number of invalid points.  ``pt`` and ``leaf`` (BLOCK long) are scratch space.
+
+    Three loops: every point's coarse word (its code if the cell is not subdivided), listing the points of
+    subdivided cells; their fine cells; their fine codes.  The list is made branch-free: whether a point's cell
+    is subdivided is true for 14 % of uniform points at random and changes between consecutive GeoNames places
+    30 % of the time, so a branch on it (as before) was often mispredicted; without it uniform points took
+    11.0 -> 9.8 ns and GeoNames places 22.4 -> 19.9 ns (best CPU of 40, three interleaved runs each, load 1.2),
+    but real flights, whose consecutive fixes share cells, 6.7 -> 8.0 ns (the second loop's extra work).
     """
     cw, ncx, ncy, top, lsum = g.cw, g.ncx, g.ncy, g.top, g.lsum
     nbad = 0
@@ -333,16 +342,23 @@ def leaf_block(
         # valid points need no lower clamp: x + 180 >= 0 and y + 90 >= 0
         ix = min(int((x + 180.0) * inv), ncx - 1)
         iy = min(int((y + 90.0) * inv), ncy - 1)
-        t = top[iy * ncx + ix]
+        c = iy * ncx + ix
+        t = top[c]
+        codes[i - off] = t >> 32
+        pt[m] = i  # listed branch-free: kept only if the cell is subdivided
+        leaf[m] = c
+        m += (t & 0xFFFFFFFF) != 0
+    for j in range(m):  # their fine cells (the coarse words are cached now)
+        i = pt[j]
+        c = leaf[j]
+        t = top[c]
         k = t & 0xFFFFFFFF
-        v = t >> 32
-        if k != 0:  # a subdivided cell: its fine code is loaded below, with the block's others
-            fx, fy = fine_cell(x, y, ix, iy, cw, k)
-            pt[m] = i
-            leaf[m] = v + fy * k + fx
-            m += 1
-        codes[i - off] = v
-    for j in range(m):
+        _, x, y = clean_point(xs[i], ys[i], normalize)
+        ix = min(int((x + 180.0) * inv), ncx - 1)
+        iy = min(int((y + 90.0) * inv), ncy - 1)
+        fx, fy = fine_cell(x, y, ix, iy, cw, k)
+        leaf[j] = (t >> 32) + fy * k + fx
+    for j in range(m):  # and their codes, in a tight loop of independent loads
         codes[pt[j] - off] = lsum[leaf[j]]
     return nbad
 
