@@ -87,22 +87,47 @@ def test_top_word_decodes_to_each_coarse_cells_subdivision_and_code() -> None:
     assert idx.locate(x, y).tolist() == [0, 1, 2, -1, 1, 0, 2]
 
 
-def test_gather_complex_lists_the_complex_points_in_order() -> None:
-    # The complex points (codes < -1) of a block, compacted branch-free, then their records touched: the
-    # indices must be exactly numpy's, for any mix, including none and all.
-    from overflight.index._kernels import BLOCK, gather_complex
+def test_leaf_block_lists_the_complex_points_in_order() -> None:
+    # leaf_block lists the complex points (codes < -1) of a block branch-free, from its list of points in
+    # subdivided cells and edge-free cells in several zones: exactly numpy's, in order, for blocks of every
+    # mix (none, all, invalid points), and touch_records sums the first words of their records.
+    from overflight.index import ZoneIndex
+    from overflight.index._kernels import BLOCK, leaf_block, touch_records
 
+    idx = ZoneIndex([box(0.0, 0.0, 10.0, 10.0), box(-3.5, -3.5, 20.5, 20.5), box(30.25, 1.0, 31.75, 2.0)])
+    g = idx.grid.kernel_grid()
     rng = np.random.default_rng(7)
-    blob = rng.uniform(1.0, 2.0, 5000)
-    idx = np.empty(BLOCK, np.int64)
-    for frac in (0.0, 0.03, 0.5, 1.0):
-        codes = np.where(rng.random(3000) < frac, -2 - rng.integers(0, blob.size, 3000),
-                         rng.integers(-1, 250, 3000)).astype(np.int32)
-        for i0, i1 in ((0, BLOCK), (BLOCK, codes.size), (17, 17)):
-            m, acc = gather_complex(codes, i0, i1, blob, idx)
-            want = i0 + np.flatnonzero(codes[i0:i1] < -1)
-            assert m == want.size and idx[:m].tolist() == want.tolist()
-            ref = 0.0
-            for o in (-2 - codes[want].astype(np.int64)).tolist():  # the records' first words, in order
-                ref += blob[o] + blob[min(o + 8, blob.size - 1)] + blob[min(o + 16, blob.size - 1)]
-            assert acc == ref
+    n = 3 * BLOCK + 5
+    x = rng.uniform(-10.0, 40.0, n)
+    y = rng.uniform(-10.0, 25.0, n)
+    x[:BLOCK] = rng.uniform(1.0, 9.0, BLOCK)  # a block of points in the two overlapping boxes only
+    y[:BLOCK] = rng.uniform(1.0, 9.0, BLOCK)
+    x[BLOCK + 7::13] = np.nan
+    x[BLOCK + 3::29] = np.round(x[BLOCK + 3::29])  # on cell edges
+    codes = np.empty(n, np.int32)
+    bad = np.zeros(n, bool)
+    pt = np.empty(BLOCK, np.int64)
+    lst = np.empty(BLOCK, np.int64)
+    seen = 0
+    for b0 in range(0, n, BLOCK):
+        b1 = min(b0 + BLOCK, n)
+        nb, m = leaf_block(x, y, b0, b1, False, codes, 0, bad, g, pt, lst)
+        want = b0 + np.flatnonzero(codes[b0:b1] < -1)
+        assert nb == int(np.isnan(x[b0:b1]).sum())
+        assert m == want.size and lst[:m].tolist() == want.tolist()
+        seen += m
+        ref = 0.0
+        for o in (-2 - codes[want].astype(np.int64)).tolist():  # the records' first words, in order
+            ref += g.blob[o] + g.blob[min(o + 8, g.blob.size - 1)] + g.blob[min(o + 16, g.blob.size - 1)]
+        assert touch_records(lst, m, codes, 0, g.blob) == ref
+    assert seen > 0
+    for i in range(0, n, 97):  # every code is find_cell's
+        if not bad[i]:
+            assert codes[i] == find_cell_code(float(x[i]), float(y[i]), g)
+
+
+def find_cell_code(x: float, y: float, g: object) -> int:
+    from overflight.index._kernels import find_cell
+
+    return int(find_cell(x, y, g)[0])
+

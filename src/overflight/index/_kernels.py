@@ -302,6 +302,8 @@ def zone_inside(o: int, rx: float, ry: float, x: float, y: float, blob: np.ndarr
 # BLOCK points and gather first what misses the cache (fine-cell codes, records), then load it in a tight loop
 # of independent loads that the CPU overlaps: a load behind a mispredicted branch (is this cell subdivided?
 # does this point need its record?) is otherwise waited for alone, and that wait was most of the time per point.
+# The lists of such points are made branch-free (every point written, the count advancing only for the listed
+# ones), as the answer changes at random from one point to the next.
 
 #: Points per block of both passes (the gather buffers are this long).
 BLOCK = 2048
@@ -311,10 +313,21 @@ BLOCK = 2048
 def leaf_block(
     xs: np.ndarray, ys: np.ndarray, b0: int, b1: int, normalize: bool, codes: np.ndarray, off: int,
     bad: np.ndarray, g: Grid, pt: np.ndarray, leaf: np.ndarray,
-) -> int:
+) -> tuple[int, int]:
     """codes[i - off] = leaf code of point i in [b0, b1) (see `find_cell`), -1 and bad[i] for invalid input.
 
-    Returns the number of invalid points.  ``pt`` and ``leaf`` (BLOCK long) are scratch space.
+    Returns the number of invalid points and m, the number of complex points (code < -1), whose indices are
+    left in ``leaf[:m]`` in ascending order.  ``pt`` and ``leaf`` (BLOCK long) are scratch space.
+
+    Four loops: every point's coarse word (its code if the cell is not subdivided), listing the points of
+    subdivided cells; their fine cells; their fine codes; the complex ones among them.  The lists are made
+    branch-free: whether a point's cell is subdivided is true for 14 % of uniform points at random and changes
+    between consecutive GeoNames places 30 % of the time, so a branch on it (as before) was often mispredicted;
+    without it uniform points took 11.0 -> 9.8 ns and GeoNames places 22.4 -> 19.9 ns (best CPU of 40, three
+    interleaved runs each, load 1.2), but real flights, whose consecutive fixes share cells, 6.7 -> 8.0 ns
+    (the second loop's extra work).  Complex points are looked for among the listed ones only (edge-free
+    coarse cells in several zones, which only overlapping zones make, are listed with them), not in a pass
+    over the whole block.
     """
     cw, ncx, ncy, top, lsum = g.cw, g.ncx, g.ncy, g.top, g.lsum
     nbad = 0
@@ -333,18 +346,35 @@ def leaf_block(
         # valid points need no lower clamp: x + 180 >= 0 and y + 90 >= 0
         ix = min(int((x + 180.0) * inv), ncx - 1)
         iy = min(int((y + 90.0) * inv), ncy - 1)
-        t = top[iy * ncx + ix]
-        k = t & 0xFFFFFFFF
+        c = iy * ncx + ix
+        t = top[c]
         v = t >> 32
-        if k != 0:  # a subdivided cell: its fine code is loaded below, with the block's others
-            fx, fy = fine_cell(x, y, ix, iy, cw, k)
-            pt[m] = i
-            leaf[m] = v + fy * k + fx
-            m += 1
         codes[i - off] = v
+        pt[m] = i  # listed branch-free: kept only if the cell is subdivided (or complex)
+        leaf[m] = c
+        m += ((t & 0xFFFFFFFF) != 0) | (v < -1)
+    for j in range(m):  # their fine cells (the coarse words are cached now)
+        i = pt[j]
+        t = top[leaf[j]]
+        k = t & 0xFFFFFFFF
+        if k == 0:  # a complex edge-free coarse cell: its code is final (rare, so a branch)
+            leaf[j] = -1
+            continue
+        _, x, y = clean_point(xs[i], ys[i], normalize)
+        ix = min(int((x + 180.0) * inv), ncx - 1)
+        iy = min(int((y + 90.0) * inv), ncy - 1)
+        fx, fy = fine_cell(x, y, ix, iy, cw, k)
+        leaf[j] = (t >> 32) + fy * k + fx
+    for j in range(m):  # their codes, in a tight loop of independent loads
+        lf = leaf[j]
+        if lf >= 0:
+            codes[pt[j] - off] = lsum[lf]
+    n = 0
     for j in range(m):
-        codes[pt[j] - off] = lsum[leaf[j]]
-    return nbad
+        i = pt[j]
+        leaf[n] = i
+        n += codes[i - off] < -1
+    return nbad, n
 
 
 @kernel
@@ -352,10 +382,10 @@ def complex_point(
     xs: np.ndarray, ys: np.ndarray, i: int, normalize: bool, g: Grid,
 ) -> tuple[float, float, float, float]:
     """Point i (cleaned as in `leaf_block`) and the reference point of its fine cell."""
-    cw, ncx, ncy, ck = g.cw, g.ncx, g.ncy, g.ck
+    cw, ncx, ncy, top = g.cw, g.ncx, g.ncy, g.top
     _, x, y = clean_point(xs[i], ys[i], normalize)
     ix, iy = coarse_cell(x, y, cw, ncx, ncy)
-    k = i64(ck[iy * ncx + ix])
+    k = top[iy * ncx + ix] & 0xFFFFFFFF  # the word leaf_block read (cached), not ck (another cache line)
     if k == 0:  # an edge-free coarse cell in several zones: no edges to cross, any reference will do
         return x, y, x, y
     fx, fy = fine_cell(x, y, ix, iy, cw, k)
@@ -364,29 +394,22 @@ def complex_point(
 
 
 @kernel
-def gather_complex(codes: np.ndarray, i0: int, i1: int, blob: np.ndarray, idx: np.ndarray) -> tuple[int, float]:
-    """Indices of the complex points of codes[i0:i1] into idx, and a sum over the first words of their records.
+def touch_records(idx: np.ndarray, m: int, codes: np.ndarray, off: int, blob: np.ndarray) -> float:
+    """A sum over the first words of the records of the complex points idx[:m]: a software prefetch.
 
-    The sum is a software prefetch: the loads are what matters (see `locate_first`).  The indices are
-    gathered first, branch-free (every point is written to idx and the count advances only for complex
-    ones: 3-10 % of real points, which would mispredict a branch); the records are then touched in a loop
-    over the complex points alone, whose independent loads the CPU overlaps many at a time (touched while
-    scanning every point, as before, only the two or three complex points within the CPU's reorder window
-    were fetched at once).  With `Grid.top` this took GeoNames places from 57-60 to 47-53 ns per point (best
-    CPU time of 200 runs, three interleaved runs each, on a loaded machine).
+    The loads are what matters (see `locate_first`): they run in a loop over the complex points alone, whose
+    independent loads the CPU overlaps many at a time (touched while scanning every point, only the two or
+    three complex points within the CPU's reorder window were fetched at once).  With `Grid.top` this took
+    GeoNames places from 57-60 to 47-53 ns per point.  A record's first three cache lines (records average
+    13-16 words with the default grid; a line holds 8 and records start anywhere in one): 3-8 % less time
+    than two lines on GeoNames places.
     """
-    m = 0
-    for i in range(i0, i1):
-        idx[m] = i
-        m += codes[i] < -1
     acc = 0.0
     last = blob.size - 1
     for j in range(m):
-        o = -2 - codes[idx[j]]
-        # a record's first three cache lines (records average 13-16 words with the default grid; a line
-        # holds 8 and records start anywhere in one): 3-8 % less time than two lines on GeoNames places
+        o = -2 - codes[idx[j] - off]
         acc += blob[o] + blob[min(o + 8, last)] + blob[min(o + 16, last)]
-    return m, acc
+    return acc
 
 
 @kernel
@@ -397,13 +420,13 @@ def locate_first(
     blob = g.blob
     nbad = 0
     guard = 0.0
+    pt = np.empty(BLOCK, np.int64)
     idx = np.empty(BLOCK, np.int64)
-    leaf = np.empty(BLOCK, np.int64)
     for b0 in range(0, xs.size, BLOCK):
         b1 = min(b0 + BLOCK, xs.size)
-        nbad += leaf_block(xs, ys, b0, b1, normalize, out, b0 - b0, bad, g, idx, leaf)  # offset 0, not literal
-        m, acc = gather_complex(out, b0, b1, blob, idx)
-        guard += acc
+        nb, m = leaf_block(xs, ys, b0, b1, normalize, out, b0 - b0, bad, g, pt, idx)  # offset 0, not literal
+        nbad += nb
+        guard += touch_records(idx, m, out, b0 - b0, blob)
         for j in range(m):
             i = idx[j]
             x, y, rx, ry = complex_point(xs, ys, i, normalize, g)
@@ -442,7 +465,7 @@ def locate_all(
     n = 0
     for b0 in range(0, xs.size, BLOCK):
         b1 = min(b0 + BLOCK, xs.size)
-        nbad += leaf_block(xs, ys, b0, b1, normalize, codes, b0, bad, g, pt, leaf)
+        nbad += leaf_block(xs, ys, b0, b1, normalize, codes, b0, bad, g, pt, leaf)[0]
         for j in range(b1 - b0):
             code = codes[j]
             if code == -1:
@@ -476,6 +499,6 @@ def locate_all(
 
 __all__ = [
     "BLOCK", "EPS", "ERRBOUND", "Grid", "clean_point", "coarse_cell", "complex_point", "crosses", "find_cell",
-    "fine_cell", "fine_ref", "gather_complex", "i64", "leaf_block", "locate_all", "locate_first", "orient_exact",
-    "orient_sign", "seg_box", "side_edge", "side_line", "zone_inside"
+    "fine_cell", "fine_ref", "i64", "leaf_block", "locate_all", "locate_first", "orient_exact",
+    "orient_sign", "seg_box", "side_edge", "side_line", "touch_records", "zone_inside"
 ]

@@ -105,54 +105,69 @@ def segment_crossings(
         y1 = py1[p]
         x2 = px2[p]
         y2 = py2[p]
-        nst = members_into(x1, y1, start, g)
-        if nst < 0:
-            return oseg[:n].copy(), ofr[:n].copy(), ox[:n].copy(), oy[:n].copy(), oz[:n].copy(), od[:n].copy(), p
-        if pfirst[p]:
-            for a in range(nst):
-                cur[a] = start[a]
-            ncur = nst
+        if p > 0 and x1 == px2[p - 1] and y1 == py2[p - 1]:
+            # this piece starts where the last one ended (consecutive fixes of a track): its start state is
+            # that end state, the previous start state toggled per crossing -- the same parity the point
+            # lookup computes, so it need not be located again (one point location per piece saved).  Sorted
+            # as `members_into` lists zones, so that later output orders are unchanged.
+            for a in range(1, ncur):
+                z = cur[a]
+                b = a - 1
+                while b >= 0 and cur[b] > z:
+                    cur[b + 1] = cur[b]
+                    b -= 1
+                cur[b + 1] = z
+            if x1 == x2 and y1 == y2:
+                continue
         else:
-            # seam: report differences between previous end state and this start state
-            for a in range(ncur + nst):
-                if a < ncur:
-                    z = cur[a]
-                    d = -1
-                    found = False
-                    for b in range(nst):
-                        if start[b] == z:
-                            found = True
-                    if found:
-                        continue
-                else:
-                    z = start[a - ncur]
-                    d = 1
-                    found = False
-                    for b in range(ncur):
-                        if cur[b] == z:
-                            found = True
-                    if found:
-                        continue
-                if n == cap:
-                    cap *= 2
-                    oseg = grow(oseg, cap, n)
-                    ofr = grow(ofr, cap, n)
-                    ox = grow(ox, cap, n)
-                    oy = grow(oy, cap, n)
-                    oz = grow(oz, cap, n)
-                    od = grow(od, cap, n)
-                oseg[n] = pseg[p]
-                ofr[n] = pf0[p]
-                ox[n] = x1
-                oy[n] = y1
-                oz[n] = z
-                od[n] = d
-                n += 1
-            for a in range(nst):
-                cur[a] = start[a]
-            ncur = nst
-        if x1 == x2 and y1 == y2:
-            continue
+            nst = members_into(x1, y1, start, g)
+            if nst < 0:
+                return oseg[:n].copy(), ofr[:n].copy(), ox[:n].copy(), oy[:n].copy(), oz[:n].copy(), od[:n].copy(), p
+            if pfirst[p]:
+                for a in range(nst):
+                    cur[a] = start[a]
+                ncur = nst
+            else:
+                # seam: report differences between previous end state and this start state
+                for a in range(ncur + nst):
+                    if a < ncur:
+                        z = cur[a]
+                        d = -1
+                        found = False
+                        for b in range(nst):
+                            if start[b] == z:
+                                found = True
+                        if found:
+                            continue
+                    else:
+                        z = start[a - ncur]
+                        d = 1
+                        found = False
+                        for b in range(ncur):
+                            if cur[b] == z:
+                                found = True
+                        if found:
+                            continue
+                    if n == cap:
+                        cap *= 2
+                        oseg = grow(oseg, cap, n)
+                        ofr = grow(ofr, cap, n)
+                        ox = grow(ox, cap, n)
+                        oy = grow(oy, cap, n)
+                        oz = grow(oz, cap, n)
+                        od = grow(od, cap, n)
+                    oseg[n] = pseg[p]
+                    ofr[n] = pf0[p]
+                    ox[n] = x1
+                    oy[n] = y1
+                    oz[n] = z
+                    od[n] = d
+                    n += 1
+                for a in range(nst):
+                    cur[a] = start[a]
+                ncur = nst
+            if x1 == x2 and y1 == y2:
+                continue
         # crossings inside this piece
         m = 0
         xmin = min(x1, x2) - EPS
