@@ -82,6 +82,9 @@ class _Timed:
     def __init__(self, index: Any, acc: dict[str, float]) -> None:
         self._index, self._acc = index, acc
 
+    def __getattr__(self, name: str) -> Any:  # anything else (the grid transit reads) from the index itself
+        return getattr(self._index, name)
+
     def locate_all(self, lon: Any, lat: Any) -> Any:
         t0 = _clock()
         try:
