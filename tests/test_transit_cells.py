@@ -82,3 +82,17 @@ def test_odd_segments_are_always_sent(bad: float) -> None:
     assert mask.tolist() == [False, True]
     assert may_cross(index.grid, x[:1], y[:1], x[:1] + 0.001, y[:1], np.array([np.nan]), STEP).tolist() == [True]
     assert may_cross(index.grid, x[:1], y[:1], x[:1] + 0.001, y[:1], np.array([STEP * 1.01]), STEP).tolist() == [True]
+
+
+def test_zones_column_is_zones_of() -> None:
+    from overflight.analysis.locate import zones_column
+
+    index = ZoneIndex(as_zoneset({"A": shapely.box(0.0, 0.0, 2.0, 2.0), "B": shapely.box(1.0, 1.0, 3.0, 3.0),
+                                  "C": shapely.box(1.5, 1.5, 2.5, 2.5)}))
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-0.5, 3.5, 5000), rng.uniform(-0.5, 3.5, 5000)
+    col, located = zones_column(index, x, y)
+    want = index.zones_of(x, y)
+    assert col.to_pylist() == want.tolist()
+    assert located == int((want != "").sum())
+    assert {"A|B", "A|B|C", "B|C"} <= set(want.tolist())
