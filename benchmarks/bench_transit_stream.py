@@ -156,7 +156,7 @@ def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
 
     closed = []
     n = 0
-    for df in chunks({"core_only": True}):
+    for df in chunks({"core_only": True, "categorical_ids": True}):  # as `overflight transit`
         n += len(df)
         t = _clock()
         before = acc["locate"] + acc["crossings"] + acc["geodesy"]

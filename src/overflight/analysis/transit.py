@@ -224,7 +224,8 @@ class TransitEngine:
         st = self.state
         st.n_fixes += len(tracks)
         ids = tracks["track_id"]
-        if ids.dtype == object or not pd.api.types.is_string_dtype(ids.dtype):
+        if not isinstance(ids.dtype, pd.CategoricalDtype) and (
+                ids.dtype == object or not pd.api.types.is_string_dtype(ids.dtype)):
             ids = ids.astype(str)
         # Integer codes of the chunk's ids in sorted order: Arrow's dictionary encoding for Arrow-backed text,
         # never a Python string per fix.
