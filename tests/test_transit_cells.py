@@ -1,4 +1,4 @@
-"""transit_cells.may_cross: the segments it leaves out have no crossings, so the crossings of the rest are all of them."""
+"""transit_cells.may_cross: the segments it leaves out have no crossings (the rest give all of them); zones_column."""
 
 from __future__ import annotations
 

@@ -303,7 +303,8 @@ def _coords(txt: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.float64]:
         return np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         s = txt.to_pandas()
-        return pd.to_numeric(s.str.strip(), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.asarray(pd.to_numeric(s.str.strip(), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan),
+                          dtype=np.float64)
 
 
 def zones_column(index: ZoneIndex, lon: npt.ArrayLike, lat: npt.ArrayLike, *, sep: str = "|",

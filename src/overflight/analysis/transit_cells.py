@@ -63,7 +63,7 @@ def _may_cross(x1: npt.NDArray[np.float64], y1: npt.NDArray[np.float64], x2: npt
             for iy in range(iy0, iy1 + 1):
                 for ix in range(ix0, ix1 + 1):
                     cell = iy * ncx + ix
-                    k = np.int64(ck[cell])
+                    k = int(ck[cell])
                     if k == 0:
                         if cval[cell] < -1:
                             send = True
@@ -75,7 +75,7 @@ def _may_cross(x1: npt.NDArray[np.float64], y1: npt.NDArray[np.float64], x2: npt
                     fx1 = min(max(int((xmax - bx0) * sk), 0), k - 1)
                     fy0 = min(max(int((ymin - by0) * sk), 0), k - 1)
                     fy1 = min(max(int((ymax - by0) * sk), 0), k - 1)
-                    base = np.int64(cval[cell])
+                    base = int(cval[cell])
                     for fy in range(fy0, fy1 + 1):
                         for fx in range(fx0, fx1 + 1):
                             if lsum[base + fy * k + fx] < -1:

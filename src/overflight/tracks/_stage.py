@@ -162,9 +162,7 @@ def stage_frame(
 
 def _text_categories(ids: pd.Series) -> bool:
     """Whether a Categorical's categories are all text (a dictionary-encoded string column)."""
-    cats = ids.cat.categories
-    return bool(len(cats) == 0 or pd.api.types.is_string_dtype(cats.dtype)
-                and all(isinstance(c, str) for c in cats))
+    return all(type(c) is str for c in ids.cat.categories.tolist())
 
 
 def _categorical_ids(ids: pd.Series, default_id: str) -> tuple[pd.Series, int]:
