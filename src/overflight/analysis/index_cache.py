@@ -10,6 +10,7 @@ platform without ``mmap``) goes to :meth:`ZoneIndex.cached`, which rebuilds it w
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import mmap
@@ -60,10 +61,8 @@ def cached_index(zones: ZoneSet, *, directory: str | Path | None = None) -> Zone
     except zipfile.BadZipFile:  # a damaged member that ZoneIndex.load does not catch: rebuild and rewrite it
         idx = ZoneIndex(zones, cell_deg=1.0, fine_edges=1.0, max_fine=32)
         idx._hash = digest
-        try:
+        with contextlib.suppress(OSError):  # as ZoneIndex.cached: an unwritable cache only costs the next run
             idx.save(path)
-        except OSError:
-            pass
         return idx
 
 
