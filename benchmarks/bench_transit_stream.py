@@ -82,6 +82,9 @@ class _Timed:
     def __init__(self, index: Any, acc: dict[str, float]) -> None:
         self._index, self._acc = index, acc
 
+    def __getattr__(self, name: str) -> Any:  # anything else (the grid transit reads) from the index itself
+        return getattr(self._index, name)
+
     def locate_all(self, lon: Any, lat: Any) -> Any:
         t0 = _clock()
         try:
@@ -153,7 +156,9 @@ def child_stages(path: Path, chunk_rows: int, out: Path) -> dict[str, Any]:
 
     closed = []
     n = 0
-    for df in chunks({"core_only": True}):
+    # as `overflight transit` (older versions had no categorical_ids: the bench also measures main)
+    staged = {"core_only": True, **({"categorical_ids": True} if hasattr(ReadOptions, "categorical_ids") else {})}
+    for df in chunks(staged):
         n += len(df)
         t = _clock()
         before = acc["locate"] + acc["crossings"] + acc["geodesy"]

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from overflight._deprecated import LegacyAccess
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from overflight.zones import ZoneSetLike
 
 __all__ = ["LocateResult", "LocateSummary", "ProgressFn", "locate", "locate_csv"]
+
+#: Largest CSV block read at a time (bytes); see locate_csv.
+_MAX_BLOCK = 1 << 20
 
 #: ``progress(done, total)``: called with bytes read so far and the file's size.
 ProgressFn = Callable[[int, int], None]
@@ -205,28 +209,43 @@ def locate_csv(
     with open(points, "rb") as fh:
         sample = fh.read(first_bytes)
     row_bytes = max(8, len(sample) // max(1, sample.count(b"\n")))
-    block = int(min(max(chunk_rows * row_bytes, 1 << 16), 1 << 30))
-    read_opts = pacsv.ReadOptions(block_size=block, use_threads=True)
+    # Blocks of 1 MB, gathered into chunks of about chunk_rows rows: the streaming reader reads blocks ahead on a
+    # thread of its own and holds dozens of them (blocks of chunk_rows rows, up to 1 GB, held 1.5 GB at 10 M rows).
+    block = int(min(max(chunk_rows * row_bytes, 1 << 16), _MAX_BLOCK))
+    read_opts = pacsv.ReadOptions(block_size=block, use_threads=False)
     conv_opts = pacsv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False)
     summary = LocateSummary()
     schema = pa.schema([*(pa.field(c, pa.string()) for c in header), pa.field("zones", pa.string())])
     report = progress if callable(progress) else None
     with open(points, "rb") as raw:
         reader = _open(raw, points, read_opts, conv_opts)
-        with pacsv.CSVWriter(output, schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except pa.ArrowInvalid as exc:
-                    raise InputError(f"unreadable CSV ({_arrow_reason(exc, None, points)})", file=points) from None
-                # a value holding a line break means a stray quote swallowed the lines after it
-                _check_single_line(points, batch, summary.rows, [], 2)
-                zones = _locate_batch(batch, index, points, summary, lon_col, lat_col, strict, normalize_lon)
-                writer.write_batch(pa.RecordBatch.from_arrays([*batch.columns, zones], schema=schema))
-                if report is not None:
-                    report(_tell(raw), size)
+        try:
+            with pacsv.CSVWriter(output, schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as writer:
+                pending: list[pa.RecordBatch] = []
+                pending_rows = 0
+                while True:
+                    try:
+                        batch: pa.RecordBatch | None = reader.read_next_batch()
+                    except StopIteration:
+                        batch = None
+                    except pa.ArrowInvalid as exc:
+                        raise InputError(f"unreadable CSV ({_arrow_reason(exc, None, points)})", file=points) from None
+                    if batch is not None:
+                        # a value holding a line break means a stray quote swallowed the lines after it
+                        _check_single_line(points, batch, summary.rows + pending_rows, [], 2)
+                        pending.append(batch)
+                        pending_rows += batch.num_rows
+                    if pending and (batch is None or pending_rows >= chunk_rows):
+                        tbl = pa.Table.from_batches(pending)
+                        pending, pending_rows = [], 0
+                        zones = _locate_batch(tbl, index, points, summary, lon_col, lat_col, strict, normalize_lon)
+                        writer.write_table(pa.Table.from_arrays([*tbl.columns, zones], schema=schema))
+                        if report is not None:
+                            report(_tell(raw), size)
+                    if batch is None:
+                        break
+        finally:
+            reader.close()  # its read-ahead thread must not outlive the file (an abort at exit)
     return summary
 
 
@@ -246,13 +265,11 @@ def _tell(raw: BinaryIO) -> int:
 
 
 def _locate_batch(
-    batch: pa.RecordBatch, index: ZoneIndex, points: Path, summary: LocateSummary, lon_col: str, lat_col: str,
+    batch: pa.Table, index: ZoneIndex, points: Path, summary: LocateSummary, lon_col: str, lat_col: str,
     strict: bool, normalize_lon: bool,
 ) -> pa.Array:
-    lon_txt = batch.column(lon_col).to_pandas()
-    lat_txt = batch.column(lat_col).to_pandas()
-    lon = pd.to_numeric(lon_txt.str.strip(), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    lat = pd.to_numeric(lat_txt.str.strip(), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    lon = _coords(batch.column(lon_col))
+    lat = _coords(batch.column(lat_col))
     if strict:
         with np.errstate(invalid="ignore"):
             bad_lat = ~((lat >= -90) & (lat <= 90))
@@ -261,15 +278,63 @@ def _locate_batch(
         if bad.any():
             i = int(np.argmax(bad))
             field = lat_col if bad_lat[i] else lon_col
-            value = lat_txt.iloc[i] if bad_lat[i] else lon_txt.iloc[i]
+            value = batch.column(lat_col if bad_lat[i] else lon_col)[i].as_py()
             # line number in the file: header is line 1 (assumes no quoted newlines)
             raise InputError(f"invalid coordinate {value!r}", file=points, row=summary.rows + i + 2, field=field)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CoordinateWarning)
-        zones = index.zones_of(lon, lat, normalize_lon=normalize_lon)
+        zones, located = zones_column(index, lon, lat, normalize_lon=normalize_lon)
     with np.errstate(invalid="ignore"):
         ok = (lat >= -90) & (lat <= 90) & (np.isfinite(lon) if normalize_lon else (lon >= -180) & (lon <= 180))
     summary.bad += int((~ok).sum()) if caught else 0
     summary.rows += len(lon)
-    summary.located += int((zones != "").sum())
-    return pa.array(zones, type=pa.string())
+    summary.located += located
+    return zones
+
+
+def _coords(txt: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.float64]:
+    """float64 of a text column as ``pd.to_numeric(text.str.strip(), errors="coerce")`` reads it.
+
+    Arrow's cast of the trimmed text when it takes every value (the same numbers: see
+    ``overflight.tracks.table.to_float``), else pandas' per-value reading.
+    """
+    try:
+        x = pc.cast(pc.utf8_trim_whitespace(txt), pa.float64())
+        return np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        s = txt.to_pandas()
+        return np.asarray(pd.to_numeric(s.str.strip(), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan),
+                          dtype=np.float64)
+
+
+def zones_column(index: ZoneIndex, lon: npt.ArrayLike, lat: npt.ArrayLike, *, sep: str = "|",
+                 normalize_lon: bool = False) -> tuple[pa.Array, int]:
+    """``ZoneIndex.zones_of`` as an Arrow string array, and how many points are in a zone.
+
+    The same text per point (ids of every zone holding it joined by ``sep``, '' for none), made by one Arrow
+    ``take`` from the zone ids rather than a Python string object per point.
+    """
+    x = np.asarray(lon, dtype=np.float64)
+    pi, zi = index.locate_all(x, np.asarray(lat, dtype=np.float64), normalize_lon=normalize_lon)
+    ids = np.asarray(index.ids, dtype=object)
+    words: list[str] = [*ids.tolist(), ""]
+    take = np.full(x.size, len(ids), dtype=np.int64)  # '' unless in a zone
+    pi = np.asarray(pi, dtype=np.int64)
+    zi = np.asarray(zi, dtype=np.int64)
+    if pi.size == 0:
+        return pc.take(pa.array(words, pa.string()), pa.array(take)), 0
+    # memberships are grouped by point: a run of one is that zone's id, longer runs are joined (overlaps only)
+    starts = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
+    ends = np.r_[starts[1:], pi.size]
+    single = ends - starts == 1
+    take[pi[starts[single]]] = zi[starts[single]]
+    multi_s, multi_e = starts[~single], ends[~single]
+    if len(multi_s):
+        joined: dict[str, int] = {}
+        pos = np.empty(len(multi_s), dtype=np.int64)
+        for k, (s, e) in enumerate(zip(multi_s.tolist(), multi_e.tolist(), strict=True)):
+            w = sep.join(ids[zi[s:e]])
+            pos[k] = joined.setdefault(w, len(words) + len(joined))
+        words.extend(joined)
+        take[pi[multi_s]] = pos
+    return pc.take(pa.array(words, pa.string()), pa.array(take)), int(starts.size)

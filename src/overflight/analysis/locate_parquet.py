@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from overflight.errors import InputError
@@ -66,11 +67,16 @@ def zones_for_table(tbl: pa.Table, index: Any, *, geo_meta: bytes | None, file: 
         where = f"row {first_row + j + 1}" + (f" (row group {row_group})" if row_group is not None else "")
         raise InputError(f"invalid coordinate lon={lon[j]!r} lat={lat[j]!r}", file=file, row=where,
                          field=lat_col if not (np.isfinite(lat[j]) and abs(lat[j]) <= 90) else lon_col)
-    zones = np.full(len(lon), "", dtype=object)
-    if ok.any():
-        zones[ok] = index.zones_of(lon[ok], lat[ok])
-    counts = LocateCounts(rows=len(lon), located=int((zones != "").sum()), bad=int((~ok).sum()))
-    return pa.array(zones, type=pa.string()), counts
+    from overflight.analysis.locate import zones_column
+
+    # index.zones_of as Arrow text (no Python string per point); invalid points get ''
+    col, located = zones_column(index, lon[ok], lat[ok])
+    if not ok.all():
+        at = np.full(len(lon), -1, dtype=np.int64)
+        at[ok] = np.arange(int(ok.sum()))
+        col = pc.fill_null(pc.take(col, pa.array(at, mask=at < 0)), "")
+    counts = LocateCounts(rows=len(lon), located=located, bad=int((~ok).sum()))
+    return col, counts
 
 
 def locate_parquet(points: Path, output: Path, index: Any, *, lon_col: str = "lon", lat_col: str = "lat",

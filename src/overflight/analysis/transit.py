@@ -44,6 +44,7 @@ import pandas as pd
 
 from overflight._deprecated import deprecated_names
 from overflight.analysis.crossing_times import with_brackets
+from overflight.analysis.transit_cells import may_cross
 from overflight.analysis.transit_geodesy import group_cumsum, short_lengths
 from overflight.errors import InputError
 from overflight.geodesy import direct, inverse
@@ -82,11 +83,12 @@ class Locator(Protocol):
 
 def _default_locator(zones: ZoneSet) -> Locator:
     from overflight import boundaries
+    from overflight.analysis.index_cache import cached_index
     from overflight.index import ZoneIndex
 
-    # A shipped boundary set is indexed once and loaded from the on-disk cache afterwards.
+    # A shipped boundary set is indexed once and mapped from the on-disk cache afterwards.
     named = zones.provenance.name in boundaries.names()
-    idx: Locator = ZoneIndex.cached(zones) if named else ZoneIndex(zones)
+    idx: Locator = cached_index(zones) if named else ZoneIndex(zones)
     return idx
 
 
@@ -223,7 +225,8 @@ class TransitEngine:
         st = self.state
         st.n_fixes += len(tracks)
         ids = tracks["track_id"]
-        if ids.dtype == object or not pd.api.types.is_string_dtype(ids.dtype):
+        if not isinstance(ids.dtype, pd.CategoricalDtype) and (
+                ids.dtype == object or not pd.api.types.is_string_dtype(ids.dtype)):
             ids = ids.astype(str)
         # Integer codes of the chunk's ids in sorted order: Arrow's dictionary encoding for Arrow-backed text,
         # never a Python string per fix.
@@ -307,11 +310,19 @@ class TransitEngine:
                           seg_len: FloatArray, alt: FloatArray) -> dict[str, np.ndarray]:
         """Border crossings from the zone index's own segment classifier (geodesic pieces of ``step_m``)."""
         a, b = s_idx, s_idx + 1
-        c = self.index.crossings(_wrap(lon[a]), lat[a], _wrap(lon[b]), lat[b],
-                                 densify_m=self.step_m, azimuth=az, length_m=seg_len)
+        x1, y1, x2, y2 = _wrap(lon[a]), lat[a], _wrap(lon[b]), lat[b]
+        grid = getattr(self.index, "grid", None)
+        sent: IntArray | None = None
+        if grid is not None and hasattr(grid, "lsum"):
+            # Only segments whose cells a border passes through can cross one (exact: see transit_cells).
+            sent = np.flatnonzero(may_cross(grid, x1, y1, x2, y2, seg_len, self.step_m))
+            x1, y1, x2, y2, az, seg_len = x1[sent], y1[sent], x2[sent], y2[sent], az[sent], seg_len[sent]
+        c = self.index.crossings(x1, y1, x2, y2, densify_m=self.step_m, azimuth=az, length_m=seg_len)
         seg = np.asarray(c.segment, dtype=np.int64)
         if len(seg) == 0:
             return _no_events()
+        if sent is not None:
+            seg = sent[seg]
         frac = np.asarray(c.fraction, dtype=np.float64)
         zone = np.asarray(c.zone, dtype=np.int64)
         row = s_idx[seg]

@@ -187,7 +187,8 @@ def transit_cmd(
         console.print("  land only: crossings over the territorial sea are not seen", highlight=False)
     _keep_freed_memory()
     # The kernel orders each chunk's fixes itself: the validator need not sort them first.
-    chunks = iter_tracks(tracks, sort=sort, core_only=True, sort_chunks=False, **opts)
+    # (the ids as codes where the file has them so: the kernel factorizes them, it never needs a string per fix)
+    chunks = iter_tracks(tracks, sort=sort, core_only=True, sort_chunks=False, categorical_ids=True, **opts)
     total = _count_lines(tracks) if tracks.suffix.lower() in (".csv", ".txt", ".tsv", ".sbs") else None
     with Progress(TextColumn("[bold]transit[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("fixes"),
                   TextColumn("{task.fields[visits]} visits"), TimeElapsedColumn(), console=err_console,

@@ -49,6 +49,9 @@ class ReadOptions:
     #: Read only the columns the canonical table is made of (lon, lat, time, id, altitude): the extras are
     #: never parsed (what transit and locate need; a converted file keeps them).
     core_only: bool = False
+    #: With ``core_only``: track ids of a (Geo)Parquet file as a pandas Categorical read from the file's
+    #: dictionary, not a string per fix (for a consumer that factorizes them, as transit does).
+    categorical_ids: bool = False
 
     @property
     def mapped(self) -> bool:
@@ -104,8 +107,12 @@ def stage_frame(
     tz: str | tzinfo | None,
     time_format: str | None = None,
     notes: dict[str, int] | None = None,
+    categorical_ids: bool = False,
 ) -> Staged:
-    """Build the canonical columns from ``df`` (source columns) and keep the unused ones as extras."""
+    """Build the canonical columns from ``df`` (source columns) and keep the unused ones as extras.
+
+    ``categorical_ids``: a Categorical id column of text stays a Categorical (of the trimmed ids).
+    """
     df = df.reset_index(drop=True)
     traw = df[cmap.time[0]]
     for extra in cmap.time[1:]:
@@ -116,6 +123,10 @@ def stage_frame(
     notes = dict(notes or {})
     if cmap.id is None:
         tid = pd.Series(cmap.default_id, index=df.index, dtype=str)
+    elif categorical_ids and isinstance(df[cmap.id].dtype, pd.CategoricalDtype) and _text_categories(df[cmap.id]):
+        tid, missing_n = _categorical_ids(df[cmap.id], cmap.default_id)
+        if missing_n:
+            notes["missing track id (file name used)"] = missing_n
     else:
         tid = df[cmap.id].astype("str")
         arr = pa.array(tid.array) if isinstance(tid.array, pd.arrays.ArrowStringArray) else None
@@ -127,7 +138,7 @@ def stage_frame(
             notes["missing track id (file name used)"] = int(missing.sum())
     frame = pd.DataFrame(
         {
-            "track_id": tid.astype(str),
+            "track_id": tid if isinstance(tid.dtype, pd.CategoricalDtype) else tid.astype(str),
             "time": times,
             "lon": to_float(df[cmap.lon]),
             "lat": to_float(df[cmap.lat]),
@@ -147,6 +158,33 @@ def stage_frame(
         fields=_fields(cmap, tz),
         raw={"lon": df[cmap.lon], "lat": df[cmap.lat], **({"alt": df[cmap.alt]} if cmap.alt is not None else {})},
     )
+
+
+def _text_categories(ids: pd.Series) -> bool:
+    """Whether a Categorical's categories are all text (a dictionary-encoded string column)."""
+    return all(type(c) is str for c in ids.cat.categories.tolist())
+
+
+def _categorical_ids(ids: pd.Series, default_id: str) -> tuple[pd.Series, int]:
+    """Track ids of a Categorical of text, as the text path makes them (trimmed; missing or blank: ``default_id``).
+
+    The work is on the categories (each distinct id once), not on a string per fix; the result is a Categorical
+    whose categories are the distinct final ids (what :func:`overflight.tracks.table.factorize_sorted` reads).
+    """
+    cats = np.asarray(ids.cat.categories, dtype=object)
+    # the same trimming as the text path's (pandas' str.strip)
+    words = np.array([*pd.Series(cats, dtype="str").str.strip().tolist(), default_id], dtype=object)
+    blank = words == ""
+    codes = np.asarray(ids.cat.codes, dtype=np.int64)
+    nd = len(cats)
+    # null (-1) and blank ids take the default id (the last word)
+    fixed = np.where(codes < 0, nd, codes)
+    if blank.any():
+        fixed = np.where(blank[fixed], nd, fixed)
+    missing = int((fixed == nd).sum())
+    uniq, inverse = np.unique(words, return_inverse=True)  # trimmed ids may coincide
+    cat = pd.Categorical.from_codes(np.asarray(inverse, dtype=np.int64)[fixed], categories=pd.Index(uniq, dtype=object))
+    return pd.Series(cat, index=ids.index), missing
 
 
 def _fields(cmap: ColumnMap, tz: str | tzinfo | None) -> dict[str, str]:

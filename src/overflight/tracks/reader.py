@@ -168,16 +168,19 @@ def iter_tracks(
     sort: bool = False,
     core_only: bool = False,
     sort_chunks: bool = True,
+    categorical_ids: bool = False,
 ) -> TrackChunks:
     """Stream validated chunks of any track file (CSV, SBS and Parquet in ``chunk_rows`` rows; others whole).
 
     Parameters are those of :func:`read_tracks`; ``core_only=True`` reads only the canonical columns (CSV and
     Parquet skip the others: what transit and locate need); ``sort_chunks=False`` hands each chunk on in the
-    file's order instead of sorted by track and time (for a consumer that orders fixes itself, as transit).
+    file's order instead of sorted by track and time (for a consumer that orders fixes itself, as transit);
+    ``categorical_ids=True`` (with ``core_only``) gives the track ids of a (Geo)Parquet file as a pandas
+    Categorical of the same text, decoded from the file's dictionary (no string per fix).
     """
     opts = ReadOptions(lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col, alt_col=alt_col,
                        alt_unit=alt_unit, tz=tz, time_format=time_format, chunk_rows=chunk_rows,
-                       core_only=core_only)
+                       core_only=core_only, categorical_ids=categorical_ids)
     fmt, staged = iter_staged(path, format, opts)
     if sort:
         staged = iter([sort_staged(list(staged))])

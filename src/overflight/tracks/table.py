@@ -398,6 +398,10 @@ def factorize_sorted(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     ids are sorted, by code point as Python sorts text; pandas' own factorize of the same column costs several
     times more (it is done once per chunk by the validator and once by the transit kernel).
     """
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        got = _factorize_categorical(ids)
+        if got is not None:
+            return got
     arr = arrow_strings(ids)
     if arr is None or arr.null_count:
         codes, uniq = pd.factorize(ids.astype(str), sort=True)
@@ -409,6 +413,20 @@ def factorize_sorted(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     rank[order] = np.arange(len(order), dtype=np.int64)
     codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
     return codes, words[order]
+
+
+def _factorize_categorical(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """factorize_sorted of a Categorical of text without nulls, from its codes (None for any other)."""
+    codes = np.asarray(ids.cat.codes, dtype=np.int64)
+    cats = np.asarray(ids.cat.categories, dtype=object)
+    if (len(codes) and int(codes.min()) < 0) or not all(type(c) is str for c in cats.tolist()):
+        return None
+    used = np.flatnonzero(np.bincount(codes, minlength=len(cats)) > 0)  # only the ids present, as factorize
+    words = cats[used]
+    order = np.argsort(words, kind="stable")
+    rank = np.full(len(cats), -1, dtype=np.int64)
+    rank[used[order]] = np.arange(len(order), dtype=np.int64)
+    return rank[codes], words[order]
 
 
 def arrow_strings(values: pd.Series) -> pa.Array | None:
