@@ -45,6 +45,7 @@ from overflight.analysis.prism.edges import (
     lambert_via,
     zone_edges,
 )
+from overflight.analysis.prism.lattice import lattice_paths
 
 IntArray = NDArray[np.int64]
 
@@ -285,9 +286,18 @@ def settle_zone(
             detour[k3] = b_hi[k3] + r[k3]  # a lower bound on the avoiding length
             margin[k3] = 0.0  # a lower bound: the fence shows only that the verdict holds
             exact[k3] = False
+            # ... or a path of many legs through a lattice in the ellipse (between islands, along a coast) ...
+            j5 = j3[~nec]
+            e5 = e2[~got][~nec]
+            got5, ln5 = lattice_paths(lon1[j5], lat1[j5], lon2[j5], lat2[j5], b_hi[j5] + r[j5], ze)
+            k5 = j5[got5]
+            status[k5] = SETTLE_POSSIBLE
+            detour[k5] = ln5[got5]  # an upper bound on the avoiding length
+            margin[k5] = np.maximum(b_hi[k5] - (np.maximum(e5[got5], ln5[got5]) - r[k5]), 0.0)
+            exact[k5] = False
             # ... or a fence at a slant, shown for the length at which ``evaluate`` (fast mode) stops looking:
             # then that length is a lower bound on the avoiding length, as the one ``evaluate`` reports.
-            j4 = j3[~nec]
+            j4 = j5[~got5]
             cut = (b_hi[j4] + r[j4]) * (1 + 1e-6) + 1.0
             nec = turned_fence_bound(lon1[j4], lat1[j4], lon2[j4], lat2[j4], cut, r1[j4], r2[j4], zone, ze)
             k4 = j4[nec]
