@@ -45,6 +45,7 @@ from overflight.analysis.prism.edges import (
     lambert_via,
     zone_edges,
 )
+from overflight.analysis.prism.hullbound import hull_lower_bound, part_hulls
 from overflight.analysis.prism.lattice import lattice_paths
 
 IntArray = NDArray[np.int64]
@@ -286,9 +287,25 @@ def settle_zone(
             detour[k3] = b_hi[k3] + r[k3]  # a lower bound on the avoiding length
             margin[k3] = 0.0  # a lower bound: the fence shows only that the verdict holds
             exact[k3] = False
+            # ... or the taut path around one part's convex hull longer than ``evaluate``'s cut (below) ...
+            j6 = j3[~nec]
+            e6 = e2[~got][~nec]
+            cut6 = (b_hi[j6] + r[j6]) * (1 + 1e-6) + 1.0
+            if ze.hulls is None:
+                ze.hulls = part_hulls(zone, float(ze.tol.max())) or False
+            nec6 = np.zeros(j6.size, dtype=bool)
+            if ze.hulls is not False:
+                plain = (r1[j6] == 0) & (r2[j6] == 0)  # (error discs cut from the zone are not in the hulls)
+                nec6[plain] = hull_lower_bound(lon1[j6[plain]], lat1[j6[plain]], lon2[j6[plain]], lat2[j6[plain]],
+                                               ze.hulls) > cut6[plain]
+            k6 = j6[nec6]
+            status[k6] = SETTLE_NECESSARY
+            detour[k6] = cut6[nec6]
+            margin[k6] = np.minimum(cut6[nec6] - r[k6] - b_hi[k6], b_hi[k6] - (direct[k6] - r[k6]))
+            exact[k6] = False
             # ... or a path of many legs through a lattice in the ellipse (between islands, along a coast) ...
-            j5 = j3[~nec]
-            e5 = e2[~got][~nec]
+            j5 = j6[~nec6]
+            e5 = e6[~nec6]
             got5, ln5 = lattice_paths(lon1[j5], lat1[j5], lon2[j5], lat2[j5], b_hi[j5] + r[j5], ze)
             k5 = j5[got5]
             status[k5] = SETTLE_POSSIBLE
