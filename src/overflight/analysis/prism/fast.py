@@ -297,7 +297,7 @@ def settle_zone(
             if ze.hulls is not False:
                 plain = (r1[j6] == 0) & (r2[j6] == 0)  # (error discs cut from the zone are not in the hulls)
                 nec6[plain] = hull_lower_bound(lon1[j6[plain]], lat1[j6[plain]], lon2[j6[plain]], lat2[j6[plain]],
-                                               ze.hulls) > cut6[plain]
+                                               ze.hulls, cut6[plain]) > cut6[plain]
             k6 = j6[nec6]
             status[k6] = SETTLE_NECESSARY
             detour[k6] = cut6[nec6]

@@ -9,9 +9,9 @@ shorter of the two; which vertices are tangent does not depend on the gnomonic p
 only the lengths are spherical).
 
 The avoiding paths of ``evaluate`` are chains of great-circle legs, each weighted with its geodesic
-length, which is at least SPH_LO times its great-circle length (as in ``fast.fence_bound``). So
-``SPH_LO · R · taut`` bounds them from below, less a slop for rounding and for the zone's lon/lat edges,
-which stray from the great-circle edges between the same vertices by at most the largest edge tolerance
+length, which is at least SPH_LO times its great-circle length (as in ``fast.fence_bound``; away from the
+equator a larger factor, ``hull_lower_bound``). So ``SPH_LO · R · taut`` bounds them from below, less a
+slop for rounding and for the zone's lon/lat edges, which stray from the great-circle edges between the same vertices by at most the largest edge tolerance
 (``ZoneEdges.tol``): moving the boundary by δ changes the taut length around a convex set by at most
 ``(2 pi + 4) δ``.
 """
@@ -28,6 +28,7 @@ from shapely.geometry.base import BaseGeometry
 
 from overflight._jit import kernel
 from overflight.analysis.prism._geo import R_SPHERE, SPH_LO, FloatArray, unit
+from overflight.geodesy import WGS84_A, WGS84_F
 
 IntArray = NDArray[np.int64]
 
@@ -89,6 +90,15 @@ def part_hulls(g: BaseGeometry, tol_max: float) -> PartHulls | None:
     slop = (2 * math.pi + 4) * tol_max * R_SPHERE + 1.0
     return PartHulls(np.vstack(vs), np.array(st, dtype=np.int64), np.array(en, dtype=np.int64), np.array(cs),
                      np.array(crs), slop)
+
+
+@kernel
+def _angle(p: FloatArray, q: FloatArray) -> float:
+    """Angle between unit vectors, stable for short arcs (acos loses ~1e-8 rad there: 0.1 m per hull edge)."""
+    x = p[1] * q[2] - p[2] * q[1]
+    y = p[2] * q[0] - p[0] * q[2]
+    z = p[0] * q[1] - p[1] * q[0]
+    return math.atan2(math.sqrt(x * x + y * y + z * z), p[0] * q[0] + p[1] * q[1] + p[2] * q[2])
 
 
 @kernel
@@ -200,28 +210,55 @@ def _hull_lb_kernel(u1: FloatArray, u2: FloatArray, v: FloatArray, start: IntArr
                 while t != tb and steps <= k:
                     j = s0 + t
                     jn = s0 + (t + 1) % k
-                    ln += math.acos(min(max(v[j, 0] * v[jn, 0] + v[j, 1] * v[jn, 1] + v[j, 2] * v[jn, 2], -1.0),
-                                        1.0))
+                    ln += _angle(v[j], v[jn])
                     t = (t + 1) % k
                     steps += 1
                 f1 = s0 + (b1 if side == 0 else a1)
                 f2 = s0 + (a2 if side == 0 else b2)
-                ln += math.acos(min(max(a[0] * v[f1, 0] + a[1] * v[f1, 1] + a[2] * v[f1, 2], -1.0), 1.0))
-                ln += math.acos(min(max(b[0] * v[f2, 0] + b[1] * v[f2, 1] + b[2] * v[f2, 2], -1.0), 1.0))
+                ln += _angle(a, v[f1]) + _angle(b, v[f2])
                 sides[side] = ln
             best = max(best, min(sides[0], sides[1]))
         out[i] = best
     return out
 
 
+def meridian_ratio(lat_deg: FloatArray) -> FloatArray:
+    """M(lat) / R: the least ratio of WGS84 length to spherical length (geographic lon/lat) of a short step there.
+
+    The ellipsoid's metric is ``M^2 dlat^2 + N^2 cos^2 lat dlon^2`` and the sphere's ``R^2 (dlat^2 +
+    cos^2 lat dlon^2)``; M <= N, so every step is at least M / R times its spherical length. M grows with |lat|.
+    """
+    e2 = WGS84_F * (2 - WGS84_F)
+    s = np.sin(np.radians(np.asarray(lat_deg, dtype=np.float64)))
+    return np.asarray(WGS84_A * (1 - e2) / (1 - e2 * s * s) ** 1.5 / R_SPHERE, dtype=np.float64)
+
+
 def hull_lower_bound(lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, ph: PartHulls,
-                     ) -> FloatArray:
-    """A lower bound (metres) on every avoiding path's length, for fixes outside the zone (module note); 0 if none."""
+                     target: FloatArray | None = None) -> FloatArray:
+    """A lower bound (metres) on the avoiding length, for fixes outside the zone (module note); 0 if none.
+
+    With `target`, the bound holds for the paths no longer than `target` (the only ones that can decide whether
+    the avoiding length exceeds it) and is tighter than SPH_LO times the spherical length: such a path lies in
+    the spherical ellipse of focal sum ``S = target / (SPH_LO R)``, within ``c + S / 2`` of the fixes' midpoint
+    m (c: half the fixes' angle; triangle inequality), so nowhere nearer the equator than ``|lat(m)| - c - S/2``.
+    A geodesic's least |latitude| is at an end (its latitude has no interior minimum within one hemisphere),
+    so each leg of the path is at least ``M(that latitude) / R`` times its spherical length
+    (``meridian_ratio``). Where that latitude is not positive, SPH_LO is used.
+    """
     if len(lon1) == 0:
         return np.zeros(0)
     c = np.ascontiguousarray
-    taut = _hull_lb_kernel(c(unit(lon1, lat1)), c(unit(lon2, lat2)), ph.v, ph.start, ph.end, ph.c, ph.cos_r)
-    return np.asarray(SPH_LO * R_SPHERE * taut * (1 - 1e-9) - ph.slop, dtype=np.float64)
+    u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
+    taut = _hull_lb_kernel(c(u1), c(u2), ph.v, ph.start, ph.end, ph.c, ph.cos_r)
+    k = np.full(len(lon1), SPH_LO)
+    if target is not None:
+        m = u1 + u2
+        m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-300)
+        half = 0.5 * np.arccos(np.clip(np.sum(u1 * u2, axis=1), -1, 1))
+        reach = half + 0.5 * np.asarray(target, dtype=np.float64) / (SPH_LO * R_SPHERE) * (1 + 1e-9) + 1e-9
+        lat_min = np.degrees(np.abs(np.arcsin(np.clip(m[:, 2], -1, 1))) - reach)
+        k = np.where(lat_min > 0, np.maximum(k, meridian_ratio(np.maximum(lat_min, 0.0)) * (1 - 1e-9)), k)
+    return np.asarray(k * R_SPHERE * taut * (1 - 1e-9) - ph.slop, dtype=np.float64)
 
 
 __all__ = ["PartHulls", "hull_lower_bound", "part_hulls"]
