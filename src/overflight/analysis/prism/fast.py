@@ -219,10 +219,11 @@ def settle_zone(
     definitions for the settled ones. With ``precise=False`` the entering length is refined only until
     the verdict is settled: the verdicts are the same, the detours of "impossible" may be certified lower
     bounds (``exact`` False) and margins lower bounds. With ``two_leg``, pairs whose direct arc meets the
-    zone are settled "possible" when ``two_leg_paths`` finds a path around it within the budget (then
-    ``detour`` is that path's length, an upper bound on the shortest one, and ``margin`` a lower bound),
-    and SETTLE_NECESSARY when ``fence_bound`` shows every avoiding path exceeds it (``detour`` is then the
-    lower bound budget + r, ``margin`` 0, a lower bound), or when ``turned_fence_bound`` shows every avoiding
+    zone are settled "possible" when ``two_leg_paths`` (then ``lattice_paths``, paths of many legs) finds a
+    path around it within the budget (then ``detour`` is that path's length, an upper bound on the shortest
+    one, and ``margin`` a lower bound), and SETTLE_NECESSARY when ``fence_bound`` shows every avoiding path
+    exceeds it (``detour`` is then the lower bound budget + r, ``margin`` 0, a lower bound), or when
+    ``turned_fence_bound`` or ``hull_lower_bound`` (``hullbound``: taut paths round a hull) shows every avoiding
     path exceeds ``cut = (budget + r)(1 + 1e-6) + 1 m``, the length at which ``evaluate`` stops looking in
     fast mode (``detour`` is then ``cut``, ``margin`` ``cut - r - budget``, as ``evaluate`` reports them when
     its search ends there; when it ends below ``cut`` its values are lower by at most ``cut - budget - r``,

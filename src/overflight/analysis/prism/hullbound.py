@@ -11,9 +11,9 @@ only the lengths are spherical).
 The avoiding paths of ``evaluate`` are chains of great-circle legs, each weighted with its geodesic
 length, which is at least SPH_LO times its great-circle length (as in ``fast.fence_bound``; away from the
 equator a larger factor, ``hull_lower_bound``). So ``SPH_LO · R · taut`` bounds them from below, less a
-slop for rounding and for the zone's lon/lat edges, which stray from the great-circle edges between the same vertices by at most the largest edge tolerance
-(``ZoneEdges.tol``): moving the boundary by δ changes the taut length around a convex set by at most
-``(2 pi + 4) δ``.
+slop for rounding and for the zone's lon/lat edges, which stray from the great-circle edges between the
+same vertices by at most the largest edge tolerance (``ZoneEdges.tol``): moving the boundary by δ changes
+the taut length around a convex set by at most ``(2 pi + 4) δ``.
 """
 
 from __future__ import annotations
