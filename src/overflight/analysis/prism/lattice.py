@@ -3,7 +3,8 @@
 When the direct arc crosses a zone and no two-leg path (``fast.two_leg_paths``) goes round it — an arc
 through an archipelago or along an indented coast — a path that weaves between the islands often exists
 well within the budget. Nodes are laid out in columns across the ellipse (gnomonic frame centred between
-the fixes: ``ncol`` columns evenly between them, ``nrow`` nodes each, denser near the direct arc), and a
+the fixes: ``ncol`` columns evenly between them, ``nrow`` nodes each, denser near the direct arc, then, for
+the pairs that lattice did not serve, evenly spaced: ``POWERS``), and a
 dynamic programme over columns (each leg from one column to the next) finds the shortest such path on the
 sphere whose legs are certainly clear of every zone edge (``edges._arc_clear_kernel``, tested lazily:
 candidates in order of their length, the first clear one kept).
@@ -38,6 +39,7 @@ from overflight.geodesy import WGS84_F
 
 NCOL = 30  # columns of nodes between the fixes
 NROW = 61  # nodes per column (odd: the direct arc's own point is one)
+POWERS = (2.0, 1.0)  # row spacing: offsets from the arc grow as |s|^power (s in [-1, 1]); tried in turn
 WINDOW = 10  # a leg between two columns of nodes moves by at most this many rows
 TRIES = 3  # clearance tests per node at most (the shortest candidates first): a node inside the zone gives up soon
 SLACK = 1.01  # spherical search: paths up to this share over the budget are kept (the Lambert check decides)
@@ -87,7 +89,7 @@ def _leg_clear(a: FloatArray, b: FloatArray, sub: NDArray[np.int64], h0: int, h1
 @kernel
 def _lattice_kernel(
     u1: FloatArray, u2: FloatArray, lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray,
-    b2: FloatArray, cb2: FloatArray, budget: FloatArray, ncol: int, nrow: int, t: EdgeTree,
+    b2: FloatArray, cb2: FloatArray, budget: FloatArray, ncol: int, nrow: int, power: float, t: EdgeTree,
 ) -> tuple[NDArray[np.bool_], FloatArray]:
     """For each pair, whether a lattice path clear of the zone is within `budget`, and its length (else inf)."""
     n = u1.shape[0]
@@ -146,7 +148,7 @@ def _lattice_kernel(
             w = ts * math.sqrt(max(0.0, 1.0 - (x / tb) ** 2)) * 0.98
             for j in range(nrow):
                 s = -1.0 + 2.0 * j / (nrow - 1)
-                y = w * s * abs(s)  # denser near the direct arc
+                y = w * s * abs(s) ** (power - 1.0)  # power 2: denser near the direct arc
                 vn = 0.0
                 for q in range(3):
                     nodes[k, j, q] = m[q] + x * ax[q] + y * nr[q]
@@ -283,7 +285,7 @@ def _lattice_kernel(
 
 def lattice_paths(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, budget: FloatArray, ze: ZoneEdges,
-    ncol: int = NCOL, nrow: int = NROW,
+    ncol: int = NCOL, nrow: int = NROW, powers: tuple[float, ...] = POWERS,
 ) -> tuple[NDArray[np.bool_], FloatArray]:
     """For each pair (fix 1 outside the zone), whether a lattice path avoids the zone within `budget` (metres).
 
@@ -294,9 +296,20 @@ def lattice_paths(
         return np.zeros(0, dtype=bool), np.zeros(0)
     fl = FixLegs(lon1, lat1, lon2, lat2)
     c = np.ascontiguousarray
-    found, length = _lattice_kernel(c(unit(lon1, lat1)), c(unit(lon2, lat2)), fl.lon1, fl.b1, fl.cb1, fl.lon2,
-                                    fl.b2, fl.cb2, c(budget, dtype=np.float64), int(ncol), int(nrow), ze.tree())
-    return np.asarray(found, dtype=bool), np.asarray(length, dtype=np.float64)
+    u1, u2, bud = c(unit(lon1, lat1)), c(unit(lon2, lat2)), c(budget, dtype=np.float64)
+    found = np.zeros(n, dtype=bool)
+    length = np.full(n, np.inf)
+    todo = np.arange(n)
+    for pw in powers:  # each spacing of the rows in turn, for the pairs the previous ones did not serve
+        if todo.size == 0:
+            break
+        got, ln = _lattice_kernel(c(u1[todo]), c(u2[todo]), fl.lon1[todo], fl.b1[todo], fl.cb1[todo], fl.lon2[todo],
+                                  fl.b2[todo], fl.cb2[todo], c(bud[todo]), int(ncol), int(nrow), float(pw), ze.tree())
+        got = np.asarray(got, dtype=bool)
+        found[todo[got]] = True
+        length[todo[got]] = np.asarray(ln)[got]
+        todo = todo[~got]
+    return found, length
 
 
 __all__ = ["NCOL", "NROW", "lattice_paths"]
