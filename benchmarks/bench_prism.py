@@ -3,8 +3,9 @@
 Pairs are 100–800 km apart, at drone speed (185 km/h), with time gaps giving budgets of 1.0–1.6 times
 the direct distance. Prints pairs/s, pair-zone verdicts/s and how many (pair, zone) combinations each
 stage settled (caps: the cap lower bounds; inside: a fix in the zone; bulk_*: the vectorised
-``fast.settle_zone``, with, in --fast mode, two-leg paths for "possible" and fences (perpendicular, then at a
-slant) for "necessary" when the direct arc crosses the zone; evaluate: one at a time through the avoiding-path graph).
+``fast.settle_zone``, with, in --fast mode, two-leg and lattice paths (``lattice``) for "possible" and fences
+(perpendicular, then at a slant) and taut paths round the parts' hulls (``hullbound``) for "necessary" when
+the direct arc crosses the zone; evaluate: one at a time through the avoiding-path graph).
 With ``--short``, pairs are instead 2-15 km apart at 50 m/s among the skerries and islands of Norway,
 Sweden, Finland, Croatia and Greece (the regime of issue 20, where precise mode used to exhaust memory).
 Also prints the CPU time (``time.process_time``, one thread: on a loaded machine it is steadier than the

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import shapely
@@ -171,6 +171,7 @@ class ZoneEdges:
     has_normal: NDArray[np.bool_]  # (ne,) False for a degenerate (zero-length) edge
     piece_off: FloatArray  # (np,) sin(min(piece_rad + 1e-9, pi / 2)): a piece's reach off a great circle
     _tree: EdgeTree | None = None
+    hulls: Any = None  # the parts' convex hulls (``hullbound.PartHulls``, False when none), built on first use
 
     def tree(self) -> EdgeTree:
         """The arrays of the compiled clearance test, grouped."""

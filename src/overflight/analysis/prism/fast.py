@@ -45,6 +45,8 @@ from overflight.analysis.prism.edges import (
     lambert_via,
     zone_edges,
 )
+from overflight.analysis.prism.hullbound import hull_lower_bound, part_hulls
+from overflight.analysis.prism.lattice import lattice_paths
 
 IntArray = NDArray[np.int64]
 
@@ -217,10 +219,11 @@ def settle_zone(
     definitions for the settled ones. With ``precise=False`` the entering length is refined only until
     the verdict is settled: the verdicts are the same, the detours of "impossible" may be certified lower
     bounds (``exact`` False) and margins lower bounds. With ``two_leg``, pairs whose direct arc meets the
-    zone are settled "possible" when ``two_leg_paths`` finds a path around it within the budget (then
-    ``detour`` is that path's length, an upper bound on the shortest one, and ``margin`` a lower bound),
-    and SETTLE_NECESSARY when ``fence_bound`` shows every avoiding path exceeds it (``detour`` is then the
-    lower bound budget + r, ``margin`` 0, a lower bound), or when ``turned_fence_bound`` shows every avoiding
+    zone are settled "possible" when ``two_leg_paths`` (then ``lattice_paths``, paths of many legs) finds a
+    path around it within the budget (then ``detour`` is that path's length, an upper bound on the shortest
+    one, and ``margin`` a lower bound), and SETTLE_NECESSARY when ``fence_bound`` shows every avoiding path
+    exceeds it (``detour`` is then the lower bound budget + r, ``margin`` 0, a lower bound), or when
+    ``turned_fence_bound`` or ``hull_lower_bound`` (``hullbound``: taut paths round a hull) shows every avoiding
     path exceeds ``cut = (budget + r)(1 + 1e-6) + 1 m``, the length at which ``evaluate`` stops looking in
     fast mode (``detour`` is then ``cut``, ``margin`` ``cut - r - budget``, as ``evaluate`` reports them when
     its search ends there; when it ends below ``cut`` its values are lower by at most ``cut - budget - r``,
@@ -285,9 +288,34 @@ def settle_zone(
             detour[k3] = b_hi[k3] + r[k3]  # a lower bound on the avoiding length
             margin[k3] = 0.0  # a lower bound: the fence shows only that the verdict holds
             exact[k3] = False
+            # ... or the taut path around one part's convex hull longer than ``evaluate``'s cut (below) ...
+            j6 = j3[~nec]
+            e6 = e2[~got][~nec]
+            cut6 = (b_hi[j6] + r[j6]) * (1 + 1e-6) + 1.0
+            if ze.hulls is None:
+                ze.hulls = part_hulls(zone, float(ze.tol.max())) or False
+            nec6 = np.zeros(j6.size, dtype=bool)
+            if ze.hulls is not False:
+                plain = (r1[j6] == 0) & (r2[j6] == 0)  # (error discs cut from the zone are not in the hulls)
+                nec6[plain] = hull_lower_bound(lon1[j6[plain]], lat1[j6[plain]], lon2[j6[plain]], lat2[j6[plain]],
+                                               ze.hulls, cut6[plain]) > cut6[plain]
+            k6 = j6[nec6]
+            status[k6] = SETTLE_NECESSARY
+            detour[k6] = cut6[nec6]
+            margin[k6] = np.minimum(cut6[nec6] - r[k6] - b_hi[k6], b_hi[k6] - (direct[k6] - r[k6]))
+            exact[k6] = False
+            # ... or a path of many legs through a lattice in the ellipse (between islands, along a coast) ...
+            j5 = j6[~nec6]
+            e5 = e6[~nec6]
+            got5, ln5 = lattice_paths(lon1[j5], lat1[j5], lon2[j5], lat2[j5], b_hi[j5] + r[j5], ze)
+            k5 = j5[got5]
+            status[k5] = SETTLE_POSSIBLE
+            detour[k5] = ln5[got5]  # an upper bound on the avoiding length
+            margin[k5] = np.maximum(b_hi[k5] - (np.maximum(e5[got5], ln5[got5]) - r[k5]), 0.0)
+            exact[k5] = False
             # ... or a fence at a slant, shown for the length at which ``evaluate`` (fast mode) stops looking:
             # then that length is a lower bound on the avoiding length, as the one ``evaluate`` reports.
-            j4 = j3[~nec]
+            j4 = j5[~got5]
             cut = (b_hi[j4] + r[j4]) * (1 + 1e-6) + 1.0
             nec = turned_fence_bound(lon1[j4], lat1[j4], lon2[j4], lat2[j4], cut, r1[j4], r2[j4], zone, ze)
             k4 = j4[nec]
