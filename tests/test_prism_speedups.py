@@ -105,6 +105,10 @@ def test_fast_evaluate_matches_precise_through_archipelagos(ne_admin0: object) -
     assert checked["possible"] >= 20 and checked["necessary"] >= 20, checked
 
 
+def _no_lattice(lon1: np.ndarray, *args: object, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(len(lon1), dtype=bool), np.full(len(lon1), np.inf)
+
+
 def test_ring_waypoints_settle_only_possible_pairs(ne_admin0: object, monkeypatch: pytest.MonkeyPatch) -> None:
     gained = 0
     for k, zid in enumerate(ISLANDS):
@@ -116,6 +120,8 @@ def test_ring_waypoints_settle_only_possible_pairs(ne_admin0: object, monkeypatc
         idx = np.flatnonzero(direct - (r1 + r2) <= b_hi)
         limit = np.maximum(V.EXACT_FACTOR * need, need + 1000.0)[idx]
         args = (lon1[idx], lat1[idx], lon2[idx], lat2[idx], r1[idx], r2[idx], b_hi[idx], direct[idx], limit, g, ze)
+        # The lattice paths (tried after the ring) would settle most of the same pairs: off, to see the ring's own.
+        monkeypatch.setattr(fast, "lattice_paths", _no_lattice)
         with_ring = settle_zone(*args, precise=False, two_leg=True)[0]
         monkeypatch.setattr(fast, "RING", ())
         without = settle_zone(*args, precise=False, two_leg=True)[0]
@@ -215,3 +221,37 @@ def test_segment_index_agrees_with_shapely(seed: int, holes: bool, axis_aligned:
     got = SegmentIndex(poly).hits(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
     ref = shapely.intersects(poly.boundary, shapely.linestrings(np.stack([a, b], axis=1)))
     assert np.array_equal(got, ref)
+
+
+def _no_hull(lon1: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+    return np.zeros(len(lon1))
+
+
+def test_lattice_and_hulls_settle_only_what_precise_agrees_with(ne_admin0: object,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real islands and coasts: what the lattice paths and hull bounds add to settle_zone (fast) is only newly
+    settled pairs, "possible" or "necessary" as the precise evaluation has them."""
+    gained = 0
+    for k, zid in enumerate(ISLANDS):
+        g = ne_admin0[zid].geometry  # type: ignore[index]
+        ze = zone_edges(g)
+        assert ze is not None
+        lon1, lat1, lon2, lat2, r1, r2, b_hi, direct = _pairs_near(g, 300, seed=190 + k)
+        need = b_hi + r1 + r2
+        idx = np.flatnonzero(direct - (r1 + r2) <= b_hi)
+        limit = np.maximum(V.EXACT_FACTOR * need, need + 1000.0)[idx]
+        args = (lon1[idx], lat1[idx], lon2[idx], lat2[idx], r1[idx], r2[idx], b_hi[idx], direct[idx], limit, g, ze)
+        with_new = settle_zone(*args, precise=False, two_leg=True)[0]
+        monkeypatch.setattr(fast, "lattice_paths", _no_lattice)
+        monkeypatch.setattr(fast, "hull_lower_bound", _no_hull)
+        without = settle_zone(*args, precise=False, two_leg=True)[0]
+        monkeypatch.undo()
+        assert ((with_new != without) <= (without == 0)).all()
+        for j in np.flatnonzero(with_new != without):
+            i = idx[j]
+            ev = V.evaluate(float(lon1[i]), float(lat1[i]), float(lon2[i]), float(lat2[i]), g,
+                            budget_hi=float(b_hi[i]), r1=float(r1[i]), r2=float(r2[i]), precise=True,
+                            direct=float(direct[i]))
+            assert ev.verdict == ("possible" if with_new[j] == SETTLE_POSSIBLE else "necessary"), (zid, i)
+            gained += 1
+    assert gained >= 5
