@@ -83,12 +83,11 @@ class Locator(Protocol):
 
 def _default_locator(zones: ZoneSet) -> Locator:
     from overflight import boundaries
-    from overflight.analysis.index_cache import cached_index
     from overflight.index import ZoneIndex
 
-    # A shipped boundary set is indexed once and mapped from the on-disk cache afterwards.
+    # A shipped boundary set is indexed once and loaded from the on-disk cache afterwards.
     named = zones.provenance.name in boundaries.names()
-    idx: Locator = cached_index(zones) if named else ZoneIndex(zones)
+    idx: Locator = ZoneIndex.cached(zones) if named else ZoneIndex(zones)
     return idx
 
 

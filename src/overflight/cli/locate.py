@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from overflight.analysis.index_cache import cached_index
 from overflight.analysis.locate import LocateSummary, locate_csv
 from overflight.cli._common import IdFieldOpt, OutOpt, ZoneIdsOpt, ZonesOpt, check_output, err_console, esc
 from overflight.cli._engine import EngineOpt, SchedulerOpt, WorkersOpt, check_engine
 from overflight.errors import InputError
+from overflight.index import ZoneIndex
 
 
 def locate(
@@ -47,7 +47,7 @@ def locate(
             raise InputError("no such file", file=points)
         check_output(output, "--output")
     zs = load_zones(zones, ids=zone or None, id_field=id_field)
-    index = cached_index(zs)  # ZoneIndex.cached, its arrays mapped from the cache file
+    index = ZoneIndex.cached(zs)
     if on_dask:
         from overflight.distributed import dask_client, locate_dask
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def load_grid(path: str | Path) -> tuple[GridArrays, dict[str, Any]]:
             arrays = {name: np.ascontiguousarray(data[name]) for name in _ARRAYS}
     except FileNotFoundError:
         raise InputError("no such index file", file=p) from None
-    except (KeyError, ValueError, OSError) as exc:
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:  # BadZipFile: a damaged member (CRC)
         raise InputError(f"not a ZoneIndex file ({exc})", file=p) from None
     if meta.get("format_version") != FORMAT_VERSION:
         raise InputError(f"index format {meta.get('format_version')} is not {FORMAT_VERSION}; rebuild it",
