@@ -8,8 +8,8 @@ Two records, both kept on the wall clock (receipt time):
 * **zone coverage** — the receiver's observed coverage: the world is cut into ``cell_deg`` cells; a cell is
   *seen* when a position was received in it within the last ``recent_s``. Every ``bucket_s`` the monitor writes,
   per zone, how many of the zone's cells were seen. A bucket is judged by the positions *received* before its
-  end, whenever the engine gets to them, so a backlog or a slow first batch changes no bucket. A zone nobody flew near cannot be said to be covered,
-  however long the feed was up.
+  end, whenever the engine gets to them, so a backlog or a slow first batch changes no bucket. A zone nobody
+  flew near cannot be said to be covered, however long the feed was up.
 
 Both go into the case as runs of kind ``monitor_coverage`` (sensor records: `verify` checks their stored rows
 against their hash; they cannot be recomputed from anything else). `check_coverage` then judges every claim
