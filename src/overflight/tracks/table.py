@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from overflight.errors import InputError
+from overflight.units import FEET
 
 TRACK_COLUMNS: tuple[str, ...] = ("track_id", "time", "lon", "lat", "alt_m")
 TIME_DTYPE = "datetime64[ns, UTC]"
 
-FEET = 0.3048
 
 # Names recognised when the caller gives no column mapping (compared lower-cased, first match wins).
 LON_NAMES = ("lon", "lng", "long", "longitude", "lon_deg", "longitude_deg", "x")
