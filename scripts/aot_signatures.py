@@ -94,8 +94,23 @@ def main() -> None:
     pairs = pd.DataFrame({"track_id": ["a"] * 3 + ["b"] * 3,
                           "time": pd.to_datetime(["2025-06-21T00:00Z", "2025-06-21T03:00Z", "2025-06-21T07:00Z"] * 2),
                           "lon": [46.0, 49.0, 52.0, 20.0, 23.5, 27.0], "lat": [48.0, 50.0, 51.0, 54.0, 55.0, 54.5]})
-    for precise in (True, False):
-        overflight.prism_verdicts(pairs, "ne-admin0", "185kmh", precise=precise)
+    for fast in (False, True):
+        overflight.prism_verdicts(pairs, "ne-admin0", "185kmh", fast=fast)
+    # Pairs 100-800 km apart over Eurasia at 1.0-1.6 times the direct time (as bench_prism.py): the fast
+    # mode's bulk stage then reaches its lattice paths and hull bounds.
+    from overflight.geodesy import GEOD
+
+    m = 3000
+    lon1, lat1 = rng.uniform(10.0, 120.0, m), rng.uniform(35.0, 62.0, m)
+    d = rng.uniform(100e3, 800e3, m)
+    lon2, lat2, _ = GEOD.fwd(lon1, lat1, rng.uniform(0, 360, m), d)
+    t0 = pd.Timestamp("2025-06-21T00:00Z")
+    dt = pd.to_timedelta(d * rng.uniform(1.0, 1.6, m) / (185 / 3.6), unit="s")
+    many = pd.DataFrame({"track_id": np.repeat([f"p{i}" for i in range(m)], 2),
+                         "time": np.ravel(np.column_stack([np.full(m, t0), t0 + dt])),
+                         "lon": np.ravel(np.column_stack([lon1, lon2])), "lat": np.ravel(np.column_stack([lat1, lat2]))})
+    many["time"] = pd.to_datetime(many["time"], utc=True)
+    overflight.prism_verdicts(many, "ne-admin0", "185kmh", fast=True)
     _monitor(work)
     from overflight import _aot
 

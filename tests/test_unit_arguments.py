@@ -71,3 +71,13 @@ def test_bad_speed_names_vmax() -> None:
     with pytest.raises(InputError) as err:
         verdicts(_tracks(), _zones(), "fast")
     assert err.value.field == "vmax"
+
+
+def test_prism_verdicts_on_a_table_refuses_file_options() -> None:
+    # they would be ignored: a mistyped keyword (precise=False for fast=True) once ran the wrong mode silently
+    from overflight import prism_verdicts
+
+    with pytest.raises(InputError) as err:
+        prism_verdicts(_tracks(), _zones(), "200kmh", precise=False)
+    assert err.value.field == "precise" and "sightings file" in str(err.value)
+    assert len(prism_verdicts(_tracks(), _zones(), "200kmh", fast=True).verdicts) == 2

@@ -188,6 +188,10 @@ def prism_verdicts(
     zs = as_zoneset(zones)
     table: pd.DataFrame | None = None
     if isinstance(sightings, pd.DataFrame):
+        if read or credibility is not None:  # would be ignored: say so rather than run without them
+            given = sorted([*read, *(["credibility"] if credibility is not None else [])])
+            raise InputError(f"{', '.join(given)}: options for reading a sightings file, not for a table",
+                             field=given[0])
         pairs = make_pairs(sightings)
     elif isinstance(sightings, str | Path):
         table = sightings_table(observations_frame(read_sightings(sightings, credibility=credibility, **read)))
