@@ -65,6 +65,13 @@ MAXZ = 256
 
 
 @kernel
+def _grown(cap: int, n: int, oseg: np.ndarray, ofr: np.ndarray, ox: np.ndarray, oy: np.ndarray, oz: np.ndarray,
+           od: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`segment_crossings`' six output columns at capacity ``cap``, their first ``n`` rows kept."""
+    return grow(oseg, cap, n), grow(ofr, cap, n), grow(ox, cap, n), grow(oy, cap, n), grow(oz, cap, n), grow(od, cap, n)
+
+
+@kernel
 def segment_crossings(
     pc: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     g: Grid,
@@ -150,12 +157,7 @@ def segment_crossings(
                             continue
                     if n == cap:
                         cap *= 2
-                        oseg = grow(oseg, cap, n)
-                        ofr = grow(ofr, cap, n)
-                        ox = grow(ox, cap, n)
-                        oy = grow(oy, cap, n)
-                        oz = grow(oz, cap, n)
-                        od = grow(od, cap, n)
+                        oseg, ofr, ox, oy, oz, od = _grown(cap, n, oseg, ofr, ox, oy, oz, od)
                     oseg[n] = pseg[p]
                     ofr[n] = pf0[p]
                     ox[n] = x1
@@ -279,12 +281,7 @@ def segment_crossings(
                 ncur += 1
             if n == cap:
                 cap *= 2
-                oseg = grow(oseg, cap, n)
-                ofr = grow(ofr, cap, n)
-                ox = grow(ox, cap, n)
-                oy = grow(oy, cap, n)
-                oz = grow(oz, cap, n)
-                od = grow(od, cap, n)
+                oseg, ofr, ox, oy, oz, od = _grown(cap, n, oseg, ofr, ox, oy, oz, od)
             oseg[n] = pseg[p]
             ofr[n] = f0 + lt[a] * df
             ox[n] = lx[a]
