@@ -321,6 +321,20 @@ def _get_client(client: Any) -> Any:
                          field="client") from None
 
 
+def _broadcast(client: Any, obj: Any, attempts: int = 3) -> Any:
+    """``client.scatter(obj, broadcast=True)``: a copy on every worker, sent once per worker.
+
+    A worker that dies while the copies go out fails the scatter (a closed connection); the nanny starts a
+    new worker, so the scatter is tried again rather than failing the run.
+    """
+    for _ in range(attempts - 1):
+        try:
+            return client.scatter(obj, broadcast=True, hash=False)
+        except OSError:  # distributed's CommClosedError is one
+            client.wait_for_workers(1, timeout=60)
+    return client.scatter(obj, broadcast=True, hash=False)
+
+
 def _engine_info(client: Any) -> dict[str, Any]:
     from importlib.metadata import version
 
@@ -623,7 +637,7 @@ def transit_dask(
         ddf = dd.from_delayed([delayed(operator.getitem)(r, 0) for r in read], meta=FIX_META,
                               verify_meta=False)
         read_reports = [delayed(operator.getitem)(r, 1) for r in read]
-    spec_f = client.scatter(spec, broadcast=True, hash=False)  # the index crosses the network once per worker
+    spec_f = _broadcast(client, spec)  # the index crosses the network once per worker
     info = _engine_info(client)
     n_in = int(ddf.npartitions)
     n_out = npartitions or max(n_in, 2 * max(info["workers"], 1))
@@ -738,7 +752,7 @@ def locate_dask(paths: str | Path | Sequence[str | Path], index: Any, *, client:
     for f in dict.fromkeys(p.file for p in pieces):  # as one machine: a zones column is never written twice
         if "zones" in pq.read_schema(f).names:
             raise InputError("the file already has a 'zones' column", file=f, field="zones")
-    index_f = client.scatter(index, broadcast=True, hash=False)
+    index_f = _broadcast(client, index)
     out = _Output(Path(output)) if output is not None else None
     try:
         tasks = [delayed(_locate_piece, pure=False)(p, index_f, lon_col, lat_col, strict,
