@@ -247,6 +247,12 @@ def settle_zone(
     idx = np.flatnonzero(ok)
     if idx.size == 0:
         return status, detour, margin, exact
+
+    def put(k: NDArray[np.int64], how: int, det: FloatArray, mar: FloatArray | float,
+            ex: NDArray[np.bool_] | bool = False) -> None:
+        # settle rows k: the verdict, its detour and margin, whether the detour is exact (the bounds are not)
+        status[k], detour[k], margin[k], exact[k] = how, det, mar, ex
+
     e_lo, e_hi = entering_bounds_many(lon1[idx], lat1[idx], lon2[idx], lat2[idx], limit[idx], ze,
                                       None if precise else b_hi[idx] + r[idx])
     flip_incons = b_hi[idx] - (direct[idx] - r[idx])
@@ -255,10 +261,8 @@ def settle_zone(
     if not precise:
         ex &= e_hi <= e_lo * (1 + REL_TOL) + LAM_ABS
     i = idx[imp]
-    status[i] = SETTLE_IMPOSSIBLE
-    detour[i] = np.where(ex[imp], e_hi[imp], e_lo[imp])
-    margin[i] = np.minimum(e_lo[imp] - r[i] - b_hi[i], flip_incons[imp])
-    exact[i] = ex[imp]
+    put(i, SETTLE_IMPOSSIBLE, np.where(ex[imp], e_hi[imp], e_lo[imp]),
+        np.minimum(e_lo[imp] - r[i] - b_hi[i], flip_incons[imp]), ex[imp])
     # "possible" needs the entering length certainly within the budget: in between, ``evaluate`` decides
     # with its own bounds.
     rest = ~imp & (e_hi - r[idx] <= b_hi[idx])
@@ -266,28 +270,23 @@ def settle_zone(
         j = idx[rest]
         clear = _arc_clear(unit(lon1[j], lat1[j]), unit(lon2[j], lat2[j]), ze)
         k = j[clear]
-        status[k] = SETTLE_POSSIBLE
-        detour[k] = direct[k]
-        margin[k] = np.maximum(b_hi[k] - (np.maximum(e_hi[rest][clear], direct[k]) - r[k]), 0.0)
-        exact[k] = ex[rest][clear]
+        put(k, SETTLE_POSSIBLE, direct[k], np.maximum(b_hi[k] - (np.maximum(e_hi[rest][clear], direct[k]) - r[k]), 0.0),
+            ex[rest][clear])
         if two_leg and (~clear).any():
             # The direct arc meets the zone: look for a two-leg path around it within the budget ...
             j2 = j[~clear]
             e2 = e_hi[rest][~clear]
             got, ln, _, _ = two_leg_paths(lon1[j2], lat1[j2], lon2[j2], lat2[j2], b_hi[j2] + r[j2], ze)
             k2 = j2[got]
-            status[k2] = SETTLE_POSSIBLE
-            detour[k2] = ln[got]  # an upper bound on the avoiding length
-            margin[k2] = np.maximum(b_hi[k2] - (np.maximum(e2[got], ln[got]) - r[k2]), 0.0)
-            exact[k2] = False
+            # (the path's length: an upper bound on the avoiding length)
+            put(k2, SETTLE_POSSIBLE, ln[got], np.maximum(b_hi[k2] - (np.maximum(e2[got], ln[got]) - r[k2]), 0.0))
             # ... or a fence inside the zone across the ellipse, which makes it "necessary".
             j3 = j2[~got]
             nec = fence_bound(lon1[j3], lat1[j3], lon2[j3], lat2[j3], b_hi[j3] + r[j3], r1[j3], r2[j3], zone, ze)
             k3 = j3[nec]
-            status[k3] = SETTLE_NECESSARY
-            detour[k3] = b_hi[k3] + r[k3]  # a lower bound on the avoiding length
-            margin[k3] = 0.0  # a lower bound: the fence shows only that the verdict holds
-            exact[k3] = False
+            # (the budget: a lower bound on the avoiding length; margin 0, a lower bound: the fence shows only
+            # that the verdict holds)
+            put(k3, SETTLE_NECESSARY, b_hi[k3] + r[k3], 0.0)
             # ... or the taut path around one part's convex hull longer than ``evaluate``'s cut (below) ...
             j6 = j3[~nec]
             e6 = e2[~got][~nec]
@@ -300,29 +299,24 @@ def settle_zone(
                 nec6[plain] = hull_lower_bound(lon1[j6[plain]], lat1[j6[plain]], lon2[j6[plain]], lat2[j6[plain]],
                                                ze.hulls, cut6[plain]) > cut6[plain]
             k6 = j6[nec6]
-            status[k6] = SETTLE_NECESSARY
-            detour[k6] = cut6[nec6]
-            margin[k6] = np.minimum(cut6[nec6] - r[k6] - b_hi[k6], b_hi[k6] - (direct[k6] - r[k6]))
-            exact[k6] = False
+            put(k6, SETTLE_NECESSARY, cut6[nec6],
+                np.minimum(cut6[nec6] - r[k6] - b_hi[k6], b_hi[k6] - (direct[k6] - r[k6])))
             # ... or a path of many legs through a lattice in the ellipse (between islands, along a coast) ...
             j5 = j6[~nec6]
             e5 = e6[~nec6]
             got5, ln5 = lattice_paths(lon1[j5], lat1[j5], lon2[j5], lat2[j5], b_hi[j5] + r[j5], ze)
             k5 = j5[got5]
-            status[k5] = SETTLE_POSSIBLE
-            detour[k5] = ln5[got5]  # an upper bound on the avoiding length
-            margin[k5] = np.maximum(b_hi[k5] - (np.maximum(e5[got5], ln5[got5]) - r[k5]), 0.0)
-            exact[k5] = False
+            # (the path's length: an upper bound on the avoiding length)
+            put(k5, SETTLE_POSSIBLE, ln5[got5],
+                np.maximum(b_hi[k5] - (np.maximum(e5[got5], ln5[got5]) - r[k5]), 0.0))
             # ... or a fence at a slant, shown for the length at which ``evaluate`` (fast mode) stops looking:
             # then that length is a lower bound on the avoiding length, as the one ``evaluate`` reports.
             j4 = j5[~got5]
             cut = (b_hi[j4] + r[j4]) * (1 + 1e-6) + 1.0
             nec = turned_fence_bound(lon1[j4], lat1[j4], lon2[j4], lat2[j4], cut, r1[j4], r2[j4], zone, ze)
             k4 = j4[nec]
-            status[k4] = SETTLE_NECESSARY
-            detour[k4] = cut[nec]
-            margin[k4] = np.minimum(cut[nec] - r[k4] - b_hi[k4], b_hi[k4] - (direct[k4] - r[k4]))
-            exact[k4] = False
+            put(k4, SETTLE_NECESSARY, cut[nec],
+                np.minimum(cut[nec] - r[k4] - b_hi[k4], b_hi[k4] - (direct[k4] - r[k4])))
     return status, detour, margin, exact
 
 
