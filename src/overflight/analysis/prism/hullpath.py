@@ -1,0 +1,235 @@
+"""Avoiding paths round the convex hull of one part of a zone, for the bulk stage (fast mode).
+
+When the direct arc crosses one part of a zone and the way round it is tight (a corner of a country, the
+tip of a peninsula, a small island near a fix), neither the two-leg paths nor the lattice get close
+enough to the shortest avoiding path to stay within the budget. The taut path round the part's convex
+hull (``hullbound``: a tangent from fix 1, a chain of hull edges, a tangent to fix 2, on either side) is
+the shortest avoiding path whenever the part is the only obstacle and its hull's pockets do not help;
+with each hull vertex pushed outwards by a little more than the edges' tolerance it is a path of
+great-circle legs clear of the part.
+
+Why it is an upper bound on the avoiding length: the path is only a candidate. It counts when every leg
+is certainly clear of every boundary edge of the zone (``edges._arc_clear_kernel``: neither entering nor
+touching, both versions of each edge), so that, fix 1 lying outside the zone, the whole path stays outside
+(as for ``lattice``), and when its length, measured leg by leg with the Andoyer-Lambert distance plus its
+allowance (an upper bound on each leg's geodesic length), is within the budget.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from overflight._jit import kernel
+from overflight.analysis.prism._geo import FloatArray, unit
+from overflight.analysis.prism.edges import LAM_ABS, LAM_REL, EdgeTree, FixLegs, ZoneEdges, _arc_clear_kernel, _lam_reduced
+from overflight.analysis.prism.hullbound import PartHulls
+from overflight.geodesy import WGS84_F
+
+IntArray = NDArray[np.int64]
+PUSH = 3.0  # hull vertices are pushed out by this many times the largest edge tolerance ...
+PUSH_MIN = 2e-7  # ... plus this (radians, about 1.3 m)
+
+
+@kernel
+def _leg_len(va: FloatArray, vb: FloatArray) -> float:
+    """Andoyer-Lambert length of the leg va -> vb plus its allowance (an upper bound on the geodesic)."""
+    lo_a = math.degrees(math.atan2(va[1], va[0]))
+    lo_b = math.degrees(math.atan2(vb[1], vb[0]))
+    ba = math.atan((1 - WGS84_F) * math.tan(math.asin(min(max(va[2], -1.0), 1.0))))
+    bb = math.atan((1 - WGS84_F) * math.tan(math.asin(min(max(vb[2], -1.0), 1.0))))
+    return _lam_reduced(lo_a, ba, math.cos(ba), lo_b, bb, math.cos(bb)) * (1 + LAM_REL) + LAM_ABS
+
+
+@kernel
+def _hull_path_kernel(
+    u1: FloatArray, u2: FloatArray, lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray,
+    b2: FloatArray, cb2: FloatArray, budget: FloatArray, v: FloatArray, start: IntArray, end: IntArray,
+    c: FloatArray, cos_r: FloatArray, push: float, t: EdgeTree,
+) -> tuple[NDArray[np.bool_], FloatArray]:
+    """For each pair, whether a path round one hull its direct arc crosses is clear and within `budget`.
+
+    The hull's frame and tangent vertices are found as in ``hullbound._hull_lb_kernel`` (gnomonic plane at
+    the fixes' midpoint m, fixes on the x axis); the path's interior vertices are the chain's vertices
+    pushed out along their outer bisector by `push` radians (more in the plane, which stretches).
+    """
+    n = u1.shape[0]
+    found = np.zeros(n, dtype=np.bool_)
+    out = np.full(n, np.inf)
+    px = np.empty(v.shape[0])
+    py = np.empty(v.shape[0])
+    pw = np.empty(v.shape[0])
+    e = np.empty(3)
+    nn = np.empty(3)
+    m = np.empty(3)
+    nmax = 1
+    for h in range(start.size):
+        nmax = max(nmax, end[h] - start[h])
+    pts = np.empty((nmax + 2, 3))
+    la = np.empty((nmax + 1, 3))
+    lb = np.empty((nmax + 1, 3))
+    for i in range(n):
+        a, b = u1[i], u2[i]
+        for q in range(3):
+            m[q] = a[q] + b[q]
+        mn = math.sqrt(m[0] ** 2 + m[1] ** 2 + m[2] ** 2)
+        if mn < 1e-9:
+            continue
+        for q in range(3):
+            m[q] /= mn
+        d = b[0] * m[0] + b[1] * m[1] + b[2] * m[2]
+        for q in range(3):
+            e[q] = b[q] - d * m[q]
+        en_ = math.sqrt(e[0] ** 2 + e[1] ** 2 + e[2] ** 2)
+        if en_ < 1e-15:
+            continue
+        for q in range(3):
+            e[q] /= en_
+        nn[0] = m[1] * e[2] - m[2] * e[1]
+        nn[1] = m[2] * e[0] - m[0] * e[2]
+        nn[2] = m[0] * e[1] - m[1] * e[0]
+        half = 0.5 * math.acos(min(max(a[0] * b[0] + a[1] * b[1] + a[2] * b[2], -1.0), 1.0))
+        x1 = -math.tan(half)
+        x2 = math.tan(half)
+        best = np.inf
+        for hh in range(start.size):
+            cr = cos_r[hh]
+            sr = math.sqrt(max(0.0, 1.0 - cr * cr))
+            cc = c[hh]
+            if abs(cc[0] * nn[0] + cc[1] * nn[1] + cc[2] * nn[2]) > sr:
+                continue
+            dm = cc[0] * m[0] + cc[1] * m[1] + cc[2] * m[2]
+            if dm < math.cos(min(half + math.acos(min(max(cr, -1.0), 1.0)), math.pi)):
+                continue
+            s0, s1 = start[hh], end[hh]
+            k = s1 - s0
+            ok = True
+            for j in range(s0, s1):
+                w = v[j, 0] * m[0] + v[j, 1] * m[1] + v[j, 2] * m[2]
+                if w < 0.5:  # (the budget's ellipse is far smaller: a hull reaching this far is no way round)
+                    ok = False
+                    break
+                pw[j] = w
+                px[j] = (v[j, 0] * e[0] + v[j, 1] * e[1] + v[j, 2] * e[2]) / w
+                py[j] = (v[j, 0] * nn[0] + v[j, 1] * nn[1] + v[j, 2] * nn[2]) / w
+            if not ok:
+                continue
+            cross = False
+            for tt in range(k):
+                j = s0 + tt
+                jn = s0 + (tt + 1) % k
+                if (py[j] > 0) != (py[jn] > 0):
+                    xc = px[j] + (0.0 - py[j]) * (px[jn] - px[j]) / (py[jn] - py[j])
+                    if x1 < xc < x2:
+                        cross = True
+            if not cross:
+                continue
+            # Tangent vertices, as in the lower bound: a1/b1 where fix 1's visible chain starts/ends (fix 2 too).
+            a1 = b1_ = a2 = b2_ = -1
+            for tt in range(k):
+                j = s0 + tt
+                jp = s0 + (tt - 1) % k
+                jn = s0 + (tt + 1) % k
+                vin1 = (px[j] - px[jp]) * (0.0 - py[jp]) - (py[j] - py[jp]) * (x1 - px[jp]) < 0
+                vout1 = (px[jn] - px[j]) * (0.0 - py[j]) - (py[jn] - py[j]) * (x1 - px[j]) < 0
+                vin2 = (px[j] - px[jp]) * (0.0 - py[jp]) - (py[j] - py[jp]) * (x2 - px[jp]) < 0
+                vout2 = (px[jn] - px[j]) * (0.0 - py[j]) - (py[jn] - py[j]) * (x2 - px[j]) < 0
+                if vout1 and not vin1:
+                    a1 = tt
+                if vin1 and not vout1:
+                    b1_ = tt
+                if vout2 and not vin2:
+                    a2 = tt
+                if vin2 and not vout2:
+                    b2_ = tt
+            if a1 < 0 or b1_ < 0 or a2 < 0 or b2_ < 0:
+                continue
+            for side in range(2):
+                # Side 0: fix 1 -> b1, counter-clockwise to a2 -> fix 2; side 1: fix 1 -> a1, clockwise to b2.
+                ta, tb = (b1_, a2) if side == 0 else (a1, b2_)
+                step = 1 if side == 0 else -1
+                np_ = 0
+                for q in range(3):
+                    pts[0, q] = a[q]
+                np_ = 1
+                tt = ta
+                while True:
+                    j = s0 + tt
+                    jp = s0 + (tt - 1) % k
+                    jn = s0 + (tt + 1) % k
+                    # Outer normals of the two hull edges at j (counter-clockwise hull: outside on the right).
+                    ex0, ey0 = px[j] - px[jp], py[j] - py[jp]
+                    ex1, ey1 = px[jn] - px[j], py[jn] - py[j]
+                    l0 = max(math.hypot(ex0, ey0), 1e-300)
+                    l1 = max(math.hypot(ex1, ey1), 1e-300)
+                    nx, ny = ey0 / l0 + ey1 / l1, -ex0 / l0 - ex1 / l1
+                    ln_ = max(math.hypot(nx, ny), 1e-300)
+                    cosh_ = max(ln_ / 2.0, 0.2)  # cos of half the turn: pushing by push / cos keeps both edges out
+                    dd = push / (pw[j] * pw[j]) / cosh_
+                    qx, qy = px[j] + dd * nx / ln_, py[j] + dd * ny / ln_
+                    vn = 0.0
+                    for q in range(3):
+                        pts[np_, q] = m[q] + qx * e[q] + qy * nn[q]
+                        vn += pts[np_, q] ** 2
+                    vn = math.sqrt(vn)
+                    for q in range(3):
+                        pts[np_, q] /= vn
+                    np_ += 1
+                    if tt == tb or np_ > k:
+                        break
+                    tt = (tt + step) % k
+                for q in range(3):
+                    pts[np_, q] = b[q]
+                np_ += 1
+                # Length first (cheap), the fixes' legs with their own reduced latitudes.
+                total = 0.0
+                for s in range(np_ - 1):
+                    if s == 0:
+                        va = pts[1]
+                        lo_v = math.degrees(math.atan2(va[1], va[0]))
+                        bv = math.atan((1 - WGS84_F) * math.tan(math.asin(min(max(va[2], -1.0), 1.0))))
+                        total += _lam_reduced(lon1[i], b1[i], cb1[i], lo_v, bv, math.cos(bv)) * (1 + LAM_REL) + LAM_ABS
+                    elif s == np_ - 2:
+                        va = pts[s]
+                        lo_v = math.degrees(math.atan2(va[1], va[0]))
+                        bv = math.atan((1 - WGS84_F) * math.tan(math.asin(min(max(va[2], -1.0), 1.0))))
+                        total += _lam_reduced(lo_v, bv, math.cos(bv), lon2[i], b2[i], cb2[i]) * (1 + LAM_REL) + LAM_ABS
+                    else:
+                        total += _leg_len(pts[s], pts[s + 1])
+                if not (total <= budget[i] and total < best):
+                    continue
+                for s in range(np_ - 1):
+                    for q in range(3):
+                        la[s, q] = pts[s, q]
+                        lb[s, q] = pts[s + 1, q]
+                if _arc_clear_kernel(la[:np_ - 1], lb[:np_ - 1], t).all():
+                    best = total
+        if best < np.inf:
+            found[i] = True
+            out[i] = best
+    return found, out
+
+
+def hull_paths(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, budget: FloatArray, ph: PartHulls,
+    ze: ZoneEdges,
+) -> tuple[NDArray[np.bool_], FloatArray]:
+    """For each pair (fix 1 outside the zone), whether a path round one part's hull avoids the zone within `budget`.
+
+    Returns (found, an upper bound on the path's WGS84 length where found, else inf); see the module note.
+    """
+    n = len(lon1)
+    if n == 0:
+        return np.zeros(0, dtype=bool), np.zeros(0)
+    fl = FixLegs(lon1, lat1, lon2, lat2)
+    cc = np.ascontiguousarray
+    push = PUSH * float(ze.tol.max()) + PUSH_MIN
+    got, ln = _hull_path_kernel(cc(unit(lon1, lat1)), cc(unit(lon2, lat2)), fl.lon1, fl.b1, fl.cb1, fl.lon2, fl.b2,
+                                fl.cb2, cc(budget, dtype=np.float64), ph.v, ph.start, ph.end, ph.c, ph.cos_r, push,
+                                ze.tree())
+    return np.asarray(got, dtype=bool), np.asarray(ln)
+
+
+__all__ = ["PUSH", "PUSH_MIN", "hull_paths"]
