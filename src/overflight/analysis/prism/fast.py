@@ -46,7 +46,7 @@ from overflight.analysis.prism.edges import (
     zone_edges,
 )
 from overflight.analysis.prism.hullbound import hull_lower_bound, part_hulls
-from overflight.analysis.prism.hullpath import hull_paths
+from overflight.analysis.prism.hullpath import hull_graph_paths, hull_paths
 from overflight.analysis.prism.lattice import graded_lattice_paths, lattice_paths
 
 IntArray = NDArray[np.int64]
@@ -318,14 +318,19 @@ def settle_zone(
             k4 = j4[nec]
             put(k4, SETTLE_NECESSARY, cut[nec],
                 np.minimum(cut[nec] - r[k4] - b_hi[k4], b_hi[k4] - (direct[k4] - r[k4])))
-            # ... or a path round one part's hull, then a lattice with columns crowded near the fixes (tight ways
-            # round a corner, threading out of a strait): the path's length is an upper bound on the avoiding length.
+            # ... or a path round one part's hull, or through several parts' hull vertices, then a lattice with columns
+            # crowded near the fixes (tight ways round a corner or islands, threading out of a strait): the path's
+            # length is an upper bound on the avoiding length.
             j7 = j4[~nec]
             e7 = e5[~got5][~nec]
             got7 = np.zeros(j7.size, dtype=bool)
             ln7 = np.full(j7.size, np.inf)
             if ze.hulls is not False and j7.size:
                 got7, ln7 = hull_paths(lon1[j7], lat1[j7], lon2[j7], lat2[j7], b_hi[j7] + r[j7], ze.hulls, ze)
+                g9 = np.flatnonzero(~got7)  # (then round several parts at once: through their hulls' vertices)
+                i9 = j7[g9]
+                got9, ln9 = hull_graph_paths(lon1[i9], lat1[i9], lon2[i9], lat2[i9], b_hi[i9] + r[i9], ze.hulls, ze)
+                got7[g9[got9]], ln7[g9[got9]] = True, ln9[got9]
             g8 = np.flatnonzero(~got7)
             i8 = j7[g8]
             got8, ln8 = graded_lattice_paths(lon1[i8], lat1[i8], lon2[i8], lat2[i8], b_hi[i8] + r[i8], ze)

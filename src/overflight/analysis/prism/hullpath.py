@@ -23,9 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from overflight._jit import kernel
-from overflight.analysis.prism._geo import FloatArray, unit
+from overflight.analysis.prism._geo import R_SPHERE, FloatArray, unit
 from overflight.analysis.prism.edges import LAM_ABS, LAM_REL, EdgeTree, FixLegs, ZoneEdges, _arc_clear_kernel, _lam_reduced
-from overflight.analysis.prism.hullbound import PartHulls
+from overflight.analysis.prism.hullbound import PartHulls, _angle
 from overflight.geodesy import WGS84_F
 
 IntArray = NDArray[np.int64]
@@ -232,4 +232,258 @@ def hull_paths(
     return np.asarray(got, dtype=bool), np.asarray(ln)
 
 
-__all__ = ["PUSH", "PUSH_MIN", "hull_paths"]
+GRAPH_NODES = 1500  # a pair with more hull vertices in its ellipse than this is left to ``evaluate``
+GRAPH_TRIES = 8  # clearance tests when a node is reached by a blocked leg: its best parents among the settled nodes
+GRAPH_SLACK = 1.01  # spherical search: paths up to this share over the budget are kept (the Lambert check decides)
+
+
+@kernel
+def _side(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> float:
+    """Twice the signed area of (a, b, c) in the plane: > 0 when c lies left of a -> b."""
+    return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+
+
+@kernel
+def _hull_graph_kernel(
+    u1: FloatArray, u2: FloatArray, lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray,
+    b2: FloatArray, cb2: FloatArray, budget: FloatArray, v: FloatArray, start: IntArray, end: IntArray,
+    c: FloatArray, cos_r: FloatArray, push: float, t: EdgeTree,
+) -> tuple[NDArray[np.bool_], FloatArray]:
+    """For each pair, whether a path through pushed-out hull vertices of the zone's parts is clear and within budget.
+
+    Nodes: the fixes and every hull vertex (of the parts whose caps reach the budget's spherical ellipse) inside
+    that ellipse, pushed out as in ``_hull_path_kernel``. A best-first search (A*, the spherical distance to fix 2
+    as heuristic) over legs tangent to their ends' hulls, each leg tested for clearance when its end is settled
+    (``GRAPH_TRIES`` other parents tried when it is blocked). Only finding the path needs no proof: the path found
+    is then certified leg by leg (clearance, Andoyer-Lambert length with its allowance, see the module note).
+    """
+    n = u1.shape[0]
+    found = np.zeros(n, dtype=np.bool_)
+    out = np.full(n, np.inf)
+    nv = v.shape[0]
+    hid = np.empty(nv, dtype=np.int64)
+    for h in range(start.size):
+        for j in range(start[h], end[h]):
+            hid[j] = h
+    px = np.empty(nv)
+    py = np.empty(nv)
+    pw = np.empty(nv)
+    mx = GRAPH_NODES + 2
+    node = np.empty((mx, 3))
+    nx_ = np.empty(mx)
+    ny_ = np.empty(mx)
+    prv = np.empty((mx, 2))
+    nxt = np.empty((mx, 2))
+    has = np.zeros(mx, dtype=np.bool_)
+    g = np.empty(mx)
+    hh_ = np.empty(mx)
+    par = np.empty(mx, dtype=np.int64)
+    closed = np.zeros(mx, dtype=np.bool_)
+    tried = np.zeros(mx, dtype=np.bool_)
+    la = np.empty((1, 3))
+    lb = np.empty((1, 3))
+    e = np.empty(3)
+    nn = np.empty(3)
+    m = np.empty(3)
+    for i in range(n):
+        a, b = u1[i], u2[i]
+        for q in range(3):
+            m[q] = a[q] + b[q]
+        mn = math.sqrt(m[0] ** 2 + m[1] ** 2 + m[2] ** 2)
+        if mn < 1e-9:
+            continue
+        for q in range(3):
+            m[q] /= mn
+        d = b[0] * m[0] + b[1] * m[1] + b[2] * m[2]
+        for q in range(3):
+            e[q] = b[q] - d * m[q]
+        en_ = math.sqrt(e[0] ** 2 + e[1] ** 2 + e[2] ** 2)
+        if en_ < 1e-15:
+            continue
+        for q in range(3):
+            e[q] /= en_
+        nn[0] = m[1] * e[2] - m[2] * e[1]
+        nn[1] = m[2] * e[0] - m[0] * e[2]
+        nn[2] = m[0] * e[1] - m[1] * e[0]
+        half = 0.5 * math.acos(min(max(a[0] * b[0] + a[1] * b[1] + a[2] * b[2], -1.0), 1.0))
+        tsum = budget[i] * GRAPH_SLACK / R_SPHERE  # spherical focal sum of the search's ellipse
+        reach = 0.5 * tsum + half  # every point of the ellipse lies within this of m
+        if not reach < 0.45 * math.pi:
+            continue
+        # Nodes 0 and 1: the fixes.
+        for q in range(3):
+            node[0, q] = a[q]
+            node[1, q] = b[q]
+        nx_[0], ny_[0], nx_[1], ny_[1] = -math.tan(half), 0.0, math.tan(half), 0.0
+        has[0] = has[1] = False
+        k = 2
+        over = False
+        for h in range(start.size):
+            cr = cos_r[h]
+            dm = c[h, 0] * m[0] + c[h, 1] * m[1] + c[h, 2] * m[2]
+            if dm < math.cos(min(reach + math.acos(min(max(cr, -1.0), 1.0)), math.pi)):
+                continue
+            s0, s1 = start[h], end[h]
+            kk = s1 - s0
+            ok = True
+            for j in range(s0, s1):
+                w = v[j, 0] * m[0] + v[j, 1] * m[1] + v[j, 2] * m[2]
+                if w < 0.5:
+                    ok = False
+                    break
+                pw[j] = w
+                px[j] = (v[j, 0] * e[0] + v[j, 1] * e[1] + v[j, 2] * e[2]) / w
+                py[j] = (v[j, 0] * nn[0] + v[j, 1] * nn[1] + v[j, 2] * nn[2]) / w
+            if not ok:
+                continue
+            for tt in range(kk):
+                j = s0 + tt
+                fs = _angle(a, v[j]) + _angle(v[j], b)
+                if fs > tsum:
+                    continue
+                if k >= mx:
+                    over = True
+                    break
+                jp = s0 + (tt - 1) % kk
+                jn = s0 + (tt + 1) % kk
+                ex0, ey0 = px[j] - px[jp], py[j] - py[jp]
+                ex1, ey1 = px[jn] - px[j], py[jn] - py[j]
+                l0 = max(math.hypot(ex0, ey0), 1e-300)
+                l1 = max(math.hypot(ex1, ey1), 1e-300)
+                ox, oy = ey0 / l0 + ey1 / l1, -ex0 / l0 - ex1 / l1
+                ln_ = max(math.hypot(ox, oy), 1e-300)
+                dd = push / (pw[j] * pw[j]) / max(ln_ / 2.0, 0.2)
+                qx, qy = px[j] + dd * ox / ln_, py[j] + dd * oy / ln_
+                vn = 0.0
+                for q in range(3):
+                    node[k, q] = m[q] + qx * e[q] + qy * nn[q]
+                    vn += node[k, q] ** 2
+                vn = math.sqrt(vn)
+                for q in range(3):
+                    node[k, q] /= vn
+                nx_[k], ny_[k] = px[j], py[j]
+                prv[k, 0], prv[k, 1] = px[jp], py[jp]
+                nxt[k, 0], nxt[k, 1] = px[jn], py[jn]
+                has[k] = kk >= 3
+                k += 1
+            if over:
+                break
+        if over or k == 2:
+            continue
+        for j in range(k):
+            g[j] = np.inf
+            par[j] = -1
+            closed[j] = False
+            hh_[j] = R_SPHERE * _angle(node[j], b)
+        g[0] = 0.0
+        lim = budget[i] * GRAPH_SLACK
+        while True:
+            # The open node of least g + h (a dense scan: a few hundred nodes).
+            best, bj = np.inf, -1
+            for j in range(k):
+                if not closed[j] and g[j] + hh_[j] < best:
+                    best, bj = g[j] + hh_[j], j
+            if bj < 0 or best > lim:
+                break
+            u = bj
+            if u != 0:
+                # Its leg from the parent, tested now; when blocked, the best other settled parents in turn.
+                for q in range(3):
+                    la[0, q] = node[par[u], q]
+                    lb[0, q] = node[u, q]
+                good = _arc_clear_kernel(la, lb, t)[0]
+                if not good:
+                    for j in range(k):
+                        tried[j] = j == par[u]
+                    g[u] = np.inf
+                    for _ in range(GRAPH_TRIES):
+                        cb, cj = np.inf, -1
+                        for j in range(k):
+                            if closed[j] and not tried[j]:
+                                cst = g[j] + R_SPHERE * _angle(node[j], node[u])
+                                if cst < cb:
+                                    cb, cj = cst, j
+                        if cj < 0 or cb + hh_[u] > lim:
+                            break
+                        tried[cj] = True
+                        for q in range(3):
+                            la[0, q] = node[cj, q]
+                        if _arc_clear_kernel(la, lb, t)[0]:
+                            g[u] = cb
+                            par[u] = cj
+                            good = True
+                            break
+                if not good:
+                    g[u] = np.inf  # open again: a node settled later may reach it
+                    continue
+            closed[u] = True
+            if u == 1:
+                break
+            # Relax the legs from u that are tangent to both ends' hulls.
+            for j in range(1, k):
+                if closed[j]:
+                    continue
+                if has[u]:
+                    s1_ = _side(nx_[u], ny_[u], nx_[j], ny_[j], prv[u, 0], prv[u, 1])
+                    s2_ = _side(nx_[u], ny_[u], nx_[j], ny_[j], nxt[u, 0], nxt[u, 1])
+                    if s1_ * s2_ < 0:
+                        continue
+                if has[j]:
+                    s1_ = _side(nx_[u], ny_[u], nx_[j], ny_[j], prv[j, 0], prv[j, 1])
+                    s2_ = _side(nx_[u], ny_[u], nx_[j], ny_[j], nxt[j, 0], nxt[j, 1])
+                    if s1_ * s2_ < 0:
+                        continue
+                cst = g[u] + R_SPHERE * _angle(node[u], node[j])
+                if cst < g[j] and cst + hh_[j] <= lim:
+                    g[j] = cst
+                    par[j] = u
+        if not closed[1] or not g[1] < np.inf:
+            continue
+        # The path found, measured leg by leg with the Andoyer-Lambert distance and its allowance.
+        total = 0.0
+        j = 1
+        while j != 0:
+            p = par[j]
+            if p == 0 and j == 1:
+                total += _lam_reduced(lon1[i], b1[i], cb1[i], lon2[i], b2[i], cb2[i]) * (1 + LAM_REL) + LAM_ABS
+            elif p == 0:
+                va = node[j]
+                lo_v = math.degrees(math.atan2(va[1], va[0]))
+                bv = math.atan((1 - WGS84_F) * math.tan(math.asin(min(max(va[2], -1.0), 1.0))))
+                total += _lam_reduced(lon1[i], b1[i], cb1[i], lo_v, bv, math.cos(bv)) * (1 + LAM_REL) + LAM_ABS
+            elif j == 1:
+                va = node[p]
+                lo_v = math.degrees(math.atan2(va[1], va[0]))
+                bv = math.atan((1 - WGS84_F) * math.tan(math.asin(min(max(va[2], -1.0), 1.0))))
+                total += _lam_reduced(lo_v, bv, math.cos(bv), lon2[i], b2[i], cb2[i]) * (1 + LAM_REL) + LAM_ABS
+            else:
+                total += _leg_len(node[p], node[j])
+            j = p
+        if total <= budget[i]:
+            found[i] = True
+            out[i] = total
+    return found, out
+
+
+def hull_graph_paths(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, budget: FloatArray, ph: PartHulls,
+    ze: ZoneEdges,
+) -> tuple[NDArray[np.bool_], FloatArray]:
+    """For each pair (fix 1 outside the zone), whether a path through the parts' hull vertices avoids the zone.
+
+    The way round several parts at once (islands, a coast and its islands); returns (found, an upper bound on
+    the path's WGS84 length where found, else inf); see the module note and ``_hull_graph_kernel``.
+    """
+    n = len(lon1)
+    if n == 0:
+        return np.zeros(0, dtype=bool), np.zeros(0)
+    fl = FixLegs(lon1, lat1, lon2, lat2)
+    cc = np.ascontiguousarray
+    push = PUSH * float(ze.tol.max()) + PUSH_MIN
+    got, ln = _hull_graph_kernel(cc(unit(lon1, lat1)), cc(unit(lon2, lat2)), fl.lon1, fl.b1, fl.cb1, fl.lon2, fl.b2,
+                                 fl.cb2, cc(budget, dtype=np.float64), ph.v, ph.start, ph.end, ph.c, ph.cos_r, push,
+                                 ze.tree())
+    return np.asarray(got, dtype=bool), np.asarray(ln)
+
+
+__all__ = ["GRAPH_NODES", "PUSH", "PUSH_MIN", "hull_graph_paths", "hull_paths"]
