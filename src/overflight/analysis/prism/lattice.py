@@ -45,8 +45,10 @@ TRIES = 3  # clearance tests per node at most (the shortest candidates first): a
 
 
 def graded_columns(ncol: int, h0: float) -> FloatArray:
-    """Column places (fractions of the direct arc, 0 and 1 the fixes) whose steps grow geometrically from `h0`
-    at each fix to the middle: fine steps where a path threads out of a strait or a bay next to a fix."""
+    """Column places (fractions of the direct arc, 0 and 1 the fixes), steps growing geometrically from `h0`.
+
+    From each fix to the middle: fine steps where a path threads out of a strait or a bay next to a fix.
+    """
     half = (ncol + 1) / 2
     lo, hi = 1.0 + 1e-9, 4.0  # the ratio g with h0 (g^half - 1) / (g - 1) = 1/2, by bisection
     for _ in range(100):
@@ -343,8 +345,10 @@ GRADED_NCOL, GRADED_H0, GRADED_TRIES = 30, 0.002, 10  # the second lattice (``gr
 def graded_lattice_paths(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, budget: FloatArray, ze: ZoneEdges,
 ) -> tuple[NDArray[np.bool_], FloatArray]:
-    """``lattice_paths`` with columns crowded near the fixes and more clearance tests per node (for the pairs the
-    first lattice did not serve: a path threading out of a strait or a bay next to a fix)."""
+    """``lattice_paths`` with columns crowded near the fixes and more clearance tests per node.
+
+    For the pairs the first lattice did not serve: a path threading out of a strait or a bay next to a fix.
+    """
     return lattice_paths(lon1, lat1, lon2, lat2, budget, ze, ncol=GRADED_NCOL, powers=(2.0,), tries=GRADED_TRIES,
                          cols=graded_columns(GRADED_NCOL, GRADED_H0))
 
