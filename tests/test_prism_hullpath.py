@@ -16,7 +16,7 @@ from shapely.geometry import Polygon, box
 import overflight.analysis.prism.verdicts  # noqa: F401  (the package re-exports a function of that name)
 from overflight.analysis.prism.fast import SETTLE_NECESSARY, SETTLE_POSSIBLE, settle_zone, zone_edges
 from overflight.analysis.prism.hullbound import part_hulls
-from overflight.analysis.prism.hullpath import hull_graph_paths, hull_paths
+from overflight.analysis.prism.hullpath import hull_graph_paths, hull_paths, ring_graph_paths, ring_nodes
 from overflight.analysis.prism.lattice import graded_columns, graded_lattice_paths
 from overflight.geodesy import GEOD, circle
 
@@ -73,6 +73,27 @@ def test_hull_graph_path_between_three_squares() -> None:
     assert ev.verdict == "possible" and ev.detour <= ln[0] * (1 + 1e-3) + 1.0
 
 
+def test_ring_graph_path_out_of_a_bay() -> None:
+    """A fix deep in a narrow bay, the other beyond the coast: no path round the hull starts there (the fix lies
+    inside it); through the rings' corners the way is out along the bay to its northern tip, then to fix 2: within
+    the GeographicLib length of that hand-built way (plus the push and the allowance), and no longer than the
+    precise avoiding length allows."""
+    bay = shapely.segmentize(_bay(), 0.05)  # short edges: small tolerances, a small push
+    ze = zone_edges(bay)
+    ph = part_hulls(bay, float(ze.tol.max()))
+    rn = ring_nodes(bay)
+    assert ph is not None and rn is not None
+    p = (20.5, 45.0, 18.0, 46.5)
+    hand = _way((20.5, 45.0), (19.0, 45.06), (18.0, 46.5))
+    budget = 1.05 * hand
+    assert not hull_paths(*_one(*p, budget), ph, ze)[0][0]
+    assert not hull_graph_paths(*_one(*p, budget), ph, ze)[0][0]
+    got, ln = ring_graph_paths(*_one(*p, budget), rn, ze)
+    assert got[0] and ln[0] <= hand * (1 + 3e-5) + 30.0
+    ev = V.evaluate(*p, bay, budget_hi=budget, precise=True)
+    assert ev.verdict == "possible" and ev.detour <= ln[0] * (1 + 1e-3) + 1.0 and ev.detour >= hand * (1 - 1e-3)
+
+
 def _archipelago(seed: int) -> shapely.MultiPolygon:
     """Islands (discs of 10-40 km, GeographicLib circles) scattered around (20E, 45N)."""
     rng = np.random.default_rng(seed)
@@ -115,12 +136,14 @@ def test_new_paths_above_the_precise_avoiding_length() -> None:
     for zone, seed, bx in cases:
         ze = zone_edges(zone)
         ph = part_hulls(zone, float(ze.tol.max()))
-        assert ph is not None
+        rn = ring_nodes(zone)
+        assert ph is not None and rn is not None
         pairs = _pairs(zone, 10, seed, bx)
         direct = np.asarray(GEOD.inv(pairs[:, 0], pairs[:, 1], pairs[:, 2], pairs[:, 3])[2])
         budget = direct * np.random.default_rng(seed).uniform(1.02, 1.4, len(pairs))
         args = (pairs[:, 0], pairs[:, 1], pairs[:, 2], pairs[:, 3], budget)
-        results = [hull_paths(*args, ph, ze), hull_graph_paths(*args, ph, ze), graded_lattice_paths(*args, ze)]
+        results = [hull_paths(*args, ph, ze), hull_graph_paths(*args, ph, ze), graded_lattice_paths(*args, ze),
+                   ring_graph_paths(*args, rn, ze)]
         for k in range(len(pairs)):
             lens = [float(ln[k]) for got, ln in results if got[k]]
             if not lens:

@@ -18,10 +18,14 @@ allowance (an upper bound on each leg's geodesic length), is within the budget.
 from __future__ import annotations
 
 import math
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import shapely
 from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
 
 from overflight._jit import kernel
 from overflight.analysis.prism._geo import R_SPHERE, FloatArray, unit
@@ -232,12 +236,12 @@ def hull_paths(
     n = len(lon1)
     if n == 0:
         return np.zeros(0, dtype=bool), np.zeros(0)
-    return _by_push(_hull_path_kernel, lon1, lat1, lon2, lat2, budget, ph, ze)
+    return _by_push(_hull_path_kernel, lon1, lat1, lon2, lat2, budget, (ph.v, ph.start, ph.end, ph.c, ph.cos_r), ze)
 
 
 def _by_push(fn: Any, lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, budget: FloatArray,
-             ph: PartHulls, ze: ZoneEdges) -> tuple[NDArray[np.bool_], FloatArray]:
-    """Run kernel `fn` with the pushes of ``pushes(ze)`` in turn, each for the pairs the smaller ones did not serve."""
+             geo: tuple[Any, ...], ze: ZoneEdges) -> tuple[NDArray[np.bool_], FloatArray]:
+    """Run kernel `fn` (candidates `geo`) with the pushes of ``pushes(ze)`` in turn, each for the pairs not served."""
     n = len(lon1)
     fl = FixLegs(lon1, lat1, lon2, lat2)
     cc = np.ascontiguousarray
@@ -249,7 +253,7 @@ def _by_push(fn: Any, lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2
         if todo.size == 0:
             break
         got, ln = fn(cc(u1[todo]), cc(u2[todo]), fl.lon1[todo], fl.b1[todo], fl.cb1[todo], fl.lon2[todo], fl.b2[todo],
-                     fl.cb2[todo], cc(bud[todo]), ph.v, ph.start, ph.end, ph.c, ph.cos_r, push, ze.tree())
+                     fl.cb2[todo], cc(bud[todo]), *geo, push, ze.tree())
         got = np.asarray(got, dtype=bool)
         found[todo[got]] = True
         length[todo[got]] = np.asarray(ln)[got]
@@ -268,6 +272,7 @@ def pushes(ze: ZoneEdges) -> tuple[float, ...]:
 
 GRAPH_NODES = 1500  # a pair with more hull vertices in its ellipse than this is left to ``evaluate``
 GRAPH_TRIES = 8  # clearance tests when a node is reached by a blocked leg: its best parents among the settled nodes
+RING_CHUNK = 64  # ring vertices per chunk whose hull picks the salient ones (``ring_nodes``)
 GRAPH_SLACK = 1.01  # spherical search: paths up to this share over the budget are kept (the Lambert check decides)
 
 
@@ -278,30 +283,29 @@ def _side(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> f
 
 
 @kernel
-def _hull_graph_kernel(
+def _graph_kernel(
     u1: FloatArray, u2: FloatArray, lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray,
-    b2: FloatArray, cb2: FloatArray, budget: FloatArray, v: FloatArray, start: IntArray, end: IntArray,
-    c: FloatArray, cos_r: FloatArray, push: float, t: EdgeTree,
+    b2: FloatArray, cb2: FloatArray, budget: FloatArray, v: FloatArray, pv: FloatArray, nv: FloatArray,
+    start: IntArray, end: IntArray, c: FloatArray, cos_r: FloatArray, push: float, t: EdgeTree,
 ) -> tuple[NDArray[np.bool_], FloatArray]:
-    """For each pair, whether a path through pushed-out hull vertices of the zone's parts is clear and within budget.
+    """For each pair, whether a path through pushed-out convex vertices of the zone is clear and within budget.
 
-    Nodes: the fixes and every hull vertex (of the parts whose caps reach the budget's spherical ellipse) inside
-    that ellipse, pushed out as in ``_hull_path_kernel``. A best-first search (A*, the spherical distance to fix 2
-    as heuristic) over legs tangent to their ends' hulls, each leg tested for clearance when its end is settled
-    (``GRAPH_TRIES`` other parents tried when it is blocked). Only finding the path needs no proof: the path found
-    is then certified leg by leg (clearance, Andoyer-Lambert length with its allowance, see the module note).
+    Candidate vertices `v` come in groups (``start``, ``end``) with caps (centre `c`, cosine of radius `cos_r`),
+    each with its neighbours on its ring or hull (`pv` before, `nv` after, counter-clockwise): the hulls'
+    vertices (``hull_graph_paths``) or the rings' salient vertices (``ring_graph_paths``). Nodes: the fixes and
+    the candidates inside the budget's spherical ellipse, pushed out as in ``_hull_path_kernel``. A best-first
+    search (A*, the spherical distance to fix 2 as heuristic) over legs tangent at their ends (both neighbours
+    on one side), each leg tested for clearance when its end is settled (``GRAPH_TRIES`` other parents tried
+    when it is blocked). Finding the path needs no proof: the path found is then certified leg by leg
+    (clearance, Andoyer-Lambert length with its allowance, see the module note).
     """
     n = u1.shape[0]
     found = np.zeros(n, dtype=np.bool_)
     out = np.full(n, np.inf)
-    nv = v.shape[0]
-    hid = np.empty(nv, dtype=np.int64)
-    for h in range(start.size):
-        for j in range(start[h], end[h]):
-            hid[j] = h
-    px = np.empty(nv)
-    py = np.empty(nv)
-    pw = np.empty(nv)
+    nvx = v.shape[0]
+    px = np.empty((nvx, 3))  # plane coordinates of each candidate, its neighbour before and after
+    py = np.empty((nvx, 3))
+    pw = np.empty(nvx)
     mx = GRAPH_NODES + 2
     node = np.empty((mx, 3))
     nx_ = np.empty(mx)
@@ -358,36 +362,34 @@ def _hull_graph_kernel(
             if dm < math.cos(min(reach + math.acos(min(max(cr, -1.0), 1.0)), math.pi)):
                 continue
             s0, s1 = start[h], end[h]
-            kk = s1 - s0
-            ok = True
             for j in range(s0, s1):
-                w = v[j, 0] * m[0] + v[j, 1] * m[1] + v[j, 2] * m[2]
-                if w < 0.5:
-                    ok = False
-                    break
-                pw[j] = w
-                px[j] = (v[j, 0] * e[0] + v[j, 1] * e[1] + v[j, 2] * e[2]) / w
-                py[j] = (v[j, 0] * nn[0] + v[j, 1] * nn[1] + v[j, 2] * nn[2]) / w
-            if not ok:
-                continue
-            for tt in range(kk):
-                j = s0 + tt
                 fs = _angle(a, v[j]) + _angle(v[j], b)
                 if fs > tsum:
+                    continue
+                ok = True
+                for r_ in range(3):
+                    vv = v[j] if r_ == 0 else (pv[j] if r_ == 1 else nv[j])
+                    w = vv[0] * m[0] + vv[1] * m[1] + vv[2] * m[2]
+                    if w < 0.5:
+                        ok = False
+                        break
+                    if r_ == 0:
+                        pw[j] = w
+                    px[j, r_] = (vv[0] * e[0] + vv[1] * e[1] + vv[2] * e[2]) / w
+                    py[j, r_] = (vv[0] * nn[0] + vv[1] * nn[1] + vv[2] * nn[2]) / w
+                if not ok:
                     continue
                 if k >= mx:
                     over = True
                     break
-                jp = s0 + (tt - 1) % kk
-                jn = s0 + (tt + 1) % kk
-                ex0, ey0 = px[j] - px[jp], py[j] - py[jp]
-                ex1, ey1 = px[jn] - px[j], py[jn] - py[j]
+                ex0, ey0 = px[j, 0] - px[j, 1], py[j, 0] - py[j, 1]
+                ex1, ey1 = px[j, 2] - px[j, 0], py[j, 2] - py[j, 0]
                 l0 = max(math.hypot(ex0, ey0), 1e-300)
                 l1 = max(math.hypot(ex1, ey1), 1e-300)
                 ox, oy = ey0 / l0 + ey1 / l1, -ex0 / l0 - ex1 / l1
                 ln_ = max(math.hypot(ox, oy), 1e-300)
                 dd = push / (pw[j] * pw[j]) / max(ln_ / 2.0, 0.2)
-                qx, qy = px[j] + dd * ox / ln_, py[j] + dd * oy / ln_
+                qx, qy = px[j, 0] + dd * ox / ln_, py[j, 0] + dd * oy / ln_
                 vn = 0.0
                 for q in range(3):
                     node[k, q] = m[q] + qx * e[q] + qy * nn[q]
@@ -395,10 +397,10 @@ def _hull_graph_kernel(
                 vn = math.sqrt(vn)
                 for q in range(3):
                     node[k, q] /= vn
-                nx_[k], ny_[k] = px[j], py[j]
-                prv[k, 0], prv[k, 1] = px[jp], py[jp]
-                nxt[k, 0], nxt[k, 1] = px[jn], py[jn]
-                has[k] = kk >= 3
+                nx_[k], ny_[k] = px[j, 0], py[j, 0]
+                prv[k, 0], prv[k, 1] = px[j, 1], py[j, 1]
+                nxt[k, 0], nxt[k, 1] = px[j, 2], py[j, 2]
+                has[k] = True
                 k += 1
             if over:
                 break
@@ -506,12 +508,96 @@ def hull_graph_paths(
     """For each pair (fix 1 outside the zone), whether a path through the parts' hull vertices avoids the zone.
 
     The way round several parts at once (islands, a coast and its islands); returns (found, an upper bound on
-    the path's WGS84 length where found, else inf); see the module note and ``_hull_graph_kernel``.
+    the path's WGS84 length where found, else inf); see the module note and ``_graph_kernel``.
     """
-    n = len(lon1)
-    if n == 0:
+    if len(lon1) == 0:
         return np.zeros(0, dtype=bool), np.zeros(0)
-    return _by_push(_hull_graph_kernel, lon1, lat1, lon2, lat2, budget, ph, ze)
+    idx = np.arange(ph.v.shape[0])
+    k = np.repeat(ph.end - ph.start, ph.end - ph.start)
+    s0 = np.repeat(ph.start, ph.end - ph.start)
+    pv, nv = ph.v[s0 + (idx - s0 - 1) % k], ph.v[s0 + (idx - s0 + 1) % k]
+    return _by_push(_graph_kernel, lon1, lat1, lon2, lat2, budget, (ph.v, pv, nv, ph.start, ph.end, ph.c, ph.cos_r), ze)
 
 
-__all__ = ["GRAPH_NODES", "PUSH", "PUSH_MIN", "hull_graph_paths", "hull_paths", "pushes"]
+@dataclass
+class RingNodes:
+    """Salient convex vertices of a zone's outer rings, with their ring neighbours, in groups with caps."""
+
+    v: FloatArray
+    pv: FloatArray
+    nv: FloatArray
+    start: IntArray
+    end: IntArray
+    c: FloatArray
+    cos_r: FloatArray
+
+
+def ring_nodes(g: BaseGeometry, chunk: int = RING_CHUNK) -> RingNodes | None:
+    """The convex vertices of `g`'s outer rings that are hull vertices of their chunk of `chunk` consecutive ones.
+
+    Only candidates for ``_graph_kernel``: the way out of a bay or a strait bends at such corners (a fix inside a
+    part's hull, where no path round the hull starts). Convexity and the chunks' hulls are taken in lon/lat.
+    """
+    if g.geom_type not in ("Polygon", "MultiPolygon"):
+        return None
+    vs, ps, ns, st, en = [], [], [], [], []
+    off = 0
+    for p in shapely.get_parts(shapely.orient_polygons(g, exterior_cw=False)):
+        if p.geom_type != "Polygon" or p.is_empty:
+            continue
+        xy = shapely.get_coordinates(p.exterior)[:-1]
+        k = len(xy)
+        if k < 4:
+            continue
+        prv, nxt = np.roll(xy, 1, axis=0), np.roll(xy, -1, axis=0)
+        a, b = xy - prv, nxt - xy
+        convex = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] > 0
+        for s in range(0, k, chunk):
+            sl = np.arange(s, min(k, s + chunk))
+            hull = shapely.convex_hull(shapely.multipoints(xy[sl]))
+            hv = shapely.get_coordinates(hull)
+            on = (xy[sl][:, None, :] == hv[None, :, :]).all(axis=2).any(axis=1) & convex[sl]
+            j = sl[on]
+            if j.size == 0:
+                continue
+            vs.append(xy[j])
+            ps.append(prv[j])
+            ns.append(nxt[j])
+            st.append(off)
+            off += j.size
+            en.append(off)
+    if not vs:
+        return None
+    v, pv, nv = (unit(q[:, 0], q[:, 1]) for q in (np.vstack(vs), np.vstack(ps), np.vstack(ns)))
+    start, end = np.array(st, dtype=np.int64), np.array(en, dtype=np.int64)
+    c = np.add.reduceat(v, start, axis=0)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    cos_r = np.minimum.reduceat(np.sum(v * np.repeat(c, end - start, axis=0), axis=1), start) - 1e-9
+    return RingNodes(np.ascontiguousarray(v), np.ascontiguousarray(pv), np.ascontiguousarray(nv), start, end, c, cos_r)
+
+
+_RING: dict[int, RingNodes | None] = {}  # ring_nodes per ZoneEdges (by id; dropped with it)
+
+
+def zone_ring_nodes(g: BaseGeometry, ze: ZoneEdges) -> RingNodes | None:
+    """``ring_nodes(g)``, built once per zone (kept while its ``ZoneEdges`` lives)."""
+    key = id(ze)
+    if key not in _RING:
+        _RING[key] = ring_nodes(g)
+        weakref.finalize(ze, _RING.pop, key, None)
+    return _RING[key]
+
+
+def ring_graph_paths(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, budget: FloatArray, rn: RingNodes,
+    ze: ZoneEdges,
+) -> tuple[NDArray[np.bool_], FloatArray]:
+    """``hull_graph_paths`` through the rings' salient vertices (``ring_nodes``): out of bays and straits."""
+    if len(lon1) == 0:
+        return np.zeros(0, dtype=bool), np.zeros(0)
+    return _by_push(_graph_kernel, lon1, lat1, lon2, lat2, budget, (rn.v, rn.pv, rn.nv, rn.start, rn.end, rn.c,
+                                                                    rn.cos_r), ze)
+
+
+__all__ = ["GRAPH_NODES", "PUSH", "PUSH_MIN", "RING_CHUNK", "RingNodes", "hull_graph_paths", "hull_paths", "pushes",
+           "ring_graph_paths", "ring_nodes", "zone_ring_nodes"]
