@@ -96,7 +96,7 @@ def write_container(path: str | Path, header: dict[str, Any], arrays: dict[str, 
         at = -(-at // _ALIGN) * _ALIGN
         raw = a.reshape(-1).view(np.uint8)
         table[name] = {"dtype": a.dtype.str, "shape": list(a.shape), "offset": at, "nbytes": int(raw.size),
-                       "crc32": zlib.crc32(raw)}
+                       "crc32": zlib.crc32(raw.data)}
         parts.append(raw)
         at += int(raw.size)
     head = json.dumps({"header": header, "arrays": table}).encode()
@@ -109,7 +109,7 @@ def write_container(path: str | Path, header: dict[str, Any], arrays: dict[str, 
             pos = 0
             for raw, meta in zip(parts, table.values(), strict=True):
                 fh.write(b"\0" * (meta["offset"] - pos))
-                fh.write(memoryview(raw))
+                fh.write(raw.data)
                 pos = meta["offset"] + meta["nbytes"]
         os.replace(tmp, p)
     finally:
@@ -140,7 +140,7 @@ def read_container(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarr
             start = -(-(24 + n) // _ALIGN) * _ALIGN
             fh.seek(start)
             body = np.empty(size - start, dtype=np.uint8)  # numpy's allocation: aligned for every dtype
-            if fh.readinto(memoryview(body)) != body.size:
+            if fh.readinto(body.data) != body.size:
                 raise ValueError("file is shorter than its size")
         arrays: dict[str, np.ndarray] = {}
         for name, m in info["arrays"].items():
@@ -148,7 +148,7 @@ def read_container(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarr
             if off < 0 or off + nb > body.size:
                 raise ValueError(f"array {name} lies beyond the end of the file (truncated)")
             raw = body[off:off + nb]
-            if zlib.crc32(raw) != m["crc32"]:
+            if zlib.crc32(raw.data) != m["crc32"]:
                 raise ValueError(f"array {name}: checksum differs")
             a = raw.view(np.dtype(m["dtype"])).reshape(m["shape"])
             a.setflags(write=False)
