@@ -10,6 +10,7 @@ InputError, which the callers answer by rebuilding the entry.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import tempfile
 import zipfile
@@ -118,6 +119,22 @@ def write_container(path: str | Path, header: dict[str, Any], arrays: dict[str, 
     return p
 
 
+def _map(fh: Any, size: int) -> np.ndarray:
+    """The file's bytes, memory-mapped read-only (page-aligned, so every 64-byte offset is aligned).
+
+    Mapped with its pages read in at once (MAP_POPULATE) where the platform has it: reading into fresh memory
+    instead costs its page faults and zeroing (~0.1-0.2 s for 87 MB). The cache's files are only ever replaced
+    whole (os.replace), never rewritten in place, so a mapping always sees the bytes that were checked.
+    """
+    if size == 0:
+        return np.zeros(0, dtype=np.uint8)
+    if hasattr(mmap, "MAP_POPULATE"):
+        m = mmap.mmap(fh.fileno(), size, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
+    else:
+        m = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ)
+    return np.frombuffer(m, dtype=np.uint8)
+
+
 def read_container(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The header and read-only arrays of a file `write_container` wrote; InputError if missing or damaged.
 
@@ -138,10 +155,7 @@ def read_container(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarr
                 raise ValueError("header checksum differs")
             info = json.loads(head)
             start = -(-(24 + n) // _ALIGN) * _ALIGN
-            fh.seek(start)
-            body = np.empty(size - start, dtype=np.uint8)  # numpy's allocation: aligned for every dtype
-            if fh.readinto(body.data) != body.size:
-                raise ValueError("file is shorter than its size")
+            body = _map(fh, size)[start:]
         arrays: dict[str, np.ndarray] = {}
         for name, m in info["arrays"].items():
             off, nb = int(m["offset"]), int(m["nbytes"])
