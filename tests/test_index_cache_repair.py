@@ -16,8 +16,11 @@ from overflight.zones import as_zoneset
 def test_a_damaged_cache_file_is_rebuilt(tmp_path: Path, damage: str) -> None:
     zs = as_zoneset({"A": shapely.box(0.0, 0.0, 2.0, 2.0), "B": shapely.box(1.0, 1.0, 3.5, 3.0),
                      "T": shapely.Polygon([(10, 10), (14, 10.5), (11, 13)])})
+    (tmp_path / "old.npz").write_bytes(b"an unrelated file")
     fresh = ZoneIndex.cached(zs, directory=tmp_path)
-    (npz,) = tmp_path.glob("*.ofc")  # the cache's checked container (index.persist)
+    (npz,) = tmp_path.glob("*.ofc")
+    older = npz.with_suffix(".npz")  # the same entry as older versions wrote it: removed on the next rebuild
+    older.write_bytes(b"older format")  # the cache's checked container (index.persist)
     raw = bytearray(npz.read_bytes())
     if damage == "flip":
         raw[len(raw) // 2] ^= 0xFF  # inside an array: its CRC-32 no longer matches
@@ -38,6 +41,7 @@ def test_a_damaged_cache_file_is_rebuilt(tmp_path: Path, damage: str) -> None:
     assert again.locate(x, y).tolist() == [0, 0, 1, 2, -1]  # by hand: A, A and B (first is A), B, T, none
     assert ZoneIndex.cached(zs, directory=tmp_path).locate(x, y).tolist() == [0, 0, 1, 2, -1]  # rewritten
     assert npz.read_bytes() != bytes(raw)  # the damaged entry was replaced
+    assert not older.exists() and (tmp_path / "old.npz").exists()
 
 
 def test_a_cache_entry_for_other_geometry_is_not_trusted(tmp_path: Path) -> None:

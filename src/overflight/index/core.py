@@ -314,6 +314,7 @@ class ZoneIndex:
         try:
             save_grid_cache(path, idx.grid, {"geometry_hash": digest, "ids": idx.ids, "params": idx.params,
                                              "ignored": idx.ignored})
+            path.with_suffix(".npz").unlink(missing_ok=True)  # this entry in the format of older versions
         except OSError as exc:
             warnings.warn(f"could not cache the zone index in {d}: {exc}", OverflightWarning, stacklevel=2)
         return idx
