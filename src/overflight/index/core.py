@@ -307,6 +307,7 @@ class ZoneIndex:
                     idx = cls(zs, cell_deg=cell_deg, fine_edges=fine_edges, max_fine=max_fine, _grid=grid)
                     idx._hash = digest
                     return idx
+                del grid  # its file mapping (Windows cannot replace a mapped file)
             except OverflightError:
                 pass  # damaged cache entry: rebuild it below
         idx = cls(zs, cell_deg=cell_deg, fine_edges=fine_edges, max_fine=max_fine)
