@@ -244,6 +244,47 @@ def _expand_groups(ri: IntArray, gi: IntArray, ze: ZoneEdges) -> tuple[IntArray,
 
 
 
+@kernel
+def _near_pieces_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmin: FloatArray, ri: IntArray, gi: IntArray,
+                        group_start: IntArray, group_end: IntArray, piece_c: FloatArray, piece_rad: FloatArray,
+                        ) -> tuple[IntArray, IntArray]:
+    """The (row, piece) pairs of groups `gi` for rows `ri` (local rows of `u1`, `u2`) whose spherical bound
+    ``σ(u1, c) + σ(u2, c) - 2 rad`` is within ``thr[row]`` (radians), in ``_expand_groups``'s order."""
+    total = 0
+    for k in range(ri.size):
+        total += group_end[gi[k]] - group_start[gi[k]]
+    r_out = np.empty(total, dtype=np.int64)
+    p_out = np.empty(total, dtype=np.int64)
+    m = 0
+    for k in range(ri.size):
+        i = ri[k]
+        a0, a1, a2 = u1[i, 0], u1[i, 1], u1[i, 2]
+        b0, b1, b2 = u2[i, 0], u2[i, 1], u2[i, 2]
+        t, cm = thr[i], cmin[i]
+        for p in range(group_start[gi[k]], group_end[gi[k]]):
+            c = piece_c[p]
+            d1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
+            d2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
+            # (each angle alone is at most the threshold plus twice the largest radius: no arccos for most)
+            if d1 >= cm and d2 >= cm and math.acos(d1) + math.acos(d2) - 2.0 * piece_rad[p] <= t:
+                r_out[m] = i
+                p_out[m] = p
+                m += 1
+    return r_out[:m], p_out[:m]
+
+
+def _near_pieces(u1: FloatArray, u2: FloatArray, thr: FloatArray, ri: IntArray, gi: IntArray, ze: ZoneEdges,
+                 ) -> tuple[IntArray, IntArray]:
+    """``_expand_groups(ri, gi)`` less the pieces whose spherical focal bound certainly exceeds `thr` (radians,
+    per row of `u1`, `u2`; callers pad it for rounding, then apply their own bound to what is left)."""
+    f = np.ascontiguousarray
+    cmin = np.cos(np.minimum(thr + 2.0 * float(ze.piece_rad.max()), math.pi)) - 1e-9
+    return _near_pieces_kernel(  # type: ignore[no-any-return]
+        f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(thr, dtype=np.float64), f(cmin, dtype=np.float64),
+        f(ri, dtype=np.int64),
+        f(gi, dtype=np.int64), ze.group_start, ze.group_end, ze.piece_c, ze.piece_rad)
+
+
 def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
     """(row, piece) pairs to (row, edge) pairs."""
     cnt = ze.piece_end[pieces] - ze.piece_start[pieces]
