@@ -248,8 +248,11 @@ def _expand_groups(ri: IntArray, gi: IntArray, ze: ZoneEdges) -> tuple[IntArray,
 def _near_pieces_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmin: FloatArray, ri: IntArray, gi: IntArray,
                         group_start: IntArray, group_end: IntArray, piece_c: FloatArray, piece_rad: FloatArray,
                         ) -> tuple[IntArray, IntArray]:
-    """The (row, piece) pairs of groups `gi` for rows `ri` (local rows of `u1`, `u2`) whose spherical bound
-    ``σ(u1, c) + σ(u2, c) - 2 rad`` is within ``thr[row]`` (radians), in ``_expand_groups``'s order."""
+    """The (row, piece) pairs of groups `gi` for rows `ri` whose spherical bound is within ``thr[row]``.
+
+    Rows are local rows of `u1`, `u2`; the bound is ``σ(u1, c) + σ(u2, c) - 2 rad`` (radians); the order is
+    ``_expand_groups``'s.
+    """
     total = 0
     for k in range(ri.size):
         total += group_end[gi[k]] - group_start[gi[k]]
@@ -275,8 +278,11 @@ def _near_pieces_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmin: F
 
 def _near_pieces(u1: FloatArray, u2: FloatArray, thr: FloatArray, ri: IntArray, gi: IntArray, ze: ZoneEdges,
                  ) -> tuple[IntArray, IntArray]:
-    """``_expand_groups(ri, gi)`` less the pieces whose spherical focal bound certainly exceeds `thr` (radians,
-    per row of `u1`, `u2`; callers pad it for rounding, then apply their own bound to what is left)."""
+    """``_expand_groups(ri, gi)`` less the pieces whose spherical focal bound certainly exceeds `thr`.
+
+    `thr` is in radians, per row of `u1`, `u2`; callers pad it for rounding, then apply their own bound to
+    what is left.
+    """
     f = np.ascontiguousarray
     cmin = np.cos(np.minimum(thr + 2.0 * float(ze.piece_rad.max()), math.pi)) - 1e-9
     return _near_pieces_kernel(  # type: ignore[no-any-return]
