@@ -93,6 +93,23 @@ def _legs_kernel(
 
 
 @kernel
+def _legs_reduced_kernel(
+    lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray, b2: FloatArray, cb2: FloatArray,
+    rows: IntArray, x: FloatArray, bx: FloatArray, cbx: FloatArray, pts: IntArray,
+) -> tuple[FloatArray, FloatArray]:
+    """``_legs_kernel`` at points ``pts`` of arrays whose reduced latitudes `bx` (and cosines) are known."""
+    n = pts.size
+    d1 = np.empty(n)
+    d2 = np.empty(n)
+    for k in range(n):
+        r = rows[k]
+        q = pts[k]
+        d1[k] = _lam_reduced(lon1[r], b1[r], cb1[r], x[q], bx[q], cbx[q])
+        d2[k] = _lam_reduced(x[q], bx[q], cbx[q], lon2[r], b2[r], cb2[r])
+    return d1, d2
+
+
+@kernel
 def _via_kernel(ax: FloatArray, ay: FloatArray, mx: FloatArray, my: FloatArray, bx: FloatArray,
                 by: FloatArray) -> FloatArray:
     out = np.empty(ax.size)
@@ -134,6 +151,19 @@ class FixLegs:
                             f(rows, dtype=np.int64), f(x, dtype=np.float64), f(y, dtype=np.float64))
 
 
+    def legs_at(self, rows: IntArray, lon: FloatArray, red: tuple[FloatArray, FloatArray], pts: IntArray,
+                ) -> tuple[FloatArray, FloatArray]:
+        """``legs(rows, lon[pts], lat[pts])`` for points whose reduced latitudes ``red`` are known.
+
+        ``red`` is ``_reduced_kernel(lat)``: the same values, without recomputing them (a zone's vertices,
+        once per zone).
+        """
+        f = np.ascontiguousarray
+        return _legs_reduced_kernel(  # type: ignore[no-any-return]
+            self.lon1, self.b1, self.cb1, self.lon2, self.b2, self.cb2, f(rows, dtype=np.int64), lon, red[0], red[1],
+            f(pts, dtype=np.int64))
+
+
 def _lam_lo(v: FloatArray) -> FloatArray:
     return np.asarray(v * (1 - LAM_REL) - LAM_ABS, dtype=np.float64)
 
@@ -171,7 +201,16 @@ class ZoneEdges:
     has_normal: NDArray[np.bool_]  # (ne,) False for a degenerate (zero-length) edge
     piece_off: FloatArray  # (np,) sin(min(piece_rad + 1e-9, pi / 2)): a piece's reach off a great circle
     _tree: EdgeTree | None = None
+    _vertices: tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]] | None = None
     hulls: Any = None  # the parts' convex hulls (``hullbound.PartHulls``, False when none), built on first use
+
+    def vertices(self) -> tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]]:
+        """(start lons, their reduced latitudes and cosines, end lons, theirs) for ``FixLegs.legs_at``."""
+        if self._vertices is None:
+            f = np.ascontiguousarray
+            self._vertices = (f(self.a[:, 0], dtype=np.float64), _reduced_kernel(f(self.a[:, 1], dtype=np.float64)),
+                              f(self.b[:, 0], dtype=np.float64), _reduced_kernel(f(self.b[:, 1], dtype=np.float64)))
+        return self._vertices
 
     def tree(self) -> EdgeTree:
         """The arrays of the compiled clearance test, grouped."""
