@@ -120,6 +120,13 @@ def test_bad_values_warn_or_raise(index: ZoneIndex) -> None:
     assert err.value.row == 1 and err.value.field == "lon"
     with pytest.raises(InputError):
         index.locate([1.0, 2.0], [1.0])
+    # numpy would cast complex to real with only a warning, silently dropping the imaginary part
+    for lon, lat, field in (([10.1 + 0j], [40.1], "lon"), ([10.1], np.array([40.1 + 2j]), "lat")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(InputError) as err:
+                index.locate(lon, lat)
+        assert err.value.field == field and "complex" in str(err.value)
 
 
 def test_poles() -> None:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from overflight.evidence.grading import MISSING_RELIABILITY
 from overflight.evidence.model import Claim, EvidenceItem
+from overflight.evidence.sightings import SIGHTING_COLUMNS
 from overflight.units import DistanceLike, DurationLike, SpeedLike, parse_distance, parse_duration, parse_speed
 
 if TYPE_CHECKING:
@@ -123,7 +124,8 @@ def run_transit(case: Case, *, dataset: str | None = None, zones: Sequence[str] 
 #: how a prism run places its observations in time; recorded in new runs' parameters ("times"), so runs made
 #: before windows were honoured (no such parameter: the window's start, its stated time_err_s) re-run as made.
 TIMES_WINDOW = "window-midpoint"
-SIGHTING_COLUMNS = ["track_id", "time", "lon", "lat", "pos_err_m", "time_err_s", "observation", "object"]
+#: a prism run's sightings: the sighting file's columns and what each pair is about.
+PRISM_SIGHTING_COLUMNS = [*SIGHTING_COLUMNS, "object"]
 
 
 def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
@@ -149,10 +151,10 @@ def sightings_frame(case: Case, params: Mapping[str, Any]) -> pd.DataFrame:
                 rows.append({"track_id": f"{r['track_id']}-gap{k + 1}", "time": r["time"], "lon": r["lon"],
                              "lat": r["lat"], "pos_err_m": float(params.get("pos_err_m", 0.0)), "time_err_s": 0.0,
                              "observation": None, "object": str(r["track_id"])})
-        return pd.DataFrame(rows, columns=SIGHTING_COLUMNS)
+        return pd.DataFrame(rows, columns=PRISM_SIGHTING_COLUMNS)
     obs = case.observations_frame(["sighting"])
     if obs.empty:
-        return pd.DataFrame(columns=SIGHTING_COLUMNS)
+        return pd.DataFrame(columns=PRISM_SIGHTING_COLUMNS)
     props = [json.loads(p) if isinstance(p, str) and p else {} for p in obs["properties"]]
     group = pd.Series([str(p.get("group", i)) for p, i in zip(props, obs["id"], strict=True)], index=obs.index)
     obj = pd.Series([str(p["object"]) if p.get("object") not in (None, "") else g
@@ -254,7 +256,7 @@ def run_prism(case: Case, *, vmax_mps: SpeedLike, zones: Sequence[str] | None = 
 
 
 __all__ = [
-    "SIGHTING_COLUMNS",
+    "PRISM_SIGHTING_COLUMNS",
     "TIMES_WINDOW",
     "TRANSIT_CLAIMS",
     "prism_inputs",

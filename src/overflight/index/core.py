@@ -327,6 +327,10 @@ def _has_polygon(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
 
 
 def _xy(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[F64, F64]:
+    for name, v in (("lon", lon), ("lat", lat)):
+        # numpy would drop the imaginary part with only a warning: a complex coordinate is a caller's bug.
+        if np.iscomplexobj(v):
+            raise InputError("coordinates must be real numbers, not complex", field=name)
     try:
         x = np.ascontiguousarray(np.asarray(lon, dtype=np.float64).ravel())
         y = np.ascontiguousarray(np.asarray(lat, dtype=np.float64).ravel())

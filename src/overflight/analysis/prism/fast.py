@@ -53,7 +53,8 @@ from overflight.analysis.prism.fences import (
     turned_fence_bound,
 )
 from overflight.analysis.prism.hullbound import hull_lower_bound, part_hulls
-from overflight.analysis.prism.lattice import lattice_paths
+from overflight.analysis.prism.hullpath import hull_graph_paths, hull_paths, ring_graph_paths, zone_ring_nodes
+from overflight.analysis.prism.lattice import graded_lattice_paths, lattice_paths
 
 IntArray = NDArray[np.int64]
 
@@ -337,6 +338,31 @@ def settle_zone(
             k4 = j4[nec]
             put(k4, SETTLE_NECESSARY, cut[nec],
                 np.minimum(cut[nec] - r[k4] - b_hi[k4], b_hi[k4] - (direct[k4] - r[k4])))
+            # ... or a path round one part's hull, or through several parts' hull vertices, then a lattice with columns
+            # crowded near the fixes, then through the rings' salient corners (tight ways round a corner or islands,
+            # threading out of a strait or a bay): the path's length is an upper bound on the avoiding length.
+            j7 = j4[~nec]
+            e7 = e5[~got5][~nec]
+            got7 = np.zeros(j7.size, dtype=bool)
+            ln7 = np.full(j7.size, np.inf)
+            if ze.hulls is not False and j7.size:
+                got7, ln7 = hull_paths(lon1[j7], lat1[j7], lon2[j7], lat2[j7], b_hi[j7] + r[j7], ze.hulls, ze)
+                g9 = np.flatnonzero(~got7)  # (then round several parts at once: through their hulls' vertices)
+                i9 = j7[g9]
+                got9, ln9 = hull_graph_paths(lon1[i9], lat1[i9], lon2[i9], lat2[i9], b_hi[i9] + r[i9], ze.hulls, ze)
+                got7[g9[got9]], ln7[g9[got9]] = True, ln9[got9]
+            g8 = np.flatnonzero(~got7)
+            i8 = j7[g8]
+            got8, ln8 = graded_lattice_paths(lon1[i8], lat1[i8], lon2[i8], lat2[i8], b_hi[i8] + r[i8], ze)
+            got7[g8[got8]], ln7[g8[got8]] = True, ln8[got8]
+            rn = zone_ring_nodes(zone, ze) if (~got7).any() else None
+            if rn is not None:  # (last, through the rings' salient corners: out of a bay that holds a fix)
+                g10 = np.flatnonzero(~got7)
+                i10 = j7[g10]
+                got10, ln10 = ring_graph_paths(lon1[i10], lat1[i10], lon2[i10], lat2[i10], b_hi[i10] + r[i10], rn, ze)
+                got7[g10[got10]], ln7[g10[got10]] = True, ln10[got10]
+            k7 = j7[got7]
+            put(k7, SETTLE_POSSIBLE, ln7[got7], np.maximum(b_hi[k7] - (np.maximum(e7[got7], ln7[got7]) - r[k7]), 0.0))
     return status, detour, margin, exact
 
 

@@ -42,6 +42,25 @@ NROW = 61  # nodes per column (odd: the direct arc's own point is one)
 POWERS = (2.0, 1.0)  # row spacing: offsets from the arc grow as |s|^power (s in [-1, 1]); tried in turn
 WINDOW = 10  # a leg between two columns of nodes moves by at most this many rows
 TRIES = 3  # clearance tests per node at most (the shortest candidates first): a node inside the zone gives up soon
+
+
+def graded_columns(ncol: int, h0: float) -> FloatArray:
+    """Column places (fractions of the direct arc, 0 and 1 the fixes), steps growing geometrically from `h0`.
+
+    From each fix to the middle: fine steps where a path threads out of a strait or a bay next to a fix.
+    """
+    half = (ncol + 1) / 2
+    lo, hi = 1.0 + 1e-9, 4.0  # the ratio g with h0 (g^half - 1) / (g - 1) = 1/2, by bisection
+    for _ in range(100):
+        g = (lo + hi) / 2
+        lo, hi = (g, hi) if h0 * (g**half - 1) / (g - 1) < 0.5 else (lo, g)
+    k = np.arange(ncol + 2)
+    f = h0 * (g ** np.minimum(k, ncol + 1 - k) - 1) / (g - 1)
+    f = np.where(k <= half, f, 1 - f)
+    f[0], f[-1] = 0.0, 1.0
+    return np.asarray(f, dtype=np.float64)
+
+
 SLACK = 1.01  # spherical search: paths up to this share over the budget are kept (the Lambert check decides)
 
 
@@ -89,10 +108,15 @@ def _leg_clear(a: FloatArray, b: FloatArray, sub: NDArray[np.int64], h0: int, h1
 @kernel
 def _lattice_kernel(
     u1: FloatArray, u2: FloatArray, lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray,
-    b2: FloatArray, cb2: FloatArray, budget: FloatArray, ncol: int, nrow: int, power: float, t: EdgeTree,
+    b2: FloatArray, cb2: FloatArray, budget: FloatArray, cols: FloatArray, nrow: int, power: float, t: EdgeTree,
+    window: int, tries: int,
 ) -> tuple[NDArray[np.bool_], FloatArray]:
-    """For each pair, whether a lattice path clear of the zone is within `budget`, and its length (else inf)."""
+    """For each pair, whether a lattice path clear of the zone is within `budget`, and its length (else inf).
+
+    `cols` are the columns' places along the direct arc, increasing from 0 (fix 1) to ``cols[-1]`` (fix 2).
+    """
     n = u1.shape[0]
+    ncol = cols.size - 2
     found = np.zeros(n, dtype=np.bool_)
     out = np.full(n, np.inf)
     nodes = np.empty((ncol + 2, nrow, 3))
@@ -144,7 +168,7 @@ def _lattice_kernel(
             nodes[0, 0, q] = a[q]
             nodes[ncol + 1, 0, q] = b[q]
         for k in range(1, ncol + 1):
-            x = -tc + 2 * tc * k / (ncol + 1)
+            x = -tc + 2 * tc * cols[k] / cols[ncol + 1]
             w = ts * math.sqrt(max(0.0, 1.0 - (x / tb) ** 2)) * 0.98
             for j in range(nrow):
                 s = -1.0 + 2.0 * j / (nrow - 1)
@@ -181,7 +205,7 @@ def _lattice_kernel(
         # wholly beyond either (its centre farther from the circle than sin(radius), ``piece_off``) cannot
         # meet those legs; each step keeps the pieces of `sub` that reach its slab (CSR in slab_p).
         for k in range(ncol + 2):
-            x = -tc + 2 * tc * k / (ncol + 1)
+            x = -tc + 2 * tc * cols[k] / cols[ncol + 1]
             nn = 0.0
             for q in range(3):
                 bnd[k, q] = ax[q] - x * m[q]
@@ -218,7 +242,7 @@ def _lattice_kernel(
                 nc = 0
                 p_lo, p_hi = 0, prev_n
                 if prev_n > 1 and cur_n > 1:  # legs between columns of the lattice: rows within WINDOW
-                    p_lo, p_hi = max(0, j - WINDOW), min(prev_n, j + WINDOW + 1)
+                    p_lo, p_hi = max(0, j - window), min(prev_n, j + window + 1)
                 for p in range(p_lo, p_hi):
                     cp = cost[k - 1, p]
                     if not cp < np.inf:
@@ -239,7 +263,7 @@ def _lattice_kernel(
                     cand[pos] = tot
                     order[pos] = p
                     nc += 1
-                for h in range(min(nc, TRIES)):
+                for h in range(min(nc, tries)):
                     p = order[h]
                     if _leg_clear(nodes[k - 1, p], v, slab_p, slab_s[k], slab_e[k], cr, sr, t):
                         cost[k, j] = cand[h]
@@ -285,7 +309,8 @@ def _lattice_kernel(
 
 def lattice_paths(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, budget: FloatArray, ze: ZoneEdges,
-    ncol: int = NCOL, nrow: int = NROW, powers: tuple[float, ...] = POWERS,
+    ncol: int = NCOL, nrow: int = NROW, powers: tuple[float, ...] = POWERS, cols: FloatArray | None = None,
+    window: int = WINDOW, tries: int = TRIES,
 ) -> tuple[NDArray[np.bool_], FloatArray]:
     """For each pair (fix 1 outside the zone), whether a lattice path avoids the zone within `budget` (metres).
 
@@ -300,11 +325,13 @@ def lattice_paths(
     found = np.zeros(n, dtype=bool)
     length = np.full(n, np.inf)
     todo = np.arange(n)
+    xc = np.arange(ncol + 2, dtype=np.float64) if cols is None else np.ascontiguousarray(cols, dtype=np.float64)
     for pw in powers:  # each spacing of the rows in turn, for the pairs the previous ones did not serve
         if todo.size == 0:
             break
         got, ln = _lattice_kernel(c(u1[todo]), c(u2[todo]), fl.lon1[todo], fl.b1[todo], fl.cb1[todo], fl.lon2[todo],
-                                  fl.b2[todo], fl.cb2[todo], c(bud[todo]), int(ncol), int(nrow), float(pw), ze.tree())
+                                  fl.b2[todo], fl.cb2[todo], c(bud[todo]), xc, int(nrow), float(pw), ze.tree(),
+                                  int(window), int(tries))
         got = np.asarray(got, dtype=bool)
         found[todo[got]] = True
         length[todo[got]] = np.asarray(ln)[got]
@@ -312,4 +339,18 @@ def lattice_paths(
     return found, length
 
 
-__all__ = ["NCOL", "NROW", "lattice_paths"]
+GRADED_NCOL, GRADED_H0, GRADED_TRIES = 30, 0.002, 10  # the second lattice (``graded_lattice_paths``)
+
+
+def graded_lattice_paths(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, budget: FloatArray, ze: ZoneEdges,
+) -> tuple[NDArray[np.bool_], FloatArray]:
+    """``lattice_paths`` with columns crowded near the fixes and more clearance tests per node.
+
+    For the pairs the first lattice did not serve: a path threading out of a strait or a bay next to a fix.
+    """
+    return lattice_paths(lon1, lat1, lon2, lat2, budget, ze, ncol=GRADED_NCOL, powers=(2.0,), tries=GRADED_TRIES,
+                         cols=graded_columns(GRADED_NCOL, GRADED_H0))
+
+
+__all__ = ["NCOL", "NROW", "graded_columns", "graded_lattice_paths", "lattice_paths"]
