@@ -93,6 +93,23 @@ def _legs_kernel(
 
 
 @kernel
+def _legs_reduced_kernel(
+    lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray, b2: FloatArray, cb2: FloatArray,
+    rows: IntArray, x: FloatArray, bx: FloatArray, cbx: FloatArray, pts: IntArray,
+) -> tuple[FloatArray, FloatArray]:
+    """``_legs_kernel`` at points ``pts`` of arrays whose reduced latitudes `bx` (and cosines) are known."""
+    n = pts.size
+    d1 = np.empty(n)
+    d2 = np.empty(n)
+    for k in range(n):
+        r = rows[k]
+        q = pts[k]
+        d1[k] = _lam_reduced(lon1[r], b1[r], cb1[r], x[q], bx[q], cbx[q])
+        d2[k] = _lam_reduced(x[q], bx[q], cbx[q], lon2[r], b2[r], cb2[r])
+    return d1, d2
+
+
+@kernel
 def _via_kernel(ax: FloatArray, ay: FloatArray, mx: FloatArray, my: FloatArray, bx: FloatArray,
                 by: FloatArray) -> FloatArray:
     out = np.empty(ax.size)
@@ -134,6 +151,19 @@ class FixLegs:
                             f(rows, dtype=np.int64), f(x, dtype=np.float64), f(y, dtype=np.float64))
 
 
+    def legs_at(self, rows: IntArray, lon: FloatArray, red: tuple[FloatArray, FloatArray], pts: IntArray,
+                ) -> tuple[FloatArray, FloatArray]:
+        """``legs(rows, lon[pts], lat[pts])`` for points whose reduced latitudes ``red`` are known.
+
+        ``red`` is ``_reduced_kernel(lat)``: the same values, without recomputing them (a zone's vertices,
+        once per zone).
+        """
+        f = np.ascontiguousarray
+        return _legs_reduced_kernel(  # type: ignore[no-any-return]
+            self.lon1, self.b1, self.cb1, self.lon2, self.b2, self.cb2, f(rows, dtype=np.int64), lon, red[0], red[1],
+            f(pts, dtype=np.int64))
+
+
 def _lam_lo(v: FloatArray) -> FloatArray:
     return np.asarray(v * (1 - LAM_REL) - LAM_ABS, dtype=np.float64)
 
@@ -171,7 +201,16 @@ class ZoneEdges:
     has_normal: NDArray[np.bool_]  # (ne,) False for a degenerate (zero-length) edge
     piece_off: FloatArray  # (np,) sin(min(piece_rad + 1e-9, pi / 2)): a piece's reach off a great circle
     _tree: EdgeTree | None = None
+    _vertices: tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]] | None = None
     hulls: Any = None  # the parts' convex hulls (``hullbound.PartHulls``, False when none), built on first use
+
+    def vertices(self) -> tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]]:
+        """(start lons, their reduced latitudes and cosines, end lons, theirs) for ``FixLegs.legs_at``."""
+        if self._vertices is None:
+            f = np.ascontiguousarray
+            self._vertices = (f(self.a[:, 0], dtype=np.float64), _reduced_kernel(f(self.a[:, 1], dtype=np.float64)),
+                              f(self.b[:, 0], dtype=np.float64), _reduced_kernel(f(self.b[:, 1], dtype=np.float64)))
+        return self._vertices
 
     def tree(self) -> EdgeTree:
         """The arrays of the compiled clearance test, grouped."""
@@ -242,6 +281,53 @@ def _expand_groups(ri: IntArray, gi: IntArray, ze: ZoneEdges) -> tuple[IntArray,
     p = np.repeat(ze.group_start[gi] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(int(cnt.sum()))
     return r, p
 
+
+
+@kernel
+def _near_pieces_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmin: FloatArray, ri: IntArray, gi: IntArray,
+                        group_start: IntArray, group_end: IntArray, piece_c: FloatArray, piece_rad: FloatArray,
+                        ) -> tuple[IntArray, IntArray]:
+    """The (row, piece) pairs of groups `gi` for rows `ri` whose spherical bound is within ``thr[row]``.
+
+    Rows are local rows of `u1`, `u2`; the bound is ``σ(u1, c) + σ(u2, c) - 2 rad`` (radians); the order is
+    ``_expand_groups``'s.
+    """
+    total = 0
+    for k in range(ri.size):
+        total += group_end[gi[k]] - group_start[gi[k]]
+    r_out = np.empty(total, dtype=np.int64)
+    p_out = np.empty(total, dtype=np.int64)
+    m = 0
+    for k in range(ri.size):
+        i = ri[k]
+        a0, a1, a2 = u1[i, 0], u1[i, 1], u1[i, 2]
+        b0, b1, b2 = u2[i, 0], u2[i, 1], u2[i, 2]
+        t, cm = thr[i], cmin[i]
+        for p in range(group_start[gi[k]], group_end[gi[k]]):
+            c = piece_c[p]
+            d1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
+            d2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
+            # (each angle alone is at most the threshold plus twice the largest radius: no arccos for most)
+            if d1 >= cm and d2 >= cm and math.acos(d1) + math.acos(d2) - 2.0 * piece_rad[p] <= t:
+                r_out[m] = i
+                p_out[m] = p
+                m += 1
+    return r_out[:m], p_out[:m]
+
+
+def _near_pieces(u1: FloatArray, u2: FloatArray, thr: FloatArray, ri: IntArray, gi: IntArray, ze: ZoneEdges,
+                 ) -> tuple[IntArray, IntArray]:
+    """``_expand_groups(ri, gi)`` less the pieces whose spherical focal bound certainly exceeds `thr`.
+
+    `thr` is in radians, per row of `u1`, `u2`; callers pad it for rounding, then apply their own bound to
+    what is left.
+    """
+    f = np.ascontiguousarray
+    cmin = np.cos(np.minimum(thr + 2.0 * float(ze.piece_rad.max()), math.pi)) - 1e-9
+    return _near_pieces_kernel(  # type: ignore[no-any-return]
+        f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(thr, dtype=np.float64), f(cmin, dtype=np.float64),
+        f(ri, dtype=np.int64),
+        f(gi, dtype=np.int64), ze.group_start, ze.group_end, ze.piece_c, ze.piece_rad)
 
 
 def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:

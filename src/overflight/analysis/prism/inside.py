@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from overflight._jit import kernel
 from overflight.analysis import membership
 from overflight.analysis.prism._captree import least_focal_lb
 from overflight.analysis.prism._geo import FloatArray
@@ -34,8 +35,11 @@ class Inside:
 
 def fixes_inside(pairs: Pairs, sl: slice, u1: FloatArray, u2: FloatArray, need: FloatArray, lb: FloatArray,
                  cand: BoolArray, caps: ZoneCaps) -> Inside:
-    """Memberships of the fixes of ``pairs[sl]`` (unit vectors `u1`, `u2`) and bounds for the candidates `cand`."""
-    lb = lb.copy()
+    """Memberships of the fixes of ``pairs[sl]`` (unit vectors `u1`, `u2`) and bounds for the candidates `cand`.
+
+    `lb` is tightened in place (and returned as ``Inside.lb``): it is the chunk's (rows x zones) array, which
+    its caller replaces by the result.
+    """
     m1 = membership.members(pairs.lon1[sl], pairs.lat1[sl], caps.geoms, index=caps.index())
     m2 = membership.members(pairs.lon2[sl], pairs.lat2[sl], caps.geoms, index=caps.index())
     inside = np.zeros_like(cand)
@@ -59,4 +63,30 @@ def fixes_inside(pairs: Pairs, sl: slice, u1: FloatArray, u2: FloatArray, need: 
     return Inside(m1, m2, inside, lb)
 
 
-__all__ = ["Inside", "fixes_inside"]
+@kernel
+def _far_kernel(far: BoolArray, lb: FloatArray, need: FloatArray, flip: FloatArray, verdict: NDArray[np.int8],
+                detour: FloatArray, margin: FloatArray) -> None:
+    for i in range(far.shape[0]):
+        for z in range(far.shape[1]):
+            if far[i, z]:
+                v = lb[i, z]
+                verdict[i, z] = 0
+                detour[i, z] = v if (v > 0.0 or v != v) else 0.0  # (NaN propagates, as in np.maximum)
+                m = v - need[i]
+                margin[i, z] = m if (m < flip[i] or m != m) else flip[i]
+
+
+def write_far(far: BoolArray, lb: FloatArray, need: FloatArray, flip: FloatArray, verdict: NDArray[np.int8],
+              detour: FloatArray, margin: FloatArray) -> None:
+    """Where `far` (rows x zones): verdict 0 ("impossible"), detour ``max(lb, 0)``, margin ``min(lb - need, flip)``.
+
+    `need`, `flip` are per row; `verdict`, `detour`, `margin` are written in place (rows of the full arrays: C
+    order, so a chunk's slice is contiguous). One compiled pass instead of three masked copies, each with its
+    (rows x zones) temporary.
+    """
+    f = np.ascontiguousarray
+    _far_kernel(f(far), f(lb, dtype=np.float64), f(need, dtype=np.float64).reshape(-1),
+                f(flip, dtype=np.float64).reshape(-1), verdict, detour, margin)
+
+
+__all__ = ["Inside", "fixes_inside", "write_far"]

@@ -62,7 +62,7 @@ from overflight.analysis.prism.evaluation import (
     evaluate,
     evaluate_many,
 )
-from overflight.analysis.prism.inside import fixes_inside
+from overflight.analysis.prism.inside import fixes_inside, write_far
 from overflight.analysis.prism.pairs import Pairs, _zone_items, make_pairs
 from overflight.units import SpeedLike, parse_speed
 from overflight.zones import as_zoneset
@@ -228,11 +228,9 @@ def verdicts_for_pairs(
         cand &= ~inside
         far = ~cand & ~inside
         flip_incons = (b_hi[sl] - (direct[sl] - r[sl]))[:, None]
-        # Masked writes into the chunk's views (the same values as boolean-index assignment, without
-        # gathering the masked elements first: this touches every (pair, zone) of the chunk).
-        np.copyto(verdict[sl], 0, where=far)
-        np.copyto(detour[sl], np.maximum(lb, 0.0), where=far)
-        np.copyto(margin[sl], np.minimum(lb - need, flip_incons), where=far)
+        # Written in one compiled pass into the chunk's rows (the same values as boolean-index assignment,
+        # without gathering the masked elements or building temporaries: this touches every (pair, zone)).
+        write_far(far, lb, need, flip_incons, verdict[sl], detour[sl], margin[sl])
         cand &= ~incons[sl][:, None]
         st["caps"] += int((far & ~incons[sl][:, None]).sum())
         st["inside"] += int(nec_in.sum())

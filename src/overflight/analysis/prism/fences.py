@@ -1,0 +1,241 @@
+"""Fences across the budget's ellipse that show, in bulk, that every avoiding path is longer than a target.
+
+Moved out of ``fast`` (which re-exports every name): ``fence_bound`` (fences perpendicular to the direct arc,
+with ``half_chord`` in closed form) and ``turned_fence_bound`` (fences at a slant, compiled). ``fast.settle_zone``
+calls both.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from overflight._jit import kernel
+from overflight.analysis.prism._geo import R_SPHERE, SPH_LO, FloatArray, unit
+from overflight.analysis.prism.edges import EdgeTree, ZoneEdges, _arc_clear, _arc_clear_kernel
+
+FENCES = (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.05, 0.95)  # where along the direct arc fences are tried
+# Then (for the pairs none of those perpendicular fences served) fences turned from the perpendicular (0 too) by
+# these angles (degrees), at these fractions of the direct arc: a coast or a strait that crosses the ellipse
+# at a slant is a fence at a slant.
+TURNS = (0.0, *(float(s * a) for a in range(10, 90, 10) for s in (1, -1)))  # 0, 10, -10, 20, ... 80, -80
+FENCE_HALVINGS = 20  # bisection steps for a turned fence's ends (each kept where the focal sum is >= the target)
+TURN_FENCES = (0.5, *(round(0.5 + s * k * 0.05, 2) for k in range(1, 10) for s in (1, -1)), 0.02, 0.98)
+
+
+@kernel
+def _focal_at(h: FloatArray, d: FloatArray, sg: float, s: float, u1: FloatArray, u2: FloatArray,
+              x: FloatArray) -> float:
+    """Spherical focal sum at x = h cos s + sg d sin s (written to `x`)."""
+    for c in range(3):
+        x[c] = h[c] * math.cos(s) + sg * d[c] * math.sin(s)
+    return (math.acos(min(max(x[0] * u1[0] + x[1] * u1[1] + x[2] * u1[2], -1.0), 1.0))
+            + math.acos(min(max(x[0] * u2[0] + x[1] * u2[1] + x[2] * u2[2], -1.0), 1.0)))
+
+
+@kernel
+def _turned_fences_kernel(
+    u1: FloatArray, u2: FloatArray, npl: FloatArray, tsph: FloatArray, clear1: FloatArray, clear2: FloatArray,
+    hs: FloatArray, h_in: NDArray[np.bool_], turns: FloatArray, t: EdgeTree,
+) -> NDArray[np.bool_]:
+    """Whether a turned fence serves each row (``turned_fence_bound``).
+
+    `hs` (fractions, rows, 3) are the fences' feet, `h_in` whether each lies in the zone, `turns` the
+    angles (radians).
+    Along x(s) = h cos s + d sin s the focal sum is least at s = 0 (h lies on the direct arc) and, the
+    spherical ellipse of focal sum tsph < pi being convex, below tsph on one arc around h only: each end
+    is found by bisection (``FENCE_HALVINGS`` halvings, the end kept on the outer side), within a quarter
+    circle.
+    """
+    k = u1.shape[0]
+    ok = np.zeros(k, dtype=np.bool_)
+    d = np.empty(3)
+    nf = np.empty(3)
+    along = np.empty(3)
+    ends = np.empty((2, 3))
+    x = np.empty(3)
+    arc_a = np.empty((1, 3))
+    arc_b = np.empty((1, 3))
+    lim = math.pi / 2 - 1e-6
+    for i in range(k):
+        tt = tsph[i]
+        for f in range(hs.shape[0]):
+            if ok[i]:
+                break
+            if not h_in[f, i]:
+                continue
+            h = hs[f, i]
+            n = npl[i]
+            along[0] = n[1] * h[2] - n[2] * h[1]
+            along[1] = n[2] * h[0] - n[0] * h[2]
+            along[2] = n[0] * h[1] - n[1] * h[0]
+            for m in range(turns.size):
+                c, s_ = math.cos(turns[m]), math.sin(turns[m])
+                for q in range(3):
+                    d[q] = n[q] * c + along[q] * s_
+                nf[0] = h[1] * d[2] - h[2] * d[1]
+                nf[1] = h[2] * d[0] - h[0] * d[2]
+                nf[2] = h[0] * d[1] - h[1] * d[0]
+                s1 = nf[0] * u1[i, 0] + nf[1] * u1[i, 1] + nf[2] * u1[i, 2]
+                s2 = nf[0] * u2[i, 0] + nf[1] * u2[i, 1] + nf[2] * u2[i, 2]
+                if not s1 * s2 < 0:
+                    continue
+                if not (math.asin(min(abs(s1), 1.0)) * R_SPHERE * SPH_LO > clear1[i] + 1.0
+                        and math.asin(min(abs(s2), 1.0)) * R_SPHERE * SPH_LO > clear2[i] + 1.0):
+                    continue
+                good = True
+                for side in range(2):
+                    sg = 1.0 if side == 0 else -1.0
+                    if not _focal_at(h, d, sg, lim, u1[i], u2[i], x) >= tt:
+                        good = False
+                        break
+                    lo, hi = 0.0, lim
+                    for _ in range(FENCE_HALVINGS):
+                        mid = 0.5 * (lo + hi)
+                        if _focal_at(h, d, sg, mid, u1[i], u2[i], x) >= tt:
+                            hi = mid
+                        else:
+                            lo = mid
+                    _focal_at(h, d, sg, hi, u1[i], u2[i], x)
+                    for q in range(3):
+                        ends[side, q] = x[q]
+                if not good:
+                    continue
+                clear = True
+                for side in range(2):
+                    for q in range(3):
+                        arc_a[0, q] = ends[side, q]
+                        arc_b[0, q] = h[q]
+                    if not _arc_clear_kernel(arc_a, arc_b, t)[0]:
+                        clear = False
+                        break
+                if clear:
+                    ok[i] = True
+                    break
+    return ok
+
+
+def half_chord(c1: FloatArray, c2: FloatArray, tt: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Half-chord s of a fence where the spherical focal sum reaches `tt` (all angles in radians).
+
+    With ``c1 = cos a1``, ``c2 = cos a2`` (a1, a2: distances from the fence's foot to the fixes), the focal
+    sum at distance s along the fence is ``arccos(c1 cos s) + arccos(c2 cos s)``, increasing in s. Taking
+    the cosine of the sum gives ``cos^2 s = sin^2 tt / (c1^2 + c2^2 - 2 c1 c2 cos tt)`` in closed form;
+    the root is nudged outwards (any s whose focal sum is >= tt will do for a fence). Returns (s, focal
+    sum at s), s capped at pi/2; callers check ``focal sum >= tt``.
+    """
+
+    def focal_at(s: FloatArray, k1: FloatArray, k2: FloatArray) -> FloatArray:
+        return np.asarray(np.arccos(np.clip(k1 * np.cos(s), -1, 1)) + np.arccos(np.clip(k2 * np.cos(s), -1, 1)))
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cc = np.sin(tt) ** 2 / (c1 * c1 + c2 * c2 - 2 * c1 * c2 * np.cos(tt))
+    s0 = np.arccos(np.sqrt(np.clip(np.nan_to_num(cc, nan=0.0), 0.0, 1.0)))
+    s = np.minimum(s0 * (1 + 1e-9) + 1e-12, math.pi / 2)
+    f = focal_at(s, c1, c2)
+    short = f < tt  # rounding near s = 0: nudge further out
+    if short.any():
+        s[short] = np.minimum(s0[short] * (1 + 1e-6) + 1e-9, math.pi / 2)
+        f[short] = focal_at(s[short], c1[short], c2[short])
+    return np.asarray(s, dtype=np.float64), f
+
+
+def _fence_frame(lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
+                 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray]:
+    """What both fence searches start from (unit vectors, arc angle, plane normal, target angle, pairs to try)."""
+    u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
+    full = np.arccos(np.clip(np.sum(u1 * u2, axis=1), -1, 1))
+    npl = np.cross(u1, u2)
+    npl /= np.maximum(np.linalg.norm(npl, axis=1, keepdims=True), 1e-300)
+    tsph = target / (SPH_LO * R_SPHERE) * (1 + 1e-9) + 1e-9
+    return u1, u2, full, npl, tsph, np.flatnonzero((full > 0) & (tsph < 0.9 * math.pi))
+
+
+def fence_bound(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
+    clear1: FloatArray, clear2: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
+) -> NDArray[np.bool_]:
+    """Whether every path from p1 to p2 that avoids the zone is certainly longer than `target` (a sufficient test).
+
+    A great circle L crossing the direct arc at right angles at h separates the fixes, so every path
+    from p1 to p2 (the avoiding path's chain of great-circle legs included) passes through a point x of
+    L, and is at least SPH_LO · R · (σ(p1, x) + σ(x, p2)) long (σ: angles; true lengths are >= SPH_LO
+    times great-circle lengths). Along L that spherical focal sum grows away from h, so if the chord of L
+    where it is <= target / SPH_LO lies inside the zone (no boundary edge within its tolerance of the
+    chord, and h inside), every avoiding path is longer than `target`. The chord must also keep `clear1`,
+    `clear2` (metres) from the fixes, so that discs cut from the zone around them do not open it.
+    Fences are tried at the fractions ``FENCES`` of the direct arc (``turned_fence_bound``: fences at a slant).
+    """
+    ok = np.zeros(len(lon1), dtype=bool)
+    if len(lon1) == 0:
+        return ok
+    u1, u2, full, npl, tsph, todo = _fence_frame(lon1, lat1, lon2, lat2, target)
+    for t in FENCES:
+        if todo.size == 0:
+            break
+        a1 = full[todo] * t
+        a2 = full[todo] - a1
+        # Fence foot h on the arc, and the fence's direction there (the arc's normal).
+        w = u1[todo] * np.sin(full[todo] - a1)[:, None] + u2[todo] * np.sin(a1)[:, None]
+        h = w / np.linalg.norm(w, axis=1, keepdims=True)
+        d = npl[todo]
+        near = (a1 * R_SPHERE * SPH_LO <= clear1[todo] + 1.0) | (a2 * R_SPHERE * SPH_LO <= clear2[todo] + 1.0)
+        tt = tsph[todo]
+        s_, fmax = half_chord(np.cos(a1), np.cos(a2), tt)
+        valid = (fmax >= tt) & ~near & (s_ < math.pi / 2 - 1e-6)
+        ea = h * np.cos(s_)[:, None] + d * np.sin(s_)[:, None]
+        eb = h * np.cos(s_)[:, None] - d * np.sin(s_)[:, None]
+        hlon = np.degrees(np.arctan2(h[:, 1], h[:, 0]))
+        hlat = np.degrees(np.arcsin(np.clip(h[:, 2], -1, 1)))
+        valid &= shapely.contains_xy(zone, hlon, hlat)
+        g = np.flatnonzero(valid)
+        # Both halves of the chord (each shorter than 90 degrees), clear of every edge.
+        cl = _arc_clear(ea[g], h[g], ze)
+        g = g[cl]
+        cl = _arc_clear(h[g], eb[g], ze)
+        g = g[cl]
+        ok[todo[g]] = True
+        todo = todo[~ok[todo]]
+    return ok
+
+
+def turned_fence_bound(
+    lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
+    clear1: FloatArray, clear2: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
+) -> NDArray[np.bool_]:
+    """``fence_bound`` with fences at a slant: turned by the angles ``TURNS`` at the fractions ``TURN_FENCES``.
+
+    Any great circle through a point h of the direct arc other than the arc's own separates the fixes
+    too (they must lie on either side of it, each farther from it than its `clear` distance), and along
+    it the spherical focal sum is least at h and below the target on one chord only (the spherical
+    ellipse of a focal sum below pi is convex): its ends are found by bisection, kept on the outer side
+    (``_turned_fences_kernel``). When that chord lies inside the zone, every avoiding path is longer
+    than `target`, as for a perpendicular fence (a coast or a strait that crosses the ellipse at a slant).
+    """
+    ok = np.zeros(len(lon1), dtype=bool)
+    if len(lon1) == 0:
+        return ok
+    u1, u2, full, npl, tsph, todo = _fence_frame(lon1, lat1, lon2, lat2, target)
+    if todo.size:
+        hs = np.empty((len(TURN_FENCES), todo.size, 3))
+        h_in = np.zeros((len(TURN_FENCES), todo.size), dtype=bool)
+        for f, t in enumerate(TURN_FENCES):
+            a1 = full[todo] * t
+            w = u1[todo] * np.sin(full[todo] - a1)[:, None] + u2[todo] * np.sin(a1)[:, None]
+            hs[f] = w / np.linalg.norm(w, axis=1, keepdims=True)
+            hlon = np.degrees(np.arctan2(hs[f, :, 1], hs[f, :, 0]))
+            hlat = np.degrees(np.arcsin(np.clip(hs[f, :, 2], -1, 1)))
+            h_in[f] = shapely.contains_xy(zone, hlon, hlat) & (full[todo] < tsph[todo])
+        c = np.ascontiguousarray
+        got = _turned_fences_kernel(c(u1[todo]), c(u2[todo]), c(npl[todo]), c(tsph[todo], dtype=np.float64),
+                                    c(clear1[todo], dtype=np.float64), c(clear2[todo], dtype=np.float64), hs, h_in,
+                                    np.radians(np.array(TURNS)), ze.tree())
+        ok[todo[got]] = True
+    return ok
+
+
+__all__ = ["FENCES", "FENCE_HALVINGS", "TURNS", "TURN_FENCES", "fence_bound", "half_chord", "turned_fence_bound"]
