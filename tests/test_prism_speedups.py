@@ -120,8 +120,10 @@ def test_ring_waypoints_settle_only_possible_pairs(ne_admin0: object, monkeypatc
         idx = np.flatnonzero(direct - (r1 + r2) <= b_hi)
         limit = np.maximum(V.EXACT_FACTOR * need, need + 1000.0)[idx]
         args = (lon1[idx], lat1[idx], lon2[idx], lat2[idx], r1[idx], r2[idx], b_hi[idx], direct[idx], limit, g, ze)
-        # The lattice paths (tried after the ring) would settle most of the same pairs: off, to see the ring's own.
-        monkeypatch.setattr(fast, "lattice_paths", _no_lattice)
+        # The lattice and hull paths (tried after the ring) would settle most of the same pairs: off, to see the
+        # ring's own.
+        for later in ("lattice_paths", "hull_paths", "hull_graph_paths", "graded_lattice_paths", "ring_graph_paths"):
+            monkeypatch.setattr(fast, later, _no_lattice)
         with_ring = settle_zone(*args, precise=False, two_leg=True)[0]
         monkeypatch.setattr(fast, "RING", ())
         without = settle_zone(*args, precise=False, two_leg=True)[0]
