@@ -33,6 +33,29 @@ def test_the_build_is_in_use_where_required() -> None:
         assert _aot.aot_status() == "in use"
 
 
+def test_kernel_modules_import_with_the_build_requirements_only() -> None:
+    # The build's isolated environment has numpy, numba, shapely and pyproj only (pyproject's build-system): a
+    # kernel module importing pandas or a package __init__ makes the build fall back to the JIT silently.
+    code = textwrap.dedent("""
+        import sys
+        for blocked in ("pandas", "pyarrow", "duckdb", "pyogrio", "geopandas"):
+            sys.modules[blocked] = None
+        import importlib.util, pathlib
+        root = pathlib.Path(sys.argv[1])
+        spec = importlib.util.spec_from_file_location("_ab", root / "_aot_build.py")
+        ab = importlib.util.module_from_spec(spec)
+        sys.modules["_ab"] = ab
+        spec.loader.exec_module(ab)
+        sys.path.insert(0, str(root.parent))
+        mods = ab.load_kernel_modules(root, ab.read_spec(root / "_aot_signatures.json")["kernel_modules"])
+        print(len(mods))
+    """)
+    root = os.path.dirname(_aot_build.__file__)
+    out = subprocess.run([sys.executable, "-c", code, root], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.split()[-1]) == len(_aot_build.read_spec()["kernel_modules"])
+
+
 def test_types_round_trip_through_the_spec() -> None:
     spec = _aot_build.read_spec()
     assert spec["kernels"], "the signature list is empty"

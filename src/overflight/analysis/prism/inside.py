@@ -9,16 +9,18 @@ the caps stage's bound: an ellipse far from every piece misses the zone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from overflight._jit import kernel
-from overflight.analysis import membership
 from overflight.analysis.prism._captree import least_focal_lb
 from overflight.analysis.prism._geo import FloatArray
-from overflight.analysis.prism.caps import ZoneCaps
-from overflight.analysis.prism.pairs import Pairs
+
+if TYPE_CHECKING:  # (the kernel build imports this module with numpy and numba only: no pandas, no ZoneIndex)
+    from overflight.analysis.prism.caps import ZoneCaps
+    from overflight.analysis.prism.pairs import Pairs
 
 BoolArray = NDArray[np.bool_]
 
@@ -40,6 +42,8 @@ def fixes_inside(pairs: Pairs, sl: slice, u1: FloatArray, u2: FloatArray, need: 
     `lb` is tightened in place (and returned as ``Inside.lb``): it is the chunk's (rows x zones) array, which
     its caller replaces by the result.
     """
+    from overflight.analysis import membership
+
     m1 = membership.members(pairs.lon1[sl], pairs.lat1[sl], caps.geoms, index=caps.index())
     m2 = membership.members(pairs.lon2[sl], pairs.lat2[sl], caps.geoms, index=caps.index())
     inside = np.zeros_like(cand)
