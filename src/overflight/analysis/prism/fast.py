@@ -322,27 +322,30 @@ def settle_zone(
             k6 = j6[nec6]
             put(k6, SETTLE_NECESSARY, cut6[nec6],
                 np.minimum(cut6[nec6] - r[k6] - b_hi[k6], b_hi[k6] - (direct[k6] - r[k6])))
-            # ... or a path of many legs through a lattice in the ellipse (between islands, along a coast) ...
-            j5 = j6[~nec6]
-            e5 = e6[~nec6]
-            got5, ln5 = lattice_paths(lon1[j5], lat1[j5], lon2[j5], lat2[j5], b_hi[j5] + r[j5], ze)
-            k5 = j5[got5]
-            # (the path's length: an upper bound on the avoiding length)
-            put(k5, SETTLE_POSSIBLE, ln5[got5],
-                np.maximum(b_hi[k5] - (np.maximum(e5[got5], ln5[got5]) - r[k5]), 0.0))
             # ... or a fence at a slant, shown for the length at which ``evaluate`` (fast mode) stops looking:
-            # then that length is a lower bound on the avoiding length, as the one ``evaluate`` reports.
-            j4 = j5[~got5]
+            # then that length is a lower bound on the avoiding length, as the one ``evaluate`` reports. (Tried
+            # before the lattice, which is slow where it finds nothing: a pair with such a fence has no avoiding
+            # path within the budget, so no path step could settle it, and the order changes no result.)
+            j4 = j6[~nec6]
+            e4 = e6[~nec6]
             cut = (b_hi[j4] + r[j4]) * (1 + 1e-6) + 1.0
             nec = turned_fence_bound(lon1[j4], lat1[j4], lon2[j4], lat2[j4], cut, r1[j4], r2[j4], zone, ze)
             k4 = j4[nec]
             put(k4, SETTLE_NECESSARY, cut[nec],
                 np.minimum(cut[nec] - r[k4] - b_hi[k4], b_hi[k4] - (direct[k4] - r[k4])))
+            # ... or a path of many legs through a lattice in the ellipse (between islands, along a coast) ...
+            j5 = j4[~nec]
+            e5 = e4[~nec]
+            got5, ln5 = lattice_paths(lon1[j5], lat1[j5], lon2[j5], lat2[j5], b_hi[j5] + r[j5], ze)
+            k5 = j5[got5]
+            # (the path's length: an upper bound on the avoiding length)
+            put(k5, SETTLE_POSSIBLE, ln5[got5],
+                np.maximum(b_hi[k5] - (np.maximum(e5[got5], ln5[got5]) - r[k5]), 0.0))
             # ... or a path round one part's hull, or through several parts' hull vertices, then a lattice with columns
             # crowded near the fixes, then through the rings' salient corners (tight ways round a corner or islands,
             # threading out of a strait or a bay): the path's length is an upper bound on the avoiding length.
-            j7 = j4[~nec]
-            e7 = e5[~got5][~nec]
+            j7 = j5[~got5]
+            e7 = e5[~got5]
             got7 = np.zeros(j7.size, dtype=bool)
             ln7 = np.full(j7.size, np.inf)
             if ze.hulls is not False and j7.size:
