@@ -19,12 +19,15 @@ from overflight.analysis.prism._geo import R_SPHERE, SPH_LO, FloatArray, unit
 from overflight.analysis.prism.edges import EdgeTree, ZoneEdges, _arc_clear, _arc_clear_kernel
 
 FENCES = (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.05, 0.95)  # where along the direct arc fences are tried
-# Then (for the pairs none of those perpendicular fences served) fences turned from the perpendicular (0 too) by
-# these angles (degrees), at these fractions of the direct arc: a coast or a strait that crosses the ellipse
-# at a slant is a fence at a slant.
+# Then (for the pairs none of those perpendicular fences served) fences whose halves are turned from the
+# perpendicular (0 too) by these angles (degrees), each its own, at these fractions of the direct arc (the last
+# ones near the fixes, for a fix next to the zone): a coast or a strait that crosses the ellipse at a slant, or
+# along a bend.
 TURNS = (0.0, *(float(s * a) for a in range(10, 90, 10) for s in (1, -1)))  # 0, 10, -10, 20, ... 80, -80
 FENCE_HALVINGS = 20  # bisection steps for a turned fence's ends (each kept where the focal sum is >= the target)
-TURN_FENCES = (0.5, *(round(0.5 + s * k * 0.05, 2) for k in range(1, 10) for s in (1, -1)), 0.02, 0.98)
+TURN_FENCES = (0.5, *(round(0.5 + s * k * 0.05, 2) for k in range(1, 10) for s in (1, -1)), 0.02, 0.98,
+               *(round(0.5 + s * (0.5 - k * 0.002), 3) for k in (1, 2, 3, 5, 7) for s in (1, -1)),
+               *(round(0.5 + s * k * 0.05 / 2, 3) for k in range(1, 20, 2) for s in (1, -1)))
 
 
 @kernel
@@ -42,21 +45,21 @@ def _turned_fences_kernel(
     u1: FloatArray, u2: FloatArray, npl: FloatArray, tsph: FloatArray, clear1: FloatArray, clear2: FloatArray,
     hs: FloatArray, h_in: NDArray[np.bool_], turns: FloatArray, t: EdgeTree,
 ) -> NDArray[np.bool_]:
-    """Whether a turned fence serves each row (``turned_fence_bound``).
+    """Whether a turned (possibly bent) fence serves each row (``turned_fence_bound``).
 
     `hs` (fractions, rows, 3) are the fences' feet, `h_in` whether each lies in the zone, `turns` the
-    angles (radians).
-    Along x(s) = h cos s + d sin s the focal sum is least at s = 0 (h lies on the direct arc) and, the
-    spherical ellipse of focal sum tsph < pi being convex, below tsph on one arc around h only: each end
-    is found by bisection (``FENCE_HALVINGS`` halvings, the end kept on the outer side), within a quarter
-    circle.
+    angles (radians). Each half of the fence leaves the foot h on its own side of the direct arc's great
+    circle, along x(s) = h cos s + sg d sin s (d turned from the arc's normal by a turn angle, sg = +1 for
+    one half, -1 for the other), each half with the first turn angle that serves it. Along such a great
+    circle the focal sum is least at s = 0 (h lies on the direct arc) and, the spherical ellipse of focal sum
+    tsph < pi being convex, below tsph on one arc around h only: the half's end is found by bisection
+    (``FENCE_HALVINGS`` halvings, the end kept on the outer side), within a quarter circle.
     """
     k = u1.shape[0]
     ok = np.zeros(k, dtype=np.bool_)
     d = np.empty(3)
     nf = np.empty(3)
     along = np.empty(3)
-    ends = np.empty((2, 3))
     x = np.empty(3)
     arc_a = np.empty((1, 3))
     arc_b = np.empty((1, 3))
@@ -73,26 +76,26 @@ def _turned_fences_kernel(
             along[0] = n[1] * h[2] - n[2] * h[1]
             along[1] = n[2] * h[0] - n[0] * h[2]
             along[2] = n[0] * h[1] - n[1] * h[0]
-            for m in range(turns.size):
-                c, s_ = math.cos(turns[m]), math.sin(turns[m])
-                for q in range(3):
-                    d[q] = n[q] * c + along[q] * s_
-                nf[0] = h[1] * d[2] - h[2] * d[1]
-                nf[1] = h[2] * d[0] - h[0] * d[2]
-                nf[2] = h[0] * d[1] - h[1] * d[0]
-                s1 = nf[0] * u1[i, 0] + nf[1] * u1[i, 1] + nf[2] * u1[i, 2]
-                s2 = nf[0] * u2[i, 0] + nf[1] * u2[i, 1] + nf[2] * u2[i, 2]
-                if not s1 * s2 < 0:
-                    continue
-                if not (math.asin(min(abs(s1), 1.0)) * R_SPHERE * SPH_LO > clear1[i] + 1.0
-                        and math.asin(min(abs(s2), 1.0)) * R_SPHERE * SPH_LO > clear2[i] + 1.0):
-                    continue
-                good = True
-                for side in range(2):
-                    sg = 1.0 if side == 0 else -1.0
+            both = True
+            for side in range(2):
+                sg = 1.0 if side == 0 else -1.0
+                served = False
+                for m in range(turns.size):
+                    c, s_ = math.cos(turns[m]), math.sin(turns[m])
+                    for q in range(3):
+                        d[q] = n[q] * c + along[q] * s_
+                    # The half's great circle keeps clear of both fixes' error discs (the distance to the
+                    # great circle bounds the distance to the half from below).
+                    nf[0] = h[1] * d[2] - h[2] * d[1]
+                    nf[1] = h[2] * d[0] - h[0] * d[2]
+                    nf[2] = h[0] * d[1] - h[1] * d[0]
+                    s1 = nf[0] * u1[i, 0] + nf[1] * u1[i, 1] + nf[2] * u1[i, 2]
+                    s2 = nf[0] * u2[i, 0] + nf[1] * u2[i, 1] + nf[2] * u2[i, 2]
+                    if not (math.asin(min(abs(s1), 1.0)) * R_SPHERE * SPH_LO > clear1[i] + 1.0
+                            and math.asin(min(abs(s2), 1.0)) * R_SPHERE * SPH_LO > clear2[i] + 1.0):
+                        continue
                     if not _focal_at(h, d, sg, lim, u1[i], u2[i], x) >= tt:
-                        good = False
-                        break
+                        continue
                     lo, hi = 0.0, lim
                     for _ in range(FENCE_HALVINGS):
                         mid = 0.5 * (lo + hi)
@@ -102,20 +105,16 @@ def _turned_fences_kernel(
                             lo = mid
                     _focal_at(h, d, sg, hi, u1[i], u2[i], x)
                     for q in range(3):
-                        ends[side, q] = x[q]
-                if not good:
-                    continue
-                clear = True
-                for side in range(2):
-                    for q in range(3):
-                        arc_a[0, q] = ends[side, q]
+                        arc_a[0, q] = x[q]
                         arc_b[0, q] = h[q]
-                    if not _arc_clear_kernel(arc_a, arc_b, t)[0]:
-                        clear = False
+                    if _arc_clear_kernel(arc_a, arc_b, t)[0]:
+                        served = True
                         break
-                if clear:
-                    ok[i] = True
+                if not served:
+                    both = False
                     break
+            if both:
+                ok[i] = True
     return ok
 
 
@@ -207,14 +206,21 @@ def turned_fence_bound(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
     clear1: FloatArray, clear2: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
 ) -> NDArray[np.bool_]:
-    """``fence_bound`` with fences at a slant: turned by the angles ``TURNS`` at the fractions ``TURN_FENCES``.
+    """``fence_bound`` with fences at a slant, bent at their foot (each half turned by its own angle of ``TURNS``).
 
-    Any great circle through a point h of the direct arc other than the arc's own separates the fixes
-    too (they must lie on either side of it, each farther from it than its `clear` distance), and along
-    it the spherical focal sum is least at h and below the target on one chord only (the spherical
-    ellipse of a focal sum below pi is convex): its ends are found by bisection, kept on the outer side
-    (``_turned_fences_kernel``). When that chord lies inside the zone, every avoiding path is longer
-    than `target`, as for a perpendicular fence (a coast or a strait that crosses the ellipse at a slant).
+    The feet are at the fractions ``TURN_FENCES`` of the direct arc.
+    A fence C is two arcs from a point h of the direct arc, one on each side of the arc's great circle (each
+    along a great circle through h other than the arc's own, so it meets that great circle at h and -h only:
+    C meets the direct arc once, at h, crossing it), each ending where the spherical focal sum reaches the
+    target (along a great circle through h the focal sum is least at h and below the target on one arc only,
+    the spherical ellipse of a focal sum below pi being convex: the end is found by bisection, kept on the
+    outer side; ``_turned_fences_kernel``). Why every avoiding path is then longer than `target` when C lies
+    inside the zone (and its arcs keep their `clear` distance from the fixes): a path no longer than it stays
+    inside the ellipse (every point of it has a focal sum at most its length); close C by an arc outside the
+    ellipse into a simple closed curve J (the outside is connected). The direct arc meets J once, crossing
+    it, so J separates the fixes (Jordan), and the path, which cannot meet the closing arc, meets C, inside
+    the zone. Both halves turned alike make the straight fence at a slant (a coast or a strait that crosses the
+    ellipse at a slant); bent, a zone that the ellipse crosses along a bend.
     """
     ok = np.zeros(len(lon1), dtype=bool)
     if len(lon1) == 0:
