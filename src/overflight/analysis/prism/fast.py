@@ -47,6 +47,8 @@ from overflight.analysis.prism.fences import (
     FENCE_HALVINGS,
     FENCES,
     TURN_FENCES,
+    TURN_FENCES_FIRST,
+    TURN_FENCES_MORE,
     TURNS,
     fence_bound,
     half_chord,
@@ -323,13 +325,15 @@ def settle_zone(
             put(k6, SETTLE_NECESSARY, cut6[nec6],
                 np.minimum(cut6[nec6] - r[k6] - b_hi[k6], b_hi[k6] - (direct[k6] - r[k6])))
             # ... or a fence at a slant, shown for the length at which ``evaluate`` (fast mode) stops looking:
-            # then that length is a lower bound on the avoiding length, as the one ``evaluate`` reports. (Tried
-            # before the lattice, which is slow where it finds nothing: a pair with such a fence has no avoiding
-            # path within the budget, so no path step could settle it, and the order changes no result.)
+            # then that length is a lower bound on the avoiding length, as the one ``evaluate`` reports. (The
+            # fences of TURN_FENCES_FIRST before the lattice, which is slow where it finds nothing, the others
+            # after it. A pair with such a fence has no avoiding path within the budget, so no path step could
+            # settle it, and the order changes no result.)
             j4 = j6[~nec6]
             e4 = e6[~nec6]
             cut = (b_hi[j4] + r[j4]) * (1 + 1e-6) + 1.0
-            nec = turned_fence_bound(lon1[j4], lat1[j4], lon2[j4], lat2[j4], cut, r1[j4], r2[j4], zone, ze)
+            nec = turned_fence_bound(lon1[j4], lat1[j4], lon2[j4], lat2[j4], cut, r1[j4], r2[j4], zone, ze,
+                                     TURN_FENCES_FIRST)
             k4 = j4[nec]
             put(k4, SETTLE_NECESSARY, cut[nec],
                 np.minimum(cut[nec] - r[k4] - b_hi[k4], b_hi[k4] - (direct[k4] - r[k4])))
@@ -341,11 +345,20 @@ def settle_zone(
             # (the path's length: an upper bound on the avoiding length)
             put(k5, SETTLE_POSSIBLE, ln5[got5],
                 np.maximum(b_hi[k5] - (np.maximum(e5[got5], ln5[got5]) - r[k5]), 0.0))
+            # ... or a fence at a slant with its foot at one of the other places (near the fixes) ...
+            j8 = j5[~got5]
+            e8 = e5[~got5]
+            cut8 = (b_hi[j8] + r[j8]) * (1 + 1e-6) + 1.0
+            nec8 = turned_fence_bound(lon1[j8], lat1[j8], lon2[j8], lat2[j8], cut8, r1[j8], r2[j8], zone, ze,
+                                      TURN_FENCES_MORE)
+            k8 = j8[nec8]
+            put(k8, SETTLE_NECESSARY, cut8[nec8],
+                np.minimum(cut8[nec8] - r[k8] - b_hi[k8], b_hi[k8] - (direct[k8] - r[k8])))
             # ... or a path round one part's hull, or through several parts' hull vertices, then a lattice with columns
             # crowded near the fixes, then through the rings' salient corners (tight ways round a corner or islands,
             # threading out of a strait or a bay): the path's length is an upper bound on the avoiding length.
-            j7 = j5[~got5]
-            e7 = e5[~got5]
+            j7 = j8[~nec8]
+            e7 = e8[~nec8]
             got7 = np.zeros(j7.size, dtype=bool)
             ln7 = np.full(j7.size, np.inf)
             if ze.hulls is not False and j7.size:

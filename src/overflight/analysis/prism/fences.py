@@ -25,9 +25,12 @@ FENCES = (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.05, 0.95)  # where along the di
 # along a bend.
 TURNS = (0.0, *(float(s * a) for a in range(10, 90, 10) for s in (1, -1)))  # 0, 10, -10, 20, ... 80, -80
 FENCE_HALVINGS = 20  # bisection steps for a turned fence's ends (each kept where the focal sum is >= the target)
-TURN_FENCES = (0.5, *(round(0.5 + s * k * 0.05, 2) for k in range(1, 10) for s in (1, -1)), 0.02, 0.98,
-               *(round(0.5 + s * (0.5 - k * 0.002), 3) for k in (1, 2, 3, 5, 7) for s in (1, -1)),
-               *(round(0.5 + s * k * 0.05 / 2, 3) for k in range(1, 20, 2) for s in (1, -1)))
+TURN_FENCES_FIRST = (0.5, *(round(0.5 + s * k * 0.05, 2) for k in range(1, 10) for s in (1, -1)), 0.02, 0.98)
+TURN_FENCES_MORE = (*(round(0.5 + s * (0.5 - k * 0.002), 3) for k in (1, 2, 3, 5, 7) for s in (1, -1)),
+                    *(round(0.5 + s * k * 0.05 / 2, 3) for k in range(1, 20, 2) for s in (1, -1)))
+# (``fast.settle_zone`` tries the first ones before its lattice paths, the others after: a fence found by either
+# call is one of these, so the pairs settled are the same as in one call with all of them.)
+TURN_FENCES = TURN_FENCES_FIRST + TURN_FENCES_MORE
 
 
 @kernel
@@ -205,10 +208,11 @@ def fence_bound(
 def turned_fence_bound(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
     clear1: FloatArray, clear2: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
+    fractions: tuple[float, ...] = TURN_FENCES,
 ) -> NDArray[np.bool_]:
     """``fence_bound`` with fences at a slant, bent at their foot (each half turned by its own angle of ``TURNS``).
 
-    The feet are at the fractions ``TURN_FENCES`` of the direct arc.
+    The feet are at the `fractions` of the direct arc (by default ``TURN_FENCES``).
     A fence C is two arcs from a point h of the direct arc, one on each side of the arc's great circle (each
     along a great circle through h other than the arc's own, so it meets that great circle at h and -h only:
     C meets the direct arc once, at h, crossing it), each ending where the spherical focal sum reaches the
@@ -227,15 +231,14 @@ def turned_fence_bound(
         return ok
     u1, u2, full, npl, tsph, todo = _fence_frame(lon1, lat1, lon2, lat2, target)
     if todo.size:
-        hs = np.empty((len(TURN_FENCES), todo.size, 3))
-        h_in = np.zeros((len(TURN_FENCES), todo.size), dtype=bool)
-        for f, t in enumerate(TURN_FENCES):
-            a1 = full[todo] * t
-            w = u1[todo] * np.sin(full[todo] - a1)[:, None] + u2[todo] * np.sin(a1)[:, None]
-            hs[f] = w / np.linalg.norm(w, axis=1, keepdims=True)
-            hlon = np.degrees(np.arctan2(hs[f, :, 1], hs[f, :, 0]))
-            hlat = np.degrees(np.arcsin(np.clip(hs[f, :, 2], -1, 1)))
-            h_in[f] = shapely.contains_xy(zone, hlon, hlat) & (full[todo] < tsph[todo])
+        # Every foot at once (fractions x rows), element for element the arithmetic of one fraction at a time.
+        a1 = full[todo][None, :] * np.asarray(fractions, dtype=np.float64)[:, None]
+        w = (u1[todo][None, :, :] * np.sin(full[todo][None, :] - a1)[:, :, None]
+             + u2[todo][None, :, :] * np.sin(a1)[:, :, None])
+        hs = np.ascontiguousarray(w / np.linalg.norm(w, axis=2, keepdims=True))
+        hlon = np.degrees(np.arctan2(hs[:, :, 1], hs[:, :, 0]))
+        hlat = np.degrees(np.arcsin(np.clip(hs[:, :, 2], -1, 1)))
+        h_in = shapely.contains_xy(zone, hlon, hlat) & (full[todo] < tsph[todo])[None, :]
         c = np.ascontiguousarray
         got = _turned_fences_kernel(c(u1[todo]), c(u2[todo]), c(npl[todo]), c(tsph[todo], dtype=np.float64),
                                     c(clear1[todo], dtype=np.float64), c(clear2[todo], dtype=np.float64), hs, h_in,
@@ -244,4 +247,5 @@ def turned_fence_bound(
     return ok
 
 
-__all__ = ["FENCES", "FENCE_HALVINGS", "TURNS", "TURN_FENCES", "fence_bound", "half_chord", "turned_fence_bound"]
+__all__ = ["FENCES", "FENCE_HALVINGS", "TURNS", "TURN_FENCES", "TURN_FENCES_FIRST", "TURN_FENCES_MORE", "fence_bound",
+           "half_chord", "turned_fence_bound"]
