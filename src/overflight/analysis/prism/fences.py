@@ -176,32 +176,36 @@ def fence_bound(
     if len(lon1) == 0:
         return ok
     u1, u2, full, npl, tsph, todo = _fence_frame(lon1, lat1, lon2, lat2, target)
-    for t in FENCES:
-        if todo.size == 0:
-            break
-        a1 = full[todo] * t
-        a2 = full[todo] - a1
-        # Fence foot h on the arc, and the fence's direction there (the arc's normal).
-        w = u1[todo] * np.sin(full[todo] - a1)[:, None] + u2[todo] * np.sin(a1)[:, None]
-        h = w / np.linalg.norm(w, axis=1, keepdims=True)
-        d = npl[todo]
-        near = (a1 * R_SPHERE * SPH_LO <= clear1[todo] + 1.0) | (a2 * R_SPHERE * SPH_LO <= clear2[todo] + 1.0)
-        tt = tsph[todo]
-        s_, fmax = half_chord(np.cos(a1), np.cos(a2), tt)
-        valid = (fmax >= tt) & ~near & (s_ < math.pi / 2 - 1e-6)
-        ea = h * np.cos(s_)[:, None] + d * np.sin(s_)[:, None]
-        eb = h * np.cos(s_)[:, None] - d * np.sin(s_)[:, None]
-        hlon = np.degrees(np.arctan2(h[:, 1], h[:, 0]))
-        hlat = np.degrees(np.arcsin(np.clip(h[:, 2], -1, 1)))
-        valid &= shapely.contains_xy(zone, hlon, hlat)
-        g = np.flatnonzero(valid)
+    if todo.size == 0:
+        return ok
+    # Every fence at once (fractions x rows), element for element the arithmetic of one fraction at a time; then
+    # the clearance tests fraction by fraction, for the rows no earlier fence served.
+    fu = full[todo][None, :]
+    a1 = fu * np.asarray(FENCES, dtype=np.float64)[:, None]
+    a2 = fu - a1
+    # Fence foot h on the arc, and the fence's direction there (the arc's normal).
+    w = u1[todo][None, :, :] * np.sin(fu - a1)[:, :, None] + u2[todo][None, :, :] * np.sin(a1)[:, :, None]
+    h = w / np.linalg.norm(w, axis=2, keepdims=True)
+    d = npl[todo][None, :, :]
+    near = ((a1 * R_SPHERE * SPH_LO <= clear1[todo][None, :] + 1.0)
+            | (a2 * R_SPHERE * SPH_LO <= clear2[todo][None, :] + 1.0))
+    tt = np.broadcast_to(tsph[todo][None, :], a1.shape)
+    s_, fmax = half_chord(np.cos(a1), np.cos(a2), tt)
+    valid = (fmax >= tt) & ~near & (s_ < math.pi / 2 - 1e-6)
+    ea = h * np.cos(s_)[:, :, None] + d * np.sin(s_)[:, :, None]
+    eb = h * np.cos(s_)[:, :, None] - d * np.sin(s_)[:, :, None]
+    hlon = np.degrees(np.arctan2(h[:, :, 1], h[:, :, 0]))
+    hlat = np.degrees(np.arcsin(np.clip(h[:, :, 2], -1, 1)))
+    valid &= shapely.contains_xy(zone, hlon, hlat)
+    served = np.zeros(todo.size, dtype=bool)
+    for f in range(len(FENCES)):
+        g = np.flatnonzero(valid[f] & ~served)
         # Both halves of the chord (each shorter than 90 degrees), clear of every edge.
-        cl = _arc_clear(ea[g], h[g], ze)
+        cl = _arc_clear(ea[f, g], h[f, g], ze)
         g = g[cl]
-        cl = _arc_clear(h[g], eb[g], ze)
-        g = g[cl]
-        ok[todo[g]] = True
-        todo = todo[~ok[todo]]
+        cl = _arc_clear(h[f, g], eb[f, g], ze)
+        served[g[cl]] = True
+    ok[todo[served]] = True
     return ok
 
 
