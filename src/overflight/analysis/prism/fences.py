@@ -1,8 +1,8 @@
 """Fences across the budget's ellipse that show, in bulk, that every avoiding path is longer than a target.
 
 Moved out of ``fast`` (which re-exports every name): ``fence_bound`` (fences perpendicular to the direct arc,
-with ``half_chord`` in closed form) and ``turned_fence_bound`` (fences at a slant, compiled). ``fast.settle_zone``
-calls both.
+with ``half_chord`` in closed form) and ``turned_fence_bound`` (fences at a slant or bent at their foot,
+compiled). ``fast.settle_zone`` calls both.
 """
 
 from __future__ import annotations
