@@ -28,7 +28,7 @@ FENCE_HALVINGS = 20  # bisection steps for a turned fence's ends (each kept wher
 TURN_FENCES_FIRST = (0.5, *(round(0.5 + s * k * 0.05, 2) for k in range(1, 10) for s in (1, -1)), 0.02, 0.98)
 TURN_FENCES_MORE = (*(round(0.5 + s * (0.5 - k * 0.002), 3) for k in (1, 2, 3, 5, 7) for s in (1, -1)),
                     *(round(0.5 + s * k * 0.05 / 2, 3) for k in range(1, 20, 2) for s in (1, -1)))
-# (``fast.settle_zone`` tries the first ones before its lattice paths, the others after: a fence found by either
+# (``fast.settle_zone`` tries the first ones before its lattice paths, the others last: a fence found by either
 # call is one of these, so the pairs settled are the same as in one call with all of them.)
 TURN_FENCES = TURN_FENCES_FIRST + TURN_FENCES_MORE
 
