@@ -84,7 +84,8 @@ def test_fast_pipeline_matches_precise_evaluate_near_islands_and_borders(
     assert {"impossible", "possible", "necessary"} <= set(seen), seen
     assert seen["possible"] >= 20 and seen["necessary"] >= 20, seen
     if err_share == 0:
-        assert sum(quick_runs) >= 5, quick_runs
+        # (few rows reach evaluate now that bent and near-fix fences settle more of them in bulk: seed 201 leaves 5)
+        assert sum(quick_runs) >= 3, quick_runs
 
 
 @settings(max_examples=40, deadline=None)

@@ -119,3 +119,46 @@ def test_turned_fence_keeps_clear_of_error_discs() -> None:
     z = np.zeros(1)
     assert turned_fence_bound(lon1, lat1, lon2, lat2, budget, z, z, wall, ze)[0]
     assert not turned_fence_bound(lon1, lat1, lon2, lat2, budget, _one(300e3), z, wall, ze)[0]
+
+
+def _chevron(half_m: float, gap: float | None = None) -> Polygon:
+    """Two walls from (16, 50), one to the north-east (azimuth 30°), one to the south-east (150°), `2 half_m` wide
+    and 800 km long, overlapping at their start: a '<' across the direct arc from (13, 50) to (19, 50), the second
+    fix in its mouth; with `gap`, a gap (a disc of 0.4 degrees) that far along the north-east wall."""
+    parts = []
+    for az in (30.0, 150.0):
+        s = np.arange(-40e3, 800e3 + 1, 20e3)
+        clon, clat, caz = GEOD.fwd(np.full(s.size, 16.0), np.full(s.size, 50.0), np.where(s < 0, az + 180, az),
+                                   np.abs(s))
+        caz = np.where(s < 0, np.asarray(caz) + 180, caz)
+        left = np.column_stack(GEOD.fwd(clon, clat, np.asarray(caz) - 90, np.full(s.size, half_m))[:2])
+        right = np.column_stack(GEOD.fwd(clon, clat, np.asarray(caz) + 90, np.full(s.size, half_m))[:2])
+        parts.append(Polygon(np.vstack([left, right[::-1]])))
+    wall = shapely.union(*parts)
+    if gap is not None:
+        glon, glat, _ = GEOD.fwd(16.0, 50.0, 30.0, gap)
+        wall = wall.difference(shapely.Point(glon, glat).buffer(0.4))
+    return wall
+
+
+def test_bent_wall_is_a_bent_fence() -> None:
+    """A wall bent where the direct arc crosses it: no straight fence fits in it (along one arm, a straight one
+    leaves the other), a fence bent at its foot does, and the precise evaluation agrees that the pair must enter
+    it; a gap in one arm undoes both."""
+    lon1, lat1, lon2, lat2 = 13.0, 50.0, 19.0, 50.0
+    direct = float(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+    budget = 1.15 * direct
+    z = np.zeros(1)
+    args = (_one(lon1), _one(lat1), _one(lon2), _one(lat2), _one(budget), z, z)
+    wall = _chevron(15e3)
+    ze = zone_edges(wall)
+    assert ze is not None
+    assert not fence_bound(*args, wall, ze)[0]
+    assert turned_fence_bound(*args, wall, ze)[0]
+    ev = V.evaluate(lon1, lat1, lon2, lat2, wall, budget_hi=budget, precise=True)
+    assert ev.verdict == "necessary" and ev.detour > budget
+    gap = _chevron(15e3, gap=100e3)
+    zg = zone_edges(gap)
+    assert zg is not None
+    assert not turned_fence_bound(*args, gap, zg)[0]
+    assert V.evaluate(lon1, lat1, lon2, lat2, gap, budget_hi=budget, precise=True).verdict == "possible"

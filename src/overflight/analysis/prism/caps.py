@@ -23,6 +23,7 @@ from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray,
 from overflight.analysis.prism.fast import ZoneEdges, zone_edges
 from overflight.analysis.prism.period import period_ns
 from overflight.index import ZoneIndex
+from overflight.zones import as_zoneset
 
 
 @dataclass
@@ -41,6 +42,7 @@ class ZoneCaps:
     timed: list[Any] = field(default_factory=list)  # per zone: the Zone when it has a validity period, else None
     source: Any = None  # the zones given (a ZoneSet lets the membership index come from the cache)
     _index: ZoneIndex | None = None
+    _zones: Any = None
     _trees: dict[tuple[str, int], CapTree] = field(default_factory=dict)
 
     def tree(self, kind: str, z: int) -> CapTree:
@@ -70,10 +72,19 @@ class ZoneCaps:
     def index(self) -> ZoneIndex:
         """The ZoneIndex deciding which fixes lie in which zone (the one membership rule)."""
         if self._index is None:
+            self._index = membership.zone_index(self.zones())
+        return self._index
+
+    def zones(self) -> Any:
+        """The zones as one ZoneSet (`source` when it is one with these ids, else built from `geoms`), made once.
+
+        Coercing the bare geometries hashes every one of them: the membership queries of every chunk share this.
+        """
+        if self._zones is None:
             src = self.source
             ok = src is not None and hasattr(src, "provenance") and list(getattr(src, "ids", [])) == self.ids
-            self._index = membership.zone_index(src if ok else self.geoms)
-        return self._index
+            self._zones = as_zoneset(src if ok else self.geoms)
+        return self._zones
 
 
 def _cap_of(coords: FloatArray) -> tuple[FloatArray, float]:

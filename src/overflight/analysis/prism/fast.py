@@ -47,6 +47,8 @@ from overflight.analysis.prism.fences import (
     FENCE_HALVINGS,
     FENCES,
     TURN_FENCES,
+    TURN_FENCES_FIRST,
+    TURN_FENCES_MORE,
     TURNS,
     fence_bound,
     half_chord,
@@ -322,27 +324,32 @@ def settle_zone(
             k6 = j6[nec6]
             put(k6, SETTLE_NECESSARY, cut6[nec6],
                 np.minimum(cut6[nec6] - r[k6] - b_hi[k6], b_hi[k6] - (direct[k6] - r[k6])))
+            # ... or a fence at a slant, shown for the length at which ``evaluate`` (fast mode) stops looking:
+            # then that length is a lower bound on the avoiding length, as the one ``evaluate`` reports. (The
+            # fences of TURN_FENCES_FIRST before the lattice, which is slow where it finds nothing, the others
+            # after every path step. A pair with such a fence has no avoiding path within the budget, so no path
+            # step could settle it, and the order changes no result.)
+            j4 = j6[~nec6]
+            e4 = e6[~nec6]
+            cut = (b_hi[j4] + r[j4]) * (1 + 1e-6) + 1.0
+            nec = turned_fence_bound(lon1[j4], lat1[j4], lon2[j4], lat2[j4], cut, r1[j4], r2[j4], zone, ze,
+                                     TURN_FENCES_FIRST)
+            k4 = j4[nec]
+            put(k4, SETTLE_NECESSARY, cut[nec],
+                np.minimum(cut[nec] - r[k4] - b_hi[k4], b_hi[k4] - (direct[k4] - r[k4])))
             # ... or a path of many legs through a lattice in the ellipse (between islands, along a coast) ...
-            j5 = j6[~nec6]
-            e5 = e6[~nec6]
+            j5 = j4[~nec]
+            e5 = e4[~nec]
             got5, ln5 = lattice_paths(lon1[j5], lat1[j5], lon2[j5], lat2[j5], b_hi[j5] + r[j5], ze)
             k5 = j5[got5]
             # (the path's length: an upper bound on the avoiding length)
             put(k5, SETTLE_POSSIBLE, ln5[got5],
                 np.maximum(b_hi[k5] - (np.maximum(e5[got5], ln5[got5]) - r[k5]), 0.0))
-            # ... or a fence at a slant, shown for the length at which ``evaluate`` (fast mode) stops looking:
-            # then that length is a lower bound on the avoiding length, as the one ``evaluate`` reports.
-            j4 = j5[~got5]
-            cut = (b_hi[j4] + r[j4]) * (1 + 1e-6) + 1.0
-            nec = turned_fence_bound(lon1[j4], lat1[j4], lon2[j4], lat2[j4], cut, r1[j4], r2[j4], zone, ze)
-            k4 = j4[nec]
-            put(k4, SETTLE_NECESSARY, cut[nec],
-                np.minimum(cut[nec] - r[k4] - b_hi[k4], b_hi[k4] - (direct[k4] - r[k4])))
             # ... or a path round one part's hull, or through several parts' hull vertices, then a lattice with columns
             # crowded near the fixes, then through the rings' salient corners (tight ways round a corner or islands,
             # threading out of a strait or a bay): the path's length is an upper bound on the avoiding length.
-            j7 = j4[~nec]
-            e7 = e5[~got5][~nec]
+            j7 = j5[~got5]
+            e7 = e5[~got5]
             got7 = np.zeros(j7.size, dtype=bool)
             ln7 = np.full(j7.size, np.inf)
             if ze.hulls is not False and j7.size:
@@ -363,6 +370,15 @@ def settle_zone(
                 got7[g10[got10]], ln7[g10[got10]] = True, ln10[got10]
             k7 = j7[got7]
             put(k7, SETTLE_POSSIBLE, ln7[got7], np.maximum(b_hi[k7] - (np.maximum(e7[got7], ln7[got7]) - r[k7]), 0.0))
+            # ... or, last (it serves few pairs), a fence at a slant with its foot at one of the other places (near
+            # the fixes).
+            j8 = j7[~got7]
+            cut8 = (b_hi[j8] + r[j8]) * (1 + 1e-6) + 1.0
+            nec8 = turned_fence_bound(lon1[j8], lat1[j8], lon2[j8], lat2[j8], cut8, r1[j8], r2[j8], zone, ze,
+                                      TURN_FENCES_MORE)
+            k8 = j8[nec8]
+            put(k8, SETTLE_NECESSARY, cut8[nec8],
+                np.minimum(cut8[nec8] - r[k8] - b_hi[k8], b_hi[k8] - (direct[k8] - r[k8])))
     return status, detour, margin, exact
 
 

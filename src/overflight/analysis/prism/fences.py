@@ -1,8 +1,8 @@
 """Fences across the budget's ellipse that show, in bulk, that every avoiding path is longer than a target.
 
 Moved out of ``fast`` (which re-exports every name): ``fence_bound`` (fences perpendicular to the direct arc,
-with ``half_chord`` in closed form) and ``turned_fence_bound`` (fences at a slant, compiled). ``fast.settle_zone``
-calls both.
+with ``half_chord`` in closed form) and ``turned_fence_bound`` (fences at a slant or bent at their foot,
+compiled). ``fast.settle_zone`` calls both.
 """
 
 from __future__ import annotations
@@ -19,12 +19,18 @@ from overflight.analysis.prism._geo import R_SPHERE, SPH_LO, FloatArray, unit
 from overflight.analysis.prism.edges import EdgeTree, ZoneEdges, _arc_clear, _arc_clear_kernel
 
 FENCES = (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.05, 0.95)  # where along the direct arc fences are tried
-# Then (for the pairs none of those perpendicular fences served) fences turned from the perpendicular (0 too) by
-# these angles (degrees), at these fractions of the direct arc: a coast or a strait that crosses the ellipse
-# at a slant is a fence at a slant.
+# Then (for the pairs none of those perpendicular fences served) fences whose halves are turned from the
+# perpendicular (0 too) by these angles (degrees), each its own, at these fractions of the direct arc (the last
+# ones near the fixes, for a fix next to the zone): a coast or a strait that crosses the ellipse at a slant, or
+# along a bend.
 TURNS = (0.0, *(float(s * a) for a in range(10, 90, 10) for s in (1, -1)))  # 0, 10, -10, 20, ... 80, -80
 FENCE_HALVINGS = 20  # bisection steps for a turned fence's ends (each kept where the focal sum is >= the target)
-TURN_FENCES = (0.5, *(round(0.5 + s * k * 0.05, 2) for k in range(1, 10) for s in (1, -1)), 0.02, 0.98)
+TURN_FENCES_FIRST = (0.5, *(round(0.5 + s * k * 0.05, 2) for k in range(1, 10) for s in (1, -1)), 0.02, 0.98)
+TURN_FENCES_MORE = (*(round(0.5 + s * (0.5 - k * 0.002), 3) for k in (1, 2, 3, 5, 7) for s in (1, -1)),
+                    *(round(0.5 + s * k * 0.05 / 2, 3) for k in range(1, 20, 2) for s in (1, -1)))
+# (``fast.settle_zone`` tries the first ones before its lattice paths, the others last: a fence found by either
+# call is one of these, so the pairs settled are the same as in one call with all of them.)
+TURN_FENCES = TURN_FENCES_FIRST + TURN_FENCES_MORE
 
 
 @kernel
@@ -42,21 +48,21 @@ def _turned_fences_kernel(
     u1: FloatArray, u2: FloatArray, npl: FloatArray, tsph: FloatArray, clear1: FloatArray, clear2: FloatArray,
     hs: FloatArray, h_in: NDArray[np.bool_], turns: FloatArray, t: EdgeTree,
 ) -> NDArray[np.bool_]:
-    """Whether a turned fence serves each row (``turned_fence_bound``).
+    """Whether a turned (possibly bent) fence serves each row (``turned_fence_bound``).
 
     `hs` (fractions, rows, 3) are the fences' feet, `h_in` whether each lies in the zone, `turns` the
-    angles (radians).
-    Along x(s) = h cos s + d sin s the focal sum is least at s = 0 (h lies on the direct arc) and, the
-    spherical ellipse of focal sum tsph < pi being convex, below tsph on one arc around h only: each end
-    is found by bisection (``FENCE_HALVINGS`` halvings, the end kept on the outer side), within a quarter
-    circle.
+    angles (radians). Each half of the fence leaves the foot h on its own side of the direct arc's great
+    circle, along x(s) = h cos s + sg d sin s (d turned from the arc's normal by a turn angle, sg = +1 for
+    one half, -1 for the other), each half with the first turn angle that serves it. Along such a great
+    circle the focal sum is least at s = 0 (h lies on the direct arc) and, the spherical ellipse of focal sum
+    tsph < pi being convex, below tsph on one arc around h only: the half's end is found by bisection
+    (``FENCE_HALVINGS`` halvings, the end kept on the outer side), within a quarter circle.
     """
     k = u1.shape[0]
     ok = np.zeros(k, dtype=np.bool_)
     d = np.empty(3)
     nf = np.empty(3)
     along = np.empty(3)
-    ends = np.empty((2, 3))
     x = np.empty(3)
     arc_a = np.empty((1, 3))
     arc_b = np.empty((1, 3))
@@ -73,26 +79,26 @@ def _turned_fences_kernel(
             along[0] = n[1] * h[2] - n[2] * h[1]
             along[1] = n[2] * h[0] - n[0] * h[2]
             along[2] = n[0] * h[1] - n[1] * h[0]
-            for m in range(turns.size):
-                c, s_ = math.cos(turns[m]), math.sin(turns[m])
-                for q in range(3):
-                    d[q] = n[q] * c + along[q] * s_
-                nf[0] = h[1] * d[2] - h[2] * d[1]
-                nf[1] = h[2] * d[0] - h[0] * d[2]
-                nf[2] = h[0] * d[1] - h[1] * d[0]
-                s1 = nf[0] * u1[i, 0] + nf[1] * u1[i, 1] + nf[2] * u1[i, 2]
-                s2 = nf[0] * u2[i, 0] + nf[1] * u2[i, 1] + nf[2] * u2[i, 2]
-                if not s1 * s2 < 0:
-                    continue
-                if not (math.asin(min(abs(s1), 1.0)) * R_SPHERE * SPH_LO > clear1[i] + 1.0
-                        and math.asin(min(abs(s2), 1.0)) * R_SPHERE * SPH_LO > clear2[i] + 1.0):
-                    continue
-                good = True
-                for side in range(2):
-                    sg = 1.0 if side == 0 else -1.0
+            both = True
+            for side in range(2):
+                sg = 1.0 if side == 0 else -1.0
+                served = False
+                for m in range(turns.size):
+                    c, s_ = math.cos(turns[m]), math.sin(turns[m])
+                    for q in range(3):
+                        d[q] = n[q] * c + along[q] * s_
+                    # The half's great circle keeps clear of both fixes' error discs (the distance to the
+                    # great circle bounds the distance to the half from below).
+                    nf[0] = h[1] * d[2] - h[2] * d[1]
+                    nf[1] = h[2] * d[0] - h[0] * d[2]
+                    nf[2] = h[0] * d[1] - h[1] * d[0]
+                    s1 = nf[0] * u1[i, 0] + nf[1] * u1[i, 1] + nf[2] * u1[i, 2]
+                    s2 = nf[0] * u2[i, 0] + nf[1] * u2[i, 1] + nf[2] * u2[i, 2]
+                    if not (math.asin(min(abs(s1), 1.0)) * R_SPHERE * SPH_LO > clear1[i] + 1.0
+                            and math.asin(min(abs(s2), 1.0)) * R_SPHERE * SPH_LO > clear2[i] + 1.0):
+                        continue
                     if not _focal_at(h, d, sg, lim, u1[i], u2[i], x) >= tt:
-                        good = False
-                        break
+                        continue
                     lo, hi = 0.0, lim
                     for _ in range(FENCE_HALVINGS):
                         mid = 0.5 * (lo + hi)
@@ -102,20 +108,16 @@ def _turned_fences_kernel(
                             lo = mid
                     _focal_at(h, d, sg, hi, u1[i], u2[i], x)
                     for q in range(3):
-                        ends[side, q] = x[q]
-                if not good:
-                    continue
-                clear = True
-                for side in range(2):
-                    for q in range(3):
-                        arc_a[0, q] = ends[side, q]
+                        arc_a[0, q] = x[q]
                         arc_b[0, q] = h[q]
-                    if not _arc_clear_kernel(arc_a, arc_b, t)[0]:
-                        clear = False
+                    if _arc_clear_kernel(arc_a, arc_b, t)[0]:
+                        served = True
                         break
-                if clear:
-                    ok[i] = True
+                if not served:
+                    both = False
                     break
+            if both:
+                ok[i] = True
     return ok
 
 
@@ -174,62 +176,73 @@ def fence_bound(
     if len(lon1) == 0:
         return ok
     u1, u2, full, npl, tsph, todo = _fence_frame(lon1, lat1, lon2, lat2, target)
-    for t in FENCES:
-        if todo.size == 0:
-            break
-        a1 = full[todo] * t
-        a2 = full[todo] - a1
-        # Fence foot h on the arc, and the fence's direction there (the arc's normal).
-        w = u1[todo] * np.sin(full[todo] - a1)[:, None] + u2[todo] * np.sin(a1)[:, None]
-        h = w / np.linalg.norm(w, axis=1, keepdims=True)
-        d = npl[todo]
-        near = (a1 * R_SPHERE * SPH_LO <= clear1[todo] + 1.0) | (a2 * R_SPHERE * SPH_LO <= clear2[todo] + 1.0)
-        tt = tsph[todo]
-        s_, fmax = half_chord(np.cos(a1), np.cos(a2), tt)
-        valid = (fmax >= tt) & ~near & (s_ < math.pi / 2 - 1e-6)
-        ea = h * np.cos(s_)[:, None] + d * np.sin(s_)[:, None]
-        eb = h * np.cos(s_)[:, None] - d * np.sin(s_)[:, None]
-        hlon = np.degrees(np.arctan2(h[:, 1], h[:, 0]))
-        hlat = np.degrees(np.arcsin(np.clip(h[:, 2], -1, 1)))
-        valid &= shapely.contains_xy(zone, hlon, hlat)
-        g = np.flatnonzero(valid)
+    if todo.size == 0:
+        return ok
+    # Every fence at once (fractions x rows), element for element the arithmetic of one fraction at a time; then
+    # the clearance tests fraction by fraction, for the rows no earlier fence served.
+    fu = full[todo][None, :]
+    a1 = fu * np.asarray(FENCES, dtype=np.float64)[:, None]
+    a2 = fu - a1
+    # Fence foot h on the arc, and the fence's direction there (the arc's normal).
+    w = u1[todo][None, :, :] * np.sin(fu - a1)[:, :, None] + u2[todo][None, :, :] * np.sin(a1)[:, :, None]
+    h = w / np.linalg.norm(w, axis=2, keepdims=True)
+    d = npl[todo][None, :, :]
+    near = ((a1 * R_SPHERE * SPH_LO <= clear1[todo][None, :] + 1.0)
+            | (a2 * R_SPHERE * SPH_LO <= clear2[todo][None, :] + 1.0))
+    tt = np.broadcast_to(tsph[todo][None, :], a1.shape)
+    s_, fmax = half_chord(np.cos(a1), np.cos(a2), tt)
+    valid = (fmax >= tt) & ~near & (s_ < math.pi / 2 - 1e-6)
+    ea = h * np.cos(s_)[:, :, None] + d * np.sin(s_)[:, :, None]
+    eb = h * np.cos(s_)[:, :, None] - d * np.sin(s_)[:, :, None]
+    hlon = np.degrees(np.arctan2(h[:, :, 1], h[:, :, 0]))
+    hlat = np.degrees(np.arcsin(np.clip(h[:, :, 2], -1, 1)))
+    valid &= shapely.contains_xy(zone, hlon, hlat)
+    served = np.zeros(todo.size, dtype=bool)
+    for f in range(len(FENCES)):
+        g = np.flatnonzero(valid[f] & ~served)
         # Both halves of the chord (each shorter than 90 degrees), clear of every edge.
-        cl = _arc_clear(ea[g], h[g], ze)
+        cl = _arc_clear(ea[f, g], h[f, g], ze)
         g = g[cl]
-        cl = _arc_clear(h[g], eb[g], ze)
-        g = g[cl]
-        ok[todo[g]] = True
-        todo = todo[~ok[todo]]
+        cl = _arc_clear(h[f, g], eb[f, g], ze)
+        served[g[cl]] = True
+    ok[todo[served]] = True
     return ok
 
 
 def turned_fence_bound(
     lon1: FloatArray, lat1: FloatArray, lon2: FloatArray, lat2: FloatArray, target: FloatArray,
     clear1: FloatArray, clear2: FloatArray, zone: BaseGeometry, ze: ZoneEdges,
+    fractions: tuple[float, ...] = TURN_FENCES,
 ) -> NDArray[np.bool_]:
-    """``fence_bound`` with fences at a slant: turned by the angles ``TURNS`` at the fractions ``TURN_FENCES``.
+    """``fence_bound`` with fences at a slant, bent at their foot (each half turned by its own angle of ``TURNS``).
 
-    Any great circle through a point h of the direct arc other than the arc's own separates the fixes
-    too (they must lie on either side of it, each farther from it than its `clear` distance), and along
-    it the spherical focal sum is least at h and below the target on one chord only (the spherical
-    ellipse of a focal sum below pi is convex): its ends are found by bisection, kept on the outer side
-    (``_turned_fences_kernel``). When that chord lies inside the zone, every avoiding path is longer
-    than `target`, as for a perpendicular fence (a coast or a strait that crosses the ellipse at a slant).
+    The feet are at the `fractions` of the direct arc (by default ``TURN_FENCES``).
+    A fence C is two arcs from a point h of the direct arc, one on each side of the arc's great circle (each
+    along a great circle through h other than the arc's own, so it meets that great circle at h and -h only:
+    C meets the direct arc once, at h, crossing it), each ending where the spherical focal sum reaches the
+    target (along a great circle through h the focal sum is least at h and below the target on one arc only,
+    the spherical ellipse of a focal sum below pi being convex: the end is found by bisection, kept on the
+    outer side; ``_turned_fences_kernel``). Why every avoiding path is then longer than `target` when C lies
+    inside the zone (and its arcs keep their `clear` distance from the fixes): a path no longer than it stays
+    inside the ellipse (every point of it has a focal sum at most its length); close C by an arc outside the
+    ellipse into a simple closed curve J (the outside is connected). The direct arc meets J once, crossing
+    it, so J separates the fixes (Jordan), and the path, which cannot meet the closing arc, meets C, inside
+    the zone. Both halves turned alike make the straight fence at a slant (a coast or a strait that crosses the
+    ellipse at a slant); bent, a zone that the ellipse crosses along a bend.
     """
     ok = np.zeros(len(lon1), dtype=bool)
     if len(lon1) == 0:
         return ok
     u1, u2, full, npl, tsph, todo = _fence_frame(lon1, lat1, lon2, lat2, target)
     if todo.size:
-        hs = np.empty((len(TURN_FENCES), todo.size, 3))
-        h_in = np.zeros((len(TURN_FENCES), todo.size), dtype=bool)
-        for f, t in enumerate(TURN_FENCES):
-            a1 = full[todo] * t
-            w = u1[todo] * np.sin(full[todo] - a1)[:, None] + u2[todo] * np.sin(a1)[:, None]
-            hs[f] = w / np.linalg.norm(w, axis=1, keepdims=True)
-            hlon = np.degrees(np.arctan2(hs[f, :, 1], hs[f, :, 0]))
-            hlat = np.degrees(np.arcsin(np.clip(hs[f, :, 2], -1, 1)))
-            h_in[f] = shapely.contains_xy(zone, hlon, hlat) & (full[todo] < tsph[todo])
+        # Every foot at once (fractions x rows), element for element the arithmetic of one fraction at a time.
+        a1 = full[todo][None, :] * np.asarray(fractions, dtype=np.float64)[:, None]
+        w = (u1[todo][None, :, :] * np.sin(full[todo][None, :] - a1)[:, :, None]
+             + u2[todo][None, :, :] * np.sin(a1)[:, :, None])
+        hs = np.ascontiguousarray(w / np.linalg.norm(w, axis=2, keepdims=True))
+        hlon = np.degrees(np.arctan2(hs[:, :, 1], hs[:, :, 0]))
+        hlat = np.degrees(np.arcsin(np.clip(hs[:, :, 2], -1, 1)))
+        h_in = shapely.contains_xy(zone, hlon, hlat) & (full[todo] < tsph[todo])[None, :]
         c = np.ascontiguousarray
         got = _turned_fences_kernel(c(u1[todo]), c(u2[todo]), c(npl[todo]), c(tsph[todo], dtype=np.float64),
                                     c(clear1[todo], dtype=np.float64), c(clear2[todo], dtype=np.float64), hs, h_in,
@@ -238,4 +251,5 @@ def turned_fence_bound(
     return ok
 
 
-__all__ = ["FENCES", "FENCE_HALVINGS", "TURNS", "TURN_FENCES", "fence_bound", "half_chord", "turned_fence_bound"]
+__all__ = ["FENCES", "FENCE_HALVINGS", "TURNS", "TURN_FENCES", "TURN_FENCES_FIRST", "TURN_FENCES_MORE", "fence_bound",
+           "half_chord", "turned_fence_bound"]

@@ -44,8 +44,9 @@ def fixes_inside(pairs: Pairs, sl: slice, u1: FloatArray, u2: FloatArray, need: 
     """
     from overflight.analysis import membership
 
-    m1 = membership.members(pairs.lon1[sl], pairs.lat1[sl], caps.geoms, index=caps.index())
-    m2 = membership.members(pairs.lon2[sl], pairs.lat2[sl], caps.geoms, index=caps.index())
+    # (the zones coerced once per ZoneCaps, not per chunk: no times are given, so only their number matters here)
+    m1 = membership.members(pairs.lon1[sl], pairs.lat1[sl], caps.zones(), index=caps.index())
+    m2 = membership.members(pairs.lon2[sl], pairs.lat2[sl], caps.zones(), index=caps.index())
     inside = np.zeros_like(cand)
     s = sl.start or 0
     for z in np.flatnonzero(cand.any(axis=0)):
