@@ -713,9 +713,12 @@ def _time_ns(t: pd.Series) -> IntArray:
 
 
 def _ns(t: pd.Series) -> IntArray:
-    """Nanoseconds since the epoch of a tz-aware datetime column."""
-    out: IntArray = t.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").to_numpy("datetime64[ns]").view(
-        np.int64)
+    """Nanoseconds since the epoch of a tz-aware datetime column (NaT: the int64 minimum)."""
+    arr = t.array
+    if isinstance(arr, pd.arrays.DatetimeArray):  # held as UTC nanoseconds whatever its zone: read them as they are
+        out: IntArray = np.asarray(arr.as_unit("ns").asi8, dtype=np.int64)
+        return out
+    out = t.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").to_numpy("datetime64[ns]").view(np.int64)
     return out
 
 
@@ -726,8 +729,9 @@ def _check_tracks(df: pd.DataFrame) -> None:
                              field=c)
     lon = df["lon"].to_numpy(dtype=np.float64)
     lat = df["lat"].to_numpy(dtype=np.float64)
-    bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 540.0))
-    if bad.any():
+    # four reductions, no temporaries: NaN makes min/max NaN and every comparison False (then the full test)
+    if len(lon) and not (lon.min() >= -540.0 and lon.max() <= 540.0 and lat.min() >= -90.0 and lat.max() <= 90.0):
+        bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 540.0))
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"bad coordinate lon={lon[i]!r} lat={lat[i]!r}", row=i + 1, field="lon/lat")
     if df["time"].isna().any():

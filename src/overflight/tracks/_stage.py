@@ -49,8 +49,8 @@ class ReadOptions:
     #: Read only the columns the canonical table is made of (lon, lat, time, id, altitude): the extras are
     #: never parsed (what transit and locate need; a converted file keeps them).
     core_only: bool = False
-    #: With ``core_only``: track ids of a (Geo)Parquet file as a pandas Categorical read from the file's
-    #: dictionary, not a string per fix (for a consumer that factorizes them, as transit does).
+    #: With ``core_only``: track ids as a pandas Categorical (of a (Geo)Parquet file: read from the file's
+    #: dictionary), not a string per fix (for a consumer that factorizes them, as transit does).
     categorical_ids: bool = False
 
     @property
@@ -244,11 +244,14 @@ def stage_table(
     tz: str | tzinfo | None,
     time_format: str | None = None,
     notes: dict[str, int] | None = None,
+    categorical_ids: bool = False,
 ) -> Staged:
     """:func:`stage_frame` for an Arrow table of text columns (a CSV read with ``core_only``), the same Staged.
 
     Numbers and ids are made by Arrow column operations, not pandas string methods (what a streamed CSV
     spends most of its reading time on otherwise); padded or unreadable values take stage_frame's own path.
+    ``categorical_ids``: ids without padding as a pandas Categorical of the same text (one hashing of the ids
+    here instead of one in each consumer that factorizes them: the validator and the transit kernel).
     """
     notes = dict(notes or {})
     tcol = tbl.column(cmap.time[0]).combine_chunks()
@@ -276,7 +279,13 @@ def stage_table(
             if missing.any():
                 ida = pc.if_else(pa.array(missing), pa.scalar(cmap.default_id), ida)
                 notes["missing track id (file name used)"] = int(missing.sum())
-            tid = _text(ida)
+            if categorical_ids and len(ida):  # no nulls left (missing ids took the default one)
+                enc = pc.dictionary_encode(ida)
+                cats = pd.Index(np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object), dtype=object)
+                tid = pd.Series(pd.Categorical.from_codes(np.asarray(enc.indices.to_numpy(zero_copy_only=False)),
+                                                          categories=cats))
+            else:
+                tid = _text(ida)
         else:  # padded ids: str.strip's own rules
             raw_id = _text(ida, cmap.id)
             tid = raw_id.astype("str").str.strip()
@@ -284,7 +293,8 @@ def stage_table(
             if missing.any():
                 tid = tid.where(~missing, cmap.default_id)
                 notes["missing track id (file name used)"] = int(missing.sum())
-    frame = pd.DataFrame({"track_id": tid.astype(str), "time": times, "lon": lon, "lat": lat, "alt_m": alt})
+    frame = pd.DataFrame({"track_id": tid if isinstance(tid.dtype, pd.CategoricalDtype) else tid.astype(str),
+                          "time": times, "lon": lon, "lat": lat, "alt_m": alt})
     return Staged(
         frame=frame,
         rows=np.asarray(rows, dtype=np.int64),

@@ -256,7 +256,7 @@ class Validator:
         if not rep.columns:
             rep.columns = dict(st.fields)
 
-        lon = df["lon"].to_numpy(dtype="float64", copy=True)
+        lon = df["lon"].to_numpy(dtype="float64", copy=self.normalize_lon)  # (a copy only to wrap it in place)
         lat = df["lat"].to_numpy(dtype="float64")
         if self.normalize_lon:
             wrap = np.isfinite(lon) & (np.abs(lon) > 180)
@@ -281,7 +281,7 @@ class Validator:
         naive = ~bad_coord & ~bad_alt & (tcode == TIME_NAIVE)
         alive = ~(bad_coord | bad_alt | bad_time | naive)
 
-        t = df["time"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
+        t = _ns_of(df["time"])
         # Per-track work on integer codes: a million id strings as Python objects would cost more than the rules.
         # (sorted codes: the final sort_tracks reuses them)
         codes, uniq = factorize_sorted(df["track_id"])
@@ -513,6 +513,14 @@ def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[
     prev = np.empty(len(codes), dtype=np.int64)
     prev[order] = prev_o
     return prev, run
+
+
+def _ns_of(t: pd.Series) -> np.ndarray:
+    """int64 nanoseconds of a datetime column, the int64 minimum for NaT (of a zoned one: UTC, as held)."""
+    arr = t.array
+    if isinstance(arr, pd.arrays.DatetimeArray) and arr.tz is not None:
+        return np.asarray(arr.as_unit("ns").asi8, dtype=np.int64)
+    return np.asarray(t.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64))
 
 
 def _num(row: int | str) -> int:
