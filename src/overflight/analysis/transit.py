@@ -317,9 +317,9 @@ class TransitEngine:
         alt = np.concatenate([st.last.alt_m[cp], alt])
         is_carry = np.zeros(len(codes), dtype=bool)
         is_carry[:n_c] = True
-        order = _track_time_order(codes, t_ns, is_carry)
-        codes, t_ns, lon, lat, alt, is_carry = (codes[order], t_ns[order], lon[order], lat[order], alt[order],
-                                                is_carry[order])
+        order, sorted_ct = _track_time_order(codes, t_ns, is_carry, sorted_out=True)
+        codes, t_ns = sorted_ct if sorted_ct is not None else (codes[order], t_ns[order])
+        lon, lat, alt, is_carry = lon[order], lat[order], alt[order], is_carry[order]
         n = len(codes)
         first = np.ones(n, dtype=bool)
         first[1:] = codes[1:] != codes[:-1]
@@ -344,7 +344,8 @@ class TransitEngine:
         incr = np.where(first, start_cum, np.roll(full_len, 1))
         cum = group_cumsum(incr, first)  # pandas' groupby cumsum bit for bit (rows are grouped by track)
         gap = np.zeros(n, dtype=bool)
-        gap[a] = (t_ns[b] - t_ns[a]) > self.max_gap_ns
+        gap[:-1] = (t_ns[1:] - t_ns[:-1]) > self.max_gap_ns  # segment a -> a + 1 (b = a + 1): no gathers
+        gap &= has_seg
 
         ev: list[dict[str, np.ndarray]] = []
         # Track starts: a new track's first fix inside a zone.
@@ -632,21 +633,23 @@ def _event_ns(events: dict[str, np.ndarray], t_ns: IntArray) -> IntArray:
     return out
 
 
-def _track_time_order(codes: IntArray, t_ns: IntArray, is_carry: npt.NDArray[np.bool_]) -> IntArray:
+def _track_time_order(codes: IntArray, t_ns: IntArray, is_carry: npt.NDArray[np.bool_], *,
+                      sorted_out: bool = False) -> Any:
     """The order of ``lexsort((~is_carry, t_ns, codes))``: by track, then time, a carried fix first.
 
     Validated chunks hold each track's fixes in time order (strictly increasing, the carried fix ahead of
     them), so a stable sort by track alone gives that order; that is checked, and any other input (rows in
-    any order) is sorted on all three keys.
+    any order) is sorted on all three keys. ``sorted_out``: return ``(order, (codes[order], t_ns[order]))``,
+    the second None when the three-key sort was needed (the check made those arrays already).
     """
     small = len(codes) == 0 or int(codes.max()) < np.iinfo(np.int16).max
     # numpy sorts 16-bit integers stably by radix sort: linear in the rows
     order: IntArray = np.argsort(codes.astype(np.int16) if small else codes, kind="stable")
     c, t = codes[order], t_ns[order]
     if len(c) < 2 or bool(((t[1:] > t[:-1]) | (c[1:] != c[:-1])).all()):
-        return order
+        return (order, (c, t)) if sorted_out else order
     out: IntArray = np.lexsort((~is_carry, t_ns, codes))
-    return out
+    return (out, None) if sorted_out else out
 
 
 def _event_brackets(row: IntArray, is_start: npt.NDArray[np.bool_], ev_ns: IntArray, t_ns: IntArray,
