@@ -184,7 +184,7 @@ def _plausible(t: pd.Series) -> pd.Series:
     lo = pd.Timestamp("1900-01-01", tz="UTC")
     hi = pd.Timestamp("2200-01-01", tz="UTC")
     if isinstance(t.dtype, pd.DatetimeTZDtype):  # tested on the integers (NaT, the smallest, stays NaT)
-        ns = t.dt.as_unit("ns").to_numpy("datetime64[ns]").view(np.int64)
+        ns = np.asarray(t.array.as_unit("ns").asi8)  # UTC nanoseconds as held (NaT: the int64 minimum)
         nat = np.iinfo(np.int64).min
         if bool(((ns == nat) | ((ns >= lo.value) & (ns < hi.value))).all()):
             return t
@@ -415,12 +415,20 @@ def factorize_sorted(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, words[order]
 
 
+_TEXT_CATS: list[pd.Index] = []  # the last categories found to be all text
+
+
 def _factorize_categorical(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """factorize_sorted of a Categorical of text without nulls, from its codes (None for any other)."""
     codes = np.asarray(ids.cat.codes, dtype=np.int64)
-    cats = np.asarray(ids.cat.categories, dtype=object)
-    if (len(codes) and int(codes.min()) < 0) or not all(type(c) is str for c in cats.tolist()):
+    index = ids.cat.categories
+    cats = np.asarray(index, dtype=object)
+    # (the categories of consecutive chunks are often the one Index object: checked once; an Index is immutable)
+    text = (isinstance(index.dtype, pd.StringDtype) or (bool(_TEXT_CATS) and index is _TEXT_CATS[0])
+            or all(type(c) is str for c in cats.tolist()))
+    if (len(codes) and int(codes.min()) < 0) or not text:
         return None
+    _TEXT_CATS[:] = [index]
     used = np.flatnonzero(np.bincount(codes, minlength=len(cats)) > 0)  # only the ids present, as factorize
     words = cats[used]
     order = np.argsort(words, kind="stable")
