@@ -44,7 +44,7 @@ import pandas as pd
 
 from overflight._deprecated import deprecated_names
 from overflight.analysis.crossing_times import with_brackets
-from overflight.analysis.transit_cells import may_cross
+from overflight.analysis.transit_cells import may_cross_rows
 from overflight.analysis.transit_geodesy import group_cumsum, short_lengths
 from overflight.errors import InputError
 from overflight.geodesy import direct, inverse
@@ -376,14 +376,19 @@ class TransitEngine:
     def _horizontal(self, s_idx: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray,
                           seg_len: FloatArray, alt: FloatArray) -> dict[str, np.ndarray]:
         """Border crossings from the zone index's own segment classifier (geodesic pieces of ``step_m``)."""
-        a, b = s_idx, s_idx + 1
-        x1, y1, x2, y2 = _wrap(lon[a]), lat[a], _wrap(lon[b]), lat[b]
         grid = getattr(self.index, "grid", None)
         sent: IntArray | None = None
         if grid is not None and hasattr(grid, "lsum"):
-            # Only segments whose cells a border passes through can cross one (exact: see transit_cells).
-            sent = np.flatnonzero(may_cross(grid, x1, y1, x2, y2, seg_len, self.step_m))
-            x1, y1, x2, y2, az, seg_len = x1[sent], y1[sent], x2[sent], y2[sent], az[sent], seg_len[sent]
+            # Only segments whose cells a border passes through can cross one (exact: see transit_cells); their
+            # ends are read in place from the (wrapped: as the crossings get them) fixes, and only the few
+            # segments sent are gathered.
+            lon_w = _wrap(lon)
+            sent = np.flatnonzero(may_cross_rows(grid, lon_w, lat, s_idx, seg_len, self.step_m))
+            a, b = s_idx[sent], s_idx[sent] + 1
+            x1, y1, x2, y2, az, seg_len = lon_w[a], lat[a], lon_w[b], lat[b], az[sent], seg_len[sent]
+        else:
+            a, b = s_idx, s_idx + 1
+            x1, y1, x2, y2 = _wrap(lon[a]), lat[a], _wrap(lon[b]), lat[b]
         c = self.index.crossings(x1, y1, x2, y2, densify_m=self.step_m, azimuth=az, length_m=seg_len)
         seg = np.asarray(c.segment, dtype=np.int64)
         if len(seg) == 0:
