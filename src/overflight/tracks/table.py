@@ -218,6 +218,11 @@ def parse_times(
         return pd.Series([], dtype=TIME_DTYPE, index=values.index), np.zeros(0, dtype=np.int8)
     dt = values.dtype
     if isinstance(dt, pd.DatetimeTZDtype):
+        if dt == _UTC_NS:  # (a Parquet timestamp column): tested on the integers, the values kept as they are
+            ns = np.asarray(values.array.asi8)
+            nat = ns == np.iinfo(np.int64).min
+            if bool((nat | ((ns >= _NS_LO) & (ns < _NS_HI))).all()):
+                return values, np.where(nat, TIME_BAD, TIME_OK).astype(np.int8)
         t = _plausible(values.dt.tz_convert("UTC")).dt.as_unit("ns")
         return t, np.where(t.isna(), TIME_BAD, TIME_OK).astype(np.int8)
     if pd.api.types.is_datetime64_dtype(dt):
@@ -297,6 +302,7 @@ def parse_times(
 # cast refuses (30 February), takes the general path below, which decides each value as before.
 _ISO_AWARE = (r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
               r"(?:\.\d{1,9})?(?:Z|[+-](?:0\d|1[0-4]):[0-5]\d)$")
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 _NS_LO = pd.Timestamp("1900-01-01", tz="UTC").value
 _NS_HI = pd.Timestamp("2200-01-01", tz="UTC").value
 
