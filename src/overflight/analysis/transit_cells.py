@@ -36,49 +36,6 @@ MARGIN = 1e-7
 
 
 @kernel
-def _sends(a: float, b: float, c: float, d: float, ln: float, step: float, margin: float, cw: float, inv: float,
-           ncx: int, ncy: int, ck: npt.NDArray[np.int32], cval: npt.NDArray[np.int32],
-           lsum: npt.NDArray[np.int32]) -> bool:
-    """Whether the segment (a, c) -> (b, d) of geodesic length ln may cross a border (see the module docstring)."""
-    send = not (ln <= step and abs(b - a) <= 180.0 and a < 180.0 and b < 180.0 and a >= -180.0
-                and b >= -180.0 and abs(c) <= 90.0 and abs(d) <= 90.0)
-    if not send:
-        xmin = min(a, b) - margin
-        xmax = max(a, b) + margin
-        ymin = min(c, d) - margin
-        ymax = max(c, d) + margin
-        ix0 = min(max(int((xmin + 180.0) * inv), 0), ncx - 1)
-        ix1 = min(max(int((xmax + 180.0) * inv), 0), ncx - 1)
-        iy0 = min(max(int((ymin + 90.0) * inv), 0), ncy - 1)
-        iy1 = min(max(int((ymax + 90.0) * inv), 0), ncy - 1)
-        for iy in range(iy0, iy1 + 1):
-            for ix in range(ix0, ix1 + 1):
-                cell = iy * ncx + ix
-                k = int(ck[cell])
-                if k == 0:
-                    if cval[cell] < -1:
-                        send = True
-                    continue
-                bx0 = -180.0 + ix * cw
-                by0 = -90.0 + iy * cw
-                sk = k * inv
-                fx0 = min(max(int((xmin - bx0) * sk), 0), k - 1)
-                fx1 = min(max(int((xmax - bx0) * sk), 0), k - 1)
-                fy0 = min(max(int((ymin - by0) * sk), 0), k - 1)
-                fy1 = min(max(int((ymax - by0) * sk), 0), k - 1)
-                base = int(cval[cell])
-                for fy in range(fy0, fy1 + 1):
-                    for fx in range(fx0, fx1 + 1):
-                        if lsum[base + fy * k + fx] < -1:
-                            send = True
-                if send:
-                    break
-            if send:
-                break
-    return send
-
-
-@kernel
 def _may_cross(x1: npt.NDArray[np.float64], y1: npt.NDArray[np.float64], x2: npt.NDArray[np.float64],
                y2: npt.NDArray[np.float64], length: npt.NDArray[np.float64], step: float, margin: float, cw: float,
                ncx: int, ncy: int, ck: npt.NDArray[np.int32], cval: npt.NDArray[np.int32],
@@ -87,7 +44,46 @@ def _may_cross(x1: npt.NDArray[np.float64], y1: npt.NDArray[np.float64], x2: npt
     inv = 1.0 / cw
     hits = 0
     for s in range(x1.shape[0]):
-        send = _sends(x1[s], x2[s], y1[s], y2[s], length[s], step, margin, cw, inv, ncx, ncy, ck, cval, lsum)
+        a = x1[s]
+        b = x2[s]
+        c = y1[s]
+        d = y2[s]
+        ln = length[s]
+        send = not (ln <= step and abs(b - a) <= 180.0 and a < 180.0 and b < 180.0 and a >= -180.0
+                    and b >= -180.0 and abs(c) <= 90.0 and abs(d) <= 90.0)
+        if not send:
+            xmin = min(a, b) - margin
+            xmax = max(a, b) + margin
+            ymin = min(c, d) - margin
+            ymax = max(c, d) + margin
+            ix0 = min(max(int((xmin + 180.0) * inv), 0), ncx - 1)
+            ix1 = min(max(int((xmax + 180.0) * inv), 0), ncx - 1)
+            iy0 = min(max(int((ymin + 90.0) * inv), 0), ncy - 1)
+            iy1 = min(max(int((ymax + 90.0) * inv), 0), ncy - 1)
+            for iy in range(iy0, iy1 + 1):
+                for ix in range(ix0, ix1 + 1):
+                    cell = iy * ncx + ix
+                    k = int(ck[cell])
+                    if k == 0:
+                        if cval[cell] < -1:
+                            send = True
+                        continue
+                    bx0 = -180.0 + ix * cw
+                    by0 = -90.0 + iy * cw
+                    sk = k * inv
+                    fx0 = min(max(int((xmin - bx0) * sk), 0), k - 1)
+                    fx1 = min(max(int((xmax - bx0) * sk), 0), k - 1)
+                    fy0 = min(max(int((ymin - by0) * sk), 0), k - 1)
+                    fy1 = min(max(int((ymax - by0) * sk), 0), k - 1)
+                    base = int(cval[cell])
+                    for fy in range(fy0, fy1 + 1):
+                        for fx in range(fx0, fx1 + 1):
+                            if lsum[base + fy * k + fx] < -1:
+                                send = True
+                    if send:
+                        break
+                if send:
+                    break
         out[s] = send
         if send:
             hits += 1
@@ -99,13 +95,54 @@ def _may_cross_rows(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], 
                     length: npt.NDArray[np.float64], step: float, margin: float, cw: float, ncx: int, ncy: int,
                     ck: npt.NDArray[np.int32], cval: npt.NDArray[np.int32], lsum: npt.NDArray[np.int32],
                     out: npt.NDArray[np.bool_]) -> int:
-    """_may_cross of the segments from fix rows[k] to fix rows[k] + 1 (the ends read in place, not gathered)."""
+    """_may_cross of the segments from fix rows[k] to fix rows[k] + 1 (the ends read in place, not gathered).
+
+    The body is _may_cross's, written out again: called as a kernel per segment it ran at half the speed.
+    """
     inv = 1.0 / cw
     hits = 0
     for s in range(rows.shape[0]):
         i = rows[s]
-        send = _sends(lon[i], lon[i + 1], lat[i], lat[i + 1], length[s], step, margin, cw, inv, ncx, ncy, ck, cval,
-                      lsum)
+        a = lon[i]
+        b = lon[i + 1]
+        c = lat[i]
+        d = lat[i + 1]
+        ln = length[s]
+        send = not (ln <= step and abs(b - a) <= 180.0 and a < 180.0 and b < 180.0 and a >= -180.0
+                    and b >= -180.0 and abs(c) <= 90.0 and abs(d) <= 90.0)
+        if not send:
+            xmin = min(a, b) - margin
+            xmax = max(a, b) + margin
+            ymin = min(c, d) - margin
+            ymax = max(c, d) + margin
+            ix0 = min(max(int((xmin + 180.0) * inv), 0), ncx - 1)
+            ix1 = min(max(int((xmax + 180.0) * inv), 0), ncx - 1)
+            iy0 = min(max(int((ymin + 90.0) * inv), 0), ncy - 1)
+            iy1 = min(max(int((ymax + 90.0) * inv), 0), ncy - 1)
+            for iy in range(iy0, iy1 + 1):
+                for ix in range(ix0, ix1 + 1):
+                    cell = iy * ncx + ix
+                    k = int(ck[cell])
+                    if k == 0:
+                        if cval[cell] < -1:
+                            send = True
+                        continue
+                    bx0 = -180.0 + ix * cw
+                    by0 = -90.0 + iy * cw
+                    sk = k * inv
+                    fx0 = min(max(int((xmin - bx0) * sk), 0), k - 1)
+                    fx1 = min(max(int((xmax - bx0) * sk), 0), k - 1)
+                    fy0 = min(max(int((ymin - by0) * sk), 0), k - 1)
+                    fy1 = min(max(int((ymax - by0) * sk), 0), k - 1)
+                    base = int(cval[cell])
+                    for fy in range(fy0, fy1 + 1):
+                        for fx in range(fx0, fx1 + 1):
+                            if lsum[base + fy * k + fx] < -1:
+                                send = True
+                    if send:
+                        break
+                if send:
+                    break
         out[s] = send
         if send:
             hits += 1
