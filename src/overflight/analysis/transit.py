@@ -338,10 +338,13 @@ class TransitEngine:
         full_len = np.zeros(n)
         full_len[a] = seg_len
         # Cumulative path length per track, starting from the carried value (same order of sums as a whole run).
-        start_cum = np.zeros(n)
+        # each row adds the previous row's segment; a track's first row starts from 0, or from the carried value
+        # (carried fixes are first rows: checked above)
+        incr = np.empty(n)
+        incr[1:] = full_len[:-1]
+        incr[first] = 0.0
         if n_c:
-            start_cum[is_carry] = st.last.cum_m[pos[codes[is_carry]]]
-        incr = np.where(first, start_cum, np.roll(full_len, 1))
+            incr[is_carry] = st.last.cum_m[pos[codes[is_carry]]]
         cum = group_cumsum(incr, first)  # pandas' groupby cumsum bit for bit (rows are grouped by track)
         gap = np.zeros(n, dtype=bool)
         gap[:-1] = (t_ns[1:] - t_ns[:-1]) > self.max_gap_ns  # segment a -> a + 1 (b = a + 1): no gathers
