@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -727,7 +727,7 @@ def _ns(t: pd.Series) -> IntArray:
     """Nanoseconds since the epoch of a tz-aware datetime column (NaT: the int64 minimum)."""
     arr = t.array
     if isinstance(arr, pd.arrays.DatetimeArray):  # held as UTC nanoseconds whatever its zone: read them as they are
-        out: IntArray = np.asarray(arr.as_unit("ns").asi8, dtype=np.int64)
+        out: IntArray = np.asarray(cast(Any, arr.as_unit("ns")).asi8, dtype=np.int64)
         return out
     out = t.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").to_numpy("datetime64[ns]").view(np.int64)
     return out

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -524,7 +524,7 @@ def _ns_of(t: pd.Series) -> np.ndarray:
     """int64 nanoseconds of a datetime column, the int64 minimum for NaT (of a zoned one: UTC, as held)."""
     arr = t.array
     if isinstance(arr, pd.arrays.DatetimeArray) and arr.tz is not None:
-        return np.asarray(arr.as_unit("ns").asi8, dtype=np.int64)
+        return np.asarray(cast(Any, arr.as_unit("ns")).asi8, dtype=np.int64)  # (no asi8 in the stubs)
     return np.asarray(t.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64))
 
 
