@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from overflight.analysis.transit_cells import MARGIN, may_cross
+from overflight.analysis.transit_cells import MARGIN, may_cross, may_cross_rows
 from overflight.geodesy import inverse
 from overflight.index import ZoneIndex
 from overflight.index._kernels import EPS
@@ -37,6 +37,20 @@ def _same_crossings(index: ZoneIndex, segs: tuple[np.ndarray, ...]) -> float:
     for f in ("fraction", "lon", "lat", "zone", "direction"):
         assert np.array_equal(getattr(every, f), getattr(some, f)), f
     return float(mask.mean())
+
+
+def test_rows_variant_is_the_same_mask(ne_admin0: ZoneSet) -> None:
+    # may_cross_rows reads the ends of segment k at fixes rows[k] and rows[k] + 1 in place (what transit hands)
+    index = ZoneIndex.cached(ne_admin0)
+    rng = np.random.default_rng(11)
+    x1, y1, x2, y2, _, ln = _segments(rng, 50_000, (-12.0, 60.0), (30.0, 66.0))
+    lon = np.empty(2 * len(x1))
+    lat = np.empty(2 * len(x1))
+    lon[0::2], lon[1::2], lat[0::2], lat[1::2] = x1, x2, y1, y2
+    rows = np.arange(0, len(lon), 2, dtype=np.int64)
+    assert np.array_equal(may_cross_rows(index.grid, lon, lat, rows, ln, STEP),
+                          may_cross(index.grid, x1, y1, x2, y2, ln, STEP))
+    assert len(may_cross_rows(index.grid, lon, lat, rows[:0], ln[:0], STEP)) == 0
 
 
 def test_margin_covers_the_kernels_box() -> None:

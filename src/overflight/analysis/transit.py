@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +44,7 @@ import pandas as pd
 
 from overflight._deprecated import deprecated_names
 from overflight.analysis.crossing_times import with_brackets
-from overflight.analysis.transit_cells import may_cross
+from overflight.analysis.transit_cells import may_cross_rows
 from overflight.analysis.transit_geodesy import group_cumsum, short_lengths
 from overflight.errors import InputError
 from overflight.geodesy import direct, inverse
@@ -104,19 +104,62 @@ def _wrap(lon: FloatArray) -> FloatArray:
 
 # --------------------------------------------------------------------------------------------- state
 
+class LastFixes:
+    """Each track's last fix (time_ns, lon, lat, alt_m, cum_m): a slot per track id, columns as numpy arrays.
+
+    Looked up and updated once per chunk for the few thousand tracks it holds (a pandas frame indexed by id
+    cost more in fixed overhead per chunk than the lookups themselves).
+    """
+
+    def __init__(self) -> None:
+        self.slot: dict[str, int] = {}
+        self.time_ns = np.zeros(0, np.int64)
+        self.lon = np.zeros(0)
+        self.lat = np.zeros(0)
+        self.alt_m = np.zeros(0)
+        self.cum_m = np.zeros(0)
+
+    def __len__(self) -> int:
+        return len(self.slot)
+
+    def find(self, ids: npt.NDArray[np.object_]) -> IntArray:
+        """The slot of each id, -1 for a track not seen before."""
+        get = self.slot.get
+        return np.fromiter((get(k, -1) for k in ids.tolist()), dtype=np.int64, count=len(ids))
+
+    def put(self, ids: npt.NDArray[np.object_], time_ns: IntArray, lon: FloatArray, lat: FloatArray,
+            alt_m: FloatArray, cum_m: FloatArray) -> None:
+        """Set the last fix of tracks ``ids`` (distinct), adding slots for new ones."""
+        pos = self.find(ids)
+        new = np.flatnonzero(pos < 0)
+        if len(new):
+            n0 = len(self.slot)
+            pos[new] = np.arange(n0, n0 + len(new))
+            self.slot.update(zip(ids[new].tolist(), range(n0, n0 + len(new)), strict=True))
+            if n0 + len(new) > len(self.time_ns):  # grow by doubling: a copy per doubling, not per chunk
+                cap = max(2 * len(self.time_ns), n0 + len(new), 1024)
+                for name in ("time_ns", "lon", "lat", "alt_m", "cum_m"):
+                    old = getattr(self, name)
+                    grown = np.zeros(cap, dtype=old.dtype)
+                    grown[:len(old)] = old
+                    setattr(self, name, grown)
+        self.time_ns[pos] = time_ns
+        self.lon[pos] = lon
+        self.lat[pos] = lat
+        self.alt_m[pos] = alt_m
+        self.cum_m[pos] = cum_m
+
+
 @dataclass
 class TransitState:
     """What one chunk hands to the next: each track's last fix and its open visits.
 
-    ``last`` is indexed by track id (columns time_ns, lon, lat, alt_m, cum_m); ``open`` holds one row per
-    (track, zone) visit not yet closed, with its entry fields.
+    ``last`` holds each track's last fix (:class:`LastFixes`); ``open`` the visits not yet closed, one per
+    (track, zone), as columns (numpy arrays: track_id, zone, and the entry fields of the raw visit rows).
     """
 
-    last: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        {"time_ns": pd.Series([], dtype=np.int64), "lon": pd.Series([], dtype=float),
-         "lat": pd.Series([], dtype=float), "alt_m": pd.Series([], dtype=float),
-         "cum_m": pd.Series([], dtype=float)}, index=pd.Index([], dtype=object, name="track_id")))
-    open: pd.DataFrame = field(default_factory=lambda: _empty_open())
+    last: LastFixes = field(default_factory=LastFixes)
+    open: dict[str, np.ndarray] = field(default_factory=lambda: _empty_open_cols())
     n_fixes: int = 0
 
 
@@ -137,6 +180,29 @@ def _empty_open() -> pd.DataFrame:
         "entry_kind": pd.Series([], dtype=object), "entry_obs": pd.Series([], dtype=bool),
         **_empty_brackets("entry"),
     })
+
+
+def _empty_open_cols() -> dict[str, np.ndarray]:
+    return {c: np.zeros(0, dtype=_RAW_DTYPES[c]) for c in _OPEN_ALL}
+
+
+def _take(cols: dict[str, np.ndarray], i: IntArray | npt.NDArray[np.bool_]) -> dict[str, np.ndarray]:
+    return {k: v[i] for k, v in cols.items()}
+
+
+def _concat_cols(parts: list[dict[str, np.ndarray]], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    return {c: np.concatenate([p[c] for p in parts]) if len(parts) > 1 else parts[0][c] for c in names}
+
+
+def _n_rows(cols: dict[str, np.ndarray]) -> int:
+    return len(cols["track_id"])
+
+
+def raw_frame(cols: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Raw visit rows as columns -> the engine's raw frame (the columns of :func:`_empty_raw`)."""
+    if _n_rows(cols) == 0:
+        return _empty_raw()
+    return pd.DataFrame({c: cols[c] for c in _RAW_COLS})
 
 
 def _empty_brackets(side: str) -> dict[str, pd.Series]:
@@ -218,8 +284,12 @@ class TransitEngine:
 
         Returns the visits closed by this chunk (raw form; see :meth:`finish` for the rest).
         """
+        return raw_frame(self.feed_columns(tracks))
+
+    def feed_columns(self, tracks: pd.DataFrame) -> dict[str, np.ndarray]:
+        """:meth:`feed`, the visits as columns (numpy arrays by raw column name: no frame per chunk)."""
         if len(tracks) == 0:
-            return _empty_raw()
+            return {c: np.zeros(0, dtype=_RAW_DTYPES[c]) for c in _RAW_COLS}
         _check_tracks(tracks)
         st = self.state
         st.n_fixes += len(tracks)
@@ -236,20 +306,20 @@ class TransitEngine:
         alt = (tracks["alt_m"].to_numpy(dtype=np.float64) if "alt_m" in tracks.columns
                else np.full(len(tracks), np.nan))
         # Prepend the carried last fix of every track of this chunk seen before, so segments span chunk borders.
-        pos = st.last.index.get_indexer(pd.Index(uniq_ids)) if len(st.last) else np.full(len(uniq_ids), -1)
+        pos = st.last.find(uniq_ids) if len(st.last) else np.full(len(uniq_ids), -1, dtype=np.int64)
         carry_codes = np.flatnonzero(pos >= 0)
-        carry = st.last.iloc[pos[carry_codes]]
-        n_c = len(carry)
+        cp = pos[carry_codes]
+        n_c = len(cp)
         codes = np.concatenate([carry_codes, np.asarray(c_codes, dtype=np.int64)])
-        t_ns = np.concatenate([carry["time_ns"].to_numpy(np.int64), t_ns])
-        lon = np.concatenate([carry["lon"].to_numpy(float), lon])
-        lat = np.concatenate([carry["lat"].to_numpy(float), lat])
-        alt = np.concatenate([carry["alt_m"].to_numpy(float), alt])
+        t_ns = np.concatenate([st.last.time_ns[cp], t_ns])
+        lon = np.concatenate([st.last.lon[cp], lon])
+        lat = np.concatenate([st.last.lat[cp], lat])
+        alt = np.concatenate([st.last.alt_m[cp], alt])
         is_carry = np.zeros(len(codes), dtype=bool)
         is_carry[:n_c] = True
-        order = _track_time_order(codes, t_ns, is_carry)
-        codes, t_ns, lon, lat, alt, is_carry = (codes[order], t_ns[order], lon[order], lat[order], alt[order],
-                                                is_carry[order])
+        order, sorted_ct = _track_time_order(codes, t_ns, is_carry, sorted_out=True)
+        codes, t_ns = sorted_ct if sorted_ct is not None else (codes[order], t_ns[order])
+        lon, lat, alt, is_carry = lon[order], lat[order], alt[order], is_carry[order]
         n = len(codes)
         first = np.ones(n, dtype=bool)
         first[1:] = codes[1:] != codes[:-1]
@@ -268,13 +338,17 @@ class TransitEngine:
         full_len = np.zeros(n)
         full_len[a] = seg_len
         # Cumulative path length per track, starting from the carried value (same order of sums as a whole run).
-        start_cum = np.zeros(n)
+        # each row adds the previous row's segment; a track's first row starts from 0, or from the carried value
+        # (carried fixes are first rows: checked above)
+        incr = np.empty(n)
+        incr[1:] = full_len[:-1]
+        incr[first] = 0.0
         if n_c:
-            start_cum[is_carry] = carry["cum_m"].reindex(uniq_ids[codes[is_carry]]).to_numpy(float)
-        incr = np.where(first, start_cum, np.roll(full_len, 1))
+            incr[is_carry] = st.last.cum_m[pos[codes[is_carry]]]
         cum = group_cumsum(incr, first)  # pandas' groupby cumsum bit for bit (rows are grouped by track)
         gap = np.zeros(n, dtype=bool)
-        gap[a] = (t_ns[b] - t_ns[a]) > self.max_gap_ns
+        gap[:-1] = (t_ns[1:] - t_ns[:-1]) > self.max_gap_ns  # segment a -> a + 1 (b = a + 1): no gathers
+        gap &= has_seg
 
         ev: list[dict[str, np.ndarray]] = []
         # Track starts: a new track's first fix inside a zone.
@@ -299,23 +373,25 @@ class TransitEngine:
                             full_len, first, is_carry)
         # Carry the last fix of each track.
         li = np.flatnonzero(last)
-        new_last = pd.DataFrame({"time_ns": t_ns[li], "lon": lon[li], "lat": lat[li], "alt_m": alt[li],
-                                 "cum_m": cum[li]}, index=pd.Index(uniq_ids[codes[li]], name="track_id"))
-        rest = st.last.drop(index=new_last.index, errors="ignore")
-        st.last = pd.concat([rest, new_last]) if len(rest) else new_last
+        st.last.put(uniq_ids[codes[li]], t_ns[li], lon[li], lat[li], alt[li], cum[li])
         return closed
 
     def _horizontal(self, s_idx: IntArray, lon: FloatArray, lat: FloatArray, az: FloatArray,
                           seg_len: FloatArray, alt: FloatArray) -> dict[str, np.ndarray]:
         """Border crossings from the zone index's own segment classifier (geodesic pieces of ``step_m``)."""
-        a, b = s_idx, s_idx + 1
-        x1, y1, x2, y2 = _wrap(lon[a]), lat[a], _wrap(lon[b]), lat[b]
         grid = getattr(self.index, "grid", None)
         sent: IntArray | None = None
         if grid is not None and hasattr(grid, "lsum"):
-            # Only segments whose cells a border passes through can cross one (exact: see transit_cells).
-            sent = np.flatnonzero(may_cross(grid, x1, y1, x2, y2, seg_len, self.step_m))
-            x1, y1, x2, y2, az, seg_len = x1[sent], y1[sent], x2[sent], y2[sent], az[sent], seg_len[sent]
+            # Only segments whose cells a border passes through can cross one (exact: see transit_cells); their
+            # ends are read in place from the (wrapped: as the crossings get them) fixes, and only the few
+            # segments sent are gathered.
+            lon_w = _wrap(lon)
+            sent = np.flatnonzero(may_cross_rows(grid, lon_w, lat, s_idx, seg_len, self.step_m))
+            a, b = s_idx[sent], s_idx[sent] + 1
+            x1, y1, x2, y2, az, seg_len = lon_w[a], lat[a], lon_w[b], lat[b], az[sent], seg_len[sent]
+        else:
+            a, b = s_idx, s_idx + 1
+            x1, y1, x2, y2 = _wrap(lon[a]), lat[a], _wrap(lon[b]), lat[b]
         c = self.index.crossings(x1, y1, x2, y2, densify_m=self.step_m, azimuth=az, length_m=seg_len)
         seg = np.asarray(c.segment, dtype=np.int64)
         if len(seg) == 0:
@@ -408,7 +484,7 @@ class TransitEngine:
     def _pair(self, events: dict[str, np.ndarray], codes: IntArray, uniq_ids: npt.NDArray[np.object_],
               t_ns: IntArray, lon: FloatArray, lat: FloatArray, alt: FloatArray, cum: FloatArray,
               gap: npt.NDArray[np.bool_], full_len: FloatArray, first: npt.NDArray[np.bool_],
-              is_carry: npt.NDArray[np.bool_]) -> pd.DataFrame:
+              is_carry: npt.NDArray[np.bool_]) -> dict[str, np.ndarray]:
         """Group events into visits per (track, zone).
 
         Keep the first of each run of equal directions, pair each entry with the next exit, and close visits
@@ -427,10 +503,11 @@ class TransitEngine:
         # Initial state per group: inside when a visit is carried open.
         open_prev = st.open
         uniq_index = pd.Index(uniq_ids)
-        if len(open_prev):
-            oc = uniq_index.get_indexer(pd.Index(open_prev["track_id"].to_numpy(dtype=object)))
+        n_open = _n_rows(open_prev)
+        if n_open:
+            oc = uniq_index.get_indexer(pd.Index(open_prev["track_id"]))
             here = oc >= 0
-            open_g = oc[here].astype(np.int64) * nz + open_prev["zone"].to_numpy(np.int64)[here]
+            open_g = oc[here].astype(np.int64) * nz + open_prev["zone"][here]
         else:
             here = np.zeros(0, dtype=bool)
             open_g = np.zeros(0, np.int64)
@@ -480,55 +557,63 @@ class TransitEngine:
         c_x = np.flatnonzero((dirn == -1) & gfirst)
         # Entries left open: an enter that is the last event of its group.
         o_i = np.flatnonzero((dirn == 1) & ~nxt_same)
-        frames: list[pd.DataFrame] = []
+        frames: list[dict[str, np.ndarray]] = []
         if len(e_i):
-            frames.append(pd.DataFrame({
+            frames.append({
                 "track_id": uniq_ids[trk[e_i]], "zone": g[e_i] % nz,
                 "entry_ns": ev_ns[e_i], "entry_lon": ev_lon[e_i], "entry_lat": ev_lat[e_i],
                 "entry_cum": ev_cum[e_i], "entry_kind": ev_kind[e_i], "entry_obs": ev_obs[e_i],
                 "exit_ns": ev_ns[x_i], "exit_lon": ev_lon[x_i], "exit_lat": ev_lat[x_i], "exit_cum": ev_cum[x_i],
                 "exit_kind": ev_kind[x_i], "exit_obs": ev_obs[x_i],
-            } | _take_brackets(ev_br, "entry", e_i) | _take_brackets(ev_br, "exit", x_i)))
+            } | _take_brackets(ev_br, "entry", e_i) | _take_brackets(ev_br, "exit", x_i))
         # Close carried open visits.
         remaining = open_prev
         if len(c_x):
             closing_g = g[c_x]
-            o_keys = pd.Series(np.arange(len(open_g)), index=open_g)
-            pos_here = o_keys.reindex(closing_g).to_numpy()
-            ok = ~np.isnan(pos_here)
-            c_x, pos_here = c_x[ok], pos_here[ok].astype(np.int64)
+            # open_g is unique (one open visit per track and zone): the open visit of each closing group
+            srt = np.argsort(open_g, kind="stable")
+            j = np.minimum(np.searchsorted(open_g[srt], closing_g), max(len(open_g) - 1, 0))
+            ok = (open_g[srt][j] == closing_g) if len(open_g) else np.zeros(len(c_x), dtype=bool)
+            c_x, pos_here = c_x[ok], srt[j[ok]]
             rows_open = np.flatnonzero(here)[pos_here]
-            op = open_prev.iloc[rows_open].reset_index(drop=True)
-            frames.append(op.assign(
-                exit_ns=ev_ns[c_x], exit_lon=ev_lon[c_x], exit_lat=ev_lat[c_x], exit_cum=ev_cum[c_x],
-                exit_kind=ev_kind[c_x], exit_obs=ev_obs[c_x], **_take_brackets(ev_br, "exit", c_x)))
-            keep_open = np.ones(len(open_prev), dtype=bool)
+            frames.append(_take(open_prev, rows_open) | {
+                "exit_ns": ev_ns[c_x], "exit_lon": ev_lon[c_x], "exit_lat": ev_lat[c_x], "exit_cum": ev_cum[c_x],
+                "exit_kind": ev_kind[c_x], "exit_obs": ev_obs[c_x]} | _take_brackets(ev_br, "exit", c_x))
+            keep_open = np.ones(n_open, dtype=bool)
             keep_open[rows_open] = False
-            remaining = open_prev[keep_open]
-        new_open = pd.DataFrame({
+            remaining = _take(open_prev, keep_open)
+        new_open = {
             "track_id": uniq_ids[trk[o_i]], "zone": g[o_i] % nz, "entry_ns": ev_ns[o_i], "entry_lon": ev_lon[o_i],
             "entry_lat": ev_lat[o_i], "entry_cum": ev_cum[o_i], "entry_kind": ev_kind[o_i], "entry_obs": ev_obs[o_i],
-        } | _take_brackets(ev_br, "entry", o_i)) if len(o_i) else _empty_open()
-        parts = [x for x in (remaining, new_open) if len(x)]
-        st.open = pd.concat(parts, ignore_index=True) if parts else _empty_open()
+        } | _take_brackets(ev_br, "entry", o_i)
+        parts = [x for x in (remaining, new_open) if _n_rows(x)]
+        st.open = _concat_cols(parts, _OPEN_ALL) if parts else _empty_open_cols()
+        frames = [f for f in frames if _n_rows(f)]
         if not frames:
-            return _empty_raw()
-        return pd.concat(frames, ignore_index=True)
+            return {c: np.zeros(0, dtype=_RAW_DTYPES[c]) for c in _RAW_COLS}
+        return _concat_cols(frames, _RAW_COLS)
 
     def finish(self) -> pd.DataFrame:
         """Close the visits still open at the end of their tracks (exit_kind ``track_end``)."""
+        return raw_frame(self.finish_columns())
+
+    def finish_columns(self) -> dict[str, np.ndarray]:
+        """:meth:`finish`, the visits as columns."""
         st = self.state
         op = st.open
-        st.open = _empty_open()
-        if len(op) == 0:
-            return _empty_raw()
-        lf = st.last.loc[op["track_id"].to_numpy(dtype=object)]
-        t, x, y = lf["time_ns"].to_numpy(np.int64), lf["lon"].to_numpy(float), lf["lat"].to_numpy(float)
+        st.open = _empty_open_cols()
+        n = _n_rows(op)
+        if n == 0:
+            return {c: np.zeros(0, dtype=_RAW_DTYPES[c]) for c in _RAW_COLS}
+        pos = st.last.find(op["track_id"])
+        if (pos < 0).any():
+            raise KeyError(str(op["track_id"][pos < 0][0]))
+        t, x, y = st.last.time_ns[pos], st.last.lon[pos], st.last.lat[pos]
         # A track's end is its last fix: that fix brackets the exit on both sides.
-        return op.reset_index(drop=True).assign(
-            exit_ns=t, exit_lon=x, exit_lat=y, exit_cum=lf["cum_m"].to_numpy(float), exit_kind="track_end",
-            exit_obs=True, exit_before_ns=t, exit_before_lon=x, exit_before_lat=y, exit_after_ns=t,
-            exit_after_lon=x, exit_after_lat=y)
+        return {**op, "exit_ns": t, "exit_lon": x, "exit_lat": y, "exit_cum": st.last.cum_m[pos],
+                "exit_kind": np.full(n, "track_end", dtype=object), "exit_obs": np.ones(n, dtype=bool),
+                "exit_before_ns": t, "exit_before_lon": x, "exit_before_lat": y, "exit_after_ns": t,
+                "exit_after_lon": x, "exit_after_lat": y}
 
     def visits(self, raw: pd.DataFrame, *, brackets: bool = False) -> pd.DataFrame:
         """Public visit table from raw closed visits (sorted, with durations, distances and dispute flags).
@@ -556,21 +641,23 @@ def _event_ns(events: dict[str, np.ndarray], t_ns: IntArray) -> IntArray:
     return out
 
 
-def _track_time_order(codes: IntArray, t_ns: IntArray, is_carry: npt.NDArray[np.bool_]) -> IntArray:
+def _track_time_order(codes: IntArray, t_ns: IntArray, is_carry: npt.NDArray[np.bool_], *,
+                      sorted_out: bool = False) -> Any:
     """The order of ``lexsort((~is_carry, t_ns, codes))``: by track, then time, a carried fix first.
 
     Validated chunks hold each track's fixes in time order (strictly increasing, the carried fix ahead of
     them), so a stable sort by track alone gives that order; that is checked, and any other input (rows in
-    any order) is sorted on all three keys.
+    any order) is sorted on all three keys. ``sorted_out``: return ``(order, (codes[order], t_ns[order]))``,
+    the second None when the three-key sort was needed (the check made those arrays already).
     """
     small = len(codes) == 0 or int(codes.max()) < np.iinfo(np.int16).max
     # numpy sorts 16-bit integers stably by radix sort: linear in the rows
     order: IntArray = np.argsort(codes.astype(np.int16) if small else codes, kind="stable")
     c, t = codes[order], t_ns[order]
     if len(c) < 2 or bool(((t[1:] > t[:-1]) | (c[1:] != c[:-1])).all()):
-        return order
+        return (order, (c, t)) if sorted_out else order
     out: IntArray = np.lexsort((~is_carry, t_ns, codes))
-    return out
+    return (out, None) if sorted_out else out
 
 
 def _event_brackets(row: IntArray, is_start: npt.NDArray[np.bool_], ev_ns: IntArray, t_ns: IntArray,
@@ -609,6 +696,10 @@ def _concat_events(parts: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarr
 
 _RAW_COLS = (*_OPEN_COLS, *_ENTRY_BRACKETS, "exit_ns", "exit_lon", "exit_lat", "exit_cum", "exit_kind", "exit_obs",
              *_EXIT_BRACKETS)
+_OPEN_ALL = (*_OPEN_COLS, *_ENTRY_BRACKETS)  # the columns of an open visit (TransitState.open)
+_RAW_DTYPES: dict[str, Any] = {
+    c: (object if c == "track_id" or c.endswith("_kind") else bool if c.endswith("_obs")
+        else np.int64 if c == "zone" or c.endswith("_ns") else np.float64) for c in _RAW_COLS}
 
 
 def _empty_raw() -> pd.DataFrame:
@@ -633,9 +724,12 @@ def _time_ns(t: pd.Series) -> IntArray:
 
 
 def _ns(t: pd.Series) -> IntArray:
-    """Nanoseconds since the epoch of a tz-aware datetime column."""
-    out: IntArray = t.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").to_numpy("datetime64[ns]").view(
-        np.int64)
+    """Nanoseconds since the epoch of a tz-aware datetime column (NaT: the int64 minimum)."""
+    arr = t.array
+    if isinstance(arr, pd.arrays.DatetimeArray):  # held as UTC nanoseconds whatever its zone: read them as they are
+        out: IntArray = np.asarray(cast(Any, arr.as_unit("ns")).asi8, dtype=np.int64)
+        return out
+    out = t.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").to_numpy("datetime64[ns]").view(np.int64)
     return out
 
 
@@ -646,8 +740,9 @@ def _check_tracks(df: pd.DataFrame) -> None:
                              field=c)
     lon = df["lon"].to_numpy(dtype=np.float64)
     lat = df["lat"].to_numpy(dtype=np.float64)
-    bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 540.0))
-    if bad.any():
+    # four reductions, no temporaries: NaN makes min/max NaN and every comparison False (then the full test)
+    if len(lon) and not (lon.min() >= -540.0 and lon.max() <= 540.0 and lat.min() >= -90.0 and lat.max() <= 90.0):
+        bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 540.0))
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"bad coordinate lon={lon[i]!r} lat={lat[i]!r}", row=i + 1, field="lon/lat")
     if df["time"].isna().any():

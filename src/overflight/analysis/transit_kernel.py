@@ -43,6 +43,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -133,12 +134,15 @@ def fixes_frame(batch: pa.RecordBatch | pa.Table | pd.DataFrame) -> pd.DataFrame
     return df
 
 
-def rows_to_arrow(raw: pd.DataFrame) -> pa.Table:
-    """Raw visit rows (the engine's frame) as an Arrow table of :data:`VISIT_ROW_SCHEMA`."""
-    if len(raw) == 0:
+def rows_to_arrow(raw: pd.DataFrame | dict[str, np.ndarray]) -> pa.Table:
+    """Raw visit rows (the engine's frame, or its columns) as an Arrow table of :data:`VISIT_ROW_SCHEMA`."""
+    if len(raw["track_id"]) == 0:
         return VISIT_ROW_SCHEMA.empty_table()
-    cols = {f.name: raw[f.name].to_numpy() for f in VISIT_ROW_SCHEMA}
-    cols["track_id"] = raw["track_id"].astype(str).to_numpy(dtype=object)
+    if isinstance(raw, dict):  # the engine's columns (ids are text already)
+        cols = {f.name: raw[f.name] for f in VISIT_ROW_SCHEMA}
+    else:
+        cols = {f.name: raw[f.name].to_numpy() for f in VISIT_ROW_SCHEMA}
+        cols["track_id"] = raw["track_id"].astype(str).to_numpy(dtype=object)
     return pa.table({f.name: pa.array(cols[f.name], type=f.type) for f in VISIT_ROW_SCHEMA},
                     schema=VISIT_ROW_SCHEMA)
 
@@ -159,14 +163,14 @@ def transit_batch(batch: pa.RecordBatch | pa.Table | pd.DataFrame, state: Transi
                   spec: TransitSpec) -> tuple[pa.Table, TransitState]:
     """One kernel step: the visits ``batch`` closes, and the state to hand to the next batch of the stream."""
     eng = spec.engine(state)
-    raw = eng.feed(fixes_frame(batch))
+    raw = eng.feed_columns(fixes_frame(batch))
     return rows_to_arrow(raw), eng.state
 
 
 def transit_close(state: TransitState, spec: TransitSpec) -> pa.Table:
     """The visits still open at the end of the stream, closed at each track's last fix (``track_end``)."""
     eng = spec.engine(state)
-    return rows_to_arrow(eng.finish())
+    return rows_to_arrow(eng.finish_columns())
 
 
 def visits_table(rows: list[pa.Table] | pa.Table, spec: TransitSpec, *, brackets: bool = False) -> pd.DataFrame:

@@ -49,8 +49,8 @@ class ReadOptions:
     #: Read only the columns the canonical table is made of (lon, lat, time, id, altitude): the extras are
     #: never parsed (what transit and locate need; a converted file keeps them).
     core_only: bool = False
-    #: With ``core_only``: track ids of a (Geo)Parquet file as a pandas Categorical read from the file's
-    #: dictionary, not a string per fix (for a consumer that factorizes them, as transit does).
+    #: With ``core_only``: track ids as a pandas Categorical (of a (Geo)Parquet file: read from the file's
+    #: dictionary), not a string per fix (for a consumer that factorizes them, as transit does).
     categorical_ids: bool = False
 
     @property
@@ -162,7 +162,29 @@ def stage_frame(
 
 def _text_categories(ids: pd.Series) -> bool:
     """Whether a Categorical's categories are all text (a dictionary-encoded string column)."""
-    return all(type(c) is str for c in ids.cat.categories.tolist())
+    cats = ids.cat.categories
+    if isinstance(cats.dtype, pd.StringDtype):  # text by its type (categories hold no nulls)
+        return True
+    return all(type(c) is str for c in cats.tolist())
+
+
+# The last categories _categorical_ids worked on and what it made of them: the chunks of one Parquet row group
+# share its dictionary, so the trimming and sorting of the distinct ids is done once per row group.
+_CAT_PLAN: list[tuple[np.ndarray, str, np.ndarray, np.ndarray, pd.Index]] = []
+
+
+def _category_plan(cats: np.ndarray, default_id: str) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """(blank words, code of each word and of the default id last, final categories) for ``cats``."""
+    plan = _CAT_PLAN[0] if _CAT_PLAN else None
+    if plan is not None and plan[1] == default_id and len(plan[0]) == len(cats) and bool((plan[0] == cats).all()):
+        return plan[2], plan[3], plan[4]
+    # the same trimming as the text path's (pandas' str.strip)
+    words = np.array([*pd.Series(cats, dtype="str").str.strip().tolist(), default_id], dtype=object)
+    blank = words == ""
+    uniq, inverse = np.unique(words, return_inverse=True)  # trimmed ids may coincide
+    out = (blank, np.asarray(inverse, dtype=np.int64), pd.Index(uniq, dtype=object))
+    _CAT_PLAN[:] = [(cats, default_id, *out)]
+    return out
 
 
 def _categorical_ids(ids: pd.Series, default_id: str) -> tuple[pd.Series, int]:
@@ -172,9 +194,7 @@ def _categorical_ids(ids: pd.Series, default_id: str) -> tuple[pd.Series, int]:
     whose categories are the distinct final ids (what :func:`overflight.tracks.table.factorize_sorted` reads).
     """
     cats = np.asarray(ids.cat.categories, dtype=object)
-    # the same trimming as the text path's (pandas' str.strip)
-    words = np.array([*pd.Series(cats, dtype="str").str.strip().tolist(), default_id], dtype=object)
-    blank = words == ""
+    blank, inverse, final = _category_plan(cats, default_id)
     codes = np.asarray(ids.cat.codes, dtype=np.int64)
     nd = len(cats)
     # null (-1) and blank ids take the default id (the last word)
@@ -182,8 +202,8 @@ def _categorical_ids(ids: pd.Series, default_id: str) -> tuple[pd.Series, int]:
     if blank.any():
         fixed = np.where(blank[fixed], nd, fixed)
     missing = int((fixed == nd).sum())
-    uniq, inverse = np.unique(words, return_inverse=True)  # trimmed ids may coincide
-    cat = pd.Categorical.from_codes(np.asarray(inverse, dtype=np.int64)[fixed], categories=pd.Index(uniq, dtype=object))
+    # (valid codes by construction: an index into the final categories)
+    cat = pd.Categorical.from_codes(inverse[fixed], categories=final, validate=False)
     return pd.Series(cat, index=ids.index), missing
 
 
@@ -244,11 +264,14 @@ def stage_table(
     tz: str | tzinfo | None,
     time_format: str | None = None,
     notes: dict[str, int] | None = None,
+    categorical_ids: bool = False,
 ) -> Staged:
     """:func:`stage_frame` for an Arrow table of text columns (a CSV read with ``core_only``), the same Staged.
 
     Numbers and ids are made by Arrow column operations, not pandas string methods (what a streamed CSV
     spends most of its reading time on otherwise); padded or unreadable values take stage_frame's own path.
+    ``categorical_ids``: ids without padding as a pandas Categorical of the same text (one hashing of the ids
+    here instead of one in each consumer that factorizes them: the validator and the transit kernel).
     """
     notes = dict(notes or {})
     tcol = tbl.column(cmap.time[0]).combine_chunks()
@@ -276,7 +299,13 @@ def stage_table(
             if missing.any():
                 ida = pc.if_else(pa.array(missing), pa.scalar(cmap.default_id), ida)
                 notes["missing track id (file name used)"] = int(missing.sum())
-            tid = _text(ida)
+            if categorical_ids and len(ida):  # no nulls left (missing ids took the default one)
+                enc = pc.dictionary_encode(ida)
+                cats = pd.Index(np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object), dtype=object)
+                tid = pd.Series(pd.Categorical.from_codes(np.asarray(enc.indices.to_numpy(zero_copy_only=False)),
+                                                          categories=cats))
+            else:
+                tid = _text(ida)
         else:  # padded ids: str.strip's own rules
             raw_id = _text(ida, cmap.id)
             tid = raw_id.astype("str").str.strip()
@@ -284,7 +313,8 @@ def stage_table(
             if missing.any():
                 tid = tid.where(~missing, cmap.default_id)
                 notes["missing track id (file name used)"] = int(missing.sum())
-    frame = pd.DataFrame({"track_id": tid.astype(str), "time": times, "lon": lon, "lat": lat, "alt_m": alt})
+    frame = pd.DataFrame({"track_id": tid if isinstance(tid.dtype, pd.CategoricalDtype) else tid.astype(str),
+                          "time": times, "lon": lon, "lat": lat, "alt_m": alt})
     return Staged(
         frame=frame,
         rows=np.asarray(rows, dtype=np.int64),

@@ -332,7 +332,8 @@ def iter_csv_staged(
                                             include=include, as_arrow=arrow):
         if arrow:
             st = stage_table(df, cmap, lines, tz=opts.tz, time_format=opts.time_format,
-                             notes={"blank lines": blank} if blank else None)
+                             notes={"blank lines": blank} if blank else None,
+                             categorical_ids=opts.core_only and opts.categorical_ids)
         else:
             df = numeric_extras(df, keep)
             st = stage_frame(df, cmap, lines, tz=opts.tz, time_format=opts.time_format,

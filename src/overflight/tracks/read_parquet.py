@@ -129,7 +129,10 @@ def wkb_points(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray,
                                       strides=(width,)).copy()
 
                 gtype = field("<u4", 1)
-                if (block[:, 0] == 1).all() and np.isin(gtype, types).all():
+                one = gtype == types[0]
+                if len(types) > 1:
+                    one |= gtype == types[1]
+                if (block[:, 0] == 1).all() and one.all():
                     xyz = [field("<f8", 5 + 8 * k) for k in range(3 if has_z else 2)]
                     return xyz[0], xyz[1], xyz[2] if has_z else None
     import shapely

@@ -176,7 +176,8 @@ def iter_tracks(
     Parquet skip the others: what transit and locate need); ``sort_chunks=False`` hands each chunk on in the
     file's order instead of sorted by track and time (for a consumer that orders fixes itself, as transit);
     ``categorical_ids=True`` (with ``core_only``) gives the track ids of a (Geo)Parquet file as a pandas
-    Categorical of the same text, decoded from the file's dictionary (no string per fix).
+    Categorical of the same text, decoded from the file's dictionary (no string per fix), and those of a CSV
+    as a Categorical made by one dictionary encoding per chunk.
     """
     opts = ReadOptions(lon_col=lon_col, lat_col=lat_col, time_col=time_col, id_col=id_col, alt_col=alt_col,
                        alt_unit=alt_unit, tz=tz, time_format=time_format, chunk_rows=chunk_rows,

@@ -184,7 +184,7 @@ def _plausible(t: pd.Series) -> pd.Series:
     lo = pd.Timestamp("1900-01-01", tz="UTC")
     hi = pd.Timestamp("2200-01-01", tz="UTC")
     if isinstance(t.dtype, pd.DatetimeTZDtype):  # tested on the integers (NaT, the smallest, stays NaT)
-        ns = t.dt.as_unit("ns").to_numpy("datetime64[ns]").view(np.int64)
+        ns = np.asarray(t.array.as_unit("ns").asi8)  # UTC nanoseconds as held (NaT: the int64 minimum)
         nat = np.iinfo(np.int64).min
         if bool(((ns == nat) | ((ns >= lo.value) & (ns < hi.value))).all()):
             return t
@@ -218,6 +218,11 @@ def parse_times(
         return pd.Series([], dtype=TIME_DTYPE, index=values.index), np.zeros(0, dtype=np.int8)
     dt = values.dtype
     if isinstance(dt, pd.DatetimeTZDtype):
+        if dt == _UTC_NS:  # (a Parquet timestamp column): tested on the integers, the values kept as they are
+            ns = np.asarray(values.array.asi8)
+            nat = ns == np.iinfo(np.int64).min
+            if bool((nat | ((ns >= _NS_LO) & (ns < _NS_HI))).all()):
+                return values, np.where(nat, TIME_BAD, TIME_OK).astype(np.int8)
         t = _plausible(values.dt.tz_convert("UTC")).dt.as_unit("ns")
         return t, np.where(t.isna(), TIME_BAD, TIME_OK).astype(np.int8)
     if pd.api.types.is_datetime64_dtype(dt):
@@ -297,6 +302,7 @@ def parse_times(
 # cast refuses (30 February), takes the general path below, which decides each value as before.
 _ISO_AWARE = (r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[T ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
               r"(?:\.\d{1,9})?(?:Z|[+-](?:0\d|1[0-4]):[0-5]\d)$")
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 _NS_LO = pd.Timestamp("1900-01-01", tz="UTC").value
 _NS_HI = pd.Timestamp("2200-01-01", tz="UTC").value
 
@@ -415,12 +421,20 @@ def factorize_sorted(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, words[order]
 
 
+_TEXT_CATS: list[pd.Index] = []  # the last categories found to be all text
+
+
 def _factorize_categorical(ids: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """factorize_sorted of a Categorical of text without nulls, from its codes (None for any other)."""
     codes = np.asarray(ids.cat.codes, dtype=np.int64)
-    cats = np.asarray(ids.cat.categories, dtype=object)
-    if (len(codes) and int(codes.min()) < 0) or not all(type(c) is str for c in cats.tolist()):
+    index = ids.cat.categories
+    cats = np.asarray(index, dtype=object)
+    # (the categories of consecutive chunks are often the one Index object: checked once; an Index is immutable)
+    text = (isinstance(index.dtype, pd.StringDtype) or (bool(_TEXT_CATS) and index is _TEXT_CATS[0])
+            or all(type(c) is str for c in cats.tolist()))
+    if (len(codes) and int(codes.min()) < 0) or not text:
         return None
+    _TEXT_CATS[:] = [index]
     used = np.flatnonzero(np.bincount(codes, minlength=len(cats)) > 0)  # only the ids present, as factorize
     words = cats[used]
     order = np.argsort(words, kind="stable")

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -256,7 +256,7 @@ class Validator:
         if not rep.columns:
             rep.columns = dict(st.fields)
 
-        lon = df["lon"].to_numpy(dtype="float64", copy=True)
+        lon = df["lon"].to_numpy(dtype="float64", copy=self.normalize_lon)  # (a copy only to wrap it in place)
         lat = df["lat"].to_numpy(dtype="float64")
         if self.normalize_lon:
             wrap = np.isfinite(lon) & (np.abs(lon) > 180)
@@ -281,7 +281,7 @@ class Validator:
         naive = ~bad_coord & ~bad_alt & (tcode == TIME_NAIVE)
         alive = ~(bad_coord | bad_alt | bad_time | naive)
 
-        t = df["time"].to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
+        t = _ns_of(df["time"])
         # Per-track work on integer codes: a million id strings as Python objects would cost more than the rules.
         # (sorted codes: the final sort_tracks reuses them)
         codes, uniq = factorize_sorted(df["track_id"])
@@ -292,15 +292,17 @@ class Validator:
         if alive.any():
             ai = np.flatnonzero(alive)
             sub_c, sub_t = codes[ai], t[ai]
-            pvi, run = _prev_max(sub_c, sub_t, uniq, self._state.max_time)
+            keys = [str(u) for u in uniq.tolist()]
+            got = self._state.max_time.get
+            carried = np.fromiter((got(k, _NAT) for k in keys), dtype=np.int64, count=len(keys))
+            pvi, run = _prev_max(sub_c, sub_t, uniq, self._state.max_time, carried_arr=carried)
             has = pvi != _NAT
             dup[ai] = has & (sub_t == pvi)
             back[ai] = has & (sub_t < pvi)
+            # Each track's latest time so far (per track, not per row; _NAT, the smallest, never wins a max).
             seen = np.flatnonzero(run != _NAT)
-            for code, tv in zip(seen, run[seen], strict=True):  # per track, not per row
-                tk = str(uniq[code])
-                old = self._state.max_time.get(tk)
-                self._state.max_time[tk] = int(tv) if old is None else max(old, int(tv))
+            latest = np.maximum(carried[seen], run[seen]).tolist()
+            self._state.max_time.update(zip([keys[i] for i in seen.tolist()], latest, strict=True))
         alive &= ~(dup | back)
 
         speed = np.zeros(n, dtype=bool)
@@ -476,6 +478,8 @@ def _group_cummax(v: np.ndarray, first: np.ndarray) -> np.ndarray:
     """
     if len(v) == 0:
         return v.copy()
+    if bool(((v[1:] >= v[:-1]) | first[1:]).all()):  # each run in order already (a stream in time order)
+        return v.copy()
     lo, hi = int(v.min()), int(v.max())
     span = hi - lo + 1
     g = np.cumsum(first) - 1
@@ -486,8 +490,8 @@ def _group_cummax(v: np.ndarray, first: np.ndarray) -> np.ndarray:
     return pd.Series(v).groupby(g, sort=False).cummax().to_numpy(dtype=np.int64)
 
 
-def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[str, int]
-              ) -> tuple[np.ndarray, np.ndarray]:
+def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[str, int], *,
+              carried_arr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Latest earlier time of each row's track, and each track's latest time in the chunk (NaT-int: none).
 
     For a track's first row of the chunk the earlier time is the one carried from earlier chunks; for its
@@ -507,12 +511,21 @@ def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[
     prev_o = np.r_[np.int64(_NAT), cmo[:-1]]
     last = np.r_[oc[1:] != oc[:-1], True]
     run[oc[last]] = cmo[last]  # the running max at a track's last row is its latest time
-    carried_arr = np.array([carried.get(str(u), _NAT) for u in uniq], dtype=np.int64)
+    if carried_arr is None:  # (``carried`` per code, when the caller has not looked it up already)
+        carried_arr = np.array([carried.get(str(u), _NAT) for u in uniq], dtype=np.int64)
     np.maximum(prev_o, carried_arr[oc], out=prev_o)  # _NAT (no carried time) leaves a row's value as it is
     prev_o[first] = carried_arr[oc[first]]
     prev = np.empty(len(codes), dtype=np.int64)
     prev[order] = prev_o
     return prev, run
+
+
+def _ns_of(t: pd.Series) -> np.ndarray:
+    """int64 nanoseconds of a datetime column, the int64 minimum for NaT (of a zoned one: UTC, as held)."""
+    arr = t.array
+    if isinstance(arr, pd.arrays.DatetimeArray) and arr.tz is not None:
+        return np.asarray(cast(Any, arr.as_unit("ns")).asi8, dtype=np.int64)  # (no asi8 in the stubs)
+    return np.asarray(t.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64))
 
 
 def _num(row: int | str) -> int:

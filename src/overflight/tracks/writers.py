@@ -335,10 +335,11 @@ def _visit_text(col: pd.Series) -> list[str] | np.ndarray | pa.Array | None:
         return fixed7(col.to_numpy(dtype=np.float64))
     if pd.api.types.is_bool_dtype(dt) and not col.isna().any():
         return np.where(col.to_numpy(dtype=bool), "True", "False")
-    if pd.api.types.is_string_dtype(dt):
-        vals = col.astype(object).where(col.notna(), None).tolist()
-        if all(isinstance(v, str) or v is None for v in vals):
-            return ["" if v is None else v for v in vals]
+    # every value text or missing (tested in C, not per value in Python): Arrow text, "" where missing
+    if pd.api.types.is_string_dtype(dt) and (
+            len(col) == 0 or pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty")):
+        vals = col.astype(object).where(col.notna(), None).to_numpy(dtype=object)
+        return pc.fill_null(pa.array(vals, type=pa.string()), "")
     return None
 
 
