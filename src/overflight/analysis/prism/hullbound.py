@@ -45,12 +45,20 @@ class PartHulls:
     slop: float  # metres subtracted from every bound (lon/lat vs great-circle edges, rounding)
 
 
+def _cross(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``np.cross`` of two 3-vectors (the same operations, without its per-call set-up)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
 def part_hulls(g: BaseGeometry, tol_max: float) -> PartHulls | None:
     """The hulls of `g`'s polygon parts (those within a 60-degree cap); `tol_max` the largest edge tolerance (rad)."""
     if g.geom_type not in ("Polygon", "MultiPolygon"):
         return None
-    vs, st, en, cs, crs = [], [], [], [], []
-    off = 0
+    # Each part's frame, then every part's hull in one GEOS call (the parts' points as lines: GEOS takes the
+    # hull of the same coordinates in the same order), then back on the sphere part by part.
+    pxy: list[FloatArray] = []
+    pid: list[NDArray[np.int64]] = []
+    frames: list[tuple[FloatArray, FloatArray, FloatArray]] = []
     for p in shapely.get_parts(g):
         if p.geom_type != "Polygon" or p.is_empty:
             continue
@@ -65,26 +73,34 @@ def part_hulls(g: BaseGeometry, tol_max: float) -> PartHulls | None:
         c /= nc
         if float((u @ c).min()) < 0.5:  # more than 60 degrees across: not used
             continue
-        e = np.cross([0.0, 0.0, 1.0], c)
+        e = _cross(np.array([0.0, 0.0, 1.0]), c)
         if float(np.linalg.norm(e)) < 1e-9:
             e = np.array([1.0, 0.0, 0.0])
         e /= np.linalg.norm(e)
-        n = np.cross(c, e)
+        n = _cross(c, e)
         w = u @ c
-        px, py = (u @ e) / w, (u @ n) / w
-        hull = shapely.convex_hull(shapely.multipoints(np.column_stack([px, py])))
-        if hull.geom_type != "Polygon":
-            continue
-        hull = shapely.orient_polygons(hull, exterior_cw=False)
-        hx = shapely.get_coordinates(hull.exterior)[:-1]
-        hv = c[None, :] + hx[:, :1] * e[None, :] + hx[:, 1:2] * n[None, :]
-        hv /= np.linalg.norm(hv, axis=1, keepdims=True)
-        vs.append(hv)
-        st.append(off)
-        off += len(hv)
-        en.append(off)
-        cs.append(c)
-        crs.append(float((hv @ c).min()) - 1e-9)
+        pxy.append(np.column_stack([(u @ e) / w, (u @ n) / w]))
+        pid.append(np.full(len(xy), len(frames)))
+        frames.append((c, e, n))
+    vs, st, en, cs, crs = [], [], [], [], []
+    off = 0
+    if frames:
+        hulls = shapely.convex_hull(shapely.linestrings(np.vstack(pxy), indices=np.concatenate(pid)))
+        poly = shapely.get_type_id(hulls) == 3
+        rings = shapely.get_exterior_ring(shapely.orient_polygons(hulls[poly], exterior_cw=False))
+        hxy, hid = shapely.get_coordinates(rings, return_index=True)
+        cut = np.searchsorted(hid, np.arange(len(rings) + 1))
+        for q, f in enumerate(np.flatnonzero(poly)):
+            c, e, n = frames[f]
+            hx = hxy[cut[q]:cut[q + 1]][:-1]
+            hv = c[None, :] + hx[:, :1] * e[None, :] + hx[:, 1:2] * n[None, :]
+            hv /= np.linalg.norm(hv, axis=1, keepdims=True)
+            vs.append(hv)
+            st.append(off)
+            off += len(hv)
+            en.append(off)
+            cs.append(c)
+            crs.append(float((hv @ c).min()) - 1e-9)
     if not vs:
         return None
     slop = (2 * math.pi + 4) * tol_max * R_SPHERE + 1.0

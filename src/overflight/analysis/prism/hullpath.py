@@ -550,34 +550,53 @@ def ring_nodes(g: BaseGeometry, chunk: int = RING_CHUNK) -> RingNodes | None:
     """
     if g.geom_type not in ("Polygon", "MultiPolygon"):
         return None
-    vs, ps, ns, st, en = [], [], [], [], []
-    off = 0
-    for p in shapely.get_parts(shapely.orient_polygons(g, exterior_cw=False)):
-        if p.geom_type != "Polygon" or p.is_empty:
-            continue
-        xy = shapely.get_coordinates(p.exterior)[:-1]
-        k = len(xy)
-        if k < 4:
-            continue
-        prv, nxt = np.roll(xy, 1, axis=0), np.roll(xy, -1, axis=0)
-        a, b = xy - prv, nxt - xy
-        convex = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] > 0
-        for s in range(0, k, chunk):
-            sl = np.arange(s, min(k, s + chunk))
-            hull = shapely.convex_hull(shapely.multipoints(xy[sl]))
-            hv = shapely.get_coordinates(hull)
-            on = (xy[sl][:, None, :] == hv[None, :, :]).all(axis=2).any(axis=1) & convex[sl]
-            j = sl[on]
-            if j.size == 0:
-                continue
-            vs.append(xy[j])
-            ps.append(prv[j])
-            ns.append(nxt[j])
-            st.append(off)
-            off += j.size
-            en.append(off)
-    if not vs:
+    # Every part's exterior, every chunk at once (one GEOS call for all the chunks' hulls).
+    parts = shapely.get_parts(shapely.orient_polygons(g, exterior_cw=False))
+    parts = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
+    xy_all, ring = shapely.get_coordinates(shapely.get_exterior_ring(parts), return_index=True)
+    cnt = np.bincount(ring, minlength=len(parts))
+    first = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    k_r = cnt - 1  # the closing vertex dropped
+    use = k_r >= 4
+    keep = np.repeat(use, cnt) & (np.arange(len(ring)) != np.repeat(first + cnt - 1, cnt))
+    xy, ring = xy_all[keep], ring[keep]
+    if len(xy) == 0:
         return None
+    k = np.repeat(k_r, cnt)[keep]
+    loc = (np.arange(len(keep)) - np.repeat(first, cnt))[keep]  # index within the ring
+    base = np.arange(len(ring)) - loc
+    prv, nxt = xy[base + (loc - 1) % k], xy[base + (loc + 1) % k]
+    a, b = xy - prv, nxt - xy
+    convex = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] > 0
+    # Chunks of `chunk` consecutive vertices of each ring, numbered in order.
+    nch = -(-k_r[use] // chunk)
+    ch_first = np.zeros(len(parts), dtype=np.int64)
+    ch_first[use] = np.concatenate([[0], np.cumsum(nch)[:-1]])
+    cid = ch_first[ring] + loc // chunk
+    # (the chunks as lines: GEOS takes the hull of the same coordinates as of the points, in the same order, and
+    # builds no point geometries; a chunk of one vertex is its own hull)
+    ncid = int(cid[-1]) + 1
+    size = np.bincount(cid, minlength=ncid)
+    two = size[cid] >= 2
+    hulls = shapely.convex_hull(shapely.linestrings(xy[two], indices=(np.cumsum(size >= 2) - 1)[cid[two]]))
+    hv, hid = shapely.get_coordinates(hulls, return_index=True)
+    hid = np.flatnonzero(size >= 2)[hid]
+    hv, hid = np.concatenate([hv, xy[~two]]), np.concatenate([hid, cid[~two]])
+    # A vertex is on its chunk's hull when (chunk, x, y) is among the hull's coordinates (+ 0.0: -0.0 as 0.0,
+    # as == compares them).
+    key = np.dtype([("c", np.int64), ("x", np.float64), ("y", np.float64)])
+    pk, hk = np.empty(len(xy), dtype=key), np.empty(len(hv), dtype=key)
+    pk["c"], pk["x"], pk["y"] = cid, xy[:, 0] + 0.0, xy[:, 1] + 0.0
+    hk["c"], hk["x"], hk["y"] = hid, hv[:, 0] + 0.0, hv[:, 1] + 0.0
+    on = np.isin(pk.view(np.void), hk.view(np.void)) & convex
+    j = np.flatnonzero(on)
+    if j.size == 0:
+        return None
+    vs, ps, ns = [xy[j]], [prv[j]], [nxt[j]]
+    cj = cid[j]
+    st_mask = np.r_[True, cj[1:] != cj[:-1]]
+    st = np.flatnonzero(st_mask)
+    en = np.r_[st[1:], j.size]
     v, pv, nv = (unit(q[:, 0], q[:, 1]) for q in (np.vstack(vs), np.vstack(ps), np.vstack(ns)))
     start, end = np.array(st, dtype=np.int64), np.array(en, dtype=np.int64)
     c = np.add.reduceat(v, start, axis=0)
