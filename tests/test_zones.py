@@ -115,6 +115,25 @@ def test_invalid_polygon_names_file_and_feature_and_repairs_on_request(tmp_path:
     assert fixed.area == pytest.approx(2.0)
 
 
+def test_unclosed_ring_is_an_error_naming_the_feature(tmp_path: Path) -> None:
+    # GDAL accepts a ring whose first and last points differ (with a warning); GEOS refuses to build it. Found by
+    # the zone-file fuzz test: it was a GEOSException traceback, not an InputError.
+    open_ring = {"type": "Polygon", "coordinates": [[[6, 46], [56, 46], [56, 52], [46, 52], [46, 46]]]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"id": "ok"}, "geometry": shapely.geometry.mapping(SQUARE)},
+            {"type": "Feature", "properties": {"id": "open"}, "geometry": open_ring},
+        ],
+    }
+    p = tmp_path / "open.geojson"
+    p.write_text(json.dumps(fc))
+    with pytest.warns(RuntimeWarning), pytest.raises(InputError) as e:
+        read_zone_file(p)
+    msg = str(e.value)
+    assert "open.geojson" in msg and "feature 1" in msg and "closed" in msg and e.value.field == "geometry"
+
+
 def test_duplicate_ids_are_an_error(tmp_path: Path) -> None:
     fc = {
         "type": "FeatureCollection",

@@ -336,13 +336,30 @@ def _read_ogr(p: Path, kind: str) -> list[tuple[dict[str, Any], BaseGeometry | N
             except (DataSourceError, DataLayerError, FieldError, GeometryError, OSError) as exc:
                 raise InputError(f"cannot read layer {layer_name!r}: {exc}", file=p) from None
             names = list(meta["fields"])
-            shapes = shapely.from_wkb(geoms) if geoms is not None else [None] * len(fids)
+            shapes = shapely.from_wkb(geoms, on_invalid="ignore") if geoms is not None else [None] * len(fids)
+            if geoms is not None:
+                _raise_undecoded(geoms, shapes, p, first_row=len(out))
             for j in range(len(fids)):
                 props = {n: field_data[k][j] for k, n in enumerate(names)}
                 out.append((props, shapes[j], int(fids[j]) if fids is not None else None))
     if not layers.size or not out:
         raise InputError(f"no geometry found: not a zone file ({ZONE_FORMATS})", file=p)
     return out
+
+
+def _raise_undecoded(geoms: Any, shapes: Any, p: Path, first_row: int) -> None:
+    """GDAL hands on what GEOS refuses to build (e.g. a ring whose ends differ): an error naming the feature."""
+    bad = [j for j in np.flatnonzero(shapes == None) if geoms[j] is not None]  # noqa: E711 (elementwise)
+    if not bad:
+        return
+    j = int(bad[0])
+    try:
+        shapely.from_wkb(geoms[j])
+        reason = "malformed geometry"
+    except shapely.errors.GEOSException as exc:
+        reason = str(exc)
+    raise InputError(f"cannot build the geometry ({reason}); {len(bad)} feature(s) of the file are affected",
+                     file=p, row=f"feature {first_row + j}", field="geometry")
 
 
 def _read_geoparquet(p: Path) -> list[tuple[dict[str, Any], BaseGeometry | None, Any]]:
