@@ -172,3 +172,37 @@ def test_track_time_order_is_the_full_sort(seed: int) -> None:
         t[10] = t[9]  # equal times of one track: the carried-first tie-break decides
         codes[10] = codes[9]
     np.testing.assert_array_equal(_track_time_order(codes, t, carry), np.lexsort((~carry, t, codes)))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_merge_grouped_is_the_sort_or_declines(seed: int) -> None:
+    """Rows grouped by track (as the validator hands them): carried fixes merged in front, as the sort puts them."""
+    from overflight.analysis.transit import _merge_grouped, _track_time_order
+
+    rng = np.random.default_rng(seed)
+    n, k = 3000, [4, 60, 40_000][seed % 3]
+    codes = np.sort(rng.integers(0, k, n)).astype(np.int64)
+    t = np.cumsum(rng.integers(1, 50, n)).astype(np.int64)  # increasing within every track
+    carry_codes = np.unique(rng.choice(codes, 20))
+    carry_t = np.zeros(len(carry_codes), dtype=np.int64)  # before every fix of its track
+    if seed == 5:
+        carry_t[3] = 10**9  # later than its track's fixes: back in time across a border
+    if seed == 6:
+        codes = codes[::-1].copy()  # not grouped in increasing order
+    if seed == 7:
+        t[1] = t[0]  # a tie (not validated)
+        codes[1] = codes[0]
+    got = _merge_grouped(codes, t, carry_codes, carry_t)
+    all_c = np.concatenate([carry_codes, codes])
+    all_t = np.concatenate([carry_t, t])
+    is_carry = np.r_[np.ones(len(carry_codes), bool), np.zeros(n, bool)]
+    order = np.lexsort((~is_carry, all_t, all_c))
+    if seed in (5, 6, 7):
+        assert got is None
+        return
+    assert got is not None
+    c, tt, keep = got
+    np.testing.assert_array_equal(c, all_c[order])
+    np.testing.assert_array_equal(tt, all_t[order])
+    np.testing.assert_array_equal(~keep, is_carry[order])
+    np.testing.assert_array_equal(_track_time_order(all_c, all_t, is_carry), order)

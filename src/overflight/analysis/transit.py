@@ -310,16 +310,26 @@ class TransitEngine:
         carry_codes = np.flatnonzero(pos >= 0)
         cp = pos[carry_codes]
         n_c = len(cp)
-        codes = np.concatenate([carry_codes, np.asarray(c_codes, dtype=np.int64)])
-        t_ns = np.concatenate([st.last.time_ns[cp], t_ns])
-        lon = np.concatenate([st.last.lon[cp], lon])
-        lat = np.concatenate([st.last.lat[cp], lat])
-        alt = np.concatenate([st.last.alt_m[cp], alt])
-        is_carry = np.zeros(len(codes), dtype=bool)
-        is_carry[:n_c] = True
-        order, sorted_ct = _track_time_order(codes, t_ns, is_carry, sorted_out=True)
-        codes, t_ns = sorted_ct if sorted_ct is not None else (codes[order], t_ns[order])
-        lon, lat, alt, is_carry = lon[order], lat[order], alt[order], is_carry[order]
+        c_codes = np.asarray(c_codes, dtype=np.int64)
+        merged = _merge_grouped(c_codes, t_ns, carry_codes, st.last.time_ns[cp])
+        if merged is not None:
+            # Rows grouped by track already (the validator hands them so, each track in time order): the
+            # carried fixes go in front of their tracks' rows, the order a sort would give, with no sort.
+            codes, t_ns, keep = merged
+            lon, lat, alt = (_put_carried(v, c, keep) for v, c in
+                             ((lon, st.last.lon[cp]), (lat, st.last.lat[cp]), (alt, st.last.alt_m[cp])))
+            is_carry = ~keep
+        else:
+            codes = np.concatenate([carry_codes, c_codes])
+            t_ns = np.concatenate([st.last.time_ns[cp], t_ns])
+            lon = np.concatenate([st.last.lon[cp], lon])
+            lat = np.concatenate([st.last.lat[cp], lat])
+            alt = np.concatenate([st.last.alt_m[cp], alt])
+            is_carry = np.zeros(len(codes), dtype=bool)
+            is_carry[:n_c] = True
+            order, sorted_ct = _track_time_order(codes, t_ns, is_carry, sorted_out=True)
+            codes, t_ns = sorted_ct if sorted_ct is not None else (codes[order], t_ns[order])
+            lon, lat, alt, is_carry = lon[order], lat[order], alt[order], is_carry[order]
         n = len(codes)
         first = np.ones(n, dtype=bool)
         first[1:] = codes[1:] != codes[:-1]
@@ -639,6 +649,35 @@ def _event_ns(events: dict[str, np.ndarray], t_ns: IntArray) -> IntArray:
     fr = np.where(events["start"], 0.0, np.clip(events["frac"], 0.0, 1.0))
     out: IntArray = t_ns[row] + np.round((t_ns[nxt] - t_ns[row]).astype(np.float64) * fr).astype(np.int64)
     return out
+
+
+def _put_carried(v: npt.NDArray[Any], carried: npt.NDArray[Any], keep: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
+    """``v`` with the ``carried`` values at the rows where ``keep`` is False (in their order)."""
+    out = np.empty(len(keep), dtype=v.dtype)
+    out[keep] = v
+    out[~keep] = carried
+    return out
+
+
+def _merge_grouped(codes: IntArray, t_ns: IntArray, carry_codes: IntArray,
+                   carry_t: IntArray) -> tuple[IntArray, IntArray, npt.NDArray[np.bool_]] | None:
+    """Codes and times with each carried fix in front of its track's rows, when the rows are grouped already.
+
+    ``codes`` non-decreasing and each track's times strictly increasing after its carried one: the rows in the
+    order of :func:`_track_time_order` (a stable sort by track of the carried fixes, then the rows), and
+    ``keep`` (False at the carried fixes). None for any other input: then the sort decides.
+    """
+    if len(codes) > 1 and not bool((codes[1:] >= codes[:-1]).all()):
+        return None
+    n_c = len(carry_codes)
+    keep = np.ones(len(codes) + n_c, dtype=bool)
+    # carried fix i lands before the first row of its track, after the i carried fixes ahead of it
+    keep[np.searchsorted(codes, carry_codes, side="left") + np.arange(n_c)] = False
+    c = _put_carried(codes, carry_codes, keep)
+    t = _put_carried(t_ns, carry_t, keep)
+    if len(c) > 1 and not bool(((t[1:] > t[:-1]) | (c[1:] != c[:-1])).all()):
+        return None
+    return c, t, keep
 
 
 def _track_time_order(codes: IntArray, t_ns: IntArray, is_carry: npt.NDArray[np.bool_], *,

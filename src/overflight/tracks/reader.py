@@ -173,8 +173,9 @@ def iter_tracks(
     """Stream validated chunks of any track file (CSV, SBS and Parquet in ``chunk_rows`` rows; others whole).
 
     Parameters are those of :func:`read_tracks`; ``core_only=True`` reads only the canonical columns (CSV and
-    Parquet skip the others: what transit and locate need); ``sort_chunks=False`` hands each chunk on in the
-    file's order instead of sorted by track and time (for a consumer that orders fixes itself, as transit);
+    Parquet skip the others: what transit and locate need); ``sort_chunks=False`` hands each chunk on grouped by
+    track as validation left it (file order within a track) instead of as a sorted canonical table (for a
+    consumer that orders fixes itself, as transit, which then needs no sort);
     ``categorical_ids=True`` (with ``core_only``) gives the track ids of a (Geo)Parquet file as a pandas
     Categorical of the same text, decoded from the file's dictionary (no string per fix), and those of a CSV
     as a Categorical made by one dictionary encoding per chunk.

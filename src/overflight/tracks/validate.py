@@ -193,8 +193,10 @@ class Validator:
     max_examples
         Examples kept per rule.
     sort_rows
-        Return each chunk sorted by (track_id, time) (the canonical table). False keeps the file's order: for
-        a consumer that orders the fixes itself (the transit kernel), the sort would be done twice.
+        Return each chunk sorted by (track_id, time) (the canonical table). False hands the rows grouped by
+        track in the order the duplicate/backwards check made anyway (file order within a track, which is
+        time order once checked), with the index and columns as they are: for the transit kernel, which then
+        needs no sort of its own.
     """
 
     def __init__(
@@ -261,25 +263,36 @@ class Validator:
         if self.normalize_lon:
             wrap = np.isfinite(lon) & (np.abs(lon) > 180)
             lon[wrap] = (lon[wrap] + 180.0) % 360.0 - 180.0
-        bad_lat = ~np.isfinite(lat) | (np.abs(lat) > 90)
-        bad_lon = ~np.isfinite(lon) | (np.abs(lon) > 180)
-        bad_coord = bad_lat | bad_lon
+        # A clean chunk (nearly every one) in a few reductions, no mask per rule: NaN fails every comparison.
+        if n and lat.min() >= -90.0 and lat.max() <= 90.0 and lon.min() >= -180.0 and lon.max() <= 180.0:
+            bad_lat = bad_lon = bad_coord = np.zeros(n, dtype=bool)
+        else:
+            bad_lat = ~np.isfinite(lat) | (np.abs(lat) > 90)
+            bad_lon = ~np.isfinite(lon) | (np.abs(lon) > 180)
+            bad_coord = bad_lat | bad_lon
         alt = df["alt_m"].to_numpy(dtype="float64") if "alt_m" in df.columns else np.full(n, np.nan)
         alt_raw = st.raw.get("alt")
-        given = ~np.isnan(alt)
-        if st.alt_given is not None:
-            given = np.asarray(st.alt_given, dtype=bool)
-        elif alt_raw is not None:
-            blank = np.array(alt_raw.isna().to_numpy(), dtype=bool)
-            if not pd.api.types.is_numeric_dtype(alt_raw.dtype):  # a number is never blank text
-                blank |= (alt_raw.astype("str").str.strip() == "").to_numpy(dtype=bool)
-            given |= ~blank
-        with np.errstate(invalid="ignore"):
-            bad_alt = ~bad_coord & given & ~((alt >= ALT_MIN_M) & (alt <= ALT_MAX_M))
+        if n and alt.min() >= ALT_MIN_M and alt.max() <= ALT_MAX_M:  # every altitude a number within range
+            bad_alt = np.zeros(n, dtype=bool)
+        else:
+            given = ~np.isnan(alt)
+            if st.alt_given is not None:
+                given = np.asarray(st.alt_given, dtype=bool)
+            elif alt_raw is not None:
+                blank = np.array(alt_raw.isna().to_numpy(), dtype=bool)
+                if not pd.api.types.is_numeric_dtype(alt_raw.dtype):  # a number is never blank text
+                    blank |= (alt_raw.astype("str").str.strip() == "").to_numpy(dtype=bool)
+                given |= ~blank
+            with np.errstate(invalid="ignore"):
+                bad_alt = ~bad_coord & given & ~((alt >= ALT_MIN_M) & (alt <= ALT_MAX_M))
         tcode = st.time_code
-        bad_time = ~bad_coord & ~bad_alt & ((tcode == TIME_BAD) | (tcode == TIME_DST))
-        naive = ~bad_coord & ~bad_alt & (tcode == TIME_NAIVE)
-        alive = ~(bad_coord | bad_alt | bad_time | naive)
+        if not bad_coord.any() and not bad_alt.any() and not np.asarray(tcode).any():  # all TIME_OK (0)
+            bad_time = naive = np.zeros(n, dtype=bool)
+            alive = np.ones(n, dtype=bool)
+        else:
+            bad_time = ~bad_coord & ~bad_alt & ((tcode == TIME_BAD) | (tcode == TIME_DST))
+            naive = ~bad_coord & ~bad_alt & (tcode == TIME_NAIVE)
+            alive = ~(bad_coord | bad_alt | bad_time | naive)
 
         t = _ns_of(df["time"])
         # Per-track work on integer codes: a million id strings as Python objects would cost more than the rules.
@@ -289,13 +302,15 @@ class Validator:
         # duplicate/backwards: compare with the running latest time of the track in file order.
         dup = np.zeros(n, dtype=bool)
         back = np.zeros(n, dtype=bool)
+        grouped: np.ndarray | None = None  # the rows alive so far, grouped by track (file order within one)
         if alive.any():
             ai = np.flatnonzero(alive)
             sub_c, sub_t = codes[ai], t[ai]
             keys = [str(u) for u in uniq.tolist()]
             got = self._state.max_time.get
             carried = np.fromiter((got(k, _NAT) for k in keys), dtype=np.int64, count=len(keys))
-            pvi, run = _prev_max(sub_c, sub_t, uniq, self._state.max_time, carried_arr=carried)
+            pvi, run, by_track = _prev_max_ordered(sub_c, sub_t, uniq, self._state.max_time, carried_arr=carried)
+            grouped = ai[by_track]
             has = pvi != _NAT
             dup[ai] = has & (sub_t == pvi)
             back[ai] = has & (sub_t < pvi)
@@ -368,6 +383,17 @@ class Validator:
 
         if self.on_invalid == "fail" and not rep.ok:
             self._raise(masks, st, fld)
+        if not self.sort_rows and grouped is not None:
+            # Grouped by track (each track's kept fixes are in time order now): the transit kernel then orders
+            # the chunk with no sort of its own, and this take costs what the copy of the file order did.
+            g = grouped[alive[grouped]]
+            cols = list(TRACK_COLUMNS) + [c for c in df.columns if c not in TRACK_COLUMNS]
+            # one numpy take per column (pandas' frame take of the 2-D float block costs several times more)
+            taken: dict[str, Any] = {c: df[c].array.take(g) for c in cols}
+            if self.normalize_lon:
+                taken["lon"] = lon[g]
+            rep.rows_kept += len(g)
+            return pd.DataFrame(taken, copy=False)
         kept = df if alive.all() and not self.normalize_lon else df.loc[alive].copy()
         if self.normalize_lon:
             kept["lon"] = lon[alive]
@@ -492,17 +518,25 @@ def _group_cummax(v: np.ndarray, first: np.ndarray) -> np.ndarray:
 
 def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[str, int], *,
               carried_arr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_prev_max_ordered` without the order."""
+    prev, run, _ = _prev_max_ordered(codes, t, uniq, carried, carried_arr=carried_arr)
+    return prev, run
+
+
+def _prev_max_ordered(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[str, int], *,
+                      carried_arr: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Latest earlier time of each row's track, and each track's latest time in the chunk (NaT-int: none).
 
     For a track's first row of the chunk the earlier time is the one carried from earlier chunks; for its
     later rows, the latest of that and of its earlier rows in this chunk (file order): a row between an
     earlier chunk's latest time and a backwards row before it in this chunk is backwards too, whatever the
-    chunk size. (numpy and pandas only: reading
-    tracks must work where numba cannot load, e.g. under a small address-space limit.)
+    chunk size. The third array is the rows' stable order by track (the caller groups its rows with it).
+    (numpy and pandas only: reading tracks must work where numba cannot load, e.g. under a small address-space
+    limit.)
     """
     run = np.full(len(uniq), _NAT, dtype=np.int64)
     if len(codes) == 0:
-        return np.zeros(0, dtype=np.int64), run
+        return np.zeros(0, dtype=np.int64), run, np.zeros(0, dtype=np.int64)
     small = int(codes.max()) < np.iinfo(np.int16).max
     order = np.argsort(codes.astype(np.int16) if small else codes, kind="stable")  # radix sort for 16 bits
     oc = codes[order]
@@ -517,7 +551,7 @@ def _prev_max(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carried: dict[
     prev_o[first] = carried_arr[oc[first]]
     prev = np.empty(len(codes), dtype=np.int64)
     prev[order] = prev_o
-    return prev, run
+    return prev, run, order
 
 
 def _ns_of(t: pd.Series) -> np.ndarray:
