@@ -276,6 +276,17 @@ def settle_zone(
         # settle rows k: the verdict, its detour and margin, whether the detour is exact (the bounds are not)
         status[k], detour[k], margin[k], exact[k] = how, det, mar, ex
 
+    def put_past_cut(k: NDArray[np.int64], cut: FloatArray) -> None:
+        # "necessary": every avoiding path exceeds ``cut``; detour and margin as ``evaluate`` reports them there
+        put(k, SETTLE_NECESSARY, cut, np.minimum(cut - r[k] - b_hi[k], b_hi[k] - (direct[k] - r[k])))
+
+    def slanted_fences(j: NDArray[np.int64], feet: tuple[float, ...]) -> NDArray[np.bool_]:
+        # settle rows j that a turned fence with its foot at one of ``feet`` proves "necessary"; returns which it did
+        cut = (b_hi[j] + r[j]) * (1 + 1e-6) + 1.0
+        nec = turned_fence_bound(lon1[j], lat1[j], lon2[j], lat2[j], cut, r1[j], r2[j], zone, ze, feet)
+        put_past_cut(j[nec], cut[nec])
+        return nec
+
     e_lo, e_hi = entering_bounds_many(lon1[idx], lat1[idx], lon2[idx], lat2[idx], limit[idx], ze,
                                       None if precise else b_hi[idx] + r[idx])
     flip_incons = b_hi[idx] - (direct[idx] - r[idx])
@@ -321,9 +332,7 @@ def settle_zone(
                 plain = (r1[j6] == 0) & (r2[j6] == 0)  # (error discs cut from the zone are not in the hulls)
                 nec6[plain] = hull_lower_bound(lon1[j6[plain]], lat1[j6[plain]], lon2[j6[plain]], lat2[j6[plain]],
                                                ze.hulls, cut6[plain]) > cut6[plain]
-            k6 = j6[nec6]
-            put(k6, SETTLE_NECESSARY, cut6[nec6],
-                np.minimum(cut6[nec6] - r[k6] - b_hi[k6], b_hi[k6] - (direct[k6] - r[k6])))
+            put_past_cut(j6[nec6], cut6[nec6])
             # ... or a fence at a slant, shown for the length at which ``evaluate`` (fast mode) stops looking:
             # then that length is a lower bound on the avoiding length, as the one ``evaluate`` reports. (The
             # fences of TURN_FENCES_FIRST before the lattice, which is slow where it finds nothing, the others
@@ -331,12 +340,7 @@ def settle_zone(
             # step could settle it, and the order changes no result.)
             j4 = j6[~nec6]
             e4 = e6[~nec6]
-            cut = (b_hi[j4] + r[j4]) * (1 + 1e-6) + 1.0
-            nec = turned_fence_bound(lon1[j4], lat1[j4], lon2[j4], lat2[j4], cut, r1[j4], r2[j4], zone, ze,
-                                     TURN_FENCES_FIRST)
-            k4 = j4[nec]
-            put(k4, SETTLE_NECESSARY, cut[nec],
-                np.minimum(cut[nec] - r[k4] - b_hi[k4], b_hi[k4] - (direct[k4] - r[k4])))
+            nec = slanted_fences(j4, TURN_FENCES_FIRST)
             # ... or a path of many legs through a lattice in the ellipse (between islands, along a coast) ...
             j5 = j4[~nec]
             e5 = e4[~nec]
@@ -372,13 +376,7 @@ def settle_zone(
             put(k7, SETTLE_POSSIBLE, ln7[got7], np.maximum(b_hi[k7] - (np.maximum(e7[got7], ln7[got7]) - r[k7]), 0.0))
             # ... or, last (it serves few pairs), a fence at a slant with its foot at one of the other places (near
             # the fixes).
-            j8 = j7[~got7]
-            cut8 = (b_hi[j8] + r[j8]) * (1 + 1e-6) + 1.0
-            nec8 = turned_fence_bound(lon1[j8], lat1[j8], lon2[j8], lat2[j8], cut8, r1[j8], r2[j8], zone, ze,
-                                      TURN_FENCES_MORE)
-            k8 = j8[nec8]
-            put(k8, SETTLE_NECESSARY, cut8[nec8],
-                np.minimum(cut8[nec8] - r[k8] - b_hi[k8], b_hi[k8] - (direct[k8] - r[k8])))
+            slanted_fences(j7[~got7], TURN_FENCES_MORE)
     return status, detour, margin, exact
 
 
