@@ -36,68 +36,13 @@ MARGIN = 1e-7
 
 
 @kernel
-def _may_cross(x1: npt.NDArray[np.float64], y1: npt.NDArray[np.float64], x2: npt.NDArray[np.float64],
-               y2: npt.NDArray[np.float64], length: npt.NDArray[np.float64], step: float, margin: float, cw: float,
-               ncx: int, ncy: int, ck: npt.NDArray[np.int32], cval: npt.NDArray[np.int32],
-               lsum: npt.NDArray[np.int32], out: npt.NDArray[np.bool_]) -> int:
-    """out[k]: whether segment k may cross a border (see the module docstring); returns how many may."""
-    inv = 1.0 / cw
-    hits = 0
-    for s in range(x1.shape[0]):
-        a = x1[s]
-        b = x2[s]
-        c = y1[s]
-        d = y2[s]
-        ln = length[s]
-        send = not (ln <= step and abs(b - a) <= 180.0 and a < 180.0 and b < 180.0 and a >= -180.0
-                    and b >= -180.0 and abs(c) <= 90.0 and abs(d) <= 90.0)
-        if not send:
-            xmin = min(a, b) - margin
-            xmax = max(a, b) + margin
-            ymin = min(c, d) - margin
-            ymax = max(c, d) + margin
-            ix0 = min(max(int((xmin + 180.0) * inv), 0), ncx - 1)
-            ix1 = min(max(int((xmax + 180.0) * inv), 0), ncx - 1)
-            iy0 = min(max(int((ymin + 90.0) * inv), 0), ncy - 1)
-            iy1 = min(max(int((ymax + 90.0) * inv), 0), ncy - 1)
-            for iy in range(iy0, iy1 + 1):
-                for ix in range(ix0, ix1 + 1):
-                    cell = iy * ncx + ix
-                    k = int(ck[cell])
-                    if k == 0:
-                        if cval[cell] < -1:
-                            send = True
-                        continue
-                    bx0 = -180.0 + ix * cw
-                    by0 = -90.0 + iy * cw
-                    sk = k * inv
-                    fx0 = min(max(int((xmin - bx0) * sk), 0), k - 1)
-                    fx1 = min(max(int((xmax - bx0) * sk), 0), k - 1)
-                    fy0 = min(max(int((ymin - by0) * sk), 0), k - 1)
-                    fy1 = min(max(int((ymax - by0) * sk), 0), k - 1)
-                    base = int(cval[cell])
-                    for fy in range(fy0, fy1 + 1):
-                        for fx in range(fx0, fx1 + 1):
-                            if lsum[base + fy * k + fx] < -1:
-                                send = True
-                    if send:
-                        break
-                if send:
-                    break
-        out[s] = send
-        if send:
-            hits += 1
-    return hits
-
-
-@kernel
 def _may_cross_rows(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], rows: npt.NDArray[np.int64],
                     length: npt.NDArray[np.float64], step: float, margin: float, cw: float, ncx: int, ncy: int,
                     ck: npt.NDArray[np.int32], cval: npt.NDArray[np.int32], lsum: npt.NDArray[np.int32],
                     out: npt.NDArray[np.bool_]) -> int:
-    """_may_cross of the segments from fix rows[k] to fix rows[k] + 1 (the ends read in place, not gathered).
+    """out[k]: whether the segment from fix rows[k] to fix rows[k] + 1 may cross a border; returns how many may.
 
-    The body is _may_cross's, written out again: called as a kernel per segment it ran at half the speed.
+    See the module docstring; the ends are read in place, not gathered.
     """
     inv = 1.0 / cw
     hits = 0
@@ -157,16 +102,12 @@ def may_cross(grid: GridArrays, x1: npt.NDArray[np.float64], y1: npt.NDArray[np.
     geodesic lengths handed to them and ``step_m`` their densification step. False only where the segment is
     sure to cross no border (see the module docstring); NaN lengths and odd coordinates are always True.
     """
+    # The ends interleaved, so that segment k runs from fix 2k to fix 2k + 1: one kernel serves both forms.
     n = len(x1)
-    out = np.ones(n, dtype=np.bool_)
-    if n == 0:
-        return out
-    f = np.float64
-    _may_cross(np.ascontiguousarray(x1, f), np.ascontiguousarray(y1, f), np.ascontiguousarray(x2, f),
-               np.ascontiguousarray(y2, f), np.ascontiguousarray(length_m, f), float(step_m), MARGIN,
-               float(grid.cw), int(grid.ncx), int(grid.ncy), np.ascontiguousarray(grid.ck, np.int32),
-               np.ascontiguousarray(grid.cval, np.int32), np.ascontiguousarray(grid.lsum, np.int32), out)
-    return out
+    lon = np.empty(2 * n)
+    lat = np.empty(2 * n)
+    lon[0::2], lon[1::2], lat[0::2], lat[1::2] = x1, x2, y1, y2
+    return may_cross_rows(grid, lon, lat, np.arange(0, 2 * n, 2, dtype=np.int64), length_m, step_m)
 
 
 def may_cross_rows(grid: GridArrays, lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64],
