@@ -1,6 +1,7 @@
 """Stream fixes through transit and locate from CSV and GeoParquet: fixes/s, time per stage, peak RSS.
 
     python benchmarks/bench_transit_stream.py [--fixes 10000000] [--chunk-rows 250000] [--no-cli]
+        [--formats parquet] [--no-brackets-runs] [--no-stages] [--no-locate]
 
 Writes synthetic aircraft-like tracks (Europe/Asia, rows in time order so every chunk holds pieces of
 thousands of tracks) as CSV and as GeoParquet into --workdir (a temporary directory by default, never the
@@ -250,6 +251,9 @@ def main() -> None:
     ap.add_argument("--no-stages", action="store_true", help="skip the per-stage runs")
     ap.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI runs")
     ap.add_argument("--no-locate", action="store_true", help="skip the locate runs")
+    ap.add_argument("--formats", default="csv,parquet", help="inputs to run, comma-separated: csv, parquet "
+                    "(default both)")
+    ap.add_argument("--no-brackets-runs", action="store_true", help="skip the CLI runs with --no-brackets")
     args = ap.parse_args()
     tmp = None
     if args.workdir is None:
@@ -267,7 +271,10 @@ def _run(args: argparse.Namespace) -> None:
     csv, pqf = make_data(args.workdir, args.fixes, args.tracks)
     out = args.workdir / "visits.csv"
     rows = []
-    for label, src in () if args.no_stages else (("CSV", csv), ("GeoParquet", pqf)):
+    wanted = {f.strip().lower() for f in args.formats.split(",")}
+    inputs = [(label, src) for label, src, key in (("CSV", csv, "csv"), ("GeoParquet", pqf, "parquet"))
+              if key in wanted]
+    for label, src in () if args.no_stages else inputs:
         res, dt, _ = run_child(["--child", "stages", str(src), str(args.chunk_rows), str(out)])
         st = res["stages"]
         core = sum(v for k, v in st.items() if k != "setup")
@@ -280,8 +287,8 @@ def _run(args: argparse.Namespace) -> None:
         rows.append((label, res, dt))
     if not args.no_cli:
         print()
-        for label, src in (("CSV", csv), ("GeoParquet", pqf)):
-            for extra in ([], ["--no-brackets"]):
+        for label, src in inputs:
+            for extra in ([], *([] if args.no_brackets_runs else [["--no-brackets"]])):
                 res, dt, _ = run_child(["--child", "cli", "transit", str(src), "--zones", "ne-admin0", "-o",
                                         str(out), "--chunk-rows", str(args.chunk_rows), *extra])
                 cpu = res["seconds"]
@@ -294,7 +301,7 @@ def _run(args: argparse.Namespace) -> None:
         print(f"ZoneIndex.zones_of in memory      : {res['points'] / res['seconds'] / 1e6:6.2f} M points/s "
               f"({res['seconds']:.2f} s CPU)")
         lout = args.workdir / "located.csv"
-        for label, src in (("CSV", csv), ("GeoParquet", pqf)):
+        for label, src in inputs:
             res, dt, _ = run_child(["--child", "cli", "locate", str(src), "--zones", "ne-admin0", "-o", str(lout)])
             cpu = res["seconds"]
             print(f"overflight locate {label:10s}     : {args.fixes / cpu / 1e6:6.2f} M points/s end to end "

@@ -304,16 +304,22 @@ class Validator:
         back = np.zeros(n, dtype=bool)
         grouped: np.ndarray | None = None  # the rows alive so far, grouped by track (file order within one)
         if alive.any():
-            ai = np.flatnonzero(alive)
-            sub_c, sub_t = codes[ai], t[ai]
+            # (a clean chunk, nearly every one: its arrays as they are, no gather of every row and scatter back)
+            ai = None if alive.all() else np.flatnonzero(alive)
+            sub_c, sub_t = (codes, t) if ai is None else (codes[ai], t[ai])
             keys = [str(u) for u in uniq.tolist()]
             got = self._state.max_time.get
             carried = np.fromiter((got(k, _NAT) for k in keys), dtype=np.int64, count=len(keys))
-            pvi, run, by_track = _prev_max_ordered(sub_c, sub_t, uniq, self._state.max_time, carried_arr=carried)
-            grouped = ai[by_track]
-            has = pvi != _NAT
-            dup[ai] = has & (sub_t == pvi)
-            back[ai] = has & (sub_t < pvi)
+            pv_o, t_o, run, by_track = _prev_max_grouped(sub_c, sub_t, carried)
+            grouped = by_track if ai is None else ai[by_track]
+            # compared in the grouped order (where the running maximum is), marked in file order only if any
+            has = pv_o != _NAT
+            dup_o = has & (t_o == pv_o)
+            back_o = has & (t_o < pv_o)
+            if dup_o.any():
+                dup[grouped[dup_o]] = True
+            if back_o.any():
+                back[grouped[back_o]] = True
             # Each track's latest time so far (per track, not per row; _NAT, the smallest, never wins a max).
             seen = np.flatnonzero(run != _NAT)
             latest = np.maximum(carried[seen], run[seen]).tolist()
@@ -386,7 +392,7 @@ class Validator:
         if not self.sort_rows and grouped is not None:
             # Grouped by track (each track's kept fixes are in time order now): the transit kernel then orders
             # the chunk with no sort of its own, and this take costs what the copy of the file order did.
-            g = grouped[alive[grouped]]
+            g = grouped if not (dup.any() or back.any() or speed.any()) else grouped[alive[grouped]]
             cols = list(TRACK_COLUMNS) + [c for c in df.columns if c not in TRACK_COLUMNS]
             # one numpy take per column (pandas' frame take of the 2-D float block costs several times more)
             taken: dict[str, Any] = {c: df[c].array.take(g) for c in cols}
@@ -496,16 +502,17 @@ class Validator:
         return out, out_msg
 
 
-def _group_cummax(v: np.ndarray, first: np.ndarray) -> np.ndarray:
+def _group_cummax(v: np.ndarray, first: np.ndarray, *, copy: bool = True) -> np.ndarray:
     """Running maximum of int64 ``v`` within runs that start where ``first`` is True (rows grouped already).
 
     Run g is lifted by g times the span of the values, so one running maximum over all rows never carries a
-    value into the next run; when that would overflow, pandas' grouped cummax.
+    value into the next run; when that would overflow, pandas' grouped cummax. ``copy=False``: ``v`` itself
+    when it is its own running maximum (each run in order).
     """
     if len(v) == 0:
-        return v.copy()
+        return v.copy() if copy else v
     if bool(((v[1:] >= v[:-1]) | first[1:]).all()):  # each run in order already (a stream in time order)
-        return v.copy()
+        return v.copy() if copy else v
     lo, hi = int(v.min()), int(v.max())
     span = hi - lo + 1
     g = np.cumsum(first) - 1
@@ -534,24 +541,43 @@ def _prev_max_ordered(codes: np.ndarray, t: np.ndarray, uniq: np.ndarray, carrie
     (numpy and pandas only: reading tracks must work where numba cannot load, e.g. under a small address-space
     limit.)
     """
-    run = np.full(len(uniq), _NAT, dtype=np.int64)
-    if len(codes) == 0:
-        return np.zeros(0, dtype=np.int64), run, np.zeros(0, dtype=np.int64)
-    small = int(codes.max()) < np.iinfo(np.int16).max
-    order = np.argsort(codes.astype(np.int16) if small else codes, kind="stable")  # radix sort for 16 bits
-    oc = codes[order]
-    first = np.r_[True, oc[1:] != oc[:-1]]
-    cmo = _group_cummax(t[order], first)
-    prev_o = np.r_[np.int64(_NAT), cmo[:-1]]
-    last = np.r_[oc[1:] != oc[:-1], True]
-    run[oc[last]] = cmo[last]  # the running max at a track's last row is its latest time
     if carried_arr is None:  # (``carried`` per code, when the caller has not looked it up already)
         carried_arr = np.array([carried.get(str(u), _NAT) for u in uniq], dtype=np.int64)
-    np.maximum(prev_o, carried_arr[oc], out=prev_o)  # _NAT (no carried time) leaves a row's value as it is
-    prev_o[first] = carried_arr[oc[first]]
+    prev_o, _, run, order = _prev_max_grouped(codes, t, carried_arr)
     prev = np.empty(len(codes), dtype=np.int64)
     prev[order] = prev_o
     return prev, run, order
+
+
+def _prev_max_grouped(codes: np.ndarray, t: np.ndarray,
+                      carried_arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_prev_max_ordered` in the rows' order by track: (latest earlier time, time, run, order).
+
+    The first two are ``prev[order]`` and ``t[order]``; ``carried_arr`` holds the carried time of each code.
+    """
+    run = np.full(len(carried_arr), _NAT, dtype=np.int64)
+    if len(codes) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, run, empty
+    small = int(codes.max()) < np.iinfo(np.int16).max
+    order = np.argsort(codes.astype(np.int16) if small else codes, kind="stable")  # radix sort for 16 bits
+    oc = codes[order]
+    t_o = t[order]
+    first = np.empty(len(oc), dtype=bool)
+    first[0] = True
+    np.not_equal(oc[1:], oc[:-1], out=first[1:])
+    cmo = _group_cummax(t_o, first, copy=False)
+    prev_o = np.empty(len(oc), dtype=np.int64)
+    prev_o[0] = _NAT
+    prev_o[1:] = cmo[:-1]
+    last = np.empty(len(oc), dtype=bool)
+    last[:-1] = first[1:]
+    last[-1] = True
+    run[oc[last]] = cmo[last]  # the running max at a track's last row is its latest time
+    np.maximum(prev_o, carried_arr[oc], out=prev_o)  # _NAT (no carried time) leaves a row's value as it is
+    fi = np.flatnonzero(first)
+    prev_o[fi] = carried_arr[oc[fi]]
+    return prev_o, t_o, run, order
 
 
 def _ns_of(t: pd.Series) -> np.ndarray:
