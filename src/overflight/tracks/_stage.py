@@ -143,7 +143,8 @@ def stage_frame(
             "lon": to_float(df[cmap.lon]),
             "lat": to_float(df[cmap.lat]),
             "alt_m": to_float(df[cmap.alt]) * cmap.alt_factor if cmap.alt is not None else np.nan,
-        }
+        },
+        copy=False,  # (copy on write: the source columns are never changed through it; no copy of every column)
     )
     used = cmap.used()
     for c in df.columns:
@@ -170,11 +171,14 @@ def _text_categories(ids: pd.Series) -> bool:
 
 # The last categories _categorical_ids worked on and what it made of them: the chunks of one Parquet row group
 # share its dictionary, so the trimming and sorting of the distinct ids is done once per row group.
-_CAT_PLAN: list[tuple[np.ndarray, str, np.ndarray, np.ndarray, pd.Index]] = []
+_CAT_PLAN: list[tuple[np.ndarray, str, np.ndarray, np.ndarray, pd.CategoricalDtype]] = []
 
 
-def _category_plan(cats: np.ndarray, default_id: str) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """(blank words, code of each word and of the default id last, final categories) for ``cats``."""
+def _category_plan(cats: np.ndarray, default_id: str) -> tuple[np.ndarray, np.ndarray, pd.CategoricalDtype]:
+    """(blank words, code of each word and of the default id last, dtype of the final categories) for ``cats``.
+
+    (the dtype once per plan: pandas checks the categories, hashing every one, each time a dtype is made of them)
+    """
     plan = _CAT_PLAN[0] if _CAT_PLAN else None
     if plan is not None and plan[1] == default_id and len(plan[0]) == len(cats) and bool((plan[0] == cats).all()):
         return plan[2], plan[3], plan[4]
@@ -182,7 +186,7 @@ def _category_plan(cats: np.ndarray, default_id: str) -> tuple[np.ndarray, np.nd
     words = np.array([*pd.Series(cats, dtype="str").str.strip().tolist(), default_id], dtype=object)
     blank = words == ""
     uniq, inverse = np.unique(words, return_inverse=True)  # trimmed ids may coincide
-    out = (blank, np.asarray(inverse, dtype=np.int64), pd.Index(uniq, dtype=object))
+    out = (blank, np.asarray(inverse, dtype=np.int64), pd.CategoricalDtype(pd.Index(uniq, dtype=object)))
     _CAT_PLAN[:] = [(cats, default_id, *out)]
     return out
 
@@ -203,7 +207,7 @@ def _categorical_ids(ids: pd.Series, default_id: str) -> tuple[pd.Series, int]:
         fixed = np.where(blank[fixed], nd, fixed)
     missing = int((fixed == nd).sum())
     # (valid codes by construction: an index into the final categories)
-    cat = pd.Categorical.from_codes(inverse[fixed], categories=final, validate=False)
+    cat = pd.Categorical.from_codes(inverse[fixed], dtype=final, validate=False)
     return pd.Series(cat, index=ids.index), missing
 
 
