@@ -28,6 +28,8 @@ from overflight.tracks.table import (
 from overflight.tracks.validate import Staged
 
 AltUnit = Literal["m", "ft"]
+#: Rows per chunk of the streaming readers (CSV, Parquet, SBS) when ``chunk_rows`` is not given.
+DEFAULT_CHUNK_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import pyarrow.csv as pacsv
 from overflight.errors import InputError
 from overflight.safeio import first_non_utf8
 from overflight.tracks._stage import (
+    DEFAULT_CHUNK_ROWS,
     ColumnMap,
     ReadOptions,
     alt_factor,
@@ -29,7 +30,6 @@ from overflight.tracks._stage import (
 )
 from overflight.tracks.validate import Issue, Staged
 
-DEFAULT_CHUNK_ROWS = 1_000_000
 # Bytes per pyarrow block (also the longest line read); chunks are re-cut to chunk_rows rows. The streaming
 # reader reads blocks ahead on its I/O thread and holds dozens of them: 1 MB blocks keep that near 50 MB
 # (8 MB blocks held ~300 MB on a 700 MB file) and parse no slower.

@@ -14,8 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from overflight.errors import InputError
-from overflight.tracks._stage import ColumnMap, ReadOptions, resolve_columns, stage_frame
-from overflight.tracks.read_csv import DEFAULT_CHUNK_ROWS
+from overflight.tracks._stage import DEFAULT_CHUNK_ROWS, ColumnMap, ReadOptions, resolve_columns, stage_frame
 from overflight.tracks.validate import Staged
 
 

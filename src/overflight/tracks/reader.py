@@ -15,11 +15,6 @@ from overflight.safeio import OVERFLIGHT_MAX_WHOLE_FILE_MB as OVERFLIGHT_MAX_WHO
 from overflight.safeio import check_whole_file_size as _check_whole_file_size
 from overflight.safeio import whole_file_limit_bytes as whole_file_limit_bytes
 from overflight.tracks._stage import AltUnit, ReadOptions
-from overflight.tracks.read_csv import iter_csv_staged, read_header
-from overflight.tracks.read_json import json_kind, load_json, stage_geojson, stage_opensky_json, stage_readsb
-from overflight.tracks.read_parquet import iter_parquet_staged
-from overflight.tracks.read_sbs import iter_sbs_staged
-from overflight.tracks.read_xml import stage_gpx, stage_kml
 from overflight.tracks.validate import OnInvalid, Staged, ValidationReport, Validator, finish
 from overflight.units import SpeedLike
 
@@ -64,7 +59,7 @@ def detect_format(path: PathLike | Sequence[PathLike]) -> str:
     if ext in _EXT:
         fmt = _EXT[ext]
         if fmt == "csv":
-            from overflight.tracks.read_csv import is_opensky_header
+            from overflight.tracks.read_csv import is_opensky_header, read_header
 
             names, _ = read_header(p)
             if is_opensky_header([n.strip() for n in names]):
@@ -92,11 +87,17 @@ def _snapshot_paths(path: PathLike | Sequence[PathLike]) -> list[Path]:
 def iter_staged(
     path: PathLike | Sequence[PathLike], format: str | None, opts: ReadOptions
 ) -> tuple[str, Iterator[Staged]]:
-    """Resolve the format and return (format, iterator of staged chunks)."""
+    """Resolve the format and return (format, iterator of staged chunks).
+
+    Each format's reader module is imported when a file of that format is read (a command on a Parquet
+    file never loads the CSV, JSON, XML and SBS readers).
+    """
     fmt = format or detect_format(path)
     if fmt not in (*FORMATS, "json", "opensky"):
         raise InputError(f"unknown track format {fmt!r}; known: {', '.join(FORMATS)}", file=str(path))
     if fmt == "readsb":
+        from overflight.tracks.read_json import stage_readsb
+
         return fmt, iter([stage_readsb(_snapshot_paths(path))])
     if not isinstance(path, str | Path):
         raise InputError("a list of files is read only as readsb aircraft.json snapshots (format='readsb')")
@@ -106,15 +107,25 @@ def iter_staged(
     if fmt in WHOLE_FILE_FORMATS:
         _check_whole_file_size(p, fmt)
     if fmt in ("csv", "opensky-csv"):
+        from overflight.tracks.read_csv import iter_csv_staged
+
         return fmt, iter_csv_staged(p, opts, opensky=True if fmt == "opensky-csv" else None)
     if fmt == "parquet":
+        from overflight.tracks.read_parquet import iter_parquet_staged
+
         return fmt, iter_parquet_staged(p, opts)
     if fmt == "sbs":
+        from overflight.tracks.read_sbs import iter_sbs_staged
+
         return fmt, iter_sbs_staged(p, tz=opts.tz, chunk_rows=opts.chunk_rows)
-    if fmt == "gpx":
-        return fmt, iter([stage_gpx(p, tz=opts.tz)])
-    if fmt == "kml":
+    if fmt in ("gpx", "kml"):
+        from overflight.tracks.read_xml import stage_gpx, stage_kml
+
+        if fmt == "gpx":
+            return fmt, iter([stage_gpx(p, tz=opts.tz)])
         return fmt, iter([stage_kml(p, tz=opts.tz, id_col=opts.id_col)])
+    from overflight.tracks.read_json import json_kind, load_json, stage_geojson, stage_opensky_json, stage_readsb
+
     obj = load_json(p)
     kind = json_kind(obj) if fmt == "json" else {"geojson": "geojson", "opensky-json": "opensky"}.get(fmt, fmt)
     if kind == "geojson":
