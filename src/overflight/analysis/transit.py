@@ -316,8 +316,7 @@ class TransitEngine:
             # Rows grouped by track already (the validator hands them so, each track in time order): the
             # carried fixes go in front of their tracks' rows, the order a sort would give, with no sort.
             codes, t_ns, keep = merged
-            at = _insert_points(keep)
-            lon, lat, alt = (_put_carried(v, c, keep, at=at) for v, c in
+            lon, lat, alt = (_put_carried(v, c, keep) for v, c in
                              ((lon, st.last.lon[cp]), (lat, st.last.lat[cp]), (alt, st.last.alt_m[cp])))
             is_carry = ~keep
         else:
@@ -652,25 +651,11 @@ def _event_ns(events: dict[str, np.ndarray], t_ns: IntArray) -> IntArray:
     return out
 
 
-def _put_carried(v: npt.NDArray[Any], carried: npt.NDArray[Any], keep: npt.NDArray[np.bool_], *,
-                 at: IntArray | None = None) -> npt.NDArray[Any]:
-    """``v`` with the ``carried`` values at the rows where ``keep`` is False (in their order).
-
-    ``at``: :func:`_insert_points` of ``keep``, when the caller puts several columns.
-    """
-    if at is None:
-        at = _insert_points(keep)
-    out: npt.NDArray[Any] = np.insert(v, at, carried.astype(v.dtype, copy=False))
-    return out
-
-
-def _insert_points(keep: npt.NDArray[np.bool_]) -> IntArray:
-    """Where ``np.insert`` puts the rows that ``keep`` marks False: their places among the kept rows.
-
-    (np.insert copies the kept rows in runs, a third faster than two masked assignments)
-    """
-    gone = np.flatnonzero(~keep)
-    out: IntArray = gone - np.arange(len(gone))
+def _put_carried(v: npt.NDArray[Any], carried: npt.NDArray[Any], keep: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
+    """``v`` with the ``carried`` values at the rows where ``keep`` is False (in their order)."""
+    out = np.empty(len(keep), dtype=v.dtype)
+    out[keep] = v
+    out[~keep] = carried
     return out
 
 
@@ -687,10 +672,9 @@ def _merge_grouped(codes: IntArray, t_ns: IntArray, carry_codes: IntArray,
     n_c = len(carry_codes)
     keep = np.ones(len(codes) + n_c, dtype=bool)
     # carried fix i lands before the first row of its track, after the i carried fixes ahead of it
-    at = np.searchsorted(codes, carry_codes, side="left")
-    keep[at + np.arange(n_c)] = False
-    c = _put_carried(codes, carry_codes, keep, at=at)
-    t = _put_carried(t_ns, carry_t, keep, at=at)
+    keep[np.searchsorted(codes, carry_codes, side="left") + np.arange(n_c)] = False
+    c = _put_carried(codes, carry_codes, keep)
+    t = _put_carried(t_ns, carry_t, keep)
     if len(c) > 1 and not bool(((t[1:] > t[:-1]) | (c[1:] != c[:-1])).all()):
         return None
     return c, t, keep
