@@ -65,16 +65,18 @@ def _count_lines(path: Path) -> int | None:
     return max(round(size * lines / max(len(head), 1)) - 1, 0) if lines else None
 
 
-def _keep_freed_memory() -> None:
+def _keep_freed_memory(*, arrow_too: bool = False) -> None:
     """glibc: serve arrays of up to 256 MB from the heap and keep freed memory for the next chunk.
 
     A stream allocates and frees the same few hundred MB of arrays chunk after chunk; by default glibc maps
     big arrays afresh each time and hands freed memory back to the system, so every chunk pays page faults
     again (a third of the system time of `overflight transit` on 10 M fixes). The peak RSS is unchanged.
 
-    Arrow's buffers (the decoded Parquet and CSV batches) then come from the same heap: Arrow's own pool
-    (mimalloc) hands its freed pages back as well, and a chunk's decoding faulted them in again (0.3–0.5 s of
-    system time on 10 M fixes from GeoParquet; the peak RSS grows by about 60 MB, the heap kept).
+    ``arrow_too`` (a Parquet input): Arrow's buffers, the decoded batches, then come from the same heap: Arrow's
+    own pool (mimalloc) hands its freed pages back as well, and each chunk's decoding faulted them in again
+    (0.1–0.4 s of system time on 10 M fixes from GeoParquet; the peak RSS grows by about 60 MB, the heap kept).
+    Not for CSV: its reader decodes on a thread of its own, whose glibc arena then holds what the main thread
+    freed (+300 MB peak RSS and +0.5 s CPU on 10 M fixes).
     """
     if not sys.platform.startswith("linux"):
         return
@@ -84,10 +86,22 @@ def _keep_freed_memory() -> None:
         libc.mallopt(-3, 256 << 20)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):  # another C library: its defaults
         return
-    import pyarrow as pa
+    if arrow_too and not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):  # (a pool the user chose stays)
+        import pyarrow as pa
 
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") is None:  # (a pool the user chose stays)
         pa.set_memory_pool(pa.system_memory_pool())
+
+
+def _is_parquet(tracks: Path, fmt: str | None) -> bool:
+    """Whether the track file is read as Parquet (False when that cannot be told: the reader then says why)."""
+    if fmt is not None:
+        return fmt == "parquet"
+    from overflight.tracks.reader import detect_format
+
+    try:
+        return detect_format(tracks) == "parquet"
+    except InputError:
+        return False
 
 
 def _check_tz(value: str, option: str) -> None:
@@ -193,7 +207,7 @@ def transit_cmd(
                   f"{p.sha256[:12]}…, {len(zs)} zones", highlight=False)
     if p.kind == "land":
         console.print("  land only: crossings over the territorial sea are not seen", highlight=False)
-    _keep_freed_memory()
+    _keep_freed_memory(arrow_too=_is_parquet(tracks, fmt))
     # The kernel orders each chunk's fixes itself: the validator need not sort them first.
     # (the ids as codes where the file has them so: the kernel factorizes them, it never needs a string per fix)
     chunks = iter_tracks(tracks, sort=sort, core_only=True, sort_chunks=False, categorical_ids=True, **opts)
