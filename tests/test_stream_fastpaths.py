@@ -155,3 +155,23 @@ def test_group_cummax_as_pandas() -> None:
         want = pd.Series(v).groupby(g, sort=False).cummax().to_numpy()
         assert np.array_equal(_group_cummax(v, first), want)
     assert len(_group_cummax(np.zeros(0, np.int64), np.zeros(0, bool))) == 0
+
+
+def test_categorical_ids_arrow_as_pandas_path() -> None:
+    """Ids from a Parquet dictionary column: as the pandas Categorical path makes them (trim, blank, null)."""
+    import pyarrow as pa
+
+    from overflight.tracks._stage import _categorical_ids, categorical_ids_arrow
+
+    cases: list[list[str | None]] = [["a", "b", " a", "", None, "c ", "b"], ["x", "y", "x"], [None, None], [],
+                                     ["  ", "z"]]
+    for vals in cases:
+        arr = pa.array(vals, pa.string()).dictionary_encode()
+        for _ in range(2):  # the second time from the plan held for the dictionary
+            got = categorical_ids_arrow(pa.chunked_array([arr], type=arr.type), "FILE")
+            want = _categorical_ids(pd.Series(arr.to_pandas()), "FILE")
+            assert got is not None
+            assert got[1] == want[1]
+            assert got[0].astype(object).tolist() == want[0].astype(object).tolist()
+            assert list(got[0].cat.categories) == list(want[0].cat.categories)
+    assert categorical_ids_arrow(pa.chunked_array([pa.array(["a"])]), "FILE") is None  # not dictionary-encoded

@@ -110,10 +110,13 @@ def stage_frame(
     time_format: str | None = None,
     notes: dict[str, int] | None = None,
     categorical_ids: bool = False,
+    ids: tuple[pd.Series, int] | None = None,
 ) -> Staged:
     """Build the canonical columns from ``df`` (source columns) and keep the unused ones as extras.
 
     ``categorical_ids``: a Categorical id column of text stays a Categorical (of the trimmed ids).
+    ``ids``: the track ids made already, with the count of missing ones (:func:`categorical_ids_arrow`); the
+    id column may then be left out of ``df``.
     """
     df = df.reset_index(drop=True)
     traw = df[cmap.time[0]]
@@ -123,7 +126,11 @@ def stage_frame(
         traw = to_float(traw)
     times, codes = parse_times(traw, tz=tz, time_format=time_format)
     notes = dict(notes or {})
-    if cmap.id is None:
+    if ids is not None:
+        tid = ids[0].set_axis(df.index)
+        if ids[1]:
+            notes["missing track id (file name used)"] = ids[1]
+    elif cmap.id is None:
         tid = pd.Series(cmap.default_id, index=df.index, dtype=str)
     elif categorical_ids and isinstance(df[cmap.id].dtype, pd.CategoricalDtype) and _text_categories(df[cmap.id]):
         tid, missing_n = _categorical_ids(df[cmap.id], cmap.default_id)
@@ -191,6 +198,48 @@ def _category_plan(cats: np.ndarray, default_id: str) -> tuple[np.ndarray, np.nd
     out = (blank, np.asarray(inverse, dtype=np.int64), pd.CategoricalDtype(pd.Index(uniq, dtype=object)))
     _CAT_PLAN[:] = [(cats, default_id, *out)]
     return out
+
+
+# The last Arrow dictionary categorical_ids_arrow worked on and its plan (compared in Arrow, not word by word).
+_ARROW_PLAN: list[tuple[pa.Array, str, tuple[np.ndarray, np.ndarray, pd.CategoricalDtype]]] = []
+
+
+def categorical_ids_arrow(col: pa.ChunkedArray | pa.Array, default_id: str) -> tuple[pd.Series, int] | None:
+    """:func:`_categorical_ids` of a dictionary-encoded Arrow column of text (Parquet's ids), without pandas first.
+
+    The same ids and count as ``_categorical_ids(col.to_pandas(), default_id)``, from the dictionary's indices;
+    the plan of a dictionary seen last (the chunks of one row group share it) is found by Arrow's comparison.
+    None for a column of another kind (several chunks, not text): the caller then takes the pandas path.
+    """
+    if isinstance(col, pa.ChunkedArray):
+        if col.num_chunks != 1:
+            return None
+        col = col.chunk(0)
+    if not (pa.types.is_dictionary(col.type) and (pa.types.is_string(col.type.value_type)
+                                                  or pa.types.is_large_string(col.type.value_type))):
+        return None
+    words = col.dictionary
+    held = _ARROW_PLAN[0] if _ARROW_PLAN else None
+    if held is not None and held[1] == default_id and held[0].equals(words):
+        blank, inverse, dtype = held[2]
+    else:
+        cats = np.asarray(words.to_numpy(zero_copy_only=False), dtype=object)
+        if words.null_count:  # (no category is null in pandas' Categorical)
+            return None
+        blank, inverse, dtype = _category_plan(cats, default_id)
+        _ARROW_PLAN[:] = [(words, default_id, (blank, inverse, dtype))]
+    nd = len(words)
+    idx = col.indices
+    codes = np.asarray((pc.fill_null(idx, -1) if idx.null_count else idx).to_numpy(zero_copy_only=False))
+    fixed = codes
+    if len(codes) and (col.null_count or int(codes.min()) < 0):  # null ids take the default id (the last word)
+        fixed = np.where(codes < 0, nd, codes)
+    if blank.any():
+        fixed = np.where(blank[fixed], nd, fixed)
+    missing = int((fixed == nd).sum()) if fixed is not codes or blank.any() else 0
+    # (valid codes by construction: an index into the final categories)
+    cat = pd.Categorical.from_codes(inverse[fixed], dtype=dtype, validate=False)
+    return pd.Series(cat), missing
 
 
 def _categorical_ids(ids: pd.Series, default_id: str) -> tuple[pd.Series, int]:
