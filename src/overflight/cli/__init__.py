@@ -16,8 +16,15 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"overflight {__version__}")
         return
-    from overflight.cli.main import main as run
+    import gc
 
+    was_on = gc.isenabled()
+    gc.disable()  # while Typer and Rich are imported (see overflight.cli.main.load_command)
+    try:
+        from overflight.cli.main import main as run
+    finally:
+        if was_on:
+            gc.enable()
     run(argv)
 
 
