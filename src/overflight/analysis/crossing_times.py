@@ -102,7 +102,9 @@ def with_brackets(visits: pd.DataFrame, found: dict[str, tuple[np.ndarray, ...]]
 
     def times(ns: np.ndarray) -> pd.Series:
         ok = (ns != _FAR) & (ns != np.iinfo(np.int64).min)
-        t = pd.Series(pd.to_datetime(np.where(ok, ns, np.iinfo(np.int64).min), utc=True), index=out.index,
+        # (int64 ns viewed as datetime64[ns], NaT at the int64 minimum: pandas reads bare int64 value by value)
+        t = pd.Series(pd.to_datetime(np.where(ok, ns, np.iinfo(np.int64).min).astype(np.int64, copy=False)
+                                     .view("M8[ns]"), utc=True), index=out.index,
                       dtype="datetime64[ns, UTC]")
         return t.where(ok)
 

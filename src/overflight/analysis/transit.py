@@ -794,8 +794,9 @@ def _finish_visits(raw: pd.DataFrame, ids: npt.NDArray[np.object_], kinds: npt.N
     if len(raw) == 0:
         raw = _empty_raw()
     zone = raw["zone"].to_numpy(np.int64)
-    entry = pd.to_datetime(raw["entry_ns"].to_numpy(np.int64), utc=True).as_unit("ns")
-    exit_ = pd.to_datetime(raw["exit_ns"].to_numpy(np.int64), utc=True).as_unit("ns")
+    # (as datetime64[ns]: pandas reads bare int64 through its per-value object path, ~15 ms per 50k values)
+    entry = pd.to_datetime(raw["entry_ns"].to_numpy(np.int64).view("M8[ns]"), utc=True).as_unit("ns")
+    exit_ = pd.to_datetime(raw["exit_ns"].to_numpy(np.int64).view("M8[ns]"), utc=True).as_unit("ns")
     out = pd.DataFrame({
         "track_id": raw["track_id"].astype(str).to_numpy(dtype=object),
         "zone_id": ids[zone] if len(zone) else np.zeros(0, dtype=object),
