@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import overflight.tracks.table as table
 from overflight.geodesy import GEOD, densify_segments
@@ -175,3 +177,13 @@ def test_categorical_ids_arrow_as_pandas_path() -> None:
             assert got[0].astype(object).tolist() == want[0].astype(object).tolist()
             assert list(got[0].cat.categories) == list(want[0].cat.categories)
     assert categorical_ids_arrow(pa.chunked_array([pa.array(["a"])]), "FILE") is None  # not dictionary-encoded
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=50))
+def test_fixed7_is_printf_for_any_floats(vals: list[float]) -> None:
+    """Any floats (hypothesis reaches subnormals, huge values and exact halves): the same text as "%.7f"."""
+    from overflight.tracks.writers import fixed7
+
+    got = fixed7(np.array(vals, dtype=np.float64)).to_pylist()
+    assert got == ["" if v != v else "%.7f" % v for v in vals]  # noqa: UP031
