@@ -219,14 +219,15 @@ def _within_focal(
 
 def _graph_path(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
-    to_lonlat: ToLonLat, limit: float, scale_lo: float,
+    to_lonlat: ToLonLat, limit: float, scale_lo: float, direct: float | None = None,
 ) -> tuple[float, FloatArray]:
     """Shortest path p1→p2 avoiding the obstacle's interior over nodes whose focal sum is <= `limit`.
 
     Returns (true length, (k, 2) planar path) or (inf, empty) when no path within `limit` exists, or
     (nan, empty) when the graph would exceed ``GRAPH_MAX_EDGES`` candidate edges (the memory ceiling: the
     caller then has no bound from this obstacle). `scale_lo` bounds (true metres) / (planar metres) from
-    below, to drop hopeless edges before testing.
+    below, to drop hopeless edges before testing. `direct` is ``dist(ll1, ll2)`` when the caller has it (the same
+    geodesic, hence the same value).
     """
     nodes, prev, nxt = convex_vertices(obstacle)
     if len(nodes):
@@ -247,7 +248,7 @@ def _graph_path(
     lat = np.concatenate([[ll1[1], ll2[1]], nlat])
     dp1 = np.concatenate([[0.0, np.inf], d1])
     dp2 = np.concatenate([[np.inf, 0.0], d2])
-    dp1[1] = dp2[0] = float(dist(ll1[0], ll1[1], ll2[0], ll2[1]))
+    dp1[1] = dp2[0] = float(dist(ll1[0], ll1[1], ll2[0], ll2[1])) if direct is None else direct
     n = len(pts)
     allp = np.vstack([pts[:2], prev]) if len(nodes) else pts[:2]
     alln = np.vstack([pts[:2], nxt]) if len(nodes) else pts[:2]
@@ -405,7 +406,7 @@ def _merged_hulls(hulls: NDArray[np.object_],
 
 def hull_bounds(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
-    to_lonlat: ToLonLat, *, limit: float, scale_lo: float,
+    to_lonlat: ToLonLat, *, limit: float, scale_lo: float, direct: float | None = None,
 ) -> tuple[float, float, FloatArray]:
     """Bounds (lower, upper, path of the upper) on the avoiding length from convex hulls of the obstacle's parts.
 
@@ -417,7 +418,7 @@ def hull_bounds(
     obstacle (avoiding a subset is easier), exact when every other part lies within one of those hulls
     (its pocket). Otherwise hulls of the clusters of overlapping hulls form a superset obstacle: if the
     fixes are outside them, the path around them is an upper bound. Returns (0, inf, empty) when no
-    hull applies.
+    hull applies. `direct`: as in ``_graph_path``.
     """
     parts = shapely.get_parts(obstacle)
     # The non-empty polygons, in order (vectorised: an archipelago's obstacle has hundreds of parts).
@@ -435,7 +436,7 @@ def hull_bounds(
         order = idx[np.argsort(-shapely.area(hulls[idx]), kind="stable")]
         chosen = _disjoint_hulls(hulls, order, hits)
         cover = shapely.multipolygons(hulls[chosen])
-        val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo)
+        val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo, direct)
         if math.isnan(val):
             return lower, upper, best  # too big a graph: no bound from the hulls
         lower = min(val, limit)
@@ -448,7 +449,8 @@ def hull_bounds(
             return lower, val, path
     merged = _merged_hulls(hulls, hits)
     if not (shapely.intersects(merged, f1).any() or shapely.intersects(merged, f2).any()):
-        u, path = _graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), to_lonlat, limit, scale_lo)
+        u, path = _graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), to_lonlat, limit, scale_lo,
+                              direct)
         if not math.isnan(u):
             upper, best = u, path
     return lower, upper, best
@@ -534,7 +536,8 @@ def shortest_avoiding(
         return side
 
     if hulls:
-        h_lo, h_up, h_path = hull_bounds(p1, p2, ll1, ll2, obstacle, to_lonlat, limit=limit, scale_lo=scale_lo)
+        h_lo, h_up, h_path = hull_bounds(p1, p2, ll1, ll2, obstacle, to_lonlat, limit=limit, scale_lo=scale_lo,
+                                         direct=direct)
         lower = max(lower, h_lo)
         if h_up < upper:
             upper, best = h_up, h_path
@@ -554,7 +557,7 @@ def shortest_avoiding(
             outer = obstacle
         u = math.inf
         if not outer.is_empty:
-            u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo)
+            u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo, direct)
             if u < upper:
                 upper, best = u, path
             lower = min(lower, upper)
@@ -563,7 +566,7 @@ def shortest_avoiding(
         if tau > 0:
             # The inner (subset) obstacle only now: a level that settles on its outer bound never needs it.
             inner_o = simp.buffer(-1.5 * tau, quad_segs=2)
-            lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo)
+            lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo, direct)
         else:
             lo = math.nan if math.isnan(u) else upper  # the zone itself: exact, unless its graph was too big
         if not math.isnan(lo):  # nan: too big a graph, no lower bound from this level
@@ -574,7 +577,7 @@ def shortest_avoiding(
             # A fix close to the zone (in a narrow channel, say): the coarse superset may close the way out.
             # Keep finer detail near the fixes (still a superset of the zone) and look for a path again.
             g_outer = graded_outer(obstacle, outer, [p1, p2], clear, plen / GRADED_RADIUS, tau / GRADED_FINE)
-            u, path = _graph_path(p1, p2, ll1, ll2, g_outer, to_lonlat, min(limit, upper), scale_lo)
+            u, path = _graph_path(p1, p2, ll1, ll2, g_outer, to_lonlat, min(limit, upper), scale_lo, direct)
             if u < upper:
                 upper, best = u, path
             lower = min(lower, upper)
