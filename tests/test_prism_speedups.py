@@ -225,6 +225,26 @@ def test_segment_index_agrees_with_shapely(seed: int, holes: bool, axis_aligned:
     assert np.array_equal(got, ref)
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), holes=st.booleans())
+def test_segment_index_inside_agrees_with_shapely(seed: int, holes: bool) -> None:
+    """The grid's crossing count says inside where shapely's contains_xy does, for points off the boundary
+    (the visibility test asks only about graph nodes, which lie off the shrunk obstacle's boundary)."""
+    from overflight.analysis.prism._visibility import SegmentIndex
+
+    rng = np.random.default_rng(seed)
+    centres = shapely.points(rng.uniform(0, 100, (int(rng.integers(1, 20)), 2)))
+    poly = shapely.union_all(shapely.buffer(centres, rng.uniform(1, 15, len(centres)),
+                                            quad_segs=int(rng.integers(1, 6))))
+    if holes:
+        poly = poly.difference(shapely.union_all(shapely.buffer(shapely.points(rng.uniform(0, 100, (5, 2))), 6)))
+    p = rng.uniform(-20, 120, (1000, 2))
+    off = shapely.distance(poly.boundary, shapely.points(p)) > 1e-6
+    got = SegmentIndex(poly).inside(p[:, 0], p[:, 1])
+    ref = shapely.contains_xy(poly, p[:, 0], p[:, 1])
+    assert np.array_equal(got[off], ref[off])
+
+
 def _no_hull(lon1: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
     return np.zeros(len(lon1))
 

@@ -65,6 +65,7 @@ _SCALARS: dict[type, str] = {float: "float64", bool: "bool", np.float64: "float6
                              np.uint64: "uint64", np.uint32: "uint32", np.uint16: "uint16", np.uint8: "uint8",
                              np.bool_: "bool"}
 _ARRAY_KINDS = frozenset("biuf")
+_DTYPE_NAMES: dict[np.dtype[Any], str] = {}  # compute_fingerprint's dtype names
 
 
 def compute_fingerprint(a: Any) -> Any:
@@ -76,11 +77,16 @@ def compute_fingerprint(a: Any) -> Any:
     t = type(a)
     if t is np.ndarray:
         dt = a.dtype
+        name = _DTYPE_NAMES.get(dt)
+        if name is None:
+            # dtype.name is computed in Python on every access (a tenth of the cost of a small kernel call
+            # in the prism evaluate stage): looked up once per dtype ("" for the kinds numba types otherwise).
+            name = _DTYPE_NAMES[dt] = dt.name if dt.kind in _ARRAY_KINDS and dt.isnative else ""
         f = a.flags
-        if dt.kind not in _ARRAY_KINDS or not dt.isnative or a.ndim == 0 or not f.aligned:
+        if not name or a.ndim == 0 or not f.aligned:
             raise TypeError("an array numba types otherwise")
         layout = "C" if f.c_contiguous else "F" if f.f_contiguous else "A"  # numba's map_layout
-        return ("array", dt.name, a.ndim, layout, not f.writeable)
+        return ("array", name, a.ndim, layout, not f.writeable)
     name = _SCALARS.get(t)
     if name is not None:
         return ("scalar", name)

@@ -44,6 +44,38 @@ class GraphTooBig(Exception):
     """A visibility graph would exceed its memory ceiling (``GRAPH_MAX_EDGES``)."""
 
 
+@kernel
+def _convex_kernel(xy: FloatArray, cnt: NDArray[np.int64]) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``convex_vertices``' selection over rings of ``cnt[r]`` coordinates each (closed), all in ``xy``."""
+    m = 0
+    for c in cnt:
+        if c - 1 >= 3:
+            m += c - 1
+    r = np.empty((m, 2))
+    prev = np.empty((m, 2))
+    nxt = np.empty((m, 2))
+    out = 0
+    base = 0
+    for c in cnt:
+        k = c - 1  # distinct vertices of the ring (the closing one is dropped)
+        if k >= 3:
+            for q in range(k):
+                v = base + q
+                u = base + (q - 1) % k
+                w = base + (q + 1) % k
+                a0 = xy[v, 0] - xy[u, 0]
+                a1 = xy[v, 1] - xy[u, 1]
+                b0 = xy[w, 0] - xy[v, 0]
+                b1 = xy[w, 1] - xy[v, 1]
+                if a0 * b1 - a1 * b0 > 0:
+                    r[out, 0], r[out, 1] = xy[v, 0], xy[v, 1]
+                    prev[out, 0], prev[out, 1] = xy[u, 0], xy[u, 1]
+                    nxt[out, 0], nxt[out, 1] = xy[w, 0], xy[w, 1]
+                    out += 1
+        base += c
+    return r[:out], prev[:out], nxt[:out]
+
+
 def convex_vertices(geom: BaseGeometry) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Vertices (k, 2) where the obstacle's interior angle is below 180°, with their ring neighbours.
 
@@ -52,29 +84,16 @@ def convex_vertices(geom: BaseGeometry) -> tuple[FloatArray, FloatArray, FloatAr
     geom = shapely.orient_polygons(geom, exterior_cw=False)  # exteriors CCW, holes CW: obstacle on the left
     polys = shapely.get_parts(geom)
     polys = polys[(shapely.get_type_id(polys) == 3) & ~shapely.is_empty(polys)]
-    z = np.zeros((0, 2))
     if polys.size == 0:
+        z = np.zeros((0, 2))
         return z, z, z
-    # Every ring (each polygon's exterior, then its holes), all at once; the closing vertex is dropped.
+    # Every ring (each polygon's exterior, then its holes), all at once, in one compiled pass (the arithmetic
+    # of the array version it replaced: the same vertices): a vertex is convex where (v - prev) x (next - v) > 0.
     rings = shapely.get_rings(polys)
     xy = shapely.get_coordinates(rings)
-    cnt = shapely.get_num_coordinates(rings)
-    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-    k = cnt - 1  # distinct vertices per ring
-    use = k >= 3
-    if not use.any():
-        return z, z, z
-    start, k = start[use], k[use]
-    pos = np.arange(int(k.sum())) - np.repeat(np.concatenate([[0], np.cumsum(k)[:-1]]), k)  # index in ring
-    base = np.repeat(start, k)
-    kk = np.repeat(k, k)
-    r = xy[base + pos]
-    prev = xy[base + (pos - 1) % kk]
-    nxt = xy[base + (pos + 1) % kk]
-    a, b = r - prev, nxt - r
-    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-    keep = cross > 0
-    return r[keep], prev[keep], nxt[keep]
+    cnt = np.asarray(shapely.get_num_coordinates(rings), dtype=np.int64)
+    r, prev, nxt = _convex_kernel(np.ascontiguousarray(xy, dtype=np.float64), cnt)
+    return np.asarray(r), np.asarray(prev), np.asarray(nxt)
 
 
 def _tangent(v: FloatArray, a: FloatArray, b: FloatArray, w: FloatArray) -> NDArray[np.bool_]:
@@ -98,12 +117,34 @@ def _candidate_edges_kernel(
     cap = 1024
     out_i = np.empty(cap, dtype=np.int64)
     out_j = np.empty(cap, dtype=np.int64)
+    maybe = np.empty(n, dtype=np.bool_)
     k = 0
     for i in range(n - 1):
+        xi, yi, axi, ayi, bxi, byi = x[i], y[i], ax[i], ay[i], bx[i], by[i]
+        at_i = i >= 2
+        # Most pairs fail the tangent test (97 % in the 100000-pair benchmark): a first pass without branches
+        # or square roots marks the pairs that surely fail it, with a scale above the test's own (plen <=
+        # |dx| + |dy|, with room for rounding; ``_surely_not_tangent``). It drops only pairs the exact test
+        # below drops, so the same pairs remain, in the same order.
         for j in range(i + 1, n):
+            dx = x[j] - xi
+            dy = y[j] - yi
+            scale_hi = (abs(dx) + abs(dy)) * 1e-12 * (1.0 + 1e-9)
+            sa = dx * ayi - dy * axi
+            sb = dx * byi - dy * bxi
+            asa, asb = abs(sa), abs(sb)
+            rej_i = at_i & (sa * sb < -scale_hi * (asa + asb)) & (asa > scale_hi) & (asb > scale_hi)
+            ta = dx * ay[j] - dy * ax[j]
+            tb = dx * by[j] - dy * bx[j]
+            ata, atb = abs(ta), abs(tb)
+            rej_j = (ta * tb < -scale_hi * (ata + atb)) & (ata > scale_hi) & (atb > scale_hi)
+            maybe[j] = not (rej_i | rej_j)
+        for j in range(i + 1, n):
+            if not maybe[j]:
+                continue
             foci = min(dp1[i] + dp2[j], dp1[j] + dp2[i])
             if not foci <= cut:
-                continue  # the bound below is at least this (plen * scale_lo >= 0): the same pairs go
+                continue
             dx = x[j] - x[i]
             dy = y[j] - y[i]
             plen = np.sqrt(dx * dx + dy * dy)
@@ -178,14 +219,15 @@ def _within_focal(
 
 def _graph_path(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
-    to_lonlat: ToLonLat, limit: float, scale_lo: float,
+    to_lonlat: ToLonLat, limit: float, scale_lo: float, direct: float | None = None,
 ) -> tuple[float, FloatArray]:
     """Shortest path p1→p2 avoiding the obstacle's interior over nodes whose focal sum is <= `limit`.
 
     Returns (true length, (k, 2) planar path) or (inf, empty) when no path within `limit` exists, or
     (nan, empty) when the graph would exceed ``GRAPH_MAX_EDGES`` candidate edges (the memory ceiling: the
     caller then has no bound from this obstacle). `scale_lo` bounds (true metres) / (planar metres) from
-    below, to drop hopeless edges before testing.
+    below, to drop hopeless edges before testing. `direct` is ``dist(ll1, ll2)`` when the caller has it (the same
+    geodesic, hence the same value).
     """
     nodes, prev, nxt = convex_vertices(obstacle)
     if len(nodes):
@@ -206,7 +248,7 @@ def _graph_path(
     lat = np.concatenate([[ll1[1], ll2[1]], nlat])
     dp1 = np.concatenate([[0.0, np.inf], d1])
     dp2 = np.concatenate([[np.inf, 0.0], d2])
-    dp1[1] = dp2[0] = float(dist(ll1[0], ll1[1], ll2[0], ll2[1]))
+    dp1[1] = dp2[0] = float(dist(ll1[0], ll1[1], ll2[0], ll2[1])) if direct is None else direct
     n = len(pts)
     allp = np.vstack([pts[:2], prev]) if len(nodes) else pts[:2]
     alln = np.vstack([pts[:2], nxt]) if len(nodes) else pts[:2]
@@ -247,8 +289,11 @@ def _enters(
     shrunk = obstacle.buffer(-1e-7 * span, quad_segs=1)
     if shrunk.is_empty:
         return np.zeros(i.size, dtype=bool)
-    hit = SegmentIndex(shrunk).hits(pts[i, 0], pts[i, 1], pts[j, 0], pts[j, 1])
-    inside = shapely.contains_xy(shrunk, pts[:, 0], pts[:, 1])
+    index = SegmentIndex(shrunk)
+    hit = index.hits(pts[i, 0], pts[i, 1], pts[j, 0], pts[j, 1])
+    # The nodes and fixes lie outside the obstacle, so at least a hair (0.7e-7 span) off the shrunk boundary:
+    # the grid's crossing count answers as contains_xy would.
+    inside = index.inside(pts[:, 0], pts[:, 1])
     if inside.any():
         hit |= inside[i] | inside[j]
     return hit
@@ -361,7 +406,7 @@ def _merged_hulls(hulls: NDArray[np.object_],
 
 def hull_bounds(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
-    to_lonlat: ToLonLat, *, limit: float, scale_lo: float,
+    to_lonlat: ToLonLat, *, limit: float, scale_lo: float, direct: float | None = None,
 ) -> tuple[float, float, FloatArray]:
     """Bounds (lower, upper, path of the upper) on the avoiding length from convex hulls of the obstacle's parts.
 
@@ -373,7 +418,7 @@ def hull_bounds(
     obstacle (avoiding a subset is easier), exact when every other part lies within one of those hulls
     (its pocket). Otherwise hulls of the clusters of overlapping hulls form a superset obstacle: if the
     fixes are outside them, the path around them is an upper bound. Returns (0, inf, empty) when no
-    hull applies.
+    hull applies. `direct`: as in ``_graph_path``.
     """
     parts = shapely.get_parts(obstacle)
     # The non-empty polygons, in order (vectorised: an archipelago's obstacle has hundreds of parts).
@@ -391,7 +436,7 @@ def hull_bounds(
         order = idx[np.argsort(-shapely.area(hulls[idx]), kind="stable")]
         chosen = _disjoint_hulls(hulls, order, hits)
         cover = shapely.multipolygons(hulls[chosen])
-        val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo)
+        val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo, direct)
         if math.isnan(val):
             return lower, upper, best  # too big a graph: no bound from the hulls
         lower = min(val, limit)
@@ -404,7 +449,8 @@ def hull_bounds(
             return lower, val, path
     merged = _merged_hulls(hulls, hits)
     if not (shapely.intersects(merged, f1).any() or shapely.intersects(merged, f2).any()):
-        u, path = _graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), to_lonlat, limit, scale_lo)
+        u, path = _graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), to_lonlat, limit, scale_lo,
+                              direct)
         if not math.isnan(u):
             upper, best = u, path
     return lower, upper, best
@@ -447,7 +493,7 @@ def graded_outer(
 def shortest_avoiding(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
     to_lonlat: ToLonLat, *, limit: float, target: float | None, precise: bool, scale_lo: float,
-    rel_tol: float = 1e-3, hulls: bool = True, graded: bool = True,
+    rel_tol: float = 1e-3, hulls: bool = True, graded: bool = True, crosses: bool = False,
 ) -> AvoidResult:
     """Bounds on the length of the shortest path from p1 to p2 (planar, outside `obstacle`).
 
@@ -463,10 +509,13 @@ def shortest_avoiding(
     graded : bool
         When a level's bounds do not settle, also try a superset keeping finer detail near the fixes
         (``graded_outer``): a fix in a narrow channel then finds its way out without the full zone.
+    crosses : bool
+        The caller has found the segment p1-p2 entering the obstacle's interior (``evaluate``'s fast path,
+        whose obstacle is the zone cut to an ellipse holding the segment): the same test is not made again.
     """
-    seg = LineString([p1, p2])
     direct = float(dist(ll1[0], ll1[1], ll2[0], ll2[1]))
-    if obstacle.is_empty or not shapely.relate_pattern(seg, obstacle, "T********"):
+    if not crosses and (obstacle.is_empty or not shapely.relate_pattern(LineString([p1, p2]), obstacle,
+                                                                        "T********")):
         lon, lat = np.array([ll1[0], ll2[0]]), np.array([ll1[1], ll2[1]])
         return AvoidResult(direct, direct, lon, lat)
     if not precise and target is not None:
@@ -487,7 +536,8 @@ def shortest_avoiding(
         return side
 
     if hulls:
-        h_lo, h_up, h_path = hull_bounds(p1, p2, ll1, ll2, obstacle, to_lonlat, limit=limit, scale_lo=scale_lo)
+        h_lo, h_up, h_path = hull_bounds(p1, p2, ll1, ll2, obstacle, to_lonlat, limit=limit, scale_lo=scale_lo,
+                                         direct=direct)
         lower = max(lower, h_lo)
         if h_up < upper:
             upper, best = h_up, h_path
@@ -507,7 +557,7 @@ def shortest_avoiding(
             outer = obstacle
         u = math.inf
         if not outer.is_empty:
-            u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo)
+            u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo, direct)
             if u < upper:
                 upper, best = u, path
             lower = min(lower, upper)
@@ -516,7 +566,7 @@ def shortest_avoiding(
         if tau > 0:
             # The inner (subset) obstacle only now: a level that settles on its outer bound never needs it.
             inner_o = simp.buffer(-1.5 * tau, quad_segs=2)
-            lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo)
+            lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo, direct)
         else:
             lo = math.nan if math.isnan(u) else upper  # the zone itself: exact, unless its graph was too big
         if not math.isnan(lo):  # nan: too big a graph, no lower bound from this level
@@ -527,7 +577,7 @@ def shortest_avoiding(
             # A fix close to the zone (in a narrow channel, say): the coarse superset may close the way out.
             # Keep finer detail near the fixes (still a superset of the zone) and look for a path again.
             g_outer = graded_outer(obstacle, outer, [p1, p2], clear, plen / GRADED_RADIUS, tau / GRADED_FINE)
-            u, path = _graph_path(p1, p2, ll1, ll2, g_outer, to_lonlat, min(limit, upper), scale_lo)
+            u, path = _graph_path(p1, p2, ll1, ll2, g_outer, to_lonlat, min(limit, upper), scale_lo, direct)
             if u < upper:
                 upper, best = u, path
             lower = min(lower, upper)

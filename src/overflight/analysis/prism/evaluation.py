@@ -168,12 +168,15 @@ def evaluate(
 def _avoiding_verdict(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obst_a: BaseGeometry,
     gn: Gnomonic, ell: BaseGeometry | None, *, limit: float, need: float, precise: bool, scale_lo: float,
-    hulls: bool, graded: bool, r: float, budget_hi: float, flip_incons: float, e_hi: float,
+    hulls: bool, graded: bool, r: float, budget_hi: float, flip_incons: float, e_hi: float, crosses: bool = False,
 ) -> Evaluation:
-    """The verdict from the avoiding length around `obst_a` (clipped to `ell` in fast mode, if not None)."""
+    """The verdict from the avoiding length around `obst_a` (clipped to `ell` in fast mode, if not None).
+
+    `crosses`: the direct segment is known to enter `obst_a`'s interior (``shortest_avoiding``).
+    """
     cut = min(limit, need * (1 + 1e-6) + 1.0)
     res = shortest_avoiding(p1, p2, ll1, ll2, obst_a, gn.inv, limit=limit, target=need, precise=precise,
-                            scale_lo=scale_lo, hulls=hulls, graded=graded)
+                            scale_lo=scale_lo, hulls=hulls, graded=graded, crosses=crosses)
     exact = res.upper < limit and res.upper <= res.lower * (1 + 1e-3)
     if ell is not None and res.upper > cut:
         # Beyond `cut` the clipped obstacle is not the zone: that path may cross it, its length is only a
@@ -248,10 +251,12 @@ def _fast_crossing(
         return None
     if not shapely.relate_pattern(seg, obst, "T********"):
         return Evaluation("possible", d, max(budget_hi - d, 0.0), d < limit)
+    # The segment enters obst's interior and lies inside the ellipse (its points' spherical focal sum is the
+    # fixes' distance, below the ellipse's), so it enters obst_a's interior too: not tested again.
     obst_a = shapely.intersection(obst, ell)
     return _avoiding_verdict(p1, p2, ll1, ll2, obst_a, gn, ell, limit=limit, need=need, precise=False,
                              scale_lo=scale_lo, hulls=hulls, graded=graded, r=0.0, budget_hi=budget_hi,
-                             flip_incons=flip_incons, e_hi=d)
+                             flip_incons=flip_incons, e_hi=d, crosses=True)
 
 
 def _evaluate_reach(
