@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from overflight._jit import kernel
-from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, FloatArray, unit
+from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, unit
 from overflight.geodesy import WGS84_A, WGS84_F
 
 IntArray = NDArray[np.int64]
@@ -203,6 +203,17 @@ class ZoneEdges:
     _tree: EdgeTree | None = None
     _vertices: tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]] | None = None
     hulls: Any = None  # the parts' convex hulls (``hullbound.PartHulls``, False when none), built on first use
+    _edge_caps: tuple[FloatArray, FloatArray] | None = None
+
+    def edge_caps(self) -> tuple[FloatArray, FloatArray]:
+        """(centres (ne, 3), radii (ne,) in radians) of caps holding each edge, both versions (as pieces' caps)."""
+        if self._edge_caps is None:
+            c = self.ua + self.ub
+            c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-15)
+            half = np.maximum(np.arccos(np.clip(np.sum(self.ua * c, axis=1), -1, 1)),
+                              np.arccos(np.clip(np.sum(self.ub * c, axis=1), -1, 1)))
+            self._edge_caps = (np.ascontiguousarray(c), (half + self.tol) * 1.0001 + 1e-7)
+        return self._edge_caps
 
     def vertices(self) -> tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]]:
         """(start lons, their reduced latitudes and cosines, end lons, theirs) for ``FixLegs.legs_at``."""
@@ -330,6 +341,52 @@ def _near_pieces(u1: FloatArray, u2: FloatArray, thr: FloatArray, ri: IntArray, 
         f(gi, dtype=np.int64), ze.group_start, ze.group_end, ze.piece_c, ze.piece_rad)
 
 
+@kernel
+def _expand_near_kernel(u1: FloatArray, u2: FloatArray, rows: IntArray, pieces: IntArray, piece_start: IntArray,
+                        piece_end: IntArray, edge_c: FloatArray, edge_rad: FloatArray, length: FloatArray,
+                        thr: FloatArray) -> tuple[IntArray, IntArray]:
+    """``_expand``'s (row, edge) pairs less those whose bound ``_expand_near`` describes exceeds ``thr[row]``."""
+    total = 0
+    for k in range(rows.size):
+        total += piece_end[pieces[k]] - piece_start[pieces[k]]
+    r_out = np.empty(total, dtype=np.int64)
+    e_out = np.empty(total, dtype=np.int64)
+    m = 0
+    for k in range(rows.size):
+        i = rows[k]
+        a0, a1, a2 = u1[i, 0], u1[i, 1], u1[i, 2]
+        b0, b1, b2 = u2[i, 0], u2[i, 1], u2[i, 2]
+        t = thr[i]
+        for e in range(piece_start[pieces[k]], piece_end[pieces[k]]):
+            c = edge_c[e]
+            d1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
+            d2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
+            s = SPH_LO * R_SPHERE * (math.acos(d1) + math.acos(d2) - 2.0 * edge_rad[e])
+            if not s * (1.0 - 5e-5) - 3.0 - length[e] > t:
+                r_out[m] = i
+                e_out[m] = e
+                m += 1
+    return r_out[:m], e_out[:m]
+
+
+def _expand_near(rows: IntArray, pieces: IntArray, ze: ZoneEdges, u1: FloatArray, u2: FloatArray, thr: FloatArray,
+                 ) -> tuple[IntArray, IntArray]:
+    """``_expand(rows, pieces)`` less the (row, edge) pairs certainly beyond ``thr[row]`` (metres).
+
+    Dropped: those where ``SPH_LO R (σ(u1, c) + σ(u2, c) - 2 rad) (1 - 5e-5) - 3 m - length`` exceeds the
+    threshold (c, rad: the edge's cap). That is below the Andoyer-Lambert focal sum at either end of the edge
+    (true distance >= SPH_LO x great-circle distance; Lambert's error 1.5e-6 of the distance, with rounding)
+    and below ``fast._refine``'s first lower bound on the edge (the ends' mean less 1e-5 and 1 m, less the
+    edge's length): every value the edge would give is above the threshold. `u1`, `u2`, `thr`: per row.
+    """
+    c, rad = ze.edge_caps()
+    f = np.ascontiguousarray
+    return _expand_near_kernel(  # type: ignore[no-any-return]
+        f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(rows, dtype=np.int64), f(pieces, dtype=np.int64),
+        ze.piece_start, ze.piece_end, c, f(rad, dtype=np.float64), f(ze.length, dtype=np.float64),
+        f(thr, dtype=np.float64))
+
+
 def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
     """(row, piece) pairs to (row, edge) pairs."""
     cnt = ze.piece_end[pieces] - ze.piece_start[pieces]
@@ -370,57 +427,81 @@ def edge_tree(ze: ZoneEdges) -> EdgeTree:
 
 
 @kernel
+def _arc_clear_one(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float, t: EdgeTree) -> bool:
+    """Whether the arc a→b (unit vectors) is certainly clear of every edge (``_arc_clear``'s tests, for one arc)."""
+    # The arc's plane normal, half-length and midpoint (as the array code computed them).
+    c0, c1, c2 = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0
+    cn = max(math.sqrt(c0 * c0 + c1 * c1 + c2 * c2), 1e-300)
+    n0, n1, n2 = c0 / cn, c1 / cn, c2 / cn
+    half = 0.5 * math.acos(min(max(a0 * b0 + a1 * b1 + a2 * b2, -1.0), 1.0))
+    m0, m1, m2 = a0 + b0, a1 + b1, a2 + b2
+    mn = max(math.sqrt(m0 * m0 + m1 * m1 + m2 * m2), 1e-300)
+    m0, m1, m2 = m0 / mn, m1 / mn, m2 / mn
+    # Most caps are far from the arc: cos(angle) well below cos(half + rad) (both below pi) shows that
+    # arccos(d) > half + rad + 1e-9 without the arccos (the margin 1e-12 covers the rounding of both sides
+    # many times over); the others take the test as before, so every decision is the same.
+    ch, sh = math.cos(half), math.sin(half)
+    for g in range(t.group_c.shape[0]):
+        dg = min(max(m0 * t.group_c[g, 0] + m1 * t.group_c[g, 1] + m2 * t.group_c[g, 2], -1.0), 1.0)
+        if half + t.group_rad[g] + 1e-9 < 3.0 and dg < ch * t.group_cr[g] - sh * t.group_sr[g] - 1e-12:
+            continue
+        if not np.arccos(dg) <= half + t.group_rad[g] + 1e-9:
+            continue
+        for p in range(t.group_start[g], t.group_end[g]):
+            # (the tests of a piece are independent: the cheapest first)
+            if not abs(t.piece_c[p, 0] * n0 + t.piece_c[p, 1] * n1 + t.piece_c[p, 2] * n2) <= t.piece_off[p]:
+                continue
+            dp = min(max(m0 * t.piece_c[p, 0] + m1 * t.piece_c[p, 1] + m2 * t.piece_c[p, 2], -1.0), 1.0)
+            if half + t.piece_rad[p] + 1e-9 < 3.0 and dp < ch * t.piece_cr[p] - sh * t.piece_sr[p] - 1e-12:
+                continue
+            if not np.arccos(dp) <= half + t.piece_rad[p] + 1e-9:
+                continue
+            for e in range(t.piece_start[p], t.piece_end[p]):
+                st = t.sin_tol[e]
+                sa = t.ua[e, 0] * n0 + t.ua[e, 1] * n1 + t.ua[e, 2] * n2
+                sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
+                if (sa > st and sb > st) or (sa < -st and sb < -st):
+                    continue
+                nr = t.normal[e]
+                s1 = a0 * nr[0] + a1 * nr[1] + a2 * nr[2]
+                s2 = b0 * nr[0] + b1 * nr[1] + b2 * nr[2]
+                if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
+                    continue
+                return False
+    return True
+
+
+@kernel
 def _arc_clear_kernel(u1: FloatArray, u2: FloatArray, t: EdgeTree) -> NDArray[np.bool_]:
     n = u1.shape[0]
     clear = np.ones(n, dtype=np.bool_)
     for k in range(n):
-        # The arc's plane normal, half-length and midpoint (as the array code computed them).
-        a0, a1, a2 = u1[k, 0], u1[k, 1], u1[k, 2]
-        b0, b1, b2 = u2[k, 0], u2[k, 1], u2[k, 2]
-        c0, c1, c2 = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0
-        cn = max(math.sqrt(c0 * c0 + c1 * c1 + c2 * c2), 1e-300)
-        n0, n1, n2 = c0 / cn, c1 / cn, c2 / cn
-        half = 0.5 * math.acos(min(max(a0 * b0 + a1 * b1 + a2 * b2, -1.0), 1.0))
-        m0, m1, m2 = a0 + b0, a1 + b1, a2 + b2
-        mn = max(math.sqrt(m0 * m0 + m1 * m1 + m2 * m2), 1e-300)
-        m0, m1, m2 = m0 / mn, m1 / mn, m2 / mn
-        # Most caps are far from the arc: cos(angle) well below cos(half + rad) (both below pi) shows that
-        # arccos(d) > half + rad + 1e-9 without the arccos (the margin 1e-12 covers the rounding of both sides
-        # many times over); the others take the test as before, so every decision is the same.
-        ch, sh = math.cos(half), math.sin(half)
-        for g in range(t.group_c.shape[0]):
-            dg = min(max(m0 * t.group_c[g, 0] + m1 * t.group_c[g, 1] + m2 * t.group_c[g, 2], -1.0), 1.0)
-            if half + t.group_rad[g] + 1e-9 < 3.0 and dg < ch * t.group_cr[g] - sh * t.group_sr[g] - 1e-12:
-                continue
-            if not np.arccos(dg) <= half + t.group_rad[g] + 1e-9:
-                continue
-            for p in range(t.group_start[g], t.group_end[g]):
-                # (the tests of a piece are independent: the cheapest first)
-                if not abs(t.piece_c[p, 0] * n0 + t.piece_c[p, 1] * n1 + t.piece_c[p, 2] * n2) <= t.piece_off[p]:
-                    continue
-                dp = min(max(m0 * t.piece_c[p, 0] + m1 * t.piece_c[p, 1] + m2 * t.piece_c[p, 2], -1.0), 1.0)
-                if half + t.piece_rad[p] + 1e-9 < 3.0 and dp < ch * t.piece_cr[p] - sh * t.piece_sr[p] - 1e-12:
-                    continue
-                if not np.arccos(dp) <= half + t.piece_rad[p] + 1e-9:
-                    continue
-                for e in range(t.piece_start[p], t.piece_end[p]):
-                    st = t.sin_tol[e]
-                    sa = t.ua[e, 0] * n0 + t.ua[e, 1] * n1 + t.ua[e, 2] * n2
-                    sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
-                    if (sa > st and sb > st) or (sa < -st and sb < -st):
-                        continue
-                    nr = t.normal[e]
-                    s1 = a0 * nr[0] + a1 * nr[1] + a2 * nr[2]
-                    s2 = b0 * nr[0] + b1 * nr[1] + b2 * nr[2]
-                    if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
-                        continue
-                    clear[k] = False
-                    break
-                if not clear[k]:
-                    break
-            if not clear[k]:
-                break
+        clear[k] = _arc_clear_one(u1[k, 0], u1[k, 1], u1[k, 2], u2[k, 0], u2[k, 1], u2[k, 2], t)
     return clear
+
+
+@kernel
+def _first_clear_kernel(u1: FloatArray, v: FloatArray, u2: FloatArray, rows: IntArray, t: EdgeTree) -> IntArray:
+    """For candidates grouped by row (`rows` sorted), the first of each row whose legs u1→v and v→u2 are clear.
+
+    Row k of `u1`, `v`, `u2` is candidate k. Returns the candidates' indices (at most one per row, in order):
+    the same as testing every candidate's legs with ``_arc_clear`` and keeping each row's first clear one.
+    """
+    n = rows.size
+    out = np.empty(n, dtype=np.int64)
+    m = 0
+    done = -1  # the row whose clear candidate is found: its later candidates are not tested
+    for k in range(n):
+        if rows[k] == done:
+            continue
+        if not _arc_clear_one(u1[k, 0], u1[k, 1], u1[k, 2], v[k, 0], v[k, 1], v[k, 2], t):
+            continue
+        if not _arc_clear_one(v[k, 0], v[k, 1], v[k, 2], u2[k, 0], u2[k, 1], u2[k, 2], t):
+            continue
+        out[m] = k
+        m += 1
+        done = rows[k]
+    return out[:m]
 
 
 def _arc_clear(u1: FloatArray, u2: FloatArray, ze: ZoneEdges) -> NDArray[np.bool_]:

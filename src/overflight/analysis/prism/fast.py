@@ -35,6 +35,8 @@ from overflight.analysis.prism.edges import (
     _arc_clear,
     _expand,
     _expand_groups,
+    _expand_near,
+    _first_clear_kernel,
     _lam_gap,
     _lam_hi,
     _lam_lo,
@@ -132,6 +134,12 @@ def entering_bounds_many(
         limit = np.minimum(limit, target * (1 + 1e-6) + 1.0)
     floor = np.full(n, np.inf)
     u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
+    skip = None
+    if target is not None:
+        # Edges whose every value (focal sums at the ends, the first lower bound) is certainly above both the
+        # capped limit and target / (1 - REL_TOL) need no Lambert distance: they would change neither bound where
+        # it matters (``_refine``), so they are dropped before it.
+        skip = np.maximum(limit, target / (1 - REL_TOL)) * (1 + 1e-9) + 1.0
     fl = FixLegs(lon1, lat1, lon2, lat2)  # the fixes' reduced latitudes, once for every edge of the zone
     for s in range(0, n, ROW_BLOCK):
         rows = np.arange(s, min(n, s + ROW_BLOCK))
@@ -157,17 +165,24 @@ def entering_bounds_many(
         cuts = np.unique(np.searchsorted(ri, ri[np.minimum(cuts, ri.size - 1)]))  # at pair boundaries
         for a, b in zip(np.r_[0, cuts], np.r_[cuts, ri.size], strict=True):
             if b > a:
-                _refine(fl, ri[a:b], pi[a:b], ze, up, floor, target)
+                _refine(fl, ri[a:b], pi[a:b], ze, up, floor, target, None if skip is None else (u1, u2, skip))
     lo = np.minimum(np.minimum(floor, up), limit)
     return np.maximum(lo, 0.0), up
 
 
 def _refine(
     fl: FixLegs, ri: IntArray, pi: IntArray, ze: ZoneEdges, up: FloatArray, floor: FloatArray,
-    target: FloatArray | None,
+    target: FloatArray | None, skip: tuple[FloatArray, FloatArray, FloatArray] | None = None,
 ) -> None:
-    """Bound the focal sum on the edges of pieces `pi` for pairs `ri`, lowering `up` and `floor` in place."""
-    r, e = _expand(ri, pi, ze)
+    """Bound the focal sum on the edges of pieces `pi` for pairs `ri`, lowering `up` and `floor` in place.
+
+    With `skip` (u1, u2, threshold per pair), edges whose values all certainly exceed the threshold are left out
+    (``edges._expand_near``). With a target, such an edge changes nothing that matters: its lower bound is
+    above the capped limit (``lo`` takes the limit), and where its ends would lower ``up`` both values are above
+    target / (1 - REL_TOL), so every entry of the pair is selected for splitting (or not) alike, no pair is
+    settled "possible" by it, and an upper bound above the limit is not used (``ex`` is False either way).
+    """
+    r, e = _expand(ri, pi, ze) if skip is None else _expand_near(ri, pi, ze, *skip)
     ax, ay, bx, by = ze.a[e, 0], ze.a[e, 1], ze.b[e, 0], ze.b[e, 1]
 
     def focal(x: FloatArray, y: FloatArray, rr: IntArray) -> FloatArray:
@@ -432,15 +447,14 @@ def two_leg_paths(
         f = _lam_hi(l1) + _lam_hi(l2)
         good = f <= budget[rows]
         g = np.flatnonzero(good)
-        clear = _arc_clear(u1[rows[g]], v[g], ze)
-        g = g[clear]
-        clear = _arc_clear(v[g], u2[rows[g]], ze)
-        g = g[clear]
-        # The first candidate that works, per row (g is sorted, so first occurrence per row).
-        rr, first = np.unique(rows[g], return_index=True)
+        # The first candidate of each row whose legs are both clear (g is sorted: a row's candidates in order;
+        # the compiled pass stops testing a row at its first).
+        c = np.ascontiguousarray
+        first = g[_first_clear_kernel(c(u1[rows[g]]), c(v[g]), c(u2[rows[g]]), c(rows[g]), ze.tree())]
+        rr = rows[first]
         found[rr] = True
-        length[rr] = f[g[first]]
-        wlon[rr], wlat[rr] = vlon[g[first]], vlat[g[first]]
+        length[rr] = f[first]
+        wlon[rr], wlat[rr] = vlon[first], vlat[first]
         todo = todo[~found[todo]]
     return found, length, wlon, wlat
 
