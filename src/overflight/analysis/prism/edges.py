@@ -369,6 +369,33 @@ def _expand_near_kernel(u1: FloatArray, u2: FloatArray, rows: IntArray, pieces: 
     return r_out[:m], e_out[:m]
 
 
+@kernel
+def _vertex_near_kernel(u1: FloatArray, u2: FloatArray, rows: IntArray, pts: IntArray, ua: FloatArray,
+                        thr: FloatArray) -> NDArray[np.bool_]:
+    """Whether the focal sum at vertex ``ua[pts[k]]`` may be within ``thr[rows[k]]`` (``vertex_near``)."""
+    out = np.empty(rows.size, dtype=np.bool_)
+    for k in range(rows.size):
+        i = rows[k]
+        v = ua[pts[k]]
+        d1 = min(max(u1[i, 0] * v[0] + u1[i, 1] * v[1] + u1[i, 2] * v[2], -1.0), 1.0)
+        d2 = min(max(u2[i, 0] * v[0] + u2[i, 1] * v[1] + u2[i, 2] * v[2], -1.0), 1.0)
+        out[k] = not SPH_LO * R_SPHERE * (math.acos(d1) + math.acos(d2)) * (1.0 - 5e-5) - 3.0 > thr[i]
+    return out
+
+
+def vertex_near(rows: IntArray, pts: IntArray, ze: ZoneEdges, u1: FloatArray, u2: FloatArray, thr: FloatArray,
+                ) -> NDArray[np.bool_]:
+    """False where the Andoyer-Lambert focal sum at the edge starts `pts` certainly exceeds ``thr[rows]`` (metres).
+
+    The bound, ``SPH_LO R (σ(u1, v) + σ(u2, v)) (1 - 5e-5) - 3 m``, is below that sum (true distance >= SPH_LO x
+    great-circle distance, Lambert's error 1.5e-6 of the distance, with rounding). `u1`, `u2`, `thr`: per row.
+    """
+    f = np.ascontiguousarray
+    return np.asarray(_vertex_near_kernel(f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(rows, dtype=np.int64),
+                                          f(pts, dtype=np.int64), f(ze.ua, dtype=np.float64), f(thr, dtype=np.float64)),
+                      dtype=bool)
+
+
 def _expand_near(rows: IntArray, pieces: IntArray, ze: ZoneEdges, u1: FloatArray, u2: FloatArray, thr: FloatArray,
                  ) -> tuple[IntArray, IntArray]:
     """``_expand(rows, pieces)`` less the (row, edge) pairs certainly beyond ``thr[row]`` (metres).

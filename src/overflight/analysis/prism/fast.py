@@ -43,6 +43,7 @@ from overflight.analysis.prism.edges import (
     _near_pieces,
     lambert,
     lambert_via,
+    vertex_near,
     zone_edges,
 )
 from overflight.analysis.prism.fences import (
@@ -150,8 +151,14 @@ def entering_bounds_many(
         ri = rows[ri]
         # Upper bound from each piece's first vertex, then drop pieces that cannot beat it.
         alon, ared, _, _ = ze.vertices()
-        l1, l2 = fl.legs_at(ri, alon, ared, ze.piece_start[pi])
-        fv = _lam_hi(l1) + _lam_hi(l2)
+        if skip is None:
+            l1, l2 = fl.legs_at(ri, alon, ared, ze.piece_start[pi])
+            fv = _lam_hi(l1) + _lam_hi(l2)
+        else:  # (a vertex certainly beyond the threshold changes nothing that matters either: see ``_refine``)
+            fv = np.full(ri.size, np.inf)
+            near = vertex_near(ri, ze.piece_start[pi], ze, u1, u2, skip)
+            l1, l2 = fl.legs_at(ri[near], alon, ared, ze.piece_start[pi[near]])
+            fv[near] = _lam_hi(l1) + _lam_hi(l2)
         np.minimum.at(up, ri, fv)
         keep = plb <= np.minimum(up[ri], limit[ri])
         if target is not None:
