@@ -18,7 +18,7 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from overflight._jit import kernel
+from overflight._jit import grow, kernel
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, unit
 from overflight.geodesy import WGS84_A, WGS84_F
 
@@ -412,6 +412,79 @@ def _expand_near(rows: IntArray, pieces: IntArray, ze: ZoneEdges, u1: FloatArray
         f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(rows, dtype=np.int64), f(pieces, dtype=np.int64),
         ze.piece_start, ze.piece_end, c, f(rad, dtype=np.float64), f(ze.length, dtype=np.float64),
         f(thr, dtype=np.float64))
+
+
+@kernel
+def _beyond(d1: float, d2: float, ct: float, st: float, c2r: float, s2r: float) -> bool:
+    """Whether acos(d1) + acos(d2) certainly exceeds t + 2 rad (cos t = ct, sin t = st, cos 2 rad = c2r, ...).
+
+    Without arccos: both angles lie in [0, pi], so a sum within t + 2 rad < pi has a cosine at least
+    cos(t + 2 rad); a cosine below that by more than rounding (1e-12) shows the sum is beyond. False when
+    t + 2 rad may reach pi (nothing shown).
+    """
+    if not st > 0.0 or not c2r >= 0.0 or not ct * c2r - st * s2r > -1.0 + 1e-9 or st * c2r + ct * s2r < 0.0:
+        return False  # (t not in (0, pi), 2 rad beyond pi / 2, or t + 2 rad possibly >= pi)
+    cs = d1 * d2 - math.sqrt(max(0.0, 1.0 - d1 * d1)) * math.sqrt(max(0.0, 1.0 - d2 * d2))
+    return cs < ct * c2r - st * s2r - 1e-12
+
+
+@kernel
+def _near_pieces_all_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmin_g: FloatArray, cmin_p: FloatArray,
+                            group_c: FloatArray, group_cs: FloatArray, group_start: IntArray, group_end: IntArray,
+                            piece_c: FloatArray, piece_cs: FloatArray) -> tuple[IntArray, IntArray]:
+    """The (row, piece) pairs of ``near_pieces_all``: rows in order, then pieces in order (``np.nonzero``'s).
+
+    A group's (piece's) bound is ``σ(u1, c) + σ(u2, c) - 2 rad`` over its cap, beyond ``thr[row]`` when each
+    angle alone is (``cos < cmin``) or ``_beyond`` shows it; `group_cs`, `piece_cs`: (n, 2) cos and sin of
+    2 rad.
+    """
+    n = u1.shape[0]
+    cap = 1024
+    r_out = np.empty(cap, dtype=np.int64)
+    p_out = np.empty(cap, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        a0, a1, a2 = u1[i, 0], u1[i, 1], u1[i, 2]
+        b0, b1, b2 = u2[i, 0], u2[i, 1], u2[i, 2]
+        t, cg, cm = thr[i], cmin_g[i], cmin_p[i]
+        ct, st = math.cos(t), math.sin(t)
+        for g in range(group_c.shape[0]):
+            c = group_c[g]
+            e1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
+            e2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
+            if not (e1 >= cg and e2 >= cg) or _beyond(e1, e2, ct, st, group_cs[g, 0], group_cs[g, 1]):
+                continue
+            for p in range(group_start[g], group_end[g]):
+                c = piece_c[p]
+                d1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
+                d2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
+                if d1 >= cm and d2 >= cm and not _beyond(d1, d2, ct, st, piece_cs[p, 0], piece_cs[p, 1]):
+                    if m == cap:
+                        r_out = grow(r_out, 2 * cap, m)
+                        p_out = grow(p_out, 2 * cap, m)
+                        cap *= 2
+                    r_out[m] = i
+                    p_out[m] = p
+                    m += 1
+    return r_out[:m], p_out[:m]
+
+
+def near_pieces_all(u1: FloatArray, u2: FloatArray, thr: FloatArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
+    """The (row, piece) pairs whose spherical focal bound ``σ(u1, c) + σ(u2, c) - 2 rad`` may be within `thr`.
+
+    `thr` in radians, per row. Every group of the zone for every row, in one compiled pass, without arccos: a
+    superset of what ``_near_pieces`` keeps of the groups within `thr` (a group's cap holds its pieces' caps),
+    in the same order. Callers pad `thr` for rounding, then apply their own bound to what is left.
+    """
+    f = np.ascontiguousarray
+    thr = f(thr, dtype=np.float64)
+    cmin_g = np.cos(np.minimum(thr + 2.0 * float(ze.group_rad.max()), math.pi)) - 1e-9
+    cmin_p = np.cos(np.minimum(thr + 2.0 * float(ze.piece_rad.max()), math.pi)) - 1e-9
+    gcs = f(np.column_stack([np.cos(2.0 * ze.group_rad), np.sin(2.0 * ze.group_rad)]))
+    pcs = f(np.column_stack([np.cos(2.0 * ze.piece_rad), np.sin(2.0 * ze.piece_rad)]))
+    return _near_pieces_all_kernel(  # type: ignore[no-any-return]
+        f(u1, dtype=np.float64), f(u2, dtype=np.float64), thr, cmin_g, cmin_p, ze.group_c, gcs, ze.group_start,
+        ze.group_end, ze.piece_c, pcs)
 
 
 def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:

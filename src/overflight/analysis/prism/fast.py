@@ -40,9 +40,9 @@ from overflight.analysis.prism.edges import (
     _lam_gap,
     _lam_hi,
     _lam_lo,
-    _near_pieces,
     lambert,
     lambert_via,
+    near_pieces_all,
     vertex_near,
     zone_edges,
 )
@@ -86,20 +86,10 @@ def _focal_pieces(u1: FloatArray, u2: FloatArray, limit: FloatArray, ze: ZoneEdg
 
     The bound is spherical (true distance >= SPH_LO x great-circle distance) over the piece's cap.
     """
-    d1, d2 = u1 @ ze.group_c.T, u2 @ ze.group_c.T
-    # Most groups are far from both fixes: a bound on the angle to either fix alone, from the dot products
-    # (no arccos), keeps a superset of the groups the bound below keeps (with room for rounding), which then
-    # get that bound, element for element as over the whole block.
-    reach = np.minimum((limit + 2.0) / (SPH_LO * R_SPHERE) + 2 * float(ze.group_rad.max()), math.pi)
-    cmin = (np.cos(reach * (1 + 1e-9) + 1e-9) - 1e-9)[:, None]
-    ri, gi = np.nonzero((d1 >= cmin) & (d2 >= cmin))
-    fs = np.arccos(np.clip(d1[ri, gi], -1, 1)) + np.arccos(np.clip(d2[ri, gi], -1, 1))
-    glb = SPH_LO * R_SPHERE * (fs - 2 * ze.group_rad[gi]) - 2.0
-    near = glb <= limit[ri]
-    ri, gi = ri[near], gi[near]
-    # The pieces of those groups, less those the compiled pass shows are beyond the limit (its threshold is
-    # padded for rounding: the bound below, unchanged, decides for the others).
-    r, p = _near_pieces(u1, u2, ((limit + 2.0) / (SPH_LO * R_SPHERE)) * (1 + 1e-9) + 1e-9, ri, gi, ze)
+    # Groups, then their pieces, in one compiled pass: it keeps a superset of the pieces of the groups whose
+    # bound is within the limit (its threshold is padded for rounding; a group's cap holds its pieces' caps, so
+    # a group beyond the limit has every piece beyond it, with room), which then get the bound below.
+    r, p = near_pieces_all(u1, u2, ((limit + 2.0) / (SPH_LO * R_SPHERE)) * (1 + 1e-9) + 1e-9, ze)
     c = ze.piece_c[p]
     f = (np.arccos(np.clip(np.einsum("ij,ij->i", u1[r], c), -1, 1))
          + np.arccos(np.clip(np.einsum("ij,ij->i", u2[r], c), -1, 1)))
