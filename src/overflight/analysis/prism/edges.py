@@ -27,6 +27,7 @@ IntArray = NDArray[np.int64]
 LAM_REL = 1e-5  # allowance on the Andoyer-Lambert distance: relative ...
 LAM_ABS = 1.0  # ... plus absolute (metres)
 LAM_MAX_M = 6_000_000.0  # the allowance was checked up to this distance
+NEAR_SCALE = (1 - 5e-5) * SPH_LO * R_SPHERE  # metres per radian of the bounds of ``_expand_near``, ``vertex_near``
 EDGE_PIECE = 16  # boundary edges per piece (the unit of pruning)
 GROUP = 16  # pieces per group (a coarser first level of pruning)
 
@@ -203,16 +204,20 @@ class ZoneEdges:
     _tree: EdgeTree | None = None
     _vertices: tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]] | None = None
     hulls: Any = None  # the parts' convex hulls (``hullbound.PartHulls``, False when none), built on first use
-    _edge_caps: tuple[FloatArray, FloatArray] | None = None
+    _edge_caps: tuple[FloatArray, FloatArray, FloatArray] | None = None
 
-    def edge_caps(self) -> tuple[FloatArray, FloatArray]:
-        """(centres (ne, 3), radii (ne,) in radians) of caps holding each edge, both versions (as pieces' caps)."""
+    def edge_caps(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Caps holding each edge, both versions (as pieces' caps), for ``_expand_near``.
+
+        Centres (ne, 3), and the cosine and sine of ``2 rad + length / NEAR_SCALE`` (radians).
+        """
         if self._edge_caps is None:
             c = self.ua + self.ub
             c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-15)
             half = np.maximum(np.arccos(np.clip(np.sum(self.ua * c, axis=1), -1, 1)),
                               np.arccos(np.clip(np.sum(self.ub * c, axis=1), -1, 1)))
-            self._edge_caps = (np.ascontiguousarray(c), (half + self.tol) * 1.0001 + 1e-7)
+            w = 2.0 * ((half + self.tol) * 1.0001 + 1e-7) + self.length / NEAR_SCALE
+            self._edge_caps = (np.ascontiguousarray(c), np.cos(w), np.sin(w))
         return self._edge_caps
 
     def vertices(self) -> tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]]:
@@ -342,79 +347,6 @@ def _near_pieces(u1: FloatArray, u2: FloatArray, thr: FloatArray, ri: IntArray, 
 
 
 @kernel
-def _expand_near_kernel(u1: FloatArray, u2: FloatArray, rows: IntArray, pieces: IntArray, piece_start: IntArray,
-                        piece_end: IntArray, edge_c: FloatArray, edge_rad: FloatArray, length: FloatArray,
-                        thr: FloatArray) -> tuple[IntArray, IntArray]:
-    """``_expand``'s (row, edge) pairs less those whose bound ``_expand_near`` describes exceeds ``thr[row]``."""
-    total = 0
-    for k in range(rows.size):
-        total += piece_end[pieces[k]] - piece_start[pieces[k]]
-    r_out = np.empty(total, dtype=np.int64)
-    e_out = np.empty(total, dtype=np.int64)
-    m = 0
-    for k in range(rows.size):
-        i = rows[k]
-        a0, a1, a2 = u1[i, 0], u1[i, 1], u1[i, 2]
-        b0, b1, b2 = u2[i, 0], u2[i, 1], u2[i, 2]
-        t = thr[i]
-        for e in range(piece_start[pieces[k]], piece_end[pieces[k]]):
-            c = edge_c[e]
-            d1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
-            d2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
-            s = SPH_LO * R_SPHERE * (math.acos(d1) + math.acos(d2) - 2.0 * edge_rad[e])
-            if not s * (1.0 - 5e-5) - 3.0 - length[e] > t:
-                r_out[m] = i
-                e_out[m] = e
-                m += 1
-    return r_out[:m], e_out[:m]
-
-
-@kernel
-def _vertex_near_kernel(u1: FloatArray, u2: FloatArray, rows: IntArray, pts: IntArray, ua: FloatArray,
-                        thr: FloatArray) -> NDArray[np.bool_]:
-    """Whether the focal sum at vertex ``ua[pts[k]]`` may be within ``thr[rows[k]]`` (``vertex_near``)."""
-    out = np.empty(rows.size, dtype=np.bool_)
-    for k in range(rows.size):
-        i = rows[k]
-        v = ua[pts[k]]
-        d1 = min(max(u1[i, 0] * v[0] + u1[i, 1] * v[1] + u1[i, 2] * v[2], -1.0), 1.0)
-        d2 = min(max(u2[i, 0] * v[0] + u2[i, 1] * v[1] + u2[i, 2] * v[2], -1.0), 1.0)
-        out[k] = not SPH_LO * R_SPHERE * (math.acos(d1) + math.acos(d2)) * (1.0 - 5e-5) - 3.0 > thr[i]
-    return out
-
-
-def vertex_near(rows: IntArray, pts: IntArray, ze: ZoneEdges, u1: FloatArray, u2: FloatArray, thr: FloatArray,
-                ) -> NDArray[np.bool_]:
-    """False where the Andoyer-Lambert focal sum at the edge starts `pts` certainly exceeds ``thr[rows]`` (metres).
-
-    The bound, ``SPH_LO R (σ(u1, v) + σ(u2, v)) (1 - 5e-5) - 3 m``, is below that sum (true distance >= SPH_LO x
-    great-circle distance, Lambert's error 1.5e-6 of the distance, with rounding). `u1`, `u2`, `thr`: per row.
-    """
-    f = np.ascontiguousarray
-    return np.asarray(_vertex_near_kernel(f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(rows, dtype=np.int64),
-                                          f(pts, dtype=np.int64), f(ze.ua, dtype=np.float64), f(thr, dtype=np.float64)),
-                      dtype=bool)
-
-
-def _expand_near(rows: IntArray, pieces: IntArray, ze: ZoneEdges, u1: FloatArray, u2: FloatArray, thr: FloatArray,
-                 ) -> tuple[IntArray, IntArray]:
-    """``_expand(rows, pieces)`` less the (row, edge) pairs certainly beyond ``thr[row]`` (metres).
-
-    Dropped: those where ``SPH_LO R (σ(u1, c) + σ(u2, c) - 2 rad) (1 - 5e-5) - 3 m - length`` exceeds the
-    threshold (c, rad: the edge's cap). That is below the Andoyer-Lambert focal sum at either end of the edge
-    (true distance >= SPH_LO x great-circle distance; Lambert's error 1.5e-6 of the distance, with rounding)
-    and below ``fast._refine``'s first lower bound on the edge (the ends' mean less 1e-5 and 1 m, less the
-    edge's length): every value the edge would give is above the threshold. `u1`, `u2`, `thr`: per row.
-    """
-    c, rad = ze.edge_caps()
-    f = np.ascontiguousarray
-    return _expand_near_kernel(  # type: ignore[no-any-return]
-        f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(rows, dtype=np.int64), f(pieces, dtype=np.int64),
-        ze.piece_start, ze.piece_end, c, f(rad, dtype=np.float64), f(ze.length, dtype=np.float64),
-        f(thr, dtype=np.float64))
-
-
-@kernel
 def _beyond(d1: float, d2: float, ct: float, st: float, c2r: float, s2r: float) -> bool:
     """Whether acos(d1) + acos(d2) certainly exceeds t + 2 rad (cos t = ct, sin t = st, cos 2 rad = c2r, ...).
 
@@ -485,6 +417,88 @@ def near_pieces_all(u1: FloatArray, u2: FloatArray, thr: FloatArray, ze: ZoneEdg
     return _near_pieces_all_kernel(  # type: ignore[no-any-return]
         f(u1, dtype=np.float64), f(u2, dtype=np.float64), thr, cmin_g, cmin_p, ze.group_c, gcs, ze.group_start,
         ze.group_end, ze.piece_c, pcs)
+
+
+@kernel
+def _expand_near_kernel(u1: FloatArray, u2: FloatArray, rows: IntArray, pieces: IntArray, piece_start: IntArray,
+                        piece_end: IntArray, edge_c: FloatArray, edge_cw: FloatArray, edge_sw: FloatArray,
+                        ct: FloatArray, st: FloatArray) -> tuple[IntArray, IntArray]:
+    """``_expand``'s pairs less those ``_beyond`` shows past the angle of cosine ``ct[row]`` (``_expand_near``)."""
+    total = 0
+    for k in range(rows.size):
+        total += piece_end[pieces[k]] - piece_start[pieces[k]]
+    r_out = np.empty(total, dtype=np.int64)
+    e_out = np.empty(total, dtype=np.int64)
+    m = 0
+    for k in range(rows.size):
+        i = rows[k]
+        a0, a1, a2 = u1[i, 0], u1[i, 1], u1[i, 2]
+        b0, b1, b2 = u2[i, 0], u2[i, 1], u2[i, 2]
+        cti, sti = ct[i], st[i]
+        for e in range(piece_start[pieces[k]], piece_end[pieces[k]]):
+            c = edge_c[e]
+            d1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
+            d2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
+            if not _beyond(d1, d2, cti, sti, edge_cw[e], edge_sw[e]):
+                r_out[m] = i
+                e_out[m] = e
+                m += 1
+    return r_out[:m], e_out[:m]
+
+
+@kernel
+def _vertex_near_kernel(u1: FloatArray, u2: FloatArray, rows: IntArray, pts: IntArray, ua: FloatArray,
+                        ct: FloatArray, st: FloatArray) -> NDArray[np.bool_]:
+    """Whether the focal sum at vertex ``ua[pts[k]]`` may be within the angle of cosine ``ct[rows[k]]``."""
+    out = np.empty(rows.size, dtype=np.bool_)
+    for k in range(rows.size):
+        i = rows[k]
+        v = ua[pts[k]]
+        d1 = min(max(u1[i, 0] * v[0] + u1[i, 1] * v[1] + u1[i, 2] * v[2], -1.0), 1.0)
+        d2 = min(max(u2[i, 0] * v[0] + u2[i, 1] * v[1] + u2[i, 2] * v[2], -1.0), 1.0)
+        out[k] = not _beyond(d1, d2, ct[i], st[i], 1.0, 0.0)
+    return out
+
+
+def _near_threshold(thr: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """A threshold in metres on the bounds of ``_expand_near`` and ``vertex_near`` as an angle for ``_beyond``.
+
+    ``SPH_LO R (A - w) (1 - 5e-5) - 3 m > thr`` (A: the sum of the angles to the fixes) is ``A > w + (thr + 3) /
+    NEAR_SCALE``; padded up for rounding (only what is certainly beyond is dropped). Returns its cosine and sine.
+    """
+    t = (np.asarray(thr, dtype=np.float64) + 3.0) / NEAR_SCALE * (1 + 1e-9) + 1e-12
+    return np.cos(t), np.sin(t)
+
+
+def vertex_near(rows: IntArray, pts: IntArray, ze: ZoneEdges, u1: FloatArray, u2: FloatArray, thr: FloatArray,
+                ) -> NDArray[np.bool_]:
+    """False where the Andoyer-Lambert focal sum at the edge starts `pts` certainly exceeds ``thr[rows]`` (metres).
+
+    The bound, ``SPH_LO R (σ(u1, v) + σ(u2, v)) (1 - 5e-5) - 3 m``, is below that sum (true distance >= SPH_LO x
+    great-circle distance, Lambert's error 1.5e-6 of the distance, with rounding). `u1`, `u2`, `thr`: per row.
+    """
+    f = np.ascontiguousarray
+    return np.asarray(_vertex_near_kernel(f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(rows, dtype=np.int64),
+                                          f(pts, dtype=np.int64), f(ze.ua, dtype=np.float64), *_near_threshold(thr)),
+                      dtype=bool)
+
+
+def _expand_near(rows: IntArray, pieces: IntArray, ze: ZoneEdges, u1: FloatArray, u2: FloatArray, thr: FloatArray,
+                 ) -> tuple[IntArray, IntArray]:
+    """``_expand(rows, pieces)`` less the (row, edge) pairs certainly beyond ``thr[row]`` (metres).
+
+    Dropped: those where ``SPH_LO R (σ(u1, c) + σ(u2, c) - 2 rad) (1 - 5e-5) - 3 m - length`` exceeds the
+    threshold (c, rad: the edge's cap; shown without arccos, ``_beyond``). That is below the Andoyer-Lambert
+    focal sum at either end of the edge (true distance >= SPH_LO x great-circle distance; Lambert's error 1.5e-6
+    of the distance, with rounding) and below ``fast._refine``'s first lower bound on the edge (the ends' mean
+    less 1e-5 and 1 m, less the edge's length): every value the edge would give is above the threshold. `u1`,
+    `u2`, `thr`: per row.
+    """
+    c, cw, sw = ze.edge_caps()
+    f = np.ascontiguousarray
+    return _expand_near_kernel(  # type: ignore[no-any-return]
+        f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(rows, dtype=np.int64), f(pieces, dtype=np.int64),
+        ze.piece_start, ze.piece_end, c, cw, sw, *_near_threshold(thr))
 
 
 def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
