@@ -300,53 +300,6 @@ def _expand_groups(ri: IntArray, gi: IntArray, ze: ZoneEdges) -> tuple[IntArray,
 
 
 @kernel
-def _near_pieces_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmin: FloatArray, ri: IntArray, gi: IntArray,
-                        group_start: IntArray, group_end: IntArray, piece_c: FloatArray, piece_rad: FloatArray,
-                        ) -> tuple[IntArray, IntArray]:
-    """The (row, piece) pairs of groups `gi` for rows `ri` whose spherical bound is within ``thr[row]``.
-
-    Rows are local rows of `u1`, `u2`; the bound is ``σ(u1, c) + σ(u2, c) - 2 rad`` (radians); the order is
-    ``_expand_groups``'s.
-    """
-    total = 0
-    for k in range(ri.size):
-        total += group_end[gi[k]] - group_start[gi[k]]
-    r_out = np.empty(total, dtype=np.int64)
-    p_out = np.empty(total, dtype=np.int64)
-    m = 0
-    for k in range(ri.size):
-        i = ri[k]
-        a0, a1, a2 = u1[i, 0], u1[i, 1], u1[i, 2]
-        b0, b1, b2 = u2[i, 0], u2[i, 1], u2[i, 2]
-        t, cm = thr[i], cmin[i]
-        for p in range(group_start[gi[k]], group_end[gi[k]]):
-            c = piece_c[p]
-            d1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
-            d2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
-            # (each angle alone is at most the threshold plus twice the largest radius: no arccos for most)
-            if d1 >= cm and d2 >= cm and math.acos(d1) + math.acos(d2) - 2.0 * piece_rad[p] <= t:
-                r_out[m] = i
-                p_out[m] = p
-                m += 1
-    return r_out[:m], p_out[:m]
-
-
-def _near_pieces(u1: FloatArray, u2: FloatArray, thr: FloatArray, ri: IntArray, gi: IntArray, ze: ZoneEdges,
-                 ) -> tuple[IntArray, IntArray]:
-    """``_expand_groups(ri, gi)`` less the pieces whose spherical focal bound certainly exceeds `thr`.
-
-    `thr` is in radians, per row of `u1`, `u2`; callers pad it for rounding, then apply their own bound to
-    what is left.
-    """
-    f = np.ascontiguousarray
-    cmin = np.cos(np.minimum(thr + 2.0 * float(ze.piece_rad.max()), math.pi)) - 1e-9
-    return _near_pieces_kernel(  # type: ignore[no-any-return]
-        f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(thr, dtype=np.float64), f(cmin, dtype=np.float64),
-        f(ri, dtype=np.int64),
-        f(gi, dtype=np.int64), ze.group_start, ze.group_end, ze.piece_c, ze.piece_rad)
-
-
-@kernel
 def _beyond(d1: float, d2: float, ct: float, st: float, c2r: float, s2r: float) -> bool:
     """Whether acos(d1) + acos(d2) certainly exceeds t + 2 rad (cos t = ct, sin t = st, cos 2 rad = c2r, ...).
 
@@ -364,7 +317,7 @@ def _beyond(d1: float, d2: float, ct: float, st: float, c2r: float, s2r: float) 
 def _near_pieces_all_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmin_g: FloatArray, cmin_p: FloatArray,
                             group_c: FloatArray, group_cs: FloatArray, group_start: IntArray, group_end: IntArray,
                             piece_c: FloatArray, piece_cs: FloatArray) -> tuple[IntArray, IntArray]:
-    """The (row, piece) pairs of ``near_pieces_all``: rows in order, then pieces in order (``np.nonzero``'s).
+    """The (row, piece) pairs of ``near_pieces_all``: rows in order, then pieces in order.
 
     A group's (piece's) bound is ``σ(u1, c) + σ(u2, c) - 2 rad`` over its cap, beyond ``thr[row]`` when each
     angle alone is (``cos < cmin``) or ``_beyond`` shows it; `group_cs`, `piece_cs`: (n, 2) cos and sin of
@@ -404,9 +357,11 @@ def _near_pieces_all_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmi
 def near_pieces_all(u1: FloatArray, u2: FloatArray, thr: FloatArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
     """The (row, piece) pairs whose spherical focal bound ``σ(u1, c) + σ(u2, c) - 2 rad`` may be within `thr`.
 
-    `thr` in radians, per row. Every group of the zone for every row, in one compiled pass, without arccos: a
-    superset of what ``_near_pieces`` keeps of the groups within `thr` (a group's cap holds its pieces' caps),
-    in the same order. Callers pad `thr` for rounding, then apply their own bound to what is left.
+    `thr` in radians, per row. Every group of the zone for every row, in one compiled pass, without arccos: the
+    groups whose bound may be within `thr`, then their pieces whose bound may be (a group's cap holds its
+    pieces' caps, so a group beyond `thr` has every piece beyond it). Rows in order, then pieces (the order of
+    the dense cap tests of groups and ``_expand_groups`` it replaced). Callers pad `thr` for rounding, then
+    apply their own bound to what is left.
     """
     f = np.ascontiguousarray
     thr = f(thr, dtype=np.float64)
@@ -595,27 +550,43 @@ def _arc_clear_kernel(u1: FloatArray, u2: FloatArray, t: EdgeTree) -> NDArray[np
 
 
 @kernel
-def _first_clear_kernel(u1: FloatArray, v: FloatArray, u2: FloatArray, rows: IntArray, t: EdgeTree) -> IntArray:
-    """For candidates grouped by row (`rows` sorted), the first of each row whose legs u1→v and v→u2 are clear.
+def _first_path_kernel(lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray, b2: FloatArray,
+                       cb2: FloatArray, u1: FloatArray, u2: FloatArray, budget: FloatArray, rows: IntArray,
+                       vlon: FloatArray, vlat: FloatArray, v: FloatArray, t: EdgeTree) -> tuple[IntArray, FloatArray]:
+    """For waypoints grouped by row (`rows` sorted), the first of each row within the budget with both legs clear.
 
-    Row k of `u1`, `v`, `u2` is candidate k. Returns the candidates' indices (at most one per row, in order):
-    the same as testing every candidate's legs with ``_arc_clear`` and keeping each row's first clear one.
+    Waypoint k (lon/lat ``vlon[k]``, ``vlat[k]``, unit vector ``v[k]``) serves row ``r = rows[k]`` when its focal
+    sum ``_lam_hi(d(p1, v)) + _lam_hi(d(v, p2))`` (the values of ``FixLegs.legs``: `lon1`, `b1`, `cb1`, ... of
+    the fixes, per row, as `u1`, `u2`, `budget`) is within ``budget[r]`` and the legs u1→v and v→u2 are clear
+    (``_arc_clear_one``). Returns (the waypoints found, at most one per row in order, and their focal sums): the
+    same as measuring every waypoint, then testing those within the budget in order; a row's later waypoints are
+    neither measured nor tested.
     """
     n = rows.size
     out = np.empty(n, dtype=np.int64)
+    fs = np.empty(n)
     m = 0
-    done = -1  # the row whose clear candidate is found: its later candidates are not tested
+    done = -1
     for k in range(n):
-        if rows[k] == done:
+        r = rows[k]
+        if r == done:
             continue
-        if not _arc_clear_one(u1[k, 0], u1[k, 1], u1[k, 2], v[k, 0], v[k, 1], v[k, 2], t):
+        bv = math.atan((1 - WGS84_F) * math.tan(math.radians(vlat[k])))
+        cbv = math.cos(bv)
+        d1 = _lam_reduced(lon1[r], b1[r], cb1[r], vlon[k], bv, cbv)
+        d2 = _lam_reduced(vlon[k], bv, cbv, lon2[r], b2[r], cb2[r])
+        f = (d1 * (1 + LAM_REL) + LAM_ABS) + (d2 * (1 + LAM_REL) + LAM_ABS)
+        if not f <= budget[r]:
             continue
-        if not _arc_clear_one(v[k, 0], v[k, 1], v[k, 2], u2[k, 0], u2[k, 1], u2[k, 2], t):
+        if not _arc_clear_one(u1[r, 0], u1[r, 1], u1[r, 2], v[k, 0], v[k, 1], v[k, 2], t):
+            continue
+        if not _arc_clear_one(v[k, 0], v[k, 1], v[k, 2], u2[r, 0], u2[r, 1], u2[r, 2], t):
             continue
         out[m] = k
+        fs[m] = f
         m += 1
-        done = rows[k]
-    return out[:m]
+        done = r
+    return out[:m], fs[:m]
 
 
 def _arc_clear(u1: FloatArray, u2: FloatArray, ze: ZoneEdges) -> NDArray[np.bool_]:

@@ -36,7 +36,7 @@ from overflight.analysis.prism.edges import (
     _expand,
     _expand_groups,
     _expand_near,
-    _first_clear_kernel,
+    _first_path_kernel,
     _lam_gap,
     _lam_hi,
     _lam_lo,
@@ -440,17 +440,15 @@ def two_leg_paths(
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         vlon = np.degrees(np.arctan2(v[:, 1], v[:, 0]))
         vlat = np.degrees(np.arcsin(np.clip(v[:, 2], -1, 1)))
-        l1, l2 = fl.legs(rows, vlon, vlat)
-        f = _lam_hi(l1) + _lam_hi(l2)
-        good = f <= budget[rows]
-        g = np.flatnonzero(good)
-        # The first candidate of each row whose legs are both clear (g is sorted: a row's candidates in order;
-        # the compiled pass stops testing a row at its first).
+        # The first candidate of each row within the budget (``_lam_hi`` on both legs) whose legs are both clear,
+        # in one compiled pass that stops measuring and testing a row at its first.
         c = np.ascontiguousarray
-        first = g[_first_clear_kernel(c(u1[rows[g]]), c(v[g]), c(u2[rows[g]]), c(rows[g]), ze.tree())]
+        first, f = _first_path_kernel(fl.lon1, fl.b1, fl.cb1, fl.lon2, fl.b2, fl.cb2, c(u1), c(u2),
+                                      c(budget, dtype=np.float64), c(rows, dtype=np.int64), c(vlon), c(vlat), c(v),
+                                      ze.tree())
         rr = rows[first]
         found[rr] = True
-        length[rr] = f[first]
+        length[rr] = f
         wlon[rr], wlat[rr] = vlon[first], vlat[first]
         todo = todo[~found[todo]]
     return found, length, wlon, wlat
