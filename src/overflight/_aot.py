@@ -65,9 +65,6 @@ _SCALARS: dict[type, str] = {float: "float64", bool: "bool", np.float64: "float6
                              np.uint64: "uint64", np.uint32: "uint32", np.uint16: "uint16", np.uint8: "uint8",
                              np.bool_: "bool"}
 _ARRAY_KINDS = frozenset("biuf")
-# dtype -> its name: ``dtype.name`` is computed in Python each time (2.5 us, most of a fingerprint), and the
-# bulk prism stage routes some 400,000 array arguments per 100,000 pairs.
-_DTYPE_NAMES: dict[np.dtype[Any], str] = {}
 
 
 def compute_fingerprint(a: Any) -> Any:
@@ -83,10 +80,7 @@ def compute_fingerprint(a: Any) -> Any:
         if dt.kind not in _ARRAY_KINDS or not dt.isnative or a.ndim == 0 or not f.aligned:
             raise TypeError("an array numba types otherwise")
         layout = "C" if f.c_contiguous else "F" if f.f_contiguous else "A"  # numba's map_layout
-        name = _DTYPE_NAMES.get(dt)
-        if name is None:
-            name = _DTYPE_NAMES[dt] = dt.name
-        return ("array", name, a.ndim, layout, not f.writeable)
+        return ("array", dt.name, a.ndim, layout, not f.writeable)
     name = _SCALARS.get(t)
     if name is not None:
         return ("scalar", name)
