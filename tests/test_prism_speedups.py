@@ -3,7 +3,8 @@
 - ``_geo.ellipse_plane`` (the obstacle clip of ``evaluate`` in fast mode) contains its spherical ellipse, and
   fast-mode ``evaluate`` gives the verdicts of the precise one on arcs through archipelagos and coasts;
 - the ring of waypoints of ``fast.two_leg_paths`` settles only pairs that ``evaluate`` finds "possible";
-- the compiled ``fast._arc_clear`` answers as the array version it replaced (kept here as the reference).
+- the compiled ``fast._arc_clear`` answers as the array version it replaced (kept here as the reference);
+- the edges and vertices that ``fast.entering_bounds_many`` leaves out in fast mode change no settlement.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from numpy.typing import NDArray
 
 import overflight.analysis.prism.verdicts  # noqa: F401  (the package re-exports a function of that name)
 from _prism_pairs import pairs_near
-from overflight.analysis.prism import fast
+from overflight.analysis.prism import edges, fast
 from overflight.analysis.prism._geo import Gnomonic, ellipse_plane, midpoint, unit
 from overflight.analysis.prism.fast import SETTLE_POSSIBLE, ZoneEdges, settle_zone, zone_edges
 from overflight.geodesy import GEOD
@@ -277,3 +278,37 @@ def test_lattice_and_hulls_settle_only_what_precise_agrees_with(ne_admin0: objec
             assert ev.verdict == ("possible" if with_new[j] == SETTLE_POSSIBLE else "necessary"), (zid, i)
             gained += 1
     assert gained >= 5
+
+
+@pytest.mark.parametrize("zid", ["GRC", "NOR", "RUS", "CHE", "HRV"])
+def test_skipped_edges_and_vertices_change_no_settlement(ne_admin0: object, zid: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # entering_bounds_many (fast mode) leaves out edges and vertices certainly beyond the target: settle_zone's
+    # statuses and values, every one, are those of a run that measures them all.
+    g = ne_admin0[zid].geometry  # type: ignore[index]
+    ze = zone_edges(g)
+    assert ze is not None
+    lon1, lat1, lon2, lat2, r1, r2, b_hi, direct = pairs_near(g, 1500, 7 + len(zid), pad=(1.0, 1.0), max_d=800e3,
+                                                              err_share=0.2, max_err=10e3)
+    need = b_hi + r1 + r2
+    idx = np.flatnonzero(direct - (r1 + r2) <= b_hi)
+    limit = np.maximum(V.EXACT_FACTOR * need, need + 1000.0)[idx]
+    args = (lon1[idx], lat1[idx], lon2[idx], lat2[idx], r1[idx], r2[idx], b_hi[idx], direct[idx], limit, g, ze)
+    dropped = [0]
+    expand_near = edges._expand_near
+
+    def counted(ri: np.ndarray, pi: np.ndarray, ze_: ZoneEdges, *rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = expand_near(ri, pi, ze_, *rest)
+        dropped[0] += fast._expand(ri, pi, ze_)[0].size - out[0].size
+        return out
+
+    monkeypatch.setattr(fast, "_expand_near", counted)
+    skipped = settle_zone(*args, precise=False, two_leg=True)
+    assert dropped[0] > 0  # (the skip is in use)
+    monkeypatch.setattr(fast, "_expand_near", lambda ri, pi, ze_, *_: fast._expand(ri, pi, ze_))
+    monkeypatch.setattr(fast, "vertex_near", lambda ri, pts, *_: np.ones(len(ri), dtype=bool))
+    full = settle_zone(*args, precise=False, two_leg=True)
+    assert (skipped[0] != 0).sum() > 100
+    for a, b in zip(skipped, full, strict=True):
+        x, y = np.asarray(a), np.asarray(b)
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f")

@@ -18,8 +18,8 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from overflight._jit import kernel
-from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, FloatArray, unit
+from overflight._jit import grow, kernel
+from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, unit
 from overflight.geodesy import WGS84_A, WGS84_F
 
 IntArray = NDArray[np.int64]
@@ -27,6 +27,7 @@ IntArray = NDArray[np.int64]
 LAM_REL = 1e-5  # allowance on the Andoyer-Lambert distance: relative ...
 LAM_ABS = 1.0  # ... plus absolute (metres)
 LAM_MAX_M = 6_000_000.0  # the allowance was checked up to this distance
+NEAR_SCALE = (1 - 5e-5) * SPH_LO * R_SPHERE  # metres per radian of the bounds of ``_expand_near``, ``vertex_near``
 EDGE_PIECE = 16  # boundary edges per piece (the unit of pruning)
 GROUP = 16  # pieces per group (a coarser first level of pruning)
 
@@ -203,6 +204,21 @@ class ZoneEdges:
     _tree: EdgeTree | None = None
     _vertices: tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]] | None = None
     hulls: Any = None  # the parts' convex hulls (``hullbound.PartHulls``, False when none), built on first use
+    _edge_caps: tuple[FloatArray, FloatArray, FloatArray] | None = None
+
+    def edge_caps(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Caps holding each edge, both versions (as pieces' caps), for ``_expand_near``.
+
+        Centres (ne, 3), and the cosine and sine of ``2 rad + length / NEAR_SCALE`` (radians).
+        """
+        if self._edge_caps is None:
+            c = self.ua + self.ub
+            c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-15)
+            half = np.maximum(np.arccos(np.clip(np.sum(self.ua * c, axis=1), -1, 1)),
+                              np.arccos(np.clip(np.sum(self.ub * c, axis=1), -1, 1)))
+            w = 2.0 * ((half + self.tol) * 1.0001 + 1e-7) + self.length / NEAR_SCALE
+            self._edge_caps = (np.ascontiguousarray(c), np.cos(w), np.sin(w))
+        return self._edge_caps
 
     def vertices(self) -> tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]]:
         """(start lons, their reduced latitudes and cosines, end lons, theirs) for ``FixLegs.legs_at``."""
@@ -284,50 +300,160 @@ def _expand_groups(ri: IntArray, gi: IntArray, ze: ZoneEdges) -> tuple[IntArray,
 
 
 @kernel
-def _near_pieces_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmin: FloatArray, ri: IntArray, gi: IntArray,
-                        group_start: IntArray, group_end: IntArray, piece_c: FloatArray, piece_rad: FloatArray,
-                        ) -> tuple[IntArray, IntArray]:
-    """The (row, piece) pairs of groups `gi` for rows `ri` whose spherical bound is within ``thr[row]``.
+def _beyond(d1: float, d2: float, ct: float, st: float, c2r: float, s2r: float) -> bool:
+    """Whether acos(d1) + acos(d2) certainly exceeds t + 2 rad (cos t = ct, sin t = st, cos 2 rad = c2r, ...).
 
-    Rows are local rows of `u1`, `u2`; the bound is ``σ(u1, c) + σ(u2, c) - 2 rad`` (radians); the order is
-    ``_expand_groups``'s.
+    Without arccos: both angles lie in [0, pi], so a sum within t + 2 rad < pi has a cosine at least
+    cos(t + 2 rad); a cosine below that by more than rounding (1e-12) shows the sum is beyond. False when
+    t + 2 rad may reach pi (nothing shown).
     """
-    total = 0
-    for k in range(ri.size):
-        total += group_end[gi[k]] - group_start[gi[k]]
-    r_out = np.empty(total, dtype=np.int64)
-    p_out = np.empty(total, dtype=np.int64)
+    if not st > 0.0 or not c2r >= 0.0 or not ct * c2r - st * s2r > -1.0 + 1e-9 or st * c2r + ct * s2r < 0.0:
+        return False  # (t not in (0, pi), 2 rad beyond pi / 2, or t + 2 rad possibly >= pi)
+    cs = d1 * d2 - math.sqrt(max(0.0, 1.0 - d1 * d1)) * math.sqrt(max(0.0, 1.0 - d2 * d2))
+    return cs < ct * c2r - st * s2r - 1e-12
+
+
+@kernel
+def _near_pieces_all_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmin_g: FloatArray, cmin_p: FloatArray,
+                            group_c: FloatArray, group_cs: FloatArray, group_start: IntArray, group_end: IntArray,
+                            piece_c: FloatArray, piece_cs: FloatArray) -> tuple[IntArray, IntArray]:
+    """The (row, piece) pairs of ``near_pieces_all``: rows in order, then pieces in order.
+
+    A group's (piece's) bound is ``σ(u1, c) + σ(u2, c) - 2 rad`` over its cap, beyond ``thr[row]`` when each
+    angle alone is (``cos < cmin``) or ``_beyond`` shows it; `group_cs`, `piece_cs`: (n, 2) cos and sin of
+    2 rad.
+    """
+    n = u1.shape[0]
+    cap = 1024
+    r_out = np.empty(cap, dtype=np.int64)
+    p_out = np.empty(cap, dtype=np.int64)
     m = 0
-    for k in range(ri.size):
-        i = ri[k]
+    for i in range(n):
         a0, a1, a2 = u1[i, 0], u1[i, 1], u1[i, 2]
         b0, b1, b2 = u2[i, 0], u2[i, 1], u2[i, 2]
-        t, cm = thr[i], cmin[i]
-        for p in range(group_start[gi[k]], group_end[gi[k]]):
-            c = piece_c[p]
-            d1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
-            d2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
-            # (each angle alone is at most the threshold plus twice the largest radius: no arccos for most)
-            if d1 >= cm and d2 >= cm and math.acos(d1) + math.acos(d2) - 2.0 * piece_rad[p] <= t:
-                r_out[m] = i
-                p_out[m] = p
-                m += 1
+        t, cg, cm = thr[i], cmin_g[i], cmin_p[i]
+        ct, st = math.cos(t), math.sin(t)
+        for g in range(group_c.shape[0]):
+            c = group_c[g]
+            e1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
+            e2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
+            if not (e1 >= cg and e2 >= cg) or _beyond(e1, e2, ct, st, group_cs[g, 0], group_cs[g, 1]):
+                continue
+            for p in range(group_start[g], group_end[g]):
+                c = piece_c[p]
+                d1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
+                d2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
+                if d1 >= cm and d2 >= cm and not _beyond(d1, d2, ct, st, piece_cs[p, 0], piece_cs[p, 1]):
+                    if m == cap:
+                        r_out = grow(r_out, 2 * cap, m)
+                        p_out = grow(p_out, 2 * cap, m)
+                        cap *= 2
+                    r_out[m] = i
+                    p_out[m] = p
+                    m += 1
     return r_out[:m], p_out[:m]
 
 
-def _near_pieces(u1: FloatArray, u2: FloatArray, thr: FloatArray, ri: IntArray, gi: IntArray, ze: ZoneEdges,
-                 ) -> tuple[IntArray, IntArray]:
-    """``_expand_groups(ri, gi)`` less the pieces whose spherical focal bound certainly exceeds `thr`.
+def near_pieces_all(u1: FloatArray, u2: FloatArray, thr: FloatArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
+    """The (row, piece) pairs whose spherical focal bound ``σ(u1, c) + σ(u2, c) - 2 rad`` may be within `thr`.
 
-    `thr` is in radians, per row of `u1`, `u2`; callers pad it for rounding, then apply their own bound to
-    what is left.
+    `thr` in radians, per row. Every group of the zone for every row, in one compiled pass, without arccos: the
+    groups whose bound may be within `thr`, then their pieces whose bound may be (a group's cap holds its
+    pieces' caps, so a group beyond `thr` has every piece beyond it). Rows in order, then pieces (the order of
+    the dense cap tests of groups and ``_expand_groups`` it replaced). Callers pad `thr` for rounding, then
+    apply their own bound to what is left.
     """
     f = np.ascontiguousarray
-    cmin = np.cos(np.minimum(thr + 2.0 * float(ze.piece_rad.max()), math.pi)) - 1e-9
-    return _near_pieces_kernel(  # type: ignore[no-any-return]
-        f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(thr, dtype=np.float64), f(cmin, dtype=np.float64),
-        f(ri, dtype=np.int64),
-        f(gi, dtype=np.int64), ze.group_start, ze.group_end, ze.piece_c, ze.piece_rad)
+    thr = f(thr, dtype=np.float64)
+    cmin_g = np.cos(np.minimum(thr + 2.0 * float(ze.group_rad.max()), math.pi)) - 1e-9
+    cmin_p = np.cos(np.minimum(thr + 2.0 * float(ze.piece_rad.max()), math.pi)) - 1e-9
+    gcs = f(np.column_stack([np.cos(2.0 * ze.group_rad), np.sin(2.0 * ze.group_rad)]))
+    pcs = f(np.column_stack([np.cos(2.0 * ze.piece_rad), np.sin(2.0 * ze.piece_rad)]))
+    return _near_pieces_all_kernel(  # type: ignore[no-any-return]
+        f(u1, dtype=np.float64), f(u2, dtype=np.float64), thr, cmin_g, cmin_p, ze.group_c, gcs, ze.group_start,
+        ze.group_end, ze.piece_c, pcs)
+
+
+@kernel
+def _expand_near_kernel(u1: FloatArray, u2: FloatArray, rows: IntArray, pieces: IntArray, piece_start: IntArray,
+                        piece_end: IntArray, edge_c: FloatArray, edge_cw: FloatArray, edge_sw: FloatArray,
+                        ct: FloatArray, st: FloatArray) -> tuple[IntArray, IntArray]:
+    """``_expand``'s pairs less those ``_beyond`` shows past the angle of cosine ``ct[row]`` (``_expand_near``)."""
+    total = 0
+    for k in range(rows.size):
+        total += piece_end[pieces[k]] - piece_start[pieces[k]]
+    r_out = np.empty(total, dtype=np.int64)
+    e_out = np.empty(total, dtype=np.int64)
+    m = 0
+    for k in range(rows.size):
+        i = rows[k]
+        a0, a1, a2 = u1[i, 0], u1[i, 1], u1[i, 2]
+        b0, b1, b2 = u2[i, 0], u2[i, 1], u2[i, 2]
+        cti, sti = ct[i], st[i]
+        for e in range(piece_start[pieces[k]], piece_end[pieces[k]]):
+            c = edge_c[e]
+            d1 = min(max(a0 * c[0] + a1 * c[1] + a2 * c[2], -1.0), 1.0)
+            d2 = min(max(b0 * c[0] + b1 * c[1] + b2 * c[2], -1.0), 1.0)
+            if not _beyond(d1, d2, cti, sti, edge_cw[e], edge_sw[e]):
+                r_out[m] = i
+                e_out[m] = e
+                m += 1
+    return r_out[:m], e_out[:m]
+
+
+@kernel
+def _vertex_near_kernel(u1: FloatArray, u2: FloatArray, rows: IntArray, pts: IntArray, ua: FloatArray,
+                        ct: FloatArray, st: FloatArray) -> NDArray[np.bool_]:
+    """Whether the focal sum at vertex ``ua[pts[k]]`` may be within the angle of cosine ``ct[rows[k]]``."""
+    out = np.empty(rows.size, dtype=np.bool_)
+    for k in range(rows.size):
+        i = rows[k]
+        v = ua[pts[k]]
+        d1 = min(max(u1[i, 0] * v[0] + u1[i, 1] * v[1] + u1[i, 2] * v[2], -1.0), 1.0)
+        d2 = min(max(u2[i, 0] * v[0] + u2[i, 1] * v[1] + u2[i, 2] * v[2], -1.0), 1.0)
+        out[k] = not _beyond(d1, d2, ct[i], st[i], 1.0, 0.0)
+    return out
+
+
+def _near_threshold(thr: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """A threshold in metres on the bounds of ``_expand_near`` and ``vertex_near`` as an angle for ``_beyond``.
+
+    ``SPH_LO R (A - w) (1 - 5e-5) - 3 m > thr`` (A: the sum of the angles to the fixes) is ``A > w + (thr + 3) /
+    NEAR_SCALE``; padded up for rounding (only what is certainly beyond is dropped). Returns its cosine and sine.
+    """
+    t = (np.asarray(thr, dtype=np.float64) + 3.0) / NEAR_SCALE * (1 + 1e-9) + 1e-12
+    return np.cos(t), np.sin(t)
+
+
+def vertex_near(rows: IntArray, pts: IntArray, ze: ZoneEdges, u1: FloatArray, u2: FloatArray, thr: FloatArray,
+                ) -> NDArray[np.bool_]:
+    """False where the Andoyer-Lambert focal sum at the edge starts `pts` certainly exceeds ``thr[rows]`` (metres).
+
+    The bound, ``SPH_LO R (σ(u1, v) + σ(u2, v)) (1 - 5e-5) - 3 m``, is below that sum (true distance >= SPH_LO x
+    great-circle distance, Lambert's error 1.5e-6 of the distance, with rounding). `u1`, `u2`, `thr`: per row.
+    """
+    f = np.ascontiguousarray
+    return np.asarray(_vertex_near_kernel(f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(rows, dtype=np.int64),
+                                          f(pts, dtype=np.int64), f(ze.ua, dtype=np.float64), *_near_threshold(thr)),
+                      dtype=bool)
+
+
+def _expand_near(rows: IntArray, pieces: IntArray, ze: ZoneEdges, u1: FloatArray, u2: FloatArray, thr: FloatArray,
+                 ) -> tuple[IntArray, IntArray]:
+    """``_expand(rows, pieces)`` less the (row, edge) pairs certainly beyond ``thr[row]`` (metres).
+
+    Dropped: those where ``SPH_LO R (σ(u1, c) + σ(u2, c) - 2 rad) (1 - 5e-5) - 3 m - length`` exceeds the
+    threshold (c, rad: the edge's cap; shown without arccos, ``_beyond``). That is below the Andoyer-Lambert
+    focal sum at either end of the edge (true distance >= SPH_LO x great-circle distance; Lambert's error 1.5e-6
+    of the distance, with rounding) and below ``fast._refine``'s first lower bound on the edge (the ends' mean
+    less 1e-5 and 1 m, less the edge's length): every value the edge would give is above the threshold. `u1`,
+    `u2`, `thr`: per row.
+    """
+    c, cw, sw = ze.edge_caps()
+    f = np.ascontiguousarray
+    return _expand_near_kernel(  # type: ignore[no-any-return]
+        f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(rows, dtype=np.int64), f(pieces, dtype=np.int64),
+        ze.piece_start, ze.piece_end, c, cw, sw, *_near_threshold(thr))
 
 
 def _expand(rows: IntArray, pieces: IntArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
@@ -370,57 +496,97 @@ def edge_tree(ze: ZoneEdges) -> EdgeTree:
 
 
 @kernel
+def _arc_clear_one(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float, t: EdgeTree) -> bool:
+    """Whether the arc a→b (unit vectors) is certainly clear of every edge (``_arc_clear``'s tests, for one arc)."""
+    # The arc's plane normal, half-length and midpoint (as the array code computed them).
+    c0, c1, c2 = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0
+    cn = max(math.sqrt(c0 * c0 + c1 * c1 + c2 * c2), 1e-300)
+    n0, n1, n2 = c0 / cn, c1 / cn, c2 / cn
+    half = 0.5 * math.acos(min(max(a0 * b0 + a1 * b1 + a2 * b2, -1.0), 1.0))
+    m0, m1, m2 = a0 + b0, a1 + b1, a2 + b2
+    mn = max(math.sqrt(m0 * m0 + m1 * m1 + m2 * m2), 1e-300)
+    m0, m1, m2 = m0 / mn, m1 / mn, m2 / mn
+    # Most caps are far from the arc: cos(angle) well below cos(half + rad) (both below pi) shows that
+    # arccos(d) > half + rad + 1e-9 without the arccos (the margin 1e-12 covers the rounding of both sides
+    # many times over); the others take the test as before, so every decision is the same.
+    ch, sh = math.cos(half), math.sin(half)
+    for g in range(t.group_c.shape[0]):
+        dg = min(max(m0 * t.group_c[g, 0] + m1 * t.group_c[g, 1] + m2 * t.group_c[g, 2], -1.0), 1.0)
+        if half + t.group_rad[g] + 1e-9 < 3.0 and dg < ch * t.group_cr[g] - sh * t.group_sr[g] - 1e-12:
+            continue
+        if not np.arccos(dg) <= half + t.group_rad[g] + 1e-9:
+            continue
+        for p in range(t.group_start[g], t.group_end[g]):
+            # (the tests of a piece are independent: the cheapest first)
+            if not abs(t.piece_c[p, 0] * n0 + t.piece_c[p, 1] * n1 + t.piece_c[p, 2] * n2) <= t.piece_off[p]:
+                continue
+            dp = min(max(m0 * t.piece_c[p, 0] + m1 * t.piece_c[p, 1] + m2 * t.piece_c[p, 2], -1.0), 1.0)
+            if half + t.piece_rad[p] + 1e-9 < 3.0 and dp < ch * t.piece_cr[p] - sh * t.piece_sr[p] - 1e-12:
+                continue
+            if not np.arccos(dp) <= half + t.piece_rad[p] + 1e-9:
+                continue
+            for e in range(t.piece_start[p], t.piece_end[p]):
+                st = t.sin_tol[e]
+                sa = t.ua[e, 0] * n0 + t.ua[e, 1] * n1 + t.ua[e, 2] * n2
+                sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
+                if (sa > st and sb > st) or (sa < -st and sb < -st):
+                    continue
+                nr = t.normal[e]
+                s1 = a0 * nr[0] + a1 * nr[1] + a2 * nr[2]
+                s2 = b0 * nr[0] + b1 * nr[1] + b2 * nr[2]
+                if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
+                    continue
+                return False
+    return True
+
+
+@kernel
 def _arc_clear_kernel(u1: FloatArray, u2: FloatArray, t: EdgeTree) -> NDArray[np.bool_]:
     n = u1.shape[0]
     clear = np.ones(n, dtype=np.bool_)
     for k in range(n):
-        # The arc's plane normal, half-length and midpoint (as the array code computed them).
-        a0, a1, a2 = u1[k, 0], u1[k, 1], u1[k, 2]
-        b0, b1, b2 = u2[k, 0], u2[k, 1], u2[k, 2]
-        c0, c1, c2 = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0
-        cn = max(math.sqrt(c0 * c0 + c1 * c1 + c2 * c2), 1e-300)
-        n0, n1, n2 = c0 / cn, c1 / cn, c2 / cn
-        half = 0.5 * math.acos(min(max(a0 * b0 + a1 * b1 + a2 * b2, -1.0), 1.0))
-        m0, m1, m2 = a0 + b0, a1 + b1, a2 + b2
-        mn = max(math.sqrt(m0 * m0 + m1 * m1 + m2 * m2), 1e-300)
-        m0, m1, m2 = m0 / mn, m1 / mn, m2 / mn
-        # Most caps are far from the arc: cos(angle) well below cos(half + rad) (both below pi) shows that
-        # arccos(d) > half + rad + 1e-9 without the arccos (the margin 1e-12 covers the rounding of both sides
-        # many times over); the others take the test as before, so every decision is the same.
-        ch, sh = math.cos(half), math.sin(half)
-        for g in range(t.group_c.shape[0]):
-            dg = min(max(m0 * t.group_c[g, 0] + m1 * t.group_c[g, 1] + m2 * t.group_c[g, 2], -1.0), 1.0)
-            if half + t.group_rad[g] + 1e-9 < 3.0 and dg < ch * t.group_cr[g] - sh * t.group_sr[g] - 1e-12:
-                continue
-            if not np.arccos(dg) <= half + t.group_rad[g] + 1e-9:
-                continue
-            for p in range(t.group_start[g], t.group_end[g]):
-                # (the tests of a piece are independent: the cheapest first)
-                if not abs(t.piece_c[p, 0] * n0 + t.piece_c[p, 1] * n1 + t.piece_c[p, 2] * n2) <= t.piece_off[p]:
-                    continue
-                dp = min(max(m0 * t.piece_c[p, 0] + m1 * t.piece_c[p, 1] + m2 * t.piece_c[p, 2], -1.0), 1.0)
-                if half + t.piece_rad[p] + 1e-9 < 3.0 and dp < ch * t.piece_cr[p] - sh * t.piece_sr[p] - 1e-12:
-                    continue
-                if not np.arccos(dp) <= half + t.piece_rad[p] + 1e-9:
-                    continue
-                for e in range(t.piece_start[p], t.piece_end[p]):
-                    st = t.sin_tol[e]
-                    sa = t.ua[e, 0] * n0 + t.ua[e, 1] * n1 + t.ua[e, 2] * n2
-                    sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
-                    if (sa > st and sb > st) or (sa < -st and sb < -st):
-                        continue
-                    nr = t.normal[e]
-                    s1 = a0 * nr[0] + a1 * nr[1] + a2 * nr[2]
-                    s2 = b0 * nr[0] + b1 * nr[1] + b2 * nr[2]
-                    if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
-                        continue
-                    clear[k] = False
-                    break
-                if not clear[k]:
-                    break
-            if not clear[k]:
-                break
+        clear[k] = _arc_clear_one(u1[k, 0], u1[k, 1], u1[k, 2], u2[k, 0], u2[k, 1], u2[k, 2], t)
     return clear
+
+
+@kernel
+def _first_path_kernel(lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray, b2: FloatArray,
+                       cb2: FloatArray, u1: FloatArray, u2: FloatArray, budget: FloatArray, rows: IntArray,
+                       vlon: FloatArray, vlat: FloatArray, v: FloatArray, t: EdgeTree) -> tuple[IntArray, FloatArray]:
+    """For waypoints grouped by row (`rows` sorted), the first of each row within the budget with both legs clear.
+
+    Waypoint k (lon/lat ``vlon[k]``, ``vlat[k]``, unit vector ``v[k]``) serves row ``r = rows[k]`` when its focal
+    sum ``_lam_hi(d(p1, v)) + _lam_hi(d(v, p2))`` (the values of ``FixLegs.legs``: `lon1`, `b1`, `cb1`, ... of
+    the fixes, per row, as `u1`, `u2`, `budget`) is within ``budget[r]`` and the legs u1→v and v→u2 are clear
+    (``_arc_clear_one``). Returns (the waypoints found, at most one per row in order, and their focal sums): the
+    same as measuring every waypoint, then testing those within the budget in order; a row's later waypoints are
+    neither measured nor tested.
+    """
+    n = rows.size
+    out = np.empty(n, dtype=np.int64)
+    fs = np.empty(n)
+    m = 0
+    done = -1
+    for k in range(n):
+        r = rows[k]
+        if r == done:
+            continue
+        bv = math.atan((1 - WGS84_F) * math.tan(math.radians(vlat[k])))
+        cbv = math.cos(bv)
+        d1 = _lam_reduced(lon1[r], b1[r], cb1[r], vlon[k], bv, cbv)
+        d2 = _lam_reduced(vlon[k], bv, cbv, lon2[r], b2[r], cb2[r])
+        f = (d1 * (1 + LAM_REL) + LAM_ABS) + (d2 * (1 + LAM_REL) + LAM_ABS)
+        if not f <= budget[r]:
+            continue
+        if not _arc_clear_one(u1[r, 0], u1[r, 1], u1[r, 2], v[k, 0], v[k, 1], v[k, 2], t):
+            continue
+        if not _arc_clear_one(v[k, 0], v[k, 1], v[k, 2], u2[r, 0], u2[r, 1], u2[r, 2], t):
+            continue
+        out[m] = k
+        fs[m] = f
+        m += 1
+        done = r
+    return out[:m], fs[:m]
 
 
 def _arc_clear(u1: FloatArray, u2: FloatArray, ze: ZoneEdges) -> NDArray[np.bool_]:

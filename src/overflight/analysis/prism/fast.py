@@ -35,12 +35,15 @@ from overflight.analysis.prism.edges import (
     _arc_clear,
     _expand,
     _expand_groups,
+    _expand_near,
+    _first_path_kernel,
     _lam_gap,
     _lam_hi,
     _lam_lo,
-    _near_pieces,
     lambert,
     lambert_via,
+    near_pieces_all,
+    vertex_near,
     zone_edges,
 )
 from overflight.analysis.prism.fences import (
@@ -83,20 +86,10 @@ def _focal_pieces(u1: FloatArray, u2: FloatArray, limit: FloatArray, ze: ZoneEdg
 
     The bound is spherical (true distance >= SPH_LO x great-circle distance) over the piece's cap.
     """
-    d1, d2 = u1 @ ze.group_c.T, u2 @ ze.group_c.T
-    # Most groups are far from both fixes: a bound on the angle to either fix alone, from the dot products
-    # (no arccos), keeps a superset of the groups the bound below keeps (with room for rounding), which then
-    # get that bound, element for element as over the whole block.
-    reach = np.minimum((limit + 2.0) / (SPH_LO * R_SPHERE) + 2 * float(ze.group_rad.max()), math.pi)
-    cmin = (np.cos(reach * (1 + 1e-9) + 1e-9) - 1e-9)[:, None]
-    ri, gi = np.nonzero((d1 >= cmin) & (d2 >= cmin))
-    fs = np.arccos(np.clip(d1[ri, gi], -1, 1)) + np.arccos(np.clip(d2[ri, gi], -1, 1))
-    glb = SPH_LO * R_SPHERE * (fs - 2 * ze.group_rad[gi]) - 2.0
-    near = glb <= limit[ri]
-    ri, gi = ri[near], gi[near]
-    # The pieces of those groups, less those the compiled pass shows are beyond the limit (its threshold is
-    # padded for rounding: the bound below, unchanged, decides for the others).
-    r, p = _near_pieces(u1, u2, ((limit + 2.0) / (SPH_LO * R_SPHERE)) * (1 + 1e-9) + 1e-9, ri, gi, ze)
+    # Groups, then their pieces, in one compiled pass: it keeps a superset of the pieces of the groups whose
+    # bound is within the limit (its threshold is padded for rounding; a group's cap holds its pieces' caps, so
+    # a group beyond the limit has every piece beyond it, with room), which then get the bound below.
+    r, p = near_pieces_all(u1, u2, ((limit + 2.0) / (SPH_LO * R_SPHERE)) * (1 + 1e-9) + 1e-9, ze)
     c = ze.piece_c[p]
     f = (np.arccos(np.clip(np.einsum("ij,ij->i", u1[r], c), -1, 1))
          + np.arccos(np.clip(np.einsum("ij,ij->i", u2[r], c), -1, 1)))
@@ -132,6 +125,12 @@ def entering_bounds_many(
         limit = np.minimum(limit, target * (1 + 1e-6) + 1.0)
     floor = np.full(n, np.inf)
     u1, u2 = unit(lon1, lat1), unit(lon2, lat2)
+    skip = None
+    if target is not None:
+        # Edges whose every value (focal sums at the ends, the first lower bound) is certainly above both the
+        # capped limit and target / (1 - REL_TOL) need no Lambert distance: they would change neither bound where
+        # it matters (``_refine``), so they are dropped before it.
+        skip = np.maximum(limit, target / (1 - REL_TOL)) * (1 + 1e-9) + 1.0
     fl = FixLegs(lon1, lat1, lon2, lat2)  # the fixes' reduced latitudes, once for every edge of the zone
     for s in range(0, n, ROW_BLOCK):
         rows = np.arange(s, min(n, s + ROW_BLOCK))
@@ -142,8 +141,14 @@ def entering_bounds_many(
         ri = rows[ri]
         # Upper bound from each piece's first vertex, then drop pieces that cannot beat it.
         alon, ared, _, _ = ze.vertices()
-        l1, l2 = fl.legs_at(ri, alon, ared, ze.piece_start[pi])
-        fv = _lam_hi(l1) + _lam_hi(l2)
+        if skip is None:
+            l1, l2 = fl.legs_at(ri, alon, ared, ze.piece_start[pi])
+            fv = _lam_hi(l1) + _lam_hi(l2)
+        else:  # (a vertex certainly beyond the threshold changes nothing that matters either: see ``_refine``)
+            fv = np.full(ri.size, np.inf)
+            near = vertex_near(ri, ze.piece_start[pi], ze, u1, u2, skip)
+            l1, l2 = fl.legs_at(ri[near], alon, ared, ze.piece_start[pi[near]])
+            fv[near] = _lam_hi(l1) + _lam_hi(l2)
         np.minimum.at(up, ri, fv)
         keep = plb <= np.minimum(up[ri], limit[ri])
         if target is not None:
@@ -157,17 +162,24 @@ def entering_bounds_many(
         cuts = np.unique(np.searchsorted(ri, ri[np.minimum(cuts, ri.size - 1)]))  # at pair boundaries
         for a, b in zip(np.r_[0, cuts], np.r_[cuts, ri.size], strict=True):
             if b > a:
-                _refine(fl, ri[a:b], pi[a:b], ze, up, floor, target)
+                _refine(fl, ri[a:b], pi[a:b], ze, up, floor, target, None if skip is None else (u1, u2, skip))
     lo = np.minimum(np.minimum(floor, up), limit)
     return np.maximum(lo, 0.0), up
 
 
 def _refine(
     fl: FixLegs, ri: IntArray, pi: IntArray, ze: ZoneEdges, up: FloatArray, floor: FloatArray,
-    target: FloatArray | None,
+    target: FloatArray | None, skip: tuple[FloatArray, FloatArray, FloatArray] | None = None,
 ) -> None:
-    """Bound the focal sum on the edges of pieces `pi` for pairs `ri`, lowering `up` and `floor` in place."""
-    r, e = _expand(ri, pi, ze)
+    """Bound the focal sum on the edges of pieces `pi` for pairs `ri`, lowering `up` and `floor` in place.
+
+    With `skip` (u1, u2, threshold per pair), edges whose values all certainly exceed the threshold are left out
+    (``edges._expand_near``). With a target, such an edge changes nothing that matters: its lower bound is
+    above the capped limit (``lo`` takes the limit), and where its ends would lower ``up`` both values are above
+    target / (1 - REL_TOL), so every entry of the pair is selected for splitting (or not) alike, no pair is
+    settled "possible" by it, and an upper bound above the limit is not used (``ex`` is False either way).
+    """
+    r, e = _expand(ri, pi, ze) if skip is None else _expand_near(ri, pi, ze, *skip)
     ax, ay, bx, by = ze.a[e, 0], ze.a[e, 1], ze.b[e, 0], ze.b[e, 1]
 
     def focal(x: FloatArray, y: FloatArray, rr: IntArray) -> FloatArray:
@@ -428,19 +440,16 @@ def two_leg_paths(
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         vlon = np.degrees(np.arctan2(v[:, 1], v[:, 0]))
         vlat = np.degrees(np.arcsin(np.clip(v[:, 2], -1, 1)))
-        l1, l2 = fl.legs(rows, vlon, vlat)
-        f = _lam_hi(l1) + _lam_hi(l2)
-        good = f <= budget[rows]
-        g = np.flatnonzero(good)
-        clear = _arc_clear(u1[rows[g]], v[g], ze)
-        g = g[clear]
-        clear = _arc_clear(v[g], u2[rows[g]], ze)
-        g = g[clear]
-        # The first candidate that works, per row (g is sorted, so first occurrence per row).
-        rr, first = np.unique(rows[g], return_index=True)
+        # The first candidate of each row within the budget (``_lam_hi`` on both legs) whose legs are both clear,
+        # in one compiled pass that stops measuring and testing a row at its first.
+        c = np.ascontiguousarray
+        first, f = _first_path_kernel(fl.lon1, fl.b1, fl.cb1, fl.lon2, fl.b2, fl.cb2, c(u1), c(u2),
+                                      c(budget, dtype=np.float64), c(rows, dtype=np.int64), c(vlon), c(vlat), c(v),
+                                      ze.tree())
+        rr = rows[first]
         found[rr] = True
-        length[rr] = f[g[first]]
-        wlon[rr], wlat[rr] = vlon[g[first]], vlat[g[first]]
+        length[rr] = f
+        wlon[rr], wlat[rr] = vlon[first], vlat[first]
         todo = todo[~found[todo]]
     return found, length, wlon, wlat
 

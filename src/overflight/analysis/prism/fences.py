@@ -16,7 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from overflight._jit import kernel
 from overflight.analysis.prism._geo import R_SPHERE, SPH_LO, FloatArray, unit
-from overflight.analysis.prism.edges import EdgeTree, ZoneEdges, _arc_clear, _arc_clear_kernel
+from overflight.analysis.prism.edges import EdgeTree, ZoneEdges, _arc_clear, _arc_clear_one
 
 FENCES = (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.05, 0.95)  # where along the direct arc fences are tried
 # Then (for the pairs none of those perpendicular fences served) fences whose halves are turned from the
@@ -64,8 +64,6 @@ def _turned_fences_kernel(
     nf = np.empty(3)
     along = np.empty(3)
     x = np.empty(3)
-    arc_a = np.empty((1, 3))
-    arc_b = np.empty((1, 3))
     lim = math.pi / 2 - 1e-6
     for i in range(k):
         tt = tsph[i]
@@ -107,10 +105,7 @@ def _turned_fences_kernel(
                         else:
                             lo = mid
                     _focal_at(h, d, sg, hi, u1[i], u2[i], x)
-                    for q in range(3):
-                        arc_a[0, q] = x[q]
-                        arc_b[0, q] = h[q]
-                    if _arc_clear_kernel(arc_a, arc_b, t)[0]:
+                    if _arc_clear_one(x[0], x[1], x[2], h[0], h[1], h[2], t):
                         served = True
                         break
                 if not served:

@@ -42,6 +42,7 @@ from overflight.analysis.prism.edges import (
     FixLegs,
     ZoneEdges,
     _arc_clear_kernel,
+    _arc_clear_one,
     _lam_reduced,
 )
 from overflight.analysis.prism.hullbound import PartHulls, _angle
@@ -435,7 +436,7 @@ def _graph_kernel(
                 for q in range(3):
                     la[0, q] = node[par[u], q]
                     lb[0, q] = node[u, q]
-                good = _arc_clear_kernel(la, lb, t)[0]
+                good = _arc_clear_one(la[0, 0], la[0, 1], la[0, 2], lb[0, 0], lb[0, 1], lb[0, 2], t)
                 tests += 1
                 if not good:
                     for j in range(k):
@@ -454,7 +455,7 @@ def _graph_kernel(
                         for q in range(3):
                             la[0, q] = node[cj, q]
                         tests += 1
-                        if _arc_clear_kernel(la, lb, t)[0]:
+                        if _arc_clear_one(la[0, 0], la[0, 1], la[0, 2], lb[0, 0], lb[0, 1], lb[0, 2], t):
                             g[u] = cb
                             par[u] = cj
                             good = True

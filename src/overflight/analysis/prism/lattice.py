@@ -119,6 +119,8 @@ def _lattice_kernel(
     ncol = cols.size - 2
     found = np.zeros(n, dtype=np.bool_)
     out = np.full(n, np.inf)
+    if tries < 1:  # (no leg is ever tested: no path)
+        return found, out
     nodes = np.empty((ncol + 2, nrow, 3))
     cost = np.empty((ncol + 2, nrow))  # spherical length (metres) of the best clear path to each node
     back = np.empty((ncol + 2, nrow), dtype=np.int64)
@@ -247,6 +249,11 @@ def _lattice_kernel(
                     cp = cost[k - 1, p]
                     if not cp < np.inf:
                         continue
+                    # Only the first `tries` candidates in order of length are tested: the others are not kept.
+                    # (A candidate no shorter than the last kept one would be placed after it, ties keeping
+                    # the order of p: the kept ones are the first `tries` of the whole sorted list, as before.)
+                    if nc == tries and not cp < cand[tries - 1]:
+                        continue  # (the leg adds a length >= 0)
                     u = nodes[k - 1, p]
                     # The chord (shorter than the arc by a third of a millionth for legs of 100 km): it only
                     # ranks the candidates.
@@ -254,15 +261,20 @@ def _lattice_kernel(
                     tot = cp + leg
                     if tot + dr > lim:
                         continue
-                    # Insertion into the sorted candidates.
-                    pos = nc
+                    # Insertion into the sorted candidates (when full, the last one drops out).
+                    if nc == tries:
+                        if not tot < cand[tries - 1]:
+                            continue
+                        pos = tries - 1
+                    else:
+                        pos = nc
+                        nc += 1
                     while pos > 0 and cand[pos - 1] > tot:
                         cand[pos] = cand[pos - 1]
                         order[pos] = order[pos - 1]
                         pos -= 1
                     cand[pos] = tot
                     order[pos] = p
-                    nc += 1
                 for h in range(min(nc, tries)):
                     p = order[h]
                     if _leg_clear(nodes[k - 1, p], v, slab_p, slab_s[k], slab_e[k], cr, sr, t):
