@@ -475,9 +475,13 @@ def graded_outer(
 
     With D the discs around the fixes and F a superset of ``obstacle`` within D (simplified by `tau_fine`
     and grown by 1.5 `tau_fine`, as in ``shortest_avoiding``, with the discs of ``_remove_endpoint_discs``
-    cut out), ``obstacle = (obstacle - D) | (obstacle & D)`` lies in ``(outer - D) | (F & D)``.
+    cut out), ``obstacle = (obstacle - D) | (obstacle & D)`` lies in ``(outer - D) | (F & D')``, with D' the
+    discs grown by `tau_fine` (still inside the box F is made in): the two pieces overlap. Cut along the same
+    D, they would only meet along its edges, and rounding may leave a hairline slit there that the
+    visibility graph walks through (a path across the zone, an upper bound below the avoiding length).
     """
     disc = shapely.union_all([Point(p).buffer(radius, quad_segs=8) for p in pts])
+    grown = shapely.union_all([Point(p).buffer(radius + tau_fine, quad_segs=8) for p in pts])
     x0, y0, x1, y1 = disc.bounds
     pad = 3.0 * tau_fine + 1e-6 * radius
     near = shapely.clip_by_rect(obstacle, x0 - pad, y0 - pad, x1 + pad, y1 + pad)
@@ -487,7 +491,7 @@ def graded_outer(
     fine = _remove_endpoint_discs(fine, pts, clear)
     if fine.is_empty and any(c <= 0 for c in clear):
         return outer  # a fix on the boundary: nothing to gain
-    return shapely.union(shapely.difference(outer, disc), shapely.intersection(fine, disc))
+    return shapely.union(shapely.difference(outer, disc), shapely.intersection(fine, grown))
 
 
 def shortest_avoiding(
