@@ -6,7 +6,9 @@ those vertices and the two fixes, solved with Dijkstra, gives it. Edge weights a
 (the plane only decides visibility). Large zones are handled through conservative simplifications in
 each direction: an inner one (a subset of the zone) gives a lower bound on the avoiding length, an
 outer one (a superset) an upper bound; only when the bounds straddle the budget is the next, finer level
-(and finally the zone itself) used.
+(and finally the zone itself) used. When only the side of a target matters (fast mode), the zone itself,
+whose graph keeps only the nodes within the target's ellipse, comes right after the hulls: it always
+decides, and the levels are used only when its graph is beyond the memory ceiling.
 """
 
 from __future__ import annotations
@@ -507,7 +509,9 @@ def shortest_avoiding(
         Paths longer than this need not be found: the bounds are then ``(limit, inf)`` at worst.
     target : float or None
         The length the caller compares against (the budget); refinement stops once the bounds are on one
-        side of it, unless `precise` asks for bounds within `rel_tol` of each other.
+        side of it, unless `precise` asks for bounds within `rel_tol` of each other. Without `precise`, the
+        zone itself is searched right after the hulls (the levels only if its graph is too big), so the
+        bounds returned are whichever settled the side first.
     hulls : bool
         Try the convex hulls of the obstacle's parts first (``hull_bounds``; often exact with a few vertices).
     graded : bool
@@ -546,7 +550,14 @@ def shortest_avoiding(
         if h_up < upper:
             upper, best = h_up, h_path
         lower = min(lower, upper)
-    for tau in [plen / k for k in LEVELS] + [0.0]:
+    taus = [plen / k for k in LEVELS] + [0.0]
+    if not precise and target is not None:
+        # Only the side of the target matters (--fast): the zone itself first, which always decides (its graph
+        # keeps only nodes within the target's ellipse, so it is mostly smaller than the two levels' four
+        # simplified obstacles and overlays together: 883 evaluate cases of bench_prism 100000 --fast,
+        # 9.4 -> 6.7 s); the levels only when its graph is too big (GRAPH_MAX_EDGES).
+        taus = [0.0, *taus[:-1]]
+    for tau in taus:
         if settled():
             break
         if tau > 0:
