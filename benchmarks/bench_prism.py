@@ -11,7 +11,9 @@ Sweden, Finland, Croatia and Greece (the regime of issue 20, where precise mode 
 Also prints the CPU time (``time.process_time``, one thread: on a loaded machine it is steadier than the
 wall time) and where it went by stage. The peak resident memory of the process is printed last.
 Usage: python benchmarks/bench_prism.py [n_pairs] [--fast] [--no-bulk] [--short] [--save PATH] [--compare-to PATH]
-(--fast: verdicts only, without refining detours of settled cases to 0.1 %; --no-bulk: the precise path only;
+(--fast: verdicts only, without refining detours of settled cases to 0.1 %: its detour_m/margin_m are the bounds
+that settled each verdict, which may change with the search order, so compare its tables by their verdicts
+and check them against a precise table with benchmarks/check_prism_bounds.py; --no-bulk: the precise path only;
 --save: write the full verdict table to PATH (parquet); --compare-to: compare the full verdict table, every
 column, with one saved by --save, e.g. by the code of another commit run on the same pairs, and print the
 differences: ``PYTHONPATH=<other checkout>/src python benchmarks/bench_prism.py 3000 --fast --save ref.parquet``,

@@ -188,3 +188,20 @@ def test_convex_vertices_match_ring_loop(ne_admin0: object, zid: str) -> None:
         for a, b in zip(got, ref, strict=True):
             np.testing.assert_array_equal(a, b)
     assert len(convex_vertices(g)[0]) > 10
+
+
+def test_graded_superset_leaves_no_slit_along_its_discs(ne_admin0: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    # From the 100000-pair benchmark (Cyprus): with one level of plen / 100, the graded superset was cut along
+    # the same discs on both sides, and a hairline slit left between its pieces let the visibility graph
+    # cross the zone (a 342 km "avoiding" path where the shortest one is 351 km: possible, not necessary).
+    import overflight.analysis.prism.avoid as avoid
+
+    g = ne_admin0["CYP"].geometry  # type: ignore[index]
+    args = (34.08124447913494, 35.063689478823804, 33.23118356736392, 37.83733616733742, g)
+    kw = {"budget_hi": 350117.2479827295, "direct": 317073.5771507196, "inside": (False, False)}
+    ref = V.evaluate(*args, precise=True, **kw)
+    assert ref.verdict == "necessary" and ref.exact
+    monkeypatch.setattr(avoid, "LEVELS", (100.0,))
+    a = V.evaluate(*args, precise=False, **kw)
+    assert a.verdict == "necessary"
+    assert a.detour <= ref.detour

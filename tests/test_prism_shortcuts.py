@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import zlib
 
@@ -375,3 +376,103 @@ def test_bounds_straddling_the_budget_do_not_decide(ne_admin0: object) -> None:
             ev = V.evaluate(*args, budget_hi=budget, precise=precise, hulls=hulls)
             assert ev.verdict == "necessary", (hulls, precise)
             assert ev.detour > budget
+
+
+def _assert_fast_bounds(fast: object, prec: object) -> int:
+    """Every fast row has the precise verdict; where its values differ they are bounds on the precise side.
+
+    In fast mode detour_m is a lower bound on A (necessary) or E (impossible), an upper bound on A (a path
+    found: possible), and margin_m a lower bound on the margin; detour_exact only where the value is the
+    precise one (0.1 %). Returns how many rows differ from the precise ones.
+    """
+    a, b = fast, prec
+    assert list(a[["track_id", "from_index", "to_index"]].itertuples(index=False)) == list(
+        b[["track_id", "from_index", "to_index"]].itertuples(index=False))
+    assert (a["zone_id"].astype(str).to_numpy() == b["zone_id"].astype(str).to_numpy()).all()
+    v = a["verdict"].astype(str).to_numpy()
+    assert (v == b["verdict"].astype(str).to_numpy()).all()
+    fd, pd_ = a["detour_m"].to_numpy(float), b["detour_m"].to_numpy(float)
+    fm, pm = a["margin_m"].to_numpy(float), b["margin_m"].to_numpy(float)
+    fex, pex = a["detour_exact"].to_numpy(bool), b["detour_exact"].to_numpy(bool)
+    tol = 1e-3 * np.where(np.isfinite(pd_), np.abs(pd_), 0.0)
+    with np.errstate(invalid="ignore"):
+        dsame = (fd == pd_) | (np.isnan(fd) & np.isnan(pd_)) | (np.abs(fd - pd_) <= tol)
+        msame = (fm == pm) | (np.isnan(fm) & np.isnan(pm)) | (np.abs(fm - pm) <= tol)
+    changed = ~(dsame & msame)
+    low = (v == "necessary") | (v == "impossible")
+    chk = changed & pex  # a precise value that is a bound itself (beyond 1.25 budgets) cannot be checked
+    assert (fd[chk & low] <= pd_[chk & low] + tol[chk & low]).all()
+    assert (fd[chk & (v == "possible")] >= pd_[chk & (v == "possible")] - tol[chk & (v == "possible")]).all()
+    assert (fm[chk] <= pm[chk] + tol[chk]).all()
+    assert not (fex & ~(pex & dsame)).any()
+    return int(changed.sum())
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_fast_early_exits_keep_verdicts_and_bound_sides(ne_admin0: object, bulk: bool) -> None:
+    """The fast pipeline (every (pair, zone) through evaluate without bulk) against the precise one: the same
+    verdicts, and the detours and margins where it stops early are true bounds on the precise side."""
+    zones = {k: v for k, v in _zones(ne_admin0).items() if k in ("GRC", "HRV", "COMB", "GAP")}
+    rng = np.random.default_rng(19)
+    n = 60
+    lon1 = rng.uniform(12.0, 30.0, n)
+    lat1 = rng.uniform(36.0, 50.0, n)
+    d = rng.uniform(50e3, 600e3, n)
+    lon2, lat2, _ = GEOD.fwd(lon1, lat1, rng.uniform(0, 360, n), d)
+    direct = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+    dt = direct * rng.uniform(1.0, 1.5, n) / VMAX
+    ids = np.arange(n)
+    z = np.zeros(n)
+    pairs = V.Pairs(np.array([f"t{i}" for i in ids], dtype=object), ids, ids, lon1, lat1, np.asarray(lon2),
+                    np.asarray(lat2), z, z, dt, z)
+    caps = V.zone_caps(list(zones.items()))
+    stats: dict[str, int] = {}
+    a = V._verdicts_for_pairs(pairs, caps, VMAX, precise=False, keep_impossible=True, bulk=bulk, stats=stats)
+    b = V._verdicts_for_pairs(pairs, caps, VMAX, precise=True, keep_impossible=True, bulk=False)
+    changed = _assert_fast_bounds(a, b)
+    assert stats["evaluate"] >= (1 if bulk else 5)
+    assert changed > 0  # the fast values do stop short of the precise ones somewhere
+    assert {"possible", "necessary"} <= set(a["verdict"].astype(str))
+
+
+def test_fast_levels_when_the_zone_graph_is_too_big(ne_admin0: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fast mode tries the zone itself first; when its graph is beyond the memory ceiling the simplification
+    levels still give the precise verdicts, with bounds on the precise side."""
+    import overflight.analysis.prism.avoid as avoid
+
+    seen: dict[str, object] = {}
+    orig_sa, orig_gp = avoid.shortest_avoiding, avoid._graph_path
+
+    def sa(p1: object, p2: object, ll1: object, ll2: object, obstacle: object, *a: object, **k: object) -> object:
+        seen["obst"] = obstacle
+        return orig_sa(p1, p2, ll1, ll2, obstacle, *a, **k)  # type: ignore[arg-type]
+
+    def gp(p1: object, p2: object, ll1: object, ll2: object, obstacle: object, *a: object) -> object:
+        if obstacle is seen.get("obst"):
+            seen["refused"] = int(seen.get("refused", 0)) + 1  # type: ignore[call-overload]
+            return math.nan, np.zeros((0, 2))  # the zone's own graph "too big"
+        return orig_gp(p1, p2, ll1, ll2, obstacle, *a)  # type: ignore[arg-type]
+
+    g = _zones(ne_admin0)["GRC"]
+    lon1, lat1, lon2, lat2, r1, r2, b_hi, direct = _pairs_near(g, 120, seed=23)
+    line = shapely.linestrings(np.stack([np.column_stack([lon1, lat1]), np.column_stack([lon2, lat2])], axis=1))
+    cross = shapely.intersects(line, g) & (direct - (r1 + r2) <= b_hi)
+    checked = 0
+    for i in np.flatnonzero(cross)[:30]:
+        args = (float(lon1[i]), float(lat1[i]), float(lon2[i]), float(lat2[i]), g)
+        kw = {"budget_hi": float(b_hi[i]), "r1": float(r1[i]), "r2": float(r2[i])}
+        plain = V.evaluate(*args, **kw, precise=True)
+        with monkeypatch.context() as m:
+            m.setattr(avoid, "_graph_path", gp)
+            m.setattr(V.evaluation if hasattr(V, "evaluation") else sys.modules[
+                "overflight.analysis.prism.evaluation"], "shortest_avoiding", sa)
+            a = V.evaluate(*args, **kw, precise=False)
+        if a.verdict == "possible" and not math.isfinite(a.detour):
+            continue  # no bound at all (every level's graph refused too): "possible", as documented
+        assert a.verdict == plain.verdict, i
+        if plain.exact and a.verdict == "possible":
+            assert a.detour >= plain.detour * (1 - 1e-3)
+        if plain.exact and a.verdict == "necessary":
+            assert a.detour <= plain.detour * (1 + 1e-3)
+        checked += 1
+    assert checked >= 20 and int(seen.get("refused", 0)) >= 4  # type: ignore[call-overload]

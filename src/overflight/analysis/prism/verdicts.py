@@ -33,6 +33,17 @@ The same flag marks the bounds given when a search reaches its memory ceiling (`
 ``avoid.GRAPH_MAX_EDGES``): a verdict that would need the exact value then stays ``possible``. Under a
 validity period, ``detour_m`` of a ``possible`` row is the entering length within the period (not exact).
 
+Fast mode (``precise=False``, ``bench_prism --fast``) computes only as far as the verdict needs: each stage
+stops as soon as a certified bound settles the verdict (and the evaluate stage tries the cheapest decisive
+obstacle first: convex hulls, then the zone within the budget's ellipse, the simplification levels only when
+that graph is beyond its ceiling). The verdicts are those of precise mode; ``detour_m`` and ``margin_m`` are
+then whichever certified bound settled it, on a known side of the precise value: for ``necessary`` a lower
+bound on A (typically the budget plus about a metre), for ``possible`` an upper bound on A (the length of
+an avoiding path found within the budget), for ``impossible`` a lower bound on E, and ``margin_m`` a lower
+bound on the margin. Which bound that is may change with the order of the search (it is not part of the
+result's contract); ``detour_exact`` is True only where the value is the precise one (0.1 %).
+``benchmarks/check_prism_bounds.py`` checks a fast table against a precise one on these terms.
+
 Stages (one module each): ``caps`` (cap bounds settle the zones out of reach), ``inside`` (a fix in the
 zone), ``bulk`` (vectorised settlement per zone, ``fast``) and ``evaluate`` (one pair at a time, ``avoid``);
 inputs in ``pairs``. This module runs them and builds the table.
