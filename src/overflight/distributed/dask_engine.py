@@ -219,7 +219,7 @@ def _read_piece_report(piece: Piece, opts: ReadOptions, between: tuple[pd.Timest
         "_file": np.full(len(keep), piece.file_id, dtype=np.int32),
         "_row_group": np.full(len(keep), piece.row_group, dtype=np.int64),
         "_row": np.asarray(st.rows, dtype=np.int64)[keep],
-    })
+    }, copy=False)  # (no consolidation: a copy of every column, split again by the shuffle)
     return df, report
 
 
@@ -235,7 +235,7 @@ def _id_strings(ids: pd.Series, keep: np.ndarray | None) -> pd.Series:
             codes = codes[keep]
         words = pa.array(np.asarray(ids.cat.categories, dtype=object), type=pa.string())
         text = pa.DictionaryArray.from_arrays(pa.array(codes), words).cast(pa.string())
-        return pd.Series(pd.arrays.ArrowStringArray(text, dtype=_STR), copy=False)
+        return pd.Series(pd.arrays.ArrowStringArray(text, dtype=_STR), copy=False)  # type: ignore[call-arg]  # (the stubs lack dtype=)
     return (ids if keep is None else ids.iloc[keep]).reset_index(drop=True).astype("str")
 
 
@@ -491,7 +491,6 @@ def _clean_tracks(df: pd.DataFrame, have_src: bool) -> pd.DataFrame | None:
     Decided with stable sorts of integer keys (one radix pass each), not a lexsort of four keys; the ids go on
     as a Categorical of the partition's ids (codes taken, never a string per fix).
     """
-    n = len(df)
     codes, uniq = factorize_sorted(df["track_id"])
     t = df["time"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     a: np.ndarray | None = None  # archive order (None: the rows are in it already, as the shuffle keeps them)
@@ -500,7 +499,8 @@ def _clean_tracks(df: pd.DataFrame, have_src: bool) -> pd.DataFrame | None:
         if not bool((src[1:] > src[:-1]).all()):
             a = np.argsort(src, kind="stable")
     ca = codes if a is None else codes[a]
-    o = np.argsort(ca, kind="stable")
+    # (numpy's stable sort is a radix sort for keys of 16 bits or less: a partition seldom holds 65,536 tracks)
+    o = np.argsort(ca.astype(np.uint16) if len(uniq) <= 1 << 16 else ca, kind="stable")
     if a is not None:
         o = a[o]
     co, to = codes[o], t[o]
