@@ -219,7 +219,7 @@ def _read_piece_report(piece: Piece, opts: ReadOptions, between: tuple[pd.Timest
         "_file": np.full(len(keep), piece.file_id, dtype=np.int32),
         "_row_group": np.full(len(keep), piece.row_group, dtype=np.int64),
         "_row": np.asarray(st.rows, dtype=np.int64)[keep],
-    }, copy=False)  # (no consolidation: a copy of every column, split again by the shuffle)
+    })
     return df, report
 
 
