@@ -61,8 +61,18 @@ def stage_parquet_row_group(path: str | Path, row_group: int, first_row: int, op
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=p) from None
     plan = _plan(pf, p, opts)
+    idc = plan[0].id
+    if opts.core_only and opts.categorical_ids and idc is not None and idc in pf.schema_arrow.names and (
+            pa.types.is_string(pf.schema_arrow.field(idc).type)
+            or pa.types.is_large_string(pf.schema_arrow.field(idc).type)):
+        # The ids as the row group's dictionary (as iter_parquet_staged reads them): a code per fix, each
+        # distinct id staged once, never a string per fix.
+        try:
+            pf = pq.ParquetFile(p, read_dictionary=[idc])
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise InputError(f"not a readable Parquet file: {exc}", file=p) from None
     try:
-        tbl = pf.read_row_group(row_group, columns=plan[3])
+        tbl = pf.read_row_group(row_group, columns=plan[3], use_threads=False)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"cannot read Parquet row group {row_group}: {exc}", file=p) from None
     rows = np.arange(first_row + 1, first_row + tbl.num_rows + 1)
