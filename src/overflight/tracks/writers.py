@@ -308,8 +308,8 @@ def fixed7(x: np.ndarray) -> pa.StringArray:
     too large for the integer path is formatted by Python itself.
     """
     x = np.asarray(x, dtype=np.float64)
-    p = np.abs(x) * 1e7
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # huge values overflow to inf and take Python's path
+        p = np.abs(x) * 1e7
         fast = np.isfinite(p) & (p < 4e15)  # below 2**52: the fraction of p is exact
         fp = np.where(fast, p, 0.0)
         frac = fp - np.floor(fp)
