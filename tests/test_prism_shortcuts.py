@@ -179,20 +179,26 @@ def test_hull_of_comb_gives_exact_detour_around_it() -> None:
     assert ev.detour == pytest.approx(ref.detour, rel=1e-3)
 
 
-def test_fast_pipeline_matches_precise_pipeline_without_bulk(ne_admin0: object) -> None:
-    zones = {k: v for k, v in _zones(ne_admin0).items() if k in ("HRV", "DNK", "CHE", "COMB", "GAP", "FIN")}
-    rng = np.random.default_rng(8)
-    n = 150
-    lon1 = rng.uniform(8.0, 33.0, n)
-    lat1 = rng.uniform(42.0, 62.0, n)
-    d = rng.uniform(50e3, 700e3, n)
+def _random_pairs(seed: int, n: int, lons: tuple[float, float], lats: tuple[float, float], dmax: float,
+                  slack: float) -> V.Pairs:
+    """`n` sighting pairs from `seed`: first fixes uniform in the box, second ones 50 km to `dmax` away in a
+    random direction, time gaps 1 to `slack` times the direct flight at VMAX; exact positions and times."""
+    rng = np.random.default_rng(seed)
+    lon1 = rng.uniform(*lons, n)
+    lat1 = rng.uniform(*lats, n)
+    d = rng.uniform(50e3, dmax, n)
     lon2, lat2, _ = GEOD.fwd(lon1, lat1, rng.uniform(0, 360, n), d)
     direct = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
-    dt = direct * rng.uniform(1.0, 1.6, n) / VMAX
+    dt = direct * rng.uniform(1.0, slack, n) / VMAX
     ids = np.arange(n)
     z = np.zeros(n)
-    pairs = V.Pairs(np.array([f"t{i}" for i in ids], dtype=object), ids, ids, lon1, lat1, np.asarray(lon2),
-                    np.asarray(lat2), z, z, dt, z)
+    return V.Pairs(np.array([f"t{i}" for i in ids], dtype=object), ids, ids, lon1, lat1, np.asarray(lon2),
+                   np.asarray(lat2), z, z, dt, z)
+
+
+def test_fast_pipeline_matches_precise_pipeline_without_bulk(ne_admin0: object) -> None:
+    zones = {k: v for k, v in _zones(ne_admin0).items() if k in ("HRV", "DNK", "CHE", "COMB", "GAP", "FIN")}
+    pairs = _random_pairs(8, 150, (8.0, 33.0), (42.0, 62.0), 700e3, 1.6)
     caps = V.zone_caps(list(zones.items()))
     stats: dict[str, int] = {}
     a = V._verdicts_for_pairs(pairs, caps, VMAX, precise=False, keep_impossible=True, stats=stats)
@@ -413,18 +419,7 @@ def test_fast_early_exits_keep_verdicts_and_bound_sides(ne_admin0: object, bulk:
     """The fast pipeline (every (pair, zone) through evaluate without bulk) against the precise one: the same
     verdicts, and the detours and margins where it stops early are true bounds on the precise side."""
     zones = {k: v for k, v in _zones(ne_admin0).items() if k in ("GRC", "HRV", "COMB", "GAP")}
-    rng = np.random.default_rng(19)
-    n = 60
-    lon1 = rng.uniform(12.0, 30.0, n)
-    lat1 = rng.uniform(36.0, 50.0, n)
-    d = rng.uniform(50e3, 600e3, n)
-    lon2, lat2, _ = GEOD.fwd(lon1, lat1, rng.uniform(0, 360, n), d)
-    direct = np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
-    dt = direct * rng.uniform(1.0, 1.5, n) / VMAX
-    ids = np.arange(n)
-    z = np.zeros(n)
-    pairs = V.Pairs(np.array([f"t{i}" for i in ids], dtype=object), ids, ids, lon1, lat1, np.asarray(lon2),
-                    np.asarray(lat2), z, z, dt, z)
+    pairs = _random_pairs(19, 60, (12.0, 30.0), (36.0, 50.0), 600e3, 1.5)
     caps = V.zone_caps(list(zones.items()))
     stats: dict[str, int] = {}
     a = V._verdicts_for_pairs(pairs, caps, VMAX, precise=False, keep_impossible=True, bulk=bulk, stats=stats)
