@@ -235,9 +235,14 @@ def test_cli_engine_dask(archive: Path, fixes: pd.DataFrame, tmp_path: Path) -> 
     assert prov["engine"]["workers"] == 2 and prov["parameters"]["n_fixes"] == len(fixes)
     got = pd.concat([pd.read_parquet(p) for p in sorted(out.glob("part-*.parquet"))], ignore_index=True)
     assert len(got) == prov["n_visits"] > 0 and f"{prov['n_visits']} visits" in r.stdout
-    # A second run into the same (now full) directory is refused before any work.
+    # A second run into the same (now full) directory is refused before any work: no cluster is started
+    # (one closed as it starts logs its workers' broken connections), so the error is all that is printed.
     r2 = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r2.returncode == 2 and "not empty" in r2.stderr and "Traceback" not in r2.stderr
+    assert r2.stderr.strip().startswith("error:") and "distributed" not in r2.stderr
+    r4 = subprocess.run([*cmd[:4], str(tmp_path / "none-*.parquet"), *cmd[5:-1], str(tmp_path / "v2")],
+                        capture_output=True, text=True, env=env, timeout=300)
+    assert r4.returncode == 2 and "no Parquet file matches" in r4.stderr and "distributed" not in r4.stderr
     loc = tmp_path / "located"
     r3 = subprocess.run([sys.executable, "-m", "overflight", "locate", str(archive), "--zones", "ne-admin0",
                          "--engine", "dask", "--workers", "2", "-o", str(loc)], capture_output=True, text=True,

@@ -46,6 +46,10 @@ def locate(
         if not points.is_file():
             raise InputError("no such file", file=points)
         check_output(output, "--output")
+    else:
+        from overflight.distributed import check_inputs
+
+        check_inputs(str(points), output)
     zs = load_zones(zones, ids=zone or None, id_field=id_field)
     index = ZoneIndex.cached(zs)
     if on_dask:

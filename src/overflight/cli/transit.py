@@ -243,8 +243,9 @@ def transit_cmd(
 def _transit_on_dask(tracks: str, zones: str, zone: list[str] | None, id_field: str | None, output: Path,
                      gap_s: float, step_m: float, scheduler: str | None, workers: int | None, opts: dict[str, Any],
                      *, sort: bool, brackets: bool, summary: Path | None, summary_tz: str) -> None:
-    from overflight.distributed import dask_client, transit_dask
+    from overflight.distributed import check_inputs, dask_client, transit_dask
 
+    check_inputs(tracks, output)
     read = {k: v for k, v in opts.items() if k != "format"}
     zs = load_zones(zones, ids=zone or None, id_field=id_field)
     with dask_client(scheduler, workers) as client:

@@ -7,10 +7,11 @@ partitioned and why, and :mod:`overflight.analysis.transit_kernel` for the kerne
 from overflight.distributed.dask_engine import (
     DaskRun,
     archive_pieces,
+    check_inputs,
     dask_client,
     locate_dask,
     read_archive,
     transit_dask,
 )
 
-__all__ = ["DaskRun", "archive_pieces", "dask_client", "locate_dask", "read_archive", "transit_dask"]
+__all__ = ["DaskRun", "archive_pieces", "check_inputs", "dask_client", "locate_dask", "read_archive", "transit_dask"]

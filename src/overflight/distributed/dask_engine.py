@@ -371,12 +371,27 @@ def _engine_info(client: Any) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------- output
 
+def check_inputs(paths: str | Path | Sequence[str | Path], output: str | Path | None) -> None:
+    """Refuse an archive that names no Parquet file, or an output that is a file or a directory not empty.
+
+    The command line calls this before it starts a cluster: a cluster closed again at once, while its
+    workers are still starting, logs their broken connections as tracebacks over the one-line error.
+    """
+    _expand(paths)
+    if output is not None:
+        _check_output(Path(output))
+
+
+def _check_output(target: Path) -> None:
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InputError("output directory exists and is not empty (choose a new one)", file=target)
+
+
 class _Output:
     """A directory filled under a hidden name and renamed into place only when the run succeeded."""
 
     def __init__(self, target: Path) -> None:
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise InputError("output directory exists and is not empty (choose a new one)", file=target)
+        _check_output(target)
         self.target = target
         self.tmp = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
         self.tmp.mkdir(parents=True)
