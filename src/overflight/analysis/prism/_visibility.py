@@ -20,6 +20,10 @@ from overflight.index.grid import polygon_edges
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+# ``_hit_one``'s arguments after the segment: the edges (x1, y1, x2, y2) cell by cell, x0, y0, cell, nx, ny, the
+# cells' starts, the item list, each column's first and last non-empty row (``SegmentIndex.grid``).
+GridArgs = tuple[FloatArray, FloatArray, FloatArray, FloatArray, float, float, float, int, int, IntArray, IntArray,
+                 IntArray, IntArray]
 
 
 @kernel
@@ -93,16 +97,8 @@ def _bin_edges(
 
 
 @kernel
-def _hits(
-    ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray,
-    x1: FloatArray, y1: FloatArray, x2: FloatArray, y2: FloatArray,
-    x0: float, y0: float, cell: float, nx: int, ny: int, start: IntArray, items: IntArray,
-) -> NDArray[np.bool_]:
-    n = ax.size
-    out = np.zeros(n, np.bool_)
-    pad = cell * 1e-9
-    # Each column's first and last non-empty row: the walk skips the empty cells above and below (open sea
-    # between islands), which hold no edge to meet.
+def _column_rows(start: IntArray, nx: int, ny: int) -> tuple[IntArray, IntArray]:
+    """Each grid column's first and last non-empty row (ny and -1 for an empty column)."""
     lo_row = np.full(nx, ny, np.int64)
     hi_row = np.full(nx, -1, np.int64)
     for j in range(ny):
@@ -110,39 +106,58 @@ def _hits(
             if start[j * nx + i + 1] > start[j * nx + i]:
                 lo_row[i] = min(lo_row[i], j)
                 hi_row[i] = max(hi_row[i], j)
+    return lo_row, hi_row
+
+
+@kernel
+def _hit_one(
+    sx: float, sy: float, ex: float, ey: float, x1: FloatArray, y1: FloatArray, x2: FloatArray, y2: FloatArray,
+    x0: float, y0: float, cell: float, nx: int, ny: int, start: IntArray, items: IntArray, lo_row: IntArray,
+    hi_row: IntArray,
+) -> bool:
+    """Whether segment (sx, sy)-(ex, ey) meets an edge, walking the grid cells it crosses (``_hits``' test)."""
+    pad = cell * 1e-9
+    if sx > ex:  # walk the columns left to right
+        sx, sy, ex, ey = ex, ey, sx, sy
+    i0 = min(max(int((sx - pad - x0) / cell), 0), nx - 1)
+    i1 = min(max(int((ex + pad - x0) / cell), 0), nx - 1)
+    dx = ex - sx
+    for i in range(i0, i1 + 1):
+        # The segment's y-range within this column (the whole segment when it is vertical).
+        if dx > 0.0:
+            xa = max(sx, x0 + i * cell)
+            xb = min(ex, x0 + (i + 1) * cell)
+            ya = sy + (ey - sy) * ((xa - sx) / dx)
+            yb = sy + (ey - sy) * ((xb - sx) / dx)
+        else:
+            ya, yb = sy, ey
+        lo = min(ya, yb) - pad
+        hi = max(ya, yb) + pad
+        j0 = max(min(max(int((lo - y0) / cell), 0), ny - 1), lo_row[i])
+        j1 = min(min(max(int((hi - y0) / cell), 0), ny - 1), hi_row[i])
+        for j in range(j0, j1 + 1):
+            c = j * nx + i
+            for k in range(start[c], start[c + 1]):
+                e = items[k]
+                if _meet(sx, sy, ex, ey, x1[e], y1[e], x2[e], y2[e]):
+                    return True
+    return False
+
+
+@kernel
+def _hits(
+    ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray,
+    x1: FloatArray, y1: FloatArray, x2: FloatArray, y2: FloatArray,
+    x0: float, y0: float, cell: float, nx: int, ny: int, start: IntArray, items: IntArray,
+) -> NDArray[np.bool_]:
+    n = ax.size
+    out = np.zeros(n, np.bool_)
+    # Each column's first and last non-empty row: the walk skips the empty cells above and below (open sea
+    # between islands), which hold no edge to meet.
+    lo_row, hi_row = _column_rows(start, nx, ny)
     for s in range(n):
-        sx, sy, ex, ey = ax[s], ay[s], bx[s], by[s]
-        if sx > ex:  # walk the columns left to right
-            sx, sy, ex, ey = ex, ey, sx, sy
-        i0 = min(max(int((sx - pad - x0) / cell), 0), nx - 1)
-        i1 = min(max(int((ex + pad - x0) / cell), 0), nx - 1)
-        dx = ex - sx
-        found = False
-        for i in range(i0, i1 + 1):
-            # The segment's y-range within this column (the whole segment when it is vertical).
-            if dx > 0.0:
-                xa = max(sx, x0 + i * cell)
-                xb = min(ex, x0 + (i + 1) * cell)
-                ya = sy + (ey - sy) * ((xa - sx) / dx)
-                yb = sy + (ey - sy) * ((xb - sx) / dx)
-            else:
-                ya, yb = sy, ey
-            lo = min(ya, yb) - pad
-            hi = max(ya, yb) + pad
-            j0 = max(min(max(int((lo - y0) / cell), 0), ny - 1), lo_row[i])
-            j1 = min(min(max(int((hi - y0) / cell), 0), ny - 1), hi_row[i])
-            for j in range(j0, j1 + 1):
-                c = j * nx + i
-                for k in range(start[c], start[c + 1]):
-                    e = items[k]
-                    if _meet(sx, sy, ex, ey, x1[e], y1[e], x2[e], y2[e]):
-                        found = True
-                        break
-                if found:
-                    break
-            if found:
-                break
-        out[s] = found
+        out[s] = _hit_one(ax[s], ay[s], bx[s], by[s], x1, y1, x2, y2, x0, y0, cell, nx, ny, start, items, lo_row,
+                          hi_row)
     return out
 
 
@@ -244,6 +259,12 @@ class SegmentIndex:
         self._cells = (self.x1[self.items], self.y1[self.items], self.x2[self.items], self.y2[self.items])
         self._order = np.arange(self.items.size, dtype=np.int64)
 
+    def grid(self) -> GridArgs:
+        """The arguments of ``_hit_one`` after the segment: the edges cell by cell and the grid (for other kernels)."""
+        lo_row, hi_row = _column_rows(self.start, self.nx, self.ny)
+        return (*self._cells, float(self.x0), float(self.y0), float(self.cell), int(self.nx), int(self.ny),
+                self.start, self._order, lo_row, hi_row)
+
     def hits(self, ax: FloatArray, ay: FloatArray, bx: FloatArray, by: FloatArray) -> NDArray[np.bool_]:
         """For each segment (ax, ay)-(bx, by): does it meet an edge (touching counts)?"""
         if self.x1.size == 0:
@@ -262,4 +283,4 @@ class SegmentIndex:
                                   self.cell, self.nx, self.ny, self.start, self._order), dtype=bool)
 
 
-__all__ = ["FloatArray", "IntArray", "SegmentIndex"]
+__all__ = ["FloatArray", "GridArgs", "IntArray", "SegmentIndex"]

@@ -24,9 +24,9 @@ from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from overflight._jit import grow, kernel
-from overflight.analysis.prism._dijkstra import Graph, shortest_0_to_1
+from overflight.analysis.prism._dijkstra import Graph, lazy_shortest, shortest_0_to_1
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, dist, unit
-from overflight.analysis.prism._visibility import SegmentIndex
+from overflight.analysis.prism._visibility import GridArgs, SegmentIndex
 from overflight.analysis.prism.fast import SPLIT_MAX
 
 ToLonLat = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
@@ -221,7 +221,7 @@ def _within_focal(
 
 def _graph_path(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
-    to_lonlat: ToLonLat, limit: float, scale_lo: float, direct: float | None = None,
+    to_lonlat: ToLonLat, limit: float, scale_lo: float, direct: float | None = None, lazy: bool = False,
 ) -> tuple[float, FloatArray]:
     """Shortest path p1→p2 avoiding the obstacle's interior over nodes whose focal sum is <= `limit`.
 
@@ -229,7 +229,9 @@ def _graph_path(
     (nan, empty) when the graph would exceed ``GRAPH_MAX_EDGES`` candidate edges (the memory ceiling: the
     caller then has no bound from this obstacle). `scale_lo` bounds (true metres) / (planar metres) from
     below, to drop hopeless edges before testing. `direct` is ``dist(ll1, ll2)`` when the caller has it (the same
-    geodesic, hence the same value).
+    geodesic, hence the same value). `lazy` (fast mode): test and measure edges only as the search reaches them
+    (``lazy_shortest``: the same path when one is within `limit`, else (inf, empty) where this would give the
+    length of a longer one: the caller needs none beyond `limit`).
     """
     nodes, prev, nxt = convex_vertices(obstacle)
     if len(nodes):
@@ -260,6 +262,10 @@ def _graph_path(
         return math.nan, np.zeros((0, 2))
     if i.size == 0:
         return math.inf, np.zeros((0, 2))
+    if lazy:
+        grid, inside = _shrunk_grid(obstacle, pts, max(float(np.abs(pts).max()), 1.0))
+        length, path = lazy_shortest(n, i, j, pts, dp1, dp2, lon, lat, limit * (1 + 1e-9) + 1e-6, grid, inside)
+        return length, (pts[path] if math.isfinite(length) else np.zeros((0, 2)))
     # Touching the boundary is allowed, entering the interior is not.
     vis = ~_enters(obstacle, pts, i, j, max(float(np.abs(pts).max()), 1.0))
     i, j = i[vis], j[vis]
@@ -276,6 +282,17 @@ def _graph_path(
     if not math.isfinite(length):
         return math.inf, np.zeros((0, 2))
     return length, pts[path]
+
+
+def _shrunk_grid(obstacle: BaseGeometry, pts: FloatArray, span: float) -> tuple[GridArgs, NDArray[np.bool_]]:
+    """``_enters``' shrunk obstacle as a grid for the lazy search (``SegmentIndex.grid``), and which `pts` lie in it."""
+    shrunk = obstacle.buffer(-1e-7 * span, quad_segs=1)
+    if shrunk.is_empty:
+        z, zi = np.zeros(0), np.zeros(0, dtype=np.int64)
+        return ((z, z, z, z, 0.0, 0.0, 1.0, 1, 1, np.zeros(2, dtype=np.int64), zi, np.ones(1, dtype=np.int64),
+                 np.full(1, -1, dtype=np.int64)), np.zeros(len(pts), dtype=bool))
+    index = SegmentIndex(shrunk)
+    return index.grid(), index.inside(pts[:, 0], pts[:, 1])
 
 
 def _enters(
@@ -408,7 +425,7 @@ def _merged_hulls(hulls: NDArray[np.object_],
 
 def hull_bounds(
     p1: FloatArray, p2: FloatArray, ll1: tuple[float, float], ll2: tuple[float, float], obstacle: BaseGeometry,
-    to_lonlat: ToLonLat, *, limit: float, scale_lo: float, direct: float | None = None,
+    to_lonlat: ToLonLat, *, limit: float, scale_lo: float, direct: float | None = None, lazy: bool = False,
 ) -> tuple[float, float, FloatArray]:
     """Bounds (lower, upper, path of the upper) on the avoiding length from convex hulls of the obstacle's parts.
 
@@ -420,7 +437,7 @@ def hull_bounds(
     obstacle (avoiding a subset is easier), exact when every other part lies within one of those hulls
     (its pocket). Otherwise hulls of the clusters of overlapping hulls form a superset obstacle: if the
     fixes are outside them, the path around them is an upper bound. Returns (0, inf, empty) when no
-    hull applies. `direct`: as in ``_graph_path``.
+    hull applies. `direct`, `lazy`: as in ``_graph_path``.
     """
     parts = shapely.get_parts(obstacle)
     # The non-empty polygons, in order (vectorised: an archipelago's obstacle has hundreds of parts).
@@ -438,7 +455,7 @@ def hull_bounds(
         order = idx[np.argsort(-shapely.area(hulls[idx]), kind="stable")]
         chosen = _disjoint_hulls(hulls, order, hits)
         cover = shapely.multipolygons(hulls[chosen])
-        val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo, direct)
+        val, path = _graph_path(p1, p2, ll1, ll2, cover, to_lonlat, limit, scale_lo, direct, lazy)
         if math.isnan(val):
             return lower, upper, best  # too big a graph: no bound from the hulls
         lower = min(val, limit)
@@ -452,7 +469,7 @@ def hull_bounds(
     merged = _merged_hulls(hulls, hits)
     if not (shapely.intersects(merged, f1).any() or shapely.intersects(merged, f2).any()):
         u, path = _graph_path(p1, p2, ll1, ll2, shapely.multipolygons(merged), to_lonlat, limit, scale_lo,
-                              direct)
+                              direct, lazy)
         if not math.isnan(u):
             upper, best = u, path
     return lower, upper, best
@@ -529,6 +546,9 @@ def shortest_avoiding(
     if not precise and target is not None:
         # Only the side of the target matters: paths longer than it need not be found (bounds stay certified).
         limit = min(limit, target * (1 + 1e-6) + 1.0)
+    # Fast mode: edges tested and measured as the searches reach them (``_graph_path``); paths beyond `limit`
+    # are not searched.
+    lazy = not precise and target is not None
     plen = float(np.hypot(*(p2 - p1)))
     clear: list[float] = []  # each fix's distance to the obstacle, measured when a level first needs it
     lower, upper, best = direct, math.inf, np.zeros((0, 2))
@@ -545,7 +565,7 @@ def shortest_avoiding(
 
     if hulls:
         h_lo, h_up, h_path = hull_bounds(p1, p2, ll1, ll2, obstacle, to_lonlat, limit=limit, scale_lo=scale_lo,
-                                         direct=direct)
+                                         direct=direct, lazy=lazy)
         lower = max(lower, h_lo)
         if h_up < upper:
             upper, best = h_up, h_path
@@ -572,7 +592,7 @@ def shortest_avoiding(
             outer = obstacle
         u = math.inf
         if not outer.is_empty:
-            u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo, direct)
+            u, path = _graph_path(p1, p2, ll1, ll2, outer, to_lonlat, min(limit, upper), scale_lo, direct, lazy)
             if u < upper:
                 upper, best = u, path
             lower = min(lower, upper)
@@ -581,7 +601,7 @@ def shortest_avoiding(
         if tau > 0:
             # The inner (subset) obstacle only now: a level that settles on its outer bound never needs it.
             inner_o = simp.buffer(-1.5 * tau, quad_segs=2)
-            lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo, direct)
+            lo, _ = _graph_path(p1, p2, ll1, ll2, inner_o, to_lonlat, min(limit, upper), scale_lo, direct, lazy)
         else:
             lo = math.nan if math.isnan(u) else upper  # the zone itself: exact, unless its graph was too big
         if not math.isnan(lo):  # nan: too big a graph, no lower bound from this level
@@ -592,7 +612,7 @@ def shortest_avoiding(
             # A fix close to the zone (in a narrow channel, say): the coarse superset may close the way out.
             # Keep finer detail near the fixes (still a superset of the zone) and look for a path again.
             g_outer = graded_outer(obstacle, outer, [p1, p2], clear, plen / GRADED_RADIUS, tau / GRADED_FINE)
-            u, path = _graph_path(p1, p2, ll1, ll2, g_outer, to_lonlat, min(limit, upper), scale_lo, direct)
+            u, path = _graph_path(p1, p2, ll1, ll2, g_outer, to_lonlat, min(limit, upper), scale_lo, direct, lazy)
             if u < upper:
                 upper, best = u, path
             lower = min(lower, upper)
