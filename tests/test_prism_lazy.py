@@ -48,7 +48,7 @@ def test_lazy_search_finds_the_eager_shortest_path(seed: int) -> None:
     direct = float(dist(*ll1, *ll2))
     scale_lo = math.cos(400e3 / 6371e3) ** 2 * SPH_LO
     for limit in (direct * rng.uniform(1.0, 1.3), direct * 1.6):
-        eager, epath = _graph_path(p1, p2, ll1, ll2, obst, gn.inv, limit, scale_lo, direct)
+        eager, _ = _graph_path(p1, p2, ll1, ll2, obst, gn.inv, limit, scale_lo, direct)
         lazy, lpath = _graph_path(p1, p2, ll1, ll2, obst, gn.inv, limit, scale_lo, direct, lazy=True)
         if eager <= limit:
             assert lazy == eager

@@ -200,15 +200,16 @@ def _lazy_kernel(
 
 
 def lazy_shortest(
-    n: int, i: IntArray, j: IntArray, pts: FloatArray, dp1: FloatArray, dp2: FloatArray, lon: FloatArray,
-    lat: FloatArray, cut: float, grid: GridArgs, inside: NDArray[np.bool_],
+    n: int, i: IntArray, j: IntArray, pts: FloatArray, dp2: FloatArray, lon: FloatArray, lat: FloatArray, cut: float,
+    grid: GridArgs, inside: NDArray[np.bool_],
 ) -> tuple[float, IntArray]:
     """(length, node path 0 → 1) of the shortest visible path over the candidate edges (`i` < `j`), or
     (inf, empty) if none is at most `cut` long; edges tested and measured only as the search reaches them.
 
     The graph is ``avoid._graph_path``'s: nodes `pts` (fix 1, fix 2, obstacle vertices), its candidate edges,
     visible where the segment misses the shrunk obstacle (`grid`: ``SegmentIndex.grid``; `inside`: nodes inside
-    it) and weighted by true geodesics (from fix 1: `dp1`). A* towards fix 2 (heuristic `dp2`) tests an edge's
+    it) and weighted by true geodesics. A* towards fix 2 (heuristic `dp2`, a lower bound on each node's
+    distance to fix 2) tests an edge's
     visibility only when popped, at a lower bound of its length (Andoyer-Lambert less its allowance, ``edges``),
     and lets that bound stand in for its true length until measured: the lengths asked for are measured together
     with pyproj and the search runs again, until the shortest path's edges all have their true lengths (it is then the
@@ -218,8 +219,6 @@ def lazy_shortest(
     f = np.ascontiguousarray
     i, j = f(i, dtype=np.int64), f(j, dtype=np.int64)
     ew = np.full(i.size, np.nan)
-    from1 = i == 0
-    ew[from1] = np.maximum(dp1[j[from1]], 1e-9)  # as _graph_path: the lengths from fix 1 are known
     state = np.zeros(i.size, dtype=np.int8)
     x = f(pts[:, 0], dtype=np.float64)
     y = f(pts[:, 1], dtype=np.float64)
