@@ -12,8 +12,15 @@ found; within a group, a member whose own lower bound exceeds it is skipped. The
 have lowered it: the same least value, the same float, as the bound of every cap taken one by one.
 
 The σ of those lower bounds need not be exact, only below the true angle: for a chord ``c = |u - g|``,
-``σ = 2 asin(c / 2) >= c + c³ / 24`` (the series of asin has positive terms), a square root where the
-exact angle needs an arccos (a few times dearer). Only the caps that may be the least get their arccos.
+``σ = 2 asin(c / 2) >= c + c³ / 24 + 3 c⁵ / 640 + 5 c⁷ / 7168 + 35 c⁹ / 294912`` (the series of asin has
+positive terms; the rest is under 1e-12 rad (6 µm) for c < 0.2 (1,300 km), 3 cm at 3,000 km, 60 m at
+6,000 km): a square root and a polynomial (LLVM vectorises them) where the exact angle needs an arccos
+(five times dearer). Only the caps that may be the least get their arccos.
+
+Without `exact` (the fast mode's bounds) no arccos at all: the bounds are those of the chords' series,
+lower than the arccos ones (by the series' rest: more only for far caps, which stay far) and as certain (the
+series is rounded as little as the arccos, and ``1 - 1e-9`` covers both): for the caps near a pair, the ones
+that decide, the same to a micrometre.
 
 A ``CapTree`` holds the groups of several zones one after another (``zone_g``: zone z's groups are
 ``zone_g[z]:zone_g[z + 1]``), so that one compiled pass can take every zone of a chunk of pairs.
@@ -118,14 +125,18 @@ def _acos(x: float) -> float:
 def _arc_lo(a0: float, a1: float, a2: float, g0: float, g1: float, g2: float) -> float:
     """A lower bound on the angle between two unit vectors, from their chord (see the module's note)."""
     d0, d1, d2 = a0 - g0, a1 - g1, a2 - g2
-    c = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-    return c + c * c * c * (1.0 / 24.0)
+    q = d0 * d0 + d1 * d1 + d2 * d2
+    # 2 asin(c / 2) to its c^9 term, in c² (each term positive: every partial sum is below the angle).
+    return math.sqrt(q) * (1.0 + q * (1.0 / 24.0 + q * (3.0 / 640.0 + q * (5.0 / 7168.0 + q * (35.0 / 294912.0)))))
 
 
 @kernel
 def _least_one(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float, t: CapTree, z: int,
-               glb: FloatArray, gsum: FloatArray) -> float:
-    """min over zone z's caps of the cap bound of the pair (a, b); `glb`, `gsum` are scratch (>= its groups)."""
+               glb: FloatArray, gsum: FloatArray, exact: bool) -> float:
+    """min over zone z's caps of the cap bound of the pair (a, b); `glb`, `gsum` are scratch (>= its groups).
+
+    Without `exact`, a lower bound on it from the chords (see the module's note), with no arccos.
+    """
     g0, g1 = t.zone_g[z], t.zone_g[z + 1]
     ng = g1 - g0
     if ng == 0:
@@ -144,8 +155,15 @@ def _least_one(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float,
             if sg - t.w[p] > best:
                 continue
             c = t.c[p]
-            if (_arc_lo(a0, a1, a2, c[0], c[1], c[2]) + _arc_lo(b0, b1, b2, c[0], c[1], c[2])) * _K * _F \
-                    - 2.0 * t.r[p] - 1.0 > best:
+            lo = (_arc_lo(a0, a1, a2, c[0], c[1], c[2]) + _arc_lo(b0, b1, b2, c[0], c[1], c[2])) * _K * _F \
+                - 2.0 * t.r[p]
+            if not exact:
+                # (a skipped group's members are above `best` by their arccos bounds, so `best` stays below
+                # every member's arccos bound: a lower bound on the exact least)
+                if lo < best:
+                    best = lo
+                continue
+            if lo - 1.0 > best:
                 continue
             s = _acos(a0 * c[0] + a1 * c[1] + a2 * c[2]) + _acos(b0 * c[0] + b1 * c[1] + b2 * c[2])
             v = s * _K * _F - 2.0 * t.r[p]
@@ -155,13 +173,13 @@ def _least_one(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float,
 
 
 @kernel
-def _least_kernel(u1: FloatArray, u2: FloatArray, t: CapTree, z: int) -> FloatArray:
+def _least_kernel(u1: FloatArray, u2: FloatArray, t: CapTree, z: int, exact: bool) -> FloatArray:
     n = u1.shape[0]
     out = np.full(n, np.inf)
     ng = max(t.zone_g[z + 1] - t.zone_g[z], 1)
     glb, gsum = np.empty(ng), np.empty(ng)
     for k in range(n):
-        out[k] = _least_one(u1[k, 0], u1[k, 1], u1[k, 2], u2[k, 0], u2[k, 1], u2[k, 2], t, z, glb, gsum)
+        out[k] = _least_one(u1[k, 0], u1[k, 1], u1[k, 2], u2[k, 0], u2[k, 1], u2[k, 2], t, z, glb, gsum, exact)
     return out
 
 
@@ -182,7 +200,7 @@ def _dense_kernel(u1: FloatArray, u2: FloatArray, t: CapTree) -> FloatArray:
 @kernel
 def _reach_kernel(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatArray, incons: NDArray[np.bool_],
                   zc: FloatArray, zr: FloatArray, parts: CapTree, verdict: NDArray[np.int8], detour: FloatArray,
-                  margin: FloatArray, cand: NDArray[np.bool_]) -> int:
+                  margin: FloatArray, cand: NDArray[np.bool_], exact: bool) -> int:
     n, nz = u1.shape[0], zc.shape[0]
     mg = 1
     for z in range(nz):
@@ -194,11 +212,18 @@ def _reach_kernel(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatA
         b0, b1, b2 = u2[k, 0], u2[k, 1], u2[k, 2]
         nd, fl = need[k], flip[k]
         for z in range(nz):
-            # The zone's own cap: _dense_kernel's arithmetic (the same floats as caps._focal_lb's).
-            v = (_acos(a0 * zc[z, 0] + a1 * zc[z, 1] + a2 * zc[z, 2])
-                 + _acos(b0 * zc[z, 0] + b1 * zc[z, 1] + b2 * zc[z, 2])) * _K * _F - 2.0 * zr[z]
+            # The zone's own cap. Fast mode first tries the chords' bound: most pairs are far from most zones,
+            # and any certain bound settles them. Where it does not, and always in precise mode, the arccos
+            # bound (_dense_kernel's arithmetic, the same floats as caps._focal_lb's): the same pairs go on.
+            v = np.inf
+            if not exact:
+                v = (_arc_lo(a0, a1, a2, zc[z, 0], zc[z, 1], zc[z, 2])
+                     + _arc_lo(b0, b1, b2, zc[z, 0], zc[z, 1], zc[z, 2])) * _K * _F - 2.0 * zr[z]
+            if exact or v <= nd:
+                v = (_acos(a0 * zc[z, 0] + a1 * zc[z, 1] + a2 * zc[z, 2])
+                     + _acos(b0 * zc[z, 0] + b1 * zc[z, 1] + b2 * zc[z, 2])) * _K * _F - 2.0 * zr[z]
             if v <= nd:
-                p = _least_one(a0, a1, a2, b0, b1, b2, parts, z, glb, gsum)
+                p = _least_one(a0, a1, a2, b0, b1, b2, parts, z, glb, gsum, exact)
                 if p > v or p != p:  # np.maximum (NaN propagates)
                     v = p
             if v <= nd:
@@ -220,29 +245,34 @@ def focal_lb_all(u1: FloatArray, u2: FloatArray, tree: CapTree) -> FloatArray:
                                     np.ascontiguousarray(u2, dtype=np.float64), tree), dtype=np.float64)
 
 
-def least_focal_lb(u1: FloatArray, u2: FloatArray, tree: CapTree, zone: int = 0) -> FloatArray:
-    """min over the caps of the tree's `zone` of the cap bound, for each pair (rows of `u1`, `u2`)."""
+def least_focal_lb(u1: FloatArray, u2: FloatArray, tree: CapTree, zone: int = 0, *, exact: bool = True) -> FloatArray:
+    """min over the caps of the tree's `zone` of the cap bound, for each pair (rows of `u1`, `u2`).
+
+    Without `exact`, a lower bound on it with no arccos (the chords' series: see the module's note).
+    """
     if len(u1) == 0 or tree.zone_g[zone + 1] == tree.zone_g[zone]:
         return np.full(len(u1), np.inf)
     return np.asarray(_least_kernel(np.ascontiguousarray(u1, dtype=np.float64),
-                                    np.ascontiguousarray(u2, dtype=np.float64), tree, zone), dtype=np.float64)
+                                    np.ascontiguousarray(u2, dtype=np.float64), tree, zone, exact),
+                      dtype=np.float64)
 
 
 def reach_far(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatArray, incons: NDArray[np.bool_],
               zc: FloatArray, zr: FloatArray, parts: CapTree, verdict: NDArray[np.int8], detour: FloatArray,
-              margin: FloatArray, cand: NDArray[np.bool_]) -> int:
+              margin: FloatArray, cand: NDArray[np.bool_], *, exact: bool = True) -> int:
     """The caps stage in one compiled pass over every (pair, zone) of a chunk; returns how many it settled.
 
     The bound of each pair (rows of `u1`, `u2`) for each zone: its zone cap (`zc`, `zr`), and where that is
     within `need` (per row), the least over its parts' caps (`parts`, one zone per zone), the larger of the
     two. Within `need`: `cand` set, the bound left in `detour`. Beyond: verdict 0 ("impossible"), detour
     ``max(lb, 0)``, margin ``min(lb - need, flip)`` (`flip` per row). The count leaves out `incons` rows.
-    `verdict`, `detour`, `margin`, `cand` (rows x zones, C order) are written in place.
+    `verdict`, `detour`, `margin`, `cand` (rows x zones, C order) are written in place. Without `exact`
+    the bounds are the chords' (fast mode: certain, lower, and the same verdicts; see the module's note).
     """
     f = np.ascontiguousarray
     return int(_reach_kernel(f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(need, dtype=np.float64).reshape(-1),
                              f(flip, dtype=np.float64).reshape(-1), f(incons, dtype=np.bool_), f(zc, dtype=np.float64),
-                             f(zr, dtype=np.float64), parts, verdict, detour, margin, cand))
+                             f(zr, dtype=np.float64), parts, verdict, detour, margin, cand, exact))
 
 
 __all__ = ["GROUP", "CapTree", "cap_forest", "cap_tree", "focal_lb_all", "least_focal_lb", "reach_far"]

@@ -101,7 +101,7 @@ NECESSARY = 2  # verdicts.VERDICTS.index("necessary") (this module is built with
 def _inside_kernel(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatArray, incons: NDArray[np.bool_],
                    m1: BoolArray, m2: BoolArray, sure1: BoolArray, sure2: BoolArray, poly: BoolArray,
                    untimed: BoolArray, pieces: CapTree, cand: BoolArray, verdict: NDArray[np.int8],
-                   detour: FloatArray, margin: FloatArray, exact: BoolArray) -> NDArray[np.int64]:
+                   detour: FloatArray, margin: FloatArray, exact: BoolArray, exact_lb: bool) -> NDArray[np.int64]:
     n, nz = cand.shape
     mg = 1
     for z in range(nz):
@@ -118,7 +118,8 @@ def _inside_kernel(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: Float
             if poly[z]:
                 ins = untimed[z] and ((m1[k, z] and sure1[k]) or (m2[k, z] and sure2[k]))
                 if not (m1[k, z] or m2[k, z]):
-                    p = _least_one(u1[k, 0], u1[k, 1], u1[k, 2], u2[k, 0], u2[k, 1], u2[k, 2], pieces, z, glb, gsum)
+                    p = _least_one(u1[k, 0], u1[k, 1], u1[k, 2], u2[k, 0], u2[k, 1], u2[k, 2], pieces, z, glb, gsum,
+                                   exact_lb)
                     if p > v or p != p:  # np.maximum (NaN propagates)
                         v = p
             if ins:
@@ -148,7 +149,7 @@ def _inside_kernel(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: Float
 def inside_far(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatArray, incons: BoolArray,
                m1: BoolArray, m2: BoolArray, sure1: BoolArray, sure2: BoolArray, poly: BoolArray,
                untimed: BoolArray, pieces: CapTree, cand: BoolArray, verdict: NDArray[np.int8],
-               detour: FloatArray, margin: FloatArray, exact: BoolArray) -> tuple[int, int]:
+               detour: FloatArray, margin: FloatArray, exact: BoolArray, *, exact_lb: bool = True) -> tuple[int, int]:
     """The inside stage in one compiled pass over the candidates `cand` left by ``_captree.reach_far``.
 
     For each candidate (pair, zone): a fix without position error (`sure1`, `sure2` per row) in a polygon
@@ -157,12 +158,14 @@ def inside_far(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatArra
     tightens the bound (in `detour`), and beyond `need` it is settled as by ``write_far``. What is left stays
     in `cand` (its detour NaN again), inconsistent rows (`incons`) excepted. Returns how many were settled
     far and necessary, inconsistent rows left out. All (rows x zones) arrays are written in place.
+    Without `exact_lb` the pieces' bounds are the chords' (as ``_captree.reach_far`` without `exact`).
     """
     f = np.ascontiguousarray
     c = _inside_kernel(f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(need, dtype=np.float64).reshape(-1),
                        f(flip, dtype=np.float64).reshape(-1), f(incons, dtype=np.bool_), f(m1), f(m2),
                        f(sure1, dtype=np.bool_), f(sure2, dtype=np.bool_), f(poly, dtype=np.bool_),
-                       f(untimed, dtype=np.bool_), pieces, cand, verdict, detour, margin, exact)
+                       f(untimed, dtype=np.bool_), pieces, cand, verdict, detour, margin, exact,
+                       exact_lb)
     return int(c[0]), int(c[1])
 
 

@@ -234,13 +234,14 @@ def verdicts_for_pairs(
         # settled ones straight into the chunk's rows of the result (C order: a chunk's slice is contiguous).
         cand = np.zeros((sl.stop - s, nz), dtype=bool)
         st["caps"] += reach_far(u1[sl], u2[sl], need, flip_all[sl], incons[sl], zone_u, zone_r, parts, verdict[sl],
-                                detour[sl], margin[sl], cand)
+                                detour[sl], margin[sl], cand, exact=precise)
         lap("caps")
         # (the zones coerced once per ZoneCaps, not per chunk: no times are given, so only their number matters)
         m1 = membership.members(pairs.lon1[sl], pairs.lat1[sl], caps.zones(), index=caps.index())
         m2 = membership.members(pairs.lon2[sl], pairs.lat2[sl], caps.zones(), index=caps.index())
         n_far, n_nec = inside_far(u1[sl], u2[sl], need, flip_all[sl], incons[sl], m1, m2, sure1[sl], sure2[sl],
-                                  poly, untimed, pieces, cand, verdict[sl], detour[sl], margin[sl], exact[sl])
+                                  poly, untimed, pieces, cand, verdict[sl], detour[sl], margin[sl], exact[sl],
+                                  exact_lb=precise)
         st["caps"] += n_far
         st["inside"] += n_nec
         lap("inside")
@@ -289,10 +290,18 @@ def _table(pairs: Pairs, ids: list[str], budget: FloatArray, direct: FloatArray,
     n, nz = verdict.shape
     zone_cats = list(dict.fromkeys(ids))
     zone_pos = {z: k for k, z in enumerate(zone_cats)}
-    zone_codes = np.array([zone_pos[z] for z in ids], dtype=np.int32)
+    # Codes in the dtype Categorical keeps for this many categories, so from_codes takes
+    # them as they are: no second (rows)-long copy. Every (rows)-long column is a fresh array: on a machine
+    # where touching new memory is dear, fewer and narrower ones are what the table costs.
+    nc = len(zone_cats)  # (pandas: int8 below 127 categories, int16 below 32767)
+    cdt = np.int8 if nc < 127 else np.int16 if nc < 32767 else np.int32
+    zone_codes = np.array([zone_pos[z] for z in ids], dtype=cdt)
     # One construction over fresh arrays (copy=False: nothing else holds them); the track ids are typed
-    # once per pair, then repeated, instead of inferring the type of n x nz objects.
-    tid = pd.Series(pairs.track_id).array.take(np.repeat(np.arange(n), nz))
+    # once per pair, then repeated (int32 positions: half the index array), instead of inferring the type
+    # of n x nz objects.
+    pos: NDArray[np.signedinteger] = np.repeat(np.arange(n, dtype=np.int32) if n < 2**31 else np.arange(n), nz)
+    tid = pd.Series(pairs.track_id).array.take(pos)
+    del pos
     return pd.DataFrame({
         "track_id": tid,
         "from_index": np.repeat(pairs.from_index, nz),
