@@ -206,19 +206,22 @@ def _reach_kernel(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatA
     for z in range(nz):
         mg = max(mg, parts.zone_g[z + 1] - parts.zone_g[z])
     glb, gsum = np.empty(mg), np.empty(mg)
+    lo = np.full(nz, -np.inf)
     far = 0
     for k in range(n):
         a0, a1, a2 = u1[k, 0], u1[k, 1], u1[k, 2]
         b0, b1, b2 = u2[k, 0], u2[k, 1], u2[k, 2]
         nd, fl = need[k], flip[k]
+        if not exact:
+            # Fast mode first takes the chords' bound of every zone cap (a loop without branches, which LLVM
+            # vectorises): most pairs are far from most zones, and any certain bound settles them.
+            for z in range(nz):
+                lo[z] = (_arc_lo(a0, a1, a2, zc[z, 0], zc[z, 1], zc[z, 2])
+                         + _arc_lo(b0, b1, b2, zc[z, 0], zc[z, 1], zc[z, 2])) * _K * _F - 2.0 * zr[z]
         for z in range(nz):
-            # The zone's own cap. Fast mode first tries the chords' bound: most pairs are far from most zones,
-            # and any certain bound settles them. Where it does not, and always in precise mode, the arccos
-            # bound (_dense_kernel's arithmetic, the same floats as caps._focal_lb's): the same pairs go on.
-            v = np.inf
-            if not exact:
-                v = (_arc_lo(a0, a1, a2, zc[z, 0], zc[z, 1], zc[z, 2])
-                     + _arc_lo(b0, b1, b2, zc[z, 0], zc[z, 1], zc[z, 2])) * _K * _F - 2.0 * zr[z]
+            # Where that does not settle it, and always in precise mode, the arccos bound (_dense_kernel's
+            # arithmetic, the same floats): the same pairs go on as with it alone.
+            v = lo[z]
             if exact or v <= nd:
                 v = (_acos(a0 * zc[z, 0] + a1 * zc[z, 1] + a2 * zc[z, 2])
                      + _acos(b0 * zc[z, 0] + b1 * zc[z, 1] + b2 * zc[z, 2])) * _K * _F - 2.0 * zr[z]
