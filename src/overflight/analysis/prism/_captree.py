@@ -131,6 +131,30 @@ def _arc_lo(a0: float, a1: float, a2: float, g0: float, g1: float, g2: float) ->
 
 
 @kernel
+def _visit(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float, t: CapTree, g: int, sg: float,
+           best: float, exact: bool) -> float:
+    """The least of `best` and the bounds of group g's caps (`sg`: the group's focal sum bound)."""
+    for p in range(t.group_start[g], t.group_end[g]):
+        if sg - t.w[p] > best:
+            continue
+        c = t.c[p]
+        lo = (_arc_lo(a0, a1, a2, c[0], c[1], c[2]) + _arc_lo(b0, b1, b2, c[0], c[1], c[2])) * _K * _F - 2.0 * t.r[p]
+        if not exact:
+            # (a skipped group's members are above `best` by their arccos bounds, so `best` stays below
+            # every member's arccos bound: a lower bound on the exact least)
+            if lo < best:
+                best = lo
+            continue
+        if lo - 1.0 > best:
+            continue
+        s = _acos(a0 * c[0] + a1 * c[1] + a2 * c[2]) + _acos(b0 * c[0] + b1 * c[1] + b2 * c[2])
+        v = s * _K * _F - 2.0 * t.r[p]
+        if v < best:
+            best = v
+    return best
+
+
+@kernel
 def _least_one(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float, t: CapTree, z: int,
                glb: FloatArray, gsum: FloatArray, exact: bool) -> float:
     """min over zone z's caps of the cap bound of the pair (a, b); `glb`, `gsum` are scratch (>= its groups).
@@ -141,6 +165,10 @@ def _least_one(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float,
     ng = g1 - g0
     if ng == 0:
         return np.inf
+    if ng == 1:  # (most zones: no order to find)
+        c = t.group_c[g0]
+        sg = (_arc_lo(a0, a1, a2, c[0], c[1], c[2]) + _arc_lo(b0, b1, b2, c[0], c[1], c[2])) * _K * _F
+        return _visit(a0, a1, a2, b0, b1, b2, t, g0, sg, np.inf, exact)
     for j in range(ng):
         c = t.group_c[g0 + j]
         s = (_arc_lo(a0, a1, a2, c[0], c[1], c[2]) + _arc_lo(b0, b1, b2, c[0], c[1], c[2])) * _K * _F
@@ -150,25 +178,7 @@ def _least_one(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float,
     for j in np.argsort(glb[:ng]):
         if glb[j] > best:
             break
-        sg = gsum[j]
-        for p in range(t.group_start[g0 + j], t.group_end[g0 + j]):
-            if sg - t.w[p] > best:
-                continue
-            c = t.c[p]
-            lo = (_arc_lo(a0, a1, a2, c[0], c[1], c[2]) + _arc_lo(b0, b1, b2, c[0], c[1], c[2])) * _K * _F \
-                - 2.0 * t.r[p]
-            if not exact:
-                # (a skipped group's members are above `best` by their arccos bounds, so `best` stays below
-                # every member's arccos bound: a lower bound on the exact least)
-                if lo < best:
-                    best = lo
-                continue
-            if lo - 1.0 > best:
-                continue
-            s = _acos(a0 * c[0] + a1 * c[1] + a2 * c[2]) + _acos(b0 * c[0] + b1 * c[1] + b2 * c[2])
-            v = s * _K * _F - 2.0 * t.r[p]
-            if v < best:
-                best = v
+        best = _visit(a0, a1, a2, b0, b1, b2, t, g0 + j, gsum[j], best, exact)
     return best
 
 
