@@ -127,3 +127,20 @@ def test_fused_caps_and_inside_write_what_the_stages_wrote(ne_admin0: object) ->
     assert not cand[incons].any()
     np.testing.assert_array_equal([n_far + f2, n_nec], ref[5])
     assert n_nec > 0 and cand.any() and (verdict[ok] == 0).any()
+
+    # Fast mode (no arccos where the chords' bounds settle): the same pairs go on, and every settled
+    # value is a bound on the precise-mode one from below.
+    fv, fd = np.zeros((n, nz), dtype=np.int8), np.full((n, nz), np.nan)
+    fm, fe = np.full((n, nz), np.nan), np.zeros((n, nz), dtype=bool)
+    fc = np.zeros((n, nz), dtype=bool)
+    reach_far(u1, u2, need, flip, incons, caps.zone_u, caps.zone_r, caps.forest("part"), fv, fd, fm, fc, exact=False)
+    inside_far(u1, u2, need, flip, incons, m1, m2, pairs.r1 == 0, pairs.r2 == 0, poly, np.ones(nz, dtype=bool),
+               caps.forest("piece"), fc, fv, fd, fm, fe, exact_lb=False)
+    np.testing.assert_array_equal(fc, cand)
+    np.testing.assert_array_equal(fv[ok], verdict[ok])
+    np.testing.assert_array_equal(fe[ok], exact[ok])
+    both = ok[:, None] & ~np.isnan(detour) & np.isfinite(detour)
+    # (to rounding: a chord's series and an arccos of the same angle differ by ~1e-16 rad either way)
+    assert (fd[both] - detour[both]).max() <= 1e-3, (fd[both] - detour[both]).max()
+    assert (fm[both] - margin[both]).max() <= 1e-3, (fm[both] - margin[both]).max()
+    np.testing.assert_array_equal(np.isnan(fd[ok]), np.isnan(detour[ok]))

@@ -223,32 +223,44 @@ def _reach_kernel(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatA
         b0, b1, b2 = u2[k, 0], u2[k, 1], u2[k, 2]
         nd, fl = need[k], flip[k]
         if not exact:
-            # Fast mode first takes the chords' bound of every zone cap (a loop without branches, which LLVM
-            # vectorises): most pairs are far from most zones, and any certain bound settles them.
+            # Fast mode first takes the chords' bound of every zone cap and writes each zone as settled by it
+            # (loops without branches, which LLVM vectorises): most pairs are far from most zones, and any
+            # certain bound settles them. The few zones it does not settle are redone below.
             for z in range(nz):
                 lo[z] = (_arc_lo(a0, a1, a2, zc[z, 0], zc[z, 1], zc[z, 2])
                          + _arc_lo(b0, b1, b2, zc[z, 0], zc[z, 1], zc[z, 2])) * _K * _F - 2.0 * zr[z]
+            for z in range(nz):
+                v = lo[z]
+                verdict[k, z] = 0
+                detour[k, z] = v if (v > 0.0 or v != v) else 0.0
+                m = v - nd
+                margin[k, z] = m if (m < fl or m != m) else fl
+        kept = 0
         for z in range(nz):
             # Where that does not settle it, and always in precise mode, the arccos bound (_dense_kernel's
             # arithmetic, the same floats): the same pairs go on as with it alone.
             v = lo[z]
-            if exact or v <= nd:
-                v = (_acos(a0 * zc[z, 0] + a1 * zc[z, 1] + a2 * zc[z, 2])
-                     + _acos(b0 * zc[z, 0] + b1 * zc[z, 1] + b2 * zc[z, 2])) * _K * _F - 2.0 * zr[z]
+            if not (exact or v <= nd):
+                continue
+            v = (_acos(a0 * zc[z, 0] + a1 * zc[z, 1] + a2 * zc[z, 2])
+                 + _acos(b0 * zc[z, 0] + b1 * zc[z, 1] + b2 * zc[z, 2])) * _K * _F - 2.0 * zr[z]
             if v <= nd:
                 p = _least_one(a0, a1, a2, b0, b1, b2, parts, z, glb, gsum, exact)
                 if p > v or p != p:  # np.maximum (NaN propagates)
                     v = p
             if v <= nd:
                 cand[k, z] = True
+                verdict[k, z] = 0
                 detour[k, z] = v  # (the bound, kept there for the inside stage, which overwrites it)
+                margin[k, z] = np.nan
+                kept += 1
             else:
                 verdict[k, z] = 0
                 detour[k, z] = v if (v > 0.0 or v != v) else 0.0
                 m = v - nd
                 margin[k, z] = m if (m < fl or m != m) else fl
-                if not incons[k]:
-                    far += 1
+        if not incons[k]:
+            far += nz - kept
     return far
 
 
