@@ -231,7 +231,6 @@ def _reach_kernel(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatA
                          + _arc_lo(b0, b1, b2, zc[z, 0], zc[z, 1], zc[z, 2])) * _K * _F - 2.0 * zr[z]
             for z in range(nz):
                 v = lo[z]
-                verdict[k, z] = 0
                 detour[k, z] = v if (v > 0.0 or v != v) else 0.0
                 m = v - nd
                 margin[k, z] = m if (m < fl or m != m) else fl
@@ -250,12 +249,10 @@ def _reach_kernel(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatA
                     v = p
             if v <= nd:
                 cand[k, z] = True
-                verdict[k, z] = 0
                 detour[k, z] = v  # (the bound, kept there for the inside stage, which overwrites it)
                 margin[k, z] = np.nan
                 kept += 1
             else:
-                verdict[k, z] = 0
                 detour[k, z] = v if (v > 0.0 or v != v) else 0.0
                 m = v - nd
                 margin[k, z] = m if (m < fl or m != m) else fl
@@ -289,10 +286,12 @@ def reach_far(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatArray
 
     The bound of each pair (rows of `u1`, `u2`) for each zone: its zone cap (`zc`, `zr`), and where that is
     within `need` (per row), the least over its parts' caps (`parts`, one zone per zone), the larger of the
-    two. Within `need`: `cand` set, the bound left in `detour`. Beyond: verdict 0 ("impossible"), detour
-    ``max(lb, 0)``, margin ``min(lb - need, flip)`` (`flip` per row). The count leaves out `incons` rows.
-    `verdict`, `detour`, `margin`, `cand` (rows x zones, C order) are written in place. Without `exact`
-    the bounds are the chords' (fast mode: certain, lower, and the same verdicts; see the module's note).
+    two. Within `need`: `cand` set, the bound left in `detour`, margin NaN. Beyond: verdict 0 ("impossible":
+    `verdict` must hold 0 on entry, so that its pages are not written for nothing), detour ``max(lb, 0)``,
+    margin ``min(lb - need, flip)`` (`flip` per row). The count leaves out `incons` rows. `detour`, `margin`
+    (every element: they may come uninitialised) and `cand` (rows x zones, C order) are written in place.
+    Without `exact` the bounds are the chords' (fast mode: certain, lower, and the same verdicts; see the
+    module's note).
     """
     f = np.ascontiguousarray
     return int(_reach_kernel(f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(need, dtype=np.float64).reshape(-1),

@@ -212,9 +212,11 @@ def verdicts_for_pairs(
     b_hi = vmax * (pairs.dt + pairs.e)
     r = pairs.r1 + pairs.r2
     direct = dist(pairs.lon1, pairs.lat1, pairs.lon2, pairs.lat2)
-    verdict = np.full((n, nz), 0, dtype=np.int8)  # index into VERDICTS
-    detour = np.full((n, nz), np.nan)
-    margin = np.full((n, nz), np.nan)
+    # Zeros from calloc (pages mapped when first written: most verdicts stay 0, "impossible", and most rows
+    # inexact) and, for detour and margin, no fill at all: the caps pass writes each of their elements.
+    verdict = np.zeros((n, nz), dtype=np.int8)  # index into VERDICTS
+    detour = np.empty((n, nz))
+    margin = np.empty((n, nz))
     exact = np.zeros((n, nz), dtype=bool)
     u1, u2 = unit(pairs.lon1, pairs.lat1), unit(pairs.lon2, pairs.lat2)
     incons = direct - r > b_hi
