@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from overflight._jit import kernel
 from overflight.analysis.prism._geo import R_SPHERE, SPH_LO, FloatArray
 
-GROUP = 32  # caps per group (16 and 64 within 10 % on the ne-admin0 benchmark; 8 is slower)
+GROUP = 64  # caps per group (32 to 128 within 10 % on the ne-admin0 benchmark, 64 the best; 16 and 8 slower)
 
 _K = SPH_LO * R_SPHERE
 _F = 1 - 1e-9
@@ -57,18 +57,18 @@ class CapTree(NamedTuple):
     zone_g: NDArray[np.int64]  # (zones + 1,): zone z's groups are zone_g[z]:zone_g[z + 1]
 
 
-def _kd_groups(cu: FloatArray) -> list[NDArray[np.int64]]:
-    """Cap numbers in groups of at most GROUP, near centres together (halving along the widest axis)."""
+def _kd_groups(cu: FloatArray, group: int = GROUP) -> list[NDArray[np.int64]]:
+    """Cap numbers in groups of at most `group`, near centres together (halving along the widest axis)."""
     out: list[NDArray[np.int64]] = []
     todo = [np.arange(len(cu), dtype=np.int64)]
     while todo:
         ix = todo.pop()
-        if len(ix) <= GROUP:
+        if len(ix) <= group:
             out.append(ix)
             continue
         p = cu[ix]
         o = ix[np.argsort(p[:, int(np.argmax(p.max(axis=0) - p.min(axis=0)))], kind="stable")]
-        h = ((-(-len(o) // GROUP)) // 2) * GROUP  # the first half a whole number of groups
+        h = ((-(-len(o) // group)) // 2) * group  # the first half a whole number of groups
         todo += [o[h:], o[:h]]
     return out
 
@@ -80,20 +80,23 @@ def cap_tree(cu: FloatArray, cr: FloatArray, *, spatial: bool = False) -> CapTre
     return cap_forest([(cu, cr)], spatial=spatial)
 
 
-def cap_forest(caps: Sequence[tuple[FloatArray, FloatArray]], *, spatial: bool = True) -> CapTree:
-    """One tree holding the grouped caps of each zone (``(centres, radii)`` per zone), zone after zone."""
+def cap_forest(caps: Sequence[tuple[FloatArray, FloatArray]], *, spatial: bool = True, group: int = GROUP) -> CapTree:
+    """One tree holding the grouped caps of each zone (``(centres, radii)`` per zone), zone after zone.
+
+    Groups of at most `group` caps.
+    """
     cs_, rs_, sizes, nzg = [], [], [], []
     for cu, cr in caps:
         u = np.asarray(cu, dtype=np.float64).reshape(-1, 3)
         rr = np.asarray(cr, dtype=np.float64).reshape(-1)
-        if spatial and len(rr) > GROUP:
-            groups = _kd_groups(u)
+        if spatial and len(rr) > group:
+            groups = _kd_groups(u, group)
             order = np.concatenate(groups)
             sz = np.array([len(g) for g in groups], dtype=np.int64)
         else:
             order = np.arange(len(rr))
-            gs0 = np.arange(0, len(rr), GROUP, dtype=np.int64)
-            sz = np.minimum(gs0 + GROUP, len(rr)) - gs0
+            gs0 = np.arange(0, len(rr), group, dtype=np.int64)
+            sz = np.minimum(gs0 + group, len(rr)) - gs0
         cs_.append(u[order])
         rs_.append(rr[order])
         sizes.append(sz)
