@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from overflight.analysis import membership
-from overflight.analysis.prism._captree import CapTree, cap_tree, focal_lb_all, least_focal_lb
+from overflight.analysis.prism._captree import CapTree, cap_forest, cap_tree, focal_lb_all, least_focal_lb
 from overflight.analysis.prism._geo import R_SPHERE, SPH_HI, SPH_LO, FloatArray, unit
 from overflight.analysis.prism.fast import ZoneEdges, zone_edges
 from overflight.analysis.prism.period import period_ns
@@ -44,6 +44,17 @@ class ZoneCaps:
     _index: ZoneIndex | None = None
     _zones: Any = None
     _trees: dict[tuple[str, int], CapTree] = field(default_factory=dict)
+    _forests: dict[str, CapTree] = field(default_factory=dict)
+
+    def forest(self, kind: str) -> CapTree:
+        """The grouped caps of every zone's parts ("part") or boundary pieces ("piece") in one tree.
+
+        Zone z's groups are ``zone_g[z]:zone_g[z + 1]`` (near caps grouped together); built on first use.
+        """
+        if kind not in self._forests:
+            u, r = (self.part_u, self.part_r) if kind == "part" else (self.piece_u, self.piece_r)
+            self._forests[kind] = cap_forest(list(zip(u, r, strict=True)), spatial=True)
+        return self._forests[kind]
 
     def tree(self, kind: str, z: int) -> CapTree:
         """The grouped caps (``_captree``) of one zone's parts or boundary pieces, or of all zones.
@@ -56,7 +67,7 @@ class ZoneCaps:
                 u, r = self.zone_u, self.zone_r
             else:
                 u, r = (self.part_u[z], self.part_r[z]) if kind == "part" else (self.piece_u[z], self.piece_r[z])
-            self._trees[key] = cap_tree(u, r)
+            self._trees[key] = cap_tree(u, r, spatial=kind != "zone")  # (the zones' columns in order)
         return self._trees[key]
 
     def zone_edges(self, z: int) -> ZoneEdges | None:

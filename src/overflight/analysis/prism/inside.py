@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from overflight._jit import kernel
-from overflight.analysis.prism._captree import least_focal_lb
+from overflight.analysis.prism._captree import CapTree, _least_one, least_focal_lb
 from overflight.analysis.prism._geo import FloatArray
 
 if TYPE_CHECKING:  # (the kernel build imports this module with numpy and numba only: no pandas, no ZoneIndex)
@@ -94,4 +94,79 @@ def write_far(far: BoolArray, lb: FloatArray, need: FloatArray, flip: FloatArray
                 f(flip, dtype=np.float64).reshape(-1), verdict, detour, margin)
 
 
-__all__ = ["Inside", "fixes_inside", "write_far"]
+NECESSARY = 2  # verdicts.VERDICTS.index("necessary") (this module is built without verdicts)
+
+
+@kernel
+def _inside_kernel(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatArray, incons: NDArray[np.bool_],
+                   m1: BoolArray, m2: BoolArray, sure1: BoolArray, sure2: BoolArray, poly: BoolArray,
+                   untimed: BoolArray, pieces: CapTree, cand: BoolArray, verdict: NDArray[np.int8],
+                   detour: FloatArray, margin: FloatArray, exact: BoolArray, exact_lb: bool) -> NDArray[np.int64]:
+    n, nz = cand.shape
+    mg = 1
+    for z in range(nz):
+        mg = max(mg, pieces.zone_g[z + 1] - pieces.zone_g[z])
+    glb, gsum = np.empty(mg), np.empty(mg)
+    counts = np.zeros(2, dtype=np.int64)  # settled here: far (consistent rows), necessary
+    for k in range(n):
+        nd, fl, bad = need[k], flip[k], incons[k]
+        for z in range(nz):
+            if not cand[k, z]:
+                continue
+            v = detour[k, z]  # the caps stage's bound
+            ins = False
+            if poly[z]:
+                ins = untimed[z] and ((m1[k, z] and sure1[k]) or (m2[k, z] and sure2[k]))
+                if not (m1[k, z] or m2[k, z]):
+                    p = _least_one(u1[k, 0], u1[k, 1], u1[k, 2], u2[k, 0], u2[k, 1], u2[k, 2], pieces, z, glb, gsum,
+                                   exact_lb)
+                    if p > v or p != p:  # np.maximum (NaN propagates)
+                        v = p
+            if ins:
+                cand[k, z] = False
+                detour[k, z] = np.nan  # (an inconsistent row's values are all written later)
+                if not bad:
+                    verdict[k, z] = NECESSARY
+                    detour[k, z] = np.inf
+                    margin[k, z] = fl
+                    exact[k, z] = True
+                    counts[1] += 1
+            elif not v <= nd:
+                cand[k, z] = False
+                verdict[k, z] = 0
+                detour[k, z] = v if (v > 0.0 or v != v) else 0.0
+                m = v - nd
+                margin[k, z] = m if (m < fl or m != m) else fl
+                if not bad:
+                    counts[0] += 1
+            else:
+                detour[k, z] = np.nan  # (bulk or evaluate writes it)
+                if bad:
+                    cand[k, z] = False
+    return counts
+
+
+def inside_far(u1: FloatArray, u2: FloatArray, need: FloatArray, flip: FloatArray, incons: BoolArray,
+               m1: BoolArray, m2: BoolArray, sure1: BoolArray, sure2: BoolArray, poly: BoolArray,
+               untimed: BoolArray, pieces: CapTree, cand: BoolArray, verdict: NDArray[np.int8],
+               detour: FloatArray, margin: FloatArray, exact: BoolArray, *, exact_lb: bool = True) -> tuple[int, int]:
+    """The inside stage in one compiled pass over the candidates `cand` left by ``_captree.reach_far``.
+
+    For each candidate (pair, zone): a fix without position error (`sure1`, `sure2` per row) in a polygon
+    zone (`poly`) without validity period (`untimed`) makes it ``necessary`` (detour inf, margin `flip`,
+    exact); else, with neither fix in it (`m1`, `m2`), the least bound over its boundary pieces (`pieces`)
+    tightens the bound (in `detour`), and beyond `need` it is settled as by ``write_far``. What is left stays
+    in `cand` (its detour NaN again), inconsistent rows (`incons`) excepted. Returns how many were settled
+    far and necessary, inconsistent rows left out. All (rows x zones) arrays are written in place.
+    Without `exact_lb` the pieces' bounds are the chords' (as ``_captree.reach_far`` without `exact`).
+    """
+    f = np.ascontiguousarray
+    c = _inside_kernel(f(u1, dtype=np.float64), f(u2, dtype=np.float64), f(need, dtype=np.float64).reshape(-1),
+                       f(flip, dtype=np.float64).reshape(-1), f(incons, dtype=np.bool_), f(m1), f(m2),
+                       f(sure1, dtype=np.bool_), f(sure2, dtype=np.bool_), f(poly, dtype=np.bool_),
+                       f(untimed, dtype=np.bool_), pieces, cand, verdict, detour, margin, exact,
+                       exact_lb)
+    return int(c[0]), int(c[1])
+
+
+__all__ = ["Inside", "fixes_inside", "inside_far", "write_far"]

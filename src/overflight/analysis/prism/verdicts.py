@@ -61,9 +61,11 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from overflight._deprecated import deprecated_names
+from overflight.analysis import membership
+from overflight.analysis.prism._captree import reach_far
 from overflight.analysis.prism._geo import FloatArray, dist, unit
 from overflight.analysis.prism.bulk import SETTLE_IMPOSSIBLE, SETTLE_NECESSARY, SETTLE_POSSIBLE, settle
-from overflight.analysis.prism.caps import PIECE, ZoneCaps, _focal_lb, _ZoneCaps, reach_bounds, zone_caps
+from overflight.analysis.prism.caps import PIECE, ZoneCaps, _focal_lb, _ZoneCaps, zone_caps
 from overflight.analysis.prism.evaluation import (
     EXACT_FACTOR,
     MAX_REACH_M,
@@ -73,7 +75,7 @@ from overflight.analysis.prism.evaluation import (
     evaluate,
     evaluate_many,
 )
-from overflight.analysis.prism.inside import fixes_inside, write_far
+from overflight.analysis.prism.inside import inside_far
 from overflight.analysis.prism.pairs import Pairs, _zone_items, make_pairs
 from overflight.units import SpeedLike, parse_speed
 from overflight.zones import as_zoneset
@@ -210,41 +212,40 @@ def verdicts_for_pairs(
     b_hi = vmax * (pairs.dt + pairs.e)
     r = pairs.r1 + pairs.r2
     direct = dist(pairs.lon1, pairs.lat1, pairs.lon2, pairs.lat2)
-    verdict = np.full((n, nz), 0, dtype=np.int8)  # index into VERDICTS
-    detour = np.full((n, nz), np.nan)
-    margin = np.full((n, nz), np.nan)
+    # Zeros from calloc (pages mapped when first written: most verdicts stay 0, "impossible", and most rows
+    # inexact) and, for detour and margin, no fill at all: the caps pass writes each of their elements.
+    verdict = np.zeros((n, nz), dtype=np.int8)  # index into VERDICTS
+    detour = np.empty((n, nz))
+    margin = np.empty((n, nz))
     exact = np.zeros((n, nz), dtype=bool)
     u1, u2 = unit(pairs.lon1, pairs.lat1), unit(pairs.lon2, pairs.lat2)
     incons = direct - r > b_hi
     periods = [caps.period(z) for z in range(nz)]
     code = np.array([0, VERDICTS.index("impossible"), VERDICTS.index("possible"), VERDICTS.index("necessary")],
                     dtype=np.int8)  # fast.SETTLE_* -> index into VERDICTS
+    flip_all = b_hi - (direct - r)  # the margin of a necessary row, and the cap of an impossible row's
+    zone_u, zone_r, parts, pieces = caps.zone_u, caps.zone_r, caps.forest("part"), caps.forest("piece")
+    poly = np.array([g.geom_type in ("Polygon", "MultiPolygon") for g in caps.geoms], dtype=bool)
+    untimed = np.array([p is None for p in periods], dtype=bool)
+    sure1, sure2 = pairs.r1 == 0, pairs.r2 == 0
     lap("caps")
     for s in range(0, n, chunk):
         sl = slice(s, min(s + chunk, n))
         need = (b_hi[sl] + r[sl])[:, None]
-        lb = reach_bounds(u1[sl], u2[sl], need, caps)
-        cand = lb <= need
+        # Caps and inside, each one compiled pass over the chunk's (pair, zone) combinations, writing the
+        # settled ones straight into the chunk's rows of the result (C order: a chunk's slice is contiguous).
+        cand = np.zeros((sl.stop - s, nz), dtype=bool)
+        st["caps"] += reach_far(u1[sl], u2[sl], need, flip_all[sl], incons[sl], zone_u, zone_r, parts, verdict[sl],
+                                detour[sl], margin[sl], cand, exact=precise)
         lap("caps")
-        ins = fixes_inside(pairs, sl, u1[sl], u2[sl], need, lb, cand, caps)
-        inside, lb = ins.inside, ins.lb
-        cand &= (lb <= need) | inside
-        nec_in = inside & ~incons[sl][:, None]
-        if nec_in.any():
-            fi = np.broadcast_to((b_hi[sl] - (direct[sl] - r[sl]))[:, None], lb.shape)
-            verdict[sl][nec_in] = VERDICTS.index("necessary")
-            detour[sl][nec_in] = np.inf
-            margin[sl][nec_in] = fi[nec_in]
-            exact[sl][nec_in] = True
-        cand &= ~inside
-        far = ~cand & ~inside
-        flip_incons = (b_hi[sl] - (direct[sl] - r[sl]))[:, None]
-        # Written in one compiled pass into the chunk's rows (the same values as boolean-index assignment,
-        # without gathering the masked elements or building temporaries: this touches every (pair, zone)).
-        write_far(far, lb, need, flip_incons, verdict[sl], detour[sl], margin[sl])
-        cand &= ~incons[sl][:, None]
-        st["caps"] += int((far & ~incons[sl][:, None]).sum())
-        st["inside"] += int(nec_in.sum())
+        # (the zones coerced once per ZoneCaps, not per chunk: no times are given, so only their number matters)
+        m1 = membership.members(pairs.lon1[sl], pairs.lat1[sl], caps.zones(), index=caps.index())
+        m2 = membership.members(pairs.lon2[sl], pairs.lat2[sl], caps.zones(), index=caps.index())
+        n_far, n_nec = inside_far(u1[sl], u2[sl], need, flip_all[sl], incons[sl], m1, m2, sure1[sl], sure2[sl],
+                                  poly, untimed, pieces, cand, verdict[sl], detour[sl], margin[sl], exact[sl],
+                                  exact_lb=precise)
+        st["caps"] += n_far
+        st["inside"] += n_nec
         lap("inside")
         if bulk:
             done = settle(pairs, s, cand, caps, b_hi, direct, r, need[:, 0], precise=precise,
@@ -260,7 +261,7 @@ def verdicts_for_pairs(
         st["evaluate"] += int(cand.sum())
         i_loc, zz = np.nonzero(cand)
         keep = ~incons[s + i_loc]
-        ev = evaluate_many(pairs, s + i_loc[keep], zz[keep], ins.m1, ins.m2, caps.geoms, periods, vmax, b_hi, direct,
+        ev = evaluate_many(pairs, s + i_loc[keep], zz[keep], m1, m2, caps.geoms, periods, vmax, b_hi, direct,
                            precise=precise, start=s)
         verdict[ev.row, ev.zone] = np.array([VERDICTS.index(v) for v in ev.verdict], dtype=np.int8)
         detour[ev.row, ev.zone], margin[ev.row, ev.zone], exact[ev.row, ev.zone] = ev.detour, ev.margin, ev.exact
@@ -291,10 +292,18 @@ def _table(pairs: Pairs, ids: list[str], budget: FloatArray, direct: FloatArray,
     n, nz = verdict.shape
     zone_cats = list(dict.fromkeys(ids))
     zone_pos = {z: k for k, z in enumerate(zone_cats)}
-    zone_codes = np.array([zone_pos[z] for z in ids], dtype=np.int32)
+    # Codes in the dtype Categorical keeps for this many categories, so from_codes takes
+    # them as they are: no second (rows)-long copy. Every (rows)-long column is a fresh array: on a machine
+    # where touching new memory is dear, fewer and narrower ones are what the table costs.
+    nc = len(zone_cats)  # (pandas: int8 below 127 categories, int16 below 32767)
+    cdt = np.int8 if nc < 127 else np.int16 if nc < 32767 else np.int32
+    zone_codes = np.array([zone_pos[z] for z in ids], dtype=cdt)
     # One construction over fresh arrays (copy=False: nothing else holds them); the track ids are typed
-    # once per pair, then repeated, instead of inferring the type of n x nz objects.
-    tid = pd.Series(pairs.track_id).array.take(np.repeat(np.arange(n), nz))
+    # once per pair, then repeated (int32 positions: half the index array), instead of inferring the type
+    # of n x nz objects.
+    pos: NDArray[np.signedinteger] = np.repeat(np.arange(n, dtype=np.int32) if n < 2**31 else np.arange(n), nz)
+    tid = pd.Series(pairs.track_id).array.take(pos)
+    del pos
     return pd.DataFrame({
         "track_id": tid,
         "from_index": np.repeat(pairs.from_index, nz),
