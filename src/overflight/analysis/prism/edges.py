@@ -531,9 +531,9 @@ def _arc_clear_one(a0: float, a1: float, a2: float, b0: float, b1: float, b2: fl
                 sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
                 if (sa > st and sb > st) or (sa < -st and sb < -st):
                     continue
-                nr = t.normal[e]
-                s1 = a0 * nr[0] + a1 * nr[1] + a2 * nr[2]
-                s2 = b0 * nr[0] + b1 * nr[1] + b2 * nr[2]
+                # (elements, not a row view: a view costs two reference counts per edge)
+                s1 = a0 * t.normal[e, 0] + a1 * t.normal[e, 1] + a2 * t.normal[e, 2]
+                s2 = b0 * t.normal[e, 0] + b1 * t.normal[e, 1] + b2 * t.normal[e, 2]
                 if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
                     continue
                 return False
