@@ -272,6 +272,8 @@ def _lattice_kernel(
                         continue  # (the leg adds a length >= 0)
                     if dr < 0.0:
                         dr = R_SPHERE * math.acos(min(max(v0 * b[0] + v1 * b[1] + v2 * b[2], -1.0), 1.0))
+                    if cp + dr > lim:
+                        continue  # (then so is tot + dr below, the leg being >= 0: rounding is monotonic)
                     # The chord (shorter than the arc by a third of a millionth for legs of 100 km): it only
                     # ranks the candidates.
                     leg = R_SPHERE * math.sqrt((nodes[k - 1, p, 0] - v0) ** 2 + (nodes[k - 1, p, 1] - v1) ** 2
