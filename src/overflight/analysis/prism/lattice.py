@@ -30,6 +30,7 @@ from overflight.analysis.prism._geo import R_SPHERE, FloatArray, unit
 from overflight.analysis.prism.edges import (
     LAM_ABS,
     LAM_REL,
+    QUAD,
     EdgeTree,
     FixLegs,
     ZoneEdges,
@@ -66,7 +67,8 @@ SLACK = 1.01  # spherical search: paths up to this share over the budget are kep
 
 @kernel
 def _leg_clear(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float, sub: NDArray[np.int64], h0: int,
-               h1: int, cr: FloatArray, sr: FloatArray, t: EdgeTree, first: int) -> int:
+               h1: int, cr: FloatArray, sr: FloatArray, t: EdgeTree, first: int, qc: FloatArray,
+               qoff: FloatArray) -> int:
     """Whether the arc a→b is clear of every edge of the pieces ``sub[h0:h1]`` (``_arc_clear_kernel``'s tests).
 
     Returns -1 when it is clear, else the entry of `sub` whose piece holds an edge it cannot clear. The caller
@@ -103,18 +105,25 @@ def _leg_clear(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float,
         dp = m0 * t.piece_c[p, 0] + m1 * t.piece_c[p, 1] + m2 * t.piece_c[p, 2]
         if half + t.piece_rad[p] + 1e-9 < math.pi and dp < ch * cr[p] - sh * sr[p] - 1e-12:
             continue
-        for e in range(t.piece_start[p], t.piece_end[p]):
-            st = t.sin_tol[e]
-            sa = t.ua[e, 0] * n0 + t.ua[e, 1] * n1 + t.ua[e, 2] * n2
-            sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
-            if (sa > st and sb > st) or (sa < -st and sb < -st):
+        es, ee = t.piece_start[p], t.piece_end[p]
+        # By quads of QUAD edges (``ZoneEdges.quads``, each the piece's edges among them): a quad whose cap is
+        # beyond the arc's great circle has every edge's ends beyond it by more than the edge's tolerance, so
+        # the first side test below would pass each of them.
+        for qd in range(es // QUAD, (ee + QUAD - 1) // QUAD):
+            if not abs(qc[qd, 0] * n0 + qc[qd, 1] * n1 + qc[qd, 2] * n2) <= qoff[qd]:
                 continue
-            # (elements, not a row view: a view costs two reference counts per edge)
-            s1 = a0 * t.normal[e, 0] + a1 * t.normal[e, 1] + a2 * t.normal[e, 2]
-            s2 = b0 * t.normal[e, 0] + b1 * t.normal[e, 1] + b2 * t.normal[e, 2]
-            if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
-                continue
-            return h
+            for e in range(max(es, QUAD * qd), min(ee, QUAD * qd + QUAD)):
+                st = t.sin_tol[e]
+                sa = t.ua[e, 0] * n0 + t.ua[e, 1] * n1 + t.ua[e, 2] * n2
+                sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
+                if (sa > st and sb > st) or (sa < -st and sb < -st):
+                    continue
+                # (elements, not a row view: a view costs two reference counts per edge)
+                s1 = a0 * t.normal[e, 0] + a1 * t.normal[e, 1] + a2 * t.normal[e, 2]
+                s2 = b0 * t.normal[e, 0] + b1 * t.normal[e, 1] + b2 * t.normal[e, 2]
+                if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
+                    continue
+                return h
     return -1
 
 
@@ -122,7 +131,7 @@ def _leg_clear(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float,
 def _lattice_kernel(
     u1: FloatArray, u2: FloatArray, lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray,
     b2: FloatArray, cb2: FloatArray, budget: FloatArray, cols: FloatArray, nrow: int, power: float, t: EdgeTree,
-    window: int, tries: int,
+    window: int, tries: int, qc: FloatArray, qoff: FloatArray,
 ) -> tuple[NDArray[np.bool_], FloatArray]:
     """For each pair, whether a lattice path clear of the zone is within `budget`, and its length (else inf).
 
@@ -298,7 +307,7 @@ def _lattice_kernel(
                 for h in range(min(nc, tries)):
                     p = order[h]
                     blk = _leg_clear(nodes[k - 1, p, 0], nodes[k - 1, p, 1], nodes[k - 1, p, 2], v0, v1, v2, slab_p,
-                                     slab_s[k], slab_e[k], cr, sr, t, hint)
+                                     slab_s[k], slab_e[k], cr, sr, t, hint, qc, qoff)
                     if blk < 0:
                         cost[k, j] = cand[h]
                         back[k, j] = p
@@ -365,7 +374,7 @@ def lattice_paths(
             break
         got, ln = _lattice_kernel(c(u1[todo]), c(u2[todo]), fl.lon1[todo], fl.b1[todo], fl.cb1[todo], fl.lon2[todo],
                                   fl.b2[todo], fl.cb2[todo], c(bud[todo]), xc, int(nrow), float(pw), ze.tree(),
-                                  int(window), int(tries))
+                                  int(window), int(tries), *ze.quads())
         got = np.asarray(got, dtype=bool)
         found[todo[got]] = True
         length[todo[got]] = np.asarray(ln)[got]
