@@ -30,6 +30,7 @@ LAM_MAX_M = 6_000_000.0  # the allowance was checked up to this distance
 NEAR_SCALE = (1 - 5e-5) * SPH_LO * R_SPHERE  # metres per radian of the bounds of ``_expand_near``, ``vertex_near``
 EDGE_PIECE = 16  # boundary edges per piece (the unit of pruning)
 GROUP = 16  # pieces per group (a coarser first level of pruning)
+QUAD = 4  # edges per quad (a finer level of caps within pieces, for the lattice's leg test)
 
 
 @kernel  # a plain kernel: LLVM inlines it into its callers anyway
@@ -205,6 +206,31 @@ class ZoneEdges:
     _vertices: tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]] | None = None
     hulls: Any = None  # the parts' convex hulls (``hullbound.PartHulls``, False when none), built on first use
     _edge_caps: tuple[FloatArray, FloatArray, FloatArray] | None = None
+    _quads: tuple[FloatArray, FloatArray] | None = None
+
+    def quads(self) -> tuple[FloatArray, FloatArray]:
+        """Caps of every ``QUAD`` consecutive edges (from edge 0: inside pieces), built as the pieces' caps.
+
+        Centres (nq, 3) and ``sin(min(rad + 1e-9, pi / 2))`` (the reach off a great circle, as ``piece_off``):
+        ``lattice._leg_clear`` skips the edges of a quad whose cap is beyond the arc's great circle, which the
+        first side test of each of its edges would pass.
+        """
+        if self._quads is None:
+            ne = self.ua.shape[0]
+            st = np.arange(0, ne, QUAD)
+            en = np.minimum(st + QUAD, ne)
+            cs = np.vstack([np.zeros((1, 3)), np.cumsum(self.ua + self.ub, axis=0)])
+            c = cs[en] - cs[st]
+            c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-15)
+            owner = np.repeat(np.arange(len(st)), en - st)
+            seg = np.arccos(np.clip(np.sum(self.ua * self.ub, axis=1), -1, 1))
+            ang = np.maximum(np.arccos(np.clip(np.sum(self.ua * c[owner], axis=1), -1, 1)),
+                             np.arccos(np.clip(np.sum(self.ub * c[owner], axis=1), -1, 1))) + seg / 2 + self.tol
+            rad = np.zeros(len(st))
+            np.maximum.at(rad, owner, ang)
+            rad = rad * 1.0001 + 1e-7
+            self._quads = (np.ascontiguousarray(c), np.sin(np.minimum(rad + 1e-9, math.pi / 2)))
+        return self._quads
 
     def edge_caps(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Caps holding each edge, both versions (as pieces' caps), for ``_expand_near``.
@@ -531,9 +557,9 @@ def _arc_clear_one(a0: float, a1: float, a2: float, b0: float, b1: float, b2: fl
                 sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
                 if (sa > st and sb > st) or (sa < -st and sb < -st):
                     continue
-                nr = t.normal[e]
-                s1 = a0 * nr[0] + a1 * nr[1] + a2 * nr[2]
-                s2 = b0 * nr[0] + b1 * nr[1] + b2 * nr[2]
+                # (elements, not a row view: a view costs two reference counts per edge)
+                s1 = a0 * t.normal[e, 0] + a1 * t.normal[e, 1] + a2 * t.normal[e, 2]
+                s2 = b0 * t.normal[e, 0] + b1 * t.normal[e, 1] + b2 * t.normal[e, 2]
                 if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
                     continue
                 return False

@@ -326,6 +326,7 @@ def _graph_kernel(
     par = np.empty(mx, dtype=np.int64)
     closed = np.zeros(mx, dtype=np.bool_)
     tried = np.zeros(mx, dtype=np.bool_)
+    alt = np.empty(mx)  # cost to a blocked node through each settled node (its other parents)
     la = np.empty((1, 3))
     lb = np.empty((1, 3))
     e = np.empty(3)
@@ -439,14 +440,18 @@ def _graph_kernel(
                 good = _arc_clear_one(la[0, 0], la[0, 1], la[0, 2], lb[0, 0], lb[0, 1], lb[0, 2], t)
                 tests += 1
                 if not good:
+                    # Each settled node's cost through it, once (neither g of a settled node nor u moves while
+                    # the parents are tried): the rounds below pick from these values, as if each computed them.
                     for j in range(k):
                         tried[j] = j == par[u]
+                        if closed[j] and not tried[j]:
+                            alt[j] = g[j] + R_SPHERE * _angle(node[j], node[u])
                     g[u] = np.inf
                     for _ in range(GRAPH_TRIES):
                         cb, cj = np.inf, -1
                         for j in range(k):
                             if closed[j] and not tried[j]:
-                                cst = g[j] + R_SPHERE * _angle(node[j], node[u])
+                                cst = alt[j]
                                 if cst < cb:
                                     cb, cj = cst, j
                         if cj < 0 or cb + hh_[u] > lim:

@@ -30,6 +30,7 @@ from overflight.analysis.prism._geo import R_SPHERE, FloatArray, unit
 from overflight.analysis.prism.edges import (
     LAM_ABS,
     LAM_REL,
+    QUAD,
     EdgeTree,
     FixLegs,
     ZoneEdges,
@@ -65,51 +66,72 @@ SLACK = 1.01  # spherical search: paths up to this share over the budget are kep
 
 
 @kernel
-def _leg_clear(a: FloatArray, b: FloatArray, sub: NDArray[np.int64], h0: int, h1: int, cr: FloatArray, sr: FloatArray,
-               t: EdgeTree) -> bool:
+def _leg_clear(a0: float, a1: float, a2: float, b0: float, b1: float, b2: float, sub: NDArray[np.int64], h0: int,
+               h1: int, cr: FloatArray, sr: FloatArray, t: EdgeTree, first: int, qc: FloatArray,
+               qoff: FloatArray) -> int:
     """Whether the arc a→b is clear of every edge of the pieces ``sub[h0:h1]`` (``_arc_clear_kernel``'s tests).
 
-    The caller keeps in `sub` every piece whose cap meets a region holding the arc: the others are disjoint
-    from the arc (their caps hold both versions of their edges), so skipping them keeps the answer certain.
+    Returns -1 when it is clear, else the entry of `sub` whose piece holds an edge it cannot clear. The caller
+    keeps in `sub` every piece whose cap meets a region holding the arc: the others are disjoint from the arc
+    (their caps hold both versions of their edges), so skipping them keeps the answer certain. The pieces are
+    scanned from entry `first` (when in range) round to it: the answer is the same in any order, and the piece
+    that blocked the last leg tested (a neighbour's, usually blocked by the same coast) then comes first.
     """
-    c0, c1, c2 = a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]
+    c0, c1, c2 = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0
     cn = max(math.sqrt(c0 * c0 + c1 * c1 + c2 * c2), 1e-300)
     n0, n1, n2 = c0 / cn, c1 / cn, c2 / cn
-    half = 0.5 * math.acos(min(max(a[0] * b[0] + a[1] * b[1] + a[2] * b[2], -1.0), 1.0))
-    ch, sh = math.cos(half), math.sin(half)
-    m0, m1, m2 = a[0] + b[0], a[1] + b[1], a[2] + b[2]
-    mn = max(math.sqrt(m0 * m0 + m1 * m1 + m2 * m2), 1e-300)
-    m0, m1, m2 = m0 / mn, m1 / mn, m2 / mn
-    for h in range(h0, h1):
+    # The arc's half-length and midpoint, once a piece comes within reach of its great circle (many legs have
+    # none: no arccos for them).
+    half = ch = sh = m0 = m1 = m2 = 0.0
+    near = False
+    s0 = first if h0 <= first < h1 else h0
+    for q in range(h0, h1):
+        h = q + (s0 - h0)
+        if h >= h1:
+            h -= h1 - h0
         p = sub[h]
         # The piece's cap must come within reach of the arc's great circle ...
         if not abs(t.piece_c[p, 0] * n0 + t.piece_c[p, 1] * n1 + t.piece_c[p, 2] * n2) <= t.piece_off[p]:
             continue
+        if not near:
+            near = True
+            half = 0.5 * math.acos(min(max(a0 * b0 + a1 * b1 + a2 * b2, -1.0), 1.0))
+            ch, sh = math.cos(half), math.sin(half)
+            m0, m1, m2 = a0 + b0, a1 + b1, a2 + b2
+            mn = max(math.sqrt(m0 * m0 + m1 * m1 + m2 * m2), 1e-300)
+            m0, m1, m2 = m0 / mn, m1 / mn, m2 / mn
         # ... and of its midpoint: angle(m, c) <= half + rad, as cos(angle) >= cos(half + rad) (both below
         # pi; `cr`, `sr`: cos and sin of the piece's radius plus 1e-9).
         dp = m0 * t.piece_c[p, 0] + m1 * t.piece_c[p, 1] + m2 * t.piece_c[p, 2]
         if half + t.piece_rad[p] + 1e-9 < math.pi and dp < ch * cr[p] - sh * sr[p] - 1e-12:
             continue
-        for e in range(t.piece_start[p], t.piece_end[p]):
-            st = t.sin_tol[e]
-            sa = t.ua[e, 0] * n0 + t.ua[e, 1] * n1 + t.ua[e, 2] * n2
-            sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
-            if (sa > st and sb > st) or (sa < -st and sb < -st):
+        es, ee = t.piece_start[p], t.piece_end[p]
+        # By quads of QUAD edges (``ZoneEdges.quads``, each the piece's edges among them): a quad whose cap is
+        # beyond the arc's great circle has every edge's ends beyond it by more than the edge's tolerance, so
+        # the first side test below would pass each of them.
+        for qd in range(es // QUAD, (ee + QUAD - 1) // QUAD):
+            if not abs(qc[qd, 0] * n0 + qc[qd, 1] * n1 + qc[qd, 2] * n2) <= qoff[qd]:
                 continue
-            nr = t.normal[e]
-            s1 = a[0] * nr[0] + a[1] * nr[1] + a[2] * nr[2]
-            s2 = b[0] * nr[0] + b[1] * nr[1] + b[2] * nr[2]
-            if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
-                continue
-            return False
-    return True
+            for e in range(max(es, QUAD * qd), min(ee, QUAD * qd + QUAD)):
+                st = t.sin_tol[e]
+                sa = t.ua[e, 0] * n0 + t.ua[e, 1] * n1 + t.ua[e, 2] * n2
+                sb = t.ub[e, 0] * n0 + t.ub[e, 1] * n1 + t.ub[e, 2] * n2
+                if (sa > st and sb > st) or (sa < -st and sb < -st):
+                    continue
+                # (elements, not a row view: a view costs two reference counts per edge)
+                s1 = a0 * t.normal[e, 0] + a1 * t.normal[e, 1] + a2 * t.normal[e, 2]
+                s2 = b0 * t.normal[e, 0] + b1 * t.normal[e, 1] + b2 * t.normal[e, 2]
+                if t.has_normal[e] and ((s1 > st and s2 > st) or (s1 < -st and s2 < -st)):
+                    continue
+                return h
+    return -1
 
 
 @kernel
 def _lattice_kernel(
     u1: FloatArray, u2: FloatArray, lon1: FloatArray, b1: FloatArray, cb1: FloatArray, lon2: FloatArray,
     b2: FloatArray, cb2: FloatArray, budget: FloatArray, cols: FloatArray, nrow: int, power: float, t: EdgeTree,
-    window: int, tries: int,
+    window: int, tries: int, qc: FloatArray, qoff: FloatArray,
 ) -> tuple[NDArray[np.bool_], FloatArray]:
     """For each pair, whether a lattice path clear of the zone is within `budget`, and its length (else inf).
 
@@ -124,18 +146,17 @@ def _lattice_kernel(
     nodes = np.empty((ncol + 2, nrow, 3))
     cost = np.empty((ncol + 2, nrow))  # spherical length (metres) of the best clear path to each node
     back = np.empty((ncol + 2, nrow), dtype=np.int64)
-    rem = np.empty(nrow)
     cand = np.empty(nrow)
     order = np.empty(nrow, dtype=np.int64)
     sub = np.empty(t.piece_c.shape[0], dtype=np.int64)
-    cr = np.cos(t.piece_rad + 1e-9)
-    sr = np.sin(t.piece_rad + 1e-9)
+    cr, sr = t.piece_cr, t.piece_sr  # cos and sin of piece_rad + 1e-9
     bnd = np.empty((ncol + 2, 3))
     slab_s = np.zeros(ncol + 2, dtype=np.int64)
     slab_e = np.zeros(ncol + 2, dtype=np.int64)
     slab_p = np.empty(1024, dtype=np.int64)
     m = np.empty(3)
     ax = np.empty(3)
+    hint = -1  # the entry of slab_p whose piece blocked the last leg tested (tested first next)
     nr = np.empty(3)
     for i in range(n):
         a, b = u1[i], u2[i]
@@ -184,11 +205,13 @@ def _lattice_kernel(
                     nodes[k, j, q] /= vn
         # Every node and both fixes lie within angle `reg` of m, hence so does every leg (a cap narrower than a
         # hemisphere is convex): only the pieces whose caps come that near can meet a leg.
-        reg = c
+        # (the farthest node is the one of least cosine: one arccos, not one per node)
+        dmin = 1.0
         for k in range(1, ncol + 1):
             for j in range(nrow):
                 dv = nodes[k, j, 0] * m[0] + nodes[k, j, 1] * m[1] + nodes[k, j, 2] * m[2]
-                reg = max(reg, math.acos(min(max(dv, -1.0), 1.0)))
+                dmin = min(dmin, min(max(dv, -1.0), 1.0))
+        reg = max(c, math.acos(dmin))
         if not reg < 0.49 * math.pi:
             continue
         reg += 1e-9
@@ -237,10 +260,12 @@ def _lattice_kernel(
             cur_n = 1 if k == ncol + 1 else nrow
             any_ok = False
             for j in range(cur_n):
-                v = nodes[k, j]
+                # (the node's coordinates as scalars: row views cost reference counts in this loop)
+                v0, v1, v2 = nodes[k, j, 0], nodes[k, j, 1], nodes[k, j, 2]
                 cost[k, j] = np.inf
-                # Spherical distance from this node to fix 2: a lower bound on what the path still needs.
-                dr = R_SPHERE * math.acos(min(max(v[0] * b[0] + v[1] * b[1] + v[2] * b[2], -1.0), 1.0))
+                # Spherical distance from this node to fix 2: a lower bound on what the path still needs
+                # (computed at the node's first candidate: many nodes have none).
+                dr = -1.0
                 nc = 0
                 p_lo, p_hi = 0, prev_n
                 if prev_n > 1 and cur_n > 1:  # legs between columns of the lattice: rows within WINDOW
@@ -254,10 +279,14 @@ def _lattice_kernel(
                     # the order of p: the kept ones are the first `tries` of the whole sorted list, as before.)
                     if nc == tries and not cp < cand[tries - 1]:
                         continue  # (the leg adds a length >= 0)
-                    u = nodes[k - 1, p]
+                    if dr < 0.0:
+                        dr = R_SPHERE * math.acos(min(max(v0 * b[0] + v1 * b[1] + v2 * b[2], -1.0), 1.0))
+                    if cp + dr > lim:
+                        continue  # (then so is tot + dr below, the leg being >= 0: rounding is monotonic)
                     # The chord (shorter than the arc by a third of a millionth for legs of 100 km): it only
                     # ranks the candidates.
-                    leg = R_SPHERE * math.sqrt((u[0] - v[0]) ** 2 + (u[1] - v[1]) ** 2 + (u[2] - v[2]) ** 2)
+                    leg = R_SPHERE * math.sqrt((nodes[k - 1, p, 0] - v0) ** 2 + (nodes[k - 1, p, 1] - v1) ** 2
+                                               + (nodes[k - 1, p, 2] - v2) ** 2)
                     tot = cp + leg
                     if tot + dr > lim:
                         continue
@@ -277,12 +306,14 @@ def _lattice_kernel(
                     order[pos] = p
                 for h in range(min(nc, tries)):
                     p = order[h]
-                    if _leg_clear(nodes[k - 1, p], v, slab_p, slab_s[k], slab_e[k], cr, sr, t):
+                    blk = _leg_clear(nodes[k - 1, p, 0], nodes[k - 1, p, 1], nodes[k - 1, p, 2], v0, v1, v2, slab_p,
+                                     slab_s[k], slab_e[k], cr, sr, t, hint, qc, qoff)
+                    if blk < 0:
                         cost[k, j] = cand[h]
                         back[k, j] = p
                         any_ok = True
                         break
-                rem[j] = dr
+                    hint = blk
             if not any_ok:
                 alive = False
                 break
@@ -343,7 +374,7 @@ def lattice_paths(
             break
         got, ln = _lattice_kernel(c(u1[todo]), c(u2[todo]), fl.lon1[todo], fl.b1[todo], fl.cb1[todo], fl.lon2[todo],
                                   fl.b2[todo], fl.cb2[todo], c(bud[todo]), xc, int(nrow), float(pw), ze.tree(),
-                                  int(window), int(tries))
+                                  int(window), int(tries), *ze.quads())
         got = np.asarray(got, dtype=bool)
         found[todo[got]] = True
         length[todo[got]] = np.asarray(ln)[got]
