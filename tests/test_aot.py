@@ -18,6 +18,7 @@ import textwrap
 import numpy as np
 import pytest
 from numba import njit, types
+from numba import typeof as numba_typeof
 from shapely.geometry import box
 
 from overflight import _aot, _aot_build, _jit
@@ -67,6 +68,26 @@ def test_types_round_trip_through_the_spec() -> None:
     assert _aot_build.decode(_aot_build.encode(ro)) == ro
     with pytest.raises(TypeError):
         _aot_build.encode(types.literal(3))
+
+
+def test_a_namedtuple_type_is_numbas_and_stays_so_when_cached() -> None:
+    """The fingerprint of a namedtuple equals numba's type encoded, on its first call and from the cache."""
+    from typing import NamedTuple
+
+    class Pair(NamedTuple):
+        a: np.ndarray
+        b: np.ndarray
+
+    for p in [Pair(np.zeros(3), np.arange(4, dtype=np.int32)), Pair(np.zeros((2, 2)).T, np.zeros(1, np.uint8))]:
+        want = _aot._plain(_aot_build.encode(numba_typeof(p)))
+        assert _aot.compute_fingerprint(p) == want and _aot.compute_fingerprint(p) == want
+    # A new namedtuple of other types is typed afresh, never served a cached type.
+    q = Pair(np.zeros(3, np.float32), np.zeros(3))
+    assert _aot.compute_fingerprint(q)[2][0][1] == "float32"
+    for _ in range(70):  # past the cache's bound: it is cleared, and types stay right
+        r = Pair(np.zeros(2), np.zeros(2, np.int64))
+        assert _aot.compute_fingerprint(r)[2][1][1] == "int64"
+    assert len(_aot._TUPLE_TYPES) <= 64
 
 
 def test_a_built_signature_serves_only_matching_types() -> None:
