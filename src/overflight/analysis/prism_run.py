@@ -147,7 +147,8 @@ def prism_verdicts(
     keep_impossible : bool
         Keep the ``impossible`` rows in ``verdicts`` (most rows, for a world-wide zone set).
     fast : bool
-        Same verdicts, faster; some margins and detours are then bounds (``detour_exact`` false).
+        Same verdicts, faster; where ``detour_exact`` is false, margins and detours are certified bounds,
+        not values (for most ``impossible`` rows a lower bound on the entering length, from the zone's caps).
         Ignored with ``with_paths``, which needs the exact avoiding paths.
     with_paths : bool
         Keep every avoiding path found (for `PrismVerdicts.to_geojson`).

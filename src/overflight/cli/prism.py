@@ -53,8 +53,9 @@ def prism(
                                                     help="Position error column (m).")] = None,
     time_err_col: Annotated[str | None, typer.Option("--time-err-col", metavar="COLUMN",
                                                      help="Time error column (± s).")] = None,
-    fast: Annotated[bool, typer.Option("--fast", help="Same verdicts, faster; some margins and detours are then "
-                                       "bounds (detour_exact false). Ignored with --geojson.")] = False,
+    fast: Annotated[bool, typer.Option("--fast", help="Same verdicts, faster; where detour_exact is false, margins "
+                                       "and detours are certified bounds, not values (most impossible rows: "
+                                       "lower bounds). Ignored with --geojson.")] = False,
     id_col: IdOpt = None,
     time_col: TimeOpt = None,
     lon_col: LonOpt = None,
