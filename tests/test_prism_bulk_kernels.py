@@ -78,3 +78,30 @@ def test_leg_clear_any_first_piece_same_answer() -> None:
         assert (first < 0) == _arc_clear_one(a[k, 0], a[k, 1], a[k, 2], b[k, 0], b[k, 1], b[k, 2], t)
         blocked += first >= 0
     assert 30 < blocked < 270  # (both kinds of legs)
+
+
+def test_near_pieces_cosines_are_einsums() -> None:
+    """``near_pieces_all``'s cosines are those of ``np.clip(np.einsum(...), -1, 1)`` on the gathered arrays, bit
+    for bit (``fast._focal_pieces`` takes their arccos in place of that array code), and its pairs are those the
+    kernel found before (rows, then pieces, in order)."""
+    from overflight.analysis.prism.edges import near_pieces_all
+
+    rng = np.random.default_rng(11)
+    ring = [(10.0 + 3 * math.cos(a) * (1 + 0.3 * math.sin(7 * a)), 45.0 + 2 * math.sin(a))
+            for a in np.linspace(0.0, 2 * math.pi, 700, endpoint=False)]
+    ze = zone_edges(shapely.Polygon(ring))
+    assert ze is not None
+    u1, u2 = _units(rng, 300, 10.0, 45.0, 8.0), _units(rng, 300, 10.0, 45.0, 8.0)
+    thr = rng.uniform(0.01, 0.3, 300)
+    r, p, d1, d2 = near_pieces_all(u1, u2, thr, ze)
+    assert r.size > 1000 and np.all(np.diff(r) >= 0)
+    c = ze.piece_c[p]
+    assert np.array_equal(d1, np.clip(np.einsum("ij,ij->i", u1[r], c), -1, 1))
+    assert np.array_equal(d2, np.clip(np.einsum("ij,ij->i", u2[r], c), -1, 1))
+    # Every piece whose spherical bound is within the threshold is there (the kernel keeps a superset).
+    a1 = np.arccos(np.clip(u1 @ ze.piece_c.T, -1, 1))
+    a2 = np.arccos(np.clip(u2 @ ze.piece_c.T, -1, 1))
+    within = a1 + a2 - 2 * ze.piece_rad[None, :] <= thr[:, None] - 1e-9
+    got = np.zeros_like(within)
+    got[r, p] = True
+    assert within.any() and not (within & ~got).any()

@@ -206,6 +206,19 @@ class ZoneEdges:
     _vertices: tuple[FloatArray, tuple[FloatArray, FloatArray], FloatArray, tuple[FloatArray, FloatArray]] | None = None
     hulls: Any = None  # the parts' convex hulls (``hullbound.PartHulls``, False when none), built on first use
     _edge_caps: tuple[FloatArray, FloatArray, FloatArray] | None = None
+    _near: tuple[float, float, FloatArray, FloatArray] | None = None  # ``near_consts``, once per zone
+
+    def near_consts(self) -> tuple[float, float, FloatArray, FloatArray]:
+        """Constants of ``near_pieces_all``, once per zone rather than per call.
+
+        2 max group_rad, 2 max piece_rad, and (n, 2) cos and sin of 2 group_rad, of 2 piece_rad.
+        """
+        if self._near is None:
+            f = np.ascontiguousarray
+            self._near = (2.0 * float(self.group_rad.max()), 2.0 * float(self.piece_rad.max()),
+                          f(np.column_stack([np.cos(2.0 * self.group_rad), np.sin(2.0 * self.group_rad)])),
+                          f(np.column_stack([np.cos(2.0 * self.piece_rad), np.sin(2.0 * self.piece_rad)])))
+        return self._near
     _quads: tuple[FloatArray, FloatArray] | None = None
 
     def quads(self) -> tuple[FloatArray, FloatArray]:
@@ -380,24 +393,48 @@ def _near_pieces_all_kernel(u1: FloatArray, u2: FloatArray, thr: FloatArray, cmi
     return r_out[:m], p_out[:m]
 
 
-def near_pieces_all(u1: FloatArray, u2: FloatArray, thr: FloatArray, ze: ZoneEdges) -> tuple[IntArray, IntArray]:
+@kernel
+def _piece_cosines_kernel(u1: FloatArray, u2: FloatArray, rows: IntArray, pieces: IntArray, piece_c: FloatArray,
+                          ) -> tuple[FloatArray, FloatArray]:
+    """``np.clip(np.einsum("ij,ij->i", u[rows], piece_c[pieces]), -1, 1)`` for u1 and u2, bit for bit.
+
+    Summed in the order of numpy's einsum over 3 columns, (x0 y0 + x2 y2) + x1 y1 (the plain order differs in
+    the last bit for a third of the values); elements, not row views.
+    """
+    n = rows.size
+    d1 = np.empty(n)
+    d2 = np.empty(n)
+    for k in range(n):
+        i = rows[k]
+        p = pieces[k]
+        c0, c1, c2 = piece_c[p, 0], piece_c[p, 1], piece_c[p, 2]
+        d1[k] = min(max((u1[i, 0] * c0 + u1[i, 2] * c2) + u1[i, 1] * c1, -1.0), 1.0)
+        d2[k] = min(max((u2[i, 0] * c0 + u2[i, 2] * c2) + u2[i, 1] * c1, -1.0), 1.0)
+    return d1, d2
+
+
+def near_pieces_all(u1: FloatArray, u2: FloatArray, thr: FloatArray, ze: ZoneEdges,
+                    ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
     """The (row, piece) pairs whose spherical focal bound ``σ(u1, c) + σ(u2, c) - 2 rad`` may be within `thr`.
 
     `thr` in radians, per row. Every group of the zone for every row, in one compiled pass, without arccos: the
     groups whose bound may be within `thr`, then their pieces whose bound may be (a group's cap holds its
     pieces' caps, so a group beyond `thr` has every piece beyond it). Rows in order, then pieces (the order of
     the dense cap tests of groups and ``_expand_groups`` it replaced). Callers pad `thr` for rounding, then
-    apply their own bound to what is left.
+    apply their own bound to what is left. Also returns the clipped cosines ``u1[row] · c``, ``u2[row] · c`` of
+    each pair's piece centre c (those of ``np.clip(np.einsum(...), -1, 1)``).
     """
     f = np.ascontiguousarray
     thr = f(thr, dtype=np.float64)
-    cmin_g = np.cos(np.minimum(thr + 2.0 * float(ze.group_rad.max()), math.pi)) - 1e-9
-    cmin_p = np.cos(np.minimum(thr + 2.0 * float(ze.piece_rad.max()), math.pi)) - 1e-9
-    gcs = f(np.column_stack([np.cos(2.0 * ze.group_rad), np.sin(2.0 * ze.group_rad)]))
-    pcs = f(np.column_stack([np.cos(2.0 * ze.piece_rad), np.sin(2.0 * ze.piece_rad)]))
-    return _near_pieces_all_kernel(  # type: ignore[no-any-return]
-        f(u1, dtype=np.float64), f(u2, dtype=np.float64), thr, cmin_g, cmin_p, ze.group_c, gcs, ze.group_start,
-        ze.group_end, ze.piece_c, pcs)
+    g_max, p_max, gcs, pcs = ze.near_consts()
+    cmin_g = np.cos(np.minimum(thr + g_max, math.pi)) - 1e-9
+    cmin_p = np.cos(np.minimum(thr + p_max, math.pi)) - 1e-9
+    u1, u2 = f(u1, dtype=np.float64), f(u2, dtype=np.float64)
+    r, p = _near_pieces_all_kernel(u1, u2, thr, cmin_g, cmin_p, ze.group_c, gcs, ze.group_start, ze.group_end,
+                                   ze.piece_c, pcs)
+    # (the cosines in a pass of their own: stored by the kernel above, they doubled its time)
+    d1, d2 = _piece_cosines_kernel(u1, u2, r, p, ze.piece_c)
+    return r, p, d1, d2
 
 
 @kernel

@@ -78,6 +78,29 @@ WAYPOINTS = ((0.0, 0.95), (0.0, 0.5), (-40.0, 0.9), (40.0, 0.9), (0.0, 0.25), (-
 # Then, for the pairs none of those served (typically a direct arc through an archipelago or along a coast),
 # a ring near the ellipse of the budget, every 5 degrees: the way round the whole obstacle, when there is one.
 RING = tuple((float(a), 0.97) for a in range(-85, 90, 5) if (float(a), 0.97) not in WAYPOINTS)
+_SPLIT_T = np.linspace(0.0, 1.0, 9)  # where ``_refine`` splits a sub-edge (in 8)
+
+
+def _stage(cands: list[tuple[float, float, float]]) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A stage of ``two_leg_paths``' waypoints as arrays: fractions, sines of the angles, sides x their cosines."""
+    th = np.radians(np.array([c_[0] for c_ in cands]))
+    return (np.array([c_[1] for c_ in cands]), np.sin(th), np.array([c_[2] for c_ in cands]) * np.cos(th))
+
+
+_STAGES: dict[tuple[object, object], tuple[tuple[FloatArray, FloatArray, FloatArray], ...]] = {}
+
+
+def _stages() -> tuple[tuple[FloatArray, FloatArray, FloatArray], ...]:
+    """``two_leg_paths``' stages of waypoints, built once for the current ``WAYPOINTS`` and ``RING``.
+
+    The first waypoints settle most pairs: they are tried alone, then all the others at once, then the ring.
+    """
+    key = (WAYPOINTS, RING)
+    if key not in _STAGES:
+        cands = [(a, f, sd) for a, f in WAYPOINTS for sd in (1.0, -1.0)]
+        ring = [(a, f, sd) for a, f in RING for sd in (1.0, -1.0)]
+        _STAGES[key] = (_stage(cands[:2]), _stage(cands[2:]), _stage(ring))
+    return _STAGES[key]
 
 
 def _focal_pieces(u1: FloatArray, u2: FloatArray, limit: FloatArray, ze: ZoneEdges,
@@ -89,10 +112,10 @@ def _focal_pieces(u1: FloatArray, u2: FloatArray, limit: FloatArray, ze: ZoneEdg
     # Groups, then their pieces, in one compiled pass: it keeps a superset of the pieces of the groups whose
     # bound is within the limit (its threshold is padded for rounding; a group's cap holds its pieces' caps, so
     # a group beyond the limit has every piece beyond it, with room), which then get the bound below.
-    r, p = near_pieces_all(u1, u2, ((limit + 2.0) / (SPH_LO * R_SPHERE)) * (1 + 1e-9) + 1e-9, ze)
-    c = ze.piece_c[p]
-    f = (np.arccos(np.clip(np.einsum("ij,ij->i", u1[r], c), -1, 1))
-         + np.arccos(np.clip(np.einsum("ij,ij->i", u2[r], c), -1, 1)))
+    # (the kernel's clipped cosines of the angles to the pieces' centres: no gathers of rows and centres here)
+    r, p, d1, d2 = near_pieces_all(u1, u2, ((limit + 2.0) / (SPH_LO * R_SPHERE)) * (1 + 1e-9) + 1e-9, ze)
+    f = np.arccos(d1)
+    f += np.arccos(d2)
     plb = SPH_LO * R_SPHERE * (f - 2 * ze.piece_rad[p]) - 2.0
     keep = plb <= limit[r]
     return r[keep], p[keep], plb[keep]
@@ -132,15 +155,15 @@ def entering_bounds_many(
         # it matters (``_refine``), so they are dropped before it.
         skip = np.maximum(limit, target / (1 - REL_TOL)) * (1 + 1e-9) + 1.0
     fl = FixLegs(lon1, lat1, lon2, lat2)  # the fixes' reduced latitudes, once for every edge of the zone
+    alon, ared, _, _ = ze.vertices()
     for s in range(0, n, ROW_BLOCK):
-        rows = np.arange(s, min(n, s + ROW_BLOCK))
+        e_ = min(n, s + ROW_BLOCK)
         # Group, then piece level, on the sphere: true distance >= SPH_LO x great-circle distance.
-        ri, pi, plb = _focal_pieces(u1[rows], u2[rows], limit[rows], ze)
+        ri, pi, plb = _focal_pieces(u1[s:e_], u2[s:e_], limit[s:e_], ze)  # (slices: views, not gathers)
         if ri.size == 0:
             continue
-        ri = rows[ri]
+        ri += s
         # Upper bound from each piece's first vertex, then drop pieces that cannot beat it.
-        alon, ared, _, _ = ze.vertices()
         if skip is None:
             l1, l2 = fl.legs_at(ri, alon, ared, ze.piece_start[pi])
             fv = _lam_hi(l1) + _lam_hi(l2)
@@ -150,9 +173,10 @@ def entering_bounds_many(
             l1, l2 = fl.legs_at(ri[near], alon, ared, ze.piece_start[pi[near]])
             fv[near] = _lam_hi(l1) + _lam_hi(l2)
         np.minimum.at(up, ri, fv)
-        keep = plb <= np.minimum(up[ri], limit[ri])
+        up_ri = up[ri]
+        keep = plb <= np.minimum(up_ri, limit[ri])
         if target is not None:
-            keep &= up[ri] > target[ri]  # a vertex within the target already settles the pair
+            keep &= up_ri > target[ri]  # a vertex within the target already settles the pair
         ri, pi = ri[keep], pi[keep]
         if ri.size == 0:
             continue
@@ -202,7 +226,7 @@ def _refine(
     np.minimum.at(up, r, _lam_hi(np.minimum(fa, fb)))
     # Certified lower bound on the edge (length bounds the true length of the lon/lat edge).
     lb = _lam_lo((fa + fb) / 2) - length
-    t = np.linspace(0.0, 1.0, 9)
+    t = _SPLIT_T
     for _ in range(8):
         if target is not None:
             # Only what can still decide "focal sum <= target" for pairs not yet settled either way.
@@ -423,20 +447,17 @@ def two_leg_paths(
     small = np.arccos(np.clip(np.cos(big) / np.maximum(np.cos(c), 1e-12), -1, 1))  # spherical Pythagoras
     todo = np.flatnonzero(big > c)
     fl = FixLegs(lon1, lat1, lon2, lat2)
-    # The first waypoints settle most pairs: try them alone, then all the others at once.
-    cands = [(a, f, sd) for a, f in WAYPOINTS for sd in (1.0, -1.0)]
-    ring = [(a, f, sd) for a, f in RING for sd in (1.0, -1.0)]
-    for stage in (cands[:2], cands[2:], ring):
+    for fr, sin_th, sd_cos in _stages():
         if todo.size == 0:
             break
-        k = len(stage)
-        th = np.radians(np.array([c_[0] for c_ in stage]))
-        fr = np.array([c_[1] for c_ in stage])
-        sd = np.array([c_[2] for c_ in stage])
+        k = fr.size
         rows = np.repeat(todo, k)  # row-major: all candidates of a row together, in order
-        x = np.tan(big[rows] * np.tile(fr, todo.size)) * np.tile(np.sin(th), todo.size)
-        y = np.tile(sd * np.cos(th), todo.size) * np.tan(small[rows] * np.tile(fr, todo.size))
-        v = m[rows] + x[:, None] * ax[rows] + y[:, None] * nrm[rows]
+        # (rows x candidates by broadcasting, not gathers of repeated rows and tiled constants: the same values)
+        x = np.tan(big[todo][:, None] * fr) * sin_th
+        y = sd_cos * np.tan(small[todo][:, None] * fr)
+        v = m[todo][:, None, :] + x[:, :, None] * ax[todo][:, None, :]
+        v += y[:, :, None] * nrm[todo][:, None, :]
+        v = v.reshape(-1, 3)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         vlon = np.degrees(np.arctan2(v[:, 1], v[:, 0]))
         vlat = np.degrees(np.arcsin(np.clip(v[:, 2], -1, 1)))
