@@ -1,10 +1,12 @@
-"""Random sighting pairs around a zone, many of whose direct arcs cross it (shared by the prism tests)."""
+"""Shared by the prism tests: random sighting pairs around a zone, many of whose direct arcs cross it, and the
+reference candidate edges of a visibility graph."""
 
 from __future__ import annotations
 
 import numpy as np
 import shapely
 
+from overflight.analysis.prism.avoid import _tangent
 from overflight.geodesy import GEOD
 
 
@@ -27,3 +29,21 @@ def pairs_near(
     r2 = np.where(rng.random(n) < err_share, rng.uniform(0, max_err, n), 0.0)
     b_hi = direct * rng.uniform(1.0, 1.6, n)
     return lon1, lat1, lon2, lat2, r1, r2, b_hi, direct
+
+
+def reference_edges(pts: np.ndarray, allp: np.ndarray, alln: np.ndarray, dp1: np.ndarray, dp2: np.ndarray,
+                     cut: float, scale_lo: float) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    """The pairwise filters (lower bound, then bitangent at each obstacle vertex), pair by pair; also the
+    pairs whose bound is within rounding of the cut (either answer is right for them)."""
+    n = len(pts)
+    i, j = np.triu_indices(n, 1)
+    plen = np.hypot(*(pts[i] - pts[j]).T)
+    lb = np.minimum(dp1[i] + dp2[j], dp1[j] + dp2[i]) + plen * scale_lo
+    edge = np.abs(lb - cut) <= 1e-9 * cut
+    tan = np.ones(i.size, dtype=bool)
+    mi, mj = i >= 2, j >= 2
+    tan[mi] &= _tangent(pts[i[mi]], allp[i[mi]], alln[i[mi]], pts[j[mi]])
+    tan[mj] &= _tangent(pts[j[mj]], allp[j[mj]], alln[j[mj]], pts[i[mj]])
+    keep = (lb <= cut) & tan
+    return set(zip(i[keep].tolist(), j[keep].tolist(), strict=True)), set(
+        zip(i[edge].tolist(), j[edge].tolist(), strict=True))

@@ -3,7 +3,7 @@
 - where the block test says a box of partners surely fails the tangent test at a vertex, every direction in the
   box (corners, edges, random points, points within a hair of the corners) fails ``_tangent``;
 - on ring-ordered nodes (the convex vertices of wiggly polygons, the case the blocks are made for: small boxes),
-  the candidate edges are the pairwise filters' (``_reference_edges``, as in test_prism_graded), in row-major order.
+  the candidate edges are the pairwise filters' (``_prism_pairs.reference_edges``), in row-major order.
 """
 
 from __future__ import annotations
@@ -12,25 +12,8 @@ import numpy as np
 import pytest
 import shapely
 
+from _prism_pairs import reference_edges
 from overflight.analysis.prism.avoid import CAND_BLOCK, _candidate_edges, _surely_not_tangent, _tangent, convex_vertices
-
-
-def _reference_edges(pts: np.ndarray, allp: np.ndarray, alln: np.ndarray, dp1: np.ndarray, dp2: np.ndarray,
-                     cut: float, scale_lo: float) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
-    """The pairwise filters (lower bound, then bitangent at each obstacle vertex), pair by pair; also the
-    pairs whose bound is within rounding of the cut (either answer is right for them)."""
-    n = len(pts)
-    i, j = np.triu_indices(n, 1)
-    plen = np.hypot(*(pts[i] - pts[j]).T)
-    lb = np.minimum(dp1[i] + dp2[j], dp1[j] + dp2[i]) + plen * scale_lo
-    edge = np.abs(lb - cut) <= 1e-9 * cut
-    tan = np.ones(i.size, dtype=bool)
-    mi, mj = i >= 2, j >= 2
-    tan[mi] &= _tangent(pts[i[mi]], allp[i[mi]], alln[i[mi]], pts[j[mi]])
-    tan[mj] &= _tangent(pts[j[mj]], allp[j[mj]], alln[j[mj]], pts[i[mj]])
-    keep = (lb <= cut) & tan
-    return set(zip(i[keep].tolist(), j[keep].tolist(), strict=True)), set(
-        zip(i[edge].tolist(), j[edge].tolist(), strict=True))  # as in test_prism_graded
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -87,6 +70,6 @@ def test_candidate_edges_on_rings_match_pairwise_filters(seed: int) -> None:
     assert np.array_equal(order, np.arange(i.size))  # row-major, as the pairwise order
     got = set(zip(i.tolist(), j.tolist(), strict=True))
     assert len(got) == len(i)
-    ref, edge = _reference_edges(pts, allp, alln, dp1, dp2, cut, 0.99)
+    ref, edge = reference_edges(pts, allp, alln, dp1, dp2, cut, 0.99)
     assert (got ^ ref) <= edge
     assert len(ref) > 0

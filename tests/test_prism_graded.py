@@ -18,8 +18,9 @@ import shapely
 from shapely.geometry import Point
 
 import overflight.analysis.prism.verdicts  # noqa: F401  (the package re-exports a function of that name)
+from _prism_pairs import reference_edges
 from overflight.analysis.prism._geo import Gnomonic
-from overflight.analysis.prism.avoid import LEVELS, _candidate_edges, _tangent, convex_vertices, graded_outer
+from overflight.analysis.prism.avoid import LEVELS, _candidate_edges, convex_vertices, graded_outer
 from overflight.analysis.prism.fast import half_chord
 
 V = sys.modules["overflight.analysis.prism.verdicts"]
@@ -35,24 +36,6 @@ CHANNEL_CASES = [
     ("DNK", 15.595, 55.083, 8.292, 56.679, 740437.0),
     ("DEU", 13.751, 54.248, 6.896, 53.628, 525085.0),
 ]
-
-
-def _reference_edges(pts: np.ndarray, allp: np.ndarray, alln: np.ndarray, dp1: np.ndarray, dp2: np.ndarray,
-                     cut: float, scale_lo: float) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
-    """The pairwise filters (lower bound, then bitangent at each obstacle vertex), pair by pair; also the
-    pairs whose bound is within rounding of the cut (either answer is right for them)."""
-    n = len(pts)
-    i, j = np.triu_indices(n, 1)
-    plen = np.hypot(*(pts[i] - pts[j]).T)
-    lb = np.minimum(dp1[i] + dp2[j], dp1[j] + dp2[i]) + plen * scale_lo
-    edge = np.abs(lb - cut) <= 1e-9 * cut
-    tan = np.ones(i.size, dtype=bool)
-    mi, mj = i >= 2, j >= 2
-    tan[mi] &= _tangent(pts[i[mi]], allp[i[mi]], alln[i[mi]], pts[j[mi]])
-    tan[mj] &= _tangent(pts[j[mj]], allp[j[mj]], alln[j[mj]], pts[i[mj]])
-    keep = (lb <= cut) & tan
-    return set(zip(i[keep].tolist(), j[keep].tolist(), strict=True)), set(
-        zip(i[edge].tolist(), j[edge].tolist(), strict=True))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -74,7 +57,7 @@ def test_candidate_edges_match_pairwise_filters(seed: int) -> None:
     i, j = _candidate_edges(pts, allp, alln, dp1, dp2, cut, 0.99)
     assert np.all(i < j)
     got = set(zip(i.tolist(), j.tolist(), strict=True))
-    ref, edge = _reference_edges(pts, allp, alln, dp1, dp2, cut, 0.99)
+    ref, edge = reference_edges(pts, allp, alln, dp1, dp2, cut, 0.99)
     assert len(got) == len(i)  # no duplicates
     assert (got ^ ref) <= edge
     assert len(ref) > 0
